@@ -1,0 +1,45 @@
+import type { RouteDefinition } from './http.js';
+import type { RepositoryHandle, RepositoryType } from './repository.js';
+
+/** Error facts a format turns into its own error body. */
+export interface ErrorInfo {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** A repository as shown in startup output and client configuration lines. */
+export interface RepositoryInfo {
+  readonly name: string;
+  readonly format: string;
+  readonly type: RepositoryType;
+  /** Absolute URL with a trailing slash. */
+  readonly url: string;
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A package format: the translation between one ecosystem's wire protocol and the
+ * kernel's engine (assets, documents, components, proxy cache, group members).
+ */
+export interface FormatDefinition {
+  /** Id used as `repositories.<name>.format`; must be declared in the manifest. */
+  readonly id: string;
+  /** Endpoints, mounted under every repository of this format, tried in order. */
+  readonly routes: readonly RouteDefinition[];
+  /** The format's error body; default `{"error": message}` as JSON. */
+  errorBody?(error: ErrorInfo): { readonly contentType: string; readonly body: string };
+  /** `WWW-Authenticate` value sent with 401 answers, e.g. `Basic realm="..."`. */
+  authChallenge?(repository: RepositoryInfo): string | undefined;
+  /** Lines a user puts in their client's configuration, printed at start. */
+  clientConfig?(repository: RepositoryInfo): readonly string[];
+  /** Upstream of the zero-config proxy repository of this format. */
+  defaultUpstream?(): string | undefined | Promise<string | undefined>;
+  /**
+   * Called once per repository at start so the format can validate its own config keys;
+   * throw a BadRequestError naming the key to refuse the config.
+   */
+  validateRepository?(repository: RepositoryInfo): void;
+  /** Optional per-repository warm-up once the host is ready. */
+  onRepositoryReady?(repository: RepositoryHandle): Promise<void>;
+}

@@ -1,0 +1,100 @@
+import type { Readable } from 'node:stream';
+import type { Permission, Principal } from './auth.js';
+import type { Logger } from './logger.js';
+import type { Asset, CacheStatus, RepositoryHandle } from './repository.js';
+
+/** HTTP methods a route can declare. HEAD is served by every GET route automatically. */
+export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
+
+/**
+ * Body handling of a route, enforced by the host before the handler runs. There is no
+ * global body parser: a route that declares nothing gets no body.
+ */
+export type BodySpec =
+  | { readonly kind: 'none' }
+  /** Parsed JSON, refused with 413 above `limit` bytes (default: the repository's upload limit plus base64 overhead). */
+  | { readonly kind: 'json'; readonly limit?: number }
+  /** The raw request stream; the host refuses a Content-Length above `limit` and cuts a longer stream. */
+  | { readonly kind: 'stream'; readonly limit?: number };
+
+/** How clients and intermediaries may cache a response. */
+export type CachePolicy = 'immutable' | 'metadata' | 'no-store';
+
+/** Body of a {@link FormatResponse}. */
+export type ResponseBody =
+  | { readonly kind: 'json'; readonly value: unknown; readonly contentType?: string }
+  | { readonly kind: 'text'; readonly value: string; readonly contentType: string }
+  | { readonly kind: 'buffer'; readonly value: Buffer; readonly contentType: string }
+  /** A stored asset: the host adds ETag, Last-Modified, Range (206) and conditional (304) handling. */
+  | { readonly kind: 'asset'; readonly asset: Asset }
+  | { readonly kind: 'stream'; readonly value: Readable; readonly contentType: string; readonly size?: number };
+
+/** What a route handler returns; the host writes it. */
+export interface FormatResponse {
+  /** Default 200. */
+  readonly status?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: ResponseBody;
+  /** Sets `X-Cache`. */
+  readonly cache?: CacheStatus;
+  /** Sets `Cache-Control`; default `metadata` for GET answers that are not assets. */
+  readonly cachePolicy?: CachePolicy;
+}
+
+/** Everything a handler knows about the request it serves. */
+export interface FormatRequestContext {
+  readonly repository: RepositoryHandle;
+  readonly method: string;
+  /** Path inside the repository as received (still percent-encoded), starting with `/`. */
+  readonly path: string;
+  /** Route parameters, percent-decoded. Wildcards (`*rest`) are arrays of segments. */
+  readonly params: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly query: URLSearchParams;
+  /** Request headers, names lower-case. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** Body as the route's {@link BodySpec} declared it. */
+  readonly body: unknown;
+  readonly principal: Principal;
+  /**
+   * Absolute URL of the repository as the client addressed it, with a trailing slash
+   * (for a request reaching a member through a group: the group's URL). Use it for
+   * every URL written into metadata.
+   */
+  readonly baseUrl: string;
+  readonly clientAddress: string;
+  readonly requestId: string;
+  readonly logger: Logger;
+  /** True while serving a group's sub-request on one of its members. */
+  readonly viaGroup: boolean;
+  /**
+   * Check that the principal has `permission` on this repository (and, when given, on
+   * `packageName`); throws a 401 or 403 error otherwise.
+   */
+  authorize(permission: Permission, packageName?: string): void;
+}
+
+/** One endpoint of a format, mounted by the host under each repository of that format. */
+export interface RouteDefinition {
+  readonly method: HttpMethod | readonly HttpMethod[];
+  /**
+   * Pattern relative to the repository root, in @koa/router (path-to-regexp v8) syntax:
+   * `/-/ping`, `/:name`, `/*rest`. Routes are tried in the order given.
+   */
+  readonly path: string;
+  /** Checked by the host before the handler runs; `none` for endpoints such as login. */
+  readonly permission: Permission | 'none';
+  /** Default `{ kind: 'none' }`. */
+  readonly body?: BodySpec;
+  handler(ctx: FormatRequestContext): Promise<FormatResponse>;
+}
+
+/** Shorthand for a JSON response. */
+export function jsonResponse(value: unknown, init?: Omit<FormatResponse, 'body'> & { contentType?: string }): FormatResponse {
+  const { contentType, ...rest } = init ?? {};
+  return { ...rest, body: { kind: 'json', value, ...(contentType ? { contentType } : {}) } };
+}
+
+/** Shorthand for serving a stored asset. */
+export function assetResponse(asset: Asset, init?: Omit<FormatResponse, 'body'>): FormatResponse {
+  return { ...init, body: { kind: 'asset', asset } };
+}

@@ -1,0 +1,67 @@
+export { API_VERSION } from './version.js';
+export type { Permission, Principal, AuthenticatedUser, AuthProvider, AuthProviderDefinition, ProviderEnvironment } from './auth.js';
+export {
+  RegistryError,
+  isRegistryError,
+  BadRequestError,
+  UnauthorizedError,
+  ForbiddenError,
+  NotFoundError,
+  MethodNotAllowedError,
+  ConflictError,
+  PayloadTooLargeError,
+  IntegrityError,
+  UpstreamError,
+  UpstreamTimeoutError,
+} from './errors.js';
+export type { RegistryErrorCode } from './errors.js';
+export type { ErrorInfo, FormatDefinition, RepositoryInfo } from './format.js';
+export type {
+  BodySpec,
+  CachePolicy,
+  FormatRequestContext,
+  FormatResponse,
+  HttpMethod,
+  ResponseBody,
+  RouteDefinition,
+} from './http.js';
+export { assetResponse, jsonResponse } from './http.js';
+export type { LogFields, Logger } from './logger.js';
+export type { ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
+export { parseManifest } from './manifest.js';
+export { isSafePathSegment, isSafeRelativePath } from './names.js';
+export type { Disposable, InjectionToken, PluginContainer, PluginContext, PluginInfo, PluginModule } from './plugin.js';
+export type {
+  Asset,
+  AssetKind,
+  AssetStore,
+  CacheStatus,
+  Component,
+  ComponentIndex,
+  ComponentSearchResult,
+  Digests,
+  DocumentStore,
+  ExpectedDigests,
+  GroupMembers,
+  KeyValueStore,
+  MemberResponse,
+  ProxyCache,
+  PutAssetOptions,
+  RepositoryHandle,
+  RepositoryType,
+  StoredDocument,
+  SubRequest,
+  UpstreamFetch,
+  UpstreamPassthrough,
+  UpstreamResult,
+} from './repository.js';
+export { DELETE_DOCUMENT } from './repository.js';
+export type {
+  ByteRange,
+  StorageDriver,
+  StorageDriverDefinition,
+  StorageListPage,
+  StorageObjectInfo,
+  StoragePutOptions,
+} from './storage.js';
+export { Tokens } from './tokens.js';

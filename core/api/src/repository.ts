@@ -1,0 +1,236 @@
+import type { Readable } from 'node:stream';
+import type { ByteRange } from './storage.js';
+
+/** The three kinds of repository every format can be served as. */
+export type RepositoryType = 'hosted' | 'proxy' | 'group';
+
+/**
+ * How long content may be cached and whether it ever changes. `metadata` documents
+ * (indexes, packuments) expire after the repository's TTL; `content` (artifacts addressed
+ * by name and version or by digest) is immutable.
+ */
+export type AssetKind = 'metadata' | 'content';
+
+/** Digests a piece of content is expected to have. Hex unless stated otherwise. */
+export interface ExpectedDigests {
+  readonly size?: number;
+  readonly md5?: string;
+  readonly sha1?: string;
+  readonly sha256?: string;
+  readonly sha512?: string;
+}
+
+/** Digests the host computed while storing content (hex). */
+export interface Digests {
+  readonly md5: string;
+  readonly sha1: string;
+  readonly sha256: string;
+  readonly sha512: string;
+}
+
+/** A stored file of a repository: path, bytes (by blob) and what is known about them. */
+export interface Asset {
+  /** Path inside the repository, as the format chose it. */
+  readonly path: string;
+  readonly kind: AssetKind;
+  readonly size: number;
+  readonly digests: Digests;
+  readonly contentType: string;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** Format-defined attributes stored with the asset. */
+  readonly attributes: Readonly<Record<string, unknown>>;
+  /** Stream the bytes (or a range of them). */
+  open(range?: ByteRange): Promise<Readable>;
+  /**
+   * Read the whole asset into memory. Only for metadata documents the format must parse;
+   * refused above `maxBytes` (default 64 MiB) so an artifact is never buffered by accident.
+   */
+  read(maxBytes?: number): Promise<Buffer>;
+}
+
+/** Options of {@link AssetStore.put}. */
+export interface PutAssetOptions {
+  readonly kind: AssetKind;
+  readonly contentType: string;
+  /** Verified while streaming; on mismatch nothing is stored and an IntegrityError is thrown. */
+  readonly expect?: ExpectedDigests;
+  /** Bytes allowed; above it nothing is stored and a PayloadTooLargeError is thrown. */
+  readonly maxBytes?: number;
+  /** Refuse with a ConflictError when the path already holds an asset. */
+  readonly createOnly?: boolean;
+  readonly attributes?: Readonly<Record<string, unknown>>;
+}
+
+/** Files of one repository, stored content-addressed in the repository's blob store. */
+export interface AssetStore {
+  get(path: string): Promise<Asset | undefined>;
+  /** Stream `body` to storage (hashing it), then record it at `path`. Atomic. */
+  put(path: string, body: Readable | Buffer, options: PutAssetOptions): Promise<Asset>;
+  /** Resolve `false` when there was nothing at `path`. */
+  delete(path: string): Promise<boolean>;
+  /** Delete every asset whose path starts with `prefix`; resolves the count. */
+  deletePrefix(prefix: string): Promise<number>;
+}
+
+/** A JSON document with its revision. */
+export interface StoredDocument<T> {
+  readonly value: T;
+  /** Increases by one with every change. */
+  readonly revision: number;
+  readonly updatedAt: Date;
+}
+
+/** Returned from an update function to delete the document. */
+export const DELETE_DOCUMENT: unique symbol = Symbol.for('registry-core.delete-document');
+
+/**
+ * Small JSON documents of a repository (a hosted packument, an index), changed only by
+ * read-modify-write serialised per key, across nodes too.
+ */
+export interface DocumentStore {
+  get<T>(key: string): Promise<StoredDocument<T> | undefined>;
+  /**
+   * Run `change` on the current value under a per-key lock and store what it returns.
+   * Return the same object unchanged to skip the write, {@link DELETE_DOCUMENT} to delete.
+   * Errors thrown by `change` abort without writing.
+   */
+  update<T>(
+    key: string,
+    change: (current: T | undefined) => T | typeof DELETE_DOCUMENT | Promise<T | typeof DELETE_DOCUMENT>,
+  ): Promise<StoredDocument<T> | undefined>;
+  delete(key: string): Promise<boolean>;
+}
+
+/** A name and version a repository holds, for search and listings. */
+export interface Component {
+  readonly name: string;
+  readonly version: string;
+  readonly attributes: Readonly<Record<string, unknown>>;
+  readonly updatedAt: Date;
+}
+
+/** Search result of {@link ComponentIndex.search}. */
+export interface ComponentSearchResult {
+  readonly total: number;
+  readonly items: readonly Component[];
+}
+
+/** Index of a repository's components (name, version, attributes). */
+export interface ComponentIndex {
+  upsert(component: { name: string; version: string; attributes?: Record<string, unknown> }): Promise<void>;
+  /** Remove one version, or every version of `name` when `version` is omitted. */
+  remove(name: string, version?: string): Promise<number>;
+  /** Case-insensitive substring search over names (and the `keywords`/`description` attributes). */
+  search(query: { text: string; offset?: number; limit: number }): Promise<ComponentSearchResult>;
+  versions(name: string): Promise<readonly Component[]>;
+}
+
+/** A plugin-private key-value store scoped to one repository. */
+export interface KeyValueStore {
+  get<T>(key: string): Promise<T | undefined>;
+  set<T>(key: string, value: T): Promise<void>;
+  delete(key: string): Promise<boolean>;
+}
+
+/** Where a proxied answer came from. */
+export type CacheStatus = 'HIT' | 'MISS' | 'STALE';
+
+/** A request the proxy cache answers from storage or from the upstream. */
+export interface UpstreamFetch {
+  /** Asset path the answer is cached under. */
+  readonly path: string;
+  /**
+   * Upstream location: relative to the repository's upstream URL, or absolute on the
+   * upstream's own origin (anything else is refused). Defaults to `path`.
+   */
+  readonly upstreamUrl?: string;
+  readonly kind: AssetKind;
+  /** Request headers for the upstream (e.g. `accept`). Never the client's credentials. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** What the content must hash to; checked before it becomes a cache entry. */
+  readonly expect?: ExpectedDigests;
+  /** Content type to store when the upstream sends none. */
+  readonly contentType?: string;
+  /** Bytes allowed from the upstream for this asset. */
+  readonly maxBytes?: number;
+}
+
+/** The answer of {@link ProxyCache.fetch}. */
+export type UpstreamResult =
+  | { readonly found: true; readonly asset: Asset; readonly cache: CacheStatus }
+  | { readonly found: false; readonly cache: CacheStatus };
+
+/** A request passed to the upstream as it is, never cached (search, audit). */
+export interface UpstreamPassthrough {
+  readonly method: string;
+  readonly upstreamUrl: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Buffer;
+  /** Largest response body accepted, default 16 MiB. */
+  readonly maxBytes?: number;
+}
+
+/** The kernel's pull-through cache for a proxy repository. */
+export interface ProxyCache {
+  /** The upstream base URL, with a trailing slash. */
+  readonly upstreamUrl: string;
+  /**
+   * Serve `path` from the cache or the upstream, with TTLs, revalidation, coalescing of
+   * concurrent misses, a negative cache for 404 and stale answers when the upstream fails.
+   * Throws an UpstreamError / UpstreamTimeoutError when the upstream fails and nothing is cached.
+   */
+  fetch(request: UpstreamFetch): Promise<UpstreamResult>;
+  /** Forward a request that is never cached; resolves the upstream's status and body. */
+  passthrough(request: UpstreamPassthrough): Promise<{ status: number; headers: Record<string, string>; body: Buffer }>;
+}
+
+/** One member's answer to a group sub-request. */
+export interface MemberResponse {
+  readonly member: { readonly name: string; readonly type: RepositoryType };
+  readonly response: import('./http.js').FormatResponse;
+}
+
+/** A sub-request run against group members; defaults to the current request. */
+export interface SubRequest {
+  readonly method?: string;
+  /** Path inside the member repository, e.g. `/left-pad`. */
+  readonly path?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+}
+
+/** Members of a group repository, queried through their own format handlers. */
+export interface GroupMembers {
+  /** Member names in configured order. */
+  readonly names: readonly string[];
+  /**
+   * Run the request against every member (concurrently), keep the config order. Members
+   * that fail are logged and answered as 502 responses, so one bad member never breaks
+   * the group. URLs in members' answers already point at the group.
+   */
+  all(request?: SubRequest): Promise<MemberResponse[]>;
+  /** The first member (in order) whose answer is 2xx, or `undefined`. */
+  first(request?: SubRequest): Promise<MemberResponse | undefined>;
+  /** Run the request against one named member (e.g. a publish forwarded to a hosted member). */
+  forward(memberName: string, request?: SubRequest): Promise<import('./http.js').FormatResponse>;
+}
+
+/** The repository a request is served for, with the engine services for its type. */
+export interface RepositoryHandle {
+  readonly name: string;
+  readonly format: string;
+  readonly type: RepositoryType;
+  /** The repository's config block as written (format-specific keys included). */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Limits in force for this repository. */
+  readonly limits: { readonly maxUploadBytes: number; readonly maxSearchResults: number };
+  readonly assets: AssetStore;
+  readonly documents: DocumentStore;
+  readonly components: ComponentIndex;
+  readonly kv: KeyValueStore;
+  /** Present on proxy repositories. */
+  readonly upstream?: ProxyCache;
+  /** Present on group repositories. */
+  readonly members?: GroupMembers;
+}
