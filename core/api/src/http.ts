@@ -41,6 +41,23 @@ export interface FormatResponse {
   readonly cachePolicy?: CachePolicy;
 }
 
+/**
+ * Login and token services a format uses for its client's own login endpoints
+ * (`npm login`, ...). Credentials of ordinary requests are parsed by the host, never by
+ * a format.
+ */
+export interface FormatAuthService {
+  /** Check a password and issue a new read-write token. Throws UnauthorizedError on a bad password. */
+  login(name: string, password: string): Promise<{ token: string }>;
+  /**
+   * Register a user and issue a token. Throws ConflictError when the name is taken,
+   * ForbiddenError when self-registration is disabled.
+   */
+  addUser(name: string, password: string, email?: string): Promise<{ token: string }>;
+  /** Revoke a token given in clear (logout). Resolves false when it was unknown. */
+  revokeToken(token: string): Promise<boolean>;
+}
+
 /** Everything a handler knows about the request it serves. */
 export interface FormatRequestContext {
   readonly repository: RepositoryHandle;
@@ -64,6 +81,8 @@ export interface FormatRequestContext {
   readonly clientAddress: string;
   readonly requestId: string;
   readonly logger: Logger;
+  /** Login and token services for the format's login endpoints. */
+  readonly auth: FormatAuthService;
   /** True while serving a group's sub-request on one of its members. */
   readonly viaGroup: boolean;
   /**

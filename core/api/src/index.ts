@@ -19,6 +19,7 @@ export type { ErrorInfo, FormatDefinition, RepositoryInfo } from './format.js';
 export type {
   BodySpec,
   CachePolicy,
+  FormatAuthService,
   FormatRequestContext,
   FormatResponse,
   HttpMethod,
