@@ -1,1 +1,10 @@
-export {};
+export { Registry, type RegistryOptions, type UnavailableRepository } from './registry.js';
+export { loadConfig, normalizeConfig, ConfigError, type LoadConfigOptions } from './config/load-config.js';
+export type { LoadedConfig, RegistryConfig, RepositoryConfig, PluginEntry } from './config/types.js';
+export { MetadataStore } from './metadata/metadata-store.js';
+export { AuthService, type TokenInfo } from './auth/auth-service.js';
+export { hashPassword, verifyPassword } from './auth/password.js';
+export { StructuredLogger } from './logging/logger.js';
+export { PluginHost, type PluginRecord, type PluginStatus } from './plugins/plugin-host.js';
+export { discoverFirstPartyPlugins, resolvePlugin } from './plugins/plugin-resolver.js';
+export { BlobStore, blobKeyFor } from './engine/blob-store.js';

@@ -1,0 +1,223 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  ConflictError,
+  ForbiddenError,
+  UnauthorizedError,
+  type AuthenticatedUser,
+  type AuthProvider,
+  type Permission,
+  type Principal,
+} from '@registry-core/api';
+import type { AuthConfig } from '../config/types.js';
+import type { TokenRow } from '../metadata/entities.js';
+import type { MetadataStore } from '../metadata/metadata-store.js';
+import { parseAuthorization } from './credentials.js';
+import { hashPassword, verifyPassword } from './password.js';
+
+export const ANONYMOUS: Principal = Object.freeze({ name: 'anonymous', anonymous: true, roles: [], via: 'anonymous', readOnly: true });
+
+const USER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$/;
+const TOKEN_PREFIX = 'rc_';
+const VERIFIED_TTL_MS = 60_000;
+
+/** A token as listed (never the secret). */
+export interface TokenInfo {
+  readonly id: string;
+  readonly user: string;
+  readonly prefix: string;
+  readonly readOnly: boolean;
+  readonly createdAt: Date;
+  readonly expiresAt?: Date;
+  readonly lastUsedAt?: Date;
+  readonly description?: string;
+}
+
+/**
+ * Users, tokens and permission checks. Users come from the config (password hashes) and
+ * from the metadata store; auth-provider plugins are chained before them. Tokens are
+ * stored as sha256 hashes only.
+ */
+export class AuthService {
+  /** sha256(user:password) of recent successful checks, so Basic on every request stays cheap. */
+  private readonly verified = new Map<string, { user: AuthenticatedUser; until: number }>();
+
+  constructor(
+    private readonly config: AuthConfig,
+    private readonly metadata: MetadataStore,
+    private readonly providers: readonly AuthProvider[] = [],
+  ) {}
+
+  /** Establish the principal from an `Authorization` header; throws 401 on bad credentials. */
+  async authenticate(header: string | undefined): Promise<Principal> {
+    const credentials = parseAuthorization(header);
+    switch (credentials.kind) {
+      case 'none':
+        return ANONYMOUS;
+      case 'invalid':
+        throw new UnauthorizedError(credentials.reason);
+      case 'bearer':
+        return this.principalForToken(credentials.token);
+      case 'basic': {
+        // A token may stand in for a password (`__token__` for twine, or any user name).
+        if (credentials.password.startsWith(TOKEN_PREFIX)) {
+          const principal = await this.principalForToken(credentials.password).catch(() => undefined);
+          if (principal && (credentials.user === '__token__' || credentials.user === principal.name)) return principal;
+        }
+        const user = await this.checkPassword(credentials.user, credentials.password);
+        if (!user) throw new UnauthorizedError('bad user name or password');
+        return { name: user.name, anonymous: false, roles: user.roles, via: 'password', readOnly: false };
+      }
+    }
+  }
+
+  /** Throw 401/403 unless `principal` may do `permission` on a repository. */
+  authorize(principal: Principal, permission: Permission, repository: { name: string; anonymousRead?: boolean }): void {
+    if (permission === 'read') {
+      const anonymousRead = repository.anonymousRead ?? this.config.anonymousRead;
+      if (principal.anonymous && !anonymousRead) throw new UnauthorizedError(`authentication required to read ${repository.name}`);
+      return;
+    }
+    if (principal.anonymous) throw new UnauthorizedError(`authentication required to ${permission} in ${repository.name}`);
+    if (principal.readOnly) throw new ForbiddenError(`the token used is read-only; ${permission} in ${repository.name} needs a read-write token`);
+    if (permission === 'admin' && !principal.roles.includes('admin')) {
+      throw new ForbiddenError(`${principal.name} may not administer ${repository.name}`);
+    }
+  }
+
+  /** Check a password through the provider chain, then config users, then stored users. */
+  async checkPassword(name: string, password: string): Promise<AuthenticatedUser | undefined> {
+    const cacheKey = createHash('sha256').update(`${name}\u0000${password}`).digest('hex');
+    const cached = this.verified.get(cacheKey);
+    if (cached && cached.until > Date.now()) return cached.user;
+    for (const provider of this.providers) {
+      const result = await provider.authenticate(name, password);
+      if (result === false) return undefined;
+      if (result) return this.remember(cacheKey, result);
+    }
+    const fromConfig = this.config.users[name];
+    if (fromConfig) {
+      return (await verifyPassword(password, fromConfig.passwordHash)) ? this.remember(cacheKey, { name, roles: fromConfig.roles }) : undefined;
+    }
+    const stored = await this.metadata.users.findOneBy({ name });
+    if (stored && (await verifyPassword(password, stored.passwordHash))) {
+      return this.remember(cacheKey, { name, roles: JSON.parse(stored.roles) as string[] });
+    }
+    return undefined;
+  }
+
+  private remember(key: string, user: AuthenticatedUser): AuthenticatedUser {
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(key, { user, until: Date.now() + VERIFIED_TTL_MS });
+    return user;
+  }
+
+  /** Create a user in the metadata store (CLI, self-registration). */
+  async addUser(name: string, password: string, options: { email?: string; roles?: string[]; selfRegistration?: boolean } = {}): Promise<AuthenticatedUser> {
+    if (options.selfRegistration && !this.config.allowRegistration) throw new ForbiddenError('self-registration is disabled on this registry');
+    if (!USER_NAME.test(name)) throw new ForbiddenError(`invalid user name "${name}"`);
+    if (password.length < 8) throw new ForbiddenError('password must have at least 8 characters');
+    if (this.config.users[name] || (await this.metadata.users.findOneBy({ name }))) throw new ConflictError(`user ${name} already exists`);
+    for (const provider of this.providers) {
+      if (provider.addUser) {
+        const created = await provider.addUser(name, password, { email: options.email });
+        if (created === false) throw new ConflictError(`user ${name} already exists`);
+        return created;
+      }
+    }
+    const now = Date.now();
+    const roles = options.roles ?? [];
+    await this.metadata.users.insert({
+      name,
+      passwordHash: await hashPassword(password),
+      roles: JSON.stringify(roles),
+      email: options.email ?? null,
+      createdAt: now,
+      passwordChangedAt: now,
+    });
+    return { name, roles };
+  }
+
+  /** Change a stored user's password; tokens issued before stop working. */
+  async setPassword(name: string, password: string): Promise<void> {
+    const stored = await this.metadata.users.findOneBy({ name });
+    if (!stored) throw new ConflictError(`no stored user ${name}`);
+    await this.metadata.users.update({ name }, { passwordHash: await hashPassword(password), passwordChangedAt: Date.now() });
+    await this.metadata.tokens.delete({ userName: name });
+    this.verified.clear();
+  }
+
+  /** Issue a token; the secret is returned once and stored only as a hash. */
+  async createToken(user: string, options: { readOnly?: boolean; description?: string; ttlSeconds?: number } = {}): Promise<{ token: string; info: TokenInfo }> {
+    const secret = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const now = Date.now();
+    const ttl = options.ttlSeconds ?? this.config.tokenTtlSeconds;
+    const row: TokenRow = {
+      id: randomUUID(),
+      userName: user,
+      tokenHash: hashToken(secret),
+      prefix: secret.slice(0, 10),
+      readOnly: options.readOnly ?? false,
+      createdAt: now,
+      expiresAt: ttl > 0 ? now + ttl * 1000 : null,
+      lastUsedAt: null,
+      description: options.description ?? null,
+    };
+    await this.metadata.tokens.insert(row);
+    return { token: secret, info: toInfo(row) };
+  }
+
+  async listTokens(user?: string): Promise<TokenInfo[]> {
+    const rows = await this.metadata.tokens.find({ where: user ? { userName: user } : {}, order: { createdAt: 'ASC' } });
+    return rows.map(toInfo);
+  }
+
+  /** Revoke by secret (logout) or by id / prefix (CLI). */
+  async revokeToken(tokenOrId: string): Promise<boolean> {
+    const byHash = await this.metadata.tokens.delete({ tokenHash: hashToken(tokenOrId) });
+    if (byHash.affected) return true;
+    const byId = await this.metadata.tokens.delete({ id: tokenOrId });
+    return (byId.affected ?? 0) > 0;
+  }
+
+  async userExists(name: string): Promise<boolean> {
+    return !!this.config.users[name] || !!(await this.metadata.users.findOneBy({ name }));
+  }
+
+  private async principalForToken(token: string): Promise<Principal> {
+    const row = await this.metadata.tokens.findOneBy({ tokenHash: hashToken(token) });
+    const now = Date.now();
+    if (!row || (row.expiresAt !== null && row.expiresAt <= now)) throw new UnauthorizedError('invalid or expired token');
+    const roles = await this.rolesOf(row.userName);
+    if (roles === undefined) throw new UnauthorizedError('the token belongs to a user that no longer exists');
+    if (row.lastUsedAt === null || now - row.lastUsedAt > 60_000) {
+      void this.metadata.tokens.update({ id: row.id }, { lastUsedAt: now }).catch(() => undefined);
+    }
+    return { name: row.userName, anonymous: false, roles, via: 'token', readOnly: row.readOnly, tokenId: row.id };
+  }
+
+  private async rolesOf(name: string): Promise<string[] | undefined> {
+    const fromConfig = this.config.users[name];
+    if (fromConfig) return [...fromConfig.roles];
+    const stored = await this.metadata.users.findOneBy({ name });
+    if (stored) return JSON.parse(stored.roles) as string[];
+    // Users of provider plugins are not stored; their tokens carry no roles.
+    return this.providers.length > 0 ? [] : undefined;
+  }
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function toInfo(row: TokenRow): TokenInfo {
+  return {
+    id: row.id,
+    user: row.userName,
+    prefix: row.prefix,
+    readOnly: !!row.readOnly,
+    createdAt: new Date(row.createdAt),
+    ...(row.expiresAt !== null ? { expiresAt: new Date(row.expiresAt) } : {}),
+    ...(row.lastUsedAt !== null ? { lastUsedAt: new Date(row.lastUsedAt) } : {}),
+    ...(row.description ? { description: row.description } : {}),
+  };
+}

@@ -1,0 +1,226 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { cosmiconfig } from 'cosmiconfig';
+import { expandEnv } from './expand-env.js';
+import { configSchema } from './schema.js';
+import { parseSize } from './sizes.js';
+import type { LoadedConfig, PluginEntry, RegistryConfig, RepositoryConfig, StorageConfig } from './types.js';
+
+/** A config that cannot be used; `errors` holds one line per problem, each with its path. */
+export class ConfigError extends Error {
+  constructor(readonly errors: readonly string[], readonly filepath?: string) {
+    super(`invalid configuration${filepath ? ` in ${filepath}` : ''}:\n${errors.map((e) => `  - ${e}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Explicit config file (`--config`). */
+  readonly file?: string;
+  /** Folder to search from; default the current directory. */
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Overrides applied after loading (`--port`, `--host`). */
+  readonly overrides?: { readonly host?: string; readonly port?: number };
+}
+
+const MODULE_NAME = 'registry-core';
+const DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024;
+
+/** Find, read, expand and validate the config; with no config file, the zero-config default. */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const explorer = cosmiconfig(MODULE_NAME, { searchStrategy: 'none' });
+  let raw: unknown = {};
+  let filepath: string | undefined;
+  if (options.file) {
+    const file = path.resolve(cwd, options.file);
+    if (!existsSync(file)) throw new ConfigError([`config file not found: ${file}`], file);
+    try {
+      const result = await explorer.load(file);
+      raw = result?.config ?? {};
+    } catch (error) {
+      throw new ConfigError([`cannot parse ${file}: ${(error as Error).message}`], file);
+    }
+    filepath = file;
+  } else {
+    const result = await explorer.search(cwd);
+    if (result && !result.isEmpty) {
+      raw = result.config;
+      filepath = result.filepath;
+    }
+  }
+  const configDir = filepath ? path.dirname(filepath) : cwd;
+  const config = normalizeConfig(raw, { configDir, env: options.env ?? process.env, filepath, overrides: options.overrides });
+  return { config, filepath, configDir, zeroConfig: filepath === undefined };
+}
+
+/** Validate and default a parsed config object. Exported for tests and `config check`. */
+export function normalizeConfig(
+  input: unknown,
+  context: { configDir: string; env: NodeJS.ProcessEnv; filepath?: string; overrides?: LoadConfigOptions['overrides'] },
+): RegistryConfig {
+  const errors: string[] = [];
+  const expanded = expandEnv(input ?? {}, context.env, '', errors);
+  if (errors.length) throw new ConfigError(errors, context.filepath);
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const validate = ajv.compile(configSchema);
+  if (!validate(expanded)) throw new ConfigError(formatAjvErrors(validate.errors ?? []), context.filepath);
+  const c = expanded as Record<string, any>;
+  const resolve = (p: string) => path.resolve(context.configDir, p);
+
+  const dataDir = resolve(c.dataDir ?? './registry-data');
+  const server = {
+    host: context.overrides?.host ?? c.server?.host ?? '127.0.0.1',
+    port: context.overrides?.port ?? Number(c.server?.port ?? 4000),
+    publicUrl: c.server?.publicUrl as string | undefined,
+    trustProxy: c.server?.trustProxy ?? false,
+    shutdownTimeoutSeconds: c.server?.shutdownTimeoutSeconds ?? 10,
+  };
+  if (server.publicUrl !== undefined && !isHttpUrl(server.publicUrl)) errors.push('server.publicUrl: must be an http(s) URL');
+
+  const plugins: PluginEntry[] = (c.plugins ?? []).map((p: string | { name: string; options?: Record<string, unknown> }) =>
+    typeof p === 'string' ? { name: p, options: {} } : { name: p.name, options: p.options ?? {} },
+  );
+
+  const storage: Record<string, StorageConfig> = { ...(c.storage ?? {}) };
+  if (!storage['default']) storage['default'] = { driver: 'fs', path: path.join(dataDir, 'blobs') };
+  for (const [name, s] of Object.entries(storage)) {
+    if (s.driver === 'fs') {
+      if (typeof s['path'] !== 'string') errors.push(`storage.${name}.path: required for the fs driver`);
+      else storage[name] = { ...s, path: resolve(s['path']) };
+    }
+  }
+
+  const metadata =
+    c.metadata?.type === 'postgres'
+      ? { type: 'postgres' as const, url: String(c.metadata.url ?? ''), poolSize: c.metadata.poolSize, statementTimeoutMs: c.metadata.statementTimeoutMs, ssl: c.metadata.ssl }
+      : { type: 'sqlite' as const, path: resolve(c.metadata?.path ?? path.join(dataDir, 'registry.sqlite')) };
+  if (metadata.type === 'postgres' && !metadata.url) errors.push('metadata.url: required when metadata.type is postgres');
+
+  const limits = {
+    maxUploadBytes: parseSize(c.limits?.maxUploadSize) ?? DEFAULT_MAX_UPLOAD,
+    maxSearchResults: c.limits?.maxSearchResults ?? 250,
+  };
+
+  const repositories: Record<string, RepositoryConfig> = {};
+  for (const [name, r] of Object.entries((c.repositories ?? {}) as Record<string, any>)) {
+    const at = `repositories.${name}`;
+    if (r.type === 'proxy') {
+      if (r.upstream === undefined) errors.push(`${at}.upstream: required for a proxy repository`);
+      else if (!isHttpUrl(r.upstream)) errors.push(`${at}.upstream: must be an http(s) URL`);
+    } else if (r.upstream !== undefined) {
+      errors.push(`${at}.upstream: only a proxy repository has an upstream`);
+    }
+    if (r.type === 'group' && !r.members) errors.push(`${at}.members: required for a group repository`);
+    if (r.type !== 'group' && r.members !== undefined) errors.push(`${at}.members: only a group repository has members`);
+    const storageName = r.storage ?? 'default';
+    if (!storage[storageName]) errors.push(`${at}.storage: no storage named "${storageName}"`);
+    const { cache, maxUploadSize, ...rest } = r;
+    repositories[name] = {
+      ...rest,
+      storage: storageName,
+      maxUploadBytes: parseSize(maxUploadSize) ?? limits.maxUploadBytes,
+      cache: {
+        metadataTtl: cache?.metadataTtl ?? 300,
+        negativeTtl: cache?.negativeTtl ?? 60,
+        upstreamTimeoutMs: Math.round((cache?.upstreamTimeout ?? 30) * 1000),
+      },
+    } as RepositoryConfig;
+  }
+  errors.push(...checkGroups(repositories));
+
+  if (errors.length) throw new ConfigError(errors, context.filepath);
+  return {
+    server,
+    dataDir,
+    plugins,
+    storage,
+    metadata,
+    auth: {
+      anonymousRead: c.auth?.anonymousRead ?? true,
+      allowRegistration: c.auth?.allowRegistration ?? false,
+      users: Object.fromEntries(
+        Object.entries((c.auth?.users ?? {}) as Record<string, { passwordHash: string; roles?: string[] }>).map(([n, u]) => [
+          n,
+          { passwordHash: u.passwordHash, roles: u.roles ?? [] },
+        ]),
+      ),
+      providers: c.auth?.providers ?? [{ id: 'builtin' }],
+      tokenTtlSeconds: c.auth?.tokenTtlSeconds ?? 0,
+    },
+    limits,
+    logging: { level: c.logging?.level ?? 'info', format: c.logging?.format ?? 'auto' },
+    repositories,
+  };
+}
+
+/** Group members must exist, share the group's format, and not form cycles. */
+function checkGroups(repositories: Record<string, RepositoryConfig>): string[] {
+  const errors: string[] = [];
+  for (const [name, r] of Object.entries(repositories)) {
+    if (r.type !== 'group') continue;
+    (r.members ?? []).forEach((m, i) => {
+      const member = repositories[m];
+      if (!member) errors.push(`repositories.${name}.members[${i}]: no repository named "${m}"`);
+      else if (member.format !== r.format) errors.push(`repositories.${name}.members[${i}]: "${m}" is format ${member.format}, the group is ${r.format}`);
+      else if (m === name) errors.push(`repositories.${name}.members[${i}]: a group cannot contain itself`);
+    });
+    const seen = new Set<string>();
+    const visit = (n: string): boolean => {
+      if (seen.has(n)) return true;
+      seen.add(n);
+      const rr = repositories[n];
+      const cyclic = rr?.type === 'group' && (rr.members ?? []).some((m) => m === name || (repositories[m]?.type === 'group' && visit(m)));
+      return cyclic;
+    };
+    if ((r.members ?? []).some((m) => repositories[m]?.type === 'group' && (m === name || visit(m)))) {
+      errors.push(`repositories.${name}.members: groups form a cycle`);
+    }
+  }
+  return errors;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function formatAjvErrors(errors: readonly ErrorObject[]): string[] {
+  const out = new Set<string>();
+  for (const e of errors) {
+    // anyOf branches repeat their children's errors; the anyOf line says it once.
+    if (e.keyword === 'anyOf' || e.keyword === 'if') continue;
+    let at = e.instancePath.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+    if (e.keyword === 'additionalProperties') {
+      const key = (e.params as { additionalProperty: string }).additionalProperty;
+      out.add(`${at ? `${at}.` : ''}${key}: unknown key`);
+      continue;
+    }
+    if (e.keyword === 'required') {
+      const key = (e.params as { missingProperty: string }).missingProperty;
+      out.add(`${at ? `${at}.` : ''}${key}: required`);
+      continue;
+    }
+    if (e.keyword === 'propertyNames') {
+      out.add(`${at}: repository names must be lowercase letters, digits, '.', '_' or '-' (${(e.params as { propertyName: string }).propertyName})`);
+      continue;
+    }
+    if (e.keyword === 'enum') {
+      out.add(`${at}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`);
+      continue;
+    }
+    if (e.keyword === 'pattern' && at.endsWith('Size')) {
+      out.add(`${at}: must be a size such as 100mb`);
+      continue;
+    }
+    at = at || '(root)';
+    out.add(`${at}: ${e.message ?? 'invalid'}`);
+  }
+  return [...out];
+}

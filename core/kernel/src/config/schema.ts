@@ -1,0 +1,115 @@
+const size = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgG]?[bB]?)\\s*$' }] };
+const seconds = { type: 'number', minimum: 0 };
+
+/** JSON schema of the config file (before defaults). Repository blocks allow format-specific keys. */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        port: { anyOf: [{ type: 'integer', minimum: 0, maximum: 65535 }, { type: 'string', pattern: '^\\d+$' }] },
+        publicUrl: { type: 'string' },
+        trustProxy: { type: 'boolean' },
+        shutdownTimeoutSeconds: seconds,
+      },
+    },
+    dataDir: { type: 'string', minLength: 1 },
+    plugins: {
+      type: 'array',
+      items: {
+        anyOf: [
+          { type: 'string', minLength: 1 },
+          {
+            type: 'object',
+            required: ['name'],
+            additionalProperties: false,
+            properties: { name: { type: 'string', minLength: 1 }, options: { type: 'object' } },
+          },
+        ],
+      },
+    },
+    storage: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['driver'],
+        properties: { driver: { type: 'string', minLength: 1 } },
+      },
+    },
+    metadata: {
+      type: 'object',
+      required: ['type'],
+      properties: {
+        type: { enum: ['sqlite', 'postgres'] },
+        path: { type: 'string' },
+        url: { type: 'string' },
+        poolSize: { type: 'integer', minimum: 1 },
+        statementTimeoutMs: { type: 'integer', minimum: 0 },
+        ssl: { anyOf: [{ type: 'boolean' }, { type: 'object' }] },
+      },
+      additionalProperties: false,
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        anonymousRead: { type: 'boolean' },
+        allowRegistration: { type: 'boolean' },
+        tokenTtlSeconds: seconds,
+        users: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            required: ['passwordHash'],
+            additionalProperties: false,
+            properties: {
+              passwordHash: { type: 'string', minLength: 1 },
+              roles: { type: 'array', items: { type: 'string' } },
+            },
+          },
+        },
+        providers: {
+          type: 'array',
+          items: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+        },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { maxUploadSize: size, maxSearchResults: { type: 'integer', minimum: 1, maximum: 10000 } },
+    },
+    logging: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { level: { enum: ['debug', 'info', 'warn', 'error'] }, format: { enum: ['json', 'pretty', 'auto'] } },
+    },
+    repositories: {
+      type: 'object',
+      propertyNames: { pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' },
+      additionalProperties: {
+        type: 'object',
+        required: ['format', 'type'],
+        properties: {
+          format: { type: 'string', minLength: 1 },
+          type: { enum: ['hosted', 'proxy', 'group'] },
+          upstream: { type: 'string' },
+          members: { type: 'array', items: { type: 'string' }, minItems: 1 },
+          storage: { type: 'string' },
+          anonymousRead: { type: 'boolean' },
+          maxUploadSize: size,
+          cache: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { metadataTtl: seconds, negativeTtl: seconds, upstreamTimeout: seconds },
+          },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,99 @@
+/** A plugin entry: a package name or a path, optionally with options. */
+export interface PluginEntry {
+  readonly name: string;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface StorageConfig {
+  readonly driver: string;
+  readonly [option: string]: unknown;
+}
+
+export type MetadataConfig =
+  | { readonly type: 'sqlite'; readonly path: string }
+  | {
+      readonly type: 'postgres';
+      readonly url: string;
+      readonly poolSize?: number;
+      readonly statementTimeoutMs?: number;
+      readonly ssl?: boolean | Record<string, unknown>;
+    };
+
+export interface StaticUser {
+  readonly passwordHash: string;
+  readonly roles: readonly string[];
+}
+
+export interface AuthConfig {
+  /** May anonymous clients read (default true). A repository can override it. */
+  readonly anonymousRead: boolean;
+  /** May clients create users themselves (`npm adduser`). */
+  readonly allowRegistration: boolean;
+  readonly users: Readonly<Record<string, StaticUser>>;
+  /** Auth providers in order; `builtin` is the users of the config and the metadata store. */
+  readonly providers: readonly { readonly id: string; readonly [option: string]: unknown }[];
+  /** Lifetime of tokens issued by logins, in seconds (0: no expiry). */
+  readonly tokenTtlSeconds: number;
+}
+
+export interface CacheConfig {
+  /** Seconds metadata stays fresh before it is revalidated upstream. */
+  readonly metadataTtl: number;
+  /** Seconds an upstream 404 is remembered. */
+  readonly negativeTtl: number;
+  /** Milliseconds to wait for the upstream's response headers. */
+  readonly upstreamTimeoutMs: number;
+}
+
+export interface RepositoryConfig {
+  readonly format: string;
+  readonly type: 'hosted' | 'proxy' | 'group';
+  readonly upstream?: string;
+  readonly members?: readonly string[];
+  /** Name of the `storage` entry holding this repository's blobs. */
+  readonly storage: string;
+  readonly cache: CacheConfig;
+  /** Overrides `auth.anonymousRead` for this repository. */
+  readonly anonymousRead?: boolean;
+  readonly maxUploadBytes: number;
+  readonly [formatSpecific: string]: unknown;
+}
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly publicUrl?: string;
+  /** Honour X-Forwarded-Proto/Host/For from a reverse proxy. */
+  readonly trustProxy: boolean;
+  /** Seconds in-flight requests get to finish at shutdown. */
+  readonly shutdownTimeoutSeconds: number;
+}
+
+export interface LimitsConfig {
+  readonly maxUploadBytes: number;
+  readonly maxSearchResults: number;
+}
+
+/** The validated, defaulted configuration. Paths are absolute. */
+export interface RegistryConfig {
+  readonly server: ServerConfig;
+  readonly dataDir: string;
+  readonly plugins: readonly PluginEntry[];
+  readonly storage: Readonly<Record<string, StorageConfig>>;
+  readonly metadata: MetadataConfig;
+  readonly auth: AuthConfig;
+  readonly limits: LimitsConfig;
+  readonly logging: { readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly format: 'json' | 'pretty' | 'auto' };
+  readonly repositories: Readonly<Record<string, RepositoryConfig>>;
+}
+
+/** A loaded configuration and where it came from. */
+export interface LoadedConfig {
+  readonly config: RegistryConfig;
+  /** The file it was read from; undefined for the zero-config default. */
+  readonly filepath: string | undefined;
+  /** Folder relative paths are resolved against. */
+  readonly configDir: string;
+  /** True when no config file was found and the zero-config default applies. */
+  readonly zeroConfig: boolean;
+}

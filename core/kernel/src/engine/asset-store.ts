@@ -1,0 +1,128 @@
+import { Readable } from 'node:stream';
+import {
+  ConflictError,
+  PayloadTooLargeError,
+  type Asset,
+  type AssetStore,
+  type ByteRange,
+  type PutAssetOptions,
+} from '@registry-core/api';
+import type { AssetRow } from '../metadata/entities.js';
+import type { MetadataStore } from '../metadata/metadata-store.js';
+import type { BlobStore } from './blob-store.js';
+import { KeyedMutex } from './keyed-mutex.js';
+
+const DEFAULT_READ_LIMIT = 64 * 1024 * 1024;
+
+/** Extra fields the proxy cache records with an asset. */
+export interface CacheFields {
+  readonly expiresAt?: number | null;
+  readonly upstreamEtag?: string | null;
+  readonly upstreamLastModified?: string | null;
+}
+
+/**
+ * One repository's assets: rows in the metadata store pointing at content-addressed
+ * blobs. Blob first, then row: a crash between the two leaves an unreferenced blob,
+ * never a row without bytes.
+ */
+export class RepositoryAssetStore implements AssetStore {
+  private readonly pathLocks = new KeyedMutex();
+
+  constructor(
+    readonly repository: string,
+    private readonly blobs: BlobStore,
+    private readonly metadata: MetadataStore,
+  ) {}
+
+  async get(path: string): Promise<Asset | undefined> {
+    const row = await this.getRow(path);
+    return row ? this.toAsset(row) : undefined;
+  }
+
+  getRow(path: string): Promise<AssetRow | null> {
+    return this.metadata.findAsset(this.repository, path);
+  }
+
+  toAsset(row: AssetRow): Asset {
+    const blobs = this.blobs;
+    return {
+      path: row.path,
+      kind: row.kind as Asset['kind'],
+      size: row.size,
+      digests: { md5: row.md5, sha1: row.sha1, sha256: row.sha256, sha512: row.sha512 },
+      contentType: row.contentType,
+      createdAt: new Date(row.createdAt),
+      updatedAt: new Date(row.updatedAt),
+      attributes: JSON.parse(row.attributes) as Record<string, unknown>,
+      open: (range?: ByteRange) => blobs.open(row.blobKey, range),
+      async read(maxBytes = DEFAULT_READ_LIMIT): Promise<Buffer> {
+        if (row.size > maxBytes) throw new PayloadTooLargeError(`${row.path} is ${row.size} bytes, over the ${maxBytes} read limit`);
+        const chunks: Buffer[] = [];
+        for await (const chunk of await blobs.open(row.blobKey)) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks);
+      },
+    };
+  }
+
+  put(path: string, body: Readable | Buffer, options: PutAssetOptions): Promise<Asset> {
+    return this.putWithCacheFields(path, body, options, {});
+  }
+
+  /** {@link put} plus the proxy cache's bookkeeping fields. */
+  async putWithCacheFields(path: string, body: Readable | Buffer, options: PutAssetOptions, cache: CacheFields): Promise<Asset> {
+    if (options.createOnly && (await this.getRow(path))) {
+      if (!Buffer.isBuffer(body)) body.resume();
+      throw new ConflictError(`${path} already exists`);
+    }
+    const blob = await this.blobs.ingest(body, { expect: options.expect, maxBytes: options.maxBytes });
+    return this.pathLocks.run(path, async () => {
+      if (options.createOnly && (await this.getRow(path))) throw new ConflictError(`${path} already exists`);
+      const now = Date.now();
+      const row: Omit<AssetRow, 'id'> = {
+        repository: this.repository,
+        path,
+        kind: options.kind,
+        storage: this.blobs.name,
+        blobKey: blob.blobKey,
+        size: blob.size,
+        ...blob.digests,
+        contentType: options.contentType,
+        attributes: JSON.stringify(options.attributes ?? {}),
+        createdAt: now,
+        updatedAt: now,
+        lastDownloadedAt: null,
+        expiresAt: cache.expiresAt ?? null,
+        upstreamEtag: cache.upstreamEtag ?? null,
+        upstreamLastModified: cache.upstreamLastModified ?? null,
+      };
+      const previous = await this.metadata.saveAsset(row);
+      if (previous && previous.blobKey !== row.blobKey) await this.releaseBlob(previous);
+      return this.toAsset({ ...row, createdAt: previous?.createdAt ?? now });
+    });
+  }
+
+  async updateCacheFields(path: string, cache: CacheFields): Promise<void> {
+    await this.metadata.updateAsset(this.repository, path, { ...cache, updatedAt: Date.now() });
+  }
+
+  async delete(path: string): Promise<boolean> {
+    const row = await this.pathLocks.run(path, () => this.metadata.deleteAsset(this.repository, path));
+    if (!row) return false;
+    await this.releaseBlob(row);
+    return true;
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const rows = await this.metadata.deleteAssetsByPrefix(this.repository, prefix);
+    for (const row of rows) await this.releaseBlob(row);
+    return rows.length;
+  }
+
+  /** Delete a blob no asset references any more (blobs are shared across repositories). */
+  private async releaseBlob(row: AssetRow): Promise<void> {
+    if (!(await this.metadata.blobInUse(row.storage, row.blobKey))) {
+      await this.blobs.delete(row.blobKey).catch(() => undefined);
+    }
+  }
+}

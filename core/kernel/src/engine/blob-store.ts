@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  IntegrityError,
+  isRegistryError,
+  type ByteRange,
+  type Digests,
+  type ExpectedDigests,
+  type StorageDriver,
+} from '@registry-core/api';
+import { HashingStream } from './hashing.js';
+
+/** A blob written by {@link BlobStore.ingest}. */
+export interface IngestedBlob {
+  readonly blobKey: string;
+  readonly size: number;
+  readonly digests: Digests;
+}
+
+/** Content-addressed key of a blob: `sha256/ab/cd/<hex>`. */
+export function blobKeyFor(sha256: string): string {
+  return `sha256/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
+}
+
+/**
+ * Content-addressed blobs over one storage driver. Bytes stream to a staging key while
+ * being hashed and checked, then move to their sha256 key; identical bytes are stored
+ * once. Nothing half-written or unverified ever sits under a content key.
+ */
+export class BlobStore {
+  constructor(
+    readonly name: string,
+    readonly driver: StorageDriver,
+  ) {}
+
+  async ingest(body: Readable | Buffer, options: { expect?: ExpectedDigests; maxBytes?: number } = {}): Promise<IngestedBlob> {
+    const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    const hashing = new HashingStream(options.maxBytes);
+    const stagingKey = `staging/${randomUUID()}`;
+    source.on('error', (error) => hashing.destroy(error));
+    const piped = source.pipe(hashing);
+    let failure: unknown;
+    hashing.on('error', (error) => (failure ??= error));
+    try {
+      await this.driver.put(stagingKey, piped, options.expect?.size !== undefined ? { size: options.expect.size } : {});
+    } catch (error) {
+      source.unpipe(hashing);
+      if (!source.destroyed && !Buffer.isBuffer(body)) source.resume();
+      // The hashing stream's own error (e.g. too large) explains more than the driver's.
+      throw isRegistryError(failure) ? failure : error;
+    }
+    const digests = hashing.digests;
+    const mismatch = compareDigests(digests, hashing.size, options.expect);
+    if (mismatch) {
+      await this.driver.delete(stagingKey).catch(() => undefined);
+      throw new IntegrityError(mismatch);
+    }
+    const blobKey = blobKeyFor(digests.sha256);
+    if (await this.driver.head(blobKey)) {
+      await this.driver.delete(stagingKey).catch(() => undefined);
+    } else {
+      await this.driver.move(stagingKey, blobKey);
+    }
+    return { blobKey, size: hashing.size, digests };
+  }
+
+  async open(blobKey: string, range?: ByteRange): Promise<Readable> {
+    const stream = await this.driver.get(blobKey, range);
+    if (!stream) throw new Error(`blob ${blobKey} is missing from storage ${this.name}`);
+    return stream;
+  }
+
+  async delete(blobKey: string): Promise<void> {
+    await this.driver.delete(blobKey);
+  }
+}
+
+/** A message naming the first digest that differs, or undefined when all match. */
+export function compareDigests(actual: Digests, size: number, expect: ExpectedDigests | undefined): string | undefined {
+  if (!expect) return undefined;
+  if (expect.size !== undefined && expect.size !== size) return `size is ${size} bytes, expected ${expect.size}`;
+  for (const algorithm of ['sha512', 'sha256', 'sha1', 'md5'] as const) {
+    const wanted = expect[algorithm];
+    if (wanted !== undefined && wanted.toLowerCase() !== actual[algorithm]) {
+      return `${algorithm} is ${actual[algorithm]}, expected ${wanted.toLowerCase()}`;
+    }
+  }
+  return undefined;
+}

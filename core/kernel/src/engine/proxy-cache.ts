@@ -1,0 +1,150 @@
+import {
+  UpstreamError,
+  UpstreamTimeoutError,
+  isRegistryError,
+  type Logger,
+  type ProxyCache,
+  type UpstreamFetch,
+  type UpstreamPassthrough,
+  type UpstreamResult,
+} from '@registry-core/api';
+import type { CacheConfig } from '../config/types.js';
+import type { AssetRow } from '../metadata/entities.js';
+import type { MetadataStore } from '../metadata/metadata-store.js';
+import type { RepositoryAssetStore } from './asset-store.js';
+import type { SingleFlight } from './keyed-mutex.js';
+import { readBody, requestUpstream } from './upstream-client.js';
+
+/**
+ * The pull-through cache every proxy repository gets: fresh entries are served from
+ * storage; misses and expired metadata go upstream once however many clients ask
+ * (coalesced), with conditional requests when the upstream gave validators; an upstream
+ * 404 is remembered for `negativeTtl`; an upstream that fails while something is cached
+ * yields the cached copy marked STALE. Content is verified before it is stored.
+ */
+export class KernelProxyCache implements ProxyCache {
+  readonly upstreamUrl: string;
+  private readonly base: URL;
+
+  constructor(
+    private readonly repository: string,
+    upstream: string,
+    private readonly cache: CacheConfig,
+    private readonly assets: RepositoryAssetStore,
+    private readonly metadata: MetadataStore,
+    private readonly flights: SingleFlight,
+    private readonly logger: Logger,
+  ) {
+    this.upstreamUrl = upstream.endsWith('/') ? upstream : `${upstream}/`;
+    this.base = new URL(this.upstreamUrl);
+  }
+
+  async fetch(request: UpstreamFetch): Promise<UpstreamResult> {
+    const now = Date.now();
+    const row = await this.assets.getRow(request.path);
+    if (row && (row.kind === 'content' || (row.expiresAt ?? 0) > now)) {
+      void this.metadata.updateAsset(this.repository, row.path, { lastDownloadedAt: now }).catch(() => undefined);
+      return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
+    }
+    if (!row && (await this.metadata.isNegativeCached(this.repository, request.path, now))) {
+      return { found: false, cache: 'HIT' };
+    }
+    return this.flights.run(`${this.repository}\u0000${request.path}`, () => this.refresh(request));
+  }
+
+  /** Resolve an upstream location, refusing anything off the upstream's origin (SSRF guard). */
+  resolve(location: string): URL {
+    const url = new URL(location, this.base);
+    if (url.origin !== this.base.origin) {
+      throw new UpstreamError(`refusing upstream URL ${url.origin}: not on the configured upstream ${this.base.origin}`);
+    }
+    return url;
+  }
+
+  private async refresh(request: UpstreamFetch): Promise<UpstreamResult> {
+    // Re-read inside the flight: a previous flight may have just stored it.
+    const row = await this.assets.getRow(request.path);
+    const now = Date.now();
+    if (row && (row.kind === 'content' || (row.expiresAt ?? 0) > now)) {
+      return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
+    }
+    const url = this.resolve(request.upstreamUrl ?? request.path.replace(/^\//, ''));
+    const headers: Record<string, string> = { ...request.headers };
+    if (row?.upstreamEtag) headers['if-none-match'] = row.upstreamEtag;
+    if (row?.upstreamLastModified) headers['if-modified-since'] = row.upstreamLastModified;
+    try {
+      const response = await requestUpstream(url, { headers, headersTimeoutMs: this.cache.upstreamTimeoutMs });
+      if (response.status === 304 && row) {
+        response.body.resume();
+        await this.assets.updateCacheFields(row.path, { expiresAt: this.expiry(request) });
+        return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
+      }
+      if (response.status === 404 || response.status === 410) {
+        response.body.resume();
+        await this.metadata.setNegativeCached(this.repository, request.path, now + this.cache.negativeTtl * 1000);
+        return { found: false, cache: 'MISS' };
+      }
+      if (response.status < 200 || response.status >= 300) {
+        const text = (await readBody(response.body, 4096).catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 200);
+        throw new UpstreamError(`upstream answered ${response.status} for ${url.pathname}${text ? `: ${text}` : ''}`);
+      }
+      const asset = await this.assets.putWithCacheFields(
+        request.path,
+        response.body,
+        {
+          kind: request.kind,
+          contentType: request.contentType ?? response.headers.get('content-type') ?? 'application/octet-stream',
+          expect: request.expect,
+          maxBytes: request.maxBytes,
+        },
+        {
+          expiresAt: this.expiry(request),
+          upstreamEtag: response.headers.get('etag'),
+          upstreamLastModified: response.headers.get('last-modified'),
+        },
+      );
+      await this.metadata.clearNegativeCached(this.repository, request.path);
+      return { found: true, asset, cache: 'MISS' };
+    } catch (error) {
+      return this.failed(request, row, error);
+    }
+  }
+
+  private failed(request: UpstreamFetch, row: AssetRow | null, error: unknown): UpstreamResult {
+    if (isRegistryError(error) && error.code === 'INTEGRITY_MISMATCH') {
+      this.logger.warn('upstream content failed verification; not cached', { repository: this.repository, path: request.path, reason: error.message });
+      throw new UpstreamError(`upstream content for ${request.path} does not match its announced digest (${error.message})`);
+    }
+    if (row) {
+      this.logger.warn('upstream failed; serving stale copy', { repository: this.repository, path: request.path, error });
+      return { found: true, asset: this.assets.toAsset(row), cache: 'STALE' };
+    }
+    if (isRegistryError(error) && (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_FAILED' || error.status === 413)) {
+      throw error;
+    }
+    throw new UpstreamError(`upstream failed for ${request.path}: ${(error as Error).message}`, { cause: error });
+  }
+
+  private expiry(request: UpstreamFetch): number | null {
+    return request.kind === 'metadata' ? Date.now() + this.cache.metadataTtl * 1000 : null;
+  }
+
+  async passthrough(request: UpstreamPassthrough): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    const url = this.resolve(request.upstreamUrl);
+    try {
+      const response = await requestUpstream(url, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        headersTimeoutMs: this.cache.upstreamTimeoutMs,
+      });
+      const body = await readBody(response.body, request.maxBytes ?? 16 * 1024 * 1024);
+      const headers: Record<string, string> = {};
+      response.headers.forEach((value, key) => (headers[key] = value));
+      return { status: response.status, headers, body };
+    } catch (error) {
+      if (isRegistryError(error)) throw error;
+      throw new UpstreamTimeoutError(`upstream failed: ${(error as Error).message}`);
+    }
+  }
+}

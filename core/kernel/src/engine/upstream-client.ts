@@ -1,0 +1,78 @@
+import { Readable } from 'node:stream';
+import { UpstreamError, UpstreamTimeoutError } from '@registry-core/api';
+
+/** An upstream answer whose body is still a stream. */
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  /** The body; the caller must consume or destroy it. */
+  readonly body: Readable;
+}
+
+export interface UpstreamRequestOptions {
+  readonly method?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Buffer;
+  /** Milliseconds until the response headers must have arrived. */
+  readonly headersTimeoutMs: number;
+  /** Milliseconds the body may stall between two chunks. */
+  readonly idleTimeoutMs?: number;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'cookie']);
+
+/**
+ * HTTP to upstreams, on Node's fetch. Timeouts become {@link UpstreamTimeoutError}, network
+ * failures {@link UpstreamError}; a body that stalls is destroyed with a timeout error.
+ */
+export async function requestUpstream(url: URL, options: UpstreamRequestOptions): Promise<UpstreamResponse> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new UpstreamTimeoutError(`upstream ${url.origin} did not answer within ${options.headersTimeoutMs} ms`)), options.headersTimeoutMs);
+  const headers: Record<string, string> = { 'user-agent': 'registry-core', 'accept-encoding': 'identity' };
+  for (const [k, v] of Object.entries(options.headers ?? {})) if (!HOP_BY_HOP.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: options.method ?? 'GET',
+      headers,
+      body: options.body,
+      redirect: 'follow',
+      signal: controller.signal,
+    });
+  } catch (error) {
+    clearTimeout(timer);
+    if (controller.signal.aborted) throw controller.signal.reason;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new UpstreamError(`upstream ${url.origin} failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`, { cause: error });
+  }
+  clearTimeout(timer);
+  const body = response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : Readable.from([]);
+  const idle = options.idleTimeoutMs ?? 60_000;
+  let idleTimer = setTimeout(onIdle, idle);
+  function onIdle() {
+    controller.abort();
+    body.destroy(new UpstreamTimeoutError(`upstream ${url.origin} stalled for ${idle} ms`));
+  }
+  body.on('data', () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(onIdle, idle);
+  });
+  body.on('close', () => clearTimeout(idleTimer));
+  body.on('end', () => clearTimeout(idleTimer));
+  return { status: response.status, headers: response.headers, body };
+}
+
+/** Read a whole (small) upstream body, refusing more than `maxBytes`. */
+export async function readBody(body: Readable, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += (chunk as Buffer).length;
+    if (total > maxBytes) {
+      body.destroy();
+      throw new UpstreamError(`upstream answer is larger than ${maxBytes} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

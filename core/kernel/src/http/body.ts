@@ -1,0 +1,47 @@
+import type { IncomingMessage } from 'node:http';
+import { Transform, type TransformCallback } from 'node:stream';
+import { BadRequestError, PayloadTooLargeError, type BodySpec } from '@registry-core/api';
+
+/** Parse the request body as the route's spec says, enforcing its limit. */
+export async function readRequestBody(req: IncomingMessage, spec: BodySpec | undefined, defaultLimit: number): Promise<unknown> {
+  if (!spec || spec.kind === 'none') return undefined;
+  const limit = spec.limit ?? defaultLimit;
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    throw new PayloadTooLargeError(`request body of ${declared} bytes is over the limit of ${limit} bytes`);
+  }
+  if (spec.kind === 'stream') {
+    const limited = new LimitStream(limit);
+    req.on('error', (error) => limited.destroy(error));
+    return req.pipe(limited);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      req.resume();
+      throw new PayloadTooLargeError(`request body is over the limit of ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  if (total === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks, total).toString('utf8'));
+  } catch {
+    throw new BadRequestError('request body is not valid JSON');
+  }
+}
+
+/** Cuts a stream that goes past `limit` bytes with a 413 error. */
+export class LimitStream extends Transform {
+  private seen = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, callback: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) callback(new PayloadTooLargeError(`request body is over the limit of ${this.limit} bytes`));
+    else callback(null, chunk);
+  }
+}

@@ -1,0 +1,138 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  BadRequestError,
+  MethodNotAllowedError,
+  NotFoundError,
+  isRegistryError,
+  type FormatAuthService,
+  type FormatDefinition,
+  type FormatRequestContext,
+  type FormatResponse,
+  type Logger,
+  type Principal,
+  type RepositoryHandle,
+  type SubRequest,
+} from '@registry-core/api';
+import type { AuthService } from '../auth/auth-service.js';
+import type { RepositoryConfig } from '../config/types.js';
+import { KernelGroupMembers } from '../engine/group-members.js';
+import { readRequestBody } from './body.js';
+import type { FormatRouter } from './format-router.js';
+
+/** A configured repository with everything needed to serve it. */
+export interface RepositoryRuntime {
+  readonly name: string;
+  readonly config: RepositoryConfig;
+  readonly format: FormatDefinition;
+  readonly router: FormatRouter;
+  /** Services without `members` (bound per request for groups). */
+  readonly handle: RepositoryHandle;
+}
+
+/** A request as the dispatcher sees it, from koa or from a group. */
+export interface DispatchRequest {
+  readonly method: string;
+  /** Path inside the repository, still percent-encoded, starting with `/`. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly principal: Principal;
+  readonly baseUrl: string;
+  readonly clientAddress: string;
+  readonly requestId: string;
+  readonly logger: Logger;
+  /** The raw request (client requests); absent for group sub-requests. */
+  readonly raw?: IncomingMessage;
+  /** Body already in hand (group sub-requests). */
+  readonly body?: unknown;
+  readonly viaGroup: boolean;
+}
+
+/**
+ * Finds the route of a repository's format, enforces its permission and body spec, and
+ * runs its handler. Group sub-requests come through here too, so members answer a group
+ * exactly as they answer clients.
+ */
+export class Dispatcher {
+  constructor(
+    private readonly repositories: ReadonlyMap<string, RepositoryRuntime>,
+    private readonly auth: AuthService,
+    private readonly formatAuth: FormatAuthService,
+    private readonly depth = 0,
+  ) {}
+
+  async dispatch(runtime: RepositoryRuntime, request: DispatchRequest): Promise<FormatResponse> {
+    const found = runtime.router.find(request.method, request.path);
+    if (found === undefined) throw new NotFoundError(`no such endpoint in ${runtime.name}: ${request.method} ${request.path}`);
+    if (found === 'methodNotAllowed') throw new MethodNotAllowedError(`${request.method} is not supported on ${request.path}`);
+    const { route, params } = found;
+    const target = { name: runtime.name, anonymousRead: runtime.config.anonymousRead };
+    if (!request.viaGroup && route.permission !== 'none') this.auth.authorize(request.principal, route.permission, target);
+    let body = request.body;
+    if (request.raw) {
+      const jsonLimit = Math.ceil(runtime.config.maxUploadBytes * 1.37) + 1024 * 1024;
+      body = await readRequestBody(request.raw, route.body, jsonLimit);
+    }
+    const ctx: FormatRequestContext = {
+      repository: this.bindHandle(runtime, { ...request, raw: undefined, body }),
+      method: request.method,
+      path: request.path,
+      params,
+      query: request.query,
+      headers: request.headers,
+      body,
+      principal: request.principal,
+      baseUrl: request.baseUrl,
+      clientAddress: request.clientAddress,
+      requestId: request.requestId,
+      logger: request.logger,
+      viaGroup: request.viaGroup,
+      auth: this.formatAuth,
+      authorize: (permission) => this.auth.authorize(request.principal, permission, target),
+    };
+    return route.handler(ctx);
+  }
+
+  /** Attach the per-request group members to a group's handle. */
+  private bindHandle(runtime: RepositoryRuntime, request: DispatchRequest): RepositoryHandle {
+    if (runtime.config.type !== 'group') return runtime.handle;
+    const names = runtime.config.members ?? [];
+    const members = new KernelGroupMembers(
+      names,
+      (member) => this.repositories.get(member)!.config.type,
+      (member, sub) => this.subRequest(member, request, sub),
+    );
+    return { ...runtime.handle, members };
+  }
+
+  private async subRequest(memberName: string, parent: DispatchRequest, sub: SubRequest): Promise<FormatResponse> {
+    const member = this.repositories.get(memberName);
+    if (!member) return errorAsResponse(new NotFoundError(`no repository ${memberName}`));
+    if (this.depth > 8) return errorAsResponse(new BadRequestError('groups nested too deeply'));
+    const [path, search] = (sub.path ?? parent.path).split('?', 2) as [string, string | undefined];
+    const nested = new Dispatcher(this.repositories, this.auth, this.formatAuth, this.depth + 1);
+    try {
+      return await nested.dispatch(member, {
+        ...parent,
+        method: sub.method ?? parent.method,
+        path,
+        query: search !== undefined ? new URLSearchParams(search) : sub.path ? new URLSearchParams() : parent.query,
+        headers: { ...parent.headers, ...sub.headers },
+        raw: undefined,
+        body: sub.body ?? parent.body,
+        viaGroup: true,
+        logger: parent.logger.child({ member: memberName }),
+      });
+    } catch (error) {
+      if (!isRegistryError(error)) parent.logger.error('group member failed', { member: memberName, error: String((error as Error).stack ?? error) });
+      return errorAsResponse(error);
+    }
+  }
+}
+
+/** A member's failure as a response, so a group can weigh it with the others. */
+export function errorAsResponse(error: unknown): FormatResponse {
+  const status = isRegistryError(error) ? error.status : 502;
+  const message = error instanceof Error ? error.message : String(error);
+  return { status, body: { kind: 'json', value: { error: message, code: isRegistryError(error) ? error.code : 'INTERNAL' } } };
+}

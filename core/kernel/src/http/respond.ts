@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import type { Context } from 'koa';
+import type { Asset, CachePolicy, FormatResponse } from '@registry-core/api';
+
+const CACHE_CONTROL: Record<CachePolicy, string> = {
+  immutable: 'public, max-age=31536000, immutable',
+  metadata: 'public, max-age=0, must-revalidate',
+  'no-store': 'no-store',
+};
+
+/**
+ * Write a handler's {@link FormatResponse} to koa: ETag (sha256) and 304 for every GET
+ * answer, Range (206/416) and Last-Modified for assets, X-Cache, Cache-Control, and HEAD
+ * without opening any stream.
+ */
+export async function writeResponse(ctx: Context, response: FormatResponse): Promise<void> {
+  const status = response.status ?? 200;
+  for (const [k, v] of Object.entries(response.headers ?? {})) ctx.set(k, v);
+  if (response.cache) ctx.set('X-Cache', response.cache);
+  const body = response.body;
+  const cacheable = status === 200 && (ctx.method === 'GET' || ctx.method === 'HEAD');
+  if (!body) {
+    ctx.status = status;
+    ctx.body = status === 204 || status === 304 ? null : '';
+    return;
+  }
+  if (body.kind === 'asset') {
+    const asset = body.asset;
+    const policy = response.cachePolicy ?? (asset.kind === 'content' ? 'immutable' : 'metadata');
+    if (cacheable) ctx.set('Cache-Control', CACHE_CONTROL[policy]);
+    await writeAsset(ctx, asset, status);
+    return;
+  }
+  if (body.kind === 'stream') {
+    ctx.status = status;
+    ctx.type = body.contentType;
+    if (body.size !== undefined) ctx.length = body.size;
+    if (ctx.method === 'HEAD') {
+      body.value.destroy();
+      return;
+    }
+    ctx.body = body.value;
+    return;
+  }
+  let bytes: Buffer;
+  let type: string;
+  if (body.kind === 'json') {
+    bytes = Buffer.from(JSON.stringify(body.value));
+    type = body.contentType ?? 'application/json; charset=utf-8';
+  } else if (body.kind === 'text') {
+    bytes = Buffer.from(body.value, 'utf8');
+    type = body.contentType;
+  } else {
+    bytes = body.value;
+    type = body.contentType;
+  }
+  ctx.status = status;
+  ctx.type = type;
+  if (cacheable) {
+    const etag = `"${createHash('sha256').update(bytes).digest('hex')}"`;
+    ctx.set('ETag', etag);
+    ctx.set('Cache-Control', CACHE_CONTROL[response.cachePolicy ?? 'metadata']);
+    if (matchesEtag(ctx.get('If-None-Match'), etag)) {
+      ctx.status = 304;
+      ctx.body = null;
+      return;
+    }
+  }
+  ctx.body = bytes;
+}
+
+function matchesEtag(header: string, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+async function writeAsset(ctx: Context, asset: Asset, status: number): Promise<void> {
+  const etag = `"${asset.digests.sha256}"`;
+  ctx.set('ETag', etag);
+  ctx.set('Last-Modified', asset.updatedAt.toUTCString());
+  ctx.set('Accept-Ranges', 'bytes');
+  ctx.type = asset.contentType;
+  const ifNoneMatch = ctx.get('If-None-Match');
+  const ifModifiedSince = ctx.get('If-Modified-Since');
+  if (status === 200 && (ifNoneMatch ? matchesEtag(ifNoneMatch, etag) : ifModifiedSince && Date.parse(ifModifiedSince) >= Math.floor(asset.updatedAt.getTime() / 1000) * 1000)) {
+    ctx.status = 304;
+    ctx.body = null;
+    return;
+  }
+  let range: { start: number; end: number } | 'unsatisfiable' | undefined;
+  const rangeHeader = ctx.get('Range');
+  const ifRange = ctx.get('If-Range');
+  if (status === 200 && rangeHeader && (!ifRange || ifRange === etag)) range = parseRange(rangeHeader, asset.size);
+  if (range === 'unsatisfiable') {
+    ctx.status = 416;
+    ctx.set('Content-Range', `bytes */${asset.size}`);
+    ctx.body = null;
+    return;
+  }
+  const length = range ? range.end - range.start + 1 : asset.size;
+  if (range) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${asset.size}`);
+  if (ctx.method === 'HEAD') {
+    // null first (koa drops type and length then), headers after: koa keeps an explicit
+    // Content-Length on HEAD, and no stream is opened.
+    ctx.body = null;
+    ctx.status = range ? 206 : status;
+    ctx.type = asset.contentType;
+    ctx.set('Content-Length', String(length));
+    return;
+  }
+  ctx.status = range ? 206 : status;
+  // Opened only here, so HEAD and 304 never touch storage; koa destroys it if the client goes away.
+  ctx.body = await asset.open(range);
+  ctx.length = length;
+}
+
+/** One byte range per RFC 9110 (several ranges: the whole body is served instead). */
+export function parseRange(header: string, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m) return undefined;
+  const [, a, b] = m as unknown as [string, string, string];
+  if (a === '' && b === '') return undefined;
+  let start: number;
+  let end: number;
+  if (a === '') {
+    const suffix = Number(b);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(a);
+    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+    if (Number(b) < start && b !== '') return undefined;
+  }
+  if (start >= size || size === 0) return 'unsatisfiable';
+  return { start, end };
+}

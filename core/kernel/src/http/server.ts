@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import Router from '@koa/router';
+import Koa, { type Context } from 'koa';
+import { isRegistryError, type Logger, type RepositoryInfo } from '@registry-core/api';
+import type { AuthService } from '../auth/auth-service.js';
+import type { ServerConfig } from '../config/types.js';
+import type { Dispatcher, RepositoryRuntime } from './dispatcher.js';
+import { writeResponse } from './respond.js';
+
+export interface HttpHostOptions {
+  readonly server: ServerConfig;
+  readonly repositories: ReadonlyMap<string, RepositoryRuntime>;
+  readonly dispatcher: Dispatcher;
+  readonly auth: AuthService;
+  readonly logger: Logger;
+  /** Extra facts for the health endpoint. */
+  readonly health: () => Record<string, unknown>;
+}
+
+/**
+ * The koa host: mounts every repository at `/{name}/`, serves `/-/health`, maps errors to
+ * each format's error body, and shuts down gracefully (in-flight requests finish).
+ */
+export class HttpHost {
+  readonly app = new Koa();
+  private server: http.Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private inFlight = 0;
+  private draining = false;
+
+  constructor(private readonly options: HttpHostOptions) {
+    this.app.proxy = options.server.trustProxy;
+    this.app.silent = true;
+    const router = new Router();
+    router.get('/-/health', (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.status = this.draining ? 503 : 200;
+      ctx.body = { status: this.draining ? 'draining' : 'ok', ...options.health() };
+    });
+    router.get('/-/ping', (ctx) => {
+      ctx.body = {};
+    });
+    router.get('/', (ctx) => {
+      ctx.body = { name: 'registry-core', repositories: [...options.repositories.values()].map((r) => this.info(ctx, r)) };
+    });
+    router.all('/:repository', (ctx) => this.serveRepository(ctx));
+    router.all('/:repository/{*rest}', (ctx) => this.serveRepository(ctx));
+    this.app.use(async (ctx, next) => {
+      this.inFlight++;
+      const started = performance.now();
+      const requestId = ctx.get('X-Request-Id').slice(0, 64) || randomUUID();
+      ctx.state['requestId'] = requestId;
+      ctx.set('X-Request-Id', requestId);
+      if (this.draining) ctx.set('Connection', 'close');
+      try {
+        await next();
+      } finally {
+        this.inFlight--;
+        options.logger.debug('request', {
+          requestId,
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          ms: Math.round(performance.now() - started),
+        });
+      }
+    });
+    this.app.use(router.routes());
+    this.app.use((ctx) => {
+      ctx.status = 404;
+      ctx.body = { error: 'not found' };
+    });
+  }
+
+  /** Repository facts as clients see them from this request's host. */
+  info(ctx: Context | undefined, runtime: RepositoryRuntime): RepositoryInfo {
+    return {
+      name: runtime.name,
+      format: runtime.config.format,
+      type: runtime.config.type,
+      url: this.baseUrl(ctx, runtime.name),
+      config: runtime.config,
+    };
+  }
+
+  baseUrl(ctx: Context | undefined, repository: string): string {
+    const { publicUrl, host, port } = this.options.server;
+    if (publicUrl) return `${publicUrl.replace(/\/+$/, '')}/${repository}/`;
+    if (ctx) return `${ctx.protocol}://${ctx.host}/${repository}/`;
+    const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+    return `http://${shownHost}:${this.port ?? port}/${repository}/`;
+  }
+
+  private async serveRepository(ctx: Context): Promise<void> {
+    const name = ctx.params['repository'] as string;
+    const runtime = this.options.repositories.get(name);
+    if (!runtime) {
+      ctx.status = 404;
+      ctx.body = { error: `no repository named ${name}` };
+      return;
+    }
+    // koa's ctx.path is still percent-encoded: formats see `@scope%2fname` as sent.
+    const rawPath = ctx.path.slice(name.length + 1) || '/';
+    const requestId = ctx.state['requestId'] as string;
+    const logger = this.options.logger.child({ requestId, repository: name });
+    try {
+      const principal = await this.options.auth.authenticate(ctx.get('Authorization') || undefined);
+      const response = await this.options.dispatcher.dispatch(runtime, {
+        method: ctx.method,
+        path: rawPath,
+        query: new URLSearchParams(ctx.querystring),
+        headers: ctx.headers as Record<string, string | undefined>,
+        principal,
+        baseUrl: this.baseUrl(ctx, name),
+        clientAddress: ctx.ip,
+        requestId,
+        logger,
+        raw: ctx.req,
+        viaGroup: false,
+      });
+      await writeResponse(ctx, response);
+    } catch (error) {
+      this.writeError(ctx, runtime, error, logger);
+    }
+  }
+
+  private writeError(ctx: Context, runtime: RepositoryRuntime, error: unknown, logger: Logger): void {
+    const known = isRegistryError(error);
+    if (!known) logger.error('unhandled error', { error: String((error as Error)?.stack ?? error) });
+    const status = known ? error.status : 500;
+    const info = { status, code: known ? error.code : 'INTERNAL', message: known ? error.message : 'internal error' };
+    const rendered = runtime.format.errorBody?.(info) ?? { contentType: 'application/json', body: JSON.stringify({ error: info.message }) };
+    if (known) for (const [k, v] of Object.entries(error.headers)) ctx.set(k, v);
+    if (status === 401) {
+      const challenge = runtime.format.authChallenge?.(this.info(ctx, runtime)) ?? `Basic realm="registry-core"`;
+      ctx.set('WWW-Authenticate', challenge);
+    }
+    ctx.remove('ETag');
+    ctx.remove('Cache-Control');
+    ctx.status = status;
+    ctx.type = rendered.contentType;
+    ctx.body = ctx.method === 'HEAD' ? null : rendered.body;
+    if (ctx.method === 'HEAD') ctx.status = status;
+    // A request whose body we refused is not read further; close so the client stops sending.
+    if (status === 413) ctx.set('Connection', 'close');
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, this.app.callback());
+    this.server = server;
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.server.port, this.options.server.host, () => resolve());
+    });
+    return server.address() as AddressInfo;
+  }
+
+  get port(): number | undefined {
+    const address = this.server?.address();
+    return address && typeof address === 'object' ? address.port : undefined;
+  }
+
+  /** Stop accepting, let in-flight requests finish (up to the timeout), then close. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = Date.now() + this.options.server.shutdownTimeoutSeconds * 1000;
+    while (this.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+      server.closeIdleConnections();
+    }
+    server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+    this.server = undefined;
+  }
+}
+

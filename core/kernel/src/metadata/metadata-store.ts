@@ -1,0 +1,250 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DataSource, LessThan, type Repository } from 'typeorm';
+import type { MetadataConfig } from '../config/types.js';
+import { KeyedMutex } from '../engine/keyed-mutex.js';
+import {
+  ALL_ENTITIES,
+  AssetEntity,
+  ComponentEntity,
+  DocumentEntity,
+  KeyValueEntity,
+  NegativeCacheEntity,
+  TokenEntity,
+  UserEntity,
+  type AssetRow,
+  type ComponentRow,
+  type DocumentRow,
+  type TokenRow,
+  type UserRow,
+} from './entities.js';
+import { MIGRATIONS } from './migrations.js';
+
+/**
+ * The metadata store: one typeorm DataSource (SQLite by default, PostgreSQL for several
+ * nodes) and the queries the engine needs, so no other module writes SQL.
+ */
+export class MetadataStore {
+  private readonly documentLocks = new KeyedMutex();
+  readonly assets: Repository<AssetRow>;
+  readonly negatives: Repository<{ repository: string; path: string; expiresAt: number }>;
+  readonly documents: Repository<DocumentRow>;
+  readonly components: Repository<ComponentRow>;
+  readonly users: Repository<UserRow>;
+  readonly tokens: Repository<TokenRow>;
+  readonly keyValues: Repository<{ namespace: string; key: string; value: string }>;
+
+  private constructor(readonly dataSource: DataSource) {
+    this.assets = dataSource.getRepository(AssetEntity);
+    this.negatives = dataSource.getRepository(NegativeCacheEntity);
+    this.documents = dataSource.getRepository(DocumentEntity);
+    this.components = dataSource.getRepository(ComponentEntity);
+    this.users = dataSource.getRepository(UserEntity);
+    this.tokens = dataSource.getRepository(TokenEntity);
+    this.keyValues = dataSource.getRepository(KeyValueEntity);
+  }
+
+  /** Open the store and run pending migrations (unless `migrate` is false). */
+  static async open(config: MetadataConfig, options: { migrate?: boolean } = {}): Promise<MetadataStore> {
+    let dataSource: DataSource;
+    if (config.type === 'sqlite') {
+      mkdirSync(path.dirname(config.path), { recursive: true });
+      dataSource = new DataSource({
+        type: 'better-sqlite3',
+        database: config.path,
+        entities: ALL_ENTITIES,
+        migrations: MIGRATIONS,
+        migrationsTransactionMode: 'each',
+        enableWAL: true,
+        timeout: 10_000,
+        prepareDatabase: (db: { pragma(s: string): unknown }) => {
+          db.pragma('synchronous = NORMAL');
+          db.pragma('foreign_keys = ON');
+        },
+      });
+    } else {
+      dataSource = new DataSource({
+        type: 'postgres',
+        url: config.url,
+        entities: ALL_ENTITIES,
+        migrations: MIGRATIONS,
+        migrationsTransactionMode: 'each',
+        poolSize: config.poolSize ?? 10,
+        ssl: config.ssl as boolean | undefined,
+        extra: config.statementTimeoutMs ? { statement_timeout: config.statementTimeoutMs } : undefined,
+      });
+    }
+    await dataSource.initialize();
+    if (options.migrate !== false) await dataSource.runMigrations({ transaction: 'each' });
+    return new MetadataStore(dataSource);
+  }
+
+  async close(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+
+  // ---- assets
+
+  findAsset(repository: string, assetPath: string): Promise<AssetRow | null> {
+    return this.assets.findOneBy({ repository, path: assetPath });
+  }
+
+  /** Insert or replace the asset at (repository, path); resolves the previous row, if any. */
+  async saveAsset(row: Omit<AssetRow, 'id'>): Promise<AssetRow | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const repo = manager.getRepository(AssetEntity);
+      const previous = await repo.findOneBy({ repository: row.repository, path: row.path });
+      if (previous) {
+        await repo.update({ id: previous.id }, { ...row, createdAt: previous.createdAt });
+      } else {
+        await repo.insert(row);
+      }
+      return previous;
+    });
+  }
+
+  async updateAsset(repository: string, assetPath: string, change: Partial<AssetRow>): Promise<void> {
+    await this.assets.update({ repository, path: assetPath }, change);
+  }
+
+  async deleteAsset(repository: string, assetPath: string): Promise<AssetRow | null> {
+    const row = await this.findAsset(repository, assetPath);
+    if (row) await this.assets.delete({ id: row.id });
+    return row;
+  }
+
+  async deleteAssetsByPrefix(repository: string, prefix: string): Promise<AssetRow[]> {
+    const rows = await this.assets
+      .createQueryBuilder('a')
+      .where('a.repository = :repository', { repository })
+      .andWhere(`a.path LIKE :pattern ESCAPE '\\'`, { pattern: `${escapeLike(prefix)}%` })
+      .getMany();
+    const exact = rows.filter((r) => r.path.startsWith(prefix));
+    if (exact.length) await this.assets.delete(exact.map((r) => r.id!));
+    return exact;
+  }
+
+  /** True when another asset (any repository) still references the blob. */
+  async blobInUse(storage: string, blobKey: string): Promise<boolean> {
+    return (await this.assets.countBy({ storage, blobKey })) > 0;
+  }
+
+  // ---- negative cache
+
+  async isNegativeCached(repository: string, assetPath: string, now: number): Promise<boolean> {
+    const row = await this.negatives.findOneBy({ repository, path: assetPath });
+    return !!row && row.expiresAt > now;
+  }
+
+  async setNegativeCached(repository: string, assetPath: string, expiresAt: number): Promise<void> {
+    await this.negatives.upsert({ repository, path: assetPath, expiresAt }, ['repository', 'path']);
+  }
+
+  async clearNegativeCached(repository: string, assetPath: string): Promise<void> {
+    await this.negatives.delete({ repository, path: assetPath });
+  }
+
+  async purgeExpiredNegatives(now: number): Promise<void> {
+    await this.negatives.delete({ expiresAt: LessThan(now) });
+  }
+
+  // ---- documents
+
+  getDocument(repository: string, key: string): Promise<DocumentRow | null> {
+    return this.documents.findOneBy({ repository, key });
+  }
+
+  /**
+   * Read-modify-write of one document, serialised per key. `change` gets the current
+   * text and returns the new text, `null` to delete, or `undefined` to keep it.
+   */
+  async updateDocument(
+    repository: string,
+    key: string,
+    change: (current: DocumentRow | null) => Promise<string | null | undefined>,
+  ): Promise<DocumentRow | null> {
+    return this.documentLocks.run(`${repository}\u0000${key}`, async () => {
+      const current = await this.getDocument(repository, key);
+      const next = await change(current);
+      if (next === undefined) return current;
+      if (next === null) {
+        if (current) await this.documents.delete({ repository, key });
+        return null;
+      }
+      const row: DocumentRow = { repository, key, value: next, revision: (current?.revision ?? 0) + 1, updatedAt: Date.now() };
+      if (current) {
+        const result = await this.documents.update({ repository, key, revision: current.revision }, row);
+        if (!result.affected) throw new Error(`document ${repository}/${key} changed concurrently`);
+      } else {
+        await this.documents.insert(row);
+      }
+      return row;
+    });
+  }
+
+  async deleteDocument(repository: string, key: string): Promise<boolean> {
+    const result = await this.documents.delete({ repository, key });
+    return (result.affected ?? 0) > 0;
+  }
+
+  // ---- components
+
+  async upsertComponent(row: ComponentRow): Promise<void> {
+    await this.components.upsert(row, ['repository', 'name', 'version']);
+  }
+
+  async removeComponents(repository: string, name: string, version?: string): Promise<number> {
+    const result = await this.components.delete(version === undefined ? { repository, name } : { repository, name, version });
+    return result.affected ?? 0;
+  }
+
+  componentVersions(repository: string, name: string): Promise<ComponentRow[]> {
+    return this.components.find({ where: { repository, name }, order: { updatedAt: 'ASC' } });
+  }
+
+  /**
+   * Names matching `text` (newest row per name), paged. Grouping by name keeps one hit
+   * per package whatever its number of versions.
+   */
+  async searchComponents(repository: string, text: string, offset: number, limit: number) {
+    const pattern = `%${escapeLike(text.toLowerCase())}%`;
+    const base = this.components
+      .createQueryBuilder('c')
+      .where('c.repository = :repository', { repository })
+      .andWhere(`c.search_text LIKE :pattern ESCAPE '\\'`, { pattern });
+    const totalRow = await base.clone().select('COUNT(DISTINCT c.name)', 'total').getRawOne<{ total: string | number }>();
+    const names = await base
+      .clone()
+      .select('c.name', 'name')
+      .addSelect('MAX(c.updated_at)', 'updated')
+      .groupBy('c.name')
+      .orderBy('c.name', 'ASC')
+      .offset(offset)
+      .limit(limit)
+      .getRawMany<{ name: string }>();
+    const rows: ComponentRow[] = [];
+    for (const { name } of names) {
+      const versions = await this.components.find({ where: { repository, name }, order: { updatedAt: 'DESC' }, take: 1 });
+      if (versions[0]) rows.push(versions[0]);
+    }
+    return { total: Number(totalRow?.total ?? 0), rows };
+  }
+
+  // ---- key-value
+
+  async getValue(namespace: string, key: string): Promise<string | undefined> {
+    return (await this.keyValues.findOneBy({ namespace, key }))?.value;
+  }
+
+  async setValue(namespace: string, key: string, value: string): Promise<void> {
+    await this.keyValues.upsert({ namespace, key, value }, ['namespace', 'key']);
+  }
+
+  async deleteValue(namespace: string, key: string): Promise<boolean> {
+    return ((await this.keyValues.delete({ namespace, key })).affected ?? 0) > 0;
+  }
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,103 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Migrations are written once for both engines: the few type differences are resolved
+ * from the connection. New migrations append to {@link MIGRATIONS}; never edit a shipped one.
+ */
+function dialect(queryRunner: QueryRunner) {
+  const pg = queryRunner.connection.options.type === 'postgres';
+  return {
+    id: pg ? 'BIGSERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT',
+    bool: pg ? 'BOOLEAN' : 'INTEGER',
+    big: pg ? 'BIGINT' : 'INTEGER',
+  };
+}
+
+export class InitialSchema1732406400000 implements MigrationInterface {
+  name = 'InitialSchema1732406400000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const t = dialect(q);
+    await q.query(`CREATE TABLE asset (
+      id ${t.id},
+      repository VARCHAR(128) NOT NULL,
+      path VARCHAR(1024) NOT NULL,
+      kind VARCHAR(16) NOT NULL,
+      storage VARCHAR(128) NOT NULL,
+      blob_key VARCHAR(256) NOT NULL,
+      size ${t.big} NOT NULL,
+      md5 VARCHAR(32) NOT NULL,
+      sha1 VARCHAR(40) NOT NULL,
+      sha256 VARCHAR(64) NOT NULL,
+      sha512 VARCHAR(128) NOT NULL,
+      content_type VARCHAR(255) NOT NULL,
+      attributes TEXT NOT NULL,
+      created_at ${t.big} NOT NULL,
+      updated_at ${t.big} NOT NULL,
+      last_downloaded_at ${t.big},
+      expires_at ${t.big},
+      upstream_etag VARCHAR(512),
+      upstream_last_modified VARCHAR(64),
+      CONSTRAINT uq_asset_repository_path UNIQUE (repository, path)
+    )`);
+    await q.query(`CREATE INDEX ix_asset_sha256 ON asset (sha256)`);
+    await q.query(`CREATE TABLE negative_cache (
+      repository VARCHAR(128) NOT NULL,
+      path VARCHAR(1024) NOT NULL,
+      expires_at ${t.big} NOT NULL,
+      PRIMARY KEY (repository, path)
+    )`);
+    await q.query(`CREATE TABLE document (
+      repository VARCHAR(128) NOT NULL,
+      key VARCHAR(1024) NOT NULL,
+      value TEXT NOT NULL,
+      revision INTEGER NOT NULL,
+      updated_at ${t.big} NOT NULL,
+      PRIMARY KEY (repository, key)
+    )`);
+    await q.query(`CREATE TABLE component (
+      repository VARCHAR(128) NOT NULL,
+      name VARCHAR(512) NOT NULL,
+      version VARCHAR(256) NOT NULL,
+      search_text TEXT NOT NULL,
+      attributes TEXT NOT NULL,
+      updated_at ${t.big} NOT NULL,
+      PRIMARY KEY (repository, name, version)
+    )`);
+    await q.query(`CREATE TABLE registry_user (
+      name VARCHAR(128) PRIMARY KEY,
+      password_hash VARCHAR(512) NOT NULL,
+      roles TEXT NOT NULL,
+      email VARCHAR(320),
+      created_at ${t.big} NOT NULL,
+      password_changed_at ${t.big} NOT NULL
+    )`);
+    await q.query(`CREATE TABLE token (
+      id VARCHAR(64) PRIMARY KEY,
+      user_name VARCHAR(128) NOT NULL,
+      token_hash VARCHAR(64) NOT NULL,
+      prefix VARCHAR(16) NOT NULL,
+      read_only ${t.bool} NOT NULL,
+      created_at ${t.big} NOT NULL,
+      expires_at ${t.big},
+      last_used_at ${t.big},
+      description VARCHAR(255),
+      CONSTRAINT uq_token_hash UNIQUE (token_hash)
+    )`);
+    await q.query(`CREATE INDEX ix_token_user ON token (user_name)`);
+    await q.query(`CREATE TABLE key_value (
+      namespace VARCHAR(256) NOT NULL,
+      key VARCHAR(1024) NOT NULL,
+      value TEXT NOT NULL,
+      PRIMARY KEY (namespace, key)
+    )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    for (const table of ['key_value', 'token', 'registry_user', 'component', 'document', 'negative_cache', 'asset']) {
+      await q.query(`DROP TABLE ${table}`);
+    }
+  }
+}
+
+export const MIGRATIONS = [InitialSchema1732406400000];

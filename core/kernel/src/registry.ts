@@ -1,0 +1,299 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import {
+  UnauthorizedError,
+  type AuthProvider,
+  type FormatAuthService,
+  type Logger,
+  type ProviderEnvironment,
+  type RepositoryHandle,
+  type RepositoryInfo,
+} from '@registry-core/api';
+import { AuthService } from './auth/auth-service.js';
+import type { LoadedConfig, RegistryConfig, RepositoryConfig } from './config/types.js';
+import { RepositoryAssetStore } from './engine/asset-store.js';
+import { BlobStore } from './engine/blob-store.js';
+import { RepositoryComponentIndex } from './engine/component-index.js';
+import { RepositoryDocumentStore } from './engine/document-store.js';
+import { SingleFlight } from './engine/keyed-mutex.js';
+import { NamespacedKeyValueStore } from './engine/kv-store.js';
+import { KernelProxyCache } from './engine/proxy-cache.js';
+import { Dispatcher, type RepositoryRuntime } from './http/dispatcher.js';
+import { FormatRouter } from './http/format-router.js';
+import { HttpHost } from './http/server.js';
+import { StructuredLogger } from './logging/logger.js';
+import { MetadataStore } from './metadata/metadata-store.js';
+import { PluginHost, type PluginRecord } from './plugins/plugin-host.js';
+import { discoverFirstPartyPlugins, resolvePlugin } from './plugins/plugin-resolver.js';
+
+export interface RegistryOptions {
+  readonly logger?: Logger;
+  /**
+   * Folders plugins are also looked up from after the config file's folder: the
+   * registry-core installation, so first-party plugins work from a config anywhere.
+   */
+  readonly pluginSearchDirs?: readonly string[];
+}
+
+/** A repository the registry could not serve, and why. */
+export interface UnavailableRepository {
+  readonly name: string;
+  readonly reason: string;
+}
+
+const DEFAULT_NAMES = { hosted: (f: string) => `${f}-local`, proxy: (f: string) => `${f}-proxy`, group: (f: string) => f };
+
+/**
+ * A whole registry: plugins, storage, metadata store, auth, repositories and the HTTP
+ * host, built from a loaded config. `start()` listens; `stop()` drains and closes.
+ */
+export class Registry {
+  private address: AddressInfo | undefined;
+
+  private constructor(
+    readonly loaded: LoadedConfig,
+    readonly config: RegistryConfig,
+    readonly logger: Logger,
+    readonly plugins: PluginHost,
+    readonly metadata: MetadataStore,
+    readonly auth: AuthService,
+    readonly repositories: ReadonlyMap<string, RepositoryRuntime>,
+    readonly unavailable: readonly UnavailableRepository[],
+    private readonly blobStores: ReadonlyMap<string, BlobStore>,
+    readonly http: HttpHost,
+  ) {}
+
+  static async create(loaded: LoadedConfig, options: RegistryOptions = {}): Promise<Registry> {
+    const logger = options.logger ?? StructuredLogger.create(loaded.config.logging.level, loaded.config.logging.format);
+    const searchDirs = options.pluginSearchDirs ?? [];
+    const plugins = new PluginHost(logger.child({ component: 'plugins' }), loaded.configDir, searchDirs);
+    plugins.inspect(loaded.config.plugins);
+    const discovered = discoverFirstPartyPlugins([loaded.configDir, ...searchDirs]);
+    if (loaded.zeroConfig) plugins.inspect(discovered.map((name) => ({ name, options: {} })), true);
+
+    let config = loaded.config;
+    const storageDriversUsed = new Set(Object.values(config.storage).map((s) => s.driver));
+    const formatsUsed = new Set(Object.values(config.repositories).map((r) => r.format));
+    const providersUsed = new Set(config.auth.providers.map((p) => p.id).filter((id) => id !== 'builtin'));
+    // A driver, format or provider the config uses but no listed plugin offers comes from
+    // an installed first-party package that offers it.
+    addImplicitPlugins(plugins, discovered, loaded.configDir, searchDirs, { formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed });
+    await plugins.activate({ formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, allFormats: loaded.zeroConfig });
+
+    if (loaded.zeroConfig) config = { ...config, repositories: await zeroConfigRepositories(plugins, config) };
+
+    const env: ProviderEnvironment = { configDir: loaded.configDir, dataDir: config.dataDir, logger };
+    const metadata = await MetadataStore.open(config.metadata);
+    const blobStores = new Map<string, BlobStore>();
+    const unavailable: UnavailableRepository[] = [];
+    try {
+      for (const [name, storage] of Object.entries(config.storage)) {
+        const needed = Object.values(config.repositories).some((r) => r.storage === name);
+        if (!needed) continue;
+        const driver = plugins.storageDrivers.get(storage.driver);
+        if (!driver) {
+          logger.error(`storage ${name}: no plugin provides the storage driver "${storage.driver}"`);
+          continue;
+        }
+        const { driver: _id, ...driverOptions } = storage;
+        blobStores.set(name, new BlobStore(name, await driver.definition.create(driverOptions, env)));
+      }
+      const providers: AuthProvider[] = [];
+      for (const p of config.auth.providers) {
+        if (p.id === 'builtin') continue;
+        const definition = plugins.authProviders.get(p.id);
+        if (!definition) throw new Error(`auth.providers: no plugin provides the auth provider "${p.id}"`);
+        const { id: _id, ...providerOptions } = p;
+        providers.push(await definition.definition.create(providerOptions, env));
+      }
+      const auth = new AuthService(config.auth, metadata, providers);
+      const formatAuth: FormatAuthService = {
+        async login(name, password) {
+          const user = await auth.checkPassword(name, password);
+          if (!user) throw new UnauthorizedError('bad user name or password');
+          return { token: (await auth.createToken(user.name, { description: 'login' })).token };
+        },
+        async addUser(name, password, email) {
+          const user = await auth.addUser(name, password, { email, selfRegistration: true });
+          return { token: (await auth.createToken(user.name, { description: 'adduser' })).token };
+        },
+        revokeToken: (token) => auth.revokeToken(token),
+      };
+
+      const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable);
+      const dispatcher = new Dispatcher(repositories, auth, formatAuth);
+      let registry: Registry | undefined;
+      const http = new HttpHost({
+        server: config.server,
+        repositories,
+        dispatcher,
+        auth,
+        logger: logger.child({ component: 'http' }),
+        health: () => registry?.healthFacts() ?? {},
+      });
+      registry = new Registry(loaded, config, logger, plugins, metadata, auth, repositories, unavailable, blobStores, http);
+      return registry;
+    } catch (error) {
+      await metadata.close();
+      await plugins.deactivateAll();
+      throw error;
+    }
+  }
+
+  /** Listen; resolves the bound address. */
+  async start(): Promise<AddressInfo> {
+    this.address = await this.http.listen();
+    for (const runtime of this.repositories.values()) {
+      await runtime.format.onRepositoryReady?.(runtime.handle);
+    }
+    return this.address;
+  }
+
+  /** Repository facts with URLs as seen from the server's own address. */
+  repositoryInfos(): RepositoryInfo[] {
+    return [...this.repositories.values()].map((r) => this.http.info(undefined, r));
+  }
+
+  /** The client configuration lines a format offers for a repository. */
+  clientConfig(info: RepositoryInfo): readonly string[] {
+    return this.repositories.get(info.name)?.format.clientConfig?.(info) ?? [];
+  }
+
+  healthFacts(): Record<string, unknown> {
+    return {
+      repositories: [...this.repositories.values()].map((r) => ({ name: r.name, format: r.config.format, type: r.config.type })),
+      unavailable: this.unavailable,
+      plugins: this.plugins.records.map((p: PluginRecord) => ({ name: p.name, version: p.version, status: p.status, ...(p.reason ? { reason: p.reason } : {}) })),
+    };
+  }
+
+  /** Drain HTTP, deactivate plugins, close storage and the database. */
+  async stop(): Promise<void> {
+    await this.http.close();
+    await this.plugins.deactivateAll();
+    for (const store of this.blobStores.values()) await store.driver.close?.();
+    await this.metadata.close();
+  }
+}
+
+function addImplicitPlugins(
+  plugins: PluginHost,
+  discovered: readonly string[],
+  configDir: string,
+  searchDirs: readonly string[],
+  used: { formats: Set<string>; storageDrivers: Set<string>; authProviders: Set<string> },
+): void {
+  const points = [
+    ['formats', used.formats],
+    ['storageDrivers', used.storageDrivers],
+    ['authProviders', used.authProviders],
+  ] as const;
+  for (const [point, ids] of points) {
+    const offered = plugins.offered(point);
+    for (const id of ids) {
+      if (offered.has(id)) continue;
+      for (const name of discovered) {
+        try {
+          const resolved = resolvePlugin(name, configDir, searchDirs);
+          const block = resolved.packageJson['registryCore'] as { contributes?: Record<string, { id: string }[]> } | undefined;
+          if (block?.contributes?.[point]?.some((c) => c.id === id)) {
+            plugins.inspect([{ name, options: {} }], true);
+            break;
+          }
+        } catch {
+          // unreadable: skip
+        }
+      }
+    }
+  }
+}
+
+/** The zero-config default: for each active format a hosted, a proxy (when the format has a default upstream) and a group. */
+async function zeroConfigRepositories(plugins: PluginHost, config: RegistryConfig): Promise<Record<string, RepositoryConfig>> {
+  const repositories: Record<string, RepositoryConfig> = {};
+  const base = { storage: 'default', maxUploadBytes: config.limits.maxUploadBytes, cache: { metadataTtl: 300, negativeTtl: 60, upstreamTimeoutMs: 30_000 } };
+  for (const [format, { definition }] of plugins.formats) {
+    const members: string[] = [];
+    repositories[DEFAULT_NAMES.hosted(format)] = { ...base, format, type: 'hosted' };
+    members.push(DEFAULT_NAMES.hosted(format));
+    const upstream = await definition.defaultUpstream?.();
+    if (upstream) {
+      repositories[DEFAULT_NAMES.proxy(format)] = { ...base, format, type: 'proxy', upstream };
+      members.push(DEFAULT_NAMES.proxy(format));
+    }
+    repositories[DEFAULT_NAMES.group(format)] = { ...base, format, type: 'group', members };
+  }
+  return repositories;
+}
+
+function buildRepositories(
+  config: RegistryConfig,
+  plugins: PluginHost,
+  metadata: MetadataStore,
+  blobStores: ReadonlyMap<string, BlobStore>,
+  logger: Logger,
+  unavailable: UnavailableRepository[],
+): Map<string, RepositoryRuntime> {
+  const flights = new SingleFlight();
+  const runtimes = new Map<string, RepositoryRuntime>();
+  const routers = new Map<string, FormatRouter>();
+  const skip = (name: string, reason: string) => {
+    unavailable.push({ name, reason });
+    logger.error(`repository ${name} is unavailable: ${reason}`);
+  };
+  // Groups last, so their members are known.
+  const ordered = Object.entries(config.repositories).sort(([, a], [, b]) => Number(a.type === 'group') - Number(b.type === 'group'));
+  for (const [name, repo] of ordered) {
+    const format = plugins.formats.get(repo.format);
+    if (!format) {
+      skip(name, `no active plugin provides format "${repo.format}"`);
+      continue;
+    }
+    const types = format.plugin.manifest?.contributes.formats?.find((f) => f.id === repo.format)?.repositoryTypes ?? [];
+    if (!types.includes(repo.type)) {
+      skip(name, `format ${repo.format} does not support ${repo.type} repositories`);
+      continue;
+    }
+    const blobs = blobStores.get(repo.storage);
+    if (!blobs) {
+      skip(name, `storage "${repo.storage}" is not available`);
+      continue;
+    }
+    let effective = repo;
+    if (repo.type === 'group') {
+      const members = (repo.members ?? []).filter((m) => {
+        if (runtimes.has(m)) return true;
+        logger.warn(`group ${name}: member ${m} is unavailable and left out`);
+        return false;
+      });
+      effective = { ...repo, members };
+    }
+    try {
+      format.definition.validateRepository?.({ name, format: repo.format, type: repo.type, url: '', config: effective });
+    } catch (error) {
+      skip(name, `invalid configuration: ${(error as Error).message}`);
+      continue;
+    }
+    const assets = new RepositoryAssetStore(name, blobs, metadata);
+    const repoLogger = logger.child({ repository: name });
+    const handle: RepositoryHandle = {
+      name,
+      format: repo.format,
+      type: repo.type,
+      config: effective,
+      limits: { maxUploadBytes: repo.maxUploadBytes, maxSearchResults: config.limits.maxSearchResults },
+      assets,
+      documents: new RepositoryDocumentStore(name, metadata),
+      components: new RepositoryComponentIndex(name, metadata),
+      kv: new NamespacedKeyValueStore(`${format.plugin.name}:${name}`, metadata),
+      ...(repo.type === 'proxy' ? { upstream: new KernelProxyCache(name, repo.upstream!, repo.cache, assets, metadata, flights, repoLogger) } : {}),
+    };
+    let router = routers.get(repo.format);
+    if (!router) {
+      router = new FormatRouter(format.definition.routes);
+      routers.set(repo.format, router);
+    }
+    runtimes.set(name, { name, config: effective, format: format.definition, router, handle });
+  }
+  return runtimes;
+}
