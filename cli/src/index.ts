@@ -1,1 +1,231 @@
-export {};
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import {
+  AuthService,
+  ConfigError,
+  MetadataStore,
+  Registry,
+  hashPassword,
+  loadConfig,
+  type LoadedConfig,
+} from '@registry-core/kernel';
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const version = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+async function load(options: { config?: string; port?: number; host?: string }): Promise<LoadedConfig> {
+  return loadConfig({ file: options.config, overrides: { port: options.port, host: options.host } });
+}
+
+/** Open the metadata store and auth service without starting plugins or HTTP. */
+async function withAuth<T>(options: { config?: string }, work: (auth: AuthService) => Promise<T>): Promise<T> {
+  const { config } = await load(options);
+  const metadata = await MetadataStore.open(config.metadata);
+  try {
+    return await work(new AuthService(config.auth, metadata));
+  } finally {
+    await metadata.close();
+  }
+}
+
+async function readSecret(given: string | undefined): Promise<string> {
+  if (given !== undefined) return given;
+  if (process.stdin.isTTY) throw new InvalidArgumentError('give --password, or pipe the password on standard input');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('registry-core')
+    .description('One registry server for npm and every other package ecosystem, as plugins.')
+    .version(version);
+
+  program
+    .command('start')
+    .description('start the registry (zero-config default when no config file is found)')
+    .option('-c, --config <file>', 'config file (default: registry-core.config.* or .registry-corerc in this folder)')
+    .option('-p, --port <port>', 'port to listen on (overrides server.port)', port)
+    .option('-H, --host <host>', 'address to listen on (overrides server.host)')
+    .action(async (options: { config?: string; port?: number; host?: string }) => {
+      const loaded = await load(options);
+      const registry = await Registry.create(loaded, { pluginSearchDirs: [packageRoot] });
+      const address = await registry.start();
+      printBanner(registry, loaded, address.port);
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) {
+          registry.logger.warn(`second ${signal}: exiting now`);
+          process.exit(1);
+        }
+        stopping = true;
+        registry.logger.info(`${signal} received: finishing in-flight requests`);
+        await registry.stop();
+        registry.logger.info('stopped');
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+    });
+
+  const configCmd = program.command('config').description('configuration commands');
+  configCmd
+    .command('check')
+    .description('validate the config file and the plugins it declares')
+    .option('-c, --config <file>', 'config file')
+    .action(async (options: { config?: string }) => {
+      const loaded = await load(options);
+      const registry = await Registry.create(loaded, { pluginSearchDirs: [packageRoot] });
+      try {
+        const problems = [
+          ...registry.plugins.records.filter((p) => p.status === 'refused' || p.status === 'failed').map((p) => `plugin ${p.requested}: ${p.reason}`),
+          ...registry.unavailable.map((r) => `repository ${r.name}: ${r.reason}`),
+        ];
+        console.log(`config: ${loaded.filepath ?? '(zero-config default)'}`);
+        console.log(`repositories: ${registry.repositories.size} ready`);
+        for (const p of problems) console.log(`problem: ${p}`);
+        if (problems.length) process.exitCode = 1;
+        else console.log('config OK');
+      } finally {
+        await registry.stop();
+      }
+    });
+
+  program
+    .command('plugins')
+    .description('plugin commands')
+    .command('list')
+    .description('list declared plugins: active, inactive, refused (with the reason)')
+    .option('-c, --config <file>', 'config file')
+    .option('--json', 'print JSON')
+    .action(async (options: { config?: string; json?: boolean }) => {
+      const loaded = await load(options);
+      const registry = await Registry.create(loaded, { pluginSearchDirs: [packageRoot] });
+      try {
+        const rows = registry.plugins.records.map((p) => ({
+          name: p.name,
+          version: p.version || '-',
+          status: p.status,
+          implicit: p.implicit,
+          contributes: p.manifest?.contributes ?? {},
+          ...(p.reason ? { reason: p.reason } : {}),
+        }));
+        if (options.json) console.log(JSON.stringify(rows, null, 2));
+        else for (const r of rows) console.log(`${r.status.padEnd(8)} ${r.name}@${r.version}${r.implicit ? ' (implicit)' : ''}${r.reason ? `  ${r.reason}` : ''}`);
+      } finally {
+        await registry.stop();
+      }
+    });
+
+  const user = program.command('user').description('user commands');
+  user
+    .command('add <name>')
+    .description('create a user in the metadata store')
+    .option('--password <password>', 'the password (or pipe it on standard input)')
+    .option('--roles <roles>', 'comma-separated roles (admin, ...)')
+    .option('-c, --config <file>', 'config file')
+    .action(async (name: string, options: { password?: string; roles?: string; config?: string }) => {
+      const password = await readSecret(options.password);
+      await withAuth(options, async (auth) => {
+        const roles = options.roles ? options.roles.split(',').map((r) => r.trim()).filter(Boolean) : [];
+        await auth.addUser(name, password, { roles });
+      });
+      console.log(`user ${name} created`);
+    });
+  user
+    .command('hash-password')
+    .description('print a password hash for auth.users.<name>.passwordHash in the config')
+    .option('--password <password>', 'the password (or pipe it on standard input)')
+    .action(async (options: { password?: string }) => {
+      console.log(await hashPassword(await readSecret(options.password)));
+    });
+
+  const token = program.command('token').description('token commands');
+  token
+    .command('create')
+    .description('create a token for a user; the token is printed on the last line')
+    .requiredOption('--user <name>', 'user the token acts as')
+    .option('--read-only', 'the token can read but never publish or delete')
+    .option('--description <text>', 'what the token is for')
+    .option('--expires-in-days <days>', 'expiry in days', (v) => {
+      const n = Number(v);
+      if (!(n > 0)) throw new InvalidArgumentError('must be a positive number');
+      return n;
+    })
+    .option('-c, --config <file>', 'config file')
+    .action(async (options: { user: string; readOnly?: boolean; description?: string; expiresInDays?: number; config?: string }) => {
+      const created = await withAuth(options, async (auth) => {
+        if (!(await auth.userExists(options.user))) throw new Error(`no user named ${options.user}`);
+        return auth.createToken(options.user, {
+          readOnly: !!options.readOnly,
+          description: options.description ?? 'cli',
+          ...(options.expiresInDays ? { ttlSeconds: Math.round(options.expiresInDays * 86400) } : {}),
+        });
+      });
+      console.error(`token ${created.info.id} for ${options.user}${created.info.readOnly ? ' (read-only)' : ''}`);
+      console.log(created.token);
+    });
+  token
+    .command('list')
+    .description('list tokens (never their secrets)')
+    .option('--user <name>', 'only this user')
+    .option('-c, --config <file>', 'config file')
+    .action(async (options: { user?: string; config?: string }) => {
+      const tokens = await withAuth(options, (auth) => auth.listTokens(options.user));
+      for (const t of tokens) {
+        console.log(
+          `${t.id}  ${t.user}  ${t.prefix}…  ${t.readOnly ? 'read-only ' : 'read-write'}  created ${t.createdAt.toISOString()}` +
+            `${t.expiresAt ? `  expires ${t.expiresAt.toISOString()}` : ''}${t.lastUsedAt ? `  last used ${t.lastUsedAt.toISOString()}` : ''}` +
+            `${t.description ? `  ${t.description}` : ''}`,
+        );
+      }
+    });
+  token
+    .command('revoke <id>')
+    .description('revoke a token by id (or by its secret)')
+    .option('-c, --config <file>', 'config file')
+    .action(async (id: string, options: { config?: string }) => {
+      const revoked = await withAuth(options, (auth) => auth.revokeToken(id));
+      if (!revoked) throw new Error(`no token ${id}`);
+      console.log(`token ${id} revoked`);
+    });
+
+  return program;
+}
+
+function printBanner(registry: Registry, loaded: LoadedConfig, boundPort: number): void {
+  const lines: string[] = [];
+  lines.push(`registry-core ${version} listening on port ${boundPort} (${loaded.filepath ? `config ${loaded.filepath}` : 'zero-config default'})`);
+  lines.push(`data: ${registry.config.dataDir}`);
+  for (const info of registry.repositoryInfos()) {
+    lines.push('');
+    lines.push(`  ${info.name}  (${info.format} ${info.type}${info.type === 'proxy' ? ` of ${String(info.config['upstream'])}` : ''}${info.type === 'group' ? ` of ${(info.config['members'] as string[]).join(', ')}` : ''})`);
+    lines.push(`    ${info.url}`);
+    for (const line of registry.clientConfig(info)) lines.push(`    ${line}`);
+  }
+  for (const u of registry.unavailable) lines.push(`  unavailable: ${u.name}: ${u.reason}`);
+  for (const p of registry.plugins.records.filter((r) => r.status === 'refused' || r.status === 'failed')) {
+    lines.push(`  plugin ${p.status}: ${p.requested}: ${p.reason}`);
+  }
+  console.log(lines.join('\n'));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
