@@ -26,12 +26,30 @@ export interface LoadConfigOptions {
 }
 
 const MODULE_NAME = 'registry-core';
+/** cosmiconfig's defaults plus the YAML and JSON file names the docs use. */
+const SEARCH_PLACES = [
+  'package.json',
+  `.${MODULE_NAME}rc`,
+  `.${MODULE_NAME}rc.json`,
+  `.${MODULE_NAME}rc.yaml`,
+  `.${MODULE_NAME}rc.yml`,
+  `.${MODULE_NAME}rc.js`,
+  `.${MODULE_NAME}rc.mjs`,
+  `.${MODULE_NAME}rc.cjs`,
+  `${MODULE_NAME}.config.yaml`,
+  `${MODULE_NAME}.config.yml`,
+  `${MODULE_NAME}.config.json`,
+  `${MODULE_NAME}.config.js`,
+  `${MODULE_NAME}.config.mjs`,
+  `${MODULE_NAME}.config.cjs`,
+  `${MODULE_NAME}.config.ts`,
+];
 const DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024;
 
 /** Find, read, expand and validate the config; with no config file, the zero-config default. */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const cwd = path.resolve(options.cwd ?? process.cwd());
-  const explorer = cosmiconfig(MODULE_NAME, { searchStrategy: 'none' });
+  const explorer = cosmiconfig(MODULE_NAME, { searchStrategy: 'none', searchPlaces: SEARCH_PLACES });
   let raw: unknown = {};
   let filepath: string | undefined;
   if (options.file) {

@@ -35,6 +35,8 @@ export interface PluginRecord {
   implicit: boolean;
   module?: PluginModule;
   context?: PluginContext;
+  packageJson?: Record<string, unknown>;
+  options?: Readonly<Record<string, unknown>>;
 }
 
 /** Which contributions the config uses; a plugin is activated only if it provides one. */
@@ -81,6 +83,7 @@ export class PluginHost {
       record.name = resolved.name;
       record.version = resolved.version;
       record.directory = resolved.directory;
+      record.packageJson = resolved.packageJson;
       const parsed = parseManifest(resolved.packageJson);
       if (!parsed.ok) {
         this.refuse(record, `invalid manifest: ${parsed.errors.join('; ')}`);
@@ -98,7 +101,7 @@ export class PluginHost {
         );
         continue;
       }
-      (record as { options?: unknown }).options = entry.options;
+      record.options = entry.options;
     }
   }
 
@@ -135,7 +138,7 @@ export class PluginHost {
     let module: PluginModule;
     try {
       const file = pluginEntryFile(
-        { requested: record.requested, name: record.name, version: record.version, directory: record.directory!, packageJson: {} },
+        { requested: record.requested, name: record.name, version: record.version, directory: record.directory!, packageJson: record.packageJson ?? {} },
         manifest,
       );
       module = (await import(pathToFileURL(file).href)) as PluginModule;
@@ -167,7 +170,7 @@ export class PluginHost {
       apiVersion: API_VERSION,
       logger: log,
       container: child as unknown as PluginContainer,
-      options: ((record as { options?: Record<string, unknown> }).options ?? {}) as Record<string, unknown>,
+      options: record.options ?? {},
       subscriptions: [],
       registerFormat: (format) => register(this.formats, 'formats', format.id, format),
       registerStorageDriver: (driver) => register(this.storageDrivers, 'storageDrivers', driver.id, driver),

@@ -1,0 +1,27 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['core/**/src/**/*.test.ts', 'plugins/**/src/**/*.test.ts', 'storage-drivers/**/src/**/*.test.ts', 'cli/src/**/*.test.ts'],
+          setupFiles: ['./test/setup/reflect-metadata.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.test.ts'],
+          setupFiles: ['./test/setup/reflect-metadata.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
+          // Real clients and servers: one file at a time keeps the 2-core machine responsive.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
