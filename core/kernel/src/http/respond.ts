@@ -20,8 +20,8 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
   const body = response.body;
   const cacheable = status === 200 && (ctx.method === 'GET' || ctx.method === 'HEAD');
   if (!body) {
+    ctx.body = null;
     ctx.status = status;
-    ctx.body = status === 204 || status === 304 ? null : '';
     return;
   }
   if (body.kind === 'asset') {
@@ -93,9 +93,10 @@ async function writeAsset(ctx: Context, asset: Asset, status: number): Promise<v
   const ifRange = ctx.get('If-Range');
   if (status === 200 && rangeHeader && (!ifRange || ifRange === etag)) range = parseRange(rangeHeader, asset.size);
   if (range === 'unsatisfiable') {
+    // body first: koa turns a null body into 204 unless the status is set after it.
+    ctx.body = null;
     ctx.status = 416;
     ctx.set('Content-Range', `bytes */${asset.size}`);
-    ctx.body = null;
     return;
   }
   const length = range ? range.end - range.start + 1 : asset.size;

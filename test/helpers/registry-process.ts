@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cliBin = path.join(repoRoot, 'cli', 'bin', 'registry-core.js');
+
+/** A registry-core server started as its own process, as an operator would run it. */
+export interface RunningRegistry {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly configFile: string;
+  readonly process: ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** SIGTERM (graceful) and wait for exit; resolves the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), `rc-${prefix}-`));
+}
+
+/**
+ * Write `config` (YAML text) into a fresh folder and start `registry-core start --config`
+ * on a free port. `dir` may be given to reuse a data folder across restarts.
+ */
+export async function startRegistry(config: string, options: { dir?: string; env?: NodeJS.ProcessEnv; port?: number } = {}): Promise<RunningRegistry> {
+  const dir = options.dir ?? tempDir('registry');
+  const configFile = path.join(dir, 'registry-core.config.yaml');
+  writeFileSync(configFile, config);
+  const child = spawn(process.execPath, [cliBin, 'start', '--config', configFile, '--port', String(options.port ?? 0)], {
+    cwd: dir,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`registry did not start in 30 s:\n${output}`)), 30_000);
+    const onData = () => {
+      const m = /listening on port (\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`registry exited with ${code} before listening:\n${output}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dir,
+    configFile,
+    process: child,
+    output: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Run the CLI to completion; resolves its exit code and output. */
+export function runCli(args: string[], options: { cwd?: string; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliBin, ...args], { cwd: options.cwd ?? repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(options.input ?? '');
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Create a user and a token with the CLI against a config; resolves the token. */
+export async function createUserAndToken(configFile: string, user: string, options: { readOnly?: boolean } = {}): Promise<string> {
+  const added = await runCli(['user', 'add', user, '--password', 'correct-horse-battery', '--config', configFile]);
+  if (added.code !== 0 && !/already exists/.test(added.stderr)) throw new Error(`user add failed: ${added.stderr}`);
+  const created = await runCli(['token', 'create', '--user', user, '--config', configFile, ...(options.readOnly ? ['--read-only'] : [])]);
+  if (created.code !== 0) throw new Error(`token create failed: ${created.stderr}`);
+  return created.stdout.trim().split('\n').pop()!;
+}
+
+/**
+ * An HTTP request whose path is sent exactly as given (fetch would resolve `%2e%2e`
+ * and `..` before sending, hiding what a hostile client can send).
+ */
+export function rawRequest(
+  url: string,
+  rawPath: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path: rawPath, method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
