@@ -9,6 +9,7 @@ import {
   Registry,
   hashPassword,
   loadConfig,
+  describePlugin,
   type LoadedConfig,
 } from '@registry-core/kernel';
 
@@ -86,7 +87,7 @@ export function buildProgram(): Command {
       const registry = await Registry.create(loaded, { pluginSearchDirs: [packageRoot] });
       try {
         const problems = [
-          ...registry.plugins.records.filter((p) => p.status === 'refused' || p.status === 'failed').map((p) => `plugin ${p.requested}: ${p.reason}`),
+          ...registry.plugins.records.filter((p) => p.status === 'refused' || p.status === 'failed').map((p) => `plugin ${describePlugin(p)}: ${p.reason}`),
           ...registry.unavailable.map((r) => `repository ${r.name}: ${r.reason}`),
         ];
         console.log(`config: ${loaded.filepath ?? '(zero-config default)'}`);
@@ -213,7 +214,7 @@ function printBanner(registry: Registry, loaded: LoadedConfig, boundPort: number
   }
   for (const u of registry.unavailable) lines.push(`  unavailable: ${u.name}: ${u.reason}`);
   for (const p of registry.plugins.records.filter((r) => r.status === 'refused' || r.status === 'failed')) {
-    lines.push(`  plugin ${p.status}: ${p.requested}: ${p.reason}`);
+    lines.push(`  plugin ${p.status}: ${describePlugin(p)}: ${p.reason}`);
   }
   console.log(lines.join('\n'));
 }

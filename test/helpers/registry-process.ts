@@ -66,7 +66,8 @@ export async function startRegistry(config: string, options: { dir?: string; env
     output: () => output,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
+      // A second SIGTERM means "exit now" to the server: signal only once.
+      if (!child.killed) child.kill(signal);
       return exited;
     },
   };

@@ -5,6 +5,6 @@ export { MetadataStore } from './metadata/metadata-store.js';
 export { AuthService, type TokenInfo } from './auth/auth-service.js';
 export { hashPassword, verifyPassword } from './auth/password.js';
 export { StructuredLogger } from './logging/logger.js';
-export { PluginHost, type PluginRecord, type PluginStatus } from './plugins/plugin-host.js';
+export { PluginHost, describe as describePlugin, type PluginRecord, type PluginStatus } from './plugins/plugin-host.js';
 export { discoverFirstPartyPlugins, resolvePlugin } from './plugins/plugin-resolver.js';
 export { BlobStore, blobKeyFor } from './engine/blob-store.js';

@@ -210,12 +210,17 @@ export class PluginHost {
   private refuse(record: PluginRecord, reason: string): void {
     record.status = 'refused';
     record.reason = reason;
-    this.logger.error(`plugin refused: ${record.requested}: ${reason}`, { plugin: record.requested });
+    this.logger.error(`plugin refused: ${describe(record)}: ${reason}`, { plugin: record.name });
   }
 
   private fail(record: PluginRecord, reason: string): void {
     record.status = 'failed';
     record.reason = reason;
-    this.logger.error(`plugin failed: ${record.name}: ${reason}`, { plugin: record.name });
+    this.logger.error(`plugin failed: ${describe(record)}: ${reason}`, { plugin: record.name });
   }
+}
+
+/** The package name, and the path or name the config used when it differs. */
+export function describe(record: PluginRecord): string {
+  return record.name === record.requested ? record.name : `${record.name} (${record.requested})`;
 }
