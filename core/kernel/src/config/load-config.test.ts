@@ -1,0 +1,96 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expandEnv } from './expand-env.js';
+import { ConfigError, normalizeConfig } from './load-config.js';
+import { parseSize } from './sizes.js';
+
+const ctx = { configDir: '/etc/registry', env: {} as NodeJS.ProcessEnv };
+
+function errorsOf(input: unknown): readonly string[] {
+  try {
+    normalizeConfig(input, ctx);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.errors;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('normalizeConfig', () => {
+  it('fills defaults and resolves paths against the config folder', () => {
+    const config = normalizeConfig({ repositories: { local: { format: 'npm', type: 'hosted' } } }, ctx);
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 4000, trustProxy: false });
+    expect(config.dataDir).toBe(path.resolve('/etc/registry/registry-data'));
+    expect(config.storage['default']).toEqual({ driver: 'fs', path: path.resolve('/etc/registry/registry-data/blobs') });
+    expect(config.metadata).toEqual({ type: 'sqlite', path: path.resolve('/etc/registry/registry-data/registry.sqlite') });
+    expect(config.repositories['local']).toMatchObject({ storage: 'default', maxUploadBytes: 100 * 1024 * 1024, cache: { metadataTtl: 300, negativeTtl: 60 } });
+    expect(config.auth).toMatchObject({ anonymousRead: true, allowRegistration: false });
+  });
+
+  it('keeps format-specific repository keys', () => {
+    const config = normalizeConfig({ repositories: { local: { format: 'npm', type: 'hosted', allowUnpublish: false } } }, ctx);
+    expect(config.repositories['local']?.['allowUnpublish']).toBe(false);
+  });
+
+  it('reports every problem with its path', () => {
+    const errors = errorsOf({
+      server: { port: 70000, extra: 1 },
+      repositories: {
+        up: { format: 'npm', type: 'proxy' },
+        g: { format: 'npm', type: 'group', members: ['up', 'missing', 'other'] },
+        other: { format: 'pypi', type: 'hosted', members: ['x'] },
+      },
+    });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        'server.extra: unknown key',
+        expect.stringMatching(/^server\.port: /),
+      ]),
+    );
+  });
+
+  it('reports semantic errors together', () => {
+    const errors = errorsOf({
+      repositories: {
+        up: { format: 'npm', type: 'proxy' },
+        g: { format: 'npm', type: 'group', members: ['up', 'missing', 'other'] },
+        other: { format: 'pypi', type: 'hosted' },
+        loop1: { format: 'npm', type: 'group', members: ['loop2'] },
+        loop2: { format: 'npm', type: 'group', members: ['loop1'] },
+      },
+    });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        'repositories.up.upstream: required for a proxy repository',
+        'repositories.g.members[1]: no repository named "missing"',
+        'repositories.g.members[2]: "other" is format pypi, the group is npm',
+        'repositories.loop1.members: groups form a cycle',
+      ]),
+    );
+  });
+
+  it('parses sizes', () => {
+    expect(parseSize('100mb')).toBe(100 * 1024 * 1024);
+    expect(parseSize('1.5 GB')).toBe(1.5 * 1024 ** 3);
+    expect(parseSize(2048)).toBe(2048);
+    expect(parseSize('lots')).toBeUndefined();
+    const config = normalizeConfig({ limits: { maxUploadSize: '10mb' }, repositories: { a: { format: 'x', type: 'hosted', maxUploadSize: '1kb' } } }, ctx);
+    expect(config.limits.maxUploadBytes).toBe(10 * 1024 * 1024);
+    expect(config.repositories['a']?.maxUploadBytes).toBe(1024);
+  });
+});
+
+describe('expandEnv', () => {
+  it('expands ${VAR} and ${VAR:-default} in nested strings', () => {
+    const errors: string[] = [];
+    const out = expandEnv({ a: '${HOST}:${PORT:-4000}', list: ['${HOST}'], n: 3 }, { HOST: 'h' }, '', errors);
+    expect(out).toEqual({ a: 'h:4000', list: ['h'], n: 3 });
+    expect(errors).toEqual([]);
+  });
+
+  it('names an unset variable and its key', () => {
+    const errors: string[] = [];
+    expandEnv({ metadata: { url: '${DATABASE_URL}' } }, {}, '', errors);
+    expect(errors).toEqual(['metadata.url: environment variable DATABASE_URL is not set and has no default']);
+  });
+});
