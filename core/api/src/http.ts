@@ -12,10 +12,39 @@ export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
  */
 export type BodySpec =
   | { readonly kind: 'none' }
-  /** Parsed JSON, refused with 413 above `limit` bytes (default: the repository's upload limit plus base64 overhead). */
-  | { readonly kind: 'json'; readonly limit?: number }
+  /**
+   * Parsed JSON, refused with 413 above `limit` bytes (default: the repository's upload
+   * limit plus base64 overhead). With `spillStringsOver`, every string value longer than
+   * that many bytes is streamed to a temporary file instead of memory and appears in the
+   * parsed value as a {@link SpilledString} (an npm publish's base64 tarball, say).
+   */
+  | { readonly kind: 'json'; readonly limit?: number; readonly spillStringsOver?: number }
   /** The raw request stream; the host refuses a Content-Length above `limit` and cuts a longer stream. */
   | { readonly kind: 'stream'; readonly limit?: number };
+
+const SPILLED = Symbol.for('registry-core.spilled-string');
+
+/**
+ * A long JSON string value the host kept on disk instead of in memory (see
+ * `BodySpec.spillStringsOver`). Valid until the handler's promise settles.
+ */
+export interface SpilledString {
+  readonly [SPILLED]: true;
+  /** Length of the (unescaped) string in bytes. */
+  readonly size: number;
+  /** Stream the string's bytes; with `base64`, the bytes it encodes. */
+  open(decode?: 'base64'): Readable;
+  /** The string itself, refused above `maxBytes`. */
+  text(maxBytes: number): Promise<string>;
+}
+
+/** True when `value` is a {@link SpilledString}. */
+export function isSpilledString(value: unknown): value is SpilledString {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SPILLED] === true;
+}
+
+/** Brand for host implementations of {@link SpilledString}. */
+export const SPILLED_STRING_BRAND: typeof SPILLED = SPILLED;
 
 /** How clients and intermediaries may cache a response. */
 export type CachePolicy = 'immutable' | 'metadata' | 'no-store';

@@ -25,8 +25,9 @@ export type {
   HttpMethod,
   ResponseBody,
   RouteDefinition,
+  SpilledString,
 } from './http.js';
-export { assetResponse, jsonResponse } from './http.js';
+export { assetResponse, jsonResponse, isSpilledString, SPILLED_STRING_BRAND } from './http.js';
 export type { LogFields, Logger } from './logger.js';
 export type { ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
 export { parseManifest } from './manifest.js';

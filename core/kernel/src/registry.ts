@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import {
   UnauthorizedError,
   type AuthProvider,
@@ -121,7 +122,7 @@ export class Registry {
       };
 
       const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable);
-      const dispatcher = new Dispatcher(repositories, auth, formatAuth);
+      const dispatcher = new Dispatcher(repositories, auth, formatAuth, path.join(config.dataDir, 'tmp'));
       let registry: Registry | undefined;
       const http = new HttpHost({
         server: config.server,

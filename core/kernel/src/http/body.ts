@@ -1,10 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BadRequestError, PayloadTooLargeError, type BodySpec } from '@registry-core/api';
+import { parseJsonSpilling } from './json-spill.js';
+
+/** A parsed body and what to remove once the handler is done with it. */
+export interface RequestBody {
+  readonly value: unknown;
+  readonly cleanup?: () => Promise<void>;
+}
 
 /** Parse the request body as the route's spec says, enforcing its limit. */
-export async function readRequestBody(req: IncomingMessage, spec: BodySpec | undefined, defaultLimit: number): Promise<unknown> {
-  if (!spec || spec.kind === 'none') return undefined;
+export async function readRequestBody(req: IncomingMessage, spec: BodySpec | undefined, defaultLimit: number, tmpDir: string): Promise<RequestBody> {
+  if (!spec || spec.kind === 'none') return { value: undefined };
   const limit = spec.limit ?? defaultLimit;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
@@ -13,7 +20,10 @@ export async function readRequestBody(req: IncomingMessage, spec: BodySpec | und
   if (spec.kind === 'stream') {
     const limited = new LimitStream(limit);
     req.on('error', (error) => limited.destroy(error));
-    return req.pipe(limited);
+    return { value: req.pipe(limited) };
+  }
+  if (spec.spillStringsOver !== undefined) {
+    return parseJsonSpilling(req, { limit, threshold: spec.spillStringsOver, tmpDir });
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -25,9 +35,9 @@ export async function readRequestBody(req: IncomingMessage, spec: BodySpec | und
     }
     chunks.push(chunk as Buffer);
   }
-  if (total === 0) return undefined;
+  if (total === 0) return { value: undefined };
   try {
-    return JSON.parse(Buffer.concat(chunks, total).toString('utf8'));
+    return { value: JSON.parse(Buffer.concat(chunks, total).toString('utf8')) };
   } catch {
     throw new BadRequestError('request body is not valid JSON');
   }

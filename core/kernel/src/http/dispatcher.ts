@@ -58,6 +58,8 @@ export class Dispatcher {
     private readonly repositories: ReadonlyMap<string, RepositoryRuntime>,
     private readonly auth: AuthService,
     private readonly formatAuth: FormatAuthService,
+    /** Where spilled request bodies go (inside dataDir, on the same disk as the data). */
+    private readonly tmpDir: string,
     private readonly depth = 0,
   ) {}
 
@@ -69,9 +71,12 @@ export class Dispatcher {
     const target = { name: runtime.name, anonymousRead: runtime.config.anonymousRead };
     if (!request.viaGroup && route.permission !== 'none') this.auth.authorize(request.principal, route.permission, target);
     let body = request.body;
+    let cleanup: (() => Promise<void>) | undefined;
     if (request.raw) {
       const jsonLimit = Math.ceil(runtime.config.maxUploadBytes * 1.37) + 1024 * 1024;
-      body = await readRequestBody(request.raw, route.body, jsonLimit);
+      const read = await readRequestBody(request.raw, route.body, jsonLimit, this.tmpDir);
+      body = read.value;
+      cleanup = read.cleanup;
     }
     const ctx: FormatRequestContext = {
       repository: this.bindHandle(runtime, { ...request, raw: undefined, body }),
@@ -90,7 +95,11 @@ export class Dispatcher {
       auth: this.formatAuth,
       authorize: (permission) => this.auth.authorize(request.principal, permission, target),
     };
-    return route.handler(ctx);
+    try {
+      return await route.handler(ctx);
+    } finally {
+      await cleanup?.();
+    }
   }
 
   /** Attach the per-request group members to a group's handle. */
@@ -110,7 +119,7 @@ export class Dispatcher {
     if (!member) return errorAsResponse(new NotFoundError(`no repository ${memberName}`));
     if (this.depth > 8) return errorAsResponse(new BadRequestError('groups nested too deeply'));
     const [path, search] = (sub.path ?? parent.path).split('?', 2) as [string, string | undefined];
-    const nested = new Dispatcher(this.repositories, this.auth, this.formatAuth, this.depth + 1);
+    const nested = new Dispatcher(this.repositories, this.auth, this.formatAuth, this.tmpDir, this.depth + 1);
     try {
       return await nested.dispatch(member, {
         ...parent,
