@@ -43,7 +43,11 @@ export class KernelProxyCache implements ProxyCache {
     const now = Date.now();
     const row = await this.assets.getRow(request.path);
     if (row && (row.kind === 'content' || (row.expiresAt ?? 0) > now)) {
-      void this.metadata.updateAsset(this.repository, row.path, { lastDownloadedAt: now }).catch(() => undefined);
+      // Recorded for cleanup by last use; at most once an hour per asset, so a hot
+      // artifact does not turn every download into a database write.
+      if (row.lastDownloadedAt === null || now - row.lastDownloadedAt > 3_600_000) {
+        void this.metadata.updateAsset(this.repository, row.path, { lastDownloadedAt: now }).catch(() => undefined);
+      }
       return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
     }
     if (!row && (await this.metadata.isNegativeCached(this.repository, request.path, now))) {
