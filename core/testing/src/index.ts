@@ -4,6 +4,7 @@ export {
   failingStream,
   generatedStream,
   hashStream,
+  garbageCollector,
   MemoryWatch,
   readAll,
   sha256Hex,

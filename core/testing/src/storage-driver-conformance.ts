@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { StorageDriver } from '@registry-core/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -200,11 +201,13 @@ export function describeStorageDriverConformance(
           const expected = await hashStream(generatedStream(largeObjectBytes, { chunkSize, seed: 42 }));
           expect(expected.size).toBe(largeObjectBytes);
 
-          (globalThis as { gc?: () => void }).gc?.();
           const memory = new MemoryWatch();
+          // Without a collector, up to V8's external-memory soft limit (64 MiB) of dead
+          // buffers may pile up before a collection; allow for it rather than be flaky.
+          const limit = memory.collects ? memoryGrowthLimit : memoryGrowthLimit + 64 * MiB;
           let chunks = 0;
           const sample = (): void => {
-            if (++chunks % 16 === 0) memory.sample();
+            if (++chunks % 64 === 0) memory.sample();
           };
 
           const info = await driver().put(
@@ -223,8 +226,8 @@ export function describeStorageDriverConformance(
           expect(read).toEqual(expected);
 
           const detail = `rss +${(memory.rssGrowth / MiB).toFixed(1)} MiB, arrayBuffers +${(memory.arrayBuffersGrowth / MiB).toFixed(1)} MiB`;
-          expect(memory.rssGrowth, detail).toBeLessThan(memoryGrowthLimit);
-          expect(memory.arrayBuffersGrowth, detail).toBeLessThan(memoryGrowthLimit);
+          expect(memory.rssGrowth, detail).toBeLessThan(limit);
+          expect(memory.arrayBuffersGrowth, detail).toBeLessThan(limit);
         },
         timeout * 4,
       );
@@ -286,6 +289,8 @@ export function describeStorageDriverConformance(
           });
         let reads = 0;
         while (!done || reads === 0) {
+          // Yield a full turn: a driver that answers from memory would otherwise starve the writer.
+          await nextTurn();
           const seen = await content('swap');
           expect(seen).toBeDefined();
           expect(versions.has(sha256Hex(seen!))).toBe(true);
@@ -300,10 +305,12 @@ export function describeStorageDriverConformance(
       it('two puts of one key both succeed and one complete version remains', async () => {
         const a = pseudoRandomBytes(512 * 1024, 21);
         const b = pseudoRandomBytes(512 * 1024, 22);
-        const results = await Promise.all([
-          driver().put('race/key', slowStream(a, 16 * 1024)),
-          driver().put('race/key', slowStream(b, 16 * 1024)),
-        ]);
+        // The slower writer starts first and the faster one overtakes it, so writes that are
+        // not isolated from each other leave a mix of both.
+        const slower = driver().put('race/key', slowStream(a, 10 * 1024));
+        for (let turn = 0; turn < 8; turn++) await nextTurn();
+        const faster = driver().put('race/key', slowStream(b, 16 * 1024));
+        const results = await Promise.all([slower, faster]);
         expect(results.map((r) => r.size)).toEqual([a.length, b.length]);
         const final = await content('race/key');
         expect([sha256Hex(a), sha256Hex(b)]).toContain(sha256Hex(final!));

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** sha256 (hex) of some bytes. */
 export function sha256Hex(data: Uint8Array | string): string {
@@ -74,14 +76,52 @@ export function fillPseudoRandom(target: Buffer, seed: number): number {
   return state;
 }
 
-/** Peak memory seen by {@link MemoryWatch.sample}, relative to a baseline. */
+let collector: (() => void) | null | undefined;
+
+/**
+ * A function that runs a full garbage collection, or `undefined` when the runtime allows
+ * none. Uses `globalThis.gc` (node --expose-gc) or enables it at run time the way Jest's
+ * leak detector does.
+ */
+export function garbageCollector(): (() => void) | undefined {
+  if (collector === undefined) {
+    collector = null;
+    const exposed = (globalThis as { gc?: unknown }).gc;
+    if (typeof exposed === 'function') {
+      collector = exposed as () => void;
+    } else {
+      try {
+        setFlagsFromString('--expose-gc');
+        const gc: unknown = runInNewContext('gc');
+        if (typeof gc === 'function') collector = gc as () => void;
+      } catch {
+        collector = null;
+      }
+    }
+  }
+  const gc = collector;
+  if (gc === null) return undefined;
+  // The first pass can leave freed ArrayBuffers to a later sweep; the second settles them.
+  return () => {
+    gc();
+    gc();
+  };
+}
+
+/**
+ * Peak memory growth over a baseline. With a garbage collector each sample first collects,
+ * so the peak is what is still referenced, not garbage V8 has not yet got round to.
+ */
 export class MemoryWatch {
+  private readonly gc: (() => void) | undefined;
   private readonly baseRss: number;
   private readonly baseArrayBuffers: number;
   private peakRss: number;
   private peakArrayBuffers: number;
 
-  constructor() {
+  constructor(options: { collectGarbage?: boolean } = {}) {
+    this.gc = options.collectGarbage === false ? undefined : garbageCollector();
+    this.gc?.();
     const usage = process.memoryUsage();
     this.baseRss = usage.rss;
     this.baseArrayBuffers = usage.arrayBuffers;
@@ -89,7 +129,13 @@ export class MemoryWatch {
     this.peakArrayBuffers = usage.arrayBuffers;
   }
 
+  /** True when samples are taken after a full garbage collection. */
+  get collects(): boolean {
+    return this.gc !== undefined;
+  }
+
   sample(): void {
+    this.gc?.();
     const usage = process.memoryUsage();
     if (usage.rss > this.peakRss) this.peakRss = usage.rss;
     if (usage.arrayBuffers > this.peakArrayBuffers) this.peakArrayBuffers = usage.arrayBuffers;
