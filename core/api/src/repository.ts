@@ -204,6 +204,8 @@ export interface SubRequest {
 export interface GroupMembers {
   /** Member names in configured order. */
   readonly names: readonly string[];
+  /** Members with their types, in configured order (e.g. to find the first hosted one). */
+  readonly list: readonly { readonly name: string; readonly type: RepositoryType }[];
   /**
    * Run the request against every member (concurrently), keep the config order. Members
    * that fail are logged and answered as 502 responses, so one bad member never breaks

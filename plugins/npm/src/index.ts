@@ -1,1 +1,11 @@
-export {};
+import type { PluginContext } from '@registry-core/api';
+import { npmFormat } from './npm-format.js';
+
+export { npmFormat, localNpmRegistry } from './npm-format.js';
+export { parseName } from './names.js';
+export { parseNpmPath } from './paths.js';
+
+/** Plugin entry: registers the npm format declared in package.json. */
+export function activate(context: PluginContext): void {
+  context.subscriptions.push(context.registerFormat(npmFormat));
+}

@@ -11,6 +11,10 @@ export class KernelGroupMembers implements GroupMembers {
     private readonly dispatch: MemberDispatch,
   ) {}
 
+  get list(): { name: string; type: RepositoryType }[] {
+    return this.names.map((name) => ({ name, type: this.typeOf(name) }));
+  }
+
   async all(request: SubRequest = {}): Promise<MemberResponse[]> {
     return Promise.all(this.names.map(async (name) => ({ member: { name, type: this.typeOf(name) }, response: await this.dispatch(name, request) })));
   }

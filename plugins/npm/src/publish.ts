@@ -1,0 +1,259 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import semver from 'semver';
+import {
+  BadRequestError,
+  ConflictError,
+  DELETE_DOCUMENT,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  isSpilledString,
+  type FormatRequestContext,
+  type FormatResponse,
+  type RepositoryHandle,
+} from '@registry-core/api';
+import { expectedFromDist } from './integrity.js';
+import { checkManifestMatchesTarball } from './manifest-check.js';
+import { parseName, tarballFile, tarballPath, type PackageName } from './names.js';
+import { highestVersion, type Packument, type VersionDocument } from './packument.js';
+import { inspectTarball } from './tarball.js';
+
+/** Document key of a hosted packument. */
+export const packumentKey = (name: PackageName) => `packument/${name.name}`;
+
+/** Largest text kept from a spilled field that is not an attachment (a huge readme). */
+const MAX_TEXT_FIELD = 4 * 1024 * 1024;
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return !!value && typeof value === 'object' && !Array.isArray(value) && !isSpilledString(value);
+}
+
+/** Replace spilled strings (other than attachment data) by their text, capped. */
+async function materialize(value: unknown): Promise<unknown> {
+  if (isSpilledString(value)) return value.size > MAX_TEXT_FIELD ? '' : value.text(MAX_TEXT_FIELD);
+  if (Array.isArray(value)) return Promise.all(value.map(materialize));
+  if (isObject(value)) {
+    const out: Json = {};
+    for (const [k, v] of Object.entries(value)) out[k] = await materialize(v);
+    return out;
+  }
+  return value;
+}
+
+function revision(doc: { _rev?: string }, count: number): string {
+  return `${count}-${createHash('sha256').update(`${count}:${JSON.stringify(doc['_rev'] ?? '')}:${Date.now()}`).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * `npm publish`: one new version with its tarball as a base64 attachment. The tarball is
+ * verified against `dist.integrity`/`shasum`, inspected (links, paths, package.json) and
+ * compared with the JSON manifest, stored, and only then added to the packument.
+ */
+export async function publish(ctx: FormatRequestContext, name: PackageName): Promise<FormatResponse> {
+  const repo = ctx.repository;
+  parseName(name.name, { forPublish: true });
+  ctx.authorize('write', name.name);
+  const body = ctx.body;
+  if (!isObject(body)) throw new BadRequestError('the publish body must be a JSON package document');
+  if (body['name'] !== name.name) throw new BadRequestError(`the document's name "${String(body['name'])}" does not match the URL's "${name.name}"`);
+  const versions = body['versions'];
+  const attachments = body['_attachments'];
+  if (!isObject(versions) || Object.keys(versions).length !== 1) throw new BadRequestError('a publish must carry exactly one version');
+  if (!isObject(attachments) || Object.keys(attachments).length !== 1) throw new BadRequestError('a publish must carry exactly one tarball attachment');
+  const [version, rawManifest] = Object.entries(versions)[0]!;
+  if (semver.valid(version) !== version) throw new BadRequestError(`"${version}" is not a valid semver version`, 'INVALID_VERSION');
+  const manifest = (await materialize(rawManifest)) as Json;
+  if (!isObject(manifest) || manifest['version'] !== version || manifest['name'] !== name.name) {
+    throw new BadRequestError('the version document must name the same package and version');
+  }
+  const [attachmentName, attachment] = Object.entries(attachments)[0]!;
+  const file = tarballFile(name, version);
+  if (attachmentName !== file && attachmentName !== `${name.name}-${version}.tgz`) {
+    throw new BadRequestError(`the attachment "${attachmentName}" is not the tarball of ${name.name}@${version} (${file})`);
+  }
+  if (!isObject(attachment)) throw new BadRequestError('the attachment must be an object with base64 data');
+  const data = attachment['data'];
+  const dist = manifest['dist'] as VersionDocument['dist'] | undefined;
+  const expect = expectedFromDist(dist);
+  if (!expect || (!expect.sha512 && !expect.sha1)) throw new BadRequestError('the version has no dist.integrity or dist.shasum to verify the tarball against');
+
+  const existing = await repo.documents.get<Packument>(packumentKey(name));
+  if (existing?.value.versions[version]) throw new ForbiddenError(`cannot modify pre-existing version: ${version}`);
+  const time = (existing?.value.time ?? {})[version];
+  if (time && !existing?.value.versions[version]) throw new ForbiddenError(`${name.name}@${version} was published and unpublished before; versions are never reused`);
+
+  const maxBytes = repo.limits.maxUploadBytes;
+  let tarball: Readable;
+  if (isSpilledString(data)) {
+    if (data.size * 0.75 > maxBytes + 4) throw new PayloadTooLargeError(`the tarball is over the ${maxBytes}-byte limit`);
+    tarball = data.open('base64');
+  } else if (typeof data === 'string') {
+    const bytes = Buffer.from(data, 'base64');
+    tarball = Readable.from([bytes]);
+  } else {
+    throw new BadRequestError('the attachment has no base64 data');
+  }
+  const path = tarballPath(name, file);
+  const asset = await repo.assets.put(path, tarball, {
+    kind: 'content',
+    contentType: 'application/octet-stream',
+    expect,
+    maxBytes,
+    createOnly: true,
+  });
+  let facts;
+  try {
+    facts = await inspectTarball(await asset.open(), { maxUnpackedBytes: Math.max(maxBytes * 20, 256 * 1024 * 1024) });
+    checkManifestMatchesTarball(manifest, facts.manifest, { hasBindingGyp: facts.hasBindingGyp, base: name.base });
+  } catch (error) {
+    await repo.assets.delete(path);
+    throw error;
+  }
+
+  const now = new Date().toISOString();
+  const stored: VersionDocument = {
+    ...(manifest as VersionDocument),
+    _id: `${name.name}@${version}`,
+    _npmUser: { name: ctx.principal.name },
+    dist: {
+      ...(dist ?? {}),
+      tarball: path,
+      fileCount: facts.fileCount,
+      unpackedSize: facts.unpackedSize,
+    } as VersionDocument['dist'],
+  };
+  delete (stored as Json)['_attachments'];
+  try {
+    await repo.documents.update<Packument>(packumentKey(name), (current) => {
+      if (current?.versions[version]) throw new ForbiddenError(`cannot modify pre-existing version: ${version}`);
+      const doc: Packument = current ?? { _id: name.name, name: name.name, 'dist-tags': {}, versions: {}, time: { created: now } };
+      doc.versions[version] = stored;
+      doc.time = { ...doc.time, modified: now, [version]: now };
+      const tags = isObject(body['dist-tags']) ? (body['dist-tags'] as Record<string, unknown>) : {};
+      for (const [tag, v] of Object.entries(tags)) {
+        if (typeof v === 'string' && doc.versions[v] && !semver.validRange(tag)) doc['dist-tags'][tag] = v;
+      }
+      if (!doc['dist-tags']['latest']) doc['dist-tags']['latest'] = version;
+      for (const field of ['description', 'readme', 'keywords', 'license', 'homepage', 'repository', 'bugs', 'author']) {
+        const value = field === 'readme' ? (manifest['readme'] ?? body['readme']) : manifest[field];
+        if (value !== undefined) (doc as Json)[field] = value;
+      }
+      const maintainers = (doc['maintainers'] as { name: string }[] | undefined) ?? [];
+      if (!maintainers.some((m) => m.name === ctx.principal.name)) doc['maintainers'] = [...maintainers, { name: ctx.principal.name }];
+      doc._rev = revision(doc, Object.keys(doc.versions).length + Number(doc._rev?.split('-')[0] ?? 0));
+      return doc;
+    });
+  } catch (error) {
+    await repo.assets.delete(path);
+    throw error;
+  }
+  await repo.components.upsert({
+    name: name.name,
+    version,
+    attributes: { description: manifest['description'] ?? '', keywords: Array.isArray(manifest['keywords']) ? manifest['keywords'] : [] },
+  });
+  ctx.logger.info('published', { package: name.name, version, user: ctx.principal.name });
+  return { status: 201, body: { kind: 'json', value: { ok: true, id: name.name, success: true } } };
+}
+
+/**
+ * `PUT /<name>/-rev/<rev>`: the whole document sent back by `npm deprecate` (changed
+ * `deprecated` fields) or `npm unpublish <name>@<version>` (a version removed). Only
+ * those changes are taken; removing versions needs the delete permission.
+ */
+export async function updateDocument(ctx: FormatRequestContext, name: PackageName, rev: string): Promise<FormatResponse> {
+  const repo = ctx.repository;
+  const incoming = (await materialize(ctx.body)) as Packument;
+  if (!isObject(incoming) || !isObject(incoming.versions)) throw new BadRequestError('expected the package document');
+  ctx.authorize('write', name.name);
+  let removed: string[] = [];
+  const result = await repo.documents.update<Packument>(packumentKey(name), (current) => {
+    if (!current) throw new NotFoundError(`${name.name} is not in ${repo.name}`);
+    if (current._rev && rev !== current._rev) throw new ConflictError(`document revision ${rev} is out of date (now ${current._rev}); fetch and retry`);
+    for (const v of Object.keys(incoming.versions)) {
+      if (!current.versions[v]) throw new BadRequestError(`version ${v} is not published; use npm publish to add versions`);
+    }
+    removed = Object.keys(current.versions).filter((v) => !(v in incoming.versions));
+    if (removed.length) {
+      ctx.authorize('delete', name.name);
+      if (repo.config['allowUnpublish'] === false) throw new ForbiddenError(`unpublishing is disabled in ${repo.name}`);
+    }
+    for (const v of removed) delete current.versions[v];
+    for (const [v, version] of Object.entries(incoming.versions)) {
+      const deprecated = version?.deprecated;
+      if (typeof deprecated === 'string' && deprecated !== '') current.versions[v]!.deprecated = deprecated;
+      else delete current.versions[v]!.deprecated;
+    }
+    if (Object.keys(current.versions).length === 0) return DELETE_DOCUMENT;
+    const tags: Record<string, string> = {};
+    for (const [tag, v] of Object.entries({ ...current['dist-tags'], ...(isObject(incoming['dist-tags']) ? incoming['dist-tags'] : {}) })) {
+      if (typeof v === 'string' && current.versions[v]) tags[tag] = v;
+    }
+    if (!tags['latest']) tags['latest'] = highestVersion(Object.keys(current.versions))!;
+    current['dist-tags'] = tags;
+    const now = new Date().toISOString();
+    current.time = { ...current.time, modified: now };
+    current._rev = revision(current, Number(current._rev?.split('-')[0] ?? 0) + 1);
+    return current;
+  });
+  for (const v of removed) {
+    await repo.assets.delete(tarballPath(name, tarballFile(name, v)));
+    await repo.components.remove(name.name, v);
+  }
+  if (!result) await removePackage(repo, name);
+  return { status: 200, body: { kind: 'json', value: { ok: true, id: name.name, rev: result?.value._rev } } };
+}
+
+/** `DELETE /<name>/-/<file>/-rev/<rev>`: the tarball of a version already removed from the document. */
+export async function deleteTarball(ctx: FormatRequestContext, name: PackageName, file: string): Promise<FormatResponse> {
+  const repo = ctx.repository;
+  ctx.authorize('delete', name.name);
+  if (repo.config['allowUnpublish'] === false) throw new ForbiddenError(`unpublishing is disabled in ${repo.name}`);
+  const doc = await repo.documents.get<Packument>(packumentKey(name));
+  const stillListed = doc && Object.values(doc.value.versions).some((v) => v.dist?.tarball?.endsWith(`/-/${file}`));
+  if (stillListed) throw new ConflictError(`${file} belongs to a published version; unpublish the version first`);
+  await repo.assets.delete(tarballPath(name, file));
+  return { status: 200, body: { kind: 'json', value: { ok: true } } };
+}
+
+/** `DELETE /<name>/-rev/<rev>`: unpublish a whole package. */
+export async function unpublishPackage(ctx: FormatRequestContext, name: PackageName): Promise<FormatResponse> {
+  const repo = ctx.repository;
+  ctx.authorize('delete', name.name);
+  if (repo.config['allowUnpublish'] === false) throw new ForbiddenError(`unpublishing is disabled in ${repo.name}`);
+  if (!(await repo.documents.get(packumentKey(name)))) throw new NotFoundError(`${name.name} is not in ${repo.name}`);
+  await repo.documents.delete(packumentKey(name));
+  await removePackage(repo, name);
+  ctx.logger.info('unpublished', { package: name.name, user: ctx.principal.name });
+  return { status: 200, body: { kind: 'json', value: { ok: true } } };
+}
+
+async function removePackage(repo: RepositoryHandle, name: PackageName): Promise<void> {
+  await repo.assets.deletePrefix(`${name.name}/-/`);
+  await repo.components.remove(name.name);
+}
+
+/** `PUT|DELETE /-/package/<name>/dist-tags/<tag>`. */
+export async function changeDistTag(ctx: FormatRequestContext, name: PackageName, tag: string, version: string | undefined): Promise<FormatResponse> {
+  const repo = ctx.repository;
+  ctx.authorize('write', name.name);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tag) || semver.validRange(tag)) throw new BadRequestError(`invalid dist-tag "${tag}"`);
+  if (version === undefined && tag === 'latest') throw new BadRequestError('the latest tag cannot be removed');
+  await repo.documents.update<Packument>(packumentKey(name), (current) => {
+    if (!current) throw new NotFoundError(`${name.name} is not in ${repo.name}`);
+    if (version !== undefined) {
+      if (!current.versions[version]) throw new NotFoundError(`${name.name}@${version} does not exist`);
+      current['dist-tags'] = { ...current['dist-tags'], [tag]: version };
+    } else {
+      if (!(tag in current['dist-tags'])) throw new NotFoundError(`${name.name} has no dist-tag ${tag}`);
+      delete current['dist-tags'][tag];
+    }
+    current.time = { ...current.time, modified: new Date().toISOString() };
+    current._rev = revision(current, Number(current._rev?.split('-')[0] ?? 0) + 1);
+    return current;
+  });
+  return { status: 201, body: { kind: 'json', value: { ok: true } } };
+}
