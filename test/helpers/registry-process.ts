@@ -106,12 +106,17 @@ export function rawRequest(
 ): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = request({ hostname, port, path: rawPath, method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      answered = true;
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
-    req.on('error', reject);
+    // A server refusing a large body (413) answers and closes while the body is still being
+    // sent: the write fails with EPIPE/ECONNRESET, but the answer may already be here.
+    req.on('error', (error) => setTimeout(() => (answered ? undefined : reject(error)), 500));
     req.end(options.body);
   });
 }

@@ -123,3 +123,12 @@ repositories:
     expect(checked.stderr).toContain('repositories.up.upstream: environment variable RC_TEST_UPSTREAM is not set');
   });
 });
+
+describe('shipped example configs', () => {
+  it('npm-team config passes config check', async () => {
+    const checked = await runCli(['config', 'check', '--config', path.join(repoRoot, 'examples/npm-team/registry-core.config.yaml')]);
+    expect(checked.stderr).toBe('');
+    expect(checked.stdout).toContain('config OK');
+    expect(checked.code).toBe(0);
+  });
+});

@@ -143,8 +143,10 @@ export class HttpHost {
     ctx.type = rendered.contentType;
     ctx.body = ctx.method === 'HEAD' ? null : rendered.body;
     if (ctx.method === 'HEAD') ctx.status = status;
-    // A request whose body we refused is not read further; close so the client stops sending.
-    if (status === 413) ctx.set('Connection', 'close');
+    // A refused body is left to Node, which reads and discards the rest so the client gets
+    // the answer intact (closing with unread data resets the connection and the client may
+    // see ECONNRESET instead of a 413). Only a huge body is cut off by closing.
+    if (status === 413 && Number(ctx.get('Content-Length')) > 1024 ** 3) ctx.set('Connection', 'close');
   }
 
   async listen(): Promise<AddressInfo> {
