@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,37 @@ export class NpmClient {
 
   npm(args: string[], cwd = this.home): Promise<CommandResult> {
     return run('npm', args, { cwd, env: this.env() });
+  }
+
+  /**
+   * Run npm on a pseudo-terminal (util-linux `script`), answering its prompts: npm reads
+   * user names and passwords only from a TTY. `answers` maps a prompt's text to the reply.
+   */
+  npmInteractive(args: string[], answers: ReadonlyArray<readonly [RegExp, string]>): Promise<CommandResult> {
+    const quoted = ['npm', ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    return new Promise((resolve) => {
+      const child = spawn('script', ['-q', '-e', '-c', quoted, '/dev/null'], { cwd: this.home, env: this.env(), stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let answered = 0;
+      let seen = 0; // prompts are looked for only in text after the last answer
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.stdout.on('data', (d: Buffer) => {
+        // eslint-disable-next-line no-control-regex
+        stdout += d.toString().replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+        const next = answers[answered];
+        if (next && next[0].test(stdout.slice(seen))) {
+          answered++;
+          seen = stdout.length;
+          child.stdin.write(`${next[1]}\n`);
+        }
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? 1, stdout, stderr });
+      });
+    });
   }
 
   pnpm(args: string[], cwd = this.home): Promise<CommandResult> {

@@ -173,29 +173,26 @@ repositories:
     expect((await packument(group, 'acme-env')).body?.['dist-tags'].latest).toBe('1.1.0');
   });
 
-  it('logs in, tells who is logged in, and logs out', async () => {
+  it('adds a user, logs in, tells who is logged in, and logs out (npm adduser/login/whoami/logout)', async () => {
     const client = new NpmClient(local);
-    // `npm adduser` prompts on a TTY; the request it then makes (the legacy CouchDB user
-    // document) is sent directly, and the token is used by the real client afterwards.
-    const created = await fetch(`${local}-/user/org.couchdb.user:bob`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ _id: 'org.couchdb.user:bob', name: 'bob', password: 'bob-password-1', type: 'user', roles: [], date: new Date().toISOString() }),
-    });
-    expect(created.status).toBe(201);
-    const { token: bobToken } = (await created.json()) as { token: string };
-    client.setToken(bobToken);
-    const whoami = await client.npm(['whoami']);
-    expect(whoami.stdout.trim()).toBe('bob');
-    const wrong = await fetch(`${local}-/user/org.couchdb.user:bob`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ _id: 'org.couchdb.user:bob', name: 'bob', password: 'not-the-password', type: 'user' }),
-    });
-    expect([401, 409]).toContain(wrong.status);
+    const prompts = [
+      [/Username:/, 'bob'],
+      [/Password:/, 'bob-password-1'],
+      [/Email.*:/, 'bob@example.com'],
+    ] as const;
+    const added = await client.npmInteractive(['adduser', '--auth-type=legacy'], prompts);
+    expect(added.code, added.stdout).toBe(0);
+    expect(added.stdout).toContain('Logged in');
+    expect((await client.npm(['whoami'])).stdout.trim()).toBe('bob');
     const logout = await client.npm(['logout']);
     expect(logout.code, logout.stderr).toBe(0);
     expect((await client.npm(['whoami'])).code).not.toBe(0);
+
+    const wrong = await client.npmInteractive(['login', '--auth-type=legacy'], [prompts[0], [/Password:/, 'not-the-password'], prompts[2]]);
+    expect(wrong.code).not.toBe(0);
+    const login = await client.npmInteractive(['login', '--auth-type=legacy'], prompts);
+    expect(login.code, login.stdout).toBe(0);
+    expect((await client.npm(['whoami'])).stdout.trim()).toBe('bob');
   });
 
   it('searches hosted packages and caps the result size', async () => {
