@@ -11,6 +11,7 @@ import type { AssetRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { BlobStore } from './blob-store.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { readLimited } from './read-limited.js';
 
 const DEFAULT_READ_LIMIT = 64 * 1024 * 1024;
 
@@ -58,9 +59,8 @@ export class RepositoryAssetStore implements AssetStore {
       open: (range?: ByteRange) => blobs.open(row.blobKey, range),
       async read(maxBytes = DEFAULT_READ_LIMIT): Promise<Buffer> {
         if (row.size > maxBytes) throw new PayloadTooLargeError(`${row.path} is ${row.size} bytes, over the ${maxBytes} read limit`);
-        const chunks: Buffer[] = [];
-        for await (const chunk of await blobs.open(row.blobKey)) chunks.push(chunk as Buffer);
-        return Buffer.concat(chunks);
+        const stream = await blobs.open(row.blobKey);
+        return readLimited(stream, maxBytes, () => new PayloadTooLargeError(`${row.path} grew past the ${maxBytes} read limit`), () => stream.destroy());
       },
     };
   }

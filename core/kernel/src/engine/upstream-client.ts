@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { UpstreamError, UpstreamTimeoutError } from '@registry-core/api';
+import { readLimited } from './read-limited.js';
 
 /** An upstream answer whose body is still a stream. */
 export interface UpstreamResponse {
@@ -63,16 +64,6 @@ export async function requestUpstream(url: URL, options: UpstreamRequestOptions)
 }
 
 /** Read a whole (small) upstream body, refusing more than `maxBytes`. */
-export async function readBody(body: Readable, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += (chunk as Buffer).length;
-    if (total > maxBytes) {
-      body.destroy();
-      throw new UpstreamError(`upstream answer is larger than ${maxBytes} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+export function readBody(body: Readable, maxBytes: number): Promise<Buffer> {
+  return readLimited(body, maxBytes, () => new UpstreamError(`upstream answer is larger than ${maxBytes} bytes`), () => body.destroy());
 }

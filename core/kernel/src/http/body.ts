@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BadRequestError, PayloadTooLargeError, type BodySpec } from '@registry-core/api';
+import { readLimited } from '../engine/read-limited.js';
 import { parseJsonSpilling } from './json-spill.js';
 
 /** A parsed body and what to remove once the handler is done with it. */
@@ -25,19 +26,10 @@ export async function readRequestBody(req: IncomingMessage, spec: BodySpec | und
   if (spec.spillStringsOver !== undefined) {
     return parseJsonSpilling(req, { limit, threshold: spec.spillStringsOver, tmpDir });
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > limit) {
-      req.resume();
-      throw new PayloadTooLargeError(`request body is over the limit of ${limit} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  if (total === 0) return { value: undefined };
+  const bytes = await readLimited(req, limit, () => new PayloadTooLargeError(`request body is over the limit of ${limit} bytes`), () => req.resume());
+  if (bytes.length === 0) return { value: undefined };
   try {
-    return { value: JSON.parse(Buffer.concat(chunks, total).toString('utf8')) };
+    return { value: JSON.parse(bytes.toString('utf8')) };
   } catch {
     throw new BadRequestError('request body is not valid JSON');
   }
