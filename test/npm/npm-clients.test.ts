@@ -117,6 +117,22 @@ repositories:
     expect(existsSync(path.join(project, 'node_modules/pub-dep-a/index.js'))).toBe(true);
   });
 
+  it('accepts a scoped name with the slash encoded or not', async () => {
+    for (const path of ['@acme%2futil', '@acme/util', '%40acme%2Futil']) {
+      const res = await fetch(`${group}${path}`);
+      expect(res.status, path).toBe(200);
+      expect(((await res.json()) as Packument).name).toBe('@acme/util');
+    }
+    expect((await fetch(`${group}@acme/util/-/util-1.0.0.tgz`)).status).toBe(200);
+  });
+
+  it('passes search through a proxy to an upstream that has it', async () => {
+    const found = (await (await fetch(`${registry.url}/npmjs/-/v1/search?text=pub-dep`)).json()) as { objects: { package: { name: string } }[] };
+    expect(found.objects.map((o) => o.package.name).sort()).toEqual(['pub-dep-a', 'pub-dep-b']);
+    const merged = (await (await fetch(`${group}-/v1/search?text=a`)).json()) as { objects: { package: { name: string } }[] };
+    expect(merged.objects.map((o) => o.package.name)).toEqual(expect.arrayContaining(['@acme/util', 'pub-dep-a']));
+  });
+
   it('answers the abbreviated document to installers', async () => {
     const res = await fetch(`${group}pub-dep-a`, { headers: { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*' } });
     expect(res.status).toBe(200);
@@ -243,5 +259,8 @@ repositories:
     const missing = await fetch(`${registry.url}/npmjs/never-fetched-package`);
     expect(missing.status).toBe(502);
     expect(((await missing.json()) as { error: string }).error).toBeTruthy();
+    // Search of an unreachable upstream is an empty result, not an error.
+    const search = (await (await fetch(`${registry.url}/npmjs/-/v1/search?text=pub`)).json()) as { objects: unknown[]; total: number };
+    expect(search).toMatchObject({ objects: [], total: 0 });
   });
 });
