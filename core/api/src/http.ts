@@ -62,6 +62,7 @@ export type ResponseBody =
 export interface FormatResponse {
   /** Default 200. */
   readonly status?: number;
+  /** Extra headers. An `ETag` given here is used as is (else the host hashes the body). */
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: ResponseBody;
   /** Sets `X-Cache`. */

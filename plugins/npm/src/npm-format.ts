@@ -20,17 +20,20 @@ import { encodedName, parseName, tarballPath, type PackageName } from './names.j
 import {
   ABBREVIATED_TYPE,
   abbreviate,
-  applyEnvironment,
   mergePackuments,
+  originalTarball,
   rewriteTarballs,
   tarballBasename,
   wantsAbbreviated,
+  withEnvironment,
   type Packument,
 } from './packument.js';
+import { PackumentCache } from './render-cache.js';
 import { parseNpmPath } from './paths.js';
 import { changeDistTag, deleteTarball, packumentKey, publish, unpublishPackage, updateDocument } from './publish.js';
 
 const PROXY_PACKUMENT = (name: PackageName) => `-/packument/${name.name}`;
+const cache = new PackumentCache();
 const MAX_PACKUMENT_BYTES = 256 * 1024 * 1024;
 /** Strings longer than this in a publish body go to disk, not memory (the base64 tarball). */
 const SPILL_OVER = 256 * 1024;
@@ -46,8 +49,11 @@ interface Loaded {
   readonly cache?: CacheStatus;
 }
 
-/** The upstream's document, unmodified (tarball URLs still the upstream's). */
-async function loadUpstreamPackument(ctx: FormatRequestContext, name: PackageName): Promise<Loaded | undefined> {
+/**
+ * The upstream's document. Unmodified (tarball URLs still the upstream's) when `baseUrl`
+ * is omitted; else rewritten to it and shared through the cache: never mutate it.
+ */
+async function loadUpstreamPackument(ctx: FormatRequestContext, name: PackageName, baseUrl?: string): Promise<Loaded | undefined> {
   const upstream = ctx.repository.upstream!;
   const result = await upstream.fetch({
     path: PROXY_PACKUMENT(name),
@@ -58,6 +64,9 @@ async function loadUpstreamPackument(ctx: FormatRequestContext, name: PackageNam
     maxBytes: MAX_PACKUMENT_BYTES,
   });
   if (!result.found) return undefined;
+  const key = baseUrl === undefined ? undefined : `${result.asset.digests.sha256}\u0000${baseUrl}`;
+  const cached = key ? cache.getParsed(key) : undefined;
+  if (cached) return { doc: cached, cache: result.cache };
   let doc: Packument;
   try {
     doc = JSON.parse((await result.asset.read(MAX_PACKUMENT_BYTES)).toString('utf8')) as Packument;
@@ -68,6 +77,10 @@ async function loadUpstreamPackument(ctx: FormatRequestContext, name: PackageNam
     throw new UpstreamError(`the upstream's document for ${name.name} is not a package document`);
   }
   doc['dist-tags'] ??= {};
+  if (key && baseUrl !== undefined) {
+    rewriteTarballs(doc, baseUrl);
+    cache.setParsed(key, doc, result.asset.size);
+  }
   return { doc, cache: result.cache };
 }
 
@@ -80,11 +93,7 @@ async function loadPackument(ctx: FormatRequestContext, name: PackageName): Prom
     rewriteTarballs(stored.value, ctx.baseUrl);
     return { doc: stored.value };
   }
-  if (repo.type === 'proxy') {
-    const loaded = await loadUpstreamPackument(ctx, name);
-    if (loaded) rewriteTarballs(loaded.doc, ctx.baseUrl);
-    return loaded;
-  }
+  if (repo.type === 'proxy') return loadUpstreamPackument(ctx, name, ctx.baseUrl);
   const answers = await repo.members!.all({
     method: 'GET',
     path: `/${encodedName(name)}`,
@@ -107,13 +116,19 @@ async function loadPackument(ctx: FormatRequestContext, name: PackageName): Prom
 }
 
 function packumentResponse(ctx: FormatRequestContext, loaded: Loaded): FormatResponse {
-  const doc = loaded.doc;
-  applyEnvironment(doc, ctx.headers['registry-environment']);
+  const environment = ctx.headers['registry-environment'] || undefined;
+  const doc = withEnvironment(loaded.doc, environment);
   const headers = { vary: 'Accept, Accept-Encoding, registry-environment' };
-  if (ctx.viaGroup || !wantsAbbreviated(ctx.headers['accept'])) {
-    return jsonResponse(doc, { headers, cache: loaded.cache, contentType: 'application/json; charset=utf-8' });
-  }
-  return jsonResponse(abbreviate(doc), { headers, cache: loaded.cache, contentType: ABBREVIATED_TYPE });
+  // Group members hand the group the document itself, to merge.
+  if (ctx.viaGroup) return jsonResponse(doc, { headers, cache: loaded.cache });
+  const abbreviated = wantsAbbreviated(ctx.headers['accept']);
+  const variant = `${abbreviated ? 'abbreviated' : 'full'}\u0000${environment ?? ''}`;
+  const rendered = cache.render(loaded.doc, variant, () => (abbreviated ? abbreviate(doc) : doc));
+  return {
+    headers: { ...headers, etag: rendered.etag },
+    cache: loaded.cache,
+    body: { kind: 'buffer', value: rendered.bytes, contentType: abbreviated ? ABBREVIATED_TYPE : 'application/json; charset=utf-8' },
+  };
 }
 
 async function getPackument(ctx: FormatRequestContext, name: PackageName): Promise<FormatResponse> {
@@ -125,8 +140,7 @@ async function getPackument(ctx: FormatRequestContext, name: PackageName): Promi
 async function getVersion(ctx: FormatRequestContext, name: PackageName, spec: string): Promise<FormatResponse> {
   const loaded = await loadPackument(ctx, name);
   if (!loaded) throw new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
-  applyEnvironment(loaded.doc, ctx.headers['registry-environment']);
-  const doc = loaded.doc;
+  const doc = withEnvironment(loaded.doc, ctx.headers['registry-environment'] || undefined);
   const version = doc['dist-tags'][spec] ?? (doc.versions[spec] ? spec : semver.maxSatisfying(Object.keys(doc.versions), spec) ?? undefined);
   const found = version ? doc.versions[version] : undefined;
   if (!found) throw new NotFoundError(`${name.name}@${spec} is not in ${ctx.repository.name}`);
@@ -145,13 +159,13 @@ async function getTarball(ctx: FormatRequestContext, name: PackageName, file: st
   if (stored) return assetResponse(stored, repo.type === 'proxy' ? { cache: 'HIT' } : {});
   if (repo.type === 'hosted') throw new NotFoundError(`${name.name}/-/${file} is not in ${repo.name}`);
   // Proxy: the upstream's document says where the tarball is and what it must hash to.
-  const loaded = await loadUpstreamPackument(ctx, name);
+  const loaded = await loadUpstreamPackument(ctx, name, ctx.baseUrl);
   const version = loaded && Object.values(loaded.doc.versions).find((v) => v?.dist && tarballBasename(String(v.dist.tarball ?? '')) === file);
   if (!version) throw new NotFoundError(`${name.name}/-/${file} is not a tarball the upstream lists`);
   const expect = expectedFromDist(version.dist);
   if (!expect) throw new UpstreamError(`the upstream announces no digest for ${file}; refusing to cache unverifiable content`);
   const upstream = repo.upstream!;
-  const original = String(version.dist.tarball);
+  const original = originalTarball(version) ?? '';
   let upstreamUrl = `${encodedName(name)}/-/${file}`;
   try {
     if (new URL(original, upstream.upstreamUrl).origin === new URL(upstream.upstreamUrl).origin) upstreamUrl = original;

@@ -7,7 +7,7 @@ import { isRegistryError } from '@registry-core/api';
 import { expectedFromDist, sriFromHex } from './integrity.js';
 import { checkManifestMatchesTarball } from './manifest-check.js';
 import { parseName } from './names.js';
-import { abbreviate, applyEnvironment, highestVersion, mergePackuments, rewriteTarballs, wantsAbbreviated, type Packument } from './packument.js';
+import { abbreviate, withEnvironment, highestVersion, mergePackuments, rewriteTarballs, wantsAbbreviated, type Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
 import { inspectTarball } from './tarball.js';
 
@@ -103,10 +103,10 @@ describe('packuments', () => {
   });
   it('points latest at an environment tag', () => {
     const d = doc('a', ['1.0.0', '2.0.0'], { latest: '1.0.0', staging: '2.0.0' });
-    applyEnvironment(d, 'nope');
-    expect(d['dist-tags'].latest).toBe('1.0.0');
-    applyEnvironment(d, 'staging');
-    expect(d['dist-tags'].latest).toBe('2.0.0');
+    expect(withEnvironment(d, 'nope')).toBe(d);
+    const staged = withEnvironment(d, 'staging');
+    expect(staged['dist-tags'].latest).toBe('2.0.0');
+    expect(d['dist-tags'].latest).toBe('1.0.0'); // the source is not mutated
   });
   it('merges members: first wins a version and a tag, modified is the latest', () => {
     const merged = mergePackuments([

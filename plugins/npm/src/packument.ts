@@ -79,11 +79,20 @@ export function abbreviate(doc: Packument): Packument {
   };
 }
 
+/** Where each rewritten version's tarball was before {@link rewriteTarballs}. */
+const originalTarballs = new WeakMap<object, string>();
+
+/** The tarball URL a version had before it was rewritten (the upstream's). */
+export function originalTarball(version: VersionDocument): string | undefined {
+  return originalTarballs.get(version.dist) ?? (typeof version.dist?.tarball === 'string' ? version.dist.tarball : undefined);
+}
+
 /** Point every version's tarball at this registry: `<baseUrl><name>/-/<file>`. */
 export function rewriteTarballs(doc: Packument, baseUrl: string): void {
   for (const version of Object.values(doc.versions)) {
     if (!version?.dist) continue;
     const original = typeof version.dist.tarball === 'string' ? version.dist.tarball : '';
+    if (!originalTarballs.has(version.dist)) originalTarballs.set(version.dist, original);
     const file = tarballBasename(original) ?? `${doc.name.split('/').pop()}-${version.version}.tgz`;
     version.dist.tarball = `${baseUrl}${doc.name}/-/${file}`;
   }
@@ -99,11 +108,13 @@ export function tarballBasename(url: string): string | undefined {
 /**
  * Environments: `registry-environment: staging` makes `latest` point at the version of
  * the `staging` dist-tag, so one URL serves each line. An unknown tag changes nothing.
+ * Returns a new document (a shallow copy): cached documents are never mutated.
  */
-export function applyEnvironment(doc: Packument, environment: string | undefined): void {
-  if (!environment) return;
+export function withEnvironment(doc: Packument, environment: string | undefined): Packument {
+  if (!environment) return doc;
   const version = doc['dist-tags']?.[environment];
-  if (version && doc.versions[version]) doc['dist-tags'] = { ...doc['dist-tags'], latest: version };
+  if (!version || !doc.versions[version] || doc['dist-tags']['latest'] === version) return doc;
+  return { ...doc, 'dist-tags': { ...doc['dist-tags'], latest: version } };
 }
 
 /** Highest version that is not a prerelease (else the highest), for a recomputed `latest`. */

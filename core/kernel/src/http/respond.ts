@@ -57,7 +57,9 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
   ctx.status = status;
   ctx.type = type;
   if (cacheable) {
-    const etag = `"${createHash('sha256').update(bytes).digest('hex')}"`;
+    // A handler that caches its serialised answer may give its ETag and spare the hashing.
+    const given = Object.entries(response.headers ?? {}).find(([k]) => k.toLowerCase() === 'etag')?.[1];
+    const etag = given ?? `"${createHash('sha256').update(bytes).digest('hex')}"`;
     ctx.set('ETag', etag);
     ctx.set('Cache-Control', CACHE_CONTROL[response.cachePolicy ?? 'metadata']);
     if (matchesEtag(ctx.get('If-None-Match'), etag)) {
