@@ -43,6 +43,10 @@ function peakRssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024;
 }
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+}
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
@@ -69,11 +73,15 @@ const direct = install(upstream, 'straight from upstream');
 const registry = await startRegistry();
 const group = `http://127.0.0.1:${registry.port}/npm/`;
 const idle = rssMb(registry.child.pid);
+const cpu0 = cpuSeconds(registry.child.pid);
 const cold = install(group, 'registry-core group, cold');
 const afterCold = peakRssMb(registry.child.pid);
+const cpu1 = cpuSeconds(registry.child.pid);
 const warm = install(group, 'registry-core group, warm');
 const peak = peakRssMb(registry.child.pid);
+const cpu2 = cpuSeconds(registry.child.pid);
 console.log(`server memory: idle ${idle.toFixed(0)} MB, peak after cold ${afterCold.toFixed(0)} MB, peak after warm ${peak.toFixed(0)} MB`);
+console.log(`server CPU: cold ${(cpu1 - cpu0).toFixed(1)} s, warm ${(cpu2 - cpu1).toFixed(1)} s`);
 console.log(`ratios: cold/direct ${(cold.seconds / direct.seconds).toFixed(2)}, warm/direct ${(warm.seconds / direct.seconds).toFixed(2)}`);
 registry.child.kill('SIGTERM');
 await new Promise((r) => registry.child.on('exit', r));

@@ -97,7 +97,12 @@ export class Registry {
           continue;
         }
         const { driver: _id, ...driverOptions } = storage;
-        blobStores.set(name, new BlobStore(name, await driver.definition.create(driverOptions, env)));
+        const store = new BlobStore(name, await driver.definition.create(driverOptions, env));
+        blobStores.set(name, store);
+        void store
+          .sweepStaging()
+          .then((n) => n > 0 && logger.info(`storage ${name}: removed ${n} staging objects left by an interrupted upload`))
+          .catch((error: unknown) => logger.warn(`storage ${name}: could not sweep staging objects`, { error }));
       }
       const providers: AuthProvider[] = [];
       for (const p of config.auth.providers) {

@@ -23,7 +23,7 @@ export class PackumentCache {
   private readonly rendered = new WeakMap<Packument, Map<string, Rendered>>();
   private totalBytes = 0;
 
-  constructor(private readonly maxBytes = 128 * 1024 * 1024) {}
+  constructor(private readonly maxBytes = 48 * 1024 * 1024) {}
 
   getParsed(key: string): Packument | undefined {
     const entry = this.parsed.get(key);

@@ -64,6 +64,25 @@ export class BlobStore {
     return { blobKey, size: hashing.size, digests };
   }
 
+  /**
+   * Remove staging objects left by a crash mid-upload (older than `olderThanMs`, so
+   * uploads in flight on other nodes are left alone). Resolves how many were removed.
+   */
+  async sweepStaging(olderThanMs = 3_600_000): Promise<number> {
+    let removed = 0;
+    let cursor: string | undefined;
+    const cutoff = Date.now() - olderThanMs;
+    do {
+      const page = await this.driver.list('staging/', { cursor, limit: 1000 });
+      for (const key of page.keys) {
+        const info = await this.driver.head(key);
+        if (info && info.lastModified.getTime() < cutoff && (await this.driver.delete(key))) removed++;
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    return removed;
+  }
+
   async open(blobKey: string, range?: ByteRange): Promise<Readable> {
     const stream = await this.driver.get(blobKey, range);
     if (!stream) throw new Error(`blob ${blobKey} is missing from storage ${this.name}`);

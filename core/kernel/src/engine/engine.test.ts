@@ -54,6 +54,14 @@ describe('repository engine on SQLite and the filesystem', () => {
     expect((await driver.list('')).keys).toEqual([]);
   });
 
+  it('sweeps staging objects an interrupted upload left behind, and only old ones', async () => {
+    const { Readable: R } = await import('node:stream');
+    await driver.put('staging/old-crash', R.from([Buffer.from('partial')]));
+    expect(await blobs.sweepStaging(60_000)).toBe(0); // too recent: may be in flight
+    expect(await blobs.sweepStaging(-1)).toBe(1);
+    expect(await driver.head('staging/old-crash')).toBeUndefined();
+  });
+
   it('refuses createOnly over an existing asset', async () => {
     const a = new RepositoryAssetStore('a', blobs, metadata);
     await a.put('f', Buffer.from('1'), { kind: 'content', contentType: 'x/y', createOnly: true });
