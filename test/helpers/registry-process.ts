@@ -29,11 +29,13 @@ export function tempDir(prefix: string): string {
  * Write `config` (YAML text) into a fresh folder and start `registry-core start --config`
  * on a free port. `dir` may be given to reuse a data folder across restarts.
  */
-export async function startRegistry(config: string, options: { dir?: string; env?: NodeJS.ProcessEnv; port?: number } = {}): Promise<RunningRegistry> {
+export async function startRegistry(config: string | undefined, options: { dir?: string; env?: NodeJS.ProcessEnv; port?: number } = {}): Promise<RunningRegistry> {
   const dir = options.dir ?? tempDir('registry');
   const configFile = path.join(dir, 'registry-core.config.yaml');
-  writeFileSync(configFile, config);
-  const child = spawn(process.execPath, [cliBin, 'start', '--config', configFile, '--port', String(options.port ?? 0)], {
+  // No config: the zero-config default, found by nothing in `dir`.
+  if (config !== undefined) writeFileSync(configFile, config);
+  const args = config !== undefined ? ['--config', configFile] : [];
+  const child = spawn(process.execPath, [cliBin, 'start', ...args, '--port', String(options.port ?? 0)], {
     cwd: dir,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

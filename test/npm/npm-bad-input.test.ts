@@ -193,6 +193,15 @@ repositories:
     expect(liar.tarballHits).toBe(2);
   });
 
+  it('refuses self-registration unless the config allows it', async () => {
+    const answer = await rawRequest(registry.url, '/npm-local/-/user/org.couchdb.user:mallory', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'mallory', password: 'mallory-password', type: 'user' }),
+    });
+    await expectRefused(answer, 403, /self-registration is disabled/);
+  });
+
   it('still serves the good package unchanged after all of that', async () => {
     const doc = await rawRequest(registry.url, '/npm-local/good-pkg');
     expect(doc.status).toBe(200);

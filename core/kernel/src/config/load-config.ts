@@ -70,6 +70,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     }
   }
   const configDir = filepath ? path.dirname(filepath) : cwd;
+  // The zero-config default is a laptop registry: clients may register themselves.
+  if (!filepath) raw = { auth: { allowRegistration: true } };
   const config = normalizeConfig(raw, { configDir, env: options.env ?? process.env, filepath, overrides: options.overrides });
   return { config, filepath, configDir, zeroConfig: filepath === undefined };
 }

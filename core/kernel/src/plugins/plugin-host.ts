@@ -37,6 +37,8 @@ export interface PluginRecord {
   context?: PluginContext;
   packageJson?: Record<string, unknown>;
   options?: Readonly<Record<string, unknown>>;
+  /** Undoes what the plugin registered; run at deactivation whatever the plugin disposes itself. */
+  unregister?: Array<() => void>;
 }
 
 /** Which contributions the config uses; a plugin is activated only if it provides one. */
@@ -187,6 +189,7 @@ export class PluginHost {
     }
     record.module = module;
     record.context = context;
+    record.unregister = registered;
     record.status = 'active';
     record.reason = undefined;
     log.debug('plugin activated', { version: record.version });
@@ -199,6 +202,7 @@ export class PluginHost {
       try {
         await record.module?.deactivate?.();
         for (const s of [...(record.context?.subscriptions ?? [])].reverse()) s.dispose();
+        for (const undo of record.unregister ?? []) undo();
       } catch (error) {
         this.logger.warn('plugin deactivate failed', { plugin: record.name, error });
       }
