@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Result of a client command. */
 export interface CommandResult {
@@ -88,6 +89,15 @@ export class NpmClient {
         clearTimeout(timer);
         resolve({ code: code ?? 1, stdout, stderr });
       });
+    });
+  }
+
+  /** yarn v1 (from the test package's devDependencies), with its own cache. */
+  yarn(args: string[], cwd = this.home): Promise<CommandResult> {
+    const yarn = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.bin', 'yarn');
+    return run(yarn, [...args, `--registry=${this.registry}`, `--cache-folder=${path.join(this.home, 'yarn-cache')}`, '--non-interactive', '--no-progress'], {
+      cwd,
+      env: { ...this.env(), YARN_IGNORE_PATH: '1' },
     });
   }
 

@@ -133,6 +133,16 @@ repositories:
     expect(merged.objects.map((o) => o.package.name)).toEqual(expect.arrayContaining(['@acme/util', 'pub-dep-a']));
   });
 
+  it('installs the same project with yarn v1', async () => {
+    const project = makeProject({ '@acme/util': '^1.0.0', 'pub-dep-a': '1.0.0' });
+    const installed = await new NpmClient(group).yarn(['install'], project);
+    expect(installed.code, `${installed.stdout}\n${installed.stderr}`).toBe(0);
+    expect(existsSync(path.join(project, 'node_modules/@acme/util/index.js'))).toBe(true);
+    expect(JSON.parse(readFileSync(path.join(project, 'node_modules/pub-dep-b/package.json'), 'utf8')).version).toBe('1.1.0');
+    const lock = readFileSync(path.join(project, 'yarn.lock'), 'utf8');
+    expect(lock).toContain(`resolved "${group}pub-dep-a/-/pub-dep-a-1.0.0.tgz`);
+  });
+
   it('answers the abbreviated document to installers', async () => {
     const res = await fetch(`${group}pub-dep-a`, { headers: { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*' } });
     expect(res.status).toBe(200);
