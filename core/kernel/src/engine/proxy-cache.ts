@@ -85,6 +85,8 @@ export class KernelProxyCache implements ProxyCache {
       }
       if (response.status === 404 || response.status === 410) {
         response.body.resume();
+        // Gone upstream: drop an expired copy too, so the negative cache answers next time.
+        if (row) await this.assets.delete(row.path);
         await this.metadata.setNegativeCached(this.repository, request.path, now + this.cache.negativeTtl * 1000);
         return { found: false, cache: 'MISS' };
       }

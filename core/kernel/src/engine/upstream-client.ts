@@ -20,7 +20,7 @@ export interface UpstreamRequestOptions {
   readonly idleTimeoutMs?: number;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'cookie']);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'cookie', 'accept-encoding']);
 
 /**
  * HTTP to upstreams, on Node's fetch. Timeouts become {@link UpstreamTimeoutError}, network
@@ -29,7 +29,9 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', '
 export async function requestUpstream(url: URL, options: UpstreamRequestOptions): Promise<UpstreamResponse> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new UpstreamTimeoutError(`upstream ${url.origin} did not answer within ${options.headersTimeoutMs} ms`)), options.headersTimeoutMs);
-  const headers: Record<string, string> = { 'user-agent': 'registry-core', 'accept-encoding': 'identity' };
+  // No accept-encoding of our own: fetch then asks for gzip/br and decompresses, so big
+  // metadata documents travel compressed and we still store and hash the real bytes.
+  const headers: Record<string, string> = { 'user-agent': 'registry-core' };
   for (const [k, v] of Object.entries(options.headers ?? {})) if (!HOP_BY_HOP.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
   let response: Response;
   try {
