@@ -2,8 +2,8 @@ import type { PluginContext } from '@registry-core/api';
 import { npmFormat } from './npm-format.js';
 
 export { npmFormat, localNpmRegistry } from './npm-format.js';
-export { parseName } from './names.js';
-export { parseNpmPath } from './paths.js';
+export { parseName, type PackageName } from './names.js';
+export { parseNpmPath, type NpmPath } from './paths.js';
 
 /** Plugin entry: registers the npm format declared in package.json. */
 export function activate(context: PluginContext): void {

@@ -1,7 +1,11 @@
+import { builtinModules } from 'node:module';
 import { BadRequestError } from '@registry-core/api';
+import semver from 'semver';
 
 const MAX_LENGTH = 214;
 const BLOCKED = new Set(['node_modules', 'favicon.ico']);
+/** Node's core modules (`http`, `fs`, ...): npm refuses them as names of new packages. */
+const CORE_MODULES = new Set(builtinModules.filter((m) => !m.includes('/')).map((m) => m.replace(/^node:/, '')));
 
 /** A package name split into scope and base name. */
 export interface PackageName {
@@ -16,18 +20,22 @@ function urlSafe(part: string): boolean {
 }
 
 /**
- * Validate a package name, npm's rules plus ours: at most 214 characters, URL-safe
- * parts, no leading `.` or `_`, no `..`, no spaces. Names coming from clients that
- * publish must also be lowercase without `~'!()*` (`forPublish`); reads accept legacy
- * mixed-case names such as `JSONStream`. Throws a 400 naming the problem.
+ * Validate a package name with npm's rules (those of validate-npm-package-name) plus ours:
+ * at most 214 characters, URL-safe parts, no leading `.` or `_` in the name or the scope,
+ * no `..`, no spaces, at most one `/` and only after an `@scope`.
+ *
+ * Reads accept the names npm calls "valid for old packages": legacy mixed-case names such
+ * as `JSONStream` must stay installable through a proxy. Publishes (`forPublish`) need a
+ * name "valid for new packages": lowercase, no `~'!()*` in the base name, not a Node core
+ * module name. Throws a 400 naming the problem.
  */
 export function parseName(name: string, options: { forPublish?: boolean } = {}): PackageName {
   const fail = (why: string): never => {
-    throw new BadRequestError(`invalid package name "${name.slice(0, 240)}": ${why}`, 'INVALID_NAME');
+    throw new BadRequestError(`invalid package name "${String(name).slice(0, 240)}": ${why}`, 'INVALID_NAME');
   };
   if (typeof name !== 'string' || name.length === 0) fail('empty');
   if (name.length > MAX_LENGTH) fail(`longer than ${MAX_LENGTH} characters`);
-  if (name.trim() !== name || /\s/.test(name)) fail('contains spaces');
+  if (/\s/.test(name)) fail('contains spaces');
   if (name.includes('..')) fail('contains ".."');
   let scope: string | undefined;
   let base = name;
@@ -44,7 +52,8 @@ export function parseName(name: string, options: { forPublish?: boolean } = {}):
   if (BLOCKED.has(base.toLowerCase())) fail('is a blocked name');
   if (options.forPublish) {
     if (name.toLowerCase() !== name) fail('new packages must be lowercase');
-    if (/[~'!()*]/.test(name)) fail("contains one of ~'!()*");
+    if (/[~'!()*]/.test(base)) fail("contains one of ~'!()*");
+    if (CORE_MODULES.has(name)) fail('is the name of a Node.js core module');
   }
   return { name, scope, base };
 }
@@ -52,6 +61,17 @@ export function parseName(name: string, options: { forPublish?: boolean } = {}):
 /** The tarball file name npm uses for a version: `<base>-<version>.tgz`. */
 export function tarballFile(name: PackageName, version: string): string {
   return `${name.base}-${version}.tgz`;
+}
+
+/**
+ * The version a tarball file name stands for, when it has npm's shape
+ * `<base>-<semver>.tgz` (base = the name without its scope); else undefined.
+ */
+export function tarballVersion(name: PackageName, file: string): string | undefined {
+  const prefix = `${name.base}-`;
+  if (!file.startsWith(prefix) || !file.endsWith('.tgz')) return undefined;
+  const version = file.slice(prefix.length, -'.tgz'.length);
+  return semver.valid(version) === version ? version : undefined;
 }
 
 /** Asset path of a tarball: `<name>/-/<file>`, the same shape as the URL. */

@@ -1,4 +1,7 @@
+import { UpstreamError } from '@registry-core/api';
 import semver from 'semver';
+import { tarballFile, type PackageName } from './names.js';
+import { isTarballFileName } from './paths.js';
 
 /** One version of a package as the registry stores and serves it. */
 export interface VersionDocument {
@@ -87,14 +90,26 @@ export function originalTarball(version: VersionDocument): string | undefined {
   return originalTarballs.get(version.dist) ?? (typeof version.dist?.tarball === 'string' ? version.dist.tarball : undefined);
 }
 
-/** Point every version's tarball at this registry: `<baseUrl><name>/-/<file>`. */
-export function rewriteTarballs(doc: Packument, baseUrl: string): void {
+/**
+ * The file name a version's tarball is served under: the one at the end of its original
+ * URL when that is a plain `*.tgz` name, else npm's `<base>-<version>.tgz`.
+ */
+export function servedTarballFile(name: PackageName, version: VersionDocument): string {
+  const original = tarballBasename(originalTarball(version) ?? '');
+  return original !== undefined && isTarballFileName(original) ? original : tarballFile(name, String(version.version));
+}
+
+/**
+ * Point every version's tarball at this registry: `<baseUrl><name>/-/<file>`. The name is
+ * the one the client asked for, never the document's own (an upstream's document is not
+ * trusted to say where its tarballs live). Mutates `doc`.
+ */
+export function rewriteTarballs(doc: Packument, baseUrl: string, name: PackageName): void {
   for (const version of Object.values(doc.versions)) {
     if (!version?.dist) continue;
     const original = typeof version.dist.tarball === 'string' ? version.dist.tarball : '';
     if (!originalTarballs.has(version.dist)) originalTarballs.set(version.dist, original);
-    const file = tarballBasename(original) ?? `${doc.name.split('/').pop()}-${version.version}.tgz`;
-    version.dist.tarball = `${baseUrl}${doc.name}/-/${file}`;
+    version.dist.tarball = `${baseUrl}${name.name}/-/${servedTarballFile(name, version)}`;
   }
 }
 
@@ -102,19 +117,52 @@ export function rewriteTarballs(doc: Packument, baseUrl: string): void {
 export function tarballBasename(url: string): string | undefined {
   const clean = url.split(/[?#]/)[0] ?? '';
   const file = clean.slice(clean.lastIndexOf('/') + 1);
-  return file.endsWith('.tgz') ? decodeURIComponent(file) : undefined;
+  if (!file.endsWith('.tgz')) return undefined;
+  try {
+    return decodeURIComponent(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Check an upstream's answer is a package document and drop what would break serving it:
+ * versions that are not objects or not valid semver keys, version entries without a
+ * `dist` object, dist-tags that are not strings or name no listed version, a `time` that
+ * is not an object. Mutates and returns `value`; throws an UpstreamError when it is not a
+ * package document at all.
+ */
+export function sanitizeUpstreamPackument(value: unknown, name: PackageName): Packument {
+  if (!isRecord(value) || !isRecord(value['versions'])) throw new UpstreamError(`the upstream's document for ${name.name} is not a package document`);
+  const versions = value['versions'];
+  for (const [v, version] of Object.entries(versions)) {
+    if (!isRecord(version) || !isRecord(version['dist']) || semver.valid(v, { loose: true }) === null) delete versions[v];
+    else if (typeof version['version'] !== 'string') version['version'] = v;
+  }
+  const tags = isRecord(value['dist-tags']) ? value['dist-tags'] : {};
+  for (const [tag, v] of Object.entries(tags)) if (typeof v !== 'string' || !isRecord(versions[v])) delete tags[tag];
+  value['dist-tags'] = tags;
+  if (value['time'] !== undefined && !isRecord(value['time'])) delete value['time'];
+  if (typeof value['name'] !== 'string') value['name'] = name.name;
+  return value as unknown as Packument;
 }
 
 /**
  * Environments: `registry-environment: staging` makes `latest` point at the version of
- * the `staging` dist-tag, so one URL serves each line. An unknown tag changes nothing.
- * Returns a new document (a shallow copy): cached documents are never mutated.
+ * the `staging` dist-tag, so one URL serves each line. An unknown tag (or one naming no
+ * listed version) changes nothing. Returns a new document (a shallow copy) when it
+ * changes anything: cached documents are never mutated.
  */
 export function withEnvironment(doc: Packument, environment: string | undefined): Packument {
   if (!environment) return doc;
-  const version = doc['dist-tags']?.[environment];
-  if (!version || !doc.versions[version] || doc['dist-tags']['latest'] === version) return doc;
-  return { ...doc, 'dist-tags': { ...doc['dist-tags'], latest: version } };
+  const tags = doc['dist-tags'] ?? {};
+  const version = Object.hasOwn(tags, environment) ? tags[environment] : undefined;
+  if (!version || !doc.versions[version] || tags['latest'] === version) return doc;
+  return { ...doc, 'dist-tags': { ...tags, latest: version } };
 }
 
 /** Highest version that is not a prerelease (else the highest), for a recomputed `latest`. */
@@ -124,23 +172,54 @@ export function highestVersion(versions: readonly string[]): string | undefined 
   return semver.rsort(stable.length ? stable : valid)[0];
 }
 
+/** One member's package document, in member order. */
+export interface MemberPackument {
+  readonly doc: Packument;
+  /**
+   * True when the document comes from a hosted repository: a hosted member, or a member
+   * group that answered from its own hosted members.
+   */
+  readonly hosted: boolean;
+}
+
+/**
+ * The dependency-confusion guard: when any hosted member has the package, only hosted
+ * members' documents count, so a public package of the same name can neither shadow a
+ * private one nor add versions to it. Otherwise every member's document counts.
+ */
+export function guardMemberPackuments(answers: readonly MemberPackument[]): { docs: Packument[]; hosted: boolean } {
+  const hosted = answers.filter((a) => a.hosted);
+  const chosen = hosted.length > 0 ? hosted : answers;
+  return { docs: chosen.map((a) => a.doc), hosted: hosted.length > 0 };
+}
+
 /**
  * Merge members' packuments (in member order): versions union, first member wins a
- * version; each dist-tag from the first member that has it; times merged; modified = max.
+ * version; each dist-tag from the first member that has it (and lists its version);
+ * times merged (first member wins a version's time, `created` is the earliest,
+ * `modified` the latest). One document is returned as it is.
  */
 export function mergePackuments(docs: readonly Packument[]): Packument | undefined {
   if (docs.length === 0) return undefined;
   if (docs.length === 1) return docs[0];
   const merged: Packument = { ...docs[0]!, versions: {}, 'dist-tags': {}, time: {} };
+  const time = merged.time!;
+  let modified: string | undefined;
   for (const doc of docs) {
-    for (const [v, version] of Object.entries(doc.versions ?? {})) if (!(v in merged.versions)) merged.versions[v] = version;
-    for (const [tag, v] of Object.entries(doc['dist-tags'] ?? {})) if (!(tag in merged['dist-tags'])) merged['dist-tags'][tag] = v;
-    for (const [k, t] of Object.entries(doc.time ?? {})) {
-      const current = merged.time![k];
-      if (current === undefined || (k === 'modified' && t > current)) merged.time![k] = t;
+    for (const [v, version] of Object.entries(doc.versions ?? {})) if (!Object.hasOwn(merged.versions, v)) merged.versions[v] = version;
+    for (const [tag, v] of Object.entries(doc['dist-tags'] ?? {})) {
+      if (!Object.hasOwn(merged['dist-tags'], tag) && doc.versions?.[v]) merged['dist-tags'][tag] = v;
     }
+    for (const [k, t] of Object.entries(doc.time ?? {})) {
+      if (typeof t !== 'string') continue;
+      const current = time[k];
+      if (current === undefined || (k === 'modified' && t > current) || (k === 'created' && t < current)) time[k] = t;
+    }
+    for (const m of [doc.modified, doc.time?.['modified']]) if (typeof m === 'string' && (modified === undefined || m > modified)) modified = m;
   }
-  for (const [tag, v] of Object.entries(merged['dist-tags'])) if (!merged.versions[v]) delete merged['dist-tags'][tag];
-  merged.modified = merged.time?.['modified'];
+  if (modified !== undefined) {
+    time['modified'] = modified;
+    merged.modified = modified;
+  } else delete merged.modified;
   return merged;
 }

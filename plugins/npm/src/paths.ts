@@ -24,7 +24,11 @@ export function parseNpmPath(segments: readonly string[], rawPath?: string): Npm
   const name = parseName(parts.slice(0, nameLength).join('/'));
   const rest = parts.slice(nameLength);
   if (rest.length === 0) return { kind: 'packument', name };
-  if (rest.length === 1) return { kind: 'version', name, spec: rest[0]! };
+  if (rest.length === 1) {
+    const spec = rest[0]!;
+    if (spec.length > MAX_SPEC_LENGTH) throw new BadRequestError(`version or tag "${spec.slice(0, 64)}..." is too long`, 'INVALID_VERSION');
+    return { kind: 'version', name, spec };
+  }
   if (rest.length === 2 && rest[0] === '-rev') return { kind: 'revision', name, rev: rest[1]! };
   if (rest.length === 2 && rest[0] === '-') return { kind: 'tarball', name, file: checkFile(rest[1]!) };
   if (rest.length === 4 && rest[0] === '-' && rest[2] === '-rev') return { kind: 'tarball-revision', name, file: checkFile(rest[1]!), rev: rest[3]! };
@@ -33,10 +37,16 @@ export function parseNpmPath(segments: readonly string[], rawPath?: string): Npm
   throw new NotFoundError('not found');
 }
 
+/** Longest version, tag or range accepted in `/<name>/<spec>` (semver's own limit). */
+const MAX_SPEC_LENGTH = 256;
+
+/** True for a file name that can be a tarball in a URL or an asset path: `*.tgz`, no path tricks. */
+export function isTarballFileName(file: string): boolean {
+  return file.length <= 300 && file.endsWith('.tgz') && !file.startsWith('.') && !file.includes('..') && /^[A-Za-z0-9._+~-]+$/.test(file);
+}
+
 function checkFile(file: string): string {
-  if (!file.endsWith('.tgz') || file.startsWith('.') || file.includes('..') || !/^[A-Za-z0-9._+~-]+$/.test(file)) {
-    throw new NotFoundError(`not a tarball name: ${file}`);
-  }
+  if (!isTarballFileName(file)) throw new NotFoundError(`not a tarball name: ${file.slice(0, 200)}`);
   return file;
 }
 

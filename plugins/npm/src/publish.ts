@@ -8,19 +8,31 @@ import {
   ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
+  isRegistryError,
   isSpilledString,
+  type Asset,
   type FormatRequestContext,
+  type PutAssetOptions,
   type FormatResponse,
   type RepositoryHandle,
 } from '@registry-core/api';
-import { expectedFromDist } from './integrity.js';
+import { expectedFromDist, sriFromHex } from './integrity.js';
 import { checkManifestMatchesTarball } from './manifest-check.js';
-import { parseName, tarballFile, tarballPath, type PackageName } from './names.js';
+import { parseName, tarballFile, tarballPath, tarballVersion, type PackageName } from './names.js';
 import { highestVersion, type Packument, type VersionDocument } from './packument.js';
+import { packumentKey } from './reads.js';
 import { inspectTarball } from './tarball.js';
 
-/** Document key of a hosted packument. */
-export const packumentKey = (name: PackageName) => `packument/${name.name}`;
+/** Longest deprecation message kept. */
+const MAX_DEPRECATION = 4096;
+
+/**
+ * A dist-tag name: short, URL-safe, and not something npm would read as a version or a
+ * range (`1.x` as a tag would shadow the range in `npm install name@1.x`).
+ */
+export function isValidDistTag(tag: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tag) && semver.validRange(tag) === null;
+}
 
 /** Largest text kept from a spilled field that is not an attachment (a huge readme). */
 const MAX_TEXT_FIELD = 4 * 1024 * 1024;
@@ -86,26 +98,29 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
   if (time && !existing?.value.versions[version]) throw new ForbiddenError(`${name.name}@${version} was published and unpublished before; versions are never reused`);
 
   const maxBytes = repo.limits.maxUploadBytes;
-  let tarball: Readable;
+  const length = attachment['length'];
+  if (length !== undefined && (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0)) {
+    throw new BadRequestError('the attachment\'s length must be a non-negative integer');
+  }
+  if (typeof length === 'number' && length > maxBytes) throw new PayloadTooLargeError(`the tarball (${length} bytes) is over the ${maxBytes}-byte limit`);
+  let openTarball: () => Readable;
   if (isSpilledString(data)) {
-    if (data.size * 0.75 > maxBytes + 4) throw new PayloadTooLargeError(`the tarball is over the ${maxBytes}-byte limit`);
-    tarball = data.open('base64');
-  } else if (typeof data === 'string') {
-    const bytes = Buffer.from(data, 'base64');
-    tarball = Readable.from([bytes]);
+    if (Math.floor((data.size * 3) / 4) > maxBytes + 2) throw new PayloadTooLargeError(`the tarball is over the ${maxBytes}-byte limit`);
+    openTarball = () => data.open('base64');
+  } else if (typeof data === 'string' && data.length > 0) {
+    if (!/^[A-Za-z0-9+/\r\n]*={0,2}$/.test(data)) throw new BadRequestError('the attachment data is not base64');
+    openTarball = () => Readable.from([Buffer.from(data, 'base64')]);
   } else {
     throw new BadRequestError('the attachment has no base64 data');
   }
+  const readme = await materialize(manifest['readme'] ?? body['readme']);
   const path = tarballPath(name, file);
-  const asset = await repo.assets.put(path, tarball, {
-    kind: 'content',
-    contentType: 'application/octet-stream',
-    expect,
-    maxBytes,
-    createOnly: true,
-  });
+  const asset = await storeTarball(repo, name, version, path, openTarball, { kind: 'content', contentType: 'application/octet-stream', expect, maxBytes, createOnly: true });
   let facts;
   try {
+    if (typeof length === 'number' && asset.size !== length) {
+      throw new BadRequestError(`the attachment decodes to ${asset.size} bytes but announces a length of ${length}`, 'INTEGRITY_MISMATCH');
+    }
     facts = await inspectTarball(await asset.open(), { maxUnpackedBytes: Math.max(maxBytes * 20, 256 * 1024 * 1024) });
     checkManifestMatchesTarball(manifest, facts.manifest, { hasBindingGyp: facts.hasBindingGyp, base: name.base });
   } catch (error) {
@@ -118,14 +133,18 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
     ...(manifest as VersionDocument),
     _id: `${name.name}@${version}`,
     _npmUser: { name: ctx.principal.name },
+    // Digests of the bytes stored (they matched what the client announced); nothing else
+    // of the client's dist (a client cannot bring registry signatures).
     dist: {
-      ...(dist ?? {}),
+      integrity: sriFromHex(asset.digests.sha512),
+      shasum: asset.digests.sha1,
       tarball: path,
       fileCount: facts.fileCount,
       unpackedSize: facts.unpackedSize,
-    } as VersionDocument['dist'],
+    },
   };
-  delete (stored as Json)['_attachments'];
+  // Attachments never live in the document; the readme is kept once, at the top level.
+  for (const field of ['_attachments', '_rev', 'readme']) delete (stored as Json)[field];
   try {
     await repo.documents.update<Packument>(packumentKey(name), (current) => {
       if (current?.versions[version]) throw new ForbiddenError(`cannot modify pre-existing version: ${version}`);
@@ -134,11 +153,11 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
       doc.time = { ...doc.time, modified: now, [version]: now };
       const tags = isObject(body['dist-tags']) ? (body['dist-tags'] as Record<string, unknown>) : {};
       for (const [tag, v] of Object.entries(tags)) {
-        if (typeof v === 'string' && doc.versions[v] && !semver.validRange(tag)) doc['dist-tags'][tag] = v;
+        if (typeof v === 'string' && doc.versions[v] && isValidDistTag(tag)) doc['dist-tags'][tag] = v;
       }
       if (!doc['dist-tags']['latest']) doc['dist-tags']['latest'] = version;
       for (const field of ['description', 'readme', 'keywords', 'license', 'homepage', 'repository', 'bugs', 'author']) {
-        const value = field === 'readme' ? (manifest['readme'] ?? body['readme']) : manifest[field];
+        const value = field === 'readme' ? readme : manifest[field];
         if (value !== undefined) (doc as Json)[field] = value;
       }
       const maintainers = (doc['maintainers'] as { name: string }[] | undefined) ?? [];
@@ -157,6 +176,38 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
   });
   ctx.logger.info('published', { package: name.name, version, user: ctx.principal.name });
   return { status: 201, body: { kind: 'json', value: { ok: true, id: name.name, success: true } } };
+}
+
+/** An unreferenced tarball older than this is the leftover of a publish that died halfway. */
+const ORPHAN_AGE_MS = 10 * 60 * 1000;
+
+/**
+ * Store a published tarball (create-only). A tarball already at the path but in no
+ * version of the document is either another publish of the same version in flight (409,
+ * retry) or, when old, the leftover of one that died between blob and document: it is
+ * replaced.
+ */
+async function storeTarball(
+  repo: RepositoryHandle,
+  name: PackageName,
+  version: string,
+  path: string,
+  open: () => Readable,
+  options: PutAssetOptions,
+): Promise<Asset> {
+  try {
+    return await repo.assets.put(path, open(), options);
+  } catch (error) {
+    if (!isRegistryError(error) || error.status !== 409) throw error;
+  }
+  const doc = await repo.documents.get<Packument>(packumentKey(name));
+  if (doc && Object.hasOwn(doc.value.versions, version)) throw new ForbiddenError(`cannot modify pre-existing version: ${version}`);
+  const leftover = await repo.assets.get(path);
+  if (leftover && Date.now() - leftover.createdAt.getTime() < ORPHAN_AGE_MS) {
+    throw new ConflictError(`${name.name}@${version} is being published by another request; try again later`);
+  }
+  await repo.assets.delete(path);
+  return repo.assets.put(path, open(), options);
 }
 
 /**
@@ -179,18 +230,18 @@ export async function updateDocument(ctx: FormatRequestContext, name: PackageNam
     removed = Object.keys(current.versions).filter((v) => !(v in incoming.versions));
     if (removed.length) {
       ctx.authorize('delete', name.name);
-      if (repo.config['allowUnpublish'] === false) throw new ForbiddenError(`unpublishing is disabled in ${repo.name}`);
+      if (!unpublishAllowed(repo)) throw new ForbiddenError(`unpublishing is disabled in ${repo.name}`);
     }
     for (const v of removed) delete current.versions[v];
     for (const [v, version] of Object.entries(incoming.versions)) {
-      const deprecated = version?.deprecated;
-      if (typeof deprecated === 'string' && deprecated !== '') current.versions[v]!.deprecated = deprecated;
+      const deprecated = isObject(version) ? version['deprecated'] : undefined;
+      if (typeof deprecated === 'string' && deprecated !== '') current.versions[v]!.deprecated = deprecated.slice(0, MAX_DEPRECATION);
       else delete current.versions[v]!.deprecated;
     }
     if (Object.keys(current.versions).length === 0) return DELETE_DOCUMENT;
     const tags: Record<string, string> = {};
     for (const [tag, v] of Object.entries({ ...current['dist-tags'], ...(isObject(incoming['dist-tags']) ? incoming['dist-tags'] : {}) })) {
-      if (typeof v === 'string' && current.versions[v]) tags[tag] = v;
+      if (typeof v === 'string' && Object.hasOwn(current.versions, v) && (tag === 'latest' || isValidDistTag(tag))) tags[tag] = v;
     }
     if (!tags['latest']) tags['latest'] = highestVersion(Object.keys(current.versions))!;
     current['dist-tags'] = tags;
@@ -211,7 +262,8 @@ export async function updateDocument(ctx: FormatRequestContext, name: PackageNam
 export async function deleteTarball(ctx: FormatRequestContext, name: PackageName, file: string): Promise<FormatResponse> {
   const repo = ctx.repository;
   ctx.authorize('delete', name.name);
-  if (repo.config['allowUnpublish'] === false) throw new ForbiddenError(`unpublishing is disabled in ${repo.name}`);
+  if (!unpublishAllowed(repo)) throw new ForbiddenError(`unpublishing is disabled in ${repo.name}`);
+  if (tarballVersion(name, file) === undefined) throw new NotFoundError(`${file} is not a tarball of ${name.name}`);
   const doc = await repo.documents.get<Packument>(packumentKey(name));
   const stillListed = doc && Object.values(doc.value.versions).some((v) => v.dist?.tarball?.endsWith(`/-/${file}`));
   if (stillListed) throw new ConflictError(`${file} belongs to a published version; unpublish the version first`);
@@ -223,12 +275,17 @@ export async function deleteTarball(ctx: FormatRequestContext, name: PackageName
 export async function unpublishPackage(ctx: FormatRequestContext, name: PackageName): Promise<FormatResponse> {
   const repo = ctx.repository;
   ctx.authorize('delete', name.name);
-  if (repo.config['allowUnpublish'] === false) throw new ForbiddenError(`unpublishing is disabled in ${repo.name}`);
+  if (!unpublishAllowed(repo)) throw new ForbiddenError(`unpublishing is disabled in ${repo.name}`);
   if (!(await repo.documents.get(packumentKey(name)))) throw new NotFoundError(`${name.name} is not in ${repo.name}`);
   await repo.documents.delete(packumentKey(name));
   await removePackage(repo, name);
   ctx.logger.info('unpublished', { package: name.name, user: ctx.principal.name });
   return { status: 200, body: { kind: 'json', value: { ok: true } } };
+}
+
+/** The repository's `allowUnpublish` (default true). */
+export function unpublishAllowed(repo: RepositoryHandle): boolean {
+  return repo.config['allowUnpublish'] !== false;
 }
 
 async function removePackage(repo: RepositoryHandle, name: PackageName): Promise<void> {
@@ -240,7 +297,7 @@ async function removePackage(repo: RepositoryHandle, name: PackageName): Promise
 export async function changeDistTag(ctx: FormatRequestContext, name: PackageName, tag: string, version: string | undefined): Promise<FormatResponse> {
   const repo = ctx.repository;
   ctx.authorize('write', name.name);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tag) || semver.validRange(tag)) throw new BadRequestError(`invalid dist-tag "${tag}"`);
+  if (!isValidDistTag(tag)) throw new BadRequestError(`invalid dist-tag "${tag.slice(0, 80)}": letters, digits, . _ - only, and not a version or range`);
   if (version === undefined && tag === 'latest') throw new BadRequestError('the latest tag cannot be removed');
   await repo.documents.update<Packument>(packumentKey(name), (current) => {
     if (!current) throw new NotFoundError(`${name.name} is not in ${repo.name}`);

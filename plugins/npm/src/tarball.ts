@@ -14,12 +14,16 @@ export interface TarballFacts {
 }
 
 const MAX_MANIFEST_BYTES = 1024 * 1024;
+/** More entries than any real package has; past it the tarball is refused (CPU, not bytes). */
+const MAX_ENTRIES = 200_000;
 
 /**
  * Read a published tarball as a stream and refuse what npm should never have packed:
  * anything but regular files and folders (symlinks, hard links, devices), absolute
- * paths, `..` segments, backslashes, more than one top folder, or a missing or invalid
- * package.json. Unpacked size is capped to stop decompression bombs.
+ * paths, `..` segments, backslashes, more than one top folder, two entries for one path
+ * (compared case- and normalisation-insensitively, as macOS and Windows file systems do:
+ * a second package.json would silently replace the one checked), or a missing or invalid
+ * package.json. Unpacked size and entry count are capped to stop decompression bombs.
  */
 export async function inspectTarball(source: Readable, options: { maxUnpackedBytes: number }): Promise<TarballFacts> {
   const gunzip = createGunzip();
@@ -32,6 +36,8 @@ export async function inspectTarball(source: Readable, options: { maxUnpackedByt
   let fileCount = 0;
   let unpackedSize = 0;
   let hasBindingGyp = false;
+  let entries = 0;
+  const seen = new Set<string>();
   try {
     for await (const entry of extract) {
       const header = entry.header;
@@ -45,6 +51,10 @@ export async function inspectTarball(source: Readable, options: { maxUnpackedByt
       const segments = name.split('/').filter((s) => s !== '' && s !== '.');
       if (segments.includes('..')) bad('contains ".."');
       if (segments.length === 0) bad('has an empty path');
+      if (++entries > MAX_ENTRIES) bad(`is one entry too many (at most ${MAX_ENTRIES})`);
+      const key = segments.join('/').normalize('NFC').toLowerCase();
+      if (header.type === 'file' && seen.has(key)) bad('appears twice in the tarball');
+      seen.add(key);
       const first = segments[0]!;
       if (top === undefined) top = first;
       else if (top !== first && header.type === 'file') bad(`is outside the package folder "${top}"`);

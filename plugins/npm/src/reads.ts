@@ -1,0 +1,256 @@
+import {
+  NotFoundError,
+  UpstreamError,
+  assetResponse,
+  jsonResponse,
+  type CacheStatus,
+  type FormatRequestContext,
+  type FormatResponse,
+  type MemberResponse,
+} from '@registry-core/api';
+import semver from 'semver';
+import { expectedFromDist } from './integrity.js';
+import { encodedName, tarballPath, tarballVersion, type PackageName } from './names.js';
+import {
+  ABBREVIATED_TYPE,
+  abbreviate,
+  guardMemberPackuments,
+  mergePackuments,
+  originalTarball,
+  rewriteTarballs,
+  sanitizeUpstreamPackument,
+  servedTarballFile,
+  wantsAbbreviated,
+  withEnvironment,
+  type Packument,
+} from './packument.js';
+import { PackumentCache } from './render-cache.js';
+
+/** Document key of a hosted packument. */
+export const packumentKey = (name: PackageName): string => `packument/${name.name}`;
+/** Asset path of a proxied packument; `-/` keeps it apart from every tarball path (`<name>/-/<file>`). */
+export const proxyPackumentPath = (name: PackageName): string => `-/packument/${name.name}`;
+/** Request header naming a dist-tag that `latest` should point at (environments). */
+export const ENVIRONMENT_HEADER = 'registry-environment';
+/**
+ * Header on a member's answer to its group: the document or tarball came from a hosted
+ * repository. Lets a group that is itself a member tell its parent (dependency-confusion
+ * guard across nested groups); stripped before anything reaches a client.
+ */
+export const ORIGIN_HEADER = 'x-registry-npm-origin';
+
+const cache = new PackumentCache();
+const MAX_PACKUMENT_BYTES = 256 * 1024 * 1024;
+
+/** A packument as a repository serves it, with where it came from. */
+export interface LoadedPackument {
+  readonly doc: Packument;
+  readonly cache?: CacheStatus;
+  /** A stable identity of `doc` for the answer cache (a hosted document's revision). */
+  readonly renderKey?: string;
+  /** True when the document comes from hosted repositories only. */
+  readonly hosted: boolean;
+}
+
+/**
+ * The upstream's document, tarball URLs rewritten to `baseUrl` and shared through the
+ * parsed-document cache: never mutate it.
+ */
+export async function loadUpstreamPackument(ctx: FormatRequestContext, name: PackageName, baseUrl: string): Promise<LoadedPackument | undefined> {
+  const upstream = ctx.repository.upstream!;
+  const result = await upstream.fetch({
+    path: proxyPackumentPath(name),
+    upstreamUrl: encodedName(name),
+    kind: 'metadata',
+    headers: { accept: 'application/json' },
+    contentType: 'application/json',
+    maxBytes: MAX_PACKUMENT_BYTES,
+  });
+  if (!result.found) return undefined;
+  const key = `${result.asset.digests.sha256}\u0000${name.name}\u0000${baseUrl}`;
+  const cached = cache.getParsed(key);
+  if (cached) return { doc: cached, cache: result.cache, hosted: false };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse((await result.asset.read(MAX_PACKUMENT_BYTES)).toString('utf8'));
+  } catch {
+    throw new UpstreamError(`the upstream's document for ${name.name} is not JSON`);
+  }
+  const doc = sanitizeUpstreamPackument(parsed, name);
+  rewriteTarballs(doc, baseUrl, name);
+  cache.setParsed(key, doc, result.asset.size);
+  return { doc, cache: result.cache, hosted: false };
+}
+
+function status(response: FormatResponse): number {
+  return response.status ?? 200;
+}
+
+function fromHosted(answer: MemberResponse): boolean {
+  return answer.member.type === 'hosted' || answer.response.headers?.[ORIGIN_HEADER] === 'hosted';
+}
+
+/**
+ * A group's document: every member asked (for the full document, without the
+ * environment, which the group applies itself), then the dependency-confusion guard,
+ * then the merge.
+ */
+async function loadGroupPackument(ctx: FormatRequestContext, name: PackageName): Promise<LoadedPackument | undefined> {
+  const answers = await ctx.repository.members!.all({
+    method: 'GET',
+    path: `/${encodedName(name)}`,
+    headers: { accept: 'application/json', [ENVIRONMENT_HEADER]: '' },
+  });
+  const found = answers.filter((a) => status(a.response) === 200 && a.response.body?.kind === 'json');
+  const guarded = guardMemberPackuments(found.map((a) => ({ doc: (a.response.body as { value: Packument }).value, hosted: fromHosted(a) })));
+  if (!guarded.hosted) {
+    // Fail closed: a hosted member that could not answer might own the name.
+    const hostedDown = answers.find((a) => (a.member.type === 'hosted' || a.member.type === 'group') && status(a.response) >= 500);
+    if (hostedDown) throw new UpstreamError(`${hostedDown.member.name} could not answer for ${name.name}; not answering from the other members alone`);
+  }
+  if (guarded.docs.length === 0) {
+    if (answers.some((a) => status(a.response) >= 500)) throw new UpstreamError(`no member could answer for ${name.name}`);
+    return undefined;
+  }
+  const chosen = found.filter((a) => !guarded.hosted || fromHosted(a));
+  const cacheStatus = chosen.map((a) => a.response.cache).find((c) => c === 'STALE' || c === 'MISS') ?? chosen.find((a) => a.response.cache)?.response.cache;
+  return { doc: mergePackuments(guarded.docs)!, cache: cacheStatus, hosted: guarded.hosted };
+}
+
+/** The package document as this repository serves it, tarball URLs pointing at `ctx.baseUrl`. */
+export async function loadPackument(ctx: FormatRequestContext, name: PackageName): Promise<LoadedPackument | undefined> {
+  const repo = ctx.repository;
+  if (repo.type === 'hosted') {
+    const stored = await repo.documents.get<Packument>(packumentKey(name));
+    if (!stored) return undefined;
+    rewriteTarballs(stored.value, ctx.baseUrl, name);
+    const renderKey = ['hosted', repo.name, name.name, stored.revision, stored.updatedAt.getTime(), stored.value._rev ?? '', ctx.baseUrl].join('\u0000');
+    return { doc: stored.value, renderKey, hosted: true };
+  }
+  if (repo.type === 'proxy') return loadUpstreamPackument(ctx, name, ctx.baseUrl);
+  return loadGroupPackument(ctx, name);
+}
+
+function environmentOf(ctx: FormatRequestContext): string | undefined {
+  return ctx.headers[ENVIRONMENT_HEADER] || undefined;
+}
+
+/** Headers every packument answer carries: caches in front must keep the variants apart. */
+const VARY = { vary: `Accept, Accept-Encoding, ${ENVIRONMENT_HEADER}` };
+
+/** Answer a loaded packument: full or abbreviated, with the environment applied. */
+export function packumentResponse(ctx: FormatRequestContext, loaded: LoadedPackument): FormatResponse {
+  const doc = withEnvironment(loaded.doc, environmentOf(ctx));
+  // A group gets the full document itself, to guard and merge.
+  if (ctx.viaGroup) return jsonResponse(doc, { headers: { ...VARY, ...(loaded.hosted ? { [ORIGIN_HEADER]: 'hosted' } : {}) }, cache: loaded.cache });
+  const abbreviated = wantsAbbreviated(ctx.headers['accept']);
+  // The variant names the `latest` the environment resolved to, not the header as sent.
+  const variant = `${abbreviated ? 'abbreviated' : 'full'}\u0000${doc['dist-tags']['latest'] ?? ''}`;
+  const rendered = cache.render(loaded.doc, variant, () => (abbreviated ? abbreviate(doc) : doc), loaded.renderKey);
+  return {
+    headers: { ...VARY, etag: rendered.etag },
+    cache: loaded.cache,
+    body: { kind: 'buffer', value: rendered.bytes, contentType: abbreviated ? ABBREVIATED_TYPE : 'application/json; charset=utf-8' },
+  };
+}
+
+export async function getPackument(ctx: FormatRequestContext, name: PackageName): Promise<FormatResponse> {
+  const loaded = await loadPackument(ctx, name);
+  if (!loaded) throw new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
+  return packumentResponse(ctx, loaded);
+}
+
+/** `GET /<name>/<version | dist-tag | range>`: one version's document. */
+export async function getVersion(ctx: FormatRequestContext, name: PackageName, spec: string): Promise<FormatResponse> {
+  const loaded = await loadPackument(ctx, name);
+  if (!loaded) throw new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
+  const doc = withEnvironment(loaded.doc, environmentOf(ctx));
+  const tags = doc['dist-tags'];
+  let version: string | undefined;
+  if (Object.hasOwn(tags, spec)) version = tags[spec];
+  else if (Object.hasOwn(doc.versions, spec)) version = spec;
+  else if (semver.validRange(spec)) version = semver.maxSatisfying(Object.keys(doc.versions), spec) ?? undefined;
+  const found = version !== undefined && Object.hasOwn(doc.versions, version) ? doc.versions[version] : undefined;
+  if (!found) throw new NotFoundError(`${name.name}@${spec} is not in ${ctx.repository.name}`);
+  return jsonResponse(found, { cache: loaded.cache });
+}
+
+/** `GET /-/package/<name>/dist-tags`. */
+export async function getDistTags(ctx: FormatRequestContext, name: PackageName): Promise<FormatResponse> {
+  const loaded = await loadPackument(ctx, name);
+  if (!loaded) throw new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
+  return jsonResponse(loaded.doc['dist-tags'], { cache: loaded.cache, cachePolicy: 'no-store' });
+}
+
+function withoutOriginHeader(response: FormatResponse): FormatResponse {
+  if (!response.headers || !(ORIGIN_HEADER in response.headers)) return response;
+  const { [ORIGIN_HEADER]: _dropped, ...headers } = response.headers;
+  return { ...response, headers };
+}
+
+/**
+ * A group's tarball: the first member that has it, unless that member is not hosted and
+ * a hosted member owns the package name (the dependency-confusion guard, as for the
+ * document): then only the owners are asked.
+ */
+async function getGroupTarball(ctx: FormatRequestContext, name: PackageName, file: string): Promise<FormatResponse> {
+  const members = ctx.repository.members!;
+  const answer = (response: FormatResponse, hosted: boolean): FormatResponse =>
+    ctx.viaGroup ? { ...response, headers: { ...response.headers, ...(hosted ? { [ORIGIN_HEADER]: 'hosted' } : {}) } } : withoutOriginHeader(response);
+  const hit = await members.first();
+  if (hit && fromHosted(hit)) return answer(hit.response, true);
+  const candidates = members.list.filter((m) => m.type === 'hosted' || m.type === 'group');
+  const owners: string[] = [];
+  for (const member of candidates) {
+    const doc = await members.forward(member.name, { method: 'GET', path: `/${encodedName(name)}`, headers: { accept: 'application/json', [ENVIRONMENT_HEADER]: '' } });
+    if (status(doc) === 200 && (member.type === 'hosted' || doc.headers?.[ORIGIN_HEADER] === 'hosted')) owners.push(member.name);
+  }
+  if (owners.length === 0) {
+    if (!hit) throw new NotFoundError(`${name.name}/-/${file} is not in ${ctx.repository.name}`);
+    return answer(hit.response, false);
+  }
+  for (const owner of owners) {
+    const response = await members.forward(owner);
+    if (status(response) >= 200 && status(response) < 300) return answer(response, true);
+  }
+  throw new NotFoundError(`${name.name}/-/${file} is not in the hosted repositories that own ${name.name}`);
+}
+
+/** `GET /<name>/-/<file>.tgz`. */
+export async function getTarball(ctx: FormatRequestContext, name: PackageName, file: string): Promise<FormatResponse> {
+  const repo = ctx.repository;
+  if (repo.type === 'group') return getGroupTarball(ctx, name, file);
+  const notFound = () => new NotFoundError(`${name.name}/-/${file} is not in ${repo.name}`);
+  if (repo.type === 'hosted') {
+    if (tarballVersion(name, file) === undefined) throw notFound();
+    const stored = await repo.assets.get(tarballPath(name, file));
+    if (!stored) throw notFound();
+    return assetResponse(stored, ctx.viaGroup ? { headers: { [ORIGIN_HEADER]: 'hosted' } } : {});
+  }
+  const path = tarballPath(name, file);
+  const stored = await repo.assets.get(path);
+  if (stored) return assetResponse(stored, { cache: 'HIT' });
+  // Proxy: the upstream's document says which version the file is, where it is and what it must hash to.
+  const loaded = await loadUpstreamPackument(ctx, name, ctx.baseUrl);
+  const version = loaded && Object.values(loaded.doc.versions).find((v) => servedTarballFile(name, v) === file);
+  if (!version) throw new NotFoundError(`${name.name}/-/${file} is not a tarball the upstream lists`);
+  const expect = expectedFromDist(version.dist);
+  if (!expect) throw new UpstreamError(`the upstream announces no digest for ${file}; refusing to cache unverifiable content`);
+  const upstream = repo.upstream!;
+  const original = originalTarball(version) ?? '';
+  let upstreamUrl = `${name.name}/-/${file}`;
+  try {
+    // The contract fetches only from the upstream's own origin; elsewhere, npm's conventional path.
+    if (original && new URL(original, upstream.upstreamUrl).origin === new URL(upstream.upstreamUrl).origin) upstreamUrl = original;
+  } catch {
+    // keep the conventional location
+  }
+  const result = await upstream.fetch({ path, upstreamUrl, kind: 'content', expect, contentType: 'application/octet-stream', maxBytes: repo.limits.maxUploadBytes * 4 });
+  if (!result.found) throw new NotFoundError(`${name.name}/-/${file} is not upstream`);
+  return assetResponse(result.asset, { cache: result.cache });
+}
+
+/** Cache statistics, for tests. */
+export function packumentCacheStats(): ReturnType<PackumentCache['stats']> {
+  return cache.stats();
+}

@@ -1,0 +1,107 @@
+import { BadRequestError, jsonResponse, type FormatRequestContext, type FormatResponse } from '@registry-core/api';
+
+/** Largest `size` accepted at all; anything above is refused, not clamped (it is a client bug or an attack). */
+export const MAX_SEARCH_SIZE = 10_000;
+const MAX_FROM = 1_000_000;
+const MAX_TEXT = 256;
+
+/** One result of npm's search API. */
+export interface SearchObject {
+  package: { name: string; [field: string]: unknown };
+  [field: string]: unknown;
+}
+
+/** The parameters of `GET /-/v1/search?text=&size=&from=`, checked. */
+export interface SearchQuery {
+  readonly text: string;
+  readonly size: number;
+  readonly from: number;
+}
+
+/**
+ * Read the search parameters: `size` defaults to 20 and must be an integer from 0 to
+ * 10000 (400 otherwise), then is capped at the repository's `maxSearchResults`; `from`
+ * must be a non-negative integer; `text` is cut at 256 characters.
+ */
+export function parseSearchQuery(query: URLSearchParams, maxResults: number): SearchQuery {
+  const text = (query.get('text') ?? '').slice(0, MAX_TEXT);
+  const sizeParam = query.get('size') ?? '20';
+  const fromParam = query.get('from') ?? '0';
+  if (!/^\d{1,5}$/.test(sizeParam) || Number(sizeParam) > MAX_SEARCH_SIZE) {
+    throw new BadRequestError(`size must be an integer from 0 to ${MAX_SEARCH_SIZE} (answers hold at most ${maxResults})`);
+  }
+  if (!/^\d{1,7}$/.test(fromParam) || Number(fromParam) > MAX_FROM) throw new BadRequestError(`from must be an integer from 0 to ${MAX_FROM}`);
+  return { text, size: Math.min(Number(sizeParam), maxResults), from: Number(fromParam) };
+}
+
+function answer(objects: readonly unknown[], total: number): FormatResponse {
+  return jsonResponse({ objects, total, time: new Date().toUTCString() }, { cachePolicy: 'no-store' });
+}
+
+/**
+ * Merge members' search answers in member order: the first member listing a name wins.
+ * `from` was applied by each member, so the merge only cuts at `size`.
+ */
+export function mergeSearchObjects(answers: readonly unknown[], size: number): { objects: SearchObject[]; total: number } {
+  const seen = new Set<string>();
+  const objects: SearchObject[] = [];
+  for (const value of answers) {
+    const list = (value as { objects?: unknown } | undefined)?.objects;
+    if (!Array.isArray(list)) continue;
+    for (const object of list as SearchObject[]) {
+      const name = object?.package?.name;
+      if (typeof name === 'string' && !seen.has(name)) {
+        seen.add(name);
+        objects.push(object);
+      }
+    }
+  }
+  return { objects: objects.slice(0, size), total: objects.length };
+}
+
+/** `GET /-/v1/search`: hosted searches its components, proxy asks the upstream, group merges. */
+export async function search(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const repo = ctx.repository;
+  const { text, size, from } = parseSearchQuery(ctx.query, repo.limits.maxSearchResults);
+  if (repo.type === 'hosted') {
+    const result = await repo.components.search({ text, offset: from, limit: size });
+    const objects = result.items.map((c) => ({
+      package: {
+        name: c.name,
+        version: c.version,
+        description: typeof c.attributes['description'] === 'string' ? c.attributes['description'] : '',
+        keywords: Array.isArray(c.attributes['keywords']) ? c.attributes['keywords'] : [],
+        date: c.updatedAt.toISOString(),
+        links: {},
+        publisher: {},
+        maintainers: [],
+      },
+      score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
+      searchScore: 1,
+    }));
+    return answer(objects, result.total);
+  }
+  if (repo.type === 'proxy') {
+    try {
+      const upstream = await repo.upstream!.passthrough({
+        method: 'GET',
+        upstreamUrl: `-/v1/search?${new URLSearchParams({ text, size: String(size), from: String(from) })}`,
+        headers: { accept: 'application/json' },
+        maxBytes: 8 * 1024 * 1024,
+      });
+      // An upstream without search (404) or failing: an empty result, as npm expects of a registry.
+      if (upstream.status !== 200) return answer([], 0);
+      const parsed = JSON.parse(upstream.body.toString('utf8')) as { objects?: unknown; total?: unknown };
+      if (!Array.isArray(parsed.objects)) return answer([], 0);
+      const objects = parsed.objects.slice(0, size);
+      return answer(objects, typeof parsed.total === 'number' ? parsed.total : objects.length);
+    } catch (error) {
+      ctx.logger.warn('upstream search failed; answering an empty result', { error: (error as Error).message });
+      return answer([], 0);
+    }
+  }
+  const answers = await repo.members!.all();
+  const bodies = answers.filter((a) => (a.response.status ?? 200) === 200 && a.response.body?.kind === 'json').map((a) => (a.response.body as { value: unknown }).value);
+  const merged = mergeSearchObjects(bodies, size);
+  return answer(merged.objects, merged.total);
+}
