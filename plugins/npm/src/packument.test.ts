@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { parseName } from './names.js';
 import {
   abbreviate,
-  guardMemberPackuments,
   highestVersion,
   mergePackuments,
   originalTarball,
@@ -195,30 +194,5 @@ describe('group merge', () => {
     const before = JSON.stringify([first, second]);
     mergePackuments([first, second]);
     expect(JSON.stringify([first, second])).toBe(before);
-  });
-});
-
-describe('dependency-confusion guard', () => {
-  const privateDoc = doc('acme-internal', ['1.0.0'], { latest: '1.0.0' });
-  const publicDoc = doc('acme-internal', ['1.0.0', '99.0.0'], { latest: '99.0.0' });
-
-  it('uses only hosted documents when a hosted member has the name', () => {
-    const guarded = guardMemberPackuments([
-      { doc: publicDoc, hosted: false },
-      { doc: privateDoc, hosted: true },
-    ]);
-    expect(guarded).toEqual({ docs: [privateDoc], hosted: true });
-    expect(Object.keys(mergePackuments(guarded.docs)!.versions)).toEqual(['1.0.0']);
-  });
-
-  it('merges every member when no hosted member has the name', () => {
-    const other = doc('acme-internal', ['2.0.0'], { latest: '2.0.0' });
-    expect(guardMemberPackuments([{ doc: publicDoc, hosted: false }, { doc: other, hosted: false }])).toEqual({ docs: [publicDoc, other], hosted: false });
-    expect(guardMemberPackuments([])).toEqual({ docs: [], hosted: false });
-  });
-
-  it('merges several hosted members with each other', () => {
-    const second = doc('acme-internal', ['1.1.0'], { latest: '1.1.0' });
-    expect(guardMemberPackuments([{ doc: privateDoc, hosted: true }, { doc: publicDoc, hosted: false }, { doc: second, hosted: true }]).docs).toEqual([privateDoc, second]);
   });
 });

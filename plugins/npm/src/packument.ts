@@ -172,27 +172,6 @@ export function highestVersion(versions: readonly string[]): string | undefined 
   return semver.rsort(stable.length ? stable : valid)[0];
 }
 
-/** One member's package document, in member order. */
-export interface MemberPackument {
-  readonly doc: Packument;
-  /**
-   * True when the document comes from a hosted repository: a hosted member, or a member
-   * group that answered from its own hosted members.
-   */
-  readonly hosted: boolean;
-}
-
-/**
- * The dependency-confusion guard: when any hosted member has the package, only hosted
- * members' documents count, so a public package of the same name can neither shadow a
- * private one nor add versions to it. Otherwise every member's document counts.
- */
-export function guardMemberPackuments(answers: readonly MemberPackument[]): { docs: Packument[]; hosted: boolean } {
-  const hosted = answers.filter((a) => a.hosted);
-  const chosen = hosted.length > 0 ? hosted : answers;
-  return { docs: chosen.map((a) => a.doc), hosted: hosted.length > 0 };
-}
-
 /**
  * Merge members' packuments (in member order): versions union, first member wins a
  * version; each dist-tag from the first member that has it (and lists its version);

@@ -7,6 +7,7 @@ import {
   type FormatRequestContext,
   type FormatResponse,
   type MemberResponse,
+  type RepositoryType,
 } from '@registry-core/api';
 import semver from 'semver';
 import { expectedFromDist } from './integrity.js';
@@ -14,7 +15,6 @@ import { encodedName, tarballPath, tarballVersion, type PackageName } from './na
 import {
   ABBREVIATED_TYPE,
   abbreviate,
-  guardMemberPackuments,
   mergePackuments,
   originalTarball,
   rewriteTarballs,
@@ -90,31 +90,49 @@ function fromHosted(answer: MemberResponse): boolean {
   return answer.member.type === 'hosted' || answer.response.headers?.[ORIGIN_HEADER] === 'hosted';
 }
 
+/** A member's answer to the full-document sub-request (no environment: the group applies it). */
+async function askMembers(ctx: FormatRequestContext, name: PackageName, members: readonly { name: string; type: RepositoryType }[]): Promise<MemberResponse[]> {
+  const request = { method: 'GET', path: `/${encodedName(name)}`, headers: { accept: 'application/json', [ENVIRONMENT_HEADER]: '' } };
+  return Promise.all(members.map(async (member) => ({ member, response: await ctx.repository.members!.forward(member.name, request) })));
+}
+
+const isDocument = (a: MemberResponse) => status(a.response) === 200 && a.response.body?.kind === 'json';
+const documentOf = (a: MemberResponse) => (a.response.body as { value: Packument }).value;
+
 /**
- * A group's document: every member asked (for the full document, without the
- * environment, which the group applies itself), then the dependency-confusion guard,
- * then the merge.
+ * A group's document, with the dependency-confusion guard. Members are asked tier by
+ * tier, so a private name never reaches an upstream:
+ *
+ * 1. hosted members: when any has the name, their documents alone are merged;
+ * 2. member groups: when any answers from its own hosted members, those answers alone;
+ * 3. everything else (proxies, and the member groups' other answers), merged in member order.
+ *
+ * A hosted member or member group that fails makes the group fail (502) rather than
+ * answer from the others: it might own the name.
  */
 async function loadGroupPackument(ctx: FormatRequestContext, name: PackageName): Promise<LoadedPackument | undefined> {
-  const answers = await ctx.repository.members!.all({
-    method: 'GET',
-    path: `/${encodedName(name)}`,
-    headers: { accept: 'application/json', [ENVIRONMENT_HEADER]: '' },
-  });
-  const found = answers.filter((a) => status(a.response) === 200 && a.response.body?.kind === 'json');
-  const guarded = guardMemberPackuments(found.map((a) => ({ doc: (a.response.body as { value: Packument }).value, hosted: fromHosted(a) })));
-  if (!guarded.hosted) {
-    // Fail closed: a hosted member that could not answer might own the name.
-    const hostedDown = answers.find((a) => (a.member.type === 'hosted' || a.member.type === 'group') && status(a.response) >= 500);
-    if (hostedDown) throw new UpstreamError(`${hostedDown.member.name} could not answer for ${name.name}; not answering from the other members alone`);
-  }
-  if (guarded.docs.length === 0) {
-    if (answers.some((a) => status(a.response) >= 500)) throw new UpstreamError(`no member could answer for ${name.name}`);
+  const list = ctx.repository.members!.list;
+  const order = new Map(list.map((m, i) => [m.name, i]));
+  const failClosed = (answers: readonly MemberResponse[]) => {
+    const down = answers.find((a) => status(a.response) >= 500);
+    if (down) throw new UpstreamError(`${down.member.name} could not answer for ${name.name}; not answering from the other members alone`);
+  };
+  const hostedAnswers = await askMembers(ctx, name, list.filter((m) => m.type === 'hosted'));
+  const owned = hostedAnswers.filter(isDocument);
+  if (owned.length > 0) return { doc: mergePackuments(owned.map(documentOf))!, hosted: true };
+  failClosed(hostedAnswers);
+  const groupAnswers = await askMembers(ctx, name, list.filter((m) => m.type === 'group'));
+  const ownedByGroups = groupAnswers.filter((a) => isDocument(a) && fromHosted(a));
+  if (ownedByGroups.length > 0) return { doc: mergePackuments(ownedByGroups.map(documentOf))!, hosted: true };
+  failClosed(groupAnswers);
+  const proxyAnswers = await askMembers(ctx, name, list.filter((m) => m.type !== 'hosted' && m.type !== 'group'));
+  const found = [...groupAnswers, ...proxyAnswers].filter(isDocument).sort((a, b) => order.get(a.member.name)! - order.get(b.member.name)!);
+  if (found.length === 0) {
+    if (proxyAnswers.some((a) => status(a.response) >= 500)) throw new UpstreamError(`no member could answer for ${name.name}`);
     return undefined;
   }
-  const chosen = found.filter((a) => !guarded.hosted || fromHosted(a));
-  const cacheStatus = chosen.map((a) => a.response.cache).find((c) => c === 'STALE' || c === 'MISS') ?? chosen.find((a) => a.response.cache)?.response.cache;
-  return { doc: mergePackuments(guarded.docs)!, cache: cacheStatus, hosted: guarded.hosted };
+  const cacheStatus = found.map((a) => a.response.cache).find((c) => c === 'STALE' || c === 'MISS') ?? found.find((a) => a.response.cache)?.response.cache;
+  return { doc: mergePackuments(found.map(documentOf))!, cache: cacheStatus, hosted: false };
 }
 
 /** The package document as this repository serves it, tarball URLs pointing at `ctx.baseUrl`. */
@@ -189,31 +207,38 @@ function withoutOriginHeader(response: FormatResponse): FormatResponse {
 }
 
 /**
- * A group's tarball: the first member that has it, unless that member is not hosted and
- * a hosted member owns the package name (the dependency-confusion guard, as for the
- * document): then only the owners are asked.
+ * A group's tarball, with the tiers of the document's guard: hosted members first; a
+ * name a hosted member has is answered by hosted members only (else 404), then the same
+ * for member groups owning the name through their hosted members; only then the first
+ * other member that has the file. A private name never reaches an upstream.
  */
 async function getGroupTarball(ctx: FormatRequestContext, name: PackageName, file: string): Promise<FormatResponse> {
   const members = ctx.repository.members!;
+  const ok = (response: FormatResponse) => status(response) >= 200 && status(response) < 300;
   const answer = (response: FormatResponse, hosted: boolean): FormatResponse =>
     ctx.viaGroup ? { ...response, headers: { ...response.headers, ...(hosted ? { [ORIGIN_HEADER]: 'hosted' } : {}) } } : withoutOriginHeader(response);
-  const hit = await members.first();
-  if (hit && fromHosted(hit)) return answer(hit.response, true);
-  const candidates = members.list.filter((m) => m.type === 'hosted' || m.type === 'group');
-  const owners: string[] = [];
-  for (const member of candidates) {
-    const doc = await members.forward(member.name, { method: 'GET', path: `/${encodedName(name)}`, headers: { accept: 'application/json', [ENVIRONMENT_HEADER]: '' } });
-    if (status(doc) === 200 && (member.type === 'hosted' || doc.headers?.[ORIGIN_HEADER] === 'hosted')) owners.push(member.name);
+  const notFound = () => new NotFoundError(`${name.name}/-/${file} is not in ${ctx.repository.name}`);
+  const firstHit = async (candidates: readonly { name: string }[]) => {
+    for (const member of candidates) {
+      const response = await members.forward(member.name);
+      if (ok(response)) return response;
+    }
+    return undefined;
+  };
+  const hosted = members.list.filter((m) => m.type === 'hosted');
+  const fromHostedMember = await firstHit(hosted);
+  if (fromHostedMember) return answer(fromHostedMember, true);
+  if ((await askMembers(ctx, name, hosted)).some(isDocument)) throw notFound();
+  const groups = members.list.filter((m) => m.type === 'group');
+  const owners = (await askMembers(ctx, name, groups)).filter((a) => isDocument(a) && fromHosted(a)).map((a) => a.member);
+  if (owners.length > 0) {
+    const fromOwner = await firstHit(owners);
+    if (fromOwner) return answer(fromOwner, true);
+    throw notFound();
   }
-  if (owners.length === 0) {
-    if (!hit) throw new NotFoundError(`${name.name}/-/${file} is not in ${ctx.repository.name}`);
-    return answer(hit.response, false);
-  }
-  for (const owner of owners) {
-    const response = await members.forward(owner);
-    if (status(response) >= 200 && status(response) < 300) return answer(response, true);
-  }
-  throw new NotFoundError(`${name.name}/-/${file} is not in the hosted repositories that own ${name.name}`);
+  const fromOthers = await firstHit(members.list.filter((m) => m.type !== 'hosted'));
+  if (fromOthers) return answer(fromOthers, false);
+  throw notFound();
 }
 
 /** `GET /<name>/-/<file>.tgz`. */

@@ -289,9 +289,10 @@ interface FakeRepository {
   readonly upstream?: FakeProxyCache;
 }
 
+/** As the host does for a member: its failure becomes a response (502 for an unexpected error). */
 function errorAsResponse(error: unknown): FormatResponse {
-  if (!isRegistryError(error)) throw error;
-  return { status: error.status, headers: { ...error.headers }, body: { kind: 'json', value: { error: error.message, code: error.code } } };
+  const status = isRegistryError(error) ? error.status : 502;
+  return { status, body: { kind: 'json', value: { error: (error as Error).message, code: isRegistryError(error) ? error.code : 'INTERNAL' } } };
 }
 
 /** Several repositories of one format, served like the host serves them. */

