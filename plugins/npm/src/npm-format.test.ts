@@ -648,6 +648,22 @@ describe('group', () => {
     expect(up.upstream.requests.filter((q) => q.includes('acme-internal'))).toEqual([]);
   });
 
+  it('never serves a cached answer past a change', async () => {
+    for (const repo of ['local', 'group', 'outer']) {
+      const before = await r.request(repo, { path: '/private-only', headers: { accept: ABBREVIATED } });
+      expect((await r.request(repo, { path: '/private-only', headers: { accept: ABBREVIATED } })).headers['etag']).toBe(before.headers['etag']);
+    }
+    await publish(r, 'local', 'private-only', '1.1.0');
+    for (const repo of ['local', 'group', 'outer']) {
+      const after = await r.request(repo, { path: '/private-only', headers: { accept: ABBREVIATED } });
+      expect(Object.keys(after.json.versions), repo).toEqual(['1.0.0', '1.1.0']);
+    }
+    const doc = (await r.request('local', { path: '/private-only' })).json;
+    doc.versions['1.0.0'].deprecated = 'gone';
+    await r.request('local', { method: 'PUT', path: `/private-only/-rev/${doc._rev}`, user: alice, body: doc });
+    expect((await r.request('group', { path: '/private-only', headers: { accept: ABBREVIATED } })).json.versions['1.0.0'].deprecated).toBe('gone');
+  });
+
   it('fails closed when a hosted member cannot answer', async () => {
     const local = r.repos.get('local')!;
     const original = local.documents.get.bind(local.documents);

@@ -38,6 +38,8 @@ export const ENVIRONMENT_HEADER = 'registry-environment';
  * guard across nested groups); stripped before anything reaches a client.
  */
 export const ORIGIN_HEADER = 'x-registry-npm-origin';
+/** Header on a member's document answer to its group: the document's stable identity, for the group's answer cache. */
+const RENDER_KEY_HEADER = 'x-registry-npm-render-key';
 
 const cache = new PackumentCache();
 const MAX_PACKUMENT_BYTES = 256 * 1024 * 1024;
@@ -99,6 +101,13 @@ async function askMembers(ctx: FormatRequestContext, name: PackageName, members:
 const isDocument = (a: MemberResponse) => status(a.response) === 200 && a.response.body?.kind === 'json';
 const documentOf = (a: MemberResponse) => (a.response.body as { value: Packument }).value;
 
+/** The merged documents of `answers`, with a stable identity when every answer has one. */
+function merged(answers: readonly MemberResponse[], hosted: boolean, cache?: CacheStatus): LoadedPackument {
+  const keys = answers.map((a) => a.response.headers?.[RENDER_KEY_HEADER]);
+  const renderKey = keys.every((k) => k !== undefined) ? ['group', ...keys].join('\u0001') : undefined;
+  return { doc: mergePackuments(answers.map(documentOf))!, hosted, cache, renderKey };
+}
+
 /**
  * A group's document, with the dependency-confusion guard. Members are asked tier by
  * tier, so a private name never reaches an upstream:
@@ -119,11 +128,11 @@ async function loadGroupPackument(ctx: FormatRequestContext, name: PackageName):
   };
   const hostedAnswers = await askMembers(ctx, name, list.filter((m) => m.type === 'hosted'));
   const owned = hostedAnswers.filter(isDocument);
-  if (owned.length > 0) return { doc: mergePackuments(owned.map(documentOf))!, hosted: true };
+  if (owned.length > 0) return merged(owned, true);
   failClosed(hostedAnswers);
   const groupAnswers = await askMembers(ctx, name, list.filter((m) => m.type === 'group'));
   const ownedByGroups = groupAnswers.filter((a) => isDocument(a) && fromHosted(a));
-  if (ownedByGroups.length > 0) return { doc: mergePackuments(ownedByGroups.map(documentOf))!, hosted: true };
+  if (ownedByGroups.length > 0) return merged(ownedByGroups, true);
   failClosed(groupAnswers);
   const proxyAnswers = await askMembers(ctx, name, list.filter((m) => m.type !== 'hosted' && m.type !== 'group'));
   const found = [...groupAnswers, ...proxyAnswers].filter(isDocument).sort((a, b) => order.get(a.member.name)! - order.get(b.member.name)!);
@@ -132,7 +141,7 @@ async function loadGroupPackument(ctx: FormatRequestContext, name: PackageName):
     return undefined;
   }
   const cacheStatus = found.map((a) => a.response.cache).find((c) => c === 'STALE' || c === 'MISS') ?? found.find((a) => a.response.cache)?.response.cache;
-  return { doc: mergePackuments(found.map(documentOf))!, cache: cacheStatus, hosted: false };
+  return merged(found, false, cacheStatus);
 }
 
 /** The package document as this repository serves it, tarball URLs pointing at `ctx.baseUrl`. */
@@ -160,7 +169,10 @@ const VARY = { vary: `Accept, Accept-Encoding, ${ENVIRONMENT_HEADER}` };
 export function packumentResponse(ctx: FormatRequestContext, loaded: LoadedPackument): FormatResponse {
   const doc = withEnvironment(loaded.doc, environmentOf(ctx));
   // A group gets the full document itself, to guard and merge.
-  if (ctx.viaGroup) return jsonResponse(doc, { headers: { ...VARY, ...(loaded.hosted ? { [ORIGIN_HEADER]: 'hosted' } : {}) }, cache: loaded.cache });
+  if (ctx.viaGroup) {
+    const headers = { ...VARY, ...(loaded.hosted ? { [ORIGIN_HEADER]: 'hosted' } : {}), ...(loaded.renderKey ? { [RENDER_KEY_HEADER]: loaded.renderKey } : {}) };
+    return jsonResponse(doc, { headers, cache: loaded.cache });
+  }
   const abbreviated = wantsAbbreviated(ctx.headers['accept']);
   // The variant names the `latest` the environment resolved to, not the header as sent.
   const variant = `${abbreviated ? 'abbreviated' : 'full'}\u0000${doc['dist-tags']['latest'] ?? ''}`;
