@@ -113,10 +113,11 @@ export class AuthService {
 
   /** Create a user in the metadata store (CLI, self-registration). */
   async addUser(name: string, password: string, options: { email?: string; roles?: string[]; selfRegistration?: boolean } = {}): Promise<AuthenticatedUser> {
+    // Existence first: a known user with a mistyped password must hear "exists", not "registration disabled".
+    if (this.config.users[name] || (await this.metadata.users.findOneBy({ name }))) throw new ConflictError(`user ${name} already exists`);
     if (options.selfRegistration && !this.config.allowRegistration) throw new ForbiddenError('self-registration is disabled on this registry');
     if (!USER_NAME.test(name)) throw new ForbiddenError(`invalid user name "${name}"`);
     if (password.length < 8) throw new ForbiddenError('password must have at least 8 characters');
-    if (this.config.users[name] || (await this.metadata.users.findOneBy({ name }))) throw new ConflictError(`user ${name} already exists`);
     for (const provider of this.providers) {
       if (provider.addUser) {
         const created = await provider.addUser(name, password, { email: options.email });

@@ -47,7 +47,10 @@ export class BlobStore {
       source.unpipe(hashing);
       if (!source.destroyed && !Buffer.isBuffer(body)) source.resume();
       // The hashing stream's own error (e.g. too large) explains more than the driver's.
-      throw isRegistryError(failure) ? failure : error;
+      if (isRegistryError(failure)) throw failure;
+      // A driver's own size/digest check failing is the client's content, not a server fault.
+      if ((error as { code?: unknown }).code === 'EINTEGRITY') throw new IntegrityError((error as Error).message);
+      throw error;
     }
     const digests = hashing.digests;
     const mismatch = compareDigests(digests, hashing.size, options.expect);

@@ -62,6 +62,13 @@ describe('repository engine on SQLite and the filesystem', () => {
     expect(await driver.head('staging/old-crash')).toBeUndefined();
   });
 
+  it('answers a size mismatch as an integrity error, storing nothing', async () => {
+    const a = new RepositoryAssetStore('a', blobs, metadata);
+    const wrong = await a.put('s', Buffer.from('four'), { kind: 'content', contentType: 'x/y', expect: { size: 5 } }).catch((e: unknown) => e);
+    expect(isRegistryError(wrong) && wrong.code).toBe('INTEGRITY_MISMATCH');
+    expect(await a.get('s')).toBeUndefined();
+  });
+
   it('refuses createOnly over an existing asset', async () => {
     const a = new RepositoryAssetStore('a', blobs, metadata);
     await a.put('f', Buffer.from('1'), { kind: 'content', contentType: 'x/y', createOnly: true });

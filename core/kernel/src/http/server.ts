@@ -133,7 +133,7 @@ export class HttpHost {
     const info = { status, code: known ? error.code : 'INTERNAL', message: known ? error.message : 'internal error' };
     const rendered = runtime.format.errorBody?.(info) ?? { contentType: 'application/json', body: JSON.stringify({ error: info.message }) };
     if (known) for (const [k, v] of Object.entries(error.headers)) ctx.set(k, v);
-    if (status === 401) {
+    if (status === 401 && !(known && Object.keys(error.headers).some((h) => h.toLowerCase() === 'www-authenticate'))) {
       const challenge = runtime.format.authChallenge?.(this.info(ctx, runtime)) ?? `Basic realm="registry-core"`;
       ctx.set('WWW-Authenticate', challenge);
     }
