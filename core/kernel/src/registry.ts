@@ -247,8 +247,14 @@ function buildRepositories(
     unavailable.push({ name, reason });
     logger.error(`repository ${name} is unavailable: ${reason}`);
   };
-  // Groups last, so their members are known.
-  const ordered = Object.entries(config.repositories).sort(([, a], [, b]) => Number(a.type === 'group') - Number(b.type === 'group'));
+  // Members before the groups that contain them (config validation rules out cycles).
+  const depth = (name: string, seen: Set<string> = new Set()): number => {
+    const repo = config.repositories[name];
+    if (!repo || repo.type !== 'group' || seen.has(name)) return 0;
+    seen.add(name);
+    return 1 + Math.max(0, ...(repo.members ?? []).map((m) => depth(m, seen)));
+  };
+  const ordered = Object.entries(config.repositories).sort(([a], [b]) => depth(a) - depth(b));
   for (const [name, repo] of ordered) {
     const format = plugins.formats.get(repo.format);
     if (!format) {
@@ -265,15 +271,14 @@ function buildRepositories(
       skip(name, `storage "${repo.storage}" is not available`);
       continue;
     }
-    let effective = repo;
-    if (repo.type === 'group') {
-      const members = (repo.members ?? []).filter((m) => {
-        if (runtimes.has(m)) return true;
-        logger.warn(`group ${name}: member ${m} is unavailable and left out`);
-        return false;
-      });
-      effective = { ...repo, members };
+    // A group missing a member is not served at all: without a hosted member it could hand
+    // private names to an upstream (dependency confusion).
+    const missing = (repo.members ?? []).filter((m) => !runtimes.has(m));
+    if (repo.type === 'group' && missing.length > 0) {
+      skip(name, `member${missing.length > 1 ? 's' : ''} ${missing.join(', ')} unavailable`);
+      continue;
     }
+    const effective = repo;
     try {
       format.definition.validateRepository?.({ name, format: repo.format, type: repo.type, url: '', config: effective });
     } catch (error) {

@@ -1,5 +1,7 @@
 import {
+  ForbiddenError,
   NotFoundError,
+  UnauthorizedError,
   UpstreamError,
   assetResponse,
   jsonResponse,
@@ -98,6 +100,18 @@ async function askMembers(ctx: FormatRequestContext, name: PackageName, members:
   return Promise.all(members.map(async (member) => ({ member, response: await ctx.repository.members!.forward(member.name, request) })));
 }
 
+/**
+ * A hosted member (or member group) that refused the client might own the name: answer
+ * with its refusal instead of looking further (a proxy must not serve a private name to
+ * someone the private repository turned away).
+ */
+function refuseIfRefused(answers: readonly MemberResponse[], name: PackageName): void {
+  const refused = answers.find((a) => status(a.response) === 401 || status(a.response) === 403);
+  if (!refused) return;
+  const message = `${name.name}: ${refused.member.name} refused the request`;
+  throw status(refused.response) === 401 ? new UnauthorizedError(message) : new ForbiddenError(message);
+}
+
 const isDocument = (a: MemberResponse) => status(a.response) === 200 && a.response.body?.kind === 'json';
 const documentOf = (a: MemberResponse) => (a.response.body as { value: Packument }).value;
 
@@ -123,6 +137,7 @@ async function loadGroupPackument(ctx: FormatRequestContext, name: PackageName):
   const list = ctx.repository.members!.list;
   const order = new Map(list.map((m, i) => [m.name, i]));
   const failClosed = (answers: readonly MemberResponse[]) => {
+    refuseIfRefused(answers, name);
     const down = answers.find((a) => status(a.response) >= 500);
     if (down) throw new UpstreamError(`${down.member.name} could not answer for ${name.name}; not answering from the other members alone`);
   };
@@ -240,7 +255,9 @@ async function getGroupTarball(ctx: FormatRequestContext, name: PackageName, fil
   const hosted = members.list.filter((m) => m.type === 'hosted');
   const fromHostedMember = await firstHit(hosted);
   if (fromHostedMember) return answer(fromHostedMember, true);
-  if ((await askMembers(ctx, name, hosted)).some(isDocument)) throw notFound();
+  const hostedAnswers = await askMembers(ctx, name, hosted);
+  refuseIfRefused(hostedAnswers, name);
+  if (hostedAnswers.some(isDocument)) throw notFound();
   const groups = members.list.filter((m) => m.type === 'group');
   const owners = (await askMembers(ctx, name, groups)).filter((a) => isDocument(a) && fromHosted(a)).map((a) => a.member);
   if (owners.length > 0) {

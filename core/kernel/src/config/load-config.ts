@@ -70,8 +70,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     }
   }
   const configDir = filepath ? path.dirname(filepath) : cwd;
-  // The zero-config default is a laptop registry: clients may register themselves.
-  if (!filepath) raw = { auth: { allowRegistration: true } };
+  // The zero-config default is a laptop registry: clients may register themselves, as
+  // long as it listens on loopback only (`--host 0.0.0.0` turns self-registration off).
+  if (!filepath) {
+    const host = options.overrides?.host ?? '127.0.0.1';
+    const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+    raw = { auth: { allowRegistration: loopback } };
+  }
   const config = normalizeConfig(raw, { configDir, env: options.env ?? process.env, filepath, overrides: options.overrides });
   return { config, filepath, configDir, zeroConfig: filepath === undefined };
 }

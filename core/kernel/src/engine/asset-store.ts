@@ -70,36 +70,50 @@ export class RepositoryAssetStore implements AssetStore {
   }
 
   /** {@link put} plus the proxy cache's bookkeeping fields. */
-  async putWithCacheFields(path: string, body: Readable | Buffer, options: PutAssetOptions, cache: CacheFields): Promise<Asset> {
+  async putWithCacheFields(
+    path: string,
+    body: Readable | Buffer,
+    options: PutAssetOptions & { onAbort?: 'drain' | 'destroy' },
+    cache: CacheFields,
+  ): Promise<Asset> {
     if (options.createOnly && (await this.getRow(path))) {
       if (!Buffer.isBuffer(body)) body.resume();
       throw new ConflictError(`${path} already exists`);
     }
-    const blob = await this.blobs.ingest(body, { expect: options.expect, maxBytes: options.maxBytes });
-    return this.pathLocks.run(path, async () => {
-      if (options.createOnly && (await this.getRow(path))) throw new ConflictError(`${path} already exists`);
-      const now = Date.now();
-      const row: Omit<AssetRow, 'id'> = {
-        repository: this.repository,
-        path,
-        kind: options.kind,
-        storage: this.blobs.name,
-        blobKey: blob.blobKey,
-        size: blob.size,
-        ...blob.digests,
-        contentType: options.contentType,
-        attributes: JSON.stringify(options.attributes ?? {}),
-        createdAt: now,
-        updatedAt: now,
-        lastDownloadedAt: null,
-        expiresAt: cache.expiresAt ?? null,
-        upstreamEtag: cache.upstreamEtag ?? null,
-        upstreamLastModified: cache.upstreamLastModified ?? null,
-      };
-      const previous = await this.metadata.saveAsset(row);
-      if (previous && previous.blobKey !== row.blobKey) await this.releaseBlob(previous);
-      return this.toAsset({ ...row, createdAt: previous?.createdAt ?? now });
-    });
+    const blob = await this.blobs.ingest(body, { expect: options.expect, maxBytes: options.maxBytes, onAbort: options.onAbort });
+    let previous: AssetRow | null = null;
+    const asset = await this.blobs.commit(
+      blob,
+      () =>
+        this.pathLocks.run(path, async () => {
+          if (options.createOnly && (await this.getRow(path))) throw new ConflictError(`${path} already exists`);
+          const now = Date.now();
+          const row: Omit<AssetRow, 'id'> = {
+            repository: this.repository,
+            path,
+            kind: options.kind,
+            storage: this.blobs.name,
+            blobKey: blob.blobKey,
+            size: blob.size,
+            ...blob.digests,
+            contentType: options.contentType,
+            attributes: JSON.stringify(options.attributes ?? {}),
+            createdAt: now,
+            updatedAt: now,
+            lastDownloadedAt: null,
+            expiresAt: cache.expiresAt ?? null,
+            upstreamEtag: cache.upstreamEtag ?? null,
+            upstreamLastModified: cache.upstreamLastModified ?? null,
+          };
+          previous = await this.metadata.saveAsset(row);
+          return this.toAsset({ ...row, createdAt: previous?.createdAt ?? now });
+        }),
+      () => this.metadata.blobInUse(this.blobs.name, blob.blobKey),
+    );
+    // Outside the path lock: lock order is always content key, then path.
+    const replaced = previous as AssetRow | null;
+    if (replaced && replaced.blobKey !== blob.blobKey) await this.releaseBlob(replaced);
+    return asset;
   }
 
   async updateCacheFields(path: string, cache: CacheFields): Promise<void> {
@@ -121,8 +135,6 @@ export class RepositoryAssetStore implements AssetStore {
 
   /** Delete a blob no asset references any more (blobs are shared across repositories). */
   private async releaseBlob(row: AssetRow): Promise<void> {
-    if (!(await this.metadata.blobInUse(row.storage, row.blobKey))) {
-      await this.blobs.delete(row.blobKey).catch(() => undefined);
-    }
+    await this.blobs.release(row.blobKey, () => this.metadata.blobInUse(row.storage, row.blobKey));
   }
 }

@@ -9,10 +9,12 @@ import {
   type StorageDriver,
 } from '@registry-core/api';
 import { HashingStream } from './hashing.js';
+import { KeyedMutex } from './keyed-mutex.js';
 
-/** A blob written by {@link BlobStore.ingest}. */
+/** A blob written and verified by {@link BlobStore.ingest}, still under its staging key. */
 export interface IngestedBlob {
   readonly blobKey: string;
+  readonly stagingKey: string;
   readonly size: number;
   readonly digests: Digests;
 }
@@ -28,12 +30,27 @@ export function blobKeyFor(sha256: string): string {
  * once. Nothing half-written or unverified ever sits under a content key.
  */
 export class BlobStore {
+  /**
+   * Per content key: "is it still referenced? then delete" and "it exists, reference it"
+   * never interleave, so a blob is never deleted under a row about to point at it.
+   * (Within one process; several nodes need the metadata store's locks.)
+   */
+  private readonly keyLocks = new KeyedMutex();
+
   constructor(
     readonly name: string,
     readonly driver: StorageDriver,
   ) {}
 
-  async ingest(body: Readable | Buffer, options: { expect?: ExpectedDigests; maxBytes?: number } = {}): Promise<IngestedBlob> {
+  /**
+   * Stream `body` to a staging key while hashing it, and verify it. Nothing is visible
+   * under a content key until {@link commit}. `onAbort` says what to do with a source we
+   * stop reading: drain a client's request, destroy an upstream's body.
+   */
+  async ingest(
+    body: Readable | Buffer,
+    options: { expect?: ExpectedDigests; maxBytes?: number; onAbort?: 'drain' | 'destroy' } = {},
+  ): Promise<IngestedBlob> {
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     const hashing = new HashingStream(options.maxBytes);
     const stagingKey = `staging/${randomUUID()}`;
@@ -45,7 +62,10 @@ export class BlobStore {
       await this.driver.put(stagingKey, piped, options.expect?.size !== undefined ? { size: options.expect.size } : {});
     } catch (error) {
       source.unpipe(hashing);
-      if (!source.destroyed && !Buffer.isBuffer(body)) source.resume();
+      if (!source.destroyed && !Buffer.isBuffer(body)) {
+        if (options.onAbort === 'destroy') source.destroy();
+        else source.resume();
+      }
       // The hashing stream's own error (e.g. too large) explains more than the driver's.
       if (isRegistryError(failure)) throw failure;
       // A driver's own size/digest check failing is the client's content, not a server fault.
@@ -58,13 +78,40 @@ export class BlobStore {
       await this.driver.delete(stagingKey).catch(() => undefined);
       throw new IntegrityError(mismatch);
     }
-    const blobKey = blobKeyFor(digests.sha256);
-    if (await this.driver.head(blobKey)) {
-      await this.driver.delete(stagingKey).catch(() => undefined);
-    } else {
-      await this.driver.move(stagingKey, blobKey);
-    }
-    return { blobKey, size: hashing.size, digests };
+    return { blobKey: blobKeyFor(digests.sha256), stagingKey, size: hashing.size, digests };
+  }
+
+  /**
+   * Put a staged blob under its content key (or drop it: the bytes are already there) and
+   * run `record` (which writes the row referencing it) under the key's lock. When `record`
+   * fails, the blob is removed again unless `inUse` says something else references it.
+   */
+  async commit<T>(blob: IngestedBlob, record: () => Promise<T>, inUse: () => Promise<boolean>): Promise<T> {
+    return this.keyLocks.run(blob.blobKey, async () => {
+      if (await this.driver.head(blob.blobKey)) {
+        await this.driver.delete(blob.stagingKey).catch(() => undefined);
+      } else {
+        await this.driver.move(blob.stagingKey, blob.blobKey);
+      }
+      try {
+        return await record();
+      } catch (error) {
+        if (!(await inUse())) await this.driver.delete(blob.blobKey).catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /** Delete a blob when nothing references it any more (checked under the key's lock). */
+  async release(blobKey: string, inUse: () => Promise<boolean>): Promise<void> {
+    await this.keyLocks.run(blobKey, async () => {
+      if (!(await inUse())) await this.driver.delete(blobKey).catch(() => undefined);
+    });
+  }
+
+  /** Drop a staged blob that will not be committed. */
+  async discard(blob: IngestedBlob): Promise<void> {
+    await this.driver.delete(blob.stagingKey).catch(() => undefined);
   }
 
   /**

@@ -56,14 +56,24 @@ export class KernelProxyCache implements ProxyCache {
     return this.flights.run(`${this.repository}\u0000${request.path}`, () => this.refresh(request));
   }
 
-  /** Resolve an upstream location, refusing anything off the upstream's origin (SSRF guard). */
-  resolve(location: string): URL {
+  /**
+   * Resolve an upstream location, refusing anything off the upstream's origin or outside
+   * its base path (SSRF guard). Applied to every redirect too.
+   */
+  resolve(location: string | URL): URL {
     const url = new URL(location, this.base);
     if (url.origin !== this.base.origin) {
       throw new UpstreamError(`refusing upstream URL ${url.origin}: not on the configured upstream ${this.base.origin}`);
     }
+    if (!url.pathname.startsWith(this.base.pathname)) {
+      throw new UpstreamError(`refusing upstream path ${url.pathname}: outside the configured upstream ${this.base.pathname}`);
+    }
     return url;
   }
+
+  private readonly checkRedirect = (target: URL): void => {
+    this.resolve(target);
+  };
 
   private async refresh(request: UpstreamFetch): Promise<UpstreamResult> {
     // Re-read inside the flight: a previous flight may have just stored it.
@@ -77,7 +87,7 @@ export class KernelProxyCache implements ProxyCache {
     if (row?.upstreamEtag) headers['if-none-match'] = row.upstreamEtag;
     if (row?.upstreamLastModified) headers['if-modified-since'] = row.upstreamLastModified;
     try {
-      const response = await requestUpstream(url, { headers, headersTimeoutMs: this.cache.upstreamTimeoutMs });
+      const response = await requestUpstream(url, { headers, headersTimeoutMs: this.cache.upstreamTimeoutMs, checkRedirect: this.checkRedirect });
       if (response.status === 304 && row) {
         response.body.resume();
         await this.assets.updateCacheFields(row.path, { expiresAt: this.expiry(request) });
@@ -102,6 +112,8 @@ export class KernelProxyCache implements ProxyCache {
           contentType: request.contentType ?? response.headers.get('content-type') ?? 'application/octet-stream',
           expect: request.expect,
           maxBytes: request.maxBytes,
+          // An upstream body we refuse is not downloaded to the end.
+          onAbort: 'destroy',
         },
         {
           expiresAt: this.expiry(request),
@@ -143,6 +155,7 @@ export class KernelProxyCache implements ProxyCache {
         headers: request.headers,
         body: request.body,
         headersTimeoutMs: this.cache.upstreamTimeoutMs,
+        checkRedirect: this.checkRedirect,
       });
       const body = await readBody(response.body, request.maxBytes ?? 16 * 1024 * 1024);
       const headers: Record<string, string> = {};

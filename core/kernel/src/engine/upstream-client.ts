@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { UpstreamError, UpstreamTimeoutError } from '@registry-core/api';
+import { UpstreamError, UpstreamTimeoutError, isRegistryError } from '@registry-core/api';
 import { readLimited } from './read-limited.js';
 
 /** An upstream answer whose body is still a stream. */
@@ -18,7 +18,14 @@ export interface UpstreamRequestOptions {
   readonly headersTimeoutMs: number;
   /** Milliseconds the body may stall between two chunks. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Vets every redirect target (throw to refuse). Redirects are followed by hand, at most
+   * five, so a hostile upstream cannot bounce the registry to an internal address.
+   */
+  readonly checkRedirect: (target: URL) => void;
 }
+
+const MAX_REDIRECTS = 5;
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'cookie', 'accept-encoding']);
 
@@ -35,21 +42,34 @@ export async function requestUpstream(url: URL, options: UpstreamRequestOptions)
   for (const [k, v] of Object.entries(options.headers ?? {})) if (!HOP_BY_HOP.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
   let response: Response;
   try {
-    response = await fetch(url, {
-      method: options.method ?? 'GET',
-      headers,
-      body: options.body,
-      redirect: 'follow',
-      signal: controller.signal,
-    });
+    let target = url;
+    for (let hop = 0; ; hop++) {
+      response = await fetch(target, {
+        method: options.method ?? 'GET',
+        headers,
+        body: options.body,
+        redirect: 'manual',
+        signal: controller.signal,
+      });
+      const location = response.headers.get('location');
+      if (![301, 302, 303, 307, 308].includes(response.status) || !location) break;
+      await response.body?.cancel();
+      if (hop >= MAX_REDIRECTS) throw new UpstreamError(`upstream ${url.origin} redirected more than ${MAX_REDIRECTS} times`);
+      target = new URL(location, target);
+      options.checkRedirect(target);
+    }
   } catch (error) {
+    if (isRegistryError(error)) {
+      clearTimeout(timer);
+      throw error;
+    }
     clearTimeout(timer);
     if (controller.signal.aborted) throw controller.signal.reason;
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     throw new UpstreamError(`upstream ${url.origin} failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`, { cause: error });
   }
   clearTimeout(timer);
-  const body = response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : Readable.from([]);
+  const body = response!.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : Readable.from([]);
   const idle = options.idleTimeoutMs ?? 60_000;
   let idleTimer = setTimeout(onIdle, idle);
   function onIdle() {
@@ -62,7 +82,7 @@ export async function requestUpstream(url: URL, options: UpstreamRequestOptions)
   });
   body.on('close', () => clearTimeout(idleTimer));
   body.on('end', () => clearTimeout(idleTimer));
-  return { status: response.status, headers: response.headers, body };
+  return { status: response!.status, headers: response!.headers, body };
 }
 
 /** Read a whole (small) upstream body, refusing more than `maxBytes`. */

@@ -69,7 +69,9 @@ export class Dispatcher {
     if (found === 'methodNotAllowed') throw new MethodNotAllowedError(`${request.method} is not supported on ${request.path}`);
     const { route, params } = found;
     const target = { name: runtime.name, anonymousRead: runtime.config.anonymousRead };
-    if (!request.viaGroup && route.permission !== 'none') this.auth.authorize(request.principal, route.permission, target);
+    // Checked on every repository, group members included: reading through a group never
+    // bypasses a member's own rules (a private hosted member stays private).
+    if (route.permission !== 'none') this.auth.authorize(request.principal, route.permission, target);
     let body = request.body;
     let cleanup: (() => Promise<void>) | undefined;
     if (request.raw) {

@@ -4,6 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { once } from 'node:events';
 import { BadRequestError, PayloadTooLargeError, SPILLED_STRING_BRAND, type SpilledString } from '@registry-core/api';
 
 const QUOTE = 0x22;
@@ -57,12 +58,8 @@ export async function parseJsonSpilling(
     const plain = writer!.unescape.push(escapedBytes);
     writer!.file.size += plain.length;
     const stream = writer!.stream;
-    if (!stream.write(plain)) {
-      await new Promise<void>((resolve, reject) => {
-        stream.once('drain', () => resolve());
-        stream.once('error', reject);
-      });
-    }
+    // events.once removes its listeners whichever event comes first (no leak per chunk).
+    if (!stream.write(plain)) await once(stream, 'drain');
   };
 
   try {

@@ -61,7 +61,8 @@ export class HttpHost {
         options.logger.debug('request', {
           requestId,
           method: ctx.method,
-          path: ctx.path,
+          // Some clients put secrets in paths (npm logout: /-/user/token/<token>).
+          path: ctx.path.replace(/\/token\/[^/]+/, '/token/[redacted]'),
           status: ctx.status,
           ms: Math.round(performance.now() - started),
         });
@@ -150,7 +151,11 @@ export class HttpHost {
   }
 
   async listen(): Promise<AddressInfo> {
-    const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, this.app.callback());
+    // Uploads may take long but not forever: a whole request gets 30 minutes, and a socket
+    // that moves no byte for 2 minutes is closed (a client trickling a body cannot hold
+    // sockets, file descriptors and spill files indefinitely).
+    const server = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, this.app.callback());
+    server.setTimeout(120_000);
     this.server = server;
     server.on('connection', (socket) => {
       this.sockets.add(socket);

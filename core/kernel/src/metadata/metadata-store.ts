@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DataSource, LessThan, type Repository } from 'typeorm';
+import { ConflictError } from '@registry-core/api';
 import type { MetadataConfig } from '../config/types.js';
 import { KeyedMutex } from '../engine/keyed-mutex.js';
 import {
@@ -174,7 +175,7 @@ export class MetadataStore {
       const row: DocumentRow = { repository, key, value: next, revision: (current?.revision ?? 0) + 1, updatedAt: Date.now() };
       if (current) {
         const result = await this.documents.update({ repository, key, revision: current.revision }, row);
-        if (!result.affected) throw new Error(`document ${repository}/${key} changed concurrently`);
+        if (!result.affected) throw new ConflictError(`${key} changed concurrently; retry`);
       } else {
         await this.documents.insert(row);
       }
