@@ -214,6 +214,19 @@ repositories:
     await expectRefused(answer, 403, /self-registration is disabled/);
   });
 
+  it('never lets an unpublished version come back with other bytes', async () => {
+    const manifest = { name: 'reborn', version: '1.0.0' };
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    expect((await put('reborn', publishBody(manifest, await packageTarball(manifest)))).status).toBe(201);
+    const doc = JSON.parse((await rawRequest(registry.url, '/npm-local/reborn')).body) as { _rev: string };
+    expect((await rawRequest(registry.url, `/npm-local/reborn/-rev/${doc._rev}`, { method: 'DELETE', headers: auth })).status).toBe(200);
+    expect((await rawRequest(registry.url, '/npm-local/reborn')).status).toBe(404);
+    const other = { ...manifest, description: 'different bytes, same version' };
+    await expectRefused(await put('reborn', publishBody(other, await packageTarball(other))), 403, /never reused/);
+    const next = { name: 'reborn', version: '1.0.1' };
+    expect((await put('reborn', publishBody(next, await packageTarball(next)))).status).toBe(201);
+  });
+
   it('never lets a group read past a member that refuses the client', async () => {
     const manifest = { name: 'liar', version: '2.0.0' }; // the lying upstream has "liar" too
     const published = await rawRequest(registry.url, '/npm-private/liar', { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: publishBody(manifest, await packageTarball(manifest)) });

@@ -84,7 +84,10 @@ export interface FormatAuthService {
    * ForbiddenError when self-registration is disabled.
    */
   addUser(name: string, password: string, email?: string): Promise<{ token: string }>;
-  /** Revoke a token given in clear (logout). Resolves false when it was unknown. */
+  /**
+   * Revoke a token given in clear (logout). Only a token of the request's own user is
+   * revoked (resolves false otherwise, and for an unknown token).
+   */
   revokeToken(token: string): Promise<boolean>;
 }
 

@@ -55,14 +55,13 @@ export async function whoami(ctx: FormatRequestContext): Promise<FormatResponse>
 }
 
 /**
- * `DELETE /-/user/token/<token>` (`npm logout`): revokes the token, which must also be
- * the credential of the request, so nobody revokes a token they merely saw.
+ * `DELETE /-/user/token/<token>` (`npm logout`): revokes the token. The host revokes only
+ * a token of the authenticated user, so nobody revokes a token they merely saw.
  */
 export async function logout(ctx: FormatRequestContext): Promise<FormatResponse> {
   const given = String(ctx.params['token'] ?? '');
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(ctx.headers['authorization'] ?? '')?.[1];
-  if (!given || !bearer || bearer !== given) throw new UnauthorizedError('log out with the token being revoked as the credential');
-  await ctx.auth.revokeToken(given);
+  if (ctx.principal.anonymous) throw new UnauthorizedError('log in to log out');
+  if (!given || !(await ctx.auth.revokeToken(given))) throw new NotFoundError('no such token of yours');
   return jsonResponse({ ok: true }, { cachePolicy: 'no-store' });
 }
 

@@ -95,7 +95,9 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
   const existing = await repo.documents.get<Packument>(packumentKey(name));
   if (existing?.value.versions[version]) throw new ForbiddenError(`cannot modify pre-existing version: ${version}`);
   const time = (existing?.value.time ?? {})[version];
-  if (time && !existing?.value.versions[version]) throw new ForbiddenError(`${name.name}@${version} was published and unpublished before; versions are never reused`);
+  if ((time && !existing?.value.versions[version]) || (await wasUnpublished(repo, name, version))) {
+    throw new ForbiddenError(`${name.name}@${version} was published and unpublished before; versions are never reused`);
+  }
 
   const maxBytes = repo.limits.maxUploadBytes;
   const length = attachment['length'];
@@ -250,11 +252,8 @@ export async function updateDocument(ctx: FormatRequestContext, name: PackageNam
     current._rev = revision(current, Number(current._rev?.split('-')[0] ?? 0) + 1);
     return current;
   });
-  for (const v of removed) {
-    await repo.assets.delete(tarballPath(name, tarballFile(name, v)));
-    await repo.components.remove(name.name, v);
-  }
-  if (!result) await removePackage(repo, name);
+  await removeVersions(repo, name, removed);
+  if (!result) await repo.components.remove(name.name);
   return { status: 200, body: { kind: 'json', value: { ok: true, id: name.name, rev: result?.value._rev } } };
 }
 
@@ -276,9 +275,16 @@ export async function unpublishPackage(ctx: FormatRequestContext, name: PackageN
   const repo = ctx.repository;
   ctx.authorize('delete', name.name);
   if (!unpublishAllowed(repo)) throw new ForbiddenError(`unpublishing is disabled in ${repo.name}`);
-  if (!(await repo.documents.get(packumentKey(name)))) throw new NotFoundError(`${name.name} is not in ${repo.name}`);
-  await repo.documents.delete(packumentKey(name));
-  await removePackage(repo, name);
+  // Inside the document's lock, and only the tarballs it listed: a publish of this name
+  // in flight (tarball stored, document not yet written) keeps its tarball.
+  let listed: string[] = [];
+  await repo.documents.update<Packument>(packumentKey(name), (current) => {
+    if (!current) throw new NotFoundError(`${name.name} is not in ${repo.name}`);
+    listed = Object.keys(current.versions);
+    return DELETE_DOCUMENT;
+  });
+  await removeVersions(repo, name, listed);
+  await repo.components.remove(name.name);
   ctx.logger.info('unpublished', { package: name.name, user: ctx.principal.name });
   return { status: 200, body: { kind: 'json', value: { ok: true } } };
 }
@@ -288,9 +294,26 @@ export function unpublishAllowed(repo: RepositoryHandle): boolean {
   return repo.config['allowUnpublish'] !== false;
 }
 
-async function removePackage(repo: RepositoryHandle, name: PackageName): Promise<void> {
-  await repo.assets.deletePrefix(`${name.name}/-/`);
-  await repo.components.remove(name.name);
+/** Key of the versions of a name ever unpublished: they are never published again. */
+const tombstoneKey = (name: PackageName) => `unpublished/${name.name}`;
+
+/** True when `version` of `name` was published and unpublished before. */
+export async function wasUnpublished(repo: RepositoryHandle, name: PackageName, version: string): Promise<boolean> {
+  return ((await repo.kv.get<string[]>(tombstoneKey(name))) ?? []).includes(version);
+}
+
+/**
+ * Remove versions' tarballs and index entries, and remember the versions: the same
+ * name and version must never come back with other bytes (lockfiles pin the integrity).
+ */
+async function removeVersions(repo: RepositoryHandle, name: PackageName, versions: readonly string[]): Promise<void> {
+  if (versions.length === 0) return;
+  const previous = (await repo.kv.get<string[]>(tombstoneKey(name))) ?? [];
+  await repo.kv.set(tombstoneKey(name), [...new Set([...previous, ...versions])]);
+  for (const v of versions) {
+    await repo.assets.delete(tarballPath(name, tarballFile(name, v)));
+    await repo.components.remove(name.name, v);
+  }
 }
 
 /** `PUT|DELETE /-/package/<name>/dist-tags/<tag>`. */

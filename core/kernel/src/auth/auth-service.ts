@@ -37,7 +37,15 @@ export interface TokenInfo {
  * from the metadata store; auth-provider plugins are chained before them. Tokens are
  * stored as sha256 hashes only.
  */
+/**
+ * At most this many password hashes at once: scrypt runs on libuv's thread pool, which file
+ * I/O shares, so a burst of bad logins must not stall every download.
+ */
+const MAX_CONCURRENT_HASHES = 2;
+
 export class AuthService {
+  private hashing = 0;
+  private readonly hashQueue: Array<() => void> = [];
   /** sha256(user:password) of recent successful checks, so Basic on every request stays cheap. */
   private readonly verified = new Map<string, { user: AuthenticatedUser; until: number }>();
 
@@ -96,13 +104,25 @@ export class AuthService {
     }
     const fromConfig = this.config.users[name];
     if (fromConfig) {
-      return (await verifyPassword(password, fromConfig.passwordHash)) ? this.remember(cacheKey, { name, roles: fromConfig.roles }) : undefined;
+      return (await this.verify(password, fromConfig.passwordHash)) ? this.remember(cacheKey, { name, roles: fromConfig.roles }) : undefined;
     }
     const stored = await this.metadata.users.findOneBy({ name });
-    if (stored && (await verifyPassword(password, stored.passwordHash))) {
+    if (stored && (await this.verify(password, stored.passwordHash))) {
       return this.remember(cacheKey, { name, roles: JSON.parse(stored.roles) as string[] });
     }
     return undefined;
+  }
+
+  /** {@link verifyPassword} through the concurrency limit. */
+  private async verify(password: string, hash: string): Promise<boolean> {
+    if (this.hashing >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => this.hashQueue.push(resolve));
+    this.hashing++;
+    try {
+      return await verifyPassword(password, hash);
+    } finally {
+      this.hashing--;
+      this.hashQueue.shift()?.();
+    }
   }
 
   private remember(key: string, user: AuthenticatedUser): AuthenticatedUser {
@@ -170,6 +190,12 @@ export class AuthService {
   async listTokens(user?: string): Promise<TokenInfo[]> {
     const rows = await this.metadata.tokens.find({ where: user ? { userName: user } : {}, order: { createdAt: 'ASC' } });
     return rows.map(toInfo);
+  }
+
+  /** Revoke a token given in clear if it belongs to `user` (logout). */
+  async revokeOwnToken(token: string, user: string): Promise<boolean> {
+    const result = await this.metadata.tokens.delete({ tokenHash: hashToken(token), userName: user });
+    return (result.affected ?? 0) > 0;
   }
 
   /** Revoke by secret (logout) or by id / prefix (CLI). */

@@ -94,7 +94,7 @@ export class Dispatcher {
       requestId: request.requestId,
       logger: request.logger,
       viaGroup: request.viaGroup,
-      auth: this.formatAuth,
+      auth: { ...this.formatAuth, revokeToken: (token) => (request.principal.anonymous ? Promise.resolve(false) : this.auth.revokeOwnToken(token, request.principal.name)) },
       authorize: (permission) => this.auth.authorize(request.principal, permission, target),
     };
     try {

@@ -424,7 +424,8 @@ export class FakeRegistry {
     }
     if (!found) throw new NotFoundError(`no such endpoint: ${method} ${rawPath}`);
     const permission = found.route.permission;
-    if (!via.viaGroup && permission !== 'none') this.authorize(request.user, permission);
+    // As the host does: member permissions are checked through groups too.
+    if (permission !== 'none') this.authorize(request.user, permission);
     const headers: Record<string, string | undefined> = { ...Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])) };
     if (request.user?.token) headers['authorization'] ??= `Bearer ${request.user.token}`;
     const handle: RepositoryHandle = {
@@ -454,7 +455,11 @@ export class FakeRegistry {
       clientAddress: '127.0.0.1',
       requestId: 'test',
       logger: silentLogger,
-      auth: this.auth,
+      // As the host does: logout revokes only a token of the requesting user.
+      auth: {
+        ...this.auth,
+        revokeToken: async (token) => (request.user ? (this.users.get(request.user.name)?.tokens.delete(token) ?? false) : false),
+      },
       viaGroup: via.viaGroup,
       authorize: (p) => this.authorize(request.user, p),
     };
