@@ -51,3 +51,25 @@ describe('graceful shutdown', () => {
     }
   });
 });
+
+describe('moving a repository to another storage', () => {
+  it('keeps serving what was stored before and writes new content to the new store', async () => {
+    const registry = await startRegistry(config);
+    const token = await createUserAndToken(registry.configFile, 'alice');
+    const put = (url: string, p: string, body: string) => fetch(`${url}/files/${p}`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body });
+    expect((await put(registry.url, 'old.txt', 'stored before the move')).status).toBe(201);
+    await registry.stop();
+    const moved = await startRegistry(
+      `plugins: ["${rawPlugin}"]\nstorage:\n  other: { driver: fs, path: ./other-blobs }\nrepositories:\n  files: { format: raw, type: hosted, storage: other }\n`,
+      { dir: registry.dir },
+    );
+    try {
+      expect(await (await fetch(`${moved.url}/files/old.txt`)).text()).toBe('stored before the move');
+      expect((await put(moved.url, 'new.txt', 'stored after the move')).status).toBe(201);
+      const { readdirSync } = await import('node:fs');
+      expect(readdirSync(path.join(registry.dir, 'other-blobs', 'sha256')).length).toBe(1);
+    } finally {
+      await moved.stop();
+    }
+  });
+});

@@ -89,8 +89,8 @@ export class Registry {
     const unavailable: UnavailableRepository[] = [];
     try {
       for (const [name, storage] of Object.entries(config.storage)) {
-        const needed = Object.values(config.repositories).some((r) => r.storage === name);
-        if (!needed) continue;
+        // Every configured store is opened, used by a repository now or not: assets written
+        // before an operator moved a repository elsewhere are still read from where they are.
         const driver = plugins.storageDrivers.get(storage.driver);
         if (!driver) {
           logger.error(`storage ${name}: no plugin provides the storage driver "${storage.driver}"`);
@@ -285,7 +285,7 @@ function buildRepositories(
       skip(name, `invalid configuration: ${(error as Error).message}`);
       continue;
     }
-    const assets = new RepositoryAssetStore(name, blobs, metadata);
+    const assets = new RepositoryAssetStore(name, blobs, metadata, (storage) => blobStores.get(storage));
     const repoLogger = logger.child({ repository: name });
     const handle: RepositoryHandle = {
       name,

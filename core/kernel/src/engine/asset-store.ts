@@ -32,9 +32,21 @@ export class RepositoryAssetStore implements AssetStore {
 
   constructor(
     readonly repository: string,
+    /** Where new content goes: the repository's configured storage. */
     private readonly blobs: BlobStore,
     private readonly metadata: MetadataStore,
+    /**
+     * The store a row was written to (rows keep their storage name): after an operator
+     * moves a repository to another storage, older assets are still found where they are.
+     */
+    private readonly storeNamed: (name: string) => BlobStore | undefined = (name) => (name === blobs.name ? blobs : undefined),
   ) {}
+
+  private storeOf(row: AssetRow): BlobStore {
+    const store = this.storeNamed(row.storage);
+    if (!store) throw new Error(`${this.repository}/${row.path} is in storage "${row.storage}", which is not configured`);
+    return store;
+  }
 
   async get(path: string): Promise<Asset | undefined> {
     const row = await this.getRow(path);
@@ -46,7 +58,7 @@ export class RepositoryAssetStore implements AssetStore {
   }
 
   toAsset(row: AssetRow): Asset {
-    const blobs = this.blobs;
+    const blobs = this.storeOf(row);
     return {
       path: row.path,
       kind: row.kind as Asset['kind'],
@@ -135,6 +147,6 @@ export class RepositoryAssetStore implements AssetStore {
 
   /** Delete a blob no asset references any more (blobs are shared across repositories). */
   private async releaseBlob(row: AssetRow): Promise<void> {
-    await this.blobs.release(row.blobKey, () => this.metadata.blobInUse(row.storage, row.blobKey));
+    await this.storeOf(row).release(row.blobKey, () => this.metadata.blobInUse(row.storage, row.blobKey));
   }
 }
