@@ -25,7 +25,11 @@ const routes = [
         return hit.response;
       }
       if (repo.type === 'proxy') {
-        const result = await repo.upstream.fetch({ path, kind: 'content' });
+        // Files whose names end with one of `mutable` (e.g. ".json") change upstream: they
+        // are cached as metadata (revalidated after the TTL); everything else is immutable.
+        const mutable = Array.isArray(repo.config.mutable) ? repo.config.mutable : [];
+        const kind = mutable.some((suffix) => path.endsWith(suffix)) ? 'metadata' : 'content';
+        const result = await repo.upstream.fetch({ path, kind });
         if (!result.found) throw new NotFoundError(`${path} not found upstream`);
         return assetResponse(result.asset, { cache: result.cache });
       }

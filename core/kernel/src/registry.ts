@@ -19,6 +19,7 @@ import { RepositoryDocumentStore } from './engine/document-store.js';
 import { SingleFlight } from './engine/keyed-mutex.js';
 import { NamespacedKeyValueStore } from './engine/kv-store.js';
 import { KernelProxyCache } from './engine/proxy-cache.js';
+import type { ProxyStats } from './engine/upstream-health.js';
 import { Dispatcher, type RepositoryRuntime } from './http/dispatcher.js';
 import { FormatRouter } from './http/format-router.js';
 import { HttpHost } from './http/server.js';
@@ -136,6 +137,7 @@ export class Registry {
         auth,
         logger: logger.child({ component: 'http' }),
         health: () => registry?.healthFacts() ?? {},
+        stats: () => registry?.stats() ?? {},
       });
       registry = new Registry(loaded, config, logger, plugins, metadata, auth, repositories, unavailable, blobStores, http);
       return registry;
@@ -165,8 +167,18 @@ export class Registry {
     return this.repositories.get(info.name)?.format.clientConfig?.(info) ?? [];
   }
 
+  /** Hit, miss, stale and upstream counters and breaker state of every proxy. */
+  stats(): Record<string, ProxyStats> {
+    const out: Record<string, ProxyStats> = {};
+    for (const runtime of this.repositories.values()) {
+      if (runtime.handle.upstream instanceof KernelProxyCache) out[runtime.name] = runtime.handle.upstream.health.snapshot();
+    }
+    return out;
+  }
+
   healthFacts(): Record<string, unknown> {
     return {
+      upstreams: Object.fromEntries(Object.entries(this.stats()).map(([name, s]) => [name, s.breaker.state])),
       repositories: [...this.repositories.values()].map((r) => ({ name: r.name, format: r.config.format, type: r.config.type })),
       unavailable: this.unavailable,
       plugins: this.plugins.records.map((p: PluginRecord) => ({ name: p.name, version: p.version, status: p.status, ...(p.reason ? { reason: p.reason } : {}) })),
@@ -217,7 +229,11 @@ function addImplicitPlugins(
 /** The zero-config default: for each active format a hosted, a proxy (when the format has a default upstream) and a group. */
 async function zeroConfigRepositories(plugins: PluginHost, config: RegistryConfig): Promise<Record<string, RepositoryConfig>> {
   const repositories: Record<string, RepositoryConfig> = {};
-  const base = { storage: 'default', maxUploadBytes: config.limits.maxUploadBytes, cache: { metadataTtl: 300, negativeTtl: 60, upstreamTimeoutMs: 30_000 } };
+  const base = {
+    storage: 'default',
+    maxUploadBytes: config.limits.maxUploadBytes,
+    cache: { metadataTtl: 300, negativeTtl: 60, upstreamTimeoutMs: 30_000, retries: 2, breakerThreshold: 5, breakerOpenMs: 30_000 },
+  };
   for (const [format, { definition }] of plugins.formats) {
     const members: string[] = [];
     repositories[DEFAULT_NAMES.hosted(format)] = { ...base, format, type: 'hosted' };

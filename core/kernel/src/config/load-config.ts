@@ -151,6 +151,9 @@ export function normalizeConfig(
         metadataTtl: cache?.metadataTtl ?? 300,
         negativeTtl: cache?.negativeTtl ?? 60,
         upstreamTimeoutMs: Math.round((cache?.upstreamTimeout ?? 30) * 1000),
+        retries: cache?.retries ?? 2,
+        breakerThreshold: cache?.circuitBreaker?.failures ?? 5,
+        breakerOpenMs: Math.round((cache?.circuitBreaker?.openSeconds ?? 30) * 1000),
       },
     } as RepositoryConfig;
   }

@@ -106,7 +106,17 @@ export const configSchema = {
           cache: {
             type: 'object',
             additionalProperties: false,
-            properties: { metadataTtl: seconds, negativeTtl: seconds, upstreamTimeout: seconds },
+            properties: {
+              metadataTtl: seconds,
+              negativeTtl: seconds,
+              upstreamTimeout: seconds,
+              retries: { type: 'integer', minimum: 0, maximum: 10 },
+              circuitBreaker: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { failures: { type: 'integer', minimum: 1 }, openSeconds: seconds },
+              },
+            },
           },
         },
       },

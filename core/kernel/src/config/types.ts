@@ -43,6 +43,12 @@ export interface CacheConfig {
   readonly negativeTtl: number;
   /** Milliseconds to wait for the upstream's response headers. */
   readonly upstreamTimeoutMs: number;
+  /** Extra attempts after a network error or a 502/503/504 from the upstream. */
+  readonly retries: number;
+  /** Consecutive upstream failures that open the circuit breaker. */
+  readonly breakerThreshold: number;
+  /** Milliseconds the breaker stays open before one probe is let through. */
+  readonly breakerOpenMs: number;
 }
 
 export interface RepositoryConfig {

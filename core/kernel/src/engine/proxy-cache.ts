@@ -1,4 +1,5 @@
 import {
+  RegistryError,
   UpstreamError,
   UpstreamTimeoutError,
   isRegistryError,
@@ -14,6 +15,7 @@ import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { RepositoryAssetStore } from './asset-store.js';
 import type { SingleFlight } from './keyed-mutex.js';
 import { readBody, requestUpstream } from './upstream-client.js';
+import { UpstreamHealth } from './upstream-health.js';
 
 /**
  * The pull-through cache every proxy repository gets: fresh entries are served from
@@ -25,6 +27,8 @@ import { readBody, requestUpstream } from './upstream-client.js';
 export class KernelProxyCache implements ProxyCache {
   readonly upstreamUrl: string;
   private readonly base: URL;
+  /** Counters and circuit breaker of this proxy's upstream. */
+  readonly health: UpstreamHealth;
 
   constructor(
     private readonly repository: string,
@@ -37,6 +41,7 @@ export class KernelProxyCache implements ProxyCache {
   ) {
     this.upstreamUrl = upstream.endsWith('/') ? upstream : `${upstream}/`;
     this.base = new URL(this.upstreamUrl);
+    this.health = new UpstreamHealth(cache.breakerThreshold, cache.breakerOpenMs);
   }
 
   async fetch(request: UpstreamFetch): Promise<UpstreamResult> {
@@ -48,12 +53,20 @@ export class KernelProxyCache implements ProxyCache {
       if (row.lastDownloadedAt === null || now - row.lastDownloadedAt > 3_600_000) {
         void this.metadata.updateAsset(this.repository, row.path, { lastDownloadedAt: now }).catch(() => undefined);
       }
+      this.health.hits++;
       return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
     }
     if (!row && (await this.metadata.isNegativeCached(this.repository, request.path, now))) {
+      this.health.negativeHits++;
       return { found: false, cache: 'HIT' };
     }
-    return this.flights.run(`${this.repository}\u0000${request.path}`, () => this.refresh(request));
+    const result = await this.flights.run(`${this.repository}\u0000${request.path}`, () => this.refresh(request));
+    // Counted per client, not per flight: every coalesced caller was served.
+    if (result.cache === 'STALE') this.health.stale++;
+    else if (result.cache === 'MISS') this.health.misses++;
+    else if (result.found) this.health.hits++;
+    else this.health.negativeHits++;
+    return result;
   }
 
   /**
@@ -86,8 +99,26 @@ export class KernelProxyCache implements ProxyCache {
     const headers: Record<string, string> = { ...request.headers };
     if (row?.upstreamEtag) headers['if-none-match'] = row.upstreamEtag;
     if (row?.upstreamLastModified) headers['if-modified-since'] = row.upstreamLastModified;
+    if (!this.health.tryAcquire()) {
+      const seconds = Math.ceil(this.health.retryAfterMs() / 1000);
+      return this.failed(
+        request,
+        row,
+        new RegistryError('UPSTREAM_BLOCKED', `upstream ${this.base.origin} is not asked for ${seconds} s after repeated failures`, 502, {
+          headers: { 'Retry-After': String(seconds) },
+        }),
+      );
+    }
     try {
-      const response = await requestUpstream(url, { headers, headersTimeoutMs: this.cache.upstreamTimeoutMs, checkRedirect: this.checkRedirect });
+      let response;
+      try {
+        response = await this.requestWithRetries(url, headers);
+      } catch (error) {
+        this.health.failed();
+        throw error;
+      }
+      if (response.status >= 500) this.health.failed();
+      else this.health.succeeded();
       if (response.status === 304 && row) {
         response.body.resume();
         await this.assets.updateCacheFields(row.path, { expiresAt: this.expiry(request) });
@@ -128,6 +159,26 @@ export class KernelProxyCache implements ProxyCache {
     }
   }
 
+  /**
+   * GET from the upstream; a network error or a 502/503/504 is retried (`cache.retries`
+   * times, backing off 100 ms, 200 ms, 400 ms... with jitter). A timeout is not retried:
+   * it already cost the client the whole timeout.
+   */
+  private async requestWithRetries(url: URL, headers: Record<string, string>) {
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= this.cache.retries;
+      this.health.upstreamRequests++;
+      try {
+        const response = await requestUpstream(url, { headers, headersTimeoutMs: this.cache.upstreamTimeoutMs, checkRedirect: this.checkRedirect });
+        if (last || ![502, 503, 504].includes(response.status)) return response;
+        response.body.resume();
+      } catch (error) {
+        if (last || !isRegistryError(error) || error.code !== 'UPSTREAM_FAILED') throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt * (0.75 + Math.random() / 2)));
+    }
+  }
+
   private failed(request: UpstreamFetch, row: AssetRow | null, error: unknown): UpstreamResult {
     if (isRegistryError(error) && error.code === 'INTEGRITY_MISMATCH') {
       this.logger.warn('upstream content failed verification; not cached', { repository: this.repository, path: request.path, reason: error.message });
@@ -137,7 +188,7 @@ export class KernelProxyCache implements ProxyCache {
       this.logger.warn('upstream failed; serving stale copy', { repository: this.repository, path: request.path, error });
       return { found: true, asset: this.assets.toAsset(row), cache: 'STALE' };
     }
-    if (isRegistryError(error) && (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_FAILED' || error.status === 413)) {
+    if (isRegistryError(error) && (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_FAILED' || error.code === 'UPSTREAM_BLOCKED' || error.status === 413)) {
       throw error;
     }
     throw new UpstreamError(`upstream failed for ${request.path}: ${(error as Error).message}`, { cause: error });

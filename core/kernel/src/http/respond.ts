@@ -17,6 +17,8 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
   const status = response.status ?? 200;
   for (const [k, v] of Object.entries(response.headers ?? {})) ctx.set(k, v);
   if (response.cache) ctx.set('X-Cache', response.cache);
+  // RFC 7234's warning for a copy served because the upstream could not be asked.
+  if (response.cache === 'STALE') ctx.set('Warning', '111 registry-core "Revalidation Failed"');
   const body = response.body;
   const cacheable = status === 200 && (ctx.method === 'GET' || ctx.method === 'HEAD');
   if (!body) {

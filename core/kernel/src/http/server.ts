@@ -17,6 +17,8 @@ export interface HttpHostOptions {
   readonly logger: Logger;
   /** Extra facts for the health endpoint. */
   readonly health: () => Record<string, unknown>;
+  /** Proxy counters for the stats endpoint. */
+  readonly stats: () => Record<string, unknown>;
 }
 
 /**
@@ -38,6 +40,10 @@ export class HttpHost {
       ctx.set('Cache-Control', 'no-store');
       ctx.status = this.draining ? 503 : 200;
       ctx.body = { status: this.draining ? 'draining' : 'ok', ...options.health() };
+    });
+    router.get('/-/stats', (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { repositories: options.stats() };
     });
     router.get('/-/ping', (ctx) => {
       ctx.body = {};

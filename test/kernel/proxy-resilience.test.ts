@@ -1,0 +1,117 @@
+// The proxy cache against an upstream that fails on command: retries, stale copies with a
+// Warning, 5xx never cached, the circuit breaker, and the counters of /-/stats.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+
+const plugin = path.join(repoRoot, 'examples', 'raw-format-plugin');
+
+interface Fixture {
+  server: Server;
+  url: string;
+  hits: Map<string, number>;
+  /** Status codes to answer before answering normally, per path. */
+  failures: Map<string, number[]>;
+  /** When set, every request fails with this status. */
+  down?: number;
+}
+
+async function fixture(): Promise<Fixture> {
+  const f = { hits: new Map(), failures: new Map() } as unknown as Fixture;
+  f.server = createServer((req, res) => {
+    const p = req.url ?? '/';
+    f.hits.set(p, (f.hits.get(p) ?? 0) + 1);
+    const queued = f.failures.get(p)?.shift();
+    const status = f.down ?? queued;
+    if (status) {
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(`failure ${status}`);
+      return;
+    }
+    const body = `content of ${p} #${f.hits.get(p)}`;
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body);
+  });
+  await new Promise<void>((resolve) => f.server.listen(0, '127.0.0.1', () => resolve()));
+  f.url = `http://127.0.0.1:${(f.server.address() as AddressInfo).port}/`;
+  return f;
+}
+
+describe('proxy resilience', () => {
+  let upstream: Fixture;
+  let registry: RunningRegistry;
+
+  beforeAll(async () => {
+    upstream = await fixture();
+    registry = await startRegistry(`
+plugins: ["${plugin}"]
+repositories:
+  retrying: { format: raw, type: proxy, upstream: "${upstream.url}", mutable: [".json"], cache: { metadataTtl: 0, retries: 2 } }
+  breaking: { format: raw, type: proxy, upstream: "${upstream.url}", cache: { retries: 0, circuitBreaker: { failures: 2, openSeconds: 300 } } }
+`);
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    upstream?.server.close();
+  });
+
+  it('retries a 503 and a 502 and serves the third answer', async () => {
+    upstream.failures.set('/flaky.bin', [503, 502]);
+    const res = await fetch(`${registry.url}/retrying/flaky.bin`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-cache')).toBe('MISS');
+    expect(await res.text()).toBe('content of /flaky.bin #3');
+    expect(upstream.hits.get('/flaky.bin')).toBe(3);
+  });
+
+  it('serves an expired copy marked STALE with a Warning when the upstream fails', async () => {
+    const first = await fetch(`${registry.url}/retrying/index.json`);
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    expect(await first.text()).toBe('content of /index.json #1');
+    upstream.failures.set('/index.json', [500]); // a 500 is not retried (only 502/503/504 and network errors)
+    const stale = await fetch(`${registry.url}/retrying/index.json`);
+    expect(stale.status).toBe(200);
+    expect(stale.headers.get('x-cache')).toBe('STALE');
+    expect(stale.headers.get('warning')).toMatch(/^111 /);
+    expect(await stale.text()).toBe('content of /index.json #1');
+    const fresh = await fetch(`${registry.url}/retrying/index.json`);
+    expect(fresh.headers.get('x-cache')).toBe('MISS');
+    expect(await fresh.text()).toBe('content of /index.json #3');
+  });
+
+  it('never caches a 5xx answer', async () => {
+    upstream.failures.set('/later.bin', [500]);
+    const failed = await fetch(`${registry.url}/retrying/later.bin`);
+    expect(failed.status).toBe(502);
+    const ok = await fetch(`${registry.url}/retrying/later.bin`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe('content of /later.bin #2');
+  });
+
+  it('stops asking an upstream that keeps failing, and says so', async () => {
+    upstream.down = 500;
+    try {
+      expect((await fetch(`${registry.url}/breaking/a.bin`)).status).toBe(502);
+      expect((await fetch(`${registry.url}/breaking/b.bin`)).status).toBe(502);
+      const asked = [...upstream.hits.values()].reduce((a, b) => a + b, 0);
+      const blocked = await fetch(`${registry.url}/breaking/c.bin`);
+      expect(blocked.status).toBe(502);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await blocked.text()).toContain('UPSTREAM_BLOCKED');
+      expect([...upstream.hits.values()].reduce((a, b) => a + b, 0)).toBe(asked);
+      const health = (await (await fetch(`${registry.url}/-/health`)).json()) as { upstreams: Record<string, string> };
+      expect(health.upstreams).toEqual({ retrying: 'closed', breaking: 'open' });
+    } finally {
+      upstream.down = undefined;
+    }
+  });
+
+  it('counts hits, misses, stale answers and upstream requests per repository', async () => {
+    expect((await fetch(`${registry.url}/retrying/flaky.bin`)).headers.get('x-cache')).toBe('HIT');
+    const stats = (await (await fetch(`${registry.url}/-/stats`)).json()) as { repositories: Record<string, Record<string, unknown>> };
+    // flaky.bin: 3 upstream requests, a MISS, later a HIT; index.json: MISS, STALE, MISS;
+    // later.bin: a 502 (not counted as served), then a MISS.
+    expect(stats.repositories['retrying']).toMatchObject({ hits: 1, misses: 4, stale: 1, upstreamRequests: 8, upstreamErrors: 2 });
+    expect(stats.repositories['breaking']).toMatchObject({ upstreamRequests: 2, upstreamErrors: 2, breaker: { state: 'open', consecutiveFailures: 2 } });
+  });
+});
