@@ -8,3 +8,4 @@ export { StructuredLogger } from './logging/logger.js';
 export { PluginHost, describe as describePlugin, type PluginRecord, type PluginStatus } from './plugins/plugin-host.js';
 export { discoverFirstPartyPlugins, resolvePlugin } from './plugins/plugin-resolver.js';
 export { BlobStore, blobKeyFor } from './engine/blob-store.js';
+export { CacheMaintenance, type BadAsset, type CleanSummary } from './engine/maintenance.js';

@@ -19,6 +19,7 @@ import { RepositoryDocumentStore } from './engine/document-store.js';
 import { SingleFlight } from './engine/keyed-mutex.js';
 import { NamespacedKeyValueStore } from './engine/kv-store.js';
 import { KernelProxyCache } from './engine/proxy-cache.js';
+import { CacheMaintenance } from './engine/maintenance.js';
 import type { ProxyStats } from './engine/upstream-health.js';
 import { Dispatcher, type RepositoryRuntime } from './http/dispatcher.js';
 import { FormatRouter } from './http/format-router.js';
@@ -51,6 +52,7 @@ const DEFAULT_NAMES = { hosted: (f: string) => `${f}-local`, proxy: (f: string) 
  */
 export class Registry {
   private address: AddressInfo | undefined;
+  private cleanupTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -148,9 +150,32 @@ export class Registry {
     }
   }
 
+  /** Cache upkeep (verify, clean) over this registry's stores. */
+  get maintenance(): CacheMaintenance {
+    const proxies = new Set([...this.repositories.values()].filter((r) => r.config.type === 'proxy').map((r) => r.name));
+    return new CacheMaintenance(this.metadata, this.blobStores, proxies, this.logger.child({ component: 'cache' }));
+  }
+
+  /** Run the configured cleanup now (also what the schedule runs). */
+  cleanCache(options: { dryRun?: boolean; unusedDays?: number; onProgress?: (message: string) => void } = {}) {
+    return this.maintenance.clean({
+      dryRun: options.dryRun,
+      unusedDays: options.unusedDays ?? this.config.cleanup.unusedDays,
+      maxCacheBytes: this.config.cleanup.maxCacheBytes,
+      onProgress: options.onProgress,
+    });
+  }
+
   /** Listen; resolves the bound address. */
   async start(): Promise<AddressInfo> {
     this.address = await this.http.listen();
+    const hours = this.config.cleanup.intervalHours;
+    if (hours > 0) {
+      this.cleanupTimer = setInterval(() => {
+        this.cleanCache().catch((error: unknown) => this.logger.warn('scheduled cache cleanup failed', { error }));
+      }, hours * 3_600_000);
+      this.cleanupTimer.unref();
+    }
     for (const runtime of this.repositories.values()) {
       await runtime.format.onRepositoryReady?.(runtime.handle);
     }
@@ -187,6 +212,7 @@ export class Registry {
 
   /** Drain HTTP, deactivate plugins, close storage and the database. */
   async stop(): Promise<void> {
+    if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     await this.http.close();
     await this.plugins.deactivateAll();
     for (const store of this.blobStores.values()) await store.driver.close?.();

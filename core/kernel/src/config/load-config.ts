@@ -158,6 +158,9 @@ export function normalizeConfig(
     } as RepositoryConfig;
   }
   errors.push(...checkGroups(repositories));
+  for (const name of Object.keys(c.cleanup?.maxCacheSize ?? {})) {
+    if (!storage[name]) errors.push(`cleanup.maxCacheSize.${name}: no storage named "${name}"`);
+  }
 
   if (errors.length) throw new ConfigError(errors, context.filepath);
   return {
@@ -179,6 +182,11 @@ export function normalizeConfig(
       tokenTtlSeconds: c.auth?.tokenTtlSeconds ?? 0,
     },
     limits,
+    cleanup: {
+      intervalHours: c.cleanup?.intervalHours ?? 24,
+      unusedDays: c.cleanup?.unusedDays ?? 90,
+      maxCacheBytes: Object.fromEntries(Object.entries((c.cleanup?.maxCacheSize ?? {}) as Record<string, unknown>).map(([k, v]) => [k, parseSize(v)!])),
+    },
     logging: { level: c.logging?.level ?? 'info', format: c.logging?.format ?? 'auto' },
     repositories,
   };

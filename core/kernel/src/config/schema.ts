@@ -84,6 +84,15 @@ export const configSchema = {
       additionalProperties: false,
       properties: { maxUploadSize: size, maxSearchResults: { type: 'integer', minimum: 1, maximum: 10000 } },
     },
+    cleanup: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        intervalHours: { type: 'number', minimum: 0 },
+        unusedDays: { type: 'number', minimum: 0 },
+        maxCacheSize: { type: 'object', additionalProperties: size },
+      },
+    },
     logging: {
       type: 'object',
       additionalProperties: false,

@@ -80,6 +80,15 @@ export interface LimitsConfig {
   readonly maxSearchResults: number;
 }
 
+export interface CleanupConfig {
+  /** Hours between scheduled cleanups; 0 turns the schedule off. */
+  readonly intervalHours: number;
+  /** Cached content (and expired metadata) not downloaded for this many days is removed. */
+  readonly unusedDays: number;
+  /** Per storage name: most bytes of cached proxy content to keep. */
+  readonly maxCacheBytes: Readonly<Record<string, number>>;
+}
+
 /** The validated, defaulted configuration. Paths are absolute. */
 export interface RegistryConfig {
   readonly server: ServerConfig;
@@ -89,6 +98,7 @@ export interface RegistryConfig {
   readonly metadata: MetadataConfig;
   readonly auth: AuthConfig;
   readonly limits: LimitsConfig;
+  readonly cleanup: CleanupConfig;
   readonly logging: { readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly format: 'json' | 'pretty' | 'auto' };
   readonly repositories: Readonly<Record<string, RepositoryConfig>>;
 }

@@ -10,6 +10,7 @@ import { MetadataStore } from '../metadata/metadata-store.js';
 import { RepositoryAssetStore } from './asset-store.js';
 import { BlobStore, blobKeyFor } from './blob-store.js';
 import { RepositoryComponentIndex } from './component-index.js';
+import { CacheMaintenance } from './maintenance.js';
 import { RepositoryDocumentStore } from './document-store.js';
 
 describe('repository engine on SQLite and the filesystem', () => {
@@ -67,6 +68,28 @@ describe('repository engine on SQLite and the filesystem', () => {
     const wrong = await a.put('s', Buffer.from('four'), { kind: 'content', contentType: 'x/y', expect: { size: 5 } }).catch((e: unknown) => e);
     expect(isRegistryError(wrong) && wrong.code).toBe('INTEGRITY_MISMATCH');
     expect(await a.get('s')).toBeUndefined();
+  });
+
+  it('evicts the least recently used proxy content over the size limit, never hosted content', async () => {
+    const proxy = new RepositoryAssetStore('p', blobs, metadata);
+    const hosted = new RepositoryAssetStore('h', blobs, metadata);
+    for (const [i, name] of ['old', 'mid', 'new'].entries()) {
+      await proxy.put(name, Buffer.alloc(100, i + 1), { kind: 'content', contentType: 'x/y' });
+      await metadata.updateAsset('p', name, { lastDownloadedAt: Date.now() - (3 - i) * 1000 });
+    }
+    await hosted.put('precious', Buffer.alloc(100, 9), { kind: 'content', contentType: 'x/y' });
+    const maintenance = new CacheMaintenance(metadata, new Map([['default', blobs]]), new Set(['p']), { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } });
+    const dry = await maintenance.clean({ unusedDays: 365, maxCacheBytes: { default: 250 }, dryRun: true });
+    expect(dry).toMatchObject({ evictedForSize: 1, bytesFreed: 100, dryRun: true });
+    expect(await proxy.get('old')).toBeDefined();
+    await maintenance.clean({ unusedDays: 365, maxCacheBytes: { default: 250 } });
+    expect(await proxy.get('old')).toBeUndefined();
+    expect(await proxy.get('mid')).toBeDefined();
+    expect(await proxy.get('new')).toBeDefined();
+    expect(await hosted.get('precious')).toBeDefined();
+    const unused = await maintenance.clean({ unusedDays: 0 });
+    expect(unused.unusedContent).toBe(2);
+    expect(await hosted.get('precious')).toBeDefined();
   });
 
   it('refuses createOnly over an existing asset', async () => {
