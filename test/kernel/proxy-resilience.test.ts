@@ -30,7 +30,8 @@ async function fixture(): Promise<Fixture> {
       return;
     }
     const body = `content of ${p} #${f.hits.get(p)}`;
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body);
+    const cacheControl = p.includes('max-age') ? { 'cache-control': 'public, max-age=600' } : {};
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), ...cacheControl }).end(body);
   });
   await new Promise<void>((resolve) => f.server.listen(0, '127.0.0.1', () => resolve()));
   f.url = `http://127.0.0.1:${(f.server.address() as AddressInfo).port}/`;
@@ -48,6 +49,8 @@ plugins: ["${plugin}"]
 repositories:
   retrying: { format: raw, type: proxy, upstream: "${upstream.url}", mutable: [".json"], cache: { metadataTtl: 0, retries: 2 } }
   breaking: { format: raw, type: proxy, upstream: "${upstream.url}", cache: { retries: 0, circuitBreaker: { failures: 2, openSeconds: 300 } } }
+  swr: { format: raw, type: proxy, upstream: "${upstream.url}", mutable: [".json"], cache: { metadataTtl: 0, staleWhileRevalidate: 600 } }
+  honoring: { format: raw, type: proxy, upstream: "${upstream.url}", mutable: [".json"], cache: { metadataTtl: 0, honorCacheControl: true } }
 `);
   });
   afterAll(async () => {
@@ -100,10 +103,30 @@ repositories:
       expect(await blocked.text()).toContain('UPSTREAM_BLOCKED');
       expect([...upstream.hits.values()].reduce((a, b) => a + b, 0)).toBe(asked);
       const health = (await (await fetch(`${registry.url}/-/health`)).json()) as { upstreams: Record<string, string> };
-      expect(health.upstreams).toEqual({ retrying: 'closed', breaking: 'open' });
+      expect(health.upstreams).toMatchObject({ retrying: 'closed', breaking: 'open', swr: 'closed' });
     } finally {
       upstream.down = undefined;
     }
+  });
+
+  it('answers expired metadata at once and revalidates it behind (stale-while-revalidate)', async () => {
+    expect(await (await fetch(`${registry.url}/swr/list.json`)).text()).toBe('content of /list.json #1');
+    const quick = await fetch(`${registry.url}/swr/list.json`);
+    expect(quick.headers.get('x-cache')).toBe('HIT');
+    expect(await quick.text()).toBe('content of /list.json #1');
+    for (let i = 0; i < 50 && (upstream.hits.get('/list.json') ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(upstream.hits.get('/list.json')).toBe(2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await (await fetch(`${registry.url}/swr/list.json`)).text()).toBe('content of /list.json #2');
+  });
+
+  it("takes a metadata TTL from the upstream's Cache-Control when asked to", async () => {
+    expect((await fetch(`${registry.url}/honoring/max-age.json`)).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${registry.url}/honoring/max-age.json`)).headers.get('x-cache')).toBe('HIT');
+    expect(upstream.hits.get('/max-age.json')).toBe(1);
+    expect((await fetch(`${registry.url}/honoring/plain.json`)).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${registry.url}/honoring/plain.json`)).headers.get('x-cache')).toBe('MISS');
+    expect(upstream.hits.get('/plain.json')).toBe(2);
   });
 
   it('counts hits, misses, stale answers and upstream requests per repository', async () => {

@@ -258,7 +258,16 @@ async function zeroConfigRepositories(plugins: PluginHost, config: RegistryConfi
   const base = {
     storage: 'default',
     maxUploadBytes: config.limits.maxUploadBytes,
-    cache: { metadataTtl: 300, negativeTtl: 60, upstreamTimeoutMs: 30_000, retries: 2, breakerThreshold: 5, breakerOpenMs: 30_000 },
+    cache: {
+      metadataTtl: 300,
+      negativeTtl: 60,
+      upstreamTimeoutMs: 30_000,
+      retries: 2,
+      breakerThreshold: 5,
+      breakerOpenMs: 30_000,
+      staleWhileRevalidate: 0,
+      honorCacheControl: false,
+    },
   };
   for (const [format, { definition }] of plugins.formats) {
     const members: string[] = [];

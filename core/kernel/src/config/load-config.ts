@@ -152,6 +152,8 @@ export function normalizeConfig(
         negativeTtl: cache?.negativeTtl ?? 60,
         upstreamTimeoutMs: Math.round((cache?.upstreamTimeout ?? 30) * 1000),
         retries: cache?.retries ?? 2,
+        staleWhileRevalidate: cache?.staleWhileRevalidate ?? 0,
+        honorCacheControl: cache?.honorCacheControl ?? false,
         breakerThreshold: cache?.circuitBreaker?.failures ?? 5,
         breakerOpenMs: Math.round((cache?.circuitBreaker?.openSeconds ?? 30) * 1000),
       },

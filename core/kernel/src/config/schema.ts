@@ -120,6 +120,8 @@ export const configSchema = {
               negativeTtl: seconds,
               upstreamTimeout: seconds,
               retries: { type: 'integer', minimum: 0, maximum: 10 },
+              staleWhileRevalidate: seconds,
+              honorCacheControl: { type: 'boolean' },
               circuitBreaker: {
                 type: 'object',
                 additionalProperties: false,

@@ -43,6 +43,13 @@ export interface CacheConfig {
   readonly negativeTtl: number;
   /** Milliseconds to wait for the upstream's response headers. */
   readonly upstreamTimeoutMs: number;
+  /**
+   * Seconds past its TTL during which expired metadata is served at once (as a HIT) while
+   * it is refreshed in the background; 0 turns this off.
+   */
+  readonly staleWhileRevalidate: number;
+  /** Take metadata TTLs from the upstream's Cache-Control (max-age, s-maxage, no-cache). */
+  readonly honorCacheControl: boolean;
   /** Extra attempts after a network error or a 502/503/504 from the upstream. */
   readonly retries: number;
   /** Consecutive upstream failures that open the circuit breaker. */

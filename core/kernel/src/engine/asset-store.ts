@@ -14,6 +14,8 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { readLimited } from './read-limited.js';
 
 const DEFAULT_READ_LIMIT = 64 * 1024 * 1024;
+/** How long bytes replaced by a newer version stay readable (an orphan if the process stops first). */
+const REPLACED_BLOB_GRACE_MS = 60_000;
 
 /** Extra fields the proxy cache records with an asset. */
 export interface CacheFields {
@@ -122,9 +124,13 @@ export class RepositoryAssetStore implements AssetStore {
         }),
       () => this.metadata.blobInUse(this.blobs.name, blob.blobKey),
     );
-    // Outside the path lock: lock order is always content key, then path.
+    // Outside the path lock: lock order is always content key, then path. The replaced
+    // bytes go after a grace period: a reader that fetched the old row a moment ago (a
+    // stale-while-revalidate answer, say) must still be able to open them.
     const replaced = previous as AssetRow | null;
-    if (replaced && replaced.blobKey !== blob.blobKey) await this.releaseBlob(replaced);
+    if (replaced && replaced.blobKey !== blob.blobKey) {
+      setTimeout(() => void this.releaseBlob(replaced).catch(() => undefined), REPLACED_BLOB_GRACE_MS).unref();
+    }
     return asset;
   }
 

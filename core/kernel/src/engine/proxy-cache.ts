@@ -56,11 +56,18 @@ export class KernelProxyCache implements ProxyCache {
       this.health.hits++;
       return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
     }
+    const key = `${this.repository}\u0000${request.path}`;
+    if (row && row.kind === 'metadata' && (row.expiresAt ?? 0) + this.cache.staleWhileRevalidate * 1000 > now) {
+      // Stale-while-revalidate: answer at once, refresh behind (coalesced with any other).
+      void this.flights.run(key, () => this.refresh(request)).catch((error: unknown) => this.logger.warn('background revalidation failed', { path: request.path, error }));
+      this.health.hits++;
+      return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
+    }
     if (!row && (await this.metadata.isNegativeCached(this.repository, request.path, now))) {
       this.health.negativeHits++;
       return { found: false, cache: 'HIT' };
     }
-    const result = await this.flights.run(`${this.repository}\u0000${request.path}`, () => this.refresh(request));
+    const result = await this.flights.run(key, () => this.refresh(request));
     // Counted per client, not per flight: every coalesced caller was served.
     if (result.cache === 'STALE') this.health.stale++;
     else if (result.cache === 'MISS') this.health.misses++;
@@ -121,7 +128,7 @@ export class KernelProxyCache implements ProxyCache {
       else this.health.succeeded();
       if (response.status === 304 && row) {
         response.body.resume();
-        await this.assets.updateCacheFields(row.path, { expiresAt: this.expiry(request) });
+        await this.assets.updateCacheFields(row.path, { expiresAt: this.expiry(request, response.headers) });
         return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
       }
       if (response.status === 404 || response.status === 410) {
@@ -147,7 +154,7 @@ export class KernelProxyCache implements ProxyCache {
           onAbort: 'destroy',
         },
         {
-          expiresAt: this.expiry(request),
+          expiresAt: this.expiry(request, response.headers),
           upstreamEtag: response.headers.get('etag'),
           upstreamLastModified: response.headers.get('last-modified'),
         },
@@ -194,8 +201,17 @@ export class KernelProxyCache implements ProxyCache {
     throw new UpstreamError(`upstream failed for ${request.path}: ${(error as Error).message}`, { cause: error });
   }
 
-  private expiry(request: UpstreamFetch): number | null {
-    return request.kind === 'metadata' ? Date.now() + this.cache.metadataTtl * 1000 : null;
+  /** When metadata must be revalidated: the repository's TTL, or the upstream's Cache-Control if honoured. */
+  private expiry(request: UpstreamFetch, headers: Headers): number | null {
+    if (request.kind !== 'metadata') return null;
+    let ttl = this.cache.metadataTtl;
+    if (this.cache.honorCacheControl) {
+      const control = (headers.get('cache-control') ?? '').toLowerCase();
+      const maxAge = /(?:^|,)\s*s-maxage=(\d+)/.exec(control) ?? /(?:^|,)\s*max-age=(\d+)/.exec(control);
+      if (/(?:^|,)\s*(no-cache|no-store|must-revalidate)\b/.test(control) && !maxAge) ttl = 0;
+      else if (maxAge) ttl = Number(maxAge[1]);
+    }
+    return Date.now() + ttl * 1000;
   }
 
   async passthrough(request: UpstreamPassthrough): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
