@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+import { repoRoot, runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
 
 const plugin = path.join(repoRoot, 'examples', 'raw-format-plugin');
 
@@ -51,6 +51,8 @@ repositories:
   breaking: { format: raw, type: proxy, upstream: "${upstream.url}", cache: { retries: 0, circuitBreaker: { failures: 2, openSeconds: 300 } } }
   swr: { format: raw, type: proxy, upstream: "${upstream.url}", mutable: [".json"], cache: { metadataTtl: 0, staleWhileRevalidate: 600 } }
   honoring: { format: raw, type: proxy, upstream: "${upstream.url}", mutable: [".json"], cache: { metadataTtl: 0, honorCacheControl: true } }
+  overridden: { format: raw, type: proxy, upstream: "${upstream.url}" }
+  aging: { format: raw, type: proxy, upstream: "${upstream.url}", cache: { contentTtl: 0 } }
 `);
   });
   afterAll(async () => {
@@ -127,6 +129,22 @@ repositories:
     expect((await fetch(`${registry.url}/honoring/plain.json`)).headers.get('x-cache')).toBe('MISS');
     expect((await fetch(`${registry.url}/honoring/plain.json`)).headers.get('x-cache')).toBe('MISS');
     expect(upstream.hits.get('/plain.json')).toBe(2);
+  });
+
+  it('applies per-artifact TTL overrides set with the CLI, and a repository content TTL', async () => {
+    const set = await runCli(['cache', 'ttl', 'set', 'overridden', 'live/*', '0', '--config', registry.configFile]);
+    expect(set.code, set.stderr).toBe(0);
+    const listed = await runCli(['cache', 'ttl', 'list', '--config', registry.configFile]);
+    expect(listed.stdout).toContain('overridden\tlive/*\t0');
+    expect((await runCli(['cache', 'ttl', 'set', 'nope', 'x', '1', '--config', registry.configFile])).code).not.toBe(0);
+    const states = async (p: string) => [
+      (await fetch(`${registry.url}/${p}`)).headers.get('x-cache'),
+      (await fetch(`${registry.url}/${p}`)).headers.get('x-cache'),
+    ];
+    expect(await states('overridden/live/feed.bin')).toEqual(['MISS', 'MISS']);
+    expect(await states('overridden/fixed/v1.bin')).toEqual(['MISS', 'HIT']);
+    expect(await states('aging/any.bin')).toEqual(['MISS', 'MISS']);
+    expect((await runCli(['cache', 'ttl', 'unset', 'overridden', 'live/*', '--config', registry.configFile])).code).toBe(0);
   });
 
   it('counts hits, misses, stale answers and upstream requests per repository', async () => {

@@ -9,3 +9,4 @@ export { PluginHost, describe as describePlugin, type PluginRecord, type PluginS
 export { discoverFirstPartyPlugins, resolvePlugin } from './plugins/plugin-resolver.js';
 export { BlobStore, blobKeyFor } from './engine/blob-store.js';
 export { CacheMaintenance, type BadAsset, type CleanSummary } from './engine/maintenance.js';
+export { TtlOverrides, type TtlOverride } from './engine/ttl-overrides.js';

@@ -20,6 +20,7 @@ import { SingleFlight } from './engine/keyed-mutex.js';
 import { NamespacedKeyValueStore } from './engine/kv-store.js';
 import { KernelProxyCache } from './engine/proxy-cache.js';
 import { CacheMaintenance } from './engine/maintenance.js';
+import { TtlOverrides } from './engine/ttl-overrides.js';
 import type { ProxyStats } from './engine/upstream-health.js';
 import { Dispatcher, type RepositoryRuntime } from './http/dispatcher.js';
 import { FormatRouter } from './http/format-router.js';
@@ -292,6 +293,7 @@ function buildRepositories(
   unavailable: UnavailableRepository[],
 ): Map<string, RepositoryRuntime> {
   const flights = new SingleFlight();
+  const ttls = new TtlOverrides(metadata);
   const runtimes = new Map<string, RepositoryRuntime>();
   const routers = new Map<string, FormatRouter>();
   const skip = (name: string, reason: string) => {
@@ -348,7 +350,7 @@ function buildRepositories(
       documents: new RepositoryDocumentStore(name, metadata),
       components: new RepositoryComponentIndex(name, metadata),
       kv: new NamespacedKeyValueStore(`${format.plugin.name}:${name}`, metadata),
-      ...(repo.type === 'proxy' ? { upstream: new KernelProxyCache(name, repo.upstream!, repo.cache, assets, metadata, flights, repoLogger) } : {}),
+      ...(repo.type === 'proxy' ? { upstream: new KernelProxyCache(name, repo.upstream!, repo.cache, assets, metadata, flights, repoLogger, ttls) } : {}),
     };
     let router = routers.get(repo.format);
     if (!router) {

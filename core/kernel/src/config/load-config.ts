@@ -153,6 +153,7 @@ export function normalizeConfig(
         upstreamTimeoutMs: Math.round((cache?.upstreamTimeout ?? 30) * 1000),
         retries: cache?.retries ?? 2,
         staleWhileRevalidate: cache?.staleWhileRevalidate ?? 0,
+        ...(cache?.contentTtl !== undefined ? { contentTtl: cache.contentTtl } : {}),
         honorCacheControl: cache?.honorCacheControl ?? false,
         breakerThreshold: cache?.circuitBreaker?.failures ?? 5,
         breakerOpenMs: Math.round((cache?.circuitBreaker?.openSeconds ?? 30) * 1000),

@@ -117,6 +117,7 @@ export const configSchema = {
             additionalProperties: false,
             properties: {
               metadataTtl: seconds,
+              contentTtl: seconds,
               negativeTtl: seconds,
               upstreamTimeout: seconds,
               retries: { type: 'integer', minimum: 0, maximum: 10 },

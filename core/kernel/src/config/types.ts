@@ -39,6 +39,8 @@ export interface AuthConfig {
 export interface CacheConfig {
   /** Seconds metadata stays fresh before it is revalidated upstream. */
   readonly metadataTtl: number;
+  /** Seconds cached content (artifacts) stays fresh; undefined: immutable, never revalidated. */
+  readonly contentTtl?: number;
   /** Seconds an upstream 404 is remembered. */
   readonly negativeTtl: number;
   /** Milliseconds to wait for the upstream's response headers. */

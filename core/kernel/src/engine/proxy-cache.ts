@@ -15,6 +15,7 @@ import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { RepositoryAssetStore } from './asset-store.js';
 import type { SingleFlight } from './keyed-mutex.js';
 import { readBody, requestUpstream } from './upstream-client.js';
+import type { TtlOverrides } from './ttl-overrides.js';
 import { UpstreamHealth } from './upstream-health.js';
 
 /**
@@ -38,6 +39,7 @@ export class KernelProxyCache implements ProxyCache {
     private readonly metadata: MetadataStore,
     private readonly flights: SingleFlight,
     private readonly logger: Logger,
+    private readonly ttls?: TtlOverrides,
   ) {
     this.upstreamUrl = upstream.endsWith('/') ? upstream : `${upstream}/`;
     this.base = new URL(this.upstreamUrl);
@@ -47,7 +49,7 @@ export class KernelProxyCache implements ProxyCache {
   async fetch(request: UpstreamFetch): Promise<UpstreamResult> {
     const now = Date.now();
     const row = await this.assets.getRow(request.path);
-    if (row && (row.kind === 'content' || (row.expiresAt ?? 0) > now)) {
+    if (row && (row.expiresAt === null || row.expiresAt > now)) {
       // Recorded for cleanup by last use; at most once an hour per asset, so a hot
       // artifact does not turn every download into a database write.
       if (row.lastDownloadedAt === null || now - row.lastDownloadedAt > 3_600_000) {
@@ -57,7 +59,7 @@ export class KernelProxyCache implements ProxyCache {
       return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
     }
     const key = `${this.repository}\u0000${request.path}`;
-    if (row && row.kind === 'metadata' && (row.expiresAt ?? 0) + this.cache.staleWhileRevalidate * 1000 > now) {
+    if (row && row.expiresAt !== null && row.expiresAt + this.cache.staleWhileRevalidate * 1000 > now) {
       // Stale-while-revalidate: answer at once, refresh behind (coalesced with any other).
       void this.flights.run(key, () => this.refresh(request)).catch((error: unknown) => this.logger.warn('background revalidation failed', { path: request.path, error }));
       this.health.hits++;
@@ -99,7 +101,7 @@ export class KernelProxyCache implements ProxyCache {
     // Re-read inside the flight: a previous flight may have just stored it.
     const row = await this.assets.getRow(request.path);
     const now = Date.now();
-    if (row && (row.kind === 'content' || (row.expiresAt ?? 0) > now)) {
+    if (row && (row.expiresAt === null || row.expiresAt > now)) {
       return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
     }
     const url = this.resolve(request.upstreamUrl ?? request.path.replace(/^\//, ''));
@@ -128,7 +130,7 @@ export class KernelProxyCache implements ProxyCache {
       else this.health.succeeded();
       if (response.status === 304 && row) {
         response.body.resume();
-        await this.assets.updateCacheFields(row.path, { expiresAt: this.expiry(request, response.headers) });
+        await this.assets.updateCacheFields(row.path, { expiresAt: await this.expiry(request, response.headers) });
         return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
       }
       if (response.status === 404 || response.status === 410) {
@@ -154,7 +156,7 @@ export class KernelProxyCache implements ProxyCache {
           onAbort: 'destroy',
         },
         {
-          expiresAt: this.expiry(request, response.headers),
+          expiresAt: await this.expiry(request, response.headers),
           upstreamEtag: response.headers.get('etag'),
           upstreamLastModified: response.headers.get('last-modified'),
         },
@@ -201,9 +203,15 @@ export class KernelProxyCache implements ProxyCache {
     throw new UpstreamError(`upstream failed for ${request.path}: ${(error as Error).message}`, { cause: error });
   }
 
-  /** When metadata must be revalidated: the repository's TTL, or the upstream's Cache-Control if honoured. */
-  private expiry(request: UpstreamFetch, headers: Headers): number | null {
-    if (request.kind !== 'metadata') return null;
+  /**
+   * When a cached answer must be revalidated: a per-artifact override (`registry-core cache
+   * ttl`), else the upstream's Cache-Control when honoured (metadata), else the repository's
+   * TTL; content without a `contentTtl` never expires.
+   */
+  private async expiry(request: UpstreamFetch, headers: Headers): Promise<number | null> {
+    const override = await this.ttls?.lookup(this.repository, request.path);
+    if (override !== undefined) return Date.now() + override * 1000;
+    if (request.kind !== 'metadata') return this.cache.contentTtl === undefined ? null : Date.now() + this.cache.contentTtl * 1000;
     let ttl = this.cache.metadataTtl;
     if (this.cache.honorCacheControl) {
       const control = (headers.get('cache-control') ?? '').toLowerCase();
