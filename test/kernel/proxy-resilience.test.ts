@@ -147,6 +147,27 @@ repositories:
     expect((await runCli(['cache', 'ttl', 'unset', 'overridden', 'live/*', '--config', registry.configFile])).code).toBe(0);
   });
 
+  it('sets TTL overrides through the admin API, for admins only', async () => {
+    const added = await runCli(['user', 'add', 'root', '--password', 'root-password-1', '--roles', 'admin', '--config', registry.configFile]);
+    expect(added.code, added.stderr).toBe(0);
+    const adminToken = (await runCli(['token', 'create', '--user', 'root', '--config', registry.configFile])).stdout.trim().split('\n').pop()!;
+    const plainToken = (await runCli(['token', 'create', '--user', 'root', '--read-only', '--config', registry.configFile])).stdout.trim().split('\n').pop()!;
+    const body = JSON.stringify({ pattern: 'api/*', seconds: 0 });
+    expect((await fetch(`${registry.url}/-/admin/ttl/overridden`, { method: 'PUT', body })).status).toBe(401);
+    expect((await fetch(`${registry.url}/-/admin/ttl/overridden`, { method: 'PUT', body, headers: { authorization: `Bearer ${plainToken}` } })).status).toBe(403);
+    const admin = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    expect((await fetch(`${registry.url}/-/admin/ttl/nope`, { method: 'PUT', body, headers: admin })).status).toBe(404);
+    expect((await fetch(`${registry.url}/-/admin/ttl/overridden`, { method: 'PUT', body: '{"pattern":"x"}', headers: admin })).status).toBe(400);
+    expect((await fetch(`${registry.url}/-/admin/ttl/overridden`, { method: 'PUT', body, headers: admin })).status).toBe(200);
+    const listed = (await (await fetch(`${registry.url}/-/admin/ttl?repository=overridden`, { headers: admin })).json()) as { overrides: unknown[] };
+    expect(listed.overrides).toEqual([{ repository: 'overridden', pattern: 'api/*', seconds: 0 }]);
+    // In force at once on this server: the override's 0 s TTL makes every request a MISS.
+    const first = await fetch(`${registry.url}/overridden/api/a.bin`);
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${registry.url}/overridden/api/a.bin`)).headers.get('x-cache')).toBe('MISS');
+    expect((await fetch(`${registry.url}/-/admin/ttl/overridden?pattern=${encodeURIComponent('api/*')}`, { method: 'DELETE', headers: admin })).status).toBe(200);
+  });
+
   it('counts hits, misses, stale answers and upstream requests per repository', async () => {
     expect((await fetch(`${registry.url}/retrying/flaky.bin`)).headers.get('x-cache')).toBe('HIT');
     const stats = (await (await fetch(`${registry.url}/-/stats`)).json()) as { repositories: Record<string, Record<string, unknown>> };

@@ -130,7 +130,8 @@ export class Registry {
         revokeToken: (token) => auth.revokeToken(token),
       };
 
-      const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable);
+      const ttls = new TtlOverrides(metadata);
+      const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable, ttls);
       const dispatcher = new Dispatcher(repositories, auth, formatAuth, path.join(config.dataDir, 'tmp'));
       let registry: Registry | undefined;
       const http = new HttpHost({
@@ -141,6 +142,7 @@ export class Registry {
         logger: logger.child({ component: 'http' }),
         health: () => registry?.healthFacts() ?? {},
         stats: () => registry?.stats() ?? {},
+        ttls,
       });
       registry = new Registry(loaded, config, logger, plugins, metadata, auth, repositories, unavailable, blobStores, http);
       return registry;
@@ -291,9 +293,9 @@ function buildRepositories(
   blobStores: ReadonlyMap<string, BlobStore>,
   logger: Logger,
   unavailable: UnavailableRepository[],
+  ttls: TtlOverrides,
 ): Map<string, RepositoryRuntime> {
   const flights = new SingleFlight();
-  const ttls = new TtlOverrides(metadata);
   const runtimes = new Map<string, RepositoryRuntime>();
   const routers = new Map<string, FormatRouter>();
   const skip = (name: string, reason: string) => {

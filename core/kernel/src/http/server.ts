@@ -3,7 +3,9 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
-import { isRegistryError, type Logger, type RepositoryInfo } from '@registry-core/api';
+import { BadRequestError, NotFoundError, isRegistryError, type Logger, type RepositoryInfo } from '@registry-core/api';
+import type { TtlOverrides } from '../engine/ttl-overrides.js';
+import { readRequestBody } from './body.js';
 import type { AuthService } from '../auth/auth-service.js';
 import type { ServerConfig } from '../config/types.js';
 import type { Dispatcher, RepositoryRuntime } from './dispatcher.js';
@@ -19,6 +21,8 @@ export interface HttpHostOptions {
   readonly health: () => Record<string, unknown>;
   /** Proxy counters for the stats endpoint. */
   readonly stats: () => Record<string, unknown>;
+  /** Per-artifact TTL overrides, for the admin API. */
+  readonly ttls: TtlOverrides;
 }
 
 /**
@@ -45,6 +49,48 @@ export class HttpHost {
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { repositories: options.stats() };
     });
+    // Admin API: per-artifact TTL overrides of proxies (the CLI's `cache ttl`), admins only.
+    const admin = async (ctx: Context, work: () => Promise<unknown>) => {
+      try {
+        const principal = await options.auth.authenticate(ctx.get('Authorization') || undefined);
+        options.auth.authorize(principal, 'admin', { name: 'the admin API' });
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = await work();
+      } catch (error) {
+        const known = isRegistryError(error);
+        if (!known) options.logger.error('admin API error', { error: String((error as Error)?.stack ?? error) });
+        ctx.status = known ? error.status : 500;
+        if (ctx.status === 401) ctx.set('WWW-Authenticate', 'Basic realm="registry-core"');
+        ctx.body = { error: known ? error.message : 'internal error' };
+      }
+    };
+    const proxyNamed = (name: string) => {
+      const runtime = options.repositories.get(name);
+      if (!runtime || runtime.config.type !== 'proxy') throw new NotFoundError(`no proxy repository named ${name}`);
+    };
+    router.get('/-/admin/ttl', (ctx) => admin(ctx, async () => ({ overrides: await options.ttls.list(ctx.query['repository'] as string | undefined) })));
+    router.put('/-/admin/ttl/:repository', (ctx) =>
+      admin(ctx, async () => {
+        const name = ctx.params['repository'] as string;
+        proxyNamed(name);
+        const { value } = await readRequestBody(ctx.req, { kind: 'json', limit: 64 * 1024 }, 64 * 1024, '');
+        const body = value as { pattern?: unknown; seconds?: unknown } | undefined;
+        if (typeof body?.pattern !== 'string' || body.pattern === '' || !Number.isInteger(body.seconds) || (body.seconds as number) < 0) {
+          throw new BadRequestError('expected {"pattern": "<path or prefix*>", "seconds": <non-negative integer>}');
+        }
+        await options.ttls.set(name, body.pattern, body.seconds as number);
+        return { ok: true, repository: name, pattern: body.pattern, seconds: body.seconds };
+      }),
+    );
+    router.delete('/-/admin/ttl/:repository', (ctx) =>
+      admin(ctx, async () => {
+        const name = ctx.params['repository'] as string;
+        const pattern = ctx.query['pattern'];
+        if (typeof pattern !== 'string' || pattern === '') throw new BadRequestError('give ?pattern=');
+        if (!(await options.ttls.unset(name, pattern))) throw new NotFoundError(`no override ${pattern} in ${name}`);
+        return { ok: true };
+      }),
+    );
     router.get('/-/ping', (ctx) => {
       ctx.body = {};
     });
