@@ -69,6 +69,11 @@ export interface FormatResponse {
   readonly cache?: CacheStatus;
   /** Sets `Cache-Control`; default `metadata` for GET answers that are not assets. */
   readonly cachePolicy?: CachePolicy;
+  /**
+   * Facts for a group reading this answer through `members` (where it came from, a cache
+   * identity...). The host never writes them to a client, unlike headers.
+   */
+  readonly meta?: Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -34,6 +34,16 @@ export function slowStream(data: Buffer, chunkSize = 1024): Readable {
 
 /** A stream that sends `data` and then fails with `error` instead of ending. */
 export function failingStream(data: Buffer, error: Error): Readable {
+  return breakingStream(data, error);
+}
+
+/** A stream that sends `data` and then is destroyed without an error (a dropped client). */
+export function truncatedStream(data: Buffer): Readable {
+  return breakingStream(data);
+}
+
+/** Sends `data`, then is destroyed (with `error` when given) instead of ending. */
+function breakingStream(data: Buffer, error?: Error): Readable {
   let sent = false;
   return new Readable({
     read() {
@@ -43,21 +53,6 @@ export function failingStream(data: Buffer, error: Error): Readable {
         return;
       }
       setTimeout(() => this.destroy(error), 5);
-    },
-  });
-}
-
-/** A stream that sends `data` and then is destroyed without an error (a dropped client). */
-export function truncatedStream(data: Buffer): Readable {
-  let sent = false;
-  return new Readable({
-    read() {
-      if (!sent) {
-        sent = true;
-        this.push(data);
-        return;
-      }
-      setTimeout(() => this.destroy(), 5);
     },
   });
 }

@@ -34,14 +34,9 @@ export const packumentKey = (name: PackageName): string => `packument/${name.nam
 export const proxyPackumentPath = (name: PackageName): string => `-/packument/${name.name}`;
 /** Request header naming a dist-tag that `latest` should point at (environments). */
 export const ENVIRONMENT_HEADER = 'registry-environment';
-/**
- * Header on a member's answer to its group: the document or tarball came from a hosted
- * repository. Lets a group that is itself a member tell its parent (dependency-confusion
- * guard across nested groups); stripped before anything reaches a client.
- */
-export const ORIGIN_HEADER = 'x-registry-npm-origin';
-/** Header on a member's document answer to its group: the document's stable identity, for the group's answer cache. */
-const RENDER_KEY_HEADER = 'x-registry-npm-render-key';
+/** `meta` keys of a member's answer to its group (never sent to clients). */
+const FROM_HOSTED = 'npm.fromHosted';
+const RENDER_KEY = 'npm.renderKey';
 
 const cache = new PackumentCache();
 const MAX_PACKUMENT_BYTES = 256 * 1024 * 1024;
@@ -91,7 +86,7 @@ function status(response: FormatResponse): number {
 }
 
 function fromHosted(answer: MemberResponse): boolean {
-  return answer.member.type === 'hosted' || answer.response.headers?.[ORIGIN_HEADER] === 'hosted';
+  return answer.member.type === 'hosted' || answer.response.meta?.[FROM_HOSTED] === true;
 }
 
 /** A member's answer to the full-document sub-request (no environment: the group applies it). */
@@ -117,7 +112,7 @@ const documentOf = (a: MemberResponse) => (a.response.body as { value: Packument
 
 /** The merged documents of `answers`, with a stable identity when every answer has one. */
 function merged(answers: readonly MemberResponse[], hosted: boolean, cache?: CacheStatus): LoadedPackument {
-  const keys = answers.map((a) => a.response.headers?.[RENDER_KEY_HEADER]);
+  const keys = answers.map((a) => a.response.meta?.[RENDER_KEY] as string | undefined);
   const renderKey = keys.every((k) => k !== undefined) ? ['group', ...keys].join('\u0001') : undefined;
   return { doc: mergePackuments(answers.map(documentOf))!, hosted, cache, renderKey };
 }
@@ -185,8 +180,7 @@ export function packumentResponse(ctx: FormatRequestContext, loaded: LoadedPacku
   const doc = withEnvironment(loaded.doc, environmentOf(ctx));
   // A group gets the full document itself, to guard and merge.
   if (ctx.viaGroup) {
-    const headers = { ...VARY, ...(loaded.hosted ? { [ORIGIN_HEADER]: 'hosted' } : {}), ...(loaded.renderKey ? { [RENDER_KEY_HEADER]: loaded.renderKey } : {}) };
-    return jsonResponse(doc, { headers, cache: loaded.cache });
+    return jsonResponse(doc, { headers: VARY, cache: loaded.cache, meta: { [FROM_HOSTED]: loaded.hosted, [RENDER_KEY]: loaded.renderKey } });
   }
   const abbreviated = wantsAbbreviated(ctx.headers['accept']);
   // The variant names the `latest` the environment resolved to, not the header as sent.
@@ -227,12 +221,6 @@ export async function getDistTags(ctx: FormatRequestContext, name: PackageName):
   return jsonResponse(loaded.doc['dist-tags'], { cache: loaded.cache, cachePolicy: 'no-store' });
 }
 
-function withoutOriginHeader(response: FormatResponse): FormatResponse {
-  if (!response.headers || !(ORIGIN_HEADER in response.headers)) return response;
-  const { [ORIGIN_HEADER]: _dropped, ...headers } = response.headers;
-  return { ...response, headers };
-}
-
 /**
  * A group's tarball, with the tiers of the document's guard: hosted members first; a
  * name a hosted member has is answered by hosted members only (else 404), then the same
@@ -242,8 +230,7 @@ function withoutOriginHeader(response: FormatResponse): FormatResponse {
 async function getGroupTarball(ctx: FormatRequestContext, name: PackageName, file: string): Promise<FormatResponse> {
   const members = ctx.repository.members!;
   const ok = (response: FormatResponse) => status(response) >= 200 && status(response) < 300;
-  const answer = (response: FormatResponse, hosted: boolean): FormatResponse =>
-    ctx.viaGroup ? { ...response, headers: { ...response.headers, ...(hosted ? { [ORIGIN_HEADER]: 'hosted' } : {}) } } : withoutOriginHeader(response);
+  const answer = (response: FormatResponse, hosted: boolean): FormatResponse => ({ ...response, meta: { ...response.meta, [FROM_HOSTED]: hosted } });
   const notFound = () => new NotFoundError(`${name.name}/-/${file} is not in ${ctx.repository.name}`);
   const firstHit = async (candidates: readonly { name: string }[]) => {
     for (const member of candidates) {
@@ -279,7 +266,7 @@ export async function getTarball(ctx: FormatRequestContext, name: PackageName, f
     if (tarballVersion(name, file) === undefined) throw notFound();
     const stored = await repo.assets.get(tarballPath(name, file));
     if (!stored) throw notFound();
-    return assetResponse(stored, ctx.viaGroup ? { headers: { [ORIGIN_HEADER]: 'hosted' } } : {});
+    return assetResponse(stored, { meta: { [FROM_HOSTED]: true } });
   }
   const path = tarballPath(name, file);
   const stored = await repo.assets.get(path);

@@ -139,9 +139,6 @@ export class BlobStore {
     return stream;
   }
 
-  async delete(blobKey: string): Promise<void> {
-    await this.driver.delete(blobKey);
-  }
 }
 
 /** A message naming the first digest that differs, or undefined when all match. */
