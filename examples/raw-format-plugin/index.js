@@ -1,7 +1,7 @@
 // A complete format plugin in one file of plain JavaScript, using only @registry-core/api.
 // "raw" repositories store files by path: PUT uploads, GET downloads; proxies cache an
 // upstream's files; groups serve the first member that has the file.
-import { BadRequestError, NotFoundError, assetResponse, isSafeRelativePath } from '@registry-core/api';
+import { BadRequestError, NotFoundError, UpstreamError, assetResponse, isSafeRelativePath } from '@registry-core/api';
 
 function filePath(ctx) {
   const segments = ctx.params.path ?? [];
@@ -29,9 +29,22 @@ const routes = [
         // are cached as metadata (revalidated after the TTL); everything else is immutable.
         const mutable = Array.isArray(repo.config.mutable) ? repo.config.mutable : [];
         const kind = mutable.some((suffix) => path.endsWith(suffix)) ? 'metadata' : 'content';
-        const result = await repo.upstream.fetch({ path, kind });
+        // With `checksums: sha256`, content must match the `<file>.sha256` the upstream
+        // publishes beside it; that file is read only on a miss.
+        const prepare =
+          kind === 'content' && repo.config.checksums === 'sha256' && !path.endsWith('.sha256')
+            ? async () => {
+                const sidecar = await repo.upstream.fetch({ path: `${path}.sha256`, kind: 'content', maxBytes: 4096 });
+                if (!sidecar.found) throw new NotFoundError(`${path}.sha256 not found upstream`);
+                const sha256 = /^[0-9a-f]{64}\b/i.exec((await sidecar.asset.read(4096)).toString('utf8').trim())?.[0];
+                if (!sha256) throw new UpstreamError(`${path}.sha256 upstream holds no sha256`);
+                return { expect: { sha256 } };
+              }
+            : undefined;
+        // serve(): content reaches the client while it is being stored (streaming tee).
+        const result = await repo.upstream.serve({ path, kind, prepare });
         if (!result.found) throw new NotFoundError(`${path} not found upstream`);
-        return assetResponse(result.asset, { cache: result.cache });
+        return { body: result.body, cache: result.cache };
       }
       const asset = await repo.assets.get(path);
       if (!asset) throw new NotFoundError(`${path} not found`);

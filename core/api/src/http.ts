@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Permission, Principal } from './auth.js';
 import type { Logger } from './logger.js';
-import type { Asset, CacheStatus, RepositoryHandle } from './repository.js';
+import type { Asset, CacheStatus, IncomingAsset, ProxyCache, RepositoryHandle } from './repository.js';
 
 /** HTTP methods a route can declare. HEAD is served by every GET route automatically. */
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
@@ -56,6 +56,11 @@ export type ResponseBody =
   | { readonly kind: 'buffer'; readonly value: Buffer; readonly contentType: string }
   /** A stored asset: the host adds ETag, Last-Modified, Range (206) and conditional (304) handling. */
   | { readonly kind: 'asset'; readonly asset: Asset }
+  /**
+   * Content still arriving from an upstream (from {@link ProxyCache.serve}): streamed as it
+   * arrives, without ETag or ranges; a failed download cuts the response short.
+   */
+  | { readonly kind: 'incoming'; readonly incoming: IncomingAsset }
   | { readonly kind: 'stream'; readonly value: Readable; readonly contentType: string; readonly size?: number };
 
 /** What a route handler returns; the host writes it. */

@@ -45,6 +45,7 @@ export type {
   DocumentStore,
   ExpectedDigests,
   GroupMembers,
+  IncomingAsset,
   KeyValueStore,
   MemberResponse,
   ProxyCache,
@@ -55,7 +56,9 @@ export type {
   SubRequest,
   UpstreamFetch,
   UpstreamPassthrough,
+  UpstreamPreparation,
   UpstreamResult,
+  UpstreamServeResult,
 } from './repository.js';
 export { DELETE_DOCUMENT } from './repository.js';
 export type {

@@ -154,7 +154,50 @@ export interface UpstreamFetch {
   readonly contentType?: string;
   /** Bytes allowed from the upstream for this asset. */
   readonly maxBytes?: number;
+  /**
+   * Called only when the upstream must be asked (a miss, or an entry to revalidate), for
+   * what is costly to learn: the upstream location and the digests, from an upstream
+   * index, say. The fields it resolves replace the request's. Resolve `undefined` when
+   * the upstream does not list the artifact: it is answered as not found without asking
+   * the upstream (and not negatively cached). Errors it throws reach the caller as they are.
+   */
+  readonly prepare?: () => Promise<UpstreamPreparation | undefined>;
 }
+
+/** What {@link UpstreamFetch.prepare} may fill in on a miss. */
+export type UpstreamPreparation = Partial<Pick<UpstreamFetch, 'upstreamUrl' | 'headers' | 'expect' | 'contentType' | 'maxBytes'>>;
+
+/**
+ * Content still arriving from an upstream while it is verified and stored (the streaming
+ * tee of {@link ProxyCache.serve}). Every reader starts at the first byte and follows the
+ * download; a reader's last byte is held back until the whole content is verified and
+ * stored, so a client never receives a complete body that failed verification.
+ */
+export interface IncomingAsset {
+  readonly path: string;
+  readonly kind: AssetKind;
+  readonly contentType: string;
+  /** Bytes the upstream announced (Content-Length), when it announced them. */
+  readonly size?: number;
+  /**
+   * A new reader from the first byte. It ends when the content is stored and errors when
+   * the download or its verification fails. Destroying it never stops the download.
+   */
+  open(): Readable;
+  /**
+   * Resolves when the answer should start: once the content is stored, or, for large
+   * content, once its first megabyte is in. Rejects when the download failed before that,
+   * so the host can still answer with a proper error.
+   */
+  ready(): Promise<void>;
+  /** Resolves the stored asset once verified and stored; rejects when that failed. */
+  readonly stored: Promise<Asset>;
+}
+
+/** The answer of {@link ProxyCache.serve}: a body ready for a {@link FormatResponse}. */
+export type UpstreamServeResult =
+  | { readonly found: true; readonly cache: CacheStatus; readonly body: import('./http.js').ResponseBody }
+  | { readonly found: false; readonly cache: CacheStatus };
 
 /** The answer of {@link ProxyCache.fetch}. */
 export type UpstreamResult =
@@ -181,6 +224,14 @@ export interface ProxyCache {
    * Throws an UpstreamError / UpstreamTimeoutError when the upstream fails and nothing is cached.
    */
   fetch(request: UpstreamFetch): Promise<UpstreamResult>;
+  /**
+   * {@link fetch} for content a handler only passes on to its client: on a miss, the
+   * answer starts as soon as the upstream's headers arrive and every coalesced client
+   * reads the bytes while they are being stored (an {@link IncomingAsset} body); a client
+   * that goes away does not stop the caching, and a download that breaks off or fails
+   * verification is never stored. Hits are stored-asset bodies, as with `fetch`.
+   */
+  serve(request: UpstreamFetch): Promise<UpstreamServeResult>;
   /** Forward a request that is never cached; resolves the upstream's status and body. */
   passthrough(request: UpstreamPassthrough): Promise<{ status: number; headers: Record<string, string>; body: Buffer }>;
 }

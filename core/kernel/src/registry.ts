@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   UnauthorizedError,
@@ -130,6 +131,7 @@ export class Registry {
         revokeToken: (token) => auth.revokeToken(token),
       };
 
+      await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger);
       const ttls = new TtlOverrides(metadata);
       const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable, ttls);
       const dispatcher = new Dispatcher(repositories, auth, formatAuth, path.join(config.dataDir, 'tmp'));
@@ -217,6 +219,14 @@ export class Registry {
   async stop(): Promise<void> {
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     await this.http.close();
+    // Downloads the proxies are still storing finish (clients gone or not), within the same bound.
+    const downloads = [...this.repositories.values()].flatMap((r) => (r.handle.upstream instanceof KernelProxyCache ? [r.handle.upstream.settled()] : []));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(downloads),
+      new Promise((resolve) => (timer = setTimeout(resolve, this.config.server.shutdownTimeoutSeconds * 1000))),
+    ]);
+    clearTimeout(timer);
     await this.plugins.deactivateAll();
     for (const store of this.blobStores.values()) await store.driver.close?.();
     await this.metadata.close();
@@ -352,7 +362,7 @@ function buildRepositories(
       documents: new RepositoryDocumentStore(name, metadata),
       components: new RepositoryComponentIndex(name, metadata),
       kv: new NamespacedKeyValueStore(`${format.plugin.name}:${name}`, metadata),
-      ...(repo.type === 'proxy' ? { upstream: new KernelProxyCache(name, repo.upstream!, repo.cache, assets, metadata, flights, repoLogger, ttls) } : {}),
+      ...(repo.type === 'proxy' ? { upstream: new KernelProxyCache(name, repo.upstream!, repo.cache, assets, metadata, flights, repoLogger, ttls, path.join(config.dataDir, 'tmp')) } : {}),
     };
     let router = routers.get(repo.format);
     if (!router) {
@@ -362,4 +372,20 @@ function buildRepositories(
     runtimes.set(name, { name, config: effective, format: format.definition, router, handle });
   }
   return runtimes;
+}
+
+/**
+ * Create the folder for request spills and download spools, and remove spools an
+ * interrupted process left behind (an hour old, so another process's live ones stay).
+ */
+async function prepareTmpDir(dir: string, logger: Logger): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  let removed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith('incoming-')) continue;
+    const file = path.join(dir, name);
+    const info = await stat(file).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > 3_600_000 && (await unlink(file).then(() => true, () => false))) removed++;
+  }
+  if (removed > 0) logger.info(`removed ${removed} download spools left by an interrupted process`);
 }

@@ -3,6 +3,7 @@ import {
   NotFoundError,
   UnauthorizedError,
   UpstreamError,
+  type UpstreamPreparation,
   assetResponse,
   jsonResponse,
   type CacheStatus,
@@ -269,26 +270,29 @@ export async function getTarball(ctx: FormatRequestContext, name: PackageName, f
     return assetResponse(stored, { meta: { [FROM_HOSTED]: true } });
   }
   const path = tarballPath(name, file);
-  const stored = await repo.assets.get(path);
-  if (stored) return assetResponse(stored, { cache: 'HIT' });
-  // Proxy: the upstream's document says which version the file is, where it is and what it must hash to.
-  const loaded = await loadUpstreamPackument(ctx, name, ctx.baseUrl);
-  const version = loaded && Object.values(loaded.doc.versions).find((v) => servedTarballFile(name, v) === file);
-  if (!version) throw new NotFoundError(`${name.name}/-/${file} is not a tarball the upstream lists`);
-  const expect = expectedFromDist(version.dist);
-  if (!expect) throw new UpstreamError(`the upstream announces no digest for ${file}; refusing to cache unverifiable content`);
   const upstream = repo.upstream!;
-  const original = originalTarball(version) ?? '';
-  let upstreamUrl = `${name.name}/-/${file}`;
-  try {
-    // The contract fetches only from the upstream's own origin; elsewhere, npm's conventional path.
-    if (original && new URL(original, upstream.upstreamUrl).origin === new URL(upstream.upstreamUrl).origin) upstreamUrl = original;
-  } catch {
-    // keep the conventional location
-  }
-  const result = await upstream.fetch({ path, upstreamUrl, kind: 'content', expect, contentType: 'application/octet-stream', maxBytes: repo.limits.maxUploadBytes * 4 });
+  // The upstream's document says which version the file is, where it is and what it must
+  // hash to; it is read only on a miss (a hit is served straight from storage).
+  const prepare = async (): Promise<UpstreamPreparation> => {
+    const loaded = await loadUpstreamPackument(ctx, name, ctx.baseUrl);
+    const version = loaded && Object.values(loaded.doc.versions).find((v) => servedTarballFile(name, v) === file);
+    if (!version) throw new NotFoundError(`${name.name}/-/${file} is not a tarball the upstream lists`);
+    const expect = expectedFromDist(version.dist);
+    if (!expect) throw new UpstreamError(`the upstream announces no digest for ${file}; refusing to cache unverifiable content`);
+    const original = originalTarball(version) ?? '';
+    let upstreamUrl = `${name.name}/-/${file}`;
+    try {
+      // The contract fetches only from the upstream's own origin; elsewhere, npm's conventional path.
+      if (original && new URL(original, upstream.upstreamUrl).origin === new URL(upstream.upstreamUrl).origin) upstreamUrl = original;
+    } catch {
+      // keep the conventional location
+    }
+    return { upstreamUrl, expect };
+  };
+  // Served while it is stored (streaming tee): the client's first bytes do not wait for the whole file.
+  const result = await upstream.serve({ path, kind: 'content', contentType: 'application/octet-stream', maxBytes: repo.limits.maxUploadBytes * 4, prepare });
   if (!result.found) throw new NotFoundError(`${name.name}/-/${file} is not upstream`);
-  return assetResponse(result.asset, { cache: result.cache });
+  return { body: result.body, cache: result.cache };
 }
 
 /** Cache statistics, for tests. */

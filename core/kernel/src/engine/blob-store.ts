@@ -52,6 +52,9 @@ export class BlobStore {
     options: { expect?: ExpectedDigests; maxBytes?: number; onAbort?: 'drain' | 'destroy' } = {},
   ): Promise<IngestedBlob> {
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    // A stream that already broke (before we were handed it) emits no more events.
+    if (source.errored) throw source.errored;
+    if (source.destroyed && !source.readableEnded) throw new Error('the body was closed before it was read');
     const hashing = new HashingStream(options.maxBytes);
     const stagingKey = `staging/${randomUUID()}`;
     source.on('error', (error) => hashing.destroy(error));

@@ -1,4 +1,5 @@
 import {
+  PayloadTooLargeError,
   RegistryError,
   UpstreamError,
   UpstreamTimeoutError,
@@ -8,6 +9,7 @@ import {
   type UpstreamFetch,
   type UpstreamPassthrough,
   type UpstreamResult,
+  type UpstreamServeResult,
 } from '@registry-core/api';
 import type { CacheConfig } from '../config/types.js';
 import type { AssetRow } from '../metadata/entities.js';
@@ -17,6 +19,10 @@ import type { SingleFlight } from './keyed-mutex.js';
 import { readBody, requestUpstream } from './upstream-client.js';
 import type { TtlOverrides } from './ttl-overrides.js';
 import { UpstreamHealth } from './upstream-health.js';
+import { IncomingContent } from './incoming.js';
+
+/** What a flight resolves: a stored answer, or content still arriving (tee). */
+type Outcome = UpstreamResult | { readonly found: true; readonly cache: 'MISS'; readonly incoming: IncomingContent };
 
 /**
  * The pull-through cache every proxy repository gets: fresh entries are served from
@@ -30,6 +36,8 @@ export class KernelProxyCache implements ProxyCache {
   private readonly base: URL;
   /** Counters and circuit breaker of this proxy's upstream. */
   readonly health: UpstreamHealth;
+  /** Content being downloaded and stored now, by path: later requests join it. */
+  private readonly incoming = new Map<string, IncomingContent>();
 
   constructor(
     private readonly repository: string,
@@ -40,6 +48,8 @@ export class KernelProxyCache implements ProxyCache {
     private readonly flights: SingleFlight,
     private readonly logger: Logger,
     private readonly ttls?: TtlOverrides,
+    /** Where the streaming tee spools content while it arrives (the data folder's tmp). */
+    private readonly spoolDir?: string,
   ) {
     this.upstreamUrl = upstream.endsWith('/') ? upstream : `${upstream}/`;
     this.base = new URL(this.upstreamUrl);
@@ -47,6 +57,29 @@ export class KernelProxyCache implements ProxyCache {
   }
 
   async fetch(request: UpstreamFetch): Promise<UpstreamResult> {
+    const outcome = await this.obtain(request, false);
+    if (!('incoming' in outcome)) return outcome;
+    // Joined a download another client's request started: wait until it is stored.
+    try {
+      return { found: true, asset: await outcome.incoming.stored, cache: 'MISS' };
+    } catch (error) {
+      return this.failed(request, await this.assets.getRow(request.path), error);
+    }
+  }
+
+  async serve(request: UpstreamFetch): Promise<UpstreamServeResult> {
+    const outcome = await this.obtain(request, this.spoolDir !== undefined && request.kind === 'content');
+    if ('incoming' in outcome) return { found: true, cache: 'MISS', body: { kind: 'incoming', incoming: outcome.incoming } };
+    if (!outcome.found) return outcome;
+    return { found: true, cache: outcome.cache, body: { kind: 'asset', asset: outcome.asset } };
+  }
+
+  /** Resolves once every download in progress is stored or has failed. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.incoming.values()].map((incoming) => incoming.stored));
+  }
+
+  private async obtain(request: UpstreamFetch, tee: boolean): Promise<Outcome> {
     const now = Date.now();
     const row = await this.assets.getRow(request.path);
     if (row && (row.expiresAt === null || row.expiresAt > now)) {
@@ -61,15 +94,22 @@ export class KernelProxyCache implements ProxyCache {
     const key = `${this.repository}\u0000${request.path}`;
     if (row && row.expiresAt !== null && row.expiresAt + this.cache.staleWhileRevalidate * 1000 > now) {
       // Stale-while-revalidate: answer at once, refresh behind (coalesced with any other).
-      void this.flights.run(key, () => this.refresh(request)).catch((error: unknown) => this.logger.warn('background revalidation failed', { path: request.path, error }));
+      void this.flights
+        .run(key, () => this.refresh(request, false))
+        .catch((error: unknown) => this.logger.warn('background revalidation failed', { path: request.path, error }));
       this.health.hits++;
       return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
+    }
+    const arriving = this.incoming.get(request.path);
+    if (arriving && !arriving.failed) {
+      this.health.misses++;
+      return { found: true, cache: 'MISS', incoming: arriving };
     }
     if (!row && (await this.metadata.isNegativeCached(this.repository, request.path, now))) {
       this.health.negativeHits++;
       return { found: false, cache: 'HIT' };
     }
-    const result = await this.flights.run(key, () => this.refresh(request));
+    const result = await this.flights.run<Outcome>(key, () => this.refresh(request, tee));
     // Counted per client, not per flight: every coalesced caller was served.
     if (result.cache === 'STALE') this.health.stale++;
     else if (result.cache === 'MISS') this.health.misses++;
@@ -97,12 +137,26 @@ export class KernelProxyCache implements ProxyCache {
     this.resolve(target);
   };
 
-  private async refresh(request: UpstreamFetch): Promise<UpstreamResult> {
+  private async refresh(original: UpstreamFetch, tee: boolean): Promise<Outcome> {
     // Re-read inside the flight: a previous flight may have just stored it.
-    const row = await this.assets.getRow(request.path);
+    const row = await this.assets.getRow(original.path);
     const now = Date.now();
     if (row && (row.expiresAt === null || row.expiresAt > now)) {
       return { found: true, asset: this.assets.toAsset(row), cache: 'HIT' };
+    }
+    // Before the breaker: preparing may itself ask the upstream (an index), which must not
+    // find the probe slot taken by this very request.
+    let request = original;
+    if (original.prepare) {
+      let prepared;
+      try {
+        prepared = await original.prepare();
+      } catch (error) {
+        if (row && isRegistryError(error) && error.code.startsWith('UPSTREAM_')) return this.failed(original, row, error);
+        throw error;
+      }
+      if (!prepared) return { found: false, cache: 'MISS' };
+      request = { ...original, ...prepared };
     }
     const url = this.resolve(request.upstreamUrl ?? request.path.replace(/^\//, ''));
     const headers: Record<string, string> = { ...request.headers };
@@ -144,28 +198,83 @@ export class KernelProxyCache implements ProxyCache {
         const text = (await readBody(response.body, 4096).catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 200);
         throw new UpstreamError(`upstream answered ${response.status} for ${url.pathname}${text ? `: ${text}` : ''}`);
       }
-      const asset = await this.assets.putWithCacheFields(
-        request.path,
-        response.body,
-        {
-          kind: request.kind,
-          contentType: request.contentType ?? response.headers.get('content-type') ?? 'application/octet-stream',
-          expect: request.expect,
-          maxBytes: request.maxBytes,
-          // An upstream body we refuse is not downloaded to the end.
-          onAbort: 'destroy',
-        },
-        {
-          expiresAt: await this.expiry(request, response.headers),
-          upstreamEtag: response.headers.get('etag'),
-          upstreamLastModified: response.headers.get('last-modified'),
-        },
-      );
+      // What the upstream announced is checked too: a body cut short is never an entry.
+      // (Not when the body was encoded: the length is then the encoded one's.)
+      const encoded = !['', 'identity'].includes((response.headers.get('content-encoding') ?? '').toLowerCase());
+      const announced = encoded ? null : response.headers.get('content-length');
+      const size = announced !== null && /^\d+$/.test(announced) ? Number(announced) : request.expect?.size;
+      if (size !== undefined && request.expect?.size !== undefined && size !== request.expect.size) {
+        response.body.destroy();
+        throw new UpstreamError(`upstream announces ${size} bytes for ${request.path}, its metadata ${request.expect.size}`);
+      }
+      if (size !== undefined && request.maxBytes !== undefined && size > request.maxBytes) {
+        response.body.destroy();
+        throw new PayloadTooLargeError(`upstream content for ${request.path} is ${size} bytes, over the ${request.maxBytes} allowed`);
+      }
+      const options = {
+        kind: request.kind,
+        contentType: request.contentType ?? response.headers.get('content-type') ?? 'application/octet-stream',
+        expect: size !== undefined ? { ...request.expect, size } : request.expect,
+        maxBytes: request.maxBytes,
+        // An upstream body we refuse is not downloaded to the end.
+        onAbort: 'destroy' as const,
+      };
+      const fields = {
+        expiresAt: await this.expiry(request, response.headers),
+        upstreamEtag: response.headers.get('etag'),
+        upstreamLastModified: response.headers.get('last-modified'),
+      };
+      if (tee && this.spoolDir) {
+        return { found: true, cache: 'MISS', incoming: await this.tee(request, response.body, options, fields, size) };
+      }
+      const asset = await this.assets.putWithCacheFields(request.path, response.body, options, fields);
       await this.metadata.clearNegativeCached(this.repository, request.path);
       return { found: true, asset, cache: 'MISS' };
     } catch (error) {
       return this.failed(request, row, error);
     }
+  }
+
+  /**
+   * Spool the body for every reader while the blob store verifies and stores it from the
+   * same spool. The download belongs to the cache, not to a request: it runs to the end
+   * whoever goes away, and only a complete, verified body becomes an entry.
+   */
+  private async tee(
+    request: UpstreamFetch,
+    body: import('node:stream').Readable,
+    options: Parameters<RepositoryAssetStore['putWithCacheFields']>[2],
+    fields: Parameters<RepositoryAssetStore['putWithCacheFields']>[3],
+    size: number | undefined,
+  ): Promise<IncomingContent> {
+    const incoming = await IncomingContent.start(this.spoolDir!, body, { path: request.path, kind: request.kind, contentType: options.contentType, size });
+    this.incoming.set(request.path, incoming);
+    const done = () => {
+      if (this.incoming.get(request.path) === incoming) this.incoming.delete(request.path);
+    };
+    this.assets.putWithCacheFields(request.path, incoming.openRaw(), options, fields).then(
+      async (asset) => {
+        await this.metadata.clearNegativeCached(this.repository, request.path).catch(() => undefined);
+        done();
+        incoming.complete(asset);
+      },
+      (error: unknown) => {
+        done();
+        this.health.upstreamErrors++;
+        const integrity = isRegistryError(error) && error.code === 'INTEGRITY_MISMATCH';
+        this.logger.warn(integrity ? 'upstream content failed verification; not cached' : 'upstream download failed; not cached', {
+          repository: this.repository,
+          path: request.path,
+          reason: (error as Error).message,
+        });
+        incoming.fail(
+          integrity
+            ? new UpstreamError(`upstream content for ${request.path} does not match its announced digest (${(error as Error).message})`)
+            : (error as Error),
+        );
+      },
+    );
+    return incoming;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { UpstreamError, UpstreamTimeoutError, isRegistryError } from '@registry-core/api';
 import { readLimited } from './read-limited.js';
 
@@ -69,19 +69,31 @@ export async function requestUpstream(url: URL, options: UpstreamRequestOptions)
     throw new UpstreamError(`upstream ${url.origin} failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`, { cause: error });
   }
   clearTimeout(timer);
-  const body = response!.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : Readable.from([]);
+  const source = response!.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : Readable.from([]);
+  // The stall watch is a pass-through, not a 'data' listener: a listener would set the body
+  // flowing before its consumer is attached, and the bytes in between would be lost.
   const idle = options.idleTimeoutMs ?? 60_000;
   let idleTimer = setTimeout(onIdle, idle);
   function onIdle() {
     controller.abort();
     body.destroy(new UpstreamTimeoutError(`upstream ${url.origin} stalled for ${idle} ms`));
   }
-  body.on('data', () => {
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(onIdle, idle);
+  const body = new Transform({
+    transform(chunk, _encoding, callback) {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(onIdle, idle);
+      callback(null, chunk);
+    },
   });
-  body.on('close', () => clearTimeout(idleTimer));
-  body.on('end', () => clearTimeout(idleTimer));
+  source.on('error', (error) => body.destroy(error));
+  // A body that breaks before its consumer attaches must not crash the process; the
+  // consumer sees the error through `errored` (pipeline, finished) when it does attach.
+  body.on('error', () => undefined);
+  source.pipe(body);
+  body.on('close', () => {
+    clearTimeout(idleTimer);
+    if (!source.destroyed) source.destroy();
+  });
   return { status: response!.status, headers: response!.headers, body };
 }
 

@@ -33,6 +33,26 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
     await writeAsset(ctx, asset, status);
     return;
   }
+  if (body.kind === 'incoming') {
+    // Still arriving from the upstream: no digest yet (no ETag, no 304) and no ranges; the
+    // reader cuts the response short if the download or its verification fails.
+    const incoming = body.incoming;
+    // Until the first bytes are there, a failed download can still be a proper error answer.
+    await incoming.ready();
+    if (cacheable) ctx.set('Cache-Control', CACHE_CONTROL[response.cachePolicy ?? (incoming.kind === 'content' ? 'immutable' : 'metadata')]);
+    ctx.status = status;
+    ctx.type = incoming.contentType;
+    if (ctx.method === 'HEAD') {
+      ctx.body = null;
+      ctx.status = status;
+      ctx.type = incoming.contentType;
+      if (incoming.size !== undefined) ctx.set('Content-Length', String(incoming.size));
+      return;
+    }
+    ctx.body = incoming.open();
+    if (incoming.size !== undefined) ctx.length = incoming.size;
+    return;
+  }
   if (body.kind === 'stream') {
     ctx.status = status;
     ctx.type = body.contentType;

@@ -220,9 +220,15 @@ class FakeProxyCache implements ProxyCache {
     return path.startsWith(base) ? path.slice(base.length) : path;
   }
 
-  async fetch(request: Parameters<ProxyCache['fetch']>[0]) {
-    const stored = await this.assets.get(request.path);
-    if (stored && request.kind === 'content') return { found: true as const, asset: stored, cache: 'HIT' as const };
+  async fetch(original: Parameters<ProxyCache['fetch']>[0]) {
+    const stored = await this.assets.get(original.path);
+    if (stored && original.kind === 'content') return { found: true as const, asset: stored, cache: 'HIT' as const };
+    let request = original;
+    if (original.prepare) {
+      const prepared = await original.prepare();
+      if (!prepared) return { found: false as const, cache: 'MISS' as const };
+      request = { ...original, ...prepared };
+    }
     let answer: { status: number; body: Buffer };
     try {
       answer = this.upstream.call(this.relative(request.upstreamUrl ?? request.path));
@@ -242,6 +248,13 @@ class FakeProxyCache implements ProxyCache {
       if (isRegistryError(error) && error.code === 'INTEGRITY_MISMATCH') throw new UpstreamError(`upstream content for ${request.path} does not match its announced digest (${error.message})`);
       throw error;
     }
+  }
+
+  /** No tee here: the answer is stored first, then served. */
+  async serve(request: Parameters<ProxyCache['serve']>[0]) {
+    const result = await this.fetch(request);
+    if (!result.found) return result;
+    return { found: true as const, cache: result.cache, body: { kind: 'asset' as const, asset: result.asset } };
   }
 
   async passthrough(request: Parameters<ProxyCache['passthrough']>[0]) {
