@@ -106,6 +106,12 @@ repositories:
       expect([...upstream.hits.values()].reduce((a, b) => a + b, 0)).toBe(asked);
       const health = (await (await fetch(`${registry.url}/-/health`)).json()) as { upstreams: Record<string, string> };
       expect(health.upstreams).toMatchObject({ retrying: 'closed', breaking: 'open', swr: 'closed' });
+      const status = await runCli(['status', '--url', registry.url]);
+      expect(status.code).toBe(1);
+      expect(status.stdout).toMatch(/breaking +upstream open after 2 failures \(next probe /);
+      expect(status.stdout).toMatch(/retrying +upstream ok/);
+      const json = JSON.parse((await runCli(['status', '--url', registry.url, '--json'])).stdout) as { proxies: Record<string, { breaker: { state: string } }> };
+      expect(json.proxies['breaking']!.breaker.state).toBe('open');
     } finally {
       upstream.down = undefined;
     }

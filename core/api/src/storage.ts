@@ -55,6 +55,12 @@ export interface StorageDriver {
   move(from: string, to: string): Promise<void>;
   /** List keys under a prefix, in lexicographic order, a page at a time. */
   list(prefix: string, options?: { cursor?: string; limit?: number }): Promise<StorageListPage>;
+  /**
+   * Optional: where a web server in front of the registry reads the object itself, as a
+   * path for nginx's `X-Accel-Redirect` (`/_blobs/sha256/ab/cd/…`), so bytes never pass
+   * through Node. `undefined` when this driver or its config offers no such location.
+   */
+  internalRedirectPath?(key: string): string | undefined;
   /** Optional: a URL a client can download the object from directly. */
   presignedGetUrl?(key: string, expiresInSeconds: number): Promise<string | undefined>;
   /** Release connections and handles. */

@@ -43,6 +43,16 @@ describe('FsStorageDriver on disk', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('offers an nginx X-Accel-Redirect path only when configured, and only for valid keys', () => {
+    expect(new FsStorageDriver(join(dir, 'a')).internalRedirectPath('sha256/ab/cd/abcd')).toBeUndefined();
+    const accel = new FsStorageDriver(join(dir, 'b'), { accelRedirect: '/_registry_blobs/' });
+    expect(accel.internalRedirectPath('sha256/ab/cd/abcd')).toBe('/_registry_blobs/sha256/ab/cd/abcd');
+    expect(() => accel.internalRedirectPath('../etc/passwd')).toThrow();
+    for (const bad of ['_blobs/', '/_blobs', '/a b/', '/../x/', '/x/$host/']) {
+      expect(() => new FsStorageDriver(join(dir, 'c'), { accelRedirect: bad })).toThrow(/accelRedirect/);
+    }
+  });
+
   it('refuses a relative root', () => {
     expect(() => new FsStorageDriver('relative/blobs')).toThrow(/absolute/);
   });

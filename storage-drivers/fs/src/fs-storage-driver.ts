@@ -33,12 +33,20 @@ export class FsStorageDriver implements StorageDriver {
   /** Absolute folder of uploads in progress; on the same filesystem as the objects. */
   readonly tempDir: string;
 
-  constructor(root: string) {
+  /** nginx location prefix for `X-Accel-Redirect` (starts and ends with `/`), when configured. */
+  readonly accelRedirect: string | undefined;
+
+  constructor(root: string, options: { accelRedirect?: string } = {}) {
     if (typeof root !== 'string' || !isAbsolute(root)) {
       throw new TypeError(`FsStorageDriver needs an absolute root folder, got ${JSON.stringify(root)}`);
     }
+    const accel = options.accelRedirect;
+    if (accel !== undefined && (!/^\/(?:[A-Za-z0-9._~-]+\/)+$/.test(accel) || accel.split('/').some((s) => s === '.' || s === '..'))) {
+      throw new TypeError(`accelRedirect must be an nginx location path such as "/_registry_blobs/", got ${JSON.stringify(accel)}`);
+    }
     this.root = resolve(root);
     this.tempDir = join(this.root, TEMP_DIR_NAME);
+    this.accelRedirect = accel;
   }
 
   /**
@@ -247,6 +255,16 @@ export class FsStorageDriver implements StorageDriver {
       return { keys, cursor: keys[limit - 1] };
     }
     return { keys };
+  }
+
+  /**
+   * With `accelRedirect` set: the object's path under that nginx location, which maps to
+   * this driver's root (`alias <root>/;`).
+   */
+  internalRedirectPath(key: string): string | undefined {
+    if (this.accelRedirect === undefined) return undefined;
+    assertValidKey(key);
+    return `${this.accelRedirect}${key.split('/').map(encodeURIComponent).join('/')}`;
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ import {
   type AssetStore,
   type ByteRange,
   type PutAssetOptions,
+  type StorageDriver,
 } from '@registry-core/api';
 import type { AssetRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -16,6 +17,15 @@ import { readLimited } from './read-limited.js';
 const DEFAULT_READ_LIMIT = 64 * 1024 * 1024;
 /** How long bytes replaced by a newer version stay readable (an orphan if the process stops first). */
 const REPLACED_BLOB_GRACE_MS = 60_000;
+
+/** Where the host's assets keep their bytes, for hand-offs such as X-Accel-Redirect. */
+const assetBlobs = new WeakMap<Asset, { readonly driver: StorageDriver; readonly blobKey: string }>();
+
+/** The path a web server in front reads `asset`'s bytes from, when its storage offers one. */
+export function internalRedirectPath(asset: Asset): string | undefined {
+  const location = assetBlobs.get(asset);
+  return location?.driver.internalRedirectPath?.(location.blobKey);
+}
 
 /** Extra fields the proxy cache records with an asset. */
 export interface CacheFields {
@@ -61,7 +71,7 @@ export class RepositoryAssetStore implements AssetStore {
 
   toAsset(row: AssetRow): Asset {
     const blobs = this.storeOf(row);
-    return {
+    const asset: Asset = {
       path: row.path,
       kind: row.kind as Asset['kind'],
       size: row.size,
@@ -77,6 +87,8 @@ export class RepositoryAssetStore implements AssetStore {
         return readLimited(stream, maxBytes, () => new PayloadTooLargeError(`${row.path} grew past the ${maxBytes} read limit`), () => stream.destroy());
       },
     };
+    assetBlobs.set(asset, { driver: blobs.driver, blobKey: row.blobKey });
+    return asset;
   }
 
   put(path: string, body: Readable | Buffer, options: PutAssetOptions): Promise<Asset> {
