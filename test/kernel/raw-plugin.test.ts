@@ -49,6 +49,12 @@ repositories:
       body: 'served by the upstream registry',
     });
     expect(seeded.status).toBe(201);
+    const shadowed = await fetch(`${upstreamRegistry.url}/files/from-upstream/shadowed.txt`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${upstreamToken}` },
+      body: 'public bytes',
+    });
+    expect(shadowed.status).toBe(201);
     registry = await startRegistry(`
 plugins: ["${plugin}"]
 limits: { maxUploadSize: 1mb }
@@ -153,6 +159,33 @@ repositories:
     const missing = await fetch(`${registry.url}/all/none/such.txt`);
     expect(missing.status).toBe(404);
     expect(await missing.text()).toMatch(/^404 NOT_FOUND/);
+  });
+
+  it('replays hot anonymous answers (304 and HEAD too), and forgets them when a member changes', async () => {
+    const url = `${registry.url}/all/from-upstream/shadowed.txt`;
+    const states = [];
+    for (let i = 0; i < 4; i++) {
+      const answer = await fetch(url);
+      expect(await answer.text()).toBe('public bytes');
+      states.push(answer.headers.get('x-cache'));
+    }
+    // MISS, then HIT (remembered), then replayed HITs.
+    expect(states).toEqual(['MISS', 'HIT', 'HIT', 'HIT']);
+    const replayed = await fetch(url);
+    const etag = replayed.headers.get('etag')!;
+    expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
+    expect(replayed.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(replayed.headers.get('x-request-id')).toBeTruthy();
+    await replayed.arrayBuffer();
+    expect((await fetch(url, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    const head = await fetch(url, { method: 'HEAD' });
+    expect(head.headers.get('content-length')).toBe(String('public bytes'.length));
+    // Replayed hits are counted for the proxy that holds the file.
+    const stats = (await (await fetch(`${registry.url}/-/stats`)).json()) as { repositories: Record<string, { hits: number }> };
+    expect(stats.repositories['remote']!.hits).toBeGreaterThanOrEqual(6);
+    // A hosted member now has the path: the group's answer changes at once.
+    expect((await put('/local/from-upstream/shadowed.txt', 'hosted wins')).status).toBe(201);
+    expect(await (await fetch(url)).text()).toBe('hosted wins');
   });
 
   it('serves cached content when the upstream is gone', async () => {

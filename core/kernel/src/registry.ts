@@ -15,6 +15,7 @@ import { AuthService } from './auth/auth-service.js';
 import type { LoadedConfig, RegistryConfig, RepositoryConfig } from './config/types.js';
 import { RepositoryAssetStore } from './engine/asset-store.js';
 import { BlobStore } from './engine/blob-store.js';
+import { BlobMemoryCache } from './engine/memory-cache.js';
 import { RepositoryComponentIndex } from './engine/component-index.js';
 import { RepositoryDocumentStore } from './engine/document-store.js';
 import { SingleFlight } from './engine/keyed-mutex.js';
@@ -25,6 +26,7 @@ import { TtlOverrides } from './engine/ttl-overrides.js';
 import type { ProxyStats } from './engine/upstream-health.js';
 import { Dispatcher, type RepositoryRuntime } from './http/dispatcher.js';
 import { FormatRouter } from './http/format-router.js';
+import { HotAnswers } from './http/hot-answers.js';
 import { HttpHost } from './http/server.js';
 import { StructuredLogger } from './logging/logger.js';
 import { MetadataStore } from './metadata/metadata-store.js';
@@ -91,6 +93,8 @@ export class Registry {
     const env: ProviderEnvironment = { configDir: loaded.configDir, dataDir: config.dataDir, logger };
     const metadata = await MetadataStore.open(config.metadata);
     const blobStores = new Map<string, BlobStore>();
+    // One memory cache of hot small blobs for all stores (content-addressed, never stale).
+    const memory = new BlobMemoryCache(config.server.memoryCacheBytes, 1024 * 1024);
     const unavailable: UnavailableRepository[] = [];
     try {
       for (const [name, storage] of Object.entries(config.storage)) {
@@ -102,7 +106,7 @@ export class Registry {
           continue;
         }
         const { driver: _id, ...driverOptions } = storage;
-        const store = new BlobStore(name, await driver.definition.create(driverOptions, env));
+        const store = new BlobStore(name, await driver.definition.create(driverOptions, env), memory);
         blobStores.set(name, store);
         void store
           .sweepStaging()
@@ -132,6 +136,10 @@ export class Registry {
       };
 
       await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger);
+      const hot = new HotAnswers();
+      // Anything this process changes (a publish, a delete, a newly cached file) may change
+      // what a URL answers, through a group's rules too: replayed answers start over.
+      metadata.onChange(() => hot.clear());
       const ttls = new TtlOverrides(metadata);
       const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable, ttls);
       const dispatcher = new Dispatcher(repositories, auth, formatAuth, path.join(config.dataDir, 'tmp'));
@@ -145,6 +153,12 @@ export class Registry {
         health: () => registry?.healthFacts() ?? {},
         stats: () => registry?.stats() ?? {},
         ttls,
+        // Every request is logged at debug level, which replayed answers would skip.
+        ...(config.logging.level === 'debug' ? {} : { hotAnswers: hot }),
+        countHit: (repository) => {
+          const upstream = repositories.get(repository)?.handle.upstream;
+          if (upstream instanceof KernelProxyCache) upstream.health.hits++;
+        },
       });
       registry = new Registry(loaded, config, logger, plugins, metadata, auth, repositories, unavailable, blobStores, http);
       return registry;

@@ -102,6 +102,7 @@ export function normalizeConfig(
     publicUrl: c.server?.publicUrl as string | undefined,
     trustProxy: c.server?.trustProxy ?? false,
     shutdownTimeoutSeconds: c.server?.shutdownTimeoutSeconds ?? 10,
+    memoryCacheBytes: parseSize(c.server?.memoryCacheSize) ?? 64 * 1024 * 1024,
   };
   if (server.publicUrl !== undefined && !isHttpUrl(server.publicUrl)) errors.push('server.publicUrl: must be an http(s) URL');
 

@@ -16,6 +16,7 @@ export const configSchema = {
         publicUrl: { type: 'string' },
         trustProxy: { type: 'boolean' },
         shutdownTimeoutSeconds: seconds,
+        memoryCacheSize: size,
       },
     },
     dataDir: { type: 'string', minLength: 1 },

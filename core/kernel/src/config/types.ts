@@ -82,6 +82,8 @@ export interface ServerConfig {
   readonly trustProxy: boolean;
   /** Seconds in-flight requests get to finish at shutdown. */
   readonly shutdownTimeoutSeconds: number;
+  /** Bytes of small stored files (up to 1 MiB each) kept in memory; 0 turns it off. */
+  readonly memoryCacheBytes: number;
 }
 
 export interface LimitsConfig {

@@ -6,7 +6,6 @@ import {
   type AssetStore,
   type ByteRange,
   type PutAssetOptions,
-  type StorageDriver,
 } from '@registry-core/api';
 import type { AssetRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -19,12 +18,28 @@ const DEFAULT_READ_LIMIT = 64 * 1024 * 1024;
 const REPLACED_BLOB_GRACE_MS = 60_000;
 
 /** Where the host's assets keep their bytes, for hand-offs such as X-Accel-Redirect. */
-const assetBlobs = new WeakMap<Asset, { readonly driver: StorageDriver; readonly blobKey: string }>();
+const assetBlobs = new WeakMap<Asset, { readonly store: BlobStore; readonly blobKey: string; readonly repository: string }>();
 
 /** The path a web server in front reads `asset`'s bytes from, when its storage offers one. */
 export function internalRedirectPath(asset: Asset): string | undefined {
   const location = assetBlobs.get(asset);
-  return location?.driver.internalRedirectPath?.(location.blobKey);
+  return location?.store.driver.internalRedirectPath?.(location.blobKey);
+}
+
+/**
+ * For the host's hot answers: the repository an asset belongs to, and a way to get its
+ * bytes again from the memory cache alone (`undefined` once evicted).
+ */
+export function assetMemoryRef(asset: Asset): { readonly repository: string; readonly bytes: () => Buffer | undefined } | undefined {
+  const location = assetBlobs.get(asset);
+  if (!location) return undefined;
+  return { repository: location.repository, bytes: () => location.store.peekSmall(location.blobKey) };
+}
+
+/** A small asset's bytes from the memory cache (read in on first use); `undefined` for large ones. */
+export async function smallAssetBytes(asset: Asset): Promise<Buffer | undefined> {
+  const location = assetBlobs.get(asset);
+  return location?.store.readSmall(location.blobKey, asset.size);
 }
 
 /** Extra fields the proxy cache records with an asset. */
@@ -87,7 +102,7 @@ export class RepositoryAssetStore implements AssetStore {
         return readLimited(stream, maxBytes, () => new PayloadTooLargeError(`${row.path} grew past the ${maxBytes} read limit`), () => stream.destroy());
       },
     };
-    assetBlobs.set(asset, { driver: blobs.driver, blobKey: row.blobKey });
+    assetBlobs.set(asset, { store: blobs, blobKey: row.blobKey, repository: row.repository });
     return asset;
   }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   IntegrityError,
@@ -10,6 +10,8 @@ import {
 } from '@registry-core/api';
 import { HashingStream } from './hashing.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import type { BlobMemoryCache } from './memory-cache.js';
+import { readLimited } from './read-limited.js';
 
 /** A blob written and verified by {@link BlobStore.ingest}, still under its staging key. */
 export interface IngestedBlob {
@@ -40,7 +42,34 @@ export class BlobStore {
   constructor(
     readonly name: string,
     readonly driver: StorageDriver,
+    /** Hot small blobs (shared by every store; keys are prefixed with the store's name). */
+    private readonly memory?: BlobMemoryCache,
   ) {}
+
+  /** The whole blob if the memory cache holds it (never reads storage). */
+  peekSmall(blobKey: string): Buffer | undefined {
+    return this.memory?.get(`${this.name}\u0000${blobKey}`);
+  }
+
+  /**
+   * The whole blob from memory, reading it in when it is small enough to keep; `undefined`
+   * when it is too large for the memory cache (stream it instead).
+   */
+  async readSmall(blobKey: string, size: number): Promise<Buffer | undefined> {
+    if (!this.memory?.accepts(size)) return undefined;
+    const key = `${this.name}\u0000${blobKey}`;
+    const cached = this.memory.get(key);
+    if (cached) return cached;
+    const stream = await this.open(blobKey);
+    const bytes = await readLimited(stream, size, () => new Error(`blob ${blobKey} in storage ${this.name} is larger than its recorded ${size} bytes`), () => stream.destroy());
+    // Checked once on the way in (cheap for small blobs): bit rot is never kept in memory
+    // and served for hours; `cache verify` finds and repairs such a blob.
+    if (bytes.length !== size || blobKeyFor(createHash('sha256').update(bytes).digest('hex')) !== blobKey) {
+      throw new Error(`blob ${blobKey} in storage ${this.name} does not match its content address (run registry-core cache verify)`);
+    }
+    this.memory.set(key, bytes);
+    return bytes;
+  }
 
   /**
    * Stream `body` to a staging key while hashing it, and verify it. Nothing is visible
@@ -108,7 +137,9 @@ export class BlobStore {
   /** Delete a blob when nothing references it any more (checked under the key's lock). */
   async release(blobKey: string, inUse: () => Promise<boolean>): Promise<void> {
     await this.keyLocks.run(blobKey, async () => {
-      if (!(await inUse())) await this.driver.delete(blobKey).catch(() => undefined);
+      if (await inUse()) return;
+      this.memory?.delete(`${this.name}\u0000${blobKey}`);
+      await this.driver.delete(blobKey).catch(() => undefined);
     });
   }
 

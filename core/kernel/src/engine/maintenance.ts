@@ -97,7 +97,7 @@ export class CacheMaintenance {
 
   /** Remove an asset row, then its blob if nothing else references it. */
   private async drop(row: AssetRow): Promise<void> {
-    await this.metadata.assets.delete({ id: row.id });
+    await this.metadata.deleteAssetRow(row);
     const store = this.stores.get(row.storage);
     await store?.release(row.blobKey, () => this.metadata.blobInUse(row.storage, row.blobKey));
   }

@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Asset, CachePolicy, FormatResponse } from '@registry-core/api';
-import { internalRedirectPath } from '../engine/asset-store.js';
+import { matchesEtag } from './hot-answers.js';
+import { assetMemoryRef, internalRedirectPath, smallAssetBytes } from '../engine/asset-store.js';
+
+/** An answer {@link writeResponse} marks as replayable: set in `ctx.state.hotAnswer`. */
+export interface HotCandidate {
+  readonly etag: string;
+  /** Repository whose asset it is (for its hit counter). */
+  readonly repository: string;
+  readonly bytes: () => Buffer | undefined;
+}
 
 /** Request header nginx sets to say it takes X-Accel-Redirect answers. */
 const ACCEL_HEADER = 'X-Registry-Core-Accel';
@@ -97,11 +106,6 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
   ctx.body = bytes;
 }
 
-function matchesEtag(header: string, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
-}
 
 async function writeAsset(ctx: Context, asset: Asset, status: number): Promise<void> {
   const etag = `"${asset.digests.sha256}"`;
@@ -150,6 +154,18 @@ async function writeAsset(ctx: Context, asset: Asset, status: number): Promise<v
     return;
   }
   ctx.status = range ? 206 : status;
+  // Small files come from memory (content-addressed, so never stale).
+  const bytes = await smallAssetBytes(asset);
+  if (bytes) {
+    ctx.body = range ? bytes.subarray(range.start, range.end + 1) : bytes;
+    ctx.type = asset.contentType;
+    // A whole immutable file from memory: the host may replay this answer (hot-answers.ts).
+    const ref = assetMemoryRef(asset);
+    if (!range && status === 200 && asset.kind === 'content' && ref && !ctx.response.get('Vary')) {
+      ctx.state['hotAnswer'] = { etag, repository: ref.repository, bytes: ref.bytes } satisfies HotCandidate;
+    }
+    return;
+  }
   // Opened only here, so HEAD and 304 never touch storage; koa destroys it if the client goes away.
   ctx.body = await asset.open(range);
   ctx.length = length;

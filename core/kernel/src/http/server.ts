@@ -9,7 +9,8 @@ import { readRequestBody } from './body.js';
 import type { AuthService } from '../auth/auth-service.js';
 import type { ServerConfig } from '../config/types.js';
 import type { Dispatcher, RepositoryRuntime } from './dispatcher.js';
-import { writeResponse } from './respond.js';
+import { HotAnswers } from './hot-answers.js';
+import { writeResponse, type HotCandidate } from './respond.js';
 
 export interface HttpHostOptions {
   readonly server: ServerConfig;
@@ -23,6 +24,10 @@ export interface HttpHostOptions {
   readonly stats: () => Record<string, unknown>;
   /** Per-artifact TTL overrides, for the admin API. */
   readonly ttls: TtlOverrides;
+  /** Replay hot anonymous answers of small immutable files (off when logging every request). */
+  readonly hotAnswers?: HotAnswers;
+  /** Count a hit served by a replayed answer for the repository whose file it is. */
+  readonly countHit?: (repository: string) => void;
 }
 
 /**
@@ -174,9 +179,26 @@ export class HttpHost {
         viaGroup: false,
       });
       await writeResponse(ctx, response);
+      this.rememberHot(ctx, principal.anonymous, response.cache);
     } catch (error) {
       this.writeError(ctx, runtime, error, logger);
     }
+  }
+
+  /** Keep an anonymous GET answer that writeResponse marked replayable (see hot-answers.ts). */
+  private rememberHot(ctx: Context, anonymous: boolean, cache: string | undefined): void {
+    const candidate = ctx.state['hotAnswer'] as HotCandidate | undefined;
+    const hot = this.options.hotAnswers;
+    if (!hot || !candidate || !anonymous || ctx.method !== 'GET' || ctx.status !== 200 || cache === 'STALE' || !HotAnswers.eligible(ctx.req)) return;
+    const headers: Record<string, string> = {};
+    for (const name of ['content-type', 'etag', 'last-modified', 'cache-control', 'accept-ranges']) {
+      const value = ctx.response.get(name);
+      if (value) headers[name] = value;
+    }
+    // Replayed from the cache: a HIT, whatever the first answer was.
+    if (cache !== undefined) headers['x-cache'] = 'HIT';
+    const countHit = this.options.countHit;
+    hot.remember(ctx.url, { headers, etag: candidate.etag, bytes: candidate.bytes, ...(countHit ? { onHit: () => countHit(candidate.repository) } : {}) });
   }
 
   private writeError(ctx: Context, runtime: RepositoryRuntime, error: unknown, logger: Logger): void {
@@ -206,7 +228,12 @@ export class HttpHost {
     // Uploads may take long but not forever: a whole request gets 30 minutes, and a socket
     // that moves no byte for 2 minutes is closed (a client trickling a body cannot hold
     // sockets, file descriptors and spill files indefinitely).
-    const server = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, this.app.callback());
+    const koa = this.app.callback();
+    const hot = this.options.hotAnswers;
+    const server = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
+      if (hot && !this.draining && hot.serve(req, res)) return;
+      void koa(req, res);
+    });
     server.setTimeout(120_000);
     this.server = server;
     server.on('connection', (socket) => {

@@ -21,6 +21,11 @@ import {
 } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
 
+/** How long a content row is served from memory (other nodes' changes show within it). */
+const ASSET_ROW_TTL_MS = 10_000;
+/** Most content rows kept in memory. */
+const ASSET_ROW_CACHE_ENTRIES = 20_000;
+
 /**
  * The metadata store: one typeorm DataSource (SQLite by default, PostgreSQL for several
  * nodes) and the queries the engine needs, so no other module writes SQL.
@@ -86,12 +91,51 @@ export class MetadataStore {
 
   // ---- assets
 
-  findAsset(repository: string, assetPath: string): Promise<AssetRow | null> {
-    return this.assets.findOneBy({ repository, path: assetPath });
+  /**
+   * Rows of immutable content, by repository and path, for {@link ASSET_ROW_TTL_MS}: a
+   * cached artifact is served without a query. Every change through this store drops its
+   * entry; a change made by another node is seen within the TTL.
+   */
+  private readonly contentRows = new Map<string, { row: AssetRow; until: number }>();
+
+  async findAsset(repository: string, assetPath: string): Promise<AssetRow | null> {
+    const key = `${repository}\u0000${assetPath}`;
+    const cached = this.contentRows.get(key);
+    const now = Date.now();
+    if (cached && cached.until > now) return cached.row;
+    const row = await this.assets.findOneBy({ repository, path: assetPath });
+    if (cached) this.contentRows.delete(key);
+    if (row && row.kind === 'content') {
+      if (this.contentRows.size >= ASSET_ROW_CACHE_ENTRIES) this.contentRows.delete(this.contentRows.keys().next().value!);
+      this.contentRows.set(key, { row, until: now + ASSET_ROW_TTL_MS });
+    }
+    return row;
+  }
+
+  private forgetAsset(repository: string, assetPath: string): void {
+    this.contentRows.delete(`${repository}\u0000${assetPath}`);
+    this.changed(repository);
+  }
+
+  private readonly changeListeners = new Set<(repository: string) => void>();
+
+  /**
+   * Be told when this process changes a repository's assets or documents (a publish, a
+   * delete, a newly cached file), e.g. to drop answers built from them. Other nodes'
+   * changes are not reported.
+   */
+  onChange(listener: (repository: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(repository: string): void {
+    for (const listener of this.changeListeners) listener(repository);
   }
 
   /** Insert or replace the asset at (repository, path); resolves the previous row, if any. */
   async saveAsset(row: Omit<AssetRow, 'id'>): Promise<AssetRow | null> {
+    this.forgetAsset(row.repository, row.path);
     return this.dataSource.transaction(async (manager) => {
       const repo = manager.getRepository(AssetEntity);
       const previous = await repo.findOneBy({ repository: row.repository, path: row.path });
@@ -105,13 +149,22 @@ export class MetadataStore {
   }
 
   async updateAsset(repository: string, assetPath: string, change: Partial<AssetRow>): Promise<void> {
+    // Bookkeeping (last download, expiry): the cached row goes, but nothing served changes.
+    this.contentRows.delete(`${repository}\u0000${assetPath}`);
     await this.assets.update({ repository, path: assetPath }, change);
   }
 
   async deleteAsset(repository: string, assetPath: string): Promise<AssetRow | null> {
-    const row = await this.findAsset(repository, assetPath);
+    this.forgetAsset(repository, assetPath);
+    const row = await this.assets.findOneBy({ repository, path: assetPath });
     if (row) await this.assets.delete({ id: row.id });
     return row;
+  }
+
+  /** Delete one row as read earlier (maintenance), by id. */
+  async deleteAssetRow(row: AssetRow): Promise<void> {
+    this.forgetAsset(row.repository, row.path);
+    await this.assets.delete({ id: row.id });
   }
 
   async deleteAssetsByPrefix(repository: string, prefix: string): Promise<AssetRow[]> {
@@ -121,6 +174,7 @@ export class MetadataStore {
       .andWhere(`a.path LIKE :pattern ESCAPE '\\'`, { pattern: `${escapeLike(prefix)}%` })
       .getMany();
     const exact = rows.filter((r) => r.path.startsWith(prefix));
+    for (const r of exact) this.forgetAsset(repository, r.path);
     if (exact.length) await this.assets.delete(exact.map((r) => r.id!));
     return exact;
   }
@@ -168,6 +222,7 @@ export class MetadataStore {
       const current = await this.getDocument(repository, key);
       const next = await change(current);
       if (next === undefined) return current;
+      this.changed(repository);
       if (next === null) {
         if (current) await this.documents.delete({ repository, key });
         return null;
@@ -184,6 +239,7 @@ export class MetadataStore {
   }
 
   async deleteDocument(repository: string, key: string): Promise<boolean> {
+    this.changed(repository);
     const result = await this.documents.delete({ repository, key });
     return (result.affected ?? 0) > 0;
   }
