@@ -143,6 +143,9 @@ export function normalizeConfig(
     const storageName = r.storage ?? 'default';
     if (!storage[storageName]) errors.push(`${at}.storage: no storage named "${storageName}"`);
     const { cache, maxUploadSize, ...rest } = r;
+    (cache?.allowedOrigins ?? []).forEach((origin: string, i: number) => {
+      if (!isOrigin(origin)) errors.push(`${at}.cache.allowedOrigins[${i}]: must be an origin, scheme://host[:port] with http or https and no path`);
+    });
     repositories[name] = {
       ...rest,
       storage: storageName,
@@ -150,7 +153,11 @@ export function normalizeConfig(
       cache: {
         metadataTtl: cache?.metadataTtl ?? 300,
         negativeTtl: cache?.negativeTtl ?? 60,
+        connectTimeoutMs: Math.round((cache?.connectTimeout ?? 10) * 1000),
         upstreamTimeoutMs: Math.round((cache?.upstreamTimeout ?? 30) * 1000),
+        idleTimeoutMs: Math.round((cache?.idleTimeout ?? 60) * 1000),
+        ...(cache?.allowedOrigins !== undefined ? { allowedOrigins: cache.allowedOrigins } : {}),
+        allowPrivateAddresses: cache?.allowPrivateAddresses ?? false,
         retries: cache?.retries ?? 2,
         staleWhileRevalidate: cache?.staleWhileRevalidate ?? 0,
         ...(cache?.contentTtl !== undefined ? { contentTtl: cache.contentTtl } : {}),
@@ -219,6 +226,17 @@ function checkGroups(repositories: Record<string, RepositoryConfig>): string[] {
     }
   }
   return errors;
+}
+
+/** `http(s)://host[:port]` and nothing else (a trailing slash is tolerated). */
+function isOrigin(value: string): boolean {
+  if (!/^https?:\/\/[^/?#]+\/?$/i.test(value)) return false;
+  try {
+    const u = new URL(value);
+    return u.username === '' && u.password === '' && `${u.origin}/` === u.href;
+  } catch {
+    return false;
+  }
 }
 
 function isHttpUrl(value: string): boolean {
