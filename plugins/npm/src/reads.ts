@@ -279,13 +279,9 @@ export async function getTarball(ctx: FormatRequestContext, name: PackageName, f
   if (!expect) throw new UpstreamError(`the upstream announces no digest for ${file}; refusing to cache unverifiable content`);
   const upstream = repo.upstream!;
   const original = originalTarball(version) ?? '';
-  let upstreamUrl = `${name.name}/-/${file}`;
-  try {
-    // The contract fetches only from the upstream's own origin; elsewhere, npm's conventional path.
-    if (original && new URL(original, upstream.upstreamUrl).origin === new URL(upstream.upstreamUrl).origin) upstreamUrl = original;
-  } catch {
-    // keep the conventional location
-  }
+  // The proxy fetches only from the upstream's own origin and its allowed origins; for a
+  // tarball anywhere else, npm's conventional path on the upstream.
+  const upstreamUrl = original && upstream.allows(original) ? original : `${name.name}/-/${file}`;
   const result = await upstream.fetch({ path, upstreamUrl, kind: 'content', expect, contentType: 'application/octet-stream', maxBytes: repo.limits.maxUploadBytes * 4 });
   if (!result.found) throw new NotFoundError(`${name.name}/-/${file} is not upstream`);
   return assetResponse(result.asset, { cache: result.cache });
