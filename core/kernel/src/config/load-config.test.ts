@@ -119,6 +119,9 @@ describe('normalizeConfig', () => {
         },
       },
     });
+    expect(errorsOf({ repositories: { u: { format: 'npm', type: 'proxy', upstream: 'https://user:secret@nexus.example/npm/' } } })).toEqual([
+      expect.stringMatching(/^repositories\.u\.upstream: must not carry credentials/),
+    ]);
     expect(semantic.filter((e) => e.startsWith('repositories.p.cache.allowedOrigins['))).toEqual(
       [0, 1, 2, 3, 5].map((i) => expect.stringMatching(new RegExp(`^repositories\\.p\\.cache\\.allowedOrigins\\[${i}\\]: must be an origin`))),
     );

@@ -135,6 +135,7 @@ export function normalizeConfig(
     if (r.type === 'proxy') {
       if (r.upstream === undefined) errors.push(`${at}.upstream: required for a proxy repository`);
       else if (!isHttpUrl(r.upstream)) errors.push(`${at}.upstream: must be an http(s) URL`);
+      else if (new URL(r.upstream).username || new URL(r.upstream).password) errors.push(`${at}.upstream: must not carry credentials (user:password@); upstream requests never send any`);
     } else if (r.upstream !== undefined) {
       errors.push(`${at}.upstream: only a proxy repository has an upstream`);
     }
