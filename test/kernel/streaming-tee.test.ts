@@ -249,7 +249,7 @@ repositories:
   it('answers with the error body when the download fails before its first byte', async () => {
     const response = await fetch(`${registry.url}/tee/early/f.bin`);
     expect(response.status).toBe(502);
-    expect(await response.text()).toMatch(/^502 UPSTREAM_FAILED: download of early\/f.bin failed/);
+    expect(await response.text()).toMatch(/^502 UPSTREAM_FAILED: /);
     expect(upstream.hits.get('/early/f.bin')).toBe(1);
   });
 

@@ -142,7 +142,9 @@ export interface UpstreamFetch {
   readonly path: string;
   /**
    * Upstream location: relative to the repository's upstream URL, or absolute on the
-   * upstream's own origin (anything else is refused). Defaults to `path`.
+   * upstream's own origin (under its base path) or on one of the repository's
+   * `cache.allowedOrigins`; anything else is refused (see {@link ProxyCache.allows}).
+   * Defaults to `path`.
    */
   readonly upstreamUrl?: string;
   readonly kind: AssetKind;
@@ -232,6 +234,16 @@ export interface ProxyCache {
    * verification is never stored. Hits are stored-asset bodies, as with `fetch`.
    */
   serve(request: UpstreamFetch): Promise<UpstreamServeResult>;
+  /**
+   * Whether the proxy would fetch `url` (absolute, or relative to {@link upstreamUrl}):
+   * `true` for the upstream's own origin under its base path and for the repository's
+   * `cache.allowedOrigins`. Lets a format choose, for a content URL found in upstream
+   * metadata, between that URL and a conventional location on the upstream. Saying `true`
+   * does not promise success: connections to private addresses off the upstream's own
+   * host are still refused (unless `cache.allowPrivateAddresses`), and so are redirects
+   * that leave the allowed origins.
+   */
+  allows(url: string): boolean;
   /** Forward a request that is never cached; resolves the upstream's status and body. */
   passthrough(request: UpstreamPassthrough): Promise<{ status: number; headers: Record<string, string>; body: Buffer }>;
 }

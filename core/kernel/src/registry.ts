@@ -241,6 +241,7 @@ export class Registry {
       new Promise((resolve) => (timer = setTimeout(resolve, this.config.server.shutdownTimeoutSeconds * 1000))),
     ]);
     clearTimeout(timer);
+    await Promise.all([...this.repositories.values()].map((r) => (r.handle.upstream instanceof KernelProxyCache ? r.handle.upstream.close() : undefined)));
     await this.plugins.deactivateAll();
     for (const store of this.blobStores.values()) await store.driver.close?.();
     await this.metadata.close();
@@ -288,7 +289,9 @@ async function zeroConfigRepositories(plugins: PluginHost, config: RegistryConfi
     cache: {
       metadataTtl: 300,
       negativeTtl: 60,
+      connectTimeoutMs: 10_000,
       upstreamTimeoutMs: 30_000,
+      idleTimeoutMs: 60_000,
       retries: 2,
       breakerThreshold: 5,
       breakerOpenMs: 30_000,

@@ -280,13 +280,9 @@ export async function getTarball(ctx: FormatRequestContext, name: PackageName, f
     const expect = expectedFromDist(version.dist);
     if (!expect) throw new UpstreamError(`the upstream announces no digest for ${file}; refusing to cache unverifiable content`);
     const original = originalTarball(version) ?? '';
-    let upstreamUrl = `${name.name}/-/${file}`;
-    try {
-      // The contract fetches only from the upstream's own origin; elsewhere, npm's conventional path.
-      if (original && new URL(original, upstream.upstreamUrl).origin === new URL(upstream.upstreamUrl).origin) upstreamUrl = original;
-    } catch {
-      // keep the conventional location
-    }
+    // The proxy fetches only from the upstream's own origin and its allowed origins; for a
+    // tarball anywhere else, npm's conventional path on the upstream.
+    const upstreamUrl = original && upstream.allows(original) ? original : `${name.name}/-/${file}`;
     return { upstreamUrl, expect };
   };
   // Served while it is stored (streaming tee): the client's first bytes do not wait for the whole file.

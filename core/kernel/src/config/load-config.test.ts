@@ -69,6 +69,64 @@ describe('normalizeConfig', () => {
     );
   });
 
+  it('fills upstream timeouts and egress defaults, and converts seconds', () => {
+    const up = 'http://127.0.0.1:9/';
+    const plain = normalizeConfig({ repositories: { p: { format: 'npm', type: 'proxy', upstream: up } } }, ctx);
+    expect(plain.repositories['p']?.cache).toMatchObject({ connectTimeoutMs: 10_000, upstreamTimeoutMs: 30_000, idleTimeoutMs: 60_000, allowPrivateAddresses: false });
+    expect(plain.repositories['p']?.cache.allowedOrigins).toBeUndefined();
+    const set = normalizeConfig(
+      {
+        repositories: {
+          p: {
+            format: 'npm',
+            type: 'proxy',
+            upstream: up,
+            cache: { connectTimeout: 2, upstreamTimeout: 5, idleTimeout: 0.5, allowedOrigins: ['https://cdn.example.org', 'http://10.0.0.1:8080/'], allowPrivateAddresses: true },
+          },
+        },
+      },
+      ctx,
+    );
+    expect(set.repositories['p']?.cache).toMatchObject({
+      connectTimeoutMs: 2000,
+      upstreamTimeoutMs: 5000,
+      idleTimeoutMs: 500,
+      allowedOrigins: ['https://cdn.example.org', 'http://10.0.0.1:8080/'],
+      allowPrivateAddresses: true,
+    });
+  });
+
+  it('refuses allowed origins that are not origins, and timeouts of zero', () => {
+    const errors = errorsOf({
+      repositories: {
+        p: {
+          format: 'npm',
+          type: 'proxy',
+          upstream: 'http://127.0.0.1:9/',
+          cache: { allowedOrigins: ['https://cdn.example.org/path', 'ftp://files.example.org', 'cdn.example.org', 'https://user:pw@cdn.example.org', 'https://ok.example.org:8443', 'https://cdn.example.org?x=1'] },
+        },
+        q: { format: 'npm', type: 'proxy', upstream: 'http://127.0.0.1:9/', cache: { idleTimeout: 0, allowedOrigins: 'https://cdn.example.org' } },
+      },
+    });
+    expect(errors).toEqual(expect.arrayContaining([expect.stringMatching(/^repositories\.q\.cache\.idleTimeout: /), expect.stringMatching(/^repositories\.q\.cache\.allowedOrigins: /)]));
+    const semantic = errorsOf({
+      repositories: {
+        p: {
+          format: 'npm',
+          type: 'proxy',
+          upstream: 'http://127.0.0.1:9/',
+          cache: { allowedOrigins: ['https://cdn.example.org/path', 'ftp://files.example.org', 'cdn.example.org', 'https://user:pw@cdn.example.org', 'https://ok.example.org:8443', 'https://cdn.example.org?x=1'] },
+        },
+      },
+    });
+    expect(errorsOf({ repositories: { u: { format: 'npm', type: 'proxy', upstream: 'https://user:secret@nexus.example/npm/' } } })).toEqual([
+      expect.stringMatching(/^repositories\.u\.upstream: must not carry credentials/),
+    ]);
+    expect(semantic.filter((e) => e.startsWith('repositories.p.cache.allowedOrigins['))).toEqual(
+      [0, 1, 2, 3, 5].map((i) => expect.stringMatching(new RegExp(`^repositories\\.p\\.cache\\.allowedOrigins\\[${i}\\]: must be an origin`))),
+    );
+  });
+
   it('parses sizes', () => {
     expect(parseSize('100mb')).toBe(100 * 1024 * 1024);
     expect(parseSize('1.5 GB')).toBe(1.5 * 1024 ** 3);

@@ -136,6 +136,7 @@ export function normalizeConfig(
     if (r.type === 'proxy') {
       if (r.upstream === undefined) errors.push(`${at}.upstream: required for a proxy repository`);
       else if (!isHttpUrl(r.upstream)) errors.push(`${at}.upstream: must be an http(s) URL`);
+      else if (new URL(r.upstream).username || new URL(r.upstream).password) errors.push(`${at}.upstream: must not carry credentials (user:password@); upstream requests never send any`);
     } else if (r.upstream !== undefined) {
       errors.push(`${at}.upstream: only a proxy repository has an upstream`);
     }
@@ -144,6 +145,9 @@ export function normalizeConfig(
     const storageName = r.storage ?? 'default';
     if (!storage[storageName]) errors.push(`${at}.storage: no storage named "${storageName}"`);
     const { cache, maxUploadSize, ...rest } = r;
+    (cache?.allowedOrigins ?? []).forEach((origin: string, i: number) => {
+      if (!isOrigin(origin)) errors.push(`${at}.cache.allowedOrigins[${i}]: must be an origin, scheme://host[:port] with http or https and no path`);
+    });
     repositories[name] = {
       ...rest,
       storage: storageName,
@@ -151,7 +155,11 @@ export function normalizeConfig(
       cache: {
         metadataTtl: cache?.metadataTtl ?? 300,
         negativeTtl: cache?.negativeTtl ?? 60,
+        connectTimeoutMs: Math.round((cache?.connectTimeout ?? 10) * 1000),
         upstreamTimeoutMs: Math.round((cache?.upstreamTimeout ?? 30) * 1000),
+        idleTimeoutMs: Math.round((cache?.idleTimeout ?? 60) * 1000),
+        ...(cache?.allowedOrigins !== undefined ? { allowedOrigins: cache.allowedOrigins } : {}),
+        allowPrivateAddresses: cache?.allowPrivateAddresses ?? false,
         retries: cache?.retries ?? 2,
         staleWhileRevalidate: cache?.staleWhileRevalidate ?? 0,
         ...(cache?.contentTtl !== undefined ? { contentTtl: cache.contentTtl } : {}),
@@ -220,6 +228,17 @@ function checkGroups(repositories: Record<string, RepositoryConfig>): string[] {
     }
   }
   return errors;
+}
+
+/** `http(s)://host[:port]` and nothing else (a trailing slash is tolerated). */
+function isOrigin(value: string): boolean {
+  if (!/^https?:\/\/[^/?#]+\/?$/i.test(value)) return false;
+  try {
+    const u = new URL(value);
+    return u.username === '' && u.password === '' && `${u.origin}/` === u.href;
+  } catch {
+    return false;
+  }
 }
 
 function isHttpUrl(value: string): boolean {

@@ -1,5 +1,7 @@
 const size = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgG]?[bB]?)\\s*$' }] };
 const seconds = { type: 'number', minimum: 0 };
+/** A timeout: 0 would mean "none" to the HTTP client, so it is refused. */
+const timeout = { type: 'number', exclusiveMinimum: 0 };
 
 /** JSON schema of the config file (before defaults). Repository blocks allow format-specific keys. */
 export const configSchema = {
@@ -120,7 +122,11 @@ export const configSchema = {
               metadataTtl: seconds,
               contentTtl: seconds,
               negativeTtl: seconds,
-              upstreamTimeout: seconds,
+              connectTimeout: timeout,
+              upstreamTimeout: timeout,
+              idleTimeout: timeout,
+              allowedOrigins: { type: 'array', items: { type: 'string' } },
+              allowPrivateAddresses: { type: 'boolean' },
               retries: { type: 'integer', minimum: 0, maximum: 10 },
               staleWhileRevalidate: seconds,
               honorCacheControl: { type: 'boolean' },

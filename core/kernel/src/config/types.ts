@@ -43,8 +43,22 @@ export interface CacheConfig {
   readonly contentTtl?: number;
   /** Seconds an upstream 404 is remembered. */
   readonly negativeTtl: number;
+  /** Milliseconds a connection to the upstream (TCP and TLS) may take to open. */
+  readonly connectTimeoutMs: number;
   /** Milliseconds to wait for the upstream's response headers. */
   readonly upstreamTimeoutMs: number;
+  /** Milliseconds an upstream body may stall between two chunks before it is cut. */
+  readonly idleTimeoutMs: number;
+  /**
+   * Origins (`scheme://host[:port]`) besides the upstream's own that content URLs found in
+   * upstream metadata, and redirects, may point at.
+   */
+  readonly allowedOrigins?: readonly string[];
+  /**
+   * Let connections to hosts other than the upstream's own reach loopback, link-local,
+   * private and CGNAT addresses (off: such connections are refused).
+   */
+  readonly allowPrivateAddresses?: boolean;
   /**
    * Seconds past its TTL during which expired metadata is served at once (as a HIT) while
    * it is refreshed in the background; 0 turns this off.

@@ -16,7 +16,7 @@ import type { AssetRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { RepositoryAssetStore } from './asset-store.js';
 import type { SingleFlight } from './keyed-mutex.js';
-import { readBody, requestUpstream } from './upstream-client.js';
+import { UpstreamClient, UpstreamRefusedError, readBody } from './upstream-client.js';
 import type { TtlOverrides } from './ttl-overrides.js';
 import { UpstreamHealth } from './upstream-health.js';
 import { IncomingContent } from './incoming.js';
@@ -38,6 +38,9 @@ export class KernelProxyCache implements ProxyCache {
   readonly health: UpstreamHealth;
   /** Content being downloaded and stored now, by path: later requests join it. */
   private readonly incoming = new Map<string, IncomingContent>();
+  /** Origins besides the upstream's own that content and redirects may come from. */
+  private readonly allowedOrigins: ReadonlySet<string>;
+  private readonly client: UpstreamClient;
 
   constructor(
     private readonly repository: string,
@@ -54,6 +57,19 @@ export class KernelProxyCache implements ProxyCache {
     this.upstreamUrl = upstream.endsWith('/') ? upstream : `${upstream}/`;
     this.base = new URL(this.upstreamUrl);
     this.health = new UpstreamHealth(cache.breakerThreshold, cache.breakerOpenMs);
+    this.allowedOrigins = new Set((cache.allowedOrigins ?? []).map((origin) => new URL(origin).origin));
+    this.client = new UpstreamClient({
+      upstream: this.base,
+      connectTimeoutMs: cache.connectTimeoutMs,
+      headersTimeoutMs: cache.upstreamTimeoutMs,
+      idleTimeoutMs: cache.idleTimeoutMs,
+      allowPrivateAddresses: cache.allowPrivateAddresses ?? false,
+    });
+  }
+
+  /** Close the upstream connections (the registry is stopping). */
+  close(): Promise<void> {
+    return this.client.close();
   }
 
   async fetch(request: UpstreamFetch): Promise<UpstreamResult> {
@@ -119,18 +135,29 @@ export class KernelProxyCache implements ProxyCache {
   }
 
   /**
-   * Resolve an upstream location, refusing anything off the upstream's origin or outside
-   * its base path (SSRF guard). Applied to every redirect too.
+   * Resolve an upstream location, refusing anything that is neither under the upstream's
+   * base path on its origin nor on one of `cache.allowedOrigins` (SSRF guard). Applied to
+   * every redirect too.
    */
   resolve(location: string | URL): URL {
     const url = new URL(location, this.base);
     if (url.origin !== this.base.origin) {
-      throw new UpstreamError(`refusing upstream URL ${url.origin}: not on the configured upstream ${this.base.origin}`);
+      if (this.allowedOrigins.has(url.origin)) return url;
+      throw new UpstreamRefusedError(`refusing upstream URL ${url.origin}: not on the configured upstream ${this.base.origin} nor an allowed origin`);
     }
     if (!url.pathname.startsWith(this.base.pathname)) {
-      throw new UpstreamError(`refusing upstream path ${url.pathname}: outside the configured upstream ${this.base.pathname}`);
+      throw new UpstreamRefusedError(`refusing upstream path ${url.pathname}: outside the configured upstream ${this.base.pathname}`);
     }
     return url;
+  }
+
+  allows(location: string): boolean {
+    try {
+      this.resolve(location);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private readonly checkRedirect = (target: URL): void => {
@@ -287,11 +314,11 @@ export class KernelProxyCache implements ProxyCache {
       const last = attempt >= this.cache.retries;
       this.health.upstreamRequests++;
       try {
-        const response = await requestUpstream(url, { headers, headersTimeoutMs: this.cache.upstreamTimeoutMs, checkRedirect: this.checkRedirect });
+        const response = await this.client.request(url, { headers, checkRedirect: this.checkRedirect });
         if (last || ![502, 503, 504].includes(response.status)) return response;
         response.body.resume();
       } catch (error) {
-        if (last || !isRegistryError(error) || error.code !== 'UPSTREAM_FAILED') throw error;
+        if (last || !isRegistryError(error) || error.code !== 'UPSTREAM_FAILED' || error instanceof UpstreamRefusedError) throw error;
       }
       await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt * (0.75 + Math.random() / 2)));
     }
@@ -334,11 +361,10 @@ export class KernelProxyCache implements ProxyCache {
   async passthrough(request: UpstreamPassthrough): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
     const url = this.resolve(request.upstreamUrl);
     try {
-      const response = await requestUpstream(url, {
+      const response = await this.client.request(url, {
         method: request.method,
         headers: request.headers,
         body: request.body,
-        headersTimeoutMs: this.cache.upstreamTimeoutMs,
         checkRedirect: this.checkRedirect,
       });
       const body = await readBody(response.body, request.maxBytes ?? 16 * 1024 * 1024);

@@ -257,6 +257,15 @@ class FakeProxyCache implements ProxyCache {
     return { found: true as const, cache: result.cache, body: { kind: 'asset' as const, asset: result.asset } };
   }
 
+  allows(url: string): boolean {
+    try {
+      this.relative(url);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async passthrough(request: Parameters<ProxyCache['passthrough']>[0]) {
     const answer = this.upstream.call(this.relative(request.upstreamUrl), request.method, request.body);
     return { status: answer.status, headers: {}, body: answer.body };

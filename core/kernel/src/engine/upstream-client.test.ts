@@ -1,0 +1,129 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { UpstreamClient, UpstreamRefusedError, readBody, type UpstreamClientOptions } from './upstream-client.js';
+
+/** One server on every loopback address, so 127.0.0.1, 127.0.0.2 and localhost all reach it. */
+let server: Server;
+let port: number;
+const seen: { url: string; headers: Record<string, string | string[] | undefined> }[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    seen.push({ url: req.url ?? '', headers: req.headers });
+    if (req.url === '/stall') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first chunk');
+      return; // never ends
+    }
+    if (req.url === '/silent') return; // never answers
+    if (req.url?.startsWith('/to/')) {
+      res.writeHead(302, { location: decodeURIComponent(req.url.slice(4)) }).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] }).end(`hello from ${req.headers.host}${req.url}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', () => resolve()));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+const clients: UpstreamClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+function client(overrides: Partial<UpstreamClientOptions> = {}): UpstreamClient {
+  const c = new UpstreamClient({
+    upstream: new URL(`http://127.0.0.1:${port}/`),
+    connectTimeoutMs: 5000,
+    headersTimeoutMs: 5000,
+    idleTimeoutMs: 5000,
+    allowPrivateAddresses: false,
+    ...overrides,
+  });
+  clients.push(c);
+  return c;
+}
+
+const anyRedirect = { checkRedirect: () => undefined };
+
+async function text(c: UpstreamClient, url: string): Promise<string> {
+  const response = await c.request(new URL(url), anyRedirect);
+  return (await readBody(response.body, 1 << 20)).toString();
+}
+
+describe('UpstreamClient', () => {
+  it('trusts the configured upstream host even on loopback, and keeps multi-valued headers', async () => {
+    const response = await client().request(new URL(`http://127.0.0.1:${port}/a`), anyRedirect);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('set-cookie')).toBe('a=1, b=2');
+    expect((await readBody(response.body, 1024)).toString()).toBe(`hello from 127.0.0.1:${port}/a`);
+  });
+
+  it('asks for identity encoding and forwards no credentials', async () => {
+    const c = client();
+    const response = await c.request(new URL(`http://127.0.0.1:${port}/creds2`), { ...anyRedirect, headers: { Authorization: 'Bearer secret', cookie: 'session=1', 'proxy-authorization': 'x', accept: 'text/plain' } });
+    response.body.resume();
+    const asked = seen.find((s) => s.url === '/creds2')!;
+    expect(asked.headers['accept-encoding']).toBe('identity');
+    expect(asked.headers['accept']).toBe('text/plain');
+    expect(asked.headers['authorization']).toBeUndefined();
+    expect(asked.headers['cookie']).toBeUndefined();
+    expect(asked.headers['proxy-authorization']).toBeUndefined();
+  });
+
+  it('refuses another host on a private address: an IP literal, and a name resolving to one', async () => {
+    const c = client();
+    await expect(c.request(new URL(`http://127.0.0.2:${port}/x`), anyRedirect)).rejects.toThrow(UpstreamRefusedError);
+    await expect(c.request(new URL(`http://127.0.0.2:${port}/x`), anyRedirect)).rejects.toThrow(/loopback address/);
+    await expect(c.request(new URL(`http://localhost:${port}/x`), anyRedirect)).rejects.toThrow(/refusing to connect to localhost \((127\.0\.0\.1|::1)\): a loopback address/);
+    await expect(c.request(new URL(`http://[::ffff:127.0.0.2]:${port}/x`), anyRedirect)).rejects.toThrow(UpstreamRefusedError);
+  });
+
+  it('refuses a redirect that lands on a private address of another host', async () => {
+    const target = encodeURIComponent(`http://127.0.0.2:${port}/secret`);
+    const before = seen.filter((s) => s.url === '/secret').length;
+    await expect(client().request(new URL(`http://127.0.0.1:${port}/to/${target}`), anyRedirect)).rejects.toThrow(UpstreamRefusedError);
+    expect(seen.filter((s) => s.url === '/secret').length).toBe(before);
+  });
+
+  it('lets private addresses through when allowed', async () => {
+    const c = client({ allowPrivateAddresses: true });
+    expect(await text(c, `http://127.0.0.2:${port}/y`)).toBe(`hello from 127.0.0.2:${port}/y`);
+    expect(await text(c, `http://localhost:${port}/z`)).toBe(`hello from localhost:${port}/z`);
+  });
+
+  it('vets each redirect and follows at most five', async () => {
+    const checked: string[] = [];
+    const c = client();
+    const hop = (n: number): string => (n === 0 ? `http://127.0.0.1:${port}/end` : `http://127.0.0.1:${port}/to/${encodeURIComponent(hop(n - 1))}`);
+    const response = await c.request(new URL(hop(5)), { checkRedirect: (t) => void checked.push(t.pathname) });
+    expect(response.status).toBe(200);
+    expect(checked).toHaveLength(5);
+    response.body.resume();
+    await expect(c.request(new URL(hop(6)), anyRedirect)).rejects.toThrow(/redirected more than 5 times/);
+    await expect(c.request(new URL(hop(1)), { checkRedirect: () => { throw new UpstreamRefusedError('no'); } })).rejects.toThrow('no');
+  });
+
+  it('times out waiting for headers, and cuts a body that stalls', async () => {
+    await expect(client({ headersTimeoutMs: 200 }).request(new URL(`http://127.0.0.1:${port}/silent`), anyRedirect)).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT' });
+    const response = await client({ idleTimeoutMs: 200 }).request(new URL(`http://127.0.0.1:${port}/stall`), anyRedirect);
+    expect(response.status).toBe(200);
+    await expect(readBody(response.body, 1024)).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT', message: expect.stringMatching(/stalled/) });
+  });
+
+  it('maps a refused connection to an UpstreamError', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+    const free = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    await expect(client({ upstream: new URL(`http://127.0.0.1:${free}/`) }).request(new URL(`http://127.0.0.1:${free}/`), anyRedirect)).rejects.toMatchObject({
+      code: 'UPSTREAM_FAILED',
+      message: expect.stringMatching(/ECONNREFUSED/),
+    });
+  });
+});
