@@ -1,0 +1,571 @@
+#!/usr/bin/env node
+// registry-core side by side with Verdaccio 6 and nginx, on this machine, in one run.
+// Prints a table of figures, ratios and targets. Not part of the test command.
+//
+//   pnpm --dir bench install --ignore-workspace     # Verdaccio, once
+//   apt-get install -y nginx-light wrk              # once
+//   pnpm bench [-- --only tarball,packument,memory,cold,install,publish,stream] [--duration 8]
+//
+// The npm upstream is the registry the local npm client is configured with.
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir, cpus } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(benchDir, '..');
+const cli = path.join(root, 'cli', 'bin', 'registry-core.js');
+const rawPlugin = path.join(root, 'examples', 'raw-format-plugin');
+const verdaccioBin = path.join(benchDir, 'node_modules', 'verdaccio', 'bin', 'verdaccio');
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const ALL = ['tarball', 'packument', 'memory', 'cold', 'install', 'publish', 'stream'];
+const only = new Set((flag('only', ALL.join(',')) ?? '').split(',').filter(Boolean));
+const duration = Number(flag('duration', '8'));
+const connections = Number(flag('connections', '32'));
+const TARBALL = { name: 'semver', file: 'semver-7.6.3.tgz' };
+const PACKUMENT = 'commander';
+const COLD = { name: 'ms', file: 'ms-2.1.3.tgz' };
+const STREAM_BYTES = Number(flag('stream-bytes', String(2 * 1024 ** 3)));
+
+const upstream = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().replace(/\/?$/, '/');
+for (const [what, bin] of [['nginx', '/usr/sbin/nginx'], ['wrk', '/usr/bin/wrk']]) {
+  if (!existsSync(bin)) fail(`${what} is missing: apt-get install -y nginx-light wrk`);
+}
+if (!existsSync(verdaccioBin)) fail('Verdaccio is missing: pnpm --dir bench install --ignore-workspace');
+if (!existsSync(cli)) fail('registry-core is not built: pnpm install (at the repository root)');
+
+function fail(message) {
+  console.error(message);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------- processes and cleanup
+
+const cleanups = [];
+const temp = (prefix) => {
+  const dir = mkdtempSync(path.join(tmpdir(), `rc-bench-${prefix}-`));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+};
+async function cleanup() {
+  while (cleanups.length) {
+    try {
+      await cleanups.pop()();
+    } catch {
+      // best effort
+    }
+  }
+}
+process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+function spawnServer(command, argv, options, ready) {
+  const child = spawn(command, argv, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  cleanups.push(stop);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${command} did not start:\n${output}`)), 60_000);
+    const check = () => {
+      const value = ready(output);
+      if (value !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, stop, value, output: () => output });
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}:\n${output}`)));
+  });
+}
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function startRegistryCore(config) {
+  const dir = temp('registry');
+  const args = ['start', '--port', '0'];
+  if (config) {
+    writeFileSync(path.join(dir, 'registry-core.config.yaml'), config);
+    args.push('--config', path.join(dir, 'registry-core.config.yaml'));
+  }
+  const server = await spawnServer(process.execPath, [cli, ...args], { cwd: dir }, (out) => /listening on port (\d+)/.exec(out)?.[1]);
+  return { ...server, dir, url: `http://127.0.0.1:${server.value}`, pid: server.child.pid };
+}
+
+async function startVerdaccio(uplink) {
+  const dir = temp('verdaccio');
+  const port = await freePort();
+  writeFileSync(
+    path.join(dir, 'config.yaml'),
+    `storage: ${dir}/storage
+auth:
+  htpasswd:
+    file: ${dir}/htpasswd
+    max_users: 10000
+uplinks:
+  upstream:
+    url: ${uplink}
+packages:
+  '@*/*':
+    access: $all
+    publish: $authenticated
+    proxy: upstream
+  '**':
+    access: $all
+    publish: $authenticated
+    proxy: upstream
+server:
+  keepAliveTimeout: 60
+log: { type: stdout, format: pretty, level: error }
+max_body_size: 100mb
+`,
+  );
+  const child = spawn(process.execPath, [verdaccioBin, '--config', path.join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`], { cwd: dir, stdio: 'ignore' });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  cleanups.push(stop);
+  // Verdaccio prints nothing at level error: wait for its port.
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (await get(`${url}/-/ping`).then(() => true, () => false)) break;
+    if (child.exitCode !== null || i > 600) throw new Error('Verdaccio did not start');
+    await sleep(100);
+  }
+  const pid = child.pid;
+  return { url, pid, dir, stop };
+}
+
+async function startNginx(files) {
+  const dir = temp('nginx');
+  for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'www']) mkdirSync(path.join(dir, sub));
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(path.join(dir, 'www', name), bytes);
+  const port = await freePort();
+  writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:${port};
+    root ${dir}/www;
+  }
+}
+`,
+  );
+  const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  cleanups.push(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGQUIT');
+      await exited;
+    }
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; !(await get(`${url}/`).then(() => true, () => false)); i++) {
+    if (i > 100) throw new Error('nginx did not start');
+    await sleep(50);
+  }
+  return { url };
+}
+
+// ---------------------------------------------------------------- measuring
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function get(url, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function wrk(url, headers = {}) {
+  const argv = ['-t1', `-c${connections}`, `-d${duration}s`, '--latency'];
+  for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}: ${v}`);
+  const out = execFileSync('wrk', [...argv, url], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const p99ms = p99 ? Number(p99[1]) * { us: 0.001, ms: 1, s: 1000 }[p99[2]] : NaN;
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  if (non2xx > 0) throw new Error(`wrk got ${non2xx} error answers from ${url}`);
+  return { rps, p99ms };
+}
+
+function memory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)[1]);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+const rows = [];
+function row(scenario, figure, target = '', pass = undefined) {
+  rows.push({ scenario, figure, target, result: pass === undefined ? '' : pass ? 'PASS' : 'MISS' });
+  console.log(`${scenario}: ${figure}${target ? `  [target ${target}: ${pass ? 'PASS' : 'MISS'}]` : ''}`);
+}
+const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+// ---------------------------------------------------------------- scenarios
+
+/** Cached tarball and packument: registry-core (proxy and group), Verdaccio, nginx. */
+async function readLoad() {
+  const rc = await startRegistryCore();
+  const vd = await startVerdaccio(upstream);
+  const tarballPath = `${TARBALL.name}/-/${TARBALL.file}`;
+  const upstreamTarball = await get(`${upstream}${tarballPath}`);
+  const rcPackument = await get(`${rc.url}/npm-proxy/${PACKUMENT}`, { accept: 'application/json' });
+  const rcAbbreviated = await get(`${rc.url}/npm-proxy/${PACKUMENT}`, { accept: 'application/vnd.npm.install-v1+json' });
+  const nginx = await startNginx({ 'tarball.tgz': upstreamTarball.body, 'packument.json': rcPackument.body, 'abbreviated.json': rcAbbreviated.body });
+  // Warm every path twice (a cached answer is what is measured).
+  for (let i = 0; i < 2; i++) {
+    for (const url of [`${rc.url}/npm-proxy/${tarballPath}`, `${rc.url}/npm/${tarballPath}`, `${vd.url}/${tarballPath}`, `${vd.url}/${PACKUMENT}`, `${rc.url}/npm/${PACKUMENT}`]) {
+      const answer = await get(url);
+      if (answer.status !== 200) throw new Error(`${url} answered ${answer.status}`);
+    }
+  }
+  const versions = Object.keys(JSON.parse(rcPackument.body).versions).length;
+  console.log(`tarball ${tarballPath}: ${fmt(upstreamTarball.body.length)} bytes; packument ${PACKUMENT}: ${fmt(rcPackument.body.length)} bytes full, ${fmt(rcAbbreviated.body.length)} abbreviated, ${versions} versions`);
+  const results = {};
+  if (only.has('tarball')) {
+    results.tarball = {
+      proxy: wrk(`${rc.url}/npm-proxy/${tarballPath}`),
+      group: wrk(`${rc.url}/npm/${tarballPath}`),
+      verdaccio: wrk(`${vd.url}/${tarballPath}`),
+      nginx: wrk(`${nginx.url}/tarball.tgz`),
+    };
+    const t = results.tarball;
+    for (const [label, r] of Object.entries(t)) row(`cached tarball, ${label}`, `${fmt(r.rps)} req/s, p99 ${fmt(r.p99ms, 1)} ms`);
+    row('cached tarball, proxy / Verdaccio', `${fmt(t.proxy.rps / t.verdaccio.rps, 1)}x`, '>= 5x', t.proxy.rps / t.verdaccio.rps >= 5);
+    row('cached tarball, group / Verdaccio', `${fmt(t.group.rps / t.verdaccio.rps, 1)}x`, '>= 5x', t.group.rps / t.verdaccio.rps >= 5);
+    row('cached tarball, proxy / nginx', `${fmt(t.proxy.rps / t.nginx.rps, 2)}x`, '>= 0.3x', t.proxy.rps / t.nginx.rps >= 0.3);
+    row('cached tarball, group / nginx', `${fmt(t.group.rps / t.nginx.rps, 2)}x`, '>= 0.3x', t.group.rps / t.nginx.rps >= 0.3);
+  }
+  if (only.has('packument')) {
+    const full = { accept: 'application/json' };
+    const abbreviated = { accept: 'application/vnd.npm.install-v1+json' };
+    const p = {
+      proxyFull: wrk(`${rc.url}/npm-proxy/${PACKUMENT}`, full),
+      groupFull: wrk(`${rc.url}/npm/${PACKUMENT}`, full),
+      verdaccioFull: wrk(`${vd.url}/${PACKUMENT}`, full),
+      nginxFull: wrk(`${nginx.url}/packument.json`),
+      proxyAbbreviated: wrk(`${rc.url}/npm-proxy/${PACKUMENT}`, abbreviated),
+      groupAbbreviated: wrk(`${rc.url}/npm/${PACKUMENT}`, abbreviated),
+      verdaccioAbbreviated: wrk(`${vd.url}/${PACKUMENT}`, abbreviated),
+      nginxAbbreviated: wrk(`${nginx.url}/abbreviated.json`),
+    };
+    for (const [label, r] of Object.entries(p)) row(`cached packument, ${label}`, `${fmt(r.rps)} req/s, p99 ${fmt(r.p99ms, 1)} ms`);
+    for (const form of ['Full', 'Abbreviated']) {
+      for (const repo of ['proxy', 'group']) {
+        const ratio = p[`${repo}${form}`].rps / p[`verdaccio${form}`].rps;
+        row(`cached packument ${form.toLowerCase()}, ${repo} / Verdaccio`, `${fmt(ratio, 1)}x`, '>= 10x', ratio >= 10);
+      }
+      row(`cached packument ${form.toLowerCase()}, group / nginx`, `${fmt(p[`group${form}`].rps / p[`nginx${form}`].rps, 2)}x`);
+    }
+  }
+  if (only.has('memory')) {
+    const m = memory(rc.pid);
+    const v = memory(vd.pid);
+    row('server memory under that load, registry-core', `peak ${fmt(m.peakMb)} MB, now ${fmt(m.rssMb)} MB`, '< 200 MB', m.peakMb < 200);
+    row('server memory under that load, Verdaccio', `peak ${fmt(v.peakMb)} MB, now ${fmt(v.rssMb)} MB`);
+  }
+  await rc.stop();
+}
+
+/** A reverse proxy to the npm upstream that counts requests per path. */
+async function countingUpstream() {
+  const target = new URL(upstream);
+  const counts = new Map();
+  const server = createServer((req, res) => {
+    const p = req.url.replace(/^\/+/, '/');
+    counts.set(p, (counts.get(p) ?? 0) + 1);
+    const url = new URL(target.pathname.replace(/\/$/, '') + p, target);
+    const forward = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: req.method, headers: { accept: req.headers.accept ?? '*/*', 'accept-encoding': 'identity', 'user-agent': 'rc-bench' } }, (answer) => {
+      const headers = { ...answer.headers };
+      delete headers['transfer-encoding'];
+      delete headers.connection;
+      res.writeHead(answer.statusCode, headers);
+      answer.pipe(res);
+    });
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => server.close(r)));
+  return { url: `http://127.0.0.1:${server.address().port}/`, counts };
+}
+
+async function coldBurst() {
+  for (const [label, start] of [
+    ['registry-core', async (up) => startRegistryCore(`repositories:\n  npm-proxy: { format: npm, type: proxy, upstream: "${up}" }\n`)],
+    ['Verdaccio', async (up) => startVerdaccio(up)],
+  ]) {
+    const counter = await countingUpstream();
+    const server = await start(counter.url);
+    const base = label === 'registry-core' ? `${server.url}/npm-proxy` : server.url;
+    const answers = await Promise.all(Array.from({ length: 200 }, () => get(`${base}/${COLD.name}/-/${COLD.file}`)));
+    const ok = answers.filter((a) => a.status === 200).length;
+    const digests = new Set(answers.map((a) => createHash('sha256').update(a.body).digest('hex')));
+    const tarballRequests = counter.counts.get(`/${COLD.name}/-/${COLD.file}`) ?? 0;
+    const packumentRequests = counter.counts.get(`/${COLD.name}`) ?? 0;
+    row(
+      `200 concurrent cold requests for one tarball, ${label}`,
+      `${ok} answered 200 (${digests.size} distinct bodies); upstream asked ${tarballRequests}x for the tarball${tarballRequests === 0 ? ' (it followed the packument\'s absolute tarball URL, past the counter)' : ''}, ${packumentRequests}x for its packument`,
+      label === 'registry-core' ? 'exactly 1 upstream request' : '',
+      label === 'registry-core' ? tarballRequests === 1 && ok === 200 : undefined,
+    );
+    await server.stop?.();
+  }
+}
+
+function npmInstall(registry, label) {
+  const dir = temp('project');
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'bench', version: '1.0.0', private: true, dependencies: { express: '^4.21.0', webpack: '^5.90.0', eslint: '^8.57.0', jest: '^29.7.0' } }));
+  const cache = temp('npm-cache');
+  const started = performance.now();
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', `--registry=${registry}`, `--cache=${cache}`, '--prefer-online', '--replace-registry-host=never'], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, npm_config_userconfig: path.join(dir, '.npmrc-none'), npm_config_update_notifier: 'false' },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const packages = Object.keys(JSON.parse(readFileSync(path.join(dir, 'package-lock.json'), 'utf8')).packages).length - 1;
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(cache, { recursive: true, force: true });
+  return { seconds, packages };
+}
+
+async function installs() {
+  const direct = npmInstall(upstream);
+  row('npm install (a few hundred packages), straight from the upstream', `${fmt(direct.seconds, 1)} s, ${direct.packages} packages`);
+  const rc = await startRegistryCore();
+  const vd = await startVerdaccio(upstream);
+  for (const [label, url, pid] of [
+    ['registry-core group', `${rc.url}/npm/`, rc.pid],
+    ['Verdaccio', `${vd.url}/`, vd.pid],
+  ]) {
+    const cold = npmInstall(url);
+    const warm = npmInstall(url);
+    row(`npm install through ${label}, cold`, `${fmt(cold.seconds, 1)} s (${fmt(cold.seconds / direct.seconds, 2)}x direct)`);
+    row(`npm install through ${label}, warm`, `${fmt(warm.seconds, 1)} s (${fmt(warm.seconds / direct.seconds, 2)}x direct); server peak ${fmt(memory(pid).peakMb)} MB`);
+  }
+  await rc.stop();
+}
+
+/** A gzipped tarball holding package/package.json, built by hand (ustar). */
+function packageTarball(manifest) {
+  const content = Buffer.from(JSON.stringify(manifest, null, 2));
+  const header = Buffer.alloc(512);
+  const put = (text, offset, length) => header.write(text, offset, length, 'ascii');
+  put('package/package.json', 0, 100);
+  put('0000644\0', 100, 8);
+  put('0000000\0', 108, 8);
+  put('0000000\0', 116, 8);
+  put(`${content.length.toString(8).padStart(11, '0')}\0`, 124, 12);
+  put(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, '0')}\0`, 136, 12);
+  put('        ', 148, 8);
+  put('0', 156, 1);
+  put('ustar\0', 257, 6);
+  put('00', 263, 2);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
+  const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
+  return gzipSync(Buffer.concat([header, content, padding, Buffer.alloc(1024)]));
+}
+
+function publishBody(manifest, tarball, base) {
+  const file = `${manifest.name}-${manifest.version}.tgz`;
+  const version = {
+    ...manifest,
+    _id: `${manifest.name}@${manifest.version}`,
+    dist: {
+      shasum: createHash('sha1').update(tarball).digest('hex'),
+      integrity: `sha512-${createHash('sha512').update(tarball).digest('base64')}`,
+      tarball: `${base}/${manifest.name}/-/${file}`,
+    },
+  };
+  return JSON.stringify({
+    _id: manifest.name,
+    name: manifest.name,
+    'dist-tags': { latest: manifest.version },
+    versions: { [manifest.version]: version },
+    _attachments: { [file]: { content_type: 'application/octet-stream', data: tarball.toString('base64'), length: tarball.length } },
+  });
+}
+
+function send(method, url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function publishes() {
+  const rc = await startRegistryCore(`auth: { allowRegistration: true }\nrepositories:\n  npm-local: { format: npm, type: hosted }\n`);
+  const vd = await startVerdaccio(upstream);
+  const times = {};
+  for (const [label, base] of [
+    ['registry-core', `${rc.url}/npm-local`],
+    ['Verdaccio', vd.url],
+  ]) {
+    const user = await send('PUT', `${base}/-/user/org.couchdb.user:bench`, {}, JSON.stringify({ name: 'bench', password: 'bench-password-1', type: 'user', email: 'bench@example.org' }));
+    const token = JSON.parse(user.body).token;
+    if (!token) throw new Error(`${label}: no token from adduser: ${user.status} ${user.body}`);
+    const bodies = Array.from({ length: 200 }, (_, i) => {
+      const manifest = { name: `bench-release-${i}`, version: '1.0.0', description: `package ${i} of a monorepo release`, main: 'index.js' };
+      return [manifest.name, publishBody(manifest, packageTarball(manifest), base)];
+    });
+    const started = performance.now();
+    for (const [name, body] of bodies) {
+      const answer = await send('PUT', `${base}/${name}`, { authorization: `Bearer ${token}` }, body);
+      if (answer.status !== 200 && answer.status !== 201) throw new Error(`${label}: publish of ${name} answered ${answer.status}: ${answer.body}`);
+    }
+    times[label] = (performance.now() - started) / 1000;
+    row(`200 publishes one after another, ${label}`, `${fmt(times[label], 2)} s`);
+  }
+  const ratio = times['registry-core'] / times.Verdaccio;
+  row('200 publishes, registry-core / Verdaccio time', `${fmt(ratio, 2)}x`, '<= 0.2x', ratio <= 0.2);
+  await rc.stop();
+}
+
+/** Bytes generated on the fly (never held in memory), the same for a given length. */
+function generated(length) {
+  const block = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < block.length; i++) block[i] = (i * 131) & 0xff;
+  let sent = 0;
+  return Readable.from(
+    (function* () {
+      while (sent < length) {
+        const n = Math.min(block.length, length - sent);
+        sent += n;
+        yield n === block.length ? block : block.subarray(0, n);
+      }
+    })(),
+  );
+}
+
+async function streaming() {
+  const origin = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': STREAM_BYTES });
+    generated(STREAM_BYTES).pipe(res);
+  });
+  await new Promise((r) => origin.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => origin.close(r)));
+  const rc = await startRegistryCore(`plugins: ["${rawPlugin}"]
+limits: { maxUploadSize: ${STREAM_BYTES + 1024} }
+auth: { allowRegistration: true }
+repositories:
+  files: { format: raw, type: hosted }
+  mirror: { format: raw, type: proxy, upstream: "http://127.0.0.1:${origin.address().port}/" }
+`);
+  execFileSync(process.execPath, [cli, 'user', 'add', 'bench', '--password', 'bench-password-1', '--config', path.join(rc.dir, 'registry-core.config.yaml')], { stdio: 'ignore' });
+  const token = execFileSync(process.execPath, [cli, 'token', 'create', '--user', 'bench', '--config', path.join(rc.dir, 'registry-core.config.yaml')], { encoding: 'utf8' }).trim().split('\n').pop();
+  const sample = async (work) => {
+    await sleep(500);
+    const baseline = memory(rc.pid).rssMb;
+    let highest = baseline;
+    const timer = setInterval(() => (highest = Math.max(highest, memory(rc.pid).rssMb)), 100);
+    const started = performance.now();
+    await work();
+    clearInterval(timer);
+    return { baseline, growth: highest - baseline, seconds: (performance.now() - started) / 1000 };
+  };
+  const drain = (url) =>
+    new Promise((resolve, reject) => {
+      httpRequest(url, (res) => {
+        let n = 0;
+        res.on('data', (c) => (n += c.length));
+        res.on('end', () => (n === STREAM_BYTES ? resolve() : reject(new Error(`got ${n} bytes`))));
+        res.on('error', reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+  const gb = fmt(STREAM_BYTES / 1024 ** 3, 1);
+  const upload = await sample(
+    () =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(`${rc.url}/files/big.bin`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-length': STREAM_BYTES } }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`upload answered ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        generated(STREAM_BYTES).pipe(req);
+      }),
+  );
+  row(`${gb} GB upload to a hosted repository`, `RSS growth ${fmt(upload.growth)} MB over ${fmt(upload.baseline)} MB, ${fmt(upload.seconds, 1)} s`, '< 64 MB', upload.growth < 64);
+  const download = await sample(() => drain(`${rc.url}/files/big.bin`));
+  row(`${gb} GB download from a hosted repository`, `RSS growth ${fmt(download.growth)} MB, ${fmt(download.seconds, 1)} s`, '< 64 MB', download.growth < 64);
+  const proxied = await sample(() => drain(`${rc.url}/mirror/big.bin`));
+  row(`${gb} GB proxied miss (streamed while stored)`, `RSS growth ${fmt(proxied.growth)} MB, ${fmt(proxied.seconds, 1)} s`, '< 64 MB', proxied.growth < 64);
+  await rc.stop();
+}
+
+// ---------------------------------------------------------------- run
+
+const started = Date.now();
+console.log(`registry-core bench, ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); wrk -t1 -c${connections} -d${duration}s; nginx 1 worker`);
+try {
+  if (only.has('tarball') || only.has('packument') || only.has('memory')) await readLoad();
+  if (only.has('cold')) await coldBurst();
+  if (only.has('publish')) await publishes();
+  if (only.has('stream')) await streaming();
+  if (only.has('install')) await installs();
+} finally {
+  await cleanup();
+}
+console.log(`\n| scenario | figure | target | result |\n| --- | --- | --- | --- |`);
+for (const r of rows) console.log(`| ${r.scenario} | ${r.figure} | ${r.target} | ${r.result} |`);
+console.log(`\n(${fmt((Date.now() - started) / 1000)} s)`);
