@@ -29,7 +29,7 @@ const flag = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const ALL = ['tarball', 'packument', 'memory', 'cold', 'install', 'publish', 'stream'];
+const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream'];
 const only = new Set((flag('only', ALL.join(',')) ?? '').split(',').filter(Boolean));
 const duration = Number(flag('duration', '8'));
 const connections = Number(flag('connections', '32'));
@@ -106,14 +106,15 @@ async function freePort() {
   return port;
 }
 
-async function startRegistryCore(config) {
+async function startRegistryCore(config, nodeOptions = '') {
   const dir = temp('registry');
   const args = ['start', '--port', '0'];
   if (config) {
     writeFileSync(path.join(dir, 'registry-core.config.yaml'), config);
     args.push('--config', path.join(dir, 'registry-core.config.yaml'));
   }
-  const server = await spawnServer(process.execPath, [cli, ...args], { cwd: dir }, (out) => /listening on port (\d+)/.exec(out)?.[1]);
+  const env = nodeOptions ? { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${nodeOptions}` } : process.env;
+  const server = await spawnServer(process.execPath, [cli, ...args], { cwd: dir, env }, (out) => /listening on port (\d+)/.exec(out)?.[1]);
   return { ...server, dir, url: `http://127.0.0.1:${server.value}`, pid: server.child.pid };
 }
 
@@ -315,6 +316,27 @@ async function readLoad() {
     row('server memory under that load, registry-core', `peak ${fmt(m.peakMb)} MB, now ${fmt(m.rssMb)} MB`, '< 200 MB', m.peakMb < 200);
     row('server memory under that load, Verdaccio', `peak ${fmt(v.peakMb)} MB, now ${fmt(v.rssMb)} MB`);
   }
+  await rc.stop();
+}
+
+/**
+ * The same read load on a registry-core started with a smaller V8 young generation
+ * (`NODE_OPTIONS=--max-semi-space-size=4`, the setting docs/configuration.md suggests for
+ * small machines): its peak memory and throughput.
+ */
+async function tunedMemory() {
+  const rc = await startRegistryCore(undefined, '--max-semi-space-size=4');
+  const tarball = `${rc.url}/npm/${TARBALL.name}/-/${TARBALL.file}`;
+  for (let i = 0; i < 2; i++) for (const url of [tarball, `${rc.url}/npm/${PACKUMENT}`]) await get(url);
+  const t = wrk(tarball);
+  const p = wrk(`${rc.url}/npm/${PACKUMENT}`, { accept: 'application/json' });
+  const m = memory(rc.pid);
+  row(
+    'server memory under that load, registry-core with --max-semi-space-size=4',
+    `peak ${fmt(m.peakMb)} MB (tarball ${fmt(t.rps)} req/s, packument ${fmt(p.rps)} req/s through the group)`,
+    '< 200 MB',
+    m.peakMb < 200,
+  );
   await rc.stop();
 }
 
@@ -559,6 +581,7 @@ const started = Date.now();
 console.log(`registry-core bench, ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); wrk -t1 -c${connections} -d${duration}s; nginx 1 worker`);
 try {
   if (only.has('tarball') || only.has('packument') || only.has('memory')) await readLoad();
+  if (only.has('memory-tuned')) await tunedMemory();
   if (only.has('cold')) await coldBurst();
   if (only.has('publish')) await publishes();
   if (only.has('stream')) await streaming();

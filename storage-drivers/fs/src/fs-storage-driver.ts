@@ -22,6 +22,9 @@ export const DEFAULT_TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
 
+/** Read size of object streams. */
+const READ_BUFFER_BYTES = 1024 * 1024;
+
 /**
  * A {@link StorageDriver} over a folder of the local filesystem. A key is a relative path
  * under the root. Uploads go to `<root>/.tmp/` first and become visible with one
@@ -177,7 +180,8 @@ export class FsStorageDriver implements StorageDriver {
       throw error;
     }
     // The open handle pins this version of the object even if it is replaced meanwhile.
-    return handle.createReadStream(range === undefined ? {} : { start: range.start, end: range.end });
+    // 1 MiB reads: a large artifact streams in a sixteenth of the default's system calls.
+    return handle.createReadStream({ highWaterMark: READ_BUFFER_BYTES, ...(range === undefined ? {} : { start: range.start, end: range.end }) });
   }
 
   async head(key: string): Promise<StorageObjectInfo | undefined> {
