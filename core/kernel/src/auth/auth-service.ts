@@ -160,6 +160,7 @@ export class AuthService {
 
   /** Change a stored user's password; tokens issued before stop working. */
   async setPassword(name: string, password: string): Promise<void> {
+    this.tokenPrincipals.clear();
     const stored = await this.metadata.users.findOneBy({ name });
     if (!stored) throw new ConflictError(`no stored user ${name}`);
     await this.metadata.users.update({ name }, { passwordHash: await hashPassword(password), passwordChangedAt: Date.now() });
@@ -194,12 +195,14 @@ export class AuthService {
 
   /** Revoke a token given in clear if it belongs to `user` (logout). */
   async revokeOwnToken(token: string, user: string): Promise<boolean> {
+    this.tokenPrincipals.clear();
     const result = await this.metadata.tokens.delete({ tokenHash: hashToken(token), userName: user });
     return (result.affected ?? 0) > 0;
   }
 
   /** Revoke by secret (logout) or by id / prefix (CLI). */
   async revokeToken(tokenOrId: string): Promise<boolean> {
+    this.tokenPrincipals.clear();
     const byHash = await this.metadata.tokens.delete({ tokenHash: hashToken(tokenOrId) });
     if (byHash.affected) return true;
     const byId = await this.metadata.tokens.delete({ id: tokenOrId });
@@ -210,16 +213,34 @@ export class AuthService {
     return !!this.config.users[name] || !!(await this.metadata.users.findOneBy({ name }));
   }
 
+  /**
+   * Tokens checked in the last {@link TOKEN_CACHE_MS}, so a client's every request does not
+   * cost two queries. A revocation in this process empties it at once; one made elsewhere
+   * (the CLI, another node) takes effect within that time.
+   */
+  private readonly tokenPrincipals = new Map<string, { principal: Principal; until: number }>();
+
   private async principalForToken(token: string): Promise<Principal> {
-    const row = await this.metadata.tokens.findOneBy({ tokenHash: hashToken(token) });
+    const tokenHash = hashToken(token);
     const now = Date.now();
+    const cached = this.tokenPrincipals.get(tokenHash);
+    if (cached && cached.until > now) return cached.principal;
+    this.tokenPrincipals.delete(tokenHash);
+    const principal = await this.lookUpToken(tokenHash, now);
+    if (this.tokenPrincipals.size >= 10_000) this.tokenPrincipals.delete(this.tokenPrincipals.keys().next().value!);
+    this.tokenPrincipals.set(tokenHash, { principal, until: Math.min(now + TOKEN_CACHE_MS, principal.tokenExpiresAt ?? Infinity) });
+    return principal;
+  }
+
+  private async lookUpToken(tokenHash: string, now: number): Promise<Principal & { tokenExpiresAt?: number }> {
+    const row = await this.metadata.tokens.findOneBy({ tokenHash });
     if (!row || (row.expiresAt !== null && row.expiresAt <= now)) throw new UnauthorizedError('invalid or expired token');
     const roles = await this.rolesOf(row.userName);
     if (roles === undefined) throw new UnauthorizedError('the token belongs to a user that no longer exists');
     if (row.lastUsedAt === null || now - row.lastUsedAt > 60_000) {
       void this.metadata.tokens.update({ id: row.id }, { lastUsedAt: now }).catch(() => undefined);
     }
-    return { name: row.userName, anonymous: false, roles, via: 'token', readOnly: row.readOnly, tokenId: row.id };
+    return { name: row.userName, anonymous: false, roles, via: 'token', readOnly: row.readOnly, tokenId: row.id, ...(row.expiresAt !== null ? { tokenExpiresAt: row.expiresAt } : {}) };
   }
 
   private async rolesOf(name: string): Promise<string[] | undefined> {
@@ -231,6 +252,9 @@ export class AuthService {
     return this.providers.length > 0 ? [] : undefined;
   }
 }
+
+/** How long a checked token is trusted without asking the metadata store again. */
+const TOKEN_CACHE_MS = 5_000;
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');

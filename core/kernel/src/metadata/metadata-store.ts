@@ -103,13 +103,53 @@ export class MetadataStore {
     const cached = this.contentRows.get(key);
     const now = Date.now();
     if (cached && cached.until > now) return cached.row;
-    const row = await this.assets.findOneBy({ repository, path: assetPath });
+    const row = await this.queryAsset(repository, assetPath);
     if (cached) this.contentRows.delete(key);
     if (row && row.kind === 'content') {
       if (this.contentRows.size >= ASSET_ROW_CACHE_ENTRIES) this.contentRows.delete(this.contentRows.keys().next().value!);
       this.contentRows.set(key, { row, until: now + ASSET_ROW_TTL_MS });
     }
     return row;
+  }
+
+  /**
+   * The hottest query of the registry (every download, and every miss a group asks its
+   * members) as plain SQL: typeorm's query builder costs several times the query itself.
+   */
+  private async queryAsset(repository: string, assetPath: string): Promise<AssetRow | null> {
+    const rows = (await this.dataSource.query(
+      `SELECT id, repository, path, kind, storage, blob_key, size, md5, sha1, sha256, sha512, content_type, attributes, created_at, updated_at, last_downloaded_at, expires_at, upstream_etag, upstream_last_modified FROM asset WHERE repository = ${this.placeholder(1)} AND path = ${this.placeholder(2)}`,
+      [repository, assetPath],
+    )) as Record<string, unknown>[];
+    const r = rows[0];
+    if (!r) return null;
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    return {
+      id: Number(r['id']),
+      repository: r['repository'] as string,
+      path: r['path'] as string,
+      kind: r['kind'] as string,
+      storage: r['storage'] as string,
+      blobKey: r['blob_key'] as string,
+      size: Number(r['size']),
+      md5: r['md5'] as string,
+      sha1: r['sha1'] as string,
+      sha256: r['sha256'] as string,
+      sha512: r['sha512'] as string,
+      contentType: r['content_type'] as string,
+      attributes: r['attributes'] as string,
+      createdAt: Number(r['created_at']),
+      updatedAt: Number(r['updated_at']),
+      lastDownloadedAt: num(r['last_downloaded_at']),
+      expiresAt: num(r['expires_at']),
+      upstreamEtag: (r['upstream_etag'] as string | null) ?? null,
+      upstreamLastModified: (r['upstream_last_modified'] as string | null) ?? null,
+    };
+  }
+
+  /** A query parameter in the dialect of the database (`?` for SQLite, `$n` for PostgreSQL). */
+  private placeholder(n: number): string {
+    return this.dataSource.options.type === 'postgres' ? `$${n}` : '?';
   }
 
   private forgetAsset(repository: string, assetPath: string): void {
@@ -205,8 +245,18 @@ export class MetadataStore {
 
   // ---- documents
 
-  getDocument(repository: string, key: string): Promise<DocumentRow | null> {
-    return this.documents.findOneBy({ repository, key });
+  async getDocument(repository: string, key: string): Promise<DocumentRow | null> {
+    const rows = (await this.dataSource.query(
+      `SELECT repository, ${this.quote('key')}, value, revision, updated_at FROM document WHERE repository = ${this.placeholder(1)} AND ${this.quote('key')} = ${this.placeholder(2)}`,
+      [repository, key],
+    )) as Record<string, unknown>[];
+    const r = rows[0];
+    if (!r) return null;
+    return { repository: r['repository'] as string, key: r['key'] as string, value: r['value'] as string, revision: Number(r['revision']), updatedAt: Number(r['updated_at']) };
+  }
+
+  private quote(identifier: string): string {
+    return `"${identifier}"`;
   }
 
   /**
