@@ -8,6 +8,7 @@ import {
   type Permission,
   type Principal,
 } from '@registry-core/api';
+import { PermissionRules } from './permissions.js';
 import type { AuthConfig } from '../config/types.js';
 import type { TokenRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -49,11 +50,15 @@ export class AuthService {
   /** sha256(user:password) of recent successful checks, so Basic on every request stays cheap. */
   private readonly verified = new Map<string, { user: AuthenticatedUser; until: number }>();
 
+  private readonly rules: PermissionRules;
+
   constructor(
     private readonly config: AuthConfig,
     private readonly metadata: MetadataStore,
     private readonly providers: readonly AuthProvider[] = [],
-  ) {}
+  ) {
+    this.rules = new PermissionRules(config.permissions);
+  }
 
   /** Establish the principal from an `Authorization` header; throws 401 on bad credentials. */
   async authenticate(header: string | undefined): Promise<Principal> {
@@ -78,18 +83,37 @@ export class AuthService {
     }
   }
 
-  /** Throw 401/403 unless `principal` may do `permission` on a repository. */
-  authorize(principal: Principal, permission: Permission, repository: { name: string; anonymousRead?: boolean }): void {
-    if (permission === 'read') {
-      const anonymousRead = repository.anonymousRead ?? this.config.anonymousRead;
-      if (principal.anonymous && !anonymousRead) throw new UnauthorizedError(`authentication required to read ${repository.name}`);
+  /**
+   * Throw 401 (no credentials) or 403 (not enough) unless `principal` may do `permission`
+   * on a repository, and on `packageName` there when given. Order: a read-only token never
+   * writes; the `admin` role may do everything; a repository's own `anonymousRead` decides
+   * anonymous reads; then the config's `auth.permissions` rules; where no rule speaks, the
+   * defaults (reads as `auth.anonymousRead` says, write and delete for any signed-in user,
+   * admin for the admin role).
+   */
+  authorize(principal: Principal, permission: Permission, repository: { name: string; anonymousRead?: boolean }, packageName?: string): void {
+    const what = packageName === undefined ? repository.name : `${packageName} in ${repository.name}`;
+    const deny = (): never => {
+      if (principal.anonymous) throw new UnauthorizedError(`authentication required to ${permission} ${what}`);
+      throw new ForbiddenError(`${principal.name} may not ${permission === 'admin' ? 'administer' : permission} ${what}`);
+    };
+    if (permission !== 'read' && principal.anonymous && this.rules.decide(principal, permission, repository.name, packageName) !== true) deny();
+    if (permission !== 'read' && principal.readOnly && !principal.anonymous) {
+      throw new ForbiddenError(`the token used is read-only; ${permission} in ${repository.name} needs a read-write token`);
+    }
+    if (principal.roles.includes('admin')) return;
+    if (permission === 'read' && principal.anonymous && repository.anonymousRead !== undefined) {
+      if (!repository.anonymousRead) deny();
       return;
     }
-    if (principal.anonymous) throw new UnauthorizedError(`authentication required to ${permission} in ${repository.name}`);
-    if (principal.readOnly) throw new ForbiddenError(`the token used is read-only; ${permission} in ${repository.name} needs a read-write token`);
-    if (permission === 'admin' && !principal.roles.includes('admin')) {
-      throw new ForbiddenError(`${principal.name} may not administer ${repository.name}`);
+    const decided = this.rules.decide(principal, permission, repository.name, packageName);
+    if (decided === true) return;
+    if (decided === false) deny();
+    if (permission === 'read') {
+      if (principal.anonymous && !this.config.anonymousRead) deny();
+      return;
     }
+    if (principal.anonymous || permission === 'admin') deny();
   }
 
   /** Check a password through the provider chain, then config users, then stored users. */

@@ -5,6 +5,7 @@ import { cosmiconfig } from 'cosmiconfig';
 import { expandEnv } from './expand-env.js';
 import { configSchema } from './schema.js';
 import { parseSize } from './sizes.js';
+import type { PermissionRule } from '../auth/permissions.js';
 import type { LoadedConfig, PluginEntry, RegistryConfig, RepositoryConfig, StorageConfig } from './types.js';
 
 /** A config that cannot be used; `errors` holds one line per problem, each with its path. */
@@ -192,6 +193,7 @@ export function normalizeConfig(
       ),
       providers: c.auth?.providers ?? [{ id: 'builtin' }],
       tokenTtlSeconds: c.auth?.tokenTtlSeconds ?? 0,
+      permissions: ((c.auth?.permissions ?? []) as PermissionRule[]).map((rule) => ({ ...rule, repositories: rule.repositories ?? ['*'] })),
     },
     limits,
     cleanup: {

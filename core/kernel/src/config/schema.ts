@@ -80,6 +80,21 @@ export const configSchema = {
           type: 'array',
           items: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
         },
+        permissions: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              repositories: { type: 'array', items: { type: 'string', minLength: 1 } },
+              packages: { type: 'array', items: { type: 'string', minLength: 1 } },
+              read: { type: 'array', items: { type: 'string', minLength: 1 } },
+              write: { type: 'array', items: { type: 'string', minLength: 1 } },
+              delete: { type: 'array', items: { type: 'string', minLength: 1 } },
+              admin: { type: 'array', items: { type: 'string', minLength: 1 } },
+            },
+          },
+        },
       },
     },
     limits: {

@@ -34,6 +34,8 @@ export interface AuthConfig {
   readonly providers: readonly { readonly id: string; readonly [option: string]: unknown }[];
   /** Lifetime of tokens issued by logins, in seconds (0: no expiry). */
   readonly tokenTtlSeconds: number;
+  /** Who may read, write, delete and administer which repositories and package names. */
+  readonly permissions: readonly import('../auth/permissions.js').PermissionRule[];
 }
 
 export interface CacheConfig {

@@ -95,7 +95,7 @@ export class Dispatcher {
       logger: request.logger,
       viaGroup: request.viaGroup,
       auth: { ...this.formatAuth, revokeToken: (token) => (request.principal.anonymous ? Promise.resolve(false) : this.auth.revokeOwnToken(token, request.principal.name)) },
-      authorize: (permission) => this.auth.authorize(request.principal, permission, target),
+      authorize: (permission, packageName) => this.auth.authorize(request.principal, permission, target, packageName),
     };
     try {
       return await route.handler(ctx);

@@ -1,0 +1,87 @@
+// auth.permissions with the real npm client: a team publishes only its own scope, a
+// read-only token cannot publish, a private repository answers 401 with npm's challenge to
+// anonymous clients and 403 to users without a grant.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NpmClient, makePackage } from '../helpers/npm-client.js';
+import { rawRequest, runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+
+async function userWithToken(configFile: string, name: string, roles: string[], readOnly = false): Promise<string> {
+  const added = await runCli(['user', 'add', name, '--password', `${name}-password-1`, ...(roles.length ? ['--roles', roles.join(',')] : []), '--config', configFile]);
+  if (added.code !== 0 && !/already exists/.test(added.stderr)) throw new Error(added.stderr);
+  const token = await runCli(['token', 'create', '--user', name, ...(readOnly ? ['--read-only'] : []), '--config', configFile]);
+  if (token.code !== 0) throw new Error(token.stderr);
+  return token.stdout.trim().split('\n').pop()!;
+}
+
+describe('auth.permissions with npm', () => {
+  let registry: RunningRegistry;
+  const tokens: Record<string, string> = {};
+
+  beforeAll(async () => {
+    registry = await startRegistry(`
+auth:
+  permissions:
+    - { repositories: ["npm-*"], packages: ["@team-a/*"], write: [team-a], delete: [team-a] }
+    - { repositories: ["npm-*"], write: [releasers], delete: [releasers] }
+    - { repositories: ["npm-private"], read: [$authenticated, team-a] }
+repositories:
+  npm-local: { format: npm, type: hosted }
+  npm-private: { format: npm, type: hosted }
+`);
+    tokens['alice'] = await userWithToken(registry.configFile, 'alice', ['team-a']);
+    tokens['bob'] = await userWithToken(registry.configFile, 'bob', []);
+    tokens['rel'] = await userWithToken(registry.configFile, 'rel', ['releasers']);
+    tokens['aliceRead'] = await userWithToken(registry.configFile, 'alice', ['team-a'], true);
+  });
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  const publish = (token: string, name: string, repository = 'npm-local') =>
+    new NpmClient(`${registry.url}/${repository}/`, token).npm(['publish', makePackage({ name, version: '1.0.0' })]);
+
+  it('lets a team publish its own scope, and nothing else', async () => {
+    const own = await publish(tokens['alice']!, '@team-a/tool');
+    expect(own.code, own.stderr).toBe(0);
+    const other = await publish(tokens['alice']!, '@team-b/tool');
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toMatch(/403/);
+    expect(other.stderr).toMatch(/alice may not write @team-b\/tool in npm-local/);
+  });
+
+  it('refuses a user without a grant for the name, and allows the release group everywhere', async () => {
+    const bob = await publish(tokens['bob']!, '@team-a/bobs');
+    expect(bob.code).not.toBe(0);
+    expect(bob.stderr).toMatch(/403/);
+    const rel = await publish(tokens['rel']!, '@team-b/released');
+    expect(rel.code, rel.stderr).toBe(0);
+  });
+
+  it('refuses a read-only token on publish with 403', async () => {
+    const answer = await publish(tokens['aliceRead']!, '@team-a/readonly');
+    expect(answer.code).not.toBe(0);
+    expect(answer.stderr).toMatch(/403/);
+    expect(answer.stderr).toMatch(/read-only/);
+  });
+
+  it('answers 401 with the npm challenge to anonymous readers of a private repository, and 200 to signed-in users', async () => {
+    const published = await publish(tokens['alice']!, '@team-a/secret', 'npm-private');
+    expect(published.code, published.stderr).toBe(0);
+    const anonymous = await rawRequest(registry.url, '/npm-private/@team-a%2fsecret');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBeTruthy();
+    const view = await new NpmClient(`${registry.url}/npm-private/`, tokens['bob']).npm(['view', '@team-a/secret', 'version']);
+    expect(view.stdout.trim()).toBe('1.0.0');
+    // The public repository stays readable without credentials.
+    expect((await rawRequest(registry.url, '/npm-local/@team-a%2ftool')).status).toBe(200);
+  });
+
+  it('lets a team unpublish its own names only', async () => {
+    const client = new NpmClient(`${registry.url}/npm-local/`, tokens['bob']);
+    const refused = await client.npm(['unpublish', '@team-b/released@1.0.0', '--force']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/403|may not/);
+    const own = await new NpmClient(`${registry.url}/npm-local/`, tokens['alice']).npm(['unpublish', '@team-a/tool@1.0.0', '--force']);
+    expect(own.code, own.stderr).toBe(0);
+  });
+});
