@@ -10,6 +10,7 @@ import {
   TtlOverrides,
   hashPassword,
   loadConfig,
+  parseSince,
   describePlugin,
   type LoadedConfig,
 } from '@registry-core/kernel';
@@ -166,6 +167,43 @@ export function buildProgram(): Command {
       process.exitCode = health.status === 'ok' && !degraded ? 0 : 1;
     });
 
+  program
+    .command('audit')
+    .description('who did what: publishes, unpublishes, tag changes, deletes, logins (failed ones too), users and tokens; newest first')
+    .option('-c, --config <file>', 'config file')
+    .option('--since <when>', 'a duration such as 7d, 12h or 30m, or a date')
+    .option('--user <name>', 'only this principal')
+    .option('--repo <name>', 'only this repository')
+    .option('--action <action>', 'only this action (publish, unpublish, tag, untag, deprecate, delete, login, logout, user.create, token.create, token.revoke)')
+    .option('--limit <n>', 'most entries', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+      return n;
+    })
+    .option('--json', 'print JSON')
+    .action(async (options: { config?: string; since?: string; user?: string; repo?: string; action?: string; limit?: number; json?: boolean }) => {
+      const since = options.since === undefined ? undefined : parseSince(options.since);
+      if (options.since !== undefined && since === undefined) throw new InvalidArgumentError('--since: a duration such as 7d, 12h, 30m, or a date');
+      const events = await withAuth(options, (auth) =>
+        auth.audit.query({
+          ...(since !== undefined ? { since } : {}),
+          ...(options.user ? { user: options.user } : {}),
+          ...(options.repo ? { repository: options.repo } : {}),
+          ...(options.action ? { action: options.action } : {}),
+          limit: options.limit ?? 1000,
+        }),
+      );
+      if (options.json) {
+        console.log(JSON.stringify(events, null, 2));
+        return;
+      }
+      for (const e of events) {
+        const target = [e.repository, e.package ? `${e.package}${e.version ? `@${e.version}` : ''}` : undefined].filter(Boolean).join(' ');
+        const details = e.details && Object.keys(e.details).length > 0 ? ` ${JSON.stringify(e.details)}` : '';
+        console.log(`${e.at}  ${e.outcome === 'ok' ? '' : `${e.outcome.toUpperCase()} `}${e.action.padEnd(12)} ${e.principal.padEnd(16)} ${target}${e.clientAddress ? ` from ${e.clientAddress}` : ''}${details}`);
+      }
+    });
+
   const cache = program.command('cache').description('proxy cache upkeep');
   cache
     .command('clean')
@@ -305,8 +343,13 @@ export function buildProgram(): Command {
     .description('list tokens (never their secrets)')
     .option('--user <name>', 'only this user')
     .option('-c, --config <file>', 'config file')
-    .action(async (options: { user?: string; config?: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (options: { user?: string; config?: string; json?: boolean }) => {
       const tokens = await withAuth(options, (auth) => auth.listTokens(options.user));
+      if (options.json) {
+        console.log(JSON.stringify(tokens, null, 2));
+        return;
+      }
       for (const t of tokens) {
         console.log(
           `${t.id}  ${t.user}  ${t.prefix}…  ${t.readOnly ? 'read-only ' : 'read-write'}  created ${t.createdAt.toISOString()}` +

@@ -22,6 +22,7 @@ export type RegistryErrorCode =
   | 'RANGE_NOT_SATISFIABLE'
   | 'UPSTREAM_FAILED'
   | 'UPSTREAM_TIMEOUT'
+  | 'TOO_MANY_REQUESTS'
   | 'INTERNAL'
   | (string & {});
 
@@ -115,6 +116,13 @@ export class PayloadTooLargeError extends RegistryError {
 export class IntegrityError extends RegistryError {
   constructor(message: string, status = 400) {
     super('INTEGRITY_MISMATCH', message, status);
+  }
+}
+
+/** 429: too many attempts (failed logins); `Retry-After` says when to try again. */
+export class TooManyRequestsError extends RegistryError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super('TOO_MANY_REQUESTS', message, 429, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
   }
 }
 

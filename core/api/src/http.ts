@@ -126,6 +126,12 @@ export interface FormatRequestContext {
   readonly logger: Logger;
   /** Login and token services for the format's login endpoints. */
   readonly auth: FormatAuthService;
+  /**
+   * Record what this request did in the audit log (`publish`, `unpublish`, `tag`,
+   * `untag`, `deprecate`, `delete`...); the host adds the principal, the repository, the
+   * client address and the time. Never throws; never pass secrets.
+   */
+  audit(action: string, fields?: { readonly package?: string; readonly version?: string; readonly details?: Readonly<Record<string, unknown>> }): Promise<void>;
   /** True while serving a group's sub-request on one of its members. */
   readonly viaGroup: boolean;
   /**

@@ -13,6 +13,7 @@ export {
   IntegrityError,
   UpstreamError,
   UpstreamTimeoutError,
+  TooManyRequestsError,
 } from './errors.js';
 export type { RegistryErrorCode } from './errors.js';
 export type { ErrorInfo, FormatDefinition, RepositoryInfo } from './format.js';

@@ -3,6 +3,7 @@ export { loadConfig, normalizeConfig, ConfigError, type LoadConfigOptions } from
 export type { LoadedConfig, RegistryConfig, RepositoryConfig, PluginEntry } from './config/types.js';
 export { MetadataStore } from './metadata/metadata-store.js';
 export { AuthService, type TokenInfo } from './auth/auth-service.js';
+export { AuditLog, parseSince, type AuditEntry, type AuditEvent, type AuditQuery } from './auth/audit-log.js';
 export { hashPassword, verifyPassword } from './auth/password.js';
 export { StructuredLogger } from './logging/logger.js';
 export { PluginHost, describe as describePlugin, type PluginRecord, type PluginStatus } from './plugins/plugin-host.js';

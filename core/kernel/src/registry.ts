@@ -121,20 +121,7 @@ export class Registry {
         const { id: _id, ...providerOptions } = p;
         providers.push(await definition.definition.create(providerOptions, env));
       }
-      const auth = new AuthService(config.auth, metadata, providers);
-      const formatAuth: FormatAuthService = {
-        async login(name, password) {
-          const user = await auth.checkPassword(name, password);
-          if (!user) throw new UnauthorizedError('bad user name or password');
-          return { token: (await auth.createToken(user.name, { description: 'login' })).token };
-        },
-        async addUser(name, password, email) {
-          const user = await auth.addUser(name, password, { email, selfRegistration: true });
-          return { token: (await auth.createToken(user.name, { description: 'adduser' })).token };
-        },
-        revokeToken: (token) => auth.revokeToken(token),
-      };
-
+      const auth = new AuthService(config.auth, metadata, providers, (error) => logger.error('could not write the audit log', { error: String(error) }));
       await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger);
       const hot = new HotAnswers();
       // Anything this process changes (a publish, a delete, a newly cached file) may change
@@ -142,7 +129,7 @@ export class Registry {
       metadata.onChange(() => hot.clear());
       const ttls = new TtlOverrides(metadata);
       const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable, ttls);
-      const dispatcher = new Dispatcher(repositories, auth, formatAuth, path.join(config.dataDir, 'tmp'));
+      const dispatcher = new Dispatcher(repositories, auth, path.join(config.dataDir, 'tmp'));
       let registry: Registry | undefined;
       const http = new HttpHost({
         server: config.server,

@@ -177,6 +177,7 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
     attributes: { description: manifest['description'] ?? '', keywords: Array.isArray(manifest['keywords']) ? manifest['keywords'] : [] },
   });
   ctx.logger.info('published', { package: name.name, version, user: ctx.principal.name });
+  await ctx.audit('publish', { package: name.name, version });
   return { status: 201, body: { kind: 'json', value: { ok: true, id: name.name, success: true } } };
 }
 
@@ -223,6 +224,7 @@ export async function updateDocument(ctx: FormatRequestContext, name: PackageNam
   if (!isObject(incoming) || !isObject(incoming.versions)) throw new BadRequestError('expected the package document');
   ctx.authorize('write', name.name);
   let removed: string[] = [];
+  const deprecations: Record<string, string | null> = {};
   const result = await repo.documents.update<Packument>(packumentKey(name), (current) => {
     if (!current) throw new NotFoundError(`${name.name} is not in ${repo.name}`);
     if (current._rev && rev !== current._rev) throw new ConflictError(`document revision ${rev} is out of date (now ${current._rev}); fetch and retry`);
@@ -237,8 +239,10 @@ export async function updateDocument(ctx: FormatRequestContext, name: PackageNam
     for (const v of removed) delete current.versions[v];
     for (const [v, version] of Object.entries(incoming.versions)) {
       const deprecated = isObject(version) ? version['deprecated'] : undefined;
+      const before = current.versions[v]!.deprecated ?? null;
       if (typeof deprecated === 'string' && deprecated !== '') current.versions[v]!.deprecated = deprecated.slice(0, MAX_DEPRECATION);
       else delete current.versions[v]!.deprecated;
+      if ((current.versions[v]!.deprecated ?? null) !== before) deprecations[v] = current.versions[v]!.deprecated ?? null;
     }
     if (Object.keys(current.versions).length === 0) return DELETE_DOCUMENT;
     const tags: Record<string, string> = {};
@@ -254,6 +258,10 @@ export async function updateDocument(ctx: FormatRequestContext, name: PackageNam
   });
   await removeVersions(repo, name, removed);
   if (!result) await repo.components.remove(name.name);
+  for (const version of removed) await ctx.audit('unpublish', { package: name.name, version });
+  for (const [version, message] of Object.entries(deprecations)) {
+    await ctx.audit(message === null ? 'undeprecate' : 'deprecate', { package: name.name, version, ...(message !== null ? { details: { message } } : {}) });
+  }
   return { status: 200, body: { kind: 'json', value: { ok: true, id: name.name, rev: result?.value._rev } } };
 }
 
@@ -266,7 +274,7 @@ export async function deleteTarball(ctx: FormatRequestContext, name: PackageName
   const doc = await repo.documents.get<Packument>(packumentKey(name));
   const stillListed = doc && Object.values(doc.value.versions).some((v) => v.dist?.tarball?.endsWith(`/-/${file}`));
   if (stillListed) throw new ConflictError(`${file} belongs to a published version; unpublish the version first`);
-  await repo.assets.delete(tarballPath(name, file));
+  if (await repo.assets.delete(tarballPath(name, file))) await ctx.audit('delete', { package: name.name, details: { file } });
   return { status: 200, body: { kind: 'json', value: { ok: true } } };
 }
 
@@ -286,6 +294,7 @@ export async function unpublishPackage(ctx: FormatRequestContext, name: PackageN
   await removeVersions(repo, name, listed);
   await repo.components.remove(name.name);
   ctx.logger.info('unpublished', { package: name.name, user: ctx.principal.name });
+  await ctx.audit('unpublish', { package: name.name, details: { versions: listed } });
   return { status: 200, body: { kind: 'json', value: { ok: true } } };
 }
 
@@ -335,5 +344,6 @@ export async function changeDistTag(ctx: FormatRequestContext, name: PackageName
     current._rev = revision(current, Number(current._rev?.split('-')[0] ?? 0) + 1);
     return current;
   });
+  await ctx.audit(version !== undefined ? 'tag' : 'untag', { package: name.name, ...(version !== undefined ? { version } : {}), details: { tag } });
   return { status: 201, body: { kind: 'json', value: { ok: true } } };
 }

@@ -5,9 +5,12 @@ import {
   UnauthorizedError,
   type AuthenticatedUser,
   type AuthProvider,
+  type FormatAuthService,
   type Permission,
   type Principal,
 } from '@registry-core/api';
+import { AuditLog } from './audit-log.js';
+import { LoginThrottle } from './login-throttle.js';
 import { PermissionRules } from './permissions.js';
 import type { AuthConfig } from '../config/types.js';
 import type { TokenRow } from '../metadata/entities.js';
@@ -52,16 +55,47 @@ export class AuthService {
 
   private readonly rules: PermissionRules;
 
+  /** Who did what: logins, users and tokens here; publishes and the like from formats. */
+  readonly audit: AuditLog;
+  private readonly throttle = new LoginThrottle();
+
   constructor(
     private readonly config: AuthConfig,
     private readonly metadata: MetadataStore,
     private readonly providers: readonly AuthProvider[] = [],
+    onAuditError?: (error: unknown) => void,
   ) {
     this.rules = new PermissionRules(config.permissions);
+    this.audit = new AuditLog(metadata, onAuditError);
+  }
+
+  /** The login and token services of a format's login endpoints, for one request. */
+  forRequest(context: { principal: Principal; clientAddress: string }): FormatAuthService {
+    const { principal, clientAddress } = context;
+    return {
+      login: async (name, password) => {
+        const user = await this.checkPassword(name, password, clientAddress);
+        if (!user) throw new UnauthorizedError('bad user name or password');
+        await this.audit.record({ action: 'login', principal: user.name, clientAddress });
+        const { token } = await this.createToken(user.name, { description: 'login', actor: { principal: user.name, clientAddress } });
+        return { token };
+      },
+      addUser: async (name, password, email) => {
+        const user = await this.addUser(name, password, { email, selfRegistration: true, actor: { principal: name, clientAddress } });
+        const { token } = await this.createToken(user.name, { description: 'adduser', actor: { principal: user.name, clientAddress } });
+        return { token };
+      },
+      revokeToken: async (token) => {
+        if (principal.anonymous) return false;
+        const revoked = await this.revokeOwnToken(token, principal.name);
+        if (revoked) await this.audit.record({ action: 'logout', principal: principal.name, clientAddress });
+        return revoked;
+      },
+    };
   }
 
   /** Establish the principal from an `Authorization` header; throws 401 on bad credentials. */
-  async authenticate(header: string | undefined): Promise<Principal> {
+  async authenticate(header: string | undefined, clientAddress?: string): Promise<Principal> {
     const credentials = parseAuthorization(header);
     switch (credentials.kind) {
       case 'none':
@@ -76,7 +110,7 @@ export class AuthService {
           const principal = await this.principalForToken(credentials.password).catch(() => undefined);
           if (principal && (credentials.user === '__token__' || credentials.user === principal.name)) return principal;
         }
-        const user = await this.checkPassword(credentials.user, credentials.password);
+        const user = await this.checkPassword(credentials.user, credentials.password, clientAddress);
         if (!user) throw new UnauthorizedError('bad user name or password');
         return { name: user.name, anonymous: false, roles: user.roles, via: 'password', readOnly: false };
       }
@@ -117,25 +151,41 @@ export class AuthService {
   }
 
   /** Check a password through the provider chain, then config users, then stored users. */
-  async checkPassword(name: string, password: string): Promise<AuthenticatedUser | undefined> {
+  /**
+   * Check a password (throttled per user and client address: 429 while backing off);
+   * failures are recorded in the audit log.
+   */
+  async checkPassword(name: string, password: string, clientAddress?: string): Promise<AuthenticatedUser | undefined> {
+    this.throttle.check(name, clientAddress);
+    const user = await this.checkPasswordOnce(name, password);
+    if (typeof user === 'object') {
+      this.throttle.succeeded(name, clientAddress);
+      return user;
+    }
+    this.throttle.failed(name, clientAddress);
+    await this.audit.record({ action: 'login', outcome: 'failed', principal: name, ...(clientAddress ? { clientAddress } : {}), details: { reason: user } });
+    return undefined;
+  }
+
+  private async checkPasswordOnce(name: string, password: string): Promise<AuthenticatedUser | 'wrong password' | 'unknown user'> {
     const cacheKey = createHash('sha256').update(`${name}\u0000${password}`).digest('hex');
     const cached = this.verified.get(cacheKey);
     if (cached && cached.until > Date.now()) return cached.user;
     for (const provider of this.providers) {
       const result = await provider.authenticate(name, password);
-      if (result === false) return undefined;
+      if (result === false) return 'wrong password';
       if (result) return this.remember(cacheKey, result);
     }
     const fromConfig = this.config.users[name];
     if (fromConfig) {
-      return (await this.verify(password, fromConfig.passwordHash)) ? this.remember(cacheKey, { name, roles: fromConfig.roles }) : undefined;
+      return (await this.verify(password, fromConfig.passwordHash)) ? this.remember(cacheKey, { name, roles: fromConfig.roles }) : 'wrong password';
     }
     const stored = await this.metadata.users.findOneBy({ name });
-    if (stored && (await this.verify(password, stored.passwordHash))) {
-      return this.remember(cacheKey, { name, roles: JSON.parse(stored.roles) as string[] });
-    }
-    return undefined;
+    if (!stored) return 'unknown user';
+    if (await this.verify(password, stored.passwordHash)) return this.remember(cacheKey, { name, roles: JSON.parse(stored.roles) as string[] });
+    return 'wrong password';
   }
+
 
   /** {@link verifyPassword} through the concurrency limit. */
   private async verify(password: string, hash: string): Promise<boolean> {
@@ -156,7 +206,13 @@ export class AuthService {
   }
 
   /** Create a user in the metadata store (CLI, self-registration). */
-  async addUser(name: string, password: string, options: { email?: string; roles?: string[]; selfRegistration?: boolean } = {}): Promise<AuthenticatedUser> {
+  async addUser(name: string, password: string, options: { email?: string; roles?: string[]; selfRegistration?: boolean; actor?: AuditActor } = {}): Promise<AuthenticatedUser> {
+    const user = await this.createUser(name, password, options);
+    await this.audit.record({ action: 'user.create', ...actorFields(options.actor), details: { user: name, roles: user.roles, selfRegistration: options.selfRegistration ?? false } });
+    return user;
+  }
+
+  private async createUser(name: string, password: string, options: { email?: string; roles?: string[]; selfRegistration?: boolean }): Promise<AuthenticatedUser> {
     // Existence first: a known user with a mistyped password must hear "exists", not "registration disabled".
     if (this.config.users[name] || (await this.metadata.users.findOneBy({ name }))) throw new ConflictError(`user ${name} already exists`);
     if (options.selfRegistration && !this.config.allowRegistration) throw new ForbiddenError('self-registration is disabled on this registry');
@@ -193,7 +249,10 @@ export class AuthService {
   }
 
   /** Issue a token; the secret is returned once and stored only as a hash. */
-  async createToken(user: string, options: { readOnly?: boolean; description?: string; ttlSeconds?: number } = {}): Promise<{ token: string; info: TokenInfo }> {
+  async createToken(
+    user: string,
+    options: { readOnly?: boolean; description?: string; ttlSeconds?: number; actor?: AuditActor } = {},
+  ): Promise<{ token: string; info: TokenInfo }> {
     const secret = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const now = Date.now();
     const ttl = options.ttlSeconds ?? this.config.tokenTtlSeconds;
@@ -209,6 +268,11 @@ export class AuthService {
       description: options.description ?? null,
     };
     await this.metadata.tokens.insert(row);
+    await this.audit.record({
+      action: 'token.create',
+      ...actorFields(options.actor),
+      details: { user, tokenId: row.id, readOnly: row.readOnly, ...(row.description ? { description: row.description } : {}), ...(row.expiresAt ? { expiresAt: new Date(row.expiresAt).toISOString() } : {}) },
+    });
     return { token: secret, info: toInfo(row) };
   }
 
@@ -225,8 +289,14 @@ export class AuthService {
   }
 
   /** Revoke by secret (logout) or by id / prefix (CLI). */
-  async revokeToken(tokenOrId: string): Promise<boolean> {
+  async revokeToken(tokenOrId: string, actor?: AuditActor): Promise<boolean> {
     this.tokenPrincipals.clear();
+    const revoked = await this.deleteToken(tokenOrId);
+    if (revoked) await this.audit.record({ action: 'token.revoke', ...actorFields(actor), details: { token: tokenOrId.startsWith(TOKEN_PREFIX) ? `${tokenOrId.slice(0, 10)}...` : tokenOrId } });
+    return revoked;
+  }
+
+  private async deleteToken(tokenOrId: string): Promise<boolean> {
     const byHash = await this.metadata.tokens.delete({ tokenHash: hashToken(tokenOrId) });
     if (byHash.affected) return true;
     const byId = await this.metadata.tokens.delete({ id: tokenOrId });
@@ -275,6 +345,17 @@ export class AuthService {
     // Users of provider plugins are not stored; their tokens carry no roles.
     return this.providers.length > 0 ? [] : undefined;
   }
+}
+
+/** Who made a change, for the audit log; the command line on the server when absent. */
+export interface AuditActor {
+  readonly principal: string;
+  readonly clientAddress?: string;
+}
+
+function actorFields(actor: AuditActor | undefined): { principal: string; clientAddress?: string } {
+  if (!actor) return { principal: 'cli' };
+  return { principal: actor.principal, ...(actor.clientAddress ? { clientAddress: actor.clientAddress } : {}) };
 }
 
 /** How long a checked token is trusted without asking the metadata store again. */

@@ -57,7 +57,6 @@ export class Dispatcher {
   constructor(
     private readonly repositories: ReadonlyMap<string, RepositoryRuntime>,
     private readonly auth: AuthService,
-    private readonly formatAuth: FormatAuthService,
     /** Where spilled request bodies go (inside dataDir, on the same disk as the data). */
     private readonly tmpDir: string,
     private readonly depth = 0,
@@ -94,7 +93,9 @@ export class Dispatcher {
       requestId: request.requestId,
       logger: request.logger,
       viaGroup: request.viaGroup,
-      auth: { ...this.formatAuth, revokeToken: (token) => (request.principal.anonymous ? Promise.resolve(false) : this.auth.revokeOwnToken(token, request.principal.name)) },
+      auth: this.auth.forRequest({ principal: request.principal, clientAddress: request.clientAddress }),
+      audit: (action, fields) =>
+        this.auth.audit.record({ action, principal: request.principal.name, repository: runtime.name, clientAddress: request.clientAddress, ...fields }),
       authorize: (permission, packageName) => this.auth.authorize(request.principal, permission, target, packageName),
     };
     try {
@@ -121,7 +122,7 @@ export class Dispatcher {
     if (!member) return errorAsResponse(new NotFoundError(`no repository ${memberName}`));
     if (this.depth > 8) return errorAsResponse(new BadRequestError('groups nested too deeply'));
     const [path, search] = (sub.path ?? parent.path).split('?', 2) as [string, string | undefined];
-    const nested = new Dispatcher(this.repositories, this.auth, this.formatAuth, this.tmpDir, this.depth + 1);
+    const nested = new Dispatcher(this.repositories, this.auth, this.tmpDir, this.depth + 1);
     try {
       return await nested.dispatch(member, {
         ...parent,

@@ -9,6 +9,7 @@ import { readRequestBody } from './body.js';
 import type { AuthService } from '../auth/auth-service.js';
 import type { ServerConfig } from '../config/types.js';
 import type { Dispatcher, RepositoryRuntime } from './dispatcher.js';
+import { parseSince } from '../auth/audit-log.js';
 import { HotAnswers } from './hot-answers.js';
 import { writeResponse, type HotCandidate } from './respond.js';
 
@@ -57,7 +58,7 @@ export class HttpHost {
     // Admin API: per-artifact TTL overrides of proxies (the CLI's `cache ttl`), admins only.
     const admin = async (ctx: Context, work: () => Promise<unknown>) => {
       try {
-        const principal = await options.auth.authenticate(ctx.get('Authorization') || undefined);
+        const principal = await options.auth.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
         options.auth.authorize(principal, 'admin', { name: 'the admin API' });
         ctx.set('Cache-Control', 'no-store');
         ctx.body = await work();
@@ -73,6 +74,29 @@ export class HttpHost {
       const runtime = options.repositories.get(name);
       if (!runtime || runtime.config.type !== 'proxy') throw new NotFoundError(`no proxy repository named ${name}`);
     };
+    // The audit log (the CLI's `audit`): ?since=7d|<date>&user=&repository=&action=&limit=
+    router.get('/-/admin/audit', (ctx) =>
+      admin(ctx, async () => {
+        const q = (name: string) => (typeof ctx.query[name] === 'string' && ctx.query[name] !== '' ? (ctx.query[name] as string) : undefined);
+        const since = q('since');
+        const sinceMs = since === undefined ? undefined : parseSince(since);
+        if (since !== undefined && sinceMs === undefined) throw new BadRequestError('since: a duration such as 7d, 12h, 30m, or a date');
+        const limit = q('limit') === undefined ? 1000 : Number(q('limit'));
+        if (!Number.isInteger(limit) || limit < 1) throw new BadRequestError('limit: a positive integer');
+        const user = q('user');
+        const repository = q('repository');
+        const action = q('action');
+        return {
+          events: await options.auth.audit.query({
+            ...(sinceMs !== undefined ? { since: sinceMs } : {}),
+            ...(user ? { user } : {}),
+            ...(repository ? { repository } : {}),
+            ...(action ? { action } : {}),
+            limit,
+          }),
+        };
+      }),
+    );
     router.get('/-/admin/ttl', (ctx) => admin(ctx, async () => ({ overrides: await options.ttls.list(ctx.query['repository'] as string | undefined) })));
     router.put('/-/admin/ttl/:repository', (ctx) =>
       admin(ctx, async () => {
@@ -164,7 +188,7 @@ export class HttpHost {
     const requestId = ctx.state['requestId'] as string;
     const logger = this.options.logger.child({ requestId, repository: name });
     try {
-      const principal = await this.options.auth.authenticate(ctx.get('Authorization') || undefined);
+      const principal = await this.options.auth.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
       const response = await this.options.dispatcher.dispatch(runtime, {
         method: ctx.method,
         path: rawPath,

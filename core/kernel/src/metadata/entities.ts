@@ -192,4 +192,34 @@ export const KeyValueEntity = new EntitySchema<KeyValueRow>({
   },
 });
 
-export const ALL_ENTITIES = [AssetEntity, NegativeCacheEntity, DocumentEntity, ComponentEntity, UserEntity, TokenEntity, KeyValueEntity];
+export interface AuditEventRow {
+  id?: number;
+  at: number;
+  action: string;
+  outcome: string;
+  principal: string;
+  repository: string | null;
+  package: string | null;
+  version: string | null;
+  clientAddress: string | null;
+  details: string;
+}
+
+export const AuditEventEntity = new EntitySchema<AuditEventRow>({
+  name: 'AuditEvent',
+  tableName: 'audit_event',
+  columns: {
+    id: { type: 'integer', primary: true, generated: 'increment' },
+    at: { type: 'bigint', transformer: bigintNumber },
+    action: { type: 'varchar', length: 64 },
+    outcome: { type: 'varchar', length: 16 },
+    principal: { type: 'varchar', length: 128 },
+    repository: { type: 'varchar', length: 128, nullable: true },
+    package: { type: 'varchar', length: 512, nullable: true },
+    version: { type: 'varchar', length: 256, nullable: true },
+    clientAddress: { type: 'varchar', length: 64, name: 'client_address', nullable: true },
+    details: { type: 'text' },
+  },
+});
+
+export const ALL_ENTITIES = [AuditEventEntity, AssetEntity, NegativeCacheEntity, DocumentEntity, ComponentEntity, UserEntity, TokenEntity, KeyValueEntity];

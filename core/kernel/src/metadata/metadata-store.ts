@@ -7,6 +7,8 @@ import { KeyedMutex } from '../engine/keyed-mutex.js';
 import {
   ALL_ENTITIES,
   AssetEntity,
+  AuditEventEntity,
+  type AuditEventRow,
   ComponentEntity,
   DocumentEntity,
   KeyValueEntity,
@@ -38,6 +40,7 @@ export class MetadataStore {
   readonly components: Repository<ComponentRow>;
   readonly users: Repository<UserRow>;
   readonly tokens: Repository<TokenRow>;
+  readonly audit: Repository<AuditEventRow>;
   readonly keyValues: Repository<{ namespace: string; key: string; value: string }>;
 
   private constructor(readonly dataSource: DataSource) {
@@ -47,6 +50,7 @@ export class MetadataStore {
     this.components = dataSource.getRepository(ComponentEntity);
     this.users = dataSource.getRepository(UserEntity);
     this.tokens = dataSource.getRepository(TokenEntity);
+    this.audit = dataSource.getRepository(AuditEventEntity);
     this.keyValues = dataSource.getRepository(KeyValueEntity);
   }
 

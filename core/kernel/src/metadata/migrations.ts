@@ -100,4 +100,31 @@ export class InitialSchema1732406400000 implements MigrationInterface {
   }
 }
 
-export const MIGRATIONS = [InitialSchema1732406400000];
+/** The audit log: who did what, where and when (issue 4). */
+export class AuditLog1764000000000 implements MigrationInterface {
+  name = 'AuditLog1764000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const t = dialect(q);
+    await q.query(`CREATE TABLE audit_event (
+      id ${t.id},
+      at ${t.big} NOT NULL,
+      action VARCHAR(64) NOT NULL,
+      outcome VARCHAR(16) NOT NULL,
+      principal VARCHAR(128) NOT NULL,
+      repository VARCHAR(128),
+      package VARCHAR(512),
+      version VARCHAR(256),
+      client_address VARCHAR(64),
+      details TEXT NOT NULL
+    )`);
+    await q.query('CREATE INDEX ix_audit_event_at ON audit_event (at)');
+    await q.query('CREATE INDEX ix_audit_event_principal ON audit_event (principal, at)');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE audit_event');
+  }
+}
+
+export const MIGRATIONS = [InitialSchema1732406400000, AuditLog1764000000000];

@@ -324,6 +324,8 @@ export class FakeRegistry {
   allowRegistration = true;
   maxUploadBytes = 1024 * 1024;
   maxSearchResults = 50;
+  /** What handlers recorded with `ctx.audit`. */
+  readonly audited: { action: string; user: string; repository: string; package?: string; version?: string; details?: Readonly<Record<string, unknown>> }[] = [];
   private tokenCount = 0;
 
   constructor(private readonly format: FormatDefinition) {}
@@ -484,6 +486,9 @@ export class FakeRegistry {
       },
       viaGroup: via.viaGroup,
       authorize: (p) => this.authorize(request.user, p),
+      audit: async (action, fields) => {
+        this.audited.push({ action, user: request.user?.name ?? 'anonymous', repository: repo.name, ...fields });
+      },
     };
     return found.route.handler(ctx);
   }
