@@ -3,7 +3,7 @@
 // revocation all leave entries; `registry-core audit` and the admin API read them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NpmClient, makePackage } from '../helpers/npm-client.js';
-import { rawRequest, runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+import { eventually, rawRequest, runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
 
 interface Entry {
   action: string;
@@ -16,13 +16,6 @@ interface Entry {
   details: Record<string, unknown>;
 }
 
-async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const value = await probe();
-    if (ok(value) || attempt > 100) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('audit log and login protection', () => {
   let registry: RunningRegistry;

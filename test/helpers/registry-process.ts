@@ -122,3 +122,16 @@ export function rawRequest(
     req.end(options.body);
   });
 }
+
+/**
+ * Probe until `ok` holds (every `intervalMs`, at most `attempts` times), for effects that
+ * land a moment after an answer (a background store, a cache expiring). Resolves the last
+ * value either way: the test asserts on it, never on time.
+ */
+export async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, { attempts = 200, intervalMs = 50 } = {}): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const value = await probe();
+    if (ok(value) || attempt >= attempts) return value;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -7,7 +7,7 @@ import { request as httpRequest, createServer, type IncomingHttpHeaders, type Se
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+import { eventually, repoRoot, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
 
 const plugin = path.join(repoRoot, 'examples', 'raw-format-plugin');
 /** Above the 1 MiB up to which an answer waits for the content to be stored. */
@@ -130,13 +130,6 @@ function download(url: string, method = 'GET'): Promise<Download> {
   });
 }
 
-async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const value = await probe();
-    if (ok(value) || attempt > 200) return value;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('streaming tee', () => {
   let upstream: Upstream;
