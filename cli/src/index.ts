@@ -39,6 +39,13 @@ async function withAuth<T>(options: { config?: string }, work: (auth: AuthServic
   }
 }
 
+/** A comma-separated option value as a list (empty entries dropped). */
+function list(value: string): string[] {
+  const items = value.split(',').map((v) => v.trim()).filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError('give at least one value');
+  return items;
+}
+
 async function readSecret(given: string | undefined): Promise<string> {
   if (given !== undefined) return given;
   if (process.stdin.isTTY) throw new InvalidArgumentError('give --password, or pipe the password on standard input');
@@ -325,17 +332,22 @@ export function buildProgram(): Command {
       if (!(n > 0)) throw new InvalidArgumentError('must be a positive number');
       return n;
     })
+    .option('--repositories <globs>', 'comma-separated repository globs the token may publish to and delete in (default: any)', list)
+    .option('--packages <globs>', "comma-separated package-name globs the token may publish and delete, e.g. '@team-a/*' (default: any)", list)
     .option('-c, --config <file>', 'config file')
-    .action(async (options: { user: string; readOnly?: boolean; description?: string; expiresInDays?: number; config?: string }) => {
+    .action(async (options: { user: string; readOnly?: boolean; description?: string; expiresInDays?: number; repositories?: string[]; packages?: string[]; config?: string }) => {
       const created = await withAuth(options, async (auth) => {
         if (!(await auth.userExists(options.user))) throw new Error(`no user named ${options.user}`);
         return auth.createToken(options.user, {
           readOnly: !!options.readOnly,
           description: options.description ?? 'cli',
           ...(options.expiresInDays ? { ttlSeconds: Math.round(options.expiresInDays * 86400) } : {}),
+          ...(options.repositories ? { repositories: options.repositories } : {}),
+          ...(options.packages ? { packages: options.packages } : {}),
         });
       });
-      console.error(`token ${created.info.id} for ${options.user}${created.info.readOnly ? ' (read-only)' : ''}`);
+      const scope = [created.info.repositories ? `repositories ${created.info.repositories.join(',')}` : '', created.info.packages ? `packages ${created.info.packages.join(',')}` : ''].filter(Boolean).join('; ');
+      console.error(`token ${created.info.id} for ${options.user}${created.info.readOnly ? ' (read-only)' : ''}${scope ? ` limited to ${scope}` : ''}`);
       console.log(created.token);
     });
   token
@@ -354,7 +366,7 @@ export function buildProgram(): Command {
         console.log(
           `${t.id}  ${t.user}  ${t.prefix}…  ${t.readOnly ? 'read-only ' : 'read-write'}  created ${t.createdAt.toISOString()}` +
             `${t.expiresAt ? `  expires ${t.expiresAt.toISOString()}` : ''}${t.lastUsedAt ? `  last used ${t.lastUsedAt.toISOString()}` : ''}` +
-            `${t.description ? `  ${t.description}` : ''}`,
+            `${t.description ? `  ${t.description}` : ''}${t.repositories ? `  repositories ${t.repositories.join(',')}` : ''}${t.packages ? `  packages ${t.packages.join(',')}` : ''}`,
         );
       }
     });

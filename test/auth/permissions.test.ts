@@ -57,6 +57,47 @@ repositories:
     expect(rel.code, rel.stderr).toBe(0);
   });
 
+  it('limits a scoped token to its repositories and package names, whatever its user may do', async () => {
+    const scoped = await runCli(['token', 'create', '--user', 'rel', '--packages', '@team-a/*', '--repositories', 'npm-local', '--config', registry.configFile]);
+    expect(scoped.stderr).toMatch(/limited to repositories npm-local; packages @team-a\/\*/);
+    const token = scoped.stdout.trim().split('\n').pop()!;
+    const inScope = await publish(token, '@team-a/by-release');
+    expect(inScope.code, inScope.stderr).toBe(0);
+    const otherName = await publish(token, '@team-b/by-release');
+    expect(otherName.code).not.toBe(0);
+    expect(otherName.stderr).toMatch(/403/);
+    expect(otherName.stderr).toMatch(/limited to packages @team-a\/\*/);
+    const otherRepository = await publish(token, '@team-a/elsewhere', 'npm-private');
+    expect(otherRepository.code).not.toBe(0);
+    expect(otherRepository.stderr).toMatch(/limited to npm-local/);
+    const listed = JSON.parse((await runCli(['token', 'list', '--user', 'rel', '--json', '--config', registry.configFile])).stdout) as { packages?: string[] }[];
+    expect(listed.some((t) => t.packages?.[0] === '@team-a/*')).toBe(true);
+  });
+
+  it('creates, lists and revokes tokens with npm token, scoped ones too', async () => {
+    const client = new NpmClient(`${registry.url}/npm-local/`, tokens['rel']);
+    const created = await client.npm(['token', 'create', '--password', 'rel-password-1', '--name', 'ci', '--scopes', '@team-a', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const token = (JSON.parse(created.stdout) as { token: string }).token;
+    expect(token).toMatch(/^rc_/);
+    const scoped = new NpmClient(`${registry.url}/npm-local/`, token);
+    expect((await scoped.npm(['whoami'])).stdout.trim()).toBe('rel');
+    expect((await publish(token, '@team-a/from-npm-token')).code).toBe(0);
+    expect((await publish(token, '@team-b/from-npm-token')).stderr).toMatch(/limited to packages @team-a\/\*/);
+    // A scoped token cannot mint a wider one.
+    expect((await scoped.npm(['token', 'create', '--password', 'rel-password-1'])).stderr).toMatch(/403|may not create tokens/);
+    const wrong = await client.npm(['token', 'create', '--password', 'not-the-password']);
+    expect(wrong.code).not.toBe(0);
+    const listed = JSON.parse((await client.npm(['token', 'list', '--json'])).stdout) as { key: string; name: string }[];
+    const key = listed.find((t) => t.name === 'ci')!.key;
+    const revoked = await client.npm(['token', 'revoke', key]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const after = await scoped.npm(['whoami']);
+    expect(after.code).not.toBe(0);
+    expect(after.stderr).toMatch(/401|E401/);
+    expect((JSON.parse((await client.npm(['token', 'list', '--json'])).stdout) as { name: string }[]).some((t) => t.name === 'ci')).toBe(false);
+  });
+
   it('refuses a read-only token on publish with 403', async () => {
     const answer = await publish(tokens['aliceRead']!, '@team-a/readonly');
     expect(answer.code).not.toBe(0);

@@ -15,6 +15,11 @@ export interface Principal {
   readonly readOnly: boolean;
   /** Id of the token used, when `via` is `token`. */
   readonly tokenId?: string;
+  /**
+   * What a scoped token may change: repository globs and package-name globs. Writes,
+   * deletes and administration outside them are refused (reads are not narrowed).
+   */
+  readonly scope?: { readonly repositories?: readonly string[]; readonly packages?: readonly string[] };
 }
 
 /** A user as an auth provider knows it. */

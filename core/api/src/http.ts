@@ -99,6 +99,42 @@ export interface FormatAuthService {
    * revoked (resolves false otherwise, and for an unknown token).
    */
   revokeToken(token: string): Promise<boolean>;
+  /**
+   * Create a token for the request's user (a client's token API, e.g. `npm token create`),
+   * after checking that user's password again. Throws UnauthorizedError without a user or
+   * on a bad password.
+   */
+  createToken(password: string, options?: TokenOptions): Promise<{ token: string; info: TokenDescription }>;
+  /** The request's user's tokens (never their secrets). */
+  listTokens(): Promise<TokenDescription[]>;
+  /** Revoke one of the request's user's tokens by id; false when it has none with that id. */
+  revokeTokenById(id: string): Promise<boolean>;
+}
+
+/** What a new token may do. */
+export interface TokenOptions {
+  readonly readOnly?: boolean;
+  readonly description?: string;
+  /** Lifetime in seconds (default: the registry's `auth.tokenTtlSeconds`). */
+  readonly ttlSeconds?: number;
+  /** Repository globs the token may change (default: any). */
+  readonly repositories?: readonly string[];
+  /** Package-name globs the token may change (default: any). */
+  readonly packages?: readonly string[];
+}
+
+/** A token as listed: never its secret, only the first characters. */
+export interface TokenDescription {
+  readonly id: string;
+  readonly user: string;
+  readonly prefix: string;
+  readonly readOnly: boolean;
+  readonly createdAt: Date;
+  readonly expiresAt?: Date;
+  readonly lastUsedAt?: Date;
+  readonly description?: string;
+  readonly repositories?: readonly string[];
+  readonly packages?: readonly string[];
 }
 
 /** Everything a handler knows about the request it serves. */

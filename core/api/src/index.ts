@@ -21,6 +21,8 @@ export type {
   BodySpec,
   CachePolicy,
   FormatAuthService,
+  TokenDescription,
+  TokenOptions,
   FormatRequestContext,
   FormatResponse,
   HttpMethod,

@@ -18,6 +18,7 @@ import { checkEncodedSlashes, parseNpmPath } from './paths.js';
 import { changeDistTag, deleteTarball, publish, unpublishPackage, updateDocument } from './publish.js';
 import { getDistTags, getPackument, getTarball, getVersion } from './reads.js';
 import { search } from './search.js';
+import { createToken, listTokens, revokeToken } from './tokens.js';
 
 /** Strings longer than this in a publish body go to disk, not memory (the base64 tarball). */
 const SPILL_OVER = 256 * 1024;
@@ -68,6 +69,9 @@ const routes: RouteDefinition[] = [
   { method: 'POST', path: '/-/v1/login', permission: 'none', handler: webLogin },
   { method: 'PUT', path: '/-/user/:id', permission: 'none', body: { kind: 'json', limit: 64 * 1024 }, handler: couchLogin },
   { method: 'DELETE', path: '/-/user/token/:token', permission: 'none', handler: logout },
+  { method: 'POST', path: '/-/npm/v1/tokens', permission: 'none', body: { kind: 'json', limit: 64 * 1024 }, handler: createToken },
+  { method: 'GET', path: '/-/npm/v1/tokens', permission: 'none', handler: listTokens },
+  { method: 'DELETE', path: '/-/npm/v1/tokens/token/:key', permission: 'none', handler: revokeToken },
   { method: 'GET', path: '/-/v1/search', permission: 'read', handler: search },
   {
     method: 'GET',

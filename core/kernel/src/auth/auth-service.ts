@@ -6,12 +6,13 @@ import {
   type AuthenticatedUser,
   type AuthProvider,
   type FormatAuthService,
+  type TokenDescription,
   type Permission,
   type Principal,
 } from '@registry-core/api';
 import { AuditLog } from './audit-log.js';
 import { LoginThrottle } from './login-throttle.js';
-import { PermissionRules } from './permissions.js';
+import { PermissionRules, globToRegExp } from './permissions.js';
 import type { AuthConfig } from '../config/types.js';
 import type { TokenRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -25,16 +26,8 @@ const TOKEN_PREFIX = 'rc_';
 const VERIFIED_TTL_MS = 60_000;
 
 /** A token as listed (never the secret). */
-export interface TokenInfo {
-  readonly id: string;
-  readonly user: string;
-  readonly prefix: string;
-  readonly readOnly: boolean;
-  readonly createdAt: Date;
-  readonly expiresAt?: Date;
-  readonly lastUsedAt?: Date;
-  readonly description?: string;
-}
+/** A token as listed (never its secret). */
+export type TokenInfo = TokenDescription;
 
 /**
  * Users, tokens and permission checks. Users come from the config (password hashes) and
@@ -91,6 +84,23 @@ export class AuthService {
         if (revoked) await this.audit.record({ action: 'logout', principal: principal.name, clientAddress });
         return revoked;
       },
+      createToken: async (password, options = {}) => {
+        if (principal.anonymous) throw new UnauthorizedError('log in to create tokens');
+        // A token cannot mint a wider one: read-only and scoped tokens may not create tokens.
+        if (principal.readOnly || principal.scope) throw new ForbiddenError('the token used may not create tokens; use a full token or a password');
+        const user = await this.checkPassword(principal.name, password, clientAddress);
+        if (!user) throw new UnauthorizedError('bad password');
+        return this.createToken(principal.name, { ...options, description: options.description ?? 'token API', actor: { principal: principal.name, clientAddress } });
+      },
+      listTokens: async () => {
+        if (principal.anonymous) throw new UnauthorizedError('log in to list tokens');
+        return this.listTokens(principal.name);
+      },
+      revokeTokenById: async (id) => {
+        if (principal.anonymous) throw new UnauthorizedError('log in to revoke tokens');
+        const owned = (await this.listTokens(principal.name)).some((t) => t.id === id);
+        return owned ? this.revokeToken(id, { principal: principal.name, clientAddress }) : false;
+      },
     };
   }
 
@@ -134,6 +144,15 @@ export class AuthService {
     if (permission !== 'read' && principal.anonymous && this.rules.decide(principal, permission, repository.name, packageName) !== true) deny();
     if (permission !== 'read' && principal.readOnly && !principal.anonymous) {
       throw new ForbiddenError(`the token used is read-only; ${permission} in ${repository.name} needs a read-write token`);
+    }
+    if (permission !== 'read' && principal.scope) {
+      const { repositories, packages } = principal.scope;
+      if (repositories && !repositories.some((glob) => globToRegExp(glob).test(repository.name))) {
+        throw new ForbiddenError(`the token used is limited to ${repositories.join(', ')}; not valid to ${permission} in ${repository.name}`);
+      }
+      if (packages && packageName !== undefined && !packages.some((glob) => globToRegExp(glob).test(packageName))) {
+        throw new ForbiddenError(`the token used is limited to packages ${packages.join(', ')}; not valid to ${permission} ${packageName}`);
+      }
     }
     if (principal.roles.includes('admin')) return;
     if (permission === 'read' && principal.anonymous && repository.anonymousRead !== undefined) {
@@ -251,7 +270,16 @@ export class AuthService {
   /** Issue a token; the secret is returned once and stored only as a hash. */
   async createToken(
     user: string,
-    options: { readOnly?: boolean; description?: string; ttlSeconds?: number; actor?: AuditActor } = {},
+    options: {
+      readOnly?: boolean;
+      description?: string;
+      ttlSeconds?: number;
+      actor?: AuditActor;
+      /** Repository globs the token may change. */
+      repositories?: readonly string[];
+      /** Package-name globs the token may change. */
+      packages?: readonly string[];
+    } = {},
   ): Promise<{ token: string; info: TokenInfo }> {
     const secret = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const now = Date.now();
@@ -266,12 +294,14 @@ export class AuthService {
       expiresAt: ttl > 0 ? now + ttl * 1000 : null,
       lastUsedAt: null,
       description: options.description ?? null,
+      scopeRepositories: options.repositories?.length ? JSON.stringify(options.repositories) : null,
+      scopePackages: options.packages?.length ? JSON.stringify(options.packages) : null,
     };
     await this.metadata.tokens.insert(row);
     await this.audit.record({
       action: 'token.create',
       ...actorFields(options.actor),
-      details: { user, tokenId: row.id, readOnly: row.readOnly, ...(row.description ? { description: row.description } : {}), ...(row.expiresAt ? { expiresAt: new Date(row.expiresAt).toISOString() } : {}) },
+      details: { user, tokenId: row.id, readOnly: row.readOnly, ...(row.description ? { description: row.description } : {}), ...(row.expiresAt ? { expiresAt: new Date(row.expiresAt).toISOString() } : {}), ...(options.repositories?.length ? { repositories: options.repositories } : {}), ...(options.packages?.length ? { packages: options.packages } : {}) },
     });
     return { token: secret, info: toInfo(row) };
   }
@@ -334,7 +364,23 @@ export class AuthService {
     if (row.lastUsedAt === null || now - row.lastUsedAt > 60_000) {
       void this.metadata.tokens.update({ id: row.id }, { lastUsedAt: now }).catch(() => undefined);
     }
-    return { name: row.userName, anonymous: false, roles, via: 'token', readOnly: row.readOnly, tokenId: row.id, ...(row.expiresAt !== null ? { tokenExpiresAt: row.expiresAt } : {}) };
+    const scope =
+      row.scopeRepositories || row.scopePackages
+        ? {
+            ...(row.scopeRepositories ? { repositories: JSON.parse(row.scopeRepositories) as string[] } : {}),
+            ...(row.scopePackages ? { packages: JSON.parse(row.scopePackages) as string[] } : {}),
+          }
+        : undefined;
+    return {
+      name: row.userName,
+      anonymous: false,
+      roles,
+      via: 'token',
+      readOnly: !!row.readOnly,
+      tokenId: row.id,
+      ...(scope ? { scope } : {}),
+      ...(row.expiresAt !== null ? { tokenExpiresAt: row.expiresAt } : {}),
+    };
   }
 
   private async rolesOf(name: string): Promise<string[] | undefined> {
@@ -375,5 +421,7 @@ function toInfo(row: TokenRow): TokenInfo {
     ...(row.expiresAt !== null ? { expiresAt: new Date(row.expiresAt) } : {}),
     ...(row.lastUsedAt !== null ? { lastUsedAt: new Date(row.lastUsedAt) } : {}),
     ...(row.description ? { description: row.description } : {}),
+    ...(row.scopeRepositories ? { repositories: JSON.parse(row.scopeRepositories) as string[] } : {}),
+    ...(row.scopePackages ? { packages: JSON.parse(row.scopePackages) as string[] } : {}),
   };
 }

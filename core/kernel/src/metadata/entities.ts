@@ -157,6 +157,10 @@ export interface TokenRow {
   expiresAt: number | null;
   lastUsedAt: number | null;
   description: string | null;
+  /** JSON array of repository globs the token may change; null: any. */
+  scopeRepositories: string | null;
+  /** JSON array of package-name globs the token may change; null: any. */
+  scopePackages: string | null;
 }
 
 export const TokenEntity = new EntitySchema<TokenRow>({
@@ -172,6 +176,8 @@ export const TokenEntity = new EntitySchema<TokenRow>({
     expiresAt: { type: 'bigint', name: 'expires_at', nullable: true, transformer: bigintNumber },
     lastUsedAt: { type: 'bigint', name: 'last_used_at', nullable: true, transformer: bigintNumber },
     description: { type: 'varchar', length: 255, nullable: true },
+    scopeRepositories: { type: 'text', name: 'scope_repositories', nullable: true },
+    scopePackages: { type: 'text', name: 'scope_packages', nullable: true },
   },
   uniques: [{ name: 'uq_token_hash', columns: ['tokenHash'] }],
 });

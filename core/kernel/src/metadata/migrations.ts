@@ -127,4 +127,19 @@ export class AuditLog1764000000000 implements MigrationInterface {
   }
 }
 
-export const MIGRATIONS = [InitialSchema1732406400000, AuditLog1764000000000];
+/** Token scopes: the repositories and package names a token may change (issue 4). */
+export class TokenScopes1764000100000 implements MigrationInterface {
+  name = 'TokenScopes1764000100000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE token ADD COLUMN scope_repositories TEXT');
+    await q.query('ALTER TABLE token ADD COLUMN scope_packages TEXT');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE token DROP COLUMN scope_packages');
+    await q.query('ALTER TABLE token DROP COLUMN scope_repositories');
+  }
+}
+
+export const MIGRATIONS = [InitialSchema1732406400000, AuditLog1764000000000, TokenScopes1764000100000];
