@@ -313,6 +313,16 @@ export function buildProgram(): Command {
       console.log(`user ${name} created`);
     });
   user
+    .command('set-password <name>')
+    .description("change a stored user's password; every token of the user is revoked")
+    .option('--password <password>', 'the new password (or pipe it on standard input)')
+    .option('-c, --config <file>', 'config file')
+    .action(async (name: string, options: { password?: string; config?: string }) => {
+      const password = await readSecret(options.password);
+      await withAuth(options, (auth) => auth.setPassword(name, password));
+      console.log(`password of ${name} changed; its tokens are revoked`);
+    });
+  user
     .command('hash-password')
     .description('print a password hash for auth.users.<name>.passwordHash in the config')
     .option('--password <password>', 'the password (or pipe it on standard input)')

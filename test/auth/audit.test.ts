@@ -105,6 +105,21 @@ repositories:
     expect(events[0]).toMatchObject({ principal: 'cli', details: { token: id } });
   });
 
+  it('revokes every token of a user whose password changes', async () => {
+    expect((await runCli(['user', 'add', 'gina', '--password', 'gina-password-1', '--config', registry.configFile])).code).toBe(0);
+    const token = (await runCli(['token', 'create', '--user', 'gina', '--config', registry.configFile])).stdout.trim().split('\n').pop()!;
+    const whoami = () => rawRequest(registry.url, '/npm-local/-/whoami', { headers: { authorization: `Bearer ${token}` } });
+    expect((await whoami()).status).toBe(200);
+    const changed = await runCli(['user', 'set-password', 'gina', '--password', 'gina-password-2', '--config', registry.configFile]);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect((await eventually(whoami, (answer) => answer.status === 401)).status).toBe(401);
+    const basic = (password: string) =>
+      rawRequest(registry.url, '/npm-local/-/whoami', { headers: { authorization: `Basic ${Buffer.from(`gina:${password}`).toString('base64')}` } });
+    expect((await basic('gina-password-2')).status).toBe(200);
+    expect((await eventually(() => basic('gina-password-1'), (answer) => answer.status === 401)).status).toBe(401);
+    expect((await audit('--action', 'user.password'))[0]).toMatchObject({ principal: 'cli', details: { user: 'gina', tokensRevoked: 1 } });
+  });
+
   it('backs off after repeated failed logins, per user and per address', async () => {
     expect((await runCli(['user', 'add', 'frank', '--password', 'frank-password-1', '--config', registry.configFile])).code).toBe(0);
     const login = (password: string) =>
@@ -113,6 +128,8 @@ repositories:
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ name: 'frank', password, type: 'user' }),
       });
+    // A success first: it clears this address's count from the tests before.
+    expect((await login('frank-password-1')).status).toBe(201);
     for (let i = 0; i < 5; i++) expect((await login('wrong-password')).status).toBe(401);
     // The sixth failure starts the wait; from then on even the right password waits.
     expect((await login('wrong-password')).status).toBe(401);

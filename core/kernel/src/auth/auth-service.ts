@@ -258,13 +258,15 @@ export class AuthService {
   }
 
   /** Change a stored user's password; tokens issued before stop working. */
-  async setPassword(name: string, password: string): Promise<void> {
+  async setPassword(name: string, password: string, actor?: AuditActor): Promise<void> {
     this.tokenPrincipals.clear();
     const stored = await this.metadata.users.findOneBy({ name });
     if (!stored) throw new ConflictError(`no stored user ${name}`);
+    if (password.length < 8) throw new ForbiddenError('password must have at least 8 characters');
     await this.metadata.users.update({ name }, { passwordHash: await hashPassword(password), passwordChangedAt: Date.now() });
-    await this.metadata.tokens.delete({ userName: name });
+    const revoked = await this.metadata.tokens.delete({ userName: name });
     this.verified.clear();
+    await this.audit.record({ action: 'user.password', ...actorFields(actor), details: { user: name, tokensRevoked: revoked.affected ?? 0 } });
   }
 
   /** Issue a token; the secret is returned once and stored only as a hash. */
