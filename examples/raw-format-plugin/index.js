@@ -87,6 +87,8 @@ export function activate(ctx) {
   ctx.registerFormat({
     id: 'raw',
     routes,
+    // Scripts may send their token as `X-Api-Key: TOKEN`; the host reads it, the plugin never does.
+    credentialHeaders: ['x-api-key'],
     errorBody: (error) => ({ contentType: 'text/plain; charset=utf-8', body: `${error.status} ${error.code}: ${error.message}\n` }),
     clientConfig: (repo) => [`curl -O ${repo.url}<path>`, `curl -T FILE -u USER ${repo.url}<path>`],
   });

@@ -88,6 +88,16 @@ repositories:
     expect((await fetch(`${registry.url}/local/x.txt`)).status).toBe(404);
   });
 
+  it("takes a token from the format's own credential header, and refuses a bad one", async () => {
+    const ok = await fetch(`${registry.url}/local/keyed/a.txt`, { method: 'PUT', headers: { 'x-api-key': token }, body: 'by api key' });
+    expect(ok.status).toBe(201);
+    const bad = await fetch(`${registry.url}/local/keyed/b.txt`, { method: 'PUT', headers: { 'x-api-key': 'rc_not-a-token' }, body: 'x' });
+    expect(bad.status).toBe(401);
+    // A bad key is refused on reads too, even of files anyone may read (never replayed past the check).
+    for (let i = 0; i < 3; i++) expect((await fetch(`${registry.url}/local/keyed/a.txt`)).status).toBe(200);
+    expect((await fetch(`${registry.url}/local/keyed/a.txt`, { headers: { 'x-api-key': 'rc_not-a-token' } })).status).toBe(401);
+  });
+
   it('stores and serves with ETag, 304, Range, HEAD and immutable caching', async () => {
     expect((await put('/local/dir/hello.txt', 'hello, world')).status).toBe(201);
     const got = await fetch(`${registry.url}/local/dir/hello.txt`);

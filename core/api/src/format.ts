@@ -29,6 +29,12 @@ export interface FormatDefinition {
   readonly routes: readonly RouteDefinition[];
   /** The format's error body; default `{"error": message}` as JSON. */
   errorBody?(error: ErrorInfo): { readonly contentType: string; readonly body: string };
+  /**
+   * Request headers, besides `Authorization`, in which this format's client sends a token
+   * (NuGet's `X-NuGet-ApiKey`, say), lower-case. The host reads them as a bearer token
+   * when no `Authorization` header came; a format never parses credentials itself.
+   */
+  readonly credentialHeaders?: readonly string[];
   /** `WWW-Authenticate` value sent with 401 answers, e.g. `Basic realm="..."`. */
   authChallenge?(repository: RepositoryInfo): string | undefined;
   /** Lines a user puts in their client's configuration, printed at start. */

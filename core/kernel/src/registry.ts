@@ -123,12 +123,14 @@ export class Registry {
       }
       const auth = new AuthService(config.auth, metadata, providers, (error) => logger.error('could not write the audit log', { error: String(error) }));
       await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger);
-      const hot = new HotAnswers();
+
+      const ttls = new TtlOverrides(metadata);
+      const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable, ttls);
+      const hot = new HotAnswers([...new Set([...repositories.values()].flatMap((r) => (r.format.credentialHeaders ?? []).map((h) => h.toLowerCase())))]);
       // Anything this process changes (a publish, a delete, a newly cached file) may change
       // what a URL answers, through a group's rules too: replayed answers start over.
       metadata.onChange(() => hot.clear());
-      const ttls = new TtlOverrides(metadata);
-      const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable, ttls);
+
       const dispatcher = new Dispatcher(repositories, auth, path.join(config.dataDir, 'tmp'));
       let registry: Registry | undefined;
       const http = new HttpHost({

@@ -27,16 +27,22 @@ const MAX_ENTRIES = 10_000;
 export class HotAnswers {
   private readonly entries = new Map<string, { answer: HotAnswer; until: number }>();
 
+  constructor(
+    /** Formats' own credential headers (lower-case): requests carrying one take the full path. */
+    private readonly credentialHeaders: readonly string[] = [],
+  ) {}
+
   /** Whether `req` may be answered from here at all (checked before the lookup). */
-  static eligible(req: IncomingMessage): boolean {
+  eligible(req: IncomingMessage): boolean {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const h = req.headers;
-    return h.authorization === undefined && h.cookie === undefined && h.range === undefined && h['if-modified-since'] === undefined && h['x-registry-core-accel'] === undefined;
+    if (h.authorization !== undefined || h.cookie !== undefined || h.range !== undefined || h['if-modified-since'] !== undefined || h['x-registry-core-accel'] !== undefined) return false;
+    return !this.credentialHeaders.some((name) => h[name] !== undefined);
   }
 
   /** Answer `req` if a hot answer exists; resolves false to let koa serve it. */
   serve(req: IncomingMessage, res: ServerResponse): boolean {
-    if (!HotAnswers.eligible(req)) return false;
+    if (!this.eligible(req)) return false;
     const key = req.url ?? '';
     const entry = this.entries.get(key);
     if (!entry) return false;

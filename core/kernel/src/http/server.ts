@@ -10,7 +10,7 @@ import type { AuthService } from '../auth/auth-service.js';
 import type { ServerConfig } from '../config/types.js';
 import type { Dispatcher, RepositoryRuntime } from './dispatcher.js';
 import { parseSince } from '../auth/audit-log.js';
-import { HotAnswers } from './hot-answers.js';
+import type { HotAnswers } from './hot-answers.js';
 import { writeResponse, type HotCandidate } from './respond.js';
 
 export interface HttpHostOptions {
@@ -188,7 +188,7 @@ export class HttpHost {
     const requestId = ctx.state['requestId'] as string;
     const logger = this.options.logger.child({ requestId, repository: name });
     try {
-      const principal = await this.options.auth.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
+      const principal = await this.options.auth.authenticate(this.credentials(ctx, runtime), ctx.ip);
       const response = await this.options.dispatcher.dispatch(runtime, {
         method: ctx.method,
         path: rawPath,
@@ -209,11 +209,22 @@ export class HttpHost {
     }
   }
 
+  /** The `Authorization` header, or a token from one of the format's own credential headers. */
+  private credentials(ctx: Context, runtime: RepositoryRuntime): string | undefined {
+    const authorization = ctx.get('Authorization');
+    if (authorization) return authorization;
+    for (const header of runtime.format.credentialHeaders ?? []) {
+      const value = ctx.get(header).trim();
+      if (value) return `Bearer ${value}`;
+    }
+    return undefined;
+  }
+
   /** Keep an anonymous GET answer that writeResponse marked replayable (see hot-answers.ts). */
   private rememberHot(ctx: Context, anonymous: boolean, cache: string | undefined): void {
     const candidate = ctx.state['hotAnswer'] as HotCandidate | undefined;
     const hot = this.options.hotAnswers;
-    if (!hot || !candidate || !anonymous || ctx.method !== 'GET' || ctx.status !== 200 || cache === 'STALE' || !HotAnswers.eligible(ctx.req)) return;
+    if (!hot || !candidate || !anonymous || ctx.method !== 'GET' || ctx.status !== 200 || cache === 'STALE' || !hot.eligible(ctx.req)) return;
     const headers: Record<string, string> = {};
     for (const name of ['content-type', 'etag', 'last-modified', 'cache-control', 'accept-ranges']) {
       const value = ctx.response.get(name);
