@@ -143,6 +143,11 @@ repositories:
     expect((await audit('--user', 'frank', '--action', 'login')).filter((e) => e.outcome === 'failed').length).toBe(6);
   });
 
+  it('never writes a token or a password into its own log', async () => {
+    expect(registry.output()).not.toMatch(/rc_[A-Za-z0-9_-]{20,}/);
+    expect(registry.output()).not.toMatch(/password-1/);
+  });
+
   it('serves the audit log to admins through the admin API', async () => {
     expect((await fetch(`${registry.url}/-/admin/audit`)).status).toBe(401);
     const doraToken = (await runCli(['token', 'create', '--user', 'dora', '--config', registry.configFile])).stdout.trim().split('\n').pop()!;

@@ -121,6 +121,14 @@ export class Registry {
         const { id: _id, ...providerOptions } = p;
         providers.push(await definition.definition.create(providerOptions, env));
       }
+      // Anonymous changes are almost always a mistake (attack checklist: anonymous write).
+      config.auth.permissions.forEach((rule, i) => {
+        for (const permission of ['write', 'delete', 'admin'] as const) {
+          if (rule[permission]?.some((who) => who === '$all' || who === '$anonymous')) {
+            logger.warn(`auth.permissions[${i}] lets clients without credentials ${permission} in ${rule.repositories.join(', ')}`);
+          }
+        }
+      });
       const auth = new AuthService(config.auth, metadata, providers, (error) => logger.error('could not write the audit log', { error: String(error) }));
       await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger);
 

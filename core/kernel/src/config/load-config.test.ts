@@ -27,6 +27,13 @@ describe('normalizeConfig', () => {
     expect(config.auth).toMatchObject({ anonymousRead: true, allowRegistration: false });
   });
 
+  it('reads auth.permissions, defaulting repositories to every one, and refuses oversized globs', () => {
+    const config = normalizeConfig({ auth: { permissions: [{ packages: ['@a/*'], write: ['team-a'] }] } }, ctx);
+    expect(config.auth.permissions).toEqual([{ repositories: ['*'], packages: ['@a/*'], write: ['team-a'] }]);
+    expect(() => normalizeConfig({ auth: { permissions: [{ packages: ['*a*b*c*d*e*f*g*h*'], write: ['x'] }] } }, ctx)).toThrow(/auth\.permissions\[0\]\.packages\[0\]: at most 256 characters and 8 wildcards/);
+    expect(() => normalizeConfig({ auth: { permissions: [{ write: 'everyone' }] } }, ctx)).toThrow(/auth\.permissions/);
+  });
+
   it('keeps format-specific repository keys', () => {
     const config = normalizeConfig({ repositories: { local: { format: 'npm', type: 'hosted', allowUnpublish: false } } }, ctx);
     expect(config.repositories['local']?.['allowUnpublish']).toBe(false);

@@ -125,6 +125,14 @@ export function normalizeConfig(
       ? { type: 'postgres' as const, url: String(c.metadata.url ?? ''), poolSize: c.metadata.poolSize, statementTimeoutMs: c.metadata.statementTimeoutMs, ssl: c.metadata.ssl }
       : { type: 'sqlite' as const, path: resolve(c.metadata?.path ?? path.join(dataDir, 'registry.sqlite')) };
   if (metadata.type === 'postgres' && !metadata.url) errors.push('metadata.url: required when metadata.type is postgres');
+  // Globs become regular expressions: keep them short and their wildcards few (no ReDoS).
+  ((c.auth?.permissions ?? []) as PermissionRule[]).forEach((rule, i) => {
+    for (const key of ['repositories', 'packages'] as const) {
+      (rule[key] ?? []).forEach((glob, j) => {
+        if (glob.length > 256 || (glob.match(/[*?]/g) ?? []).length > 8) errors.push(`auth.permissions[${i}].${key}[${j}]: at most 256 characters and 8 wildcards`);
+      });
+    }
+  });
 
   const limits = {
     maxUploadBytes: parseSize(c.limits?.maxUploadSize) ?? DEFAULT_MAX_UPLOAD,
