@@ -43,6 +43,12 @@ export interface AuthProvider {
    * read-only sources omit it. Resolve `false` when the name is taken.
    */
   addUser?(name: string, password: string, fields?: { email?: string }): Promise<AuthenticatedUser | false>;
+  /**
+   * Optional: the roles (groups) of a user this provider knows, `undefined` for one it does
+   * not. Lets tokens of the provider's users carry their groups (tokens are checked without
+   * a password); without it those tokens carry no roles.
+   */
+  rolesOf?(name: string): Promise<readonly string[] | undefined>;
 }
 
 /** What an auth-provider plugin registers. */

@@ -390,7 +390,12 @@ export class AuthService {
     if (fromConfig) return [...fromConfig.roles];
     const stored = await this.metadata.users.findOneBy({ name });
     if (stored) return JSON.parse(stored.roles) as string[];
-    // Users of provider plugins are not stored; their tokens carry no roles.
+    // Users of provider plugins are not stored: their roles come from the provider that
+    // knows them; a provider that cannot tell gives its users' tokens no roles.
+    for (const provider of this.providers) {
+      const roles = await provider.rolesOf?.(name);
+      if (roles) return [...roles];
+    }
     return this.providers.length > 0 ? [] : undefined;
   }
 }
