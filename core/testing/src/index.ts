@@ -11,3 +11,4 @@ export {
   slowStream,
   truncatedStream,
 } from './streams.js';
+export { startPostgres, type TestPostgres } from './postgres.js';

@@ -22,7 +22,7 @@ describe('normalizeConfig', () => {
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 4000, trustProxy: false });
     expect(config.dataDir).toBe(path.resolve('/etc/registry/registry-data'));
     expect(config.storage['default']).toEqual({ driver: 'fs', path: path.resolve('/etc/registry/registry-data/blobs') });
-    expect(config.metadata).toEqual({ type: 'sqlite', path: path.resolve('/etc/registry/registry-data/registry.sqlite') });
+    expect(config.metadata).toEqual({ type: 'sqlite', path: path.resolve('/etc/registry/registry-data/registry.sqlite'), migrate: true });
     expect(config.repositories['local']).toMatchObject({ storage: 'default', maxUploadBytes: 100 * 1024 * 1024, cache: { metadataTtl: 300, negativeTtl: 60 } });
     expect(config.auth).toMatchObject({ anonymousRead: true, allowRegistration: false });
   });

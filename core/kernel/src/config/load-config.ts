@@ -122,8 +122,8 @@ export function normalizeConfig(
 
   const metadata =
     c.metadata?.type === 'postgres'
-      ? { type: 'postgres' as const, url: String(c.metadata.url ?? ''), poolSize: c.metadata.poolSize, statementTimeoutMs: c.metadata.statementTimeoutMs, ssl: c.metadata.ssl }
-      : { type: 'sqlite' as const, path: resolve(c.metadata?.path ?? path.join(dataDir, 'registry.sqlite')) };
+      ? { type: 'postgres' as const, url: String(c.metadata.url ?? ''), poolSize: c.metadata.poolSize, statementTimeoutMs: c.metadata.statementTimeoutMs, ssl: c.metadata.ssl, migrate: c.metadata.migrate ?? true }
+      : { type: 'sqlite' as const, path: resolve(c.metadata?.path ?? path.join(dataDir, 'registry.sqlite')), migrate: c.metadata?.migrate ?? true };
   if (metadata.type === 'postgres' && !metadata.url) errors.push('metadata.url: required when metadata.type is postgres');
   // Globs become regular expressions: keep them short and their wildcards few (no ReDoS).
   ((c.auth?.permissions ?? []) as PermissionRule[]).forEach((rule, i) => {

@@ -54,6 +54,7 @@ export const configSchema = {
         poolSize: { type: 'integer', minimum: 1 },
         statementTimeoutMs: { type: 'integer', minimum: 0 },
         ssl: { anyOf: [{ type: 'boolean' }, { type: 'object' }] },
+        migrate: { type: 'boolean' },
       },
       additionalProperties: false,
     },

@@ -9,7 +9,7 @@ export interface StorageConfig {
   readonly [option: string]: unknown;
 }
 
-export type MetadataConfig =
+export type MetadataConfig = (
   | { readonly type: 'sqlite'; readonly path: string }
   | {
       readonly type: 'postgres';
@@ -17,7 +17,11 @@ export type MetadataConfig =
       readonly poolSize?: number;
       readonly statementTimeoutMs?: number;
       readonly ssl?: boolean | Record<string, unknown>;
-    };
+    }
+) & {
+  /** Run pending migrations when the server starts (default true); else `registry-core db migrate`. */
+  readonly migrate?: boolean;
+};
 
 export interface StaticUser {
   readonly passwordHash: string;

@@ -55,7 +55,7 @@ export class MetadataStore {
   }
 
   /** Open the store and run pending migrations (unless `migrate` is false). */
-  static async open(config: MetadataConfig, options: { migrate?: boolean } = {}): Promise<MetadataStore> {
+  static async open(config: MetadataConfig, options: { migrate?: boolean; check?: boolean } = {}): Promise<MetadataStore> {
     let dataSource: DataSource;
     if (config.type === 'sqlite') {
       mkdirSync(path.dirname(config.path), { recursive: true });
@@ -85,8 +85,17 @@ export class MetadataStore {
       });
     }
     await dataSource.initialize();
-    if (options.migrate !== false) await dataSource.runMigrations({ transaction: 'each' });
+    if (options.migrate ?? config.migrate ?? true) await dataSource.runMigrations({ transaction: 'each' });
+    else if (options.check !== false && (await dataSource.showMigrations())) {
+      await dataSource.destroy();
+      throw new Error('the metadata store needs migrations: run `registry-core db migrate` (metadata.migrate is false)');
+    }
     return new MetadataStore(dataSource);
+  }
+
+  /** Run pending migrations; resolves the names of those applied. */
+  async migrate(): Promise<string[]> {
+    return (await this.dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
   }
 
   async close(): Promise<void> {
@@ -272,7 +281,9 @@ export class MetadataStore {
     key: string,
     change: (current: DocumentRow | null) => Promise<string | null | undefined>,
   ): Promise<DocumentRow | null> {
-    return this.documentLocks.run(`${repository}\u0000${key}`, async () => {
+    // (No NUL in it: PostgreSQL text cannot hold one.)
+    const lockKey = `document\n${repository}\n${key}`;
+    return this.documentLocks.run(lockKey, () => this.withClusterLock(lockKey, async () => {
       const current = await this.getDocument(repository, key);
       const next = await change(current);
       if (next === undefined) return current;
@@ -286,10 +297,37 @@ export class MetadataStore {
         const result = await this.documents.update({ repository, key, revision: current.revision }, row);
         if (!result.affected) throw new ConflictError(`${key} changed concurrently; retry`);
       } else {
-        await this.documents.insert(row);
+        try {
+          await this.documents.insert(row);
+        } catch (error) {
+          // Created meanwhile by another process (a second node on SQLite): same as above.
+          if (/unique|duplicate key/i.test((error as Error).message)) throw new ConflictError(`${key} changed concurrently; retry`);
+          throw error;
+        }
       }
       return row;
-    });
+    }));
+  }
+
+  /**
+   * Run `work` while holding a lock every node on this database respects: a PostgreSQL
+   * advisory lock on the key (on a connection of its own, released even when `work`
+   * throws). On SQLite there is only one node; the caller's in-process locks suffice.
+   */
+  async withClusterLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+    if (this.dataSource.options.type !== 'postgres') return work();
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]);
+      try {
+        return await work();
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+      }
+    } finally {
+      await runner.release();
+    }
   }
 
   async deleteDocument(repository: string, key: string): Promise<boolean> {

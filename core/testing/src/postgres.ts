@@ -1,0 +1,97 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** A throw-away PostgreSQL server for tests. */
+export interface TestPostgres {
+  /** `postgres://postgres@127.0.0.1:<port>/postgres`. */
+  readonly url: string;
+  /** Create a fresh database and resolve its URL. */
+  createDatabase(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Where Debian's PostgreSQL binaries are (`/usr/lib/postgresql/<version>/bin`). */
+function postgresBin(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'initdb'))) : [];
+  if (versions.length === 0) throw new Error('PostgreSQL is not installed: apt-get install -y postgresql');
+  versions.sort((a, b) => Number(b) - Number(a));
+  return path.join(root, versions[0]!, 'bin');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Start PostgreSQL in a temporary folder on a free loopback port, trusting local
+ * connections. initdb refuses to run as root, so as root the cluster belongs to the
+ * `postgres` user (the Debian package creates it).
+ */
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = postgresBin();
+  const dir = mkdtempSync(path.join(tmpdir(), 'rc-postgres-'));
+  const data = path.join(dir, 'data');
+  const asRoot = process.getuid?.() === 0;
+  const run = (command: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', path.join(bin, command), ...args]] : [path.join(bin, command), args]) as [string, string[]];
+  if (asRoot) {
+    const ids = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
+    const gid = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
+    chownSync(dir, Number(ids), Number(gid));
+    chmodSync(dir, 0o700);
+  }
+  const [initCommand, initArgs] = run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
+  execFileSync(initCommand, initArgs, { stdio: 'ignore' });
+  const port = await freePort();
+  const [command, args] = run('postgres', ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200']);
+  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let output = '';
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const { Client } = (await import('pg')).default;
+  for (let attempt = 0; ; attempt++) {
+    if (child.exitCode !== null) throw new Error(`postgres exited:\n${output}`);
+    const client = new Client({ connectionString: url });
+    const ready = await client.connect().then(
+      () => true,
+      () => false,
+    );
+    await client.end().catch(() => undefined);
+    if (ready) break;
+    if (attempt > 200) throw new Error(`postgres did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    async createDatabase(name) {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE "${name.replace(/"/g, '')}"`);
+      } finally {
+        await client.end();
+      }
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        // runuser does not pass signals on: ask pg_ctl (as the cluster's owner) to stop it.
+        const [stopCommand, stopArgs] = run('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-s']);
+        execFileSync(stopCommand, stopArgs, { stdio: 'ignore' });
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
