@@ -164,7 +164,30 @@ export class KernelProxyCache implements ProxyCache {
     this.resolve(target);
   };
 
+  /**
+   * One node at a time per path, across every node on the database (an advisory lock on
+   * PostgreSQL): a miss that another node is already filling waits for it, then finds the
+   * stored entry. A streamed download keeps the lock until it is stored or has failed.
+   */
   private async refresh(original: UpstreamFetch, tee: boolean): Promise<Outcome> {
+    const release = await this.metadata.acquireClusterLock(`proxy\n${this.repository}\n${original.path}`);
+    let handedOff = false;
+    try {
+      const outcome = await this.refreshLocked(original, tee);
+      if ('incoming' in outcome) {
+        handedOff = true;
+        void outcome.incoming.stored.then(
+          () => release(),
+          () => release(),
+        );
+      }
+      return outcome;
+    } finally {
+      if (!handedOff) await release();
+    }
+  }
+
+  private async refreshLocked(original: UpstreamFetch, tee: boolean): Promise<Outcome> {
     // Re-read inside the flight: a previous flight may have just stored it.
     const row = await this.assets.getRow(original.path);
     const now = Date.now();

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DataSource, LessThan, type Repository } from 'typeorm';
+import { DataSource, LessThan, type QueryRunner, type Repository } from 'typeorm';
 import { ConflictError } from '@registry-core/api';
 import type { MetadataConfig } from '../config/types.js';
 import { KeyedMutex } from '../engine/keyed-mutex.js';
@@ -99,6 +99,8 @@ export class MetadataStore {
   }
 
   async close(): Promise<void> {
+    await this.lockQueue;
+    if (this.lockRunner && !this.lockRunner.isReleased) await this.lockRunner.release().catch(() => undefined);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 
@@ -309,26 +311,57 @@ export class MetadataStore {
     }));
   }
 
+  /** The connection holding this node's advisory locks (PostgreSQL), opened on first use. */
+  private lockRunner: QueryRunner | undefined;
+  private lockQueue: Promise<unknown> = Promise.resolve();
+
   /**
-   * Run `work` while holding a lock every node on this database respects: a PostgreSQL
-   * advisory lock on the key (on a connection of its own, released even when `work`
-   * throws). On SQLite there is only one node; the caller's in-process locks suffice.
+   * Run `work` while holding a lock every node on this database respects (see
+   * {@link acquireClusterLock}).
    */
   async withClusterLock<T>(key: string, work: () => Promise<T>): Promise<T> {
-    if (this.dataSource.options.type !== 'postgres') return work();
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
+    const release = await this.acquireClusterLock(key);
     try {
-      await runner.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]);
-      try {
-        return await work();
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
-      }
+      return await work();
     } finally {
-      await runner.release();
+      await release();
     }
   }
+
+  /**
+   * Take a lock every node on this database respects, resolving its release. PostgreSQL:
+   * a session advisory lock on the key's hash, all taken with `pg_try_advisory_lock` on
+   * one connection of their own (polled, so a wait never holds a pooled connection, and a
+   * node that dies releases its locks with its connection). SQLite has one node: the
+   * caller's in-process locks are enough, and this resolves at once. Callers must not
+   * take one key twice in one process (in-process locks come first).
+   */
+  async acquireClusterLock(key: string): Promise<() => Promise<void>> {
+    if (this.dataSource.options.type !== 'postgres') return async () => undefined;
+    const query = async (sql: string): Promise<boolean> => {
+      // One statement at a time on the lock connection.
+      const run = this.lockQueue.then(async () => {
+        if (!this.lockRunner || this.lockRunner.isReleased) {
+          this.lockRunner = this.dataSource.createQueryRunner();
+          await this.lockRunner.connect();
+        }
+        const rows = (await this.lockRunner.query(sql, [key])) as { ok: boolean }[];
+        return rows[0]?.ok === true;
+      });
+      this.lockQueue = run.catch(() => undefined);
+      return run;
+    };
+    for (let attempt = 0; !(await query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok')); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, 10 * 2 ** Math.min(attempt, 4))));
+    }
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      await query('SELECT pg_advisory_unlock(hashtextextended($1, 0)) AS ok').catch(() => undefined);
+    };
+  }
+
 
   async deleteDocument(repository: string, key: string): Promise<boolean> {
     this.changed(repository);

@@ -1,0 +1,106 @@
+// Two registry-core nodes on one PostgreSQL and one blob folder behave as one registry,
+// driven by the real npm client: a publish on node A is installed from node B at once, and
+// concurrent cold misses through both nodes make one upstream request.
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { startPostgres, type TestPostgres } from '@registry-core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NpmClient, makePackage, makeProject } from '../helpers/npm-client.js';
+import { packageTarball, publishBody } from '../helpers/npm-publish-body.js';
+import { runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
+
+/** A reverse proxy to `target` that counts requests per path. */
+async function countingProxy(target: string): Promise<{ server: Server; url: string; counts: Map<string, number> }> {
+  const counts = new Map<string, number>();
+  const base = new URL(target);
+  const server = createServer((req, res) => {
+    counts.set(req.url!, (counts.get(req.url!) ?? 0) + 1);
+    const forward = httpRequest(new URL(base.pathname.replace(/\/$/, '') + req.url, base), { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+    });
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, counts };
+}
+
+describe('two nodes on one PostgreSQL and one blob store', () => {
+  let postgres: TestPostgres;
+  let upstream: RunningRegistry;
+  let counter: Awaited<ReturnType<typeof countingProxy>>;
+  let nodeA: RunningRegistry;
+  let nodeB: RunningRegistry;
+  let token: string;
+
+  beforeAll(async () => {
+    postgres = await startPostgres();
+    const database = await postgres.createDatabase('cluster');
+    // The upstream: another registry-core with one public package.
+    upstream = await startRegistry(`auth: { allowRegistration: true }\nrepositories:\n  npm-local: { format: npm, type: hosted }\n`);
+    const seeder = await runCli(['user', 'add', 'seed', '--password', 'seed-password-1', '--config', upstream.configFile]);
+    expect(seeder.code, seeder.stderr).toBe(0);
+    const seedToken = (await runCli(['token', 'create', '--user', 'seed', '--config', upstream.configFile])).stdout.trim().split('\n').pop()!;
+    const manifest = { name: 'shared-dep', version: '1.0.0' };
+    const put = await fetch(`${upstream.url}/npm-local/shared-dep`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${seedToken}`, 'content-type': 'application/json' },
+      body: publishBody(manifest, await packageTarball(manifest)),
+    });
+    expect(put.status).toBe(201);
+    counter = await countingProxy(`${upstream.url}/npm-local/`);
+    const blobs = path.join(tempDir('cluster-blobs'), 'blobs');
+    const config = `
+metadata: { type: postgres, url: "${database}" }
+storage:
+  default: { driver: fs, path: "${blobs}" }
+repositories:
+  npm-local: { format: npm, type: hosted }
+  npm-proxy: { format: npm, type: proxy, upstream: "${counter.url}" }
+  npm: { format: npm, type: group, members: [npm-local, npm-proxy] }
+`;
+    nodeA = await startRegistry(config);
+    nodeB = await startRegistry(config);
+    expect((await runCli(['user', 'add', 'ana', '--password', 'ana-password-1', '--config', nodeA.configFile])).code).toBe(0);
+    token = (await runCli(['token', 'create', '--user', 'ana', '--config', nodeA.configFile])).stdout.trim().split('\n').pop()!;
+  }, 120_000);
+
+  afterAll(async () => {
+    await nodeA?.stop();
+    await nodeB?.stop();
+    await upstream?.stop();
+    counter?.server.close();
+    await postgres?.stop();
+  });
+
+  it('serves on node B what was published on node A, at once', async () => {
+    const publisher = new NpmClient(`${nodeA.url}/npm/`, token);
+    const published = await publisher.npm(['publish', makePackage({ name: 'cluster-lib', version: '1.0.0' })]);
+    expect(published.code, published.stderr).toBe(0);
+    const installer = new NpmClient(`${nodeB.url}/npm/`, token);
+    const project = makeProject({ 'cluster-lib': '^1.0.0' });
+    const installed = await installer.npm(['install', '--no-audit', '--no-fund'], project);
+    expect(installed.code, installed.stderr).toBe(0);
+    // The token created through node A works on node B too (one user and token table).
+    expect((await installer.npm(['whoami'])).stdout.trim()).toBe('ana');
+    // A second version published on B is seen by A.
+    expect((await installer.npm(['publish', makePackage({ name: 'cluster-lib', version: '1.1.0' })])).code).toBe(0);
+    const viewed = await publisher.npm(['view', 'cluster-lib', 'version']);
+    expect(viewed.stdout.trim()).toBe('1.1.0');
+  });
+
+  it('makes one upstream request for concurrent cold misses on both nodes', async () => {
+    const tarball = '/shared-dep/-/shared-dep-1.0.0.tgz';
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => fetch(`${(i % 2 === 0 ? nodeA : nodeB).url}/npm-proxy${tarball}`).then(async (r) => [r.status, (await r.arrayBuffer()).byteLength] as const)),
+    );
+    for (const [status, size] of answers) {
+      expect(status).toBe(200);
+      expect(size).toBeGreaterThan(0);
+    }
+    expect(counter.counts.get(tarball)).toBe(1);
+    expect(counter.counts.get('/shared-dep')).toBe(1);
+  });
+});
