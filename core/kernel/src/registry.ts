@@ -22,6 +22,7 @@ import { SingleFlight } from './engine/keyed-mutex.js';
 import { NamespacedKeyValueStore } from './engine/kv-store.js';
 import { KernelProxyCache } from './engine/proxy-cache.js';
 import { CacheMaintenance } from './engine/maintenance.js';
+import { copyStorage, type CopySummary } from './engine/storage-copy.js';
 import { TtlOverrides } from './engine/ttl-overrides.js';
 import type { ProxyStats } from './engine/upstream-health.js';
 import { Dispatcher, type RepositoryRuntime } from './http/dispatcher.js';
@@ -167,6 +168,16 @@ export class Registry {
   }
 
   /** Cache upkeep (verify, clean) over this registry's stores. */
+  /** Copy the blobs the metadata refers to from one configured store into another. */
+  copyStorage(fromName: string, toName: string, options: Parameters<typeof copyStorage>[3] = {}): Promise<CopySummary> {
+    const from = this.blobStores.get(fromName);
+    const to = this.blobStores.get(toName);
+    if (!from) throw new Error(`no storage named ${fromName}`);
+    if (!to) throw new Error(`no storage named ${toName}`);
+    if (from === to) throw new Error('--from and --to name the same storage');
+    return copyStorage(this.metadata, from, to, { logger: this.logger, ...options });
+  }
+
   get maintenance(): CacheMaintenance {
     const proxies = new Set([...this.repositories.values()].filter((r) => r.config.type === 'proxy').map((r) => r.name));
     return new CacheMaintenance(this.metadata, this.blobStores, proxies, this.logger.child({ component: 'cache' }));
