@@ -2,6 +2,7 @@
 // message naming the plugin, the range it wants and the version provided, without
 // importing their code, and the rest of the registry still starts and serves.
 import path from 'node:path';
+import { startPostgres } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 import { writeFileSync } from 'node:fs';
@@ -125,6 +126,26 @@ repositories:
 });
 
 describe('shipped example configs', () => {
+  it('multi-node config: db migrate on a real PostgreSQL, then config check passes', async () => {
+    const postgres = await startPostgres();
+    Object.assign(process.env, { DATABASE_URL: await postgres.createDatabase('example'), BLOB_DIR: tempDir('multi-node-blobs'), NPM_UPSTREAM: 'http://127.0.0.1:9/' });
+    try {
+      const config = path.join(repoRoot, 'examples/multi-node/registry-core.config.yaml');
+      const before = await runCli(['config', 'check', '--config', config]);
+      expect(before.code).not.toBe(0);
+      expect(before.stderr).toMatch(/registry-core db migrate/);
+      const migrated = await runCli(['db', 'migrate', '--config', config]);
+      expect(migrated.stdout).toMatch(/^applied InitialSchema/);
+      expect((await runCli(['db', 'migrate', '--config', config])).stdout).toContain('up to date');
+      const checked = await runCli(['config', 'check', '--config', path.join(repoRoot, 'examples/multi-node/registry-core.config.yaml')]);
+      expect(checked.stderr).toBe('');
+      expect(checked.stdout).toContain('config OK');
+    } finally {
+      for (const name of ['DATABASE_URL', 'BLOB_DIR', 'NPM_UPSTREAM']) delete process.env[name];
+      await postgres.stop();
+    }
+  }, 60_000);
+
   it('npm-team config passes config check', async () => {
     const checked = await runCli(['config', 'check', '--config', path.join(repoRoot, 'examples/npm-team/registry-core.config.yaml')]);
     expect(checked.stderr).toBe('');
