@@ -22,6 +22,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          // The npm clients' suite again, with every registry on PostgreSQL instead of SQLite.
+          name: 'e2e-postgres',
+          include: ['test/npm/npm-clients.test.ts'],
+          setupFiles: ['./test/setup/reflect-metadata.ts'],
+          globalSetup: ['./test/setup/postgres-global.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

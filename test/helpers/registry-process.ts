@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cliBin = path.join(repoRoot, 'cli', 'bin', 'registry-core.js');
@@ -32,6 +33,12 @@ export function tempDir(prefix: string): string {
 export async function startRegistry(config: string | undefined, options: { dir?: string; env?: NodeJS.ProcessEnv; port?: number } = {}): Promise<RunningRegistry> {
   const dir = options.dir ?? tempDir('registry');
   const configFile = path.join(dir, 'registry-core.config.yaml');
+  // In the e2e-postgres project every registry gets a database of its own on the run's
+  // PostgreSQL (unless its config names a metadata store itself).
+  const postgresUrl = inject('postgresUrl');
+  if (postgresUrl && config !== undefined && !/^metadata:/m.test(config) && !options.dir) {
+    config = `${config}\nmetadata: { type: postgres, url: "${await createTestDatabase(postgresUrl)}" }\n`;
+  }
   // No config: the zero-config default, found by nothing in `dir`.
   if (config !== undefined) writeFileSync(configFile, config);
   const args = config !== undefined ? ['--config', configFile] : [];
@@ -73,6 +80,22 @@ export async function startRegistry(config: string | undefined, options: { dir?:
       return exited;
     },
   };
+}
+
+let testDatabases = 0;
+
+/** A fresh database on the PostgreSQL at `url`; resolves its URL. */
+async function createTestDatabase(url: string): Promise<string> {
+  const { default: pg } = await import('pg');
+  const name = `rc_e2e_${process.pid}_${++testDatabases}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return url.replace(/\/[^/]*$/, `/${name}`);
 }
 
 /** Run the CLI to completion; resolves its exit code and output. */
