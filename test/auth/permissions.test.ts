@@ -24,6 +24,7 @@ auth:
     - { repositories: ["npm-*"], packages: ["@team-a/*"], write: [team-a], delete: [team-a] }
     - { repositories: ["npm-*"], write: [releasers], delete: [releasers] }
     - { repositories: ["npm-private"], read: [$authenticated, team-a] }
+    - { repositories: ["npm-local"], packages: ["@secret/*"], read: [team-a] }
 repositories:
   npm-local: { format: npm, type: hosted }
   npm-private: { format: npm, type: hosted }
@@ -115,6 +116,19 @@ repositories:
     expect(view.stdout.trim()).toBe('1.0.0');
     // The public repository stays readable without credentials.
     expect((await rawRequest(registry.url, '/npm-local/@team-a%2ftool')).status).toBe(200);
+  });
+
+  it('applies read rules for some names to those names only', async () => {
+    expect((await publish(tokens['rel']!, '@secret/plans')).code).toBe(0);
+    // Open names stay open to everyone; the secret ones need team-a.
+    expect((await rawRequest(registry.url, '/npm-local/@team-a%2ftool')).status).toBe(200);
+    const anonymous = await rawRequest(registry.url, '/npm-local/@secret%2fplans');
+    expect(anonymous.status).toBe(401);
+    expect((await rawRequest(registry.url, '/npm-local/@secret/plans/-/plans-1.0.0.tgz')).status).toBe(401);
+    const bob = await new NpmClient(`${registry.url}/npm-local/`, tokens['bob']).npm(['view', '@secret/plans', 'version']);
+    expect(bob.stderr).toMatch(/403/);
+    const alice = await new NpmClient(`${registry.url}/npm-local/`, tokens['alice']).npm(['view', '@secret/plans', 'version']);
+    expect(alice.stdout.trim()).toBe('1.0.0');
   });
 
   it('lets a team unpublish its own names only', async () => {

@@ -195,6 +195,8 @@ export function packumentResponse(ctx: FormatRequestContext, loaded: LoadedPacku
 }
 
 export async function getPackument(ctx: FormatRequestContext, name: PackageName): Promise<FormatResponse> {
+  // Name-level read rules (auth.permissions with `packages`).
+  ctx.authorize('read', name.name);
   const loaded = await loadPackument(ctx, name);
   if (!loaded) throw new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
   return packumentResponse(ctx, loaded);
@@ -202,6 +204,8 @@ export async function getPackument(ctx: FormatRequestContext, name: PackageName)
 
 /** `GET /<name>/<version | dist-tag | range>`: one version's document. */
 export async function getVersion(ctx: FormatRequestContext, name: PackageName, spec: string): Promise<FormatResponse> {
+  // Name-level read rules (auth.permissions with `packages`).
+  ctx.authorize('read', name.name);
   const loaded = await loadPackument(ctx, name);
   if (!loaded) throw new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
   const doc = withEnvironment(loaded.doc, environmentOf(ctx));
@@ -217,6 +221,8 @@ export async function getVersion(ctx: FormatRequestContext, name: PackageName, s
 
 /** `GET /-/package/<name>/dist-tags`. */
 export async function getDistTags(ctx: FormatRequestContext, name: PackageName): Promise<FormatResponse> {
+  // Name-level read rules (auth.permissions with `packages`).
+  ctx.authorize('read', name.name);
   const loaded = await loadPackument(ctx, name);
   if (!loaded) throw new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
   return jsonResponse(loaded.doc['dist-tags'], { cache: loaded.cache, cachePolicy: 'no-store' });
@@ -260,6 +266,8 @@ async function getGroupTarball(ctx: FormatRequestContext, name: PackageName, fil
 
 /** `GET /<name>/-/<file>.tgz`. */
 export async function getTarball(ctx: FormatRequestContext, name: PackageName, file: string): Promise<FormatResponse> {
+  // Name-level read rules (auth.permissions with `packages`).
+  ctx.authorize('read', name.name);
   const repo = ctx.repository;
   if (repo.type === 'group') return getGroupTarball(ctx, name, file);
   const notFound = () => new NotFoundError(`${name.name}/-/${file} is not in ${repo.name}`);

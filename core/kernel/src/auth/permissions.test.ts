@@ -45,6 +45,14 @@ describe('PermissionRules', () => {
     expect(rules.decide(alice, 'delete', 'npm-local', 'plain')).toBeUndefined();
   });
 
+  it('without a name, lets a rule for some names grant but never refuse', () => {
+    const only = new PermissionRules([{ repositories: ['r'], packages: ['@secret/*'], read: ['team-a'] }]);
+    expect(only.decide(anonymous, 'read', 'r')).toBeUndefined();
+    expect(only.decide(user('alice', ['team-a']), 'read', 'r')).toBe(true);
+    expect(only.decide(anonymous, 'read', 'r', '@secret/x')).toBe(false);
+    expect(only.decide(anonymous, 'read', 'r', 'open')).toBeUndefined();
+  });
+
   it('knows $all, $authenticated and $anonymous', () => {
     expect(rules.decide(anonymous, 'read', 'private')).toBe(false);
     expect(rules.decide(bob, 'read', 'private')).toBe(true);

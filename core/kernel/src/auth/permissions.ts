@@ -54,7 +54,8 @@ function names(principal: Principal, list: ReadonlySet<string>): boolean {
  * no matching rule says anything about that permission, the default applies (see
  * {@link PermissionRules.decide}). A check without a package name asks whether the
  * principal may do it to some package there (routes are checked before the format knows
- * the name; the format then checks the name).
+ * the name; the format then checks the name): there, rules limited to some names can
+ * grant but never refuse.
  */
 export class PermissionRules {
   private readonly rules: readonly CompiledRule[];
@@ -84,8 +85,10 @@ export class PermissionRules {
       if (!list) continue;
       if (!rule.repositories.some((r) => r.test(repository))) continue;
       if (rule.packages && packageName !== undefined && !rule.packages.some((p) => p.test(packageName))) continue;
-      spoken = true;
       if (names(principal, list)) return true;
+      // Without a name (a route checked before the format knows it), a rule for some names
+      // may grant but not refuse: other names may be open. The format checks the name.
+      if (!rule.packages || packageName !== undefined) spoken = true;
     }
     return spoken ? false : undefined;
   }
