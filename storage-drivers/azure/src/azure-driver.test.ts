@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import type { Logger } from '@registry-core/api';
+import { describeStorageDriverConformance, readAll } from '@registry-core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { azureStorageDriverDefinition, createDriver, parseOptions } from './index.js';
+
+// Azurite, Microsoft's Azure Storage emulator, as its own process (blob service only).
+const ACCOUNT = 'devstoreaccount1';
+const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+const azuriteBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.bin', 'azurite-blob');
+let azurite: ChildProcess | undefined;
+let endpoint = '';
+const workspace = mkdtempSync(path.join(tmpdir(), 'rc-azurite-'));
+let containers = 0;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const service = () => new BlobServiceClient(endpoint, new StorageSharedKeyCredential(ACCOUNT, KEY));
+
+beforeAll(async () => {
+  const port = await freePort();
+  azurite = spawn(azuriteBin, ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', workspace, '--silent', '--skipApiVersionCheck', '--loose'], { stdio: 'ignore' });
+  endpoint = `http://127.0.0.1:${port}/${ACCOUNT}`;
+  for (let attempt = 0; ; attempt++) {
+    const up = await service()
+      .getProperties()
+      .then(
+        () => true,
+        () => false,
+      );
+    if (up) break;
+    if (attempt > 200) throw new Error('azurite did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}, 60_000);
+afterAll(async () => {
+  if (azurite && azurite.exitCode === null) {
+    const exited = new Promise((r) => azurite!.once('exit', r));
+    azurite.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(workspace, { recursive: true, force: true });
+});
+
+async function freshDriver(extra: Record<string, unknown> = {}) {
+  const container = `c${++containers}-${process.pid}`;
+  await service().getContainerClient(container).create();
+  return createDriver(parseOptions({ container, accountName: ACCOUNT, accountKey: KEY, endpoint, blockSize: 1024 * 1024, ...extra }));
+}
+
+describeStorageDriverConformance('azure (azurite)', async () => ({ driver: await freshDriver({ prefix: 'registry' }), cleanup: async () => undefined }), {
+  largeObjectBytes: 64 * 1024 * 1024,
+  timeoutMs: 60_000,
+});
+
+const logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return logger; } } as unknown as Logger;
+const env = { configDir: '/', dataDir: '/', logger };
+
+describe('Azure driver against azurite', () => {
+  it('says at start when the container is missing or the key is refused', async () => {
+    await expect(azureStorageDriverDefinition.create({ container: 'no-such-container', accountName: ACCOUNT, accountKey: KEY, endpoint }, env)).rejects.toThrow(/container "no-such-container" does not exist/);
+    await expect(azureStorageDriverDefinition.create({ container: 'anything', accountName: ACCOUNT, accountKey: Buffer.from('wrong').toString('base64'), endpoint }, env)).rejects.toThrow(/refused/);
+  });
+
+  it('validates its options, naming each problem', () => {
+    expect(() => parseOptions({})).toThrow(/"container" is required.*connectionString/);
+    expect(() => parseOptions({ container: 'Bad_Name', accountName: 'a', accountKey: 'k', blockSize: 10, extra: 1 })).toThrow(/unknown option "extra".*container.*blockSize/);
+  });
+
+  it('stages a large object in blocks and reads ranges of it', async () => {
+    const driver = await freshDriver();
+    const size = 5 * 1024 * 1024 + 321;
+    const bytes = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) bytes[i] = (i * 13) & 0xff;
+    await driver.put('big/object.bin', Readable.from([bytes.subarray(0, 3_000_000), bytes.subarray(3_000_000)]), { size });
+    expect((await driver.head('big/object.bin'))?.size).toBe(size);
+    expect((await readAll((await driver.get('big/object.bin', { start: 4_000_000, end: 4_000_099 }))!)).equals(bytes.subarray(4_000_000, 4_000_100))).toBe(true);
+    expect((await readAll((await driver.get('big/object.bin'))!)).equals(bytes)).toBe(true);
+  });
+
+  it('gives a SAS URL a plain client can download from', async () => {
+    const driver = await freshDriver();
+    await driver.put('signed.txt', Readable.from([Buffer.from('signed bytes')]));
+    const url = await driver.presignedGetUrl('signed.txt', 60);
+    expect(url).toMatch(/sig=/);
+    expect(await (await fetch(url!)).text()).toBe('signed bytes');
+  });
+});
