@@ -88,6 +88,7 @@ export class AzureStorageDriver implements StorageDriver {
     checked.on('error', (error) => (failure ??= error));
     const source = body.pipe(checked).pipe(new PassThrough());
     checked.on('error', (error) => source.destroy(error));
+    const started = Date.now();
     try {
       await blob.uploadStream(source, this.options.blockSize, this.options.concurrency, {
         ...(options.contentType ? { blobHTTPHeaders: { blobContentType: options.contentType } } : {}),
@@ -99,6 +100,13 @@ export class AzureStorageDriver implements StorageDriver {
       if (failure) throw failure;
       const status = statusOf(error);
       if (options.createOnly && (status === 409 || status === 412)) throw driverError('EEXIST', `${key} already exists`);
+      // Another put of this key committed while ours was staging: Azure then drops our
+      // uncommitted blocks. The key holds that writer's complete version, as if ours had
+      // been overwritten at once (last writer wins); anything else is a real failure.
+      if ((error as { code?: string }).code === 'InvalidBlockList' && !options.createOnly) {
+        const now = await this.head(key);
+        if (now && now.lastModified.getTime() >= Math.floor(started / 1000) * 1000) return { key, size: now.size, lastModified: now.lastModified };
+      }
       throw error;
     }
     if (failure) throw failure;
