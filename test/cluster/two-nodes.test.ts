@@ -1,10 +1,14 @@
-// Two registry-core nodes on one PostgreSQL and one blob folder behave as one registry,
+// Two registry-core nodes on one PostgreSQL and one blob store behave as one registry,
 // driven by the real npm client: a publish on node A is installed from node B at once, and
-// concurrent cold misses through both nodes make one upstream request.
+// concurrent cold misses (and cold npm installs) through both nodes make one upstream
+// request each. Run twice: on a shared blob folder, and on an S3-compatible server
+// (s3rver) with downloads redirected to the store by presigned URLs.
+import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { startPostgres, type TestPostgres } from '@registry-core/testing';
+import { fileURLToPath } from 'node:url';
+import { startPostgres, startS3rver, type TestPostgres, type TestS3 } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NpmClient, makePackage, makeProject } from '../helpers/npm-client.js';
 import { packageTarball, publishBody } from '../helpers/npm-publish-body.js';
@@ -27,7 +31,49 @@ async function countingProxy(target: string): Promise<{ server: Server; url: str
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, counts };
 }
 
-describe('two nodes on one PostgreSQL and one blob store', () => {
+const testDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** One blob store the two nodes share: its config block, and what it needs running. */
+interface Backend {
+  storage(): Promise<string>;
+  stop(): Promise<void>;
+  /** The store redirects downloads (presigned URLs) to this origin. */
+  redirectsTo?(): string;
+}
+
+const backends: Record<string, () => Backend> = {
+  'a shared folder': () => ({
+    storage: async () => `{ driver: fs, path: "${path.join(tempDir('cluster-blobs'), 'blobs')}" }`,
+    stop: async () => undefined,
+  }),
+  's3rver, downloads redirected': () => {
+    let s3: TestS3 | undefined;
+    const publicEndpoint = () => s3!.endpoint.replace('127.0.0.1', 'localhost');
+    return {
+      async storage() {
+        s3 = await startS3rver({ fromDir: testDir, buckets: ['cluster'] });
+        // Clients reach the store by another host name than the registry (as they would
+        // in production): npm drops its Authorization header only when the host changes,
+        // and S3 refuses a presigned request that carries one.
+        return `{ driver: s3, bucket: cluster, endpoint: "${s3.endpoint}", publicEndpoint: "${publicEndpoint()}", accessKeyId: ${s3.accessKeyId}, secretAccessKey: ${s3.secretAccessKey}, redirect: { minSize: 1kb, expires: 60 } }`;
+      },
+      stop: async () => s3?.stop(),
+      redirectsTo: () => publicEndpoint(),
+    };
+  },
+};
+
+async function seed(registry: RunningRegistry, token: string, manifest: Record<string, unknown>, extra: { name: string; content: string }[] = []): Promise<void> {
+  const put = await fetch(`${registry.url}/npm-local/${manifest['name']}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: publishBody(manifest, await packageTarball(manifest, extra)),
+  });
+  expect(put.status).toBe(201);
+}
+
+describe.each(Object.keys(backends))('two nodes on one PostgreSQL and %s', (backendName) => {
+  const backend = backends[backendName]!();
   let postgres: TestPostgres;
   let upstream: RunningRegistry;
   let counter: Awaited<ReturnType<typeof countingProxy>>;
@@ -43,19 +89,16 @@ describe('two nodes on one PostgreSQL and one blob store', () => {
     const seeder = await runCli(['user', 'add', 'seed', '--password', 'seed-password-1', '--config', upstream.configFile]);
     expect(seeder.code, seeder.stderr).toBe(0);
     const seedToken = (await runCli(['token', 'create', '--user', 'seed', '--config', upstream.configFile])).stdout.trim().split('\n').pop()!;
-    const manifest = { name: 'shared-dep', version: '1.0.0' };
-    const put = await fetch(`${upstream.url}/npm-local/shared-dep`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${seedToken}`, 'content-type': 'application/json' },
-      body: publishBody(manifest, await packageTarball(manifest)),
-    });
-    expect(put.status).toBe(201);
+    // 8 KB of random text, so the tarball is over the redirect threshold gzipped too.
+    const bulk = { name: 'package/data.txt', content: randomBytes(6000).toString('base64') };
+    await seed(upstream, seedToken, { name: 'shared-dep', version: '1.0.0' }, [bulk]);
+    await seed(upstream, seedToken, { name: 'cold-leaf', version: '2.0.0' }, [bulk]);
+    await seed(upstream, seedToken, { name: 'cold-app', version: '1.0.0', dependencies: { 'cold-leaf': '^2.0.0' } });
     counter = await countingProxy(`${upstream.url}/npm-local/`);
-    const blobs = path.join(tempDir('cluster-blobs'), 'blobs');
     const config = `
 metadata: { type: postgres, url: "${database}" }
 storage:
-  default: { driver: fs, path: "${blobs}" }
+  default: ${await backend.storage()}
 repositories:
   npm-local: { format: npm, type: hosted }
   npm-proxy: { format: npm, type: proxy, upstream: "${counter.url}" }
@@ -73,6 +116,7 @@ repositories:
     await upstream?.stop();
     counter?.server.close();
     await postgres?.stop();
+    await backend.stop();
   });
 
   it('serves on node B what was published on node A, at once', async () => {
@@ -102,5 +146,39 @@ repositories:
     }
     expect(counter.counts.get(tarball)).toBe(1);
     expect(counter.counts.get('/shared-dep')).toBe(1);
+  });
+
+  it('installs cold through both nodes at once with one upstream request per file', async () => {
+    const [a, b] = await Promise.all(
+      [nodeA, nodeB].map((node) => new NpmClient(`${node.url}/npm/`, token).npm(['install', '--no-audit', '--no-fund'], makeProject({ 'cold-app': '^1.0.0' }))),
+    );
+    expect(a!.code, a!.stderr).toBe(0);
+    expect(b!.code, b!.stderr).toBe(0);
+    for (const file of ['/cold-app', '/cold-leaf', '/cold-app/-/cold-app-1.0.0.tgz', '/cold-leaf/-/cold-leaf-2.0.0.tgz']) {
+      expect(counter.counts.get(file), file).toBe(1);
+    }
+  });
+
+  if (backend.redirectsTo) it('sends downloads over the threshold to the store with a presigned URL', async () => {
+    const url = `${nodeB.url}/npm/shared-dep/-/shared-dep-1.0.0.tgz`;
+    const direct = await fetch(`${nodeA.url}/npm-proxy/shared-dep/-/shared-dep-1.0.0.tgz`);
+    const expected = Buffer.from(await direct.arrayBuffer());
+    const answer = await fetch(url, { redirect: 'manual' });
+    expect(answer.status).toBe(307);
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+    const location = answer.headers.get('location')!;
+    expect(location.startsWith(`${backend.redirectsTo!()}/cluster/sha256/`)).toBe(true);
+    expect(location).toMatch(/X-Amz-Signature=/);
+    const fromStore = await fetch(location);
+    expect(fromStore.status).toBe(200);
+    expect(fromStore.headers.get('content-type')).toBe('application/octet-stream');
+    expect(Buffer.from(await fromStore.arrayBuffer()).equals(expected)).toBe(true);
+    // npm (with its token) follows the redirect; the tarball is verified against the packument.
+    const installed = await new NpmClient(`${nodeB.url}/npm/`, token).npm(['install', '--no-audit', '--no-fund'], makeProject({ 'shared-dep': '1.0.0' }));
+    expect(installed.code, installed.stderr).toBe(0);
+    // HEAD and conditional requests are still answered by the registry itself.
+    expect((await fetch(url, { method: 'HEAD', redirect: 'manual' })).status).toBe(200);
+    const etag = (await fetch(url, { method: 'HEAD' })).headers.get('etag')!;
+    expect((await fetch(url, { headers: { 'if-none-match': etag }, redirect: 'manual' })).status).toBe(304);
   });
 });

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { tempDir } from './registry-process.js';
+import { freePort } from '@registry-core/testing';
 
 /** Where Debian's nginx lives; tests that need it fail with this hint when it is missing. */
 export const NGINX_BIN = '/usr/sbin/nginx';
@@ -11,17 +11,6 @@ export interface RunningNginx {
   readonly url: string;
   readonly dir: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

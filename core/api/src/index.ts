@@ -66,6 +66,7 @@ export type {
 export { DELETE_DOCUMENT } from './repository.js';
 export type {
   ByteRange,
+  PresignedGetOptions,
   StorageDriver,
   StorageDriverDefinition,
   StorageListPage,

@@ -19,6 +19,12 @@ export interface StoragePutOptions {
   readonly contentType?: string;
 }
 
+/** Options of {@link StorageDriver.presignedGetUrl}. */
+export interface PresignedGetOptions {
+  /** The `Content-Type` the store should answer with (blobs are shared across formats). */
+  readonly contentType?: string;
+}
+
 /** What a driver reports about a stored object. */
 export interface StorageObjectInfo {
   readonly key: string;
@@ -61,8 +67,13 @@ export interface StorageDriver {
    * through Node. `undefined` when this driver or its config offers no such location.
    */
   internalRedirectPath?(key: string): string | undefined;
-  /** Optional: a URL a client can download the object from directly. */
-  presignedGetUrl?(key: string, expiresInSeconds: number): Promise<string | undefined>;
+  /**
+   * Optional: a URL a client can download the object from directly for the next
+   * `expiresInSeconds` (a presigned or SAS URL), answering with `options.contentType`
+   * when given. `undefined` when this driver's config cannot sign URLs. The host
+   * redirects downloads to it when the operator sets `storage.<name>.redirect`.
+   */
+  presignedGetUrl?(key: string, expiresInSeconds: number, options?: PresignedGetOptions): Promise<string | undefined>;
   /** Release connections and handles. */
   close?(): Promise<void>;
 }

@@ -106,8 +106,8 @@ export class Registry {
           logger.error(`storage ${name}: no plugin provides the storage driver "${storage.driver}"`);
           continue;
         }
-        const { driver: _id, ...driverOptions } = storage;
-        const store = new BlobStore(name, await driver.definition.create(driverOptions, env), memory);
+        const { driver: _id, redirect, ...driverOptions } = storage;
+        const store = new BlobStore(name, await driver.definition.create(driverOptions, env), memory, redirect);
         blobStores.set(name, store);
         void store
           .sweepStaging()

@@ -12,3 +12,5 @@ export {
   truncatedStream,
 } from './streams.js';
 export { startPostgres, type TestPostgres } from './postgres.js';
+export { startS3rver, type TestS3 } from './s3rver.js';
+export { freePort } from './ports.js';

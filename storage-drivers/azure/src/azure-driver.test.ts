@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { Logger } from '@registry-core/api';
-import { describeStorageDriverConformance, readAll } from '@registry-core/testing';
+import { describeStorageDriverConformance, readAll, freePort } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { azureStorageDriverDefinition, createDriver, parseOptions } from './index.js';
 
@@ -19,16 +18,6 @@ let azurite: ChildProcess | undefined;
 let endpoint = '';
 const workspace = mkdtempSync(path.join(tmpdir(), 'rc-azurite-'));
 let containers = 0;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const service = () => new BlobServiceClient(endpoint, new StorageSharedKeyCredential(ACCOUNT, KEY));
 

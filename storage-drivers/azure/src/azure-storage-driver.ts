@@ -7,7 +7,7 @@ import {
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
 } from '@azure/storage-blob';
-import type { ByteRange, StorageDriver, StorageListPage, StorageObjectInfo, StoragePutOptions } from '@registry-core/api';
+import type { ByteRange, PresignedGetOptions, StorageDriver, StorageListPage, StorageObjectInfo, StoragePutOptions } from '@registry-core/api';
 
 /** Options of {@link AzureStorageDriver}, validated by the driver definition. */
 export interface AzureDriverOptions {
@@ -174,15 +174,22 @@ export class AzureStorageDriver implements StorageDriver {
     return { keys, ...(page?.continuationToken ? { cursor: page.continuationToken } : {}) };
   }
 
-  async presignedGetUrl(key: string, expiresInSeconds: number): Promise<string | undefined> {
+  async presignedGetUrl(key: string, expiresInSeconds: number, options: PresignedGetOptions = {}): Promise<string | undefined> {
     if (!this.options.sharedKey) return undefined;
     const blob = this.blob(key);
-    return `${blob.url}?${this.sas(blob.containerName, blob.name, expiresInSeconds)}`;
+    return `${blob.url}?${this.sas(blob.containerName, blob.name, expiresInSeconds, options.contentType)}`;
   }
 
-  private sas(containerName: string, blobName: string, seconds: number): string {
+  private sas(containerName: string, blobName: string, seconds: number, contentType?: string): string {
     return generateBlobSASQueryParameters(
-      { containerName, blobName, permissions: BlobSASPermissions.parse('r'), startsOn: new Date(Date.now() - 60_000), expiresOn: new Date(Date.now() + seconds * 1000) },
+      {
+        containerName,
+        blobName,
+        permissions: BlobSASPermissions.parse('r'),
+        startsOn: new Date(Date.now() - 60_000),
+        expiresOn: new Date(Date.now() + seconds * 1000),
+        ...(contentType ? { contentType } : {}),
+      },
       this.options.sharedKey!,
     ).toString();
   }

@@ -1,129 +1,39 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@registry-core/api';
-import { describeStorageDriverConformance, failingStream, readAll, sha256Hex } from '@registry-core/testing';
+import { describeStorageDriverConformance, failingStream, readAll, sha256Hex, startS3rver, type TestS3 } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDriver, explainBucketError, parseOptions, s3StorageDriverDefinition } from './index.js';
 
 // s3rver 3.7.1, an S3 emulator, in its own process (so the memory test measures the driver
-// only). Two of its shortcuts break guarantees real S3 gives, and the launcher below
-// replaces those two store functions, nothing else:
-// - listing walks its folders in directory order, not S3's UTF-8 byte order, so pages are
-//   cut at the wrong places: the replacement sorts as S3 does;
-// - a PUT writes straight into the object's file (and answers before the file is flushed),
-//   so readers see partial objects during an overwrite: the replacement writes a temp file
-//   and renames it into place, as S3's all-or-nothing PUT behaves.
-// It runs with --openssl-legacy-provider: its continuation tokens use DES.
+// only), as @registry-core/testing starts it: see startS3rver for the two shortcuts of
+// s3rver it replaces with S3's behaviour and what it does not emulate.
 const packageDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const LAUNCHER = `
-const S3rver = require('s3rver');
-const crypto = require('crypto');
-const fs = require('fs');
-const path = require('path');
-const { Readable, Transform } = require('stream');
-const { pipeline } = require('stream/promises');
-const FilesystemStore = require('s3rver/lib/stores/filesystem');
-const S3Object = require('s3rver/lib/models/object');
-const { walk } = require('s3rver/lib/utils');
-const original = FilesystemStore.prototype.listObjects;
-const bytes = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-FilesystemStore.prototype.listObjects = async function (bucket, options) {
-  if (options.delimiter) return original.call(this, bucket, options);
-  const { startAfter = '', prefix = '', maxKeys = Infinity } = options;
-  const root = this.getBucketPath(bucket);
-  const suffix = '._S3rver_object';
-  const keys = [];
-  for (const file of walk(root)) {
-    if (!file.endsWith(suffix)) continue;
-    const key = file.slice(root.length + 1, -suffix.length);
-    if (key.startsWith(prefix) && bytes(key, startAfter) > 0) keys.push(key);
-  }
-  keys.sort(bytes);
-  const page = keys.slice(0, maxKeys);
-  const metadata = await Promise.all(page.map((key) => this.getMetadata(bucket, key).catch((e) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)))));
-  const objects = page.map((key, i) => [key, metadata[i]]).filter(([, m]) => m !== undefined).map(([key, m]) => new S3Object(bucket, key, null, m));
-  return { objects, commonPrefixes: [], isTruncated: keys.length > maxKeys };
-};
-FilesystemStore.prototype.putObject = async function (object) {
-  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
-  await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
-  const temp = objectPath + '.' + crypto.randomBytes(8).toString('hex') + '.partial';
-  const md5 = crypto.createHash('md5');
-  let size = 0;
-  const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
-  const count = new Transform({ transform(chunk, _encoding, callback) { md5.update(chunk); size += chunk.length; callback(null, chunk); } });
-  try {
-    await pipeline(source, count, fs.createWriteStream(temp));
-    await fs.promises.rename(temp, objectPath);
-  } catch (error) {
-    await fs.promises.rm(temp, { force: true });
-    throw error;
-  }
-  const digest = md5.digest('hex');
-  await this.putMetadata(object.bucket, object.key, object.metadata, digest);
-  return { size, md5: digest };
-};
-new S3rver({ address: '127.0.0.1', port: Number(process.env.S3RVER_PORT), directory: process.env.S3RVER_DIR, silent: true })
-  .run()
-  .then(() => process.send && process.send('ready'), (error) => { console.error(error); process.exit(1); });
-`;
-
-const ACCESS_KEY = 'S3RVER';
-const SECRET_KEY = 'S3RVER';
-let s3rver: ChildProcess | undefined;
+let s3: TestS3;
 let endpoint = '';
-const workspace = mkdtempSync(path.join(tmpdir(), 'rc-s3rver-'));
+let ACCESS_KEY = '';
+let SECRET_KEY = '';
 let buckets = 0;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const admin = () => new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY } });
 
 beforeAll(async () => {
-  const port = await freePort();
-  s3rver = spawn(process.execPath, ['--openssl-legacy-provider', '-e', LAUNCHER], {
-    cwd: packageDir,
-    env: { ...process.env, S3RVER_PORT: String(port), S3RVER_DIR: workspace },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    s3rver!.once('message', () => resolve());
-    s3rver!.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
-  });
-  endpoint = `http://127.0.0.1:${port}`;
+  s3 = await startS3rver({ fromDir: packageDir });
+  ({ endpoint, accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY } = s3);
   const client = admin();
   await client.send(new ListBucketsCommand({}));
   client.destroy();
 }, 60_000);
 
 afterAll(async () => {
-  if (s3rver && s3rver.exitCode === null) {
-    const exited = new Promise((r) => s3rver!.once('exit', r));
-    s3rver.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(workspace, { recursive: true, force: true });
+  await s3?.stop();
 });
 
 async function freshBucket(): Promise<string> {
   const bucket = `b${++buckets}-${process.pid}`;
-  const client = admin();
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  client.destroy();
+  await s3.createBucket(bucket);
   return bucket;
 }
 

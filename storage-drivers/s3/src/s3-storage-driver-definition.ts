@@ -13,6 +13,8 @@ export interface S3Config {
   readonly bucket: string;
   readonly region: string;
   readonly endpoint?: string;
+  /** Where clients reach the store, when not at `endpoint` (used only to sign download URLs). */
+  readonly publicEndpoint?: string;
   readonly forcePathStyle: boolean;
   readonly prefix: string;
   readonly accessKeyId?: string;
@@ -28,6 +30,7 @@ const KNOWN = [
   'bucket',
   'region',
   'endpoint',
+  'publicEndpoint',
   'forcePathStyle',
   'prefix',
   'accessKeyId',
@@ -66,16 +69,20 @@ export function parseOptions(options: Readonly<Record<string, unknown>>): S3Conf
   if (options['bucket'] === undefined) problems.push('"bucket" is required');
   else if (bucket !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/.test(bucket)) problems.push('"bucket" must be a bucket name (letters, digits, ".", "-", "_"; no "/")');
   const region = string('region') ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
-  const endpoint = string('endpoint');
-  if (endpoint !== undefined) {
+  const url = (key: string, example: string): string | undefined => {
+    const value = string(key);
+    if (value === undefined) return undefined;
     let ok = false;
     try {
-      ok = /^https?:$/.test(new URL(endpoint).protocol);
+      ok = /^https?:$/.test(new URL(value).protocol);
     } catch {
       ok = false;
     }
-    if (!ok) problems.push('"endpoint" must be an http(s) URL such as http://127.0.0.1:9000');
-  }
+    if (!ok) problems.push(`"${key}" must be an http(s) URL such as ${example}`);
+    return value;
+  };
+  const endpoint = url('endpoint', 'http://127.0.0.1:9000');
+  const publicEndpoint = url('publicEndpoint', 'https://s3.example.com');
   const forcePathStyle = boolean('forcePathStyle', endpoint !== undefined);
   let prefix = string('prefix') ?? '';
   if (prefix.startsWith('/') || prefix.split('/').some((s, i, all) => (s === '' && i < all.length - 1) || s === '.' || s === '..')) {
@@ -96,6 +103,7 @@ export function parseOptions(options: Readonly<Record<string, unknown>>): S3Conf
     bucket: bucket!,
     region,
     ...(endpoint !== undefined ? { endpoint } : {}),
+    ...(publicEndpoint !== undefined ? { publicEndpoint } : {}),
     forcePathStyle,
     prefix,
     ...(accessKeyId !== undefined ? { accessKeyId } : {}),
@@ -126,6 +134,7 @@ export function createDriver(config: S3Config, extra: { copyObjectLimit?: number
   };
   return new S3StorageDriver({
     client: new S3Client(clientConfig),
+    ...(config.publicEndpoint !== undefined ? { presignClient: new S3Client({ ...clientConfig, endpoint: config.publicEndpoint }) } : {}),
     bucket: config.bucket,
     prefix: config.prefix,
     partSize: config.partSize,

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { ByteRange, StorageDriver, StorageListPage, StorageObjectInfo, StoragePutOptions } from '@registry-core/api';
+import type { ByteRange, PresignedGetOptions, StorageDriver, StorageListPage, StorageObjectInfo, StoragePutOptions } from '@registry-core/api';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -27,6 +27,8 @@ const MAX_KEY_BYTES = 1024;
 /** Options of {@link S3StorageDriver}, validated by the driver definition. */
 export interface S3DriverOptions {
   readonly client: S3Client;
+  /** Signs presigned URLs when clients reach the store at another address (`publicEndpoint`). */
+  readonly presignClient?: S3Client;
   readonly bucket: string;
   /** Key prefix inside the bucket (ends with `/`), or empty. */
   readonly prefix: string;
@@ -347,14 +349,16 @@ export class S3StorageDriver implements StorageDriver {
   }
 
   /** A SigV4 presigned GET URL, living at most `presignedUrlTtl` seconds (0: off). */
-  async presignedGetUrl(key: string, expiresInSeconds: number): Promise<string | undefined> {
+  async presignedGetUrl(key: string, expiresInSeconds: number, options: PresignedGetOptions = {}): Promise<string | undefined> {
     const objectKey = this.objectKey(key);
     if (this.options.presignedUrlTtl === 0) return undefined;
     const expiresIn = Math.max(1, Math.min(Math.floor(expiresInSeconds), this.options.presignedUrlTtl));
-    return getSignedUrl(this.options.client, new GetObjectCommand({ Bucket: this.options.bucket, Key: objectKey }), { expiresIn });
+    const command = new GetObjectCommand({ Bucket: this.options.bucket, Key: objectKey, ...(options.contentType ? { ResponseContentType: options.contentType } : {}) });
+    return getSignedUrl(this.options.presignClient ?? this.options.client, command, { expiresIn });
   }
 
   async close(): Promise<void> {
     this.options.client.destroy();
+    this.options.presignClient?.destroy();
   }
 }

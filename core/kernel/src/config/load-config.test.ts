@@ -134,6 +134,26 @@ describe('normalizeConfig', () => {
     );
   });
 
+  it('reads storage redirects for the host and keeps them from the driver options', () => {
+    const config = normalizeConfig(
+      {
+        storage: {
+          off: { driver: 's3', bucket: 'b', redirect: false },
+          on: { driver: 's3', bucket: 'b', redirect: true },
+          tuned: { driver: 'azure', container: 'c', redirect: { minSize: '10mb', expires: 120 } },
+        },
+      },
+      ctx,
+    );
+    expect(config.storage['off']).toEqual({ driver: 's3', bucket: 'b' });
+    expect(config.storage['on']).toEqual({ driver: 's3', bucket: 'b', redirect: { minBytes: 1024 * 1024, expiresSeconds: 300 } });
+    expect(config.storage['tuned']!.redirect).toEqual({ minBytes: 10 * 1024 * 1024, expiresSeconds: 120 });
+    expect(errorsOf({ storage: { x: { driver: 's3', redirect: 'yes' } } })).toContain('storage.x.redirect: must be true, false, or { minSize, expires }');
+    expect(errorsOf({ storage: { x: { driver: 's3', redirect: { minSize: 'big', expires: 5, ttl: 1 } } } })).toEqual(
+      expect.arrayContaining(['storage.x.redirect.ttl: unknown key (minSize, expires)', 'storage.x.redirect.minSize: must be a size such as 1mb', 'storage.x.redirect.expires: must be whole seconds from 10 to 86400']),
+    );
+  });
+
   it('parses sizes', () => {
     expect(parseSize('100mb')).toBe(100 * 1024 * 1024);
     expect(parseSize('1.5 GB')).toBe(1.5 * 1024 ** 3);

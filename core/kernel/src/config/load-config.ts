@@ -6,7 +6,7 @@ import { expandEnv } from './expand-env.js';
 import { configSchema } from './schema.js';
 import { parseSize } from './sizes.js';
 import type { PermissionRule } from '../auth/permissions.js';
-import type { LoadedConfig, PluginEntry, RegistryConfig, RepositoryConfig, StorageConfig } from './types.js';
+import type { LoadedConfig, PluginEntry, RegistryConfig, RepositoryConfig, StorageConfig, StorageRedirectConfig } from './types.js';
 
 /** A config that cannot be used; `errors` holds one line per problem, each with its path. */
 export class ConfigError extends Error {
@@ -118,6 +118,9 @@ export function normalizeConfig(
       if (typeof s['path'] !== 'string') errors.push(`storage.${name}.path: required for the fs driver`);
       else storage[name] = { ...s, path: resolve(s['path']) };
     }
+    const redirect = parseRedirect(s.redirect as unknown, `storage.${name}.redirect`, errors);
+    const { redirect: _given, ...rest } = storage[name]!;
+    storage[name] = { ...rest, driver: s.driver, ...(redirect ? { redirect } : {}) };
   }
 
   const metadata =
@@ -215,6 +218,28 @@ export function normalizeConfig(
 }
 
 /** Group members must exist, share the group's format, and not form cycles. */
+/**
+ * `redirect: true` or `{ minSize: '1mb', expires: 300 }` → normalized; `false`/absent → off.
+ * The URL lifetime is short on purpose: a redirect is answered with `no-store`, and a
+ * client follows it at once.
+ */
+function parseRedirect(value: unknown, at: string, errors: string[]): StorageRedirectConfig | undefined {
+  if (value === undefined || value === false) return undefined;
+  const defaults = { minBytes: 1024 * 1024, expiresSeconds: 300 };
+  if (value === true) return defaults;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    errors.push(`${at}: must be true, false, or { minSize, expires }`);
+    return undefined;
+  }
+  const v = value as Record<string, unknown>;
+  for (const key of Object.keys(v)) if (key !== 'minSize' && key !== 'expires') errors.push(`${at}.${key}: unknown key (minSize, expires)`);
+  const minBytes = v['minSize'] === undefined ? defaults.minBytes : parseSize(v['minSize']);
+  if (minBytes === undefined) errors.push(`${at}.minSize: must be a size such as 1mb`);
+  const expires = v['expires'] ?? defaults.expiresSeconds;
+  if (typeof expires !== 'number' || !Number.isInteger(expires) || expires < 10 || expires > 86_400) errors.push(`${at}.expires: must be whole seconds from 10 to 86400`);
+  return { minBytes: minBytes ?? defaults.minBytes, expiresSeconds: Number(expires) };
+}
+
 function checkGroups(repositories: Record<string, RepositoryConfig>): string[] {
   const errors: string[] = [];
   for (const [name, r] of Object.entries(repositories)) {

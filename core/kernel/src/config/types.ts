@@ -6,7 +6,20 @@ export interface PluginEntry {
 
 export interface StorageConfig {
   readonly driver: string;
+  /**
+   * Send clients of large downloads to the object store (a presigned URL) instead of
+   * streaming the bytes through this process; read by the host, never passed to the driver.
+   */
+  readonly redirect?: StorageRedirectConfig;
   readonly [option: string]: unknown;
+}
+
+/** `storage.<name>.redirect`, normalized. */
+export interface StorageRedirectConfig {
+  /** Files at least this large are redirected; smaller ones are served here (memory cache). */
+  readonly minBytes: number;
+  /** Lifetime of each presigned URL. */
+  readonly expiresSeconds: number;
 }
 
 export type MetadataConfig = (

@@ -36,6 +36,12 @@ export function assetMemoryRef(asset: Asset): { readonly repository: string; rea
   return { repository: location.repository, bytes: () => location.store.peekSmall(location.blobKey) };
 }
 
+/** Where the client downloads `asset` from instead, when its storage redirects large files. */
+export async function assetRedirectUrl(asset: Asset): Promise<string | undefined> {
+  const location = assetBlobs.get(asset);
+  return location?.store.redirectUrl(location.blobKey, asset.size, asset.contentType);
+}
+
 /** A small asset's bytes from the memory cache (read in on first use); `undefined` for large ones. */
 export async function smallAssetBytes(asset: Asset): Promise<Buffer | undefined> {
   const location = assetBlobs.get(asset);

@@ -8,6 +8,7 @@ import {
   type ExpectedDigests,
   type StorageDriver,
 } from '@registry-core/api';
+import type { StorageRedirectConfig } from '../config/types.js';
 import { HashingStream } from './hashing.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { BlobMemoryCache } from './memory-cache.js';
@@ -44,7 +45,22 @@ export class BlobStore {
     readonly driver: StorageDriver,
     /** Hot small blobs (shared by every store; keys are prefixed with the store's name). */
     private readonly memory?: BlobMemoryCache,
-  ) {}
+    /** Send downloads of large blobs to the store itself (`storage.<name>.redirect`). */
+    private readonly redirect?: StorageRedirectConfig,
+  ) {
+    if (redirect && !driver.presignedGetUrl) {
+      throw new Error(`storage ${name}: "redirect" needs a driver that makes presigned download URLs, and this driver does not`);
+    }
+  }
+
+  /**
+   * A URL the client can download a blob from directly, when this store redirects blobs
+   * of this size; `undefined` to serve it here.
+   */
+  async redirectUrl(blobKey: string, size: number, contentType: string): Promise<string | undefined> {
+    if (!this.redirect || size < this.redirect.minBytes) return undefined;
+    return this.driver.presignedGetUrl?.(blobKey, this.redirect.expiresSeconds, { contentType });
+  }
 
   /** The whole blob if the memory cache holds it (never reads storage). */
   peekSmall(blobKey: string): Buffer | undefined {

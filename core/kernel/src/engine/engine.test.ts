@@ -92,6 +92,22 @@ describe('repository engine on SQLite and the filesystem', () => {
     expect(await hosted.get('precious')).toBeDefined();
   });
 
+  it('redirects only when the store is configured to, and refuses a redirect its driver cannot sign', async () => {
+    expect(() => new BlobStore('fs', driver, undefined, { minBytes: 0, expiresSeconds: 60 })).toThrow(/storage fs: "redirect" needs a driver that makes presigned download URLs/);
+    const signed: unknown[] = [];
+    const signing = Object.assign(Object.create(driver) as FsStorageDriver, {
+      presignedGetUrl: async (key: string, seconds: number, options?: { contentType?: string }) => {
+        signed.push([key, seconds, options]);
+        return `https://store.example/${key}?sig`;
+      },
+    });
+    const redirecting = new BlobStore('s', signing, undefined, { minBytes: 1000, expiresSeconds: 60 });
+    expect(await redirecting.redirectUrl('sha256/ab/cd/x', 999, 'text/plain')).toBeUndefined();
+    expect(await redirecting.redirectUrl('sha256/ab/cd/x', 1000, 'text/plain')).toBe('https://store.example/sha256/ab/cd/x?sig');
+    expect(signed).toEqual([['sha256/ab/cd/x', 60, { contentType: 'text/plain' }]]);
+    expect(await new BlobStore('plain', signing).redirectUrl('sha256/ab/cd/x', 10_000, 'text/plain')).toBeUndefined();
+  });
+
   it('refuses createOnly over an existing asset', async () => {
     const a = new RepositoryAssetStore('a', blobs, metadata);
     await a.put('f', Buffer.from('1'), { kind: 'content', contentType: 'x/y', createOnly: true });

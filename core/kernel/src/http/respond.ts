@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Asset, CachePolicy, FormatResponse } from '@registry-core/api';
 import { matchesEtag } from './hot-answers.js';
-import { assetMemoryRef, internalRedirectPath, smallAssetBytes } from '../engine/asset-store.js';
+import { assetMemoryRef, assetRedirectUrl, internalRedirectPath, smallAssetBytes } from '../engine/asset-store.js';
 
 /** An answer {@link writeResponse} marks as replayable: set in `ctx.state.hotAnswer`. */
 export interface HotCandidate {
@@ -151,6 +151,19 @@ async function writeAsset(ctx: Context, asset: Asset, status: number): Promise<v
     ctx.body = '';
     ctx.status = status;
     ctx.type = asset.contentType;
+    return;
+  }
+  const redirect = status === 200 ? await assetRedirectUrl(asset) : undefined;
+  if (redirect !== undefined) {
+    // The storage sends large files itself (storage.<name>.redirect): a short-lived
+    // presigned URL, so the answer must not be cached; the client resends its Range there.
+    ctx.remove('Content-Range');
+    ctx.remove('ETag');
+    ctx.remove('Last-Modified');
+    ctx.remove('Accept-Ranges');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.redirect(redirect);
+    ctx.status = 307;
     return;
   }
   ctx.status = range ? 206 : status;
