@@ -1,17 +1,20 @@
 // A node killed with SIGKILL in the middle of a cache fill and of an upload, with another
-// node on the same PostgreSQL and blob folder: nothing partial becomes visible, the dead
-// node's locks go with its connection, and the other node keeps serving.
+// node on the same PostgreSQL and blob store (a folder, then an S3-compatible server):
+// nothing partial becomes visible, the dead node's locks go with its connection, and the
+// other node keeps serving.
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { startPostgres, type TestPostgres } from '@registry-core/testing';
+import { blobBackends } from '../helpers/blob-backends.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUserAndToken, repoRoot, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
+import { createUserAndToken, repoRoot, runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
 
 const plugin = path.join(repoRoot, 'examples', 'raw-format-plugin');
 const SIZE = 8 * 1024 * 1024;
 
-describe('a node dying mid-write', () => {
+describe.each(Object.keys(blobBackends))('a node dying mid-write, on %s', (backendName) => {
+  const backend = blobBackends[backendName]!();
   let postgres: TestPostgres;
   let origin: Server;
   let hits = 0;
@@ -33,7 +36,7 @@ describe('a node dying mid-write', () => {
 plugins: ["${plugin}"]
 metadata: { type: postgres, url: "${await postgres.createDatabase('deaths')}" }
 storage:
-  default: { driver: fs, path: "${path.join(tempDir('deaths-blobs'), 'blobs')}" }
+  default: ${await backend.storage()}
 repositories:
   files: { format: raw, type: hosted }
   mirror: { format: raw, type: proxy, upstream: "http://127.0.0.1:${(origin.address() as AddressInfo).port}/" }
@@ -46,6 +49,7 @@ repositories:
     origin?.closeAllConnections();
     origin?.close();
     await postgres?.stop();
+    await backend.stop();
   });
 
   it('leaves no partial cache entry and no held lock when the filling node is killed', async () => {

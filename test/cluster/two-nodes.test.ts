@@ -2,14 +2,14 @@
 // driven by the real npm client: a publish on node A is installed from node B at once, and
 // concurrent cold misses (and cold npm installs) through both nodes make one upstream
 // request each. Run twice: on a shared blob folder, and on an S3-compatible server
-// (s3rver) with downloads redirected to the store by presigned URLs.
+// (s3rver) with large downloads redirected to the store by presigned URLs.
 import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startPostgres, startS3rver, type TestPostgres, type TestS3 } from '@registry-core/testing';
+import { startPostgres, type TestPostgres } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blobBackends } from '../helpers/blob-backends.js';
 import { NpmClient, makePackage, makeProject } from '../helpers/npm-client.js';
 import { packageTarball, publishBody } from '../helpers/npm-publish-body.js';
 import { runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
@@ -31,38 +31,6 @@ async function countingProxy(target: string): Promise<{ server: Server; url: str
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, counts };
 }
 
-const testDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** One blob store the two nodes share: its config block, and what it needs running. */
-interface Backend {
-  storage(): Promise<string>;
-  stop(): Promise<void>;
-  /** The store redirects downloads (presigned URLs) to this origin. */
-  redirectsTo?(): string;
-}
-
-const backends: Record<string, () => Backend> = {
-  'a shared folder': () => ({
-    storage: async () => `{ driver: fs, path: "${path.join(tempDir('cluster-blobs'), 'blobs')}" }`,
-    stop: async () => undefined,
-  }),
-  's3rver, downloads redirected': () => {
-    let s3: TestS3 | undefined;
-    const publicEndpoint = () => s3!.endpoint.replace('127.0.0.1', 'localhost');
-    return {
-      async storage() {
-        s3 = await startS3rver({ fromDir: testDir, buckets: ['cluster'] });
-        // Clients reach the store by another host name than the registry (as they would
-        // in production): npm drops its Authorization header only when the host changes,
-        // and S3 refuses a presigned request that carries one.
-        return `{ driver: s3, bucket: cluster, endpoint: "${s3.endpoint}", publicEndpoint: "${publicEndpoint()}", accessKeyId: ${s3.accessKeyId}, secretAccessKey: ${s3.secretAccessKey}, redirect: { minSize: 1kb, expires: 60 } }`;
-      },
-      stop: async () => s3?.stop(),
-      redirectsTo: () => publicEndpoint(),
-    };
-  },
-};
-
 async function seed(registry: RunningRegistry, token: string, manifest: Record<string, unknown>, extra: { name: string; content: string }[] = []): Promise<void> {
   const put = await fetch(`${registry.url}/npm-local/${manifest['name']}`, {
     method: 'PUT',
@@ -72,8 +40,8 @@ async function seed(registry: RunningRegistry, token: string, manifest: Record<s
   expect(put.status).toBe(201);
 }
 
-describe.each(Object.keys(backends))('two nodes on one PostgreSQL and %s', (backendName) => {
-  const backend = backends[backendName]!();
+describe.each(Object.keys(blobBackends))('two nodes on one PostgreSQL and %s', (backendName) => {
+  const backend = blobBackends[backendName]!();
   let postgres: TestPostgres;
   let upstream: RunningRegistry;
   let counter: Awaited<ReturnType<typeof countingProxy>>;
@@ -98,7 +66,7 @@ describe.each(Object.keys(backends))('two nodes on one PostgreSQL and %s', (back
     const config = `
 metadata: { type: postgres, url: "${database}" }
 storage:
-  default: ${await backend.storage()}
+  default: ${await backend.storage({ redirect: '{ minSize: 1kb, expires: 60 }' })}
 repositories:
   npm-local: { format: npm, type: hosted }
   npm-proxy: { format: npm, type: proxy, upstream: "${counter.url}" }
@@ -167,7 +135,7 @@ repositories:
     expect(answer.status).toBe(307);
     expect(answer.headers.get('cache-control')).toBe('no-store');
     const location = answer.headers.get('location')!;
-    expect(location.startsWith(`${backend.redirectsTo!()}/cluster/sha256/`)).toBe(true);
+    expect(location.startsWith(`${backend.redirectsTo!()}sha256/`)).toBe(true);
     expect(location).toMatch(/X-Amz-Signature=/);
     const fromStore = await fetch(location);
     expect(fromStore.status).toBe(200);
