@@ -4,11 +4,15 @@
 //
 //   pnpm --dir bench install --ignore-workspace     # Verdaccio, once
 //   apt-get install -y nginx-light wrk              # once
-//   pnpm bench [-- --only tarball,packument,memory,cold,install,publish,stream] [--duration 8]
+//   pnpm bench [-- --only tarball,packument,memory,cold,install,publish,stream,drivers] [--duration 8]
+//
+// `drivers` (not in the default set; needs neither Verdaccio nor nginx) streams a 1 GiB
+// file through one node per storage driver, each on its emulator: --driver-bytes N.
 //
 // The npm upstream is the registry the local npm client is configured with.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -30,6 +34,7 @@ const flag = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream'];
+const OPTIONAL = ['drivers'];
 const only = new Set((flag('only', ALL.join(',')) ?? '').split(',').filter(Boolean));
 const duration = Number(flag('duration', '8'));
 const connections = Number(flag('connections', '32'));
@@ -37,12 +42,15 @@ const TARBALL = { name: 'semver', file: 'semver-7.6.3.tgz' };
 const PACKUMENT = 'commander';
 const COLD = { name: 'ms', file: 'ms-2.1.3.tgz' };
 const STREAM_BYTES = Number(flag('stream-bytes', String(2 * 1024 ** 3)));
+const DRIVER_BYTES = Number(flag('driver-bytes', String(1024 ** 3)));
+for (const name of only) if (!ALL.includes(name) && !OPTIONAL.includes(name)) fail(`unknown scenario ${name}: ${[...ALL, ...OPTIONAL].join(', ')}`);
+const needsPeers = [...only].some((name) => name !== 'drivers');
 
 const upstream = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().replace(/\/?$/, '/');
-for (const [what, bin] of [['nginx', '/usr/sbin/nginx'], ['wrk', '/usr/bin/wrk']]) {
+for (const [what, bin] of needsPeers ? [['nginx', '/usr/sbin/nginx'], ['wrk', '/usr/bin/wrk']] : []) {
   if (!existsSync(bin)) fail(`${what} is missing: apt-get install -y nginx-light wrk`);
 }
-if (!existsSync(verdaccioBin)) fail('Verdaccio is missing: pnpm --dir bench install --ignore-workspace');
+if (needsPeers && !existsSync(verdaccioBin)) fail('Verdaccio is missing: pnpm --dir bench install --ignore-workspace');
 if (!existsSync(cli)) fail('registry-core is not built: pnpm install (at the repository root)');
 
 function fail(message) {
@@ -518,17 +526,23 @@ function generated(length) {
   );
 }
 
-async function streaming() {
+/**
+ * One node with `storage` (YAML flow for `storage.default`, or none for the folder default):
+ * a `bytes`-long upload, download and proxied miss of a generated file, RSS of the node
+ * sampled every 100 ms. With `redirected`, also a download the node answers with a redirect
+ * to the store (storage.default.redirect set), followed by the client.
+ */
+async function bigFile(label, bytes, storage, { redirected = false } = {}) {
   const origin = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': STREAM_BYTES });
-    generated(STREAM_BYTES).pipe(res);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes });
+    generated(bytes).pipe(res);
   });
   await new Promise((r) => origin.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise((r) => origin.close(r)));
   const rc = await startRegistryCore(`plugins: ["${rawPlugin}"]
-limits: { maxUploadSize: ${STREAM_BYTES + 1024} }
+limits: { maxUploadSize: ${bytes + 1024} }
 auth: { allowRegistration: true }
-repositories:
+${storage ? `storage:\n  default: ${storage}\n` : ''}repositories:
   files: { format: raw, type: hosted }
   mirror: { format: raw, type: proxy, upstream: "http://127.0.0.1:${origin.address().port}/" }
 `);
@@ -544,35 +558,79 @@ repositories:
     clearInterval(timer);
     return { baseline, growth: highest - baseline, seconds: (performance.now() - started) / 1000 };
   };
-  const drain = (url) =>
-    new Promise((resolve, reject) => {
-      httpRequest(url, (res) => {
-        let n = 0;
-        res.on('data', (c) => (n += c.length));
-        res.on('end', () => (n === STREAM_BYTES ? resolve() : reject(new Error(`got ${n} bytes`))));
-        res.on('error', reject);
-      })
-        .on('error', reject)
-        .end();
-    });
-  const gb = fmt(STREAM_BYTES / 1024 ** 3, 1);
+  const drain = async (url) => {
+    // fetch follows a redirect to the store; its body is counted as it arrives.
+    const answer = await fetch(url);
+    let n = 0;
+    for await (const chunk of answer.body) n += chunk.length;
+    if (answer.status !== 200 || n !== bytes) throw new Error(`${url}: ${answer.status}, got ${n} bytes`);
+    return answer.redirected;
+  };
+  const gb = fmt(bytes / 1024 ** 3, 1);
   const upload = await sample(
     () =>
       new Promise((resolve, reject) => {
-        const req = httpRequest(`${rc.url}/files/big.bin`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-length': STREAM_BYTES } }, (res) => {
+        const req = httpRequest(`${rc.url}/files/big.bin`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-length': bytes } }, (res) => {
           res.resume();
           res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`upload answered ${res.statusCode}`))));
         });
         req.on('error', reject);
-        generated(STREAM_BYTES).pipe(req);
+        generated(bytes).pipe(req);
       }),
   );
-  row(`${gb} GB upload to a hosted repository`, `RSS growth ${fmt(upload.growth)} MB over ${fmt(upload.baseline)} MB, ${fmt(upload.seconds, 1)} s`, '< 64 MB', upload.growth < 64);
-  const download = await sample(() => drain(`${rc.url}/files/big.bin`));
-  row(`${gb} GB download from a hosted repository`, `RSS growth ${fmt(download.growth)} MB, ${fmt(download.seconds, 1)} s`, '< 64 MB', download.growth < 64);
+  const mbps = (run) => `${fmt(bytes / 1024 ** 2 / run.seconds)} MB/s`;
+  row(`${label}: ${gb} GB upload to a hosted repository`, `RSS growth ${fmt(upload.growth)} MB over ${fmt(upload.baseline)} MB, ${fmt(upload.seconds, 1)} s (${mbps(upload)})`, '< 64 MB', upload.growth < 64);
+  let wasRedirected = false;
+  const download = await sample(async () => (wasRedirected = await drain(`${rc.url}/files/big.bin`)));
+  row(`${label}: ${gb} GB download${wasRedirected ? ' (redirected to the store)' : ''}`, `RSS growth ${fmt(download.growth)} MB, ${fmt(download.seconds, 1)} s (${mbps(download)})`, '< 64 MB', download.growth < 64);
+  if (redirected && !wasRedirected) fail(`${label}: the download was not redirected`);
   const proxied = await sample(() => drain(`${rc.url}/mirror/big.bin`));
-  row(`${gb} GB proxied miss (streamed while stored)`, `RSS growth ${fmt(proxied.growth)} MB, ${fmt(proxied.seconds, 1)} s`, '< 64 MB', proxied.growth < 64);
+  row(`${label}: ${gb} GB proxied miss (streamed while stored)`, `RSS growth ${fmt(proxied.growth)} MB, ${fmt(proxied.seconds, 1)} s (${mbps(proxied)})`, '< 64 MB', proxied.growth < 64);
   await rc.stop();
+}
+
+async function streaming() {
+  await bigFile('folder (fs)', STREAM_BYTES);
+}
+
+/** The emulators the drivers' tests use, started from those packages' devDependencies. */
+async function drivers() {
+  const { startS3rver } = await import(path.join(root, 'core', 'testing', 'dist', 's3rver.js'));
+  await bigFile('fs', DRIVER_BYTES);
+  const s3 = await startS3rver({ fromDir: path.join(root, 'storage-drivers', 's3'), buckets: ['bench'] });
+  cleanups.push(() => s3.stop());
+  const s3Block = `{ driver: s3, bucket: bench, endpoint: "${s3.endpoint}", accessKeyId: ${s3.accessKeyId}, secretAccessKey: ${s3.secretAccessKey}`;
+  await bigFile('s3 (s3rver)', DRIVER_BYTES, `${s3Block} }`);
+  await bigFile('s3 (s3rver), redirect', DRIVER_BYTES, `${s3Block}, publicEndpoint: "${s3.endpoint.replace('127.0.0.1', 'localhost')}", redirect: true }`, { redirected: true });
+  const azure = await startAzurite();
+  const azureBlock = `{ driver: azure, container: bench, accountName: ${azure.account}, accountKey: "${azure.key}", endpoint: "${azure.endpoint}"`;
+  await bigFile('azure (azurite)', DRIVER_BYTES, `${azureBlock} }`);
+  await bigFile('azure (azurite), redirect', DRIVER_BYTES, `${azureBlock}, redirect: true }`, { redirected: true });
+}
+
+/** Azurite's blob service from the azure driver's devDependencies, with a `bench` container. */
+async function startAzurite() {
+  const driverDir = path.join(root, 'storage-drivers', 'azure');
+  const { BlobServiceClient, StorageSharedKeyCredential } = createRequire(path.join(driverDir, 'package.json'))('@azure/storage-blob');
+  const account = 'devstoreaccount1';
+  const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+  const port = await freePort();
+  const dir = temp('azurite');
+  const child = spawn(path.join(driverDir, 'node_modules', '.bin', 'azurite-blob'), ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', dir, '--silent', '--skipApiVersionCheck', '--loose'], { stdio: 'ignore' });
+  cleanups.push(async () => {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  });
+  const endpoint = `http://127.0.0.1:${port}/${account}`;
+  const service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, key));
+  for (let attempt = 0; ; attempt++) {
+    if (await service.getProperties().then(() => true, () => false)) break;
+    if (attempt > 200) fail('azurite did not start');
+    await sleep(50);
+  }
+  await service.getContainerClient('bench').create();
+  return { account, key, endpoint };
 }
 
 // ---------------------------------------------------------------- run
@@ -586,6 +644,7 @@ try {
   if (only.has('publish')) await publishes();
   if (only.has('stream')) await streaming();
   if (only.has('install')) await installs();
+  if (only.has('drivers')) await drivers();
 } finally {
   await cleanup();
 }
