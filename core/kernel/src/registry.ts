@@ -107,7 +107,7 @@ export class Registry {
           continue;
         }
         const { driver: _id, redirect, ...driverOptions } = storage;
-        const store = new BlobStore(name, await driver.definition.create(driverOptions, env), memory, redirect);
+        const store = new BlobStore(name, await driver.definition.create(driverOptions, env), memory, redirect, (key, work) => metadata.withClusterLock(key, work));
         blobStores.set(name, store);
         void store
           .sweepStaging()

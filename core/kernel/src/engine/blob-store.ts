@@ -35,8 +35,8 @@ export function blobKeyFor(sha256: string): string {
 export class BlobStore {
   /**
    * Per content key: "is it still referenced? then delete" and "it exists, reference it"
-   * never interleave, so a blob is never deleted under a row about to point at it.
-   * (Within one process; several nodes need the metadata store's locks.)
+   * never interleave, so a blob is never deleted under a row about to point at it: within
+   * this process by this mutex, across nodes by {@link clusterLock} taken inside it.
    */
   private readonly keyLocks = new KeyedMutex();
 
@@ -47,6 +47,12 @@ export class BlobStore {
     private readonly memory?: BlobMemoryCache,
     /** Send downloads of large blobs to the store itself (`storage.<name>.redirect`). */
     private readonly redirect?: StorageRedirectConfig,
+    /**
+     * A lock every node sharing this storage respects (the metadata store's cluster lock):
+     * with it, "unreferenced? then delete" on one node and "exists? then reference" on
+     * another never interleave either.
+     */
+    private readonly clusterLock: <T>(key: string, work: () => Promise<T>) => Promise<T> = (_key, work) => work(),
   ) {
     if (redirect && !driver.presignedGetUrl) {
       throw new Error(`storage ${name}: "redirect" needs a driver that makes presigned download URLs, and this driver does not`);
@@ -135,7 +141,7 @@ export class BlobStore {
    * fails, the blob is removed again unless `inUse` says something else references it.
    */
   async commit<T>(blob: IngestedBlob, record: () => Promise<T>, inUse: () => Promise<boolean>): Promise<T> {
-    return this.keyLocks.run(blob.blobKey, async () => {
+    return this.lockBlob(blob.blobKey, async () => {
       if (await this.driver.head(blob.blobKey)) {
         await this.driver.delete(blob.stagingKey).catch(() => undefined);
       } else {
@@ -152,11 +158,15 @@ export class BlobStore {
 
   /** Delete a blob when nothing references it any more (checked under the key's lock). */
   async release(blobKey: string, inUse: () => Promise<boolean>): Promise<void> {
-    await this.keyLocks.run(blobKey, async () => {
+    await this.lockBlob(blobKey, async () => {
       if (await inUse()) return;
       this.memory?.delete(`${this.name}\u0000${blobKey}`);
       await this.driver.delete(blobKey).catch(() => undefined);
     });
+  }
+
+  private lockBlob<T>(blobKey: string, work: () => Promise<T>): Promise<T> {
+    return this.keyLocks.run(blobKey, () => this.clusterLock(`blob:${this.name}:${blobKey}`, work));
   }
 
   /** Drop a staged blob that will not be committed. */
