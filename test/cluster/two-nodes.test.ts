@@ -48,6 +48,7 @@ describe.each(Object.keys(blobBackends))('two nodes on one PostgreSQL and %s', (
   let nodeA: RunningRegistry;
   let nodeB: RunningRegistry;
   let token: string;
+  let seedToken: string;
 
   beforeAll(async () => {
     postgres = await startPostgres();
@@ -56,7 +57,7 @@ describe.each(Object.keys(blobBackends))('two nodes on one PostgreSQL and %s', (
     upstream = await startRegistry(`auth: { allowRegistration: true }\nrepositories:\n  npm-local: { format: npm, type: hosted }\n`);
     const seeder = await runCli(['user', 'add', 'seed', '--password', 'seed-password-1', '--config', upstream.configFile]);
     expect(seeder.code, seeder.stderr).toBe(0);
-    const seedToken = (await runCli(['token', 'create', '--user', 'seed', '--config', upstream.configFile])).stdout.trim().split('\n').pop()!;
+    seedToken = (await runCli(['token', 'create', '--user', 'seed', '--config', upstream.configFile])).stdout.trim().split('\n').pop()!;
     // 8 KB of random text, so the tarball is over the redirect threshold gzipped too.
     const bulk = { name: 'package/data.txt', content: randomBytes(6000).toString('base64') };
     await seed(upstream, seedToken, { name: 'shared-dep', version: '1.0.0' }, [bulk]);
@@ -70,6 +71,7 @@ storage:
 repositories:
   npm-local: { format: npm, type: hosted }
   npm-proxy: { format: npm, type: proxy, upstream: "${counter.url}" }
+  short-proxy: { format: npm, type: proxy, upstream: "${counter.url}", cache: { metadataTtl: 2 } }
   npm: { format: npm, type: group, members: [npm-local, npm-proxy] }
 `;
     nodeA = await startRegistry(config);
@@ -114,6 +116,21 @@ repositories:
     }
     expect(counter.counts.get(tarball)).toBe(1);
     expect(counter.counts.get('/shared-dep')).toBe(1);
+  });
+
+  it('agrees on metadata TTLs: what node A fetched is fresh on node B until it expires, then revalidated once', async () => {
+    await seed(upstream, seedToken, { name: 'ttl-pkg', version: '1.0.0' });
+    const versions = async (node: RunningRegistry) => Object.keys(((await (await fetch(`${node.url}/short-proxy/ttl-pkg`)).json()) as { versions: object }).versions);
+    expect(await versions(nodeA)).toEqual(['1.0.0']);
+    await seed(upstream, seedToken, { name: 'ttl-pkg', version: '1.1.0' });
+    // Within the TTL node B serves node A's copy without asking the upstream.
+    expect(await versions(nodeB)).toEqual(['1.0.0']);
+    expect(counter.counts.get('/ttl-pkg')).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // Expired for both nodes at once: concurrent requests through both revalidate once.
+    const after = await Promise.all([nodeA, nodeB, nodeA, nodeB].map(versions));
+    for (const seen of after) expect(seen).toEqual(['1.0.0', '1.1.0']);
+    expect(counter.counts.get('/ttl-pkg')).toBe(2);
   });
 
   it('installs cold through both nodes at once with one upstream request per file', async () => {
