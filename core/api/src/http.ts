@@ -20,7 +20,40 @@ export type BodySpec =
    */
   | { readonly kind: 'json'; readonly limit?: number; readonly spillStringsOver?: number }
   /** The raw request stream; the host refuses a Content-Length above `limit` and cuts a longer stream. */
-  | { readonly kind: 'stream'; readonly limit?: number };
+  | { readonly kind: 'stream'; readonly limit?: number }
+  /**
+   * `multipart/form-data` (a twine upload, a NuGet push), parsed into a {@link MultipartBody}:
+   * text fields in memory (at most `maxFields` of at most `maxFieldBytes` each; defaults
+   * 1000 and 1 MiB), file parts streamed to temporary files while their sha256 and md5 are
+   * computed, the whole body refused with 413 above `limit` (default: the repository's
+   * upload limit plus 1 MiB).
+   */
+  | { readonly kind: 'multipart'; readonly limit?: number; readonly maxFields?: number; readonly maxFieldBytes?: number };
+
+/** A file part of a {@link MultipartBody}, kept on disk; valid until the handler's promise settles. */
+export interface UploadedFile {
+  /** The form field it came in. */
+  readonly field: string;
+  /** The client's file name (untrusted: validate it before using it anywhere). */
+  readonly filename: string;
+  readonly contentType: string;
+  readonly size: number;
+  /** Hex digests of the bytes, computed while they were written. */
+  readonly sha256: string;
+  readonly md5: string;
+  /** Where the bytes are (for formats that need random access, such as reading a zip). */
+  readonly path: string;
+  /** Stream the bytes. */
+  open(): Readable;
+}
+
+/** The parsed body of a `multipart` route. */
+export interface MultipartBody {
+  /** Text fields by name, every value in arrival order (fields may repeat). */
+  readonly fields: Readonly<Record<string, readonly string[]>>;
+  /** File parts by field name, in arrival order. */
+  readonly files: Readonly<Record<string, readonly UploadedFile[]>>;
+}
 
 const SPILLED = Symbol.for('registry-core.spilled-string');
 

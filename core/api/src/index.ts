@@ -29,6 +29,8 @@ export type {
   ResponseBody,
   RouteDefinition,
   SpilledString,
+  MultipartBody,
+  UploadedFile,
 } from './http.js';
 export { assetResponse, jsonResponse, isSpilledString, SPILLED_STRING_BRAND } from './http.js';
 export type { LogFields, Logger } from './logger.js';

@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { BadRequestError, PayloadTooLargeError, type BodySpec } from '@registry-core/api';
 import { readLimited } from '../engine/read-limited.js';
 import { parseJsonSpilling } from './json-spill.js';
+import { parseMultipart } from './multipart.js';
 
 /** A parsed body and what to remove once the handler is done with it. */
 export interface RequestBody {
@@ -11,12 +12,20 @@ export interface RequestBody {
 }
 
 /** Parse the request body as the route's spec says, enforcing its limit. */
-export async function readRequestBody(req: IncomingMessage, spec: BodySpec | undefined, defaultLimit: number, tmpDir: string): Promise<RequestBody> {
+export async function readRequestBody(req: IncomingMessage, spec: BodySpec | undefined, defaultLimit: number, tmpDir: string, defaultUploadLimit = defaultLimit): Promise<RequestBody> {
   if (!spec || spec.kind === 'none') return { value: undefined };
-  const limit = spec.limit ?? defaultLimit;
+  const limit = spec.limit ?? (spec.kind === 'multipart' ? defaultUploadLimit + 1024 * 1024 : defaultLimit);
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     throw new PayloadTooLargeError(`request body of ${declared} bytes is over the limit of ${limit} bytes`);
+  }
+  if (spec.kind === 'multipart') {
+    return parseMultipart(req, {
+      limit: spec.limit ?? defaultUploadLimit + 1024 * 1024,
+      maxFields: spec.maxFields ?? 1000,
+      maxFieldBytes: spec.maxFieldBytes ?? 1024 * 1024,
+      tmpDir,
+    });
   }
   if (spec.kind === 'stream') {
     const limited = new LimitStream(limit);

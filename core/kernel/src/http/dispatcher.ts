@@ -75,7 +75,7 @@ export class Dispatcher {
     let cleanup: (() => Promise<void>) | undefined;
     if (request.raw) {
       const jsonLimit = Math.ceil(runtime.config.maxUploadBytes * 1.37) + 1024 * 1024;
-      const read = await readRequestBody(request.raw, route.body, jsonLimit, this.tmpDir);
+      const read = await readRequestBody(request.raw, route.body, jsonLimit, this.tmpDir, runtime.config.maxUploadBytes);
       body = read.value;
       cleanup = read.cleanup;
     }
