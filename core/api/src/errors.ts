@@ -16,6 +16,8 @@ export type RegistryErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
+  | 'NOT_ACCEPTABLE'
+  | 'GONE'
   | 'CONFLICT'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -123,6 +125,20 @@ export class IntegrityError extends RegistryError {
 export class TooManyRequestsError extends RegistryError {
   constructor(message: string, retryAfterSeconds: number) {
     super('TOO_MANY_REQUESTS', message, 429, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
+  }
+}
+
+/** 406: none of the representations the client accepts (its Accept header) is served. */
+export class NotAcceptableError extends RegistryError {
+  constructor(message: string) {
+    super('NOT_ACCEPTABLE', message, 406);
+  }
+}
+
+/** 410: the endpoint or resource is gone for good (a retired API, say). */
+export class GoneError extends RegistryError {
+  constructor(message: string) {
+    super('GONE', message, 410);
   }
 }
 

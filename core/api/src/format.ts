@@ -27,8 +27,12 @@ export interface FormatDefinition {
   readonly id: string;
   /** Endpoints, mounted under every repository of this format, tried in order. */
   readonly routes: readonly RouteDefinition[];
-  /** The format's error body; default `{"error": message}` as JSON. */
-  errorBody?(error: ErrorInfo): { readonly contentType: string; readonly body: string };
+  /**
+   * The format's error body; default `{"error": message}` as JSON. `reasonPhrase` replaces
+   * the HTTP status line's text, for clients that print only that (twine shows
+   * `400 File already exists.`); the host keeps it to printable ASCII.
+   */
+  errorBody?(error: ErrorInfo): { readonly contentType: string; readonly body: string; readonly reasonPhrase?: string };
   /**
    * Request headers, besides `Authorization`, in which this format's client sends a token
    * (NuGet's `X-NuGet-ApiKey`, say), lower-case. The host reads them as a bearer token
@@ -39,6 +43,14 @@ export interface FormatDefinition {
   authChallenge?(repository: RepositoryInfo): string | undefined;
   /** Lines a user puts in their client's configuration, printed at start. */
   clientConfig?(repository: RepositoryInfo): readonly string[];
+  /**
+   * Where a proxy of this format may fetch from besides the configured upstream URL and
+   * the paths under it: the upstream's own index lists content elsewhere (a PyPI simple
+   * index at `/simple/` lists files at `/packages/`, and pypi.org's at another host).
+   * `basePath`: a wider path prefix on the upstream's origin; `origins`: more origins
+   * (added to `cache.allowedOrigins`). Default: the configured URL only.
+   */
+  upstreamScope?(upstreamUrl: string): { readonly basePath?: string; readonly origins?: readonly string[] };
   /** Upstream of the zero-config proxy repository of this format. */
   defaultUpstream?(): string | undefined | Promise<string | undefined>;
   /**

@@ -14,6 +14,8 @@ export {
   UpstreamError,
   UpstreamTimeoutError,
   TooManyRequestsError,
+  NotAcceptableError,
+  GoneError,
 } from './errors.js';
 export type { RegistryErrorCode } from './errors.js';
 export type { ErrorInfo, FormatDefinition, RepositoryInfo } from './format.js';

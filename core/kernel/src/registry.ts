@@ -6,13 +6,14 @@ import {
   UnauthorizedError,
   type AuthProvider,
   type FormatAuthService,
+  type FormatDefinition,
   type Logger,
   type ProviderEnvironment,
   type RepositoryHandle,
   type RepositoryInfo,
 } from '@registry-core/api';
 import { AuthService } from './auth/auth-service.js';
-import type { LoadedConfig, RegistryConfig, RepositoryConfig } from './config/types.js';
+import type { CacheConfig, LoadedConfig, RegistryConfig, RepositoryConfig } from './config/types.js';
 import { RepositoryAssetStore } from './engine/asset-store.js';
 import { BlobStore } from './engine/blob-store.js';
 import { BlobMemoryCache } from './engine/memory-cache.js';
@@ -387,7 +388,12 @@ function buildRepositories(
       documents: new RepositoryDocumentStore(name, metadata),
       components: new RepositoryComponentIndex(name, metadata),
       kv: new NamespacedKeyValueStore(`${format.plugin.name}:${name}`, metadata),
-      ...(repo.type === 'proxy' ? { upstream: new KernelProxyCache(name, repo.upstream!, repo.cache, assets, metadata, flights, repoLogger, ttls, path.join(config.dataDir, 'tmp')) } : {}),
+      ...(repo.type === 'proxy'
+        ? (() => {
+            const scope = widenedUpstream(format.definition, repo.upstream!, repo.cache);
+            return { upstream: new KernelProxyCache(name, repo.upstream!, scope.cache, assets, metadata, flights, repoLogger, ttls, path.join(config.dataDir, 'tmp'), scope.basePath) };
+          })()
+        : {}),
     };
     let router = routers.get(repo.format);
     if (!router) {
@@ -413,4 +419,11 @@ async function prepareTmpDir(dir: string, logger: Logger): Promise<void> {
     if (info && Date.now() - info.mtimeMs > 3_600_000 && (await unlink(file).then(() => true, () => false))) removed++;
   }
   if (removed > 0) logger.info(`removed ${removed} download spools left by an interrupted process`);
+}
+
+/** A proxy's upstream settings, widened as its format declares (see FormatDefinition.upstreamScope). */
+function widenedUpstream(format: FormatDefinition, upstream: string, cache: CacheConfig): { cache: CacheConfig; basePath?: string } {
+  const scope = format.upstreamScope?.(upstream) ?? {};
+  const widened: CacheConfig = scope.origins?.length ? { ...cache, allowedOrigins: [...(cache.allowedOrigins ?? []), ...scope.origins] } : cache;
+  return { cache: widened, ...(scope.basePath !== undefined ? { basePath: scope.basePath } : {}) };
 }

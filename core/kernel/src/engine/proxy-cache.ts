@@ -40,6 +40,8 @@ export class KernelProxyCache implements ProxyCache {
   private readonly incoming = new Map<string, IncomingContent>();
   /** Origins besides the upstream's own that content and redirects may come from. */
   private readonly allowedOrigins: ReadonlySet<string>;
+  /** Path prefix on the upstream's origin content may come from: the upstream's own path, or the format's wider one. */
+  private readonly scopePath: string;
   private readonly client: UpstreamClient;
 
   constructor(
@@ -53,9 +55,12 @@ export class KernelProxyCache implements ProxyCache {
     private readonly ttls?: TtlOverrides,
     /** Where the streaming tee spools content while it arrives (the data folder's tmp). */
     private readonly spoolDir?: string,
+    /** A wider path prefix on the upstream's origin content may come from (the format's scope). */
+    basePath?: string,
   ) {
     this.upstreamUrl = upstream.endsWith('/') ? upstream : `${upstream}/`;
     this.base = new URL(this.upstreamUrl);
+    this.scopePath = basePath !== undefined && this.base.pathname.startsWith(basePath) ? basePath : this.base.pathname;
     this.health = new UpstreamHealth(cache.breakerThreshold, cache.breakerOpenMs);
     this.allowedOrigins = new Set((cache.allowedOrigins ?? []).map((origin) => new URL(origin).origin));
     this.client = new UpstreamClient({
@@ -145,8 +150,8 @@ export class KernelProxyCache implements ProxyCache {
       if (this.allowedOrigins.has(url.origin)) return url;
       throw new UpstreamRefusedError(`refusing upstream URL ${url.origin}: not on the configured upstream ${this.base.origin} nor an allowed origin`);
     }
-    if (!url.pathname.startsWith(this.base.pathname)) {
-      throw new UpstreamRefusedError(`refusing upstream path ${url.pathname}: outside the configured upstream ${this.base.pathname}`);
+    if (!url.pathname.startsWith(this.scopePath)) {
+      throw new UpstreamRefusedError(`refusing upstream path ${url.pathname}: outside the configured upstream ${this.scopePath}`);
     }
     return url;
   }

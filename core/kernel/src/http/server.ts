@@ -253,6 +253,8 @@ export class HttpHost {
     ctx.type = rendered.contentType;
     ctx.body = ctx.method === 'HEAD' ? null : rendered.body;
     if (ctx.method === 'HEAD') ctx.status = status;
+    const reason = 'reasonPhrase' in rendered && typeof rendered.reasonPhrase === 'string' ? rendered.reasonPhrase.replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, 200) : '';
+    if (reason) ctx.message = reason;
     // A refused body is left to Node, which reads and discards the rest so the client gets
     // the answer intact (closing with unread data resets the connection and the client may
     // see ECONNRESET instead of a 413). Only a huge body is cut off by closing.
