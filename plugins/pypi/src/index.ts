@@ -1,2 +1,10 @@
-// The PyPI format (work in progress: see issue 6). Modules land here one by one.
-export {};
+import type { PluginContext } from '@registry-core/api';
+import { pypiFormat } from './pypi-format.js';
+
+export { pypiFormat, localPipIndex } from './pypi-format.js';
+export { normalizeName } from './names.js';
+
+/** Plugin entry: registers the PyPI format declared in package.json. */
+export function activate(context: PluginContext): void {
+  context.subscriptions.push(context.registerFormat(pypiFormat));
+}

@@ -1,0 +1,115 @@
+import {
+  NotFoundError,
+  UpstreamError,
+  type CacheStatus,
+  type ExpectedDigests,
+  type FormatRequestContext,
+  type FormatResponse,
+  type UpstreamPreparation,
+} from '@registry-core/api';
+import { fileUrl } from './hosted.js';
+import { JSON_V1, parseProjectHtml, parseProjectJson, type DistFile, type ProjectPage } from './simple-index.js';
+
+const MAX_PAGE_BYTES = 64 * 1024 * 1024;
+/** Asset path of a cached upstream project page; `simple/` keeps it apart from files. */
+const pagePath = (normalized: string) => `simple/${normalized}/`;
+
+/** The upstream's page as fetched (file URLs still the upstream's), with its cache status. */
+export interface UpstreamPage {
+  readonly page: ProjectPage;
+  readonly cache: CacheStatus;
+}
+
+/**
+ * The upstream's project page (JSON preferred, HTML understood), cached as metadata with
+ * the repository's TTL, revalidated, stale when the upstream is down.
+ */
+export async function loadUpstreamPage(ctx: FormatRequestContext, normalized: string): Promise<UpstreamPage | undefined> {
+  const upstream = ctx.repository.upstream!;
+  const result = await upstream.fetch({
+    path: pagePath(normalized),
+    upstreamUrl: `${encodeURIComponent(normalized)}/`,
+    kind: 'metadata',
+    headers: { accept: `${JSON_V1}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1` },
+    contentType: 'text/html',
+    maxBytes: MAX_PAGE_BYTES,
+  });
+  if (!result.found) return undefined;
+  const text = (await result.asset.read(MAX_PAGE_BYTES)).toString('utf8');
+  const pageUrl = new URL(`${encodeURIComponent(normalized)}/`, upstream.upstreamUrl).href;
+  let page: ProjectPage;
+  if (/json/i.test(result.asset.contentType) || text.trimStart().startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new UpstreamError(`the upstream's page for ${normalized} is not valid JSON`);
+    }
+    page = parseProjectJson(parsed, pageUrl, normalized);
+  } else {
+    page = parseProjectHtml(text, pageUrl, normalized);
+  }
+  return { page, cache: result.cache };
+}
+
+/** The upstream's page as this repository serves it: file URLs under `baseUrl`. */
+export function rewritePage(page: ProjectPage, normalized: string, baseUrl: string): ProjectPage {
+  const seen = new Set<string>();
+  const files: DistFile[] = [];
+  for (const file of page.files) {
+    // A filename the page lists twice, or one unsafe as a path segment, is left out.
+    if (seen.has(file.filename) || !safeFilename(file.filename)) continue;
+    seen.add(file.filename);
+    files.push({ ...file, url: fileUrl(baseUrl, normalized, file.filename) });
+  }
+  return { ...page, files };
+}
+
+function safeFilename(filename: string): boolean {
+  return filename.length > 0 && filename.length <= 255 && !/[/\\\0-\x1f\x7f]/.test(filename) && filename !== '.' && filename !== '..' && !filename.startsWith('.');
+}
+
+function expectedOf(hashes: Readonly<Record<string, string>>): ExpectedDigests | undefined {
+  const expect: { sha256?: string; sha512?: string; sha1?: string; md5?: string } = {};
+  if (hashes['sha256']) expect.sha256 = hashes['sha256'];
+  if (hashes['sha512']) expect.sha512 = hashes['sha512'];
+  if (hashes['sha1']) expect.sha1 = hashes['sha1'];
+  if (hashes['md5']) expect.md5 = hashes['md5'];
+  return Object.keys(expect).length > 0 ? expect : undefined;
+}
+
+/**
+ * `GET /packages/<project>/<file>[.metadata]` on a proxy: the upstream page says where the
+ * file is and what it must hash to (read only on a miss); a file the upstream announces no
+ * digest for is refused rather than cached unverified.
+ */
+export async function getProxyFile(ctx: FormatRequestContext, normalized: string, filename: string, metadata: boolean): Promise<FormatResponse> {
+  const repo = ctx.repository;
+  const upstream = repo.upstream!;
+  const path = `packages/${normalized}/${filename}${metadata ? '.metadata' : ''}`;
+  const prepare = async (): Promise<UpstreamPreparation> => {
+    const loaded = await loadUpstreamPage(ctx, normalized);
+    const file = loaded?.page.files.find((f) => f.filename === filename);
+    if (!file) throw new NotFoundError(`${filename} is not a file the upstream lists for ${normalized}`);
+    if (metadata) {
+      if (!file.coreMetadata) throw new NotFoundError(`the upstream has no metadata file for ${filename}`);
+      const expect = file.coreMetadata === true ? undefined : expectedOf(file.coreMetadata);
+      return { upstreamUrl: `${file.url}.metadata`, ...(expect ? { expect } : {}) };
+    }
+    const expect = expectedOf(file.hashes);
+    if (!expect) throw new UpstreamError(`the upstream announces no digest for ${filename}; refusing to cache unverifiable content`);
+    if (!upstream.allows(file.url)) {
+      throw new UpstreamError(`${filename} is hosted at ${new URL(file.url).origin}, which this proxy may not fetch from: add it to cache.allowedOrigins`);
+    }
+    return { upstreamUrl: file.url, expect };
+  };
+  const result = await upstream.serve({
+    path,
+    kind: 'content',
+    contentType: metadata ? 'text/plain; charset=utf-8' : 'application/octet-stream',
+    maxBytes: metadata ? 16 * 1024 * 1024 : repo.limits.maxUploadBytes * 4,
+    prepare,
+  });
+  if (!result.found) throw new NotFoundError(`${filename}${metadata ? '.metadata' : ''} is not upstream`);
+  return { body: result.body, cache: result.cache };
+}

@@ -1,0 +1,332 @@
+import { execFile } from 'node:child_process';
+import {
+  BadRequestError,
+  MethodNotAllowedError,
+  NotFoundError,
+  assetResponse,
+  jsonResponse,
+  type FormatDefinition,
+  type FormatRequestContext,
+  type FormatResponse,
+  type RepositoryInfo,
+  type RouteDefinition,
+} from '@registry-core/api';
+import { FROM_HOSTED, getGroupFile, loadGroupPage } from './group.js';
+import { deleteFiles, filePath, hostedPage, hostedProjectNames, loadHostedProject, setYanked, upload, type HostedProject } from './hosted.js';
+import { normalizeName, validateProjectName } from './names.js';
+import { getProxyFile, loadUpstreamPage, rewritePage } from './proxy.js';
+import { negotiate, renderIndex, renderProjectHtml, renderProjectJson, type ProjectPage } from './simple-index.js';
+import { compareVersions, normalizeVersion } from './versions.js';
+
+const VARY = { vary: 'Accept' };
+
+/** The project a path names: validated, and its normalized form. */
+function projectOf(raw: string | undefined): { name: string; normalized: string } {
+  if (raw === undefined) throw new NotFoundError('not found');
+  const name = validateProjectName(raw);
+  return { name, normalized: normalizeName(name) };
+}
+
+function param(ctx: FormatRequestContext, key: string): string | undefined {
+  const value = ctx.params[key];
+  return Array.isArray(value) ? value.join('/') : (value as string | undefined);
+}
+
+/** A page as this repository serves it (file URLs under `ctx.baseUrl`), or undefined. */
+async function loadPage(ctx: FormatRequestContext, normalized: string): Promise<{ page: ProjectPage; hosted: boolean; cache?: FormatResponse['cache'] } | undefined> {
+  const repo = ctx.repository;
+  if (repo.type === 'hosted') {
+    const stored = await loadHostedProject(repo, normalized);
+    return stored ? { page: hostedPage(stored.value, ctx.baseUrl), hosted: true } : undefined;
+  }
+  if (repo.type === 'proxy') {
+    const loaded = await loadUpstreamPage(ctx, normalized);
+    return loaded ? { page: rewritePage(loaded.page, normalized, ctx.baseUrl), hosted: false, cache: loaded.cache } : undefined;
+  }
+  const merged = await loadGroupPage(ctx, normalized);
+  return merged ? { page: merged.page, hosted: merged.hosted, ...(merged.cache ? { cache: merged.cache } : {}) } : undefined;
+}
+
+/** `GET /simple/<project>/`: HTML or JSON by Accept; other spellings redirected to the normalized URL. */
+async function projectPage(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const raw = param(ctx, 'rest') ?? '';
+  const trailing = ctx.path.endsWith('/');
+  const parts = raw.split('/').filter((p) => p !== '');
+  if (parts.length !== 1) throw new NotFoundError('not found');
+  const { normalized } = projectOf(parts[0]);
+  if (parts[0] !== normalized || !trailing) {
+    const location = `${ctx.baseUrl}simple/${encodeURIComponent(normalized)}/`;
+    return { status: 301, headers: { location, ...VARY }, body: { kind: 'text', value: `Moved to ${location}\n`, contentType: 'text/plain; charset=utf-8' } };
+  }
+  ctx.authorize('read', normalized);
+  const representation = ctx.viaGroup ? undefined : negotiate(ctx.headers['accept']);
+  const loaded = await loadPage(ctx, normalized);
+  if (!loaded) throw new NotFoundError(`project ${normalized} is not in ${ctx.repository.name}`);
+  if (ctx.viaGroup) return jsonResponse(loaded.page, { ...(loaded.cache ? { cache: loaded.cache } : {}), meta: { [FROM_HOSTED]: loaded.hosted } });
+  const headers = VARY;
+  if (representation!.kind === 'json') {
+    return { headers, ...(loaded.cache ? { cache: loaded.cache } : {}), body: { kind: 'text', value: JSON.stringify(renderProjectJson(loaded.page)), contentType: representation!.contentType } };
+  }
+  return { headers, ...(loaded.cache ? { cache: loaded.cache } : {}), body: { kind: 'text', value: renderProjectHtml(loaded.page), contentType: representation!.contentType } };
+}
+
+/** `GET /simple/`: every project this repository knows (hosted names, members' for a group). */
+async function projectIndex(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const representation = negotiate(ctx.headers['accept']);
+  const repo = ctx.repository;
+  let names: string[];
+  if (repo.type === 'hosted') names = await hostedProjectNames(repo);
+  else if (repo.type === 'group') {
+    const seen = new Map<string, string>();
+    for (const member of repo.members!.list.filter((m) => m.type === 'hosted')) {
+      const answer = await repo.members!.forward(member.name, { method: 'GET', path: '/-/projects', headers: {} });
+      const value = answer.body?.kind === 'json' ? (answer.body.value as { projects?: unknown }).projects : undefined;
+      if (Array.isArray(value)) for (const name of value) if (typeof name === 'string' && !seen.has(normalizeName(name))) seen.set(normalizeName(name), name);
+    }
+    names = [...seen.values()].sort();
+  } else {
+    throw new NotFoundError(`${repo.name} is a proxy: the upstream's full project list is not mirrored; ask for a project's page`);
+  }
+  const rendered = renderIndex(representation.kind, names);
+  return { headers: VARY, body: { kind: 'text', value: typeof rendered === 'string' ? rendered : JSON.stringify(rendered), contentType: representation.contentType } };
+}
+
+/** `GET /packages/<project>/<file>` and `<file>.metadata`. */
+async function getFile(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const { normalized } = projectOf(param(ctx, 'project'));
+  const requested = param(ctx, 'filename') ?? '';
+  if (requested === '' || requested.includes('/') || requested.includes('\\') || requested.startsWith('.')) throw new NotFoundError('not found');
+  ctx.authorize('read', normalized);
+  const metadata = requested.endsWith('.metadata');
+  const filename = metadata ? requested.slice(0, -'.metadata'.length) : requested;
+  const repo = ctx.repository;
+  if (repo.type === 'group') return getGroupFile(ctx, normalized, filename);
+  if (repo.type === 'proxy') return getProxyFile(ctx, normalized, filename, metadata);
+  const stored = await repo.assets.get(`${filePath(normalized, filename)}${metadata ? '.metadata' : ''}`);
+  if (!stored) throw new NotFoundError(`${requested} is not in ${repo.name}`);
+  return assetResponse(stored);
+}
+
+/** Warehouse's JSON API (`/pypi/<project>/json`, `/pypi/<project>/<version>/json`), from the simple page. */
+async function jsonApi(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const { normalized } = projectOf(param(ctx, 'project'));
+  ctx.authorize('read', normalized);
+  const wanted = param(ctx, 'version');
+  const loaded = await loadPage(ctx, normalized);
+  if (!loaded) throw new NotFoundError(`project ${normalized} is not in ${ctx.repository.name}`);
+  const hosted = ctx.repository.type === 'hosted' ? ((await loadHostedProject(ctx.repository, normalized))?.value as HostedProject | undefined) : undefined;
+  const byVersion = new Map<string, ProjectPage['files'][number][]>();
+  for (const file of loaded.page.files) {
+    const version = versionOfFile(file.filename, normalized);
+    if (version === undefined) continue;
+    byVersion.set(version, [...(byVersion.get(version) ?? []), file]);
+  }
+  for (const version of loaded.page.versions) if (!byVersion.has(normalizeVersion(version) ?? version)) byVersion.set(normalizeVersion(version) ?? version, []);
+  const versions = [...byVersion.keys()].sort(compareVersions);
+  const target = wanted !== undefined ? normalizeVersion(wanted) : versions.filter((v) => byVersion.get(v)!.some((f) => f.yanked === false)).at(-1) ?? versions.at(-1);
+  if (target === undefined || !byVersion.has(target)) throw new NotFoundError(`${normalized} ${wanted ?? ''} is not in ${ctx.repository.name}`.trim());
+  const urls = (files: ProjectPage['files']) =>
+    files.map((f) => ({
+      filename: f.filename,
+      url: f.url,
+      digests: f.hashes,
+      packagetype: f.filename.endsWith('.whl') ? 'bdist_wheel' : 'sdist',
+      requires_python: f.requiresPython ?? null,
+      size: f.size ?? null,
+      upload_time_iso_8601: f.uploadTime ?? null,
+      yanked: f.yanked !== false,
+      yanked_reason: f.yanked === false || f.yanked === '' ? null : f.yanked,
+    }));
+  const release = hosted?.releases[target];
+  const info = {
+    name: hosted?.name ?? loaded.page.name,
+    version: release?.version ?? target,
+    summary: release?.summary ?? null,
+    requires_python: release?.requiresPython ?? null,
+    requires_dist: release ? release.requiresDist : null,
+    author: release?.author ?? null,
+    author_email: release?.authorEmail ?? null,
+    license: release?.license ?? null,
+    home_page: release?.homePage ?? null,
+    classifiers: release?.classifiers ?? [],
+    project_urls: release ? Object.fromEntries(release.projectUrls.map((u) => u.split(',').map((s) => s.trim()) as [string, string]).filter(([k, v]) => k && v)) : null,
+    yanked: (byVersion.get(target) ?? []).length > 0 && byVersion.get(target)!.every((f) => f.yanked !== false),
+  };
+  if (wanted !== undefined) return jsonResponse({ info, urls: urls(byVersion.get(target)!) }, { ...(loaded.cache ? { cache: loaded.cache } : {}) });
+  return jsonResponse({ info, urls: urls(byVersion.get(target)!), releases: Object.fromEntries(versions.map((v) => [v, urls(byVersion.get(v)!)])) }, { ...(loaded.cache ? { cache: loaded.cache } : {}) });
+}
+
+/** The normalized version a distribution filename carries, when it is this project's. */
+function versionOfFile(filename: string, normalized: string): string | undefined {
+  const m = /^(.+?)-(\d[^-]*?)(?:-.+)?\.(?:whl|tar\.gz|zip|tar\.bz2|tgz)$/i.exec(filename);
+  if (!m || normalizeName(m[1]!) !== normalized) return undefined;
+  return normalizeVersion(m[2]!) ?? undefined;
+}
+
+/** Writes go to hosted repositories; a group forwards them to its first hosted member. */
+async function forwardWrite(ctx: FormatRequestContext, write: () => Promise<FormatResponse>): Promise<FormatResponse> {
+  const repo = ctx.repository;
+  if (repo.type === 'hosted') return write();
+  if (repo.type === 'group') {
+    const hosted = repo.members!.list.find((m) => m.type === 'hosted');
+    if (!hosted) throw new MethodNotAllowedError(`${repo.name} has no hosted member to upload to`);
+    return repo.members!.forward(hosted.name);
+  }
+  throw new MethodNotAllowedError(`${repo.name} is a proxy; upload to a hosted repository (or a group with one)`);
+}
+
+interface AdminTarget {
+  project?: unknown;
+  version?: unknown;
+  filename?: unknown;
+  reason?: unknown;
+}
+
+function adminTarget(body: unknown): { project: string; version?: string; filename?: string; reason?: string } {
+  const b = (body ?? {}) as AdminTarget;
+  if (typeof b.project !== 'string') throw new BadRequestError('"project" is required');
+  if (b.version !== undefined && typeof b.version !== 'string') throw new BadRequestError('"version" must be a string');
+  if (b.filename !== undefined && typeof b.filename !== 'string') throw new BadRequestError('"filename" must be a string');
+  if (b.reason !== undefined && typeof b.reason !== 'string') throw new BadRequestError('"reason" must be a string');
+  if (b.version === undefined && b.filename === undefined) throw new BadRequestError('name a "version" or a "filename"');
+  return { project: b.project, ...(b.version !== undefined ? { version: b.version as string } : {}), ...(b.filename !== undefined ? { filename: b.filename as string } : {}), ...(b.reason !== undefined ? { reason: b.reason as string } : {}) };
+}
+
+function hostedOnly(ctx: FormatRequestContext): void {
+  if (ctx.repository.type !== 'hosted') throw new MethodNotAllowedError(`${ctx.repository.name} is a ${ctx.repository.type} repository; manage files in its hosted repository`);
+}
+
+const uploadRoute = (path: string): RouteDefinition => ({
+  method: 'POST',
+  path,
+  permission: 'write',
+  body: { kind: 'multipart' },
+  handler: (ctx) =>
+    forwardWrite(ctx, async () => {
+      await upload(ctx);
+      return { status: 200, body: { kind: 'text', value: 'OK\n', contentType: 'text/plain; charset=utf-8' }, cachePolicy: 'no-store' };
+    }),
+});
+
+const routes: RouteDefinition[] = [
+  { method: 'GET', path: '/simple/', permission: 'read', handler: projectIndex },
+  { method: 'GET', path: '/simple/*rest', permission: 'read', handler: projectPage },
+  { method: 'GET', path: '/packages/:project/:filename', permission: 'read', handler: getFile },
+  { method: 'GET', path: '/pypi/:project/json', permission: 'read', handler: jsonApi },
+  { method: 'GET', path: '/pypi/:project/:version/json', permission: 'read', handler: jsonApi },
+  uploadRoute('/'),
+  uploadRoute('/legacy/'),
+  {
+    method: 'GET',
+    path: '/-/projects',
+    permission: 'read',
+    handler: async (ctx) => {
+      hostedOnly(ctx);
+      return jsonResponse({ projects: await hostedProjectNames(ctx.repository) }, { cachePolicy: 'no-store' });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/-/search',
+    permission: 'read',
+    handler: async (ctx) => {
+      hostedOnly(ctx);
+      const limit = Math.min(Number(ctx.query.get('limit') ?? 20) || 20, ctx.repository.limits.maxSearchResults);
+      const offset = Math.max(0, Number(ctx.query.get('offset') ?? 0) || 0);
+      const found = await ctx.repository.components.search({ text: ctx.query.get('q') ?? '', offset, limit });
+      return jsonResponse({ total: found.total, items: found.items.map((c) => ({ name: c.attributes['displayName'] ?? c.name, version: c.version, summary: c.attributes['description'] ?? null })) }, { cachePolicy: 'no-store' });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/-/yank',
+    permission: 'delete',
+    body: { kind: 'json', limit: 64 * 1024 },
+    handler: async (ctx) => {
+      hostedOnly(ctx);
+      const target = adminTarget(ctx.body);
+      const changed = await setYanked(ctx, target.project, target, target.reason ?? '');
+      return jsonResponse({ yanked: changed }, { cachePolicy: 'no-store' });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/-/unyank',
+    permission: 'delete',
+    body: { kind: 'json', limit: 64 * 1024 },
+    handler: async (ctx) => {
+      hostedOnly(ctx);
+      const target = adminTarget(ctx.body);
+      const changed = await setYanked(ctx, target.project, target, undefined);
+      return jsonResponse({ unyanked: changed }, { cachePolicy: 'no-store' });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/-/delete',
+    permission: 'delete',
+    body: { kind: 'json', limit: 64 * 1024 },
+    handler: async (ctx) => {
+      hostedOnly(ctx);
+      const b = (ctx.body ?? {}) as AdminTarget;
+      if (typeof b.project !== 'string') throw new BadRequestError('"project" is required');
+      const target = b.version === undefined && b.filename === undefined ? { project: b.project } : adminTarget(ctx.body);
+      const removed = await deleteFiles(ctx, target.project, target);
+      return jsonResponse({ deleted: removed }, { cachePolicy: 'no-store' });
+    },
+  },
+];
+
+/** The index pip is configured with (PIP_INDEX_URL, else `pip config`), else PyPI's. */
+export function localPipIndex(): Promise<string> {
+  const fallback = 'https://pypi.org/simple/';
+  const asUrl = (value: string | undefined) => {
+    try {
+      const url = new URL((value ?? '').trim());
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+      if (!url.pathname.endsWith('/')) url.pathname += '/';
+      return url.href;
+    } catch {
+      return undefined;
+    }
+  };
+  const fromEnv = asUrl(process.env['PIP_INDEX_URL']);
+  if (fromEnv) return Promise.resolve(fromEnv);
+  return new Promise((resolve) => {
+    execFile('pip', ['config', 'get', 'global.index-url'], { timeout: 10_000, windowsHide: true }, (error, stdout) => resolve((error ? undefined : asUrl(String(stdout))) ?? fallback));
+  });
+}
+
+function clientConfig(repo: RepositoryInfo): string[] {
+  const url = new URL(repo.url);
+  const index = `${repo.url}simple/`;
+  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
+  const trusted = url.protocol === 'http:' && !loopback ? ` --trusted-host ${url.hostname}` : '';
+  const lines = [`pip install --index-url ${index}${trusted} <package>`, `pip.conf: [global] index-url = ${index}${trusted ? `  trusted-host = ${url.hostname}` : ''}`, `uv: UV_INDEX_URL=${index}`, `poetry source add --priority=primary registry-core ${index}`];
+  if (repo.type !== 'proxy') lines.push(`twine upload --repository-url ${repo.url} -u __token__ -p <token> dist/*`, `.pypirc: [registry-core] repository = ${repo.url}  username = __token__  password = <token>`);
+  return lines;
+}
+
+function validateRepository(repo: RepositoryInfo): void {
+  const allowDelete = repo.config['allowDelete'];
+  if (allowDelete !== undefined && typeof allowDelete !== 'boolean') throw new BadRequestError('allowDelete: must be true or false');
+}
+
+export const pypiFormat: FormatDefinition = {
+  id: 'pypi',
+  routes,
+  // PyPI answers plain text; twine shows the status line, so the message goes there too.
+  errorBody: (error) => ({ contentType: 'text/plain; charset=utf-8', body: `${error.status} ${error.message}\n`, reasonPhrase: error.message }),
+  authChallenge: (repo) => `Basic realm="registry-core/${repo.name}"`,
+  clientConfig,
+  defaultUpstream: localPipIndex,
+  validateRepository,
+  upstreamScope(upstream: string) {
+    const url = new URL(upstream);
+    // A simple index at <root>/simple/ lists its files under <root>/ (…/packages/…).
+    const basePath = url.pathname.replace(/simple\/?$/, '');
+    // PyPI itself serves files from its file host.
+    const origins = url.hostname === 'pypi.org' ? ['https://files.pythonhosted.org'] : [];
+    return { basePath, origins };
+  },
+};

@@ -1,0 +1,158 @@
+// The PyPI format driven by the real clients: twine uploads wheels and sdists built here to
+// a hosted repository, pip installs them from a group together with a dependency that
+// comes through a proxy (whose upstream is another registry-core's hosted repository,
+// seeded by twine), with --require-hashes, and after the upstream is stopped.
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProject, makeVenv, run, twineUpload } from '../helpers/python.js';
+import { createUserAndToken, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+describe('PyPI with pip and twine', () => {
+  let upstream: RunningRegistry;
+  let node: RunningRegistry;
+  let token: string;
+  let app: Awaited<ReturnType<typeof buildProject>>;
+  let dep: Awaited<ReturnType<typeof buildProject>>;
+  let dep2: Awaited<ReturnType<typeof buildProject>>;
+  let group: string;
+
+  beforeAll(async () => {
+    upstream = await startRegistry(`repositories:\n  py-local: { format: pypi, type: hosted }\n`);
+    const seedToken = await createUserAndToken(upstream.configFile, 'seed');
+    dep = await buildProject({ name: 'rc-dep-lib', version: '1.0.0', module: 'rc_dep', requiresPython: '>=3.8' });
+    dep2 = await buildProject({ name: 'rc-dep-lib', version: '1.1.0', module: 'rc_dep', requiresPython: '>=3.8' });
+    for (const built of [dep, dep2]) {
+      const seeded = await twineUpload(`${upstream.url}/py-local/`, '__token__', seedToken, [built.wheel, built.sdist]);
+      expect(seeded.code, seeded.stdout + seeded.stderr).toBe(0);
+    }
+    node = await startRegistry(`repositories:
+  pypi-local: { format: pypi, type: hosted }
+  pypi-proxy: { format: pypi, type: proxy, upstream: "${upstream.url}/py-local/simple/" }
+  pypi: { format: pypi, type: group, members: [pypi-local, pypi-proxy] }
+`);
+    token = await createUserAndToken(node.configFile, 'pat');
+    group = `${node.url}/pypi/simple/`;
+    app = await buildProject({ name: 'rc-demo-app', version: '1.0.0', module: 'rc_demo', requires: ['rc-dep-lib>=1.0'] });
+  }, 180_000);
+
+  afterAll(async () => {
+    await node?.stop();
+    await upstream?.stop();
+  });
+
+  it('twine uploads a wheel and an sdist, and refuses the same file twice', async () => {
+    const uploaded = await twineUpload(`${node.url}/pypi-local/`, '__token__', token, [app.wheel, app.sdist]);
+    expect(uploaded.code, uploaded.stdout + uploaded.stderr).toBe(0);
+    const again = await twineUpload(`${node.url}/pypi-local/`, '__token__', token, [app.wheel]);
+    expect(again.code).not.toBe(0);
+    expect(again.stdout + again.stderr).toMatch(/400 .*File already exists/);
+    // twine's --skip-existing recognises the answer and goes on.
+    const skipped = await twineUpload(`${node.url}/pypi-local/`, '__token__', token, [app.wheel], ['--skip-existing']);
+    expect(skipped.code, skipped.stdout + skipped.stderr).toBe(0);
+    // A wrong password, and a proxy that takes no uploads.
+    const wrong = await twineUpload(`${node.url}/pypi-local/`, '__token__', 'not-a-token', [app.wheel]);
+    expect(wrong.stdout + wrong.stderr).toMatch(/401|403/);
+    const toProxy = await twineUpload(`${node.url}/pypi-proxy/`, '__token__', token, [app.wheel]);
+    expect(toProxy.stdout + toProxy.stderr).toMatch(/405/);
+  });
+
+  it('serves PEP 503 HTML and PEP 691 JSON pages, with redirects to the normalized name', async () => {
+    const html = await fetch(`${node.url}/pypi-local/simple/rc-demo-app/`);
+    expect(html.headers.get('content-type')).toMatch(/text\/html/);
+    expect(html.headers.get('vary')).toMatch(/Accept/);
+    const text = await html.text();
+    expect(text).toContain(`rc_demo_app-1.0.0-py3-none-any.whl#sha256=${sha256(app.wheel)}`);
+    expect(text).toMatch(/data-core-metadata="sha256=[0-9a-f]{64}"/);
+    const json = await fetch(`${node.url}/pypi-local/simple/rc-demo-app/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } });
+    expect(json.headers.get('content-type')).toBe('application/vnd.pypi.simple.v1+json');
+    const page = (await json.json()) as { meta: unknown; versions: string[]; files: { filename: string; size: number; 'upload-time': string; 'core-metadata': { sha256: string }; url: string }[] };
+    expect(page.meta).toEqual({ 'api-version': '1.1' });
+    expect(page.versions).toEqual(['1.0.0']);
+    const wheel = page.files.find((f) => f.filename.endsWith('.whl'))!;
+    expect(wheel.size).toBe(readFileSync(app.wheel).length);
+    expect(wheel['upload-time']).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // PEP 658: the metadata file beside the wheel, matching its announced hash.
+    const metadata = Buffer.from(await (await fetch(`${wheel.url}.metadata`)).arrayBuffer());
+    expect(createHash('sha256').update(metadata).digest('hex')).toBe(wheel['core-metadata'].sha256);
+    expect(metadata.toString()).toMatch(/^Name: rc-demo-app$/m);
+    const moved = await fetch(`${node.url}/pypi-local/simple/RC_Demo.App`, { redirect: 'manual' });
+    expect(moved.status).toBe(301);
+    expect(moved.headers.get('location')).toBe(`${node.url}/pypi-local/simple/rc-demo-app/`);
+    expect((await fetch(`${node.url}/pypi-local/simple/rc-demo-app/`, { headers: { accept: 'application/xml' } })).status).toBe(406);
+    expect((await fetch(`${node.url}/pypi-local/simple/no-such-project/`)).status).toBe(404);
+  });
+
+  it('pip installs from the group: the hosted project and its dependency through the proxy', async () => {
+    const venv = await makeVenv();
+    const installed = await run(path.join(venv, 'bin', 'pip'), ['install', '--no-cache-dir', '--index-url', group, 'rc-demo-app']);
+    expect(installed.code, installed.stdout + installed.stderr).toBe(0);
+    expect(installed.stdout).toMatch(/Successfully installed rc-demo-app-1.0.0 rc-dep-lib-1.1.0/);
+    const imported = await run(path.join(venv, 'bin', 'python'), ['-c', 'import rc_demo, rc_dep; print(rc_demo.VERSION, rc_dep.VERSION)']);
+    expect(imported.stdout.trim()).toBe('1.0.0 1.1.0');
+  });
+
+  it('pip with --require-hashes, pip download and pip index versions', async () => {
+    const requirements = path.join(tempDir('py-req'), 'requirements.txt');
+    writeFileSync(requirements, `rc-demo-app==1.0.0 --hash=sha256:${sha256(app.wheel)}\nrc-dep-lib==1.0.0 --hash=sha256:${sha256(dep.wheel)}\n`);
+    const venv = await makeVenv();
+    const hashed = await run(path.join(venv, 'bin', 'pip'), ['install', '--no-cache-dir', '--only-binary', ':all:', '--require-hashes', '--index-url', group, '-r', requirements]);
+    expect(hashed.code, hashed.stdout + hashed.stderr).toBe(0);
+    // A wrong hash is refused by pip.
+    writeFileSync(requirements, `rc-dep-lib==1.0.0 --hash=sha256:${'0'.repeat(64)}\n`);
+    const refused = await run(path.join(venv, 'bin', 'pip'), ['install', '--no-cache-dir', '--force-reinstall', '--require-hashes', '--index-url', group, '-r', requirements]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/THESE PACKAGES DO NOT MATCH THE HASHES/);
+    const downloads = tempDir('py-download');
+    const downloaded = await run(path.join(venv, 'bin', 'pip'), ['download', '--no-cache-dir', '--no-deps', '--no-binary', ':all:', '--index-url', group, '-d', downloads, 'rc-dep-lib==1.0.0']);
+    expect(downloaded.code, downloaded.stdout + downloaded.stderr).toBe(0);
+    expect(readdirSync(downloads)).toEqual(['rc-dep-lib-1.0.0.tar.gz']);
+    expect(sha256(path.join(downloads, 'rc-dep-lib-1.0.0.tar.gz'))).toBe(sha256(dep.sdist));
+    const versions = await run(path.join(venv, 'bin', 'pip'), ['index', 'versions', '--index-url', group, 'rc-dep-lib']);
+    expect(versions.code, versions.stderr).toBe(0);
+    expect(versions.stdout).toMatch(/Available versions: 1\.1\.0, 1\.0\.0/);
+  });
+
+  it('answers the JSON API from the pages', async () => {
+    const project = (await (await fetch(`${node.url}/pypi-local/pypi/rc-demo-app/json`)).json()) as { info: { name: string; version: string; requires_dist: string[]; summary: string }; releases: Record<string, unknown[]> };
+    expect(project.info).toMatchObject({ name: 'rc-demo-app', version: '1.0.0', requires_dist: ['rc-dep-lib>=1.0'], summary: 'rc-demo-app for registry-core tests' });
+    expect(Object.keys(project.releases)).toEqual(['1.0.0']);
+    const release = (await (await fetch(`${node.url}/pypi/pypi/rc-dep-lib/1.0.0/json`)).json()) as { info: { version: string }; urls: { filename: string }[] };
+    expect(release.info.version).toBe('1.0.0');
+    expect(release.urls.map((u) => u.filename).sort()).toEqual(['rc-dep-lib-1.0.0.tar.gz', 'rc_dep_lib-1.0.0-py3-none-any.whl']);
+  });
+
+  it('yanks and deletes through the admin API; a yanked release is skipped unless pinned', async () => {
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const v2 = await buildProject({ name: 'rc-demo-app', version: '1.1.0', module: 'rc_demo', requires: ['rc-dep-lib>=1.0'] });
+    expect((await twineUpload(`${node.url}/pypi/`, '__token__', token, [v2.wheel])).code).toBe(0);
+    const yank = await fetch(`${node.url}/pypi-local/-/yank`, { method: 'POST', headers: auth, body: JSON.stringify({ project: 'rc-demo-app', version: '1.1.0', reason: 'broken build' }) });
+    expect(yank.status).toBe(200);
+    expect(await (await fetch(`${node.url}/pypi/simple/rc-demo-app/`)).text()).toContain('data-yanked="broken build"');
+    const venv = await makeVenv();
+    const latest = await run(path.join(venv, 'bin', 'pip'), ['install', '--no-cache-dir', '--index-url', group, 'rc-demo-app']);
+    expect(latest.stdout).toMatch(/Successfully installed rc-demo-app-1\.0\.0/);
+    const pinned = await run(path.join(venv, 'bin', 'pip'), ['install', '--no-cache-dir', '--index-url', group, 'rc-demo-app==1.1.0']);
+    expect(pinned.code, pinned.stderr).toBe(0);
+    expect(pinned.stderr).toMatch(/yanked/i);
+    const deleted = await fetch(`${node.url}/pypi-local/-/delete`, { method: 'POST', headers: auth, body: JSON.stringify({ project: 'rc-demo-app', version: '1.1.0' }) });
+    expect(await deleted.json()).toEqual({ deleted: ['rc_demo_app-1.1.0-py3-none-any.whl'] });
+    expect(await (await fetch(`${node.url}/pypi-local/simple/rc-demo-app/`)).text()).not.toContain('1.1.0');
+    // The filename stays taken, as on PyPI.
+    const reupload = await twineUpload(`${node.url}/pypi-local/`, '__token__', token, [v2.wheel]);
+    expect(reupload.stdout + reupload.stderr).toMatch(/File already exists/);
+    const anonymous = await fetch(`${node.url}/pypi-local/-/delete`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ project: 'rc-demo-app' }) });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('keeps installing through the proxy after the upstream is stopped', async () => {
+    await upstream.stop();
+    const venv = await makeVenv();
+    const installed = await run(path.join(venv, 'bin', 'pip'), ['install', '--no-cache-dir', '--index-url', group, 'rc-demo-app==1.0.0', 'rc-dep-lib==1.1.0']);
+    expect(installed.code, installed.stdout + installed.stderr).toBe(0);
+    expect(installed.stdout).toMatch(/Successfully installed rc-demo-app-1.0.0 rc-dep-lib-1.1.0/);
+  });
+});
