@@ -14,3 +14,11 @@ export {
 export { startPostgres, type TestPostgres } from './postgres.js';
 export { startS3rver, type TestS3 } from './s3rver.js';
 export { freePort } from './ports.js';
+export { describeMetadataStoreConformance } from './metadata-store-conformance.js';
+export type {
+  MetadataAssetRow,
+  MetadataComponentRow,
+  MetadataDocumentRow,
+  MetadataStoreFixture,
+  MetadataStoreUnderTest,
+} from './metadata-store-conformance.js';

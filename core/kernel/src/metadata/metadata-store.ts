@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DataSource, LessThan, type QueryRunner, type Repository } from 'typeorm';
-import { ConflictError } from '@registry-core/api';
+import { BadRequestError, ConflictError } from '@registry-core/api';
 import type { MetadataConfig } from '../config/types.js';
 import { KeyedMutex } from '../engine/keyed-mutex.js';
 import {
@@ -190,6 +190,7 @@ export class MetadataStore {
 
   /** Insert or replace the asset at (repository, path); resolves the previous row, if any. */
   async saveAsset(row: Omit<AssetRow, 'id'>): Promise<AssetRow | null> {
+    checkLength(row.path, MAX_PATH_CHARS, 'the asset path');
     this.forgetAsset(row.repository, row.path);
     return this.dataSource.transaction(async (manager) => {
       const repo = manager.getRepository(AssetEntity);
@@ -247,6 +248,7 @@ export class MetadataStore {
   }
 
   async setNegativeCached(repository: string, assetPath: string, expiresAt: number): Promise<void> {
+    checkLength(assetPath, MAX_PATH_CHARS, 'the asset path');
     await this.negatives.upsert({ repository, path: assetPath, expiresAt }, ['repository', 'path']);
   }
 
@@ -283,6 +285,7 @@ export class MetadataStore {
     key: string,
     change: (current: DocumentRow | null) => Promise<string | null | undefined>,
   ): Promise<DocumentRow | null> {
+    checkLength(key, MAX_PATH_CHARS, 'the document key');
     // (No NUL in it: PostgreSQL text cannot hold one.)
     const lockKey = `document\n${repository}\n${key}`;
     return this.documentLocks.run(lockKey, () => this.withClusterLock(lockKey, async () => {
@@ -419,6 +422,7 @@ export class MetadataStore {
   }
 
   async setValue(namespace: string, key: string, value: string): Promise<void> {
+    checkLength(key, MAX_PATH_CHARS, 'the key');
     await this.keyValues.upsert({ namespace, key, value }, ['namespace', 'key']);
   }
 
@@ -429,4 +433,18 @@ export class MetadataStore {
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The longest text a key column holds (characters, as PostgreSQL counts them). SQLite does
+ * not enforce column lengths, so the store does, and both engines refuse alike (and NUL,
+ * which only SQLite could store).
+ */
+export const MAX_PATH_CHARS = 1024;
+
+function checkLength(value: string, max: number, what: string): void {
+  // Code points, as PostgreSQL's varchar counts; the UTF-16 length is never smaller.
+  if (value.length > max && [...value].length > max) throw new BadRequestError(`${what} is longer than ${max} characters`);
+  // PostgreSQL text cannot hold NUL; SQLite can: refused on both.
+  if (value.includes('\0')) throw new BadRequestError(`${what} contains a NUL character`);
 }
