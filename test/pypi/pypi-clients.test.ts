@@ -49,7 +49,8 @@ describe('PyPI with pip and twine', () => {
     expect(uploaded.code, uploaded.stdout + uploaded.stderr).toBe(0);
     const again = await twineUpload(`${node.url}/pypi-local/`, '__token__', token, [app.wheel]);
     expect(again.code).not.toBe(0);
-    expect(again.stdout + again.stderr).toMatch(/400 .*File already exists/);
+    expect(again.stdout + again.stderr).toMatch(/400/);
+    expect(again.stdout + again.stderr).toMatch(/File already exists/);
     // twine's --skip-existing recognises the answer and goes on.
     const skipped = await twineUpload(`${node.url}/pypi-local/`, '__token__', token, [app.wheel], ['--skip-existing']);
     expect(skipped.code, skipped.stdout + skipped.stderr).toBe(0);
@@ -118,7 +119,9 @@ describe('PyPI with pip and twine', () => {
 
   it('answers the JSON API from the pages', async () => {
     const project = (await (await fetch(`${node.url}/pypi-local/pypi/rc-demo-app/json`)).json()) as { info: { name: string; version: string; requires_dist: string[]; summary: string }; releases: Record<string, unknown[]> };
-    expect(project.info).toMatchObject({ name: 'rc-demo-app', version: '1.0.0', requires_dist: ['rc-dep-lib>=1.0'], summary: 'rc-demo-app for registry-core tests' });
+    expect(project.info).toMatchObject({ name: 'rc-demo-app', version: '1.0.0', summary: 'rc-demo-app for registry-core tests' });
+    // As the wheel's METADATA says it (this setuptools writes the old "name (>=x)" form).
+    expect(project.info.requires_dist).toEqual([expect.stringMatching(/^rc-dep-lib \(?>=1\.0\)?$/)]);
     expect(Object.keys(project.releases)).toEqual(['1.0.0']);
     const release = (await (await fetch(`${node.url}/pypi/pypi/rc-dep-lib/1.0.0/json`)).json()) as { info: { version: string }; urls: { filename: string }[] };
     expect(release.info.version).toBe('1.0.0');

@@ -68,8 +68,10 @@ export function renderProjectHtml(page: ProjectPage): string {
     const attributes = [`href="${escapeHtml(file.url + hashFragment(file.hashes))}"`];
     if (file.requiresPython) attributes.push(`data-requires-python="${escapeHtml(file.requiresPython)}"`);
     if (file.coreMetadata) {
+      // PEP 714's name only: pip before 23.2 mishandles the PEP 658 names (pip#12042), and
+      // without them simply downloads the file.
       const value = file.coreMetadata === true ? 'true' : hashFragment(file.coreMetadata).slice(1) || 'true';
-      attributes.push(`data-dist-info-metadata="${escapeHtml(value)}"`, `data-core-metadata="${escapeHtml(value)}"`);
+      attributes.push(`data-core-metadata="${escapeHtml(value)}"`);
     }
     if (file.yanked !== false) attributes.push(`data-yanked="${escapeHtml(file.yanked)}"`);
     return `    <a ${attributes.join(' ')}>${escapeHtml(file.filename)}</a><br/>`;
@@ -89,7 +91,7 @@ export function renderProjectJson(page: ProjectPage): unknown {
       url: file.url,
       hashes: file.hashes,
       ...(file.requiresPython ? { 'requires-python': file.requiresPython } : {}),
-      ...(file.coreMetadata ? { 'core-metadata': file.coreMetadata, 'dist-info-metadata': file.coreMetadata } : {}),
+      ...(file.coreMetadata ? { 'core-metadata': file.coreMetadata } : {}),
       ...(file.size !== undefined ? { size: file.size } : {}),
       ...(file.uploadTime ? { 'upload-time': file.uploadTime } : {}),
       yanked: file.yanked === false ? false : file.yanked === '' ? true : file.yanked,
