@@ -5,7 +5,7 @@ import { BadRequestError } from '@registry-core/api';
 import tar from 'tar-stream';
 import yauzl from 'yauzl';
 import { normalizeName } from './names.js';
-import { normalizeVersion } from './versions.js';
+import { sameVersion } from './versions.js';
 
 /** Bounds on what an uploaded archive may hold, checked before anything is expanded. */
 export interface ArchiveLimits {
@@ -41,7 +41,7 @@ function checkEntryName(name: string): void {
 function sameDistribution(folder: string, expected: { name: string; version: string }): boolean {
   const at = folder.lastIndexOf('-');
   if (at <= 0) return false;
-  return normalizeName(folder.slice(0, at)) === normalizeName(expected.name) && normalizeVersion(folder.slice(at + 1)) === normalizeVersion(expected.version);
+  return normalizeName(folder.slice(0, at)) === normalizeName(expected.name) && sameVersion(folder.slice(at + 1), expected.version);
 }
 
 async function readCapped(stream: Readable, cap: number, what: string): Promise<string> {
@@ -77,7 +77,7 @@ async function readZipEntry(scan: ZipScan, limits: ArchiveLimits): Promise<strin
   let zip: yauzl.ZipFile;
   try {
     zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-      yauzl.open(scan.file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: false }, (error, opened) => (error ? reject(error) : resolve(opened))),
+      yauzl.open(scan.file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true }, (error, opened) => (error ? reject(error) : resolve(opened))),
     );
   } catch (error) {
     refuse(`not a zip file (${(error as Error).message})`);
@@ -195,6 +195,8 @@ export async function readSdistMetadata(file: string, expected: { name: string; 
   });
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
+      // When the extraction is stopped, the entry's stream errors too: that error is the one already reported.
+      stream.on('error', () => undefined);
       const fail = (error: unknown) => {
         stream.resume();
         reject(error);

@@ -1,6 +1,6 @@
 import { BadRequestError } from '@registry-core/api';
 import { normalizeName } from './names.js';
-import { normalizeVersion, parseVersion } from './versions.js';
+import { parseVersion, sameVersion } from './versions.js';
 
 /** A distribution filename taken apart (PEP 427/491 wheels, PEP 625 and legacy sdists). */
 export interface DistributionFilename {
@@ -59,7 +59,7 @@ export function parseDistributionFilename(filename: string): DistributionFilenam
 export function filenameMatches(filename: string, project: string, version: string): boolean {
   try {
     const parsed = parseDistributionFilename(filename);
-    return parsed.normalizedName === normalizeName(project) && normalizeVersion(parsed.version) === normalizeVersion(version);
+    return parsed.normalizedName === normalizeName(project) && sameVersion(parsed.version, version);
   } catch {
     return false;
   }

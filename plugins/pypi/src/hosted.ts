@@ -15,7 +15,7 @@ import { parseCoreMetadata } from './core-metadata.js';
 import { parseDistributionFilename } from './filenames.js';
 import { normalizeName, validateProjectName } from './names.js';
 import type { DistFile, ProjectPage } from './simple-index.js';
-import { compareVersions, normalizeVersion, validateVersion } from './versions.js';
+import { compareVersions, normalizeVersion, sameVersion, validateVersion } from './versions.js';
 
 /** One uploaded distribution of a hosted project. */
 export interface HostedFile {
@@ -139,7 +139,7 @@ export async function upload(ctx: FormatRequestContext): Promise<void> {
   const filetype = one(body, 'filetype');
   const expectedType = parsed.kind === 'wheel' ? 'bdist_wheel' : 'sdist';
   if (filetype !== undefined && filetype !== expectedType) refuse(`Invalid value for filetype: ${JSON.stringify(filetype)} does not match the file ${file.filename}.`);
-  if (parsed.normalizedName !== normalized || normalizeVersion(parsed.version) !== normalizeVersion(version)) {
+  if (parsed.normalizedName !== normalized || !sameVersion(parsed.version, version)) {
     refuse(`Start filename for ${JSON.stringify(name)} with ${JSON.stringify(`${normalized.replace(/-/g, '_')}-${version}`)}: the file ${file.filename} is for another project or version.`);
   }
   checkDigests(body, file);
@@ -151,7 +151,7 @@ export async function upload(ctx: FormatRequestContext): Promise<void> {
       : await readSdistMetadata(file.path, { name: parsed.name, version: parsed.version }, { extension: parsed.extension });
   const metadata = parseCoreMetadata(metadataText);
   if (normalizeName(metadata.name) !== normalized) refuse(`The file's metadata names the project ${JSON.stringify(metadata.name)}, not ${JSON.stringify(name)}.`);
-  if (normalizeVersion(metadata.version) !== normalizeVersion(version)) refuse(`The file's metadata has version ${JSON.stringify(metadata.version)}, not ${JSON.stringify(version)}.`);
+  if (!sameVersion(metadata.version, version)) refuse(`The file's metadata has version ${JSON.stringify(metadata.version)}, not ${JSON.stringify(version)}.`);
 
   const repo = ctx.repository;
   const existing = await loadHostedProject(repo, normalized);

@@ -123,3 +123,8 @@ export function compareVersions(a: string, b: string): number {
   if (devA !== devB) return devA < devB ? -1 : 1;
   return compareLocal(x.local, y.local);
 }
+
+/** Whether two texts are the same PEP 440 version (`1.0` and `1.0.0` are). */
+export function sameVersion(a: string, b: string): boolean {
+  return parseVersion(a) !== undefined && parseVersion(b) !== undefined && compareVersions(a, b) === 0;
+}
