@@ -3,10 +3,11 @@
 // comes through a proxy (whose upstream is another registry-core's hosted repository,
 // seeded by twine), with --require-hashes, and after the upstream is stopped.
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProject, makeVenv, run, twineUpload } from '../helpers/python.js';
+import { PYTHON, buildProject, makeVenv, run, twineUpload } from '../helpers/python.js';
 import { createUserAndToken, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -149,6 +150,51 @@ describe('PyPI with pip and twine', () => {
     expect(reupload.stdout + reupload.stderr).toMatch(/File already exists/);
     const anonymous = await fetch(`${node.url}/pypi-local/-/delete`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ project: 'rc-demo-app' }) });
     expect(anonymous.status).toBe(401);
+  });
+
+  it('refuses bad uploads with a clear 4xx and changes nothing', async () => {
+    const auth = `Basic ${Buffer.from(`__token__:${token}`).toString('base64')}`;
+    const pageBefore = await (await fetch(`${node.url}/pypi-local/simple/rc-demo-app/`)).text();
+    const dir = tempDir('py-bad');
+    /** A wheel written by Python's zipfile, with `extra` Python lines adding entries to `z`. */
+    const wheel = (filename: string, metadataName: string, version: string, extra = '') => {
+      const file = path.join(dir, filename);
+      const script = `import zipfile, sys\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n    z.writestr('${metadataName.replace(/-/g, '_')}-${version}.dist-info/METADATA', 'Metadata-Version: 2.1\\nName: ${metadataName}\\nVersion: ${version}\\n')\n${extra}`;
+      execFileSync(PYTHON, ['-c', script, file]);
+      return file;
+    };
+    const upload = async (file: string | Buffer, filename: string, fields: Record<string, string>, headers: Record<string, string> = { authorization: auth }) => {
+      const form = new FormData();
+      form.append(':action', 'file_upload');
+      form.append('protocol_version', '1');
+      for (const [key, value] of Object.entries(fields)) form.append(key, value);
+      form.append('content', new Blob([typeof file === 'string' ? readFileSync(file) : file]), filename);
+      const answer = await fetch(`${node.url}/pypi-local/`, { method: 'POST', body: form, headers });
+      return { status: answer.status, text: await answer.text(), reason: answer.statusText };
+    };
+    const fields = (name: string, version: string) => ({ name, version, filetype: 'bdist_wheel' });
+    const cases: { what: string; send: () => Promise<{ status: number; text: string; reason: string }>; status: number; message: RegExp }[] = [
+      { what: 'a filename for another version', send: () => upload(wheel('rc_demo_app-9.0-py3-none-any.whl', 'rc-demo-app', '9.0'), 'rc_demo_app-9.0-py3-none-any.whl', fields('rc-demo-app', '8.0')), status: 400, message: /another project or version/ },
+      { what: 'metadata naming another project', send: () => upload(wheel('rc_demo_app-2.0-py3-none-any.whl', 'rc-other', '2.0'), 'rc_demo_app-2.0-py3-none-any.whl', fields('rc-demo-app', '2.0')), status: 400, message: /is not for rc_demo_app 2.0|metadata names/ },
+      { what: 'a symlink inside', send: () => upload(wheel('rc_demo_app-2.1-py3-none-any.whl', 'rc-demo-app', '2.1', "    i = zipfile.ZipInfo('rc_demo/link'); i.external_attr = 0o120777 << 16\n    z.writestr(i, '/etc/passwd')\n"), 'rc_demo_app-2.1-py3-none-any.whl', fields('rc-demo-app', '2.1')), status: 400, message: /symbolic link/ },
+      { what: 'a ".." entry', send: () => upload(wheel('rc_demo_app-2.2-py3-none-any.whl', 'rc-demo-app', '2.2', "    z.writestr('../../evil.py', 'x')\n"), 'rc_demo_app-2.2-py3-none-any.whl', fields('rc-demo-app', '2.2')), status: 400, message: /relative path|\.\." segment/ },
+      { what: 'a zip bomb', send: () => upload(wheel('rc_demo_app-2.3-py3-none-any.whl', 'rc-demo-app', '2.3', "    with z.open('rc_demo/zeros', 'w') as f:\n        for _ in range(64): f.write(bytes(1 << 20))\n"), 'rc_demo_app-2.3-py3-none-any.whl', fields('rc-demo-app', '2.3')), status: 400, message: /zip bomb/ },
+      { what: 'a file that is not a zip', send: () => upload(Buffer.from('plain text'), 'rc_demo_app-2.4-py3-none-any.whl', fields('rc-demo-app', '2.4')), status: 400, message: /not a zip file/ },
+      { what: 'traversal in the filename', send: () => upload(Buffer.from('x'), '../rc_demo_app-2.5-py3-none-any.whl', fields('rc-demo-app', '2.5')), status: 400, message: /Invalid distribution filename/ },
+      { what: 'another spelling of an existing project', send: () => upload(wheel('RC_Demo.App-2.6-py3-none-any.whl', 'RC_Demo.App', '2.6'), 'RC_Demo.App-2.6-py3-none-any.whl', fields('RC_Demo.App', '2.6')), status: 400, message: /another spelling of the existing project "rc-demo-app"/ },
+      { what: 'an invalid version', send: () => upload(Buffer.from('x'), 'rc_demo_app-latest-py3-none-any.whl', fields('rc-demo-app', 'latest')), status: 400, message: /Invalid value for version/ },
+      { what: 'no credentials', send: () => upload(Buffer.from('x'), 'rc_demo_app-2.7-py3-none-any.whl', fields('rc-demo-app', '2.7'), {}), status: 401, message: /authentication required/ },
+      { what: 'a wrong password', send: () => upload(Buffer.from('x'), 'rc_demo_app-2.8-py3-none-any.whl', fields('rc-demo-app', '2.8'), { authorization: `Basic ${Buffer.from('pat:wrong-password').toString('base64')}` }), status: 401, message: /./ },
+    ];
+    for (const c of cases) {
+      const answer = await c.send();
+      expect(answer.status, `${c.what}: ${answer.text}`).toBe(c.status);
+      expect(answer.text, c.what).toMatch(c.message);
+      // twine shows the status line: the message is in it too.
+      if (c.status === 400) expect(answer.reason, c.what).toMatch(c.message);
+    }
+    expect(await (await fetch(`${node.url}/pypi-local/simple/rc-demo-app/`)).text()).toBe(pageBefore);
+    expect((await fetch(`${node.url}/pypi-local/simple/rc-other/`)).status).toBe(404);
   });
 
   it('keeps installing through the proxy after the upstream is stopped', async () => {

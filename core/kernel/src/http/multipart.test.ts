@@ -44,6 +44,15 @@ describe('multipart bodies', () => {
     expect(existsSync(file!.path)).toBe(false);
   });
 
+  it('hands file names over as the client sent them, directories included', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rc-multipart-'));
+    const form = new FormData();
+    form.append('content', new Blob(['x']), '../../etc/evil.whl');
+    const { value, cleanup } = await parseMultipart(await formRequest(form), limits(dir));
+    expect(value.files['content']![0]!.filename).toBe('../../etc/evil.whl');
+    await cleanup();
+  });
+
   it('refuses a body over the limit with 413 and leaves no file behind', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rc-multipart-'));
     await expect(parseMultipart(await formRequest(upload()), limits(dir, { limit: 200_000 }))).rejects.toMatchObject({ status: 413 });

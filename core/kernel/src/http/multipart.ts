@@ -49,6 +49,9 @@ export async function parseMultipart(req: IncomingMessage, limits: MultipartLimi
     parser = busboy({
       headers: req.headers,
       defParamCharset: 'utf8',
+      // The client's file name as sent, directories included: formats validate it (and
+      // refuse `../x`) rather than get a silently shortened name.
+      preservePath: true,
       limits: { fields: limits.maxFields, fieldSize: limits.maxFieldBytes, files: limits.maxFiles ?? 16, parts: limits.maxFields + (limits.maxFiles ?? 16), fieldNameSize: 200 },
     });
   } catch (error) {
