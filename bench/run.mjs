@@ -552,10 +552,19 @@ ${storage ? `storage:\n  default: ${storage}\n` : ''}repositories:
     await sleep(500);
     const baseline = memory(rc.pid).rssMb;
     let highest = baseline;
-    const timer = setInterval(() => (highest = Math.max(highest, memory(rc.pid).rssMb)), 100);
+    const timer = setInterval(() => {
+      if (rc.child.exitCode !== null || rc.child.signalCode !== null) return;
+      highest = Math.max(highest, memory(rc.pid).rssMb);
+    }, 100);
     const started = performance.now();
-    await work();
-    clearInterval(timer);
+    try {
+      await work();
+    } catch (error) {
+      throw new Error(`${label}: ${error.message}\n--- the node's output:\n${rc.output().slice(-4000)}`);
+    } finally {
+      clearInterval(timer);
+    }
+    if (rc.child.exitCode !== null || rc.child.signalCode !== null) throw new Error(`${label}: the node exited (${rc.child.exitCode ?? rc.child.signalCode}):\n${rc.output().slice(-4000)}`);
     return { baseline, growth: highest - baseline, seconds: (performance.now() - started) / 1000 };
   };
   const drain = async (url) => {
@@ -596,12 +605,16 @@ async function streaming() {
 /** The emulators the drivers' tests use, started from those packages' devDependencies. */
 async function drivers() {
   const { startS3rver } = await import(path.join(root, 'core', 'testing', 'dist', 's3rver.js'));
-  await bigFile('fs', DRIVER_BYTES);
+  const chosen = new Set(flag('drivers', 'fs,s3,azure').split(','));
+  if (chosen.has('fs')) await bigFile('fs', DRIVER_BYTES);
+  if (chosen.has('s3')) {
   const s3 = await startS3rver({ fromDir: path.join(root, 'storage-drivers', 's3'), buckets: ['bench'] });
   cleanups.push(() => s3.stop());
   const s3Block = `{ driver: s3, bucket: bench, endpoint: "${s3.endpoint}", accessKeyId: ${s3.accessKeyId}, secretAccessKey: ${s3.secretAccessKey}`;
   await bigFile('s3 (s3rver)', DRIVER_BYTES, `${s3Block} }`);
   await bigFile('s3 (s3rver), redirect', DRIVER_BYTES, `${s3Block}, publicEndpoint: "${s3.endpoint.replace('127.0.0.1', 'localhost')}", redirect: true }`, { redirected: true });
+  }
+  if (!chosen.has('azure')) return;
   const azure = await startAzurite();
   const azureBlock = `{ driver: azure, container: bench, accountName: ${azure.account}, accountKey: "${azure.key}", endpoint: "${azure.endpoint}"`;
   await bigFile('azure (azurite)', DRIVER_BYTES, `${azureBlock} }`);
@@ -616,7 +629,7 @@ async function startAzurite() {
   const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
   const port = await freePort();
   const dir = temp('azurite');
-  const child = spawn(path.join(driverDir, 'node_modules', '.bin', 'azurite-blob'), ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', dir, '--silent', '--skipApiVersionCheck', '--loose'], { stdio: 'ignore' });
+  const child = spawn(path.join(driverDir, 'node_modules', '.bin', 'azurite-blob'), ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', dir, '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose'], { stdio: 'ignore' });
   cleanups.push(async () => {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');

@@ -23,7 +23,7 @@ const service = () => new BlobServiceClient(endpoint, new StorageSharedKeyCreden
 
 beforeAll(async () => {
   const port = await freePort();
-  azurite = spawn(azuriteBin, ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', workspace, '--silent', '--skipApiVersionCheck', '--loose'], { stdio: 'ignore' });
+  azurite = spawn(azuriteBin, ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', workspace, '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose'], { stdio: 'ignore' });
   endpoint = `http://127.0.0.1:${port}/${ACCOUNT}`;
   for (let attempt = 0; ; attempt++) {
     const up = await service()
