@@ -16,7 +16,7 @@ describe('zero-config default', () => {
     await registry?.stop();
   });
 
-  it('serves npm as hosted, proxy and group with client lines, data under ./registry-data', async () => {
+  it('serves every installed format as hosted, proxy and group with client lines, data under ./registry-data', async () => {
     const out = registry.output();
     expect(out).toContain('zero-config default');
     const upstream = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim();
@@ -24,7 +24,10 @@ describe('zero-config default', () => {
     expect(out).toContain('npm  (npm group of npm-local, npm-proxy)');
     expect(out).toContain(`npm config set registry http://127.0.0.1:${registry.port}/npm/`);
     const health = (await (await fetch(`${registry.url}/-/health`)).json()) as { repositories: { name: string; type: string }[] };
-    expect(health.repositories.map((r) => `${r.name}:${r.type}`).sort()).toEqual(['npm-local:hosted', 'npm-proxy:proxy', 'npm:group']);
+    // Every installed format gets the three: npm and PyPI ship with registry-core.
+    expect(health.repositories.map((r) => `${r.name}:${r.type}`).sort()).toEqual(['npm-local:hosted', 'npm-proxy:proxy', 'npm:group', 'pypi-local:hosted', 'pypi-proxy:proxy', 'pypi:group']);
+    expect(out).toContain('pypi  (pypi group of pypi-local, pypi-proxy)');
+    expect(out).toContain(`pip install --index-url http://127.0.0.1:${registry.port}/pypi/simple/ <package>`);
     expect(existsSync(path.join(registry.dir, 'registry-data', 'registry.sqlite'))).toBe(true);
   });
 
