@@ -12,3 +12,13 @@ export {
   truncatedStream,
 } from './streams.js';
 export { startPostgres, type TestPostgres } from './postgres.js';
+export { describeMetadataStoreConformance } from './metadata-store-conformance.js';
+export type {
+  ConformanceMetadataStore,
+  MetadataAssetRow,
+  MetadataAuditEventRow,
+  MetadataComponentRow,
+  MetadataDocumentRow,
+  MetadataStoreConformanceFixture,
+  MetadataStoreConformanceOptions,
+} from './metadata-store-conformance.js';
