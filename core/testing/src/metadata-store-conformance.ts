@@ -123,7 +123,8 @@ export interface ConformanceMetadataStore {
   /** The audit log table (a typeorm repository in the kernel). */
   readonly audit: {
     insert(row: Omit<MetadataAuditEventRow, 'id'>): Promise<unknown>;
-    find(options: { where?: Partial<MetadataAuditEventRow>; order?: { id?: 'ASC' | 'DESC' } }): Promise<MetadataAuditEventRow[]>;
+    /** Rows whose columns equal `where` (no null matching, as typeorm's `find`). */
+    find(options: { where?: { [K in keyof MetadataAuditEventRow]?: NonNullable<MetadataAuditEventRow[K]> }; order?: { id?: 'ASC' | 'DESC' } }): Promise<MetadataAuditEventRow[]>;
   };
 }
 
