@@ -16,9 +16,11 @@ export { startS3rver, type TestS3 } from './s3rver.js';
 export { freePort } from './ports.js';
 export { describeMetadataStoreConformance } from './metadata-store-conformance.js';
 export type {
+  ConformanceMetadataStore,
   MetadataAssetRow,
+  MetadataAuditEventRow,
   MetadataComponentRow,
   MetadataDocumentRow,
-  MetadataStoreFixture,
-  MetadataStoreUnderTest,
+  MetadataStoreConformanceFixture,
+  MetadataStoreConformanceOptions,
 } from './metadata-store-conformance.js';

@@ -10,6 +10,8 @@ export interface TestPostgres {
   readonly url: string;
   /** Create a fresh database and resolve its URL. */
   createDatabase(name: string): Promise<string>;
+  /** Drop a database made by {@link createDatabase}, closing its connections. */
+  dropDatabase(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -71,6 +73,15 @@ export async function startPostgres(): Promise<TestPostgres> {
         await client.end();
       }
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    async dropDatabase(name) {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '')}" WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
     },
     async stop() {
       if (child.exitCode === null) {

@@ -39,7 +39,7 @@ export const AssetEntity = new EntitySchema<AssetRow>({
   name: 'Asset',
   tableName: 'asset',
   columns: {
-    id: { type: 'integer', primary: true, generated: 'increment' },
+    id: { type: 'integer', primary: true, generated: 'increment', transformer: bigintNumber },
     repository: { type: 'varchar', length: 128 },
     path: { type: 'varchar', length: 1024 },
     kind: { type: 'varchar', length: 16 },
@@ -215,7 +215,7 @@ export const AuditEventEntity = new EntitySchema<AuditEventRow>({
   name: 'AuditEvent',
   tableName: 'audit_event',
   columns: {
-    id: { type: 'integer', primary: true, generated: 'increment' },
+    id: { type: 'integer', primary: true, generated: 'increment', transformer: bigintNumber },
     at: { type: 'bigint', transformer: bigintNumber },
     action: { type: 'varchar', length: 64 },
     outcome: { type: 'varchar', length: 16 },

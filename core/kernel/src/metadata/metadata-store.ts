@@ -112,15 +112,21 @@ export class MetadataStore {
    * entry; a change made by another node is seen within the TTL.
    */
   private readonly contentRows = new Map<string, { row: AssetRow; until: number }>();
+  /**
+   * Bumped after every asset write of this store: a row read while a write was under way
+   * may be the old one, and is not cached.
+   */
+  private assetWrites = 0;
 
   async findAsset(repository: string, assetPath: string): Promise<AssetRow | null> {
     const key = `${repository}\u0000${assetPath}`;
     const cached = this.contentRows.get(key);
     const now = Date.now();
     if (cached && cached.until > now) return cached.row;
+    const writes = this.assetWrites;
     const row = await this.queryAsset(repository, assetPath);
     if (cached) this.contentRows.delete(key);
-    if (row && row.kind === 'content') {
+    if (row && row.kind === 'content' && writes === this.assetWrites) {
       if (this.contentRows.size >= ASSET_ROW_CACHE_ENTRIES) this.contentRows.delete(this.contentRows.keys().next().value!);
       this.contentRows.set(key, { row, until: now + ASSET_ROW_TTL_MS });
     }
@@ -167,16 +173,19 @@ export class MetadataStore {
     return this.dataSource.options.type === 'postgres' ? `$${n}` : '?';
   }
 
-  private forgetAsset(repository: string, assetPath: string): void {
+  /** After a write: drop the cached row (and any read racing the write), then notify. */
+  private forgetAsset(repository: string, assetPath: string, notify = true): void {
+    this.assetWrites++;
     this.contentRows.delete(`${repository}\u0000${assetPath}`);
-    this.changed(repository);
+    if (notify) this.changed(repository);
   }
 
   private readonly changeListeners = new Set<(repository: string) => void>();
 
   /**
    * Be told when this process changes a repository's assets or documents (a publish, a
-   * delete, a newly cached file), e.g. to drop answers built from them. Other nodes'
+   * delete, a newly cached file), e.g. to drop answers built from them. Listeners are
+   * called once the change is written, so what they read then is new. Other nodes'
    * changes are not reported.
    */
   onChange(listener: (repository: string) => void): () => void {
@@ -188,39 +197,63 @@ export class MetadataStore {
     for (const listener of this.changeListeners) listener(repository);
   }
 
-  /** Insert or replace the asset at (repository, path); resolves the previous row, if any. */
+  /**
+   * Insert or replace the asset at (repository, path); resolves the previous row, if any.
+   * Each statement is atomic on its own (no transaction: typeorm's SQLite driver has one
+   * connection, on which concurrent transactions of one process collide); an insert that
+   * loses a race with another node's insert of the same path becomes an update.
+   */
   async saveAsset(row: Omit<AssetRow, 'id'>): Promise<AssetRow | null> {
     checkLength(row.path, MAX_PATH_CHARS, 'the asset path');
-    this.forgetAsset(row.repository, row.path);
-    return this.dataSource.transaction(async (manager) => {
-      const repo = manager.getRepository(AssetEntity);
-      const previous = await repo.findOneBy({ repository: row.repository, path: row.path });
-      if (previous) {
-        await repo.update({ id: previous.id }, { ...row, createdAt: previous.createdAt });
-      } else {
-        await repo.insert(row);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const previous = await this.queryAsset(row.repository, row.path);
+        if (previous) {
+          const result = await this.assets.update({ id: previous.id }, { ...row, createdAt: previous.createdAt });
+          if (result.affected) return previous;
+          // Deleted meanwhile: insert it.
+        } else {
+          try {
+            await this.assets.insert({ ...row });
+            return null;
+          } catch (error) {
+            // Inserted meanwhile by another node: replace that one.
+            if (!/unique|duplicate key/i.test((error as Error).message) || attempt >= 5) throw error;
+          }
+        }
+        if (attempt >= 5) throw new ConflictError(`${row.path} changed concurrently; retry`);
       }
-      return previous;
-    });
+    } finally {
+      this.forgetAsset(row.repository, row.path);
+    }
   }
 
   async updateAsset(repository: string, assetPath: string, change: Partial<AssetRow>): Promise<void> {
-    // Bookkeeping (last download, expiry): the cached row goes, but nothing served changes.
-    this.contentRows.delete(`${repository}\u0000${assetPath}`);
-    await this.assets.update({ repository, path: assetPath }, change);
+    try {
+      await this.assets.update({ repository, path: assetPath }, change);
+    } finally {
+      // Bookkeeping (last download, expiry): the cached row goes, but nothing served changes.
+      this.forgetAsset(repository, assetPath, false);
+    }
   }
 
   async deleteAsset(repository: string, assetPath: string): Promise<AssetRow | null> {
-    this.forgetAsset(repository, assetPath);
-    const row = await this.assets.findOneBy({ repository, path: assetPath });
-    if (row) await this.assets.delete({ id: row.id });
-    return row;
+    try {
+      const row = await this.queryAsset(repository, assetPath);
+      if (row) await this.assets.delete({ id: row.id });
+      return row;
+    } finally {
+      this.forgetAsset(repository, assetPath);
+    }
   }
 
   /** Delete one row as read earlier (maintenance), by id. */
   async deleteAssetRow(row: AssetRow): Promise<void> {
-    this.forgetAsset(row.repository, row.path);
-    await this.assets.delete({ id: row.id });
+    try {
+      await this.assets.delete({ id: row.id });
+    } finally {
+      this.forgetAsset(row.repository, row.path);
+    }
   }
 
   async deleteAssetsByPrefix(repository: string, prefix: string): Promise<AssetRow[]> {
@@ -230,8 +263,11 @@ export class MetadataStore {
       .andWhere(`a.path LIKE :pattern ESCAPE '\\'`, { pattern: `${escapeLike(prefix)}%` })
       .getMany();
     const exact = rows.filter((r) => r.path.startsWith(prefix));
-    for (const r of exact) this.forgetAsset(repository, r.path);
-    if (exact.length) await this.assets.delete(exact.map((r) => r.id!));
+    try {
+      if (exact.length) await this.assets.delete(exact.map((r) => r.id!));
+    } finally {
+      for (const r of exact) this.forgetAsset(repository, r.path);
+    }
     return exact;
   }
 
@@ -292,9 +328,11 @@ export class MetadataStore {
       const current = await this.getDocument(repository, key);
       const next = await change(current);
       if (next === undefined) return current;
-      this.changed(repository);
       if (next === null) {
-        if (current) await this.documents.delete({ repository, key });
+        if (current) {
+          await this.documents.delete({ repository, key });
+          this.changed(repository);
+        }
         return null;
       }
       const row: DocumentRow = { repository, key, value: next, revision: (current?.revision ?? 0) + 1, updatedAt: Date.now() };
@@ -310,6 +348,7 @@ export class MetadataStore {
           throw error;
         }
       }
+      this.changed(repository);
       return row;
     }));
   }
@@ -367,9 +406,10 @@ export class MetadataStore {
 
 
   async deleteDocument(repository: string, key: string): Promise<boolean> {
-    this.changed(repository);
     const result = await this.documents.delete({ repository, key });
-    return (result.affected ?? 0) > 0;
+    const deleted = (result.affected ?? 0) > 0;
+    if (deleted) this.changed(repository);
+    return deleted;
   }
 
   // ---- components
