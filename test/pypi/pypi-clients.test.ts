@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PYTHON, buildProject, makeVenv, run, twineUpload } from '../helpers/python.js';
-import { createUserAndToken, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
+import { createUserAndToken, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -142,6 +142,16 @@ describe('PyPI with pip and twine', () => {
     const pinned = await run(path.join(venv, 'bin', 'pip'), ['install', '--no-cache-dir', '--index-url', group, 'rc-demo-app==1.1.0']);
     expect(pinned.code, pinned.stderr).toBe(0);
     expect(pinned.stderr).toMatch(/yanked/i);
+    // The same management endpoints from the command line, without a server or a token.
+    const unyank = await runCli(['call', 'pypi-local', 'POST', '/-/unyank', '--json', JSON.stringify({ project: 'rc-demo-app', version: '1.1.0' }), '--as', 'ops', '--config', node.configFile]);
+    expect(unyank.code, unyank.stderr).toBe(0);
+    expect(JSON.parse(unyank.stdout)).toEqual({ unyanked: 1 });
+    expect(await (await fetch(`${node.url}/pypi/simple/rc-demo-app/`)).text()).not.toContain('data-yanked');
+    const audit = await runCli(['audit', '--action', 'unyank', '--json', '--config', node.configFile]);
+    expect((JSON.parse(audit.stdout) as { principal: string; package: string }[]).map((e) => [e.principal, e.package])).toEqual([['ops', 'rc-demo-app']]);
+    const refused = await runCli(['call', 'pypi-local', 'POST', '/-/yank', '--json', JSON.stringify({ project: 'no-such-project', version: '1.0' }), '--config', node.configFile]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^404 [^]*project no-such-project is not in pypi-local/);
     const deleted = await fetch(`${node.url}/pypi-local/-/delete`, { method: 'POST', headers: auth, body: JSON.stringify({ project: 'rc-demo-app', version: '1.1.0' }) });
     expect(await deleted.json()).toEqual({ deleted: ['rc_demo_app-1.1.0-py3-none-any.whl'] });
     expect(await (await fetch(`${node.url}/pypi-local/simple/rc-demo-app/`)).text()).not.toContain('1.1.0');

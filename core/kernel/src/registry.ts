@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import {
+  isRegistryError,
   UnauthorizedError,
   type AuthProvider,
   type FormatAuthService,
@@ -71,7 +73,43 @@ export class Registry {
     readonly unavailable: readonly UnavailableRepository[],
     private readonly blobStores: ReadonlyMap<string, BlobStore>,
     readonly http: HttpHost,
+    private readonly dispatcher: Dispatcher,
   ) {}
+
+  /**
+   * Run one of a repository's endpoints in this process, as an administrator (the command
+   * line's `registry-core call`): the format's own management endpoints (a PyPI yank, say)
+   * without a server or a token. The body is given parsed (JSON routes). Resolves the
+   * status and the body as the format answered, or the error it threw as status and message.
+   */
+  async call(repository: string, method: string, pathWithQuery: string, options: { body?: unknown; user?: string } = {}): Promise<{ status: number; body: unknown }> {
+    const runtime = this.repositories.get(repository);
+    if (!runtime) throw new Error(`no repository named ${repository}${this.unavailable.some((u) => u.name === repository) ? ' is available (see the start output)' : ''}`);
+    const url = new URL(pathWithQuery.startsWith('/') ? pathWithQuery : `/${pathWithQuery}`, 'http://registry.invalid');
+    const base = this.config.server.publicUrl ?? `http://${this.config.server.host}:${this.config.server.port}`;
+    const principal = { name: options.user ?? 'cli', anonymous: false, roles: ['admin'], via: 'password' as const, readOnly: false };
+    try {
+      const response = await this.dispatcher.dispatch(runtime, {
+        method: method.toUpperCase(),
+        path: url.pathname,
+        query: url.searchParams,
+        headers: { accept: 'application/json' },
+        principal,
+        baseUrl: `${base.replace(/\/$/, '')}/${repository}/`,
+        clientAddress: 'cli',
+        requestId: randomUUID(),
+        logger: this.logger,
+        body: options.body,
+        viaGroup: false,
+      });
+      const body = response.body;
+      const value = body === undefined ? undefined : body.kind === 'json' || body.kind === 'text' ? body.value : `(${body.kind} body)`;
+      return { status: response.status ?? 200, body: value };
+    } catch (error) {
+      if (isRegistryError(error)) return { status: error.status, body: { error: error.message } };
+      throw error;
+    }
+  }
 
   static async create(loaded: LoadedConfig, options: RegistryOptions = {}): Promise<Registry> {
     const logger = options.logger ?? StructuredLogger.create(loaded.config.logging.level, loaded.config.logging.format);
@@ -159,7 +197,7 @@ export class Registry {
           if (upstream instanceof KernelProxyCache) upstream.health.hits++;
         },
       });
-      registry = new Registry(loaded, config, logger, plugins, metadata, auth, repositories, unavailable, blobStores, http);
+      registry = new Registry(loaded, config, logger, plugins, metadata, auth, repositories, unavailable, blobStores, http, dispatcher);
       return registry;
     } catch (error) {
       await metadata.close();
