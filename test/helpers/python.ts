@@ -6,6 +6,7 @@ import { tempDir } from './registry-process.js';
 /** Debian's Python (with its venv, pip, setuptools and wheel packages) and twine. */
 export const PYTHON = '/usr/bin/python3';
 export const TWINE = '/usr/bin/twine';
+export const POETRY = '/usr/bin/poetry';
 
 export interface RunResult {
   readonly code: number | null;

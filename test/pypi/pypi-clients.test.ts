@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PYTHON, buildProject, makeVenv, run, twineUpload } from '../helpers/python.js';
+import { POETRY, PYTHON, buildProject, makeVenv, run, twineUpload } from '../helpers/python.js';
 import { createUserAndToken, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -95,6 +95,36 @@ describe('PyPI with pip and twine', () => {
     expect(installed.stdout).toMatch(/Successfully installed rc-demo-app-1.0.0 rc-dep-lib-1.1.0/);
     const imported = await run(path.join(venv, 'bin', 'python'), ['-c', 'import rc_demo, rc_dep; print(rc_demo.VERSION, rc_dep.VERSION)']);
     expect(imported.stdout.trim()).toBe('1.0.0 1.1.0');
+  });
+
+  it('poetry resolves, locks and installs from the group', async () => {
+    const project = tempDir('poetry');
+    writeFileSync(
+      path.join(project, 'pyproject.toml'),
+      [
+        '[tool.poetry]',
+        'name = "consumer"',
+        'version = "0.1.0"',
+        'description = ""',
+        'authors = ["t <t@example.com>"]',
+        '',
+        '[tool.poetry.dependencies]',
+        'python = "^3.9"',
+        'rc-demo-app = "^1.0"',
+        '',
+        '[[tool.poetry.source]]',
+        'name = "registry"',
+        `url = "${group}"`,
+        'default = true',
+        '',
+      ].join('\n'),
+    );
+    const installed = await run(POETRY, ['install', '--no-root', '--no-interaction'], { cwd: project, home: project, env: { POETRY_VIRTUALENVS_IN_PROJECT: 'true', POETRY_CACHE_DIR: path.join(project, '.cache') } });
+    expect(installed.code, installed.stdout + installed.stderr).toBe(0);
+    expect(installed.stdout).toMatch(/Installing rc-dep-lib \(1\.1\.0\)/);
+    expect(installed.stdout).toMatch(/Installing rc-demo-app \(1\.0\.0\)/);
+    const lock = readFileSync(path.join(project, 'poetry.lock'), 'utf8');
+    expect(lock).toContain(sha256(app.wheel));
   });
 
   it('pip with --require-hashes, pip download and pip index versions', async () => {
