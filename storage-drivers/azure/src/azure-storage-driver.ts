@@ -6,6 +6,7 @@ import {
   RestError,
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
+  type UserDelegationKey,
 } from '@azure/storage-blob';
 import type { ByteRange, PresignedGetOptions, StorageDriver, StorageListPage, StorageObjectInfo, StoragePutOptions } from '@registry-core/api';
 
@@ -14,6 +15,11 @@ export interface AzureDriverOptions {
   readonly container: ContainerClient;
   /** Present with account-key credentials: signs SAS URLs (copies, client redirects). */
   readonly sharedKey?: StorageSharedKeyCredential;
+  /**
+   * Present with Microsoft Entra ID credentials: a user delegation key (cached by the
+   * caller) to sign read-only SAS URLs for client redirects.
+   */
+  readonly delegationKey?: () => Promise<{ readonly key: UserDelegationKey; readonly accountName: string }>;
   /** Key prefix inside the container (ends with `/`), or empty. */
   readonly prefix: string;
   /** Size of staged blocks. */
@@ -21,6 +27,9 @@ export interface AzureDriverOptions {
   /** Blocks uploaded at once per blob. */
   readonly concurrency: number;
 }
+
+/** Service version of user-delegation SAS URLs (see presignedGetUrl). */
+const DELEGATION_SAS_VERSION = '2025-11-05';
 
 function driverError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
@@ -158,7 +167,8 @@ export class AzureStorageDriver implements StorageDriver {
       const poller = await target.beginCopyFromURL(source.url);
       await poller.pollUntilDone();
     } else {
-      // Without an account key there is nothing to sign a SAS with: copy through here.
+      // Without an account key (Microsoft Entra ID, or a SAS connection string): copy
+      // through here, block by block, memory bounded.
       const body = await source.download();
       await target.uploadStream(body.readableStreamBody as Readable, this.options.blockSize, this.options.concurrency);
     }
@@ -175,23 +185,28 @@ export class AzureStorageDriver implements StorageDriver {
     return { keys, ...(page?.continuationToken ? { cursor: page.continuationToken } : {}) };
   }
 
+  /**
+   * A read-only SAS URL: signed with the account key, or with a user delegation key under
+   * Microsoft Entra ID; `undefined` with a connection string holding only a SAS.
+   */
   async presignedGetUrl(key: string, expiresInSeconds: number, options: PresignedGetOptions = {}): Promise<string | undefined> {
-    if (!this.options.sharedKey) return undefined;
     const blob = this.blob(key);
-    return `${blob.url}?${this.sas(blob.containerName, blob.name, expiresInSeconds, options.contentType)}`;
-  }
-
-  private sas(containerName: string, blobName: string, seconds: number, contentType?: string): string {
-    return generateBlobSASQueryParameters(
-      {
-        containerName,
-        blobName,
-        permissions: BlobSASPermissions.parse('r'),
-        startsOn: new Date(Date.now() - 60_000),
-        expiresOn: new Date(Date.now() + seconds * 1000),
-        ...(contentType ? { contentType } : {}),
-      },
-      this.options.sharedKey!,
-    ).toString();
+    const values = {
+      containerName: blob.containerName,
+      blobName: blob.name,
+      permissions: BlobSASPermissions.parse('r'),
+      startsOn: new Date(Date.now() - 60_000),
+      expiresOn: new Date(Date.now() + expiresInSeconds * 1000),
+      ...(options.contentType ? { contentType: options.contentType } : {}),
+    };
+    if (this.options.sharedKey) return `${blob.url}?${generateBlobSASQueryParameters(values, this.options.sharedKey).toString()}`;
+    if (!this.options.delegationKey) return undefined;
+    const delegation = await this.options.delegationKey();
+    // A SAS cannot outlive the key that signs it.
+    const expiresOn = new Date(Math.min(values.expiresOn.getTime(), delegation.key.signedExpiresOn.getTime()));
+    // Signed as service version 2025-11-05: Azure accepts SAS of older versions, and the
+    // SDK's newer default (2026-04-06) signs fields that Azurite 3.35 does not know yet.
+    const sas = generateBlobSASQueryParameters({ ...values, expiresOn, version: DELEGATION_SAS_VERSION }, delegation.key, delegation.accountName);
+    return `${blob.url}?${sas.toString()}`;
   }
 }
