@@ -1,49 +1,23 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { Logger } from '@registry-core/api';
-import { describeStorageDriverConformance, readAll, freePort } from '@registry-core/testing';
+import { describeStorageDriverConformance, readAll } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { azureStorageDriverDefinition, createDriver, parseOptions } from './index.js';
+import { ACCOUNT, KEY, startAzurite, type TestAzurite } from './test-support/azurite.js';
 
 // Azurite, Microsoft's Azure Storage emulator, as its own process (blob service only).
-const ACCOUNT = 'devstoreaccount1';
-const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-const azuriteBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.bin', 'azurite-blob');
-let azurite: ChildProcess | undefined;
+let azurite: TestAzurite;
 let endpoint = '';
-const workspace = mkdtempSync(path.join(tmpdir(), 'rc-azurite-'));
 let containers = 0;
 
-const service = () => new BlobServiceClient(endpoint, new StorageSharedKeyCredential(ACCOUNT, KEY));
+const service = () => azurite.admin();
 
 beforeAll(async () => {
-  const port = await freePort();
-  azurite = spawn(azuriteBin, ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', workspace, '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose'], { stdio: 'ignore' });
-  endpoint = `http://127.0.0.1:${port}/${ACCOUNT}`;
-  for (let attempt = 0; ; attempt++) {
-    const up = await service()
-      .getProperties()
-      .then(
-        () => true,
-        () => false,
-      );
-    if (up) break;
-    if (attempt > 200) throw new Error('azurite did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  azurite = await startAzurite();
+  endpoint = azurite.endpoint;
 }, 60_000);
 afterAll(async () => {
-  if (azurite && azurite.exitCode === null) {
-    const exited = new Promise((r) => azurite!.once('exit', r));
-    azurite.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(workspace, { recursive: true, force: true });
+  await azurite?.stop();
 });
 
 async function freshDriver(extra: Record<string, unknown> = {}) {

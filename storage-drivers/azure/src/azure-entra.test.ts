@@ -5,27 +5,20 @@
 // issuer and lifetime, not its signature), which it only offers over HTTPS, with a
 // certificate made here. That certificate is self-signed, so this test file's process
 // (and only it: vitest runs each file in a process of its own) does not verify it.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { Logger } from '@registry-core/api';
-import { describeStorageDriverConformance, freePort, readAll } from '@registry-core/testing';
+import { describeStorageDriverConformance, readAll } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { azureStorageDriverDefinition } from './index.js';
+import { ACCOUNT, KEY, startAzurite, type TestAzurite } from './test-support/azurite.js';
 
 process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
 
-const ACCOUNT = 'devstoreaccount1';
-const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-const azuriteBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.bin', 'azurite-blob');
-const workspace = mkdtempSync(path.join(tmpdir(), 'rc-azurite-oauth-'));
-let azurite: ChildProcess | undefined;
+let azurite: TestAzurite | undefined;
 let identity: Server | undefined;
 let endpoint = '';
 let tokensIssued = 0;
@@ -42,10 +35,9 @@ function accessToken(): string {
   return `${base64url({ alg: 'RS256', typ: 'JWT' })}.${base64url(claims)}.${Buffer.from('not-verified').toString('base64url')}`;
 }
 
-const admin = () => new BlobServiceClient(endpoint, new StorageSharedKeyCredential(ACCOUNT, KEY));
+const admin = () => azurite!.admin();
 
 beforeAll(async () => {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(workspace, 'key.pem'), '-out', path.join(workspace, 'cert.pem')], { stdio: 'ignore' });
   // The App Service managed-identity protocol (API version 2019-08-01).
   identity = createServer((req, res) => {
     const url = new URL(req.url!, 'http://identity');
@@ -60,27 +52,18 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => identity!.listen(0, '127.0.0.1', () => resolve()));
   Object.assign(process.env, { IDENTITY_ENDPOINT: `http://127.0.0.1:${(identity.address() as AddressInfo).port}/msi/token`, IDENTITY_HEADER: 'test-secret' });
   for (const name of ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_FEDERATED_TOKEN_FILE', 'MSI_ENDPOINT']) delete process.env[name];
-  const port = await freePort();
-  azurite = spawn(
-    azuriteBin,
-    ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', workspace, '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose', '--oauth', 'basic', '--cert', path.join(workspace, 'cert.pem'), '--key', path.join(workspace, 'key.pem')],
-    { stdio: 'ignore' },
-  );
-  endpoint = `https://127.0.0.1:${port}/${ACCOUNT}`;
-  for (let attempt = 0; !(await admin().getProperties().then(() => true, () => false)); attempt++) {
-    if (attempt > 200) throw new Error('azurite did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  azurite = await startAzurite({
+    tls: true,
+    extraArgs: ['--oauth', 'basic'],
+    prepare: (dir) =>
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' }),
+  });
+  endpoint = azurite.endpoint;
 }, 60_000);
 
 afterAll(async () => {
-  if (azurite && azurite.exitCode === null) {
-    const exited = new Promise((r) => azurite!.once('exit', r));
-    azurite.kill('SIGTERM');
-    await exited;
-  }
+  await azurite?.stop();
   identity?.close();
-  rmSync(workspace, { recursive: true, force: true });
 });
 
 const logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return logger; } } as unknown as Logger;
