@@ -129,6 +129,14 @@ repositories:
     expect(bob.stderr).toMatch(/403/);
     const alice = await new NpmClient(`${registry.url}/npm-local/`, tokens['alice']).npm(['view', '@secret/plans', 'version']);
     expect(alice.stdout.trim()).toBe('1.0.0');
+    // Search never shows what a direct read refuses.
+    const names = async (token?: string) => {
+      const answer = await fetch(`${registry.url}/npm-local/-/v1/search?text=plans`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+      return ((await answer.json()) as { objects: { package: { name: string } }[] }).objects.map((o) => o.package.name);
+    };
+    expect(await names()).toEqual([]);
+    expect(await names(tokens['bob'])).toEqual([]);
+    expect(await names(tokens['alice'])).toEqual(['@secret/plans']);
   });
 
   it('lets a team unpublish its own names only', async () => {

@@ -208,6 +208,11 @@ export interface FormatRequestContext {
    * `packageName`); throws a 401 or 403 error otherwise.
    */
   authorize(permission: Permission, packageName?: string): void;
+  /**
+   * {@link authorize} as a question: whether the principal has `permission` here (and on
+   * `packageName`). For lists that must leave out what the caller may not see (search).
+   */
+  allowed(permission: Permission, packageName?: string): boolean;
 }
 
 /** One endpoint of a format, mounted by the host under each repository of that format. */

@@ -39,6 +39,18 @@ function answer(objects: readonly unknown[], total: number): FormatResponse {
 }
 
 /**
+ * Leave out the names the caller may not read (`auth.permissions` rules naming packages):
+ * a search never reveals what a direct request would refuse. The total drops by as many.
+ */
+function readable(ctx: FormatRequestContext, objects: readonly unknown[], total: number): FormatResponse {
+  const visible = objects.filter((o) => {
+    const name = (o as SearchObject | undefined)?.package?.name;
+    return typeof name === 'string' && ctx.allowed('read', name);
+  });
+  return answer(visible, Math.max(visible.length, total - (objects.length - visible.length)));
+}
+
+/**
  * Merge members' search answers in member order: the first member listing a name wins.
  * `from` was applied by each member, so the merge only cuts at `size`.
  */
@@ -79,7 +91,7 @@ export async function search(ctx: FormatRequestContext): Promise<FormatResponse>
       score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
       searchScore: 1,
     }));
-    return answer(objects, result.total);
+    return readable(ctx, objects, result.total);
   }
   if (repo.type === 'proxy') {
     try {
@@ -94,7 +106,7 @@ export async function search(ctx: FormatRequestContext): Promise<FormatResponse>
       const parsed = JSON.parse(upstream.body.toString('utf8')) as { objects?: unknown; total?: unknown };
       if (!Array.isArray(parsed.objects)) return answer([], 0);
       const objects = parsed.objects.slice(0, size);
-      return answer(objects, typeof parsed.total === 'number' ? parsed.total : objects.length);
+      return readable(ctx, objects, typeof parsed.total === 'number' ? parsed.total : objects.length);
     } catch (error) {
       ctx.logger.warn('upstream search failed; answering an empty result', { error: (error as Error).message });
       return answer([], 0);
@@ -103,5 +115,5 @@ export async function search(ctx: FormatRequestContext): Promise<FormatResponse>
   const answers = await repo.members!.all();
   const bodies = answers.filter((a) => (a.response.status ?? 200) === 200 && a.response.body?.kind === 'json').map((a) => (a.response.body as { value: unknown }).value);
   const merged = mergeSearchObjects(bodies, size);
-  return answer(merged.objects, merged.total);
+  return readable(ctx, merged.objects, merged.total);
 }

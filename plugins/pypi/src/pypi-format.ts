@@ -234,7 +234,9 @@ const routes: RouteDefinition[] = [
       const limit = Math.min(Number(ctx.query.get('limit') ?? 20) || 20, ctx.repository.limits.maxSearchResults);
       const offset = Math.max(0, Number(ctx.query.get('offset') ?? 0) || 0);
       const found = await ctx.repository.components.search({ text: ctx.query.get('q') ?? '', offset, limit });
-      return jsonResponse({ total: found.total, items: found.items.map((c) => ({ name: c.attributes['displayName'] ?? c.name, version: c.version, summary: c.attributes['description'] ?? null })) }, { cachePolicy: 'no-store' });
+      // Names the caller may not read are left out, as a direct request would refuse them.
+      const items = found.items.filter((c) => ctx.allowed('read', c.name));
+      return jsonResponse({ total: found.total - (found.items.length - items.length), items: items.map((c) => ({ name: c.attributes['displayName'] ?? c.name, version: c.version, summary: c.attributes['description'] ?? null })) }, { cachePolicy: 'no-store' });
     },
   },
   {

@@ -97,6 +97,15 @@ export class Dispatcher {
       audit: (action, fields) =>
         this.auth.audit.record({ action, principal: request.principal.name, repository: runtime.name, clientAddress: request.clientAddress, ...fields }),
       authorize: (permission, packageName) => this.auth.authorize(request.principal, permission, target, packageName),
+      allowed: (permission, packageName) => {
+        try {
+          this.auth.authorize(request.principal, permission, target, packageName);
+          return true;
+        } catch (error) {
+          if (isRegistryError(error) && (error.status === 401 || error.status === 403)) return false;
+          throw error;
+        }
+      },
     };
     try {
       return await route.handler(ctx);

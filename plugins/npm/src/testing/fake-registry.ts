@@ -486,6 +486,14 @@ export class FakeRegistry {
       },
       viaGroup: via.viaGroup,
       authorize: (p) => this.authorize(request.user, p),
+      allowed: (p) => {
+        try {
+          this.authorize(request.user, p);
+          return true;
+        } catch {
+          return false;
+        }
+      },
       audit: async (action, fields) => {
         this.audited.push({ action, user: request.user?.name ?? 'anonymous', repository: repo.name, ...fields });
       },
