@@ -20,6 +20,11 @@ export interface Principal {
    * deletes and administration outside them are refused (reads are not narrowed).
    */
   readonly scope?: { readonly repositories?: readonly string[]; readonly packages?: readonly string[] };
+  /**
+   * Set for an access token (see `FormatAuthService.issueAccessToken`): the only things it
+   * may do, reads included, on top of what the principal's permissions allow.
+   */
+  readonly grants?: readonly import('./http.js').AccessGrant[];
 }
 
 /** A user as an auth provider knows it. */

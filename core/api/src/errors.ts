@@ -88,8 +88,8 @@ export class ForbiddenError extends RegistryError {
 
 /** 404. */
 export class NotFoundError extends RegistryError {
-  constructor(message = 'not found') {
-    super('NOT_FOUND', message, 404);
+  constructor(message = 'not found', code: RegistryErrorCode = 'NOT_FOUND') {
+    super(code, message, 404);
   }
 }
 
@@ -139,6 +139,13 @@ export class NotAcceptableError extends RegistryError {
 export class GoneError extends RegistryError {
   constructor(message: string) {
     super('GONE', message, 410);
+  }
+}
+
+/** 416: a byte range or an upload offset that does not fit what is stored. */
+export class RangeNotSatisfiableError extends RegistryError {
+  constructor(message: string, options?: { headers?: Record<string, string> }) {
+    super('RANGE_NOT_SATISFIABLE', message, 416, options);
   }
 }
 

@@ -1,4 +1,6 @@
-import type { RouteDefinition } from './http.js';
+import type { Permission } from './auth.js';
+import type { HostRootAddress, RouteDefinition } from './http.js';
+import type { Logger } from './logger.js';
 import type { RepositoryHandle, RepositoryType } from './repository.js';
 
 /** Error facts a format turns into its own error body. */
@@ -39,8 +41,27 @@ export interface FormatDefinition {
    * when no `Authorization` header came; a format never parses credentials itself.
    */
   readonly credentialHeaders?: readonly string[];
-  /** `WWW-Authenticate` value sent with 401 answers, e.g. `Basic realm="..."`. */
-  authChallenge?(repository: RepositoryInfo): string | undefined;
+  /**
+   * `WWW-Authenticate` value sent with 401 answers, e.g. `Basic realm="..."`. `request`
+   * says which request was refused (absent outside a request), so a challenge can name
+   * what to ask a token for (OCI's `scope="repository:<name>:pull"`).
+   */
+  authChallenge?(repository: RepositoryInfo, request?: ChallengeRequest): string | undefined;
+  /**
+   * For protocols that clients always address at the host root (OCI's `/v2/`): the host
+   * also serves `<prefix>/<repository>/<rest>` as repository `<repository>`'s path
+   * `<prefix>/<rest>`, answers `<prefix>/` itself through this format's first repository,
+   * and on a repository's own port (`repositories.<name>.port`) every path is that
+   * repository's. Handlers learn how the client addressed them from
+   * {@link FormatRequestContext.hostRoot}.
+   */
+  readonly hostRoot?: { readonly prefix: string };
+  /**
+   * Upkeep jobs of this format (OCI's garbage collection), run per repository: on a
+   * schedule when `intervalSeconds` is set (one node at a time), and on demand by
+   * `registry-core <format> <task> [--repository R] [--dry-run]`.
+   */
+  readonly tasks?: readonly FormatTask[];
   /** Lines a user puts in their client's configuration, printed at start. */
   clientConfig?(repository: RepositoryInfo): readonly string[];
   /**
@@ -60,4 +81,31 @@ export interface FormatDefinition {
   validateRepository?(repository: RepositoryInfo): void;
   /** Optional per-repository warm-up once the host is ready. */
   onRepositoryReady?(repository: RepositoryHandle): Promise<void>;
+}
+
+/** A request the host refused with 401, for {@link FormatDefinition.authChallenge}. */
+export interface ChallengeRequest {
+  readonly method: string;
+  /** Path inside the repository, as in {@link FormatRequestContext.path}. */
+  readonly path: string;
+  /** The matched route's parameters (empty when no route matched). */
+  readonly params: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** What was asked for when the refusal came. */
+  readonly permission: Permission;
+  readonly hostRoot?: HostRootAddress;
+}
+
+/** An upkeep job of a format, see {@link FormatDefinition.tasks}. */
+export interface FormatTask {
+  /** Command-line name, e.g. `gc`. */
+  readonly name: string;
+  /** One line for `--help`. */
+  readonly description: string;
+  /** Seconds between scheduled runs in a running server; absent or 0: on demand only. */
+  readonly intervalSeconds?: number;
+  /**
+   * Do the job on one repository of the format. With `dryRun`, change nothing and report
+   * what would change. Resolves a small JSON-able report (counts, bytes, names).
+   */
+  run(repository: RepositoryHandle, options: { readonly dryRun: boolean; readonly logger: Logger }): Promise<Readonly<Record<string, unknown>>>;
 }

@@ -142,6 +142,31 @@ export interface FormatAuthService {
   listTokens(): Promise<TokenDescription[]>;
   /** Revoke one of the request's user's tokens by id; false when it has none with that id. */
   revokeTokenById(id: string): Promise<boolean>;
+  /**
+   * A short-lived signed access token (a registry's Bearer token flow, OCI's token
+   * endpoint) for the request's principal, anonymous included, granting of `requested`
+   * only what the principal may do now (checked against the permissions; a group's grant
+   * extends to its members). A request carrying it can do nothing else, reads included.
+   * Valid on every node sharing the metadata store; it cannot be revoked, so keep it short.
+   */
+  issueAccessToken(requested: readonly AccessGrant[], ttlSeconds: number): Promise<AccessToken>;
+}
+
+/** What an access token lets its bearer do: `actions` on a repository, or one package in it. */
+export interface AccessGrant {
+  readonly repository: string;
+  /** A package (image) name; absent: the repository as a whole. */
+  readonly package?: string;
+  readonly actions: readonly Permission[];
+}
+
+/** An issued access token. */
+export interface AccessToken {
+  readonly token: string;
+  readonly expiresIn: number;
+  readonly issuedAt: Date;
+  /** What was granted (requested actions the principal lacks are left out). */
+  readonly granted: readonly AccessGrant[];
 }
 
 /** What a new token may do. */
@@ -203,6 +228,8 @@ export interface FormatRequestContext {
   audit(action: string, fields?: { readonly package?: string; readonly version?: string; readonly details?: Readonly<Record<string, unknown>> }): Promise<void>;
   /** True while serving a group's sub-request on one of its members. */
   readonly viaGroup: boolean;
+  /** For formats with `hostRoot`: how the client addressed this repository. */
+  readonly hostRoot?: HostRootAddress;
   /**
    * Check that the principal has `permission` on this repository (and, when given, on
    * `packageName`); throws a 401 or 403 error otherwise.
@@ -213,6 +240,22 @@ export interface FormatRequestContext {
    * `packageName`). For lists that must leave out what the caller may not see (search).
    */
   allowed(permission: Permission, packageName?: string): boolean;
+}
+
+/**
+ * How a client addressed a repository of a format with `hostRoot` (OCI): at the host root
+ * with the repository's name as the first segment (`http://h/v2/<repository>/...`), on the
+ * repository's own port (`http://h:5000/v2/...`), or under its plain mount
+ * (`http://h/<repository>/v2/...`).
+ */
+export interface HostRootAddress {
+  /** Absolute URL of the protocol root as this client uses it, with a trailing slash. */
+  readonly url: string;
+  /**
+   * What comes before names inside the protocol for this client: `<repository>/` at the
+   * host root, empty on the repository's own port or plain mount.
+   */
+  readonly namePrefix: string;
 }
 
 /** One endpoint of a format, mounted by the host under each repository of that format. */

@@ -16,12 +16,16 @@ export {
   TooManyRequestsError,
   NotAcceptableError,
   GoneError,
+  RangeNotSatisfiableError,
 } from './errors.js';
 export type { RegistryErrorCode } from './errors.js';
-export type { ErrorInfo, FormatDefinition, RepositoryInfo } from './format.js';
+export type { ChallengeRequest, ErrorInfo, FormatDefinition, FormatTask, RepositoryInfo } from './format.js';
 export type {
+  AccessGrant,
+  AccessToken,
   BodySpec,
   CachePolicy,
+  HostRootAddress,
   FormatAuthService,
   TokenDescription,
   TokenOptions,
@@ -66,6 +70,8 @@ export type {
   UpstreamPreparation,
   UpstreamResult,
   UpstreamServeResult,
+  UploadSession,
+  UploadSessions,
 } from './repository.js';
 export { DELETE_DOCUMENT } from './repository.js';
 export type {

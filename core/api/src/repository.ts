@@ -71,6 +71,56 @@ export interface AssetStore {
   delete(path: string): Promise<boolean>;
   /** Delete every asset whose path starts with `prefix`; resolves the count. */
   deletePrefix(prefix: string): Promise<number>;
+  /**
+   * Record `source`'s bytes (an asset of this or another repository) at `path` as well,
+   * without copying them: blobs are content-addressed, so this only writes a row (a
+   * cross-repository blob mount). Options default to the source's.
+   */
+  link(path: string, source: Asset, options?: Partial<Pick<PutAssetOptions, 'kind' | 'contentType' | 'createOnly' | 'attributes'>>): Promise<Asset>;
+  /**
+   * Assets whose path starts with `prefix`, in path order (UTF-8 byte order), at most
+   * `limit` (default and most 1000) after the path `after`. `next` is the path to pass as
+   * `after` for the following page, absent on the last page.
+   */
+  list(prefix: string, options?: { readonly after?: string; readonly limit?: number }): Promise<{ readonly assets: readonly Asset[]; readonly next?: string }>;
+}
+
+/** A resumable upload in progress (an OCI blob upload session). */
+export interface UploadSession {
+  /** Opaque, unguessable id (safe in a URL). */
+  readonly id: string;
+  /** Bytes received so far. */
+  readonly size: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** What the format stored with it at creation (the image it belongs to, say). */
+  readonly attributes: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Uploads that arrive in several requests, possibly on different nodes: each chunk goes
+ * to the repository's storage while being hashed; the whole becomes an asset on commit,
+ * verified against the expected digests (a single-chunk upload is moved, not copied).
+ * Sessions untouched for `uploads.expireHours` (default 24) are removed with their bytes.
+ */
+export interface UploadSessions {
+  create(attributes?: Readonly<Record<string, unknown>>): Promise<UploadSession>;
+  /** `undefined` for an unknown or expired session. */
+  get(id: string): Promise<UploadSession | undefined>;
+  /**
+   * Append `body` at `offset` (default: the current size). Throws a NotFoundError for an
+   * unknown session, a RangeNotSatisfiableError when `offset` is not the current size
+   * (a gap or a resent chunk), a PayloadTooLargeError past `maxBytes` in all.
+   */
+  append(id: string, body: Readable, options?: { readonly offset?: number; readonly maxBytes?: number }): Promise<UploadSession>;
+  /**
+   * Append `final` if given, then store everything received at `path`, checked against
+   * `options.expect` (an IntegrityError leaves the session as it was before `final`), and
+   * end the session.
+   */
+  commit(id: string, path: string, options: PutAssetOptions & { readonly final?: Readable }): Promise<Asset>;
+  /** End a session and drop its bytes; `false` when there was none. */
+  cancel(id: string): Promise<boolean>;
 }
 
 /** A JSON document with its revision. */
@@ -294,6 +344,8 @@ export interface RepositoryHandle {
   readonly documents: DocumentStore;
   readonly components: ComponentIndex;
   readonly kv: KeyValueStore;
+  /** Resumable uploads into this repository's storage. */
+  readonly uploads: UploadSessions;
   /** Present on proxy repositories. */
   readonly upstream?: ProxyCache;
   /** Present on group repositories. */

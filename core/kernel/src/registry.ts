@@ -17,6 +17,7 @@ import {
 import { AuthService } from './auth/auth-service.js';
 import type { CacheConfig, LoadedConfig, RegistryConfig, RepositoryConfig } from './config/types.js';
 import { RepositoryAssetStore } from './engine/asset-store.js';
+import { KernelUploadSessions, sweepUploads } from './engine/upload-sessions.js';
 import { BlobStore } from './engine/blob-store.js';
 import { BlobMemoryCache } from './engine/memory-cache.js';
 import { RepositoryComponentIndex } from './engine/component-index.js';
@@ -174,6 +175,11 @@ export class Registry {
 
       const ttls = new TtlOverrides(metadata);
       const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable, ttls);
+      auth.useRepositories((name) => {
+        const runtime = repositories.get(name);
+        if (!runtime) return undefined;
+        return { ...(runtime.config.anonymousRead !== undefined ? { anonymousRead: runtime.config.anonymousRead } : {}), ...(runtime.config.members ? { members: runtime.config.members } : {}) };
+      });
       const hot = new HotAnswers([...new Set([...repositories.values()].flatMap((r) => (r.format.credentialHeaders ?? []).map((h) => h.toLowerCase())))]);
       // Anything this process changes (a publish, a delete, a newly cached file) may change
       // what a URL answers, through a group's rules too: replayed answers start over.
@@ -232,9 +238,69 @@ export class Registry {
     });
   }
 
+  /** Remove upload sessions untouched for `cleanup.uploadExpiryHours`, with their bytes. */
+  sweepUploads(): Promise<{ sessions: number; orphans: number }> {
+    return sweepUploads(
+      this.metadata,
+      (name) => {
+        const uploads = this.repositories.get(name)?.handle.uploads;
+        return uploads instanceof KernelUploadSessions ? uploads : undefined;
+      },
+      this.blobStores.values(),
+      this.config.cleanup.uploadExpiryHours * 3_600_000,
+    );
+  }
+
+  /** The upkeep tasks formats offer, as `<format> <task>`. */
+  tasks(): { format: string; name: string; description: string }[] {
+    const seen = new Map<string, { format: string; name: string; description: string }>();
+    for (const runtime of this.repositories.values()) {
+      for (const task of runtime.format.tasks ?? []) seen.set(`${runtime.config.format} ${task.name}`, { format: runtime.config.format, name: task.name, description: task.description });
+    }
+    return [...seen.values()];
+  }
+
+  /**
+   * Run a format's upkeep task on each of its repositories (or the one named), one node at
+   * a time across the cluster. Resolves each repository's report.
+   */
+  async runTask(format: string, name: string, options: { repository?: string; dryRun?: boolean } = {}): Promise<{ repository: string; report: Readonly<Record<string, unknown>> }[]> {
+    const targets = [...this.repositories.values()].filter((r) => r.config.format === format && (options.repository === undefined || r.name === options.repository));
+    if (options.repository !== undefined && targets.length === 0) throw new Error(`no ${format} repository named ${options.repository}`);
+    const task = targets.map((r) => r.format.tasks?.find((t) => t.name === name)).find((t) => t !== undefined);
+    if (!task) throw new Error(`format ${format} has no task ${name}${this.tasks().length ? ` (tasks: ${this.tasks().map((t) => `${t.format} ${t.name}`).join(', ')})` : ''}`);
+    const reports: { repository: string; report: Readonly<Record<string, unknown>> }[] = [];
+    for (const runtime of targets) {
+      const logger = this.logger.child({ task: `${format} ${name}`, repository: runtime.name });
+      const report = await this.metadata.withClusterLock(`task:${format}:${name}:${runtime.name}`, () => task.run(runtime.handle, { dryRun: options.dryRun ?? false, logger }));
+      reports.push({ repository: runtime.name, report });
+    }
+    return reports;
+  }
+
+  private readonly taskTimers: NodeJS.Timeout[] = [];
+
   /** Listen; resolves the bound address. */
   async start(): Promise<AddressInfo> {
     this.address = await this.http.listen();
+    const sweep = () => this.sweepUploads().then(
+      (n) => (n.sessions > 0 || n.orphans > 0) && this.logger.info(`removed ${n.sessions} expired upload sessions and ${n.orphans} orphaned upload objects`),
+      (error: unknown) => this.logger.warn('upload session sweep failed', { error: String(error) }),
+    );
+    void sweep();
+    this.taskTimers.push(setInterval(() => void sweep(), 3_600_000));
+    const scheduled = new Map<string, { format: string; task: import('@registry-core/api').FormatTask }>();
+    for (const runtime of this.repositories.values()) {
+      for (const task of runtime.format.tasks ?? []) if (task.intervalSeconds) scheduled.set(`${runtime.config.format}\n${task.name}`, { format: runtime.config.format, task });
+    }
+    for (const { format, task } of scheduled.values()) {
+      this.taskTimers.push(
+        setInterval(() => {
+          this.runTask(format, task.name).catch((error: unknown) => this.logger.warn(`scheduled task ${format} ${task.name} failed`, { error: String(error) }));
+        }, task.intervalSeconds! * 1000),
+      );
+    }
+    for (const timer of this.taskTimers) timer.unref();
     const hours = this.config.cleanup.intervalHours;
     if (hours > 0) {
       this.cleanupTimer = setInterval(() => {
@@ -279,6 +345,7 @@ export class Registry {
   /** Drain HTTP, deactivate plugins, close storage and the database. */
   async stop(): Promise<void> {
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
+    for (const timer of this.taskTimers) clearInterval(timer);
     await this.http.close();
     // Downloads the proxies are still storing finish (clients gone or not), within the same bound.
     const downloads = [...this.repositories.values()].flatMap((r) => (r.handle.upstream instanceof KernelProxyCache ? [r.handle.upstream.settled()] : []));
@@ -426,6 +493,7 @@ function buildRepositories(
       documents: new RepositoryDocumentStore(name, metadata),
       components: new RepositoryComponentIndex(name, metadata),
       kv: new NamespacedKeyValueStore(`${format.plugin.name}:${name}`, metadata),
+      uploads: new KernelUploadSessions(name, blobs, assets, metadata),
       ...(repo.type === 'proxy'
         ? (() => {
             const scope = widenedUpstream(format.definition, repo.upstream!, repo.cache);

@@ -3,6 +3,7 @@ import {
   ConflictError,
   ForbiddenError,
   UnauthorizedError,
+  type AccessGrant,
   type AuthenticatedUser,
   type AuthProvider,
   type FormatAuthService,
@@ -10,6 +11,7 @@ import {
   type Permission,
   type Principal,
 } from '@registry-core/api';
+import { ACCESS_TOKEN_PREFIX, AccessTokens, grantsAllow } from './access-tokens.js';
 import { AuditLog } from './audit-log.js';
 import { LoginThrottle } from './login-throttle.js';
 import { PermissionRules, globToRegExp } from './permissions.js';
@@ -51,6 +53,9 @@ export class AuthService {
   /** Who did what: logins, users and tokens here; publishes and the like from formats. */
   readonly audit: AuditLog;
   private readonly throttle = new LoginThrottle();
+  private readonly accessTokens: AccessTokens;
+  /** Repositories as the permission checks of access tokens need them (set by the registry). */
+  private repositoryFacts: (name: string) => { anonymousRead?: boolean; members?: readonly string[] } | undefined = () => undefined;
 
   constructor(
     private readonly config: AuthConfig,
@@ -60,6 +65,38 @@ export class AuthService {
   ) {
     this.rules = new PermissionRules(config.permissions);
     this.audit = new AuditLog(metadata, onAuditError);
+    this.accessTokens = new AccessTokens(metadata);
+  }
+
+  /** Tell the service which repositories exist (their anonymous-read setting and group members). */
+  useRepositories(facts: (name: string) => { anonymousRead?: boolean; members?: readonly string[] } | undefined): void {
+    this.repositoryFacts = facts;
+  }
+
+  /**
+   * Of `requested`, what `principal` may do now; a grant on a group extends to its members
+   * (recursively) with the actions the principal has there, since a group serves through them.
+   */
+  grantable(principal: Principal, requested: readonly AccessGrant[]): AccessGrant[] {
+    const out: AccessGrant[] = [];
+    const visit = (grant: AccessGrant, depth: number) => {
+      const facts = this.repositoryFacts(grant.repository);
+      if (!facts || depth > 8) return;
+      const target = { name: grant.repository, ...(facts.anonymousRead !== undefined ? { anonymousRead: facts.anonymousRead } : {}) };
+      const actions = [...new Set(grant.actions)].filter((action) => {
+        try {
+          this.authorize(principal, action, target, grant.package);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (actions.length === 0) return;
+      out.push({ repository: grant.repository, ...(grant.package !== undefined ? { package: grant.package } : {}), actions });
+      for (const member of facts.members ?? []) visit({ ...grant, repository: member, actions }, depth + 1);
+    };
+    for (const grant of requested) visit(grant, 0);
+    return out;
   }
 
   /** The login and token services of a format's login endpoints, for one request. */
@@ -96,6 +133,19 @@ export class AuthService {
         if (principal.anonymous) throw new UnauthorizedError('log in to list tokens');
         return this.listTokens(principal.name);
       },
+      issueAccessToken: async (requested, ttlSeconds) => {
+        // An access token never mints another one wider than itself.
+        const base = principal.grants ? { ...principal, grants: undefined } : principal;
+        let granted = this.grantable(base, requested);
+        if (principal.grants) {
+          const held = principal.grants;
+          granted = granted
+            .map((g) => ({ ...g, actions: g.actions.filter((a) => grantsAllow(held, a, g.repository, g.package)) }))
+            .filter((g) => g.actions.length > 0);
+        }
+        const issued = await this.accessTokens.issue(principal, granted, ttlSeconds);
+        return { ...issued, granted };
+      },
       revokeTokenById: async (id) => {
         if (principal.anonymous) throw new UnauthorizedError('log in to revoke tokens');
         const owned = (await this.listTokens(principal.name)).some((t) => t.id === id);
@@ -113,6 +163,7 @@ export class AuthService {
       case 'invalid':
         throw new UnauthorizedError(credentials.reason);
       case 'bearer':
+        if (credentials.token.startsWith(ACCESS_TOKEN_PREFIX)) return this.accessTokens.verify(credentials.token);
         return this.principalForToken(credentials.token);
       case 'basic': {
         // A token may stand in for a password (`__token__` for twine, or any user name).
@@ -141,6 +192,11 @@ export class AuthService {
       if (principal.anonymous) throw new UnauthorizedError(`authentication required to ${permission} ${what}`);
       throw new ForbiddenError(`${principal.name} may not ${permission === 'admin' ? 'administer' : permission} ${what}`);
     };
+    // An access token does only what it grants, reads included: 401, so that the client
+    // asks for a token with the scope the challenge names.
+    if (principal.grants && !grantsAllow(principal.grants, permission, repository.name, packageName)) {
+      throw new UnauthorizedError(`the access token used does not grant ${permission} on ${what}`);
+    }
     if (permission !== 'read' && principal.anonymous && this.rules.decide(principal, permission, repository.name, packageName) !== true) deny();
     if (permission !== 'read' && principal.readOnly && !principal.anonymous) {
       throw new ForbiddenError(`the token used is read-only; ${permission} in ${repository.name} needs a read-write token`);

@@ -182,6 +182,14 @@ export function normalizeConfig(
     } as RepositoryConfig;
   }
   errors.push(...checkGroups(repositories));
+  const ports = new Map<number, string>();
+  for (const [name, r] of Object.entries(repositories)) {
+    if (r.port === undefined || r.port === 0) continue;
+    if (r.port === server.port) errors.push(`repositories.${name}.port: ${r.port} is the server's own port`);
+    const other = ports.get(r.port);
+    if (other) errors.push(`repositories.${name}.port: ${r.port} is already the port of ${other}`);
+    ports.set(r.port, name);
+  }
   for (const name of Object.keys(c.cleanup?.maxCacheSize ?? {})) {
     if (!storage[name]) errors.push(`cleanup.maxCacheSize.${name}: no storage named "${name}"`);
   }
@@ -210,6 +218,7 @@ export function normalizeConfig(
     cleanup: {
       intervalHours: c.cleanup?.intervalHours ?? 24,
       unusedDays: c.cleanup?.unusedDays ?? 90,
+      uploadExpiryHours: c.cleanup?.uploadExpiryHours ?? 24,
       maxCacheBytes: Object.fromEntries(Object.entries((c.cleanup?.maxCacheSize ?? {}) as Record<string, unknown>).map(([k, v]) => [k, parseSize(v)!])),
     },
     logging: { level: c.logging?.level ?? 'info', format: c.logging?.format ?? 'auto' },

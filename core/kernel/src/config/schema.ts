@@ -109,6 +109,7 @@ export const configSchema = {
       properties: {
         intervalHours: { type: 'number', minimum: 0 },
         unusedDays: { type: 'number', minimum: 0 },
+        uploadExpiryHours: { type: 'number', exclusiveMinimum: 0 },
         maxCacheSize: { type: 'object', additionalProperties: size },
       },
     },
@@ -130,6 +131,7 @@ export const configSchema = {
           members: { type: 'array', items: { type: 'string' }, minItems: 1 },
           storage: { type: 'string' },
           anonymousRead: { type: 'boolean' },
+          port: { type: 'integer', minimum: 0, maximum: 65535 },
           maxUploadSize: size,
           cache: {
             type: 'object',

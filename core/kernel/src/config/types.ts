@@ -103,6 +103,11 @@ export interface RepositoryConfig {
   readonly cache: CacheConfig;
   /** Overrides `auth.anonymousRead` for this repository. */
   readonly anonymousRead?: boolean;
+  /**
+   * A port of its own (0: any free one): every path on it is this repository's, for
+   * clients that must talk to a host root (Docker's `registry-mirrors`).
+   */
+  readonly port?: number;
   readonly maxUploadBytes: number;
   readonly [formatSpecific: string]: unknown;
 }
@@ -129,6 +134,8 @@ export interface CleanupConfig {
   readonly intervalHours: number;
   /** Cached content (and expired metadata) not downloaded for this many days is removed. */
   readonly unusedDays: number;
+  /** Resumable upload sessions untouched this long are removed with their bytes. */
+  readonly uploadExpiryHours: number;
   /** Per storage name: most bytes of cached proxy content to keep. */
   readonly maxCacheBytes: Readonly<Record<string, number>>;
 }

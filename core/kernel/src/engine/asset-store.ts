@@ -9,7 +9,7 @@ import {
 } from '@registry-core/api';
 import type { AssetRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
-import type { BlobStore } from './blob-store.js';
+import type { BlobStore, IngestedBlob } from './blob-store.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { readLimited } from './read-limited.js';
 
@@ -128,6 +128,14 @@ export class RepositoryAssetStore implements AssetStore {
       throw new ConflictError(`${path} already exists`);
     }
     const blob = await this.blobs.ingest(body, { expect: options.expect, maxBytes: options.maxBytes, onAbort: options.onAbort });
+    return this.record(path, blob, options, cache);
+  }
+
+  /**
+   * Record a blob already staged and verified (an upload session's single chunk) at
+   * `path`: moved under its content key, never copied.
+   */
+  async record(path: string, blob: IngestedBlob, options: PutAssetOptions, cache: CacheFields = {}): Promise<Asset> {
     let previous: AssetRow | null = null;
     const asset = await this.blobs.commit(
       blob,
@@ -165,6 +173,60 @@ export class RepositoryAssetStore implements AssetStore {
       setTimeout(() => void this.releaseBlob(replaced).catch(() => undefined), REPLACED_BLOB_GRACE_MS).unref();
     }
     return asset;
+  }
+
+  async link(path: string, source: Asset, options: Partial<Pick<PutAssetOptions, 'kind' | 'contentType' | 'createOnly' | 'attributes'>> = {}): Promise<Asset> {
+    const put: PutAssetOptions = {
+      kind: options.kind ?? source.kind,
+      contentType: options.contentType ?? source.contentType,
+      attributes: options.attributes ?? source.attributes,
+      ...(options.createOnly ? { createOnly: true } : {}),
+    };
+    const location = assetBlobs.get(source);
+    // Bytes in another store (or not the host's asset) are copied, verified.
+    const copy = async () => this.put(path, await source.open(), { ...put, expect: { size: source.size, sha256: source.digests.sha256 } });
+    if (!location || location.store !== this.blobs) return copy();
+    if (options.createOnly && (await this.getRow(path))) throw new ConflictError(`${path} already exists`);
+    let previous: AssetRow | null = null;
+    const linked = await this.blobs.reference(location.blobKey, () =>
+      this.pathLocks.run(path, async () => {
+        if (options.createOnly && (await this.getRow(path))) throw new ConflictError(`${path} already exists`);
+        const now = Date.now();
+        const row: Omit<AssetRow, 'id'> = {
+          repository: this.repository,
+          path,
+          kind: put.kind,
+          storage: this.blobs.name,
+          blobKey: location.blobKey,
+          size: source.size,
+          ...source.digests,
+          contentType: put.contentType,
+          attributes: JSON.stringify(put.attributes ?? {}),
+          createdAt: now,
+          updatedAt: now,
+          lastDownloadedAt: null,
+          expiresAt: null,
+          upstreamEtag: null,
+          upstreamLastModified: null,
+        };
+        previous = await this.metadata.saveAsset(row);
+        return this.toAsset({ ...row, createdAt: previous?.createdAt ?? now });
+      }),
+    );
+    if (!linked) return copy();
+    const replaced = previous as AssetRow | null;
+    if (replaced && replaced.blobKey !== location.blobKey) {
+      setTimeout(() => void this.releaseBlob(replaced).catch(() => undefined), REPLACED_BLOB_GRACE_MS).unref();
+    }
+    return linked;
+  }
+
+  async list(prefix: string, options: { after?: string; limit?: number } = {}): Promise<{ assets: Asset[]; next?: string }> {
+    const limit = Math.max(1, Math.min(1000, Math.floor(options.limit ?? 1000)));
+    const rows = await this.metadata.listAssets(this.repository, prefix, options.after, limit + 1);
+    const page = rows.slice(0, limit);
+    const assets = page.map((row) => this.toAsset(row));
+    return rows.length > limit ? { assets, next: page[page.length - 1]!.path } : { assets };
   }
 
   async updateCacheFields(path: string, cache: CacheFields): Promise<void> {

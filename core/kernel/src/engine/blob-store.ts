@@ -100,14 +100,14 @@ export class BlobStore {
    */
   async ingest(
     body: Readable | Buffer,
-    options: { expect?: ExpectedDigests; maxBytes?: number; onAbort?: 'drain' | 'destroy' } = {},
+    options: { expect?: ExpectedDigests; maxBytes?: number; onAbort?: 'drain' | 'destroy'; stagingKey?: string } = {},
   ): Promise<IngestedBlob> {
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     // A stream that already broke (before we were handed it) emits no more events.
     if (source.errored) throw source.errored;
     if (source.destroyed && !source.readableEnded) throw new Error('the body was closed before it was read');
     const hashing = new HashingStream(options.maxBytes);
-    const stagingKey = `staging/${randomUUID()}`;
+    const stagingKey = options.stagingKey ?? `staging/${randomUUID()}`;
     source.on('error', (error) => hashing.destroy(error));
     const piped = source.pipe(hashing);
     let failure: unknown;
@@ -154,6 +154,14 @@ export class BlobStore {
         throw error;
       }
     });
+  }
+
+  /**
+   * Run `record` (which writes a row referencing an existing blob) under the key's lock,
+   * once the bytes are confirmed present; resolves `undefined` when they are gone.
+   */
+  async reference<T>(blobKey: string, record: () => Promise<T>): Promise<T | undefined> {
+    return this.lockBlob(blobKey, async () => ((await this.driver.head(blobKey)) ? record() : undefined));
   }
 
   /** Delete a blob when nothing references it any more (checked under the key's lock). */

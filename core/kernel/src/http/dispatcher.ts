@@ -8,9 +8,13 @@ import {
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
+  type HostRootAddress,
+  type Permission,
+  RegistryError,
   type Logger,
   type Principal,
   type RepositoryHandle,
+  type RouteDefinition,
   type SubRequest,
 } from '@registry-core/api';
 import type { AuthService } from '../auth/auth-service.js';
@@ -46,6 +50,8 @@ export interface DispatchRequest {
   /** Body already in hand (group sub-requests). */
   readonly body?: unknown;
   readonly viaGroup: boolean;
+  /** How the client addressed a repository of a `hostRoot` format. */
+  readonly hostRoot?: HostRootAddress;
 }
 
 /**
@@ -68,9 +74,43 @@ export class Dispatcher {
     if (found === 'methodNotAllowed') throw new MethodNotAllowedError(`${request.method} is not supported on ${request.path}`);
     const { route, params } = found;
     const target = { name: runtime.name, anonymousRead: runtime.config.anonymousRead };
+    // The permission of the last check, for the format's challenge when it fails with 401.
+    let asked: Permission = route.permission === 'none' ? 'read' : route.permission;
+    const check = (permission: Permission, packageName?: string) => {
+      asked = permission;
+      this.auth.authorize(request.principal, permission, target, packageName);
+    };
+    try {
+      return await this.run(runtime, request, route, params, target, check);
+    } catch (error) {
+      throw this.withChallenge(error, runtime, request, params, asked);
+    }
+  }
+
+  /**
+   * A 401 carries the format's challenge for the request refused (OCI names the scope to
+   * ask a token for); the host's generic challenge applies when the format has none.
+   */
+  private withChallenge(error: unknown, runtime: RepositoryRuntime, request: DispatchRequest, params: Readonly<Record<string, string | readonly string[] | undefined>>, permission: Permission): unknown {
+    if (!isRegistryError(error) || error.status !== 401 || !runtime.format.authChallenge) return error;
+    if (Object.keys(error.headers).some((h) => h.toLowerCase() === 'www-authenticate')) return error;
+    const info = { name: runtime.name, format: runtime.config.format, type: runtime.config.type, url: request.baseUrl, config: runtime.config };
+    const challenge = runtime.format.authChallenge(info, { method: request.method, path: request.path, params, permission, ...(request.hostRoot ? { hostRoot: request.hostRoot } : {}) });
+    if (!challenge) return error;
+    return new RegistryError(error.code, error.message, 401, { cause: error, headers: { ...error.headers, 'WWW-Authenticate': challenge } });
+  }
+
+  private async run(
+    runtime: RepositoryRuntime,
+    request: DispatchRequest,
+    route: RouteDefinition,
+    params: Readonly<Record<string, string | readonly string[] | undefined>>,
+    target: { name: string; anonymousRead?: boolean },
+    check: (permission: Permission, packageName?: string) => void,
+  ): Promise<FormatResponse> {
     // Checked on every repository, group members included: reading through a group never
     // bypasses a member's own rules (a private hosted member stays private).
-    if (route.permission !== 'none') this.auth.authorize(request.principal, route.permission, target);
+    if (route.permission !== 'none') check(route.permission);
     let body = request.body;
     let cleanup: (() => Promise<void>) | undefined;
     if (request.raw) {
@@ -93,10 +133,11 @@ export class Dispatcher {
       requestId: request.requestId,
       logger: request.logger,
       viaGroup: request.viaGroup,
+      ...(request.hostRoot ? { hostRoot: request.hostRoot } : {}),
       auth: this.auth.forRequest({ principal: request.principal, clientAddress: request.clientAddress }),
       audit: (action, fields) =>
         this.auth.audit.record({ action, principal: request.principal.name, repository: runtime.name, clientAddress: request.clientAddress, ...fields }),
-      authorize: (permission, packageName) => this.auth.authorize(request.principal, permission, target, packageName),
+      authorize: (permission, packageName) => check(permission, packageName),
       allowed: (permission, packageName) => {
         try {
           this.auth.authorize(request.principal, permission, target, packageName);

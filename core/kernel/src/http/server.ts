@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
-import { BadRequestError, NotFoundError, isRegistryError, type Logger, type RepositoryInfo } from '@registry-core/api';
+import { BadRequestError, NotFoundError, isRegistryError, type HostRootAddress, type Logger, type RepositoryInfo } from '@registry-core/api';
 import type { TtlOverrides } from '../engine/ttl-overrides.js';
 import { readRequestBody } from './body.js';
 import type { AuthService } from '../auth/auth-service.js';
@@ -126,8 +126,13 @@ export class HttpHost {
     router.get('/', (ctx) => {
       ctx.body = { name: 'registry-core', repositories: [...options.repositories.values()].map((r) => this.info(ctx, r)) };
     });
-    router.all('/:repository', (ctx) => this.serveRepository(ctx));
-    router.all('/:repository/{*rest}', (ctx) => this.serveRepository(ctx));
+    // Protocols clients address at the host root (OCI's /v2/): `<prefix>/<repository>/...`.
+    for (const prefix of new Set([...options.repositories.values()].flatMap((r) => (r.format.hostRoot ? [r.format.hostRoot.prefix] : [])))) {
+      router.all(prefix, (ctx) => this.serveHostRoot(ctx, prefix));
+      router.all(`${prefix}/{*rest}`, (ctx) => this.serveHostRoot(ctx, prefix));
+    }
+    router.all('/:repository', (ctx) => this.serveMounted(ctx));
+    router.all('/:repository/{*rest}', (ctx) => this.serveMounted(ctx));
     this.app.use(async (ctx, next) => {
       this.inFlight++;
       const started = performance.now();
@@ -148,6 +153,15 @@ export class HttpHost {
           ms: Math.round(performance.now() - started),
         });
       }
+    });
+    // A repository's own port: every path is the repository's.
+    this.app.use(async (ctx, next) => {
+      const bound = this.boundPorts.get(ctx.req.socket.localPort ?? -1);
+      if (!bound) return next();
+      const runtime = options.repositories.get(bound)!;
+      const origin = `${ctx.protocol}://${ctx.host}`;
+      const prefix = runtime.format.hostRoot?.prefix;
+      await this.serveRepository(ctx, runtime, ctx.path || '/', `${origin}/`, prefix ? { url: `${origin}${prefix}/`, namePrefix: '' } : undefined);
     });
     this.app.use(router.routes());
     this.app.use((ctx) => {
@@ -175,7 +189,7 @@ export class HttpHost {
     return `http://${shownHost}:${this.port ?? port}/${repository}/`;
   }
 
-  private async serveRepository(ctx: Context): Promise<void> {
+  private async serveMounted(ctx: Context): Promise<void> {
     const name = ctx.params['repository'] as string;
     const runtime = this.options.repositories.get(name);
     if (!runtime) {
@@ -185,6 +199,41 @@ export class HttpHost {
     }
     // koa's ctx.path is still percent-encoded: formats see `@scope%2fname` as sent.
     const rawPath = ctx.path.slice(name.length + 1) || '/';
+    const baseUrl = this.baseUrl(ctx, name);
+    const prefix = runtime.format.hostRoot?.prefix;
+    await this.serveRepository(ctx, runtime, rawPath, baseUrl, prefix ? { url: `${baseUrl}${prefix.replace(/^\/+/, '')}/`, namePrefix: '' } : undefined);
+  }
+
+  /**
+   * `<prefix>/<repository>/<rest>` as that repository's `<prefix>/<rest>`; the bare
+   * `<prefix>/` (a client's version check) through the first repository of a format with
+   * that prefix.
+   */
+  private async serveHostRoot(ctx: Context, prefix: string): Promise<void> {
+    const candidates = [...this.options.repositories.values()].filter((r) => r.format.hostRoot?.prefix === prefix);
+    const rest = ctx.path.slice(prefix.length);
+    const first = rest.split('/')[1] ?? '';
+    const origin = this.options.server.publicUrl?.replace(/\/+$/, '') ?? `${ctx.protocol}://${ctx.host}`;
+    const named = candidates.find((r) => r.name === first);
+    if (named) {
+      const inner = rest.slice(first.length + 1);
+      await this.serveRepository(ctx, named, `${prefix}${inner.startsWith('/') ? inner : `/${inner}`}`, this.baseUrl(ctx, named.name), {
+        url: `${origin}${prefix}/${named.name}/`,
+        namePrefix: `${named.name}/`,
+      });
+      return;
+    }
+    const root = candidates[0]!;
+    if (first === '') {
+      await this.serveRepository(ctx, root, `${prefix}/`, this.baseUrl(ctx, root.name), { url: `${origin}${prefix}/`, namePrefix: '' });
+      return;
+    }
+    const logger = this.options.logger.child({ requestId: ctx.state['requestId'] as string });
+    this.writeError(ctx, root, new NotFoundError(`no repository named ${first.slice(0, 64)}: names here start with a repository's name`, 'REPOSITORY_UNKNOWN'), logger);
+  }
+
+  private async serveRepository(ctx: Context, runtime: RepositoryRuntime, rawPath: string, baseUrl: string, hostRoot: HostRootAddress | undefined): Promise<void> {
+    const name = runtime.name;
     const requestId = ctx.state['requestId'] as string;
     const logger = this.options.logger.child({ requestId, repository: name });
     try {
@@ -195,15 +244,17 @@ export class HttpHost {
         query: new URLSearchParams(ctx.querystring),
         headers: ctx.headers as Record<string, string | undefined>,
         principal,
-        baseUrl: this.baseUrl(ctx, name),
+        baseUrl,
         clientAddress: ctx.ip,
         requestId,
         logger,
         raw: ctx.req,
         viaGroup: false,
+        ...(hostRoot ? { hostRoot } : {}),
       });
       await writeResponse(ctx, response);
-      this.rememberHot(ctx, principal.anonymous, response.cache);
+      // Replayed answers are keyed by URL on the main port only.
+      if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, principal.anonymous, response.cache);
     } catch (error) {
       this.writeError(ctx, runtime, error, logger);
     }
@@ -281,8 +332,29 @@ export class HttpHost {
       server.once('error', reject);
       server.listen(this.options.server.port, this.options.server.host, () => resolve());
     });
+    for (const runtime of this.options.repositories.values()) {
+      if (runtime.config.port === undefined) continue;
+      const extra = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => void koa(req, res));
+      extra.setTimeout(120_000);
+      extra.on('connection', (socket) => {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+      });
+      await new Promise<void>((resolve, reject) => {
+        extra.once('error', (error) => reject(new Error(`repository ${runtime.name}: cannot listen on port ${runtime.config.port}: ${error.message}`)));
+        extra.listen(runtime.config.port, this.options.server.host, () => resolve());
+      });
+      const port = (extra.address() as AddressInfo).port;
+      this.boundPorts.set(port, runtime.name);
+      this.extraServers.push(extra);
+      this.options.logger.info(`repository ${runtime.name} listening on port ${port}`);
+    }
     return server.address() as AddressInfo;
   }
+
+  /** Repositories served on a port of their own, by port. */
+  readonly boundPorts = new Map<number, string>();
+  private readonly extraServers: http.Server[] = [];
 
   get port(): number | undefined {
     const address = this.server?.address();
@@ -294,7 +366,8 @@ export class HttpHost {
     const server = this.server;
     if (!server) return;
     this.draining = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = Promise.all([server, ...this.extraServers].map((one) => new Promise<void>((resolve) => one.close(() => resolve()))));
+    for (const extra of this.extraServers) extra.closeIdleConnections();
     server.closeIdleConnections();
     const deadline = Date.now() + this.options.server.shutdownTimeoutSeconds * 1000;
     while (this.inFlight > 0 && Date.now() < deadline) {
@@ -302,9 +375,12 @@ export class HttpHost {
       server.closeIdleConnections();
     }
     server.closeAllConnections();
+    for (const extra of this.extraServers) extra.closeAllConnections();
     for (const socket of this.sockets) socket.destroy();
     await closed;
     this.server = undefined;
+    this.extraServers.length = 0;
+    this.boundPorts.clear();
   }
 }
 

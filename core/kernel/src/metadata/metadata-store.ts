@@ -271,6 +271,21 @@ export class MetadataStore {
     return exact;
   }
 
+  /**
+   * Rows whose path starts with `prefix`, after the path `after`, in byte order of their
+   * paths (PostgreSQL compares with the "C" collation so both engines page alike).
+   */
+  async listAssets(repository: string, prefix: string, after: string | undefined, limit: number): Promise<AssetRow[]> {
+    const collate = this.dataSource.options.type === 'postgres' ? ' COLLATE "C"' : '';
+    let query = this.assets
+      .createQueryBuilder('a')
+      .where('a.repository = :repository', { repository })
+      // substr, not LIKE: LIKE ignores ASCII case on SQLite, which would break paging.
+      .andWhere('substr(a.path, 1, :length) = :prefix', { length: [...prefix].length, prefix });
+    if (after !== undefined) query = query.andWhere(`a.path${collate} > :after${collate}`, { after });
+    return query.orderBy(`a.path${collate}`, 'ASC').limit(limit).getMany();
+  }
+
   /** True when another asset (any repository) still references the blob. */
   async blobInUse(storage: string, blobKey: string): Promise<boolean> {
     return (await this.assets.countBy({ storage, blobKey })) > 0;
@@ -404,6 +419,18 @@ export class MetadataStore {
     };
   }
 
+
+  /** Documents of any repository whose key starts with `prefix`, unchanged since `updatedBefore`. */
+  async staleDocuments(prefix: string, updatedBefore: number, limit = 1000): Promise<{ repository: string; key: string }[]> {
+    const rows = await this.documents
+      .createQueryBuilder('d')
+      .select(['d.repository', 'd.key'])
+      .where(`d.key LIKE :pattern ESCAPE '\\'`, { pattern: `${escapeLike(prefix)}%` })
+      .andWhere('d.updatedAt < :before', { before: updatedBefore })
+      .limit(limit)
+      .getMany();
+    return rows.filter((r) => r.key.startsWith(prefix)).map((r) => ({ repository: r.repository, key: r.key }));
+  }
 
   async deleteDocument(repository: string, key: string): Promise<boolean> {
     const result = await this.documents.delete({ repository, key });
