@@ -200,6 +200,12 @@ export interface UpstreamFetch {
   readonly kind: AssetKind;
   /** Request headers for the upstream (e.g. `accept`). Never the client's credentials. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * `Authorization` for the upstream (credentials from the repository's config, or a token
+   * bought with them): sent to the request's own origin only, dropped on a redirect to any
+   * other (a CDN). Never the client's credentials.
+   */
+  readonly authorization?: string;
   /** What the content must hash to; checked before it becomes a cache entry. */
   readonly expect?: ExpectedDigests;
   /** Content type to store when the upstream sends none. */
@@ -217,7 +223,7 @@ export interface UpstreamFetch {
 }
 
 /** What {@link UpstreamFetch.prepare} may fill in on a miss. */
-export type UpstreamPreparation = Partial<Pick<UpstreamFetch, 'upstreamUrl' | 'headers' | 'expect' | 'contentType' | 'maxBytes'>>;
+export type UpstreamPreparation = Partial<Pick<UpstreamFetch, 'upstreamUrl' | 'headers' | 'authorization' | 'expect' | 'contentType' | 'maxBytes'>>;
 
 /**
  * Content still arriving from an upstream while it is verified and stored (the streaming
@@ -261,6 +267,8 @@ export interface UpstreamPassthrough {
   readonly method: string;
   readonly upstreamUrl: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** As {@link UpstreamFetch.authorization}. */
+  readonly authorization?: string;
   readonly body?: Buffer;
   /** Largest response body accepted, default 16 MiB. */
   readonly maxBytes?: number;

@@ -230,7 +230,7 @@ export class KernelProxyCache implements ProxyCache {
     try {
       let response;
       try {
-        response = await this.requestWithRetries(url, headers);
+        response = await this.requestWithRetries(url, headers, request.authorization);
       } catch (error) {
         this.health.failed();
         throw error;
@@ -337,12 +337,12 @@ export class KernelProxyCache implements ProxyCache {
    * times, backing off 100 ms, 200 ms, 400 ms... with jitter). A timeout is not retried:
    * it already cost the client the whole timeout.
    */
-  private async requestWithRetries(url: URL, headers: Record<string, string>) {
+  private async requestWithRetries(url: URL, headers: Record<string, string>, authorization?: string) {
     for (let attempt = 0; ; attempt++) {
       const last = attempt >= this.cache.retries;
       this.health.upstreamRequests++;
       try {
-        const response = await this.client.request(url, { headers, checkRedirect: this.checkRedirect });
+        const response = await this.client.request(url, { headers, checkRedirect: this.checkRedirect, ...(authorization ? { authorization } : {}) });
         if (last || ![502, 503, 504].includes(response.status)) return response;
         response.body.resume();
       } catch (error) {
@@ -394,6 +394,7 @@ export class KernelProxyCache implements ProxyCache {
         headers: request.headers,
         body: request.body,
         checkRedirect: this.checkRedirect,
+        ...(request.authorization ? { authorization: request.authorization } : {}),
       });
       const body = await readBody(response.body, request.maxBytes ?? 16 * 1024 * 1024);
       const headers: Record<string, string> = {};

@@ -19,6 +19,11 @@ export interface UpstreamRequestOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: Buffer;
   /**
+   * `Authorization` for the request's own origin (configured upstream credentials or a
+   * token they bought): never sent after a redirect to another origin (a CDN).
+   */
+  readonly authorization?: string;
+  /**
    * Vets every redirect target (throw to refuse). Redirects are followed by hand, at most
    * five, so a hostile upstream cannot bounce the registry to an internal address.
    */
@@ -93,6 +98,8 @@ export class UpstreamClient {
     let target = url;
     for (let hop = 0; ; hop++) {
       let response;
+      if (options.authorization && target.origin === url.origin) headers['authorization'] = options.authorization;
+      else delete headers['authorization'];
       try {
         response = await this.agent.request({
           origin: target.origin,

@@ -1,0 +1,333 @@
+import {
+  BadRequestError,
+  UnauthorizedError,
+  type AccessGrant,
+  type ChallengeRequest,
+  type FormatDefinition,
+  type FormatRequestContext,
+  type FormatResponse,
+  type Permission,
+  type RepositoryInfo,
+  type RouteDefinition,
+} from '@registry-core/api';
+import { gcTask } from './gc.js';
+import {
+  cancelUpload,
+  catalogOf,
+  deleteBlob,
+  deleteManifest,
+  filterReferrers,
+  finishUpload,
+  getBlob,
+  getManifest,
+  patchUpload,
+  putManifest,
+  referrersOf,
+  startUpload,
+  tagsOf,
+  uploadStatus,
+} from './hosted.js';
+import { MAX_MANIFEST_BYTES } from './manifest.js';
+import { imageName, parseDigest } from './names.js';
+import { proxyBlob, proxyManifest, proxyReferrers, proxyTags } from './proxy.js';
+import { ociError, page, pageParams, rootPath, unsupported } from './responses.js';
+
+/** Largest page of a tag list or the catalog. */
+const MAX_PAGE = 10_000;
+/** Lifetime of issued access tokens. */
+const TOKEN_SECONDS = 300;
+
+const API_HEADERS = { 'Docker-Distribution-API-Version': 'registry/2.0' };
+
+function withApiHeader(response: FormatResponse): FormatResponse {
+  return { ...response, headers: { ...API_HEADERS, ...response.headers } };
+}
+
+/** The image a route names, with the principal's permission on it checked. */
+function image(ctx: FormatRequestContext, permission: Permission): string {
+  const name = imageName(ctx.params['name']);
+  ctx.authorize(permission, name);
+  return name;
+}
+
+/** The group's hosted member, where pushes land. */
+function pushTarget(ctx: FormatRequestContext): string {
+  const hosted = ctx.repository.members!.list.find((m) => m.type === 'hosted');
+  if (!hosted) throw unsupported(`${ctx.repository.name} has no hosted member to push to`);
+  return hosted.name;
+}
+
+/** Serve a write through the group's hosted member; elsewhere by `local`. */
+function write(local: (ctx: FormatRequestContext, image: string) => Promise<FormatResponse>, permission: Permission = 'write'): (ctx: FormatRequestContext) => Promise<FormatResponse> {
+  return async (ctx) => {
+    const name = image(ctx, permission);
+    const { type } = ctx.repository;
+    if (type === 'proxy') {
+      (ctx.body as NodeJS.ReadableStream | undefined)?.resume();
+      throw unsupported(`${ctx.repository.name} is a proxy: push to a hosted repository`);
+    }
+    if (type === 'group') return withApiHeader(await ctx.repository.members!.forward(pushTarget(ctx), {}));
+    return withApiHeader(await local(ctx, name));
+  };
+}
+
+/** The first member whose answer is 2xx, or that member's error (a 404 in the format's shape). */
+async function firstMember(ctx: FormatRequestContext, notFound: () => Error): Promise<FormatResponse> {
+  const found = await ctx.repository.members!.first();
+  if (!found) throw notFound();
+  return found.response;
+}
+
+async function manifestGet(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const name = image(ctx, 'read');
+  const reference = String(ctx.params['reference']);
+  const { type } = ctx.repository;
+  if (type === 'group') return withApiHeader(await firstMember(ctx, () => ociError('MANIFEST_UNKNOWN', `manifest ${reference} of ${name} is unknown`, 404)));
+  if (type === 'proxy') return withApiHeader(await proxyManifest(ctx, name, reference));
+  return withApiHeader(await getManifest(ctx, name, reference));
+}
+
+async function blobGet(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const name = image(ctx, 'read');
+  const digest = parseDigest(String(ctx.params['digest']));
+  const { type } = ctx.repository;
+  if (type === 'group') return withApiHeader(await firstMember(ctx, () => ociError('BLOB_UNKNOWN', `blob ${digest.text} of ${name} is unknown`, 404)));
+  if (type === 'proxy') return withApiHeader(await proxyBlob(ctx, name, digest));
+  return withApiHeader(await getBlob(ctx, name, digest));
+}
+
+/** Tags of an image in this repository, group members merged; `undefined`: no such image. */
+async function tagList(ctx: FormatRequestContext, name: string): Promise<string[] | undefined> {
+  const { type } = ctx.repository;
+  if (type === 'proxy') return proxyTags(ctx, name);
+  if (type === 'hosted') return tagsOf(ctx.repository, name);
+  const answers = await ctx.repository.members!.all({ path: `/v2/${name}/tags/list?n=${MAX_PAGE}` });
+  const ok = answers.filter((a) => (a.response.status ?? 200) === 200);
+  if (ok.length === 0) return undefined;
+  return ok.flatMap((a) => (a.response.meta?.['tags'] as string[] | undefined) ?? []);
+}
+
+async function tagsGet(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const name = image(ctx, 'read');
+  const { n, last } = pageParams(ctx.query, MAX_PAGE);
+  const tags = await tagList(ctx, name);
+  if (tags === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${ctx.repository.name}`, 404);
+  const result = page(tags, n, last, (lastTag) => `${rootPath(ctx)}${name}/tags/list?n=${n}&last=${encodeURIComponent(lastTag)}`);
+  return withApiHeader({
+    body: { kind: 'json', value: { name: `${ctx.hostRoot?.namePrefix ?? ''}${name}`, tags: result.items } },
+    headers: result.headers,
+    cachePolicy: 'no-store',
+    meta: { tags },
+  });
+}
+
+async function referrersGet(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const name = image(ctx, 'read');
+  const subject = parseDigest(String(ctx.params['digest']));
+  const { type } = ctx.repository;
+  let descriptors: Record<string, unknown>[];
+  if (type === 'hosted') descriptors = await referrersOf(ctx.repository, name, subject);
+  else if (type === 'proxy') descriptors = await proxyReferrers(ctx, name, subject);
+  else {
+    const answers = await ctx.repository.members!.all({ path: `/v2/${name}/referrers/${subject.text}` });
+    const seen = new Map<string, Record<string, unknown>>();
+    for (const a of answers) for (const d of (a.response.meta?.['descriptors'] as Record<string, unknown>[] | undefined) ?? []) seen.set(String(d['digest']), d);
+    descriptors = [...seen.values()];
+  }
+  const response = filterReferrers(descriptors, ctx.query.get('artifactType'));
+  return withApiHeader({ ...response, meta: { descriptors } });
+}
+
+async function catalogGet(ctx: FormatRequestContext): Promise<FormatResponse> {
+  ctx.authorize('read');
+  const { n, last } = pageParams(ctx.query, MAX_PAGE);
+  let images: string[];
+  if (ctx.repository.type === 'group') {
+    const answers = await ctx.repository.members!.all({ path: `/v2/_catalog?n=${MAX_PAGE}` });
+    images = answers.flatMap((a) => (a.response.meta?.['images'] as string[] | undefined) ?? []);
+  } else {
+    images = await catalogOf(ctx.repository);
+  }
+  // Names the caller may not read are left out.
+  const visible = images.filter((i) => ctx.allowed('read', i));
+  const result = page(visible, n, last, (lastName) => `${rootPath(ctx)}_catalog?n=${n}&last=${encodeURIComponent(lastName)}`);
+  const prefix = ctx.hostRoot?.namePrefix ?? '';
+  return withApiHeader({ body: { kind: 'json', value: { repositories: result.items.map((i) => `${prefix}${i}`) } }, headers: result.headers, cachePolicy: 'no-store', meta: { images } });
+}
+
+/** `GET /v2/`: 200 for a client with credentials (or any token); 401 with the challenge otherwise. */
+async function versionCheck(ctx: FormatRequestContext): Promise<FormatResponse> {
+  if (ctx.principal.via === 'anonymous') throw new UnauthorizedError('authentication required');
+  return withApiHeader({ body: { kind: 'json', value: {} }, cachePolicy: 'no-store' });
+}
+
+const ACTIONS: Record<string, readonly Permission[]> = { pull: ['read'], push: ['write'], delete: ['delete'], '*': ['read', 'write', 'delete'] };
+
+/** Scopes `repository:<name>:<actions>` as grants; at the host root the name's first segment is the repository. */
+export function scopesToGrants(scopes: readonly string[], repository: string, namePrefix: string): AccessGrant[] {
+  const grants: AccessGrant[] = [];
+  for (const scope of scopes.flatMap((s) => s.split(' ')).filter(Boolean).slice(0, 32)) {
+    const m = /^repository(?:\([a-z0-9]+\))?:([^:]+):([a-z*,]*)$/.exec(scope);
+    if (!m) continue;
+    let name = m[1]!;
+    let target = repository;
+    if (namePrefix !== '') {
+      const slash = name.indexOf('/');
+      if (slash < 1) continue;
+      target = name.slice(0, slash);
+      name = name.slice(slash + 1);
+    }
+    let imageNameChecked: string;
+    try {
+      imageNameChecked = imageName(name.split('/'));
+    } catch {
+      continue;
+    }
+    const actions = [...new Set(m[2]!.split(',').flatMap((a) => ACTIONS[a] ?? []))];
+    if (actions.length) grants.push({ repository: target, package: imageNameChecked, actions });
+  }
+  return grants;
+}
+
+/** Back to OCI scope syntax, as the token answer and the audit show it. */
+function grantsToScopes(grants: readonly AccessGrant[], namePrefix: string): string[] {
+  const names: Record<Permission, string> = { read: 'pull', write: 'push', delete: 'delete', admin: '*' };
+  return grants.map((g) => `repository:${namePrefix ? `${g.repository}/` : ''}${g.package}:${g.actions.map((a) => names[a]).join(',')}`);
+}
+
+/** The token endpoint of the Bearer flow (`GET <realm>?service=&scope=`). */
+async function token(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const prefix = ctx.hostRoot?.namePrefix ?? '';
+  const requested = scopesToGrants(ctx.query.getAll('scope'), ctx.repository.name, prefix);
+  const issued = await ctx.auth.issueAccessToken(requested, TOKEN_SECONDS);
+  return {
+    body: {
+      kind: 'json',
+      value: { token: issued.token, access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt.toISOString(), scope: grantsToScopes(issued.granted, prefix).join(' ') },
+    },
+    cachePolicy: 'no-store',
+  };
+}
+
+function deleteRoute(handler: (ctx: FormatRequestContext, name: string) => Promise<FormatResponse>): (ctx: FormatRequestContext) => Promise<FormatResponse> {
+  return async (ctx) => {
+    if (ctx.repository.config['allowDelete'] === false) throw unsupported(`deletes are disabled in ${ctx.repository.name}`);
+    return write(handler, 'delete')(ctx);
+  };
+}
+
+const uploadId = (ctx: FormatRequestContext) => String(ctx.params['id'] ?? '');
+
+export const routes: readonly RouteDefinition[] = [
+  { method: 'GET', path: '/v2{/}', permission: 'none', handler: versionCheck },
+  { method: 'GET', path: '/v2/token', permission: 'none', handler: token },
+  { method: 'GET', path: '/v2/_catalog', permission: 'read', handler: catalogGet },
+  { method: 'GET', path: '/v2/*name/tags/list', permission: 'read', handler: tagsGet },
+  { method: 'GET', path: '/v2/*name/referrers/:digest', permission: 'read', handler: referrersGet },
+  { method: 'GET', path: '/v2/*name/manifests/:reference', permission: 'read', handler: manifestGet },
+  {
+    method: 'PUT',
+    path: '/v2/*name/manifests/:reference',
+    permission: 'write',
+    body: { kind: 'stream', limit: MAX_MANIFEST_BYTES },
+    handler: write((ctx, name) => putManifest(ctx, name, String(ctx.params['reference']))),
+  },
+  { method: 'DELETE', path: '/v2/*name/manifests/:reference', permission: 'delete', handler: deleteRoute((ctx, name) => deleteManifest(ctx, name, String(ctx.params['reference']))) },
+  { method: 'POST', path: '/v2/*name/blobs/uploads{/}', permission: 'write', body: { kind: 'stream' }, handler: write(startUpload) },
+  { method: 'GET', path: '/v2/*name/blobs/uploads/:id', permission: 'write', handler: write((ctx, name) => uploadStatus(ctx, name, uploadId(ctx))) },
+  { method: 'PATCH', path: '/v2/*name/blobs/uploads/:id', permission: 'write', body: { kind: 'stream' }, handler: write((ctx, name) => patchUpload(ctx, name, uploadId(ctx))) },
+  { method: 'PUT', path: '/v2/*name/blobs/uploads/:id', permission: 'write', body: { kind: 'stream' }, handler: write((ctx, name) => finishUpload(ctx, name, uploadId(ctx))) },
+  { method: 'DELETE', path: '/v2/*name/blobs/uploads/:id', permission: 'write', handler: write((ctx, name) => cancelUpload(ctx, name, uploadId(ctx))) },
+  { method: 'GET', path: '/v2/*name/blobs/:digest', permission: 'read', handler: blobGet },
+  { method: 'DELETE', path: '/v2/*name/blobs/:digest', permission: 'delete', handler: deleteRoute((ctx, name) => deleteBlob(ctx, name, parseDigest(String(ctx.params['digest'])))) },
+];
+
+/** Kernel codes in OCI's vocabulary. */
+const CODES: Record<string, string> = {
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'DENIED',
+  NOT_FOUND: 'NAME_UNKNOWN',
+  REPOSITORY_UNKNOWN: 'NAME_UNKNOWN',
+  METHOD_NOT_ALLOWED: 'UNSUPPORTED',
+  PAYLOAD_TOO_LARGE: 'SIZE_INVALID',
+  INTEGRITY_MISMATCH: 'DIGEST_INVALID',
+  TOO_MANY_REQUESTS: 'TOOMANYREQUESTS',
+  BAD_REQUEST: 'UNSUPPORTED',
+  INVALID_NAME: 'NAME_INVALID',
+  CONFLICT: 'UNSUPPORTED',
+  UPLOAD_UNKNOWN: 'BLOB_UPLOAD_UNKNOWN',
+  RANGE_NOT_SATISFIABLE: 'BLOB_UPLOAD_INVALID',
+};
+
+const OCI_CODES = new Set([
+  'BLOB_UNKNOWN', 'BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN', 'DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN', 'MANIFEST_INVALID', 'MANIFEST_UNKNOWN',
+  'NAME_INVALID', 'NAME_UNKNOWN', 'SIZE_INVALID', 'UNAUTHORIZED', 'DENIED', 'UNSUPPORTED', 'TOOMANYREQUESTS', 'TAG_INVALID', 'PAGINATION_NUMBER_INVALID',
+]);
+
+function errorBody(error: { status: number; code: string; message: string }) {
+  const code = OCI_CODES.has(error.code) ? error.code : (CODES[error.code] ?? (error.status >= 500 ? 'UNKNOWN' : 'UNSUPPORTED'));
+  return { contentType: 'application/json', body: JSON.stringify({ errors: [{ code, message: error.message, detail: {} }] }) };
+}
+
+/** The token realm for a client: beside the protocol root it used. */
+function realmFor(repository: RepositoryInfo, hostRoot: ChallengeRequest['hostRoot']): string {
+  if (!hostRoot) return `${repository.url}v2/token`;
+  // At the bare host root the repository is not in the URL: name it in the realm.
+  if (hostRoot.namePrefix === '' && hostRoot.url !== `${repository.url}v2/` && !hostRoot.url.endsWith(`/${repository.name}/v2/`)) {
+    return `${hostRoot.url}${repository.name}/token`;
+  }
+  return `${hostRoot.url}token`;
+}
+
+function authChallenge(repository: RepositoryInfo, request?: ChallengeRequest): string {
+  const realm = realmFor(repository, request?.hostRoot);
+  const service = new URL(realm).host;
+  const name = request?.params['name'];
+  let scope = '';
+  if (name !== undefined) {
+    const segments = typeof name === 'string' ? [name] : [...name];
+    const actions = request!.permission === 'read' ? 'pull' : request!.permission === 'delete' ? 'delete' : 'pull,push';
+    scope = `,scope="repository:${request?.hostRoot?.namePrefix ?? ''}${segments.join('/')}:${actions}"`;
+  }
+  return `Bearer realm="${realm}",service="${service}"${scope}`;
+}
+
+function clientConfig(repository: RepositoryInfo): string[] {
+  const url = new URL(repository.url);
+  const port = repository.config['port'];
+  const hostPort = url.host;
+  const ref = typeof port === 'number' && url.pathname === '/' ? `${hostPort}/<image>` : `${hostPort}/${repository.name}/<image>`;
+  const lines = [`docker pull ${ref}:<tag>   (podman/skopeo: add --tls-verify=false over plain HTTP)`];
+  if (repository.type !== 'proxy') lines.push(`docker push ${ref}:<tag>   (docker login ${hostPort} first)`);
+  if (typeof port === 'number' && repository.type !== 'hosted') lines.push(`Docker daemon.json: "registry-mirrors": ["${url.protocol}//${hostPort}"]`);
+  return lines;
+}
+
+function validateRepository(repository: RepositoryInfo): void {
+  const allowDelete = repository.config['allowDelete'];
+  if (allowDelete !== undefined && typeof allowDelete !== 'boolean') throw new BadRequestError('allowDelete: must be true or false');
+  const auth = repository.config['upstreamAuth'] as Record<string, unknown> | undefined;
+  if (auth !== undefined) {
+    if (repository.type !== 'proxy') throw new BadRequestError('upstreamAuth: only a proxy has an upstream');
+    if (typeof auth !== 'object' || auth === null || typeof auth['username'] !== 'string' || typeof auth['password'] !== 'string') {
+      throw new BadRequestError('upstreamAuth: must be { username, password } (use ${VAR} for secrets)');
+    }
+  }
+}
+
+export const ociFormat: FormatDefinition = {
+  id: 'oci',
+  routes,
+  hostRoot: { prefix: '/v2' },
+  errorBody,
+  authChallenge,
+  clientConfig,
+  validateRepository,
+  tasks: [gcTask],
+  defaultUpstream: () => 'https://registry-1.docker.io/',
+  upstreamScope(upstream) {
+    // Docker Hub hands out tokens from its auth host and serves blobs from a CDN.
+    const host = new URL(upstream).hostname;
+    return host === 'registry-1.docker.io' ? { origins: ['https://auth.docker.io', 'https://production.cloudflare.docker.com'] } : {};
+  },
+};
