@@ -306,6 +306,25 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('task <format> <task>')
+    .description("run a format's upkeep task on its repositories (also as `registry-core <format> <task>`, e.g. `registry-core oci gc --dry-run`)")
+    .option('--dry-run', 'change nothing; report what would change')
+    .option('--repository <name>', 'only this repository')
+    .option('-c, --config <file>', 'config file')
+    .action(async (format: string, task: string, options: { dryRun?: boolean; repository?: string; config?: string }) => {
+      const registry = await Registry.create(await load(options), { pluginSearchDirs: [packageRoot] });
+      try {
+        const reports = await registry.runTask(format, task, { dryRun: !!options.dryRun, ...(options.repository ? { repository: options.repository } : {}) });
+        for (const { repository, report } of reports) console.log(`${repository}: ${JSON.stringify(report)}`);
+      } catch (error) {
+        console.error((error as Error).message);
+        process.exitCode = 1;
+      } finally {
+        await registry.stop();
+      }
+    });
+
+  program
     .command('call <repository> <method> <path>')
     .description("run one of a repository's endpoints in this process as an administrator (a format's management API: e.g. call pypi-local POST /-/yank --json '{\"project\":\"x\",\"version\":\"1.0\"}')")
     .option('--json <data>', 'request body (JSON)')
@@ -493,7 +512,12 @@ function printBanner(registry: Registry, loaded: LoadedConfig, boundPort: number
 
 export async function main(argv: string[]): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv);
+    const program = buildProgram();
+    // `registry-core <format> <task> ...` is `registry-core task <format> <task> ...`.
+    const [first, second] = argv.slice(2);
+    const known = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+    if (first && second && !first.startsWith('-') && !second.startsWith('-') && !known.has(first) && first !== 'help') argv = [...argv.slice(0, 2), 'task', ...argv.slice(2)];
+    await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

@@ -1,9 +1,9 @@
-import type { Asset, FormatTask, RepositoryHandle } from '@registry-core/api';
+import { DELETE_DOCUMENT, type Asset, type FormatTask, type RepositoryHandle } from '@registry-core/api';
 import type { ManifestAttributes } from './hosted.js';
 import { digestOfPath } from './names.js';
 
-/** Blobs younger than this are never collected: a push uploads blobs before its manifest. */
-export const GC_GRACE_MS = 60 * 60_000;
+/** Default seconds a blob is kept unreferenced: a push uploads blobs before its manifest. */
+export const GC_GRACE_SECONDS = 3600;
 
 async function* allAssets(repository: RepositoryHandle, prefix: string): AsyncGenerator<Asset> {
   let after: string | undefined;
@@ -14,65 +14,91 @@ async function* allAssets(repository: RepositoryHandle, prefix: string): AsyncGe
   } while (after !== undefined);
 }
 
+/** The document key whose lock serialises manifest pushes and garbage collection of one image. */
+export function imageLockKey(image: string): string {
+  return `lock:${image}`;
+}
+
+/** Run `work` under the image's lock (across nodes): nothing is written to the document. */
+export async function withImageLock<T>(repository: RepositoryHandle, image: string, work: () => Promise<T>): Promise<T> {
+  let result: T;
+  await repository.documents.update<never>(imageLockKey(image), async (): Promise<typeof DELETE_DOCUMENT> => {
+    result = await work();
+    return DELETE_DOCUMENT;
+  });
+  return result!;
+}
+
+/** Digests the manifests of one image reference (parsed at push; read for proxied ones). */
+async function referencesOf(repository: RepositoryHandle, image: string): Promise<Set<string> | 'all'> {
+  const refs = new Set<string>();
+  for (const prefix of [`${image}/_manifests/`, `${image}/_tags/`]) {
+    for await (const asset of allAssets(repository, prefix)) {
+      const recorded = (asset.attributes as Partial<ManifestAttributes>).references;
+      if (recorded) {
+        for (const d of recorded) refs.add(d);
+        continue;
+      }
+      try {
+        const doc = JSON.parse((await asset.read(4 * 1024 * 1024)).toString('utf8')) as { config?: { digest?: unknown }; layers?: { digest?: unknown }[] };
+        for (const d of [doc.config, ...(Array.isArray(doc.layers) ? doc.layers : [])]) if (typeof d?.digest === 'string') refs.add(d.digest);
+      } catch {
+        return 'all';
+      }
+    }
+  }
+  return refs;
+}
+
 /**
  * Garbage collection of one repository: a blob of an image that no manifest of that image
- * references, older than the grace period, is removed (its bytes go when no other asset,
- * in any repository, shares them). Pushes running meanwhile are safe: their blobs are
- * younger than the grace period, and a manifest is only accepted once its blobs are there.
+ * references, unreferenced for longer than the grace period, is removed (its bytes go when
+ * no other asset, in any repository, shares them). Safe against pushes running meanwhile:
+ * each image is collected under the lock a manifest push takes to check its blobs and
+ * store itself, and blobs younger than the grace period (a push in progress uploads them
+ * before its manifest) are kept.
  */
-export async function collectGarbage(repository: RepositoryHandle, options: { dryRun: boolean; now?: number }): Promise<{ blobs: number; bytes: number; kept: number; removed: string[] }> {
-  const cutoff = (options.now ?? Date.now()) - GC_GRACE_MS;
-  const referenced = new Map<string, Set<string>>();
+export async function collectGarbage(
+  repository: RepositoryHandle,
+  options: { dryRun: boolean; graceSeconds?: number; now?: number },
+): Promise<{ images: number; blobs: number; bytes: number; kept: number; removed: string[] }> {
+  const cutoff = (options.now ?? Date.now()) - (options.graceSeconds ?? GC_GRACE_SECONDS) * 1000;
+  const images = new Set<string>();
   for await (const asset of allAssets(repository, '')) {
-    const m = /^(.*)\/_manifests\//.exec(asset.path);
-    if (!m) continue;
-    const image = m[1]!;
-    const set = referenced.get(image) ?? new Set<string>();
-    for (const digest of (asset.attributes as Partial<ManifestAttributes>).references ?? []) set.add(digest);
-    referenced.set(image, set);
-  }
-  // Proxied manifests were never parsed on the way in: read them (small) for their references.
-  for await (const asset of allAssets(repository, '')) {
-    const m = /^(.*)\/_(?:manifests|tags)\//.exec(asset.path);
-    if (!m || (asset.attributes as Partial<ManifestAttributes>).references) continue;
-    const set = referenced.get(m[1]!) ?? new Set<string>();
-    try {
-      const doc = JSON.parse((await asset.read(4 * 1024 * 1024)).toString('utf8')) as { config?: { digest?: unknown }; layers?: { digest?: unknown }[] };
-      for (const d of [doc.config, ...(doc.layers ?? [])]) if (typeof d?.digest === 'string') set.add(d.digest);
-    } catch {
-      // Unreadable: keep everything of the image.
-      set.add('*');
-    }
-    referenced.set(m[1]!, set);
+    const m = /^(.*)\/_blobs\//.exec(asset.path);
+    if (m) images.add(m[1]!);
   }
   let blobs = 0;
   let bytes = 0;
   let kept = 0;
   const removed: string[] = [];
-  for await (const asset of allAssets(repository, '')) {
-    const m = /^(.*)\/_blobs\//.exec(asset.path);
-    if (!m) continue;
-    const digest = digestOfPath(asset.path);
-    const refs = referenced.get(m[1]!);
-    if (!digest || refs?.has(digest.text) || refs?.has('*') || asset.createdAt.getTime() > cutoff) {
-      kept++;
-      continue;
-    }
-    blobs++;
-    bytes += asset.size;
-    if (removed.length < 100) removed.push(`${m[1]}@${digest.text}`);
-    if (!options.dryRun) await repository.assets.delete(asset.path);
+  for (const image of images) {
+    await withImageLock(repository, image, async () => {
+      const refs = await referencesOf(repository, image);
+      for await (const asset of allAssets(repository, `${image}/_blobs/`)) {
+        const digest = digestOfPath(asset.path);
+        if (!digest || refs === 'all' || refs.has(digest.text) || asset.createdAt.getTime() > cutoff) {
+          kept++;
+          continue;
+        }
+        blobs++;
+        bytes += asset.size;
+        if (removed.length < 100) removed.push(`${image}@${digest.text}`);
+        if (!options.dryRun) await repository.assets.delete(asset.path);
+      }
+    });
   }
-  return { blobs, bytes, kept, removed };
+  return { images: images.size, blobs, bytes, kept, removed };
 }
 
 export const gcTask: FormatTask = {
   name: 'gc',
-  description: 'remove blobs no manifest references (older than an hour); --dry-run lists them',
+  description: 'remove blobs no manifest references (unreferenced for repositories.<name>.gcGraceSeconds, default an hour); --dry-run lists them',
   intervalSeconds: 24 * 3600,
   async run(repository, { dryRun, logger }) {
     if (repository.type === 'group') return { skipped: 'group' };
-    const report = await collectGarbage(repository, { dryRun });
+    const grace = repository.config['gcGraceSeconds'];
+    const report = await collectGarbage(repository, { dryRun, ...(typeof grace === 'number' ? { graceSeconds: grace } : {}) });
     if (report.blobs > 0) logger.info(`${dryRun ? 'would remove' : 'removed'} ${report.blobs} unreferenced blobs (${report.bytes} bytes)`);
     return report;
   },

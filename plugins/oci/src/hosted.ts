@@ -8,6 +8,7 @@ import {
   type FormatResponse,
   type RepositoryHandle,
 } from '@registry-core/api';
+import { withImageLock } from './gc.js';
 import { MAX_MANIFEST_BYTES, digestOf, parseManifest, type ParsedManifest } from './manifest.js';
 import { checkTag, documents, imageName, isDigest, parseDigest, paths, type Digest } from './names.js';
 import { blobLocation, manifestLocation, ociError, referrersIndex, uploadAccepted, unsupported } from './responses.js';
@@ -115,7 +116,6 @@ export async function putManifest(ctx: FormatRequestContext, image: string, refe
   const digest = digestOf(bytes, given?.algorithm ?? 'sha256');
   if (given && given.text !== digest.text) throw ociError('DIGEST_INVALID', `the manifest's digest is ${digest.text}, not ${given.text}`, 400);
   const manifest = parseManifest(bytes, ctx.headers['content-type']);
-  await checkReferences(repository, image, manifest);
   const attributes: ManifestAttributes = {
     mediaType: manifest.mediaType,
     references: manifest.references.map((r) => r.digest.text),
@@ -124,8 +124,13 @@ export async function putManifest(ctx: FormatRequestContext, image: string, refe
     ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
   };
   const path = paths.manifest(image, digest);
-  const existing = await repository.assets.get(path);
-  if (!existing) await repository.assets.put(path, bytes, { kind: 'content', contentType: manifest.mediaType, attributes: { ...attributes } });
+  // Checked and stored under the image's lock, which garbage collection takes too: a blob
+  // is never collected between the check and the manifest that references it.
+  await withImageLock(repository, image, async () => {
+    await checkReferences(repository, image, manifest);
+    const existing = await repository.assets.get(path);
+    if (!existing) await repository.assets.put(path, bytes, { kind: 'content', contentType: manifest.mediaType, attributes: { ...attributes } });
+  });
   if (tags.length > 0) {
     await repository.documents.update<TagsDocument>(documents.tags(image), (current) => {
       const next = { ...(current?.tags ?? {}) };

@@ -306,6 +306,8 @@ function clientConfig(repository: RepositoryInfo): string[] {
 function validateRepository(repository: RepositoryInfo): void {
   const allowDelete = repository.config['allowDelete'];
   if (allowDelete !== undefined && typeof allowDelete !== 'boolean') throw new BadRequestError('allowDelete: must be true or false');
+  const grace = repository.config['gcGraceSeconds'];
+  if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0)) throw new BadRequestError('gcGraceSeconds: must be whole seconds, 0 or more');
   const auth = repository.config['upstreamAuth'] as Record<string, unknown> | undefined;
   if (auth !== undefined) {
     if (repository.type !== 'proxy') throw new BadRequestError('upstreamAuth: only a proxy has an upstream');

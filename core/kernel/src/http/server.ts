@@ -172,11 +172,12 @@ export class HttpHost {
 
   /** Repository facts as clients see them from this request's host. */
   info(ctx: Context | undefined, runtime: RepositoryRuntime): RepositoryInfo {
+    const own = [...this.boundPorts].find(([, name]) => name === runtime.name)?.[0];
     return {
       name: runtime.name,
       format: runtime.config.format,
       type: runtime.config.type,
-      url: this.baseUrl(ctx, runtime.name),
+      url: own !== undefined && !ctx ? this.baseUrl(undefined, runtime.name).replace(/:\d+\/[^/]+\/$/, `:${own}/`) : this.baseUrl(ctx, runtime.name),
       config: runtime.config,
     };
   }
