@@ -208,6 +208,13 @@ export interface UpstreamFetch {
   readonly authorization?: string;
   /** What the content must hash to; checked before it becomes a cache entry. */
   readonly expect?: ExpectedDigests;
+  /**
+   * For metadata: revalidate an expired entry with a HEAD first, and keep it (fresh again)
+   * when `unchanged` says the HEAD's headers (lower-case names) still describe it (an OCI
+   * tag's `Docker-Content-Digest`, say); otherwise, or when the HEAD fails, the full
+   * request runs as usual.
+   */
+  readonly revalidate?: { readonly unchanged: (headers: Readonly<Record<string, string>>, cached: Asset) => boolean };
   /** Content type to store when the upstream sends none. */
   readonly contentType?: string;
   /** Bytes allowed from the upstream for this asset. */

@@ -142,6 +142,9 @@ export async function proxyManifest(ctx: FormatRequestContext, image: string, re
     upstreamUrl: `v2/${name}/manifests/${tag}`,
     kind: 'metadata',
     headers,
+    // A tag is re-checked with a HEAD (Docker Hub does not count those against its pull
+    // limit): the same digest keeps the cached manifest.
+    revalidate: { unchanged: (h, cached) => h['docker-content-digest'] === `sha256:${cached.digests.sha256}` },
     maxBytes: MAX_MANIFEST_BYTES,
     prepare: prepare(repository, image),
   });

@@ -228,6 +228,25 @@ export class KernelProxyCache implements ProxyCache {
       );
     }
     try {
+      if (row && request.revalidate) {
+        // A cheap check first (a HEAD, which some upstreams do not count against rate
+        // limits); only a change costs the full request.
+        const asset = this.assets.toAsset(row);
+        const probe = await this.client
+          .request(url, { method: 'HEAD', headers: request.headers ?? {}, checkRedirect: this.checkRedirect, ...(request.authorization ? { authorization: request.authorization } : {}) })
+          .catch(() => undefined);
+        this.health.upstreamRequests++;
+        if (probe) {
+          probe.body.resume();
+          const probed: Record<string, string> = {};
+          probe.headers.forEach((value, key) => (probed[key] = value));
+          if (probe.status >= 200 && probe.status < 300 && request.revalidate.unchanged(probed, asset)) {
+            this.health.succeeded();
+            await this.assets.updateCacheFields(row.path, { expiresAt: await this.expiry(request, probe.headers) });
+            return { found: true, asset, cache: 'HIT' };
+          }
+        }
+      }
       let response;
       try {
         response = await this.requestWithRetries(url, headers, request.authorization);
