@@ -1,0 +1,90 @@
+import {
+  NotFoundError,
+  UpstreamError,
+  type Asset,
+  type ExpectedDigests,
+  type FormatRequestContext,
+  type FormatResponse,
+  type ProxyCache,
+  type UpstreamFetch,
+} from '@registry-core/api';
+import { mavenConfig, policyAllows } from './config.js';
+import { DIGEST_LENGTH, type ArtifactPath, type MavenPath } from './paths.js';
+import { checksumResponse, contentTypeOf } from './responses.js';
+import { packageOf } from './hosted.js';
+
+/** Largest metadata document taken from an upstream. */
+const MAX_METADATA_BYTES = 16 * 1024 * 1024;
+/** The upstream sidecars an artifact is verified against, in order of preference. */
+const VERIFY_WITH = ['sha1', 'md5'] as const;
+
+type FilePath = Exclude<MavenPath, { kind: 'directory' }>;
+
+/**
+ * The checksum the upstream publishes beside `path` (`.sha1`, else `.md5`), asked only on a
+ * cache miss. `undefined` when it publishes none; an upstream failure, or a sidecar that
+ * holds no digest, is an error (nothing unverifiable is cached when a checksum exists).
+ */
+async function upstreamChecksum(upstream: ProxyCache, path: string): Promise<ExpectedDigests | undefined> {
+  for (const algorithm of VERIFY_WITH) {
+    const answer = await upstream.passthrough({ method: 'GET', upstreamUrl: `${path}.${algorithm}`, maxBytes: 4096 });
+    if (answer.status === 404 || answer.status === 410) continue;
+    if (answer.status < 200 || answer.status >= 300) throw new UpstreamError(`upstream answered ${answer.status} for ${path}.${algorithm}`);
+    const text = answer.body.toString('utf8');
+    // Sidecars are `<hex>`, `<hex>  <file>`, or (older tools) `<file>: <hex>` / `SHA1(<file>)= <hex>`.
+    const digest = new RegExp(`(?:^|[^0-9a-f])([0-9a-f]{${DIGEST_LENGTH[algorithm]}})(?:$|[^0-9a-f])`, 'i').exec(text)?.[1];
+    if (!digest) throw new UpstreamError(`upstream's ${path}.${algorithm} holds no ${algorithm} checksum`);
+    return { [algorithm]: digest.toLowerCase() };
+  }
+  return undefined;
+}
+
+/** How the proxy caches a path: release artifacts for good, everything else as metadata. */
+function fetchOf(ctx: FormatRequestContext, target: FilePath): UpstreamFetch {
+  const name = target.path.slice(target.path.lastIndexOf('/') + 1);
+  // A timestamped SNAPSHOT build never changes; `lib-1.0-SNAPSHOT.jar` (non-unique) does.
+  const immutable = target.kind === 'artifact' && (!target.snapshot || target.build !== undefined);
+  if (!immutable) return { path: target.path, kind: 'metadata', contentType: contentTypeOf(name), maxBytes: MAX_METADATA_BYTES };
+  const upstream = ctx.repository.upstream!;
+  return {
+    path: target.path,
+    kind: 'content',
+    contentType: contentTypeOf(name),
+    maxBytes: ctx.repository.limits.maxUploadBytes * 4,
+    prepare: async () => {
+      const expect = await upstreamChecksum(upstream, target.path);
+      if (!expect) ctx.logger.warn('upstream publishes no checksum; caching without verification', { path: target.path });
+      return expect ? { expect } : {};
+    },
+  };
+}
+
+/** A SNAPSHOT path on a release proxy (or the reverse) is not served. */
+function allowed(ctx: FormatRequestContext, target: FilePath): boolean {
+  if (target.kind !== 'artifact') return true;
+  return policyAllows(mavenConfig(ctx.repository.config).versionPolicy, target.snapshot);
+}
+
+/** The file through the cache, stored (for a checksum, which is computed from the stored bytes). */
+async function cached(ctx: FormatRequestContext, target: FilePath): Promise<{ asset: Asset; cache: FormatResponse['cache'] } | undefined> {
+  const result = await ctx.repository.upstream!.fetch(fetchOf(ctx, target));
+  return result.found ? { asset: result.asset, cache: result.cache } : undefined;
+}
+
+/**
+ * `GET` on a proxy: a path-preserving cache of the upstream. Checksums are computed from the
+ * cached file, so they always describe the bytes this registry serves.
+ */
+export async function getProxyFile(ctx: FormatRequestContext, target: FilePath): Promise<FormatResponse> {
+  if (target.kind === 'artifact') ctx.authorize('read', packageOf(target as ArtifactPath));
+  const missing = () => new NotFoundError(`${target.path}${target.checksum ? `.${target.checksum}` : ''} is not in ${ctx.repository.name}`);
+  if (!allowed(ctx, target)) throw missing();
+  if (target.checksum) {
+    const found = await cached(ctx, target);
+    if (!found) throw missing();
+    return { ...checksumResponse(found.asset.digests[target.checksum], found.asset.kind === 'content' ? 'immutable' : 'metadata'), ...(found.cache ? { cache: found.cache } : {}) };
+  }
+  const result = await ctx.repository.upstream!.serve(fetchOf(ctx, target));
+  if (!result.found) throw missing();
+  return { body: result.body, cache: result.cache };
+}
