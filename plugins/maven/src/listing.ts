@@ -61,7 +61,7 @@ export function renderListing(title: string, entries: readonly ListingEntry[], r
   const rows = entries.map((e) => {
     const href = encodeURI(e.name) + (e.directory ? '/' : '');
     const label = escapeXml(e.name + (e.directory ? '/' : ''));
-    const facts = e.directory ? '' : `${' '.repeat(Math.max(1, 60 - label.length))}${e.modified?.slice(0, 16).replace('T', ' ') ?? ''}  ${e.size ?? ''}`;
+    const facts = e.directory || e.size === undefined ? '' : `${' '.repeat(Math.max(1, 60 - label.length))}${e.modified?.slice(0, 16).replace('T', ' ') ?? ''}  ${e.size ?? ''}`;
     return `<a href="${escapeXml(href)}">${label}</a>${facts}`;
   });
   if (!root) rows.unshift('<a href="../">../</a>');

@@ -61,8 +61,11 @@ function fetchOf(ctx: FormatRequestContext, target: FilePath): UpstreamFetch {
 
 /** A SNAPSHOT path on a release proxy (or the reverse) is not served. */
 function allowed(ctx: FormatRequestContext, target: FilePath): boolean {
-  if (target.kind !== 'artifact') return true;
-  return policyAllows(mavenConfig(ctx.repository.config).versionPolicy, target.snapshot);
+  const policy = mavenConfig(ctx.repository.config).versionPolicy;
+  if (target.kind === 'artifact') return policyAllows(policy, target.snapshot);
+  // A SNAPSHOT version's own metadata is a SNAPSHOT path too.
+  if (target.kind === 'metadata' && target.directory[target.directory.length - 1]!.endsWith('-SNAPSHOT')) return policyAllows(policy, true);
+  return true;
 }
 
 /** The file through the cache, stored (for a checksum, which is computed from the stored bytes). */
