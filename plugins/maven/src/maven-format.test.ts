@@ -1,0 +1,38 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { localMavenMirror, mavenFormat } from './maven-format.js';
+
+const settings = (xml: string) => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'rc-m2-')), 'settings.xml');
+  writeFileSync(file, xml);
+  return file;
+};
+
+describe('the Maven format', () => {
+  it('takes the zero-config upstream from a mirror of everything (or of central) in settings.xml', () => {
+    expect(localMavenMirror(settings('<settings><mirrors><mirror><id>a</id><mirrorOf>other</mirrorOf><url>http://a.example/</url></mirror><mirror><id>b</id><mirrorOf>external:*, !x</mirrorOf><url>https://b.example/maven2</url></mirror></mirrors></settings>'))).toBe('https://b.example/maven2');
+    expect(localMavenMirror(settings('<settings><mirrors><mirror><mirrorOf>central</mirrorOf><url>file:///srv/m2</url></mirror></mirrors></settings>'))).toBeUndefined();
+    expect(localMavenMirror(settings('<settings/>'))).toBeUndefined();
+    expect(localMavenMirror(settings('not xml'))).toBeUndefined();
+    expect(localMavenMirror('/nonexistent/settings.xml')).toBeUndefined();
+  });
+
+  it('prints mirror, server, deploy and Gradle lines; deploy lines only where deploys go', () => {
+    const hosted = mavenFormat.clientConfig!({ name: 'maven-local', format: 'maven', type: 'hosted', url: 'http://h:4000/maven-local/', config: {} });
+    expect(hosted.join('\n')).toContain('<mirror><id>maven-local</id><mirrorOf>*</mirrorOf><url>http://h:4000/maven-local/</url></mirror>');
+    expect(hosted.join('\n')).toContain('-DaltDeploymentRepository=maven-local::default::http://h:4000/maven-local/');
+    expect(hosted.join('\n')).toContain('isAllowInsecureProtocol = true');
+    const proxy = mavenFormat.clientConfig!({ name: 'p', format: 'maven', type: 'proxy', url: 'https://h/p/', config: {} });
+    expect(proxy.join('\n')).not.toMatch(/deploy|server|Insecure/);
+  });
+
+  it('refuses unknown values of its keys at start', () => {
+    const info = (config: Record<string, unknown>, type: 'hosted' | 'proxy' = 'hosted') => ({ name: 'r', format: 'maven', type, url: 'http://h/r/', config });
+    expect(() => mavenFormat.validateRepository!(info({ versionPolicy: 'releases' }))).toThrow(/versionPolicy/);
+    expect(() => mavenFormat.validateRepository!(info({ allowRedeploy: 'yes' }))).toThrow(/allowRedeploy/);
+    expect(() => mavenFormat.validateRepository!(info({ allowRedeploy: true }, 'proxy'))).toThrow(/allowRedeploy/);
+    expect(() => mavenFormat.validateRepository!(info({ versionPolicy: 'snapshot', allowRedeploy: false }))).not.toThrow();
+  });
+});
