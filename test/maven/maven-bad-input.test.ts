@@ -159,6 +159,22 @@ describe('Maven deploys that are refused', () => {
     expect(await served('snapshots')).toEqual({});
   });
 
+  it('keeps the plugin prefixes of group-level metadata, and only those, from a deploy', async () => {
+    const plugins = '<metadata><plugins><plugin><name>Demo</name><prefix>demo</prefix><artifactId>demo-maven-plugin</artifactId></plugin></plugins></metadata>';
+    expect((await put('/releases/com/example/plugins/maven-metadata.xml', plugins)).status).toBe(201);
+    const served = await (await fetch(`${node.url}/releases/com/example/plugins/maven-metadata.xml`)).text();
+    expect(served).toMatch(/<plugin>\s*<name>Demo<\/name>\s*<prefix>demo<\/prefix>\s*<artifactId>demo-maven-plugin<\/artifactId>\s*<\/plugin>/);
+    expect(await (await fetch(`${node.url}/group/com/example/plugins/maven-metadata.xml`)).text()).toBe(served);
+    const other = '<metadata><groupId>com.other</groupId><plugins><plugin><prefix>x</prefix><artifactId>x-maven-plugin</artifactId></plugin></plugins></metadata>';
+    expect((await put('/releases/com/example/plugins/maven-metadata.xml', other)).status).toBe(400);
+    // Versions a client lists are not taken: the artifact's metadata stays what was deployed.
+    const lies = '<metadata><groupId>com.example</groupId><artifactId>lib</artifactId><versioning><versions><version>1.0</version><version>6.6.6</version></versions></versioning></metadata>';
+    expect((await put('/releases/com/example/lib/maven-metadata.xml', lies)).status).toBe(201);
+    const metadata = await (await fetch(`${node.url}/releases/com/example/lib/maven-metadata.xml`)).text();
+    expect(metadata).toContain('<version>1.0</version>');
+    expect(metadata).not.toContain('6.6.6');
+  });
+
   it('refuses deploys to a proxy, and sends a group\'s to the hosted member its version fits', async () => {
     expect((await put('/proxy/com/example/lib/1.0/lib-1.0.jar', 'x')).status).toBe(405);
     const snapshot = await put('/group/com/example/lib/2.0-SNAPSHOT/lib-2.0-20240101.120000-1.jar', 'snapshot bytes');

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_M2, distributionManagement, mvn, serveMavenFolder, writeJarProject, writeMultiModuleProject, writeSettings } from '../helpers/maven.js';
-import { createUserAndToken, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
+import { createUserAndToken, eventually, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const sha1 = (bytes: Buffer | string) => createHash('sha1').update(bytes).digest('hex');
 const text = async (url: string) => {
@@ -193,6 +193,24 @@ describe('Maven with mvn', () => {
     expect((await fetch(`${node.url}/central-proxy/com/example/x/1.0-SNAPSHOT/x-1.0-SNAPSHOT.pom`)).status).toBe(404);
   });
 
+  it('revalidates proxied metadata after its TTL', async () => {
+    const metadataUrl = `${node.url}/up-proxy/com/example/up/greeting/maven-metadata.xml`;
+    const cached = await text(metadataUrl);
+    expect(cached.body).toContain('<version>1.0</version>');
+    expect(cached.body).not.toContain('<version>1.1</version>');
+    // A new version upstream (deployed there by hand, as a client would PUT it).
+    const seed = `Basic ${Buffer.from(`seed:${await createUserAndToken(upstream.configFile, 'seed')}`).toString('base64')}`;
+    const pom = '<project><modelVersion>4.0.0</modelVersion><groupId>com.example.up</groupId><artifactId>greeting</artifactId><version>1.1</version></project>';
+    const deployed = await fetch(`${upstream.url}/up-local/com/example/up/greeting/1.1/greeting-1.1.pom`, { method: 'PUT', headers: { authorization: seed }, body: pom });
+    expect(deployed.status).toBe(201);
+    const fresh = await eventually(
+      () => text(metadataUrl),
+      (answer) => answer.body.includes('<version>1.1</version>'),
+      { attempts: 40, intervalMs: 100 },
+    );
+    expect(fresh.body).toMatch(/<release>1\.1<\/release>/);
+  });
+
   it('still resolves with both upstreams stopped', async () => {
     await upstream.stop();
     await central.close();
@@ -200,5 +218,11 @@ describe('Maven with mvn', () => {
     const built = await mvn(consumer(), settings, local, ['package']);
     expect(built.code, built.output).toBe(0);
     expect(resolvedInto(local)).toMatchObject({ app: true, greeting: true, compiler: true });
+    // Release artifacts never expire; expired metadata is served stale.
+    expect((await fetch(`${node.url}/up-proxy/com/example/up/greeting/1.0/greeting-1.0.jar`)).headers.get('x-cache')).toBe('HIT');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const stale = await fetch(`${node.url}/up-proxy/com/example/up/greeting/maven-metadata.xml`);
+    expect(stale.status).toBe(200);
+    expect(stale.headers.get('x-cache')).toBe('STALE');
   });
 });

@@ -83,10 +83,13 @@ export async function getGroupMetadata(ctx: FormatRequestContext, target: Metada
 /** A file (or its checksum) of a group: from the first member, in order, that has it. */
 export async function getGroupFile(ctx: FormatRequestContext, path: string): Promise<FormatResponse> {
   const members = ctx.repository.members!;
-  const found = await members.first({ method: 'GET', headers: {} });
-  if (found) return found.response;
-  // Ask again for the reasons only when nobody had it (first() stops at the first success).
-  const answers = await members.all({ method: 'GET', headers: {} });
+  // One member at a time, as `first()` does, keeping the refusals to say why nobody had it.
+  const answers: MemberResponse[] = [];
+  for (const member of members.list) {
+    const response = await members.forward(member.name, { method: 'GET', headers: {} });
+    if (statusOf(response) >= 200 && statusOf(response) < 300) return response;
+    answers.push({ member, response });
+  }
   throw nothingFound(ctx, path, answers);
 }
 
