@@ -147,6 +147,16 @@ describe('Maven deploys that are refused', () => {
       ['/releases/com/example/bad/maven-metadata.xml', '<metadata><groupId>com.other</groupId><artifactId>bad</artifactId></metadata>', /not the artifact its path names/],
       ['/releases/com/example/bad/1.0-SNAPSHOT/bad-1.0-20240101.120000-1.jar', 'bytes', /release versions only/],
       ['/snapshots/com/example/bad/1.0/bad-1.0.jar', 'bytes', /SNAPSHOT versions only/],
+      [
+        '/releases/com/example/bad/1.0-SNAPSHOT/maven-metadata.xml',
+        '<metadata><groupId>com.example</groupId><artifactId>bad</artifactId><version>1.0-SNAPSHOT</version><versioning><snapshot><timestamp>20240101.120000</timestamp><buildNumber>1</buildNumber></snapshot></versioning></metadata>',
+        /release versions only/,
+      ],
+      [
+        '/snapshots/com/example/bad/1.0-SNAPSHOT/maven-metadata.xml',
+        '<metadata><groupId>com.example</groupId><artifactId>bad</artifactId><version>2.0-SNAPSHOT</version><versioning><snapshot><timestamp>20240101.120000</timestamp><buildNumber>1</buildNumber></snapshot></versioning></metadata>',
+        /not com\.example:bad:1\.0-SNAPSHOT/,
+      ],
     ];
     for (const [path, body, message] of cases) {
       const answer = await put(path, body);

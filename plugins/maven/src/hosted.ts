@@ -197,6 +197,8 @@ export async function deployMetadata(ctx: FormatRequestContext, target: Metadata
   const metadata = parseMetadata(bytes.toString('utf8'));
   const at = metadataCoordinates(target.directory);
   if (metadata.version !== undefined && at.snapshot && metadata.versioning?.snapshot) {
+    const { versionPolicy } = mavenConfig(repo.config);
+    if (!policyAllows(versionPolicy, true)) throw policyRefusal(repo.name, versionPolicy, at.snapshot.version);
     refuseUnless(metadata.groupId === at.snapshot.groupId && metadata.artifactId === at.snapshot.artifactId && metadata.version === at.snapshot.version, `${METADATA_FILE} names ${metadata.groupId}:${metadata.artifactId}:${metadata.version}, not ${at.snapshot.groupId}:${at.snapshot.artifactId}:${at.snapshot.version}, which its path names`);
     ctx.authorize('write', packageOf(at.snapshot));
   } else if (metadata.artifactId !== undefined) {
