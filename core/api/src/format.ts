@@ -10,6 +10,22 @@ export interface ErrorInfo {
   readonly message: string;
 }
 
+/**
+ * The error body of formats whose clients print only the HTTP status line (twine, mvn's
+ * `ReasonPhrase`): `<status> <message>` as plain text, the message also as the reason phrase.
+ */
+export function plainTextErrorBody(error: ErrorInfo): { readonly contentType: string; readonly body: string; readonly reasonPhrase: string } {
+  return { contentType: 'text/plain; charset=utf-8', body: `${error.status} ${error.message}\n`, reasonPhrase: error.message };
+}
+
+/**
+ * A Basic challenge naming the repository, `Basic realm="registry-core/<name>"`, for clients
+ * that send credentials only after one (pip, Maven's Wagon).
+ */
+export function basicChallenge(repository: { readonly name: string }): string {
+  return `Basic realm="registry-core/${repository.name}"`;
+}
+
 /** A repository as shown in startup output and client configuration lines. */
 export interface RepositoryInfo {
   readonly name: string;

@@ -20,6 +20,7 @@ export {
 } from './errors.js';
 export type { RegistryErrorCode } from './errors.js';
 export type { ChallengeRequest, ErrorInfo, FormatDefinition, FormatTask, RepositoryInfo } from './format.js';
+export { basicChallenge, plainTextErrorBody } from './format.js';
 export type {
   AccessGrant,
   AccessToken,

@@ -5,6 +5,8 @@ import {
   BadRequestError,
   MethodNotAllowedError,
   NotFoundError,
+  basicChallenge,
+  plainTextErrorBody,
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
@@ -123,9 +125,9 @@ export const mavenFormat: FormatDefinition = {
   id: 'maven',
   routes,
   // mvn prints the status line ("Return code is: 409, ReasonPhrase: ..."): the message goes there.
-  errorBody: (error) => ({ contentType: 'text/plain; charset=utf-8', body: `${error.status} ${error.message}\n`, reasonPhrase: error.message }),
+  errorBody: plainTextErrorBody,
   // Maven (Wagon) sends credentials only after a challenge.
-  authChallenge: (repo) => `Basic realm="registry-core/${repo.name}"`,
+  authChallenge: basicChallenge,
   clientConfig,
   validateRepository,
   defaultUpstream: () => localMavenMirror(),

@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import {
   BadRequestError,
   MethodNotAllowedError,
+  basicChallenge,
+  plainTextErrorBody,
   NotFoundError,
   assetResponse,
   jsonResponse,
@@ -318,8 +320,8 @@ export const pypiFormat: FormatDefinition = {
   id: 'pypi',
   routes,
   // PyPI answers plain text; twine shows the status line, so the message goes there too.
-  errorBody: (error) => ({ contentType: 'text/plain; charset=utf-8', body: `${error.status} ${error.message}\n`, reasonPhrase: error.message }),
-  authChallenge: (repo) => `Basic realm="registry-core/${repo.name}"`,
+  errorBody: plainTextErrorBody,
+  authChallenge: basicChallenge,
   clientConfig,
   defaultUpstream: localPipIndex,
   validateRepository,
