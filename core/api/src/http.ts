@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Permission, Principal } from './auth.js';
+import { PayloadTooLargeError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Asset, CacheStatus, IncomingAsset, ProxyCache, RepositoryHandle } from './repository.js';
 
@@ -271,6 +272,25 @@ export interface RouteDefinition {
   /** Default `{ kind: 'none' }`. */
   readonly body?: BodySpec;
   handler(ctx: FormatRequestContext): Promise<FormatResponse>;
+}
+
+/**
+ * Read a small request body (a manifest, a POM) from a `stream` route into memory, refused
+ * with a PayloadTooLargeError naming `what` past `maxBytes` (the stream is then destroyed).
+ * Artifacts are never read this way: they stream to storage.
+ */
+export async function readSmallBody(stream: Readable, maxBytes: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      stream.destroy();
+      throw new PayloadTooLargeError(`${what} is over the ${maxBytes}-byte limit`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Shorthand for a JSON response. */

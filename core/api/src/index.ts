@@ -39,7 +39,7 @@ export type {
   MultipartBody,
   UploadedFile,
 } from './http.js';
-export { assetResponse, jsonResponse, isSpilledString, SPILLED_STRING_BRAND } from './http.js';
+export { assetResponse, jsonResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';
 export type { LogFields, Logger } from './logger.js';
 export type { ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
 export { parseManifest } from './manifest.js';

@@ -4,6 +4,7 @@ import {
   NotFoundError,
   RegistryError,
   UpstreamError,
+  readSmallBody,
   type FormatRequestContext,
   type FormatResponse,
   type MemberResponse,
@@ -12,7 +13,7 @@ import { VERSION_POLICY_CODE } from './config.js';
 import type { ListingEntry } from './listing.js';
 import { mergeMetadata, parseMetadata, renderMetadata, type MavenMetadata } from './metadata.js';
 import type { MetadataPath } from './paths.js';
-import { checksumResponse, digestOf, readSmall, xmlResponse } from './responses.js';
+import { checksumResponse, digestOf, xmlResponse } from './responses.js';
 
 const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 
@@ -41,7 +42,7 @@ async function bodyBytes(response: FormatResponse): Promise<Buffer | undefined> 
     case 'incoming':
       return (await body.incoming.stored).read(MAX_METADATA_BYTES);
     case 'stream':
-      return readSmall(body.value as Readable, MAX_METADATA_BYTES, 'a member answer');
+      return readSmallBody(body.value as Readable, MAX_METADATA_BYTES, 'a member answer');
   }
 }
 

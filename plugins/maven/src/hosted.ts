@@ -5,6 +5,7 @@ import {
   IntegrityError,
   NotFoundError,
   assetResponse,
+  readSmallBody,
   type ExpectedDigests,
   type FormatRequestContext,
   type FormatResponse,
@@ -14,7 +15,7 @@ import { mavenConfig, policyAllows, policyRefusal } from './config.js';
 import { listStored, type ListingEntry } from './listing.js';
 import { lastUpdatedStamp, parseMetadata, parsePomCoordinates, renderMetadata, versionsSummary, type MavenMetadata, type PluginEntry, type SnapshotVersion } from './metadata.js';
 import { DIGEST_LENGTH, METADATA_FILE, type ArtifactPath, type ChecksumAlgorithm, type MetadataPath } from './paths.js';
-import { checksumResponse, contentTypeOf, digestOf, readSmall, sidecarDigest, textResponse, xmlResponse } from './responses.js';
+import { checksumResponse, contentTypeOf, digestOf, sidecarDigest, textResponse, xmlResponse } from './responses.js';
 
 /** Largest POM or metadata file read into memory to check it. */
 const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
@@ -96,7 +97,7 @@ export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath
   }
   let source: Readable | Buffer = body;
   if (target.extension === 'pom' && target.classifier === undefined) {
-    source = await readSmall(body, MAX_DOCUMENT_BYTES, 'the POM');
+    source = await readSmallBody(body, MAX_DOCUMENT_BYTES, 'the POM');
     checkPom(source, target);
   }
   const expected = await repo.kv.get<ExpectedDigests>(expectKey(target.path));
@@ -162,7 +163,7 @@ export async function deploySidecar(ctx: FormatRequestContext, target: ArtifactP
   const name = `${target.path.slice(target.path.lastIndexOf('/') + 1)}.${algorithm}`;
   ctx.authorize('write', packageOf(target));
   if (!policyAllows(config.versionPolicy, target.snapshot)) throw policyRefusal(repo.name, config.versionPolicy, target.version);
-  const text = (await readSmall(ctx.body as Readable, MAX_SIDECAR_BYTES, `the checksum ${name}`)).toString('utf8');
+  const text = (await readSmallBody(ctx.body as Readable, MAX_SIDECAR_BYTES, `the checksum ${name}`)).toString('utf8');
   const digest = sidecarDigest(text, DIGEST_LENGTH[algorithm]);
   if (!digest) throw new BadRequestError(`${name} is not a ${algorithm} checksum (${DIGEST_LENGTH[algorithm]} hex digits)`, 'INVALID_CHECKSUM');
   const stored = await repo.assets.get(target.path);
@@ -192,7 +193,7 @@ function metadataCoordinates(directory: readonly string[]) {
  */
 export async function deployMetadata(ctx: FormatRequestContext, target: MetadataPath): Promise<FormatResponse> {
   const repo = ctx.repository;
-  const bytes = await readSmall(ctx.body as Readable, MAX_DOCUMENT_BYTES, METADATA_FILE);
+  const bytes = await readSmallBody(ctx.body as Readable, MAX_DOCUMENT_BYTES, METADATA_FILE);
   if (target.checksum) return textResponse(201, `Ignored ${METADATA_FILE}.${target.checksum}: this repository computes metadata checksums itself`);
   const metadata = parseMetadata(bytes.toString('utf8'));
   const at = metadataCoordinates(target.directory);

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { PayloadTooLargeError, type Digests, type FormatResponse } from '@registry-core/api';
+import type { Digests, FormatResponse } from '@registry-core/api';
 import type { ChecksumAlgorithm } from './paths.js';
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -39,21 +38,6 @@ export function contentTypeOf(filename: string): string {
   if (/\.(tar\.gz|tgz)$/.test(filename)) return 'application/gzip';
   if (filename.endsWith('.module') || filename.endsWith('.json')) return 'application/json';
   return 'application/octet-stream';
-}
-
-/** Read a small document (a POM, a metadata file) from a stream, refused above `max` bytes. */
-export async function readSmall(stream: Readable, max: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > max) {
-      stream.destroy();
-      throw new PayloadTooLargeError(`${what} is over ${max} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** The digest in a sidecar's body: the first token, when it is hex of the right length. */

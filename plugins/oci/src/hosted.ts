@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import {
   DELETE_DOCUMENT,
-  PayloadTooLargeError,
   isRegistryError,
+  readSmallBody,
   type Asset,
   type FormatRequestContext,
   type FormatResponse,
@@ -80,21 +80,6 @@ export async function getManifest(ctx: FormatRequestContext, image: string, refe
   return manifestResponse(asset, assetDigest(asset));
 }
 
-async function readManifestBody(body: unknown): Promise<Buffer> {
-  const stream = body as Readable;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_MANIFEST_BYTES) {
-      stream.destroy();
-      throw new PayloadTooLargeError(`manifest over the ${MAX_MANIFEST_BYTES}-byte limit`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 /** Check that what a manifest references is in the image (blobs; child manifests of an index). */
 async function checkReferences(repository: RepositoryHandle, image: string, manifest: ParsedManifest): Promise<void> {
   for (const ref of manifest.references) {
@@ -109,7 +94,7 @@ async function checkReferences(repository: RepositoryHandle, image: string, mani
 
 export async function putManifest(ctx: FormatRequestContext, image: string, reference: string): Promise<FormatResponse> {
   const repository = ctx.repository;
-  const bytes = await readManifestBody(ctx.body);
+  const bytes = await readSmallBody(ctx.body as Readable, MAX_MANIFEST_BYTES, 'manifest');
   const byDigest = isDigest(reference);
   const given = byDigest ? parseDigest(reference) : undefined;
   const tags = [...(byDigest ? [] : [checkTag(reference)]), ...ctx.query.getAll('tag').map(checkTag)];

@@ -1,0 +1,10 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { readSmallBody } from './http.js';
+
+describe('readSmallBody', () => {
+  it('reads a body up to the limit and refuses one past it', async () => {
+    expect((await readSmallBody(Readable.from([Buffer.from('ab'), Buffer.from('cd')]), 4, 'the POM')).toString()).toBe('abcd');
+    await expect(readSmallBody(Readable.from([Buffer.from('ab'), Buffer.from('cde')]), 4, 'the POM')).rejects.toMatchObject({ status: 413, message: 'the POM is over the 4-byte limit' });
+  });
+});
