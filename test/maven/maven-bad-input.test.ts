@@ -128,7 +128,12 @@ describe('Maven deploys that are refused', () => {
     // allowRedeploy: true replaces it.
     expect((await put('/mixed/com/example/lib/1.0/lib-1.0.jar', 'first')).status).toBe(201);
     expect((await put('/mixed/com/example/lib/1.0/lib-1.0.jar', 'second')).status).toBe(201);
-    expect(await (await fetch(`${node.url}/mixed/com/example/lib/1.0/lib-1.0.jar`)).text()).toBe('second');
+    const replaced = await fetch(`${node.url}/mixed/com/example/lib/1.0/lib-1.0.jar`);
+    expect(await replaced.text()).toBe('second');
+    // What may be replaced is not announced as immutable; what may not, is.
+    expect(replaced.headers.get('cache-control')).not.toMatch(/immutable/);
+    expect((await fetch(`${node.url}/mixed/com/example/lib/1.0/lib-1.0.jar.sha1`)).headers.get('cache-control')).not.toMatch(/immutable/);
+    expect((await fetch(`${node.url}/releases/com/example/lib/1.0/lib-1.0.jar`)).headers.get('cache-control')).toMatch(/immutable/);
   });
 
   it('refuses a POM that is not XML, and coordinates that do not match the path', async () => {

@@ -104,7 +104,9 @@ export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath
   const existed = (await repo.assets.get(target.path)) !== undefined;
   try {
     await repo.assets.put(target.path, source, {
-      kind: 'content',
+      // What may be replaced (a redeployable release, a non-unique SNAPSHOT file) is never
+      // announced as immutable to clients and caches.
+      kind: immutable || target.build !== undefined ? 'content' : 'metadata',
       contentType: contentTypeOf(name),
       maxBytes: repo.limits.maxUploadBytes,
       createOnly: immutable,
@@ -265,7 +267,7 @@ export async function getHostedFile(ctx: FormatRequestContext, target: ArtifactP
   ctx.authorize('read', packageOf(target));
   const stored = await repo.assets.get(target.path);
   if (!stored) throw new NotFoundError(`${target.path}${target.checksum ? `.${target.checksum}` : ''} is not in ${repo.name}`);
-  return target.checksum ? checksumResponse(stored.digests[target.checksum], 'immutable') : assetResponse(stored);
+  return target.checksum ? checksumResponse(stored.digests[target.checksum], stored.kind === 'content' ? 'immutable' : 'metadata') : assetResponse(stored);
 }
 
 /** A hosted folder's entries: stored files, plus the metadata files the repository builds. */
