@@ -161,15 +161,20 @@ export function distributionManagement(releases: string, snapshots: string): str
 /**
  * A plain Maven 2 layout server over a folder (the machine's local repository), as a real
  * remote repository would be: files with `.sha1`/`.md5` sidecars computed from the bytes,
- * 404 for anything else. `corrupt` paths get a wrong `.sha1`. Records every path asked.
+ * 404 for anything else. `corrupt` paths get a wrong `.sha1`; `bodies` are answered as they are, with 200. Records every path asked.
  */
-export async function serveMavenFolder(root: string, options: { corrupt?: readonly string[] } = {}): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+export async function serveMavenFolder(root: string, options: { corrupt?: readonly string[]; bodies?: Readonly<Record<string, string>> } = {}): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push(urlPath);
     if ((req.method !== 'GET' && req.method !== 'HEAD') || urlPath.includes('..')) {
       res.writeHead(405).end();
+      return;
+    }
+    const body = options.bodies?.[urlPath];
+    if (body !== undefined) {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(body);
       return;
     }
     const checksum = /\.(sha1|md5)$/.exec(urlPath);

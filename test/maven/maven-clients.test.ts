@@ -19,6 +19,8 @@ const text = async (url: string) => {
 
 /** A file the plain server announces a wrong `.sha1` for (nothing in the builds needs it). */
 const CORRUPT = '/oro/oro/2.0.8/oro-2.0.8.jar';
+/** Metadata the plain server answers with an HTML error page and a 200. */
+const ERROR_PAGE = '/com/example/flaky/maven-metadata.xml';
 const GREETING = { groupId: 'com.example.up', artifactId: 'greeting', version: '1.0' };
 
 describe('Maven with mvn', () => {
@@ -31,7 +33,7 @@ describe('Maven with mvn', () => {
   const deployRepo = tempDir('m2-deploy');
 
   beforeAll(async () => {
-    central = await serveMavenFolder(LOCAL_M2, { corrupt: [CORRUPT] });
+    central = await serveMavenFolder(LOCAL_M2, { corrupt: [CORRUPT], bodies: { [ERROR_PAGE]: '<html><body>Service temporarily unavailable</body></html>' } });
     upstream = await startRegistry(`repositories:\n  up-local: { format: maven, type: hosted }\n`);
     const seedToken = await createUserAndToken(upstream.configFile, 'seed');
     const seedDir = path.join(work, 'greeting');
@@ -189,6 +191,11 @@ describe('Maven with mvn', () => {
     expect((await fetch(`${node.url}/central-proxy${missing}`)).status).toBe(404);
     expect((await fetch(`${node.url}/central-proxy${missing}`)).status).toBe(404);
     expect(central.requests.filter((p) => p === missing)).toHaveLength(1);
+    // An error page answered with 200 is not cached as metadata.
+    expect((await fetch(`${node.url}/central-proxy${ERROR_PAGE}`)).status).toBe(502);
+    expect((await fetch(`${node.url}/central-proxy${ERROR_PAGE}`)).status).toBe(502);
+    expect((await fetch(`${node.url}/central-proxy${ERROR_PAGE}.sha1`)).status).toBe(502);
+    expect(central.requests.filter((p) => p === ERROR_PAGE)).toHaveLength(3);
     // A release proxy serves no SNAPSHOT.
     expect((await fetch(`${node.url}/central-proxy/com/example/x/1.0-SNAPSHOT/x-1.0-SNAPSHOT.pom`)).status).toBe(404);
   });

@@ -1,6 +1,7 @@
 import {
   NotFoundError,
   UpstreamError,
+  assetResponse,
   type Asset,
   type ExpectedDigests,
   type FormatRequestContext,
@@ -12,6 +13,7 @@ import { mavenConfig, policyAllows } from './config.js';
 import { DIGEST_LENGTH, type ArtifactPath, type MavenPath } from './paths.js';
 import { checksumResponse, contentTypeOf } from './responses.js';
 import { packageOf } from './hosted.js';
+import { parseMetadata } from './metadata.js';
 
 /** Largest metadata document taken from an upstream. */
 const MAX_METADATA_BYTES = 16 * 1024 * 1024;
@@ -85,9 +87,30 @@ export async function getProxyFile(ctx: FormatRequestContext, target: FilePath):
   if (target.checksum) {
     const found = await cached(ctx, target);
     if (!found) throw missing();
+    if (target.kind === 'metadata') await checkMetadata(ctx, found.asset);
     return { ...checksumResponse(found.asset.digests[target.checksum], found.asset.kind === 'content' ? 'immutable' : 'metadata'), ...(found.cache ? { cache: found.cache } : {}) };
+  }
+  if (target.kind === 'metadata') {
+    const found = await cached(ctx, target);
+    if (!found) throw missing();
+    await checkMetadata(ctx, found.asset);
+    return { ...assetResponse(found.asset), ...(found.cache ? { cache: found.cache } : {}) };
   }
   const result = await ctx.repository.upstream!.serve(fetchOf(ctx, target));
   if (!result.found) throw missing();
   return { body: result.body, cache: result.cache };
+}
+
+/**
+ * An upstream's `maven-metadata.xml` must be metadata: an error page answered with 200
+ * would otherwise stay in the cache for its TTL and break every build. It is dropped and
+ * the client gets a 502.
+ */
+async function checkMetadata(ctx: FormatRequestContext, asset: Asset): Promise<void> {
+  try {
+    parseMetadata((await asset.read(MAX_METADATA_BYTES)).toString('utf8'));
+  } catch (error) {
+    await ctx.repository.assets.delete(asset.path);
+    throw new UpstreamError(`the upstream's ${asset.path} is not Maven metadata: ${(error as Error).message}`);
+  }
 }
