@@ -38,7 +38,10 @@ describe('Maven deploys that are refused', () => {
   }
 
   beforeAll(async () => {
-    node = await startRegistry(`repositories:
+    node = await startRegistry(`auth:
+  permissions:
+    - { repositories: [releases, group], packages: ["com.example.secret:*"], read: [dev] }
+repositories:
   releases: { format: maven, type: hosted, versionPolicy: release }
   snapshots: { format: maven, type: hosted, versionPolicy: snapshot }
   mixed: { format: maven, type: hosted, allowRedeploy: true }
@@ -188,6 +191,16 @@ describe('Maven deploys that are refused', () => {
     const metadata = await (await fetch(`${node.url}/releases/com/example/lib/maven-metadata.xml`)).text();
     expect(metadata).toContain('<version>1.0</version>');
     expect(metadata).not.toContain('6.6.6');
+  });
+
+  it('applies read rules to files and to version lists alike', async () => {
+    const jar = 'secret jar';
+    expect((await put('/releases/com/example/secret/hidden/1.0/hidden-1.0.jar', jar)).status).toBe(201);
+    for (const path of ['/releases/com/example/secret/hidden/1.0/hidden-1.0.jar', '/releases/com/example/secret/hidden/1.0/hidden-1.0.jar.sha1', '/releases/com/example/secret/hidden/maven-metadata.xml', '/group/com/example/secret/hidden/maven-metadata.xml']) {
+      expect((await fetch(`${node.url}${path}`)).status, path).toBe(401);
+      expect((await fetch(`${node.url}${path}`, { headers: { authorization: auth } })).status, path).toBe(200);
+    }
+    expect(await (await fetch(`${node.url}/group/com/example/secret/hidden/1.0/hidden-1.0.jar`, { headers: { authorization: auth } })).text()).toBe(jar);
   });
 
   it('refuses deploys to a proxy, and sends a group\'s to the hosted member its version fits', async () => {

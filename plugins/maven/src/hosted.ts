@@ -253,6 +253,15 @@ export async function hostedMetadata(repo: RepositoryHandle, directory: readonly
   };
 }
 
+/**
+ * The package permission rules see for a metadata folder: its SNAPSHOT version's or its
+ * artifact's `groupId:artifactId` (for group-level metadata, the last folder as artifactId).
+ */
+export function metadataPackage(directory: readonly string[]): string {
+  const at = metadataCoordinates(directory);
+  return packageOf(at.snapshot ?? at.artifact ?? { groupId: at.group, artifactId: '' });
+}
+
 /** `GET` of a metadata file or its checksum on a hosted repository. */
 export async function getHostedMetadata(ctx: FormatRequestContext, target: MetadataPath): Promise<FormatResponse> {
   const metadata = await hostedMetadata(ctx.repository, target.directory);

@@ -15,7 +15,7 @@ import {
 } from '@registry-core/api';
 import { validateRepository } from './config.js';
 import { forwardDeploy, getGroupFile, getGroupMetadata, groupListing } from './group.js';
-import { deployFile, deployMetadata, deploySidecar, getHostedFile, getHostedMetadata, hostedListing } from './hosted.js';
+import { deployFile, deployMetadata, deploySidecar, getHostedFile, getHostedMetadata, hostedListing, metadataPackage } from './hosted.js';
 import { listStored, mergeListings, renderListing, sortListing, type ListingEntry } from './listing.js';
 import { parseMavenPath, type DirectoryPath } from './paths.js';
 import { getProxyFile } from './proxy.js';
@@ -38,6 +38,8 @@ async function listing(ctx: FormatRequestContext, target: DirectoryPath): Promis
 async function get(ctx: FormatRequestContext): Promise<FormatResponse> {
   const target = parseMavenPath(ctx.path);
   if (target.kind === 'directory') return listing(ctx, target);
+  // Version lists are read rules' business as much as the files are.
+  if (target.kind === 'metadata') ctx.authorize('read', metadataPackage(target.directory));
   const repo = ctx.repository;
   if (repo.type === 'proxy') return getProxyFile(ctx, target);
   if (repo.type === 'group') return target.kind === 'metadata' ? getGroupMetadata(ctx, target) : getGroupFile(ctx, target.path);
