@@ -279,6 +279,19 @@ export class OciClient {
     return response;
   }
 
+  /** Ask for a token of several scopes at once (as docker does for a mount: push here, pull there). */
+  async authorize(realm: string, scopes: string[]): Promise<string> {
+    const url = new URL(realm);
+    for (const scope of scopes) url.searchParams.append('scope', scope);
+    const headers: Record<string, string> = {};
+    if (this.credentials) headers['authorization'] = `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
+    const answer = await fetch(url, { headers });
+    if (!answer.ok) throw new Error(`token endpoint answered ${answer.status}: ${await answer.text()}`);
+    const { token } = (await answer.json()) as { token: string };
+    this.lastToken = token;
+    return token;
+  }
+
   /** Fetch a token for a `WWW-Authenticate: Bearer realm=...,service=...,scope=...` challenge. */
   async token(challenge: string): Promise<string> {
     const params = Object.fromEntries([...challenge.slice(7).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
