@@ -54,7 +54,8 @@ export async function startRegistry(config: string | undefined, options: { dir?:
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`registry did not start in 30 s:\n${output}`)), 30_000);
     const onData = () => {
-      const m = /listening on port (\d+)/.exec(output);
+      // The server's own line (repositories bound to ports of their own log theirs first).
+      const m = /registry-core \S+ listening on port (\d+)/.exec(output);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
@@ -96,6 +97,13 @@ async function createTestDatabase(url: string): Promise<string> {
     await client.end();
   }
   return url.replace(/\/[^/]*$/, `/${name}`);
+}
+
+/** The port a repository with `port:` in its config was bound to, from the server's log. */
+export function repositoryPort(registry: RunningRegistry, repository: string): number {
+  const m = new RegExp(`repository ${repository} listening on port (\\d+)`).exec(registry.output());
+  if (!m) throw new Error(`${repository} has no port of its own:\n${registry.output()}`);
+  return Number(m[1]);
 }
 
 /** Run the CLI to completion; resolves its exit code and output. */
