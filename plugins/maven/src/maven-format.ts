@@ -83,9 +83,12 @@ const routes: RouteDefinition[] = [
   { method: 'PUT', path: '/*rest', permission: 'write', body: { kind: 'stream' }, handler: put },
 ];
 
+/** Maven Central, the repository Maven itself uses without a mirror. */
+export const MAVEN_CENTRAL = 'https://repo.maven.apache.org/maven2/';
+
 /**
  * The repository the local Maven is configured with: the URL of a mirror of `*` or
- * `central` in `~/.m2/settings.xml`. Without one, the zero-config default has no Maven proxy.
+ * `central` in `~/.m2/settings.xml`; `undefined` without one.
  */
 export function localMavenMirror(settingsFile = path.join(homedir(), '.m2', 'settings.xml')): string | undefined {
   let text: string;
@@ -132,5 +135,6 @@ export const mavenFormat: FormatDefinition = {
   authChallenge: basicChallenge,
   clientConfig,
   validateRepository,
-  defaultUpstream: () => localMavenMirror(),
+  // The proxy's default upstream: the local Maven's mirror, else Maven Central.
+  defaultUpstream: () => localMavenMirror() ?? MAVEN_CENTRAL,
 };
