@@ -24,10 +24,10 @@ export default defineConfig({
       },
       {
         test: {
-          // The npm and OCI suites again, with every registry on PostgreSQL instead of SQLite (OCI
-          // lists assets by path prefix and locks per image: both differ by engine).
+          // The npm, OCI and Maven suites again, with every registry on PostgreSQL instead of
+          // SQLite (OCI lists assets by path prefix and locks per image: both differ by engine).
           name: 'e2e-postgres',
-          include: ['test/npm/npm-clients.test.ts', 'test/oci/oci-spec.test.ts', 'test/oci/oci-clients.test.ts'],
+          include: ['test/npm/npm-clients.test.ts', 'test/oci/oci-spec.test.ts', 'test/oci/oci-clients.test.ts', 'test/maven/maven-clients.test.ts', 'test/maven/maven-bad-input.test.ts'],
           setupFiles: ['./test/setup/reflect-metadata.ts'],
           globalSetup: ['./test/setup/postgres-global.ts'],
           testTimeout: 240_000,
