@@ -12,13 +12,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
+import { cleanup, freePort, spawnServer, temp } from './lib.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, '..');
@@ -54,63 +54,6 @@ function fail(message) {
 }
 
 // ---------------------------------------------------------------- processes and cleanup
-
-const cleanups = [];
-const temp = (prefix) => {
-  const dir = mkdtempSync(path.join(tmpdir(), `rc-bench-oci-${prefix}-`));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-};
-async function cleanup() {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()();
-    } catch {
-      // best effort
-    }
-  }
-}
-process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
-
-function spawnServer(command, argv, options, ready) {
-  const child = spawn(command, argv, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => (output = (output + d).slice(-64 * 1024)));
-  child.stderr.on('data', (d) => (output = (output + d).slice(-64 * 1024)));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  cleanups.push(stop);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} did not start:\n${output}`)), 60_000);
-    const check = async () => {
-      const value = await ready(output);
-      if (value !== undefined) {
-        clearTimeout(timer);
-        clearInterval(poll);
-        resolve({ child, stop, value, pid: child.pid, output: () => output });
-      }
-    };
-    const poll = setInterval(check, 100);
-    child.once('exit', (code) => {
-      clearInterval(poll);
-      reject(new Error(`${command} exited with ${code}:\n${output}`));
-    });
-  });
-}
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** registry-core on its embedded defaults (SQLite, fs storage), one hosted OCI repository on a port of its own. */
 async function startRegistryCore() {
