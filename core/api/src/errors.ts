@@ -162,3 +162,14 @@ export class UpstreamTimeoutError extends RegistryError {
     super('UPSTREAM_TIMEOUT', message, 504, options);
   }
 }
+
+/**
+ * 400 with code REPOSITORY_POLICY: a hosted repository's own policy does not take this write
+ * (a release repository and a SNAPSHOT). Through a group, the kernel passes the write to the
+ * next hosted member that may hold the name instead of answering with it.
+ */
+export class RepositoryPolicyError extends RegistryError {
+  constructor(message: string) {
+    super('REPOSITORY_POLICY', message, 400);
+  }
+}

@@ -95,6 +95,13 @@ export interface FormatDefinition {
    * throw a BadRequestError naming the key to refuse the config.
    */
   validateRepository?(repository: RepositoryInfo): void;
+  /**
+   * For formats whose hosted repositories split one name's versions by policy (Maven's
+   * release and snapshot repositories): hosted repositories in different version spaces own
+   * a name independently, so a group takes the first holder of each space as the name's
+   * owners and merges their documents. Default: one space, one owner.
+   */
+  versionSpace?(repository: RepositoryInfo): string;
   /** Optional per-repository warm-up once the host is ready. */
   onRepositoryReady?(repository: RepositoryHandle): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Permission, Principal } from './auth.js';
 import { PayloadTooLargeError } from './errors.js';
+import type { GroupPlan } from './group.js';
 import type { Logger } from './logger.js';
 import type { Asset, CacheStatus, IncomingAsset, ProxyCache, RepositoryHandle } from './repository.js';
 
@@ -271,7 +272,15 @@ export interface RouteDefinition {
   readonly permission: Permission | 'none';
   /** Default `{ kind: 'none' }`. */
   readonly body?: BodySpec;
+  /** Answer a request on a hosted or proxy repository (and on a group whose plan is `group`). */
   handler(ctx: FormatRequestContext): Promise<FormatResponse>;
+  /**
+   * How a group repository answers this request (see {@link GroupPlan}): which package it
+   * names and whether members' documents merge. Runs after the route's permission check and
+   * body handling, in the group's context; throw to refuse (a malformed name). Default: the
+   * handler runs on the group itself.
+   */
+  group?(ctx: FormatRequestContext): GroupPlan | Promise<GroupPlan>;
 }
 
 /**

@@ -17,7 +17,10 @@ export {
   NotAcceptableError,
   GoneError,
   RangeNotSatisfiableError,
+  RepositoryPolicyError,
 } from './errors.js';
+export type { GroupPlan, LoadedDocument, MergeableDocument } from './group.js';
+export { MEMBER_HEADER } from './group.js';
 export type { RegistryErrorCode } from './errors.js';
 export type { ChallengeRequest, ErrorInfo, FormatDefinition, FormatTask, RepositoryInfo } from './format.js';
 export { basicChallenge, plainTextErrorBody } from './format.js';

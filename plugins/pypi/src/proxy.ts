@@ -5,6 +5,7 @@ import {
   type ExpectedDigests,
   type FormatRequestContext,
   type FormatResponse,
+  type ProxyCache,
   type UpstreamPreparation,
 } from '@registry-core/api';
 import { fileUrl } from './hosted.js';
@@ -83,9 +84,8 @@ function expectedOf(hashes: Readonly<Record<string, string>>): ExpectedDigests |
  * file is and what it must hash to (read only on a miss); a file the upstream announces no
  * digest for is refused rather than cached unverified.
  */
-export async function getProxyFile(ctx: FormatRequestContext, normalized: string, filename: string, metadata: boolean): Promise<FormatResponse> {
+export async function getProxyFile(ctx: FormatRequestContext, upstream: ProxyCache, normalized: string, filename: string, metadata: boolean): Promise<FormatResponse> {
   const repo = ctx.repository;
-  const upstream = repo.upstream!;
   const path = `packages/${normalized}/${filename}${metadata ? '.metadata' : ''}`;
   const prepare = async (): Promise<UpstreamPreparation> => {
     const loaded = await loadUpstreamPage(ctx, normalized);

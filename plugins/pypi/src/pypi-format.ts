@@ -10,10 +10,14 @@ import {
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
+  type GroupPlan,
+  type LoadedDocument,
+  type MergeableDocument,
+  type MultipartBody,
   type RepositoryInfo,
   type RouteDefinition,
 } from '@registry-core/api';
-import { FROM_HOSTED, getGroupFile, loadGroupPage } from './group.js';
+import { mergePages } from './group.js';
 import { deleteFiles, filePath, hostedPage, hostedProjectNames, loadHostedProject, setYanked, upload, type HostedProject } from './hosted.js';
 import { normalizeName, validateProjectName } from './names.js';
 import { getProxyFile, loadUpstreamPage, rewritePage } from './proxy.js';
@@ -34,64 +38,83 @@ function param(ctx: FormatRequestContext, key: string): string | undefined {
   return Array.isArray(value) ? value.join('/') : (value as string | undefined);
 }
 
-/** A page as this repository serves it (file URLs under `ctx.baseUrl`), or undefined. */
-async function loadPage(ctx: FormatRequestContext, normalized: string): Promise<{ page: ProjectPage; hosted: boolean; cache?: FormatResponse['cache'] } | undefined> {
-  const repo = ctx.repository;
-  if (repo.type === 'hosted') {
-    const stored = await loadHostedProject(repo, normalized);
-    return stored ? { page: hostedPage(stored.value, ctx.baseUrl), hosted: true } : undefined;
-  }
-  if (repo.type === 'proxy') {
-    const loaded = await loadUpstreamPage(ctx, normalized);
-    return loaded ? { page: rewritePage(loaded.page, normalized, ctx.baseUrl), hosted: false, cache: loaded.cache } : undefined;
-  }
-  const merged = await loadGroupPage(ctx, normalized);
-  return merged ? { page: merged.page, hosted: merged.hosted, ...(merged.cache ? { cache: merged.cache } : {}) } : undefined;
+/** A project as one repository serves it: its page (file URLs under `ctx.baseUrl`) and, when hosted, its releases' metadata. */
+interface ProjectDocument {
+  readonly page: ProjectPage;
+  readonly hosted?: HostedProject;
 }
 
-/** `GET /simple/<project>/`: HTML or JSON by Accept; other spellings redirected to the normalized URL. */
-async function projectPage(ctx: FormatRequestContext): Promise<FormatResponse> {
+/** The project a request names: the route's `project` parameter, or the simple page's path. */
+function requestedProject(ctx: FormatRequestContext): string {
+  return projectOf(param(ctx, 'project') ?? (param(ctx, 'rest') ?? '').split('/').filter((p) => p !== '')[0]).normalized;
+}
+
+/**
+ * A project's page and release metadata, mergeable across a group's members; the page's
+ * name-level read rules apply on every member.
+ */
+function projectDocument(render: (ctx: FormatRequestContext, document: LoadedDocument<ProjectDocument>) => FormatResponse): MergeableDocument<ProjectDocument> {
+  return {
+    async load(ctx) {
+      const normalized = requestedProject(ctx);
+      ctx.authorize('read', normalized);
+      const repo = ctx.repository;
+      if (repo.type === 'hosted') {
+        const stored = await loadHostedProject(repo, normalized);
+        return stored ? { value: { page: hostedPage(stored.value, ctx.baseUrl), hosted: stored.value }, revision: `${stored.revision}` } : undefined;
+      }
+      if (repo.type !== 'proxy') return undefined;
+      const loaded = await loadUpstreamPage(ctx, normalized);
+      return loaded ? { value: { page: rewritePage(loaded.page, normalized, ctx.baseUrl) }, cache: loaded.cache } : undefined;
+    },
+    merge: (documents) => ({ page: mergePages(documents.map((d) => d.page)), ...(documents.find((d) => d.hosted) ? { hosted: documents.find((d) => d.hosted)!.hosted! } : {}) }),
+    render,
+  };
+}
+
+/** Serve a mergeable document on a hosted or proxy repository: load it, or 404. */
+async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>, notFound: () => Error): Promise<FormatResponse> {
+  const loaded = await document.load(ctx);
+  if (!loaded) throw notFound();
+  return document.render(ctx, loaded);
+}
+
+const projectNotFound = (ctx: FormatRequestContext) => () => new NotFoundError(`project ${requestedProject(ctx)} is not in ${ctx.repository.name}`);
+
+/** `GET /simple/<project>/`: HTML or JSON by Accept. */
+const simplePage = projectDocument((ctx, { value, cache }) => {
+  const representation = negotiate(ctx.headers['accept']);
+  const body = representation.kind === 'json' ? JSON.stringify(renderProjectJson(value.page)) : renderProjectHtml(value.page);
+  return { headers: VARY, ...(cache ? { cache } : {}), body: { kind: 'text', value: body, contentType: representation.contentType } };
+});
+
+/** Other spellings of a project page's URL: redirected to the normalized one. */
+function pageRedirect(ctx: FormatRequestContext): FormatResponse | undefined {
   const raw = param(ctx, 'rest') ?? '';
-  const trailing = ctx.path.endsWith('/');
   const parts = raw.split('/').filter((p) => p !== '');
   if (parts.length !== 1) throw new NotFoundError('not found');
   const { normalized } = projectOf(parts[0]);
-  if (parts[0] !== normalized || !trailing) {
-    const location = `${ctx.baseUrl}simple/${encodeURIComponent(normalized)}/`;
-    return { status: 301, headers: { location, ...VARY }, body: { kind: 'text', value: `Moved to ${location}\n`, contentType: 'text/plain; charset=utf-8' } };
-  }
-  ctx.authorize('read', normalized);
-  const representation = ctx.viaGroup ? undefined : negotiate(ctx.headers['accept']);
-  const loaded = await loadPage(ctx, normalized);
-  if (!loaded) throw new NotFoundError(`project ${normalized} is not in ${ctx.repository.name}`);
-  if (ctx.viaGroup) return jsonResponse(loaded.page, { ...(loaded.cache ? { cache: loaded.cache } : {}), meta: { [FROM_HOSTED]: loaded.hosted } });
-  const headers = VARY;
-  if (representation!.kind === 'json') {
-    return { headers, ...(loaded.cache ? { cache: loaded.cache } : {}), body: { kind: 'text', value: JSON.stringify(renderProjectJson(loaded.page)), contentType: representation!.contentType } };
-  }
-  return { headers, ...(loaded.cache ? { cache: loaded.cache } : {}), body: { kind: 'text', value: renderProjectHtml(loaded.page), contentType: representation!.contentType } };
+  if (parts[0] === normalized && ctx.path.endsWith('/')) return undefined;
+  const location = `${ctx.baseUrl}simple/${encodeURIComponent(normalized)}/`;
+  return { status: 301, headers: { location, ...VARY }, body: { kind: 'text', value: `Moved to ${location}\n`, contentType: 'text/plain; charset=utf-8' } };
 }
 
-/** `GET /simple/`: every project this repository knows (hosted names, members' for a group). */
-async function projectIndex(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const representation = negotiate(ctx.headers['accept']);
-  const repo = ctx.repository;
-  let names: string[];
-  if (repo.type === 'hosted') names = await hostedProjectNames(repo);
-  else if (repo.type === 'group') {
+/** Every project a repository has: a hosted repository's names (a proxy does not mirror the upstream's list). */
+const projectList: MergeableDocument<string[]> = {
+  async load(ctx) {
+    return ctx.repository.type === 'hosted' ? { value: await hostedProjectNames(ctx.repository) } : undefined;
+  },
+  merge(lists) {
     const seen = new Map<string, string>();
-    for (const member of repo.members!.list.filter((m) => m.type === 'hosted')) {
-      const answer = await repo.members!.forward(member.name, { method: 'GET', path: '/-/projects', headers: {} });
-      const value = answer.body?.kind === 'json' ? (answer.body.value as { projects?: unknown }).projects : undefined;
-      if (Array.isArray(value)) for (const name of value) if (typeof name === 'string' && !seen.has(normalizeName(name))) seen.set(normalizeName(name), name);
-    }
-    names = [...seen.values()].sort();
-  } else {
-    throw new NotFoundError(`${repo.name} is a proxy: the upstream's full project list is not mirrored; ask for a project's page`);
-  }
-  const rendered = renderIndex(representation.kind, names);
-  return { headers: VARY, body: { kind: 'text', value: typeof rendered === 'string' ? rendered : JSON.stringify(rendered), contentType: representation.contentType } };
-}
+    for (const name of lists.flat()) if (!seen.has(normalizeName(name))) seen.set(normalizeName(name), name);
+    return [...seen.values()].sort();
+  },
+  render(ctx, { value }) {
+    const representation = negotiate(ctx.headers['accept']);
+    const rendered = renderIndex(representation.kind, value);
+    return { headers: VARY, body: { kind: 'text', value: typeof rendered === 'string' ? rendered : JSON.stringify(rendered), contentType: representation.contentType } };
+  },
+};
 
 /** `GET /packages/<project>/<file>` and `<file>.metadata`. */
 async function getFile(ctx: FormatRequestContext): Promise<FormatResponse> {
@@ -102,28 +125,24 @@ async function getFile(ctx: FormatRequestContext): Promise<FormatResponse> {
   const metadata = requested.endsWith('.metadata');
   const filename = metadata ? requested.slice(0, -'.metadata'.length) : requested;
   const repo = ctx.repository;
-  if (repo.type === 'group') return getGroupFile(ctx, normalized, filename);
-  if (repo.type === 'proxy') return getProxyFile(ctx, normalized, filename, metadata);
+  if (repo.type === 'proxy' && repo.upstream) return getProxyFile(ctx, repo.upstream, normalized, filename, metadata);
   const stored = await repo.assets.get(`${filePath(normalized, filename)}${metadata ? '.metadata' : ''}`);
   if (!stored) throw new NotFoundError(`${requested} is not in ${repo.name}`);
   return assetResponse(stored);
 }
 
 /** Warehouse's JSON API (`/pypi/<project>/json`, `/pypi/<project>/<version>/json`), from the simple page. */
-async function jsonApi(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const { normalized } = projectOf(param(ctx, 'project'));
-  ctx.authorize('read', normalized);
+const jsonApi = projectDocument((ctx, { value, cache }) => {
+  const normalized = requestedProject(ctx);
   const wanted = param(ctx, 'version');
-  const loaded = await loadPage(ctx, normalized);
-  if (!loaded) throw new NotFoundError(`project ${normalized} is not in ${ctx.repository.name}`);
-  const hosted = ctx.repository.type === 'hosted' ? ((await loadHostedProject(ctx.repository, normalized))?.value as HostedProject | undefined) : undefined;
+  const { page, hosted } = value;
   const byVersion = new Map<string, ProjectPage['files'][number][]>();
-  for (const file of loaded.page.files) {
+  for (const file of page.files) {
     const version = versionOfFile(file.filename, normalized);
     if (version === undefined) continue;
     byVersion.set(version, [...(byVersion.get(version) ?? []), file]);
   }
-  for (const version of loaded.page.versions) if (!byVersion.has(normalizeVersion(version) ?? version)) byVersion.set(normalizeVersion(version) ?? version, []);
+  for (const version of page.versions) if (!byVersion.has(normalizeVersion(version) ?? version)) byVersion.set(normalizeVersion(version) ?? version, []);
   const versions = [...byVersion.keys()].sort(compareVersions);
   const target = wanted !== undefined ? normalizeVersion(wanted) : versions.filter((v) => byVersion.get(v)!.some((f) => f.yanked === false)).at(-1) ?? versions.at(-1);
   if (target === undefined || !byVersion.has(target)) throw new NotFoundError(`${normalized} ${wanted ?? ''} is not in ${ctx.repository.name}`.trim());
@@ -141,7 +160,7 @@ async function jsonApi(ctx: FormatRequestContext): Promise<FormatResponse> {
     }));
   const release = hosted?.releases[target];
   const info = {
-    name: hosted?.name ?? loaded.page.name,
+    name: hosted?.name ?? page.name,
     version: release?.version ?? target,
     summary: release?.summary ?? null,
     requires_python: release?.requiresPython ?? null,
@@ -154,27 +173,16 @@ async function jsonApi(ctx: FormatRequestContext): Promise<FormatResponse> {
     project_urls: release ? Object.fromEntries(release.projectUrls.map((u) => u.split(',').map((s) => s.trim()) as [string, string]).filter(([k, v]) => k && v)) : null,
     yanked: (byVersion.get(target) ?? []).length > 0 && byVersion.get(target)!.every((f) => f.yanked !== false),
   };
-  if (wanted !== undefined) return jsonResponse({ info, urls: urls(byVersion.get(target)!) }, { ...(loaded.cache ? { cache: loaded.cache } : {}) });
-  return jsonResponse({ info, urls: urls(byVersion.get(target)!), releases: Object.fromEntries(versions.map((v) => [v, urls(byVersion.get(v)!)])) }, { ...(loaded.cache ? { cache: loaded.cache } : {}) });
-}
+  const init = cache ? { cache } : {};
+  if (wanted !== undefined) return jsonResponse({ info, urls: urls(byVersion.get(target)!) }, init);
+  return jsonResponse({ info, urls: urls(byVersion.get(target)!), releases: Object.fromEntries(versions.map((v) => [v, urls(byVersion.get(v)!)])) }, init);
+});
 
 /** The normalized version a distribution filename carries, when it is this project's. */
 function versionOfFile(filename: string, normalized: string): string | undefined {
   const m = /^(.+?)-(\d[^-]*?)(?:-.+)?\.(?:whl|tar\.gz|zip|tar\.bz2|tgz)$/i.exec(filename);
   if (!m || normalizeName(m[1]!) !== normalized) return undefined;
   return normalizeVersion(m[2]!) ?? undefined;
-}
-
-/** Writes go to hosted repositories; a group forwards them to its first hosted member. */
-async function forwardWrite(ctx: FormatRequestContext, write: () => Promise<FormatResponse>): Promise<FormatResponse> {
-  const repo = ctx.repository;
-  if (repo.type === 'hosted') return write();
-  if (repo.type === 'group') {
-    const hosted = repo.members!.list.find((m) => m.type === 'hosted');
-    if (!hosted) throw new MethodNotAllowedError(`${repo.name} has no hosted member to upload to`);
-    return repo.members!.forward(hosted.name);
-  }
-  throw new MethodNotAllowedError(`${repo.name} is a proxy; upload to a hosted repository (or a group with one)`);
 }
 
 interface AdminTarget {
@@ -198,48 +206,82 @@ function hostedOnly(ctx: FormatRequestContext): void {
   if (ctx.repository.type !== 'hosted') throw new MethodNotAllowedError(`${ctx.repository.name} is a ${ctx.repository.type} repository; manage files in its hosted repository`);
 }
 
+/** A group's plan for a management request: the hosted member owning the project the body names. */
+function adminPlan(ctx: FormatRequestContext): GroupPlan {
+  const b = (ctx.body ?? {}) as AdminTarget;
+  if (typeof b.project !== 'string') throw new BadRequestError('"project" is required');
+  return { serve: 'package', package: projectOf(b.project).normalized };
+}
+
 const uploadRoute = (path: string): RouteDefinition => ({
   method: 'POST',
   path,
   permission: 'write',
   body: { kind: 'multipart' },
-  handler: (ctx) =>
-    forwardWrite(ctx, async () => {
-      await upload(ctx);
-      return { status: 200, body: { kind: 'text', value: 'OK\n', contentType: 'text/plain; charset=utf-8' }, cachePolicy: 'no-store' };
-    }),
+  async handler(ctx) {
+    hostedOnly(ctx);
+    await upload(ctx);
+    return { status: 200, body: { kind: 'text', value: 'OK\n', contentType: 'text/plain; charset=utf-8' }, cachePolicy: 'no-store' };
+  },
+  // The project the form names; an upload without one is refused by the member.
+  group(ctx) {
+    const name = (ctx.body as MultipartBody | undefined)?.fields['name']?.[0];
+    if (!name) throw new BadRequestError('Invalid value for name. Error: This field is required.');
+    return { serve: 'package', package: projectOf(name).normalized };
+  },
 });
 
+/** Hosted components matching a query, for `GET /-/search`. */
+const search: MergeableDocument<{ total: number; items: { name: unknown; version: string; summary: unknown }[] }> = {
+  async load(ctx) {
+    if (ctx.repository.type !== 'hosted') return undefined;
+    const limit = Math.min(Number(ctx.query.get('limit') ?? 20) || 20, ctx.repository.limits.maxSearchResults);
+    const offset = Math.max(0, Number(ctx.query.get('offset') ?? 0) || 0);
+    const found = await ctx.repository.components.search({ text: ctx.query.get('q') ?? '', offset, limit });
+    // Names the caller may not read are left out, as a direct request would refuse them.
+    const items = found.items.filter((c) => ctx.allowed('read', c.name));
+    return { value: { total: found.total - (found.items.length - items.length), items: items.map((c) => ({ name: c.attributes['displayName'] ?? c.name, version: c.version, summary: c.attributes['description'] ?? null })) } };
+  },
+  merge: (results) => ({ total: results.reduce((n, r) => n + r.total, 0), items: results.flatMap((r) => r.items) }),
+  render: (_ctx, { value }) => jsonResponse(value, { cachePolicy: 'no-store' }),
+};
+
 const routes: RouteDefinition[] = [
-  { method: 'GET', path: '/simple/', permission: 'read', handler: projectIndex },
-  { method: 'GET', path: '/simple/*rest', permission: 'read', handler: projectPage },
-  { method: 'GET', path: '/packages/:project/:filename', permission: 'read', handler: getFile },
-  { method: 'GET', path: '/pypi/:project/json', permission: 'read', handler: jsonApi },
-  { method: 'GET', path: '/pypi/:project/:version/json', permission: 'read', handler: jsonApi },
-  uploadRoute('/'),
-  uploadRoute('/legacy/'),
   {
     method: 'GET',
-    path: '/-/projects',
+    path: '/simple/',
     permission: 'read',
-    handler: async (ctx) => {
-      hostedOnly(ctx);
-      return jsonResponse({ projects: await hostedProjectNames(ctx.repository) }, { cachePolicy: 'no-store' });
-    },
+    handler: (ctx) => serveDocument(ctx, projectList, () => new NotFoundError(`${ctx.repository.name} is a proxy: the upstream's full project list is not mirrored; ask for a project's page`)),
+    group: () => ({ serve: 'members', merge: projectList }),
   },
+  {
+    method: 'GET',
+    path: '/simple/*rest',
+    permission: 'read',
+    handler: async (ctx) => pageRedirect(ctx) ?? serveDocument(ctx, simplePage, projectNotFound(ctx)),
+    group: (ctx) => (pageRedirect(ctx) ? { serve: 'group' } : { serve: 'package', package: requestedProject(ctx), merge: simplePage }),
+  },
+  { method: 'GET', path: '/packages/:project/:filename', permission: 'read', handler: getFile, group: (ctx) => ({ serve: 'package', package: requestedProject(ctx) }) },
+  ...['/pypi/:project/json', '/pypi/:project/:version/json'].map(
+    (path): RouteDefinition => ({
+      method: 'GET',
+      path,
+      permission: 'read',
+      handler: (ctx) => serveDocument(ctx, jsonApi, projectNotFound(ctx)),
+      group: (ctx) => ({ serve: 'package', package: requestedProject(ctx), merge: jsonApi }),
+    }),
+  ),
+  uploadRoute('/'),
+  uploadRoute('/legacy/'),
   {
     method: 'GET',
     path: '/-/search',
     permission: 'read',
     handler: async (ctx) => {
       hostedOnly(ctx);
-      const limit = Math.min(Number(ctx.query.get('limit') ?? 20) || 20, ctx.repository.limits.maxSearchResults);
-      const offset = Math.max(0, Number(ctx.query.get('offset') ?? 0) || 0);
-      const found = await ctx.repository.components.search({ text: ctx.query.get('q') ?? '', offset, limit });
-      // Names the caller may not read are left out, as a direct request would refuse them.
-      const items = found.items.filter((c) => ctx.allowed('read', c.name));
-      return jsonResponse({ total: found.total - (found.items.length - items.length), items: items.map((c) => ({ name: c.attributes['displayName'] ?? c.name, version: c.version, summary: c.attributes['description'] ?? null })) }, { cachePolicy: 'no-store' });
+      return serveDocument(ctx, search, () => new NotFoundError('no search here'));
     },
+    group: () => ({ serve: 'members', merge: search }),
   },
   {
     method: 'POST',
@@ -252,6 +294,7 @@ const routes: RouteDefinition[] = [
       const changed = await setYanked(ctx, target.project, target, target.reason ?? '');
       return jsonResponse({ yanked: changed }, { cachePolicy: 'no-store' });
     },
+    group: adminPlan,
   },
   {
     method: 'POST',
@@ -264,6 +307,7 @@ const routes: RouteDefinition[] = [
       const changed = await setYanked(ctx, target.project, target, undefined);
       return jsonResponse({ unyanked: changed }, { cachePolicy: 'no-store' });
     },
+    group: adminPlan,
   },
   {
     method: 'POST',
@@ -278,6 +322,7 @@ const routes: RouteDefinition[] = [
       const removed = await deleteFiles(ctx, target.project, target);
       return jsonResponse({ deleted: removed }, { cachePolicy: 'no-store' });
     },
+    group: adminPlan,
   },
 ];
 

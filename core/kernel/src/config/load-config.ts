@@ -154,6 +154,7 @@ export function normalizeConfig(
     }
     if (r.type === 'group' && !r.members) errors.push(`${at}.members: required for a group repository`);
     if (r.type !== 'group' && r.members !== undefined) errors.push(`${at}.members: only a group repository has members`);
+    if (r.type !== 'group' && r.routing !== undefined) errors.push(`${at}.routing: only a group repository routes names to members`);
     const storageName = r.storage ?? 'default';
     if (!storage[storageName]) errors.push(`${at}.storage: no storage named "${storageName}"`);
     const { cache, maxUploadSize, ...rest } = r;
@@ -259,6 +260,11 @@ function checkGroups(repositories: Record<string, RepositoryConfig>): string[] {
       else if (member.format !== r.format) errors.push(`repositories.${name}.members[${i}]: "${m}" is format ${member.format}, the group is ${r.format}`);
       else if (m === name) errors.push(`repositories.${name}.members[${i}]: a group cannot contain itself`);
     });
+    for (const [pattern, claimed] of Object.entries(r.routing ?? {})) {
+      claimed.forEach((m, i) => {
+        if (!(r.members ?? []).includes(m)) errors.push(`repositories.${name}.routing["${pattern}"][${i}]: "${m}" is not a member of ${name}`);
+      });
+    }
     const seen = new Set<string>();
     const visit = (n: string): boolean => {
       if (seen.has(n)) return true;

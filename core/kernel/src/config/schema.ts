@@ -129,6 +129,11 @@ export const configSchema = {
           type: { enum: ['hosted', 'proxy', 'group'] },
           upstream: { type: 'string' },
           members: { type: 'array', items: { type: 'string' }, minItems: 1 },
+          routing: {
+            type: 'object',
+            propertyNames: { minLength: 1, maxLength: 512 },
+            additionalProperties: { type: 'array', items: { type: 'string' }, minItems: 1 },
+          },
           storage: { type: 'string' },
           anonymousRead: { type: 'boolean' },
           port: { type: 'integer', minimum: 0, maximum: 65535 },

@@ -98,6 +98,12 @@ export interface RepositoryConfig {
   readonly type: 'hosted' | 'proxy' | 'group';
   readonly upstream?: string;
   readonly members?: readonly string[];
+  /**
+   * A group's namespace claims: package-name patterns (`*` matches any run of characters,
+   * `@acme/*`, `com.acme.*`) to the members that alone answer for matching names, reads and
+   * writes alike; the first pattern that matches, in the order written, applies.
+   */
+  readonly routing?: Readonly<Record<string, readonly string[]>>;
   /** Name of the `storage` entry holding this repository's blobs. */
   readonly storage: string;
   readonly cache: CacheConfig;

@@ -22,6 +22,7 @@ import type { RepositoryConfig } from '../config/types.js';
 import { KernelGroupMembers } from '../engine/group-members.js';
 import { readRequestBody } from './body.js';
 import type { FormatRouter } from './format-router.js';
+import { GroupRouter } from './group-router.js';
 
 /** A configured repository with everything needed to serve it. */
 export interface RepositoryRuntime {
@@ -66,9 +67,19 @@ export class Dispatcher {
     /** Where spilled request bodies go (inside dataDir, on the same disk as the data). */
     private readonly tmpDir: string,
     private readonly depth = 0,
+    private readonly groups = new GroupRouter(repositories),
   ) {}
 
   async dispatch(runtime: RepositoryRuntime, request: DispatchRequest): Promise<FormatResponse> {
+    return this.operate(runtime, request, (route, ctx) => this.answer(runtime, request, route, ctx));
+  }
+
+  /**
+   * Match the route, check its permission, read its body and build the handler's context,
+   * then run `operation` on it (the handler, a group's plan, or a mergeable route's `load`
+   * for a group reading a member).
+   */
+  private async operate<R>(runtime: RepositoryRuntime, request: DispatchRequest, operation: (route: RouteDefinition, ctx: FormatRequestContext) => Promise<R>): Promise<R> {
     const found = runtime.router.find(request.method, request.path);
     if (found === undefined) throw new NotFoundError(`no such endpoint in ${runtime.name}: ${request.method} ${request.path}`);
     if (found === 'methodNotAllowed') throw new MethodNotAllowedError(`${request.method} is not supported on ${request.path}`);
@@ -81,10 +92,37 @@ export class Dispatcher {
       this.auth.authorize(request.principal, permission, target, packageName);
     };
     try {
-      return await this.run(runtime, request, route, params, target, check);
+      return await this.run(runtime, request, route, params, target, check, operation);
     } catch (error) {
       throw this.withChallenge(error, runtime, request, params, asked);
     }
+  }
+
+  /** A group answers by its route's plan (the kernel's group policy); others by the handler. */
+  private answer(runtime: RepositoryRuntime, request: DispatchRequest, route: RouteDefinition, ctx: FormatRequestContext): Promise<FormatResponse> {
+    if (runtime.config.type !== 'group' || !route.group) return route.handler(ctx);
+    const memberRequest = (member: RepositoryRuntime): DispatchRequest => ({
+      ...request,
+      raw: undefined,
+      body: ctx.body,
+      viaGroup: true,
+      logger: request.logger.child({ member: member.name }),
+    });
+    const nested = new Dispatcher(this.repositories, this.auth, this.tmpDir, this.depth + 1, this.groups);
+    return this.groups.serve(runtime, route, ctx, {
+      handle: (member) => nested.dispatch(member, memberRequest(member)),
+      load: (member, merge) => nested.operate(member, memberRequest(member), (_route, memberCtx) => merge.load(memberCtx)),
+      refused: (fields) =>
+        this.auth.audit.record({
+          action: 'group.write-refused',
+          outcome: 'denied',
+          principal: request.principal.name,
+          repository: runtime.name,
+          clientAddress: request.clientAddress,
+          package: fields.package,
+          details: { ...(fields.member ? { member: fields.member } : {}), status: fields.status, reason: fields.reason },
+        }),
+    });
   }
 
   /**
@@ -100,14 +138,15 @@ export class Dispatcher {
     return new RegistryError(error.code, error.message, 401, { cause: error, headers: { ...error.headers, 'WWW-Authenticate': challenge } });
   }
 
-  private async run(
+  private async run<R>(
     runtime: RepositoryRuntime,
     request: DispatchRequest,
     route: RouteDefinition,
     params: Readonly<Record<string, string | readonly string[] | undefined>>,
     target: { name: string; anonymousRead?: boolean },
     check: (permission: Permission, packageName?: string) => void,
-  ): Promise<FormatResponse> {
+    operation: (route: RouteDefinition, ctx: FormatRequestContext) => Promise<R>,
+  ): Promise<R> {
     // Checked on every repository, group members included: reading through a group never
     // bypasses a member's own rules (a private hosted member stays private).
     if (route.permission !== 'none') check(route.permission);
@@ -149,7 +188,7 @@ export class Dispatcher {
       },
     };
     try {
-      return await route.handler(ctx);
+      return await operation(route, ctx);
     } finally {
       await cleanup?.();
     }
@@ -172,7 +211,7 @@ export class Dispatcher {
     if (!member) return errorAsResponse(new NotFoundError(`no repository ${memberName}`));
     if (this.depth > 8) return errorAsResponse(new BadRequestError('groups nested too deeply'));
     const [path, search] = (sub.path ?? parent.path).split('?', 2) as [string, string | undefined];
-    const nested = new Dispatcher(this.repositories, this.auth, this.tmpDir, this.depth + 1);
+    const nested = new Dispatcher(this.repositories, this.auth, this.tmpDir, this.depth + 1, this.groups);
     try {
       return await nested.dispatch(member, {
         ...parent,

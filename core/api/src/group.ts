@@ -1,0 +1,60 @@
+import type { CacheStatus } from './repository.js';
+import type { FormatRequestContext, FormatResponse } from './http.js';
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+import type { FormatDefinition } from './format.js';
+
+/**
+ * A document a repository loaded for a {@link MergeableDocument} route, with where it came
+ * from. The kernel merges several members' documents for a group.
+ */
+export interface LoadedDocument<T> {
+  readonly value: T;
+  /** How a proxy answered (a merged document takes its members' worst: STALE, then MISS). */
+  readonly cache?: CacheStatus;
+  /**
+   * A stable identity of `value` (a hosted document's revision, a cached file's digest), for
+   * caches of what is rendered from it; a merged document has one when every part has.
+   */
+  readonly revision?: string;
+}
+
+/**
+ * A route's answer as data, so a group can merge its members' answers without taking
+ * rendered bodies apart: `load` runs on each member (hosted or proxy, with the member's own
+ * permission checks), `merge` joins the documents for one name in member order, `render`
+ * answers the client. A hosted or proxy repository's own handler is usually `render(load())`.
+ */
+export interface MergeableDocument<T> {
+  /** This repository's document; `undefined` when it has none (a 404 thrown here says why). */
+  load(ctx: FormatRequestContext): Promise<LoadedDocument<T> | undefined>;
+  /** Members' documents, in member order, into one (never empty). */
+  merge(documents: readonly T[], ctx: FormatRequestContext): T;
+  /** Answer the client with a document (for a group: the merged one, in the group's context). */
+  render(ctx: FormatRequestContext, document: LoadedDocument<T>): FormatResponse | Promise<FormatResponse>;
+}
+
+/**
+ * How a group answers one request of a route, decided by the route's `group` function. The
+ * kernel owns which members are asked, the same for every format:
+ *
+ * - `package`: the request is about one package (an npm name, a normalized PyPI project, an
+ *   OCI image, Maven's `groupId:artifactId`, written as the format indexes its components). A
+ *   name belongs to the hosted members that hold it (the first in member order, per version
+ *   space, see {@link FormatDefinition.versionSpace}) or that the group's `routing` claims it
+ *   for; it is answered by those members only, never merged with other members' versions,
+ *   and the proxies are asked only for names no hosted member holds. A write (a route whose
+ *   permission is `write` or `delete`) goes to the owner, or for a new name to the first
+ *   hosted member that takes it (see RepositoryPolicyError). Without `merge` the first member
+ *   that answers is served; with `merge` the candidates' documents are merged.
+ * - `members`: every member's document merged (listings, catalogs, search).
+ * - `upstream`: the first proxy member answers (requests only an upstream can answer).
+ * - `group`: the route's handler runs on the group itself (login, ping, redirects).
+ */
+export type GroupPlan<T = unknown> =
+  | { readonly serve: 'package'; readonly package: string; readonly merge?: MergeableDocument<T> }
+  | { readonly serve: 'members'; readonly merge: MergeableDocument<T> }
+  | { readonly serve: 'upstream' }
+  | { readonly serve: 'group' };
+
+/** Response header naming the member(s) that answered a group's request. */
+export const MEMBER_HEADER = 'X-Registry-Member';

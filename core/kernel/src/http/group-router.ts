@@ -1,0 +1,234 @@
+import {
+  MEMBER_HEADER,
+  MethodNotAllowedError,
+  NotFoundError,
+  RegistryError,
+  UpstreamError,
+  isRegistryError,
+  type CacheStatus,
+  type FormatRequestContext,
+  type FormatResponse,
+  type GroupPlan,
+  type LoadedDocument,
+  type MergeableDocument,
+  type RouteDefinition,
+} from '@registry-core/api';
+import type { RepositoryRuntime } from './dispatcher.js';
+
+/** A hosted or proxy repository reached through a group (nested groups are flattened). */
+export interface Leaf {
+  readonly name: string;
+  readonly type: 'hosted' | 'proxy';
+  readonly runtime: RepositoryRuntime;
+}
+
+/** What the router needs from the dispatcher: run a request on one leaf member. */
+export interface MemberRunner {
+  /** The member's answer to the group's request (its handler, its permission checks). */
+  handle(member: RepositoryRuntime): Promise<FormatResponse>;
+  /** The member's document for a mergeable route. */
+  load<T>(member: RepositoryRuntime, merge: MergeableDocument<T>): Promise<LoadedDocument<T> | undefined>;
+  /** Record a refused write in the audit log. */
+  refused(fields: { readonly package: string; readonly member?: string; readonly status: number; readonly reason: string }): Promise<void>;
+}
+
+const CACHE_RANK: Record<CacheStatus, number> = { HIT: 0, MISS: 1, STALE: 2 };
+
+/** `*` is any run of characters; everything else is literal. */
+function globMatches(pattern: string, name: string): boolean {
+  const source = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*');
+  return new RegExp(`^${source}$`, 's').test(name);
+}
+
+/** A member's failure as a RegistryError (anything else is a member that broke: a 502). */
+function asRegistryError(error: unknown, member: string): RegistryError {
+  if (isRegistryError(error)) return error;
+  return new UpstreamError(`${member} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+function withMember(response: FormatResponse, members: readonly string[]): FormatResponse {
+  return { ...response, headers: { ...response.headers, [MEMBER_HEADER]: members.join(', ') } };
+}
+
+/**
+ * The kernel's group policy, the same for every format: which members answer a request
+ * of a group, by the plan the format's route gives (see GroupPlan in the API). Members are
+ * asked through their own handlers, so their permission rules hold through the group.
+ */
+export class GroupRouter {
+  constructor(private readonly repositories: ReadonlyMap<string, RepositoryRuntime>) {}
+
+  /**
+   * The hosted and proxy repositories a group reaches for `packageName` (every one without
+   * a name), in member order: nested groups flattened, each group's `routing` claims applied
+   * at its own level, each repository once.
+   */
+  leaves(groupName: string, packageName?: string): Leaf[] {
+    const out: Leaf[] = [];
+    const seen = new Set<string>();
+    const visit = (name: string, depth: number) => {
+      const runtime = this.repositories.get(name);
+      if (!runtime || depth > 16) return;
+      if (runtime.config.type !== 'group') {
+        if (seen.has(name)) return;
+        seen.add(name);
+        out.push({ name, type: runtime.config.type, runtime });
+        return;
+      }
+      for (const member of this.membersFor(runtime, packageName)) visit(member, depth + 1);
+    };
+    visit(groupName, 0);
+    return out;
+  }
+
+  /** A group's members for a name: those its first matching claim names, else all. */
+  private membersFor(group: RepositoryRuntime, packageName: string | undefined): readonly string[] {
+    const members = group.config.members ?? [];
+    if (packageName === undefined) return members;
+    for (const [pattern, claimed] of Object.entries(group.config.routing ?? {})) {
+      if (globMatches(pattern, packageName)) return claimed;
+    }
+    return members;
+  }
+
+  /**
+   * The owners of a name among `leaves`: per version space, the first hosted leaf whose
+   * component index holds the name. `spaces` is every version space of the hosted leaves.
+   */
+  private async owners(leaves: readonly Leaf[], packageName: string): Promise<{ owners: Leaf[]; ownedSpaces: Set<string> }> {
+    const owners: Leaf[] = [];
+    const ownedSpaces = new Set<string>();
+    const hosted = leaves.filter((l) => l.type === 'hosted');
+    const held = await Promise.all(hosted.map(async (leaf) => (await leaf.runtime.handle.components.versions(packageName)).length > 0));
+    hosted.forEach((leaf, i) => {
+      const space = this.spaceOf(leaf);
+      if (ownedSpaces.has(space) || !held[i]) return;
+      owners.push(leaf);
+      ownedSpaces.add(space);
+    });
+    return { owners, ownedSpaces };
+  }
+
+  private spaceOf(leaf: Leaf): string {
+    const { runtime } = leaf;
+    return runtime.format.versionSpace?.({ name: leaf.name, format: runtime.config.format, type: leaf.type, url: '', config: runtime.config }) ?? '';
+  }
+
+  /** Answer a group's request by its route's plan. */
+  async serve(group: RepositoryRuntime, route: RouteDefinition, ctx: FormatRequestContext, run: MemberRunner): Promise<FormatResponse> {
+    const plan: GroupPlan = route.group ? await route.group(ctx) : { serve: 'group' };
+    switch (plan.serve) {
+      case 'group':
+        return route.handler(ctx);
+      case 'upstream':
+        return this.upstream(group, run);
+      case 'members':
+        return this.merged(ctx, this.leaves(group.name), plan.merge, run, { tolerant: true, owners: 0 });
+      case 'package': {
+        const write = route.permission === 'write' || route.permission === 'delete';
+        return write ? this.write(group, plan.package, run) : this.read(group, ctx, plan.package, plan.merge, run);
+      }
+    }
+  }
+
+  private async upstream(group: RepositoryRuntime, run: MemberRunner): Promise<FormatResponse> {
+    const proxy = this.leaves(group.name).find((l) => l.type === 'proxy');
+    if (!proxy) throw new NotFoundError(`${group.name} has no proxy member to ask`);
+    return withMember(await run.handle(proxy.runtime), [proxy.name]);
+  }
+
+  /** Owners answer alone; without one, the proxies. */
+  private async read(group: RepositoryRuntime, ctx: FormatRequestContext, packageName: string, merge: MergeableDocument<unknown> | undefined, run: MemberRunner): Promise<FormatResponse> {
+    const leaves = this.leaves(group.name, packageName);
+    const { owners } = await this.owners(leaves, packageName);
+    const candidates = owners.length > 0 ? owners : leaves.filter((l) => l.type === 'proxy');
+    if (merge) return this.merged(ctx, candidates, merge, run, { tolerant: owners.length === 0, owners: owners.length, packageName, group: group.name });
+    const failures: RegistryError[] = [];
+    for (const leaf of candidates) {
+      try {
+        return withMember(await run.handle(leaf.runtime), [leaf.name]);
+      } catch (error) {
+        const failure = asRegistryError(error, leaf.name);
+        // An owner that fails or refuses is the answer: the name is never looked up elsewhere.
+        if (owners.length > 0) throw failure;
+        failures.push(failure);
+      }
+    }
+    throw this.nothingFound(failures, `${packageName} is not in ${group.name}`);
+  }
+
+  /**
+   * Every candidate's document, merged in member order. Owners must all answer; proxies
+   * (`tolerant`) may fail while another answers.
+   */
+  private async merged(ctx: FormatRequestContext, candidates: readonly Leaf[], merge: MergeableDocument<unknown>, run: MemberRunner, options: { tolerant: boolean; owners: number; packageName?: string; group?: string }): Promise<FormatResponse> {
+    const results = await Promise.all(
+      candidates.map(async (leaf) => {
+        try {
+          return { leaf, loaded: await run.load(leaf.runtime, merge) };
+        } catch (error) {
+          return { leaf, error: asRegistryError(error, leaf.name) };
+        }
+      }),
+    );
+    const failures = results.flatMap((r) => (r.error ? [r.error] : []));
+    if (!options.tolerant) {
+      const failed = failures.find((f) => f.status !== 404);
+      if (failed) throw failed;
+    }
+    const found = results.filter((r): r is { leaf: Leaf; loaded: LoadedDocument<unknown> } => r.loaded !== undefined);
+    if (found.length === 0) throw this.nothingFound(failures, `${options.packageName ?? 'it'} is not in ${options.group ?? ctx.repository.name}`);
+    for (const r of results) if (r.error && r.error.status >= 500) ctx.logger.warn('group member failed', { member: r.leaf.name, code: r.error.code, error: r.error.message });
+    const revisions = found.map((r) => r.loaded.revision);
+    const cache = found.map((r) => r.loaded.cache).reduce<CacheStatus | undefined>((worst, c) => (c === undefined ? worst : worst === undefined || CACHE_RANK[c] > CACHE_RANK[worst] ? c : worst), undefined);
+    const document: LoadedDocument<unknown> =
+      found.length === 1
+        ? found[0]!.loaded
+        : {
+            value: merge.merge(found.map((r) => r.loaded.value), ctx),
+            ...(cache ? { cache } : {}),
+            ...(revisions.every((r) => r !== undefined) ? { revision: found.map((r) => `${r.leaf.name}=${r.loaded.revision}`).join('\u0001') } : {}),
+          };
+    return withMember(await merge.render(ctx, document), found.map((r) => r.leaf.name));
+  }
+
+  /**
+   * A write: to the name's owners, else (and for a version space nobody owns the name in)
+   * to the hosted members in order; a member whose policy does not take it passes it on.
+   */
+  private async write(group: RepositoryRuntime, packageName: string, run: MemberRunner): Promise<FormatResponse> {
+    const leaves = this.leaves(group.name, packageName);
+    const { owners, ownedSpaces } = await this.owners(leaves, packageName);
+    const others = leaves.filter((l) => l.type === 'hosted' && !owners.includes(l) && !ownedSpaces.has(this.spaceOf(l)));
+    const candidates = [...owners, ...others];
+    if (candidates.length === 0) {
+      await run.refused({ package: packageName, status: 405, reason: 'no hosted member takes this name' });
+      throw new MethodNotAllowedError(`${group.name} has no hosted member that takes writes of ${packageName}`);
+    }
+    let refusal: RegistryError | undefined;
+    for (const leaf of candidates) {
+      try {
+        return withMember(await run.handle(leaf.runtime), [leaf.name]);
+      } catch (error) {
+        const failure = asRegistryError(error, leaf.name);
+        if (failure.code === 'REPOSITORY_POLICY') {
+          refusal ??= failure;
+          continue;
+        }
+        if (failure.status === 401 || failure.status === 403) await run.refused({ package: packageName, member: leaf.name, status: failure.status, reason: failure.message });
+        throw failure;
+      }
+    }
+    await run.refused({ package: packageName, status: refusal!.status, reason: refusal!.message });
+    throw refusal!;
+  }
+
+  /**
+   * Nobody had it: a refusal or a failure says more than a 404 (the name may exist where
+   * the client may not look, or where nobody could ask); otherwise the first member's 404,
+   * in the format's own words.
+   */
+  private nothingFound(failures: readonly RegistryError[], message: string): RegistryError {
+    return failures.find((f) => f.status === 401 || f.status === 403) ?? failures.find((f) => f.status !== 404) ?? failures[0] ?? new NotFoundError(message);
+  }
+}
