@@ -76,6 +76,27 @@ describe('normalizeConfig', () => {
     );
   });
 
+  it('checks a group\'s routing claims name its own members', () => {
+    const errors = errorsOf({
+      repositories: {
+        local: { format: 'npm', type: 'hosted', routing: { 'a*': ['local'] } },
+        elsewhere: { format: 'npm', type: 'hosted' },
+        g: { format: 'npm', type: 'group', members: ['local'], routing: { '@acme/*': ['local', 'elsewhere'] } },
+      },
+    });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        'repositories.local.routing: only a group repository routes names to members',
+        'repositories.g.routing["@acme/*"][1]: "elsewhere" is not a member of g',
+      ]),
+    );
+    expect(errorsOf({ repositories: { local: { format: 'npm', type: 'hosted' }, g: { format: 'npm', type: 'group', members: ['local'], routing: { bad: [] } } } })).toEqual([
+      'repositories.g.routing.bad: must NOT have fewer than 1 items',
+    ]);
+    const ok = normalizeConfig({ repositories: { local: { format: 'npm', type: 'hosted' }, g: { format: 'npm', type: 'group', members: ['local'], routing: { '@acme/*': ['local'] } } } }, ctx);
+    expect(ok.repositories['g']?.routing).toEqual({ '@acme/*': ['local'] });
+  });
+
   it('fills upstream timeouts and egress defaults, and converts seconds', () => {
     const up = 'http://127.0.0.1:9/';
     const plain = normalizeConfig({ repositories: { p: { format: 'npm', type: 'proxy', upstream: up } } }, ctx);

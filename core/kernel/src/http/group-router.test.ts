@@ -1,0 +1,165 @@
+import { NotFoundError, RepositoryPolicyError, UpstreamError, ForbiddenError, type FormatRequestContext, type FormatResponse, type MergeableDocument, type RouteDefinition } from '@registry-core/api';
+import { describe, expect, it } from 'vitest';
+import type { RepositoryRuntime } from './dispatcher.js';
+import { GroupRouter, type MemberRunner } from './group-router.js';
+
+type Spec = { type: 'hosted' | 'proxy' | 'group'; members?: string[]; routing?: Record<string, string[]>; holds?: string[]; policy?: string };
+
+/** Runtimes with just what the router reads: type, members, routing, the component index, the version space. */
+function repositories(specs: Record<string, Spec>): Map<string, RepositoryRuntime> {
+  const format = { id: 'x', routes: [], versionSpace: (r: { config: Record<string, unknown> }) => String(r.config['policy'] ?? '') };
+  return new Map(
+    Object.entries(specs).map(([name, spec]) => [
+      name,
+      {
+        name,
+        format,
+        config: { format: 'x', type: spec.type, members: spec.members, routing: spec.routing, policy: spec.policy },
+        handle: { components: { versions: async (pkg: string) => ((spec.holds ?? []).includes(pkg) ? [{ name: pkg, version: '1' }] : []) } },
+      } as unknown as RepositoryRuntime,
+    ]),
+  );
+}
+
+/** Members answer by a table: a response body naming them, or an error. */
+function runner(answers: Record<string, Error | 'ok'>, loads: Record<string, string[] | Error | undefined> = {}): MemberRunner & { asked: string[]; refusals: unknown[] } {
+  const asked: string[] = [];
+  const refusals: unknown[] = [];
+  return {
+    asked,
+    refusals,
+    async handle(member) {
+      asked.push(member.name);
+      const answer = answers[member.name] ?? new NotFoundError(`nothing in ${member.name}`);
+      if (answer instanceof Error) throw answer;
+      return { body: { kind: 'text', value: member.name, contentType: 'text/plain' } };
+    },
+    async load<T>(member: RepositoryRuntime) {
+      asked.push(member.name);
+      const loaded = loads[member.name];
+      if (loaded instanceof Error) throw loaded;
+      return loaded === undefined ? undefined : ({ value: loaded as T, revision: member.name } as const);
+    },
+    async refused(fields) {
+      refusals.push(fields);
+    },
+  };
+}
+
+const ctx = { repository: { name: 'g' }, logger: { warn() {} } } as unknown as FormatRequestContext;
+const route = (permission: RouteDefinition['permission'], plan: RouteDefinition['group']): RouteDefinition => ({ method: 'GET', path: '/', permission, handler: async () => ({}), group: plan });
+const text = (r: FormatResponse) => (r.body as { value: string }).value;
+const union: MergeableDocument<string[]> = {
+  load: async () => undefined,
+  merge: (lists) => [...new Set(lists.flat())],
+  render: (_c, d) => ({ body: { kind: 'json', value: { d: d.value, revision: d.revision } } }),
+};
+
+describe('GroupRouter', () => {
+  const repos = repositories({
+    hostedA: { type: 'hosted', holds: ['owned'] },
+    hostedB: { type: 'hosted', holds: ['owned', 'b-only'] },
+    proxy1: { type: 'proxy' },
+    proxy2: { type: 'proxy' },
+    inner: { type: 'group', members: ['hostedB', 'proxy2'] },
+    g: { type: 'group', members: ['hostedA', 'inner', 'proxy1'], routing: { '@acme/*': ['hostedA'], 'com.acme.*': ['inner'] } },
+  });
+  const router = new GroupRouter(repos);
+
+  it('flattens nested groups in member order and applies claims at each level', () => {
+    expect(router.leaves('g').map((l) => l.name)).toEqual(['hostedA', 'hostedB', 'proxy2', 'proxy1']);
+    expect(router.leaves('g', '@acme/x').map((l) => l.name)).toEqual(['hostedA']);
+    expect(router.leaves('g', 'com.acme.lib:core').map((l) => l.name)).toEqual(['hostedB', 'proxy2']);
+    // `*` is any run of characters; other characters are literal.
+    expect(router.leaves('g', 'comXacmeYlib').map((l) => l.name)).toEqual(['hostedA', 'hostedB', 'proxy2', 'proxy1']);
+  });
+
+  it('answers an owned name from the first hosted holder only, never a proxy', async () => {
+    const run = runner({ hostedA: 'ok', hostedB: 'ok', proxy1: 'ok' });
+    const answer = await router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'owned' })), ctx, run);
+    expect(text(answer)).toBe('hostedA');
+    expect(answer.headers?.['X-Registry-Member']).toBe('hostedA');
+    expect(run.asked).toEqual(['hostedA']);
+  });
+
+  it('fails closed when the owner fails or refuses', async () => {
+    const run = runner({ hostedA: new ForbiddenError('private'), proxy1: 'ok' });
+    await expect(router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'owned' })), ctx, run)).rejects.toMatchObject({ status: 403 });
+    expect(run.asked).toEqual(['hostedA']);
+  });
+
+  it('asks proxies in order for names no hosted member holds; the first answer wins', async () => {
+    const run = runner({ proxy2: new NotFoundError('no'), proxy1: 'ok' });
+    const answer = await router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free' })), ctx, run);
+    expect(text(answer)).toBe('proxy1');
+    expect(run.asked).toEqual(['proxy2', 'proxy1']);
+  });
+
+  it('says why nobody had it: a failure beats a 404, a 404 keeps the member\'s own words', async () => {
+    const failing = runner({ proxy2: new UpstreamError('down'), proxy1: new NotFoundError('MANIFEST_UNKNOWN', 'MANIFEST_UNKNOWN') });
+    await expect(router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free' })), ctx, failing)).rejects.toMatchObject({ status: 502 });
+    const missing = runner({ proxy2: new NotFoundError('gone', 'MANIFEST_UNKNOWN') });
+    await expect(router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free' })), ctx, missing)).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
+  });
+
+  it('never consults a proxy for a claimed name', async () => {
+    const run = runner({ proxy1: 'ok', proxy2: 'ok' });
+    await expect(router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: '@acme/x' })), ctx, run)).rejects.toMatchObject({ status: 404 });
+    expect(run.asked).toEqual([]);
+  });
+
+  it('merges the proxies\' documents for a name no hosted member holds, and only the owner\'s otherwise', async () => {
+    const run = runner({}, { hostedA: ['a'], hostedB: ['b'], proxy1: ['p1'], proxy2: ['p2'] });
+    const merged = await router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free', merge: union })), ctx, run);
+    expect((merged.body as { value: { d: string[] } }).value.d).toEqual(['p2', 'p1']);
+    expect(merged.headers?.['X-Registry-Member']).toBe('proxy2, proxy1');
+    const owned = await router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'owned', merge: union })), ctx, runner({}, { hostedA: ['a'], hostedB: ['b'], proxy1: ['p1'] }));
+    expect((owned.body as { value: { d: string[] } }).value.d).toEqual(['a']);
+  });
+
+  it('merges every member for a listing, leaving out a failed proxy', async () => {
+    const run = runner({}, { hostedA: ['a'], hostedB: ['b'], proxy1: new UpstreamError('down'), proxy2: undefined });
+    const listed = await router.serve(repos.get('g')!, route('read', () => ({ serve: 'members', merge: union })), ctx, run);
+    expect((listed.body as { value: { d: string[] } }).value.d).toEqual(['a', 'b']);
+  });
+
+  it('sends a write to the owner, a new name to the first hosted member, and audits a refusal', async () => {
+    const toOwner = runner({ hostedA: 'ok', hostedB: 'ok' });
+    expect(text(await router.serve(repos.get('g')!, route('write', () => ({ serve: 'package', package: 'b-only' })), ctx, toOwner))).toBe('hostedB');
+    const fresh = runner({ hostedA: 'ok', hostedB: 'ok' });
+    expect(text(await router.serve(repos.get('g')!, route('write', () => ({ serve: 'package', package: 'new' })), ctx, fresh))).toBe('hostedA');
+    const refused = runner({ hostedA: new ForbiddenError('not yours'), hostedB: 'ok' });
+    await expect(router.serve(repos.get('g')!, route('write', () => ({ serve: 'package', package: 'owned' })), ctx, refused)).rejects.toMatchObject({ status: 403 });
+    expect(refused.asked).toEqual(['hostedA']);
+    expect(refused.refusals).toEqual([expect.objectContaining({ package: 'owned', member: 'hostedA', status: 403 })]);
+  });
+
+  it('passes a write its owner\'s policy refuses to a hosted member of another version space only', async () => {
+    const spaced = repositories({
+      releases: { type: 'hosted', policy: 'release', holds: ['g:a'] },
+      releases2: { type: 'hosted', policy: 'release' },
+      snapshots: { type: 'hosted', policy: 'snapshot' },
+      mg: { type: 'group', members: ['releases', 'releases2', 'snapshots'] },
+    });
+    const spacedRouter = new GroupRouter(spaced);
+    const run = runner({ releases: new RepositoryPolicyError('a SNAPSHOT'), releases2: 'ok', snapshots: 'ok' });
+    expect(text(await spacedRouter.serve(spaced.get('mg')!, route('write', () => ({ serve: 'package', package: 'g:a' })), ctx, run))).toBe('snapshots');
+    expect(run.asked).toEqual(['releases', 'snapshots']);
+    // Both spaces' owners answer a merged read.
+    const both = repositories({
+      releases: { type: 'hosted', policy: 'release', holds: ['g:a'] },
+      snapshots: { type: 'hosted', policy: 'snapshot', holds: ['g:a'] },
+      other: { type: 'hosted', policy: 'release', holds: ['g:a'] },
+      mg: { type: 'group', members: ['releases', 'snapshots', 'other'] },
+    });
+    const merged = await new GroupRouter(both).serve(both.get('mg')!, route('read', () => ({ serve: 'package', package: 'g:a', merge: union })), ctx, runner({}, { releases: ['1.0'], snapshots: ['1.1-SNAPSHOT'], other: ['6.6.6'] }));
+    expect((merged.body as { value: { d: string[] } }).value.d).toEqual(['1.0', '1.1-SNAPSHOT']);
+  });
+
+  it('refuses a write no hosted member can take', async () => {
+    const proxiesOnly = repositories({ p: { type: 'proxy' }, pg: { type: 'group', members: ['p'] } });
+    const none = runner({});
+    await expect(new GroupRouter(proxiesOnly).serve(proxiesOnly.get('pg')!, route('write', () => ({ serve: 'package', package: 'x' })), ctx, none)).rejects.toMatchObject({ status: 405 });
+    expect(none.refusals).toHaveLength(1);
+  });
+});
