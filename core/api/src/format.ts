@@ -102,8 +102,6 @@ export interface FormatDefinition {
    * owners and merges their documents. Default: one space, one owner.
    */
   versionSpace?(repository: RepositoryInfo): string;
-  /** Optional per-repository warm-up once the host is ready. */
-  onRepositoryReady?(repository: RepositoryHandle): Promise<void>;
 }
 
 /** A request the host refused with 401, for {@link FormatDefinition.authChallenge}. */

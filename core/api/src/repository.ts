@@ -69,8 +69,6 @@ export interface AssetStore {
   put(path: string, body: Readable | Buffer, options: PutAssetOptions): Promise<Asset>;
   /** Resolve `false` when there was nothing at `path`. */
   delete(path: string): Promise<boolean>;
-  /** Delete every asset whose path starts with `prefix`; resolves the count. */
-  deletePrefix(prefix: string): Promise<number>;
   /**
    * Record `source`'s bytes (an asset of this or another repository) at `path` as well,
    * without copying them: blobs are content-addressed, so this only writes a row (a

@@ -240,12 +240,6 @@ export class RepositoryAssetStore implements AssetStore {
     return true;
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
-    const rows = await this.metadata.deleteAssetsByPrefix(this.repository, prefix);
-    for (const row of rows) await this.releaseBlob(row);
-    return rows.length;
-  }
-
   /** Delete a blob no asset references any more (blobs are shared across repositories). */
   private async releaseBlob(row: AssetRow): Promise<void> {
     await this.storeOf(row).release(row.blobKey, () => this.metadata.blobInUse(row.storage, row.blobKey));
