@@ -494,7 +494,7 @@ function buildRepositories(
       ...(repo.type === 'proxy'
         ? (() => {
             const scope = widenedUpstream(format.definition, repo.upstream!, repo.cache);
-            return { upstream: new KernelProxyCache(name, repo.upstream!, scope.cache, assets, metadata, flights, repoLogger, ttls, path.join(config.dataDir, 'tmp'), scope.basePath) };
+            return { upstream: new KernelProxyCache(name, repo.upstream!, scope.cache, assets, metadata, flights, repoLogger, ttls, path.join(config.dataDir, 'tmp'), scope.basePath, repo.upstreamAuth) };
           })()
         : {}),
     };

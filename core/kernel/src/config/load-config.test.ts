@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expandEnv } from './expand-env.js';
@@ -95,6 +97,40 @@ describe('normalizeConfig', () => {
     ]);
     const ok = normalizeConfig({ repositories: { local: { format: 'npm', type: 'hosted' }, g: { format: 'npm', type: 'group', members: ['local'], routing: { '@acme/*': ['local'] } } } }, ctx);
     expect(ok.repositories['g']?.routing).toEqual({ '@acme/*': ['local'] });
+  });
+
+  it('reads upstreamAuth for proxies only, secrets from a value or a file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rc-auth-'));
+    writeFileSync(path.join(dir, 'pw'), 's3cret\n');
+    const up = 'http://127.0.0.1:9/';
+    const ok = normalizeConfig(
+      {
+        repositories: {
+          a: { format: 'npm', type: 'proxy', upstream: up, upstreamAuth: { username: 'me', passwordFile: 'pw' } },
+          b: { format: 'npm', type: 'proxy', upstream: up, upstreamAuth: { token: 'abc' } },
+        },
+      },
+      { ...ctx, configDir: dir },
+    );
+    expect(ok.repositories['a']?.upstreamAuth).toEqual({ username: 'me', password: 's3cret' });
+    expect(ok.repositories['b']?.upstreamAuth).toEqual({ token: 'abc' });
+    const errors = errorsOf({
+      repositories: {
+        h: { format: 'npm', type: 'hosted', upstreamAuth: { token: 'abc' } },
+        both: { format: 'npm', type: 'proxy', upstream: up, upstreamAuth: { username: 'me', password: 'x', token: 'y' } },
+        nouser: { format: 'npm', type: 'proxy', upstream: up, upstreamAuth: { password: 'x' } },
+        missing: { format: 'npm', type: 'proxy', upstream: up, upstreamAuth: { tokenFile: '/nonexistent/token' } },
+      },
+    });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        'repositories.h.upstreamAuth: only a proxy repository has an upstream to sign in to',
+        'repositories.both.upstreamAuth: give exactly one of password, passwordFile (with username), token or tokenFile',
+        'repositories.nouser.upstreamAuth.username: required with a password',
+        'repositories.missing.upstreamAuth.tokenFile: cannot read /nonexistent/token (ENOENT)',
+      ]),
+    );
+    expect(errors.join('\n')).not.toContain('s3cret');
   });
 
   it('fills upstream timeouts and egress defaults, and converts seconds', () => {

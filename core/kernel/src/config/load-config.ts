@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { cosmiconfig } from 'cosmiconfig';
@@ -157,12 +157,14 @@ export function normalizeConfig(
     if (r.type !== 'group' && r.routing !== undefined) errors.push(`${at}.routing: only a group repository routes names to members`);
     const storageName = r.storage ?? 'default';
     if (!storage[storageName]) errors.push(`${at}.storage: no storage named "${storageName}"`);
-    const { cache, maxUploadSize, ...rest } = r;
+    const { cache, maxUploadSize, upstreamAuth: auth, ...rest } = r;
+    const upstreamAuth = auth === undefined ? undefined : upstreamCredentials(auth, `${at}.upstreamAuth`, r.type, resolve, errors);
     (cache?.allowedOrigins ?? []).forEach((origin: string, i: number) => {
       if (!isOrigin(origin)) errors.push(`${at}.cache.allowedOrigins[${i}]: must be an origin, scheme://host[:port] with http or https and no path`);
     });
     repositories[name] = {
       ...rest,
+      ...(upstreamAuth ? { upstreamAuth } : {}),
       storage: storageName,
       maxUploadBytes: parseSize(maxUploadSize) ?? limits.maxUploadBytes,
       cache: {
@@ -248,6 +250,51 @@ function parseRedirect(value: unknown, at: string, errors: string[]): StorageRed
   const expires = v['expires'] ?? defaults.expiresSeconds;
   if (typeof expires !== 'number' || !Number.isInteger(expires) || expires < 10 || expires > 86_400) errors.push(`${at}.expires: must be whole seconds from 10 to 86400`);
   return { minBytes: minBytes ?? defaults.minBytes, expiresSeconds: Number(expires) };
+}
+
+/**
+ * `upstreamAuth`: `{ username, password | passwordFile }` or `{ token | tokenFile }`, secrets
+ * from `${VAR}` or from a file (read now, a trailing newline dropped). Proxies only.
+ */
+function upstreamCredentials(
+  auth: { username?: string; password?: string; passwordFile?: string; token?: string; tokenFile?: string },
+  at: string,
+  type: string,
+  resolve: (p: string) => string,
+  errors: string[],
+): RepositoryConfig['upstreamAuth'] {
+  if (type !== 'proxy') {
+    errors.push(`${at}: only a proxy repository has an upstream to sign in to`);
+    return undefined;
+  }
+  const read = (file: string, key: string): string | undefined => {
+    try {
+      const text = readFileSync(resolve(file), 'utf8').replace(/\r?\n$/, '');
+      if (text === '') errors.push(`${at}.${key}: ${file} is empty`);
+      return text;
+    } catch (error) {
+      errors.push(`${at}.${key}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  };
+  const secrets = [auth.password, auth.passwordFile, auth.token, auth.tokenFile].filter((v) => v !== undefined).length;
+  if (secrets !== 1) {
+    errors.push(`${at}: give exactly one of password, passwordFile (with username), token or tokenFile`);
+    return undefined;
+  }
+  if (auth.token !== undefined || auth.tokenFile !== undefined) {
+    if (auth.username !== undefined) errors.push(`${at}.username: a token goes without a username`);
+    const token = auth.token ?? read(auth.tokenFile!, 'tokenFile');
+    if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) errors.push(`${at}: the token must be printable ASCII without spaces`);
+    return token === undefined ? undefined : { token };
+  }
+  if (auth.username === undefined) {
+    errors.push(`${at}.username: required with a password`);
+    return undefined;
+  }
+  if (auth.username.includes(':')) errors.push(`${at}.username: must not contain ":"`);
+  const password = auth.password ?? read(auth.passwordFile!, 'passwordFile');
+  return password === undefined ? undefined : { username: auth.username, password };
 }
 
 function checkGroups(repositories: Record<string, RepositoryConfig>): string[] {

@@ -135,6 +135,17 @@ export const configSchema = {
             additionalProperties: { type: 'array', items: { type: 'string' }, minItems: 1 },
           },
           storage: { type: 'string' },
+          upstreamAuth: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              username: { type: 'string', minLength: 1 },
+              password: { type: 'string', minLength: 1 },
+              passwordFile: { type: 'string', minLength: 1 },
+              token: { type: 'string', minLength: 1 },
+              tokenFile: { type: 'string', minLength: 1 },
+            },
+          },
           anonymousRead: { type: 'boolean' },
           port: { type: 'integer', minimum: 0, maximum: 65535 },
           maxUploadSize: size,

@@ -99,6 +99,11 @@ export interface RepositoryConfig {
   readonly upstream?: string;
   readonly members?: readonly string[];
   /**
+   * A proxy's credentials for its upstream (`upstreamAuth`, files already read): sent to the
+   * upstream's own origin only, and used to buy tokens from its token service.
+   */
+  readonly upstreamAuth?: { readonly username: string; readonly password: string } | { readonly token: string };
+  /**
    * A group's namespace claims: package-name patterns (`*` matches any run of characters,
    * `@acme/*`, `com.acme.*`) to the members that alone answer for matching names, reads and
    * writes alike; the first pattern that matches, in the order written, applies.

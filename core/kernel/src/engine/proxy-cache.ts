@@ -16,7 +16,7 @@ import type { AssetRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { RepositoryAssetStore } from './asset-store.js';
 import type { SingleFlight } from './keyed-mutex.js';
-import { UpstreamClient, UpstreamRefusedError, readBody } from './upstream-client.js';
+import { UpstreamClient, UpstreamRefusedError, readBody, type UpstreamCredentials } from './upstream-client.js';
 import type { TtlOverrides } from './ttl-overrides.js';
 import { UpstreamHealth } from './upstream-health.js';
 import { IncomingContent } from './incoming.js';
@@ -57,6 +57,8 @@ export class KernelProxyCache implements ProxyCache {
     private readonly spoolDir?: string,
     /** A wider path prefix on the upstream's origin content may come from (the format's scope). */
     basePath?: string,
+    /** The repository's `upstreamAuth`. */
+    credentials?: UpstreamCredentials,
   ) {
     this.upstreamUrl = upstream.endsWith('/') ? upstream : `${upstream}/`;
     this.base = new URL(this.upstreamUrl);
@@ -69,6 +71,7 @@ export class KernelProxyCache implements ProxyCache {
       headersTimeoutMs: cache.upstreamTimeoutMs,
       idleTimeoutMs: cache.idleTimeoutMs,
       allowPrivateAddresses: cache.allowPrivateAddresses ?? false,
+      ...(credentials ? { credentials } : {}),
     });
   }
 

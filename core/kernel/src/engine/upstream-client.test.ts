@@ -127,3 +127,76 @@ describe('UpstreamClient', () => {
     });
   });
 });
+
+describe('UpstreamClient credentials (upstreamAuth)', () => {
+  /** A private upstream: Basic `u:p` or a token from its realm at /token; `/open` needs nothing. */
+  let privateServer: Server;
+  let privatePort: number;
+  const log: { url: string; authorization?: string }[] = [];
+  let tokenRequests = 0;
+  beforeAll(async () => {
+    privateServer = createServer((req, res) => {
+      const authorization = req.headers['authorization'];
+      log.push({ url: req.url ?? '', ...(authorization ? { authorization } : {}) });
+      const basic = `Basic ${Buffer.from('u:p').toString('base64')}`;
+      if (req.url?.startsWith('/token')) {
+        tokenRequests++;
+        if (authorization !== basic) return void res.writeHead(401).end();
+        const scope = new URL(req.url, 'http://x').searchParams.get('scope');
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `tok-${scope}`, expires_in: 300 }));
+      }
+      if (req.url === '/basic') return void (authorization === basic ? res.writeHead(200).end('basic ok') : res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' }).end());
+      if (req.url === '/bearer/thing') {
+        if (authorization === 'Bearer tok-repository:thing:pull') return void res.writeHead(200).end('bearer ok');
+        return void res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${privatePort}/token",service="svc",scope="repository:thing:pull"` }).end();
+      }
+      if (req.url === '/static-token') return void (authorization === 'Bearer s3cr3t' ? res.writeHead(200).end('token ok') : res.writeHead(401).end());
+      if (req.url?.startsWith('/away')) return void res.writeHead(302, { location: `http://localhost:${port}/elsewhere` }).end();
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => privateServer.listen(0, '127.0.0.1', () => resolve()));
+    privatePort = (privateServer.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    privateServer.closeAllConnections();
+    privateServer.close();
+  });
+
+  const privateClient = (credentials?: UpstreamClientOptions['credentials']) => client({ upstream: new URL(`http://127.0.0.1:${privatePort}/`), allowPrivateAddresses: true, ...(credentials ? { credentials } : {}) });
+  const get = async (c: UpstreamClient, path: string) => {
+    const response = await c.request(new URL(`http://127.0.0.1:${privatePort}${path}`), anyRedirect);
+    return { status: response.status, body: (await readBody(response.body, 1 << 20)).toString() };
+  };
+
+  it('sends Basic credentials or a static token to the upstream, and nothing without upstreamAuth', async () => {
+    expect(await get(privateClient({ username: 'u', password: 'p' }), '/basic')).toEqual({ status: 200, body: 'basic ok' });
+    expect(await get(privateClient({ token: 's3cr3t' }), '/static-token')).toEqual({ status: 200, body: 'token ok' });
+    expect((await get(privateClient(), '/basic')).status).toBe(401);
+  });
+
+  it('buys a token at the Bearer challenge\'s realm with the credentials, caches it, and retries once', async () => {
+    tokenRequests = 0;
+    const c = privateClient({ username: 'u', password: 'p' });
+    expect(await get(c, '/bearer/thing')).toEqual({ status: 200, body: 'bearer ok' });
+    expect(await get(c, '/bearer/thing')).toEqual({ status: 200, body: 'bearer ok' });
+    expect(tokenRequests).toBe(1);
+    // Wrong credentials: the token service refuses, and the error names it without secrets.
+    const wrong = privateClient({ username: 'u', password: 'nope' });
+    const failure = await wrong.request(new URL(`http://127.0.0.1:${privatePort}/bearer/thing`), anyRedirect).catch((e: Error) => e);
+    expect(String(failure)).toMatch(/token service .* answered 401/);
+    expect(String(failure)).not.toMatch(/nope/);
+  });
+
+  it('never sends the credentials to another origin, on a redirect or to a realm it may not reach', async () => {
+    seen.length = 0;
+    const c = privateClient({ username: 'u', password: 'p' });
+    const response = await c.request(new URL(`http://127.0.0.1:${privatePort}/away`), anyRedirect);
+    await readBody(response.body, 1 << 20);
+    expect(seen.find((s) => s.url === '/elsewhere')?.headers['authorization']).toBeUndefined();
+    // A realm the proxy may not fetch from (the redirect check refuses it): no token request.
+    tokenRequests = 0;
+    const refused = await c.request(new URL(`http://127.0.0.1:${privatePort}/bearer/thing`), { checkRedirect: () => { throw new UpstreamRefusedError('not an allowed origin'); } }).catch((e: Error) => e);
+    expect(String(refused)).toMatch(/not an allowed origin/);
+    expect(tokenRequests).toBe(0);
+  });
+});
