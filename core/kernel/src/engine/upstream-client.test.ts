@@ -150,6 +150,7 @@ describe('UpstreamClient credentials (upstreamAuth)', () => {
         if (authorization === 'Bearer tok-repository:thing:pull') return void res.writeHead(200).end('bearer ok');
         return void res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${privatePort}/token",service="svc",scope="repository:thing:pull"` }).end();
       }
+      if (req.url === '/bearer/elsewhere') return void res.writeHead(401, { 'www-authenticate': `Bearer realm="http://localhost:${privatePort}/token",scope="repository:thing:pull"` }).end();
       if (req.url === '/static-token') return void (authorization === 'Bearer s3cr3t' ? res.writeHead(200).end('token ok') : res.writeHead(401).end());
       if (req.url?.startsWith('/away')) return void res.writeHead(302, { location: `http://localhost:${port}/elsewhere` }).end();
       res.writeHead(404).end();
@@ -193,9 +194,9 @@ describe('UpstreamClient credentials (upstreamAuth)', () => {
     const response = await c.request(new URL(`http://127.0.0.1:${privatePort}/away`), anyRedirect);
     await readBody(response.body, 1 << 20);
     expect(seen.find((s) => s.url === '/elsewhere')?.headers['authorization']).toBeUndefined();
-    // A realm the proxy may not fetch from (the redirect check refuses it): no token request.
+    // A realm on another origin the proxy may not fetch from (the redirect check refuses it): no token request.
     tokenRequests = 0;
-    const refused = await c.request(new URL(`http://127.0.0.1:${privatePort}/bearer/thing`), { checkRedirect: () => { throw new UpstreamRefusedError('not an allowed origin'); } }).catch((e: Error) => e);
+    const refused = await c.request(new URL(`http://127.0.0.1:${privatePort}/bearer/elsewhere`), { checkRedirect: () => { throw new UpstreamRefusedError('not an allowed origin'); } }).catch((e: Error) => e);
     expect(String(refused)).toMatch(/not an allowed origin/);
     expect(tokenRequests).toBe(0);
   });

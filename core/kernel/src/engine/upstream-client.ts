@@ -155,8 +155,8 @@ export class UpstreamClient {
     const key = realm.href;
     const cached = this.tokens.get(key);
     if (cached && cached.until > Date.now()) return cached.value;
-    // Only to the upstream's own origin or an allowed one (the same vetting as a redirect).
-    checkRealm(realm);
+    // Only to the upstream's own origin (any path) or an allowed one (vetted as a redirect is).
+    if (realm.origin !== this.options.upstream.origin) checkRealm(realm);
     const credentials = this.options.credentials;
     const basic = credentials && 'username' in credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` : undefined;
     const answer = await this.send(realm, { checkRedirect: checkRealm, ...(basic ? { authorization: basic } : {}) }, realm.origin);
