@@ -55,6 +55,7 @@ export type {
   CacheStatus,
   Component,
   ComponentIndex,
+  DerivedCache,
   ComponentSearchResult,
   Digests,
   DocumentStore,

@@ -181,6 +181,21 @@ export interface KeyValueStore {
   delete(key: string): Promise<boolean>;
 }
 
+/**
+ * Values a format derives from stored data (a parsed upstream index, a rendered answer),
+ * kept by the kernel in one byte-bounded, least-recently-used memory shared by every
+ * repository. A key must carry the identity of what the value derives from (a document's
+ * revision, a stored file's sha256): a change on any node is then a new key, never a stale
+ * answer, and no invalidation message is needed. Values are shared between requests: never
+ * mutate one after it is kept.
+ */
+export interface DerivedCache {
+  /** The value kept under `key` in this repository, or `undefined`. */
+  get<T>(key: string): T | undefined;
+  /** Keep `value`, accounted as `bytes` (one over an eighth of the budget is not kept). */
+  set<T>(key: string, value: T, bytes: number): void;
+}
+
 /** Where a proxied answer came from. */
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE';
 
@@ -359,6 +374,14 @@ export interface RepositoryHandle {
   readonly kv: KeyValueStore;
   /** Resumable uploads into this repository's storage. */
   readonly uploads: UploadSessions;
+  /** Derived values (parsed, rendered) kept in memory by the kernel; see {@link DerivedCache}. */
+  readonly derived: DerivedCache;
+  /**
+   * Run `work` holding the lock `name` of this repository (an image being pushed or
+   * collected, say): one holder at a time across every node on a PostgreSQL metadata store,
+   * in this process on SQLite. Not reentrant: never take the same name again inside `work`.
+   */
+  withLock<T>(name: string, work: () => Promise<T>): Promise<T>;
   /** Present on proxy repositories. */
   readonly upstream?: ProxyCache;
   /** Present on group repositories. */

@@ -1,3 +1,4 @@
+import { DerivedMemory } from './engine/derived-cache.js';
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
@@ -22,7 +23,7 @@ import { BlobStore } from './engine/blob-store.js';
 import { BlobMemoryCache } from './engine/memory-cache.js';
 import { RepositoryComponentIndex } from './engine/component-index.js';
 import { RepositoryDocumentStore } from './engine/document-store.js';
-import { SingleFlight } from './engine/keyed-mutex.js';
+import { KeyedMutex, SingleFlight } from './engine/keyed-mutex.js';
 import { NamespacedKeyValueStore } from './engine/kv-store.js';
 import { KernelProxyCache } from './engine/proxy-cache.js';
 import { CacheMaintenance } from './engine/maintenance.js';
@@ -174,7 +175,8 @@ export class Registry {
       await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger);
 
       const ttls = new TtlOverrides(metadata);
-      const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable, ttls);
+      const derived = new DerivedMemory(config.server.derivedCacheBytes);
+      const repositories = buildRepositories(config, plugins, metadata, blobStores, logger, unavailable, ttls, derived);
       auth.useRepositories((name) => {
         const runtime = repositories.get(name);
         if (!runtime) return undefined;
@@ -432,8 +434,10 @@ function buildRepositories(
   logger: Logger,
   unavailable: UnavailableRepository[],
   ttls: TtlOverrides,
+  derived: DerivedMemory,
 ): Map<string, RepositoryRuntime> {
   const flights = new SingleFlight();
+  const locks = new KeyedMutex();
   const runtimes = new Map<string, RepositoryRuntime>();
   const routers = new Map<string, FormatRouter>();
   const skip = (name: string, reason: string) => {
@@ -491,6 +495,11 @@ function buildRepositories(
       components: new RepositoryComponentIndex(name, metadata),
       kv: new NamespacedKeyValueStore(`${format.plugin.name}:${name}`, metadata),
       uploads: new KernelUploadSessions(name, blobs, assets, metadata),
+      derived: derived.forRepository(name),
+      withLock: (lock, work) => {
+        const key = `lock\n${name}\n${lock}`;
+        return locks.run(key, () => metadata.withClusterLock(key, work));
+      },
       ...(repo.type === 'proxy'
         ? (() => {
             const scope = widenedUpstream(format.definition, repo.upstream!, repo.cache);

@@ -104,6 +104,7 @@ export function normalizeConfig(
     trustProxy: c.server?.trustProxy ?? false,
     shutdownTimeoutSeconds: c.server?.shutdownTimeoutSeconds ?? 10,
     memoryCacheBytes: parseSize(c.server?.memoryCacheSize) ?? 64 * 1024 * 1024,
+    derivedCacheBytes: parseSize(c.server?.derivedCacheSize) ?? 64 * 1024 * 1024,
   };
   if (server.publicUrl !== undefined && !isHttpUrl(server.publicUrl)) errors.push('server.publicUrl: must be an http(s) URL');
 

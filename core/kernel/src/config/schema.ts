@@ -19,6 +19,7 @@ export const configSchema = {
         trustProxy: { type: 'boolean' },
         shutdownTimeoutSeconds: seconds,
         memoryCacheSize: size,
+        derivedCacheSize: size,
       },
     },
     dataDir: { type: 'string', minLength: 1 },

@@ -133,6 +133,8 @@ export interface ServerConfig {
   readonly shutdownTimeoutSeconds: number;
   /** Bytes of small stored files (up to 1 MiB each) kept in memory; 0 turns it off. */
   readonly memoryCacheBytes: number;
+  /** Bytes of values formats derive from stored data (parsed indexes, rendered answers) kept in memory. */
+  readonly derivedCacheBytes: number;
 }
 
 export interface LimitsConfig {

@@ -1,0 +1,59 @@
+import type { DerivedCache } from '@registry-core/api';
+
+/**
+ * The memory every repository's {@link DerivedCache} shares: one least-recently-used map
+ * bounded by the bytes its entries account for. Keys carry the identity of what a value is
+ * derived from, so entries never go stale; they only age out.
+ */
+export class DerivedMemory {
+  private readonly entries = new Map<string, { value: unknown; bytes: number }>();
+  private total = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** The cache of one repository: its keys live apart from every other repository's. */
+  forRepository(repository: string): DerivedCache {
+    const prefix = `${repository}\u0000`;
+    return {
+      get: <T>(key: string) => this.get(prefix + key) as T | undefined,
+      set: <T>(key: string, value: T, bytes: number) => this.set(prefix + key, value, bytes),
+    };
+  }
+
+  private get(key: string): unknown {
+    const entry = this.entries.get(key);
+    if (!entry) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    // Map order is insertion order: re-insert to mark as recently used.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.value;
+  }
+
+  private set(key: string, value: unknown, bytes: number): void {
+    const size = Math.max(0, bytes) + key.length;
+    if (size > this.maxBytes / 8) return;
+    const previous = this.entries.get(key);
+    if (previous) {
+      this.total -= previous.bytes;
+      this.entries.delete(key);
+    }
+    this.entries.set(key, { value, bytes: size });
+    this.total += size;
+    for (const [k, entry] of this.entries) {
+      if (this.total <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.total -= entry.bytes;
+    }
+  }
+
+  /** Entries, bytes and hit counts, for `/-/stats`. */
+  stats(): { entries: number; bytes: number; maxBytes: number; hits: number; misses: number } {
+    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses };
+  }
+}
