@@ -102,6 +102,11 @@ export interface FormatDefinition {
    * owners and merges their documents. Default: one space, one owner.
    */
   versionSpace?(repository: RepositoryInfo): string;
+  /**
+   * Once per repository when the server has started: bring derived state up to date (OCI
+   * indexes the images a hosted repository held before it kept a component index).
+   */
+  onRepositoryReady?(repository: RepositoryHandle): Promise<void>;
 }
 
 /** A request the host refused with 401, for {@link FormatDefinition.authChallenge}. */

@@ -57,6 +57,7 @@ export type {
   ComponentIndex,
   DerivedCache,
   ComponentSearchResult,
+  DigestAlgorithm,
   Digests,
   DocumentStore,
   ExpectedDigests,

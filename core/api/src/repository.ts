@@ -20,13 +20,16 @@ export interface ExpectedDigests {
   readonly sha512?: string;
 }
 
-/** Digests the host computed while storing content (hex). */
+/** Digests the host knows of stored content (hex). */
 export interface Digests {
   readonly md5: string;
   readonly sha1: string;
   readonly sha256: string;
   readonly sha512: string;
 }
+
+/** A digest algorithm the host computes. */
+export type DigestAlgorithm = keyof Digests;
 
 /** A stored file of a repository: path, bytes (by blob) and what is known about them. */
 export interface Asset {
@@ -40,6 +43,12 @@ export interface Asset {
   readonly updatedAt: Date;
   /** Format-defined attributes stored with the asset. */
   readonly attributes: Readonly<Record<string, unknown>>;
+  /**
+   * One digest of the bytes: at once when it was computed while storing (see
+   * {@link PutAssetOptions.digests}), else computed now by reading the bytes once, then
+   * kept for every asset of the same bytes.
+   */
+  digest(algorithm: DigestAlgorithm): Promise<string>;
   /** Stream the bytes (or a range of them). */
   open(range?: ByteRange): Promise<Readable>;
   /**
@@ -55,6 +64,12 @@ export interface PutAssetOptions {
   readonly contentType: string;
   /** Verified while streaming; on mismatch nothing is stored and an IntegrityError is thrown. */
   readonly expect?: ExpectedDigests;
+  /**
+   * Digests to compute while storing, besides sha256 (always) and those `expect` names: the
+   * ones the format serves with every answer (npm's sha1 and sha512). Others are computed
+   * when first asked for ({@link Asset.digest}). Default: all four.
+   */
+  readonly digests?: readonly DigestAlgorithm[];
   /** Bytes allowed; above it nothing is stored and a PayloadTooLargeError is thrown. */
   readonly maxBytes?: number;
   /** Refuse with a ConflictError when the path already holds an asset. */

@@ -310,6 +310,9 @@ export class Registry {
       }, hours * 3_600_000);
       this.cleanupTimer.unref();
     }
+    for (const runtime of this.repositories.values()) {
+      await runtime.format.onRepositoryReady?.(runtime.handle);
+    }
     return this.address;
   }
 

@@ -1,15 +1,18 @@
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   ConflictError,
   PayloadTooLargeError,
   type Asset,
   type AssetStore,
   type ByteRange,
+  type DigestAlgorithm,
   type PutAssetOptions,
 } from '@registry-core/api';
 import type { AssetRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { BlobStore, IngestedBlob } from './blob-store.js';
+import { HashingStream, type KnownDigests } from './hashing.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { readLimited } from './read-limited.js';
 
@@ -96,7 +99,18 @@ export class RepositoryAssetStore implements AssetStore {
       path: row.path,
       kind: row.kind as Asset['kind'],
       size: row.size,
+      // '' in a row: not computed yet (see `digest`).
       digests: { md5: row.md5, sha1: row.sha1, sha256: row.sha256, sha512: row.sha512 },
+      digest: async (algorithm: DigestAlgorithm) => {
+        if (row[algorithm]) return row[algorithm];
+        const hashing = new HashingStream(Number.POSITIVE_INFINITY, [algorithm]);
+        await pipeline(await blobs.open(row.blobKey), hashing, new Writable({ write: (_chunk, _encoding, done) => done() }));
+        const hex = hashing.digests[algorithm]!;
+        row[algorithm] = hex;
+        (asset.digests as { -readonly [K in DigestAlgorithm]: string })[algorithm] = hex;
+        await this.metadata.fillDigest(row.storage, row.blobKey, algorithm, hex);
+        return hex;
+      },
       contentType: row.contentType,
       createdAt: new Date(row.createdAt),
       updatedAt: new Date(row.updatedAt),
@@ -127,7 +141,7 @@ export class RepositoryAssetStore implements AssetStore {
       if (!Buffer.isBuffer(body)) body.resume();
       throw new ConflictError(`${path} already exists`);
     }
-    const blob = await this.blobs.ingest(body, { expect: options.expect, maxBytes: options.maxBytes, onAbort: options.onAbort });
+    const blob = await this.blobs.ingest(body, { expect: options.expect, maxBytes: options.maxBytes, onAbort: options.onAbort, ...(options.digests ? { digests: options.digests } : {}) });
     return this.record(path, blob, options, cache);
   }
 
@@ -150,7 +164,7 @@ export class RepositoryAssetStore implements AssetStore {
             storage: this.blobs.name,
             blobKey: blob.blobKey,
             size: blob.size,
-            ...blob.digests,
+            ...rowDigests(blob.digests),
             contentType: options.contentType,
             attributes: JSON.stringify(options.attributes ?? {}),
             createdAt: now,
@@ -199,7 +213,7 @@ export class RepositoryAssetStore implements AssetStore {
           storage: this.blobs.name,
           blobKey: location.blobKey,
           size: source.size,
-          ...source.digests,
+          ...rowDigests(source.digests),
           contentType: put.contentType,
           attributes: JSON.stringify(put.attributes ?? {}),
           createdAt: now,
@@ -244,4 +258,9 @@ export class RepositoryAssetStore implements AssetStore {
   private async releaseBlob(row: AssetRow): Promise<void> {
     await this.storeOf(row).release(row.blobKey, () => this.metadata.blobInUse(row.storage, row.blobKey));
   }
+}
+
+/** Digests as row columns: '' for one not computed yet. */
+function rowDigests(digests: KnownDigests): Pick<AssetRow, 'md5' | 'sha1' | 'sha256' | 'sha512'> {
+  return { md5: digests.md5 ?? '', sha1: digests.sha1 ?? '', sha256: digests.sha256, sha512: digests.sha512 ?? '' };
 }

@@ -4,12 +4,12 @@ import {
   IntegrityError,
   isRegistryError,
   type ByteRange,
-  type Digests,
+  type DigestAlgorithm,
   type ExpectedDigests,
   type StorageDriver,
 } from '@registry-core/api';
 import type { StorageRedirectConfig } from '../config/types.js';
-import { HashingStream } from './hashing.js';
+import { ALL_DIGESTS, HashingStream, type KnownDigests } from './hashing.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { BlobMemoryCache } from './memory-cache.js';
 import { readLimited } from './read-limited.js';
@@ -19,7 +19,7 @@ export interface IngestedBlob {
   readonly blobKey: string;
   readonly stagingKey: string;
   readonly size: number;
-  readonly digests: Digests;
+  readonly digests: KnownDigests;
 }
 
 /** Content-addressed key of a blob: `sha256/ab/cd/<hex>`. */
@@ -100,13 +100,14 @@ export class BlobStore {
    */
   async ingest(
     body: Readable | Buffer,
-    options: { expect?: ExpectedDigests; maxBytes?: number; onAbort?: 'drain' | 'destroy'; stagingKey?: string } = {},
+    options: { expect?: ExpectedDigests; maxBytes?: number; onAbort?: 'drain' | 'destroy'; stagingKey?: string; digests?: readonly DigestAlgorithm[] } = {},
   ): Promise<IngestedBlob> {
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     // A stream that already broke (before we were handed it) emits no more events.
     if (source.errored) throw source.errored;
     if (source.destroyed && !source.readableEnded) throw new Error('the body was closed before it was read');
-    const hashing = new HashingStream(options.maxBytes);
+    const expected = ALL_DIGESTS.filter((algorithm) => options.expect?.[algorithm] !== undefined);
+    const hashing = new HashingStream(options.maxBytes, [...(options.digests ?? ALL_DIGESTS), ...expected]);
     const stagingKey = options.stagingKey ?? `staging/${randomUUID()}`;
     source.on('error', (error) => hashing.destroy(error));
     const piped = source.pipe(hashing);
@@ -210,13 +211,14 @@ export class BlobStore {
 }
 
 /** A message naming the first digest that differs, or undefined when all match. */
-export function compareDigests(actual: Digests, size: number, expect: ExpectedDigests | undefined): string | undefined {
+export function compareDigests(actual: KnownDigests, size: number, expect: ExpectedDigests | undefined): string | undefined {
   if (!expect) return undefined;
   if (expect.size !== undefined && expect.size !== size) return `size is ${size} bytes, expected ${expect.size}`;
   for (const algorithm of ['sha512', 'sha256', 'sha1', 'md5'] as const) {
     const wanted = expect[algorithm];
+    // A digest that was not computed cannot be checked: a mismatch, never an "all clear".
     if (wanted !== undefined && wanted.toLowerCase() !== actual[algorithm]) {
-      return `${algorithm} is ${actual[algorithm]}, expected ${wanted.toLowerCase()}`;
+      return `${algorithm} is ${actual[algorithm] ?? 'not computed'}, expected ${wanted.toLowerCase()}`;
     }
   }
   return undefined;

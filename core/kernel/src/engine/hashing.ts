@@ -1,23 +1,28 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { PayloadTooLargeError, type Digests } from '@registry-core/api';
+import { PayloadTooLargeError, type DigestAlgorithm, type Digests } from '@registry-core/api';
+
+/** Digests computed of some bytes: sha256 always, the others when asked for. */
+export type KnownDigests = { readonly sha256: string } & Partial<Digests>;
+
+export const ALL_DIGESTS: readonly DigestAlgorithm[] = ['md5', 'sha1', 'sha256', 'sha512'];
 
 /**
- * A pass-through that computes md5, sha1, sha256 and sha512 and the size of what flows
- * through it, and fails the stream as soon as `maxBytes` is passed.
+ * A pass-through that computes sha256 (and the other `algorithms` asked for) and the size
+ * of what flows through it, and fails the stream as soon as `maxBytes` is passed. Hashing
+ * is most of the CPU an upload costs: only what a format needs is computed.
  */
 export class HashingStream extends Transform {
-  private readonly hashes: Record<keyof Digests, Hash> = {
-    md5: createHash('md5'),
-    sha1: createHash('sha1'),
-    sha256: createHash('sha256'),
-    sha512: createHash('sha512'),
-  };
+  private readonly hashes: Partial<Record<DigestAlgorithm, Hash>> = {};
   private bytes = 0;
-  private result: Digests | undefined;
+  private result: KnownDigests | undefined;
 
-  constructor(private readonly maxBytes = Number.POSITIVE_INFINITY) {
+  constructor(
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
+    algorithms: Iterable<DigestAlgorithm> = ALL_DIGESTS,
+  ) {
     super();
+    for (const algorithm of new Set<DigestAlgorithm>(['sha256', ...algorithms])) this.hashes[algorithm] = createHash(algorithm);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -31,12 +36,9 @@ export class HashingStream extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    this.result = {
-      md5: this.hashes.md5.digest('hex'),
-      sha1: this.hashes.sha1.digest('hex'),
-      sha256: this.hashes.sha256.digest('hex'),
-      sha512: this.hashes.sha512.digest('hex'),
-    };
+    const result: Partial<Record<DigestAlgorithm, string>> = {};
+    for (const [algorithm, hash] of Object.entries(this.hashes) as [DigestAlgorithm, Hash][]) result[algorithm] = hash.digest('hex');
+    this.result = result as KnownDigests;
     callback();
   }
 
@@ -45,7 +47,7 @@ export class HashingStream extends Transform {
   }
 
   /** Available once the stream has ended. */
-  get digests(): Digests {
+  get digests(): KnownDigests {
     if (!this.result) throw new Error('digests read before the stream ended');
     return this.result;
   }

@@ -7,7 +7,6 @@ import {
   PayloadTooLargeError,
   RangeNotSatisfiableError,
   type Asset,
-  type Digests,
   type PutAssetOptions,
   type UploadSession,
   type UploadSessions,
@@ -15,6 +14,7 @@ import {
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { RepositoryAssetStore } from './asset-store.js';
 import { blobKeyFor, compareDigests, type BlobStore } from './blob-store.js';
+import type { KnownDigests } from './hashing.js';
 
 /** Document keys of upload sessions (in the repository's documents; formats never use a leading dot). */
 export const UPLOAD_DOCUMENT_PREFIX = '.uploads/';
@@ -26,7 +26,7 @@ const SESSION_ID = /^[A-Za-z0-9_-]{16,64}$/;
 interface ChunkRecord {
   readonly key: string;
   readonly size: number;
-  readonly digests: Digests;
+  readonly digests: KnownDigests;
 }
 
 interface SessionDocument {

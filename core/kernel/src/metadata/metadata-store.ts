@@ -228,6 +228,15 @@ export class MetadataStore {
     }
   }
 
+  /**
+   * Record a digest computed later (on demand) on every asset of the same bytes that lacks
+   * it: digests belong to the content, so one computation serves them all.
+   */
+  async fillDigest(storage: string, blobKey: string, algorithm: 'md5' | 'sha1' | 'sha256' | 'sha512', hex: string): Promise<void> {
+    await this.assets.update({ storage, blobKey, [algorithm]: '' }, { [algorithm]: hex });
+    for (const entry of this.contentRows.values()) if (entry.row.blobKey === blobKey && entry.row.storage === storage && entry.row[algorithm] === '') entry.row[algorithm] = hex;
+  }
+
   async updateAsset(repository: string, assetPath: string, change: Partial<AssetRow>): Promise<void> {
     try {
       await this.assets.update({ repository, path: assetPath }, change);
