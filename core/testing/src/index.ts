@@ -24,3 +24,7 @@ export type {
   MetadataStoreConformanceFixture,
   MetadataStoreConformanceOptions,
 } from './metadata-store-conformance.js';
+export { MemoryStorageDriver, MemoryStorageError, memoryStorageDriverDefinition, memoryStore } from './memory-storage-driver.js';
+export type { MemoryStorageEntry, MemoryStorageErrorCode } from './memory-storage-driver.js';
+export { createTestHost, rawHttpRequest } from './test-host.js';
+export type { RawResponse, StoredState, TestHost, TestHostOptions, TestHostPlugin, TestUser } from './test-host.js';
