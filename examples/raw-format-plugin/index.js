@@ -1,14 +1,27 @@
 // A complete format plugin in one file of plain JavaScript, using only @registry-core/api.
 // "raw" repositories store files by path: PUT uploads, GET downloads; proxies cache an
-// upstream's files; groups serve the first member that has the file.
-import { BadRequestError, NotFoundError, UpstreamError, assetResponse, isSafeRelativePath } from '@registry-core/api';
+// upstream's files; groups answer by the kernel's rules (a file's package is the first
+// segment of its path: a hosted member holding that package answers for it alone).
+import { BadRequestError, NotFoundError, UpstreamError, assetResponse, isSafePathSegment } from '@registry-core/api';
 
 function filePath(ctx) {
   const segments = ctx.params.path ?? [];
-  const path = segments.join('/');
-  if (!isSafeRelativePath(path)) throw new BadRequestError(`invalid path: ${path}`);
-  return path;
+  // Each segment on its own: a segment may hold a decoded `%2F`, which must not become a `/`.
+  if (segments.length === 0 || !segments.every(isSafePathSegment)) throw new BadRequestError(`invalid path: ${segments.join('/')}`);
+  return segments.join('/');
 }
+
+/**
+ * A file as a component: the package is the path's first segment (`builds` of
+ * `builds/1.2/app.zip`), the version the rest (a file at the top is its own package).
+ */
+function componentOf(path) {
+  const at = path.indexOf('/');
+  return at < 0 ? { name: path, version: path } : { name: path.slice(0, at), version: path.slice(at + 1) };
+}
+
+/** A group answers for the file's package: the kernel picks the member that owns it. */
+const packagePlan = (ctx) => ({ serve: 'package', package: componentOf(filePath(ctx)).name });
 
 /** @type {import('@registry-core/api').RouteDefinition[]} */
 const routes = [
@@ -19,11 +32,6 @@ const routes = [
     async handler(ctx) {
       const path = filePath(ctx);
       const repo = ctx.repository;
-      if (repo.type === 'group') {
-        const hit = await repo.members.first();
-        if (!hit) throw new NotFoundError(`${path} not found in any member`);
-        return hit.response;
-      }
       if (repo.type === 'proxy') {
         // Files whose names end with one of `mutable` (e.g. ".json") change upstream: they
         // are cached as metadata (revalidated after the TTL); everything else is immutable.
@@ -50,6 +58,7 @@ const routes = [
       if (!asset) throw new NotFoundError(`${path} not found`);
       return assetResponse(asset);
     },
+    group: packagePlan,
   },
   {
     method: 'PUT',
@@ -67,8 +76,11 @@ const routes = [
         createOnly: ctx.repository.config.allowRedeploy !== true,
         ...(sha256 ? { expect: { sha256 } } : {}),
       });
+      // Indexed, so that groups know which hosted member holds the package.
+      await ctx.repository.components.upsert(componentOf(path));
       return { status: 201, body: { kind: 'json', value: { ok: true, path } } };
     },
+    group: packagePlan,
   },
   {
     method: 'DELETE',
@@ -77,8 +89,11 @@ const routes = [
     async handler(ctx) {
       const path = filePath(ctx);
       if (!(await ctx.repository.assets.delete(path))) throw new NotFoundError(`${path} not found`);
+      const { name, version } = componentOf(path);
+      await ctx.repository.components.remove(name, version);
       return { status: 204 };
     },
+    group: packagePlan,
   },
 ];
 

@@ -24,3 +24,19 @@ export type {
   MetadataStoreConformanceFixture,
   MetadataStoreConformanceOptions,
 } from './metadata-store-conformance.js';
+export { MemoryStorageDriver, MemoryStorageError, memoryStorageDriverDefinition, memoryStore } from './memory-storage-driver.js';
+export type { MemoryStorageEntry, MemoryStorageErrorCode } from './memory-storage-driver.js';
+export { createTestHost, rawHttpRequest } from './test-host.js';
+export type { RawResponse, StoredState, TestHost, TestHostOptions, TestHostPlugin, TestUser } from './test-host.js';
+export { describeFormatConformance } from './format-conformance.js';
+export type {
+  ArtifactAnswer,
+  ConformanceAnswer,
+  ConformancePackage,
+  ConformanceTarget,
+  FormatConformanceAdapter,
+  FormatConformanceOptions,
+  HostileRequest,
+  VersionsAnswer,
+} from './format-conformance.js';
+export { startUpstreamRelay, type UpstreamRelay } from './upstream-relay.js';

@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { crc32 } from 'node:zlib';
+import { describeFormatConformance, type ConformancePackage, type ConformanceTarget, type FormatConformanceAdapter } from '@registry-core/testing';
+
+// The kernel's group contract on PyPI, through the upload API twine speaks and the simple
+// API (PEP 691 JSON) pip reads. Each version is a tiny wheel built here, in memory.
+const plugin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A zip of stored (uncompressed) entries with fixed times: the same input, the same bytes. */
+function zip(entries: readonly (readonly [string, Buffer])[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, data] of entries) {
+    const fileName = Buffer.from(name, 'utf8');
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4); // version needed
+    local.writeUInt16LE(0x0800, 6); // UTF-8 names
+    local.writeUInt16LE(0, 8); // stored
+    local.writeUInt16LE(0, 10); // time 00:00
+    local.writeUInt16LE(0x21, 12); // date 1980-01-01
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(fileName.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(0x0314, 4); // made by: Unix, 2.0
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(0x0800, 8);
+    central.writeUInt16LE(0x21, 14);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(fileName.length, 28);
+    central.writeUInt32LE((0o100644 << 16) >>> 0, 38); // a regular file
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, fileName, data);
+    centrals.push(central, fileName);
+    offset += local.length + fileName.length + data.length;
+  }
+  const directory = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, directory, end]);
+}
+
+/** The wheel's file name part of a project name (PEP 427: runs of `-_.` become `_`). */
+const distName = (name: string) => name.replace(/[-_.]+/g, '_');
+const wheelName = (name: string, version: string) => `${distName(name)}-${version}-py3-none-any.whl`;
+
+function wheel(pkg: ConformancePackage): Buffer {
+  const info = `${distName(pkg.name)}-${pkg.version}.dist-info`;
+  const metadata = `Metadata-Version: 2.1\nName: ${pkg.name}\nVersion: ${pkg.version}\nSummary: conformance test package\n`;
+  return zip([
+    [`${distName(pkg.name)}.py`, Buffer.concat([Buffer.from('CONTENT = """'), pkg.content, Buffer.from('"""\n')])],
+    [`${info}/METADATA`, Buffer.from(metadata)],
+    [`${info}/WHEEL`, Buffer.from('Wheel-Version: 1.0\nGenerator: registry-core-conformance\nRoot-Is-Purelib: true\nTag: py3-none-any\n')],
+    [`${info}/RECORD`, Buffer.from('')],
+  ]);
+}
+
+/** twine's credentials: the token as the password of `__token__`. */
+const auth = (target: ConformanceTarget): Record<string, string> =>
+  target.token ? { authorization: `Basic ${Buffer.from(`__token__:${target.token}`).toString('base64')}` } : {};
+
+const pypi: FormatConformanceAdapter = {
+  name: 'pypi',
+  plugin,
+  format: 'pypi',
+  artifact: wheel,
+  async publish(target, pkg) {
+    const file = wheel(pkg);
+    const form = new FormData();
+    form.set(':action', 'file_upload');
+    form.set('protocol_version', '1');
+    form.set('name', pkg.name);
+    form.set('version', pkg.version);
+    form.set('filetype', 'bdist_wheel');
+    form.set('pyversion', 'py3');
+    form.set('metadata_version', '2.1');
+    form.set('sha256_digest', createHash('sha256').update(file).digest('hex'));
+    form.set('content', new Blob([file], { type: 'application/octet-stream' }), wheelName(pkg.name, pkg.version));
+    const response = await fetch(target.repositoryUrl, { method: 'POST', headers: auth(target), body: form });
+    await response.arrayBuffer();
+    return response;
+  },
+  async readVersions(target, name) {
+    const response = await fetch(`${target.repositoryUrl}simple/${encodeURIComponent(name)}/`, {
+      headers: { ...auth(target), accept: 'application/vnd.pypi.simple.v1+json' },
+      redirect: 'manual',
+    });
+    if (response.status !== 200) {
+      await response.arrayBuffer();
+      return { status: response.status, headers: response.headers };
+    }
+    const page = (await response.json()) as { versions?: string[] };
+    return { status: response.status, headers: response.headers, versions: page.versions ?? [] };
+  },
+  async readArtifact(target, name, version) {
+    const response = await fetch(`${target.repositoryUrl}packages/${encodeURIComponent(name)}/${encodeURIComponent(wheelName(name, version))}`, { headers: auth(target) });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    return { status: response.status, headers: response.headers, ...(response.status === 200 ? { bytes } : {}) };
+  },
+  // A proxy of a registry-core PyPI repository reads its simple index.
+  upstreamUrl: (repositoryUrl) => `${repositoryUrl}simple/`,
+  hostileRequests: ({ repository, group, token }) => {
+    const basic = { authorization: `Basic ${Buffer.from(`__token__:${token}`).toString('base64')}` };
+    const upload = (filename: string, name = 'rc-hostile') => {
+      const boundary = 'rc-conformance-boundary';
+      const field = (key: string, value: string) => `--${boundary}\r\ncontent-disposition: form-data; name="${key}"\r\n\r\n${value}\r\n`;
+      const body = Buffer.concat([
+        Buffer.from(field(':action', 'file_upload') + field('name', name) + field('version', '1.0.0')),
+        Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="content"; filename="${filename}"\r\ncontent-type: application/octet-stream\r\n\r\n`),
+        wheel({ name: 'rc-hostile', version: '1.0.0', content: Buffer.from('hostile') }),
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      return { headers: { ...basic, 'content-type': `multipart/form-data; boundary=${boundary}` }, body };
+    };
+    return [repository, group].flatMap((repo) => [
+      { label: `upload a file named with dot-dot segments to ${repo}`, method: 'POST', path: `/${repo}/`, ...upload('../../rc_hostile-1.0.0-py3-none-any.whl') },
+      { label: `upload a file named with an absolute path to ${repo}`, method: 'POST', path: `/${repo}/`, ...upload('/etc/rc_hostile-1.0.0-py3-none-any.whl') },
+      { label: `upload a file named with a backslash to ${repo}`, method: 'POST', path: `/${repo}/`, ...upload('..\\..\\rc_hostile-1.0.0-py3-none-any.whl') },
+      { label: `upload with a project name with a slash to ${repo}`, method: 'POST', path: `/${repo}/`, ...upload('rc_hostile-1.0.0-py3-none-any.whl', 'rc/../hostile') },
+      { label: `a file path with dot-dot segments in ${repo}`, method: 'GET', path: `/${repo}/packages/rc-hostile/..%2f..%2f..%2fetc%2fpasswd` },
+      { label: `a project page with an encoded slash in ${repo}`, method: 'GET', path: `/${repo}/simple/rc-a%2f..%2frc-b/` },
+      { label: `the JSON API with dot-dot segments in ${repo}`, method: 'GET', path: `/${repo}/pypi/..%2f..%2fetc/json` },
+    ]);
+  },
+};
+
+describeFormatConformance(pypi);
