@@ -58,7 +58,10 @@ export async function hostedManifest(repository: RepositoryHandle, image: string
 export function manifestResponse(asset: Asset, digest: Digest, cache?: FormatResponse['cache']): FormatResponse {
   return {
     body: { kind: 'asset', asset },
-    headers: { 'Docker-Content-Digest': digest.text, ETag: `"${digest.text}"` },
+    // A manifest is chosen by the client's Accept (an index, a manifest, Docker's or OCI's
+    // types). The Vary also keeps the host from replaying the answer by URL alone (its hot
+    // answers keep neither Docker-Content-Digest nor X-Registry-Member, nor see no-store).
+    headers: { 'Docker-Content-Digest': digest.text, ETag: `"${digest.text}"`, Vary: 'Accept' },
     // Tags move: only digests are immutable.
     cachePolicy: 'no-store',
     ...(cache ? { cache } : {}),
