@@ -235,4 +235,36 @@ repositories:
     expect(rooted.status).toBe(200);
     expect(rooted.headers.get('x-registry-member')).toBe('hosted-a');
   });
+
+  it('keeps ownership while the hosted member holds a manifest of the image, and passes it on when the last one goes', async () => {
+    const auth = (user: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${PASSWORD}`).toString('base64')}` });
+    // Untagged, alice's manifest is still hosted-a's: the group answers for hosted-a alone.
+    expect((await get('hosted-a/v2/acme/app/manifests/1.0', { method: 'DELETE', headers: auth('alice') })).status).toBe(202);
+    const untagged = await get('oci/v2/acme/app/manifests/1.0');
+    expect(untagged.status).toBe(404);
+    expect(await errorCode(untagged)).toBe('MANIFEST_UNKNOWN');
+    const byDigest = await get(`oci/v2/acme/app/manifests/${alice.image.descriptor.digest}`);
+    expect(byDigest.status).toBe(200);
+    expect(byDigest.headers.get('x-registry-member')).toBe('hosted-a');
+    const noTags = await get('oci/v2/acme/app/tags/list');
+    expect(noTags.headers.get('x-registry-member')).toBe('hosted-a');
+    expect(((await noTags.json()) as { tags: string[] }).tags).toEqual([]);
+
+    // Its last manifest gone, the next hosted member that holds the name owns it.
+    expect((await get(`hosted-a/v2/acme/app/manifests/${alice.image.descriptor.digest}`, { method: 'DELETE', headers: auth('alice') })).status).toBe(202);
+    const bobs = await get('oci/v2/acme/app/manifests/1.0');
+    expect(bobs.status).toBe(200);
+    expect(bobs.headers.get('x-registry-member')).toBe('hosted-b');
+    expect(bobs.headers.get('docker-content-digest')).toBe(bob.image.descriptor.digest);
+    expect(await tagsOf('oci/acme/app')).toEqual(['1.0', 'b-only']);
+
+    // No hosted member holds it any more: the proxy answers again, with the upstream's image.
+    const deleted = await skopeo(['delete', '--tls-verify=false', '--creds', `bob:${PASSWORD}`, `docker://${host}/hosted-b/acme/app:1.0`]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    const proxied = await get('oci/v2/acme/app/manifests/1.0');
+    expect(proxied.status).toBe(200);
+    expect(proxied.headers.get('x-registry-member')).toBe('proxy');
+    expect(proxied.headers.get('docker-content-digest')).toBe(upstreamApp.image.descriptor.digest);
+    expect(await tagsOf('oci/acme/app')).toEqual(['1.0', 'upstream-only']);
+  });
 });
