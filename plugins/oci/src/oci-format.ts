@@ -81,10 +81,10 @@ function write(local: (ctx: FormatRequestContext, image: string) => Promise<Form
   };
 }
 
-/** Answer a document route on a hosted or proxy repository: load it, or 404 as `notFound` says. */
+/** Answer a document route on a hosted or proxy repository: render what it loads (its load throws the 404s). */
 async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>): Promise<FormatResponse> {
   const loaded = await document.load(ctx);
-  if (!loaded) throw ociError('NAME_UNKNOWN', `${imageName(ctx.params['name'])} is unknown to ${ctx.repository.name}`, 404);
+  if (!loaded) throw ociError('NAME_UNKNOWN', `${ctx.path} is unknown to ${ctx.repository.name}`, 404);
   return document.render(ctx, loaded);
 }
 
