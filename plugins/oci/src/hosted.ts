@@ -8,6 +8,7 @@ import {
   type FormatResponse,
   type RepositoryHandle,
 } from '@registry-core/api';
+import { syncComponents } from './components.js';
 import { withImageLock } from './gc.js';
 import { MAX_MANIFEST_BYTES, digestOf, parseManifest, type ParsedManifest } from './manifest.js';
 import { checkTag, documents, imageName, isDigest, parseDigest, paths, type Digest } from './names.js';
@@ -57,7 +58,10 @@ export async function hostedManifest(repository: RepositoryHandle, image: string
 export function manifestResponse(asset: Asset, digest: Digest, cache?: FormatResponse['cache']): FormatResponse {
   return {
     body: { kind: 'asset', asset },
-    headers: { 'Docker-Content-Digest': digest.text, ETag: `"${digest.text}"` },
+    // A manifest is chosen by the client's Accept (an index, a manifest, Docker's or OCI's
+    // types). The Vary also keeps the host from replaying the answer by URL alone (its hot
+    // answers keep neither Docker-Content-Digest nor X-Registry-Member, nor see no-store).
+    headers: { 'Docker-Content-Digest': digest.text, ETag: `"${digest.text}"`, Vary: 'Accept' },
     // Tags move: only digests are immutable.
     cachePolicy: 'no-store',
     ...(cache ? { cache } : {}),
@@ -140,6 +144,7 @@ export async function putManifest(ctx: FormatRequestContext, image: string, refe
     if (current?.images.includes(image)) return current;
     return { images: [...(current?.images ?? []), image].sort() };
   });
+  await withImageLock(repository, image, () => syncComponents(repository, image));
   await ctx.audit('push', { package: image, version: tags[0] ?? digest.text, details: { digest: digest.text, mediaType: manifest.mediaType } });
   return {
     status: 201,
@@ -166,6 +171,7 @@ export async function deleteManifest(ctx: FormatRequestContext, image: string, r
       return { tags: rest };
     });
     if (!found) throw ociError('MANIFEST_UNKNOWN', `tag ${reference} of ${image} is unknown`, 404);
+    await withImageLock(repository, image, () => syncComponents(repository, image));
     await ctx.audit('untag', { package: image, version: reference });
     return { status: 202, headers: { 'Content-Length': '0' }, cachePolicy: 'no-store' };
   }
@@ -187,6 +193,7 @@ export async function deleteManifest(ctx: FormatRequestContext, image: string, r
     });
   }
   await repository.assets.delete(asset.path);
+  await withImageLock(repository, image, () => syncComponents(repository, image));
   const left = await repository.assets.list(paths.manifests(image), { limit: 1 });
   if (left.assets.length === 0) {
     await repository.documents.update<CatalogDocument>(documents.catalog, (current) =>

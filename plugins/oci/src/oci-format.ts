@@ -6,11 +6,15 @@ import {
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
+  type GroupPlan,
+  type MergeableDocument,
   type Permission,
+  type ProxyCache,
+  type RepositoryHandle,
   type RepositoryInfo,
   type RouteDefinition,
 } from '@registry-core/api';
-import { gcTask } from './gc.js';
+import { gcTask, indexComponentsOnce } from './gc.js';
 import {
   cancelUpload,
   catalogOf,
@@ -50,110 +54,107 @@ function image(ctx: FormatRequestContext, permission: Permission): string {
   return name;
 }
 
-/** The group's hosted member, where pushes land. */
-function pushTarget(ctx: FormatRequestContext): string {
-  const hosted = ctx.repository.members!.list.find((m) => m.type === 'hosted');
-  if (!hosted) throw unsupported(`${ctx.repository.name} has no hosted member to push to`);
-  return hosted.name;
+/** A proxy's upstream cache; `undefined` on a hosted repository (or a group). */
+function upstreamOf(repository: RepositoryHandle): ProxyCache | undefined {
+  return repository.type === 'proxy' ? repository.upstream : undefined;
 }
 
-/** Serve a write through the group's hosted member; elsewhere by `local`. */
+/**
+ * A group's plan for a request about the route's image, checked against the principal's
+ * `permission` on the group: the kernel asks the image's owner (the hosted member whose
+ * component index holds it, or that the group's `routing` claims it for), else its proxies;
+ * a write goes to the owner, or for a new image to the first hosted member.
+ */
+function imagePlan<T>(permission: Permission, merge?: MergeableDocument<T>): (ctx: FormatRequestContext) => GroupPlan<T> {
+  return (ctx) => ({ serve: 'package', package: image(ctx, permission), ...(merge ? { merge } : {}) });
+}
+
+/** Serve a write on a hosted repository; a proxy refuses it (a group's plan sends it on). */
 function write(local: (ctx: FormatRequestContext, image: string) => Promise<FormatResponse>, permission: Permission = 'write'): (ctx: FormatRequestContext) => Promise<FormatResponse> {
   return async (ctx) => {
     const name = image(ctx, permission);
-    const { type } = ctx.repository;
-    if (type === 'proxy') {
+    if (ctx.repository.type !== 'hosted') {
       (ctx.body as NodeJS.ReadableStream | undefined)?.resume();
-      throw unsupported(`${ctx.repository.name} is a proxy: push to a hosted repository`);
+      throw unsupported(`${ctx.repository.name} is a ${ctx.repository.type}: push to a hosted repository`);
     }
-    if (type === 'group') return withApiHeader(await ctx.repository.members!.forward(pushTarget(ctx), {}));
     return withApiHeader(await local(ctx, name));
   };
 }
 
-/** The first member whose answer is 2xx, or that member's error (a 404 in the format's shape). */
-async function firstMember(ctx: FormatRequestContext, notFound: () => Error): Promise<FormatResponse> {
-  const found = await ctx.repository.members!.first();
-  if (!found) throw notFound();
-  return found.response;
+/** Answer a document route on a hosted or proxy repository: render what it loads (its load throws the 404s). */
+async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>): Promise<FormatResponse> {
+  const loaded = await document.load(ctx);
+  if (!loaded) throw ociError('NAME_UNKNOWN', `${ctx.path} is unknown to ${ctx.repository.name}`, 404);
+  return document.render(ctx, loaded);
 }
 
 async function manifestGet(ctx: FormatRequestContext): Promise<FormatResponse> {
   const name = image(ctx, 'read');
   const reference = String(ctx.params['reference']);
-  const { type } = ctx.repository;
-  if (type === 'group') return withApiHeader(await firstMember(ctx, () => ociError('MANIFEST_UNKNOWN', `manifest ${reference} of ${name} is unknown`, 404)));
-  if (type === 'proxy') return withApiHeader(await proxyManifest(ctx, name, reference));
-  return withApiHeader(await getManifest(ctx, name, reference));
+  const upstream = upstreamOf(ctx.repository);
+  return withApiHeader(upstream ? await proxyManifest(ctx, upstream, name, reference) : await getManifest(ctx, name, reference));
 }
 
 async function blobGet(ctx: FormatRequestContext): Promise<FormatResponse> {
   const name = image(ctx, 'read');
   const digest = parseDigest(String(ctx.params['digest']));
-  const { type } = ctx.repository;
-  if (type === 'group') return withApiHeader(await firstMember(ctx, () => ociError('BLOB_UNKNOWN', `blob ${digest.text} of ${name} is unknown`, 404)));
-  if (type === 'proxy') return withApiHeader(await proxyBlob(ctx, name, digest));
-  return withApiHeader(await getBlob(ctx, name, digest));
+  const upstream = upstreamOf(ctx.repository);
+  return withApiHeader(upstream ? await proxyBlob(ctx, upstream, name, digest) : await getBlob(ctx, name, digest));
 }
 
-/** Tags of an image in this repository, group members merged; `undefined`: no such image. */
-async function tagList(ctx: FormatRequestContext, name: string): Promise<string[] | undefined> {
-  const { type } = ctx.repository;
-  if (type === 'proxy') return proxyTags(ctx, name);
-  if (type === 'hosted') return tagsOf(ctx.repository, name);
-  const answers = await ctx.repository.members!.all({ path: `/v2/${name}/tags/list?n=${MAX_PAGE}` });
-  const ok = answers.filter((a) => (a.response.status ?? 200) === 200);
-  if (ok.length === 0) return undefined;
-  return ok.flatMap((a) => (a.response.meta?.['tags'] as string[] | undefined) ?? []);
-}
+/** An image's tags: a hosted repository's own, or the upstream's; a group's owner's or its proxies' together. */
+const tagList: MergeableDocument<string[]> = {
+  async load(ctx) {
+    const name = image(ctx, 'read');
+    const upstream = upstreamOf(ctx.repository);
+    const tags = upstream ? await proxyTags(ctx, upstream, name) : await tagsOf(ctx.repository, name);
+    if (tags === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${ctx.repository.name}`, 404);
+    return { value: tags };
+  },
+  merge: (lists) => [...new Set(lists.flat())],
+  render(ctx, { value }) {
+    const name = imageName(ctx.params['name']);
+    const { n, last } = pageParams(ctx.query, MAX_PAGE);
+    const result = page(value, n, last, (lastTag) => `${rootPath(ctx)}${name}/tags/list?n=${n}&last=${encodeURIComponent(lastTag)}`);
+    return withApiHeader({
+      body: { kind: 'json', value: { name: `${ctx.hostRoot?.namePrefix ?? ''}${name}`, tags: result.items } },
+      headers: result.headers,
+      cachePolicy: 'no-store',
+    });
+  },
+};
 
-async function tagsGet(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const name = image(ctx, 'read');
-  const { n, last } = pageParams(ctx.query, MAX_PAGE);
-  const tags = await tagList(ctx, name);
-  if (tags === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${ctx.repository.name}`, 404);
-  const result = page(tags, n, last, (lastTag) => `${rootPath(ctx)}${name}/tags/list?n=${n}&last=${encodeURIComponent(lastTag)}`);
-  return withApiHeader({
-    body: { kind: 'json', value: { name: `${ctx.hostRoot?.namePrefix ?? ''}${name}`, tags: result.items } },
-    headers: result.headers,
-    cachePolicy: 'no-store',
-    meta: { tags },
-  });
-}
-
-async function referrersGet(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const name = image(ctx, 'read');
-  const subject = parseDigest(String(ctx.params['digest']));
-  const { type } = ctx.repository;
-  let descriptors: Record<string, unknown>[];
-  if (type === 'hosted') descriptors = await referrersOf(ctx.repository, name, subject);
-  else if (type === 'proxy') descriptors = await proxyReferrers(ctx, name, subject);
-  else {
-    const answers = await ctx.repository.members!.all({ path: `/v2/${name}/referrers/${subject.text}` });
+/** The referrers of a digest (descriptors, each digest once), filtered by `artifactType` when asked. */
+const referrers: MergeableDocument<Record<string, unknown>[]> = {
+  async load(ctx) {
+    const name = image(ctx, 'read');
+    const subject = parseDigest(String(ctx.params['digest']));
+    const upstream = upstreamOf(ctx.repository);
+    return { value: upstream ? await proxyReferrers(ctx, upstream, name, subject) : await referrersOf(ctx.repository, name, subject) };
+  },
+  merge(lists) {
     const seen = new Map<string, Record<string, unknown>>();
-    for (const a of answers) for (const d of (a.response.meta?.['descriptors'] as Record<string, unknown>[] | undefined) ?? []) seen.set(String(d['digest']), d);
-    descriptors = [...seen.values()];
-  }
-  const response = filterReferrers(descriptors, ctx.query.get('artifactType'));
-  return withApiHeader({ ...response, meta: { descriptors } });
-}
+    for (const d of lists.flat()) if (!seen.has(String(d['digest']))) seen.set(String(d['digest']), d);
+    return [...seen.values()];
+  },
+  render: (ctx, { value }) => withApiHeader(filterReferrers(value, ctx.query.get('artifactType'))),
+};
 
-async function catalogGet(ctx: FormatRequestContext): Promise<FormatResponse> {
-  ctx.authorize('read');
-  const { n, last } = pageParams(ctx.query, MAX_PAGE);
-  let images: string[];
-  if (ctx.repository.type === 'group') {
-    const answers = await ctx.repository.members!.all({ path: `/v2/_catalog?n=${MAX_PAGE}` });
-    images = answers.flatMap((a) => (a.response.meta?.['images'] as string[] | undefined) ?? []);
-  } else {
-    images = await catalogOf(ctx.repository);
-  }
-  // Names the caller may not read are left out.
-  const visible = images.filter((i) => ctx.allowed('read', i));
-  const result = page(visible, n, last, (lastName) => `${rootPath(ctx)}_catalog?n=${n}&last=${encodeURIComponent(lastName)}`);
-  const prefix = ctx.hostRoot?.namePrefix ?? '';
-  return withApiHeader({ body: { kind: 'json', value: { repositories: result.items.map((i) => `${prefix}${i}`) } }, headers: result.headers, cachePolicy: 'no-store', meta: { images } });
-}
+/** The images a repository has (a proxy: those it has fetched), less those the caller may not read. */
+const catalog: MergeableDocument<string[]> = {
+  async load(ctx) {
+    ctx.authorize('read');
+    return { value: (await catalogOf(ctx.repository)).filter((i) => ctx.allowed('read', i)) };
+  },
+  merge: (lists) => [...new Set(lists.flat())].sort(),
+  render(ctx, { value }) {
+    const { n, last } = pageParams(ctx.query, MAX_PAGE);
+    const visible = value.filter((i) => ctx.allowed('read', i));
+    const result = page(visible, n, last, (lastName) => `${rootPath(ctx)}_catalog?n=${n}&last=${encodeURIComponent(lastName)}`);
+    const prefix = ctx.hostRoot?.namePrefix ?? '';
+    return withApiHeader({ body: { kind: 'json', value: { repositories: result.items.map((i) => `${prefix}${i}`) } }, headers: result.headers, cachePolicy: 'no-store' });
+  },
+};
 
 /** `GET /v2/`: 200 for a client with credentials (or any token); 401 with the challenge otherwise. */
 async function versionCheck(ctx: FormatRequestContext): Promise<FormatResponse> {
@@ -209,37 +210,66 @@ async function token(ctx: FormatRequestContext): Promise<FormatResponse> {
   };
 }
 
-function deleteRoute(handler: (ctx: FormatRequestContext, name: string) => Promise<FormatResponse>): (ctx: FormatRequestContext) => Promise<FormatResponse> {
-  return async (ctx) => {
-    if (ctx.repository.config['allowDelete'] === false) throw unsupported(`deletes are disabled in ${ctx.repository.name}`);
-    return write(handler, 'delete')(ctx);
+/** Deletes refused where `allowDelete: false` (a group's own setting holds for deletes through it too). */
+function refuseDeletes(ctx: FormatRequestContext): void {
+  if (ctx.repository.config['allowDelete'] === false) throw unsupported(`deletes are disabled in ${ctx.repository.name}`);
+}
+
+/** A delete route: refused where deletes are off, else served by `handler` on a hosted repository. */
+function deleteRoute(path: string, handler: (ctx: FormatRequestContext, name: string) => Promise<FormatResponse>): RouteDefinition {
+  const plan = imagePlan('delete');
+  return {
+    method: 'DELETE',
+    path,
+    permission: 'delete',
+    handler: async (ctx) => {
+      refuseDeletes(ctx);
+      return write(handler, 'delete')(ctx);
+    },
+    group: (ctx) => {
+      refuseDeletes(ctx);
+      return plan(ctx);
+    },
   };
 }
 
 const uploadId = (ctx: FormatRequestContext) => String(ctx.params['id'] ?? '');
 
+/** The version check and the token endpoint answer on the group itself; the rest by plans. */
+const onGroup = (): GroupPlan => ({ serve: 'group' });
+
 export const routes: readonly RouteDefinition[] = [
-  { method: 'GET', path: '/v2{/}', permission: 'none', handler: versionCheck },
-  { method: 'GET', path: '/v2/token', permission: 'none', handler: token },
-  { method: 'GET', path: '/v2/_catalog', permission: 'read', handler: catalogGet },
-  { method: 'GET', path: '/v2/*name/tags/list', permission: 'read', handler: tagsGet },
-  { method: 'GET', path: '/v2/*name/referrers/:digest', permission: 'read', handler: referrersGet },
-  { method: 'GET', path: '/v2/*name/manifests/:reference', permission: 'read', handler: manifestGet },
+  { method: 'GET', path: '/v2{/}', permission: 'none', handler: versionCheck, group: onGroup },
+  { method: 'GET', path: '/v2/token', permission: 'none', handler: token, group: onGroup },
+  { method: 'GET', path: '/v2/_catalog', permission: 'read', handler: (ctx) => serveDocument(ctx, catalog), group: () => ({ serve: 'members', merge: catalog }) },
+  { method: 'GET', path: '/v2/*name/tags/list', permission: 'read', handler: (ctx) => serveDocument(ctx, tagList), group: imagePlan('read', tagList) },
+  {
+    method: 'GET',
+    path: '/v2/*name/referrers/:digest',
+    permission: 'read',
+    handler: (ctx) => serveDocument(ctx, referrers),
+    group: (ctx) => {
+      parseDigest(String(ctx.params['digest']));
+      return imagePlan('read', referrers)(ctx);
+    },
+  },
+  { method: 'GET', path: '/v2/*name/manifests/:reference', permission: 'read', handler: manifestGet, group: imagePlan('read') },
   {
     method: 'PUT',
     path: '/v2/*name/manifests/:reference',
     permission: 'write',
     body: { kind: 'stream', limit: MAX_MANIFEST_BYTES },
     handler: write((ctx, name) => putManifest(ctx, name, String(ctx.params['reference']))),
+    group: imagePlan('write'),
   },
-  { method: 'DELETE', path: '/v2/*name/manifests/:reference', permission: 'delete', handler: deleteRoute((ctx, name) => deleteManifest(ctx, name, String(ctx.params['reference']))) },
-  { method: 'POST', path: '/v2/*name/blobs/uploads{/}', permission: 'write', body: { kind: 'stream' }, handler: write(startUpload) },
-  { method: 'GET', path: '/v2/*name/blobs/uploads/:id', permission: 'write', handler: write((ctx, name) => uploadStatus(ctx, name, uploadId(ctx))) },
-  { method: 'PATCH', path: '/v2/*name/blobs/uploads/:id', permission: 'write', body: { kind: 'stream' }, handler: write((ctx, name) => patchUpload(ctx, name, uploadId(ctx))) },
-  { method: 'PUT', path: '/v2/*name/blobs/uploads/:id', permission: 'write', body: { kind: 'stream' }, handler: write((ctx, name) => finishUpload(ctx, name, uploadId(ctx))) },
-  { method: 'DELETE', path: '/v2/*name/blobs/uploads/:id', permission: 'write', handler: write((ctx, name) => cancelUpload(ctx, name, uploadId(ctx))) },
-  { method: 'GET', path: '/v2/*name/blobs/:digest', permission: 'read', handler: blobGet },
-  { method: 'DELETE', path: '/v2/*name/blobs/:digest', permission: 'delete', handler: deleteRoute((ctx, name) => deleteBlob(ctx, name, parseDigest(String(ctx.params['digest'])))) },
+  deleteRoute('/v2/*name/manifests/:reference', (ctx, name) => deleteManifest(ctx, name, String(ctx.params['reference']))),
+  { method: 'POST', path: '/v2/*name/blobs/uploads{/}', permission: 'write', body: { kind: 'stream' }, handler: write(startUpload), group: imagePlan('write') },
+  { method: 'GET', path: '/v2/*name/blobs/uploads/:id', permission: 'write', handler: write((ctx, name) => uploadStatus(ctx, name, uploadId(ctx))), group: imagePlan('write') },
+  { method: 'PATCH', path: '/v2/*name/blobs/uploads/:id', permission: 'write', body: { kind: 'stream' }, handler: write((ctx, name) => patchUpload(ctx, name, uploadId(ctx))), group: imagePlan('write') },
+  { method: 'PUT', path: '/v2/*name/blobs/uploads/:id', permission: 'write', body: { kind: 'stream' }, handler: write((ctx, name) => finishUpload(ctx, name, uploadId(ctx))), group: imagePlan('write') },
+  { method: 'DELETE', path: '/v2/*name/blobs/uploads/:id', permission: 'write', handler: write((ctx, name) => cancelUpload(ctx, name, uploadId(ctx))), group: imagePlan('write') },
+  { method: 'GET', path: '/v2/*name/blobs/:digest', permission: 'read', handler: blobGet, group: imagePlan('read') },
+  deleteRoute('/v2/*name/blobs/:digest', (ctx, name) => deleteBlob(ctx, name, parseDigest(String(ctx.params['digest'])))),
 ];
 
 /** Kernel codes in OCI's vocabulary. */
@@ -326,6 +356,10 @@ export const ociFormat: FormatDefinition = {
   clientConfig,
   validateRepository,
   tasks: [gcTask],
+  async onRepositoryReady(repository) {
+    // Groups find an image's owner in its hosted members' component indexes.
+    if (repository.type === 'hosted') await indexComponentsOnce(repository);
+  },
   defaultUpstream: () => 'https://registry-1.docker.io/',
   upstreamScope(upstream) {
     // Docker Hub hands out tokens from its auth host and serves blobs from a CDN.

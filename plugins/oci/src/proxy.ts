@@ -18,9 +18,8 @@ function isDockerHub(upstream: string): boolean {
 }
 
 /** The image's name on the upstream. */
-export function upstreamName(repository: RepositoryHandle, image: string): string {
-  const upstream = repository.upstream!.upstreamUrl;
-  return isDockerHub(upstream) && !image.includes('/') ? `library/${image}` : image;
+export function upstreamName(upstream: ProxyCache, image: string): string {
+  return isDockerHub(upstream.upstreamUrl) && !image.includes('/') ? `library/${image}` : image;
 }
 
 interface Challenge {
@@ -52,8 +51,7 @@ function configuredCredentials(repository: RepositoryHandle): { username: string
  * credentials, or a Bearer token from the upstream's token realm (bought with them, or
  * anonymous), cached until it expires. The upstream's challenge is learnt from `/v2/`.
  */
-export async function upstreamAuthorization(repository: RepositoryHandle, image: string): Promise<string | undefined> {
-  const upstream = repository.upstream!;
+export async function upstreamAuthorization(repository: RepositoryHandle, upstream: ProxyCache, image: string): Promise<string | undefined> {
   const key = repository.name;
   let challenge = challenges.get(key);
   if (!challenge || challenge.until < Date.now()) {
@@ -74,7 +72,7 @@ export async function upstreamAuthorization(repository: RepositoryHandle, image:
   const basic = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` : undefined;
   if (challenge.scheme === 'none') return undefined;
   if (challenge.scheme === 'basic') return basic;
-  const scope = `repository:${upstreamName(repository, image)}:pull`;
+  const scope = `repository:${upstreamName(upstream, image)}:pull`;
   const tokenKey = `${key}\n${scope}`;
   const cached = tokens.get(tokenKey);
   if (cached && cached.until > Date.now()) return `Bearer ${cached.value}`;
@@ -98,9 +96,9 @@ export async function upstreamAuthorization(repository: RepositoryHandle, image:
   return `Bearer ${token}`;
 }
 
-function prepare(repository: RepositoryHandle, image: string): () => Promise<UpstreamPreparation> {
+function prepare(repository: RepositoryHandle, upstream: ProxyCache, image: string): () => Promise<UpstreamPreparation> {
   return async () => {
-    const authorization = await upstreamAuthorization(repository, image);
+    const authorization = await upstreamAuthorization(repository, upstream, image);
     return authorization ? { authorization } : {};
   };
 }
@@ -116,10 +114,9 @@ async function remember(repository: RepositoryHandle, image: string): Promise<vo
 }
 
 /** A manifest by tag (revalidated after the TTL) or by digest (immutable), through the cache. */
-export async function proxyManifest(ctx: FormatRequestContext, image: string, reference: string): Promise<FormatResponse> {
+export async function proxyManifest(ctx: FormatRequestContext, upstream: ProxyCache, image: string, reference: string): Promise<FormatResponse> {
   const repository = ctx.repository;
-  const upstream = repository.upstream as ProxyCache;
-  const name = upstreamName(repository, image);
+  const name = upstreamName(upstream, image);
   const headers = { accept: ACCEPTED_MANIFEST_TYPES };
   if (isDigest(reference)) {
     const digest = parseDigest(reference);
@@ -130,7 +127,7 @@ export async function proxyManifest(ctx: FormatRequestContext, image: string, re
       headers,
       expect: expectOf(digest),
       maxBytes: MAX_MANIFEST_BYTES,
-      prepare: prepare(repository, image),
+      prepare: prepare(repository, upstream, image),
     });
     if (!result.found) throw ociError('MANIFEST_UNKNOWN', `manifest ${digest.text} of ${image} is unknown upstream`, 404);
     if (result.cache === 'MISS') await remember(repository, image);
@@ -146,7 +143,7 @@ export async function proxyManifest(ctx: FormatRequestContext, image: string, re
     // limit): the same digest keeps the cached manifest.
     revalidate: { unchanged: (h, cached) => h['docker-content-digest'] === `sha256:${cached.digests.sha256}` },
     maxBytes: MAX_MANIFEST_BYTES,
-    prepare: prepare(repository, image),
+    prepare: prepare(repository, upstream, image),
   });
   if (!result.found) throw ociError('MANIFEST_UNKNOWN', `manifest ${tag} of ${image} is unknown upstream`, 404);
   const digest = parseDigest(`sha256:${result.asset.digests.sha256}`);
@@ -159,15 +156,14 @@ export async function proxyManifest(ctx: FormatRequestContext, image: string, re
   return manifestResponse(result.asset, digest, result.cache);
 }
 
-export async function proxyBlob(ctx: FormatRequestContext, image: string, digest: Digest): Promise<FormatResponse> {
+export async function proxyBlob(ctx: FormatRequestContext, upstream: ProxyCache, image: string, digest: Digest): Promise<FormatResponse> {
   const repository = ctx.repository;
-  const upstream = repository.upstream as ProxyCache;
   const local: Asset | undefined = await repository.assets.get(paths.blob(image, digest));
   if (local) return blobResponse(local, digest, 'HIT');
-  const name = upstreamName(repository, image);
+  const name = upstreamName(upstream, image);
   if (ctx.method === 'HEAD') {
     // Existence only: no need to pull the whole blob.
-    const authorization = await upstreamAuthorization(repository, image);
+    const authorization = await upstreamAuthorization(repository, upstream, image);
     const answer = await upstream.passthrough({ method: 'HEAD', upstreamUrl: `v2/${name}/blobs/${digest.text}`, ...(authorization ? { authorization } : {}), maxBytes: 1024 });
     if (answer.status !== 200) throw ociError('BLOB_UNKNOWN', `blob ${digest.text} of ${image} is unknown upstream`, 404);
     return { status: 200, headers: { 'Docker-Content-Digest': digest.text, 'Content-Length': answer.headers['content-length'] ?? '0', 'Content-Type': 'application/octet-stream' }, cachePolicy: 'no-store', cache: 'MISS' };
@@ -179,23 +175,23 @@ export async function proxyBlob(ctx: FormatRequestContext, image: string, digest
     expect: expectOf(digest),
     contentType: 'application/octet-stream',
     maxBytes: repository.limits.maxUploadBytes,
-    prepare: prepare(repository, image),
+    prepare: prepare(repository, upstream, image),
   });
   if (!result.found) throw ociError('BLOB_UNKNOWN', `blob ${digest.text} of ${image} is unknown upstream`, 404);
   return { body: result.body, headers: { 'Docker-Content-Digest': digest.text }, cachePolicy: 'immutable', cache: result.cache };
 }
 
 /** The upstream's tags of an image (one list, revalidated after the TTL). */
-export async function proxyTags(ctx: FormatRequestContext, image: string): Promise<string[] | undefined> {
+export async function proxyTags(ctx: FormatRequestContext, upstream: ProxyCache, image: string): Promise<string[] | undefined> {
   const repository = ctx.repository;
-  const name = upstreamName(repository, image);
-  const result = await repository.upstream!.fetch({
+  const name = upstreamName(upstream, image);
+  const result = await upstream.fetch({
     path: paths.tagListCache(image),
     upstreamUrl: `v2/${name}/tags/list`,
     kind: 'metadata',
     contentType: 'application/json',
     maxBytes: 16 * 1024 * 1024,
-    prepare: prepare(repository, image),
+    prepare: prepare(repository, upstream, image),
   });
   if (!result.found) return undefined;
   let doc: { tags?: unknown };
@@ -208,18 +204,18 @@ export async function proxyTags(ctx: FormatRequestContext, image: string): Promi
 }
 
 /** The upstream's referrers of a digest; none when the upstream has no referrers API. */
-export async function proxyReferrers(ctx: FormatRequestContext, image: string, subject: Digest): Promise<Record<string, unknown>[]> {
+export async function proxyReferrers(ctx: FormatRequestContext, upstream: ProxyCache, image: string, subject: Digest): Promise<Record<string, unknown>[]> {
   const repository = ctx.repository;
-  const name = upstreamName(repository, image);
+  const name = upstreamName(upstream, image);
   let result;
   try {
-    result = await repository.upstream!.fetch({
+    result = await upstream.fetch({
       path: paths.referrersCache(image, subject),
       upstreamUrl: `v2/${name}/referrers/${subject.text}`,
       kind: 'metadata',
       contentType: 'application/vnd.oci.image.index.v1+json',
       maxBytes: 4 * 1024 * 1024,
-      prepare: prepare(repository, image),
+      prepare: prepare(repository, upstream, image),
     });
   } catch {
     return [];
