@@ -1,4 +1,5 @@
 import { jsonResponse, type FormatRequestContext, type FormatResponse } from '@registry-core/api';
+import { upstreamOf } from './reads.js';
 
 /** Largest audit request accepted (npm sends its whole dependency tree, often gzip-encoded). */
 export const MAX_AUDIT_BYTES = 16 * 1024 * 1024;
@@ -18,17 +19,14 @@ async function readAll(body: unknown): Promise<Buffer> {
 /**
  * `POST /-/npm/v1/security/advisories/bulk` and `/-/npm/v1/security/audits/quick`
  * (`npm audit`, and the end of every `npm install`): a proxy passes the request to its
- * upstream as it is (never cached); a group asks its first proxy member; a hosted
- * repository has no advisories and answers `{}`. Any upstream failure is `{}` too: an
- * audit must never break an install.
+ * upstream as it is (never cached); a hosted repository has no advisories and answers
+ * `{}`. A proxy whose upstream fails answers `{}` too. A group is answered by its first
+ * proxy member (the route's `upstream` plan); a group without one answers with an error,
+ * never with an empty "no advisories".
  */
 export async function audit(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const repo = ctx.repository;
-  if (repo.type === 'group') {
-    const member = repo.members!.list.find((m) => m.type === 'proxy');
-    return member ? repo.members!.forward(member.name) : noAdvisories();
-  }
-  if (repo.type !== 'proxy') {
+  const upstream = upstreamOf(ctx.repository);
+  if (!upstream) {
     await readAll(ctx.body);
     return noAdvisories();
   }
@@ -36,7 +34,7 @@ export async function audit(ctx: FormatRequestContext): Promise<FormatResponse> 
   if (ctx.headers['content-encoding']) headers['content-encoding'] = ctx.headers['content-encoding'];
   try {
     const body = await readAll(ctx.body);
-    const answer = await repo.upstream!.passthrough({ method: 'POST', upstreamUrl: ctx.path.replace(/^\/+/, ''), headers, body });
+    const answer = await upstream.passthrough({ method: 'POST', upstreamUrl: ctx.path.replace(/^\/+/, ''), headers, body });
     if (answer.status !== 200) return noAdvisories();
     return { body: { kind: 'buffer', value: answer.body, contentType: 'application/json' }, cachePolicy: 'no-store' };
   } catch (error) {

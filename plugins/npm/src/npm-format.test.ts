@@ -1,5 +1,6 @@
 // The npm format's endpoints end to end through an in-memory host: publish and read
-// back, the write API, login, search, audit, proxy and group behaviour.
+// back, the write API, login, search, audit and proxy behaviour. Groups are the kernel's
+// (route plans): test/npm/npm-ownership.test.ts and npm-clients.test.ts run them for real.
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UpstreamError } from '@registry-core/api';
@@ -31,10 +32,6 @@ function registry(options: { upstream?: FakeUpstream } = {}) {
   r.add('kept', 'hosted', { config: { allowUnpublish: false } });
   if (options.upstream) {
     r.add('proxy', 'proxy', { upstream: options.upstream });
-    r.add('group', 'group', { members: ['local', 'proxy'] });
-    r.add('proxy-first', 'group', { members: ['proxy', 'local'] });
-    r.add('inner', 'group', { members: ['local', 'proxy'] });
-    r.add('outer', 'group', { members: ['inner', 'proxy'] });
   }
   return r;
 }
@@ -572,7 +569,6 @@ describe('proxy', () => {
       method === 'POST' && path === '-/npm/v1/security/advisories/bulk' ? { status: 200, body: { pub: [{ id: 1, body: body?.toString() }] } } : { status: 404 };
     const audit = await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{"pub":["1.0.0"]}'), headers: { 'content-type': 'application/json' } });
     expect(audit.json).toEqual({ pub: [{ id: 1, body: '{"pub":["1.0.0"]}' }] });
-    expect((await r.request('group', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{}') })).json).toHaveProperty('pub');
     expect((await r.request('local', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{}') })).json).toEqual({});
     up.upstream.down = true;
     expect((await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/audits/quick', body: Buffer.from('{}') })).json).toEqual({});
@@ -584,135 +580,6 @@ describe('proxy', () => {
     const stale = await r.request('proxy', { path: '/pub' });
     expect(stale.status).toBe(200);
     expect(stale.headers['x-cache']).toBe('STALE');
-  });
-});
-
-describe('group', () => {
-  let r: FakeRegistry;
-  let up: Awaited<ReturnType<typeof upstreamWith>>;
-  beforeEach(async () => {
-    up = await upstreamWith([
-      { name: 'pub', versions: ['1.0.0'] },
-      // a public package squatting a private name, with a tempting higher version
-      { name: 'acme-internal', versions: ['1.0.0', '99.0.0'] },
-    ]);
-    r = registry({ upstream: up.upstream });
-    expect((await publish(r, 'local', 'acme-internal', '1.0.0')).status).toBe(201);
-    expect((await publish(r, 'local', 'private-only', '1.0.0')).status).toBe(201);
-  });
-
-  it('merges members and points tarball URLs at the group', async () => {
-    expect((await publish(r, 'second', 'pub', '0.5.0')).status).toBe(201);
-    r.add('wide', 'group', { members: ['proxy', 'second'] });
-    const answer = await r.request('wide', { path: '/pub', headers: { accept: 'application/json' } });
-    // a hosted member has "pub": the guard keeps the public versions out
-    expect(Object.keys(answer.json.versions)).toEqual(['0.5.0']);
-    const publicOnly = await r.request('group', { path: '/pub', headers: { accept: ABBREVIATED } });
-    expect(publicOnly.contentType).toBe('application/vnd.npm.install-v1+json');
-    expect(publicOnly.json.versions['1.0.0'].dist.tarball).toBe(`${HOST}/group/pub/-/pub-1.0.0.tgz`);
-    const tarball = await r.request('group', { path: '/pub/-/pub-1.0.0.tgz' });
-    expect(tarball.status).toBe(200);
-    expect(tarball.headers).not.toHaveProperty('x-registry-npm-origin');
-    expect((await r.request('group', { path: '/private-only' })).json.versions['1.0.0'].dist.tarball).toBe(`${HOST}/group/private-only/-/private-only-1.0.0.tgz`);
-  });
-
-  it('merges two hosted members: union of versions, first wins, tags from the first having them', async () => {
-    expect((await publish(r, 'second', 'acme-internal', '1.0.0', { extra: { description: 'second copy' } })).status).toBe(201);
-    expect((await publish(r, 'second', 'acme-internal', '2.0.0', { tags: { next: '2.0.0' } })).status).toBe(201);
-    r.add('hosted-pair', 'group', { members: ['local', 'second'] });
-    const doc = (await r.request('hosted-pair', { path: '/acme-internal' })).json;
-    expect(Object.keys(doc.versions).sort()).toEqual(['1.0.0', '2.0.0']);
-    expect(doc.versions['1.0.0'].description).toBe('acme-internal does things');
-    expect(doc['dist-tags']).toEqual({ latest: '1.0.0', next: '2.0.0' });
-  });
-
-  it('guards a private name: only hosted versions, whatever the member order', async () => {
-    for (const group of ['group', 'proxy-first', 'outer']) {
-      const doc = (await r.request(group, { path: '/acme-internal' })).json;
-      expect(Object.keys(doc.versions), group).toEqual(['1.0.0']);
-      expect(doc['dist-tags'], group).toEqual({ latest: '1.0.0' });
-      const { tarball } = await pkg('acme-internal', '1.0.0');
-      const served = await r.request(group, { path: '/acme-internal/-/acme-internal-1.0.0.tgz' });
-      expect(served.status, group).toBe(200);
-      expect(served.bytes.equals(tarball), `${group} serves the hosted tarball`).toBe(true);
-      expect((await r.request(group, { path: '/acme-internal/-/acme-internal-99.0.0.tgz' })).status, group).toBe(404);
-    }
-    // a private name never even reaches the upstream, nested groups included
-    expect(up.upstream.requests.filter((q) => q.includes('acme-internal'))).toEqual([]);
-  });
-
-  it('never asks an upstream about a name a hosted member has', async () => {
-    await r.request('group', { path: '/acme-internal' });
-    await r.request('group', { path: '/acme-internal/-/acme-internal-1.0.0.tgz' });
-    await r.request('group', { path: '/acme-internal/-/acme-internal-99.0.0.tgz' });
-    expect(up.upstream.requests.filter((q) => q.includes('acme-internal'))).toEqual([]);
-  });
-
-  it('never serves a cached answer past a change', async () => {
-    for (const repo of ['local', 'group', 'outer']) {
-      const before = await r.request(repo, { path: '/private-only', headers: { accept: ABBREVIATED } });
-      expect((await r.request(repo, { path: '/private-only', headers: { accept: ABBREVIATED } })).headers['etag']).toBe(before.headers['etag']);
-    }
-    await publish(r, 'local', 'private-only', '1.1.0');
-    for (const repo of ['local', 'group', 'outer']) {
-      const after = await r.request(repo, { path: '/private-only', headers: { accept: ABBREVIATED } });
-      expect(Object.keys(after.json.versions), repo).toEqual(['1.0.0', '1.1.0']);
-    }
-    const doc = (await r.request('local', { path: '/private-only' })).json;
-    doc.versions['1.0.0'].deprecated = 'gone';
-    await r.request('local', { method: 'PUT', path: `/private-only/-rev/${doc._rev}`, user: alice, body: doc });
-    expect((await r.request('group', { path: '/private-only', headers: { accept: ABBREVIATED } })).json.versions['1.0.0'].deprecated).toBe('gone');
-  });
-
-  it('fails closed when a hosted member cannot answer', async () => {
-    const local = r.repos.get('local')!;
-    const original = local.documents.get.bind(local.documents);
-    local.documents.get = async () => {
-      throw new Error('database is down');
-    };
-    try {
-      const answer = await r.request('group', { path: '/acme-internal' });
-      expect(answer.status).toBe(502);
-      expect(answer.json.error).toMatch(/local could not answer/);
-    } finally {
-      local.documents.get = original;
-    }
-  });
-
-  it('answers 404 when no member has the package, 502 when none could answer', async () => {
-    expect((await r.request('group', { path: '/nobody-has-this' })).status).toBe(404);
-    up.upstream.down = true;
-    expect((await r.request('group', { path: '/nobody-has-this' })).status).toBe(502);
-    expect((await r.request('group', { path: '/private-only' })).status).toBe(200);
-  });
-
-  it('applies the environment at the group level', async () => {
-    await publish(r, 'local', 'acme-internal', '1.1.0', { tags: { staging: '1.1.0' } });
-    await r.request('local', { method: 'PUT', path: '/-/package/acme-internal/dist-tags/latest', user: alice, body: '1.0.0' });
-    const staged = await r.request('group', { path: '/acme-internal', headers: { 'registry-environment': 'staging', accept: ABBREVIATED } });
-    expect(staged.json['dist-tags'].latest).toBe('1.1.0');
-    expect((await r.request('group', { path: '/acme-internal' })).json['dist-tags'].latest).toBe('1.0.0');
-  });
-
-  it('forwards writes to its first hosted member', async () => {
-    expect((await publish(r, 'group', 'via-group', '1.0.0')).status).toBe(201);
-    expect((await r.request('local', { path: '/via-group' })).status).toBe(200);
-    expect((await r.request('group', { method: 'PUT', path: '/-/package/via-group/dist-tags/beta', user: alice, body: '1.0.0' })).status).toBe(201);
-    expect((await r.request('local', { path: '/-/package/via-group/dist-tags' })).json).toEqual({ latest: '1.0.0', beta: '1.0.0' });
-    // the member still checks the principal's permissions
-    expect((await r.request('group', { method: 'DELETE', path: '/via-group/-rev/x', user: writer })).status).toBe(403);
-    r.add('no-hosted', 'group', { members: ['proxy'] });
-    expect((await publish(r, 'no-hosted', 'x', '1.0.0')).status).toBe(405);
-  });
-
-  it('merges search results, first member wins a name', async () => {
-    up.upstream.handler = ((inner) => (path: string, method: string): UpstreamAnswer =>
-      path.startsWith('-/v1/search') ? { status: 200, body: { objects: [{ package: { name: 'acme-internal', from: 'upstream' } }, { package: { name: 'pub' } }], total: 2 } } : inner(path, method))(
-      up.upstream.handler,
-    );
-    const found = (await r.request('group', { path: '/-/v1/search?text=' })).json;
-    expect(found.objects.map((o: { package: { name: string } }) => o.package.name)).toEqual(['acme-internal', 'private-only', 'pub']);
-    expect(found.objects[0].package.from).toBeUndefined();
   });
 });
 

@@ -5,7 +5,8 @@ import {
   jsonResponse,
   type FormatDefinition,
   type FormatRequestContext,
-  type FormatResponse,
+  type GroupPlan,
+  type MergeableDocument,
   type RepositoryInfo,
   type RouteDefinition,
 } from '@registry-core/api';
@@ -14,10 +15,11 @@ import { couchLogin, logout, webLogin, whoami } from './account.js';
 import { MAX_AUDIT_BYTES, audit } from './audit.js';
 import { authChallenge, clientConfig, localNpmRegistry } from './client-config.js';
 import { parseName, type PackageName } from './names.js';
+import type { Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
 import { changeDistTag, deleteTarball, publish, unpublishPackage, updateDocument } from './publish.js';
-import { getDistTags, getPackument, getTarball, getVersion } from './reads.js';
-import { search } from './search.js';
+import { distTagsResponse, getTarball, packumentDocument, packumentResponse, serveDocument, versionResponse } from './reads.js';
+import { parseSearchQuery, search, searchDocument } from './search.js';
 import { createToken, listTokens, revokeToken } from './tokens.js';
 
 /** Strings longer than this in a publish body go to disk, not memory (the base64 tarball). */
@@ -31,19 +33,10 @@ function segments(ctx: FormatRequestContext): string[] {
   return Array.isArray(rest) ? [...rest] : typeof rest === 'string' ? [rest] : [];
 }
 
-/**
- * Writes go to hosted repositories. A group forwards them (the same request) to its first
- * hosted member; a proxy takes none.
- */
-async function forwardWrite(ctx: FormatRequestContext, write: () => Promise<FormatResponse>): Promise<FormatResponse> {
+/** Writes go to hosted repositories (a group sends them to one by the routes' plans); a proxy takes none. */
+function hostedOnly(ctx: FormatRequestContext): void {
   const repo = ctx.repository;
-  if (repo.type === 'hosted') return write();
-  if (repo.type === 'group') {
-    const hosted = repo.members!.list.find((m) => m.type === 'hosted');
-    if (!hosted) throw new MethodNotAllowedError(`${repo.name} has no hosted member to publish to`);
-    return repo.members!.forward(hosted.name);
-  }
-  throw new MethodNotAllowedError(`${repo.name} is a proxy; publish to a hosted repository (or a group with one)`);
+  if (repo.type !== 'hosted') throw new MethodNotAllowedError(`${repo.name} is a ${repo.type} repository; publish to a hosted repository (or a group with one)`);
 }
 
 /**
@@ -63,7 +56,65 @@ function target(ctx: FormatRequestContext) {
   return parseNpmPath(segments(ctx), ctx.path);
 }
 
+/** The package a catch-all read names: its document, one of its versions, or one of its tarballs. */
+function readTarget(ctx: FormatRequestContext) {
+  const path = target(ctx);
+  if (path.kind !== 'packument' && path.kind !== 'version' && path.kind !== 'tarball') throw new NotFoundError('not found');
+  return path;
+}
+
+/** `GET /<name>` and `GET /<name>/<version | tag | range>`, from the (group's: merged) document. */
+const packumentRead = packumentDocument(
+  (ctx) => readTarget(ctx).name,
+  (ctx, loaded) => {
+    const path = readTarget(ctx);
+    return path.kind === 'version' ? versionResponse(ctx, path.name, path.spec, loaded) : packumentResponse(ctx, loaded);
+  },
+);
+
+/** The name of `GET /-/package/<name>/dist-tags` (a single tag is not readable: 404). */
+function distTagsName(ctx: FormatRequestContext): PackageName {
+  const { name, tag } = parseDistTagPath(segments(ctx), ctx.path);
+  if (tag !== undefined) throw new NotFoundError('not found');
+  return name;
+}
+
+const distTagsRead = packumentDocument(distTagsName, (_ctx, loaded) => distTagsResponse(loaded));
+
+const notIn = (ctx: FormatRequestContext, name: PackageName) => () => new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
+
+/**
+ * A group's plan for a read of one package: the kernel serves it from the name's owner,
+ * or from the proxies when no hosted member holds it (their documents merged with
+ * `merge`). The group's own name-level read rules apply first; each member checks its own.
+ */
+function readPlan(ctx: FormatRequestContext, name: PackageName, merge?: MergeableDocument<Packument>): GroupPlan {
+  ctx.authorize('read', name.name);
+  return merge ? { serve: 'package', package: name.name, merge } : { serve: 'package', package: name.name };
+}
+
+/** A group's plan for a write: the kernel sends it to the name's owner, or for a new name to the first hosted member. */
+function writePlan(name: PackageName): GroupPlan {
+  return { serve: 'package', package: name.name };
+}
+
+/** The dist-tag a write route changes (`PUT|DELETE /-/package/<name>/dist-tags/<tag>`). */
+function distTagWrite(ctx: FormatRequestContext): { name: PackageName; tag: string } {
+  const { name, tag } = parseDistTagPath(segments(ctx), ctx.path);
+  if (tag === undefined) throw new MethodNotAllowedError('name a dist-tag: /-/package/<name>/dist-tags/<tag>');
+  return { name, tag };
+}
+
+/** The package of a catch-all write, or a 405 for a path no write goes to. */
+function writeTarget(ctx: FormatRequestContext) {
+  const path = target(ctx);
+  if (ctx.method === 'PUT' && (path.kind === 'packument' || path.kind === 'revision')) return path;
+  if (ctx.method === 'DELETE' && (path.kind === 'tarball-revision' || path.kind === 'revision')) return path;
+  throw new MethodNotAllowedError(`${ctx.method} is not supported on ${ctx.path.slice(0, 200)}`);
+}
+
 const routes: RouteDefinition[] = [
+  // Account and token routes run on the group itself (the default plan): logins are the registry's.
   { method: 'GET', path: '/-/ping', permission: 'read', handler: async () => jsonResponse({}, { cachePolicy: 'no-store' }) },
   { method: 'GET', path: '/-/whoami', permission: 'none', handler: whoami },
   { method: 'POST', path: '/-/v1/login', permission: 'none', handler: webLogin },
@@ -72,16 +123,23 @@ const routes: RouteDefinition[] = [
   { method: 'POST', path: '/-/npm/v1/tokens', permission: 'none', body: { kind: 'json', limit: 64 * 1024 }, handler: createToken },
   { method: 'GET', path: '/-/npm/v1/tokens', permission: 'none', handler: listTokens },
   { method: 'DELETE', path: '/-/npm/v1/tokens/token/:key', permission: 'none', handler: revokeToken },
-  { method: 'GET', path: '/-/v1/search', permission: 'read', handler: search },
+  {
+    method: 'GET',
+    path: '/-/v1/search',
+    permission: 'read',
+    handler: search,
+    group(ctx) {
+      // A bad query is refused once, by the group, rather than by every member.
+      parseSearchQuery(ctx.query, ctx.repository.limits.maxSearchResults);
+      return { serve: 'members', merge: searchDocument };
+    },
+  },
   {
     method: 'GET',
     path: '/-/package/*rest',
     permission: 'read',
-    handler: async (ctx) => {
-      const { name, tag } = parseDistTagPath(segments(ctx), ctx.path);
-      if (tag !== undefined) throw new NotFoundError('not found');
-      return getDistTags(ctx, name);
-    },
+    handler: async (ctx) => serveDocument(ctx, distTagsRead, notIn(ctx, distTagsName(ctx))),
+    group: (ctx) => readPlan(ctx, distTagsName(ctx), distTagsRead),
   },
   {
     method: ['PUT', 'DELETE'],
@@ -89,28 +147,31 @@ const routes: RouteDefinition[] = [
     permission: 'write',
     body: { kind: 'json', limit: 4096 },
     handler: async (ctx) => {
-      const { name, tag } = parseDistTagPath(segments(ctx), ctx.path);
-      if (tag === undefined) throw new MethodNotAllowedError('name a dist-tag: /-/package/<name>/dist-tags/<tag>');
-      return forwardWrite(ctx, () => {
-        if (ctx.method === 'DELETE') return changeDistTag(ctx, name, tag, undefined);
-        const version = ctx.body;
-        if (typeof version !== 'string' || semver.valid(version) !== version) throw new BadRequestError('the body must be a JSON string holding a version, e.g. "1.0.0"', 'INVALID_VERSION');
-        return changeDistTag(ctx, name, tag, version);
-      });
+      const { name, tag } = distTagWrite(ctx);
+      hostedOnly(ctx);
+      if (ctx.method === 'DELETE') return changeDistTag(ctx, name, tag, undefined);
+      const version = ctx.body;
+      if (typeof version !== 'string' || semver.valid(version) !== version) throw new BadRequestError('the body must be a JSON string holding a version, e.g. "1.0.0"', 'INVALID_VERSION');
+      return changeDistTag(ctx, name, tag, version);
     },
+    group: (ctx) => writePlan(distTagWrite(ctx).name),
   },
-  { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', permission: 'read', body: { kind: 'stream', limit: MAX_AUDIT_BYTES }, handler: audit },
-  { method: 'POST', path: '/-/npm/v1/security/audits/quick', permission: 'read', body: { kind: 'stream', limit: MAX_AUDIT_BYTES }, handler: audit },
+  // Only an upstream knows advisories: a group asks its first proxy member, and fails without one.
+  { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', permission: 'read', body: { kind: 'stream', limit: MAX_AUDIT_BYTES }, handler: audit, group: () => ({ serve: 'upstream' }) },
+  { method: 'POST', path: '/-/npm/v1/security/audits/quick', permission: 'read', body: { kind: 'stream', limit: MAX_AUDIT_BYTES }, handler: audit, group: () => ({ serve: 'upstream' }) },
   {
     method: 'GET',
     path: '/*rest',
     permission: 'read',
     handler: async (ctx) => {
-      const path = target(ctx);
-      if (path.kind === 'packument') return getPackument(ctx, path.name);
-      if (path.kind === 'version') return getVersion(ctx, path.name, path.spec);
+      const path = readTarget(ctx);
       if (path.kind === 'tarball') return getTarball(ctx, path.name, path.file);
-      throw new NotFoundError('not found');
+      return serveDocument(ctx, packumentRead, notIn(ctx, path.name));
+    },
+    group(ctx) {
+      const path = readTarget(ctx);
+      // A tarball comes whole from the first candidate that has it; documents merge.
+      return path.kind === 'tarball' ? readPlan(ctx, path.name) : readPlan(ctx, path.name, packumentRead);
     },
   },
   {
@@ -119,29 +180,29 @@ const routes: RouteDefinition[] = [
     permission: 'write',
     body: { kind: 'json', spillStringsOver: SPILL_OVER },
     handler: async (ctx) => {
-      const path = target(ctx);
-      if (path.kind === 'packument') {
-        // Some clients send a document update (deprecate) to the package URL itself: no attachments, a _rev.
-        const body = ctx.body as { _attachments?: unknown; _rev?: unknown } | undefined;
-        const attachments = body?._attachments;
-        const hasAttachments = !!attachments && typeof attachments === 'object' && Object.keys(attachments).length > 0;
-        if (!hasAttachments && typeof body?._rev === 'string') return forwardWrite(ctx, () => updateDocument(ctx, path.name, body._rev as string));
-        return forwardWrite(ctx, () => publish(ctx, path.name));
-      }
-      if (path.kind === 'revision') return forwardWrite(ctx, () => updateDocument(ctx, path.name, path.rev));
-      throw new MethodNotAllowedError(`PUT is not supported on ${ctx.path.slice(0, 200)}`);
+      const path = writeTarget(ctx);
+      hostedOnly(ctx);
+      if (path.kind === 'revision') return updateDocument(ctx, path.name, path.rev);
+      // Some clients send a document update (deprecate, star) to the package URL itself: no attachments, a _rev.
+      const body = ctx.body as { _attachments?: unknown; _rev?: unknown } | undefined;
+      const attachments = body?._attachments;
+      const hasAttachments = !!attachments && typeof attachments === 'object' && Object.keys(attachments).length > 0;
+      if (!hasAttachments && typeof body?._rev === 'string') return updateDocument(ctx, path.name, body._rev);
+      return publish(ctx, path.name);
     },
+    group: (ctx) => writePlan(writeTarget(ctx).name),
   },
   {
     method: 'DELETE',
     path: '/*rest',
     permission: 'delete',
     handler: async (ctx) => {
-      const path = target(ctx);
-      if (path.kind === 'tarball-revision') return forwardWrite(ctx, () => deleteTarball(ctx, path.name, path.file));
-      if (path.kind === 'revision') return forwardWrite(ctx, () => unpublishPackage(ctx, path.name));
-      throw new MethodNotAllowedError(`DELETE is not supported on ${ctx.path.slice(0, 200)}`);
+      const path = writeTarget(ctx);
+      hostedOnly(ctx);
+      if (path.kind === 'tarball-revision') return deleteTarball(ctx, path.name, path.file);
+      return unpublishPackage(ctx, path.name);
     },
+    group: (ctx) => writePlan(writeTarget(ctx).name),
   },
 ];
 

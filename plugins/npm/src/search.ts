@@ -1,4 +1,5 @@
-import { BadRequestError, jsonResponse, type FormatRequestContext, type FormatResponse } from '@registry-core/api';
+import { BadRequestError, jsonResponse, type FormatRequestContext, type FormatResponse, type LoadedDocument, type MergeableDocument } from '@registry-core/api';
+import { upstreamOf } from './reads.js';
 
 /** Largest `size` accepted at all; anything above is refused, not clamped (it is a client bug or an attack). */
 export const MAX_SEARCH_SIZE = 10_000;
@@ -9,6 +10,12 @@ const MAX_TEXT = 256;
 export interface SearchObject {
   package: { name: string; [field: string]: unknown };
   [field: string]: unknown;
+}
+
+/** A repository's search answer: the objects the caller may see, and how many matched. */
+export interface SearchResult {
+  readonly objects: readonly SearchObject[];
+  readonly total: number;
 }
 
 /** The parameters of `GET /-/v1/search?text=&size=&from=`, checked. */
@@ -42,12 +49,12 @@ function answer(objects: readonly unknown[], total: number): FormatResponse {
  * Leave out the names the caller may not read (`auth.permissions` rules naming packages):
  * a search never reveals what a direct request would refuse. The total drops by as many.
  */
-function readable(ctx: FormatRequestContext, objects: readonly unknown[], total: number): FormatResponse {
-  const visible = objects.filter((o) => {
+function readable(ctx: FormatRequestContext, objects: readonly unknown[], total: number): SearchResult {
+  const visible = objects.filter((o): o is SearchObject => {
     const name = (o as SearchObject | undefined)?.package?.name;
     return typeof name === 'string' && ctx.allowed('read', name);
   });
-  return answer(visible, Math.max(visible.length, total - (objects.length - visible.length)));
+  return { objects: visible, total: Math.max(visible.length, total - (objects.length - visible.length)) };
 }
 
 /**
@@ -71,49 +78,68 @@ export function mergeSearchObjects(answers: readonly unknown[], size: number): {
   return { objects: objects.slice(0, size), total: objects.length };
 }
 
-/** `GET /-/v1/search`: hosted searches its components, proxy asks the upstream, group merges. */
-export async function search(ctx: FormatRequestContext): Promise<FormatResponse> {
+const EMPTY: LoadedDocument<SearchResult> = { value: { objects: [], total: 0 } };
+
+/**
+ * This repository's answer: a hosted one searches its components, a proxy asks its
+ * upstream (an upstream without search, or failing, is an empty result, as npm expects of
+ * a registry). Never undefined, so a group's search always has an answer to merge.
+ */
+async function loadSearch(ctx: FormatRequestContext): Promise<LoadedDocument<SearchResult>> {
   const repo = ctx.repository;
   const { text, size, from } = parseSearchQuery(ctx.query, repo.limits.maxSearchResults);
-  if (repo.type === 'hosted') {
-    const result = await repo.components.search({ text, offset: from, limit: size });
-    const objects = result.items.map((c) => ({
-      package: {
-        name: c.name,
-        version: c.version,
-        description: typeof c.attributes['description'] === 'string' ? c.attributes['description'] : '',
-        keywords: Array.isArray(c.attributes['keywords']) ? c.attributes['keywords'] : [],
-        date: c.updatedAt.toISOString(),
-        links: {},
-        publisher: {},
-        maintainers: [],
-      },
-      score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
-      searchScore: 1,
-    }));
-    return readable(ctx, objects, result.total);
-  }
-  if (repo.type === 'proxy') {
+  const upstream = upstreamOf(repo);
+  if (upstream) {
     try {
-      const upstream = await repo.upstream!.passthrough({
+      const answered = await upstream.passthrough({
         method: 'GET',
         upstreamUrl: `-/v1/search?${new URLSearchParams({ text, size: String(size), from: String(from) })}`,
         headers: { accept: 'application/json' },
         maxBytes: 8 * 1024 * 1024,
       });
-      // An upstream without search (404) or failing: an empty result, as npm expects of a registry.
-      if (upstream.status !== 200) return answer([], 0);
-      const parsed = JSON.parse(upstream.body.toString('utf8')) as { objects?: unknown; total?: unknown };
-      if (!Array.isArray(parsed.objects)) return answer([], 0);
+      if (answered.status !== 200) return EMPTY;
+      const parsed = JSON.parse(answered.body.toString('utf8')) as { objects?: unknown; total?: unknown };
+      if (!Array.isArray(parsed.objects)) return EMPTY;
       const objects = parsed.objects.slice(0, size);
-      return readable(ctx, objects, typeof parsed.total === 'number' ? parsed.total : objects.length);
+      return { value: readable(ctx, objects, typeof parsed.total === 'number' ? parsed.total : objects.length) };
     } catch (error) {
       ctx.logger.warn('upstream search failed; answering an empty result', { error: (error as Error).message });
-      return answer([], 0);
+      return EMPTY;
     }
   }
-  const answers = await repo.members!.all();
-  const bodies = answers.filter((a) => (a.response.status ?? 200) === 200 && a.response.body?.kind === 'json').map((a) => (a.response.body as { value: unknown }).value);
-  const merged = mergeSearchObjects(bodies, size);
-  return readable(ctx, merged.objects, merged.total);
+  const result = await repo.components.search({ text, offset: from, limit: size });
+  const objects = result.items.map((c) => ({
+    package: {
+      name: c.name,
+      version: c.version,
+      description: typeof c.attributes['description'] === 'string' ? c.attributes['description'] : '',
+      keywords: Array.isArray(c.attributes['keywords']) ? c.attributes['keywords'] : [],
+      date: c.updatedAt.toISOString(),
+      links: {},
+      publisher: {},
+      maintainers: [],
+    },
+    score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
+    searchScore: 1,
+  }));
+  return { value: readable(ctx, objects, result.total) };
+}
+
+/**
+ * `GET /-/v1/search`, mergeable: each member answers as above (with its own read rules),
+ * a group merges its members' answers in member order (the first listing a name wins) and
+ * leaves out what its own rules hide.
+ */
+export const searchDocument: MergeableDocument<SearchResult> = {
+  load: loadSearch,
+  merge: (results, ctx) => mergeSearchObjects(results, parseSearchQuery(ctx.query, ctx.repository.limits.maxSearchResults).size),
+  render(ctx, { value }) {
+    const visible = readable(ctx, value.objects, value.total);
+    return answer(visible.objects, visible.total);
+  },
+};
+
+/** `GET /-/v1/search` on a hosted or proxy repository. */
+export async function search(ctx: FormatRequestContext): Promise<FormatResponse> {
+  return searchDocument.render(ctx, await loadSearch(ctx));
 }

@@ -1,7 +1,8 @@
 // An in-memory stand-in for the host, for this plugin's unit tests only (not built):
 // routes matched with the host's path-to-regexp, permissions checked, errors mapped to
 // the format's error body, and the engine services (assets with digest checks, documents,
-// components, a proxy cache over a fake upstream, group members) kept in maps.
+// components, a proxy cache over a fake upstream) kept in maps. Hosted and proxy
+// repositories only: groups are the kernel's (route plans), tested against real registries.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
@@ -24,10 +25,8 @@ import {
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
-  type GroupMembers,
   type KeyValueStore,
   type Logger,
-  type MemberResponse,
   type Permission,
   type Principal,
   type ProxyCache,
@@ -35,7 +34,6 @@ import {
   type RepositoryHandle,
   type RepositoryType,
   type StoredDocument,
-  type SubRequest,
 } from '@registry-core/api';
 import { match } from 'path-to-regexp';
 
@@ -303,18 +301,11 @@ interface FakeRepository {
   readonly name: string;
   readonly type: RepositoryType;
   readonly config: Record<string, unknown>;
-  readonly members?: readonly string[];
   readonly assets: MemoryAssets;
   readonly documents: MemoryDocuments;
   readonly components: MemoryComponents;
   readonly kv: MemoryKv;
   readonly upstream?: FakeProxyCache;
-}
-
-/** As the host does for a member: its failure becomes a response (502 for an unexpected error). */
-function errorAsResponse(error: unknown): FormatResponse {
-  const status = isRegistryError(error) ? error.status : 502;
-  return { status, body: { kind: 'json', value: { error: (error as Error).message, code: isRegistryError(error) ? error.code : 'INTERNAL' } } };
 }
 
 /** Several repositories of one format, served like the host serves them. */
@@ -330,13 +321,12 @@ export class FakeRegistry {
 
   constructor(private readonly format: FormatDefinition) {}
 
-  add(name: string, type: RepositoryType, options: { config?: Record<string, unknown>; members?: string[]; upstream?: FakeUpstream } = {}): FakeRepository {
+  add(name: string, type: Exclude<RepositoryType, 'group'>, options: { config?: Record<string, unknown>; upstream?: FakeUpstream } = {}): FakeRepository {
     const assets = new MemoryAssets();
     const repo: FakeRepository = {
       name,
       type,
       config: options.config ?? {},
-      members: options.members,
       assets,
       documents: new MemoryDocuments(),
       components: new MemoryComponents(),
@@ -385,7 +375,7 @@ export class FakeRegistry {
   async request(repoName: string, request: FakeRequest): Promise<FakeAnswer> {
     let response: FormatResponse;
     try {
-      response = await this.dispatch(repoName, request, { viaGroup: false, baseUrl: `${HOST}/${repoName}/` });
+      response = await this.dispatch(repoName, request, `${HOST}/${repoName}/`);
     } catch (error) {
       if (!isRegistryError(error)) throw error;
       const rendered = this.format.errorBody!({ status: error.status, code: error.code, message: error.message });
@@ -424,7 +414,7 @@ export class FakeRegistry {
     return { status: response.status ?? 200, headers, contentType, bytes, json, response };
   }
 
-  private async dispatch(repoName: string, request: FakeRequest, via: { viaGroup: boolean; baseUrl: string }): Promise<FormatResponse> {
+  private async dispatch(repoName: string, request: FakeRequest, baseUrl: string): Promise<FormatResponse> {
     const repo = this.repos.get(repoName);
     if (!repo) throw new Error(`no repository ${repoName}`);
     const method = request.method ?? 'GET';
@@ -448,7 +438,7 @@ export class FakeRegistry {
     }
     if (!found) throw new NotFoundError(`no such endpoint: ${method} ${rawPath}`);
     const permission = found.route.permission;
-    // As the host does: member permissions are checked through groups too.
+    // As the host does: the route's permission is checked before its handler runs.
     if (permission !== 'none') this.authorize(request.user, permission);
     const headers: Record<string, string | undefined> = { ...Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])) };
     if (request.user?.token) headers['authorization'] ??= `Bearer ${request.user.token}`;
@@ -463,7 +453,6 @@ export class FakeRegistry {
       components: repo.components,
       kv: repo.kv,
       upstream: repo.upstream,
-      members: repo.type === 'group' ? this.members(repo, request, headers, via.baseUrl) : undefined,
     };
     const body = found.route.body?.kind === 'stream' && Buffer.isBuffer(request.body) ? Readable.from([request.body]) : request.body;
     const ctx: FormatRequestContext = {
@@ -475,7 +464,7 @@ export class FakeRegistry {
       headers,
       body,
       principal: this.principal(request.user),
-      baseUrl: via.baseUrl,
+      baseUrl,
       clientAddress: '127.0.0.1',
       requestId: 'test',
       logger: silentLogger,
@@ -484,7 +473,7 @@ export class FakeRegistry {
         ...this.auth,
         revokeToken: async (token) => (request.user ? (this.users.get(request.user.name)?.tokens.delete(token) ?? false) : false),
       },
-      viaGroup: via.viaGroup,
+      viaGroup: false,
       authorize: (p) => this.authorize(request.user, p),
       allowed: (p) => {
         try {
@@ -499,33 +488,6 @@ export class FakeRegistry {
       },
     };
     return found.route.handler(ctx);
-  }
-
-  private members(group: FakeRepository, parent: FakeRequest, parentHeaders: Record<string, string | undefined>, baseUrl: string): GroupMembers {
-    const names = group.members ?? [];
-    const typeOf = (name: string) => this.repos.get(name)!.type;
-    const run = async (name: string, sub: SubRequest = {}): Promise<FormatResponse> => {
-      const headers = { ...parentHeaders, ...sub.headers } as Record<string, string>;
-      try {
-        return await this.dispatch(name, { method: sub.method ?? parent.method, path: sub.path ?? parent.path, headers, body: sub.body ?? parent.body, user: parent.user }, { viaGroup: true, baseUrl });
-      } catch (error) {
-        return errorAsResponse(error);
-      }
-    };
-    return {
-      names,
-      list: names.map((name) => ({ name, type: typeOf(name) })),
-      all: (sub) => Promise.all(names.map(async (name): Promise<MemberResponse> => ({ member: { name, type: typeOf(name) }, response: await run(name, sub) }))),
-      first: async (sub) => {
-        for (const name of names) {
-          const response = await run(name, sub);
-          const status = response.status ?? 200;
-          if (status >= 200 && status < 300) return { member: { name, type: typeOf(name) }, response };
-        }
-        return undefined;
-      },
-      forward: (name, sub) => run(name, sub),
-    };
   }
 }
 
