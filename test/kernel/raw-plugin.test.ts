@@ -186,6 +186,8 @@ repositories:
     expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
     expect(replayed.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(replayed.headers.get('x-request-id')).toBeTruthy();
+    // The replay carries every header of the first answer: the member that answered too.
+    expect(replayed.headers.get('x-registry-member')).toBe('remote');
     await replayed.arrayBuffer();
     expect((await fetch(url, { headers: { 'if-none-match': etag } })).status).toBe(304);
     const head = await fetch(url, { method: 'HEAD' });

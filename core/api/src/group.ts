@@ -13,7 +13,9 @@ export interface LoadedDocument<T> {
   readonly cache?: CacheStatus;
   /**
    * A stable identity of `value` (a hosted document's revision, a cached file's digest), for
-   * caches of what is rendered from it; a merged document has one when every part has.
+   * caches of what is rendered from it; a merged document has one when every part has. It
+   * must cover everything `value` depends on: a member loads with the group's base URL, so
+   * a revision of a document whose URLs were rewritten includes that URL.
    */
   readonly revision?: string;
 }
@@ -29,6 +31,11 @@ export interface MergeableDocument<T> {
   load(ctx: FormatRequestContext): Promise<LoadedDocument<T> | undefined>;
   /** Members' documents, in member order, into one (never empty). */
   merge(documents: readonly T[], ctx: FormatRequestContext): T;
+  /**
+   * The document of a name no member has, for protocols that never answer such a request
+   * with a 404 (OCI's referrers: an empty list). Absent: a 404.
+   */
+  empty?(ctx: FormatRequestContext): T;
   /** Answer the client with a document (for a group: the merged one, in the group's context). */
   render(ctx: FormatRequestContext, document: LoadedDocument<T>): FormatResponse | Promise<FormatResponse>;
 }

@@ -46,7 +46,15 @@ function runner(answers: Record<string, Error | 'ok'>, loads: Record<string, str
   };
 }
 
-const ctx = { repository: { name: 'g' }, logger: { warn() {} } } as unknown as FormatRequestContext;
+const authorized: [string, string | undefined][] = [];
+const ctx = {
+  repository: { name: 'g' },
+  logger: { warn() {} },
+  authorize(permission: string, packageName?: string) {
+    authorized.push([permission, packageName]);
+    if (packageName === 'forbidden-here') throw new ForbiddenError('the group refuses it');
+  },
+} as unknown as FormatRequestContext;
 const route = (permission: RouteDefinition['permission'], plan: RouteDefinition['group']): RouteDefinition => ({ method: 'GET', path: '/', permission, handler: async () => ({}), group: plan });
 const text = (r: FormatResponse) => (r.body as { value: string }).value;
 const union: MergeableDocument<string[]> = {
@@ -154,6 +162,33 @@ describe('GroupRouter', () => {
     });
     const merged = await new GroupRouter(both).serve(both.get('mg')!, route('read', () => ({ serve: 'package', package: 'g:a', merge: union })), ctx, runner({}, { releases: ['1.0'], snapshots: ['1.1-SNAPSHOT'], other: ['6.6.6'] }));
     expect((merged.body as { value: { d: string[] } }).value.d).toEqual(['1.0', '1.1-SNAPSHOT']);
+  });
+
+  it('checks the group\'s own name-level rules before any member is asked', async () => {
+    authorized.length = 0;
+    const run = runner({ proxy1: 'ok' });
+    await expect(router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'forbidden-here' })), ctx, run)).rejects.toMatchObject({ status: 403 });
+    expect(run.asked).toEqual([]);
+    await router.serve(repos.get('g')!, route('write', () => ({ serve: 'package', package: 'new' })), ctx, runner({ hostedA: 'ok' }));
+    expect(authorized).toEqual([
+      ['read', 'forbidden-here'],
+      ['write', 'new'],
+    ]);
+  });
+
+  it('asks the proxies in order for an upstream-only request, and fails without one', async () => {
+    const run = runner({ proxy2: new UpstreamError('down'), proxy1: 'ok' });
+    expect(text(await router.serve(repos.get('g')!, route('read', () => ({ serve: 'upstream' })), ctx, run))).toBe('proxy1');
+    const hostedOnly = repositories({ h: { type: 'hosted' }, hg: { type: 'group', members: ['h'] } });
+    await expect(new GroupRouter(hostedOnly).serve(hostedOnly.get('hg')!, route('read', () => ({ serve: 'upstream' })), ctx, runner({}))).rejects.toMatchObject({ status: 502 });
+  });
+
+  it('answers a name nobody has with the document\'s empty value when it has one', async () => {
+    const withEmpty: MergeableDocument<string[]> = { ...union, empty: () => [] };
+    const answer = await router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free', merge: withEmpty })), ctx, runner({}, {}));
+    expect((answer.body as { value: { d: string[] } }).value.d).toEqual([]);
+    // A failure is still a failure, not an empty list.
+    await expect(router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free', merge: withEmpty })), ctx, runner({}, { proxy1: new UpstreamError('down') }))).rejects.toMatchObject({ status: 502 });
   });
 
   it('refuses a write no hosted member can take', async () => {

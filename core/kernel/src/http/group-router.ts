@@ -126,15 +126,27 @@ export class GroupRouter {
         return this.merged(ctx, this.leaves(group.name), plan.merge, run, { tolerant: true, owners: 0 });
       case 'package': {
         const write = route.permission === 'write' || route.permission === 'delete';
+        // The group's own name-level rules first (auth.permissions with `packages`), then each
+        // member's own when it answers.
+        ctx.authorize(route.permission === 'none' ? 'read' : route.permission, plan.package);
         return write ? this.write(group, plan.package, run) : this.read(group, ctx, plan.package, plan.merge, run);
       }
     }
   }
 
+  /** The proxies in order; the first that answers is the answer. None: a 502, never an empty "all clear". */
   private async upstream(group: RepositoryRuntime, run: MemberRunner): Promise<FormatResponse> {
-    const proxy = this.leaves(group.name).find((l) => l.type === 'proxy');
-    if (!proxy) throw new NotFoundError(`${group.name} has no proxy member to ask`);
-    return withMember(await run.handle(proxy.runtime), [proxy.name]);
+    const proxies = this.leaves(group.name).filter((l) => l.type === 'proxy');
+    if (proxies.length === 0) throw new UpstreamError(`${group.name} has no proxy member to ask`);
+    const failures: RegistryError[] = [];
+    for (const proxy of proxies) {
+      try {
+        return withMember(await run.handle(proxy.runtime), [proxy.name]);
+      } catch (error) {
+        failures.push(asRegistryError(error, proxy.name));
+      }
+    }
+    throw this.nothingFound(failures, `no proxy of ${group.name} could answer`);
   }
 
   /** Owners answer alone; without one, the proxies. */
@@ -177,6 +189,8 @@ export class GroupRouter {
       if (failed) throw failed;
     }
     const found = results.filter((r): r is { leaf: Leaf; loaded: LoadedDocument<unknown> } => r.loaded !== undefined);
+    // Some documents exist for every name (OCI's referrers: an empty list, never a 404).
+    if (found.length === 0 && merge.empty && !failures.some((f) => f.status !== 404)) return merge.render(ctx, { value: merge.empty(ctx) });
     if (found.length === 0) throw this.nothingFound(failures, `${options.packageName ?? 'it'} is not in ${options.group ?? ctx.repository.name}`);
     for (const r of results) if (r.error && r.error.status >= 500) ctx.logger.warn('group member failed', { member: r.leaf.name, code: r.error.code, error: r.error.message });
     const revisions = found.map((r) => r.loaded.revision);

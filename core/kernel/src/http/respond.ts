@@ -174,7 +174,7 @@ async function writeAsset(ctx: Context, asset: Asset, status: number): Promise<v
     ctx.type = asset.contentType;
     // A whole immutable file from memory: the host may replay this answer (hot-answers.ts).
     const ref = assetMemoryRef(asset);
-    if (!range && status === 200 && asset.kind === 'content' && ref && !ctx.response.get('Vary')) {
+    if (!range && status === 200 && asset.kind === 'content' && ref && !ctx.response.get('Vary') && !/no-store/i.test(ctx.response.get('Cache-Control'))) {
       ctx.state['hotAnswer'] = { etag, repository: ref.repository, bytes: ref.bytes } satisfies HotCandidate;
     }
     return;

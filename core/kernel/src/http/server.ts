@@ -13,6 +13,9 @@ import { parseSince } from '../auth/audit-log.js';
 import type { HotAnswers } from './hot-answers.js';
 import { writeResponse, type HotCandidate } from './respond.js';
 
+/** Headers of one request or connection, never replayed by the hot path. */
+const PER_REQUEST_HEADERS = new Set(['x-request-id', 'content-length', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'x-cache']);
+
 export interface HttpHostOptions {
   readonly server: ServerConfig;
   readonly repositories: ReadonlyMap<string, RepositoryRuntime>;
@@ -277,10 +280,12 @@ export class HttpHost {
     const candidate = ctx.state['hotAnswer'] as HotCandidate | undefined;
     const hot = this.options.hotAnswers;
     if (!hot || !candidate || !anonymous || ctx.method !== 'GET' || ctx.status !== 200 || cache === 'STALE' || !hot.eligible(ctx.req)) return;
+    // Every header the answer carried (a format's own, the member that answered), but those
+    // of this one request and of the connection.
     const headers: Record<string, string> = {};
-    for (const name of ['content-type', 'etag', 'last-modified', 'cache-control', 'accept-ranges']) {
-      const value = ctx.response.get(name);
-      if (value) headers[name] = value;
+    for (const [name, value] of Object.entries(ctx.response.headers)) {
+      if (PER_REQUEST_HEADERS.has(name.toLowerCase()) || value === undefined) continue;
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
     }
     // Replayed from the cache: a HIT, whatever the first answer was.
     if (cache !== undefined) headers['x-cache'] = 'HIT';
