@@ -55,6 +55,21 @@ describe('upload sessions and asset links', () => {
     expect(await uploads.get(session.id)).toBeUndefined();
   });
 
+  it('checks a digest a chunk was not hashed with by reading it once more (sha512), and computes others on demand', async () => {
+    const sha512 = (t: string) => createHash('sha512').update(t).digest('hex');
+    const session = await uploads.create();
+    await uploads.append(session.id, Readable.from([Buffer.from('hello world')]));
+    expect(await code(uploads.commit(session.id, 'x/bad', { ...content, expect: { sha512: sha512('other') } }))).toBe('400 INTEGRITY_MISMATCH');
+    const asset = await uploads.commit(session.id, 'x/blob', { ...content, expect: { sha512: sha512('hello world') } });
+    expect(asset.digests.sha512).toBe(sha512('hello world'));
+    expect((await driver.list(UPLOAD_STORAGE_PREFIX)).keys).toEqual([]);
+    // A digest nobody asked for is computed when first asked, and kept for every asset of the bytes.
+    const md5 = createHash('md5').update('hello world').digest('hex');
+    const plain = await assets.put('y/blob', Buffer.from('hello world'), { ...content, digests: [] });
+    expect(await plain.digest('md5')).toBe(md5);
+    expect((await metadata.findAsset('r', 'y/blob'))?.md5).toBe(md5);
+  });
+
   it('joins chunks in order, refuses gaps and resends with 416, and verifies the whole', async () => {
     const session = await uploads.create();
     await uploads.append(session.id, Readable.from([Buffer.from('abc')]), { offset: 0 });

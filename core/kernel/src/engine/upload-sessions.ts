@@ -14,7 +14,7 @@ import {
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { RepositoryAssetStore } from './asset-store.js';
 import { blobKeyFor, compareDigests, type BlobStore } from './blob-store.js';
-import type { KnownDigests } from './hashing.js';
+import { ALL_DIGESTS, type KnownDigests } from './hashing.js';
 
 /** Document keys of upload sessions (in the repository's documents; formats never use a leading dot). */
 export const UPLOAD_DOCUMENT_PREFIX = '.uploads/';
@@ -104,7 +104,8 @@ export class KernelUploadSessions implements UploadSessions {
       throw new PayloadTooLargeError(`upload ${id} is over the ${maxBytes}-byte limit`);
     }
     const chunkKey = `${UPLOAD_STORAGE_PREFIX}${id}/${doc.chunks.length}-${randomUUID()}`;
-    const blob = await this.blobs.ingest(body, { maxBytes: room, stagingKey: chunkKey, onAbort: 'drain' });
+    // sha256 only: it names the blob; a commit checks whatever else it is given by reading once more.
+    const blob = await this.blobs.ingest(body, { maxBytes: room, stagingKey: chunkKey, onAbort: 'drain', digests: [] });
     let conflict = false;
     const row = await this.metadata.updateDocument(this.repository, this.key(id), async (current) => {
       const now = current ? (JSON.parse(current.value) as SessionDocument) : undefined;
@@ -145,9 +146,13 @@ export class KernelUploadSessions implements UploadSessions {
       });
     };
     const { final: _final, ...put } = options;
+    // One chunk whose digests cover what is expected is moved into place; anything else
+    // (several chunks, or a digest the chunk was not hashed with) is read once more.
+    const only = claimed.chunks.length === 1 ? claimed.chunks[0]! : undefined;
+    const movable = only !== undefined && ALL_DIGESTS.every((a) => options.expect?.[a] === undefined || only.digests[a] !== undefined);
     let asset: Asset;
     try {
-      if (claimed.chunks.length === 1) {
+      if (movable) {
         const chunk = claimed.chunks[0]!;
         const mismatch = compareDigests(chunk.digests, chunk.size, options.expect);
         if (mismatch) throw new IntegrityError(mismatch);
@@ -162,7 +167,7 @@ export class KernelUploadSessions implements UploadSessions {
     }
     await this.metadata.deleteDocument(this.repository, this.key(id));
     // The one-chunk case moved its object; the others are dropped now.
-    if (claimed.chunks.length !== 1) await this.dropChunks(claimed.chunks);
+    if (!movable) await this.dropChunks(claimed.chunks);
     return asset;
   }
 
