@@ -1,4 +1,4 @@
-import { BadRequestError, RegistryError, type RepositoryInfo } from '@registry-core/api';
+import { BadRequestError, RepositoryPolicyError, type RepositoryInfo } from '@registry-core/api';
 
 /** Which versions a repository takes (hosted) or serves (proxy). */
 export type VersionPolicy = 'release' | 'snapshot' | 'mixed';
@@ -29,15 +29,21 @@ export function validateRepository(repo: RepositoryInfo): void {
   if (redeploy !== undefined && repo.type !== 'hosted') throw new BadRequestError('allowRedeploy: only hosted repositories take deploys');
 }
 
-/** Code of a refusal by version policy: a group tries its next hosted member. */
-export const VERSION_POLICY_CODE = 'VERSION_POLICY';
+/**
+ * A repository's version space: release and snapshot repositories hold a name's versions
+ * side by side, so through a group each owns a name on its own and their metadata merges.
+ */
+export function versionSpace(repo: RepositoryInfo): VersionPolicy {
+  return mavenConfig(repo.config).versionPolicy;
+}
 
 /** Whether `snapshot`-ness fits the policy; the refusal a deploy gets when it does not. */
 export function policyAllows(policy: VersionPolicy, snapshot: boolean): boolean {
   return policy === 'mixed' || (policy === 'snapshot') === snapshot;
 }
 
-export function policyRefusal(repository: string, policy: VersionPolicy, version: string): RegistryError {
+/** A policy refusal: a group passes the deploy on to its next hosted member. */
+export function policyRefusal(repository: string, policy: VersionPolicy, version: string): RepositoryPolicyError {
   const takes = policy === 'release' ? 'release versions only' : 'SNAPSHOT versions only';
-  return new RegistryError(VERSION_POLICY_CODE, `${repository} takes ${takes} (versionPolicy: ${policy}); ${version} is not one`, 400);
+  return new RepositoryPolicyError(`${repository} takes ${takes} (versionPolicy: ${policy}); ${version} is not one`);
 }

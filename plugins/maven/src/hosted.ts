@@ -6,6 +6,7 @@ import {
   NotFoundError,
   assetResponse,
   readSmallBody,
+  type Asset,
   type ExpectedDigests,
   type FormatRequestContext,
   type FormatResponse,
@@ -13,9 +14,9 @@ import {
 } from '@registry-core/api';
 import { mavenConfig, policyAllows, policyRefusal } from './config.js';
 import { listStored, type ListingEntry } from './listing.js';
-import { lastUpdatedStamp, parseMetadata, parsePomCoordinates, renderMetadata, versionsSummary, type MavenMetadata, type PluginEntry, type SnapshotVersion } from './metadata.js';
+import { lastUpdatedStamp, parseMetadata, parsePomCoordinates, versionsSummary, type MavenMetadata, type PluginEntry, type SnapshotVersion } from './metadata.js';
 import { DIGEST_LENGTH, METADATA_FILE, type ArtifactPath, type ChecksumAlgorithm, type MetadataPath } from './paths.js';
-import { checksumResponse, contentTypeOf, digestOf, sidecarDigest, textResponse, xmlResponse } from './responses.js';
+import { checksumResponse, contentTypeOf, sidecarDigest, textResponse } from './responses.js';
 
 /** Largest POM or metadata file read into memory to check it. */
 const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
@@ -55,6 +56,9 @@ interface HostedPlugins {
   readonly plugins: readonly PluginEntry[];
 }
 
+/** The component "version" that stands for a groupId's plugin prefixes (they have none). */
+export const PLUGIN_PREFIXES = 'plugin-prefixes';
+
 const artifactKey = (groupId: string, artifactId: string) => `artifact/${groupId}:${artifactId}`;
 const snapshotKey = (groupId: string, artifactId: string, version: string) => `snapshot/${groupId}:${artifactId}:${version}`;
 const pluginsKey = (groupId: string) => `plugins/${groupId}`;
@@ -63,6 +67,19 @@ const expectKey = (path: string) => `expect/${path}`;
 
 /** The package name permission rules see: `groupId:artifactId`. */
 export const packageOf = (target: { groupId: string; artifactId: string }) => `${target.groupId}:${target.artifactId}`;
+
+/** Let an upload that is refused before it is read go (the client is still sending it). */
+export function drainBody(ctx: FormatRequestContext): void {
+  (ctx.body as NodeJS.ReadableStream | undefined)?.resume();
+}
+
+/** The refusal of a deploy to a path that names no artifact (nor metadata). */
+export function notAnArtifact(path: string): BadRequestError {
+  return new BadRequestError(
+    `/${path} does not name an artifact: expected <groupId as folders>/<artifactId>/<version>/<artifactId>-<version>[-<classifier>].<extension>`,
+    'COORDINATES_MISMATCH',
+  );
+}
 
 function refuseUnless(condition: boolean, message: string): void {
   if (!condition) throw new BadRequestError(message, 'COORDINATES_MISMATCH');
@@ -195,13 +212,15 @@ function metadataCoordinates(directory: readonly string[]) {
  */
 export async function deployMetadata(ctx: FormatRequestContext, target: MetadataPath): Promise<FormatResponse> {
   const repo = ctx.repository;
+  const at = metadataCoordinates(target.directory);
+  // A SNAPSHOT version's folder, refused by policy before its body is read: through a group,
+  // the next hosted member reads it.
+  const { versionPolicy } = mavenConfig(repo.config);
+  if (at.snapshot && !policyAllows(versionPolicy, true)) throw policyRefusal(repo.name, versionPolicy, at.snapshot.version);
   const bytes = await readSmallBody(ctx.body as Readable, MAX_DOCUMENT_BYTES, METADATA_FILE);
   if (target.checksum) return textResponse(201, `Ignored ${METADATA_FILE}.${target.checksum}: this repository computes metadata checksums itself`);
   const metadata = parseMetadata(bytes.toString('utf8'));
-  const at = metadataCoordinates(target.directory);
   if (metadata.version !== undefined && at.snapshot && metadata.versioning?.snapshot) {
-    const { versionPolicy } = mavenConfig(repo.config);
-    if (!policyAllows(versionPolicy, true)) throw policyRefusal(repo.name, versionPolicy, at.snapshot.version);
     refuseUnless(metadata.groupId === at.snapshot.groupId && metadata.artifactId === at.snapshot.artifactId && metadata.version === at.snapshot.version, `${METADATA_FILE} names ${metadata.groupId}:${metadata.artifactId}:${metadata.version}, not ${at.snapshot.groupId}:${at.snapshot.artifactId}:${at.snapshot.version}, which its path names`);
     ctx.authorize('write', packageOf(at.snapshot));
   } else if (metadata.artifactId !== undefined) {
@@ -221,6 +240,9 @@ export async function deployMetadata(ctx: FormatRequestContext, target: Metadata
       }
       return changed || !current ? { plugins: [...known.values()].sort((a, b) => (a.prefix < b.prefix ? -1 : 1)) } : current;
     });
+    // The folder's name as an artifact's: a group asks its owner for this folder's metadata,
+    // so the repository holding the prefixes must own the name (see readPlan).
+    if (at.artifact) await repo.components.upsert({ name: packageOf(at.artifact), version: PLUGIN_PREFIXES, attributes: { pluginGroup: at.group } });
   } else {
     throw new BadRequestError(`${METADATA_FILE} names no artifact and no plugins`, 'COORDINATES_MISMATCH');
   }
@@ -262,20 +284,21 @@ export function metadataPackage(directory: readonly string[]): string {
   return packageOf(at.snapshot ?? at.artifact ?? { groupId: at.group, artifactId: '' });
 }
 
-/** `GET` of a metadata file or its checksum on a hosted repository. */
-export async function getHostedMetadata(ctx: FormatRequestContext, target: MetadataPath): Promise<FormatResponse> {
-  const metadata = await hostedMetadata(ctx.repository, target.directory);
-  if (!metadata) throw new NotFoundError(`${target.path} is not in ${ctx.repository.name}`);
-  const xml = renderMetadata(metadata);
-  return target.checksum ? checksumResponse(digestOf(xml, target.checksum)) : xmlResponse(xml);
-}
-
 /** `GET` of a stored file or its checksum on a hosted repository. */
 export async function getHostedFile(ctx: FormatRequestContext, target: ArtifactPath): Promise<FormatResponse> {
-  const repo = ctx.repository;
+  const stored = await findHostedFile(ctx, target);
+  if (!stored) throw new NotFoundError(`${target.path}${target.checksum ? `.${target.checksum}` : ''} is not in ${ctx.repository.name}`);
+  return storedFileResponse(stored, target);
+}
+
+/** The stored file a request names (its read rules checked), or `undefined`. */
+export async function findHostedFile(ctx: FormatRequestContext, target: ArtifactPath): Promise<Asset | undefined> {
   ctx.authorize('read', packageOf(target));
-  const stored = await repo.assets.get(target.path);
-  if (!stored) throw new NotFoundError(`${target.path}${target.checksum ? `.${target.checksum}` : ''} is not in ${repo.name}`);
+  return ctx.repository.assets.get(target.path);
+}
+
+/** A stored file, or the checksum asked for (from the stored file's own digests). */
+export function storedFileResponse(stored: Asset, target: ArtifactPath): FormatResponse {
   return target.checksum ? checksumResponse(stored.digests[target.checksum], stored.kind === 'content' ? 'immutable' : 'metadata') : assetResponse(stored);
 }
 

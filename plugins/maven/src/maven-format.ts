@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import {
-  BadRequestError,
   MethodNotAllowedError,
   NotFoundError,
   basicChallenge,
@@ -10,77 +9,68 @@ import {
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
+  type MergeableDocument,
   type RepositoryInfo,
   type RouteDefinition,
 } from '@registry-core/api';
-import { validateRepository } from './config.js';
-import { forwardDeploy, getGroupFile, getGroupMetadata, groupListing } from './group.js';
-import { deployFile, deployMetadata, deploySidecar, getHostedFile, getHostedMetadata, hostedListing, metadataPackage } from './hosted.js';
-import { listStored, mergeListings, renderListing, sortListing, type ListingEntry } from './listing.js';
-import { parseMavenPath, type DirectoryPath } from './paths.js';
+import { validateRepository, versionSpace } from './config.js';
+import { listingDocument, metadataDocument, upstreamOf } from './documents.js';
+import { deployPlan, readPlan } from './group.js';
+import { deployFile, deployMetadata, deploySidecar, drainBody, getHostedFile, metadataPackage, notAnArtifact } from './hosted.js';
+import { parseMavenPath } from './paths.js';
 import { getProxyFile } from './proxy.js';
 import { childText, children, child, parseXml } from './xml.js';
 
-/** A folder: HTML for people, JSON entries for a group merging its members' folders. */
-async function listing(ctx: FormatRequestContext, target: DirectoryPath): Promise<FormatResponse> {
-  const repo = ctx.repository;
-  let entries: ListingEntry[];
-  if (repo.type === 'hosted') entries = await hostedListing(repo, target.segments);
-  else if (repo.type === 'proxy') entries = await listStored(repo.assets, target.path);
-  else entries = mergeListings(await groupListing(ctx));
-  entries = sortListing(entries);
-  if (ctx.viaGroup) return { body: { kind: 'json', value: { entries } }, cachePolicy: 'no-store' };
-  if (entries.length === 0 && target.segments.length > 0) throw new NotFoundError(`no folder /${target.path} in ${repo.name}`);
-  const html = renderListing(`${repo.name}/${target.path}`, entries, target.segments.length === 0);
-  return { body: { kind: 'text', value: html, contentType: 'text/html; charset=utf-8' }, cachePolicy: 'no-store' };
+/** Serve a mergeable document on a hosted or proxy repository: load it, or 404. */
+async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>): Promise<FormatResponse> {
+  const loaded = await document.load(ctx);
+  if (!loaded) throw new NotFoundError(`${ctx.path.slice(1) || '/'} is not in ${ctx.repository.name}`);
+  return document.render(ctx, loaded);
 }
 
+/** `GET` on a hosted or proxy repository (a group answers by {@link readPlan}). */
 async function get(ctx: FormatRequestContext): Promise<FormatResponse> {
   const target = parseMavenPath(ctx.path);
-  if (target.kind === 'directory') return listing(ctx, target);
-  // Version lists are read rules' business as much as the files are.
-  if (target.kind === 'metadata') ctx.authorize('read', metadataPackage(target.directory));
-  const repo = ctx.repository;
-  if (repo.type === 'proxy') return getProxyFile(ctx, target);
-  if (repo.type === 'group') return target.kind === 'metadata' ? getGroupMetadata(ctx, target) : getGroupFile(ctx, target.path);
-  if (target.kind === 'metadata') return getHostedMetadata(ctx, target);
+  if (target.kind === 'directory') return serveDocument(ctx, listingDocument);
+  const upstream = upstreamOf(ctx.repository);
+  if (upstream) {
+    if (target.kind === 'metadata') ctx.authorize('read', metadataPackage(target.directory));
+    return getProxyFile(ctx, upstream, target);
+  }
+  if (target.kind === 'metadata') return serveDocument(ctx, metadataDocument);
   if (target.kind === 'artifact') return getHostedFile(ctx, target);
-  throw new NotFoundError(`${target.path} is not in ${repo.name}`);
+  throw new NotFoundError(`${target.path} is not in ${ctx.repository.name}`);
 }
 
+/** `PUT` (a deploy) on a hosted repository (a group sends it on by {@link deployPlan}). */
 async function put(ctx: FormatRequestContext): Promise<FormatResponse> {
   const repo = ctx.repository;
-  const drain = () => (ctx.body as NodeJS.ReadableStream | undefined)?.resume();
   let target;
   try {
     target = parseMavenPath(ctx.path);
   } catch (error) {
-    drain();
+    drainBody(ctx);
     throw error;
   }
-  if (repo.type === 'proxy') {
-    drain();
-    throw new MethodNotAllowedError(`${repo.name} is a proxy: deploy to a hosted repository (or a group with one)`);
+  if (repo.type !== 'hosted') {
+    drainBody(ctx);
+    throw new MethodNotAllowedError(`${repo.name} is a ${repo.type} repository: deploy to a hosted repository (or a group with one)`);
   }
-  if (repo.type === 'group') return forwardDeploy(ctx);
   switch (target.kind) {
     case 'metadata':
       return deployMetadata(ctx, target);
     case 'artifact':
       return target.checksum ? deploySidecar(ctx, target, target.checksum) : deployFile(ctx, target);
     default:
-      drain();
-      throw new BadRequestError(
-        `/${target.path} does not name an artifact: expected <groupId as folders>/<artifactId>/<version>/<artifactId>-<version>[-<classifier>].<extension>`,
-        'COORDINATES_MISMATCH',
-      );
+      drainBody(ctx);
+      throw notAnArtifact(target.path);
   }
 }
 
 const routes: RouteDefinition[] = [
-  { method: 'GET', path: '/', permission: 'read', handler: get },
-  { method: 'GET', path: '/*rest', permission: 'read', handler: get },
-  { method: 'PUT', path: '/*rest', permission: 'write', body: { kind: 'stream' }, handler: put },
+  { method: 'GET', path: '/', permission: 'read', handler: get, group: readPlan },
+  { method: 'GET', path: '/*rest', permission: 'read', handler: get, group: readPlan },
+  { method: 'PUT', path: '/*rest', permission: 'write', body: { kind: 'stream' }, handler: put, group: deployPlan },
 ];
 
 /** Maven Central, the repository Maven itself uses without a mirror. */
@@ -135,6 +125,7 @@ export const mavenFormat: FormatDefinition = {
   authChallenge: basicChallenge,
   clientConfig,
   validateRepository,
+  versionSpace,
   // The proxy's default upstream: the local Maven's mirror, else Maven Central.
   defaultUpstream: () => localMavenMirror() ?? MAVEN_CENTRAL,
 };

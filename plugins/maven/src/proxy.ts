@@ -6,14 +6,15 @@ import {
   type ExpectedDigests,
   type FormatRequestContext,
   type FormatResponse,
+  type LoadedDocument,
   type ProxyCache,
   type UpstreamFetch,
 } from '@registry-core/api';
 import { mavenConfig, policyAllows } from './config.js';
-import { DIGEST_LENGTH, type ArtifactPath, type MavenPath } from './paths.js';
+import { DIGEST_LENGTH, type ArtifactPath, type MavenPath, type MetadataPath } from './paths.js';
 import { checksumResponse, contentTypeOf } from './responses.js';
 import { packageOf } from './hosted.js';
-import { parseMetadata } from './metadata.js';
+import { parseMetadata, type MavenMetadata } from './metadata.js';
 
 /** Largest metadata document taken from an upstream. */
 const MAX_METADATA_BYTES = 16 * 1024 * 1024;
@@ -42,12 +43,11 @@ async function upstreamChecksum(upstream: ProxyCache, path: string): Promise<Exp
 }
 
 /** How the proxy caches a path: release artifacts for good, everything else as metadata. */
-function fetchOf(ctx: FormatRequestContext, target: FilePath): UpstreamFetch {
+function fetchOf(ctx: FormatRequestContext, upstream: ProxyCache, target: FilePath): UpstreamFetch {
   const name = target.path.slice(target.path.lastIndexOf('/') + 1);
   // A timestamped SNAPSHOT build never changes; `lib-1.0-SNAPSHOT.jar` (non-unique) does.
   const immutable = target.kind === 'artifact' && (!target.snapshot || target.build !== undefined);
   if (!immutable) return { path: target.path, kind: 'metadata', contentType: contentTypeOf(name), maxBytes: MAX_METADATA_BYTES };
-  const upstream = ctx.repository.upstream!;
   return {
     path: target.path,
     kind: 'content',
@@ -71,8 +71,8 @@ function allowed(ctx: FormatRequestContext, target: FilePath): boolean {
 }
 
 /** The file through the cache, stored (for a checksum, which is computed from the stored bytes). */
-async function cached(ctx: FormatRequestContext, target: FilePath): Promise<{ asset: Asset; cache: FormatResponse['cache'] } | undefined> {
-  const result = await ctx.repository.upstream!.fetch(fetchOf(ctx, target));
+async function cached(ctx: FormatRequestContext, upstream: ProxyCache, target: FilePath): Promise<{ asset: Asset; cache: FormatResponse['cache'] } | undefined> {
+  const result = await upstream.fetch(fetchOf(ctx, upstream, target));
   return result.found ? { asset: result.asset, cache: result.cache } : undefined;
 }
 
@@ -80,23 +80,23 @@ async function cached(ctx: FormatRequestContext, target: FilePath): Promise<{ as
  * `GET` on a proxy: a path-preserving cache of the upstream. Checksums are computed from the
  * cached file, so they always describe the bytes this registry serves.
  */
-export async function getProxyFile(ctx: FormatRequestContext, target: FilePath): Promise<FormatResponse> {
+export async function getProxyFile(ctx: FormatRequestContext, upstream: ProxyCache, target: FilePath): Promise<FormatResponse> {
   if (target.kind === 'artifact') ctx.authorize('read', packageOf(target as ArtifactPath));
   const missing = () => new NotFoundError(`${target.path}${target.checksum ? `.${target.checksum}` : ''} is not in ${ctx.repository.name}`);
   if (!allowed(ctx, target)) throw missing();
   if (target.checksum) {
-    const found = await cached(ctx, target);
+    const found = await cached(ctx, upstream, target);
     if (!found) throw missing();
     if (target.kind === 'metadata') await checkMetadata(ctx, found.asset);
     return { ...checksumResponse(found.asset.digests[target.checksum], found.asset.kind === 'content' ? 'immutable' : 'metadata'), ...(found.cache ? { cache: found.cache } : {}) };
   }
   if (target.kind === 'metadata') {
-    const found = await cached(ctx, target);
+    const found = await cached(ctx, upstream, target);
     if (!found) throw missing();
     await checkMetadata(ctx, found.asset);
     return { ...assetResponse(found.asset), ...(found.cache ? { cache: found.cache } : {}) };
   }
-  const result = await ctx.repository.upstream!.serve(fetchOf(ctx, target));
+  const result = await upstream.serve(fetchOf(ctx, upstream, target));
   if (!result.found) throw missing();
   return { body: result.body, cache: result.cache };
 }
@@ -106,11 +106,22 @@ export async function getProxyFile(ctx: FormatRequestContext, target: FilePath):
  * would otherwise stay in the cache for its TTL and break every build. It is dropped and
  * the client gets a 502.
  */
-async function checkMetadata(ctx: FormatRequestContext, asset: Asset): Promise<void> {
+async function checkMetadata(ctx: FormatRequestContext, asset: Asset): Promise<MavenMetadata> {
   try {
-    parseMetadata((await asset.read(MAX_METADATA_BYTES)).toString('utf8'));
+    return parseMetadata((await asset.read(MAX_METADATA_BYTES)).toString('utf8'));
   } catch (error) {
     await ctx.repository.assets.delete(asset.path);
     throw new UpstreamError(`the upstream's ${asset.path} is not Maven metadata: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The upstream's metadata of a folder, parsed (for a group merging it): `undefined` when the
+ * upstream has none, or when the folder is a SNAPSHOT version's and this proxy serves none.
+ */
+export async function loadProxyMetadata(ctx: FormatRequestContext, upstream: ProxyCache, target: MetadataPath): Promise<LoadedDocument<MavenMetadata> | undefined> {
+  if (!allowed(ctx, target)) return undefined;
+  const found = await cached(ctx, upstream, target);
+  if (!found) return undefined;
+  return { value: await checkMetadata(ctx, found.asset), ...(found.cache ? { cache: found.cache } : {}), revision: found.asset.digests.sha256 };
 }

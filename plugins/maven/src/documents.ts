@@ -1,0 +1,110 @@
+import {
+  NotFoundError,
+  isRegistryError,
+  type FormatRequestContext,
+  type FormatResponse,
+  type MergeableDocument,
+  type ProxyCache,
+  type RegistryError,
+  type RepositoryHandle,
+} from '@registry-core/api';
+import { findHostedFile, hostedListing, hostedMetadata, metadataPackage, storedFileResponse } from './hosted.js';
+import { listStored, mergeListings, renderListing, sortListing, type ListingEntry } from './listing.js';
+import { mergeMetadata, renderMetadata, type MavenMetadata } from './metadata.js';
+import { parseMavenPath, type ArtifactPath, type DirectoryPath, type MetadataPath } from './paths.js';
+import { getProxyFile, loadProxyMetadata } from './proxy.js';
+import { checksumResponse, digestOf, xmlResponse } from './responses.js';
+
+/** A proxy's cache of its upstream; `undefined` for other repositories. */
+export function upstreamOf(repo: RepositoryHandle): ProxyCache | undefined {
+  return repo.type === 'proxy' ? repo.upstream : undefined;
+}
+
+type Target = ArtifactPath | MetadataPath | DirectoryPath;
+
+function targetOf<K extends Target['kind']>(ctx: FormatRequestContext, kind: K): Extract<Target, { kind: K }> {
+  const target = parseMavenPath(ctx.path);
+  if (target.kind !== kind) throw new NotFoundError(`${ctx.path} is not in ${ctx.repository.name}`);
+  return target as Extract<Target, { kind: K }>;
+}
+
+/** One member's answer for a file, asked for only when the group serves it. */
+type FileAnswer = () => Promise<FormatResponse>;
+
+/**
+ * An artifact file (or its checksum) as the members that may have it, in member order: a
+ * hosted repository that stores it, a proxy that may (its upstream is asked only when the
+ * answers before it had nothing). The first that answers is served; nothing is merged.
+ *
+ * Why a "document": the kernel's `package` plan without `merge` stops at the first owner,
+ * and a name has an owner per version space (a release and a snapshot repository), so a
+ * SNAPSHOT build would be asked of the release repository alone.
+ */
+export const fileDocument: MergeableDocument<readonly FileAnswer[]> = {
+  async load(ctx) {
+    const target = targetOf(ctx, 'artifact');
+    const upstream = upstreamOf(ctx.repository);
+    if (upstream) return { value: [() => getProxyFile(ctx, upstream, target)] };
+    const stored = await findHostedFile(ctx, target);
+    return stored ? { value: [async () => storedFileResponse(stored, target)] } : undefined;
+  },
+  merge: (answers) => answers.flat(),
+  async render(ctx, { value }) {
+    const failures: RegistryError[] = [];
+    for (const answer of value) {
+      try {
+        return await answer();
+      } catch (error) {
+        if (!isRegistryError(error)) throw error;
+        failures.push(error);
+      }
+    }
+    // A refusal or a failure says more than a 404.
+    throw failures.find((f) => f.status !== 404) ?? failures[0] ?? new NotFoundError(`${ctx.path.slice(1)} is not in ${ctx.repository.name}`);
+  },
+};
+
+/**
+ * A folder's `maven-metadata.xml` (artifact, SNAPSHOT version or plugin prefixes) as data:
+ * a hosted repository's rebuilt from what was deployed, a proxy's parsed from its upstream;
+ * several merged by {@link mergeMetadata}. It is rendered (and its checksums computed) from
+ * the merged document, never taken from a member's bytes.
+ */
+export const metadataDocument: MergeableDocument<MavenMetadata> = {
+  async load(ctx) {
+    const target = targetOf(ctx, 'metadata');
+    // Version lists are read rules' business as much as the files are.
+    ctx.authorize('read', metadataPackage(target.directory));
+    const upstream = upstreamOf(ctx.repository);
+    if (upstream) return loadProxyMetadata(ctx, upstream, target);
+    const metadata = await hostedMetadata(ctx.repository, target.directory);
+    return metadata ? { value: metadata } : undefined;
+  },
+  merge: (documents) => mergeMetadata(documents),
+  render(ctx, { value, cache }) {
+    const target = targetOf(ctx, 'metadata');
+    const xml = renderMetadata(value);
+    const response = target.checksum ? checksumResponse(digestOf(xml, target.checksum)) : xmlResponse(xml);
+    return cache ? { ...response, cache } : response;
+  },
+};
+
+/**
+ * A folder's entries for people who browse: a hosted repository's files (and the metadata it
+ * builds), a proxy's cached files; several united by name. A folder with nothing in it is
+ * not there; the root always is.
+ */
+export const listingDocument: MergeableDocument<ListingEntry[]> = {
+  async load(ctx) {
+    const target = targetOf(ctx, 'directory');
+    const repo = ctx.repository;
+    const entries = upstreamOf(repo) ? await listStored(repo.assets, target.path) : await hostedListing(repo, target.segments);
+    return entries.length > 0 || target.segments.length === 0 ? { value: entries } : undefined;
+  },
+  merge: (lists) => mergeListings(lists),
+  render(ctx, { value }) {
+    const target = targetOf(ctx, 'directory');
+    const html = renderListing(`${ctx.repository.name}/${target.path}`, sortListing([...value]), target.segments.length === 0);
+    return { body: { kind: 'text', value: html, contentType: 'text/html; charset=utf-8' }, cachePolicy: 'no-store' };
+  },
+};
