@@ -142,6 +142,21 @@ describe('GroupRouter', () => {
     expect(refused.refusals).toEqual([expect.objectContaining({ package: 'owned', member: 'hostedA', status: 403 })]);
   });
 
+  it('asks the next owner (another version space) when one has not got the file, never a proxy', async () => {
+    const spaced = repositories({
+      releases: { type: 'hosted', policy: 'release', holds: ['g:a'] },
+      snapshots: { type: 'hosted', policy: 'snapshot', holds: ['g:a'] },
+      proxy: { type: 'proxy' },
+      mg: { type: 'group', members: ['releases', 'snapshots', 'proxy'] },
+    });
+    const run = runner({ releases: new NotFoundError('no such file'), snapshots: 'ok', proxy: 'ok' });
+    const answer = await new GroupRouter(spaced).serve(spaced.get('mg')!, route('read', () => ({ serve: 'package', package: 'g:a' })), ctx, run);
+    expect(text(answer)).toBe('snapshots');
+    const none = runner({ releases: new NotFoundError('no'), snapshots: new NotFoundError('no either'), proxy: 'ok' });
+    await expect(new GroupRouter(spaced).serve(spaced.get('mg')!, route('read', () => ({ serve: 'package', package: 'g:a' })), ctx, none)).rejects.toMatchObject({ status: 404 });
+    expect(none.asked).toEqual(['releases', 'snapshots']);
+  });
+
   it('passes a write its owner\'s policy refuses to a hosted member of another version space only', async () => {
     const spaced = repositories({
       releases: { type: 'hosted', policy: 'release', holds: ['g:a'] },

@@ -161,8 +161,10 @@ export class GroupRouter {
         return withMember(await run.handle(leaf.runtime), [leaf.name]);
       } catch (error) {
         const failure = asRegistryError(error, leaf.name);
-        // An owner that fails or refuses is the answer: the name is never looked up elsewhere.
-        if (owners.length > 0) throw failure;
+        // An owner that fails or refuses is the answer: the name is never looked up
+        // elsewhere. An owner without the file passes to the next owner (another version
+        // space: a release repository and a SNAPSHOT), never to a proxy.
+        if (owners.length > 0 && failure.status !== 404) throw failure;
         failures.push(failure);
       }
     }
