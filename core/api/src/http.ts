@@ -109,11 +109,6 @@ export interface FormatResponse {
   readonly cache?: CacheStatus;
   /** Sets `Cache-Control`; default `metadata` for GET answers that are not assets. */
   readonly cachePolicy?: CachePolicy;
-  /**
-   * Facts for a group reading this answer through `members` (where it came from, a cache
-   * identity...). The host never writes them to a client, unlike headers.
-   */
-  readonly meta?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -228,8 +223,6 @@ export interface FormatRequestContext {
    * client address and the time. Never throws; never pass secrets.
    */
   audit(action: string, fields?: { readonly package?: string; readonly version?: string; readonly details?: Readonly<Record<string, unknown>> }): Promise<void>;
-  /** True while serving a group's sub-request on one of its members. */
-  readonly viaGroup: boolean;
   /** For formats with `hostRoot`: how the client addressed this repository. */
   readonly hostRoot?: HostRootAddress;
   /**

@@ -341,44 +341,10 @@ export interface ProxyCache {
   passthrough(request: UpstreamPassthrough): Promise<{ status: number; headers: Record<string, string>; body: Buffer }>;
 }
 
-/** One member's answer to a group sub-request. */
-export interface MemberResponse {
-  readonly member: { readonly name: string; readonly type: RepositoryType };
-  readonly response: import('./http.js').FormatResponse;
-}
-
-/** A sub-request run against group members; defaults to the current request. */
-export interface SubRequest {
-  readonly method?: string;
-  /** Path inside the member repository, e.g. `/left-pad`. */
-  readonly path?: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: unknown;
-}
-
-/** Members of a group repository, queried through their own format handlers. */
-export interface GroupMembers {
-  /** Member names in configured order. */
-  readonly names: readonly string[];
-  /** Members with their types, in configured order (e.g. to find the first hosted one). */
-  readonly list: readonly { readonly name: string; readonly type: RepositoryType }[];
-  /**
-   * Run the request against every member (concurrently), keep the config order. Members
-   * that fail are logged and answered as 502 responses, so one bad member never breaks
-   * the group. URLs in members' answers already point at the group.
-   */
-  all(request?: SubRequest): Promise<MemberResponse[]>;
-  /** The first member (in order) whose answer is 2xx, or `undefined`. */
-  first(request?: SubRequest): Promise<MemberResponse | undefined>;
-  /** Run the request against one named member (e.g. a publish forwarded to a hosted member). */
-  forward(memberName: string, request?: SubRequest): Promise<import('./http.js').FormatResponse>;
-}
-
-/** The repository a request is served for, with the engine services for its type. */
-export interface RepositoryHandle {
+/** What every repository offers a handler, whatever its type. */
+export interface RepositoryServices {
   readonly name: string;
   readonly format: string;
-  readonly type: RepositoryType;
   /** The repository's config block as written (format-specific keys included). */
   readonly config: Readonly<Record<string, unknown>>;
   /** Limits in force for this repository. */
@@ -397,8 +363,26 @@ export interface RepositoryHandle {
    * in this process on SQLite. Not reentrant: never take the same name again inside `work`.
    */
   withLock<T>(name: string, work: () => Promise<T>): Promise<T>;
-  /** Present on proxy repositories. */
-  readonly upstream?: ProxyCache;
-  /** Present on group repositories. */
-  readonly members?: GroupMembers;
 }
+
+/** A hosted repository: the publish target. */
+export interface HostedRepositoryHandle extends RepositoryServices {
+  readonly type: 'hosted';
+}
+
+/** A proxy repository, with the kernel's pull-through cache of its upstream. */
+export interface ProxyRepositoryHandle extends RepositoryServices {
+  readonly type: 'proxy';
+  readonly upstream: ProxyCache;
+}
+
+/**
+ * A group repository. Its handlers run only for routes whose plan is `group` (login, ping):
+ * which members answer everything else is the kernel's decision (see GroupPlan).
+ */
+export interface GroupRepositoryHandle extends RepositoryServices {
+  readonly type: 'group';
+}
+
+/** The repository a request is served for: narrow it by `type` to reach a proxy's `upstream`. */
+export type RepositoryHandle = HostedRepositoryHandle | ProxyRepositoryHandle | GroupRepositoryHandle;

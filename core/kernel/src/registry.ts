@@ -13,6 +13,7 @@ import {
   type Logger,
   type ProviderEnvironment,
   type RepositoryHandle,
+  type RepositoryServices,
   type RepositoryInfo,
 } from '@registry-core/api';
 import { AuthService } from './auth/auth-service.js';
@@ -102,7 +103,6 @@ export class Registry {
         requestId: randomUUID(),
         logger: this.logger,
         body: options.body,
-        viaGroup: false,
       });
       const body = response.body;
       const value = body === undefined ? undefined : body.kind === 'json' || body.kind === 'text' ? body.value : `(${body.kind} body)`;
@@ -201,8 +201,8 @@ export class Registry {
         // Every request is logged at debug level, which replayed answers would skip.
         ...(config.logging.level === 'debug' ? {} : { hotAnswers: hot }),
         countHit: (repository) => {
-          const upstream = repositories.get(repository)?.handle.upstream;
-          if (upstream instanceof KernelProxyCache) upstream.health.hits++;
+          const upstream = repositories.get(repository)?.proxy;
+          if (upstream) upstream.health.hits++;
         },
       });
       registry = new Registry(loaded, config, logger, plugins, metadata, auth, repositories, unavailable, blobStores, http, dispatcher);
@@ -330,7 +330,7 @@ export class Registry {
   stats(): Record<string, ProxyStats> {
     const out: Record<string, ProxyStats> = {};
     for (const runtime of this.repositories.values()) {
-      if (runtime.handle.upstream instanceof KernelProxyCache) out[runtime.name] = runtime.handle.upstream.health.snapshot();
+      if (runtime.proxy) out[runtime.name] = runtime.proxy.health.snapshot();
     }
     return out;
   }
@@ -350,14 +350,14 @@ export class Registry {
     for (const timer of this.taskTimers) clearInterval(timer);
     await this.http.close();
     // Downloads the proxies are still storing finish (clients gone or not), within the same bound.
-    const downloads = [...this.repositories.values()].flatMap((r) => (r.handle.upstream instanceof KernelProxyCache ? [r.handle.upstream.settled()] : []));
+    const downloads = [...this.repositories.values()].flatMap((r) => (r.proxy ? [r.proxy.settled()] : []));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(downloads),
       new Promise((resolve) => (timer = setTimeout(resolve, this.config.server.shutdownTimeoutSeconds * 1000))),
     ]);
     clearTimeout(timer);
-    await Promise.all([...this.repositories.values()].map((r) => (r.handle.upstream instanceof KernelProxyCache ? r.handle.upstream.close() : undefined)));
+    await Promise.all([...this.repositories.values()].map((r) => r.proxy?.close()));
     await this.plugins.deactivateAll();
     for (const store of this.blobStores.values()) await store.driver.close?.();
     await this.metadata.close();
@@ -487,10 +487,9 @@ function buildRepositories(
     }
     const assets = new RepositoryAssetStore(name, blobs, metadata, (storage) => blobStores.get(storage));
     const repoLogger = logger.child({ repository: name });
-    const handle: RepositoryHandle = {
+    const services: RepositoryServices = {
       name,
       format: repo.format,
-      type: repo.type,
       config: effective,
       limits: { maxUploadBytes: repo.maxUploadBytes, maxSearchResults: config.limits.maxSearchResults },
       assets,
@@ -503,19 +502,22 @@ function buildRepositories(
         const key = `lock\n${name}\n${lock}`;
         return locks.run(key, () => metadata.withClusterLock(key, work));
       },
-      ...(repo.type === 'proxy'
-        ? (() => {
-            const scope = widenedUpstream(format.definition, repo.upstream!, repo.cache);
-            return { upstream: new KernelProxyCache(name, repo.upstream!, scope.cache, assets, metadata, flights, repoLogger, ttls, path.join(config.dataDir, 'tmp'), scope.basePath, repo.upstreamAuth) };
-          })()
-        : {}),
     };
+    let proxy: KernelProxyCache | undefined;
+    let handle: RepositoryHandle;
+    if (repo.type === 'proxy') {
+      const scope = widenedUpstream(format.definition, repo.upstream!, repo.cache);
+      proxy = new KernelProxyCache(name, repo.upstream!, scope.cache, assets, metadata, flights, repoLogger, ttls, path.join(config.dataDir, 'tmp'), scope.basePath, repo.upstreamAuth);
+      handle = { ...services, type: 'proxy', upstream: proxy };
+    } else {
+      handle = { ...services, type: repo.type };
+    }
     let router = routers.get(repo.format);
     if (!router) {
       router = new FormatRouter(format.definition.routes);
       routers.set(repo.format, router);
     }
-    runtimes.set(name, { name, config: effective, format: format.definition, router, handle });
+    runtimes.set(name, { name, config: effective, format: format.definition, router, handle, ...(proxy ? { proxy } : {}) });
   }
   return runtimes;
 }

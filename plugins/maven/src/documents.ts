@@ -1,18 +1,9 @@
-import {
-  NotFoundError,
-  isRegistryError,
-  type FormatRequestContext,
-  type FormatResponse,
-  type MergeableDocument,
-  type ProxyCache,
-  type RegistryError,
-  type RepositoryHandle,
-} from '@registry-core/api';
-import { findHostedFile, hostedListing, hostedMetadata, metadataPackage, storedFileResponse } from './hosted.js';
+import { NotFoundError, type FormatRequestContext, type MergeableDocument, type ProxyCache, type RepositoryHandle } from '@registry-core/api';
+import { hostedListing, hostedMetadata, metadataPackage } from './hosted.js';
 import { listStored, mergeListings, renderListing, sortListing, type ListingEntry } from './listing.js';
 import { mergeMetadata, renderMetadata, type MavenMetadata } from './metadata.js';
-import { parseMavenPath, type ArtifactPath, type DirectoryPath, type MetadataPath } from './paths.js';
-import { getProxyFile, loadProxyMetadata } from './proxy.js';
+import { parseMavenPath, type DirectoryPath, type MetadataPath } from './paths.js';
+import { loadProxyMetadata } from './proxy.js';
 import { checksumResponse, digestOf, xmlResponse } from './responses.js';
 
 /** A proxy's cache of its upstream; `undefined` for other repositories. */
@@ -20,49 +11,13 @@ export function upstreamOf(repo: RepositoryHandle): ProxyCache | undefined {
   return repo.type === 'proxy' ? repo.upstream : undefined;
 }
 
-type Target = ArtifactPath | MetadataPath | DirectoryPath;
+type Target = MetadataPath | DirectoryPath;
 
 function targetOf<K extends Target['kind']>(ctx: FormatRequestContext, kind: K): Extract<Target, { kind: K }> {
   const target = parseMavenPath(ctx.path);
   if (target.kind !== kind) throw new NotFoundError(`${ctx.path} is not in ${ctx.repository.name}`);
   return target as Extract<Target, { kind: K }>;
 }
-
-/** One member's answer for a file, asked for only when the group serves it. */
-type FileAnswer = () => Promise<FormatResponse>;
-
-/**
- * An artifact file (or its checksum) as the members that may have it, in member order: a
- * hosted repository that stores it, a proxy that may (its upstream is asked only when the
- * answers before it had nothing). The first that answers is served; nothing is merged.
- *
- * Why a "document": the kernel's `package` plan without `merge` stops at the first owner,
- * and a name has an owner per version space (a release and a snapshot repository), so a
- * SNAPSHOT build would be asked of the release repository alone.
- */
-export const fileDocument: MergeableDocument<readonly FileAnswer[]> = {
-  async load(ctx) {
-    const target = targetOf(ctx, 'artifact');
-    const upstream = upstreamOf(ctx.repository);
-    if (upstream) return { value: [() => getProxyFile(ctx, upstream, target)] };
-    const stored = await findHostedFile(ctx, target);
-    return stored ? { value: [async () => storedFileResponse(stored, target)] } : undefined;
-  },
-  merge: (answers) => answers.flat(),
-  async render(ctx, { value }) {
-    const failures: RegistryError[] = [];
-    for (const answer of value) {
-      try {
-        return await answer();
-      } catch (error) {
-        if (!isRegistryError(error)) throw error;
-        failures.push(error);
-      }
-    }
-    // A refusal or a failure says more than a 404.
-    throw failures.find((f) => f.status !== 404) ?? failures[0] ?? new NotFoundError(`${ctx.path.slice(1)} is not in ${ctx.repository.name}`);
-  },
-};
 
 /**
  * A folder's `maven-metadata.xml` (artifact, SNAPSHOT version or plugin prefixes) as data:

@@ -1,5 +1,5 @@
 import type { FormatRequestContext, GroupPlan } from '@registry-core/api';
-import { fileDocument, listingDocument, metadataDocument } from './documents.js';
+import { listingDocument, metadataDocument } from './documents.js';
 import { drainBody, metadataPackage, notAnArtifact, packageOf } from './hosted.js';
 import { parseMavenPath, type MavenPath } from './paths.js';
 
@@ -17,8 +17,8 @@ function targetOf(ctx: FormatRequestContext): MavenPath {
  * How a group answers a `GET` (which members the kernel asks is its own decision, by the
  * package name given here, `groupId:artifactId` as hosted repositories index it):
  *
- * - artifact files and their checksums: from the name's owners (one per version space), else
- *   from the first proxy that has it (see fileDocument);
+ * - artifact files and their checksums: from the name's owners (one per version space, asked
+ *   in order), else from the first proxy that has it;
  * - artifact and SNAPSHOT version metadata: the owners' documents merged (a release and a
  *   snapshot repository), else the proxies'. A metadata folder of several segments may also
  *   be a groupId's plugin prefixes; a hosted repository holding those indexes the folder's
@@ -40,7 +40,7 @@ export function readPlan(ctx: FormatRequestContext): GroupPlan {
     }
     case 'artifact':
       ctx.authorize('read', packageOf(target));
-      return { serve: 'package', package: packageOf(target), merge: fileDocument };
+      return { serve: 'package', package: packageOf(target) };
     case 'other':
       return { serve: 'package', package: target.path };
   }

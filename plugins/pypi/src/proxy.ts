@@ -25,8 +25,7 @@ export interface UpstreamPage {
  * The upstream's project page (JSON preferred, HTML understood), cached as metadata with
  * the repository's TTL, revalidated, stale when the upstream is down.
  */
-export async function loadUpstreamPage(ctx: FormatRequestContext, normalized: string): Promise<UpstreamPage | undefined> {
-  const upstream = ctx.repository.upstream!;
+export async function loadUpstreamPage(upstream: ProxyCache, normalized: string): Promise<UpstreamPage | undefined> {
   const result = await upstream.fetch({
     path: pagePath(normalized),
     upstreamUrl: `${encodeURIComponent(normalized)}/`,
@@ -88,7 +87,7 @@ export async function getProxyFile(ctx: FormatRequestContext, upstream: ProxyCac
   const repo = ctx.repository;
   const path = `packages/${normalized}/${filename}${metadata ? '.metadata' : ''}`;
   const prepare = async (): Promise<UpstreamPreparation> => {
-    const loaded = await loadUpstreamPage(ctx, normalized);
+    const loaded = await loadUpstreamPage(upstream, normalized);
     const file = loaded?.page.files.find((f) => f.filename === filename);
     if (!file) throw new NotFoundError(`${filename} is not a file the upstream lists for ${normalized}`);
     if (metadata) {

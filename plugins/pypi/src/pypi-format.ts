@@ -64,7 +64,7 @@ function projectDocument(render: (ctx: FormatRequestContext, document: LoadedDoc
         return stored ? { value: { page: hostedPage(stored.value, ctx.baseUrl), hosted: stored.value }, revision: `${stored.revision}` } : undefined;
       }
       if (repo.type !== 'proxy') return undefined;
-      const loaded = await loadUpstreamPage(ctx, normalized);
+      const loaded = await loadUpstreamPage(repo.upstream, normalized);
       return loaded ? { value: { page: rewritePage(loaded.page, normalized, ctx.baseUrl) }, cache: loaded.cache } : undefined;
     },
     merge: (documents) => ({ page: mergePages(documents.map((d) => d.page)), ...(documents.find((d) => d.hosted) ? { hosted: documents.find((d) => d.hosted)!.hosted! } : {}) }),
@@ -125,7 +125,7 @@ async function getFile(ctx: FormatRequestContext): Promise<FormatResponse> {
   const metadata = requested.endsWith('.metadata');
   const filename = metadata ? requested.slice(0, -'.metadata'.length) : requested;
   const repo = ctx.repository;
-  if (repo.type === 'proxy' && repo.upstream) return getProxyFile(ctx, repo.upstream, normalized, filename, metadata);
+  if (repo.type === 'proxy') return getProxyFile(ctx, repo.upstream, normalized, filename, metadata);
   const stored = await repo.assets.get(`${filePath(normalized, filename)}${metadata ? '.metadata' : ''}`);
   if (!stored) throw new NotFoundError(`${requested} is not in ${repo.name}`);
   return assetResponse(stored);

@@ -15,14 +15,13 @@ import {
   type Principal,
   type RepositoryHandle,
   type RouteDefinition,
-  type SubRequest,
 } from '@registry-core/api';
 import type { AuthService } from '../auth/auth-service.js';
 import type { RepositoryConfig } from '../config/types.js';
-import { KernelGroupMembers } from '../engine/group-members.js';
 import { readRequestBody } from './body.js';
 import type { FormatRouter } from './format-router.js';
 import { GroupRouter } from './group-router.js';
+import type { KernelProxyCache } from '../engine/proxy-cache.js';
 
 /** A configured repository with everything needed to serve it. */
 export interface RepositoryRuntime {
@@ -30,8 +29,9 @@ export interface RepositoryRuntime {
   readonly config: RepositoryConfig;
   readonly format: FormatDefinition;
   readonly router: FormatRouter;
-  /** Services without `members` (bound per request for groups). */
   readonly handle: RepositoryHandle;
+  /** A proxy's cache, for the kernel's own bookkeeping (stats, shutdown). */
+  readonly proxy?: KernelProxyCache;
 }
 
 /** A request as the dispatcher sees it, from koa or from a group. */
@@ -48,9 +48,8 @@ export interface DispatchRequest {
   readonly logger: Logger;
   /** The raw request (client requests); absent for group sub-requests. */
   readonly raw?: IncomingMessage;
-  /** Body already in hand (group sub-requests). */
+  /** Body already in hand (group members' requests). */
   readonly body?: unknown;
-  readonly viaGroup: boolean;
   /** How the client addressed a repository of a `hostRoot` format. */
   readonly hostRoot?: HostRootAddress;
 }
@@ -105,7 +104,6 @@ export class Dispatcher {
       ...request,
       raw: undefined,
       body: ctx.body,
-      viaGroup: true,
       logger: request.logger.child({ member: member.name }),
     });
     const nested = new Dispatcher(this.repositories, this.auth, this.tmpDir, this.depth + 1, this.groups);
@@ -159,7 +157,7 @@ export class Dispatcher {
       cleanup = read.cleanup;
     }
     const ctx: FormatRequestContext = {
-      repository: this.bindHandle(runtime, { ...request, raw: undefined, body }),
+      repository: runtime.handle,
       method: request.method,
       path: request.path,
       params,
@@ -171,7 +169,6 @@ export class Dispatcher {
       clientAddress: request.clientAddress,
       requestId: request.requestId,
       logger: request.logger,
-      viaGroup: request.viaGroup,
       ...(request.hostRoot ? { hostRoot: request.hostRoot } : {}),
       auth: this.auth.forRequest({ principal: request.principal, clientAddress: request.clientAddress }),
       audit: (action, fields) =>
@@ -193,47 +190,4 @@ export class Dispatcher {
       await cleanup?.();
     }
   }
-
-  /** Attach the per-request group members to a group's handle. */
-  private bindHandle(runtime: RepositoryRuntime, request: DispatchRequest): RepositoryHandle {
-    if (runtime.config.type !== 'group') return runtime.handle;
-    const names = runtime.config.members ?? [];
-    const members = new KernelGroupMembers(
-      names,
-      (member) => this.repositories.get(member)!.config.type,
-      (member, sub) => this.subRequest(member, request, sub),
-    );
-    return { ...runtime.handle, members };
-  }
-
-  private async subRequest(memberName: string, parent: DispatchRequest, sub: SubRequest): Promise<FormatResponse> {
-    const member = this.repositories.get(memberName);
-    if (!member) return errorAsResponse(new NotFoundError(`no repository ${memberName}`));
-    if (this.depth > 8) return errorAsResponse(new BadRequestError('groups nested too deeply'));
-    const [path, search] = (sub.path ?? parent.path).split('?', 2) as [string, string | undefined];
-    const nested = new Dispatcher(this.repositories, this.auth, this.tmpDir, this.depth + 1, this.groups);
-    try {
-      return await nested.dispatch(member, {
-        ...parent,
-        method: sub.method ?? parent.method,
-        path,
-        query: search !== undefined ? new URLSearchParams(search) : sub.path ? new URLSearchParams() : parent.query,
-        headers: { ...parent.headers, ...sub.headers },
-        raw: undefined,
-        body: sub.body ?? parent.body,
-        viaGroup: true,
-        logger: parent.logger.child({ member: memberName }),
-      });
-    } catch (error) {
-      if (!isRegistryError(error)) parent.logger.error('group member failed', { member: memberName, error: String((error as Error).stack ?? error) });
-      return errorAsResponse(error);
-    }
-  }
-}
-
-/** A member's failure as a response, so a group can weigh it with the others. */
-export function errorAsResponse(error: unknown): FormatResponse {
-  const status = isRegistryError(error) ? error.status : 502;
-  const message = error instanceof Error ? error.message : String(error);
-  return { status, body: { kind: 'json', value: { error: message, code: isRegistryError(error) ? error.code : 'INTERNAL' } } };
 }

@@ -253,7 +253,6 @@ export class HttpHost {
         requestId,
         logger,
         raw: ctx.req,
-        viaGroup: false,
         ...(hostRoot ? { hostRoot } : {}),
       });
       await writeResponse(ctx, response);
