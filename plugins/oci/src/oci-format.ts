@@ -107,12 +107,13 @@ const tagList: MergeableDocument<string[]> = {
   async load(ctx) {
     const name = image(ctx, 'read');
     const upstream = upstreamOf(ctx.repository);
-    const tags = upstream ? await proxyTags(ctx, upstream, name) : await tagsOf(ctx.repository, name);
-    if (tags === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${ctx.repository.name}`, 404);
-    return { value: tags };
+    const listed = upstream ? await proxyTags(ctx, upstream, name) : await tagsOf(ctx.repository, name);
+    if (listed === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${ctx.repository.name}`, 404);
+    // A proxy's list comes with how its cache answered (STALE with the upstream down).
+    return Array.isArray(listed) ? { value: listed } : { value: listed.tags, cache: listed.cache };
   },
   merge: (lists) => [...new Set(lists.flat())],
-  render(ctx, { value }) {
+  render(ctx, { value, cache }) {
     const name = imageName(ctx.params['name']);
     const { n, last } = pageParams(ctx.query, MAX_PAGE);
     const result = page(value, n, last, (lastTag) => `${rootPath(ctx)}${name}/tags/list?n=${n}&last=${encodeURIComponent(lastTag)}`);
@@ -120,6 +121,7 @@ const tagList: MergeableDocument<string[]> = {
       body: { kind: 'json', value: { name: `${ctx.hostRoot?.namePrefix ?? ''}${name}`, tags: result.items } },
       headers: result.headers,
       cachePolicy: 'no-store',
+      ...(cache ? { cache } : {}),
     });
   },
 };
