@@ -164,6 +164,15 @@ async function versionCheck(ctx: FormatRequestContext): Promise<FormatResponse> 
   return withApiHeader({ body: { kind: 'json', value: {} }, cachePolicy: 'no-store' });
 }
 
+/** The image name of `segments`, or `undefined` where it is not a valid one. */
+function validImageName(segments: string | readonly string[]): string | undefined {
+  try {
+    return imageName(segments);
+  } catch {
+    return undefined;
+  }
+}
+
 const ACTIONS: Record<string, readonly Permission[]> = { pull: ['read'], push: ['write'], delete: ['delete'], '*': ['read', 'write', 'delete'] };
 
 /** Scopes `repository:<name>:<actions>` as grants; at the host root the name's first segment is the repository. */
@@ -180,12 +189,8 @@ export function scopesToGrants(scopes: readonly string[], repository: string, na
       target = name.slice(0, slash);
       name = name.slice(slash + 1);
     }
-    let imageNameChecked: string;
-    try {
-      imageNameChecked = imageName(name.split('/'));
-    } catch {
-      continue;
-    }
+    const imageNameChecked = validImageName(name.split('/'));
+    if (imageNameChecked === undefined) continue;
     const actions = [...new Set(m[2]!.split(',').flatMap((a) => ACTIONS[a] ?? []))];
     if (actions.length) grants.push({ repository: target, package: imageNameChecked, actions });
   }
@@ -316,10 +321,12 @@ function authChallenge(repository: RepositoryInfo, request?: ChallengeRequest): 
   const service = new URL(realm).host;
   const name = request?.params['name'];
   let scope = '';
-  if (name !== undefined) {
-    const segments = typeof name === 'string' ? [name] : [...name];
+  // Only a valid image name goes into the header: a NUL or a line break in it would make the
+  // answer unsendable (a 500), and no token can be had for an invalid name anyway.
+  const scoped = name === undefined ? undefined : validImageName(name);
+  if (scoped !== undefined) {
     const actions = request!.permission === 'read' ? 'pull' : request!.permission === 'delete' ? 'delete' : 'pull,push';
-    scope = `,scope="repository:${request?.hostRoot?.namePrefix ?? ''}${segments.join('/')}:${actions}"`;
+    scope = `,scope="repository:${request?.hostRoot?.namePrefix ?? ''}${scoped}:${actions}"`;
   }
   return `Bearer realm="${realm}",service="${service}"${scope}`;
 }
