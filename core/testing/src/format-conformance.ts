@@ -68,6 +68,12 @@ export interface FormatConformanceAdapter {
    * Default: the base itself.
    */
   packageName?(base: string): string;
+  /**
+   * Names may hold `/` between components (OCI's `team/app`, npm's `@scope/name`). The suite
+   * then publishes names whose slashes no such name allows (an empty component, a leading
+   * and a trailing slash) where it would publish `rc-a/rc-b`. Default: false.
+   */
+  readonly slashInNames?: boolean;
   /** The artifact `readArtifact` serves for a published package. */
   artifact(pkg: ConformancePackage): Buffer | Promise<Buffer>;
   /** Publish `pkg` to the repository (hosted or group) at `target` as the format's clients do. */
@@ -109,11 +115,18 @@ const HOSTILE_SUFFIXES: readonly [string, string][] = [
 /** Names that must never be published, whatever the format. */
 const HOSTILE_NAMES: readonly [string, string][] = [
   ['dot-dot segments', '../../rc-escape'],
-  ['a slash', 'rc-a/rc-b'],
   ['an encoded slash', 'rc-a%2frc-b'],
   ['a backslash', 'rc-a\\..\\rc-b'],
   ['a NUL byte', 'rc-nul\0name'],
   ['an overlong name', `rc-${'x'.repeat(2000)}`],
+];
+
+/** Slashes in names: none where names have no components; misplaced ones where they do. */
+const SLASH_NAMES: readonly [string, string][] = [['a slash', 'rc-a/rc-b']];
+const MISPLACED_SLASH_NAMES: readonly [string, string][] = [
+  ['an empty component', 'rc-a//rc-b'],
+  ['a leading slash', '/rc-a'],
+  ['a trailing slash', 'rc-a/'],
 ];
 
 /**
@@ -364,7 +377,7 @@ export function describeFormatConformance(adapter: FormatConformanceAdapter, opt
         judge(`${request.label} (${request.method} ${request.path.slice(0, 120)})`, answer.status);
       }
       for (const repository of ['local', 'all']) {
-        for (const [label, hostileName] of HOSTILE_NAMES) {
+        for (const [label, hostileName] of [...HOSTILE_NAMES, ...(adapter.slashInNames ? MISPLACED_SLASH_NAMES : SLASH_NAMES)]) {
           const answer = await adapter.publish(at(repository, alice), { name: hostileName, version: '1.0.0', content: Buffer.from(`hostile ${label}`) });
           judge(`publish a name with ${label} to ${repository}`, answer.status);
         }

@@ -107,12 +107,13 @@ const tagList: MergeableDocument<string[]> = {
   async load(ctx) {
     const name = image(ctx, 'read');
     const upstream = upstreamOf(ctx.repository);
-    const tags = upstream ? await proxyTags(ctx, upstream, name) : await tagsOf(ctx.repository, name);
-    if (tags === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${ctx.repository.name}`, 404);
-    return { value: tags };
+    const listed = upstream ? await proxyTags(ctx, upstream, name) : await tagsOf(ctx.repository, name);
+    if (listed === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${ctx.repository.name}`, 404);
+    // A proxy's list comes with how its cache answered (STALE with the upstream down).
+    return Array.isArray(listed) ? { value: listed } : { value: listed.tags, cache: listed.cache };
   },
   merge: (lists) => [...new Set(lists.flat())],
-  render(ctx, { value }) {
+  render(ctx, { value, cache }) {
     const name = imageName(ctx.params['name']);
     const { n, last } = pageParams(ctx.query, MAX_PAGE);
     const result = page(value, n, last, (lastTag) => `${rootPath(ctx)}${name}/tags/list?n=${n}&last=${encodeURIComponent(lastTag)}`);
@@ -120,6 +121,7 @@ const tagList: MergeableDocument<string[]> = {
       body: { kind: 'json', value: { name: `${ctx.hostRoot?.namePrefix ?? ''}${name}`, tags: result.items } },
       headers: result.headers,
       cachePolicy: 'no-store',
+      ...(cache ? { cache } : {}),
     });
   },
 };
@@ -162,6 +164,15 @@ async function versionCheck(ctx: FormatRequestContext): Promise<FormatResponse> 
   return withApiHeader({ body: { kind: 'json', value: {} }, cachePolicy: 'no-store' });
 }
 
+/** The image name of `segments`, or `undefined` where it is not a valid one. */
+function validImageName(segments: string | readonly string[]): string | undefined {
+  try {
+    return imageName(segments);
+  } catch {
+    return undefined;
+  }
+}
+
 const ACTIONS: Record<string, readonly Permission[]> = { pull: ['read'], push: ['write'], delete: ['delete'], '*': ['read', 'write', 'delete'] };
 
 /** Scopes `repository:<name>:<actions>` as grants; at the host root the name's first segment is the repository. */
@@ -178,12 +189,8 @@ export function scopesToGrants(scopes: readonly string[], repository: string, na
       target = name.slice(0, slash);
       name = name.slice(slash + 1);
     }
-    let imageNameChecked: string;
-    try {
-      imageNameChecked = imageName(name.split('/'));
-    } catch {
-      continue;
-    }
+    const imageNameChecked = validImageName(name.split('/'));
+    if (imageNameChecked === undefined) continue;
     const actions = [...new Set(m[2]!.split(',').flatMap((a) => ACTIONS[a] ?? []))];
     if (actions.length) grants.push({ repository: target, package: imageNameChecked, actions });
   }
@@ -314,10 +321,12 @@ function authChallenge(repository: RepositoryInfo, request?: ChallengeRequest): 
   const service = new URL(realm).host;
   const name = request?.params['name'];
   let scope = '';
-  if (name !== undefined) {
-    const segments = typeof name === 'string' ? [name] : [...name];
+  // Only a valid image name goes into the header: a NUL or a line break in it would make the
+  // answer unsendable (a 500), and no token can be had for an invalid name anyway.
+  const scoped = name === undefined ? undefined : validImageName(name);
+  if (scoped !== undefined) {
     const actions = request!.permission === 'read' ? 'pull' : request!.permission === 'delete' ? 'delete' : 'pull,push';
-    scope = `,scope="repository:${request?.hostRoot?.namePrefix ?? ''}${segments.join('/')}:${actions}"`;
+    scope = `,scope="repository:${request?.hostRoot?.namePrefix ?? ''}${scoped}:${actions}"`;
   }
   return `Bearer realm="${realm}",service="${service}"${scope}`;
 }

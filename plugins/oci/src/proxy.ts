@@ -1,5 +1,6 @@
 import {
   type Asset,
+  type CacheStatus,
   type FormatRequestContext,
   type FormatResponse,
   type ProxyCache,
@@ -181,8 +182,8 @@ export async function proxyBlob(ctx: FormatRequestContext, upstream: ProxyCache,
   return { body: result.body, headers: { 'Docker-Content-Digest': digest.text }, cachePolicy: 'immutable', cache: result.cache };
 }
 
-/** The upstream's tags of an image (one list, revalidated after the TTL). */
-export async function proxyTags(ctx: FormatRequestContext, upstream: ProxyCache, image: string): Promise<string[] | undefined> {
+/** The upstream's tags of an image (one list, revalidated after the TTL), with how the cache answered. */
+export async function proxyTags(ctx: FormatRequestContext, upstream: ProxyCache, image: string): Promise<{ tags: string[]; cache: CacheStatus } | undefined> {
   const repository = ctx.repository;
   const name = upstreamName(upstream, image);
   const result = await upstream.fetch({
@@ -200,7 +201,8 @@ export async function proxyTags(ctx: FormatRequestContext, upstream: ProxyCache,
   } catch {
     throw ociError('UNKNOWN', 'the upstream sent a tag list that is not JSON', 502);
   }
-  return Array.isArray(doc.tags) ? doc.tags.filter((t): t is string => typeof t === 'string' && /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/.test(t)) : [];
+  const tags = Array.isArray(doc.tags) ? doc.tags.filter((t): t is string => typeof t === 'string' && /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/.test(t)) : [];
+  return { tags, cache: result.cache };
 }
 
 /** The upstream's referrers of a digest; none when the upstream has no referrers API. */
