@@ -66,6 +66,20 @@ describe('signed access tokens', () => {
     await expect(auth.authenticate(`Bearer ${expired.token}`)).rejects.toMatchObject({ status: 401 });
   });
 
+  it('answers 403, not 401, for what the holder may not do at all: a new token would not help', async () => {
+    const readers = new AuthService(
+      { anonymousRead: true, allowRegistration: false, users: {}, providers: [], tokenTtlSeconds: 0, permissions: [{ repositories: ['hosted'], write: ['admins'] }] },
+      metadata,
+    );
+    readers.useRepositories((name) => ({ hosted: {}, proxy: {} })[name]);
+    const issued = await readers.forRequest({ principal: alice, clientAddress: 'x' }).issueAccessToken([{ repository: 'hosted', package: 'a', actions: ['read', 'write'] }], 60);
+    expect(issued.granted).toEqual([{ repository: 'hosted', package: 'a', actions: ['read'] }]);
+    const bearer = await readers.authenticate(`Bearer ${issued.token}`);
+    expect(status(() => readers.authorize(bearer, 'write', { name: 'hosted' }, 'a'))).toBe(403);
+    // Something the holder may do but the token did not ask for: 401, ask for another token.
+    expect(status(() => readers.authorize(bearer, 'read', { name: 'proxy' }, 'a'))).toBe(401);
+  });
+
   it('never mints a wider token from an access token', async () => {
     const narrow = await auth.forRequest({ principal: alice, clientAddress: 'x' }).issueAccessToken([{ repository: 'hosted', package: 'a', actions: ['read'] }], 60);
     const bearer = await auth.authenticate(`Bearer ${narrow.token}`);

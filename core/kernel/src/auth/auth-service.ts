@@ -192,9 +192,12 @@ export class AuthService {
       if (principal.anonymous) throw new UnauthorizedError(`authentication required to ${permission} ${what}`);
       throw new ForbiddenError(`${principal.name} may not ${permission === 'admin' ? 'administer' : permission} ${what}`);
     };
-    // An access token does only what it grants, reads included: 401, so that the client
-    // asks for a token with the scope the challenge names.
+    // An access token does only what it grants, reads included. When its holder may do it,
+    // 401, so that the client asks for a token with the scope the challenge names; when the
+    // holder may not, the holder's own refusal (403): no token would help.
     if (principal.grants && !grantsAllow(principal.grants, permission, repository.name, packageName)) {
+      const { grants: _grants, ...holder } = principal;
+      this.authorize(holder, permission, repository, packageName);
       throw new UnauthorizedError(`the access token used does not grant ${permission} on ${what}`);
     }
     if (permission !== 'read' && principal.anonymous && this.rules.decide(principal, permission, repository.name, packageName) !== true) deny();
