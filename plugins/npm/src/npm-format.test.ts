@@ -1,20 +1,25 @@
-// The npm format's endpoints end to end through an in-memory host: publish and read
-// back, the write API, login, search, audit and proxy behaviour. Groups are the kernel's
-// (route plans): test/npm/npm-ownership.test.ts and npm-clients.test.ts run them for real.
+// The npm format's endpoints end to end on the real kernel (createTestHost: SQLite in
+// memory, the memory storage driver): publish and read back, the write API, login,
+// search, audit and proxy behaviour, over HTTP. Groups are the kernel's (route plans):
+// conformance.test.ts, test/npm/npm-ownership.test.ts and npm-clients.test.ts run them.
 import { createHash } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UpstreamError } from '@registry-core/api';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createTestHost, startUpstreamRelay, type TestHost, type UpstreamRelay } from '@registry-core/testing';
 import { clientConfig, localNpmRegistry } from './client-config.js';
-import { parseDistTagPath, npmFormat } from './npm-format.js';
+import { parseDistTagPath } from './npm-format.js';
 import { statusOf } from './testing/assertions.js';
-import { FakeRegistry, FakeUpstream, HOST, type FakeUser, type UpstreamAnswer } from './testing/fake-registry.js';
+import { NPM_PLUGIN, npmRequest, startStaticMirror, type MirrorAnswer, type NpmAnswer, type StaticMirror } from './testing/npm-host.js';
 import { publishBody } from './testing/publish-body.js';
 import { packageTgz } from './testing/tarballs.js';
 
-const alice: FakeUser = { name: 'alice', permissions: ['read', 'write', 'delete'], token: 'alice-token' };
-const writer: FakeUser = { name: 'wendy', permissions: ['read', 'write'], token: 'wendy-token' };
-const reader: FakeUser = { name: 'rita', permissions: ['read'], token: 'rita-token' };
+/** Users of every test host: alice may read, write and delete, wendy read and write, rita only read. */
+type User = 'alice' | 'wendy' | 'rita';
+const alice: User = 'alice';
+const writer: User = 'wendy';
+const reader: User = 'rita';
 const ABBREVIATED = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
+/** The host's `limits.maxSearchResults`. */
+const MAX_SEARCH = 50;
 
 const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('base64');
 const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
@@ -25,52 +30,65 @@ async function pkg(name: string, version: string, extra: Record<string, unknown>
   return { manifest, tarball: await packageTgz(manifest) };
 }
 
-function registry(options: { upstream?: FakeUpstream } = {}) {
-  const r = new FakeRegistry(npmFormat);
-  r.add('local', 'hosted');
-  r.add('second', 'hosted');
-  r.add('kept', 'hosted', { config: { allowUnpublish: false } });
-  if (options.upstream) {
-    r.add('proxy', 'proxy', { upstream: options.upstream });
-  }
-  return r;
+interface RegistryRequest {
+  readonly method?: string;
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: unknown;
+  /** Sends this user's token; none: anonymous. */
+  readonly user?: User;
 }
 
-async function publish(r: FakeRegistry, repo: string, name: string, version: string, options: { user?: FakeUser; extra?: Record<string, unknown>; tags?: Record<string, string> } = {}) {
+/** A test host serving npm repositories, with a token for each {@link User}. */
+interface NpmRegistry {
+  readonly host: TestHost;
+  /** The host's URL (`http://127.0.0.1:<port>`). */
+  readonly url: string;
+  readonly tokens: Readonly<Record<User, string>>;
+  request(repo: string, request: RegistryRequest): Promise<NpmAnswer>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real kernel with hosted `local` and `second`, `kept` (no unpublishing), `small` (a
+ * 100-byte upload limit) and any `repositories` given; self-registration on.
+ */
+async function registry(options: { repositories?: Record<string, Record<string, unknown>>; auth?: Record<string, unknown>; limits?: Record<string, unknown> } = {}): Promise<NpmRegistry> {
+  const host = await createTestHost({
+    plugins: [NPM_PLUGIN],
+    repositories: {
+      local: { format: 'npm', type: 'hosted' },
+      second: { format: 'npm', type: 'hosted' },
+      kept: { format: 'npm', type: 'hosted', allowUnpublish: false },
+      small: { format: 'npm', type: 'hosted', maxUploadSize: 100 },
+      ...options.repositories,
+    },
+    auth: { allowRegistration: true, permissions: [{ repositories: ['*'], write: [alice, writer], delete: [alice] }], ...options.auth },
+    config: { limits: { maxSearchResults: MAX_SEARCH, ...options.limits } },
+  });
+  const [a, w, ri] = await Promise.all([host.userToken(alice), host.userToken(writer), host.userToken(reader)]);
+  const tokens = { alice: a, wendy: w, rita: ri };
+  return {
+    host,
+    url: host.url,
+    tokens,
+    request: (repo, { user, ...request }) => npmRequest(host, repo, { ...request, ...(user ? { token: tokens[user] } : {}) }),
+    stop: () => host.stop(),
+  };
+}
+
+async function publish(r: NpmRegistry, repo: string, name: string, version: string, options: { user?: User; extra?: Record<string, unknown>; tags?: Record<string, string> } = {}) {
   const { manifest, tarball } = await pkg(name, version, options.extra);
   const path = `/${name.replace('/', '%2f')}`;
   return r.request(repo, { method: 'PUT', path, user: options.user ?? alice, body: publishBody(manifest, tarball, { tags: options.tags }) });
 }
 
-/** An upstream registry serving packuments and tarballs of the given packages. */
-async function upstreamWith(packages: { name: string; versions: string[]; extra?: Record<string, unknown> }[]) {
-  const files = new Map<string, Buffer>();
-  const docs = new Map<string, Record<string, unknown>>();
-  const upstream = new FakeUpstream(() => ({ status: 404 }));
-  for (const p of packages) {
-    const versions: Record<string, unknown> = {};
-    for (const v of p.versions) {
-      const { manifest, tarball } = await pkg(p.name, v, p.extra);
-      const file = `${p.name.split('/').pop()}-${v}.tgz`;
-      files.set(`${p.name}/-/${file}`, tarball);
-      versions[v] = { ...manifest, dist: { tarball: `${upstream.base}${p.name}/-/${file}`, integrity: `sha512-${sha512(tarball)}`, shasum: sha1(tarball), signatures: [{ keyid: 'k', sig: 's' }] } };
-    }
-    docs.set(p.name, { _id: p.name, name: p.name, 'dist-tags': { latest: p.versions.at(-1)! }, versions, time: { modified: '2024-05-05T00:00:00.000Z' }, readme: 'upstream readme' });
-  }
-  upstream.handler = (path: string, method: string): UpstreamAnswer => {
-    const decoded = decodeURIComponent(path.split('?')[0]!);
-    if (method === 'GET' && docs.has(decoded)) return { status: 200, body: docs.get(decoded) };
-    if (files.has(decoded)) return { status: 200, body: files.get(decoded) };
-    return { status: 404, body: { error: 'not found' } };
-  };
-  return { upstream, docs, files };
-}
-
 describe('account endpoints', () => {
-  let r: FakeRegistry;
-  beforeEach(() => {
-    r = registry();
+  let r: NpmRegistry;
+  beforeEach(async () => {
+    r = await registry();
   });
+  afterEach(() => r.stop());
 
   it('answers ping and whoami', async () => {
     expect((await r.request('local', { path: '/-/ping' })).json).toEqual({});
@@ -101,29 +119,40 @@ describe('account endpoints', () => {
   });
 
   it('refuses registration when the host disables it, and malformed logins', async () => {
-    r.allowRegistration = false;
-    const refused = await r.request('local', { method: 'PUT', path: '/-/user/org.couchdb.user:eve', body: { name: 'eve', password: 'eve-password' } });
-    expect(refused.status).toBe(403);
+    const closed = await registry({ auth: { allowRegistration: false } });
+    try {
+      const refused = await closed.request('local', { method: 'PUT', path: '/-/user/org.couchdb.user:eve', body: { name: 'eve', password: 'eve-password' } });
+      expect(refused.status).toBe(403);
+      // alice exists there: her login still works
+      expect((await closed.request('local', { method: 'PUT', path: '/-/user/org.couchdb.user:alice', body: { name: 'alice', password: 'wrong' } })).status).toBe(401);
+    } finally {
+      await closed.stop();
+    }
     expect((await r.request('local', { method: 'PUT', path: '/-/user/org.couchdb.user:eve', body: { name: 'mallory', password: 'x' } })).status).toBe(400);
     expect((await r.request('local', { method: 'PUT', path: '/-/user/org.couchdb.user:eve', body: { name: 'eve' } })).status).toBe(400);
     expect((await r.request('local', { method: 'PUT', path: '/-/user/eve', body: { name: 'eve', password: 'p' } })).status).toBe(404);
   });
 
   it('logs out only a token of the logged-in user', async () => {
-    const { token } = await r.auth.addUser('carol', 'carol-password');
-    const carol: FakeUser = { name: 'carol', permissions: ['read'], token };
+    const login = await r.request('local', { method: 'PUT', path: '/-/user/org.couchdb.user:carol', body: { name: 'carol', password: 'carol-password' } });
+    const token: string = login.json.token;
+    const carol = { authorization: `Bearer ${token}` };
     expect((await r.request('local', { method: 'DELETE', path: `/-/user/token/${token}`, user: alice })).status).toBe(404);
     expect((await r.request('local', { method: 'DELETE', path: `/-/user/token/${token}` })).status).toBe(401);
-    const out = await r.request('local', { method: 'DELETE', path: `/-/user/token/${token}`, user: carol });
+    expect((await r.request('local', { path: '/-/whoami', headers: carol })).json).toEqual({ username: 'carol' });
+    const out = await r.request('local', { method: 'DELETE', path: `/-/user/token/${token}`, headers: carol });
     expect(out.status).toBe(200);
-    expect(await r.auth.revokeToken(token)).toBe(false);
+    // revoked: the token no longer authenticates, and cannot be revoked twice
+    expect((await r.request('local', { path: '/-/whoami', headers: carol })).status).toBe(401);
+    expect((await r.request('local', { method: 'DELETE', path: `/-/user/token/${token}`, user: alice })).status).toBe(404);
   });
 });
 
 describe('hosted: publish and read back', () => {
-  let r: FakeRegistry;
+  let r: NpmRegistry;
+  afterEach(() => r.stop());
   beforeEach(async () => {
-    r = registry();
+    r = await registry();
     expect((await publish(r, 'local', 'left-pad', '1.0.0')).status).toBe(201);
     expect((await publish(r, 'local', '@acme/util', '1.0.0')).status).toBe(201);
   });
@@ -149,7 +178,7 @@ describe('hosted: publish and read back', () => {
     });
     const version = doc.versions['1.0.0'];
     expect(version.dist).toEqual({
-      tarball: `${HOST}/local/left-pad/-/left-pad-1.0.0.tgz`,
+      tarball: `${r.url}/local/left-pad/-/left-pad-1.0.0.tgz`,
       integrity: `sha512-${sha512(tarball)}`,
       shasum: sha1(tarball),
       fileCount: 2,
@@ -159,8 +188,8 @@ describe('hosted: publish and read back', () => {
     expect(version).not.toHaveProperty('readme');
     expect(version).not.toHaveProperty('_attachments');
     // stored relative, rewritten per request: another host name is fine
-    const stored = await r.repos.get('local')!.documents.get<{ versions: Record<string, { dist: { tarball: string } }> }>('packument/left-pad');
-    expect(stored!.value.versions['1.0.0']!.dist.tarball).toBe('left-pad/-/left-pad-1.0.0.tgz');
+    const elsewhere = await r.request('local', { path: '/left-pad', headers: { accept: 'application/json', host: 'npm.example.test:8080' } });
+    expect(elsewhere.json.versions['1.0.0'].dist.tarball).toBe('http://npm.example.test:8080/local/left-pad/-/left-pad-1.0.0.tgz');
   });
 
   it('serves the abbreviated document to installers', async () => {
@@ -168,7 +197,7 @@ describe('hosted: publish and read back', () => {
     expect(answer.contentType).toBe('application/vnd.npm.install-v1+json');
     expect(Object.keys(answer.json).sort()).toEqual(['dist-tags', 'modified', 'name', 'versions']);
     expect(answer.json.versions['1.0.0']).not.toHaveProperty('description');
-    expect(answer.json.versions['1.0.0'].dist.tarball).toBe(`${HOST}/local/left-pad/-/left-pad-1.0.0.tgz`);
+    expect(answer.json.versions['1.0.0'].dist.tarball).toBe(`${r.url}/local/left-pad/-/left-pad-1.0.0.tgz`);
     const full = await r.request('local', { path: '/left-pad', headers: { accept: 'application/json' } });
     expect(full.headers['etag']).not.toBe(answer.headers['etag']);
   });
@@ -177,7 +206,7 @@ describe('hosted: publish and read back', () => {
     const answer = await r.request('local', { path });
     expect(answer.status).toBe(200);
     expect(answer.json.name).toBe('@acme/util');
-    expect(answer.json.versions['1.0.0'].dist.tarball).toBe(`${HOST}/local/@acme/util/-/util-1.0.0.tgz`);
+    expect(answer.json.versions['1.0.0'].dist.tarball).toBe(`${r.url}/local/@acme/util/-/util-1.0.0.tgz`);
   });
 
   it('serves tarballs under every URL form npm uses', async () => {
@@ -224,25 +253,34 @@ describe('hosted: publish and read back', () => {
     expect(found.json.objects[0].package).toMatchObject({ version: '1.0.0', description: '@acme/util does things', keywords: ['things'] });
     expect(found.json.total).toBe(1);
     expect((await r.request('local', { path: '/-/v1/search?text=a&size=-1' })).status).toBe(400);
-    r.maxSearchResults = 1;
-    expect((await r.request('local', { path: '/-/v1/search?text=&size=100' })).json.objects).toHaveLength(1);
+    expect((await r.request('local', { path: '/-/v1/search?text=&size=100' })).json.objects).toHaveLength(2);
+    const capped = await registry({ limits: { maxSearchResults: 1 } });
+    try {
+      expect((await publish(capped, 'local', 'left-pad', '1.0.0')).status).toBe(201);
+      expect((await publish(capped, 'local', '@acme/util', '1.0.0')).status).toBe(201);
+      expect((await capped.request('local', { path: '/-/v1/search?text=&size=100' })).json.objects).toHaveLength(1);
+    } finally {
+      await capped.stop();
+    }
   });
 });
 
 describe('hosted: publish refusals', () => {
-  let r: FakeRegistry;
-  beforeEach(() => {
-    r = registry();
+  let r: NpmRegistry;
+  let before: Awaited<ReturnType<TestHost['stored']>>;
+  beforeEach(async () => {
+    r = await registry();
+    before = await r.host.stored();
   });
+  afterEach(() => r.stop());
 
-  const put = (body: unknown, options: { path?: string; user?: FakeUser } = {}) => r.request('local', { method: 'PUT', path: options.path ?? '/p', user: 'user' in options ? options.user : alice, body });
+  const put = (body: unknown, options: { path?: string; user?: User; repo?: string } = {}) =>
+    r.request(options.repo ?? 'local', { method: 'PUT', path: options.path ?? '/p', user: 'user' in options ? options.user : alice, body });
 
   async function expectRefused(answer: { status: number; json: { error: string } }, status: number, message: RegExp) {
     expect(answer.status, JSON.stringify(answer.json)).toBe(status);
     expect(answer.json.error).toMatch(message);
-    const stored = r.repos.get('local')!;
-    expect(stored.assets.items.size, 'no tarball stored').toBe(0);
-    expect(stored.documents.items.size, 'no document stored').toBe(0);
+    expect(await r.host.stored(), 'nothing stored: no tarball, document or component').toEqual(before);
   }
 
   it('needs write permission', async () => {
@@ -287,10 +325,10 @@ describe('hosted: publish refusals', () => {
   });
 
   it('answers 413 above the upload limit', async () => {
-    r.maxUploadBytes = 100;
+    // `small` takes 100 bytes at most
     const { manifest, tarball } = await pkg('p', '1.0.0');
-    await expectRefused(await put(publishBody(manifest, tarball)), 413, /limit/);
-    await expectRefused(await put(publishBody(manifest, tarball, { length: undefined })), 413, /100/);
+    await expectRefused(await put(publishBody(manifest, tarball), { repo: 'small' }), 413, /limit/);
+    await expectRefused(await put(publishBody(manifest, tarball, { length: undefined }), { repo: 'small' }), 413, /100/);
   });
 
   it('refuses hostile tarballs and manifest confusion, naming the problem', async () => {
@@ -323,21 +361,35 @@ describe('hosted: publish refusals', () => {
 
   it('replaces an old tarball left by a publish that died before its document, but not a fresh one', async () => {
     const { manifest, tarball } = await pkg('p', '1.0.0');
-    const assets = r.repos.get('local')!.assets;
-    await assets.put('p/-/p-1.0.0.tgz', Buffer.from('half a publish'), { kind: 'content', contentType: 'application/octet-stream' });
+    // What a publish leaves when it dies between the tarball and the document: the tarball
+    // alone, stored through the repository's own asset store (as the plugin stores it).
+    const assets = r.host.registry.repositories.get('local')!.handle.assets;
+    const leave = () => assets.put('p/-/p-1.0.0.tgz', Buffer.from('half a publish'), { kind: 'content', contentType: 'application/octet-stream' });
+    await leave();
     const inFlight = await put(publishBody(manifest, tarball));
     expect(inFlight.status).toBe(409);
-    const leftover = assets.items.get('p/-/p-1.0.0.tgz')!;
-    assets.items.set('p/-/p-1.0.0.tgz', { ...leftover, createdAt: new Date(Date.now() - 3600_000) });
+    expect(inFlight.json.error).toMatch(/being published/);
+    expect((await r.request('local', { path: '/p' })).status).toBe(404);
+    // the same leftover, an hour old
+    await assets.delete('p/-/p-1.0.0.tgz');
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3600_000 });
+    try {
+      await leave();
+    } finally {
+      vi.useRealTimers();
+    }
     expect((await put(publishBody(manifest, tarball))).status).toBe(201);
-    expect(assets.items.get('p/-/p-1.0.0.tgz')!.bytes.equals(tarball)).toBe(true);
+    const served = await r.request('local', { path: '/p/-/p-1.0.0.tgz' });
+    expect(served.status).toBe(200);
+    expect(served.bytes.equals(tarball)).toBe(true);
   });
 });
 
 describe('hosted: dist-tags, deprecate, unpublish', () => {
-  let r: FakeRegistry;
+  let r: NpmRegistry;
+  afterEach(() => r.stop());
   beforeEach(async () => {
-    r = registry();
+    r = await registry();
     for (const v of ['1.0.0', '1.1.0', '2.0.0']) expect((await publish(r, 'local', 'p', v)).status).toBe(201);
     expect((await publish(r, 'local', '@s/q', '1.0.0')).status).toBe(201);
   });
@@ -362,7 +414,7 @@ describe('hosted: dist-tags, deprecate, unpublish', () => {
   });
 
   it('refuses bad dist-tag changes', async () => {
-    const put = (tag: string, body: unknown, user: FakeUser | 'anonymous' = alice) =>
+    const put = (tag: string, body: unknown, user: User | 'anonymous' = alice) =>
       r.request('local', { method: 'PUT', path: `/-/package/p/dist-tags/${tag}`, user: user === 'anonymous' ? undefined : user, body });
     expect((await put('beta', '9.9.9')).status).toBe(404);
     expect((await put('beta', 'not-a-version')).status).toBe(400);
@@ -388,7 +440,7 @@ describe('hosted: dist-tags, deprecate, unpublish', () => {
     const after = (await r.request('local', { path: '/p' })).json;
     expect(after.versions['1.0.0'].deprecated).toBe('use 2.x');
     expect(after.versions['1.0.0']).not.toHaveProperty('dependencies');
-    expect(after.versions['1.0.0'].dist.tarball).toBe(`${HOST}/local/p/-/p-1.0.0.tgz`);
+    expect(after.versions['1.0.0'].dist.tarball).toBe(`${r.url}/local/p/-/p-1.0.0.tgz`);
     expect(after.description).toBe('p does things');
     expect((await r.request('local', { path: '/p', headers: { accept: ABBREVIATED } })).json.versions['1.0.0'].deprecated).toBe('use 2.x');
 
@@ -414,7 +466,9 @@ describe('hosted: dist-tags, deprecate, unpublish', () => {
     expect(Object.keys(after.versions)).toEqual(['1.0.0', '1.1.0']);
     expect(after['dist-tags']).toEqual({ latest: '1.1.0' });
     expect((await r.request('local', { path: '/p/-/p-2.0.0.tgz' })).status).toBe(404);
-    expect(await r.repos.get('local')!.components.versions('p')).toHaveLength(2);
+    // the search entry now names the newest version left
+    const found = (await r.request('local', { path: '/-/v1/search?text=p' })).json.objects.find((o: { package: { name: string } }) => o.package.name === 'p');
+    expect(found.package.version).toBe('1.1.0');
     // npm then deletes the tarball itself
     const tarball = await r.request('local', { method: 'DELETE', path: `/p/-/p-2.0.0.tgz/-rev/${after._rev}`, user: alice });
     expect(tarball.status).toBe(200);
@@ -427,7 +481,8 @@ describe('hosted: dist-tags, deprecate, unpublish', () => {
     doc.versions = {};
     expect((await r.request('local', { method: 'PUT', path: `/@s%2fq/-rev/${doc._rev}`, user: alice, body: doc })).status).toBe(200);
     expect((await r.request('local', { path: '/@s%2fq' })).status).toBe(404);
-    expect(r.repos.get('local')!.assets.items.has('@s/q/-/q-1.0.0.tgz')).toBe(false);
+    expect((await r.request('local', { path: '/@s/q/-/q-1.0.0.tgz' })).status).toBe(404);
+    expect((await r.request('local', { path: '/-/v1/search?text=' })).json.objects.map((o: { package: { name: string } }) => o.package.name)).toEqual(['p']);
   });
 
   it('unpublishes a whole package', async () => {
@@ -436,7 +491,7 @@ describe('hosted: dist-tags, deprecate, unpublish', () => {
     expect((await r.request('local', { method: 'DELETE', path: `/p/-rev/${doc._rev}`, user: alice })).status).toBe(200);
     expect((await r.request('local', { path: '/p' })).status).toBe(404);
     expect((await r.request('local', { path: '/p/-/p-1.0.0.tgz' })).status).toBe(404);
-    expect((await r.request('local', { path: '/-/v1/search?text=p' })).json.objects.map((o: { package: { name: string } }) => o.package.name)).toEqual(['@s/q']);
+    expect((await r.request('local', { path: '/-/v1/search?text=' })).json.objects.map((o: { package: { name: string } }) => o.package.name)).toEqual(['@s/q']);
     expect((await r.request('local', { method: 'DELETE', path: `/p/-rev/${doc._rev}`, user: alice })).status).toBe(404);
   });
 
@@ -472,16 +527,24 @@ describe('hosted: dist-tags, deprecate, unpublish', () => {
   });
 });
 
-describe('proxy', () => {
-  let r: FakeRegistry;
-  let up: Awaited<ReturnType<typeof upstreamWith>>;
+/** The tarball file npm names for a version: the unscoped part of the name. */
+const fileOf = (name: string, version: string) => `${name.split('/').pop()}-${version}.tgz`;
+
+describe('proxy of a registry-core registry', () => {
+  // The upstream is a second kernel with a hosted npm repository, behind a relay that
+  // records what the proxy asks and can be stopped.
+  let upstream: NpmRegistry;
+  let relay: UpstreamRelay;
+  let r: NpmRegistry;
   beforeEach(async () => {
-    up = await upstreamWith([
-      { name: 'pub', versions: ['1.0.0', '1.1.0'] },
-      { name: '@pub/scoped', versions: ['3.0.0'] },
-      { name: 'JSONStream', versions: ['1.3.5'] },
-    ]);
-    r = registry({ upstream: up.upstream });
+    upstream = await registry({ repositories: { origin: { format: 'npm', type: 'hosted' } } });
+    for (const [name, version] of [['pub', '1.0.0'], ['pub', '1.1.0'], ['@pub/scoped', '3.0.0']] as const) expect((await publish(upstream, 'origin', name, version)).status).toBe(201);
+    relay = await startUpstreamRelay(upstream.url);
+    r = await registry({ repositories: { proxy: { format: 'npm', type: 'proxy', upstream: `${relay.url}/origin/`, cache: { metadataTtl: 0, retries: 0 } } } });
+  });
+  afterEach(async () => {
+    await relay.stop();
+    await Promise.all([r.stop(), upstream.stop()]);
   });
 
   it('serves the upstream document with tarballs rewritten and digests untouched', async () => {
@@ -489,105 +552,175 @@ describe('proxy', () => {
     expect(answer.status).toBe(200);
     expect(answer.headers['x-cache']).toBe('MISS');
     const version = answer.json.versions['1.0.0'];
-    const upstreamVersion = (up.docs.get('pub')!['versions'] as Record<string, { dist: Record<string, unknown> }>)['1.0.0']!;
-    expect(version.dist).toEqual({ ...upstreamVersion.dist, tarball: `${HOST}/proxy/pub/-/pub-1.0.0.tgz` });
-    expect(answer.json.readme).toBe('upstream readme');
-    expect(up.upstream.requests).toContain('GET pub');
+    const upstreamVersion = (await upstream.request('origin', { path: '/pub', headers: { accept: 'application/json' } })).json.versions['1.0.0'];
+    expect(upstreamVersion.dist.integrity).toMatch(/^sha512-/);
+    expect(version.dist).toEqual({ ...upstreamVersion.dist, tarball: `${r.url}/proxy/pub/-/pub-1.0.0.tgz` });
+    expect(answer.json.readme).toBe('the readme');
+    expect(relay.requests).toContain('GET /origin/pub');
   });
 
-  it('asks the upstream for a scoped name with the slash encoded, and reads legacy mixed-case names', async () => {
-    expect((await r.request('proxy', { path: '/@pub%2fscoped' })).json.versions['3.0.0'].dist.tarball).toBe(`${HOST}/proxy/@pub/scoped/-/scoped-3.0.0.tgz`);
-    expect(up.upstream.requests).toContain('GET @pub%2fscoped');
-    expect((await r.request('proxy', { path: '/JSONStream', headers: { accept: ABBREVIATED } })).json['dist-tags'].latest).toBe('1.3.5');
+  it('asks the upstream for a scoped name with the slash encoded', async () => {
+    expect((await r.request('proxy', { path: '/@pub%2fscoped' })).json.versions['3.0.0'].dist.tarball).toBe(`${r.url}/proxy/@pub/scoped/-/scoped-3.0.0.tgz`);
+    expect(relay.requests).toContain('GET /origin/@pub%2fscoped');
   });
 
   it('fetches a tarball from where the upstream said, verifies it, then serves it from the cache', async () => {
+    const { tarball } = await pkg('pub', '1.0.0');
     const first = await r.request('proxy', { path: '/pub/-/pub-1.0.0.tgz' });
     expect(first.status).toBe(200);
-    expect(first.bytes.equals(up.files.get('pub/-/pub-1.0.0.tgz')!)).toBe(true);
-    expect(up.upstream.requests).toContain('GET pub/-/pub-1.0.0.tgz');
-    const before = up.upstream.requests.length;
+    expect(first.bytes.equals(tarball)).toBe(true);
+    expect(relay.requests).toContain('GET /origin/pub/-/pub-1.0.0.tgz');
+    const before = relay.requests.length;
     const second = await r.request('proxy', { path: '/pub/-/pub-1.0.0.tgz' });
     expect(second.headers['x-cache']).toBe('HIT');
-    expect(up.upstream.requests.length).toBe(before);
+    expect(second.bytes.equals(tarball)).toBe(true);
+    expect(relay.requests.length).toBe(before);
     expect((await r.request('proxy', { path: '/@pub/scoped/-/scoped-3.0.0.tgz' })).status).toBe(200);
-  });
-
-  it('refuses a tarball that does not match the announced integrity, and stores nothing', async () => {
-    up.files.set('pub/-/pub-1.1.0.tgz', Buffer.from('tampered'));
-    const answer = await r.request('proxy', { path: '/pub/-/pub-1.1.0.tgz' });
-    expect(answer.status).toBe(502);
-    expect(answer.json.error).toMatch(/does not match its announced digest/);
-    expect(r.repos.get('proxy')!.assets.items.has('pub/-/pub-1.1.0.tgz')).toBe(false);
   });
 
   it('answers 404 for a tarball the upstream does not list, without asking for it', async () => {
     expect((await r.request('proxy', { path: '/pub/-/pub-9.9.9.tgz' })).status).toBe(404);
-    expect(up.upstream.requests.some((q) => q.includes('9.9.9'))).toBe(false);
+    expect(relay.requests.some((q) => q.includes('9.9.9'))).toBe(false);
     expect((await r.request('proxy', { path: '/missing' })).status).toBe(404);
-  });
-
-  it('falls back to the conventional tarball path when the upstream points elsewhere', async () => {
-    const versions = up.docs.get('pub')!['versions'] as Record<string, { dist: { tarball: string } }>;
-    versions['1.0.0']!.dist.tarball = 'https://cdn.elsewhere.invalid/files/pub-1.0.0.tgz';
-    expect((await r.request('proxy', { path: '/pub/-/pub-1.0.0.tgz' })).status).toBe(200);
-    expect(up.upstream.requests).toContain('GET pub/-/pub-1.0.0.tgz');
-  });
-
-  it('serves a hostile upstream document sanely', async () => {
-    up.docs.set('weird', { name: '../../evil', 'dist-tags': { latest: '1.0.0', x: 'nope' }, versions: { '1.0.0': { dist: { tarball: `${up.upstream.base}weird/-/..%2fescape.tgz`, shasum: 'ab'.repeat(20) } }, bad: 7 } });
-    const answer = await r.request('proxy', { path: '/weird', headers: { accept: ABBREVIATED } });
-    expect(answer.status).toBe(200);
-    expect(Object.keys(answer.json.versions)).toEqual(['1.0.0']);
-    expect(answer.json.versions['1.0.0'].dist.tarball).toBe(`${HOST}/proxy/weird/-/weird-1.0.0.tgz`);
-    expect(answer.json['dist-tags']).toEqual({ latest: '1.0.0' });
-    up.docs.set('not-json', 'this is not json' as never);
-    up.upstream.handler = ((inner) => (path: string, method: string) => (path === 'not-json' ? { status: 200, body: '{oops' } : inner(path, method)))(up.upstream.handler);
-    expect((await r.request('proxy', { path: '/not-json' })).status).toBe(502);
+    expect(relay.requests).toContain('GET /origin/missing');
   });
 
   it('refuses writes', async () => {
     const answer = await publish(r, 'proxy', 'pub', '2.0.0');
     expect(answer.status).toBe(405);
     expect((await r.request('proxy', { method: 'PUT', path: '/-/package/pub/dist-tags/beta', user: alice, body: '1.0.0' })).status).toBe(405);
+    expect(relay.requests.some((q) => !q.startsWith('GET '))).toBe(false);
   });
 
-  it('passes search to the upstream; no upstream search is an empty result', async () => {
-    up.upstream.handler = ((inner) => (path: string, method: string): UpstreamAnswer =>
-      path.startsWith('-/v1/search') ? { status: 200, body: { objects: [{ package: { name: 'pub' } }], total: 1, time: 'now' } } : inner(path, method))(up.upstream.handler);
+  it('passes search to the upstream, the size capped at the host limit', async () => {
     const found = await r.request('proxy', { path: '/-/v1/search?text=pub&size=500' });
-    expect(found.json).toMatchObject({ objects: [{ package: { name: 'pub' } }], total: 1 });
-    expect(up.upstream.requests.at(-1)).toBe(`GET -/v1/search?text=pub&size=${r.maxSearchResults}&from=0`);
-    up.upstream.handler = () => ({ status: 404 });
+    expect(found.status).toBe(200);
+    expect(found.json.objects.map((o: { package: { name: string } }) => o.package.name).sort()).toEqual(['@pub/scoped', 'pub']);
+    expect(found.json.total).toBe(2);
+    expect(relay.requests.at(-1)).toBe(`GET /origin/-/v1/search?text=pub&size=${MAX_SEARCH}&from=0`);
+  });
+
+  it('keeps serving the cached document when the upstream is down', async () => {
+    expect((await r.request('proxy', { path: '/pub' })).status).toBe(200);
+    await relay.stop();
+    const stale = await r.request('proxy', { path: '/pub' });
+    expect(stale.status).toBe(200);
+    expect(stale.headers['x-cache']).toBe('STALE');
+    expect(Object.keys(stale.json.versions)).toEqual(['1.0.0', '1.1.0']);
+  });
+});
+
+describe('proxy of a static mirror', () => {
+  // What a registry-core upstream cannot be: a plain file server (no ETag, no search, no
+  // audit unless the handler answers one), legacy names, tampered files, broken documents.
+  let mirror: StaticMirror;
+  let docs: Map<string, unknown>;
+  let files: Map<string, Buffer>;
+  let r: NpmRegistry;
+  /** Serves `docs` and `files`; 404 otherwise. */
+  const serveFiles = (path: string, method: string): MirrorAnswer => {
+    const decoded = decodeURIComponent(path.split('?')[0]!);
+    if (method === 'GET' && docs.has(decoded)) return { status: 200, body: docs.get(decoded) as object };
+    if (method === 'GET' && files.has(decoded)) return { status: 200, body: files.get(decoded)! };
+    return { status: 404, body: { error: 'not found' } };
+  };
+  beforeEach(async () => {
+    docs = new Map();
+    files = new Map();
+    mirror = await startStaticMirror(serveFiles);
+    for (const p of [
+      { name: 'pub', versions: ['1.0.0', '1.1.0'] },
+      { name: 'JSONStream', versions: ['1.3.5'] },
+    ]) {
+      const versions: Record<string, unknown> = {};
+      for (const v of p.versions) {
+        const { manifest, tarball } = await pkg(p.name, v);
+        const file = fileOf(p.name, v);
+        files.set(`${p.name}/-/${file}`, tarball);
+        versions[v] = { ...manifest, dist: { tarball: `${mirror.base}${p.name}/-/${file}`, integrity: `sha512-${sha512(tarball)}`, shasum: sha1(tarball), signatures: [{ keyid: 'k', sig: 's' }] } };
+      }
+      docs.set(p.name, { _id: p.name, name: p.name, 'dist-tags': { latest: p.versions.at(-1)! }, versions, time: { modified: '2024-05-05T00:00:00.000Z' }, readme: 'upstream readme' });
+    }
+    r = await registry({ repositories: { proxy: { format: 'npm', type: 'proxy', upstream: mirror.base, cache: { metadataTtl: 0, retries: 0 } } } });
+  });
+  afterEach(async () => {
+    await r.stop();
+    await mirror.stop();
+  });
+
+  it('serves a mirror document without ETag, digests untouched, and reads legacy mixed-case names', async () => {
+    const answer = await r.request('proxy', { path: '/pub', headers: { accept: 'application/json' } });
+    expect(answer.status).toBe(200);
+    const upstreamDist = (docs.get('pub') as { versions: Record<string, { dist: Record<string, unknown> }> }).versions['1.0.0']!.dist;
+    expect(answer.json.versions['1.0.0'].dist).toEqual({ ...upstreamDist, tarball: `${r.url}/proxy/pub/-/pub-1.0.0.tgz` });
+    expect(answer.json.readme).toBe('upstream readme');
+    const legacy = await r.request('proxy', { path: '/JSONStream', headers: { accept: ABBREVIATED } });
+    expect(legacy.json['dist-tags'].latest).toBe('1.3.5');
+    expect(mirror.requests).toContain('GET JSONStream');
+    expect((await r.request('proxy', { path: '/JSONStream/-/JSONStream-1.3.5.tgz' })).bytes.equals(files.get('JSONStream/-/JSONStream-1.3.5.tgz')!)).toBe(true);
+  });
+
+  it('refuses a tarball that does not match the announced integrity, and stores nothing', async () => {
+    const genuine = files.get('pub/-/pub-1.1.0.tgz')!;
+    files.set('pub/-/pub-1.1.0.tgz', Buffer.from('tampered'));
+    const answer = await r.request('proxy', { path: '/pub/-/pub-1.1.0.tgz' });
+    expect(answer.status).toBe(502);
+    expect(answer.json.error).toMatch(/does not match its announced digest/);
+    // nothing was kept: with the genuine file back, the next read fetches it again
+    files.set('pub/-/pub-1.1.0.tgz', genuine);
+    const asked = mirror.requests.filter((q) => q === 'GET pub/-/pub-1.1.0.tgz').length;
+    const again = await r.request('proxy', { path: '/pub/-/pub-1.1.0.tgz' });
+    expect(again.status).toBe(200);
+    expect(again.headers['x-cache']).toBe('MISS');
+    expect(again.bytes.equals(genuine)).toBe(true);
+    expect(mirror.requests.filter((q) => q === 'GET pub/-/pub-1.1.0.tgz').length).toBe(asked + 1);
+  });
+
+  it('falls back to the conventional tarball path when the upstream points elsewhere', async () => {
+    const versions = (docs.get('pub') as { versions: Record<string, { dist: { tarball: string } }> }).versions;
+    versions['1.0.0']!.dist.tarball = 'https://cdn.elsewhere.invalid/files/pub-1.0.0.tgz';
+    const answer = await r.request('proxy', { path: '/pub/-/pub-1.0.0.tgz' });
+    expect(answer.status).toBe(200);
+    expect(answer.bytes.equals(files.get('pub/-/pub-1.0.0.tgz')!)).toBe(true);
+    expect(mirror.requests).toContain('GET pub/-/pub-1.0.0.tgz');
+  });
+
+  it('serves a hostile upstream document sanely', async () => {
+    docs.set('weird', { name: '../../evil', 'dist-tags': { latest: '1.0.0', x: 'nope' }, versions: { '1.0.0': { dist: { tarball: `${mirror.base}weird/-/..%2fescape.tgz`, shasum: 'ab'.repeat(20) } }, bad: 7 } });
+    const answer = await r.request('proxy', { path: '/weird', headers: { accept: ABBREVIATED } });
+    expect(answer.status).toBe(200);
+    expect(Object.keys(answer.json.versions)).toEqual(['1.0.0']);
+    expect(answer.json.versions['1.0.0'].dist.tarball).toBe(`${r.url}/proxy/weird/-/weird-1.0.0.tgz`);
+    expect(answer.json['dist-tags']).toEqual({ latest: '1.0.0' });
+    mirror.handler = (path, method, body) => (path === 'not-json' ? { status: 200, body: '{oops' } : serveFiles(path, method));
+    expect((await r.request('proxy', { path: '/not-json' })).status).toBe(502);
+  });
+
+  it('answers an empty search when the upstream has none or is down', async () => {
     expect((await r.request('proxy', { path: '/-/v1/search?text=pub' })).json).toMatchObject({ objects: [], total: 0 });
-    up.upstream.down = true;
+    expect(mirror.requests.at(-1)).toBe('GET -/v1/search?text=pub&size=20&from=0');
+    mirror.down = true;
     expect((await r.request('proxy', { path: '/-/v1/search?text=pub' })).json).toMatchObject({ objects: [], total: 0 });
   });
 
   it('passes audits upstream; a failing upstream is "no advisories"', async () => {
-    up.upstream.handler = (path: string, method: string, body?: Buffer) =>
-      method === 'POST' && path === '-/npm/v1/security/advisories/bulk' ? { status: 200, body: { pub: [{ id: 1, body: body?.toString() }] } } : { status: 404 };
+    mirror.handler = (path, method, body) =>
+      method === 'POST' && path === '-/npm/v1/security/advisories/bulk' ? { status: 200, body: { pub: [{ id: 1, body: body.toString() }] } } : { status: 404 };
     const audit = await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{"pub":["1.0.0"]}'), headers: { 'content-type': 'application/json' } });
     expect(audit.json).toEqual({ pub: [{ id: 1, body: '{"pub":["1.0.0"]}' }] });
-    expect((await r.request('local', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{}') })).json).toEqual({});
-    up.upstream.down = true;
-    expect((await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/audits/quick', body: Buffer.from('{}') })).json).toEqual({});
-  });
-
-  it('keeps serving the cached document when the upstream is down', async () => {
-    await r.request('proxy', { path: '/pub' });
-    up.upstream.down = true;
-    const stale = await r.request('proxy', { path: '/pub' });
-    expect(stale.status).toBe(200);
-    expect(stale.headers['x-cache']).toBe('STALE');
+    expect((await r.request('local', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{}'), headers: { 'content-type': 'application/json' } })).json).toEqual({});
+    mirror.down = true;
+    expect((await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/audits/quick', body: Buffer.from('{}'), headers: { 'content-type': 'application/json' } })).json).toEqual({});
   });
 });
 
 describe('format definition', () => {
-  it('validates its own config keys', () => {
-    const r = new FakeRegistry(npmFormat);
-    expect(() => r.add('bad', 'hosted', { config: { allowUnpublish: 'no' } })).toThrow(/repositories\.bad\.allowUnpublish: must be a boolean/);
-    expect(() => r.add('good', 'hosted', { config: { allowUnpublish: false } })).not.toThrow();
+  it('validates its own config keys', async () => {
+    await expect(
+      createTestHost({ plugins: [NPM_PLUGIN], repositories: { bad: { format: 'npm', type: 'hosted', allowUnpublish: 'no' }, good: { format: 'npm', type: 'hosted', allowUnpublish: false } } }),
+    ).rejects.toThrow(/repositories\.bad\.allowUnpublish: must be a boolean/);
+    const good = await createTestHost({ plugins: [NPM_PLUGIN], repositories: { good: { format: 'npm', type: 'hosted', allowUnpublish: false } } });
+    await good.stop();
   });
 
   it('prints client configuration lines with the nerf-darted token key', () => {
@@ -624,14 +757,5 @@ describe('format definition', () => {
       process.env['npm_config_registry'] = 'not a url';
       expect(await localNpmRegistry()).toBeUndefined();
     });
-  });
-});
-
-describe('fake upstream sanity', () => {
-  it('refuses fetches off the upstream origin (as the kernel does)', async () => {
-    const upstream = new FakeUpstream(() => ({ status: 200, body: 'x' }));
-    const r = registry({ upstream });
-    const cache = r.repos.get('proxy')!.upstream!;
-    await expect(cache.fetch({ path: 'x', upstreamUrl: 'http://elsewhere.invalid/x', kind: 'content' })).rejects.toBeInstanceOf(UpstreamError);
   });
 });

@@ -9,11 +9,11 @@ export interface TarEntry {
   readonly linkname?: string;
 }
 
-/** A gzip tarball of exactly these entries (tar-stream does not clean paths). */
+/** A gzip tarball of exactly these entries (tar-stream does not clean paths); the same entries, the same bytes. */
 export async function makeTgz(entries: readonly TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
   const done = new Promise<void>((resolve, reject) => {
     pack.on('end', () => resolve());
     pack.on('error', reject);
@@ -21,7 +21,7 @@ export async function makeTgz(entries: readonly TarEntry[]): Promise<Buffer> {
   for (const e of entries) {
     const content = e.content === undefined ? Buffer.alloc(0) : Buffer.from(e.content);
     await new Promise<void>((resolve, reject) =>
-      pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, size: e.type && e.type !== 'file' ? 0 : content.length }, e.type && e.type !== 'file' ? undefined : content, (err) =>
+      pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mtime: new Date(0), size: e.type && e.type !== 'file' ? 0 : content.length }, e.type && e.type !== 'file' ? Buffer.alloc(0) : content, (err) =>
         err ? reject(err) : resolve(),
       ),
     );
