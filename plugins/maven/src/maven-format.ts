@@ -52,10 +52,6 @@ async function put(ctx: FormatRequestContext): Promise<FormatResponse> {
     drainBody(ctx);
     throw error;
   }
-  if (repo.type !== 'hosted') {
-    drainBody(ctx);
-    throw new MethodNotAllowedError(`${repo.name} is a ${repo.type} repository: deploy to a hosted repository (or a group with one)`);
-  }
   switch (target.kind) {
     case 'metadata':
       return deployMetadata(ctx, target);

@@ -33,12 +33,6 @@ function segments(ctx: FormatRequestContext): string[] {
   return Array.isArray(rest) ? [...rest] : typeof rest === 'string' ? [rest] : [];
 }
 
-/** Writes go to hosted repositories (a group sends them to one by the routes' plans); a proxy takes none. */
-function hostedOnly(ctx: FormatRequestContext): void {
-  const repo = ctx.repository;
-  if (repo.type !== 'hosted') throw new MethodNotAllowedError(`${repo.name} is a ${repo.type} repository; publish to a hosted repository (or a group with one)`);
-}
-
 /**
  * `/-/package/<name>/dist-tags[/<tag>]`, the name's scope slash encoded or not. Exported
  * for tests.
@@ -148,7 +142,6 @@ const routes: RouteDefinition[] = [
     body: { kind: 'json', limit: 4096 },
     handler: async (ctx) => {
       const { name, tag } = distTagWrite(ctx);
-      hostedOnly(ctx);
       if (ctx.method === 'DELETE') return changeDistTag(ctx, name, tag, undefined);
       const version = ctx.body;
       if (typeof version !== 'string' || semver.valid(version) !== version) throw new BadRequestError('the body must be a JSON string holding a version, e.g. "1.0.0"', 'INVALID_VERSION');
@@ -181,7 +174,6 @@ const routes: RouteDefinition[] = [
     body: { kind: 'json', spillStringsOver: SPILL_OVER },
     handler: async (ctx) => {
       const path = writeTarget(ctx);
-      hostedOnly(ctx);
       if (path.kind === 'revision') return updateDocument(ctx, path.name, path.rev);
       // Some clients send a document update (deprecate, star) to the package URL itself: no attachments, a _rev.
       const body = ctx.body as { _attachments?: unknown; _rev?: unknown } | undefined;
@@ -198,7 +190,6 @@ const routes: RouteDefinition[] = [
     permission: 'delete',
     handler: async (ctx) => {
       const path = writeTarget(ctx);
-      hostedOnly(ctx);
       if (path.kind === 'tarball-revision') return deleteTarball(ctx, path.name, path.file);
       return unpublishPackage(ctx, path.name);
     },

@@ -69,16 +69,9 @@ function imagePlan<T>(permission: Permission, merge?: MergeableDocument<T>): (ct
   return (ctx) => ({ serve: 'package', package: image(ctx, permission), ...(merge ? { merge } : {}) });
 }
 
-/** Serve a write on a hosted repository; a proxy refuses it (a group's plan sends it on). */
+/** Serve a write (the kernel refuses it on a proxy; a group's plan sends it to a hosted member). */
 function write(local: (ctx: FormatRequestContext, image: string) => Promise<FormatResponse>, permission: Permission = 'write'): (ctx: FormatRequestContext) => Promise<FormatResponse> {
-  return async (ctx) => {
-    const name = image(ctx, permission);
-    if (ctx.repository.type !== 'hosted') {
-      (ctx.body as NodeJS.ReadableStream | undefined)?.resume();
-      throw unsupported(`${ctx.repository.name} is a ${ctx.repository.type}: push to a hosted repository`);
-    }
-    return withApiHeader(await local(ctx, name));
-  };
+  return async (ctx) => withApiHeader(await local(ctx, image(ctx, permission)));
 }
 
 /** Answer a document route on a hosted or proxy repository: render what it loads (its load throws the 404s). */

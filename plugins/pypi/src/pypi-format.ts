@@ -202,10 +202,6 @@ function adminTarget(body: unknown): { project: string; version?: string; filena
   return { project: b.project, ...(b.version !== undefined ? { version: b.version as string } : {}), ...(b.filename !== undefined ? { filename: b.filename as string } : {}), ...(b.reason !== undefined ? { reason: b.reason as string } : {}) };
 }
 
-function hostedOnly(ctx: FormatRequestContext): void {
-  if (ctx.repository.type !== 'hosted') throw new MethodNotAllowedError(`${ctx.repository.name} is a ${ctx.repository.type} repository; manage files in its hosted repository`);
-}
-
 /** A group's plan for a management request: the hosted member owning the project the body names. */
 function adminPlan(ctx: FormatRequestContext): GroupPlan {
   const b = (ctx.body ?? {}) as AdminTarget;
@@ -219,7 +215,6 @@ const uploadRoute = (path: string): RouteDefinition => ({
   permission: 'write',
   body: { kind: 'multipart' },
   async handler(ctx) {
-    hostedOnly(ctx);
     await upload(ctx);
     return { status: 200, body: { kind: 'text', value: 'OK\n', contentType: 'text/plain; charset=utf-8' }, cachePolicy: 'no-store' };
   },
@@ -277,10 +272,7 @@ const routes: RouteDefinition[] = [
     method: 'GET',
     path: '/-/search',
     permission: 'read',
-    handler: async (ctx) => {
-      hostedOnly(ctx);
-      return serveDocument(ctx, search, () => new NotFoundError('no search here'));
-    },
+    handler: (ctx) => serveDocument(ctx, search, () => new NotFoundError(`${ctx.repository.name} is a proxy: its upstream's projects are not searchable here`)),
     group: () => ({ serve: 'members', merge: search }),
   },
   {
@@ -289,7 +281,6 @@ const routes: RouteDefinition[] = [
     permission: 'delete',
     body: { kind: 'json', limit: 64 * 1024 },
     handler: async (ctx) => {
-      hostedOnly(ctx);
       const target = adminTarget(ctx.body);
       const changed = await setYanked(ctx, target.project, target, target.reason ?? '');
       return jsonResponse({ yanked: changed }, { cachePolicy: 'no-store' });
@@ -302,7 +293,6 @@ const routes: RouteDefinition[] = [
     permission: 'delete',
     body: { kind: 'json', limit: 64 * 1024 },
     handler: async (ctx) => {
-      hostedOnly(ctx);
       const target = adminTarget(ctx.body);
       const changed = await setYanked(ctx, target.project, target, undefined);
       return jsonResponse({ unyanked: changed }, { cachePolicy: 'no-store' });
@@ -315,7 +305,6 @@ const routes: RouteDefinition[] = [
     permission: 'delete',
     body: { kind: 'json', limit: 64 * 1024 },
     handler: async (ctx) => {
-      hostedOnly(ctx);
       const b = (ctx.body ?? {}) as AdminTarget;
       if (typeof b.project !== 'string') throw new BadRequestError('"project" is required');
       const target = b.version === undefined && b.filename === undefined ? { project: b.project } : adminTarget(ctx.body);

@@ -145,6 +145,11 @@ export class Dispatcher {
     check: (permission: Permission, packageName?: string) => void,
     operation: (route: RouteDefinition, ctx: FormatRequestContext) => Promise<R>,
   ): Promise<R> {
+    // A proxy takes no writes, whatever the format: its content is its upstream's.
+    if (runtime.config.type === 'proxy' && (route.permission === 'write' || route.permission === 'delete')) {
+      request.raw?.resume();
+      throw new MethodNotAllowedError(`${runtime.name} is a proxy: ${request.method} ${request.path} goes to a hosted repository (or a group with one)`);
+    }
     // Checked on every repository, group members included: reading through a group never
     // bypasses a member's own rules (a private hosted member stays private).
     if (route.permission !== 'none') check(route.permission);
