@@ -179,6 +179,10 @@ repositories:
     const blob = await get(`claimed/v2/team/tool/blobs/${upstreamTool.image.layers[0]!.digest}`);
     expect(blob.status).toBe(404);
     expect(['NAME_UNKNOWN', 'BLOB_UNKNOWN']).toContain(await errorCode(blob));
+    // The referrers API never 404s a valid request: nobody to ask means no referrers.
+    const referrers = await get(`claimed/v2/team/tool/referrers/${upstreamTool.image.descriptor.digest}`);
+    expect(referrers.status).toBe(200);
+    expect(((await referrers.json()) as { manifests: unknown[] }).manifests).toEqual([]);
     const tags = await get('claimed/v2/team/tool/tags/list');
     expect(tags.status).toBe(404);
     expect(await errorCode(tags)).toBe('NAME_UNKNOWN');
