@@ -59,6 +59,7 @@ export type {
   ComponentSearchResult,
   DigestAlgorithm,
   Digests,
+  KnownDigests,
   DocumentStore,
   ExpectedDigests,
   IncomingAsset,

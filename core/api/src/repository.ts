@@ -31,13 +31,17 @@ export interface Digests {
 /** A digest algorithm the host computes. */
 export type DigestAlgorithm = keyof Digests;
 
+/** The digests known of stored bytes: sha256 always, the others once computed (see {@link Asset.digest}). */
+export type KnownDigests = { readonly sha256: string } & Partial<Digests>;
+
 /** A stored file of a repository: path, bytes (by blob) and what is known about them. */
 export interface Asset {
   /** Path inside the repository, as the format chose it. */
   readonly path: string;
   readonly kind: AssetKind;
   readonly size: number;
-  readonly digests: Digests;
+  /** What is known now; ask {@link digest} for one that may not be computed yet. */
+  readonly digests: KnownDigests;
   readonly contentType: string;
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -67,7 +71,7 @@ export interface PutAssetOptions {
   /**
    * Digests to compute while storing, besides sha256 (always) and those `expect` names: the
    * ones the format serves with every answer (npm's sha1 and sha512). Others are computed
-   * when first asked for ({@link Asset.digest}). Default: all four.
+   * when first asked for ({@link Asset.digest}). Default: none besides those.
    */
   readonly digests?: readonly DigestAlgorithm[];
   /** Bytes allowed; above it nothing is stored and a PayloadTooLargeError is thrown. */

@@ -127,6 +127,8 @@ export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath
       contentType: contentTypeOf(name),
       maxBytes: repo.limits.maxUploadBytes,
       createOnly: immutable,
+      // Every Maven client asks for these two; .sha256 and .sha512 are computed when first asked.
+      digests: ['sha1', 'md5'],
       ...(expected ? { expect: expected } : {}),
       attributes: { groupId: target.groupId, artifactId: target.artifactId, version: target.version },
     });
@@ -187,7 +189,8 @@ export async function deploySidecar(ctx: FormatRequestContext, target: ArtifactP
   if (!digest) throw new BadRequestError(`${name} is not a ${algorithm} checksum (${DIGEST_LENGTH[algorithm]} hex digits)`, 'INVALID_CHECKSUM');
   const stored = await repo.assets.get(target.path);
   if (stored) {
-    if (stored.digests[algorithm] !== digest) throw new IntegrityError(`${name} says ${digest}, but the deployed file's ${algorithm} is ${stored.digests[algorithm]}`);
+    const actual = await stored.digest(algorithm);
+    if (actual !== digest) throw new IntegrityError(`${name} says ${digest}, but the deployed file's ${algorithm} is ${actual}`);
     // Checksums are served from the stored file's own digests: nothing to store.
     return textResponse(201, `Verified ${name}`);
   }
@@ -298,8 +301,8 @@ export async function findHostedFile(ctx: FormatRequestContext, target: Artifact
 }
 
 /** A stored file, or the checksum asked for (from the stored file's own digests). */
-export function storedFileResponse(stored: Asset, target: ArtifactPath): FormatResponse {
-  return target.checksum ? checksumResponse(stored.digests[target.checksum], stored.kind === 'content' ? 'immutable' : 'metadata') : assetResponse(stored);
+export async function storedFileResponse(stored: Asset, target: ArtifactPath): Promise<FormatResponse> {
+  return target.checksum ? checksumResponse(await stored.digest(target.checksum), stored.kind === 'content' ? 'immutable' : 'metadata') : assetResponse(stored);
 }
 
 /** A hosted folder's entries: stored files, plus the metadata files the repository builds. */

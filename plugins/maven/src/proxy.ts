@@ -88,7 +88,7 @@ export async function getProxyFile(ctx: FormatRequestContext, upstream: ProxyCac
     const found = await cached(ctx, upstream, target);
     if (!found) throw missing();
     if (target.kind === 'metadata') await checkMetadata(ctx, found.asset);
-    return { ...checksumResponse(found.asset.digests[target.checksum], found.asset.kind === 'content' ? 'immutable' : 'metadata'), ...(found.cache ? { cache: found.cache } : {}) };
+    return { ...checksumResponse(await found.asset.digest(target.checksum), found.asset.kind === 'content' ? 'immutable' : 'metadata'), ...(found.cache ? { cache: found.cache } : {}) };
   }
   if (target.kind === 'metadata') {
     const found = await cached(ctx, upstream, target);

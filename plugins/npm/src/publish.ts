@@ -117,7 +117,15 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
   }
   const readme = await materialize(manifest['readme'] ?? body['readme']);
   const path = tarballPath(name, file);
-  const asset = await storeTarball(repo, name, version, path, openTarball, { kind: 'content', contentType: 'application/octet-stream', expect, maxBytes, createOnly: true });
+  const asset = await storeTarball(repo, name, version, path, openTarball, {
+    kind: 'content',
+    contentType: 'application/octet-stream',
+    expect,
+    maxBytes,
+    createOnly: true,
+    // The document announces both (dist.integrity, dist.shasum).
+    digests: ['sha1', 'sha512'],
+  });
   let facts;
   try {
     if (typeof length === 'number' && asset.size !== length) {
@@ -138,8 +146,8 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
     // Digests of the bytes stored (they matched what the client announced); nothing else
     // of the client's dist (a client cannot bring registry signatures).
     dist: {
-      integrity: sriFromHex(asset.digests.sha512),
-      shasum: asset.digests.sha1,
+      integrity: sriFromHex(await asset.digest('sha512')),
+      shasum: await asset.digest('sha1'),
       tarball: path,
       fileCount: facts.fileCount,
       unpackedSize: facts.unpackedSize,

@@ -100,14 +100,14 @@ export class RepositoryAssetStore implements AssetStore {
       kind: row.kind as Asset['kind'],
       size: row.size,
       // '' in a row: not computed yet (see `digest`).
-      digests: { md5: row.md5, sha1: row.sha1, sha256: row.sha256, sha512: row.sha512 },
+      digests: knownDigests(row),
       digest: async (algorithm: DigestAlgorithm) => {
         if (row[algorithm]) return row[algorithm];
         const hashing = new HashingStream(Number.POSITIVE_INFINITY, [algorithm]);
         await pipeline(await blobs.open(row.blobKey), hashing, new Writable({ write: (_chunk, _encoding, done) => done() }));
         const hex = hashing.digests[algorithm]!;
         row[algorithm] = hex;
-        (asset.digests as { -readonly [K in DigestAlgorithm]: string })[algorithm] = hex;
+        (asset.digests as { -readonly [K in DigestAlgorithm]?: string })[algorithm] = hex;
         await this.metadata.fillDigest(row.storage, row.blobKey, algorithm, hex);
         return hex;
       },
@@ -141,7 +141,7 @@ export class RepositoryAssetStore implements AssetStore {
       if (!Buffer.isBuffer(body)) body.resume();
       throw new ConflictError(`${path} already exists`);
     }
-    const blob = await this.blobs.ingest(body, { expect: options.expect, maxBytes: options.maxBytes, onAbort: options.onAbort, ...(options.digests ? { digests: options.digests } : {}) });
+    const blob = await this.blobs.ingest(body, { expect: options.expect, maxBytes: options.maxBytes, onAbort: options.onAbort, digests: options.digests ?? [] });
     return this.record(path, blob, options, cache);
   }
 
@@ -263,4 +263,9 @@ export class RepositoryAssetStore implements AssetStore {
 /** Digests as row columns: '' for one not computed yet. */
 function rowDigests(digests: KnownDigests): Pick<AssetRow, 'md5' | 'sha1' | 'sha256' | 'sha512'> {
   return { md5: digests.md5 ?? '', sha1: digests.sha1 ?? '', sha256: digests.sha256, sha512: digests.sha512 ?? '' };
+}
+
+/** A row's digests as an asset shows them: those computed ('' in a row: not yet). */
+function knownDigests(row: Pick<AssetRow, 'md5' | 'sha1' | 'sha256' | 'sha512'>): KnownDigests {
+  return { sha256: row.sha256, ...(row.md5 ? { md5: row.md5 } : {}), ...(row.sha1 ? { sha1: row.sha1 } : {}), ...(row.sha512 ? { sha512: row.sha512 } : {}) };
 }

@@ -107,7 +107,7 @@ export class BlobStore {
     if (source.errored) throw source.errored;
     if (source.destroyed && !source.readableEnded) throw new Error('the body was closed before it was read');
     const expected = ALL_DIGESTS.filter((algorithm) => options.expect?.[algorithm] !== undefined);
-    const hashing = new HashingStream(options.maxBytes, [...(options.digests ?? ALL_DIGESTS), ...expected]);
+    const hashing = new HashingStream(options.maxBytes, [...(options.digests ?? []), ...expected]);
     const stagingKey = options.stagingKey ?? `staging/${randomUUID()}`;
     source.on('error', (error) => hashing.destroy(error));
     const piped = source.pipe(hashing);

@@ -1,9 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { PayloadTooLargeError, type DigestAlgorithm, type Digests } from '@registry-core/api';
+import { PayloadTooLargeError, type DigestAlgorithm, type KnownDigests } from '@registry-core/api';
 
-/** Digests computed of some bytes: sha256 always, the others when asked for. */
-export type KnownDigests = { readonly sha256: string } & Partial<Digests>;
+export type { KnownDigests };
 
 export const ALL_DIGESTS: readonly DigestAlgorithm[] = ['md5', 'sha1', 'sha256', 'sha512'];
 
