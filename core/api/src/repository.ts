@@ -238,6 +238,13 @@ export interface UpstreamFetch {
    * other (a CDN). Never the client's credentials.
    */
   readonly authorization?: string;
+  /**
+   * The token scope this request needs from an upstream that uses the Docker registry token
+   * flow (`repository:library/alpine:pull`): once the upstream has answered a Bearer
+   * challenge, the kernel sends a token for this scope (bought with `upstreamAuth`, cached
+   * until it expires) without waiting for another 401.
+   */
+  readonly tokenScope?: string;
   /** What the content must hash to; checked before it becomes a cache entry. */
   readonly expect?: ExpectedDigests;
   /**
@@ -262,7 +269,7 @@ export interface UpstreamFetch {
 }
 
 /** What {@link UpstreamFetch.prepare} may fill in on a miss. */
-export type UpstreamPreparation = Partial<Pick<UpstreamFetch, 'upstreamUrl' | 'headers' | 'authorization' | 'expect' | 'contentType' | 'maxBytes'>>;
+export type UpstreamPreparation = Partial<Pick<UpstreamFetch, 'upstreamUrl' | 'headers' | 'authorization' | 'tokenScope' | 'expect' | 'contentType' | 'maxBytes'>>;
 
 /**
  * Content still arriving from an upstream while it is verified and stored (the streaming
@@ -308,6 +315,8 @@ export interface UpstreamPassthrough {
   readonly headers?: Readonly<Record<string, string>>;
   /** As {@link UpstreamFetch.authorization}. */
   readonly authorization?: string;
+  /** As {@link UpstreamFetch.tokenScope}. */
+  readonly tokenScope?: string;
   readonly body?: Buffer;
   /** Largest response body accepted, default 16 MiB. */
   readonly maxBytes?: number;

@@ -1,4 +1,4 @@
-import { DELETE_DOCUMENT, type FormatTask, type RepositoryHandle } from '@registry-core/api';
+import { type FormatTask, type RepositoryHandle } from '@registry-core/api';
 import { allAssets, indexedImages, syncComponents } from './components.js';
 import type { CatalogDocument, ManifestAttributes } from './hosted.js';
 import { digestOfPath, documents } from './names.js';
@@ -6,19 +6,14 @@ import { digestOfPath, documents } from './names.js';
 /** Default seconds a blob is kept unreferenced: a push uploads blobs before its manifest. */
 export const GC_GRACE_SECONDS = 3600;
 
-/** The document key whose lock serialises manifest pushes and garbage collection of one image. */
-export function imageLockKey(image: string): string {
-  return `lock:${image}`;
+/** The lock name that serialises manifest pushes and garbage collection of one image. */
+function imageLockKey(image: string): string {
+  return `image:${image}`;
 }
 
-/** Run `work` under the image's lock (across nodes): nothing is written to the document. */
-export async function withImageLock<T>(repository: RepositoryHandle, image: string, work: () => Promise<T>): Promise<T> {
-  let result: T;
-  await repository.documents.update<never>(imageLockKey(image), async (): Promise<typeof DELETE_DOCUMENT> => {
-    result = await work();
-    return DELETE_DOCUMENT;
-  });
-  return result!;
+/** Run `work` under the image's lock (the repository's, across nodes on PostgreSQL). */
+export function withImageLock<T>(repository: RepositoryHandle, image: string, work: () => Promise<T>): Promise<T> {
+  return repository.withLock(imageLockKey(image), work);
 }
 
 /** Digests the manifests of one image reference (parsed at push; read for proxied ones). */

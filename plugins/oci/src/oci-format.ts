@@ -342,13 +342,6 @@ function validateRepository(repository: RepositoryInfo): void {
   if (allowDelete !== undefined && typeof allowDelete !== 'boolean') throw new BadRequestError('allowDelete: must be true or false');
   const grace = repository.config['gcGraceSeconds'];
   if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0)) throw new BadRequestError('gcGraceSeconds: must be whole seconds, 0 or more');
-  const auth = repository.config['upstreamAuth'] as Record<string, unknown> | undefined;
-  if (auth !== undefined) {
-    if (repository.type !== 'proxy') throw new BadRequestError('upstreamAuth: only a proxy has an upstream');
-    if (typeof auth !== 'object' || auth === null || typeof auth['username'] !== 'string' || typeof auth['password'] !== 'string') {
-      throw new BadRequestError('upstreamAuth: must be { username, password } (use ${VAR} for secrets)');
-    }
-  }
 }
 
 export const ociFormat: FormatDefinition = {

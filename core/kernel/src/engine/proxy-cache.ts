@@ -236,7 +236,7 @@ export class KernelProxyCache implements ProxyCache {
         // limits); only a change costs the full request.
         const asset = this.assets.toAsset(row);
         const probe = await this.client
-          .request(url, { method: 'HEAD', headers: request.headers ?? {}, checkRedirect: this.checkRedirect, ...(request.authorization ? { authorization: request.authorization } : {}) })
+          .request(url, { method: 'HEAD', headers: request.headers ?? {}, checkRedirect: this.checkRedirect, ...(request.authorization ? { authorization: request.authorization } : {}), ...(request.tokenScope ? { tokenScope: request.tokenScope } : {}) })
           .catch(() => undefined);
         this.health.upstreamRequests++;
         if (probe) {
@@ -252,7 +252,7 @@ export class KernelProxyCache implements ProxyCache {
       }
       let response;
       try {
-        response = await this.requestWithRetries(url, headers, request.authorization);
+        response = await this.requestWithRetries(url, headers, request.authorization, request.tokenScope);
       } catch (error) {
         this.health.failed();
         throw error;
@@ -359,12 +359,12 @@ export class KernelProxyCache implements ProxyCache {
    * times, backing off 100 ms, 200 ms, 400 ms... with jitter). A timeout is not retried:
    * it already cost the client the whole timeout.
    */
-  private async requestWithRetries(url: URL, headers: Record<string, string>, authorization?: string) {
+  private async requestWithRetries(url: URL, headers: Record<string, string>, authorization?: string, tokenScope?: string) {
     for (let attempt = 0; ; attempt++) {
       const last = attempt >= this.cache.retries;
       this.health.upstreamRequests++;
       try {
-        const response = await this.client.request(url, { headers, checkRedirect: this.checkRedirect, ...(authorization ? { authorization } : {}) });
+        const response = await this.client.request(url, { headers, checkRedirect: this.checkRedirect, ...(authorization ? { authorization } : {}), ...(tokenScope ? { tokenScope } : {}) });
         if (last || ![502, 503, 504].includes(response.status)) return response;
         response.body.resume();
       } catch (error) {
@@ -417,6 +417,7 @@ export class KernelProxyCache implements ProxyCache {
         body: request.body,
         checkRedirect: this.checkRedirect,
         ...(request.authorization ? { authorization: request.authorization } : {}),
+        ...(request.tokenScope ? { tokenScope: request.tokenScope } : {}),
       });
       const body = await readBody(response.body, request.maxBytes ?? 16 * 1024 * 1024);
       const headers: Record<string, string> = {};

@@ -188,6 +188,19 @@ describe('UpstreamClient credentials (upstreamAuth)', () => {
     expect(String(failure)).not.toMatch(/nope/);
   });
 
+  it('presents a token for the request\'s scope once the upstream is known to want one (no second 401)', async () => {
+    tokenRequests = 0;
+    const c = privateClient({ username: 'u', password: 'p' });
+    expect((await get(c, '/bearer/thing')).status).toBe(200);
+    const before = log.length;
+    const response = await c.request(new URL(`http://127.0.0.1:${privatePort}/bearer/thing`), { ...anyRedirect, tokenScope: 'repository:thing:pull' });
+    expect(response.status).toBe(200);
+    await readBody(response.body, 1 << 20);
+    // One request, carrying the cached token: no refused attempt first.
+    expect(log.slice(before)).toEqual([{ url: '/bearer/thing', authorization: 'Bearer tok-repository:thing:pull' }]);
+    expect(tokenRequests).toBe(1);
+  });
+
   it('never sends the credentials to another origin, on a redirect or to a realm it may not reach', async () => {
     seen.length = 0;
     const c = privateClient({ username: 'u', password: 'p' });

@@ -23,6 +23,8 @@ export interface UpstreamRequestOptions {
    * token they bought): never sent after a redirect to another origin (a CDN).
    */
   readonly authorization?: string;
+  /** The token scope to present once the upstream is known to use Bearer tokens. */
+  readonly tokenScope?: string;
   /**
    * Vets every redirect target (throw to refuse). Redirects are followed by hand, at most
    * five, so a hostile upstream cannot bounce the registry to an internal address.
@@ -95,6 +97,8 @@ export class UpstreamClient {
   private closed = false;
   /** Tokens bought from the upstream's token service, by realm, service and scope. */
   private readonly tokens = new Map<string, { readonly value: string; readonly until: number }>();
+  /** The upstream's token service, once a Bearer challenge named it. */
+  private bearer: { readonly realm: string; readonly service?: string } | undefined;
 
   constructor(private readonly options: UpstreamClientOptions) {
     const trusted = bareHost(options.upstream.hostname);
@@ -119,14 +123,20 @@ export class UpstreamClient {
    * origin only), with the configured credentials if any, and the request once more.
    */
   async request(url: URL, options: UpstreamRequestOptions): Promise<UpstreamResponse> {
-    const own = url.origin === this.options.upstream.origin;
-    const configured = own && !options.authorization ? this.configuredAuthorization() : undefined;
-    const first = await this.send(url, configured ? { ...options, authorization: configured } : options);
-    if (first.status !== 401 || !own || options.authorization) return first;
+    if (url.origin !== this.options.upstream.origin || options.authorization) return this.send(url, options);
+    // A token for the request's scope straight away once the upstream is known to want one.
+    const bought = this.bearer !== undefined && options.tokenScope !== undefined;
+    const authorization = bought ? `Bearer ${await this.token({ ...this.bearer!, scope: options.tokenScope! }, options.checkRedirect)}` : this.configuredAuthorization();
+    const first = await this.send(url, authorization ? { ...options, authorization } : options);
+    if (first.status !== 401) return first;
     const challenge = first.headers.get('www-authenticate');
     const parsed = challenge ? parseChallenge(challenge) : undefined;
-    if (parsed?.scheme !== 'bearer' || !parsed.params['realm']) return first;
-    const token = await this.token(parsed.params, options.checkRedirect).catch((error: unknown) => {
+    const realm = parsed?.params['realm'];
+    if (parsed?.scheme !== 'bearer' || !realm) return first;
+    this.bearer = { realm, ...(parsed.params['service'] ? { service: parsed.params['service'] } : {}) };
+    const scope = parsed.params['scope'] || options.tokenScope;
+    // A fresh token when a bought one was just refused (revoked before it expired).
+    const token = await this.token({ ...this.bearer, ...(scope ? { scope } : {}) }, options.checkRedirect, bought).catch((error: unknown) => {
       first.body.destroy();
       throw error;
     });
@@ -142,19 +152,19 @@ export class UpstreamClient {
   }
 
   /** A token from the challenge's realm (cached until it expires). */
-  private async token(params: Readonly<Record<string, string>>, checkRealm: (target: URL) => void): Promise<string> {
+  private async token(params: { readonly realm: string; readonly service?: string; readonly scope?: string }, checkRealm: (target: URL) => void, fresh = false): Promise<string> {
     let realm: URL;
     try {
-      realm = new URL(params['realm']!, this.options.upstream);
+      realm = new URL(params.realm, this.options.upstream);
     } catch {
       throw new UpstreamError(`upstream ${this.options.upstream.origin} named an invalid token service`);
     }
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new UpstreamError(`upstream ${this.options.upstream.origin} named a token service that is not http(s)`);
-    if (params['service']) realm.searchParams.set('service', params['service']);
-    if (params['scope']) realm.searchParams.set('scope', params['scope']);
+    if (params.service) realm.searchParams.set('service', params.service);
+    if (params.scope) realm.searchParams.set('scope', params.scope);
     const key = realm.href;
     const cached = this.tokens.get(key);
-    if (cached && cached.until > Date.now()) return cached.value;
+    if (!fresh && cached && cached.until > Date.now()) return cached.value;
     // Only to the upstream's own origin (any path) or an allowed one (vetted as a redirect is).
     if (realm.origin !== this.options.upstream.origin) checkRealm(realm);
     const credentials = this.options.credentials;
