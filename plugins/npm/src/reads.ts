@@ -9,6 +9,7 @@ import {
   type LoadedDocument,
   type MergeableDocument,
   type ProxyCache,
+  type ProxyRepositoryHandle,
   type RepositoryHandle,
 } from '@registry-core/api';
 import semver from 'semver';
@@ -26,7 +27,7 @@ import {
   withEnvironment,
   type Packument,
 } from './packument.js';
-import { PackumentCache } from './render-cache.js';
+import { keepParsedUpstream, parsedUpstream, renderPackument } from './render-cache.js';
 
 /** Document key of a hosted packument. */
 export const packumentKey = (name: PackageName): string => `packument/${name.name}`;
@@ -35,7 +36,6 @@ export const proxyPackumentPath = (name: PackageName): string => `-/packument/${
 /** Request header naming a dist-tag that `latest` should point at (environments). */
 export const ENVIRONMENT_HEADER = 'registry-environment';
 
-const cache = new PackumentCache();
 const MAX_PACKUMENT_BYTES = 256 * 1024 * 1024;
 
 /**
@@ -52,7 +52,8 @@ export function upstreamOf(repo: RepositoryHandle): ProxyCache | undefined {
  * parsed-document cache: never mutate it. Its revision names the stored bytes, the name
  * and the base URL, which decide the parsed document.
  */
-export async function loadUpstreamPackument(upstream: ProxyCache, name: PackageName, baseUrl: string): Promise<LoadedDocument<Packument> | undefined> {
+export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: PackageName, baseUrl: string): Promise<LoadedDocument<Packument> | undefined> {
+  const upstream = repo.upstream;
   const result = await upstream.fetch({
     path: proxyPackumentPath(name),
     upstreamUrl: encodedName(name),
@@ -64,7 +65,7 @@ export async function loadUpstreamPackument(upstream: ProxyCache, name: PackageN
   if (!result.found) return undefined;
   const key = `${result.asset.digests.sha256}\u0000${name.name}\u0000${baseUrl}`;
   const revision = `proxy\u0000${key}`;
-  const cached = cache.getParsed(key);
+  const cached = parsedUpstream(repo.derived, key);
   if (cached) return { value: cached, cache: result.cache, revision };
   let parsed: unknown;
   try {
@@ -74,7 +75,7 @@ export async function loadUpstreamPackument(upstream: ProxyCache, name: PackageN
   }
   const doc = sanitizeUpstreamPackument(parsed, name);
   rewriteTarballs(doc, baseUrl, name);
-  cache.setParsed(key, doc, result.asset.size);
+  keepParsedUpstream(repo.derived, key, doc, result.asset.size);
   return { value: doc, cache: result.cache, revision };
 }
 
@@ -84,8 +85,7 @@ export async function loadUpstreamPackument(upstream: ProxyCache, name: PackageN
  */
 export async function loadPackument(ctx: FormatRequestContext, name: PackageName): Promise<LoadedDocument<Packument> | undefined> {
   const repo = ctx.repository;
-  const upstream = upstreamOf(repo);
-  if (upstream) return loadUpstreamPackument(upstream, name, ctx.baseUrl);
+  if (repo.type === 'proxy') return loadUpstreamPackument(repo, name, ctx.baseUrl);
   const stored = await repo.documents.get<Packument>(packumentKey(name));
   if (!stored) return undefined;
   rewriteTarballs(stored.value, ctx.baseUrl, name);
@@ -143,7 +143,7 @@ export function packumentResponse(ctx: FormatRequestContext, loaded: LoadedDocum
   const abbreviated = wantsAbbreviated(ctx.headers['accept']);
   // The variant names the `latest` the environment resolved to, not the header as sent.
   const variant = `${abbreviated ? 'abbreviated' : 'full'}\u0000${doc['dist-tags']['latest'] ?? ''}`;
-  const rendered = cache.render(loaded.value, variant, () => (abbreviated ? abbreviate(doc) : doc), loaded.revision);
+  const rendered = renderPackument(ctx.repository.derived, variant, () => (abbreviated ? abbreviate(doc) : doc), loaded.revision);
   return {
     headers: { ...VARY, etag: rendered.etag },
     ...(loaded.cache ? { cache: loaded.cache } : {}),
@@ -174,8 +174,7 @@ export async function getTarball(ctx: FormatRequestContext, name: PackageName, f
   // Name-level read rules (auth.permissions with `packages`).
   ctx.authorize('read', name.name);
   const repo = ctx.repository;
-  const upstream = upstreamOf(repo);
-  if (upstream) return getUpstreamTarball(ctx, upstream, name, file);
+  if (repo.type === 'proxy') return getUpstreamTarball(ctx, repo, name, file);
   const notFound = () => new NotFoundError(`${name.name}/-/${file} is not in ${repo.name}`);
   if (tarballVersion(name, file) === undefined) throw notFound();
   const stored = await repo.assets.get(tarballPath(name, file));
@@ -184,12 +183,13 @@ export async function getTarball(ctx: FormatRequestContext, name: PackageName, f
 }
 
 /** A proxy's tarball: from its cache, else from the upstream, verified against the upstream's document. */
-async function getUpstreamTarball(ctx: FormatRequestContext, upstream: ProxyCache, name: PackageName, file: string): Promise<FormatResponse> {
+async function getUpstreamTarball(ctx: FormatRequestContext, repo: ProxyRepositoryHandle, name: PackageName, file: string): Promise<FormatResponse> {
+  const upstream = repo.upstream;
   const path = tarballPath(name, file);
   // The upstream's document says which version the file is, where it is and what it must
   // hash to; it is read only on a miss (a hit is served straight from storage).
   const prepare = async (): Promise<UpstreamPreparation> => {
-    const loaded = await loadUpstreamPackument(upstream, name, ctx.baseUrl);
+    const loaded = await loadUpstreamPackument(repo, name, ctx.baseUrl);
     const version = loaded && Object.values(loaded.value.versions).find((v) => servedTarballFile(name, v) === file);
     if (!version) throw new NotFoundError(`${name.name}/-/${file} is not a tarball the upstream lists`);
     const expect = expectedFromDist(version.dist);
@@ -204,9 +204,4 @@ async function getUpstreamTarball(ctx: FormatRequestContext, upstream: ProxyCach
   const result = await upstream.serve({ path, kind: 'content', contentType: 'application/octet-stream', maxBytes: ctx.repository.limits.maxUploadBytes * 4, prepare });
   if (!result.found) throw new NotFoundError(`${name.name}/-/${file} is not upstream`);
   return { body: result.body, cache: result.cache };
-}
-
-/** Cache statistics, for tests. */
-export function packumentCacheStats(): ReturnType<PackumentCache['stats']> {
-  return cache.stats();
 }

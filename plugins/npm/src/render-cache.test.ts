@@ -1,65 +1,55 @@
+import type { DerivedCache } from '@registry-core/api';
 import { describe, expect, it } from 'vitest';
 import type { Packument } from './packument.js';
-import { PackumentCache } from './render-cache.js';
+import { keepParsedUpstream, parsedUpstream, renderPackument } from './render-cache.js';
 
-const doc = (name: string, padding = 0): Packument => ({ name, 'dist-tags': {}, versions: {}, readme: 'x'.repeat(padding) });
+/** A DerivedCache as the kernel's, without its bound (which the kernel's own tests cover). */
+function memory(): DerivedCache & { sizes: Map<string, number> } {
+  const values = new Map<string, unknown>();
+  const sizes = new Map<string, number>();
+  return {
+    sizes,
+    get: <T>(key: string) => values.get(key) as T | undefined,
+    set: (key: string, value: unknown, bytes: number) => {
+      values.set(key, value);
+      sizes.set(key, bytes);
+    },
+  };
+}
 
-describe('PackumentCache', () => {
-  it('keeps parsed documents by key and forgets the least recently used past its budget', () => {
-    const cache = new PackumentCache(4000); // 2000 bytes for parsed documents
+const doc = (name: string): Packument => ({ name, 'dist-tags': {}, versions: {} });
+
+describe('packument caches on the kernel\'s derived memory', () => {
+  it('keeps parsed upstream documents by key, accounted by their source bytes', () => {
+    const derived = memory();
     const a = doc('a');
-    cache.setParsed('a', a, 800);
-    cache.setParsed('b', doc('b'), 800);
-    expect(cache.getParsed('a')).toBe(a); // a is now the most recently used
-    cache.setParsed('c', doc('c'), 800);
-    expect(cache.getParsed('b')).toBeUndefined();
-    expect(cache.getParsed('a')).toBe(a);
-    expect(cache.getParsed('c')).toBeDefined();
-    expect(cache.stats().parsedBytes).toBe(1600);
+    keepParsedUpstream(derived, 'sha-a', a, 800);
+    expect(parsedUpstream(derived, 'sha-a')).toBe(a);
+    expect(parsedUpstream(derived, 'sha-b')).toBeUndefined();
+    expect([...derived.sizes.values()]).toEqual([800]);
   });
 
-  it('does not keep a document over half its budget', () => {
-    const cache = new PackumentCache(4000);
-    cache.setParsed('big', doc('big'), 1001);
-    expect(cache.getParsed('big')).toBeUndefined();
-  });
-
-  it('renders once per document and variant, with a sha256 ETag', () => {
-    const cache = new PackumentCache();
-    const shared = doc('a');
-    cache.setParsed('a', shared, 10);
+  it('renders once per revision and variant, with a sha256 ETag', () => {
+    const derived = memory();
     let produced = 0;
-    const produce = () => {
-      produced++;
-      return { name: 'a' };
-    };
-    const first = cache.render(shared, 'full', produce);
-    expect(cache.render(shared, 'full', produce)).toBe(first);
+    const produce = () => ({ name: 'a', n: ++produced });
+    const first = renderPackument(derived, 'full', produce, 'rev1');
+    expect(renderPackument(derived, 'full', produce, 'rev1')).toBe(first);
     expect(produced).toBe(1);
-    expect(first.bytes.toString()).toBe('{"name":"a"}');
+    expect(first.bytes.toString()).toBe('{"name":"a","n":1}');
     expect(first.etag).toMatch(/^"[0-9a-f]{64}"$/);
-    cache.render(shared, 'abbreviated', produce);
-    expect(produced).toBe(2);
+    renderPackument(derived, 'abbreviated', produce, 'rev1');
+    renderPackument(derived, 'full', produce, 'rev2');
+    expect(produced).toBe(3);
   });
 
-  it('renders a document it does not hold afresh, unless given a stable key', () => {
-    const cache = new PackumentCache();
+  it('renders a document without a revision afresh every time', () => {
+    const derived = memory();
     let produced = 0;
     const produce = () => ({ n: ++produced });
-    const loose = doc('loose');
-    cache.render(loose, 'full', produce);
-    cache.render(loose, 'full', produce);
+    renderPackument(derived, 'full', produce);
+    renderPackument(derived, 'full', produce);
     expect(produced).toBe(2);
-    cache.render(doc('x'), 'full', produce, 'hosted:x:rev1');
-    const again = cache.render(doc('x'), 'full', produce, 'hosted:x:rev1');
-    expect(produced).toBe(3);
-    expect(JSON.parse(again.bytes.toString())).toEqual({ n: 3 });
-  });
-
-  it('bounds the rendered answers by their bytes', () => {
-    const cache = new PackumentCache(4000); // 2000 bytes for rendered answers
-    for (let i = 0; i < 50; i++) cache.render(doc('a'), 'full', () => ({ padding: 'x'.repeat(300) }), `key-${i}`);
-    expect(cache.stats().renderedBytes).toBeLessThanOrEqual(2000);
-    expect(cache.stats().rendered).toBeGreaterThan(0);
+    expect(derived.sizes.size).toBe(0);
   });
 });
