@@ -1,6 +1,6 @@
 import { BadRequestError } from '@registry-core/api';
 import { child, childText, children, escapeXml, parseXml, XmlError, type XmlElement } from './xml.js';
-import { compareVersions, isSnapshotVersion } from './versions.js';
+import { compareVersions, isSnapshotVersion, sortVersions } from './versions.js';
 
 /** One `<snapshotVersion>`: the newest build of one classifier/extension of a SNAPSHOT. */
 export interface SnapshotVersion {
@@ -136,7 +136,7 @@ export function renderMetadata(metadata: MavenMetadata): string {
 
 /** `versions` sorted in Maven's order without duplicates, with `latest` and `release` computed. */
 export function versionsSummary(versions: Iterable<string>): { versions: string[]; latest?: string; release?: string } {
-  const sorted = [...new Set(versions)].sort(compareVersions);
+  const sorted = sortVersions([...new Set(versions)]);
   const releases = sorted.filter((v) => !isSnapshotVersion(v));
   return { versions: sorted, ...(sorted.length > 0 ? { latest: sorted.at(-1)! } : {}), ...(releases.length > 0 ? { release: releases.at(-1)! } : {}) };
 }

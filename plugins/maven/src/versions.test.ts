@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareVersions, isSnapshotVersion } from './versions.js';
+import { compareVersions, isSnapshotVersion, sortVersions } from './versions.js';
 
 // Orders from Maven's own ComparableVersionTest: each list is strictly increasing.
 const QUALIFIER_ORDER = ['1-alpha2snapshot', '1-alpha2', '1-alpha-123', '1-beta-2', '1-beta123', '1-m2', '1-m11', '1-rc', '1-cr2', '1-rc123', '1-SNAPSHOT', '1', '1-sp', '1-sp2', '1-sp123', '1-abc', '1-def', '1-pom-1', '1-1-snapshot', '1-1', '1-2', '1-123'];
@@ -34,6 +34,11 @@ describe('Maven version ordering (ComparableVersion)', () => {
     expect(['1.10', '1.9', '1.2-SNAPSHOT', '1.2', '1.2-rc1', '1.2.1'].sort(compareVersions)).toEqual(['1.2-rc1', '1.2-SNAPSHOT', '1.2', '1.2.1', '1.9', '1.10']);
     expect(compareVersions('1.0-20240101.120000-3', '1.0-SNAPSHOT')).toBeGreaterThan(0);
     expect(compareVersions('99999999999999999999.1', '99999999999999999999.0')).toBeGreaterThan(0);
+  });
+
+  it('sorts a list as the comparison orders it, parsing each version once', () => {
+    const shuffled = [...QUALIFIER_ORDER, ...NUMBER_ORDER].reverse();
+    expect(sortVersions(shuffled)).toEqual([...shuffled].sort(compareVersions));
   });
 
   it('knows SNAPSHOT versions, unique or not', () => {
