@@ -135,7 +135,12 @@ export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'CONFLICT') throw new ConflictError(`${name} is already deployed to ${repo.name}: release versions cannot be redeployed (allowRedeploy: false)`);
-    if (code === 'INTEGRITY_MISMATCH') throw new IntegrityError(`${name} does not match the checksum deployed for it before it`);
+    if (code === 'INTEGRITY_MISMATCH') {
+      // The checksum is spent: kept, it would refuse every later deploy of the file, and mvn
+      // (the file first, its checksums after) could never deploy it again.
+      if (expected) await repo.kv.delete(expectKey(target.path));
+      throw new IntegrityError(`${name} does not match the checksum deployed for it before it (now dropped: deploy the file and its checksums again)`);
+    }
     throw error;
   }
   try {
