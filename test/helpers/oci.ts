@@ -179,20 +179,23 @@ export interface Distribution {
   start(): Promise<void>;
 }
 
-/** The CNCF distribution registry (Debian's docker-registry), deletes enabled, no auth. */
-export async function startDistribution(): Promise<Distribution> {
+/**
+ * The CNCF distribution registry (Debian's docker-registry), deletes enabled; no auth unless
+ * `auth` gives its config block (YAML flow style, e.g. a token realm).
+ */
+export async function startDistribution(options: { auth?: string } = {}): Promise<Distribution> {
   const dir = tempDir('distribution');
   const port = await freePort();
   const config = path.join(dir, 'config.yml');
   writeFileSync(
     config,
-    `version: 0.1\nlog: { level: warn }\nstorage:\n  filesystem: { rootdirectory: ${dir}/data }\n  delete: { enabled: true }\nhttp: { addr: 127.0.0.1:${port} }\n`,
+    `version: 0.1\nlog: { level: warn }\nstorage:\n  filesystem: { rootdirectory: ${dir}/data }\n  delete: { enabled: true }\nhttp: { addr: 127.0.0.1:${port} }\n${options.auth ? `auth: ${options.auth}\n` : ''}`,
   );
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     for (let i = 0; i < 100; i++) {
-      const up = await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.ok, () => false);
+      const up = await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.ok || r.status === 401, () => false);
       if (up) return;
       await new Promise((r) => setTimeout(r, 100));
     }
