@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Dirent, Stats } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { Writable, type Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type {
   ByteRange,
@@ -13,6 +13,9 @@ import type {
 } from '@registry-core/api';
 import { errorCode, FsStorageError } from './storage-error.js';
 import { assertValidKey, compareKeys, isValidKeySegment, splitListPrefix, TEMP_DIR_NAME } from './storage-key.js';
+
+/** Bytes of incoming chunks gathered into one write. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /** Page size of {@link FsStorageDriver.list} when the caller gives none. */
 export const DEFAULT_LIST_LIMIT = 1000;
@@ -108,19 +111,28 @@ export class FsStorageDriver implements StorageDriver {
       const hash = expectedSha256 !== undefined ? createHash('sha256') : undefined;
       let size = 0;
       const file = handle;
-      const sink = new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          size += chunk.length;
+      // Counted as they arrive, so a body longer than announced stops at once...
+      const counter = new Transform({
+        transform(chunk: Buffer | string, encoding, callback) {
+          const buffer = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+          size += buffer.length;
           if (expectedSize !== undefined && size > expectedSize) {
-            // Stop reading at once rather than storing more than was announced.
             callback(new FsStorageError('EINTEGRITY', `${key}: more than the expected ${expectedSize} bytes`));
             return;
           }
-          hash?.update(chunk);
-          writeFully(file, chunk).then(() => callback(), callback);
+          hash?.update(buffer);
+          callback(null, buffer);
         },
       });
-      await pipeline(body, sink);
+      // ...and written in batches: chunks that arrive while a write is in flight go out
+      // together (one writev of up to a megabyte, not a system call per 64 KiB socket read).
+      const sink = new Writable({
+        highWaterMark: WRITE_BATCH_BYTES,
+        writev(chunks: { chunk: Buffer }[], callback) {
+          writeAll(file, chunks.map((c) => c.chunk)).then(() => callback(), callback);
+        },
+      });
+      await pipeline(body, counter, sink);
       await handle.sync();
       const stats = await handle.stat();
       await handle.close();
@@ -345,11 +357,20 @@ function assertValidRange(range: ByteRange): void {
   }
 }
 
-async function writeFully(file: FileHandle, chunk: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.length) {
-    const { bytesWritten } = await file.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
+/** Write every buffer, in order, whatever a short write leaves. */
+async function writeAll(file: FileHandle, buffers: Buffer[]): Promise<void> {
+  let pending = buffers;
+  while (pending.length > 0) {
+    let { bytesWritten } = await file.writev(pending);
+    const rest: Buffer[] = [];
+    for (const buffer of pending) {
+      if (bytesWritten >= buffer.length) bytesWritten -= buffer.length;
+      else {
+        rest.push(buffer.subarray(bytesWritten));
+        bytesWritten = 0;
+      }
+    }
+    pending = rest;
   }
 }
 
