@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { UnauthorizedError, type TokenDescription } from '@registry-core/api';
+import { UnauthorizedError, type TokenDescription, type TokenOptions } from '@registry-core/api';
 import type { AuthConfig } from '../config/types.js';
 import type { TokenRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -21,16 +21,9 @@ export interface TokenFacts {
   readonly lastUsedAt?: number;
 }
 
-/** Options of a new token. */
-export interface NewTokenOptions {
-  readonly readOnly?: boolean;
-  readonly description?: string;
-  readonly ttlSeconds?: number;
+/** Options of a new token: the contract's, and who asked for it. */
+export interface NewTokenOptions extends TokenOptions {
   readonly actor?: AuditActor;
-  /** Repository globs the token may change. */
-  readonly repositories?: readonly string[];
-  /** Package-name globs the token may change. */
-  readonly packages?: readonly string[];
 }
 
 /**
