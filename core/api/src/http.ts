@@ -257,7 +257,7 @@ export interface HostRootAddress {
 export interface RouteDefinition {
   readonly method: HttpMethod | readonly HttpMethod[];
   /**
-   * Pattern relative to the repository root, in @koa/router (path-to-regexp v8) syntax:
+   * Pattern relative to the repository root, in path-to-regexp v8 syntax:
    * `/-/ping`, `/:name`, `/*rest`. Routes are tried in the order given.
    */
   readonly path: string;

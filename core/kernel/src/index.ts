@@ -1,4 +1,6 @@
-export { Registry, type RegistryOptions, type UnavailableRepository } from './registry.js';
+export { Registry, type RegistryOptions, type UnavailableRepository } from './registry/registry.js';
+export { AdminService } from './registry/admin-service.js';
+export { KernelTokens, type KernelToken } from './registry/kernel-tokens.js';
 export { loadConfig, normalizeConfig, ConfigError, type LoadConfigOptions } from './config/load-config.js';
 export type { LoadedConfig, RegistryConfig, RepositoryConfig, PluginEntry } from './config/types.js';
 export { MetadataStore } from './metadata/metadata-store.js';

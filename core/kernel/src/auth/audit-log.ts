@@ -32,6 +32,18 @@ export interface AuditQuery {
   readonly limit?: number;
 }
 
+/** Who made a change, for the audit log; the command line on the server when absent. */
+export interface AuditActor {
+  readonly principal: string;
+  readonly clientAddress?: string;
+}
+
+/** The `principal` and `clientAddress` of an event made by `actor`. */
+export function actorFields(actor: AuditActor | undefined): { principal: string; clientAddress?: string } {
+  if (!actor) return { principal: 'cli' };
+  return { principal: actor.principal, ...(actor.clientAddress ? { clientAddress: actor.clientAddress } : {}) };
+}
+
 /**
  * The audit log in the metadata store: every publish, unpublish, tag change, delete,
  * login, failed login, user and token creation and revocation. Writing never fails the

@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
-import { BadRequestError, NotFoundError, isRegistryError, type HostRootAddress, type Logger, type RepositoryInfo } from '@registry-core/api';
-import type { TtlOverrides } from '../engine/ttl-overrides.js';
-import { readRequestBody } from './body.js';
-import type { AuthService } from '../auth/auth-service.js';
+import { NotFoundError, isRegistryError, type HostRootAddress, type Logger, type RepositoryInfo } from '@registry-core/api';
+import type { Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
+import type { AdminApi } from './admin-api.js';
 import type { Dispatcher, RepositoryRuntime } from './dispatcher.js';
-import { parseSince } from '../auth/audit-log.js';
+import { HostRouter } from './host-router.js';
 import type { HotAnswers } from './hot-answers.js';
 import { writeResponse, type HotCandidate } from './respond.js';
 
@@ -20,14 +18,12 @@ export interface HttpHostOptions {
   readonly server: ServerConfig;
   readonly repositories: ReadonlyMap<string, RepositoryRuntime>;
   readonly dispatcher: Dispatcher;
-  readonly auth: AuthService;
+  readonly authentication: Authentication;
   readonly logger: Logger;
   /** Extra facts for the health endpoint. */
   readonly health: () => Record<string, unknown>;
-  /** Proxy counters for the stats endpoint. */
-  readonly stats: () => Record<string, unknown>;
-  /** Per-artifact TTL overrides, for the admin API. */
-  readonly ttls: TtlOverrides;
+  /** The management endpoints, mounted beside the repositories. */
+  readonly adminApi?: AdminApi;
   /** Replay hot anonymous answers of small immutable files (off when logging every request). */
   readonly hotAnswers?: HotAnswers;
   /** Count a hit served by a replayed answer for the repository whose file it is. */
@@ -48,81 +44,13 @@ export class HttpHost {
   constructor(private readonly options: HttpHostOptions) {
     this.app.proxy = options.server.trustProxy;
     this.app.silent = true;
-    const router = new Router();
+    const router = new HostRouter();
     router.get('/-/health', (ctx) => {
       ctx.set('Cache-Control', 'no-store');
       ctx.status = this.draining ? 503 : 200;
       ctx.body = { status: this.draining ? 'draining' : 'ok', ...options.health() };
     });
-    router.get('/-/stats', (ctx) => {
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { repositories: options.stats() };
-    });
-    // Admin API: per-artifact TTL overrides of proxies (the CLI's `cache ttl`), admins only.
-    const admin = async (ctx: Context, work: () => Promise<unknown>) => {
-      try {
-        const principal = await options.auth.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
-        options.auth.authorize(principal, 'admin', { name: 'the admin API' });
-        ctx.set('Cache-Control', 'no-store');
-        ctx.body = await work();
-      } catch (error) {
-        const known = isRegistryError(error);
-        if (!known) options.logger.error('admin API error', { error: String((error as Error)?.stack ?? error) });
-        ctx.status = known ? error.status : 500;
-        if (ctx.status === 401) ctx.set('WWW-Authenticate', 'Basic realm="registry-core"');
-        ctx.body = { error: known ? error.message : 'internal error' };
-      }
-    };
-    const proxyNamed = (name: string) => {
-      const runtime = options.repositories.get(name);
-      if (!runtime || runtime.config.type !== 'proxy') throw new NotFoundError(`no proxy repository named ${name}`);
-    };
-    // The audit log (the CLI's `audit`): ?since=7d|<date>&user=&repository=&action=&limit=
-    router.get('/-/admin/audit', (ctx) =>
-      admin(ctx, async () => {
-        const q = (name: string) => (typeof ctx.query[name] === 'string' && ctx.query[name] !== '' ? (ctx.query[name] as string) : undefined);
-        const since = q('since');
-        const sinceMs = since === undefined ? undefined : parseSince(since);
-        if (since !== undefined && sinceMs === undefined) throw new BadRequestError('since: a duration such as 7d, 12h, 30m, or a date');
-        const limit = q('limit') === undefined ? 1000 : Number(q('limit'));
-        if (!Number.isInteger(limit) || limit < 1) throw new BadRequestError('limit: a positive integer');
-        const user = q('user');
-        const repository = q('repository');
-        const action = q('action');
-        return {
-          events: await options.auth.audit.query({
-            ...(sinceMs !== undefined ? { since: sinceMs } : {}),
-            ...(user ? { user } : {}),
-            ...(repository ? { repository } : {}),
-            ...(action ? { action } : {}),
-            limit,
-          }),
-        };
-      }),
-    );
-    router.get('/-/admin/ttl', (ctx) => admin(ctx, async () => ({ overrides: await options.ttls.list(ctx.query['repository'] as string | undefined) })));
-    router.put('/-/admin/ttl/:repository', (ctx) =>
-      admin(ctx, async () => {
-        const name = ctx.params['repository'] as string;
-        proxyNamed(name);
-        const { value } = await readRequestBody(ctx.req, { kind: 'json', limit: 64 * 1024 }, 64 * 1024, '');
-        const body = value as { pattern?: unknown; seconds?: unknown } | undefined;
-        if (typeof body?.pattern !== 'string' || body.pattern === '' || !Number.isInteger(body.seconds) || (body.seconds as number) < 0) {
-          throw new BadRequestError('expected {"pattern": "<path or prefix*>", "seconds": <non-negative integer>}');
-        }
-        await options.ttls.set(name, body.pattern, body.seconds as number);
-        return { ok: true, repository: name, pattern: body.pattern, seconds: body.seconds };
-      }),
-    );
-    router.delete('/-/admin/ttl/:repository', (ctx) =>
-      admin(ctx, async () => {
-        const name = ctx.params['repository'] as string;
-        const pattern = ctx.query['pattern'];
-        if (typeof pattern !== 'string' || pattern === '') throw new BadRequestError('give ?pattern=');
-        if (!(await options.ttls.unset(name, pattern))) throw new NotFoundError(`no override ${pattern} in ${name}`);
-        return { ok: true };
-      }),
-    );
+    options.adminApi?.mount(router);
     router.get('/-/ping', (ctx) => {
       ctx.body = {};
     });
@@ -134,8 +62,8 @@ export class HttpHost {
       router.all(prefix, (ctx) => this.serveHostRoot(ctx, prefix));
       router.all(`${prefix}/{*rest}`, (ctx) => this.serveHostRoot(ctx, prefix));
     }
-    router.all('/:repository', (ctx) => this.serveMounted(ctx));
-    router.all('/:repository/{*rest}', (ctx) => this.serveMounted(ctx));
+    router.all('/:repository', (ctx, params) => this.serveMounted(ctx, params['repository'] as string));
+    router.all('/:repository/{*rest}', (ctx, params) => this.serveMounted(ctx, params['repository'] as string));
     this.app.use(async (ctx, next) => {
       this.inFlight++;
       const started = performance.now();
@@ -166,7 +94,7 @@ export class HttpHost {
       const prefix = runtime.format.hostRoot?.prefix;
       await this.serveRepository(ctx, runtime, ctx.path || '/', `${origin}/`, prefix ? { url: `${origin}${prefix}/`, namePrefix: '' } : undefined);
     });
-    this.app.use(router.routes());
+    this.app.use(router.middleware());
     this.app.use((ctx) => {
       ctx.status = 404;
       ctx.body = { error: 'not found' };
@@ -193,8 +121,7 @@ export class HttpHost {
     return `http://${shownHost}:${this.port ?? port}/${repository}/`;
   }
 
-  private async serveMounted(ctx: Context): Promise<void> {
-    const name = ctx.params['repository'] as string;
+  private async serveMounted(ctx: Context, name: string): Promise<void> {
     const runtime = this.options.repositories.get(name);
     if (!runtime) {
       ctx.status = 404;
@@ -241,7 +168,7 @@ export class HttpHost {
     const requestId = ctx.state['requestId'] as string;
     const logger = this.options.logger.child({ requestId, repository: name });
     try {
-      const principal = await this.options.auth.authenticate(this.credentials(ctx, runtime), ctx.ip);
+      const principal = await this.options.authentication.authenticate(this.credentials(ctx, runtime), ctx.ip);
       const response = await this.options.dispatcher.dispatch(runtime, {
         method: ctx.method,
         path: rawPath,

@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { hashPassword } from '@registry-core/kernel';
+import { readSecret } from '../arguments.js';
+import { withAuth } from '../runtime.js';
+
+/** `user add|set-password|hash-password`. */
+export function registerUserCommands(program: Command): void {
+  const user = program.command('user').description('user commands');
+  user
+    .command('add <name>')
+    .description('create a user in the metadata store')
+    .option('--password <password>', 'the password (or pipe it on standard input)')
+    .option('--roles <roles>', 'comma-separated roles (admin, ...)')
+    .option('-c, --config <file>', 'config file')
+    .action(async (name: string, options: { password?: string; roles?: string; config?: string }) => {
+      const password = await readSecret(options.password);
+      await withAuth(options, async (auth) => {
+        const roles = options.roles ? options.roles.split(',').map((r) => r.trim()).filter(Boolean) : [];
+        await auth.addUser(name, password, { roles });
+      });
+      console.log(`user ${name} created`);
+    });
+  user
+    .command('set-password <name>')
+    .description("change a stored user's password; every token of the user is revoked")
+    .option('--password <password>', 'the new password (or pipe it on standard input)')
+    .option('-c, --config <file>', 'config file')
+    .action(async (name: string, options: { password?: string; config?: string }) => {
+      const password = await readSecret(options.password);
+      await withAuth(options, (auth) => auth.setPassword(name, password));
+      console.log(`password of ${name} changed; its tokens are revoked`);
+    });
+  user
+    .command('hash-password')
+    .description('print a password hash for auth.users.<name>.passwordHash in the config')
+    .option('--password <password>', 'the password (or pipe it on standard input)')
+    .action(async (options: { password?: string }) => {
+      console.log(await hashPassword(await readSecret(options.password)));
+    });
+}

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { UnauthorizedError, type AuthenticatedUser, type AuthProvider, type Principal } from '@registry-core/api';
+import { ACCESS_TOKEN_PREFIX, type AccessTokens } from './access-tokens.js';
+import type { AuditLog } from './audit-log.js';
+import { parseAuthorization } from './credentials.js';
+import { LoginThrottle } from './login-throttle.js';
+import { verifyPassword } from './password.js';
+import { TOKEN_PREFIX, hashToken, type UserTokens } from './tokens.js';
+import type { Users } from './users.js';
+
+export const ANONYMOUS: Principal = Object.freeze({ name: 'anonymous', anonymous: true, roles: [], via: 'anonymous', readOnly: true });
+
+const VERIFIED_TTL_MS = 60_000;
+/** How long a checked token is trusted without asking the metadata store again. */
+const TOKEN_CACHE_MS = 5_000;
+/**
+ * At most this many password hashes at once: scrypt runs on libuv's thread pool, which file
+ * I/O shares, so a burst of bad logins must not stall every download.
+ */
+const MAX_CONCURRENT_HASHES = 2;
+
+/**
+ * Credentials to a principal: an `Authorization` header (none, Basic with a password or a
+ * token, Bearer with a stored or a signed access token) becomes who is asking, or a 401.
+ * Passwords are checked through the provider chain, then config users, then stored users,
+ * throttled per user and client address; recent checks are remembered so that clients
+ * sending credentials on every request stay cheap.
+ */
+export class Authentication {
+  private hashing = 0;
+  private readonly hashQueue: Array<() => void> = [];
+  /** sha256(user:password) of recent successful checks, so Basic on every request stays cheap. */
+  private readonly verified = new Map<string, { user: AuthenticatedUser; until: number }>();
+  private readonly throttle = new LoginThrottle();
+  /**
+   * Tokens checked in the last {@link TOKEN_CACHE_MS}, so a client's every request does not
+   * cost two queries. A revocation in this process empties it at once; one made elsewhere
+   * (the CLI, another node) takes effect within that time.
+   */
+  private readonly tokenPrincipals = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(
+    private readonly users: Users,
+    private readonly tokens: UserTokens,
+    private readonly accessTokens: AccessTokens,
+    private readonly providers: readonly AuthProvider[],
+    private readonly audit: AuditLog,
+  ) {
+    tokens.onRevoked(() => this.tokenPrincipals.clear());
+    users.onPasswordChanged(() => {
+      this.tokenPrincipals.clear();
+      this.verified.clear();
+    });
+  }
+
+  /** Establish the principal from an `Authorization` header; throws 401 on bad credentials. */
+  async authenticate(header: string | undefined, clientAddress?: string): Promise<Principal> {
+    const credentials = parseAuthorization(header);
+    switch (credentials.kind) {
+      case 'none':
+        return ANONYMOUS;
+      case 'invalid':
+        throw new UnauthorizedError(credentials.reason);
+      case 'bearer':
+        if (credentials.token.startsWith(ACCESS_TOKEN_PREFIX)) return this.accessTokens.verify(credentials.token);
+        return this.principalForToken(credentials.token);
+      case 'basic': {
+        // A token may stand in for a password (`__token__` for twine, or any user name).
+        if (credentials.password.startsWith(TOKEN_PREFIX)) {
+          const principal = await this.principalForToken(credentials.password).catch(() => undefined);
+          if (principal && (credentials.user === '__token__' || credentials.user === principal.name)) return principal;
+        }
+        const user = await this.checkPassword(credentials.user, credentials.password, clientAddress);
+        if (!user) throw new UnauthorizedError('bad user name or password');
+        return { name: user.name, anonymous: false, roles: user.roles, via: 'password', readOnly: false };
+      }
+    }
+  }
+
+  /**
+   * Check a password (throttled per user and client address: 429 while backing off);
+   * failures are recorded in the audit log.
+   */
+  async checkPassword(name: string, password: string, clientAddress?: string): Promise<AuthenticatedUser | undefined> {
+    this.throttle.check(name, clientAddress);
+    const user = await this.checkPasswordOnce(name, password);
+    if (typeof user === 'object') {
+      this.throttle.succeeded(name, clientAddress);
+      return user;
+    }
+    this.throttle.failed(name, clientAddress);
+    await this.audit.record({ action: 'login', outcome: 'failed', principal: name, ...(clientAddress ? { clientAddress } : {}), details: { reason: user } });
+    return undefined;
+  }
+
+  /** Through the provider chain, then config users, then stored users. */
+  private async checkPasswordOnce(name: string, password: string): Promise<AuthenticatedUser | 'wrong password' | 'unknown user'> {
+    const cacheKey = createHash('sha256').update(`${name}\u0000${password}`).digest('hex');
+    const cached = this.verified.get(cacheKey);
+    if (cached && cached.until > Date.now()) return cached.user;
+    for (const provider of this.providers) {
+      const result = await provider.authenticate(name, password);
+      if (result === false) return 'wrong password';
+      if (result) return this.remember(cacheKey, result);
+    }
+    const known = await this.users.credentialsOf(name);
+    if (!known) return 'unknown user';
+    return (await this.verify(password, known.passwordHash)) ? this.remember(cacheKey, { name, roles: known.roles }) : 'wrong password';
+  }
+
+  /** {@link verifyPassword} through the concurrency limit. */
+  private async verify(password: string, hash: string): Promise<boolean> {
+    if (this.hashing >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => this.hashQueue.push(resolve));
+    this.hashing++;
+    try {
+      return await verifyPassword(password, hash);
+    } finally {
+      this.hashing--;
+      this.hashQueue.shift()?.();
+    }
+  }
+
+  private remember(key: string, user: AuthenticatedUser): AuthenticatedUser {
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(key, { user, until: Date.now() + VERIFIED_TTL_MS });
+    return user;
+  }
+
+  private async principalForToken(token: string): Promise<Principal> {
+    const tokenHash = hashToken(token);
+    const now = Date.now();
+    const cached = this.tokenPrincipals.get(tokenHash);
+    if (cached && cached.until > now) return cached.principal;
+    this.tokenPrincipals.delete(tokenHash);
+    const facts = await this.tokens.lookUp(token, now);
+    const roles = await this.users.rolesOf(facts.user);
+    if (roles === undefined) throw new UnauthorizedError('the token belongs to a user that no longer exists');
+    this.tokens.markUsed(facts, now);
+    const principal: Principal & { tokenExpiresAt?: number } = {
+      name: facts.user,
+      anonymous: false,
+      roles,
+      via: 'token',
+      readOnly: facts.readOnly,
+      tokenId: facts.id,
+      ...(facts.scope ? { scope: facts.scope } : {}),
+      ...(facts.expiresAt !== undefined ? { tokenExpiresAt: facts.expiresAt } : {}),
+    };
+    if (this.tokenPrincipals.size >= 10_000) this.tokenPrincipals.delete(this.tokenPrincipals.keys().next().value!);
+    this.tokenPrincipals.set(tokenHash, { principal, until: Math.min(now + TOKEN_CACHE_MS, facts.expiresAt ?? Infinity) });
+    return principal;
+  }
+}

@@ -1,0 +1,108 @@
+import { ConflictError, ForbiddenError, type AuthenticatedUser, type AuthProvider } from '@registry-core/api';
+import type { AuthConfig } from '../config/types.js';
+import type { MetadataStore } from '../metadata/metadata-store.js';
+import { actorFields, type AuditActor, type AuditLog } from './audit-log.js';
+import { hashPassword } from './password.js';
+import type { UserTokens } from './tokens.js';
+
+const USER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$/;
+
+/** Options of a new user. */
+export interface NewUserOptions {
+  readonly email?: string;
+  readonly roles?: string[];
+  readonly selfRegistration?: boolean;
+  readonly actor?: AuditActor;
+}
+
+/**
+ * The users the registry knows: static ones from the config (password hashes), stored ones
+ * in the metadata store, and those of auth-provider plugins. Creates users, changes
+ * passwords, tells roles. Whoever caches checked passwords subscribes to
+ * {@link onPasswordChanged}.
+ */
+export class Users {
+  private readonly passwordListeners: Array<() => void> = [];
+
+  constructor(
+    private readonly config: Pick<AuthConfig, 'users' | 'allowRegistration'>,
+    private readonly metadata: MetadataStore,
+    private readonly providers: readonly AuthProvider[],
+    private readonly tokens: UserTokens,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** Called after a password change made through this process. */
+  onPasswordChanged(listener: () => void): void {
+    this.passwordListeners.push(listener);
+  }
+
+  /** The password hash and roles of a config or stored user (provider users have none here). */
+  async credentialsOf(name: string): Promise<{ passwordHash: string; roles: string[] } | undefined> {
+    const fromConfig = this.config.users[name];
+    if (fromConfig) return { passwordHash: fromConfig.passwordHash, roles: [...fromConfig.roles] };
+    const stored = await this.metadata.users.findOneBy({ name });
+    return stored ? { passwordHash: stored.passwordHash, roles: JSON.parse(stored.roles) as string[] } : undefined;
+  }
+
+  /** Create a user in the metadata store (CLI, self-registration). */
+  async add(name: string, password: string, options: NewUserOptions = {}): Promise<AuthenticatedUser> {
+    const user = await this.create(name, password, options);
+    await this.audit.record({ action: 'user.create', ...actorFields(options.actor), details: { user: name, roles: user.roles, selfRegistration: options.selfRegistration ?? false } });
+    return user;
+  }
+
+  private async create(name: string, password: string, options: NewUserOptions): Promise<AuthenticatedUser> {
+    // Existence first: a known user with a mistyped password must hear "exists", not "registration disabled".
+    if (this.config.users[name] || (await this.metadata.users.findOneBy({ name }))) throw new ConflictError(`user ${name} already exists`);
+    if (options.selfRegistration && !this.config.allowRegistration) throw new ForbiddenError('self-registration is disabled on this registry');
+    if (!USER_NAME.test(name)) throw new ForbiddenError(`invalid user name "${name}"`);
+    if (password.length < 8) throw new ForbiddenError('password must have at least 8 characters');
+    for (const provider of this.providers) {
+      if (provider.addUser) {
+        const created = await provider.addUser(name, password, { email: options.email });
+        if (created === false) throw new ConflictError(`user ${name} already exists`);
+        return created;
+      }
+    }
+    const now = Date.now();
+    const roles = options.roles ?? [];
+    await this.metadata.users.insert({
+      name,
+      passwordHash: await hashPassword(password),
+      roles: JSON.stringify(roles),
+      email: options.email ?? null,
+      createdAt: now,
+      passwordChangedAt: now,
+    });
+    return { name, roles };
+  }
+
+  /** Change a stored user's password; tokens issued before stop working. */
+  async setPassword(name: string, password: string, actor?: AuditActor): Promise<void> {
+    const stored = await this.metadata.users.findOneBy({ name });
+    if (!stored) throw new ConflictError(`no stored user ${name}`);
+    if (password.length < 8) throw new ForbiddenError('password must have at least 8 characters');
+    await this.metadata.users.update({ name }, { passwordHash: await hashPassword(password), passwordChangedAt: Date.now() });
+    const revoked = await this.tokens.revokeAllOf(name);
+    for (const listener of this.passwordListeners) listener();
+    await this.audit.record({ action: 'user.password', ...actorFields(actor), details: { user: name, tokensRevoked: revoked } });
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return !!this.config.users[name] || !!(await this.metadata.users.findOneBy({ name }));
+  }
+
+  /** A user's roles; undefined for a user nobody knows. */
+  async rolesOf(name: string): Promise<string[] | undefined> {
+    const known = await this.credentialsOf(name);
+    if (known) return known.roles;
+    // Users of provider plugins are not stored: their roles come from the provider that
+    // knows them; a provider that cannot tell gives its users' tokens no roles.
+    for (const provider of this.providers) {
+      const roles = await provider.rolesOf?.(name);
+      if (roles) return [...roles];
+    }
+    return this.providers.length > 0 ? [] : undefined;
+  }
+}

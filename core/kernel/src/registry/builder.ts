@@ -1,0 +1,207 @@
+// tsyringe refuses to load without the Reflect metadata API, even with explicit tokens only.
+import 'reflect-metadata';
+import path from 'node:path';
+import { container as globalContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
+import { Tokens, type AuthProvider, type Logger, type ProviderEnvironment } from '@registry-core/api';
+import { AuthService } from '../auth/auth-service.js';
+import type { LoadedConfig } from '../config/types.js';
+import { BlobStore } from '../engine/blob-store.js';
+import { DerivedMemory } from '../engine/derived-cache.js';
+import { BlobMemoryCache } from '../engine/memory-cache.js';
+import { prepareTmpDir } from '../engine/tmp-dir.js';
+import { TtlOverrides } from '../engine/ttl-overrides.js';
+import { AdminApi } from '../http/admin-api.js';
+import { Dispatcher } from '../http/dispatcher.js';
+import { HotAnswers } from '../http/hot-answers.js';
+import { HttpHost } from '../http/server.js';
+import { StructuredLogger } from '../logging/logger.js';
+import { MetadataStore } from '../metadata/metadata-store.js';
+import { addImplicitPlugins } from '../plugins/implicit-plugins.js';
+import { PluginHost } from '../plugins/plugin-host.js';
+import { discoverFirstPartyPlugins } from '../plugins/plugin-resolver.js';
+import { AdminService } from './admin-service.js';
+import { KernelTokens as K, resolve } from './kernel-tokens.js';
+import { buildRepositories, type UnavailableRepository } from './repository-runtimes.js';
+import { Scheduler } from './scheduler.js';
+import { zeroConfigRepositories } from './zero-config.js';
+
+export interface RegistryOptions {
+  readonly logger?: Logger;
+  /**
+   * Folders plugins are also looked up from after the config file's folder: the
+   * registry-core installation, so first-party plugins work from a config anywhere.
+   */
+  readonly pluginSearchDirs?: readonly string[];
+}
+
+/**
+ * The composition root: from a loaded config, activate the plugins it needs, open the
+ * metadata store, the blob stores and the auth providers, and register every kernel
+ * service in a root container of this registry's own (a child of tsyringe's global one,
+ * which stays empty: several registries may live in one process). Plugins' child
+ * containers hang off it. Everything is built before this resolves, so a config the
+ * registry cannot serve fails here; on failure what was opened is closed again.
+ */
+export async function buildRegistryContainer(loaded: LoadedConfig, options: RegistryOptions = {}): Promise<DependencyContainer> {
+  const root = globalContainer.createChildContainer();
+  const logger = options.logger ?? StructuredLogger.create(loaded.config.logging.level, loaded.config.logging.format);
+  root.register(Tokens.Logger, { useValue: logger });
+  root.register(K.LoadedConfig, { useValue: loaded });
+
+  const searchDirs = options.pluginSearchDirs ?? [];
+  const plugins = new PluginHost(logger.child({ component: 'plugins' }), loaded.configDir, searchDirs, root);
+  root.register(K.PluginHost, { useValue: plugins });
+  plugins.inspect(loaded.config.plugins);
+  const discovered = discoverFirstPartyPlugins([loaded.configDir, ...searchDirs]);
+  if (loaded.zeroConfig) plugins.inspect(discovered.map((name) => ({ name, options: {} })), true);
+
+  let config = loaded.config;
+  const storageDriversUsed = new Set(Object.values(config.storage).map((s) => s.driver));
+  const formatsUsed = new Set(Object.values(config.repositories).map((r) => r.format));
+  const providersUsed = new Set(config.auth.providers.map((p) => p.id).filter((id) => id !== 'builtin'));
+  // A driver, format or provider the config uses but no listed plugin offers comes from
+  // an installed first-party package that offers it.
+  addImplicitPlugins(plugins, discovered, loaded.configDir, searchDirs, { formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed });
+  await plugins.activate({ formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, allFormats: loaded.zeroConfig });
+
+  if (loaded.zeroConfig) config = { ...config, repositories: await zeroConfigRepositories(plugins, config) };
+  root.register(K.Config, { useValue: config });
+
+  const env: ProviderEnvironment = { configDir: loaded.configDir, dataDir: config.dataDir, logger };
+  const metadata = await MetadataStore.open(config.metadata);
+  root.register(K.MetadataStore, { useValue: metadata });
+  try {
+    const blobStores = new Map<string, BlobStore>();
+    // One memory cache of hot small blobs for all stores (content-addressed, never stale).
+    const memory = new BlobMemoryCache(config.server.memoryCacheBytes, 1024 * 1024);
+    for (const [name, storage] of Object.entries(config.storage)) {
+      // Every configured store is opened, used by a repository now or not: assets written
+      // before an operator moved a repository elsewhere are still read from where they are.
+      const driver = plugins.storageDrivers.get(storage.driver);
+      if (!driver) {
+        logger.error(`storage ${name}: no plugin provides the storage driver "${storage.driver}"`);
+        continue;
+      }
+      const { driver: _id, redirect, ...driverOptions } = storage;
+      const store = new BlobStore(name, await driver.definition.create(driverOptions, env), memory, redirect, (key, work) => metadata.withClusterLock(key, work));
+      blobStores.set(name, store);
+      void store
+        .sweepStaging()
+        .then((n) => n > 0 && logger.info(`storage ${name}: removed ${n} staging objects left by an interrupted upload`))
+        .catch((error: unknown) => logger.warn(`storage ${name}: could not sweep staging objects`, { error }));
+    }
+    root.register(K.BlobStores, { useValue: blobStores });
+    const providers: AuthProvider[] = [];
+    for (const p of config.auth.providers) {
+      if (p.id === 'builtin') continue;
+      const definition = plugins.authProviders.get(p.id);
+      if (!definition) throw new Error(`auth.providers: no plugin provides the auth provider "${p.id}"`);
+      const { id: _id, ...providerOptions } = p;
+      providers.push(await definition.definition.create(providerOptions, env));
+    }
+    root.register(K.AuthProviders, { useValue: providers });
+    // Anonymous changes are almost always a mistake (attack checklist: anonymous write).
+    config.auth.permissions.forEach((rule, i) => {
+      for (const permission of ['write', 'delete', 'admin'] as const) {
+        if (rule[permission]?.some((who) => who === '$all' || who === '$anonymous')) {
+          logger.warn(`auth.permissions[${i}] lets clients without credentials ${permission} in ${rule.repositories.join(', ')}`);
+        }
+      }
+    });
+    await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger);
+    registerServices(root);
+    // Build everything now: a registry that cannot be served fails at creation.
+    resolve(root, K.HttpHost);
+    resolve(root, K.Scheduler);
+    return root;
+  } catch (error) {
+    await metadata.close();
+    await plugins.deactivateAll();
+    throw error;
+  }
+}
+
+/** The services built from what {@link buildRegistryContainer} opened, each once per registry. */
+function registerServices(root: DependencyContainer): void {
+  const once = <T>(build: (c: DependencyContainer) => T) => ({ useFactory: instanceCachingFactory<T>(build) });
+  const config = resolve(root, K.Config);
+  const logger = root.resolve<Logger>(Tokens.Logger);
+  const tmpDir = path.join(config.dataDir, 'tmp');
+
+  root.register(K.Auth, once((c) => {
+    const auth = new AuthService(config.auth, resolve(c, K.MetadataStore), resolve(c, K.AuthProviders), (error) => logger.error('could not write the audit log', { error: String(error) }));
+    const repositories = resolve(c, K.Repositories);
+    auth.useRepositories((name) => {
+      const runtime = repositories.get(name);
+      if (!runtime) return undefined;
+      return { ...(runtime.config.anonymousRead !== undefined ? { anonymousRead: runtime.config.anonymousRead } : {}), ...(runtime.config.members ? { members: runtime.config.members } : {}) };
+    });
+    return auth;
+  }));
+  root.register(K.Authentication, once((c) => resolve(c, K.Auth).authentication));
+  root.register(K.Authorization, once((c) => resolve(c, K.Auth).authorization));
+  root.register(K.Users, once((c) => resolve(c, K.Auth).users));
+  root.register(K.UserTokens, once((c) => resolve(c, K.Auth).tokens));
+  root.register(K.AccessTokens, once((c) => resolve(c, K.Auth).accessTokens));
+  root.register(K.AuditLog, once((c) => resolve(c, K.Auth).audit));
+
+  root.register(K.TtlOverrides, once((c) => new TtlOverrides(resolve(c, K.MetadataStore))));
+  root.register(K.DerivedMemory, once(() => new DerivedMemory(config.server.derivedCacheBytes)));
+  const unavailable: UnavailableRepository[] = [];
+  root.register(K.UnavailableRepositories, { useValue: unavailable });
+  root.register(K.Repositories, once((c) =>
+    buildRepositories(config, resolve(c, K.PluginHost), resolve(c, K.MetadataStore), resolve(c, K.BlobStores), logger, unavailable, resolve(c, K.TtlOverrides), resolve(c, K.DerivedMemory)),
+  ));
+  root.register(K.HotAnswers, once((c) => {
+    const repositories = resolve(c, K.Repositories);
+    const hot = new HotAnswers([...new Set([...repositories.values()].flatMap((r) => (r.format.credentialHeaders ?? []).map((h) => h.toLowerCase())))]);
+    // Anything this process changes (a publish, a delete, a newly cached file) may change
+    // what a URL answers, through a group's rules too: replayed answers start over.
+    resolve(c, K.MetadataStore).onChange(() => hot.clear());
+    return hot;
+  }));
+  root.register(K.Dispatcher, once((c) => new Dispatcher(resolve(c, K.Repositories), resolve(c, K.Auth), tmpDir)));
+
+  root.register(K.AdminService, once((c) => new AdminService({
+    config,
+    logger,
+    plugins: resolve(c, K.PluginHost),
+    metadata: resolve(c, K.MetadataStore),
+    blobStores: resolve(c, K.BlobStores),
+    repositories: resolve(c, K.Repositories),
+    unavailable: resolve(c, K.UnavailableRepositories),
+    dispatcher: resolve(c, K.Dispatcher),
+    // The host knows the URLs (it may bind ports of its own); it is built after this service.
+    repositoryInfo: (runtime) => resolve(c, K.HttpHost).info(undefined, runtime),
+  })));
+  root.register(K.AdminApi, once((c) => new AdminApi({
+    repositories: resolve(c, K.Repositories),
+    authentication: resolve(c, K.Authentication),
+    authorization: resolve(c, K.Authorization),
+    audit: resolve(c, K.AuditLog),
+    ttls: resolve(c, K.TtlOverrides),
+    stats: () => resolve(c, K.AdminService).stats(),
+    logger: logger.child({ component: 'http' }),
+  })));
+  root.register(K.HttpHost, once((c) => {
+    const repositories = resolve(c, K.Repositories);
+    const admin = resolve(c, K.AdminService);
+    const hot = resolve(c, K.HotAnswers);
+    return new HttpHost({
+      server: config.server,
+      repositories,
+      dispatcher: resolve(c, K.Dispatcher),
+      authentication: resolve(c, K.Authentication),
+      logger: logger.child({ component: 'http' }),
+      health: () => admin.healthFacts(),
+      adminApi: resolve(c, K.AdminApi),
+      // Every request is logged at debug level, which replayed answers would skip.
+      ...(config.logging.level === 'debug' ? {} : { hotAnswers: hot }),
+      countHit: (repository) => {
+        const upstream = repositories.get(repository)?.proxy;
+        if (upstream) upstream.health.hits++;
+      },
+    });
+  }));
+  root.register(K.Scheduler, once((c) => new Scheduler(resolve(c, K.AdminService), resolve(c, K.Repositories), config.cleanup, logger)));
+}
