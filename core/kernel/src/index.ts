@@ -1,5 +1,5 @@
 export { Registry, type RegistryOptions, type UnavailableRepository } from './registry.js';
-export { loadConfig, normalizeConfig, ConfigError, type LoadConfigOptions } from './config/load-config.js';
+export { loadConfig, normalizeConfig, defaultRepository, ConfigError, type LoadConfigOptions } from './config/load-config.js';
 export type { LoadedConfig, RegistryConfig, RepositoryConfig, PluginEntry } from './config/types.js';
 export { MetadataStore } from './metadata/metadata-store.js';
 export { AuthService, type TokenInfo } from './auth/auth-service.js';
