@@ -271,3 +271,14 @@ describe('defaults come from the schema', () => {
     expect(normalizeConfig({ metadata: { type: 'postgres', url: 'postgres://x/y' } }, ctx).metadata).toMatchObject({ type: 'postgres', migrate: true });
   });
 });
+
+describe('kernel-owned keys', () => {
+  it('are the keys the schema gives a repository, a storage block and a provider entry', async () => {
+    const { KERNEL_OWNED_KEYS } = await import('@registry-core/api');
+    const { configSchema } = await import('./schema.js');
+    const p = configSchema.properties;
+    expect(Object.keys(p.repositories.additionalProperties.properties).sort()).toEqual([...KERNEL_OWNED_KEYS.formats].sort());
+    expect(Object.keys(p.storage.additionalProperties.properties).sort()).toEqual([...KERNEL_OWNED_KEYS.storageDrivers].sort());
+    expect(Object.keys(p.auth.properties.providers.items.properties)).toEqual([...KERNEL_OWNED_KEYS.authProviders]);
+  });
+});

@@ -350,12 +350,14 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function formatAjvErrors(errors: readonly ErrorObject[]): string[] {
+/** ajv's errors as lines `path: message`; `prefix` is the path of the validated value (a plugin's block). */
+export function formatAjvErrors(errors: readonly ErrorObject[], prefix = ''): string[] {
   const out = new Set<string>();
   for (const e of errors) {
     // anyOf branches repeat their children's errors; the anyOf line says it once.
     if (e.keyword === 'anyOf' || e.keyword === 'if') continue;
-    let at = e.instancePath.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+    const relative = e.instancePath.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+    let at = [prefix, relative].filter(Boolean).join('.');
     if (e.keyword === 'additionalProperties') {
       const key = (e.params as { additionalProperty: string }).additionalProperty;
       out.add(`${at ? `${at}.` : ''}${key}: unknown key`);

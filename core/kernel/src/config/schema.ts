@@ -16,13 +16,7 @@ const seconds = { type: 'number', minimum: 0 } as const;
 const timeout = { type: 'number', exclusiveMinimum: 0 } as const;
 const names = { type: 'array', items: { type: 'string', minLength: 1 } } as const;
 
-/** Keys of a repository block that the kernel owns; everything else belongs to the format. */
-export const KERNEL_REPOSITORY_KEYS = ['format', 'type', 'upstream', 'members', 'routing', 'storage', 'upstreamAuth', 'anonymousRead', 'port', 'maxUploadSize', 'cache'] as const;
-/** Keys of a storage block that the kernel owns; the rest are the driver's options. */
-export const KERNEL_STORAGE_KEYS = ['driver', 'redirect'] as const;
-/** Keys of an `auth.providers` entry that the kernel owns; the rest are the provider's options. */
-export const KERNEL_AUTH_PROVIDER_KEYS = ['id'] as const;
-
+/** A repository block: the kernel's keys (`KERNEL_OWNED_KEYS.formats` of the contract); the format's keys come from its plugin. */
 const repositorySchema = {
   type: 'object',
   required: ['format', 'type'],
