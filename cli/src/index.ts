@@ -14,6 +14,7 @@ import {
   describePlugin,
   type LoadedConfig,
 } from '@registry-core/kernel';
+import { registerConfigSchemaCommand } from './commands/config-schema.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const version = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -490,6 +491,7 @@ export function buildProgram(): Command {
       console.log(`token ${id} revoked`);
     });
 
+  registerConfigSchemaCommand(program);
   return program;
 }
 

@@ -76,7 +76,7 @@ export function composeConfigSchema(kernel: JsonSchema, contributions: readonly 
     const branches = mine.map(({ id, configSchema }) => {
       const own = configSchema as Record<string, any>;
       return {
-        if: { properties: { [idKey]: { const: id } }, required: [idKey] },
+        if: { type: 'object', properties: { [idKey]: { const: id } }, required: [idKey] },
         // The plugin's schema, the kernel's keys allowed beside its own (already checked above).
         then: { ...own, properties: { ...kernelKeys, ...(own['properties'] ?? {}) } },
       };
@@ -84,4 +84,55 @@ export function composeConfigSchema(kernel: JsonSchema, contributions: readonly 
     set({ allOf: [block, ...branches] });
   }
   return schema;
+}
+
+/** A `${VAR}` or `${VAR:-default}` reference, expanded from the environment when the config loads. */
+const ENV_REFERENCE = { type: 'string', pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}', description: 'An environment variable reference, expanded when the config loads.' };
+
+/** Keywords whose values are data (values, names), not schemas. */
+const LITERAL_KEYWORDS = new Set(['default', 'examples', 'enum', 'const', 'required', 'pattern', 'type', 'description']);
+
+/**
+ * Let a value that must be a number, a boolean, one of a list or match a pattern be a
+ * `${VAR}` reference instead, as the loader expands those first: for an editor, which
+ * sees the file as written.
+ */
+function allowEnvReferences(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(allowEnvReferences);
+  if (typeof node !== 'object' || node === null) return node;
+  if (isScalar(node as Record<string, unknown>)) {
+    const { description, default: fallback, examples, ...rest } = node as Record<string, unknown>;
+    return { ...(description !== undefined ? { description } : {}), ...(fallback !== undefined ? { default: fallback } : {}), ...(examples !== undefined ? { examples } : {}), anyOf: [rest, ENV_REFERENCE] };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (LITERAL_KEYWORDS.has(key)) out[key] = value;
+    // A map of key names to schemas (a key may be called `type`), not a schema.
+    else if (key === 'properties') out[key] = Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, allowEnvReferences(v)]));
+    else out[key] = allowEnvReferences(value);
+  }
+  return out;
+}
+
+/** A schema of a value a `${VAR}` string could not satisfy: a number, a boolean, a listed value, a patterned string. */
+function isScalar(schema: Record<string, unknown>): boolean {
+  if (Array.isArray(schema['anyOf'])) return (schema['anyOf'] as Record<string, unknown>[]).every(isScalar);
+  const type = schema['type'];
+  if (schema['enum'] !== undefined) return true;
+  return type === 'number' || type === 'integer' || type === 'boolean' || (type === 'string' && schema['pattern'] !== undefined);
+}
+
+/**
+ * The whole config file's JSON schema (draft-07), as an editor wants it: the kernel's
+ * keys, every contribution's `configSchema` where its id is used, and `${VAR}` references
+ * allowed wherever the loader would expand them.
+ */
+export function wholeConfigSchema(kernel: JsonSchema, manifests: readonly PluginManifest[]): JsonSchema {
+  const contributions = manifests.flatMap((m) => POINTS.flatMap((point) => (m.contributes[point] ?? []).flatMap((c) => (c.configSchema ? [{ point, id: c.id, configSchema: c.configSchema }] : []))));
+  const composed = composeConfigSchema(kernel, contributions);
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'registry-core configuration',
+    ...(allowEnvReferences(composed) as Record<string, unknown>),
+  };
 }

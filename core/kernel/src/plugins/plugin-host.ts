@@ -9,6 +9,7 @@ import {
   type AuthProviderDefinition,
   type Disposable,
   type FormatDefinition,
+  type JsonSchema,
   type Logger,
   type PluginContainer,
   type PluginContext,
@@ -18,7 +19,8 @@ import {
 } from '@registry-core/api';
 import { ConfigError } from '../config/load-config.js';
 import type { PluginEntry, RegistryConfig } from '../config/types.js';
-import { checkPluginConfig, compileContributionSchemas, type ContributionValidators } from './plugin-config.js';
+import { checkPluginConfig, compileContributionSchemas, wholeConfigSchema, type ContributionValidators } from './plugin-config.js';
+import { configSchema } from '../config/schema.js';
 import { PluginNotFoundError, pluginEntryFile, resolvePlugin, type ResolvedPlugin } from './plugin-resolver.js';
 
 export type PluginStatus = 'active' | 'inactive' | 'refused' | 'failed';
@@ -139,6 +141,11 @@ export class PluginHost {
       authProviders: this.offered('authProviders'),
     };
     return checkPluginConfig(config, (point, id) => offered[point].get(id)?.validators?.get(`${point}:${id}`));
+  }
+
+  /** The whole config schema: the kernel's and the `configSchema`s of every plugin whose manifest was accepted. */
+  configSchema(): JsonSchema {
+    return wholeConfigSchema(configSchema, this.records.flatMap((r) => (r.status !== 'refused' && r.manifest ? [r.manifest] : [])));
   }
 
   /**
