@@ -6,6 +6,7 @@ import { registerCacheTtlCommands } from './commands/cache-ttl.js';
 import { registerCacheCommands } from './commands/cache.js';
 import { registerCallCommand } from './commands/call.js';
 import { registerConfigCommands } from './commands/config.js';
+import { registerConfigSchemaCommand } from './commands/config-schema.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerPluginsCommands } from './commands/plugins.js';
 import { registerStartCommand } from './commands/start.js';
@@ -24,6 +25,7 @@ import { version } from './runtime.js';
 const commandModules: readonly RegisterCommands[] = [
   registerStartCommand,
   registerConfigCommands,
+  registerConfigSchemaCommand,
   registerPluginsCommands,
   registerStatusCommand,
   registerAuditCommand,

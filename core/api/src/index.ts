@@ -44,8 +44,8 @@ export type {
 } from './http.js';
 export { assetResponse, jsonResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';
 export type { LogFields, Logger } from './logger.js';
-export type { ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
-export { parseManifest } from './manifest.js';
+export type { ContributionPoint, JsonSchema, ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
+export { KERNEL_OWNED_KEYS, parseManifest } from './manifest.js';
 export { isSafePathSegment, isSafeRelativePath } from './names.js';
 export type { Disposable, InjectionToken, PluginContainer, PluginContext, PluginInfo, PluginModule } from './plugin.js';
 export type {

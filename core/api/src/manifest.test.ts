@@ -39,3 +39,28 @@ describe('parseManifest', () => {
     }
   });
 });
+
+describe('parseManifest: configSchema', () => {
+  const withSchema = (point: string, entry: Record<string, unknown>) => parseManifest({ registryCore: { apiVersion: '^1.0.0', contributes: { [point]: [entry] } } });
+
+  it('accepts an object schema of the plugin\'s own keys', () => {
+    const format = { id: 'maven', repositoryTypes: ['hosted'], configSchema: { type: 'object', additionalProperties: false, properties: { versionPolicy: { enum: ['release', 'snapshot', 'mixed'] } } } };
+    expect(withSchema('formats', format)).toEqual({ ok: true, manifest: { apiVersion: '^1.0.0', contributes: { formats: [format] } } });
+    expect(withSchema('storageDrivers', { id: 'fs', configSchema: { type: 'object', required: ['path'], properties: { path: { type: 'string' } } } }).ok).toBe(true);
+  });
+
+  it('names every bad configSchema key, and refuses the kernel\'s keys', () => {
+    const result = withSchema('formats', { id: 'x', repositoryTypes: ['hosted'], configSchema: { type: 'string', $ref: '#/x', properties: { upstream: {}, cache: {}, mine: {} }, required: 'mine' } });
+    expect(!result.ok && result.errors).toEqual([
+      'registryCore.contributes.formats[0].configSchema.type: must be "object" (the schema describes the keys of a block)',
+      'registryCore.contributes.formats[0].configSchema.$ref: not supported (the schema must stand alone)',
+      'registryCore.contributes.formats[0].configSchema.properties.upstream: the kernel owns this key',
+      'registryCore.contributes.formats[0].configSchema.properties.cache: the kernel owns this key',
+      'registryCore.contributes.formats[0].configSchema.required: must be an array of key names',
+    ]);
+    const driver = withSchema('storageDrivers', { id: 'd', configSchema: { properties: { redirect: {} } } });
+    expect(!driver.ok && driver.errors).toEqual(['registryCore.contributes.storageDrivers[0].configSchema.properties.redirect: the kernel owns this key']);
+    const provider = withSchema('authProviders', { id: 'p', configSchema: [] });
+    expect(!provider.ok && provider.errors).toEqual(['registryCore.contributes.authProviders[0].configSchema: must be a JSON schema object']);
+  });
+});

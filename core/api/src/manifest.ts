@@ -7,12 +7,34 @@ export interface PluginManifest {
   readonly main?: string;
 }
 
-/** What a plugin may contribute; it is activated only when the config uses one of them. */
-export interface PluginContributions {
-  readonly formats?: readonly { readonly id: string; readonly repositoryTypes: readonly ('hosted' | 'proxy' | 'group')[] }[];
-  readonly storageDrivers?: readonly { readonly id: string }[];
-  readonly authProviders?: readonly { readonly id: string }[];
+/** A JSON schema (draft-07) object. */
+export interface JsonSchema {
+  readonly [keyword: string]: unknown;
 }
+
+/**
+ * What a plugin may contribute; it is activated only when the config uses one of them.
+ * Each may declare `configSchema`, a JSON schema (draft-07, `type: object`) of its own keys:
+ * a format's keys in a repository block, a driver's options in a storage block, a
+ * provider's options in an `auth.providers` entry. The host checks the config against it
+ * before activating the plugin, every error with the key's path; the keys the kernel owns
+ * ({@link KERNEL_OWNED_KEYS}) are never passed to it and may not be declared in it.
+ */
+export interface PluginContributions {
+  readonly formats?: readonly { readonly id: string; readonly repositoryTypes: readonly ('hosted' | 'proxy' | 'group')[]; readonly configSchema?: JsonSchema }[];
+  readonly storageDrivers?: readonly { readonly id: string; readonly configSchema?: JsonSchema }[];
+  readonly authProviders?: readonly { readonly id: string; readonly configSchema?: JsonSchema }[];
+}
+
+/** The contribution points, as `contributes` names them. */
+export type ContributionPoint = keyof PluginContributions;
+
+/** Per contribution point, the keys of its config block that belong to the kernel, not the plugin. */
+export const KERNEL_OWNED_KEYS: Readonly<Record<ContributionPoint, readonly string[]>> = {
+  formats: ['format', 'type', 'upstream', 'members', 'routing', 'storage', 'upstreamAuth', 'anonymousRead', 'port', 'maxUploadSize', 'cache'],
+  storageDrivers: ['driver', 'redirect'],
+  authProviders: ['id'],
+};
 
 const ID = /^[a-z][a-z0-9-]{0,63}$/;
 const TYPES = new Set(['hosted', 'proxy', 'group']);
@@ -65,6 +87,7 @@ export function parseManifest(packageJson: unknown): ManifestParseResult {
         if (typeof entry !== 'object' || entry === null) return void errors.push(`${at}: must be an object`);
         const e = entry as Record<string, unknown>;
         if (typeof e['id'] !== 'string' || !ID.test(e['id'])) errors.push(`${at}.id: must match ${ID}`);
+        if (e['configSchema'] !== undefined) errors.push(...checkConfigSchema(e['configSchema'], `${at}.configSchema`, KERNEL_OWNED_KEYS[point]));
         if (point === 'formats') {
           const types = e['repositoryTypes'];
           if (!Array.isArray(types) || types.length === 0 || !types.every((t) => TYPES.has(t as string))) {
@@ -76,6 +99,25 @@ export function parseManifest(packageJson: unknown): ManifestParseResult {
   }
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, manifest: block as unknown as PluginManifest };
+}
+
+/**
+ * Shape checks of a contribution's `configSchema` (the host compiles it before use): an
+ * object schema whose `properties` leave the kernel's keys alone.
+ */
+function checkConfigSchema(schema: unknown, at: string, kernelKeys: readonly string[]): string[] {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return [`${at}: must be a JSON schema object`];
+  const s = schema as Record<string, unknown>;
+  const errors: string[] = [];
+  if (s['type'] !== undefined && s['type'] !== 'object') errors.push(`${at}.type: must be "object" (the schema describes the keys of a block)`);
+  for (const keyword of ['$ref', '$id'] as const) if (s[keyword] !== undefined) errors.push(`${at}.${keyword}: not supported (the schema must stand alone)`);
+  const properties = s['properties'];
+  if (properties !== undefined) {
+    if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) errors.push(`${at}.properties: must be an object`);
+    else for (const key of Object.keys(properties)) if (kernelKeys.includes(key)) errors.push(`${at}.properties.${key}: the kernel owns this key`);
+  }
+  if (s['required'] !== undefined && (!Array.isArray(s['required']) || !s['required'].every((k) => typeof k === 'string'))) errors.push(`${at}.required: must be an array of key names`);
+  return errors;
 }
 
 /** True when every comparator set of `range` bounds the major version (no `*`, `>=1`, `x`). */

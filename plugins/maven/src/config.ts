@@ -18,15 +18,12 @@ export function mavenConfig(config: Readonly<Record<string, unknown>>): MavenRep
   };
 }
 
-/** Refuse unknown values of the Maven keys at start, naming the key. */
+/**
+ * What the manifest's `configSchema` cannot say: `allowRedeploy` is for hosted
+ * repositories. (The keys' values are checked against that schema before activation.)
+ */
 export function validateRepository(repo: RepositoryInfo): void {
-  const policy = repo.config['versionPolicy'];
-  if (policy !== undefined && policy !== 'release' && policy !== 'snapshot' && policy !== 'mixed') {
-    throw new BadRequestError('versionPolicy: must be release, snapshot or mixed');
-  }
-  const redeploy = repo.config['allowRedeploy'];
-  if (redeploy !== undefined && typeof redeploy !== 'boolean') throw new BadRequestError('allowRedeploy: must be true or false');
-  if (redeploy !== undefined && repo.type !== 'hosted') throw new BadRequestError('allowRedeploy: only hosted repositories take deploys');
+  if (repo.config['allowRedeploy'] !== undefined && repo.type !== 'hosted') throw new BadRequestError('allowRedeploy: only hosted repositories take deploys');
 }
 
 /**

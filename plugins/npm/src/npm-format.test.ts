@@ -715,10 +715,10 @@ describe('proxy of a static mirror', () => {
 });
 
 describe('format definition', () => {
-  it('validates its own config keys', async () => {
+  it('validates its own config keys (the configSchema of its manifest, before activation)', async () => {
     await expect(
       createTestHost({ plugins: [NPM_PLUGIN], repositories: { bad: { format: 'npm', type: 'hosted', allowUnpublish: 'no' }, good: { format: 'npm', type: 'hosted', allowUnpublish: false } } }),
-    ).rejects.toThrow(/repositories\.bad\.allowUnpublish: must be a boolean/);
+    ).rejects.toThrow(/repositories\.bad\.allowUnpublish: must be boolean/);
     const good = await createTestHost({ plugins: [NPM_PLUGIN], repositories: { good: { format: 'npm', type: 'hosted', allowUnpublish: false } } });
     await good.stop();
   });

@@ -25,9 +25,6 @@ import { createToken, listTokens, revokeToken } from './tokens.js';
 /** Strings longer than this in a publish body go to disk, not memory (the base64 tarball). */
 const SPILL_OVER = 256 * 1024;
 
-/** Config keys of a repository this format reads, besides the host's own. */
-const CONFIG_KEYS: Readonly<Record<string, 'boolean'>> = { allowUnpublish: 'boolean' };
-
 function segments(ctx: FormatRequestContext): string[] {
   const rest = ctx.params['rest'];
   return Array.isArray(rest) ? [...rest] : typeof rest === 'string' ? [rest] : [];
@@ -197,14 +194,6 @@ const routes: RouteDefinition[] = [
   },
 ];
 
-/** Refuse a repository config whose npm keys have the wrong type, naming the key. */
-function validateRepository(repo: RepositoryInfo): void {
-  for (const [key, type] of Object.entries(CONFIG_KEYS)) {
-    const value = repo.config[key];
-    if (value !== undefined && typeof value !== type) throw new BadRequestError(`repositories.${repo.name}.${key}: must be a ${type}`);
-  }
-}
-
 export const npmFormat: FormatDefinition = {
   id: 'npm',
   routes,
@@ -212,7 +201,6 @@ export const npmFormat: FormatDefinition = {
   authChallenge,
   clientConfig,
   defaultUpstream: localNpmRegistry,
-  validateRepository,
 };
 
 export { localNpmRegistry };

@@ -337,13 +337,6 @@ function clientConfig(repository: RepositoryInfo): string[] {
   return lines;
 }
 
-function validateRepository(repository: RepositoryInfo): void {
-  const allowDelete = repository.config['allowDelete'];
-  if (allowDelete !== undefined && typeof allowDelete !== 'boolean') throw new BadRequestError('allowDelete: must be true or false');
-  const grace = repository.config['gcGraceSeconds'];
-  if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0)) throw new BadRequestError('gcGraceSeconds: must be whole seconds, 0 or more');
-}
-
 export const ociFormat: FormatDefinition = {
   id: 'oci',
   routes,
@@ -351,7 +344,6 @@ export const ociFormat: FormatDefinition = {
   errorBody,
   authChallenge,
   clientConfig,
-  validateRepository,
   tasks: [gcTask],
   async onRepositoryReady(repository) {
     // Groups find an image's owner in its hosted members' component indexes.

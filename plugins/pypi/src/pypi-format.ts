@@ -345,11 +345,6 @@ function clientConfig(repo: RepositoryInfo): string[] {
   return lines;
 }
 
-function validateRepository(repo: RepositoryInfo): void {
-  const allowDelete = repo.config['allowDelete'];
-  if (allowDelete !== undefined && typeof allowDelete !== 'boolean') throw new BadRequestError('allowDelete: must be true or false');
-}
-
 export const pypiFormat: FormatDefinition = {
   id: 'pypi',
   routes,
@@ -358,7 +353,6 @@ export const pypiFormat: FormatDefinition = {
   authChallenge: basicChallenge,
   clientConfig,
   defaultUpstream: localPipIndex,
-  validateRepository,
   upstreamScope(upstream: string) {
     const url = new URL(upstream);
     // A simple index at <root>/simple/ lists its files under <root>/ (…/packages/…).

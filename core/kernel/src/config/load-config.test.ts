@@ -236,3 +236,49 @@ describe('expandEnv', () => {
     expect(errors).toEqual(['metadata.url: environment variable DATABASE_URL is not set and has no default']);
   });
 });
+
+describe('defaults come from the schema', () => {
+  it('applies every default the schema declares, nested ones included', () => {
+    const config = normalizeConfig({ repositories: { p: { format: 'npm', type: 'proxy', upstream: 'http://127.0.0.1:9/' } } }, ctx);
+    expect(config.repositories['p']?.cache).toEqual({
+      metadataTtl: 300,
+      negativeTtl: 60,
+      connectTimeoutMs: 10_000,
+      upstreamTimeoutMs: 30_000,
+      idleTimeoutMs: 60_000,
+      allowPrivateAddresses: false,
+      retries: 2,
+      staleWhileRevalidate: 0,
+      honorCacheControl: false,
+      breakerThreshold: 5,
+      breakerOpenMs: 30_000,
+    });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 4000, trustProxy: false, shutdownTimeoutSeconds: 10, memoryCacheBytes: 64 * 1024 * 1024, derivedCacheBytes: 64 * 1024 * 1024 });
+    expect(config.auth).toEqual({ anonymousRead: true, allowRegistration: false, tokenTtlSeconds: 0, users: {}, providers: [{ id: 'builtin' }], permissions: [] });
+    expect(config.limits).toEqual({ maxUploadBytes: 100 * 1024 * 1024, maxSearchResults: 250 });
+    expect(config.cleanup).toEqual({ intervalHours: 24, unusedDays: 90, uploadExpiryHours: 24, maxCacheBytes: {} });
+    expect(config.logging).toEqual({ level: 'info', format: 'auto' });
+    expect(config.plugins).toEqual([]);
+  });
+
+  it('keeps values given, fills the circuit breaker\'s other key, and gives each config its own default objects', () => {
+    const a = normalizeConfig({ repositories: { p: { format: 'npm', type: 'hosted', cache: { circuitBreaker: { failures: 2 } } } }, auth: { users: { u: { passwordHash: 'h' } } } }, ctx);
+    expect(a.repositories['p']?.cache).toMatchObject({ breakerThreshold: 2, breakerOpenMs: 30_000 });
+    expect(a.auth.users['u']).toEqual({ passwordHash: 'h', roles: [] });
+    const b = normalizeConfig({}, ctx);
+    (a.auth.providers as { id: string }[]).push({ id: 'extra' });
+    expect(b.auth.providers).toEqual([{ id: 'builtin' }]);
+    expect(normalizeConfig({ metadata: { type: 'postgres', url: 'postgres://x/y' } }, ctx).metadata).toMatchObject({ type: 'postgres', migrate: true });
+  });
+});
+
+describe('kernel-owned keys', () => {
+  it('are the keys the schema gives a repository, a storage block and a provider entry', async () => {
+    const { KERNEL_OWNED_KEYS } = await import('@registry-core/api');
+    const { configSchema } = await import('./schema.js');
+    const p = configSchema.properties;
+    expect(Object.keys(p.repositories.additionalProperties.properties).sort()).toEqual([...KERNEL_OWNED_KEYS.formats].sort());
+    expect(Object.keys(p.storage.additionalProperties.properties).sort()).toEqual([...KERNEL_OWNED_KEYS.storageDrivers].sort());
+    expect(Object.keys(p.auth.properties.providers.items.properties)).toEqual([...KERNEL_OWNED_KEYS.authProviders]);
+  });
+});

@@ -6,7 +6,7 @@ import { expandEnv } from './expand-env.js';
 import { configSchema } from './schema.js';
 import { parseSize } from './sizes.js';
 import type { PermissionRule } from '../auth/permissions.js';
-import type { LoadedConfig, PluginEntry, RegistryConfig, RepositoryConfig, StorageConfig, StorageRedirectConfig } from './types.js';
+import type { CacheConfig, ConfigFile, LoadedConfig, PluginEntry, RegistryConfig, RepositoryBlock, RepositoryConfig, StorageConfig, StorageRedirectConfig } from './types.js';
 
 /** A config that cannot be used; `errors` holds one line per problem, each with its path. */
 export class ConfigError extends Error {
@@ -45,7 +45,8 @@ const SEARCH_PLACES = [
   `${MODULE_NAME}.config.cjs`,
   `${MODULE_NAME}.config.ts`,
 ];
-const DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024;
+/** The config file's validator; it also fills in the defaults the schema declares. */
+const validateFile = new Ajv({ allErrors: true, strict: false, useDefaults: true }).compile(configSchema);
 
 /** Find, read, expand and validate the config; with no config file, the zero-config default. */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
@@ -74,7 +75,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   // The zero-config default is a laptop registry: clients may register themselves, as
   // long as it listens on loopback only (`--host 0.0.0.0` turns self-registration off).
   if (!filepath) {
-    const host = options.overrides?.host ?? '127.0.0.1';
+    const host = options.overrides?.host ?? configSchema.properties.server.properties.host.default;
     const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
     raw = { auth: { allowRegistration: loopback } };
   }
@@ -90,29 +91,26 @@ export function normalizeConfig(
   const errors: string[] = [];
   const expanded = expandEnv(input ?? {}, context.env, '', errors);
   if (errors.length) throw new ConfigError(errors, context.filepath);
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  const validate = ajv.compile(configSchema);
-  if (!validate(expanded)) throw new ConfigError(formatAjvErrors(validate.errors ?? []), context.filepath);
-  const c = expanded as Record<string, any>;
+  if (!validateFile(expanded)) throw new ConfigError(formatAjvErrors(validateFile.errors ?? []), context.filepath);
+  // Every default the schema declares is in place now (ajv's useDefaults).
+  const c = expanded as ConfigFile;
   const resolve = (p: string) => path.resolve(context.configDir, p);
 
-  const dataDir = resolve(c.dataDir ?? './registry-data');
+  const dataDir = resolve(c.dataDir);
   const server = {
-    host: context.overrides?.host ?? c.server?.host ?? '127.0.0.1',
-    port: context.overrides?.port ?? Number(c.server?.port ?? 4000),
-    publicUrl: c.server?.publicUrl as string | undefined,
-    trustProxy: c.server?.trustProxy ?? false,
-    shutdownTimeoutSeconds: c.server?.shutdownTimeoutSeconds ?? 10,
-    memoryCacheBytes: parseSize(c.server?.memoryCacheSize) ?? 64 * 1024 * 1024,
-    derivedCacheBytes: parseSize(c.server?.derivedCacheSize) ?? 64 * 1024 * 1024,
+    host: context.overrides?.host ?? c.server.host,
+    port: context.overrides?.port ?? Number(c.server.port),
+    publicUrl: c.server.publicUrl,
+    trustProxy: c.server.trustProxy,
+    shutdownTimeoutSeconds: c.server.shutdownTimeoutSeconds,
+    memoryCacheBytes: parseSize(c.server.memoryCacheSize)!,
+    derivedCacheBytes: parseSize(c.server.derivedCacheSize)!,
   };
   if (server.publicUrl !== undefined && !isHttpUrl(server.publicUrl)) errors.push('server.publicUrl: must be an http(s) URL');
 
-  const plugins: PluginEntry[] = (c.plugins ?? []).map((p: string | { name: string; options?: Record<string, unknown> }) =>
-    typeof p === 'string' ? { name: p, options: {} } : { name: p.name, options: p.options ?? {} },
-  );
+  const plugins: PluginEntry[] = c.plugins.map((p) => (typeof p === 'string' ? { name: p, options: {} } : { name: p.name, options: p.options ?? {} }));
 
-  const storage: Record<string, StorageConfig> = { ...(c.storage ?? {}) };
+  const storage = { ...c.storage } as Record<string, StorageConfig>;
   if (!storage['default']) storage['default'] = { driver: 'fs', path: path.join(dataDir, 'blobs') };
   for (const [name, s] of Object.entries(storage)) {
     if (s.driver === 'fs') {
@@ -125,12 +123,12 @@ export function normalizeConfig(
   }
 
   const metadata =
-    c.metadata?.type === 'postgres'
-      ? { type: 'postgres' as const, url: String(c.metadata.url ?? ''), poolSize: c.metadata.poolSize, statementTimeoutMs: c.metadata.statementTimeoutMs, ssl: c.metadata.ssl, migrate: c.metadata.migrate ?? true }
-      : { type: 'sqlite' as const, path: resolve(c.metadata?.path ?? path.join(dataDir, 'registry.sqlite')), migrate: c.metadata?.migrate ?? true };
+    c.metadata.type === 'postgres'
+      ? { type: 'postgres' as const, url: String(c.metadata.url ?? ''), poolSize: c.metadata.poolSize, statementTimeoutMs: c.metadata.statementTimeoutMs, ssl: c.metadata.ssl, migrate: c.metadata.migrate }
+      : { type: 'sqlite' as const, path: resolve(c.metadata.path ?? path.join(dataDir, 'registry.sqlite')), migrate: c.metadata.migrate };
   if (metadata.type === 'postgres' && !metadata.url) errors.push('metadata.url: required when metadata.type is postgres');
   // Globs become regular expressions: keep them short and their wildcards few (no ReDoS).
-  ((c.auth?.permissions ?? []) as PermissionRule[]).forEach((rule, i) => {
+  c.auth.permissions.forEach((rule, i) => {
     for (const key of ['repositories', 'packages'] as const) {
       (rule[key] ?? []).forEach((glob, j) => {
         if (glob.length > 256 || (glob.match(/[*?]/g) ?? []).length > 8) errors.push(`auth.permissions[${i}].${key}[${j}]: at most 256 characters and 8 wildcards`);
@@ -138,13 +136,10 @@ export function normalizeConfig(
     }
   });
 
-  const limits = {
-    maxUploadBytes: parseSize(c.limits?.maxUploadSize) ?? DEFAULT_MAX_UPLOAD,
-    maxSearchResults: c.limits?.maxSearchResults ?? 250,
-  };
+  const limits = { maxUploadBytes: parseSize(c.limits.maxUploadSize)!, maxSearchResults: c.limits.maxSearchResults };
 
   const repositories: Record<string, RepositoryConfig> = {};
-  for (const [name, r] of Object.entries((c.repositories ?? {}) as Record<string, any>)) {
+  for (const [name, r] of Object.entries(c.repositories)) {
     const at = `repositories.${name}`;
     if (r.type === 'proxy') {
       if (r.upstream === undefined) errors.push(`${at}.upstream: required for a proxy repository`);
@@ -156,34 +151,18 @@ export function normalizeConfig(
     if (r.type === 'group' && !r.members) errors.push(`${at}.members: required for a group repository`);
     if (r.type !== 'group' && r.members !== undefined) errors.push(`${at}.members: only a group repository has members`);
     if (r.type !== 'group' && r.routing !== undefined) errors.push(`${at}.routing: only a group repository routes names to members`);
-    const storageName = r.storage ?? 'default';
-    if (!storage[storageName]) errors.push(`${at}.storage: no storage named "${storageName}"`);
+    if (!storage[r.storage]) errors.push(`${at}.storage: no storage named "${r.storage}"`);
     const { cache, maxUploadSize, upstreamAuth: auth, ...rest } = r;
     const upstreamAuth = auth === undefined ? undefined : upstreamCredentials(auth, `${at}.upstreamAuth`, r.type, resolve, errors);
-    (cache?.allowedOrigins ?? []).forEach((origin: string, i: number) => {
+    (cache.allowedOrigins ?? []).forEach((origin, i) => {
       if (!isOrigin(origin)) errors.push(`${at}.cache.allowedOrigins[${i}]: must be an origin, scheme://host[:port] with http or https and no path`);
     });
     repositories[name] = {
       ...rest,
       ...(upstreamAuth ? { upstreamAuth } : {}),
-      storage: storageName,
       maxUploadBytes: parseSize(maxUploadSize) ?? limits.maxUploadBytes,
-      cache: {
-        metadataTtl: cache?.metadataTtl ?? 300,
-        negativeTtl: cache?.negativeTtl ?? 60,
-        connectTimeoutMs: Math.round((cache?.connectTimeout ?? 10) * 1000),
-        upstreamTimeoutMs: Math.round((cache?.upstreamTimeout ?? 30) * 1000),
-        idleTimeoutMs: Math.round((cache?.idleTimeout ?? 60) * 1000),
-        ...(cache?.allowedOrigins !== undefined ? { allowedOrigins: cache.allowedOrigins } : {}),
-        allowPrivateAddresses: cache?.allowPrivateAddresses ?? false,
-        retries: cache?.retries ?? 2,
-        staleWhileRevalidate: cache?.staleWhileRevalidate ?? 0,
-        ...(cache?.contentTtl !== undefined ? { contentTtl: cache.contentTtl } : {}),
-        honorCacheControl: cache?.honorCacheControl ?? false,
-        breakerThreshold: cache?.circuitBreaker?.failures ?? 5,
-        breakerOpenMs: Math.round((cache?.circuitBreaker?.openSeconds ?? 30) * 1000),
-      },
-    } as RepositoryConfig;
+      cache: cacheConfig(cache),
+    };
   }
   errors.push(...checkGroups(repositories));
   const ports = new Map<number, string>();
@@ -194,7 +173,7 @@ export function normalizeConfig(
     if (other) errors.push(`repositories.${name}.port: ${r.port} is already the port of ${other}`);
     ports.set(r.port, name);
   }
-  for (const name of Object.keys(c.cleanup?.maxCacheSize ?? {})) {
+  for (const name of Object.keys(c.cleanup.maxCacheSize)) {
     if (!storage[name]) errors.push(`cleanup.maxCacheSize.${name}: no storage named "${name}"`);
   }
 
@@ -205,28 +184,51 @@ export function normalizeConfig(
     plugins,
     storage,
     metadata,
-    auth: {
-      anonymousRead: c.auth?.anonymousRead ?? true,
-      allowRegistration: c.auth?.allowRegistration ?? false,
-      users: Object.fromEntries(
-        Object.entries((c.auth?.users ?? {}) as Record<string, { passwordHash: string; roles?: string[] }>).map(([n, u]) => [
-          n,
-          { passwordHash: u.passwordHash, roles: u.roles ?? [] },
-        ]),
-      ),
-      providers: c.auth?.providers ?? [{ id: 'builtin' }],
-      tokenTtlSeconds: c.auth?.tokenTtlSeconds ?? 0,
-      permissions: ((c.auth?.permissions ?? []) as PermissionRule[]).map((rule) => ({ ...rule, repositories: rule.repositories ?? ['*'] })),
-    },
+    auth: { ...c.auth, permissions: c.auth.permissions as PermissionRule[] },
     limits,
     cleanup: {
-      intervalHours: c.cleanup?.intervalHours ?? 24,
-      unusedDays: c.cleanup?.unusedDays ?? 90,
-      uploadExpiryHours: c.cleanup?.uploadExpiryHours ?? 24,
-      maxCacheBytes: Object.fromEntries(Object.entries((c.cleanup?.maxCacheSize ?? {}) as Record<string, unknown>).map(([k, v]) => [k, parseSize(v)!])),
+      intervalHours: c.cleanup.intervalHours,
+      unusedDays: c.cleanup.unusedDays,
+      uploadExpiryHours: c.cleanup.uploadExpiryHours,
+      maxCacheBytes: Object.fromEntries(Object.entries(c.cleanup.maxCacheSize).map(([k, v]) => [k, parseSize(v)!])),
     },
-    logging: { level: c.logging?.level ?? 'info', format: c.logging?.format ?? 'auto' },
+    logging: c.logging,
     repositories,
+  };
+}
+
+const fillRepository = new Ajv({ strict: false, useDefaults: true }).compile(configSchema.properties.repositories.additionalProperties);
+
+/**
+ * A repository the host makes itself (the zero-config default): the block given, the
+ * schema's defaults, and the config's upload limit.
+ */
+export function defaultRepository(
+  block: Pick<RepositoryConfig, 'format' | 'type' | 'upstream'> & { readonly members?: readonly string[] },
+  limits: RegistryConfig['limits'],
+): RepositoryConfig {
+  const filled = structuredClone(block) as RepositoryBlock;
+  if (!fillRepository(filled)) throw new Error(`invalid repository ${JSON.stringify(block)}: ${formatAjvErrors(fillRepository.errors ?? []).join('; ')}`);
+  const { cache, maxUploadSize: _none, upstreamAuth: _neither, ...rest } = filled;
+  return { ...rest, maxUploadBytes: limits.maxUploadBytes, cache: cacheConfig(cache) };
+}
+
+/** A repository's `cache` block (defaults applied) in the units the engine uses. */
+function cacheConfig(cache: RepositoryBlock['cache']): CacheConfig {
+  return {
+    metadataTtl: cache.metadataTtl,
+    negativeTtl: cache.negativeTtl,
+    connectTimeoutMs: Math.round(cache.connectTimeout * 1000),
+    upstreamTimeoutMs: Math.round(cache.upstreamTimeout * 1000),
+    idleTimeoutMs: Math.round(cache.idleTimeout * 1000),
+    ...(cache.allowedOrigins !== undefined ? { allowedOrigins: cache.allowedOrigins } : {}),
+    allowPrivateAddresses: cache.allowPrivateAddresses,
+    retries: cache.retries,
+    staleWhileRevalidate: cache.staleWhileRevalidate,
+    ...(cache.contentTtl !== undefined ? { contentTtl: cache.contentTtl } : {}),
+    honorCacheControl: cache.honorCacheControl,
+    breakerThreshold: cache.circuitBreaker.failures,
+    breakerOpenMs: Math.round(cache.circuitBreaker.openSeconds * 1000),
   };
 }
 
@@ -348,12 +350,14 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function formatAjvErrors(errors: readonly ErrorObject[]): string[] {
+/** ajv's errors as lines `path: message`; `prefix` is the path of the validated value (a plugin's block). */
+export function formatAjvErrors(errors: readonly ErrorObject[], prefix = ''): string[] {
   const out = new Set<string>();
   for (const e of errors) {
     // anyOf branches repeat their children's errors; the anyOf line says it once.
     if (e.keyword === 'anyOf' || e.keyword === 'if') continue;
-    let at = e.instancePath.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+    const relative = e.instancePath.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+    let at = [prefix, relative].filter(Boolean).join('.');
     if (e.keyword === 'additionalProperties') {
       const key = (e.params as { additionalProperty: string }).additionalProperty;
       out.add(`${at ? `${at}.` : ''}${key}: unknown key`);

@@ -1,9 +1,90 @@
-const size = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgG]?[bB]?)\\s*$' }] };
-const seconds = { type: 'number', minimum: 0 };
-/** A timeout: 0 would mean "none" to the HTTP client, so it is refused. */
-const timeout = { type: 'number', exclusiveMinimum: 0 };
+/**
+ * The config file's JSON schema (draft-07): the one description of the kernel's keys.
+ * Validation (ajv), the defaults (applied from `default` by ajv's `useDefaults`), the
+ * TypeScript type of a validated file (`ConfigFile` in types.ts, inferred from this
+ * object) and the schema `registry-core config schema` prints all come from it. Defaults
+ * that depend on other keys (the `default` storage and the sqlite file under `dataDir`, a
+ * repository's upload limit from `limits`) are computed in load-config.ts; no literal
+ * default is written anywhere else.
+ */
 
-/** JSON schema of the config file (before defaults). Repository blocks allow format-specific keys. */
+const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgG]?[bB]?)\\s*$';
+/** A byte count: a whole number, or `100mb`, `1.5gb`, `512k`. */
+const size = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: SIZE_PATTERN }] } as const;
+const seconds = { type: 'number', minimum: 0 } as const;
+/** A timeout in seconds: 0 would mean "none" to the HTTP client, so it is refused. */
+const timeout = { type: 'number', exclusiveMinimum: 0 } as const;
+const names = { type: 'array', items: { type: 'string', minLength: 1 } } as const;
+
+/** A repository block: the kernel's keys (`KERNEL_OWNED_KEYS.formats` of the contract); the format's keys come from its plugin. */
+const repositorySchema = {
+  type: 'object',
+  required: ['format', 'type'],
+  properties: {
+    format: { type: 'string', minLength: 1, description: 'The format (ecosystem) this repository serves: npm, pypi, oci, maven, or a plugin\'s.' },
+    type: { enum: ['hosted', 'proxy', 'group'], description: 'hosted: stores what is published to it; proxy: caches an upstream; group: one URL over its members.' },
+    upstream: { type: 'string', description: 'A proxy\'s upstream registry (http or https URL).' },
+    members: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'A group\'s members, in the order they are asked.' },
+    routing: {
+      type: 'object',
+      description: 'A group\'s namespace claims: package-name pattern to the members that alone answer for it.',
+      propertyNames: { minLength: 1, maxLength: 512 },
+      additionalProperties: { type: 'array', items: { type: 'string' }, minItems: 1 },
+    },
+    storage: { type: 'string', default: 'default', description: 'Name of the `storage` entry holding this repository\'s blobs.' },
+    upstreamAuth: {
+      type: 'object',
+      description: 'A proxy\'s credentials for its upstream: username with password or passwordFile, or token or tokenFile.',
+      additionalProperties: false,
+      properties: {
+        username: { type: 'string', minLength: 1 },
+        password: { type: 'string', minLength: 1 },
+        passwordFile: { type: 'string', minLength: 1 },
+        token: { type: 'string', minLength: 1 },
+        tokenFile: { type: 'string', minLength: 1 },
+      },
+    },
+    anonymousRead: { type: 'boolean', description: 'Overrides auth.anonymousRead for this repository.' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, description: 'A port of its own (0: any free one) where every path is this repository\'s.' },
+    maxUploadSize: { ...size, description: 'Largest upload; default limits.maxUploadSize.' },
+    cache: {
+      type: 'object',
+      description: 'A proxy\'s cache and upstream connection settings (seconds).',
+      default: {},
+      additionalProperties: false,
+      properties: {
+        metadataTtl: { ...seconds, default: 300 },
+        contentTtl: { ...seconds, description: 'Absent: cached content is immutable, never revalidated.' },
+        negativeTtl: { ...seconds, default: 60 },
+        connectTimeout: { ...timeout, default: 10 },
+        upstreamTimeout: { ...timeout, default: 30 },
+        idleTimeout: { ...timeout, default: 60 },
+        allowedOrigins: { type: 'array', items: { type: 'string' }, description: 'Origins besides the upstream\'s own that content URLs and redirects may point at.' },
+        allowPrivateAddresses: { type: 'boolean', default: false },
+        retries: { type: 'integer', minimum: 0, maximum: 10, default: 2 },
+        staleWhileRevalidate: { ...seconds, default: 0 },
+        honorCacheControl: { type: 'boolean', default: false },
+        circuitBreaker: {
+          type: 'object',
+          default: {},
+          additionalProperties: false,
+          properties: { failures: { type: 'integer', minimum: 1, default: 5 }, openSeconds: { ...seconds, default: 30 } },
+        },
+      },
+    },
+  },
+} as const;
+
+const storageSchema = {
+  type: 'object',
+  required: ['driver'],
+  properties: {
+    driver: { type: 'string', minLength: 1, description: 'The storage driver: fs, s3, azure, or a plugin\'s.' },
+    redirect: { description: 'Send large downloads straight from the object store: true, false, or { minSize, expires }.' },
+  },
+} as const;
+
+/** JSON schema of the config file. Repository, storage and provider blocks allow their plugin's keys. */
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
@@ -11,20 +92,23 @@ export const configSchema = {
     $schema: { type: 'string' },
     server: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
-        host: { type: 'string', minLength: 1 },
-        port: { anyOf: [{ type: 'integer', minimum: 0, maximum: 65535 }, { type: 'string', pattern: '^\\d+$' }] },
-        publicUrl: { type: 'string' },
-        trustProxy: { type: 'boolean' },
-        shutdownTimeoutSeconds: seconds,
-        memoryCacheSize: size,
-        derivedCacheSize: size,
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { anyOf: [{ type: 'integer', minimum: 0, maximum: 65535 }, { type: 'string', pattern: '^\\d+$' }], default: 4000 },
+        publicUrl: { type: 'string', description: 'The address clients use; written into metadata URLs.' },
+        trustProxy: { type: 'boolean', default: false, description: 'Honour X-Forwarded-* from a reverse proxy.' },
+        shutdownTimeoutSeconds: { ...seconds, default: 10 },
+        memoryCacheSize: { ...size, default: '64mb' },
+        derivedCacheSize: { ...size, default: '64mb' },
       },
     },
-    dataDir: { type: 'string', minLength: 1 },
+    dataDir: { type: 'string', minLength: 1, default: './registry-data' },
     plugins: {
       type: 'array',
+      default: [],
+      description: 'Plugins: npm package names, or paths relative to this file.',
       items: {
         anyOf: [
           { type: 'string', minLength: 1 },
@@ -39,14 +123,12 @@ export const configSchema = {
     },
     storage: {
       type: 'object',
-      additionalProperties: {
-        type: 'object',
-        required: ['driver'],
-        properties: { driver: { type: 'string', minLength: 1 } },
-      },
+      description: 'Named blob stores; "default" unless a repository names another.',
+      additionalProperties: storageSchema,
     },
     metadata: {
       type: 'object',
+      default: { type: 'sqlite' },
       required: ['type'],
       properties: {
         type: { enum: ['sqlite', 'postgres'] },
@@ -55,45 +137,49 @@ export const configSchema = {
         poolSize: { type: 'integer', minimum: 1 },
         statementTimeoutMs: { type: 'integer', minimum: 0 },
         ssl: { anyOf: [{ type: 'boolean' }, { type: 'object' }] },
-        migrate: { type: 'boolean' },
+        migrate: { type: 'boolean', default: true },
       },
       additionalProperties: false,
     },
     auth: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
-        anonymousRead: { type: 'boolean' },
-        allowRegistration: { type: 'boolean' },
-        tokenTtlSeconds: seconds,
+        anonymousRead: { type: 'boolean', default: true },
+        allowRegistration: { type: 'boolean', default: false },
+        tokenTtlSeconds: { ...seconds, default: 0 },
         users: {
           type: 'object',
+          default: {},
           additionalProperties: {
             type: 'object',
             required: ['passwordHash'],
             additionalProperties: false,
             properties: {
               passwordHash: { type: 'string', minLength: 1 },
-              roles: { type: 'array', items: { type: 'string' } },
+              roles: { type: 'array', items: { type: 'string' }, default: [] },
             },
           },
         },
         providers: {
           type: 'array',
+          default: [{ id: 'builtin' }],
           items: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
         },
         permissions: {
           type: 'array',
+          default: [],
           items: {
             type: 'object',
             additionalProperties: false,
             properties: {
-              repositories: { type: 'array', items: { type: 'string', minLength: 1 } },
-              packages: { type: 'array', items: { type: 'string', minLength: 1 } },
-              read: { type: 'array', items: { type: 'string', minLength: 1 } },
-              write: { type: 'array', items: { type: 'string', minLength: 1 } },
-              delete: { type: 'array', items: { type: 'string', minLength: 1 } },
-              admin: { type: 'array', items: { type: 'string', minLength: 1 } },
+              repositories: { ...names, default: ['*'] },
+              packages: names,
+              read: names,
+              write: names,
+              delete: names,
+              admin: names,
             },
           },
         },
@@ -101,79 +187,33 @@ export const configSchema = {
     },
     limits: {
       type: 'object',
+      default: {},
       additionalProperties: false,
-      properties: { maxUploadSize: size, maxSearchResults: { type: 'integer', minimum: 1, maximum: 10000 } },
+      properties: { maxUploadSize: { ...size, default: '100mb' }, maxSearchResults: { type: 'integer', minimum: 1, maximum: 10000, default: 250 } },
     },
     cleanup: {
       type: 'object',
+      default: {},
       additionalProperties: false,
       properties: {
-        intervalHours: { type: 'number', minimum: 0 },
-        unusedDays: { type: 'number', minimum: 0 },
-        uploadExpiryHours: { type: 'number', exclusiveMinimum: 0 },
-        maxCacheSize: { type: 'object', additionalProperties: size },
+        intervalHours: { type: 'number', minimum: 0, default: 24 },
+        unusedDays: { type: 'number', minimum: 0, default: 90 },
+        uploadExpiryHours: { type: 'number', exclusiveMinimum: 0, default: 24 },
+        maxCacheSize: { type: 'object', additionalProperties: size, default: {} },
       },
     },
     logging: {
       type: 'object',
+      default: {},
       additionalProperties: false,
-      properties: { level: { enum: ['debug', 'info', 'warn', 'error'] }, format: { enum: ['json', 'pretty', 'auto'] } },
+      properties: { level: { enum: ['debug', 'info', 'warn', 'error'], default: 'info' }, format: { enum: ['json', 'pretty', 'auto'], default: 'auto' } },
     },
     repositories: {
       type: 'object',
+      default: {},
+      description: 'Repositories, each mounted at /{name}/.',
       propertyNames: { pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' },
-      additionalProperties: {
-        type: 'object',
-        required: ['format', 'type'],
-        properties: {
-          format: { type: 'string', minLength: 1 },
-          type: { enum: ['hosted', 'proxy', 'group'] },
-          upstream: { type: 'string' },
-          members: { type: 'array', items: { type: 'string' }, minItems: 1 },
-          routing: {
-            type: 'object',
-            propertyNames: { minLength: 1, maxLength: 512 },
-            additionalProperties: { type: 'array', items: { type: 'string' }, minItems: 1 },
-          },
-          storage: { type: 'string' },
-          upstreamAuth: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              username: { type: 'string', minLength: 1 },
-              password: { type: 'string', minLength: 1 },
-              passwordFile: { type: 'string', minLength: 1 },
-              token: { type: 'string', minLength: 1 },
-              tokenFile: { type: 'string', minLength: 1 },
-            },
-          },
-          anonymousRead: { type: 'boolean' },
-          port: { type: 'integer', minimum: 0, maximum: 65535 },
-          maxUploadSize: size,
-          cache: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              metadataTtl: seconds,
-              contentTtl: seconds,
-              negativeTtl: seconds,
-              connectTimeout: timeout,
-              upstreamTimeout: timeout,
-              idleTimeout: timeout,
-              allowedOrigins: { type: 'array', items: { type: 'string' } },
-              allowPrivateAddresses: { type: 'boolean' },
-              retries: { type: 'integer', minimum: 0, maximum: 10 },
-              staleWhileRevalidate: seconds,
-              honorCacheControl: { type: 'boolean' },
-              circuitBreaker: {
-                type: 'object',
-                additionalProperties: false,
-                properties: { failures: { type: 'integer', minimum: 1 }, openSeconds: seconds },
-              },
-            },
-          },
-        },
-      },
+      additionalProperties: repositorySchema,
     },
   },
 } as const;

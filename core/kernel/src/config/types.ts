@@ -1,3 +1,18 @@
+import type { FromSchema } from 'json-schema-to-ts';
+import type { configSchema } from './schema.js';
+
+/**
+ * A config file as validated, with the schema's defaults applied: inferred from
+ * `configSchema`, so the schema is the one description of the keys (a key with a default
+ * is never undefined here). The types below are the normalized layer built from it.
+ */
+export type ConfigFile = FromSchema<typeof configSchema>;
+/** One block of `repositories` as validated (format-specific keys included). */
+export type RepositoryBlock = ConfigFile['repositories'][string];
+
+/** `T` with every property, at every depth, read-only. */
+export type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
 /** A plugin entry: a package name or a path, optionally with options. */
 export interface PluginEntry {
   readonly name: string;
@@ -36,21 +51,14 @@ export type MetadataConfig = (
   readonly migrate?: boolean;
 };
 
-export interface StaticUser {
-  readonly passwordHash: string;
-  readonly roles: readonly string[];
-}
+export type StaticUser = DeepReadonly<ConfigFile['auth']['users'][string]>;
 
-export interface AuthConfig {
-  /** May anonymous clients read (default true). A repository can override it. */
-  readonly anonymousRead: boolean;
-  /** May clients create users themselves (`npm adduser`). */
-  readonly allowRegistration: boolean;
-  readonly users: Readonly<Record<string, StaticUser>>;
-  /** Auth providers in order; `builtin` is the users of the config and the metadata store. */
-  readonly providers: readonly { readonly id: string; readonly [option: string]: unknown }[];
-  /** Lifetime of tokens issued by logins, in seconds (0: no expiry). */
-  readonly tokenTtlSeconds: number;
+/**
+ * `auth`: `anonymousRead` (a repository can override it), `allowRegistration` (`npm
+ * adduser`), `tokenTtlSeconds` (0: no expiry), static `users`, and `providers` in order
+ * (`builtin` is the users of the config and the metadata store).
+ */
+export interface AuthConfig extends DeepReadonly<Omit<ConfigFile['auth'], 'permissions'>> {
   /** Who may read, write, delete and administer which repositories and package names. */
   readonly permissions: readonly import('../auth/permissions.js').PermissionRule[];
 }
@@ -93,11 +101,8 @@ export interface CacheConfig {
   readonly breakerOpenMs: number;
 }
 
-export interface RepositoryConfig {
-  readonly format: string;
-  readonly type: 'hosted' | 'proxy' | 'group';
-  readonly upstream?: string;
-  readonly members?: readonly string[];
+/** A repository, normalized: the kernel's keys of its block, computed fields, and the format's own keys. */
+export interface RepositoryConfig extends DeepReadonly<Pick<RepositoryBlock, 'format' | 'type' | 'upstream' | 'members' | 'anonymousRead' | 'port'>> {
   /**
    * A proxy's credentials for its upstream (`upstreamAuth`, files already read): sent to the
    * upstream's own origin only, and used to buy tokens from its token service.
@@ -112,25 +117,13 @@ export interface RepositoryConfig {
   /** Name of the `storage` entry holding this repository's blobs. */
   readonly storage: string;
   readonly cache: CacheConfig;
-  /** Overrides `auth.anonymousRead` for this repository. */
-  readonly anonymousRead?: boolean;
-  /**
-   * A port of its own (0: any free one): every path on it is this repository's, for
-   * clients that must talk to a host root (Docker's `registry-mirrors`).
-   */
-  readonly port?: number;
   readonly maxUploadBytes: number;
   readonly [formatSpecific: string]: unknown;
 }
 
-export interface ServerConfig {
-  readonly host: string;
+/** `server`: `trustProxy` honours X-Forwarded-*; `shutdownTimeoutSeconds` is what in-flight requests get at shutdown. */
+export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'host' | 'publicUrl' | 'trustProxy' | 'shutdownTimeoutSeconds'>> {
   readonly port: number;
-  readonly publicUrl?: string;
-  /** Honour X-Forwarded-Proto/Host/For from a reverse proxy. */
-  readonly trustProxy: boolean;
-  /** Seconds in-flight requests get to finish at shutdown. */
-  readonly shutdownTimeoutSeconds: number;
   /** Bytes of small stored files (up to 1 MiB each) kept in memory; 0 turns it off. */
   readonly memoryCacheBytes: number;
   /** Bytes of values formats derive from stored data (parsed indexes, rendered answers) kept in memory. */
@@ -142,13 +135,11 @@ export interface LimitsConfig {
   readonly maxSearchResults: number;
 }
 
-export interface CleanupConfig {
-  /** Hours between scheduled cleanups; 0 turns the schedule off. */
-  readonly intervalHours: number;
-  /** Cached content (and expired metadata) not downloaded for this many days is removed. */
-  readonly unusedDays: number;
-  /** Resumable upload sessions untouched this long are removed with their bytes. */
-  readonly uploadExpiryHours: number;
+/**
+ * `cleanup`: `intervalHours` between scheduled cleanups (0: off); cached content not
+ * downloaded for `unusedDays` is removed; upload sessions untouched `uploadExpiryHours`.
+ */
+export interface CleanupConfig extends DeepReadonly<Omit<ConfigFile['cleanup'], 'maxCacheSize'>> {
   /** Per storage name: most bytes of cached proxy content to keep. */
   readonly maxCacheBytes: Readonly<Record<string, number>>;
 }
@@ -163,7 +154,7 @@ export interface RegistryConfig {
   readonly auth: AuthConfig;
   readonly limits: LimitsConfig;
   readonly cleanup: CleanupConfig;
-  readonly logging: { readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly format: 'json' | 'pretty' | 'auto' };
+  readonly logging: DeepReadonly<ConfigFile['logging']>;
   readonly repositories: Readonly<Record<string, RepositoryConfig>>;
 }
 

@@ -9,6 +9,7 @@ import {
   type AuthProviderDefinition,
   type Disposable,
   type FormatDefinition,
+  type JsonSchema,
   type Logger,
   type PluginContainer,
   type PluginContext,
@@ -16,7 +17,10 @@ import {
   type PluginModule,
   type StorageDriverDefinition,
 } from '@registry-core/api';
-import type { PluginEntry } from '../config/types.js';
+import { ConfigError } from '../config/load-config.js';
+import type { PluginEntry, RegistryConfig } from '../config/types.js';
+import { checkPluginConfig, compileContributionSchemas, wholeConfigSchema, type ContributionValidators } from './plugin-config.js';
+import { configSchema } from '../config/schema.js';
 import { PluginNotFoundError, pluginEntryFile, resolvePlugin, type ResolvedPlugin } from './plugin-resolver.js';
 
 export type PluginStatus = 'active' | 'inactive' | 'refused' | 'failed';
@@ -31,6 +35,8 @@ export interface PluginRecord {
   /** Why it was refused or failed; what made it inactive. */
   reason?: string;
   manifest?: PluginManifest;
+  /** The compiled `configSchema`s of its contributions. */
+  validators?: ContributionValidators;
   /** True when the host added it itself (zero-config, or a driver the config uses). */
   implicit: boolean;
   module?: PluginModule;
@@ -92,6 +98,12 @@ export class PluginHost {
         continue;
       }
       record.manifest = parsed.manifest;
+      const schemas = compileContributionSchemas(parsed.manifest);
+      if (schemas.errors.length > 0) {
+        this.refuse(record, `invalid manifest: ${schemas.errors.join('; ')}`);
+        continue;
+      }
+      record.validators = schemas.validators;
       if (!semver.validRange(parsed.manifest.apiVersion)) {
         this.refuse(record, `registryCore.apiVersion "${parsed.manifest.apiVersion}" is not a semver range`);
         continue;
@@ -117,8 +129,35 @@ export class PluginHost {
     return map;
   }
 
-  /** Activate the plugins providing what the config uses; the others stay inactive. */
-  async activate(used: UsedContributions): Promise<void> {
+  /**
+   * Errors in the config's plugin-owned keys (repository keys of a format, a driver's
+   * storage options, a provider's options), checked against the `configSchema` of the
+   * plugin that offers each; every error names the key's path.
+   */
+  checkConfig(config: RegistryConfig): string[] {
+    const offered = {
+      formats: this.offered('formats'),
+      storageDrivers: this.offered('storageDrivers'),
+      authProviders: this.offered('authProviders'),
+    };
+    return checkPluginConfig(config, (point, id) => offered[point].get(id)?.validators?.get(`${point}:${id}`));
+  }
+
+  /** The whole config schema: the kernel's and the `configSchema`s of every plugin whose manifest was accepted. */
+  configSchema(): JsonSchema {
+    return wholeConfigSchema(configSchema, this.records.flatMap((r) => (r.status !== 'refused' && r.manifest ? [r.manifest] : [])));
+  }
+
+  /**
+   * Activate the plugins providing what the config uses; the others stay inactive. With
+   * the config, its plugin-owned keys are checked first ({@link checkConfig}): any error
+   * is a ConfigError and no plugin is activated.
+   */
+  async activate(used: UsedContributions, config?: RegistryConfig): Promise<void> {
+    if (config) {
+      const errors = this.checkConfig(config);
+      if (errors.length > 0) throw new ConfigError(errors);
+    }
     for (const record of this.records) {
       if (record.status === 'refused' || !record.manifest || !record.directory) continue;
       const c = record.manifest.contributes;

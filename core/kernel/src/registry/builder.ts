@@ -62,7 +62,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
   // A driver, format or provider the config uses but no listed plugin offers comes from
   // an installed first-party package that offers it.
   addImplicitPlugins(plugins, discovered, loaded.configDir, searchDirs, { formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed });
-  await plugins.activate({ formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, allFormats: loaded.zeroConfig });
+  await plugins.activate({ formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, allFormats: loaded.zeroConfig }, config);
 
   if (loaded.zeroConfig) config = { ...config, repositories: await zeroConfigRepositories(plugins, config) };
   root.register(K.Config, { useValue: config });
