@@ -44,7 +44,7 @@ export type {
 } from './http.js';
 export { assetResponse, jsonResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';
 export type { LogFields, Logger } from './logger.js';
-export type { ContributionPoint, JsonSchema, ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
+export type { ContributionPoint, FormatCapability, JsonSchema, ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
 export { KERNEL_OWNED_KEYS, parseManifest } from './manifest.js';
 export { isSafePathSegment, isSafeRelativePath } from './names.js';
 export type { Disposable, InjectionToken, PluginContainer, PluginContext, PluginInfo, PluginModule } from './plugin.js';

@@ -40,6 +40,14 @@ describe('parseManifest', () => {
   });
 });
 
+describe('parseManifest: capabilities', () => {
+  it('accepts the known opt-in capabilities of a format and names an unknown one', () => {
+    const withCapabilities = (capabilities: unknown) => ({ registryCore: { apiVersion: '^1.0.0', contributes: { formats: [{ id: 'oci', repositoryTypes: ['hosted'], capabilities }] } } });
+    expect(parseManifest(withCapabilities(['uploads', 'hostRoot', 'accessTokens', 'login', 'tasks'])).ok).toBe(true);
+    expect(parseManifest(withCapabilities(['uploads', 'telepathy']))).toEqual({ ok: false, errors: ['registryCore.contributes.formats[0].capabilities: must be an array of uploads, hostRoot, accessTokens, login, tasks'] });
+  });
+});
+
 describe('parseManifest: configSchema', () => {
   const withSchema = (point: string, entry: Record<string, unknown>) => parseManifest({ registryCore: { apiVersion: '^1.0.0', contributes: { [point]: [entry] } } });
 

@@ -21,10 +21,29 @@ export interface JsonSchema {
  * ({@link KERNEL_OWNED_KEYS}) are never passed to it and may not be declared in it.
  */
 export interface PluginContributions {
-  readonly formats?: readonly { readonly id: string; readonly repositoryTypes: readonly ('hosted' | 'proxy' | 'group')[]; readonly configSchema?: JsonSchema }[];
+  readonly formats?: readonly {
+    readonly id: string;
+    readonly repositoryTypes: readonly ('hosted' | 'proxy' | 'group')[];
+    readonly configSchema?: JsonSchema;
+    /** The opt-in parts of the contract the format uses; see {@link FormatCapability}. */
+    readonly capabilities?: readonly FormatCapability[];
+  }[];
   readonly storageDrivers?: readonly { readonly id: string; readonly configSchema?: JsonSchema }[];
   readonly authProviders?: readonly { readonly id: string; readonly configSchema?: JsonSchema }[];
 }
+
+/**
+ * Parts of the contract only some formats need, declared in the manifest so the host can
+ * refuse what a format uses without saying so:
+ * - `uploads`: resumable upload sessions (`RepositoryHandle.uploads`, OCI's blob uploads);
+ * - `hostRoot`: served at the host root and on a repository's own port (`FormatDefinition.hostRoot`);
+ * - `accessTokens`: signed short-lived access tokens (`FormatAuthService.issueAccessToken`);
+ * - `login`: a client's own login and token endpoints (the rest of `FormatAuthService`);
+ * - `tasks`: upkeep jobs (`FormatDefinition.tasks`).
+ */
+export type FormatCapability = 'uploads' | 'hostRoot' | 'accessTokens' | 'login' | 'tasks';
+
+const CAPABILITIES = new Set<string>(['uploads', 'hostRoot', 'accessTokens', 'login', 'tasks']);
 
 /** The contribution points, as `contributes` names them. */
 export type ContributionPoint = keyof PluginContributions;
@@ -92,6 +111,10 @@ export function parseManifest(packageJson: unknown): ManifestParseResult {
           const types = e['repositoryTypes'];
           if (!Array.isArray(types) || types.length === 0 || !types.every((t) => TYPES.has(t as string))) {
             errors.push(`${at}.repositoryTypes: must be a non-empty array of hosted, proxy, group`);
+          }
+          const capabilities = e['capabilities'];
+          if (capabilities !== undefined && (!Array.isArray(capabilities) || !capabilities.every((c) => CAPABILITIES.has(c as string)))) {
+            errors.push(`${at}.capabilities: must be an array of ${[...CAPABILITIES].join(', ')}`);
           }
         }
       });

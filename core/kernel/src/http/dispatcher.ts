@@ -5,6 +5,7 @@ import {
   NotFoundError,
   isRegistryError,
   type FormatAuthService,
+  type FormatCapability,
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
@@ -30,6 +31,8 @@ export interface RepositoryRuntime {
   readonly format: FormatDefinition;
   readonly router: FormatRouter;
   readonly handle: RepositoryHandle;
+  /** The opt-in parts of the contract its format declared in its manifest. */
+  readonly capabilities: ReadonlySet<FormatCapability>;
   /** A proxy's cache, for the kernel's own bookkeeping (stats, shutdown). */
   readonly proxy?: KernelProxyCache;
 }
@@ -175,7 +178,7 @@ export class Dispatcher {
       requestId: request.requestId,
       logger: request.logger,
       ...(request.hostRoot ? { hostRoot: request.hostRoot } : {}),
-      auth: this.auth.forRequest({ principal: request.principal, clientAddress: request.clientAddress }),
+      auth: formatAuth(this.auth.forRequest({ principal: request.principal, clientAddress: request.clientAddress }), runtime),
       audit: (action, fields) =>
         this.auth.audit.record({ action, principal: request.principal.name, repository: runtime.name, clientAddress: request.clientAddress, ...fields }),
       authorize: (permission, packageName) => check(permission, packageName),
@@ -195,4 +198,23 @@ export class Dispatcher {
       await cleanup?.();
     }
   }
+}
+
+/** The login and token services as far as the format declared them (`login`, `accessTokens`). */
+function formatAuth(service: FormatAuthService, runtime: RepositoryRuntime): FormatAuthService {
+  const login = runtime.capabilities.has('login');
+  const tokens = runtime.capabilities.has('accessTokens');
+  if (login && tokens) return service;
+  const refuse = (capability: FormatCapability) => () => {
+    throw new Error(`format ${runtime.config.format} uses ${capability} without declaring the "${capability}" capability in its manifest`);
+  };
+  return {
+    login: login ? service.login.bind(service) : refuse('login'),
+    addUser: login ? service.addUser.bind(service) : refuse('login'),
+    revokeToken: login ? service.revokeToken.bind(service) : refuse('login'),
+    createToken: login ? service.createToken.bind(service) : refuse('login'),
+    listTokens: login ? service.listTokens.bind(service) : refuse('login'),
+    revokeTokenById: login ? service.revokeTokenById.bind(service) : refuse('login'),
+    issueAccessToken: tokens ? service.issueAccessToken.bind(service) : refuse('accessTokens'),
+  };
 }

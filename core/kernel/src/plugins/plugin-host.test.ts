@@ -63,6 +63,17 @@ describe('PluginHost', () => {
     expect(host.records[0]).toMatchObject({ status: 'failed', reason: expect.stringContaining('does not declare') });
     expect(host.formats.size).toBe(0);
   });
+
+  it('refuses a format that uses an opt-in capability its manifest does not declare', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'rc-host-'));
+    const dir = fixturePlugin(root, 'plugin-d', 'fmt-d');
+    writeFileSync(path.join(dir, 'index.js'), `export function activate(ctx) { ctx.registerFormat({ id: 'fmt-d', routes: [], hostRoot: { prefix: '/v2' } }); }`);
+    const host = new PluginHost(silent, root, []);
+    host.inspect([{ name: dir, options: {} }]);
+    await host.activate({ formats: new Set(['fmt-d']), storageDrivers: new Set(), authProviders: new Set() });
+    expect(host.records[0]).toMatchObject({ status: 'failed', reason: expect.stringContaining('"hostRoot" capability') });
+    expect(host.formats.size).toBe(0);
+  });
 });
 
 describe('PluginHost: config schemas of contributions', () => {

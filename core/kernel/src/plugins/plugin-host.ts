@@ -213,7 +213,13 @@ export class PluginHost {
       container: child as unknown as PluginContainer,
       options: record.options ?? {},
       subscriptions: [],
-      registerFormat: (format) => register(this.formats, 'formats', format.id, format),
+      registerFormat: (format) => {
+        // The opt-in parts of the contract a format uses must be in its manifest.
+        const capabilities = manifest.contributes.formats?.find((f) => f.id === format.id)?.capabilities ?? [];
+        if (format.hostRoot && !capabilities.includes('hostRoot')) throw new Error(`format "${format.id}" is served at the host root but its manifest does not declare the "hostRoot" capability`);
+        if ((format.tasks?.length ?? 0) > 0 && !capabilities.includes('tasks')) throw new Error(`format "${format.id}" has tasks but its manifest does not declare the "tasks" capability`);
+        return register(this.formats, 'formats', format.id, format);
+      },
       registerStorageDriver: (driver) => register(this.storageDrivers, 'storageDrivers', driver.id, driver),
       registerAuthProvider: (provider) => register(this.authProviders, 'authProviders', provider.id, provider),
     };

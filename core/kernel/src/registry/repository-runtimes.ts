@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { FormatDefinition, Logger, RepositoryHandle, RepositoryServices } from '@registry-core/api';
+import type { FormatCapability, FormatDefinition, Logger, RepositoryHandle, RepositoryServices, UploadSessions } from '@registry-core/api';
 import type { CacheConfig, RegistryConfig } from '../config/types.js';
 import { RepositoryAssetStore } from '../engine/asset-store.js';
 import type { BlobStore } from '../engine/blob-store.js';
@@ -59,7 +59,9 @@ export function buildRepositories(
       skip(name, `no active plugin provides format "${repo.format}"`);
       continue;
     }
-    const types = format.plugin.manifest?.contributes.formats?.find((f) => f.id === repo.format)?.repositoryTypes ?? [];
+    const declared = format.plugin.manifest?.contributes.formats?.find((f) => f.id === repo.format);
+    const types = declared?.repositoryTypes ?? [];
+    const capabilities = new Set<FormatCapability>(declared?.capabilities ?? []);
     if (!types.includes(repo.type)) {
       skip(name, `format ${repo.format} does not support ${repo.type} repositories`);
       continue;
@@ -94,7 +96,7 @@ export function buildRepositories(
       documents: new RepositoryDocumentStore(name, metadata),
       components: new RepositoryComponentIndex(name, metadata),
       kv: new NamespacedKeyValueStore(`${format.plugin.name}:${name}`, metadata),
-      uploads: new KernelUploadSessions(name, blobs, assets, metadata),
+      uploads: capabilities.has('uploads') ? new KernelUploadSessions(name, blobs, assets, metadata) : undeclared<UploadSessions>(repo.format, 'uploads'),
       derived: derived.forRepository(name),
       withLock: (lock, work) => {
         const key = `lock\n${name}\n${lock}`;
@@ -115,7 +117,7 @@ export function buildRepositories(
       router = new FormatRouter(format.definition.routes);
       routers.set(repo.format, router);
     }
-    runtimes.set(name, { name, config: effective, format: format.definition, router, handle, ...(proxy ? { proxy } : {}) });
+    runtimes.set(name, { name, config: effective, format: format.definition, capabilities, router, handle, ...(proxy ? { proxy } : {}) });
   }
   return runtimes;
 }
@@ -125,4 +127,19 @@ function widenedUpstream(format: FormatDefinition, upstream: string, cache: Cach
   const scope = format.upstreamScope?.(upstream) ?? {};
   const widened: CacheConfig = scope.origins?.length ? { ...cache, allowedOrigins: [...(cache.allowedOrigins ?? []), ...scope.origins] } : cache;
   return { cache: widened, ...(scope.basePath !== undefined ? { basePath: scope.basePath } : {}) };
+}
+
+/**
+ * A part of the contract the format did not declare in its manifest (`capabilities`): every
+ * use is a programming error of the plugin, reported as such.
+ */
+export function undeclared<T extends object>(format: string, capability: FormatCapability): T {
+  return new Proxy({} as T, {
+    get: (_target, property) => {
+      if (typeof property === 'symbol' || property === 'then') return undefined;
+      return () => {
+        throw new Error(`format ${format} uses ${capability} (${String(property)}) without declaring the "${capability}" capability in its manifest`);
+      };
+    },
+  });
 }
