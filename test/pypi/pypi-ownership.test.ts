@@ -3,33 +3,15 @@
 // hosted member (written by another user) offers the same name; a `routing` claim keeps a
 // namespace away from the proxy before anything is published; writes through the group go
 // to the owner, and a refused one is in the audit log.
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countingProxy, type CountingProxy } from '../helpers/oci.js';
 import { buildProject, makeVenv, run, twineUpload } from '../helpers/python.js';
 import { createUserAndToken, runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
 
-/** A forwarder in front of an upstream that counts the requests per path. */
-async function countingForwarder(target: string): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
-  const seen: string[] = [];
-  const upstream = new URL(target);
-  const server: Server = createServer((req, res) => {
-    seen.push(req.url ?? '');
-    const forwarded = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    forwarded.on('error', () => res.destroy());
-    req.pipe(forwarded);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
 describe('PyPI group ownership with pip and twine', () => {
   let hostile: RunningRegistry;
-  let forwarder: Awaited<ReturnType<typeof countingForwarder>>;
+  let forwarder: CountingProxy;
   let node: RunningRegistry;
   let owner: string;
   let intruder: string;
@@ -47,7 +29,7 @@ describe('PyPI group ownership with pip and twine', () => {
       const seeded = await twineUpload(`${hostile.url}/py-local/`, '__token__', seed, [built.wheel]);
       expect(seeded.code, seeded.stdout + seeded.stderr).toBe(0);
     }
-    forwarder = await countingForwarder(hostile.url);
+    forwarder = await countingProxy(hostile.url);
     node = await startRegistry(`repositories:
   pypi-local: { format: pypi, type: hosted }
   pypi-team: { format: pypi, type: hosted }
@@ -93,7 +75,7 @@ auth:
     expect((await fetch(`${node.url}/pypi/packages/rc-owned/rc_owned-5.0.0-py3-none-any.whl`)).status).toBe(404);
     expect((await fetch(`${node.url}/pypi/packages/rc-owned/rc_owned-9.0.0-py3-none-any.whl`)).status).toBe(404);
     // The upstream was never asked for the owned name.
-    expect(forwarder.seen.filter((p) => p.includes('rc-owned') || p.includes('rc_owned'))).toEqual([]);
+    expect(forwarder.requests.filter((p) => p.includes('rc-owned') || p.includes('rc_owned'))).toEqual([]);
   });
 
   it('pip installs the owner\'s release, not the higher versions offered elsewhere', async () => {
@@ -106,17 +88,17 @@ auth:
   });
 
   it('never asks the proxy for a claimed name, even before anything is published under it', async () => {
-    const before = forwarder.seen.length;
+    const before = forwarder.requests.length;
     const page = await fetch(`${node.url}/pypi/simple/acme-secret/`);
     expect(page.status).toBe(404);
     const venv = await makeVenv();
     const installed = await run(path.join(venv, 'bin', 'pip'), ['install', '--no-cache-dir', '--index-url', `${node.url}/pypi/simple/`, 'acme-secret']);
     expect(installed.code).not.toBe(0);
-    expect(forwarder.seen.slice(before)).toEqual([]);
+    expect(forwarder.requests.slice(before)).toEqual([]);
     // An unclaimed name nobody hosts still comes through the proxy (the forwarder counts it).
     const proxied = await fetch(`${node.url}/pypi/simple/rc-other/`);
     expect(proxied.status).toBe(404);
-    expect(forwarder.seen.slice(before).some((p) => p.includes('rc-other'))).toBe(true);
+    expect(forwarder.requests.slice(before).some((p) => p.includes('rc-other'))).toBe(true);
   });
 
   it('sends uploads through the group to the owner, and audits a refused one', async () => {
