@@ -53,6 +53,7 @@ repositories:
   honoring: { format: raw, type: proxy, upstream: "${upstream.url}", mutable: [".json"], cache: { metadataTtl: 0, honorCacheControl: true } }
   overridden: { format: raw, type: proxy, upstream: "${upstream.url}" }
   aging: { format: raw, type: proxy, upstream: "${upstream.url}", cache: { contentTtl: 0 } }
+  forgetful: { format: raw, type: proxy, upstream: "${upstream.url}", cache: { negativeTtl: 0, retries: 0 } }
 `);
   });
   afterAll(async () => {
@@ -82,6 +83,22 @@ repositories:
     const fresh = await fetch(`${registry.url}/retrying/index.json`);
     expect(fresh.headers.get('x-cache')).toBe('MISS');
     expect(await fresh.text()).toBe('content of /index.json #3');
+  });
+
+  it('answers what the upstream last said it lacks, marked STALE, while the upstream fails', async () => {
+    upstream.failures.set('/absent.bin', [404, 500]);
+    const missing = await fetch(`${registry.url}/forgetful/absent.bin`);
+    expect(missing.status).toBe(404);
+    // The negative entry has expired (negativeTtl 0): the upstream is asked, fails, and its
+    // last answer stands rather than an error nobody can act on.
+    const stale = await fetch(`${registry.url}/forgetful/absent.bin`);
+    expect(stale.status).toBe(404);
+    expect(upstream.hits.get('/absent.bin')).toBe(2);
+    const stats = (await (await fetch(`${registry.url}/-/stats`)).json()) as { repositories: Record<string, { stale: number }> };
+    expect(stats.repositories['forgetful']!.stale).toBe(1);
+    // A path the upstream never answered for is an error while it fails.
+    upstream.failures.set('/never-seen.bin', [500]);
+    expect((await fetch(`${registry.url}/forgetful/never-seen.bin`)).status).toBe(502);
   });
 
   it('never caches a 5xx answer', async () => {

@@ -374,7 +374,7 @@ export class KernelProxyCache implements ProxyCache {
     }
   }
 
-  private failed(request: UpstreamFetch, row: AssetRow | null, error: unknown): UpstreamResult {
+  private async failed(request: UpstreamFetch, row: AssetRow | null, error: unknown): Promise<UpstreamResult> {
     if (isRegistryError(error) && error.code === 'INTEGRITY_MISMATCH') {
       this.logger.warn('upstream content failed verification; not cached', { repository: this.repository, path: request.path, reason: error.message });
       throw new UpstreamError(`upstream content for ${request.path} does not match its announced digest (${error.message})`);
@@ -382,6 +382,12 @@ export class KernelProxyCache implements ProxyCache {
     if (row) {
       this.logger.warn('upstream failed; serving stale copy', { repository: this.repository, path: request.path, error });
       return { found: true, asset: this.assets.toAsset(row), cache: 'STALE' };
+    }
+    // What the upstream said it lacks, past its negative TTL, is stale knowledge like a stale
+    // copy: answered (a STALE not-found) rather than an error while the upstream cannot say.
+    if (isRegistryError(error) && error.code.startsWith('UPSTREAM_') && (await this.metadata.wasNegativeCached(this.repository, request.path))) {
+      this.logger.warn('upstream failed; answering its last not-found', { repository: this.repository, path: request.path, error });
+      return { found: false, cache: 'STALE' };
     }
     if (isRegistryError(error) && (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_FAILED' || error.code === 'UPSTREAM_BLOCKED' || error.status === 413)) {
       throw error;

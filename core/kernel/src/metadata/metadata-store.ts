@@ -307,6 +307,11 @@ export class MetadataStore {
     return !!row && row.expiresAt > now;
   }
 
+  /** Whether the upstream once said it lacks this path, expired or not (for stale answers). */
+  async wasNegativeCached(repository: string, assetPath: string): Promise<boolean> {
+    return (await this.negatives.countBy({ repository, path: assetPath })) > 0;
+  }
+
   async setNegativeCached(repository: string, assetPath: string, expiresAt: number): Promise<void> {
     checkLength(assetPath, MAX_PATH_CHARS, 'the asset path');
     await this.negatives.upsert({ repository, path: assetPath, expiresAt }, ['repository', 'path']);
