@@ -210,7 +210,8 @@ export class KernelProxyCache implements ProxyCache {
       try {
         prepared = await original.prepare();
       } catch (error) {
-        if (row && isRegistryError(error) && error.code.startsWith('UPSTREAM_')) return this.failed(original, row, error);
+        // The upstream could not be asked: what is known of the path (a stale copy, a stale not-found) stands.
+        if (isRegistryError(error) && error.code.startsWith('UPSTREAM_')) return this.failed(original, row, error);
         throw error;
       }
       if (!prepared) return { found: false, cache: 'MISS' };
