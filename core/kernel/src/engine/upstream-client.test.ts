@@ -116,6 +116,12 @@ describe('UpstreamClient', () => {
     await expect(readBody(response.body, 1024)).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT', message: expect.stringMatching(/stalled/) });
   });
 
+  it('cuts a body that trickles past its time budget, though it never stalls long', async () => {
+    // 'first chunk' then nothing: with a 60 s idle timeout only the budget can cut it.
+    const response = await client({ idleTimeoutMs: 60_000, transferTimeoutMs: 300, minTransferRate: 1000 }).request(new URL(`http://127.0.0.1:${port}/stall`), anyRedirect);
+    await expect(readBody(response.body, 1024)).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT', message: expect.stringMatching(/time budget/) });
+  });
+
   it('maps a refused connection to an UpstreamError', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
