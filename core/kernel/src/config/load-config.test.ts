@@ -246,6 +246,8 @@ describe('defaults come from the schema', () => {
       connectTimeoutMs: 10_000,
       upstreamTimeoutMs: 30_000,
       idleTimeoutMs: 60_000,
+      transferTimeoutMs: 300_000,
+      minTransferRate: 16 * 1024,
       allowPrivateAddresses: false,
       retries: 2,
       staleWhileRevalidate: 0,

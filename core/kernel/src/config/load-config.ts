@@ -221,6 +221,8 @@ function cacheConfig(cache: RepositoryBlock['cache']): CacheConfig {
     connectTimeoutMs: Math.round(cache.connectTimeout * 1000),
     upstreamTimeoutMs: Math.round(cache.upstreamTimeout * 1000),
     idleTimeoutMs: Math.round(cache.idleTimeout * 1000),
+    transferTimeoutMs: Math.round(cache.transferTimeout * 1000),
+    minTransferRate: parseSize(cache.minTransferRate)!,
     ...(cache.allowedOrigins !== undefined ? { allowedOrigins: cache.allowedOrigins } : {}),
     allowPrivateAddresses: cache.allowPrivateAddresses,
     retries: cache.retries,

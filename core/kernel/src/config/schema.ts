@@ -59,6 +59,8 @@ const repositorySchema = {
         connectTimeout: { ...timeout, default: 10 },
         upstreamTimeout: { ...timeout, default: 30 },
         idleTimeout: { ...timeout, default: 60 },
+        transferTimeout: { ...timeout, default: 300, description: 'Seconds an upstream body may take, plus a second per `minTransferRate` bytes received; over it the download is cut and nothing is cached.' },
+        minTransferRate: { ...size, default: '16kb', description: 'Bytes per second of an upstream body that extend its `transferTimeout` budget (0: the budget is flat).' },
         allowedOrigins: { type: 'array', items: { type: 'string' }, description: 'Origins besides the upstream\'s own that content URLs and redirects may point at.' },
         allowPrivateAddresses: { type: 'boolean', default: false },
         retries: { type: 'integer', minimum: 0, maximum: 10, default: 2 },

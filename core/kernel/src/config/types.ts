@@ -77,6 +77,13 @@ export interface CacheConfig {
   /** Milliseconds an upstream body may stall between two chunks before it is cut. */
   readonly idleTimeoutMs: number;
   /**
+   * Milliseconds an upstream body may take in all, plus a second per `minTransferRate`
+   * bytes received (time the registry holds the body back does not count).
+   */
+  readonly transferTimeoutMs: number;
+  /** Bytes per second that extend `transferTimeoutMs`; 0: a flat budget. */
+  readonly minTransferRate: number;
+  /**
    * Origins (`scheme://host[:port]`) besides the upstream's own that content URLs found in
    * upstream metadata, and redirects, may point at.
    */

@@ -70,6 +70,8 @@ export class KernelProxyCache implements ProxyCache {
       connectTimeoutMs: cache.connectTimeoutMs,
       headersTimeoutMs: cache.upstreamTimeoutMs,
       idleTimeoutMs: cache.idleTimeoutMs,
+      transferTimeoutMs: cache.transferTimeoutMs,
+      minTransferRate: cache.minTransferRate,
       allowPrivateAddresses: cache.allowPrivateAddresses ?? false,
       ...(credentials ? { credentials } : {}),
     });

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamClient, UpstreamRefusedError, readBody, type UpstreamClientOptions } from './upstream-client.js';
 
@@ -116,6 +116,12 @@ describe('UpstreamClient', () => {
     await expect(readBody(response.body, 1024)).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT', message: expect.stringMatching(/stalled/) });
   });
 
+  it('cuts a body that trickles past its time budget, though it never stalls long', async () => {
+    // 'first chunk' then nothing: with a 60 s idle timeout only the budget can cut it.
+    const response = await client({ idleTimeoutMs: 60_000, transferTimeoutMs: 300, minTransferRate: 1000 }).request(new URL(`http://127.0.0.1:${port}/stall`), anyRedirect);
+    await expect(readBody(response.body, 1024)).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT', message: expect.stringMatching(/time budget/) });
+  });
+
   it('maps a refused connection to an UpstreamError', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
@@ -212,5 +218,46 @@ describe('UpstreamClient credentials (upstreamAuth)', () => {
     const refused = await c.request(new URL(`http://127.0.0.1:${privatePort}/bearer/elsewhere`), { checkRedirect: () => { throw new UpstreamRefusedError('not an allowed origin'); } }).catch((e: Error) => e);
     expect(String(refused)).toMatch(/not an allowed origin/);
     expect(tokenRequests).toBe(0);
+  });
+});
+
+describe('UpstreamClient against an upstream that closes its connection', () => {
+  /** An HTTP/1.0-style answer (not kept alive) of `size` bytes, all written at once, then FIN. */
+  let raw: NetServer;
+  let rawPort: number;
+  const SIZE = 4 * 1024 * 1024;
+  beforeAll(async () => {
+    raw = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', (head: Buffer) => {
+        const cut = head.toString('latin1').startsWith('GET /cut');
+        socket.write(`HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Length: ${SIZE}\r\n\r\n`);
+        socket.write(Buffer.alloc(cut ? SIZE / 2 : SIZE, 0x61));
+        socket.end();
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', () => resolve()));
+    rawPort = (raw.address() as AddressInfo).port;
+  });
+  afterAll(() => void raw.close());
+
+  /** The consumer holds the body back a while, then reads slowly (undici issue 5360 crashed the process here). */
+  async function readHeldBack(path: string): Promise<number> {
+    const response = await client({ upstream: new URL(`http://127.0.0.1:${rawPort}/`) }).request(new URL(`http://127.0.0.1:${rawPort}${path}`), anyRedirect);
+    await new Promise((r) => setTimeout(r, 200));
+    let bytes = 0;
+    for await (const chunk of response.body) {
+      bytes += (chunk as Buffer).length;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return bytes;
+  }
+
+  it('delivers a whole body that ended with the connection while it was held back', async () => {
+    expect(await readHeldBack('/whole')).toBe(SIZE);
+  });
+
+  it('fails a body cut short by the connection closing while it was held back, as an UpstreamError', async () => {
+    await expect(readHeldBack('/cut')).rejects.toMatchObject({ code: 'UPSTREAM_FAILED' });
   });
 });

@@ -1,8 +1,9 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import type { LookupFunction } from 'node:net';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { LookupFunction, Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { UpstreamError, UpstreamTimeoutError, isRegistryError } from '@registry-core/api';
-import { Agent, buildConnector } from 'undici';
 import { classifyAddress } from './address-policy.js';
 import { readLimited } from './read-limited.js';
 
@@ -43,6 +44,15 @@ export interface UpstreamClientOptions {
   /** Milliseconds the body may stall between two chunks (not counting the consumer's own backpressure). */
   readonly idleTimeoutMs: number;
   /**
+   * The time budget of a whole body, in milliseconds: `transferTimeoutMs` plus a second
+   * for every `minTransferRate` bytes received so far (time the consumer holds the body
+   * back does not count). A body over budget is cut with a timeout error, so an upstream
+   * that trickles cannot hold a download for hours. Absent: no budget.
+   */
+  readonly transferTimeoutMs?: number;
+  /** Bytes per second that extend the budget; 0 or absent: the budget is `transferTimeoutMs` flat. */
+  readonly minTransferRate?: number;
+  /**
    * Let connections to hosts other than the upstream's own (allowed origins, redirect
    * targets) reach loopback, link-local, private and CGNAT addresses.
    */
@@ -76,6 +86,10 @@ const MAX_TOKENS = 10_000;
 export class UpstreamRefusedError extends UpstreamError {}
 
 const MAX_REDIRECTS = 5;
+/** How long an idle pooled connection is kept. */
+const KEEP_ALIVE_MS = 4000;
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 // Never forwarded, whoever asks: the client's own credentials and cookies among them, so no
@@ -83,9 +97,13 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'cookie', 'accept-encoding']);
 
 /**
- * HTTP to one upstream, on undici with a keep-alive connection pool of its own. Timeouts
- * become {@link UpstreamTimeoutError}, network failures {@link UpstreamError}, policy
- * refusals {@link UpstreamRefusedError}; a body that stalls is destroyed with a timeout error.
+ * HTTP to one upstream, on Node's own `http`/`https` client with a keep-alive connection
+ * pool of its own (undici 7 could end the process with an uncatchable assertion when an
+ * upstream closed its connection while a body was held back, undici issue 5360; the fix
+ * needs undici 8, which needs a newer Node). Timeouts become {@link UpstreamTimeoutError},
+ * network and protocol failures {@link UpstreamError}, policy refusals
+ * {@link UpstreamRefusedError}; a body that stalls or overruns its time budget is destroyed
+ * with a timeout error.
  *
  * Connections to any host but the configured upstream's are vetted on the address actually
  * connected to (in the DNS lookup of the connection, so a name that resolves once to a
@@ -93,27 +111,26 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', '
  * `allowPrivateAddresses` is set.
  */
 export class UpstreamClient {
-  private readonly agent: Agent;
+  private readonly http: HttpAgent;
+  private readonly https: HttpsAgent;
+  private readonly trusted: string;
+  private readonly lookup: LookupFunction | undefined;
   private closed = false;
+  /** Requests and bodies in flight, so `close` can give them a moment. */
+  private readonly active = new Set<{ destroy(error?: Error): unknown }>();
+  private idle: (() => void) | undefined;
   /** Tokens bought from the upstream's token service, by realm, service and scope. */
   private readonly tokens = new Map<string, { readonly value: string; readonly until: number }>();
   /** The upstream's token service, once a Bearer challenge named it. */
   private bearer: { readonly realm: string; readonly service?: string } | undefined;
 
   constructor(private readonly options: UpstreamClientOptions) {
-    const trusted = bareHost(options.upstream.hostname);
-    const lookup = options.allowPrivateAddresses ? undefined : guardedLookup(trusted);
-    const base = buildConnector({ timeout: options.connectTimeoutMs, ...(lookup ? { lookup } : {}) });
-    const connect: buildConnector.connector = options.allowPrivateAddresses
-      ? base
-      : (connectOptions, callback) => {
-          // An IP literal is never looked up: check it here.
-          const host = bareHost(connectOptions.hostname);
-          const kind = host === trusted ? undefined : classifyAddress(host);
-          if (kind) callback(refusal(host, host, kind), null);
-          else base(connectOptions, callback);
-        };
-    this.agent = new Agent({ connect, headersTimeout: options.headersTimeoutMs, bodyTimeout: options.idleTimeoutMs });
+    this.trusted = bareHost(options.upstream.hostname);
+    this.lookup = options.allowPrivateAddresses ? undefined : guardedLookup(this.trusted);
+    // Idle pooled connections are closed after 4 s (or the server's keep-alive hint if shorter).
+    const pool = { keepAlive: true, timeout: KEEP_ALIVE_MS, scheduling: 'lifo' as const };
+    this.http = new HttpAgent(pool);
+    this.https = new HttpsAgent(pool);
   }
 
   /**
@@ -197,27 +214,18 @@ export class UpstreamClient {
     // (decompression CPU and memory: peak RSS 400 MB instead of 346 MB) than it saved here.
     const headers: Record<string, string> = { 'user-agent': 'registry-core', 'accept-encoding': 'identity' };
     for (const [k, v] of Object.entries(options.headers ?? {})) if (!HOP_BY_HOP.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
+    if (options.body && headers['content-length'] === undefined) headers['content-length'] = String(options.body.length);
     let target = url;
     for (let hop = 0; ; hop++) {
-      let response;
       if (options.authorization && target.origin === authorizedOrigin) headers['authorization'] = options.authorization;
       else delete headers['authorization'];
-      try {
-        response = await this.agent.request({
-          origin: target.origin,
-          path: `${target.pathname}${target.search}`,
-          method: (options.method ?? 'GET') as 'GET',
-          headers,
-          body: options.body,
-        });
-      } catch (error) {
-        throw this.failure(error, target.origin);
-      }
+      const response = await this.exchange(target, options.method ?? 'GET', headers, options.body);
       const location = response.headers['location'];
-      if (!REDIRECTS.has(response.statusCode) || typeof location !== 'string' || !location) {
-        return { status: response.statusCode, headers: toHeaders(response.headers), body: this.watch(response.body, target.origin) };
+      if (!REDIRECTS.has(response.statusCode ?? 0) || typeof location !== 'string' || !location) {
+        return { status: response.statusCode ?? 0, headers: toHeaders(response.rawHeaders), body: this.watch(response, target.origin) };
       }
-      response.body.dump().catch(() => undefined);
+      // Read to the end (under the same watch) so the connection can be reused.
+      this.watch(response, target.origin).resume();
       if (hop >= MAX_REDIRECTS) throw new UpstreamError(`upstream ${url.origin} redirected more than ${MAX_REDIRECTS} times`);
       try {
         target = new URL(location, target);
@@ -228,42 +236,197 @@ export class UpstreamClient {
     }
   }
 
+  /**
+   * One HTTP exchange up to the response headers. A pooled connection the server closed just
+   * as it was reused is retried once on a fresh one (the request never reached the server).
+   */
+  private async exchange(target: URL, method: string, headers: Record<string, string>, body: Buffer | undefined): Promise<IncomingMessage> {
+    if (this.closed) throw new UpstreamError(`upstream ${target.origin}: the registry is stopping`);
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new UpstreamRefusedError(`refusing upstream URL ${target.protocol}: only http and https`);
+    // An IP literal is never looked up: check it here.
+    const host = bareHost(target.hostname);
+    const kind = this.options.allowPrivateAddresses || host === this.trusted ? undefined : classifyAddress(host);
+    if (kind) throw refusal(host, host, kind);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(target, method, headers, body);
+      } catch (error) {
+        const stale = (error as { reusedSocket?: boolean }).reusedSocket && ['ECONNRESET', 'EPIPE'].includes((error as { code?: string }).code ?? '');
+        if (!stale || attempt > 0) throw this.failure(error, target.origin);
+      }
+    }
+  }
+
+  private once(target: URL, method: string, headers: Record<string, string>, body: Buffer | undefined): Promise<IncomingMessage> {
+    const tls = target.protocol === 'https:';
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let request: ClientRequest;
+      let settled = false;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.untrack(request);
+        reject(error);
+      };
+      const abort = (error: Error) => {
+        fail(error);
+        request.destroy(error);
+      };
+      request = (tls ? httpsRequest : httpRequest)(
+        {
+          agent: tls ? this.https : this.http,
+          protocol: target.protocol,
+          hostname: bareHost(target.hostname),
+          port: target.port || (tls ? 443 : 80),
+          path: `${target.pathname}${target.search}`,
+          method,
+          headers,
+          ...(this.lookup ? { lookup: this.lookup } : {}),
+        },
+        (response) => {
+          if (settled) return void response.destroy();
+          settled = true;
+          clearTimeout(timer);
+          this.untrack(request);
+          resolve(response);
+        },
+      );
+      this.track(request);
+      request.on('error', (error: Error & { reusedSocket?: boolean }) => {
+        error.reusedSocket = request.reusedSocket;
+        fail(error);
+      });
+      // Closed with neither an answer nor an error (a 101 nobody asked for, for one).
+      request.on('close', () => fail(new UpstreamError(`upstream ${target.origin} closed the connection without an answer`)));
+      const waitHeaders = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => abort(new UpstreamTimeoutError(`upstream ${target.origin} did not answer within ${this.options.headersTimeoutMs} ms`)), this.options.headersTimeoutMs);
+      };
+      timer = setTimeout(() => abort(new UpstreamTimeoutError(`upstream ${target.origin} did not accept a connection within ${this.options.connectTimeoutMs} ms`)), this.options.connectTimeoutMs);
+      request.on('socket', (socket: Socket) => {
+        if (request.reusedSocket || !socket.connecting) waitHeaders();
+        else socket.once(tls ? 'secureConnect' : 'connect', waitHeaders);
+      });
+      request.end(body);
+    });
+  }
+
+  private track(item: { destroy(error?: Error): unknown }): void {
+    this.active.add(item);
+  }
+
+  private untrack(item: { destroy(error?: Error): unknown }): void {
+    this.active.delete(item);
+    if (this.active.size === 0) this.idle?.();
+  }
+
   /** Close the idle connections; requests still running get a second to finish. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    let timer: NodeJS.Timeout | undefined;
-    const closing = this.agent.close().then(() => true);
-    const finished = await Promise.race([closing, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 1000)))]);
-    clearTimeout(timer);
-    if (!finished) await this.agent.destroy().catch(() => undefined);
+    if (this.active.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        timer = setTimeout(resolve, 1000);
+      });
+      clearTimeout(timer);
+      for (const item of [...this.active]) item.destroy(new UpstreamError('the registry is stopping'));
+    }
+    this.http.destroy();
+    this.https.destroy();
   }
 
   /**
-   * The body as the caller gets it: undici's errors mapped to registry errors. The stall
-   * watch is undici's `bodyTimeout`, which does not fire while the consumer holds back.
+   * The body as the caller gets it: errors mapped to registry errors, cut when it stalls for
+   * `idleTimeoutMs` or overruns its time budget (`transferTimeoutMs` plus a second per
+   * `minTransferRate` bytes). Neither clock runs while the consumer holds the body back.
    */
-  private watch(source: Readable, origin: string): Readable {
+  private watch(source: IncomingMessage, origin: string): Readable {
     const body = new PassThrough();
-    source.on('error', (error) => body.destroy(this.failure(error, origin)));
     // A body that breaks before its consumer attaches must not crash the process; the
     // consumer sees the error through `errored` (pipeline, finished) when it does attach.
     body.on('error', () => undefined);
-    body.on('close', () => {
-      if (!source.destroyed) source.destroy();
+    const { idleTimeoutMs, transferTimeoutMs, minTransferRate } = this.options;
+    let received = 0;
+    let lastData = Date.now();
+    /** Milliseconds spent receiving (not held back), up to `since`. */
+    let spent = 0;
+    let since: number | undefined = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const entry = { destroy: (error?: Error) => finish(error ?? new UpstreamError(`upstream ${origin}: download abandoned`)) };
+    this.track(entry);
+    const finish = (error?: Error) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      this.untrack(entry);
+      if (error) {
+        body.destroy(error);
+        source.destroy();
+      } else body.end();
+    };
+    const check = () => {
+      timer = undefined;
+      if (ended || since === undefined) return;
+      const now = Date.now();
+      if (now - lastData >= idleTimeoutMs) return finish(new UpstreamTimeoutError(`upstream ${origin} stalled for ${idleTimeoutMs} ms`));
+      let wait = idleTimeoutMs - (now - lastData);
+      if (transferTimeoutMs !== undefined) {
+        const budget = transferTimeoutMs + (minTransferRate ? (received / minTransferRate) * 1000 : 0);
+        const used = spent + (now - since);
+        if (used >= budget) {
+          return finish(
+            new UpstreamTimeoutError(
+              `upstream ${origin} sent ${received} bytes in ${Math.round(used / 1000)} s, over its time budget (cache.transferTimeout ${transferTimeoutMs / 1000} s${minTransferRate ? ` plus a second per ${minTransferRate} bytes, cache.minTransferRate` : ''})`,
+            ),
+          );
+        }
+        wait = Math.min(wait, budget - used);
+      }
+      timer = setTimeout(check, Math.min(Math.max(wait, 1), MAX_TIMER_MS));
+    };
+    const hold = () => {
+      if (since !== undefined) spent += Date.now() - since;
+      since = undefined;
+      clearTimeout(timer);
+      timer = undefined;
+      source.pause();
+    };
+    const go = () => {
+      if (ended) return;
+      since = Date.now();
+      lastData = since;
+      if (!timer) check();
+      source.resume();
+    };
+    source.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      lastData = Date.now();
+      if (!body.write(chunk)) hold();
     });
-    source.pipe(body);
+    body.on('drain', go);
+    source.on('end', () => finish());
+    source.on('error', (error) => finish(this.failure(error, origin)));
+    source.on('close', () => {
+      if (!source.complete) finish(new UpstreamError(`upstream ${origin} closed the connection before the body ended`));
+    });
+    body.on('close', () => {
+      if (!ended) finish(new UpstreamError(`upstream ${origin}: the reader went away`));
+    });
+    check();
     return body;
   }
 
   private failure(error: unknown, origin: string): Error {
     if (isRegistryError(error)) return error;
     const code = (error as { code?: string }).code;
-    if (code === 'UND_ERR_CONNECT_TIMEOUT') return new UpstreamTimeoutError(`upstream ${origin} did not accept a connection within ${this.options.connectTimeoutMs} ms`, { cause: error });
-    if (code === 'UND_ERR_HEADERS_TIMEOUT') return new UpstreamTimeoutError(`upstream ${origin} did not answer within ${this.options.headersTimeoutMs} ms`, { cause: error });
-    if (code === 'UND_ERR_BODY_TIMEOUT') return new UpstreamTimeoutError(`upstream ${origin} stalled for ${this.options.idleTimeoutMs} ms`, { cause: error });
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return new UpstreamError(`upstream ${origin} failed: ${code ?? cause?.code ?? cause?.message ?? (error as Error).message}`, { cause: error });
+    const nested = (error as { errors?: { code?: string }[] }).errors?.[0]?.code;
+    const reason = code ?? nested ?? (error as Error).message;
+    return new UpstreamError(`upstream ${origin} failed: ${reason}${code && code.startsWith('HPE_') ? ` (${(error as Error).message})` : ''}`, { cause: error });
   }
 }
 
@@ -302,15 +465,13 @@ function guardedLookup(trusted: string): LookupFunction {
   };
 }
 
-function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
+function toHeaders(raw: readonly string[]): Headers {
   const headers = new Headers();
-  for (const [key, value] of Object.entries(raw)) {
-    if (value === undefined) continue;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
     try {
-      if (Array.isArray(value)) for (const v of value) headers.append(key, v);
-      else headers.append(key, value);
+      headers.append(raw[i]!, raw[i + 1]!);
     } catch {
-      // a value Headers refuses: drop it
+      // a name or value Headers refuses: drop it
     }
   }
   return headers;
