@@ -128,13 +128,13 @@ describe('Maven with mvn', () => {
     expect((await text(`${node.url}/maven/com/example/demo/core/maven-metadata.xml.sha1`)).body).toBe(sha1(merged.body));
   });
 
-  it('refuses a second deploy of a release, changing nothing', async () => {
+  it('takes a second deploy of the same release (a deploy retried after a crash), changing nothing', async () => {
     const before = await text(`${node.url}/maven-releases/com/example/demo/core/1.0.0/core-1.0.0.jar.sha1`);
     const dir = path.join(work, 'demo-1.0.0');
+    // The same bytes again: a release's files are immutable, and these are the same files.
+    // (Other bytes are refused with 409: maven-bad-input.test.ts.)
     const again = await mvn(dir, settings, deployRepo, ['deploy']);
-    expect(again.code).not.toBe(0);
-    expect(again.output).toMatch(/409/);
-    expect(again.output).toMatch(/cannot be redeployed/);
+    expect(again.code, again.output).toBe(0);
     expect((await text(`${node.url}/maven-releases/com/example/demo/core/1.0.0/core-1.0.0.jar.sha1`)).body).toBe(before.body);
   });
 

@@ -61,6 +61,7 @@ export type {
   Digests,
   KnownDigests,
   DocumentStore,
+  DocumentUpdateOptions,
   ExpectedDigests,
   IncomingAsset,
   KeyValueStore,

@@ -78,6 +78,21 @@ export interface PutAssetOptions {
   readonly maxBytes?: number;
   /** Refuse with a ConflictError when the path already holds an asset. */
   readonly createOnly?: boolean;
+  /**
+   * With `createOnly`: when the path already holds a published asset of exactly these bytes
+   * (a publish retried after it had landed), resolve that asset instead of refusing.
+   */
+  readonly sameBytesOk?: boolean;
+  /**
+   * Store the asset as part of a publish that is not committed yet: it is stored and
+   * verified, but {@link AssetStore.get} and {@link AssetStore.list} do not see it (it is
+   * never served) until the document update that lists it publishes it
+   * ({@link DocumentUpdateOptions.publish}), in the same transaction. A pending asset never
+   * replaces a published one (ConflictError); a later pending put of the same path (a
+   * publish retried after a crash) replaces it; one never published is swept after a
+   * grace period (an hour). `createOnly` refuses only a published asset.
+   */
+  readonly pending?: boolean;
   readonly attributes?: Readonly<Record<string, unknown>>;
 }
 
@@ -88,6 +103,12 @@ export interface AssetStore {
   put(path: string, body: Readable | Buffer, options: PutAssetOptions): Promise<Asset>;
   /** Resolve `false` when there was nothing at `path`. */
   delete(path: string): Promise<boolean>;
+  /**
+   * Drop a pending asset this publish stored (see {@link PutAssetOptions.pending}) when the
+   * publish fails: only if `path` still holds that very pending asset (another publish
+   * may have replaced it meanwhile). Resolves whether it was removed.
+   */
+  discard(asset: Asset): Promise<boolean>;
   /**
    * Record `source`'s bytes (an asset of this or another repository) at `path` as well,
    * without copying them: blobs are content-addressed, so this only writes a row (a
@@ -148,6 +169,19 @@ export interface StoredDocument<T> {
   readonly updatedAt: Date;
 }
 
+/** Options of {@link DocumentStore.update}. */
+export interface DocumentUpdateOptions {
+  /**
+   * Pending assets of this repository (as {@link AssetStore.put} with `pending` resolved
+   * them) to publish in the same transaction as the document's new value: the commit point
+   * of a publish. Clients see both or neither. When one of them is no longer the pending
+   * asset at its path (another publish replaced it), nothing is written and a
+   * ConflictError is thrown. They are published whatever `change` resolves (a new value, the
+   * same one, a delete) when it does not throw.
+   */
+  readonly publish?: readonly Asset[];
+}
+
 /** Returned from an update function to delete the document. */
 export const DELETE_DOCUMENT: unique symbol = Symbol.for('registry-core.delete-document');
 
@@ -165,6 +199,7 @@ export interface DocumentStore {
   update<T>(
     key: string,
     change: (current: T | undefined) => T | typeof DELETE_DOCUMENT | Promise<T | typeof DELETE_DOCUMENT>,
+    options?: DocumentUpdateOptions,
   ): Promise<StoredDocument<T> | undefined>;
   delete(key: string): Promise<boolean>;
 }

@@ -11,5 +11,7 @@ export { StructuredLogger } from './logging/logger.js';
 export { PluginHost, describe as describePlugin, type PluginRecord, type PluginStatus } from './plugins/plugin-host.js';
 export { discoverFirstPartyPlugins, resolvePlugin } from './plugins/plugin-resolver.js';
 export { BlobStore, blobKeyFor } from './engine/blob-store.js';
+export { crashPoint, type CrashPoint } from './engine/crash-points.js';
+export { PENDING_GRACE_MS } from './engine/asset-store.js';
 export { CacheMaintenance, type BadAsset, type CleanSummary } from './engine/maintenance.js';
 export { TtlOverrides, type TtlOverride } from './engine/ttl-overrides.js';

@@ -41,3 +41,4 @@ export type {
   VersionsAnswer,
 } from './format-conformance.js';
 export { startUpstreamRelay, type UpstreamRelay } from './upstream-relay.js';
+export { describeCrashPoints, type CrashPointAdapter, type CrashPackage, type CrashPublishResult, type CrashTarget } from './crash-points.js';

@@ -108,10 +108,6 @@ export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath
   if (!policyAllows(config.versionPolicy, target.snapshot)) throw policyRefusal(repo.name, config.versionPolicy, target.version);
   // Release files are immutable unless the repository says otherwise; SNAPSHOT builds never are.
   const immutable = !target.snapshot && !config.allowRedeploy;
-  if (immutable && (await repo.assets.get(target.path))) {
-    body.resume();
-    throw new ConflictError(`${name} is already deployed to ${repo.name}: release versions cannot be redeployed (allowRedeploy: false)`);
-  }
   let source: Readable | Buffer = body;
   if (target.extension === 'pom' && target.classifier === undefined) {
     source = await readSmallBody(body, MAX_DOCUMENT_BYTES, 'the POM');
@@ -119,14 +115,21 @@ export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath
   }
   const expected = await repo.kv.get<ExpectedDigests>(expectKey(target.path));
   const existed = (await repo.assets.get(target.path)) !== undefined;
+  let stored: Asset;
   try {
-    await repo.assets.put(target.path, source, {
+    stored = await repo.assets.put(target.path, source, {
       // What may be replaced (a redeployable release, a non-unique SNAPSHOT file) is never
       // announced as immutable to clients and caches.
       kind: immutable || target.build !== undefined ? 'content' : 'metadata',
       contentType: contentTypeOf(name),
       maxBytes: repo.limits.maxUploadBytes,
       createOnly: immutable,
+      // The same bytes again (a deploy retried after a crash, or after it had landed) are
+      // not a conflict: mvn deploy can always complete.
+      sameBytesOk: immutable,
+      // A new file is not served until the documents metadata is built from list its
+      // version (published with them, in one transaction); a retry replaces it.
+      pending: !existed,
       // Every Maven client asks for these two; .sha256 and .sha512 are computed when first asked.
       digests: ['sha1', 'md5'],
       ...(expected ? { expect: expected } : {}),
@@ -144,10 +147,10 @@ export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath
     throw error;
   }
   try {
-    await recordDeploy(repo, target);
+    await recordDeploy(repo, target, existed ? [] : [stored]);
   } catch (error) {
     // The file is only served once the versions know it: a new file that is not recorded goes.
-    if (!existed) await repo.assets.delete(target.path).catch(() => undefined);
+    await repo.assets.discard(stored).catch(() => undefined);
     throw error;
   }
   if (expected) await repo.kv.delete(expectKey(target.path));
@@ -156,8 +159,11 @@ export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath
   return textResponse(201, `Created ${name}`);
 }
 
-/** Add the deployed file's version (and SNAPSHOT build) to the documents metadata is built from. */
-async function recordDeploy(repo: RepositoryHandle, target: ArtifactPath): Promise<void> {
+/**
+ * Add the deployed file's version (and SNAPSHOT build) to the documents metadata is built
+ * from, publishing `pending` (the new file) with the last of them: the one that lists it.
+ */
+async function recordDeploy(repo: RepositoryHandle, target: ArtifactPath, pending: readonly Asset[]): Promise<void> {
   const now = new Date();
   const stamp = lastUpdatedStamp(now);
   await repo.documents.update<HostedArtifact>(artifactKey(target.groupId, target.artifactId), (current) => {
@@ -168,7 +174,7 @@ async function recordDeploy(repo: RepositoryHandle, target: ArtifactPath): Promi
       versions: { ...current?.versions, [target.version]: current?.versions[target.version] ?? now.toISOString() },
       lastUpdated: stamp,
     };
-  });
+  }, target.build ? {} : { publish: pending });
   const build = target.build;
   if (!build) return;
   await repo.documents.update<HostedSnapshot>(snapshotKey(target.groupId, target.artifactId, target.version), (current) => {
@@ -179,7 +185,7 @@ async function recordDeploy(repo: RepositoryHandle, target: ArtifactPath): Promi
       files: { ...current?.files, ...(newerBuild(build, current?.files[key]) ? { [key]: file } : {}) },
       lastUpdated: stamp,
     };
-  });
+  }, { publish: pending });
 }
 
 /** `PUT` of a checksum sidecar: checked against the file it describes (or kept until it comes). */

@@ -359,29 +359,27 @@ describe('hosted: publish refusals', () => {
     expect(reused.json.error).toMatch(/never reused/);
   });
 
-  it('replaces an old tarball left by a publish that died before its document, but not a fresh one', async () => {
+  it('never serves the tarball a publish that died before its document left, and its retry replaces it at once', async () => {
     const { manifest, tarball } = await pkg('p', '1.0.0');
     // What a publish leaves when it dies between the tarball and the document: the tarball
-    // alone, stored through the repository's own asset store (as the plugin stores it).
+    // alone, pending, stored through the repository's own asset store (as the plugin stores it).
     const assets = r.host.registry.repositories.get('local')!.handle.assets;
-    const leave = () => assets.put('p/-/p-1.0.0.tgz', Buffer.from('half a publish'), { kind: 'content', contentType: 'application/octet-stream' });
-    await leave();
-    const inFlight = await put(publishBody(manifest, tarball));
-    expect(inFlight.status).toBe(409);
-    expect(inFlight.json.error).toMatch(/being published/);
+    await assets.put('p/-/p-1.0.0.tgz', Buffer.from('half a publish'), { kind: 'content', contentType: 'application/octet-stream', pending: true });
+    expect((await r.request('local', { path: '/p/-/p-1.0.0.tgz' })).status).toBe(404);
     expect((await r.request('local', { path: '/p' })).status).toBe(404);
-    // the same leftover, an hour old
-    await assets.delete('p/-/p-1.0.0.tgz');
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3600_000 });
-    try {
-      await leave();
-    } finally {
-      vi.useRealTimers();
-    }
     expect((await put(publishBody(manifest, tarball))).status).toBe(201);
     const served = await r.request('local', { path: '/p/-/p-1.0.0.tgz' });
     expect(served.status).toBe(200);
     expect(served.bytes.equals(tarball)).toBe(true);
+  });
+
+  it('refuses a publish over a published tarball that no version lists', async () => {
+    const { manifest, tarball } = await pkg('p', '1.0.0');
+    const assets = r.host.registry.repositories.get('local')!.handle.assets;
+    await assets.put('p/-/p-1.0.0.tgz', Buffer.from('published bytes'), { kind: 'content', contentType: 'application/octet-stream' });
+    const refused = await put(publishBody(manifest, tarball));
+    expect(refused.status).toBe(403);
+    expect((await r.request('local', { path: '/p' })).status).toBe(404);
   });
 });
 

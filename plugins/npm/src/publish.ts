@@ -12,7 +12,6 @@ import {
   isSpilledString,
   type Asset,
   type FormatRequestContext,
-  type PutAssetOptions,
   type FormatResponse,
   type RepositoryHandle,
 } from '@registry-core/api';
@@ -117,15 +116,24 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
   }
   const readme = await materialize(manifest['readme'] ?? body['readme']);
   const path = tarballPath(name, file);
-  const asset = await storeTarball(repo, name, version, path, openTarball, {
-    kind: 'content',
-    contentType: 'application/octet-stream',
-    expect,
-    maxBytes,
-    createOnly: true,
-    // The document announces both (dist.integrity, dist.shasum).
-    digests: ['sha1', 'sha512'],
-  });
+  // Pending until the packument lists it (one transaction, below): never served before,
+  // and what a publish cut short left here is replaced by its retry.
+  let asset: Asset;
+  try {
+    asset = await repo.assets.put(path, openTarball(), {
+      kind: 'content',
+      contentType: 'application/octet-stream',
+      expect,
+      maxBytes,
+      pending: true,
+      // The document announces both (dist.integrity, dist.shasum).
+      digests: ['sha1', 'sha512'],
+    });
+  } catch (error) {
+    // A published tarball at the path: the version is (or was) published.
+    if (isRegistryError(error) && error.status === 409) throw new ForbiddenError(`cannot modify pre-existing version: ${version}`);
+    throw error;
+  }
   let facts;
   try {
     if (typeof length === 'number' && asset.size !== length) {
@@ -134,7 +142,7 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
     facts = await inspectTarball(await asset.open(), { maxUnpackedBytes: Math.max(maxBytes * 20, 256 * 1024 * 1024) });
     checkManifestMatchesTarball(manifest, facts.manifest, { hasBindingGyp: facts.hasBindingGyp, base: name.base });
   } catch (error) {
-    await repo.assets.delete(path);
+    await repo.assets.discard(asset);
     throw error;
   }
 
@@ -174,9 +182,9 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
       if (!maintainers.some((m) => m.name === ctx.principal.name)) doc['maintainers'] = [...maintainers, { name: ctx.principal.name }];
       doc._rev = revision(doc, Object.keys(doc.versions).length + Number(doc._rev?.split('-')[0] ?? 0));
       return doc;
-    });
+    }, { publish: [asset] });
   } catch (error) {
-    await repo.assets.delete(path);
+    await repo.assets.discard(asset);
     throw error;
   }
   await repo.components.upsert({
@@ -187,38 +195,6 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
   ctx.logger.info('published', { package: name.name, version, user: ctx.principal.name });
   await ctx.audit('publish', { package: name.name, version });
   return { status: 201, body: { kind: 'json', value: { ok: true, id: name.name, success: true } } };
-}
-
-/** An unreferenced tarball older than this is the leftover of a publish that died halfway. */
-const ORPHAN_AGE_MS = 10 * 60 * 1000;
-
-/**
- * Store a published tarball (create-only). A tarball already at the path but in no
- * version of the document is either another publish of the same version in flight (409,
- * retry) or, when old, the leftover of one that died between blob and document: it is
- * replaced.
- */
-async function storeTarball(
-  repo: RepositoryHandle,
-  name: PackageName,
-  version: string,
-  path: string,
-  open: () => Readable,
-  options: PutAssetOptions,
-): Promise<Asset> {
-  try {
-    return await repo.assets.put(path, open(), options);
-  } catch (error) {
-    if (!isRegistryError(error) || error.status !== 409) throw error;
-  }
-  const doc = await repo.documents.get<Packument>(packumentKey(name));
-  if (doc && Object.hasOwn(doc.value.versions, version)) throw new ForbiddenError(`cannot modify pre-existing version: ${version}`);
-  const leftover = await repo.assets.get(path);
-  if (leftover && Date.now() - leftover.createdAt.getTime() < ORPHAN_AGE_MS) {
-    throw new ConflictError(`${name.name}@${version} is being published by another request; try again later`);
-  }
-  await repo.assets.delete(path);
-  return repo.assets.put(path, open(), options);
 }
 
 /**

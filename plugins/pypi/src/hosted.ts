@@ -5,6 +5,7 @@ import {
   GoneError,
   NotFoundError,
   PayloadTooLargeError,
+  type Asset,
   type FormatRequestContext,
   type MultipartBody,
   type RepositoryHandle,
@@ -161,14 +162,20 @@ export async function upload(ctx: FormatRequestContext): Promise<void> {
   if (await repo.kv.get<boolean>(usedKey(file.filename))) refuse('File already exists. A filename can only be used once; upload a new version.');
 
   const path = filePath(normalized, file.filename);
-  // The file first, create-only: of two uploads of one filename at once, one stores it.
+  // The file and its core metadata are stored pending (never served) and published with
+  // the project document in one transaction: a crash leaves no file that no page lists,
+  // and what a cut-short upload left pending is replaced by its retry. Of two uploads of
+  // one filename at once, the first to commit wins; the other is refused.
+  const pending: Asset[] = [];
   try {
-    await repo.assets.put(path, file.open(), {
-      kind: 'content',
-      contentType: parsed.kind === 'wheel' || parsed.extension === '.zip' ? 'application/zip' : 'application/gzip',
-      expect: { sha256: file.sha256, size: file.size },
-      createOnly: true,
-    });
+    pending.push(
+      await repo.assets.put(path, file.open(), {
+        kind: 'content',
+        contentType: parsed.kind === 'wheel' || parsed.extension === '.zip' ? 'application/zip' : 'application/gzip',
+        expect: { sha256: file.sha256, size: file.size },
+        pending: true,
+      }),
+    );
   } catch (error) {
     if ((error as { status?: number }).status === 409) refuse('File already exists.');
     throw error;
@@ -177,7 +184,8 @@ export async function upload(ctx: FormatRequestContext): Promise<void> {
   const normalizedVersion = normalizeVersion(version)!;
   let recorded = false;
   try {
-    const storedMetadata = await repo.assets.put(`${path}.metadata`, Buffer.from(metadataText, 'utf8'), { kind: 'content', contentType: 'text/plain; charset=utf-8' });
+    const storedMetadata = await repo.assets.put(`${path}.metadata`, Buffer.from(metadataText, 'utf8'), { kind: 'content', contentType: 'text/plain; charset=utf-8', pending: true });
+    pending.push(storedMetadata);
     const entry: HostedFile = {
       filename: file.filename,
       version: normalizedVersion,
@@ -210,14 +218,15 @@ export async function upload(ctx: FormatRequestContext): Promise<void> {
         files: { ...current?.files, [file.filename]: entry },
         releases: { ...current?.releases, [normalizedVersion]: release },
       };
-    });
+    }, { publish: pending });
     recorded = true;
+  } catch (error) {
+    // Another upload of this filename committed first (it replaced ours while pending).
+    if ((error as { status?: number }).status === 409) refuse('File already exists.');
+    throw error;
   } finally {
     // Not recorded: nothing of this upload may stay (the filename is still free).
-    if (!recorded) {
-      await repo.assets.delete(`${path}.metadata`).catch(() => undefined);
-      await repo.assets.delete(path).catch(() => undefined);
-    }
+    if (!recorded) for (const asset of pending) await repo.assets.discard(asset).catch(() => undefined);
   }
   await repo.kv.set(usedKey(file.filename), true);
   if (!existing) {

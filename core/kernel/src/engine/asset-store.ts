@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -13,12 +14,25 @@ import type { AssetRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { BlobStore, IngestedBlob } from './blob-store.js';
 import { HashingStream, type KnownDigests } from './hashing.js';
+import { crashPoint } from './crash-points.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { readLimited } from './read-limited.js';
 
 const DEFAULT_READ_LIMIT = 64 * 1024 * 1024;
 /** How long bytes replaced by a newer version stay readable (an orphan if the process stops first). */
 const REPLACED_BLOB_GRACE_MS = 60_000;
+
+/** How long a pending asset (a publish not committed) is kept before it is swept as a crash's leftover. */
+export const PENDING_GRACE_MS = 3_600_000;
+
+/** The pending assets a put resolved: their repository and token (see {@link pendingToken}). */
+const pendingAssets = new WeakMap<Asset, { readonly repository: string; readonly token: string }>();
+
+/** The token of a pending asset of `repository` as a pending put resolved it, else `undefined`. */
+export function pendingToken(asset: Asset, repository: string): string | undefined {
+  const pending = pendingAssets.get(asset);
+  return pending?.repository === repository ? pending.token : undefined;
+}
 
 /** Where the host's assets keep their bytes, for hand-offs such as X-Accel-Redirect. */
 const assetBlobs = new WeakMap<Asset, { readonly store: BlobStore; readonly blobKey: string; readonly repository: string }>();
@@ -61,7 +75,10 @@ export interface CacheFields {
 /**
  * One repository's assets: rows in the metadata store pointing at content-addressed
  * blobs. Blob first, then row: a crash between the two leaves an unreferenced blob,
- * never a row without bytes.
+ * never a row without bytes. An asset of a publish is stored pending (a row nobody is
+ * served) and published with the format's document in one transaction
+ * (`documents.update(..., { publish })`): a crash anywhere leaves the old state or the
+ * new one, and a retry replaces what a crashed publish left pending.
  */
 export class RepositoryAssetStore implements AssetStore {
   private readonly pathLocks = new KeyedMutex();
@@ -84,9 +101,16 @@ export class RepositoryAssetStore implements AssetStore {
     return store;
   }
 
+  /** The published asset at `path` (a pending one is not served: `undefined`). */
   async get(path: string): Promise<Asset | undefined> {
     const row = await this.getRow(path);
-    return row ? this.toAsset(row) : undefined;
+    return row && !row.pending ? this.toAsset(row) : undefined;
+  }
+
+  /** The published row at `path`: what `createOnly` refuses to replace. */
+  private async publishedRow(path: string): Promise<AssetRow | null> {
+    const row = await this.getRow(path);
+    return row && !row.pending ? row : null;
   }
 
   getRow(path: string): Promise<AssetRow | null> {
@@ -137,7 +161,9 @@ export class RepositoryAssetStore implements AssetStore {
     options: PutAssetOptions & { onAbort?: 'drain' | 'destroy' },
     cache: CacheFields,
   ): Promise<Asset> {
-    if (options.createOnly && (await this.getRow(path))) {
+    // A pending put never replaces a published asset; createOnly refuses one (except the
+    // same bytes with sameBytesOk, known only once they are hashed).
+    if ((options.createOnly || options.pending) && !options.sameBytesOk && (await this.publishedRow(path))) {
       if (!Buffer.isBuffer(body)) body.resume();
       throw new ConflictError(`${path} already exists`);
     }
@@ -155,7 +181,16 @@ export class RepositoryAssetStore implements AssetStore {
       blob,
       () =>
         this.pathLocks.run(path, async () => {
-          if (options.createOnly && (await this.getRow(path))) throw new ConflictError(`${path} already exists`);
+          crashPoint('asset.blob-stored');
+          if (options.createOnly || options.pending) {
+            const published = await this.publishedRow(path);
+            if (published && options.sameBytesOk && published.blobKey === blob.blobKey && published.storage === this.blobs.name) {
+              previous = published;
+              return this.toAsset(published);
+            }
+            if (published) throw new ConflictError(`${path} already exists`);
+          }
+          const token = options.pending ? randomUUID() : null;
           const now = Date.now();
           const row: Omit<AssetRow, 'id'> = {
             repository: this.repository,
@@ -173,9 +208,13 @@ export class RepositoryAssetStore implements AssetStore {
             expiresAt: cache.expiresAt ?? null,
             upstreamEtag: cache.upstreamEtag ?? null,
             upstreamLastModified: cache.upstreamLastModified ?? null,
+            pending: token,
           };
           previous = await this.metadata.saveAsset(row);
-          return this.toAsset({ ...row, createdAt: previous?.createdAt ?? now });
+          crashPoint('asset.row-written');
+          const asset = this.toAsset({ ...row, createdAt: previous?.createdAt ?? now });
+          if (token) pendingAssets.set(asset, { repository: this.repository, token });
+          return asset;
         }),
       () => this.metadata.blobInUse(this.blobs.name, blob.blobKey),
     );
@@ -200,11 +239,11 @@ export class RepositoryAssetStore implements AssetStore {
     // Bytes in another store (or not the host's asset) are copied, verified.
     const copy = async () => this.put(path, await source.open(), { ...put, expect: { size: source.size, sha256: source.digests.sha256 } });
     if (!location || location.store !== this.blobs) return copy();
-    if (options.createOnly && (await this.getRow(path))) throw new ConflictError(`${path} already exists`);
+    if (options.createOnly && (await this.publishedRow(path))) throw new ConflictError(`${path} already exists`);
     let previous: AssetRow | null = null;
     const linked = await this.blobs.reference(location.blobKey, () =>
       this.pathLocks.run(path, async () => {
-        if (options.createOnly && (await this.getRow(path))) throw new ConflictError(`${path} already exists`);
+        if (options.createOnly && (await this.publishedRow(path))) throw new ConflictError(`${path} already exists`);
         const now = Date.now();
         const row: Omit<AssetRow, 'id'> = {
           repository: this.repository,
@@ -222,8 +261,10 @@ export class RepositoryAssetStore implements AssetStore {
           expiresAt: null,
           upstreamEtag: null,
           upstreamLastModified: null,
+          pending: null,
         };
         previous = await this.metadata.saveAsset(row);
+        crashPoint('asset.row-written');
         return this.toAsset({ ...row, createdAt: previous?.createdAt ?? now });
       }),
     );
@@ -250,8 +291,40 @@ export class RepositoryAssetStore implements AssetStore {
   async delete(path: string): Promise<boolean> {
     const row = await this.pathLocks.run(path, () => this.metadata.deleteAsset(this.repository, path));
     if (!row) return false;
+    crashPoint('asset.deleted');
     await this.releaseBlob(row);
     return true;
+  }
+
+  async discard(asset: Asset): Promise<boolean> {
+    const token = pendingToken(asset, this.repository);
+    if (!token) return false;
+    const row = await this.pathLocks.run(asset.path, () => this.metadata.deletePendingAsset(this.repository, asset.path, token));
+    if (!row) return false;
+    crashPoint('asset.deleted');
+    await this.releaseBlob(row);
+    return true;
+  }
+
+  /**
+   * Remove pending assets (of every repository) older than `graceMs`: publishes a crash
+   * or an error cut short. Resolves how many were removed.
+   */
+  static async sweepPending(metadata: MetadataStore, stores: ReadonlyMap<string, BlobStore>, graceMs = PENDING_GRACE_MS): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const rows = await metadata.stalePendingAssets(Date.now() - graceMs, 500);
+      if (rows.length === 0) return removed;
+      let page = 0;
+      for (const row of rows) {
+        const deleted = await metadata.deletePendingAsset(row.repository, row.path, row.pending!);
+        if (!deleted) continue;
+        removed++;
+        page++;
+        await stores.get(row.storage)?.release(row.blobKey, () => metadata.blobInUse(row.storage, row.blobKey)).catch(() => undefined);
+      }
+      if (rows.length < 500 || page === 0) return removed;
+    }
   }
 
   /** Delete a blob no asset references any more (blobs are shared across repositories). */

@@ -1,6 +1,7 @@
 import type { Component, ComponentIndex, ComponentSearchResult } from '@registry-core/api';
 import type { ComponentRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
+import { crashPoint } from './crash-points.js';
 
 /** Components (name, version, attributes) of one repository, for search and listings. */
 export class RepositoryComponentIndex implements ComponentIndex {
@@ -21,10 +22,13 @@ export class RepositoryComponentIndex implements ComponentIndex {
       attributes: JSON.stringify(attributes),
       updatedAt: Date.now(),
     });
+    crashPoint('component.written');
   }
 
-  remove(name: string, version?: string): Promise<number> {
-    return this.metadata.removeComponents(this.repository, name, version);
+  async remove(name: string, version?: string): Promise<number> {
+    const removed = await this.metadata.removeComponents(this.repository, name, version);
+    crashPoint('component.written');
+    return removed;
   }
 
   async search(query: { text: string; offset?: number; limit: number }): Promise<ComponentSearchResult> {

@@ -1,5 +1,6 @@
 import type { KeyValueStore } from '@registry-core/api';
 import type { MetadataStore } from '../metadata/metadata-store.js';
+import { crashPoint } from './crash-points.js';
 
 /** A plugin-private key-value store, namespaced by plugin and repository. */
 export class NamespacedKeyValueStore implements KeyValueStore {
@@ -13,11 +14,14 @@ export class NamespacedKeyValueStore implements KeyValueStore {
     return text === undefined ? undefined : (JSON.parse(text) as T);
   }
 
-  set<T>(key: string, value: T): Promise<void> {
-    return this.metadata.setValue(this.namespace, key, JSON.stringify(value));
+  async set<T>(key: string, value: T): Promise<void> {
+    await this.metadata.setValue(this.namespace, key, JSON.stringify(value));
+    crashPoint('kv.written');
   }
 
-  delete(key: string): Promise<boolean> {
-    return this.metadata.deleteValue(this.namespace, key);
+  async delete(key: string): Promise<boolean> {
+    const deleted = await this.metadata.deleteValue(this.namespace, key);
+    crashPoint('kv.written');
+    return deleted;
   }
 }

@@ -33,6 +33,12 @@ export interface AssetRow {
   expiresAt: number | null;
   upstreamEtag: string | null;
   upstreamLastModified: string | null;
+  /**
+   * Set while the asset belongs to a publish not committed yet (a random token, so only
+   * that publish commits or discards it); `null` once published. Pending rows are never
+   * served. Absent: `null`.
+   */
+  pending?: string | null;
 }
 
 export const AssetEntity = new EntitySchema<AssetRow>({
@@ -58,9 +64,10 @@ export const AssetEntity = new EntitySchema<AssetRow>({
     expiresAt: { type: 'bigint', name: 'expires_at', nullable: true, transformer: bigintNumber },
     upstreamEtag: { type: 'varchar', length: 512, name: 'upstream_etag', nullable: true },
     upstreamLastModified: { type: 'varchar', length: 64, name: 'upstream_last_modified', nullable: true },
+    pending: { type: 'varchar', length: 64, nullable: true },
   },
   uniques: [{ name: 'uq_asset_repository_path', columns: ['repository', 'path'] }],
-  indices: [{ name: 'ix_asset_sha256', columns: ['sha256'] }],
+  indices: [{ name: 'ix_asset_sha256', columns: ['sha256'] }, { name: 'ix_asset_pending', columns: ['pending', 'updatedAt'] }],
 });
 
 export interface NegativeCacheRow {

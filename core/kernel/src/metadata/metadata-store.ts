@@ -139,7 +139,7 @@ export class MetadataStore {
    */
   private async queryAsset(repository: string, assetPath: string): Promise<AssetRow | null> {
     const rows = (await this.dataSource.query(
-      `SELECT id, repository, path, kind, storage, blob_key, size, md5, sha1, sha256, sha512, content_type, attributes, created_at, updated_at, last_downloaded_at, expires_at, upstream_etag, upstream_last_modified FROM asset WHERE repository = ${this.placeholder(1)} AND path = ${this.placeholder(2)}`,
+      `SELECT id, repository, path, kind, storage, blob_key, size, md5, sha1, sha256, sha512, content_type, attributes, created_at, updated_at, last_downloaded_at, expires_at, upstream_etag, upstream_last_modified, pending FROM asset WHERE repository = ${this.placeholder(1)} AND path = ${this.placeholder(2)}`,
       [repository, assetPath],
     )) as Record<string, unknown>[];
     const r = rows[0];
@@ -165,6 +165,8 @@ export class MetadataStore {
       expiresAt: num(r['expires_at']),
       upstreamEtag: (r['upstream_etag'] as string | null) ?? null,
       upstreamLastModified: (r['upstream_last_modified'] as string | null) ?? null,
+      // Absent when published (the row as written by a caller that knows no pending).
+      ...(r['pending'] ? { pending: r['pending'] as string } : {}),
     };
   }
 
@@ -209,12 +211,12 @@ export class MetadataStore {
       for (let attempt = 0; ; attempt++) {
         const previous = await this.queryAsset(row.repository, row.path);
         if (previous) {
-          const result = await this.assets.update({ id: previous.id }, { ...row, createdAt: previous.createdAt });
+          const result = await this.assets.update({ id: previous.id }, { ...row, pending: row.pending ?? null, createdAt: previous.createdAt });
           if (result.affected) return previous;
           // Deleted meanwhile: insert it.
         } else {
           try {
-            await this.assets.insert({ ...row });
+            await this.assets.insert({ ...row, pending: row.pending ?? null });
             return null;
           } catch (error) {
             // Inserted meanwhile by another node: replace that one.
@@ -256,6 +258,32 @@ export class MetadataStore {
     }
   }
 
+  /**
+   * Delete the pending row at (repository, path) if it still carries `token` (nobody
+   * replaced or published it meanwhile); resolves the row deleted.
+   */
+  async deletePendingAsset(repository: string, assetPath: string, token: string): Promise<AssetRow | null> {
+    try {
+      const row = await this.queryAsset(repository, assetPath);
+      if (!row || row.pending !== token) return null;
+      const result = await this.assets.delete({ id: row.id, pending: token });
+      return result.affected ? row : null;
+    } finally {
+      this.forgetAsset(repository, assetPath);
+    }
+  }
+
+  /** Pending rows (of any repository) last written before `before`: publishes a crash cut short. */
+  async stalePendingAssets(before: number, limit = 1000): Promise<AssetRow[]> {
+    return this.assets
+      .createQueryBuilder('a')
+      .where('a.pending IS NOT NULL')
+      .andWhere('a.updated_at < :before', { before })
+      .orderBy('a.updated_at', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
   /** Delete one row as read earlier (maintenance), by id. */
   async deleteAssetRow(row: AssetRow): Promise<void> {
     try {
@@ -290,7 +318,9 @@ export class MetadataStore {
       .createQueryBuilder('a')
       .where('a.repository = :repository', { repository })
       // substr, not LIKE: LIKE ignores ASCII case on SQLite, which would break paging.
-      .andWhere('substr(a.path, 1, :length) = :prefix', { length: [...prefix].length, prefix });
+      .andWhere('substr(a.path, 1, :length) = :prefix', { length: [...prefix].length, prefix })
+      // Pending assets (a publish not committed) are not listed.
+      .andWhere('a.pending IS NULL');
     if (after !== undefined) query = query.andWhere(`a.path${collate} > :after${collate}`, { after });
     return query.orderBy(`a.path${collate}`, 'ASC').limit(limit).getMany();
   }
@@ -349,6 +379,7 @@ export class MetadataStore {
     repository: string,
     key: string,
     change: (current: DocumentRow | null) => Promise<string | null | undefined>,
+    publish: readonly { readonly path: string; readonly token: string }[] = [],
   ): Promise<DocumentRow | null> {
     checkLength(key, MAX_PATH_CHARS, 'the document key');
     // (No NUL in it: PostgreSQL text cannot hold one.)
@@ -356,6 +387,7 @@ export class MetadataStore {
     return this.documentLocks.run(lockKey, () => this.withClusterLock(lockKey, async () => {
       const current = await this.getDocument(repository, key);
       const next = await change(current);
+      if (publish.length > 0) return this.commitPublish(repository, key, current, next, publish);
       if (next === undefined) return current;
       if (next === null) {
         if (current) {
@@ -380,6 +412,104 @@ export class MetadataStore {
       this.changed(repository);
       return row;
     }));
+  }
+
+  /**
+   * The commit point of a publish: the document's new value (or delete, or none) and the
+   * pending assets made visible, in one transaction. A pending asset replaced meanwhile
+   * (its token gone) or a document changed by another node is a ConflictError, and
+   * nothing is written.
+   */
+  private async commitPublish(
+    repository: string,
+    key: string,
+    current: DocumentRow | null,
+    next: string | null | undefined,
+    publish: readonly { readonly path: string; readonly token: string }[],
+  ): Promise<DocumentRow | null> {
+    const now = Date.now();
+    const k = this.quote('key');
+    const statements: { sql: string; params: unknown[]; conflict: string }[] = [];
+    const changed = `${key} changed concurrently; retry`;
+    let result: DocumentRow | null = current;
+    if (next === null) {
+      if (current) statements.push({ sql: `DELETE FROM document WHERE repository = ? AND ${k} = ? AND revision = ?`, params: [repository, key, current.revision], conflict: changed });
+      result = null;
+    } else if (next !== undefined) {
+      const row: DocumentRow = { repository, key, value: next, revision: (current?.revision ?? 0) + 1, updatedAt: now };
+      statements.push(
+        current
+          ? { sql: `UPDATE document SET value = ?, revision = ?, updated_at = ? WHERE repository = ? AND ${k} = ? AND revision = ?`, params: [row.value, row.revision, now, repository, key, current.revision], conflict: changed }
+          : { sql: `INSERT INTO document (repository, ${k}, value, revision, updated_at) VALUES (?, ?, ?, ?, ?)`, params: [repository, key, row.value, row.revision, now], conflict: changed },
+      );
+      result = row;
+    }
+    for (const asset of publish) {
+      checkLength(asset.path, MAX_PATH_CHARS, 'the asset path');
+      statements.push({
+        sql: 'UPDATE asset SET pending = NULL, updated_at = ? WHERE repository = ? AND path = ? AND pending = ?',
+        params: [now, repository, asset.path, asset.token],
+        conflict: `${asset.path} was replaced by another publish; retry`,
+      });
+    }
+    try {
+      await this.transaction(statements);
+    } finally {
+      for (const asset of publish) this.forgetAsset(repository, asset.path, false);
+    }
+    this.changed(repository);
+    return result;
+  }
+
+  /**
+   * Run statements (`?` placeholders) in one transaction, each of which must change a row
+   * (else a ConflictError with its message, and everything is rolled back). SQLite: a
+   * synchronous transaction on the one connection, so no other query of this process runs
+   * inside it; PostgreSQL: a transaction on a connection of its own.
+   */
+  private async transaction(statements: readonly { sql: string; params: unknown[]; conflict: string }[]): Promise<void> {
+    const unique = (error: unknown) => /unique|duplicate key/i.test((error as Error).message);
+    if (this.dataSource.options.type !== 'postgres') {
+      const db = (this.dataSource.driver as unknown as { databaseConnection: { prepare(sql: string): { run(...params: unknown[]): { changes: number } }; transaction(fn: () => void): () => void } }).databaseConnection;
+      db.transaction(() => {
+        for (const statement of statements) {
+          let changes: number;
+          try {
+            changes = db.prepare(statement.sql).run(...statement.params).changes;
+          } catch (error) {
+            if (unique(error)) throw new ConflictError(statement.conflict);
+            throw error;
+          }
+          if (changes === 0) throw new ConflictError(statement.conflict);
+        }
+      })();
+      return;
+    }
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.connect();
+      await runner.startTransaction();
+      try {
+        for (const statement of statements) {
+          let n = 0;
+          const sql = statement.sql.replace(/\?/g, () => `$${++n}`);
+          let affected: number | undefined;
+          try {
+            affected = ((await runner.query(sql, statement.params, true)) as { affected?: number }).affected;
+          } catch (error) {
+            if (unique(error)) throw new ConflictError(statement.conflict);
+            throw error;
+          }
+          if (!affected) throw new ConflictError(statement.conflict);
+        }
+        await runner.commitTransaction();
+      } catch (error) {
+        await runner.rollbackTransaction().catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await runner.release();
+    }
   }
 
   /** The connection holding this node's advisory locks (PostgreSQL), opened on first use. */

@@ -142,4 +142,22 @@ export class TokenScopes1764000100000 implements MigrationInterface {
   }
 }
 
-export const MIGRATIONS = [InitialSchema1732406400000, AuditLog1764000000000, TokenScopes1764000100000];
+/**
+ * Pending assets: stored by a publish that has not committed its metadata yet, never served
+ * (issue 16). Indexed by age for the sweep of those a crash left behind.
+ */
+export class PendingAssets1767000000000 implements MigrationInterface {
+  name = 'PendingAssets1767000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE asset ADD COLUMN pending VARCHAR(64)');
+    await q.query('CREATE INDEX ix_asset_pending ON asset (pending, updated_at)');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP INDEX ix_asset_pending');
+    await q.query('ALTER TABLE asset DROP COLUMN pending');
+  }
+}
+
+export const MIGRATIONS = [InitialSchema1732406400000, AuditLog1764000000000, TokenScopes1764000100000, PendingAssets1767000000000];

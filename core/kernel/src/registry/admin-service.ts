@@ -5,6 +5,7 @@ import type { BlobStore } from '../engine/blob-store.js';
 import { CacheMaintenance } from '../engine/maintenance.js';
 import { copyStorage, type CopySummary } from '../engine/storage-copy.js';
 import type { ProxyStats } from '../engine/upstream-health.js';
+import { RepositoryAssetStore } from '../engine/asset-store.js';
 import { KernelUploadSessions, sweepUploads } from '../engine/upload-sessions.js';
 import type { Dispatcher, RepositoryRuntime } from '../http/dispatcher.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -97,10 +98,14 @@ export class AdminService {
     });
   }
 
-  /** Remove upload sessions untouched for `cleanup.uploadExpiryHours`, with their bytes. */
-  sweepUploads(): Promise<{ sessions: number; orphans: number }> {
+  /**
+   * Remove upload sessions untouched for `cleanup.uploadExpiryHours` (with their bytes),
+   * orphaned upload objects, and pending assets of publishes cut short (older than an hour).
+   */
+  async sweepUploads(): Promise<{ sessions: number; orphans: number; pending: number }> {
     const { metadata, repositories, blobStores, config } = this.options;
-    return sweepUploads(
+    const pending = await RepositoryAssetStore.sweepPending(metadata, blobStores);
+    const uploads = await sweepUploads(
       metadata,
       (name) => {
         const uploads = repositories.get(name)?.handle.uploads;
@@ -109,6 +114,7 @@ export class AdminService {
       blobStores.values(),
       config.cleanup.uploadExpiryHours * 3_600_000,
     );
+    return { ...uploads, pending };
   }
 
   /** The upkeep tasks formats offer, as `<format> <task>`. */

@@ -108,7 +108,7 @@ export class Registry {
   }
 
   /** See {@link AdminService.sweepUploads}. */
-  sweepUploads(): Promise<{ sessions: number; orphans: number }> {
+  sweepUploads(): Promise<{ sessions: number; orphans: number; pending: number }> {
     return this.admin.sweepUploads();
   }
 

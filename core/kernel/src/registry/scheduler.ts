@@ -4,7 +4,7 @@ import type { RepositoryRuntime } from '../http/dispatcher.js';
 import type { AdminService } from './admin-service.js';
 
 /**
- * The registry's timers while it serves: the upload-session sweep (at start, then hourly),
+ * The registry's timers while it serves: the upload-session and pending-asset sweep (at start, then hourly),
  * each format task that declares an interval, and the cache cleanup every
  * `cleanup.intervalHours`. Timers never keep the process alive.
  */
@@ -20,7 +20,7 @@ export class Scheduler {
 
   start(): void {
     const sweep = () => this.admin.sweepUploads().then(
-      (n) => (n.sessions > 0 || n.orphans > 0) && this.logger.info(`removed ${n.sessions} expired upload sessions and ${n.orphans} orphaned upload objects`),
+      (n) => (n.sessions > 0 || n.orphans > 0 || n.pending > 0) && this.logger.info(`removed ${n.sessions} expired upload sessions, ${n.orphans} orphaned upload objects and ${n.pending} pending assets of interrupted publishes`),
       (error: unknown) => this.logger.warn('upload session sweep failed', { error: String(error) }),
     );
     void sweep();
