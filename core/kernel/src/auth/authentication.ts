@@ -79,10 +79,16 @@ export class Authentication {
 
   /**
    * Check a password (throttled per user and client address: 429 while backing off);
-   * failures are recorded in the audit log.
+   * failures and throttled attempts are recorded in the audit log.
    */
   async checkPassword(name: string, password: string, clientAddress?: string): Promise<AuthenticatedUser | undefined> {
-    this.throttle.check(name, clientAddress);
+    try {
+      this.throttle.check(name, clientAddress);
+    } catch (error) {
+      // Refused unchecked, but a login attempt all the same: the audit log shows it.
+      await this.audit.record({ action: 'login', outcome: 'denied', principal: name, ...(clientAddress ? { clientAddress } : {}), details: { reason: 'throttled' } });
+      throw error;
+    }
     const user = await this.checkPasswordOnce(name, password);
     if (typeof user === 'object') {
       this.throttle.succeeded(name, clientAddress);
