@@ -102,6 +102,18 @@ export const configSchema = {
         shutdownTimeoutSeconds: { ...seconds, default: 10 },
         memoryCacheSize: { ...size, default: '64mb' },
         derivedCacheSize: { ...size, default: '64mb' },
+        minBodyRate: {
+          ...size,
+          default: '1kb',
+          description: 'Bytes per second a request body must arrive at, measured over minBodyRateWindowSeconds; slower: 408 and the connection closed. 0: off.',
+        },
+        minBodyRateWindowSeconds: { ...timeout, default: 30, description: 'The window minBodyRate is measured over.' },
+        maxConnectionsPerClient: {
+          type: 'integer',
+          minimum: 0,
+          default: 256,
+          description: 'Most open connections from one client address (loopback too); further requests get 503 and the connection closed. 0: no limit.',
+        },
       },
     },
     dataDir: { type: 'string', minLength: 1, default: './registry-data' },
