@@ -193,6 +193,7 @@ export function normalizeConfig(
       intervalHours: c.cleanup.intervalHours,
       unusedDays: c.cleanup.unusedDays,
       uploadExpiryHours: c.cleanup.uploadExpiryHours,
+      tmpFileGraceSeconds: c.cleanup.tmpFileGraceSeconds,
       maxCacheBytes: Object.fromEntries(Object.entries(c.cleanup.maxCacheSize).map(([k, v]) => [k, parseSize(v)!])),
     },
     logging: c.logging,

@@ -211,6 +211,11 @@ export const configSchema = {
         intervalHours: { type: 'number', minimum: 0, default: 24 },
         unusedDays: { type: 'number', minimum: 0, default: 90 },
         uploadExpiryHours: { type: 'number', exclusiveMinimum: 0, default: 24 },
+        tmpFileGraceSeconds: {
+          ...seconds,
+          default: 3600,
+          description: 'Temporary files (request spills, uploads, download spools) untouched this long are removed, at start and periodically: files a killed process left. Keep it above the longest upload when nodes share dataDir.',
+        },
         maxCacheSize: { type: 'object', additionalProperties: size, default: {} },
       },
     },
