@@ -66,6 +66,7 @@ export async function parseJsonSpilling(
   let inString = false;
   let escaped = false;
   let depth = 0;
+  let nestedTooDeep = false;
   let current: Buffer[] = []; // string bytes (escaped form) not yet spilled
   let currentSize = 0;
   let writer: { stream: WriteStream; unescape: Unescaper; file: SpilledFile } | undefined;
@@ -104,8 +105,10 @@ export async function parseJsonSpilling(
       for (let i = 0; i < chunk.length; i++) {
         const byte = chunk[i]!;
         if (!inString) {
+          // Too deep: noted, and the rest of the body still read (within the limit), so the
+          // client is answered 400 rather than cut off mid-send.
           if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
-            if (++depth > MAX_JSON_DEPTH) throw tooDeep();
+            if (++depth > MAX_JSON_DEPTH) nestedTooDeep = true;
           } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
             depth--;
           } else if (byte === QUOTE) {
@@ -157,6 +160,7 @@ export async function parseJsonSpilling(
         if (currentSize > options.threshold) await startSpill();
       }
     }
+    if (nestedTooDeep) throw tooDeep();
     if (inString) throw new BadRequestError('request body is not valid JSON (unterminated string)');
     if (total === 0) return { value: undefined, cleanup };
     let value: unknown;

@@ -224,13 +224,11 @@ export class HttpHost {
 
   private writeError(ctx: Context, runtime: RepositoryRuntime, error: unknown, logger: Logger): void {
     const known = isRegistryError(error);
-    // A client that went away (closed its connection mid-request) is no server error, and
-    // there is no one left to answer.
-    if (ctx.req.socket.destroyed || ctx.res.destroyed || ctx.res.writableEnded) {
-      logger.debug('client went away', { error: String((error as Error)?.message ?? error) });
-      return;
-    }
-    if (!known) logger.error('unhandled error', { error: String((error as Error)?.stack ?? error) });
+    // A client that went away (closed its connection mid-request) is no server error: the
+    // answer below goes nowhere.
+    const clientGone = ctx.req.socket.destroyed || ctx.res.destroyed || ctx.res.writableEnded;
+    if (clientGone) logger.debug('client went away', { error: String((error as Error)?.message ?? error) });
+    else if (!known) logger.error('unhandled error', { error: String((error as Error)?.stack ?? error) });
     const status = known ? error.status : 500;
     const info = { status, code: known ? error.code : 'INTERNAL', message: known ? error.message : 'internal error' };
     const rendered = runtime.format.errorBody?.(info) ?? { contentType: 'application/json', body: JSON.stringify({ error: info.message }) };
