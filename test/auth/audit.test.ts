@@ -140,7 +140,12 @@ repositories:
     // Basic credentials on ordinary requests go through the same check.
     const basic = await rawRequest(registry.url, '/npm-local/-/whoami', { headers: { authorization: `Basic ${Buffer.from('frank:frank-password-1').toString('base64')}` } });
     expect(basic.status).toBe(429);
-    expect((await audit('--user', 'frank', '--action', 'login')).filter((e) => e.outcome === 'failed').length).toBe(6);
+    const logins = await audit('--user', 'frank', '--action', 'login');
+    expect(logins.filter((e) => e.outcome === 'failed').length).toBe(6);
+    // The refused attempts are in the log too, with where they came from.
+    const throttled = logins.filter((e) => e.outcome === 'denied');
+    expect(throttled.length).toBe(2);
+    expect(throttled[0]).toMatchObject({ principal: 'frank', clientAddress: expect.stringMatching(/127\.0\.0\.1/), details: { reason: 'throttled' } });
   });
 
   it('never writes a token or a password into its own log', async () => {

@@ -115,6 +115,15 @@ repositories:
     expect((JSON.parse(answer.body) as { error: string }).error).toBeTruthy();
   });
 
+  it('refuses a publish body nested 100k levels deep with 400 in npm\'s error shape, not a 500', async () => {
+    const depth = 100_000;
+    const deep = `{"name":"deep-pkg","versions":{"1.0.0":{"name":"deep-pkg","version":"1.0.0","x":${'['.repeat(depth)}${']'.repeat(depth)}}}}`;
+    await expectRefused(await put('deep-pkg', deep), 400, /nested more than \d+ levels/);
+    await expectNotStored('deep-pkg');
+    // The server is still serving.
+    expect((await rawRequest(registry.url, '/-/health')).status).toBe(200);
+  });
+
   it('refuses an invalid semver version', async () => {
     const manifest = { name: 'bad-version', version: '1.0' };
     await expectRefused(await put('bad-version', publishBody(manifest, await packageTarball(manifest))), 400, /not a valid semver/);

@@ -28,6 +28,8 @@ describe('signed access tokens', () => {
     );
     const repos: Record<string, { anonymousRead?: boolean; members?: string[] }> = { hosted: {}, proxy: {}, group: { members: ['hosted', 'proxy'] }, private: {} };
     auth.useRepositories((name) => repos[name]);
+    // Access tokens are bound to a real credential: alice's password login.
+    await auth.addUser('alice', 'alice-password-1', { roles: ['dev'] });
   });
   afterEach(async () => {
     await metadata.close();
@@ -85,5 +87,32 @@ describe('signed access tokens', () => {
     const bearer = await auth.authenticate(`Bearer ${narrow.token}`);
     const wider = await auth.forRequest({ principal: bearer, clientAddress: 'x' }).issueAccessToken([{ repository: 'hosted', package: 'a', actions: ['read', 'write'] }, { repository: 'hosted', package: 'b', actions: ['read'] }], 60);
     expect(wider.granted).toEqual([{ repository: 'hosted', package: 'a', actions: ['read'] }]);
+  });
+
+  it('binds an access token to its source token: revoked or expired source, dead token, and no renewal from it', async () => {
+    await auth.addUser('bob', 'bob-password-1');
+    const { token: apiToken, info } = await auth.createToken('bob', { ttlSeconds: 120 });
+    const viaToken = await auth.authenticate(`Bearer ${apiToken}`);
+    const first = await auth.forRequest({ principal: viaToken, clientAddress: 'x' }).issueAccessToken([{ repository: 'hosted', package: 'a', actions: ['read'] }], 3600);
+    // Never longer than the API token it came from.
+    expect(first.expiresIn).toBeLessThanOrEqual(120);
+    const bearer = await auth.authenticate(`Bearer ${first.token}`);
+    // Minted from an access token: never outlives it either.
+    const child = await auth.forRequest({ principal: bearer, clientAddress: 'x' }).issueAccessToken([{ repository: 'hosted', package: 'a', actions: ['read'] }], 3600);
+    const payload = (t: string) => JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as { e: number };
+    expect(payload(child.token).e).toBeLessThanOrEqual(payload(first.token).e);
+    expect(await auth.revokeToken(info.id)).toBe(true);
+    await expect(auth.authenticate(`Bearer ${first.token}`)).rejects.toMatchObject({ status: 401 });
+    await expect(auth.authenticate(`Bearer ${child.token}`)).rejects.toMatchObject({ status: 401 });
+  });
+
+  it('binds an access token from a password login to the password: a change kills it', async () => {
+    await auth.addUser('carol', 'carol-password-1');
+    const login = await auth.authenticate(`Basic ${Buffer.from('carol:carol-password-1').toString('base64')}`);
+    const issued = await auth.forRequest({ principal: login, clientAddress: 'x' }).issueAccessToken([{ repository: 'hosted', package: 'a', actions: ['read'] }], 300);
+    expect((await auth.authenticate(`Bearer ${issued.token}`)).name).toBe('carol');
+    await new Promise((r) => setTimeout(r, 5));
+    await auth.setPassword('carol', 'carol-password-2');
+    await expect(auth.authenticate(`Bearer ${issued.token}`)).rejects.toMatchObject({ status: 401 });
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { UnauthorizedError, type AuthenticatedUser, type AuthProvider, type Principal } from '@registry-core/api';
-import { ACCESS_TOKEN_PREFIX, type AccessTokens } from './access-tokens.js';
+import { ACCESS_TOKEN_PREFIX, accessTokenBinding, type AccessTokens, type CredentialBinding, type CredentialSource } from './access-tokens.js';
 import type { AuditLog } from './audit-log.js';
 import { parseAuthorization } from './credentials.js';
 import { LoginThrottle } from './login-throttle.js';
@@ -38,6 +38,8 @@ export class Authentication {
    * (the CLI, another node) takes effect within that time.
    */
   private readonly tokenPrincipals = new Map<string, { principal: Principal; until: number }>();
+  /** Access tokens' sources found valid in the last {@link TOKEN_CACHE_MS}, emptied like the above. */
+  private readonly liveSources = new Map<string, number>();
 
   constructor(
     private readonly users: Users,
@@ -46,10 +48,14 @@ export class Authentication {
     private readonly providers: readonly AuthProvider[],
     private readonly audit: AuditLog,
   ) {
-    tokens.onRevoked(() => this.tokenPrincipals.clear());
+    tokens.onRevoked(() => {
+      this.tokenPrincipals.clear();
+      this.liveSources.clear();
+    });
     users.onPasswordChanged(() => {
       this.tokenPrincipals.clear();
       this.verified.clear();
+      this.liveSources.clear();
     });
   }
 
@@ -62,7 +68,7 @@ export class Authentication {
       case 'invalid':
         throw new UnauthorizedError(credentials.reason);
       case 'bearer':
-        if (credentials.token.startsWith(ACCESS_TOKEN_PREFIX)) return this.accessTokens.verify(credentials.token);
+        if (credentials.token.startsWith(ACCESS_TOKEN_PREFIX)) return this.principalForAccessToken(credentials.token);
         return this.principalForToken(credentials.token);
       case 'basic': {
         // A token may stand in for a password (`__token__` for twine, or any user name).
@@ -79,10 +85,16 @@ export class Authentication {
 
   /**
    * Check a password (throttled per user and client address: 429 while backing off);
-   * failures are recorded in the audit log.
+   * failures and throttled attempts are recorded in the audit log.
    */
   async checkPassword(name: string, password: string, clientAddress?: string): Promise<AuthenticatedUser | undefined> {
-    this.throttle.check(name, clientAddress);
+    try {
+      this.throttle.check(name, clientAddress);
+    } catch (error) {
+      // Refused unchecked, but a login attempt all the same: the audit log shows it.
+      await this.audit.record({ action: 'login', outcome: 'denied', principal: name, ...(clientAddress ? { clientAddress } : {}), details: { reason: 'throttled' } });
+      throw error;
+    }
     const user = await this.checkPasswordOnce(name, password);
     if (typeof user === 'object') {
       this.throttle.succeeded(name, clientAddress);
@@ -124,6 +136,44 @@ export class Authentication {
     if (this.verified.size > 10_000) this.verified.clear();
     this.verified.set(key, { user, until: Date.now() + VERIFIED_TTL_MS });
     return user;
+  }
+
+  /** An access token's principal, while the credential it was minted from is still valid. */
+  private async principalForAccessToken(token: string): Promise<Principal> {
+    const principal = await this.accessTokens.verify(token);
+    const source = accessTokenBinding(principal)?.source;
+    if (source && !(await this.sourceIsLive(principal.name, source))) {
+      throw new UnauthorizedError('the credential this access token was issued for has been revoked, has expired or its password changed');
+    }
+    return principal;
+  }
+
+  private async sourceIsLive(user: string, source: CredentialSource): Promise<boolean> {
+    const now = Date.now();
+    const key = 'tokenId' in source ? `t\u0000${source.tokenId}` : `p\u0000${user}\u0000${source.passwordEpoch}`;
+    if ((this.liveSources.get(key) ?? 0) > now) return true;
+    const live = 'tokenId' in source ? await this.tokens.isLive(source.tokenId, now) : (await this.users.passwordEpochOf(user)) === source.passwordEpoch;
+    if (!live) return false;
+    if (this.liveSources.size >= 10_000) this.liveSources.clear();
+    this.liveSources.set(key, now + TOKEN_CACHE_MS);
+    return true;
+  }
+
+  /**
+   * What an access token minted for `principal` is bound to: the access token's own
+   * source and expiry when it came from one, the stored token used, or the password login.
+   */
+  async bindingFor(principal: Principal): Promise<CredentialBinding> {
+    const inherited = accessTokenBinding(principal);
+    if (inherited) return inherited;
+    if (principal.anonymous) return {};
+    if (principal.via === 'token' && principal.tokenId) {
+      const expiresAt = (principal as Principal & { tokenExpiresAt?: number }).tokenExpiresAt;
+      return { source: { tokenId: principal.tokenId }, ...(expiresAt !== undefined ? { expiresAt } : {}) };
+    }
+    const epoch = await this.users.passwordEpochOf(principal.name);
+    if (epoch === undefined) throw new UnauthorizedError('unknown user');
+    return { source: { passwordEpoch: epoch } };
   }
 
   private async principalForToken(token: string): Promise<Principal> {

@@ -61,7 +61,8 @@ export function formatAuthService(parts: FormatAuthParts, context: { principal: 
           .map((g) => ({ ...g, actions: g.actions.filter((a) => grantsAllow(held, a, g.repository, g.package)) }))
           .filter((g) => g.actions.length > 0);
       }
-      const issued = await accessTokens.issue(principal, granted, ttlSeconds);
+      // Bound to the credential used (checked on every use) and never outliving it.
+      const issued = await accessTokens.issue(principal, granted, ttlSeconds, await authentication.bindingFor(principal));
       return { ...issued, granted };
     },
     revokeTokenById: async (id) => {

@@ -90,6 +90,12 @@ export class UserTokens {
     return { id: row.id, user: row.userName, readOnly: !!row.readOnly, ...(scope ? { scope } : {}), ...(row.expiresAt !== null ? { expiresAt: row.expiresAt } : {}), ...(row.lastUsedAt !== null ? { lastUsedAt: row.lastUsedAt } : {}) };
   }
 
+  /** Whether the token with this id still exists and has not expired. */
+  async isLive(id: string, now: number): Promise<boolean> {
+    const row = await this.metadata.tokens.findOneBy({ id });
+    return !!row && (row.expiresAt === null || row.expiresAt > now);
+  }
+
   /** Note that a token was used now (at most once a minute, in the background). */
   markUsed(token: TokenFacts, now: number): void {
     if (token.lastUsedAt === undefined || now - token.lastUsedAt > 60_000) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ConflictError, ForbiddenError, type AuthenticatedUser, type AuthProvider } from '@registry-core/api';
 import type { AuthConfig } from '../config/types.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -43,6 +44,19 @@ export class Users {
     if (fromConfig) return { passwordHash: fromConfig.passwordHash, roles: [...fromConfig.roles] };
     const stored = await this.metadata.users.findOneBy({ name });
     return stored ? { passwordHash: stored.passwordHash, roles: JSON.parse(stored.roles) as string[] } : undefined;
+  }
+
+  /**
+   * What changes when a user's password does, for binding access tokens to a password
+   * login: the time of the last change of a stored user, a digest of a config user's hash;
+   * a constant for users of providers (they tell no changes). Undefined for an unknown user.
+   */
+  async passwordEpochOf(name: string): Promise<string | undefined> {
+    const fromConfig = this.config.users[name];
+    if (fromConfig) return `c:${createHash('sha256').update(fromConfig.passwordHash).digest('hex').slice(0, 16)}`;
+    const stored = await this.metadata.users.findOneBy({ name });
+    if (stored) return `s:${stored.passwordChangedAt}`;
+    return (await this.rolesOf(name)) !== undefined ? 'provider' : undefined;
   }
 
   /** Create a user in the metadata store (CLI, self-registration). */

@@ -105,6 +105,9 @@ export function normalizeConfig(
     shutdownTimeoutSeconds: c.server.shutdownTimeoutSeconds,
     memoryCacheBytes: parseSize(c.server.memoryCacheSize)!,
     derivedCacheBytes: parseSize(c.server.derivedCacheSize)!,
+    minBodyRate: parseSize(c.server.minBodyRate)!,
+    minBodyRateWindowSeconds: c.server.minBodyRateWindowSeconds,
+    maxConnectionsPerClient: c.server.maxConnectionsPerClient,
   };
   if (server.publicUrl !== undefined && !isHttpUrl(server.publicUrl)) errors.push('server.publicUrl: must be an http(s) URL');
 
@@ -190,6 +193,7 @@ export function normalizeConfig(
       intervalHours: c.cleanup.intervalHours,
       unusedDays: c.cleanup.unusedDays,
       uploadExpiryHours: c.cleanup.uploadExpiryHours,
+      tmpFileGraceSeconds: c.cleanup.tmpFileGraceSeconds,
       maxCacheBytes: Object.fromEntries(Object.entries(c.cleanup.maxCacheSize).map(([k, v]) => [k, parseSize(v)!])),
     },
     logging: c.logging,

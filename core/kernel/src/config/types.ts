@@ -135,6 +135,12 @@ export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'h
   readonly memoryCacheBytes: number;
   /** Bytes of values formats derive from stored data (parsed indexes, rendered answers) kept in memory. */
   readonly derivedCacheBytes: number;
+  /** Bytes per second below which a request body is refused with 408 (0: off). */
+  readonly minBodyRate: number;
+  /** The window {@link minBodyRate} is measured over. */
+  readonly minBodyRateWindowSeconds: number;
+  /** Most concurrent connections from one client address (0: no limit). */
+  readonly maxConnectionsPerClient: number;
 }
 
 export interface LimitsConfig {

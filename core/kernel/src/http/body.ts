@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BadRequestError, PayloadTooLargeError, type BodySpec } from '@registry-core/api';
 import { readLimited } from '../engine/read-limited.js';
-import { parseJsonSpilling } from './json-spill.js';
+import { assertJsonDepth, parseJsonSpilling } from './json-spill.js';
 import { parseMultipart } from './multipart.js';
 
 /** A parsed body and what to remove once the handler is done with it. */
@@ -37,6 +37,7 @@ export async function readRequestBody(req: IncomingMessage, spec: BodySpec | und
   }
   const bytes = await readLimited(req, limit, () => new PayloadTooLargeError(`request body is over the limit of ${limit} bytes`), () => req.resume());
   if (bytes.length === 0) return { value: undefined };
+  assertJsonDepth(bytes);
   try {
     return { value: JSON.parse(bytes.toString('utf8')) };
   } catch {

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRegistryError, isSpilledString } from '@registry-core/api';
-import { parseJsonSpilling } from './json-spill.js';
+import { MAX_JSON_DEPTH, parseJsonSpilling } from './json-spill.js';
+import { readRequestBody } from './body.js';
+import { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 
 async function* chunks(text: string, size: number) {
   const buffer = Buffer.from(text);
@@ -63,5 +66,17 @@ describe('parseJsonSpilling', () => {
     const bad = await parseJsonSpilling(chunks('{"a": [1,}', 2), { limit: 1e6, threshold: 1, tmpDir: dir }).catch((e: unknown) => e);
     expect(isRegistryError(bad) && bad.status).toBe(400);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('refuses a body nested 100k levels deep with 400, spilling or not, and accepts the deepest allowed', async () => {
+    const nested = (depth: number) => `{"a":${'['.repeat(depth)}"s"${']'.repeat(depth)}}`;
+    const spilled = await parseJsonSpilling(chunks(nested(100_000), 4096), { limit: 1e7, threshold: 1024, tmpDir: tmp }).catch((e: unknown) => e);
+    expect(isRegistryError(spilled) && spilled.status, String(spilled)).toBe(400);
+    const asRequest = (text: string) => Object.assign(Readable.from([Buffer.from(text)]), { headers: {} }) as unknown as IncomingMessage;
+    const plain = await readRequestBody(asRequest(nested(100_000)), { kind: 'json' }, 1e7, tmp).catch((e: unknown) => e);
+    expect(isRegistryError(plain) && plain.status, String(plain)).toBe(400);
+    // Brackets inside strings do not count; the deepest allowed document parses.
+    const { value } = await parseJsonSpilling(chunks(`{"s":"${'['.repeat(1000)}","d":${nested(MAX_JSON_DEPTH - 2)}}`, 100), { limit: 1e7, threshold: 1e6, tmpDir: tmp });
+    expect((value as { s: string }).s).toHaveLength(1000);
   });
 });

@@ -9,6 +9,39 @@ import { BadRequestError, PayloadTooLargeError, SPILLED_STRING_BRAND, type Spill
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * Deepest nesting of arrays and objects a JSON request body may have. Real documents
+ * nest a dozen levels; walking a deeper one recursively (here, or in a format's code)
+ * would overflow the stack, a 500 a client could cause at will.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+function tooDeep(): BadRequestError {
+  return new BadRequestError(`request body is nested more than ${MAX_JSON_DEPTH} levels deep`);
+}
+
+/** Throw 400 when the JSON text in `bytes` nests deeper than {@link MAX_JSON_DEPTH} (strings skipped). */
+export function assertJsonDepth(bytes: Uint8Array): void {
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (byte === BACKSLASH) escaped = true;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+      if (++depth > MAX_JSON_DEPTH) throw tooDeep();
+    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) depth--;
+  }
+}
 
 /**
  * Parses a JSON request body without holding long strings in memory: the bytes outside
@@ -32,6 +65,8 @@ export async function parseJsonSpilling(
   let total = 0;
   let inString = false;
   let escaped = false;
+  let depth = 0;
+  let nestedTooDeep = false;
   let current: Buffer[] = []; // string bytes (escaped form) not yet spilled
   let currentSize = 0;
   let writer: { stream: WriteStream; unescape: Unescaper; file: SpilledFile } | undefined;
@@ -70,7 +105,13 @@ export async function parseJsonSpilling(
       for (let i = 0; i < chunk.length; i++) {
         const byte = chunk[i]!;
         if (!inString) {
-          if (byte === QUOTE) {
+          // Too deep: noted, and the rest of the body still read (within the limit), so the
+          // client is answered 400 rather than cut off mid-send.
+          if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+            if (++depth > MAX_JSON_DEPTH) nestedTooDeep = true;
+          } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+            depth--;
+          } else if (byte === QUOTE) {
             pushOuter(chunk.subarray(start, i + 1));
             start = i + 1;
             inString = true;
@@ -119,6 +160,7 @@ export async function parseJsonSpilling(
         if (currentSize > options.threshold) await startSpill();
       }
     }
+    if (nestedTooDeep) throw tooDeep();
     if (inString) throw new BadRequestError('request body is not valid JSON (unterminated string)');
     if (total === 0) return { value: undefined, cleanup };
     let value: unknown;

@@ -6,6 +6,7 @@ import { NotFoundError, isRegistryError, type HostRootAddress, type Logger, type
 import type { Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
 import type { AdminApi } from './admin-api.js';
+import { ConnectionGuard } from './connection-guard.js';
 import type { Dispatcher, RepositoryRuntime } from './dispatcher.js';
 import { HostRouter } from './host-router.js';
 import type { HotAnswers } from './hot-answers.js';
@@ -40,8 +41,10 @@ export class HttpHost {
   private readonly sockets = new Set<Socket>();
   private inFlight = 0;
   private draining = false;
+  private readonly guard: ConnectionGuard;
 
   constructor(private readonly options: HttpHostOptions) {
+    this.guard = new ConnectionGuard(options.server, options.logger);
     this.app.proxy = options.server.trustProxy;
     this.app.silent = true;
     const router = new HostRouter();
@@ -221,7 +224,11 @@ export class HttpHost {
 
   private writeError(ctx: Context, runtime: RepositoryRuntime, error: unknown, logger: Logger): void {
     const known = isRegistryError(error);
-    if (!known) logger.error('unhandled error', { error: String((error as Error)?.stack ?? error) });
+    // A client that went away (closed its connection mid-request) is no server error: the
+    // answer below goes nowhere.
+    const clientGone = ctx.req.socket.destroyed || ctx.res.destroyed || ctx.res.writableEnded;
+    if (clientGone) logger.debug('client went away', { error: String((error as Error)?.message ?? error) });
+    else if (!known) logger.error('unhandled error', { error: String((error as Error)?.stack ?? error) });
     const status = known ? error.status : 500;
     const info = { status, code: known ? error.code : 'INTERNAL', message: known ? error.message : 'internal error' };
     const rendered = runtime.format.errorBody?.(info) ?? { contentType: 'application/json', body: JSON.stringify({ error: info.message }) };
@@ -245,33 +252,32 @@ export class HttpHost {
   }
 
   async listen(): Promise<AddressInfo> {
-    // Uploads may take long but not forever: a whole request gets 30 minutes, and a socket
-    // that moves no byte for 2 minutes is closed (a client trickling a body cannot hold
-    // sockets, file descriptors and spill files indefinitely).
+    // Uploads may take long but not forever: a whole request gets 30 minutes, a socket
+    // that moves no byte for 2 minutes is closed, and a body slower than
+    // `server.minBodyRate` is refused (a client trickling a body cannot hold sockets, file
+    // descriptors and spill files indefinitely).
     const koa = this.app.callback();
     const hot = this.options.hotAnswers;
     const server = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
+      if (this.guard.refuse(req, res)) return;
+      this.guard.watchBody(req, res);
       if (hot && !this.draining && hot.serve(req, res)) return;
       void koa(req, res);
     });
-    server.setTimeout(120_000);
+    this.prepare(server);
     this.server = server;
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.server.port, this.options.server.host, () => resolve());
     });
     for (const runtime of this.options.repositories.values()) {
       if (runtime.config.port === undefined) continue;
-      const extra = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => void koa(req, res));
-      extra.setTimeout(120_000);
-      extra.on('connection', (socket) => {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
+      const extra = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
+        if (this.guard.refuse(req, res)) return;
+        this.guard.watchBody(req, res);
+        void koa(req, res);
       });
+      this.prepare(extra);
       await new Promise<void>((resolve, reject) => {
         extra.once('error', (error) => reject(new Error(`repository ${runtime.name}: cannot listen on port ${runtime.config.port}: ${error.message}`)));
         extra.listen(runtime.config.port, this.options.server.host, () => resolve());
@@ -282,6 +288,19 @@ export class HttpHost {
       this.options.logger.info(`repository ${runtime.name} listening on port ${port}`);
     }
     return server.address() as AddressInfo;
+  }
+
+  /** What every listening server of this host shares: timeouts, connection tracking and limits. */
+  private prepare(server: http.Server): void {
+    server.setTimeout(120_000);
+    // A client that half-closes after sending its request (shutdown(SHUT_WR)) still gets
+    // its answer; Node's default would end the connection and drop the answer.
+    (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      this.guard.track(socket);
+    });
   }
 
   /** Repositories served on a port of their own, by port. */

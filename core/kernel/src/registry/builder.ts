@@ -108,7 +108,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
         }
       }
     });
-    await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger);
+    await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger, config.cleanup.tmpFileGraceSeconds);
     registerServices(root);
     // Build everything now: a registry that cannot be served fails at creation.
     resolve(root, K.HttpHost);
@@ -203,5 +203,5 @@ function registerServices(root: DependencyContainer): void {
       },
     });
   }));
-  root.register(K.Scheduler, once((c) => new Scheduler(resolve(c, K.AdminService), resolve(c, K.Repositories), config.cleanup, logger)));
+  root.register(K.Scheduler, once((c) => new Scheduler(resolve(c, K.AdminService), resolve(c, K.Repositories), config.cleanup, logger, tmpDir)));
 }

@@ -1,12 +1,14 @@
 import type { FormatTask, Logger } from '@registry-core/api';
 import type { CleanupConfig } from '../config/types.js';
 import type { RepositoryRuntime } from '../http/dispatcher.js';
+import { sweepTmpDir } from '../engine/tmp-dir.js';
 import type { AdminService } from './admin-service.js';
 
 /**
- * The registry's timers while it serves: the upload-session and pending-asset sweep (at start, then hourly),
- * each format task that declares an interval, and the cache cleanup every
- * `cleanup.intervalHours`. Timers never keep the process alive.
+ * The registry's timers while it serves: the upload-session and pending-asset sweep (at start,
+ * then hourly), each format task that declares an interval, the cache cleanup every
+ * `cleanup.intervalHours`, and the sweep of temporary files left by killed processes. Timers
+ * never keep the process alive.
  */
 export class Scheduler {
   private readonly timers: NodeJS.Timeout[] = [];
@@ -14,8 +16,10 @@ export class Scheduler {
   constructor(
     private readonly admin: Pick<AdminService, 'sweepUploads' | 'runTask' | 'cleanCache'>,
     private readonly repositories: ReadonlyMap<string, RepositoryRuntime>,
-    private readonly cleanup: Pick<CleanupConfig, 'intervalHours'>,
+    private readonly cleanup: Pick<CleanupConfig, 'intervalHours' | 'tmpFileGraceSeconds'>,
     private readonly logger: Logger,
+    /** The temporary folder swept of files older than `cleanup.tmpFileGraceSeconds`. */
+    private readonly tmpDir?: string,
   ) {}
 
   start(): void {
@@ -32,6 +36,14 @@ export class Scheduler {
     for (const { format, task } of scheduled.values()) {
       this.every(task.intervalSeconds! * 1000, () => {
         this.admin.runTask(format, task.name).catch((error: unknown) => this.logger.warn(`scheduled task ${format} ${task.name} failed`, { error: String(error) }));
+      });
+    }
+    const tmpDir = this.tmpDir;
+    if (tmpDir !== undefined) {
+      // Swept at start by prepareTmpDir; then as often as the grace, between a minute and an hour.
+      const grace = this.cleanup.tmpFileGraceSeconds;
+      this.every(Math.min(3_600_000, Math.max(60_000, grace * 1000)), () => {
+        sweepTmpDir(tmpDir, this.logger, grace).catch((error: unknown) => this.logger.warn('temporary file sweep failed', { error: String(error) }));
       });
     }
     const hours = this.cleanup.intervalHours;
