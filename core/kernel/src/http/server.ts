@@ -226,7 +226,9 @@ export class HttpHost {
     const known = isRegistryError(error);
     // A client that went away (closed its connection mid-request) is no server error: the
     // answer below goes nowhere.
-    const clientGone = ctx.req.socket.destroyed || ctx.res.destroyed || ctx.res.writableEnded;
+    // (`req.socket` can be null here, e.g. once a body parser has let go of the request.)
+    const socket = ctx.res.socket ?? ctx.req.socket;
+    const clientGone = (socket?.destroyed ?? false) || ctx.res.destroyed || ctx.res.writableEnded;
     if (clientGone) logger.debug('client went away', { error: String((error as Error)?.message ?? error) });
     else if (!known) logger.error('unhandled error', { error: String((error as Error)?.stack ?? error) });
     const status = known ? error.status : 500;
