@@ -61,6 +61,22 @@ repositories:
     await upstream?.stop();
   });
 
+  it('lists at / only names, formats, types and URLs, of the repositories the caller may read', async () => {
+    const root = await fetch(`${node.url}/`);
+    expect(root.status).toBe(200);
+    const text = await root.text();
+    expect(text).not.toContain(token);
+    const listed = (JSON.parse(text) as { repositories: Record<string, unknown>[] }).repositories;
+    expect(listed.map((r) => r['name']).sort()).toEqual(['mvn-anon', 'mvn-proxy', 'npm-anon', 'npm-proxy', 'py-anon', 'py-proxy']);
+    for (const r of listed) expect(Object.keys(r).sort()).toEqual(['format', 'name', 'type', 'url']);
+    // The private upstream shows nothing to anonymous callers, its repositories to a user.
+    const hidden = (await (await fetch(`${upstream.url}/`)).json()) as { repositories: unknown[] };
+    expect(hidden.repositories).toEqual([]);
+    const shown = (await (await fetch(`${upstream.url}/`, { headers: { authorization: `Bearer ${token}` } })).json()) as { repositories: { name: string }[] };
+    expect(shown.repositories.map((r) => r.name).sort()).toEqual(['mvn-private', 'npm-private', 'py-private']);
+    expect((await fetch(`${upstream.url}/`, { headers: { authorization: 'Bearer not-a-token' } })).status).toBe(401);
+  });
+
   it('npm installs through a proxy that signs in with a token from the environment', async () => {
     const client = new NpmClient(`${node.url}/npm-proxy/`);
     const installed = await client.npm(['install', '--no-audit'], makeProject({ 'rc-private-lib': '^1.0.0' }));

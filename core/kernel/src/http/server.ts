@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Koa, { type Context } from 'koa';
-import { NotFoundError, isRegistryError, type HostRootAddress, type Logger, type RepositoryInfo } from '@registry-core/api';
+import { NotFoundError, isRegistryError, type HostRootAddress, type Logger, type Principal, type RepositoryInfo } from '@registry-core/api';
 import type { Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
 import type { AdminApi } from './admin-api.js';
@@ -20,6 +20,8 @@ export interface HttpHostOptions {
   readonly repositories: ReadonlyMap<string, RepositoryRuntime>;
   readonly dispatcher: Dispatcher;
   readonly authentication: Authentication;
+  /** Whether a principal may read a repository (the root listing shows only those). */
+  readonly canRead: (principal: Principal, repository: { readonly name: string; readonly anonymousRead?: boolean }) => boolean;
   readonly logger: Logger;
   /** Extra facts for the health endpoint. */
   readonly health: () => Record<string, unknown>;
@@ -57,8 +59,25 @@ export class HttpHost {
     router.get('/-/ping', (ctx) => {
       ctx.body = {};
     });
-    router.get('/', (ctx) => {
-      ctx.body = { name: 'registry-core', repositories: [...options.repositories.values()].map((r) => this.info(ctx, r)) };
+    // What is served here: names, formats, types and URLs of the repositories the caller may
+    // read, never their config (which holds upstream credentials).
+    router.get('/', async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      const principal = await options.authentication.authenticate(ctx.get('Authorization') || undefined, ctx.ip).catch(() => undefined);
+      if (!principal) {
+        ctx.status = 401;
+        ctx.set('WWW-Authenticate', 'Basic realm="registry-core"');
+        ctx.body = { error: 'bad credentials' };
+        return;
+      }
+      const readable = [...options.repositories.values()].filter((r) => options.canRead(principal, { name: r.name, ...(r.config.anonymousRead !== undefined ? { anonymousRead: r.config.anonymousRead } : {}) }));
+      ctx.body = {
+        name: 'registry-core',
+        repositories: readable.map((r) => {
+          const { name, format, type, url } = this.info(ctx, r);
+          return { name, format, type, url };
+        }),
+      };
     });
     // Protocols clients address at the host root (OCI's /v2/): `<prefix>/<repository>/...`.
     for (const prefix of new Set([...options.repositories.values()].flatMap((r) => (r.format.hostRoot ? [r.format.hostRoot.prefix] : [])))) {

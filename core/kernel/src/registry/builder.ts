@@ -192,6 +192,14 @@ function registerServices(root: DependencyContainer): void {
       repositories,
       dispatcher: resolve(c, K.Dispatcher),
       authentication: resolve(c, K.Authentication),
+      canRead: (principal, repository) => {
+        try {
+          resolve(c, K.Authorization).authorize(principal, 'read', repository);
+          return true;
+        } catch {
+          return false;
+        }
+      },
       logger: logger.child({ component: 'http' }),
       health: () => admin.healthFacts(),
       adminApi: resolve(c, K.AdminApi),
