@@ -82,7 +82,7 @@ export type {
   UploadSession,
   UploadSessions,
 } from './repository.js';
-export { DELETE_DOCUMENT } from './repository.js';
+export { DELETE_DOCUMENT, proxyCacheOf } from './repository.js';
 export type {
   ByteRange,
   PresignedGetOptions,

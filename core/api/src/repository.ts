@@ -434,3 +434,11 @@ export interface GroupRepositoryHandle extends RepositoryServices {
 
 /** The repository a request is served for: narrow it by `type` to reach a proxy's `upstream`. */
 export type RepositoryHandle = HostedRepositoryHandle | ProxyRepositoryHandle | GroupRepositoryHandle;
+
+/**
+ * The pull-through cache of a proxy repository, `undefined` for any other: for code that
+ * reads a document from wherever this repository keeps it (hosted: stored; proxy: upstream).
+ */
+export function proxyCacheOf(repository: RepositoryHandle): ProxyCache | undefined {
+  return repository.type === 'proxy' ? repository.upstream : undefined;
+}

@@ -1,4 +1,4 @@
-import { NotFoundError, type FormatRequestContext, type MergeableDocument, type ProxyCache, type RepositoryHandle } from '@registry-core/api';
+import { NotFoundError, type FormatRequestContext, type MergeableDocument, type ProxyCache, type RepositoryHandle, proxyCacheOf } from '@registry-core/api';
 import { hostedListing, hostedMetadata, metadataPackage } from './hosted.js';
 import { listStored, mergeListings, renderListing, sortListing, type ListingEntry } from './listing.js';
 import { mergeMetadata, renderMetadata, type MavenMetadata } from './metadata.js';
@@ -6,10 +6,6 @@ import { parseMavenPath, type DirectoryPath, type MetadataPath } from './paths.j
 import { loadProxyMetadata } from './proxy.js';
 import { checksumResponse, digestOf, xmlResponse } from './responses.js';
 
-/** A proxy's cache of its upstream; `undefined` for other repositories. */
-export function upstreamOf(repo: RepositoryHandle): ProxyCache | undefined {
-  return repo.type === 'proxy' ? repo.upstream : undefined;
-}
 
 type Target = MetadataPath | DirectoryPath;
 
@@ -30,7 +26,7 @@ export const metadataDocument: MergeableDocument<MavenMetadata> = {
     const target = targetOf(ctx, 'metadata');
     // Version lists are read rules' business as much as the files are.
     ctx.authorize('read', metadataPackage(target.directory));
-    const upstream = upstreamOf(ctx.repository);
+    const upstream = proxyCacheOf(ctx.repository);
     if (upstream) return loadProxyMetadata(ctx, upstream, target);
     const metadata = await hostedMetadata(ctx.repository, target.directory);
     return metadata ? { value: metadata } : undefined;
@@ -53,7 +49,7 @@ export const listingDocument: MergeableDocument<ListingEntry[]> = {
   async load(ctx) {
     const target = targetOf(ctx, 'directory');
     const repo = ctx.repository;
-    const entries = upstreamOf(repo) ? await listStored(repo.assets, target.path) : await hostedListing(repo, target.segments);
+    const entries = proxyCacheOf(repo) ? await listStored(repo.assets, target.path) : await hostedListing(repo, target.segments);
     return entries.length > 0 || target.segments.length === 0 ? { value: entries } : undefined;
   },
   merge: (lists) => mergeListings(lists),

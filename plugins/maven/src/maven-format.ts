@@ -1,3 +1,4 @@
+import { proxyCacheOf } from '@registry-core/api';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import {
   type RouteDefinition,
 } from '@registry-core/api';
 import { validateRepository, versionSpace } from './config.js';
-import { listingDocument, metadataDocument, upstreamOf } from './documents.js';
+import { listingDocument, metadataDocument } from './documents.js';
 import { deployPlan, readPlan } from './group.js';
 import { deployFile, deployMetadata, deploySidecar, drainBody, getHostedFile, metadataPackage, notAnArtifact } from './hosted.js';
 import { parseMavenPath } from './paths.js';
@@ -32,7 +33,7 @@ async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDo
 async function get(ctx: FormatRequestContext): Promise<FormatResponse> {
   const target = parseMavenPath(ctx.path);
   if (target.kind === 'directory') return serveDocument(ctx, listingDocument);
-  const upstream = upstreamOf(ctx.repository);
+  const upstream = proxyCacheOf(ctx.repository);
   if (upstream) {
     if (target.kind === 'metadata') ctx.authorize('read', metadataPackage(target.directory));
     return getProxyFile(ctx, upstream, target);

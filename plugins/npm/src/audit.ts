@@ -1,5 +1,5 @@
+import { proxyCacheOf } from '@registry-core/api';
 import { jsonResponse, type FormatRequestContext, type FormatResponse } from '@registry-core/api';
-import { upstreamOf } from './reads.js';
 
 /** Largest audit request accepted (npm sends its whole dependency tree, often gzip-encoded). */
 export const MAX_AUDIT_BYTES = 16 * 1024 * 1024;
@@ -25,7 +25,7 @@ async function readAll(body: unknown): Promise<Buffer> {
  * never with an empty "no advisories".
  */
 export async function audit(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const upstream = upstreamOf(ctx.repository);
+  const upstream = proxyCacheOf(ctx.repository);
   if (!upstream) {
     await readAll(ctx.body);
     return noAdvisories();

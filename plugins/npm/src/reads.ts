@@ -11,6 +11,7 @@ import {
   type ProxyCache,
   type ProxyRepositoryHandle,
   type RepositoryHandle,
+  proxyCacheOf,
 } from '@registry-core/api';
 import semver from 'semver';
 import { expectedFromDist } from './integrity.js';
@@ -38,14 +39,6 @@ export const ENVIRONMENT_HEADER = 'registry-environment';
 
 const MAX_PACKUMENT_BYTES = 256 * 1024 * 1024;
 
-/**
- * The pull-through cache of a proxy repository; `undefined` for any other. Handlers run
- * on hosted and proxy repositories only (a group answers by its routes' plans), so what is
- * not a proxy is served as hosted.
- */
-export function upstreamOf(repo: RepositoryHandle): ProxyCache | undefined {
-  return repo.type === 'proxy' ? repo.upstream : undefined;
-}
 
 /**
  * The upstream's document, tarball URLs rewritten to `baseUrl` and shared through the

@@ -1,5 +1,5 @@
+import { proxyCacheOf } from '@registry-core/api';
 import { BadRequestError, jsonResponse, type FormatRequestContext, type FormatResponse, type LoadedDocument, type MergeableDocument } from '@registry-core/api';
-import { upstreamOf } from './reads.js';
 
 /** Largest `size` accepted at all; anything above is refused, not clamped (it is a client bug or an attack). */
 export const MAX_SEARCH_SIZE = 10_000;
@@ -88,7 +88,7 @@ const EMPTY: LoadedDocument<SearchResult> = { value: { objects: [], total: 0 } }
 async function loadSearch(ctx: FormatRequestContext): Promise<LoadedDocument<SearchResult>> {
   const repo = ctx.repository;
   const { text, size, from } = parseSearchQuery(ctx.query, repo.limits.maxSearchResults);
-  const upstream = upstreamOf(repo);
+  const upstream = proxyCacheOf(repo);
   if (upstream) {
     try {
       const answered = await upstream.passthrough({

@@ -13,6 +13,7 @@ import {
   type RepositoryHandle,
   type RepositoryInfo,
   type RouteDefinition,
+  proxyCacheOf,
 } from '@registry-core/api';
 import { gcTask, indexComponentsOnce } from './gc.js';
 import {
@@ -54,10 +55,6 @@ function image(ctx: FormatRequestContext, permission: Permission): string {
   return name;
 }
 
-/** A proxy's upstream cache; `undefined` on a hosted repository (or a group). */
-function upstreamOf(repository: RepositoryHandle): ProxyCache | undefined {
-  return repository.type === 'proxy' ? repository.upstream : undefined;
-}
 
 /**
  * A group's plan for a request about the route's image, checked against the principal's
@@ -84,14 +81,14 @@ async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDo
 async function manifestGet(ctx: FormatRequestContext): Promise<FormatResponse> {
   const name = image(ctx, 'read');
   const reference = String(ctx.params['reference']);
-  const upstream = upstreamOf(ctx.repository);
+  const upstream = proxyCacheOf(ctx.repository);
   return withApiHeader(upstream ? await proxyManifest(ctx, upstream, name, reference) : await getManifest(ctx, name, reference));
 }
 
 async function blobGet(ctx: FormatRequestContext): Promise<FormatResponse> {
   const name = image(ctx, 'read');
   const digest = parseDigest(String(ctx.params['digest']));
-  const upstream = upstreamOf(ctx.repository);
+  const upstream = proxyCacheOf(ctx.repository);
   return withApiHeader(upstream ? await proxyBlob(ctx, upstream, name, digest) : await getBlob(ctx, name, digest));
 }
 
@@ -99,7 +96,7 @@ async function blobGet(ctx: FormatRequestContext): Promise<FormatResponse> {
 const tagList: MergeableDocument<string[]> = {
   async load(ctx) {
     const name = image(ctx, 'read');
-    const upstream = upstreamOf(ctx.repository);
+    const upstream = proxyCacheOf(ctx.repository);
     const listed = upstream ? await proxyTags(ctx, upstream, name) : await tagsOf(ctx.repository, name);
     if (listed === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${ctx.repository.name}`, 404);
     // A proxy's list comes with how its cache answered (STALE with the upstream down).
@@ -124,7 +121,7 @@ const referrers: MergeableDocument<Record<string, unknown>[]> = {
   async load(ctx) {
     const name = image(ctx, 'read');
     const subject = parseDigest(String(ctx.params['digest']));
-    const upstream = upstreamOf(ctx.repository);
+    const upstream = proxyCacheOf(ctx.repository);
     return { value: upstream ? await proxyReferrers(ctx, upstream, name, subject) : await referrersOf(ctx.repository, name, subject) };
   },
   merge(lists) {
