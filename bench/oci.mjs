@@ -35,6 +35,8 @@ const SIZE_MIB = Number(flag('size', '1024'));
 const RUNS = Number(flag('runs', '3'));
 const LAYERS = Number(flag('layers', '4'));
 const SAMPLE_MS = 100;
+// Extra Node.js flags for the registry-core server only (profiling: --cpu-prof --cpu-prof-dir=DIR).
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const USER = 'bench';
 const PASSWORD = 'bench-password-1';
 const REPOSITORY = 'oci-local';
@@ -69,7 +71,7 @@ repositories:
   ${REPOSITORY}: { format: oci, type: hosted, port: 0 }
 `,
   );
-  const server = await spawnServer(process.execPath, [cli, 'start', '--port', '0', '--config', config], { cwd: dir }, (out) => {
+  const server = await spawnServer(process.execPath, [...SERVER_NODE_ARGS, cli, 'start', '--port', '0', '--config', config], { cwd: dir }, (out) => {
     const main = /registry-core \S+ listening on port (\d+)/.exec(out)?.[1];
     // At logging.level warn the repository's own "listening" line is not logged; the banner names its URL.
     const own = new RegExp(`${REPOSITORY}\\s+\\(oci hosted\\)\\s+http://127\\.0\\.0\\.1:(\\d+)/`).exec(out)?.[1];
