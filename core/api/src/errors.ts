@@ -25,6 +25,9 @@ export type RegistryErrorCode =
   | 'UPSTREAM_FAILED'
   | 'UPSTREAM_TIMEOUT'
   | 'TOO_MANY_REQUESTS'
+  | 'UNAVAILABLE'
+  | 'METADATA_MEMORY_BUSY'
+  | 'METADATA_TOO_LARGE'
   | 'INTERNAL'
   | (string & {});
 
@@ -153,6 +156,16 @@ export class RangeNotSatisfiableError extends RegistryError {
 export class UpstreamError extends RegistryError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('UPSTREAM_FAILED', message, 502, options);
+  }
+}
+
+/**
+ * 503: the server cannot take this request now (a shared resource, such as the memory for
+ * metadata documents, is taken); `retryAfterSeconds` goes out as `Retry-After`.
+ */
+export class ServiceUnavailableError extends RegistryError {
+  constructor(message: string, code: RegistryErrorCode = 'UNAVAILABLE', retryAfterSeconds?: number) {
+    super(code, message, 503, retryAfterSeconds === undefined ? undefined : { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
   }
 }
 

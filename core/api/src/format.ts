@@ -78,6 +78,13 @@ export interface FormatDefinition {
    * `registry-core <format> <task> [--repository R] [--dry-run]`.
    */
   readonly tasks?: readonly FormatTask[];
+  /**
+   * Largest metadata document (bytes) a repository of this format accepts from an upstream
+   * and parses, unless the operator sets `cache.maxMetadataSize`: one that fits the largest
+   * real documents of the ecosystem with room to spare, so one hostile document cannot
+   * take the server's memory. Default 64 MiB. Read it as `repository.limits.maxMetadataBytes`.
+   */
+  readonly maxMetadataBytes?: number;
   /** Lines a user puts in their client's configuration, printed at start. */
   clientConfig?(repository: RepositoryInfo): readonly string[];
   /**

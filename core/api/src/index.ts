@@ -18,6 +18,7 @@ export {
   GoneError,
   RangeNotSatisfiableError,
   RepositoryPolicyError,
+  ServiceUnavailableError,
 } from './errors.js';
 export type { GroupPlan, LoadedDocument, MergeableDocument } from './group.js';
 export { MEMBER_HEADER } from './group.js';

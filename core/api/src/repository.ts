@@ -60,6 +60,23 @@ export interface Asset {
    * refused above `maxBytes` (default 64 MiB) so an artifact is never buffered by accident.
    */
   read(maxBytes?: number): Promise<Buffer>;
+  /**
+   * Parse the asset as JSON (a metadata document: an upstream's index, a packument): the
+   * value `JSON.parse` gives for the bytes as UTF-8, parsed without holding the event loop
+   * for more than a few milliseconds at a time. Refused above `maxBytes` (default 64 MiB)
+   * with a PayloadTooLargeError. The bytes and their parse count against the host's
+   * metadata memory (`server.metadataMemory`), shared by every request: when it is taken,
+   * this waits a bounded time, then fails with a 503 (`METADATA_MEMORY_BUSY`); a document
+   * larger than all of it fails at once. Bytes that are not JSON: a SyntaxError.
+   */
+  readJson<T = unknown>(maxBytes?: number): Promise<T>;
+  /**
+   * {@link read} for a document the format parses itself (XML, HTML): `use` gets the bytes
+   * and its result is resolved; the metadata memory is held until `use` settles, as with
+   * {@link readJson}. Keep `use` short on the event loop (the documents it gets are small:
+   * the format's limit).
+   */
+  withBytes<T>(maxBytes: number | undefined, use: (bytes: Buffer) => T | Promise<T>): Promise<T>;
 }
 
 /** Options of {@link AssetStore.put}. */
@@ -395,8 +412,13 @@ export interface RepositoryServices {
   readonly format: string;
   /** The repository's config block as written (format-specific keys included). */
   readonly config: Readonly<Record<string, unknown>>;
-  /** Limits in force for this repository. */
-  readonly limits: { readonly maxUploadBytes: number; readonly maxSearchResults: number };
+  /**
+   * Limits in force for this repository. `maxMetadataBytes`: the largest metadata document
+   * (an upstream's packument, index, tag list) the format should accept and parse: the
+   * repository's `cache.maxMetadataSize`, else the format's `maxMetadataBytes` (FormatDefinition),
+   * else 64 MiB.
+   */
+  readonly limits: { readonly maxUploadBytes: number; readonly maxSearchResults: number; readonly maxMetadataBytes: number };
   readonly assets: AssetStore;
   readonly documents: DocumentStore;
   readonly components: ComponentIndex;

@@ -19,7 +19,7 @@ import { listingDocument, metadataDocument } from './documents.js';
 import { deployPlan, readPlan } from './group.js';
 import { deployFile, deployMetadata, deploySidecar, drainBody, getHostedFile, metadataPackage, notAnArtifact } from './hosted.js';
 import { parseMavenPath } from './paths.js';
-import { getProxyFile } from './proxy.js';
+import { MAX_METADATA_BYTES, getProxyFile } from './proxy.js';
 import { childText, children, child, parseXml } from './xml.js';
 
 /** Serve a mergeable document on a hosted or proxy repository: load it, or 404. */
@@ -123,6 +123,7 @@ export const mavenFormat: FormatDefinition = {
   clientConfig,
   validateRepository,
   versionSpace,
+  maxMetadataBytes: MAX_METADATA_BYTES,
   // The proxy's default upstream: the local Maven's mirror, else Maven Central.
   defaultUpstream: () => localMavenMirror() ?? MAVEN_CENTRAL,
 };

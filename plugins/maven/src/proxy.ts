@@ -9,6 +9,7 @@ import {
   type LoadedDocument,
   type ProxyCache,
   type UpstreamFetch,
+  isRegistryError,
 } from '@registry-core/api';
 import { mavenConfig, policyAllows } from './config.js';
 import { DIGEST_LENGTH, type ArtifactPath, type MavenPath, type MetadataPath } from './paths.js';
@@ -16,8 +17,11 @@ import { checksumResponse, contentTypeOf } from './responses.js';
 import { packageOf } from './hosted.js';
 import { parseMetadata, type MavenMetadata } from './metadata.js';
 
-/** Largest metadata document taken from an upstream. */
-const MAX_METADATA_BYTES = 16 * 1024 * 1024;
+/**
+ * Largest metadata document taken from an upstream unless `cache.maxMetadataSize` says
+ * otherwise (real `maven-metadata.xml` files are kilobytes, the largest a few megabytes).
+ */
+export const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 /** The upstream sidecars an artifact is verified against, in order of preference. */
 const VERIFY_WITH = ['sha1', 'md5'] as const;
 
@@ -47,7 +51,7 @@ function fetchOf(ctx: FormatRequestContext, upstream: ProxyCache, target: FilePa
   const name = target.path.slice(target.path.lastIndexOf('/') + 1);
   // A timestamped SNAPSHOT build never changes; `lib-1.0-SNAPSHOT.jar` (non-unique) does.
   const immutable = target.kind === 'artifact' && (!target.snapshot || target.build !== undefined);
-  if (!immutable) return { path: target.path, kind: 'metadata', contentType: contentTypeOf(name), maxBytes: MAX_METADATA_BYTES };
+  if (!immutable) return { path: target.path, kind: 'metadata', contentType: contentTypeOf(name), maxBytes: ctx.repository.limits.maxMetadataBytes };
   return {
     path: target.path,
     kind: 'content',
@@ -108,8 +112,10 @@ export async function getProxyFile(ctx: FormatRequestContext, upstream: ProxyCac
  */
 async function checkMetadata(ctx: FormatRequestContext, asset: Asset): Promise<MavenMetadata> {
   try {
-    return parseMetadata((await asset.read(MAX_METADATA_BYTES)).toString('utf8'));
+    // Parsed under the host's metadata memory.
+    return await asset.withBytes(ctx.repository.limits.maxMetadataBytes, (bytes) => parseMetadata(bytes.toString('utf8')));
   } catch (error) {
+    if (isRegistryError(error) && error.code === 'METADATA_MEMORY_BUSY') throw error;
     await ctx.repository.assets.delete(asset.path);
     throw new UpstreamError(`the upstream's ${asset.path} is not Maven metadata: ${(error as Error).message}`);
   }

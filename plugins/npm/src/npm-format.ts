@@ -18,7 +18,7 @@ import { parseName, type PackageName } from './names.js';
 import type { Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
 import { changeDistTag, deleteTarball, publish, unpublishPackage, updateDocument } from './publish.js';
-import { distTagsResponse, getTarball, packumentDocument, packumentResponse, serveDocument, versionResponse } from './reads.js';
+import { MAX_PACKUMENT_BYTES, distTagsResponse, getTarball, packumentDocument, packumentResponse, serveDocument, versionResponse } from './reads.js';
 import { parseSearchQuery, search, searchDocument } from './search.js';
 import { createToken, listTokens, revokeToken } from './tokens.js';
 
@@ -201,6 +201,7 @@ export const npmFormat: FormatDefinition = {
   authChallenge,
   clientConfig,
   defaultUpstream: localNpmRegistry,
+  maxMetadataBytes: MAX_PACKUMENT_BYTES,
 };
 
 export { localNpmRegistry };

@@ -12,6 +12,7 @@ import {
   type ProxyRepositoryHandle,
   type RepositoryHandle,
   proxyCacheOf,
+  isRegistryError,
 } from '@registry-core/api';
 import semver from 'semver';
 import { expectedFromDist } from './integrity.js';
@@ -37,8 +38,11 @@ export const proxyPackumentPath = (name: PackageName): string => `-/packument/${
 /** Request header naming a dist-tag that `latest` should point at (environments). */
 export const ENVIRONMENT_HEADER = 'registry-environment';
 
-const MAX_PACKUMENT_BYTES = 256 * 1024 * 1024;
-
+/**
+ * Largest upstream packument a proxy takes unless `cache.maxMetadataSize` says otherwise:
+ * the largest real ones are tens of megabytes.
+ */
+export const MAX_PACKUMENT_BYTES = 64 * 1024 * 1024;
 
 /**
  * The upstream's document, tarball URLs rewritten to `baseUrl` and shared through the
@@ -53,7 +57,7 @@ export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: P
     kind: 'metadata',
     headers: { accept: 'application/json' },
     contentType: 'application/json',
-    maxBytes: MAX_PACKUMENT_BYTES,
+    maxBytes: repo.limits.maxMetadataBytes,
   });
   if (!result.found) return undefined;
   const key = `${result.asset.digests.sha256}\u0000${name.name}\u0000${baseUrl}`;
@@ -62,9 +66,12 @@ export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: P
   if (cached) return { value: cached, cache: result.cache, revision };
   let parsed: unknown;
   try {
-    parsed = JSON.parse((await result.asset.read(MAX_PACKUMENT_BYTES)).toString('utf8'));
-  } catch {
-    throw new UpstreamError(`the upstream's document for ${name.name} is not JSON`);
+    // Parsed under the host's metadata memory, without holding the event loop.
+    parsed = await result.asset.readJson(repo.limits.maxMetadataBytes);
+  } catch (error) {
+    // A cached copy over a limit lowered since is the upstream's document too large: a 502.
+    if (isRegistryError(error) && error.status !== 413) throw error;
+    throw new UpstreamError(isRegistryError(error) ? error.message : `the upstream's document for ${name.name} is not JSON`);
   }
   const doc = sanitizeUpstreamPackument(parsed, name);
   rewriteTarballs(doc, baseUrl, name);

@@ -27,7 +27,7 @@ async function referencesOf(repository: RepositoryHandle, image: string): Promis
         continue;
       }
       try {
-        const doc = JSON.parse((await asset.read(4 * 1024 * 1024)).toString('utf8')) as { config?: { digest?: unknown }; layers?: { digest?: unknown }[] };
+        const doc = await asset.readJson<{ config?: { digest?: unknown }; layers?: { digest?: unknown }[] }>(4 * 1024 * 1024);
         for (const d of [doc.config, ...(Array.isArray(doc.layers) ? doc.layers : [])]) if (typeof d?.digest === 'string') refs.add(d.digest);
       } catch {
         return 'all';

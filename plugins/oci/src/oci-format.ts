@@ -34,7 +34,7 @@ import {
 } from './hosted.js';
 import { MAX_MANIFEST_BYTES } from './manifest.js';
 import { imageName, parseDigest } from './names.js';
-import { proxyBlob, proxyManifest, proxyReferrers, proxyTags } from './proxy.js';
+import { MAX_TAG_LIST_BYTES, proxyBlob, proxyManifest, proxyReferrers, proxyTags } from './proxy.js';
 import { ociError, page, pageParams, rootPath, unsupported } from './responses.js';
 
 /** Largest page of a tag list or the catalog. */
@@ -341,6 +341,7 @@ export const ociFormat: FormatDefinition = {
   errorBody,
   authChallenge,
   clientConfig,
+  maxMetadataBytes: MAX_TAG_LIST_BYTES,
   tasks: [gcTask],
   async onRepositoryReady(repository) {
     // Groups find an image's owner in its hosted members' component indexes.

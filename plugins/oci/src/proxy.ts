@@ -5,6 +5,7 @@ import {
   type FormatResponse,
   type ProxyCache,
   type RepositoryHandle,
+  isRegistryError,
 } from '@registry-core/api';
 import { blobResponse, manifestResponse, type CatalogDocument } from './hosted.js';
 import { ACCEPTED_MANIFEST_TYPES, MAX_MANIFEST_BYTES, digestOf } from './manifest.js';
@@ -107,6 +108,12 @@ export async function proxyBlob(ctx: FormatRequestContext, upstream: ProxyCache,
   return { body: result.body, headers: { 'Docker-Content-Digest': digest.text }, cachePolicy: 'immutable', cache: result.cache };
 }
 
+/**
+ * Largest upstream tag list a proxy takes unless `cache.maxMetadataSize` says otherwise
+ * (images with tens of thousands of tags list well under a megabyte).
+ */
+export const MAX_TAG_LIST_BYTES = 16 * 1024 * 1024;
+
 /** The upstream's tags of an image (one list, revalidated after the TTL), with how the cache answered. */
 export async function proxyTags(ctx: FormatRequestContext, upstream: ProxyCache, image: string): Promise<{ tags: string[]; cache: CacheStatus } | undefined> {
   const repository = ctx.repository;
@@ -116,15 +123,17 @@ export async function proxyTags(ctx: FormatRequestContext, upstream: ProxyCache,
     upstreamUrl: `v2/${name}/tags/list`,
     kind: 'metadata',
     contentType: 'application/json',
-    maxBytes: 16 * 1024 * 1024,
+    maxBytes: repository.limits.maxMetadataBytes,
     tokenScope: scopeOf(upstream, image),
   });
   if (!result.found) return undefined;
   let doc: { tags?: unknown };
   try {
-    doc = JSON.parse((await result.asset.read(16 * 1024 * 1024)).toString('utf8')) as { tags?: unknown };
-  } catch {
-    throw ociError('UNKNOWN', 'the upstream sent a tag list that is not JSON', 502);
+    // Parsed under the host's metadata memory, without holding the event loop.
+    doc = await result.asset.readJson<{ tags?: unknown }>(repository.limits.maxMetadataBytes);
+  } catch (error) {
+    if (isRegistryError(error) && error.status !== 413) throw error;
+    throw ociError('UNKNOWN', isRegistryError(error) ? error.message : 'the upstream sent a tag list that is not JSON', 502);
   }
   const tags = Array.isArray(doc.tags) ? doc.tags.filter((t): t is string => typeof t === 'string' && /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/.test(t)) : [];
   return { tags, cache: result.cache };
@@ -149,7 +158,7 @@ export async function proxyReferrers(ctx: FormatRequestContext, upstream: ProxyC
   }
   if (!result.found) return [];
   try {
-    const doc = JSON.parse((await result.asset.read(4 * 1024 * 1024)).toString('utf8')) as { manifests?: unknown };
+    const doc = await result.asset.readJson<{ manifests?: unknown }>(4 * 1024 * 1024);
     return Array.isArray(doc.manifests) ? (doc.manifests as Record<string, unknown>[]).filter((d) => typeof d === 'object' && d !== null && typeof d['digest'] === 'string') : [];
   } catch {
     return [];

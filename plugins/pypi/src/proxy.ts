@@ -7,11 +7,17 @@ import {
   type FormatResponse,
   type ProxyCache,
   type UpstreamPreparation,
+  isRegistryError,
 } from '@registry-core/api';
 import { fileUrl } from './hosted.js';
 import { JSON_V1, parseProjectHtml, parseProjectJson, type DistFile, type ProjectPage } from './simple-index.js';
 
-const MAX_PAGE_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest upstream project page a proxy takes unless `cache.maxMetadataSize` says
+ * otherwise: the largest real ones (projects with tens of thousands of files) are a few
+ * megabytes.
+ */
+export const MAX_PAGE_BYTES = 64 * 1024 * 1024;
 /** Asset path of a cached upstream project page; `simple/` keeps it apart from files. */
 const pagePath = (normalized: string) => `simple/${normalized}/`;
 
@@ -23,31 +29,43 @@ export interface UpstreamPage {
 
 /**
  * The upstream's project page (JSON preferred, HTML understood), cached as metadata with
- * the repository's TTL, revalidated, stale when the upstream is down.
+ * the repository's TTL, revalidated, stale when the upstream is down. `maxBytes`: the
+ * repository's `limits.maxMetadataBytes`.
  */
-export async function loadUpstreamPage(upstream: ProxyCache, normalized: string): Promise<UpstreamPage | undefined> {
+export async function loadUpstreamPage(upstream: ProxyCache, normalized: string, maxBytes: number): Promise<UpstreamPage | undefined> {
   const result = await upstream.fetch({
     path: pagePath(normalized),
     upstreamUrl: `${encodeURIComponent(normalized)}/`,
     kind: 'metadata',
     headers: { accept: `${JSON_V1}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1` },
     contentType: 'text/html',
-    maxBytes: MAX_PAGE_BYTES,
+    maxBytes,
   });
   if (!result.found) return undefined;
-  const text = (await result.asset.read(MAX_PAGE_BYTES)).toString('utf8');
   const pageUrl = new URL(`${encodeURIComponent(normalized)}/`, upstream.upstreamUrl).href;
+  const notJson = () => new UpstreamError(`the upstream's page for ${normalized} is not valid JSON`);
   let page: ProjectPage;
-  if (/json/i.test(result.asset.contentType) || text.trimStart().startsWith('{')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new UpstreamError(`the upstream's page for ${normalized} is not valid JSON`);
+  try {
+    if (/json/i.test(result.asset.contentType)) {
+      // Parsed under the host's metadata memory, without holding the event loop.
+      page = parseProjectJson(await result.asset.readJson(maxBytes).catch((error: unknown) => Promise.reject(isRegistryError(error) ? error : notJson())), pageUrl, normalized);
+    } else {
+      page = await result.asset.withBytes(maxBytes, (bytes) => {
+        const text = bytes.toString('utf8');
+        if (!text.trimStart().startsWith('{')) return parseProjectHtml(text, pageUrl, normalized);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw notJson();
+        }
+        return parseProjectJson(parsed, pageUrl, normalized);
+      });
     }
-    page = parseProjectJson(parsed, pageUrl, normalized);
-  } else {
-    page = parseProjectHtml(text, pageUrl, normalized);
+  } catch (error) {
+    // A cached copy over a limit lowered since is the upstream's page too large: a 502.
+    if (isRegistryError(error) && error.status === 413) throw new UpstreamError(error.message);
+    throw error;
   }
   return { page, cache: result.cache };
 }
@@ -87,7 +105,7 @@ export async function getProxyFile(ctx: FormatRequestContext, upstream: ProxyCac
   const repo = ctx.repository;
   const path = `packages/${normalized}/${filename}${metadata ? '.metadata' : ''}`;
   const prepare = async (): Promise<UpstreamPreparation> => {
-    const loaded = await loadUpstreamPage(upstream, normalized);
+    const loaded = await loadUpstreamPage(upstream, normalized, repo.limits.maxMetadataBytes);
     const file = loaded?.page.files.find((f) => f.filename === filename);
     if (!file) throw new NotFoundError(`${filename} is not a file the upstream lists for ${normalized}`);
     if (metadata) {

@@ -20,7 +20,7 @@ import {
 import { mergePages } from './group.js';
 import { deleteFiles, filePath, hostedPage, hostedProjectNames, loadHostedProject, setYanked, upload, type HostedProject } from './hosted.js';
 import { normalizeName, validateProjectName } from './names.js';
-import { getProxyFile, loadUpstreamPage, rewritePage } from './proxy.js';
+import { MAX_PAGE_BYTES, getProxyFile, loadUpstreamPage, rewritePage } from './proxy.js';
 import { negotiate, renderIndex, renderProjectHtml, renderProjectJson, type ProjectPage } from './simple-index.js';
 import { compareVersions, normalizeVersion } from './versions.js';
 
@@ -64,7 +64,7 @@ function projectDocument(render: (ctx: FormatRequestContext, document: LoadedDoc
         return stored ? { value: { page: hostedPage(stored.value, ctx.baseUrl), hosted: stored.value }, revision: `${stored.revision}` } : undefined;
       }
       if (repo.type !== 'proxy') return undefined;
-      const loaded = await loadUpstreamPage(repo.upstream, normalized);
+      const loaded = await loadUpstreamPage(repo.upstream, normalized, repo.limits.maxMetadataBytes);
       return loaded ? { value: { page: rewritePage(loaded.page, normalized, ctx.baseUrl) }, cache: loaded.cache } : undefined;
     },
     merge: (documents) => ({ page: mergePages(documents.map((d) => d.page)), ...(documents.find((d) => d.hosted) ? { hosted: documents.find((d) => d.hosted)!.hosted! } : {}) }),
@@ -353,6 +353,7 @@ export const pypiFormat: FormatDefinition = {
   authChallenge: basicChallenge,
   clientConfig,
   defaultUpstream: localPipIndex,
+  maxMetadataBytes: MAX_PAGE_BYTES,
   upstreamScope(upstream: string) {
     const url = new URL(upstream);
     // A simple index at <root>/simple/ lists its files under <root>/ (…/packages/…).

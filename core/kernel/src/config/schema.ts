@@ -61,6 +61,10 @@ const repositorySchema = {
         idleTimeout: { ...timeout, default: 60 },
         transferTimeout: { ...timeout, default: 300, description: 'Seconds an upstream body may take, plus a second per `minTransferRate` bytes received; over it the download is cut and nothing is cached.' },
         minTransferRate: { ...size, default: '16kb', description: 'Bytes per second of an upstream body that extend its `transferTimeout` budget (0: the budget is flat).' },
+        maxMetadataSize: {
+          ...size,
+          description: 'Largest metadata document (packument, index page, tag list, maven-metadata.xml) accepted from the upstream and parsed; larger ones are answered 502 and never cached. Default: the format\'s own (npm and PyPI 64mb, Maven 16mb, OCI tag lists 16mb).',
+        },
         allowedOrigins: { type: 'array', items: { type: 'string' }, description: 'Origins besides the upstream\'s own that content URLs and redirects may point at.' },
         allowPrivateAddresses: { type: 'boolean', default: false },
         retries: { type: 'integer', minimum: 0, maximum: 10, default: 2 },
@@ -104,6 +108,12 @@ export const configSchema = {
         shutdownTimeoutSeconds: { ...seconds, default: 10 },
         memoryCacheSize: { ...size, default: '64mb' },
         derivedCacheSize: { ...size, default: '64mb' },
+        metadataMemory: {
+          ...size,
+          default: '512mb',
+          description: 'Memory all requests together may take for metadata documents being read and parsed (a document is counted three times its size); past it, requests wait metadataMemoryWaitSeconds, then get 503. 0: no limit.',
+        },
+        metadataMemoryWaitSeconds: { ...timeout, default: 10, description: 'How long a request waits for metadataMemory before its 503.' },
         minBodyRate: {
           ...size,
           default: '1kb',

@@ -83,6 +83,8 @@ export interface CacheConfig {
   readonly transferTimeoutMs: number;
   /** Bytes per second that extend `transferTimeoutMs`; 0: a flat budget. */
   readonly minTransferRate: number;
+  /** Largest upstream metadata document accepted and parsed; undefined: the format's default. */
+  readonly maxMetadataBytes?: number;
   /**
    * Origins (`scheme://host[:port]`) besides the upstream's own that content URLs found in
    * upstream metadata, and redirects, may point at.
@@ -135,6 +137,10 @@ export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'h
   readonly memoryCacheBytes: number;
   /** Bytes of values formats derive from stored data (parsed indexes, rendered answers) kept in memory. */
   readonly derivedCacheBytes: number;
+  /** Bytes all requests' metadata documents may take while read and parsed (0: no limit). */
+  readonly metadataMemoryBytes: number;
+  /** Milliseconds a request waits for {@link metadataMemoryBytes} before a 503. */
+  readonly metadataMemoryWaitMs: number;
   /** Bytes per second below which a request body is refused with 408 (0: off). */
   readonly minBodyRate: number;
   /** The window {@link minBodyRate} is measured over. */

@@ -17,6 +17,7 @@ import { HashingStream, type KnownDigests } from './hashing.js';
 import { crashPoint } from './crash-points.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { readLimited } from './read-limited.js';
+import { MetadataMemory } from './metadata-memory.js';
 
 const DEFAULT_READ_LIMIT = 64 * 1024 * 1024;
 /** How long bytes replaced by a newer version stay readable (an orphan if the process stops first). */
@@ -93,6 +94,8 @@ export class RepositoryAssetStore implements AssetStore {
      * moves a repository to another storage, older assets are still found where they are.
      */
     private readonly storeNamed: (name: string) => BlobStore | undefined = (name) => (name === blobs.name ? blobs : undefined),
+    /** The process's memory for metadata documents being parsed (readJson, withBytes); default: no budget. */
+    private readonly memory: MetadataMemory = new MetadataMemory(0),
   ) {}
 
   private storeOf(row: AssetRow): BlobStore {
@@ -144,6 +147,15 @@ export class RepositoryAssetStore implements AssetStore {
         if (row.size > maxBytes) throw new PayloadTooLargeError(`${row.path} is ${row.size} bytes, over the ${maxBytes} read limit`);
         const stream = await blobs.open(row.blobKey);
         return readLimited(stream, maxBytes, () => new PayloadTooLargeError(`${row.path} grew past the ${maxBytes} read limit`), () => stream.destroy());
+      },
+      readJson: <T>(maxBytes = DEFAULT_READ_LIMIT): Promise<T> => {
+        if (row.size > maxBytes) return Promise.reject(new PayloadTooLargeError(`${row.path} is ${row.size} bytes, over the ${maxBytes} read limit`));
+        return this.memory.parseJson<T>(row.size, `${this.repository}/${row.path}`, () => asset.read(maxBytes));
+      },
+      withBytes: <T>(maxBytes: number | undefined, use: (bytes: Buffer) => T | Promise<T>): Promise<T> => {
+        const limit = maxBytes ?? DEFAULT_READ_LIMIT;
+        if (row.size > limit) return Promise.reject(new PayloadTooLargeError(`${row.path} is ${row.size} bytes, over the ${limit} read limit`));
+        return this.memory.withBytes(row.size, `${this.repository}/${row.path}`, () => asset.read(limit), use);
       },
     };
     assetBlobs.set(asset, { store: blobs, blobKey: row.blobKey, repository: row.repository });

@@ -289,7 +289,7 @@ export class KernelProxyCache implements ProxyCache {
       }
       if (size !== undefined && request.maxBytes !== undefined && size > request.maxBytes) {
         response.body.destroy();
-        throw new PayloadTooLargeError(`upstream content for ${request.path} is ${size} bytes, over the ${request.maxBytes} allowed`);
+        throw new PayloadTooLargeError(`upstream content for ${request.path} is ${size} bytes, over the ${request.maxBytes} allowed${request.kind === 'metadata' ? ' (cache.maxMetadataSize)' : ''}`);
       }
       const options = {
         kind: request.kind,
@@ -392,9 +392,11 @@ export class KernelProxyCache implements ProxyCache {
       this.logger.warn('upstream failed; answering its last not-found', { repository: this.repository, path: request.path, error });
       return { found: false, cache: 'STALE' };
     }
-    if (isRegistryError(error) && (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_FAILED' || error.code === 'UPSTREAM_BLOCKED' || error.status === 413)) {
+    if (isRegistryError(error) && (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_FAILED' || error.code === 'UPSTREAM_BLOCKED')) {
       throw error;
     }
+    // Too large is the upstream's fault, not the client's: a 502 (nothing was stored).
+    if (isRegistryError(error) && error.status === 413) throw new UpstreamError(error.message, { cause: error });
     throw new UpstreamError(`upstream failed for ${request.path}: ${(error as Error).message}`, { cause: error });
   }
 

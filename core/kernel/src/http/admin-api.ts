@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { BadRequestError, NotFoundError, isRegistryError, type Logger } from '@registry-core/api';
 import { parseSince, type AuditLog } from '../auth/audit-log.js';
 import type { Authentication } from '../auth/authentication.js';
+import type { MetadataMemoryStats } from '../engine/metadata-memory.js';
 import type { Authorization } from '../auth/authorization.js';
 import type { TtlOverrides } from '../engine/ttl-overrides.js';
 import { readRequestBody } from './body.js';
@@ -17,6 +18,8 @@ export interface AdminApiOptions {
   readonly ttls: TtlOverrides;
   /** Proxy counters for the stats endpoint. */
   readonly stats: () => Record<string, unknown>;
+  /** The metadata memory's counters (see MetadataMemory). */
+  readonly metadataMemory: () => MetadataMemoryStats;
   readonly logger: Logger;
 }
 
@@ -32,7 +35,7 @@ export class AdminApi {
     const { options } = this;
     router.get('/-/stats', (ctx) => {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { repositories: options.stats() };
+      ctx.body = { repositories: options.stats(), metadataMemory: options.metadataMemory() };
     });
     // The audit log (the CLI's `audit`): ?since=7d|<date>&user=&repository=&action=&limit=
     router.get('/-/admin/audit', (ctx) =>

@@ -7,6 +7,7 @@ import { AuthService } from '../auth/auth-service.js';
 import type { LoadedConfig } from '../config/types.js';
 import { BlobStore } from '../engine/blob-store.js';
 import { DerivedMemory } from '../engine/derived-cache.js';
+import { MetadataMemory } from '../engine/metadata-memory.js';
 import { BlobMemoryCache } from '../engine/memory-cache.js';
 import { prepareTmpDir } from '../engine/tmp-dir.js';
 import { TtlOverrides } from '../engine/ttl-overrides.js';
@@ -147,10 +148,11 @@ function registerServices(root: DependencyContainer): void {
 
   root.register(K.TtlOverrides, once((c) => new TtlOverrides(resolve(c, K.MetadataStore))));
   root.register(K.DerivedMemory, once(() => new DerivedMemory(config.server.derivedCacheBytes)));
+  root.register(K.MetadataMemory, once(() => new MetadataMemory(config.server.metadataMemoryBytes, config.server.metadataMemoryWaitMs)));
   const unavailable: UnavailableRepository[] = [];
   root.register(K.UnavailableRepositories, { useValue: unavailable });
   root.register(K.Repositories, once((c) =>
-    buildRepositories(config, resolve(c, K.PluginHost), resolve(c, K.MetadataStore), resolve(c, K.BlobStores), logger, unavailable, resolve(c, K.TtlOverrides), resolve(c, K.DerivedMemory)),
+    buildRepositories(config, resolve(c, K.PluginHost), resolve(c, K.MetadataStore), resolve(c, K.BlobStores), logger, unavailable, resolve(c, K.TtlOverrides), resolve(c, K.DerivedMemory), resolve(c, K.MetadataMemory)),
   ));
   root.register(K.HotAnswers, once((c) => {
     const repositories = resolve(c, K.Repositories);
@@ -181,6 +183,7 @@ function registerServices(root: DependencyContainer): void {
     audit: resolve(c, K.AuditLog),
     ttls: resolve(c, K.TtlOverrides),
     stats: () => resolve(c, K.AdminService).stats(),
+    metadataMemory: () => resolve(c, K.MetadataMemory).stats(),
     logger: logger.child({ component: 'http' }),
   })));
   root.register(K.HttpHost, once((c) => {

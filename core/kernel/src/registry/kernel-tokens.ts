@@ -10,6 +10,7 @@ import type { Users } from '../auth/users.js';
 import type { LoadedConfig, RegistryConfig } from '../config/types.js';
 import type { BlobStore } from '../engine/blob-store.js';
 import type { DerivedMemory } from '../engine/derived-cache.js';
+import type { MetadataMemory } from '../engine/metadata-memory.js';
 import type { TtlOverrides } from '../engine/ttl-overrides.js';
 import type { AdminApi } from '../http/admin-api.js';
 import type { Dispatcher, RepositoryRuntime } from '../http/dispatcher.js';
@@ -51,6 +52,7 @@ export const KernelTokens = {
   AuditLog: token<AuditLog>('AuditLog'),
   TtlOverrides: token<TtlOverrides>('TtlOverrides'),
   DerivedMemory: token<DerivedMemory>('DerivedMemory'),
+  MetadataMemory: token<MetadataMemory>('MetadataMemory'),
   Repositories: token<ReadonlyMap<string, RepositoryRuntime>>('Repositories'),
   UnavailableRepositories: token<readonly UnavailableRepository[]>('UnavailableRepositories'),
   HotAnswers: token<HotAnswers>('HotAnswers'),

@@ -5,6 +5,7 @@ import { RepositoryAssetStore } from '../engine/asset-store.js';
 import type { BlobStore } from '../engine/blob-store.js';
 import { RepositoryComponentIndex } from '../engine/component-index.js';
 import type { DerivedMemory } from '../engine/derived-cache.js';
+import type { MetadataMemory } from '../engine/metadata-memory.js';
 import { RepositoryDocumentStore } from '../engine/document-store.js';
 import { KeyedMutex, SingleFlight } from '../engine/keyed-mutex.js';
 import { NamespacedKeyValueStore } from '../engine/kv-store.js';
@@ -15,6 +16,9 @@ import type { RepositoryRuntime } from '../http/dispatcher.js';
 import { FormatRouter } from '../http/format-router.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { PluginHost } from '../plugins/plugin-host.js';
+
+/** Largest metadata document of a format that declares none (FormatDefinition.maxMetadataBytes). */
+const DEFAULT_MAX_METADATA_BYTES = 64 * 1024 * 1024;
 
 /** A repository the registry could not serve, and why. */
 export interface UnavailableRepository {
@@ -36,6 +40,7 @@ export function buildRepositories(
   unavailable: UnavailableRepository[],
   ttls: TtlOverrides,
   derived: DerivedMemory,
+  memory: MetadataMemory,
 ): Map<string, RepositoryRuntime> {
   const flights = new SingleFlight();
   const locks = new KeyedMutex();
@@ -85,13 +90,17 @@ export function buildRepositories(
       skip(name, `invalid configuration: ${(error as Error).message}`);
       continue;
     }
-    const assets = new RepositoryAssetStore(name, blobs, metadata, (storage) => blobStores.get(storage));
+    const assets = new RepositoryAssetStore(name, blobs, metadata, (storage) => blobStores.get(storage), memory);
     const repoLogger = logger.child({ repository: name });
     const services: RepositoryServices = {
       name,
       format: repo.format,
       config: effective,
-      limits: { maxUploadBytes: repo.maxUploadBytes, maxSearchResults: config.limits.maxSearchResults },
+      limits: {
+        maxUploadBytes: repo.maxUploadBytes,
+        maxSearchResults: config.limits.maxSearchResults,
+        maxMetadataBytes: repo.cache.maxMetadataBytes ?? format.definition.maxMetadataBytes ?? DEFAULT_MAX_METADATA_BYTES,
+      },
       assets,
       documents: new RepositoryDocumentStore(name, metadata),
       components: new RepositoryComponentIndex(name, metadata),
