@@ -36,6 +36,16 @@ export interface RepositoryInfo {
   readonly config: Readonly<Record<string, unknown>>;
 }
 
+/** One candidate upstream of a format's zero-config proxy, and where it comes from. */
+export interface DefaultUpstream {
+  readonly url: string;
+  /** Where the URL comes from, told to the operator (`npm config get registry`, `Maven Central`). */
+  readonly source: string;
+}
+
+/** What {@link FormatDefinition.defaultUpstream} gives: one URL, candidates in order, or none. */
+export type DefaultUpstreams = string | readonly DefaultUpstream[] | undefined;
+
 /**
  * A package format: the translation between one ecosystem's wire protocol and the
  * kernel's engine (assets, documents, components, proxy cache, group members).
@@ -88,8 +98,14 @@ export interface FormatDefinition {
    * (added to `cache.allowedOrigins`). Default: the configured URL only.
    */
   upstreamScope?(upstreamUrl: string): { readonly basePath?: string; readonly origins?: readonly string[] };
-  /** Upstream of the zero-config proxy repository of this format. */
-  defaultUpstream?(): string | undefined | Promise<string | undefined>;
+  /**
+   * Upstream of the zero-config proxy repository of this format: candidates, most preferred
+   * first (the registry the local client is configured with, then the ecosystem's public
+   * default). The kernel takes the first that is not this registry itself (a client pointed
+   * here, as the start banner suggests, must not make the proxy proxy itself) and makes no
+   * proxy when none is left. A bare string is one candidate.
+   */
+  defaultUpstream?(): DefaultUpstreams | Promise<DefaultUpstreams>;
   /**
    * Called once per repository at start so the format can validate its own config keys;
    * throw a BadRequestError naming the key to refuse the config.

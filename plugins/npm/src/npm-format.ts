@@ -13,7 +13,7 @@ import {
 import semver from 'semver';
 import { couchLogin, logout, webLogin, whoami } from './account.js';
 import { MAX_AUDIT_BYTES, audit } from './audit.js';
-import { authChallenge, clientConfig, localNpmRegistry } from './client-config.js';
+import { authChallenge, clientConfig, localNpmRegistry, npmDefaultUpstreams } from './client-config.js';
 import { parseName, type PackageName } from './names.js';
 import type { Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
@@ -200,7 +200,7 @@ export const npmFormat: FormatDefinition = {
   errorBody: (error) => ({ contentType: 'application/json; charset=utf-8', body: JSON.stringify({ error: error.message, code: error.code }) }),
   authChallenge,
   clientConfig,
-  defaultUpstream: localNpmRegistry,
+  defaultUpstream: npmDefaultUpstreams,
 };
 
-export { localNpmRegistry };
+export { localNpmRegistry, npmDefaultUpstreams };
