@@ -38,8 +38,9 @@ export async function localNpmRegistry(): Promise<string | undefined> {
 export function npmBuiltinRegistry(): Promise<string | undefined> {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!/^npm_config_/i.test(key)) env[key] = value;
-  const none = path.join(tmpdir(), `registry-core-no-npmrc-${process.pid}`, 'npmrc');
-  return npmConfigRegistry({ env: { ...env, npm_config_userconfig: none, npm_config_globalconfig: none }, cwd: tmpdir() });
+  // Two files that do not exist (npm refuses one file as both).
+  const none = path.join(tmpdir(), `registry-core-no-npmrc-${process.pid}`);
+  return npmConfigRegistry({ env: { ...env, npm_config_userconfig: path.join(none, 'user'), npm_config_globalconfig: path.join(none, 'global') }, cwd: tmpdir() });
 }
 
 /** The zero-config proxy's upstream candidates: the local npm's registry, then npm's own default. */
