@@ -151,3 +151,18 @@ export interface FormatTask {
    */
   run(repository: RepositoryHandle, options: { readonly dryRun: boolean; readonly logger: Logger }): Promise<Readonly<Record<string, unknown>>>;
 }
+
+/**
+ * A client's configured registry URL as a proxy's upstream: an http(s) URL with a trailing
+ * slash, or `undefined` for anything else (what `defaultUpstream` reads from npm, pip...).
+ */
+export function httpBaseUrl(value: string | undefined): string | undefined {
+  try {
+    const url = new URL((value ?? '').trim());
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    if (!url.pathname.endsWith('/')) url.pathname += '/';
+    return url.href;
+  } catch {
+    return undefined;
+  }
+}

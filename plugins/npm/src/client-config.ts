@@ -1,19 +1,7 @@
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { DefaultUpstream, RepositoryInfo } from '@registry-core/api';
-
-/** An http(s) URL with a trailing slash, or undefined. */
-function asUrl(value: string | undefined): string | undefined {
-  try {
-    const url = new URL((value ?? '').trim());
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-    if (!url.pathname.endsWith('/')) url.pathname += '/';
-    return url.href;
-  } catch {
-    return undefined;
-  }
-}
+import { httpBaseUrl as asUrl, type DefaultUpstream, type RepositoryInfo } from '@registry-core/api';
 
 /** `npm config get registry` run as given; its answer as a URL, or undefined. */
 function npmConfigRegistry(options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string | undefined> {

@@ -12,6 +12,7 @@ import {
   type FormatResponse,
   type GroupPlan,
   type LoadedDocument,
+  httpBaseUrl,
   type DefaultUpstream,
   type MergeableDocument,
   type MultipartBody,
@@ -328,16 +329,7 @@ export async function pipDefaultUpstreams(): Promise<DefaultUpstream[]> {
 /** The index pip is configured with (PIP_INDEX_URL, else `pip config`), else PyPI's. */
 export function localPipIndex(): Promise<string> {
   const fallback = PYPI_SIMPLE;
-  const asUrl = (value: string | undefined) => {
-    try {
-      const url = new URL((value ?? '').trim());
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-      if (!url.pathname.endsWith('/')) url.pathname += '/';
-      return url.href;
-    } catch {
-      return undefined;
-    }
-  };
+  const asUrl = httpBaseUrl;
   const fromEnv = asUrl(process.env['PIP_INDEX_URL']);
   if (fromEnv) return Promise.resolve(fromEnv);
   return new Promise((resolve) => {
