@@ -124,6 +124,10 @@ export const mavenFormat: FormatDefinition = {
   validateRepository,
   versionSpace,
   maxMetadataBytes: MAX_METADATA_BYTES,
-  // The proxy's default upstream: the local Maven's mirror, else Maven Central.
-  defaultUpstream: () => localMavenMirror() ?? MAVEN_CENTRAL,
+  // The proxy's default upstream: the local Maven's mirror, else (or when the mirror is this
+  // registry itself) Maven Central.
+  defaultUpstream: () => {
+    const mirror = localMavenMirror();
+    return [...(mirror ? [{ url: mirror, source: 'the mirror in ~/.m2/settings.xml' }] : []), { url: MAVEN_CENTRAL, source: 'Maven Central' }];
+  },
 };

@@ -701,14 +701,22 @@ describe('proxy of a static mirror', () => {
     expect((await r.request('proxy', { path: '/-/v1/search?text=pub' })).json).toMatchObject({ objects: [], total: 0 });
   });
 
-  it('passes audits upstream; a failing upstream is "no advisories"', async () => {
+  it('passes audits upstream; a failing upstream is an error, never "no advisories"', async () => {
     mirror.handler = (path, method, body) =>
       method === 'POST' && path === '-/npm/v1/security/advisories/bulk' ? { status: 200, body: { pub: [{ id: 1, body: body.toString() }] } } : { status: 404 };
     const audit = await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{"pub":["1.0.0"]}'), headers: { 'content-type': 'application/json' } });
     expect(audit.json).toEqual({ pub: [{ id: 1, body: '{"pub":["1.0.0"]}' }] });
     expect((await r.request('local', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{}'), headers: { 'content-type': 'application/json' } })).json).toEqual({});
+    // An upstream whose audit endpoint answers an error, or none at all: an error, which npm
+    // reports as a failed audit (an empty answer would read "found 0 vulnerabilities").
+    const quick = () => r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/audits/quick', body: Buffer.from('{}'), headers: { 'content-type': 'application/json' } });
+    const failing = await quick();
+    expect(failing.status).toBe(502);
+    expect(failing.json).not.toEqual({});
     mirror.down = true;
-    expect((await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/audits/quick', body: Buffer.from('{}'), headers: { 'content-type': 'application/json' } })).json).toEqual({});
+    const down = await quick();
+    expect(down.status).toBeGreaterThanOrEqual(502);
+    expect(down.json).not.toEqual({});
   });
 });
 

@@ -13,7 +13,7 @@ import {
 import semver from 'semver';
 import { couchLogin, logout, webLogin, whoami } from './account.js';
 import { MAX_AUDIT_BYTES, audit } from './audit.js';
-import { authChallenge, clientConfig, localNpmRegistry } from './client-config.js';
+import { authChallenge, clientConfig, localNpmRegistry, npmDefaultUpstreams } from './client-config.js';
 import { parseName, type PackageName } from './names.js';
 import type { Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
@@ -200,8 +200,8 @@ export const npmFormat: FormatDefinition = {
   errorBody: (error) => ({ contentType: 'application/json; charset=utf-8', body: JSON.stringify({ error: error.message, code: error.code }) }),
   authChallenge,
   clientConfig,
-  defaultUpstream: localNpmRegistry,
+  defaultUpstream: npmDefaultUpstreams,
   maxMetadataBytes: MAX_PACKUMENT_BYTES,
 };
 
-export { localNpmRegistry };
+export { localNpmRegistry, npmDefaultUpstreams };

@@ -110,6 +110,7 @@ export function normalizeConfig(
     minBodyRate: parseSize(c.server.minBodyRate)!,
     minBodyRateWindowSeconds: c.server.minBodyRateWindowSeconds,
     maxConnectionsPerClient: c.server.maxConnectionsPerClient,
+    maxUpstreamConnections: c.server.maxUpstreamConnections,
   };
   if (server.publicUrl !== undefined && !isHttpUrl(server.publicUrl)) errors.push('server.publicUrl: must be an http(s) URL');
 
@@ -233,6 +234,7 @@ function cacheConfig(cache: RepositoryBlock['cache']): CacheConfig {
     ...(cache.allowedOrigins !== undefined ? { allowedOrigins: cache.allowedOrigins } : {}),
     allowPrivateAddresses: cache.allowPrivateAddresses,
     retries: cache.retries,
+    maxUpstreamConnections: cache.maxUpstreamConnections,
     staleWhileRevalidate: cache.staleWhileRevalidate,
     ...(cache.contentTtl !== undefined ? { contentTtl: cache.contentTtl } : {}),
     honorCacheControl: cache.honorCacheControl,

@@ -68,6 +68,12 @@ const repositorySchema = {
         allowedOrigins: { type: 'array', items: { type: 'string' }, description: 'Origins besides the upstream\'s own that content URLs and redirects may point at.' },
         allowPrivateAddresses: { type: 'boolean', default: false },
         retries: { type: 'integer', minimum: 0, maximum: 10, default: 2 },
+        maxUpstreamConnections: {
+          type: 'integer',
+          minimum: 1,
+          default: 64,
+          description: 'Most connections this proxy has open at once to one upstream origin (audits and searches too); further requests wait up to upstreamTimeout, at most 1024 of them, then get 503.',
+        },
         staleWhileRevalidate: { ...seconds, default: 0 },
         honorCacheControl: { type: 'boolean', default: false },
         circuitBreaker: {
@@ -125,6 +131,12 @@ export const configSchema = {
           minimum: 0,
           default: 256,
           description: 'Most open connections from one client address (loopback too); further requests get 503 and the connection closed. 0: no limit.',
+        },
+        maxUpstreamConnections: {
+          type: 'integer',
+          minimum: 1,
+          default: 256,
+          description: 'Most upstream connections all proxies together have open at once; further requests wait as for cache.maxUpstreamConnections.',
         },
       },
     },

@@ -6,6 +6,7 @@ import { NotFoundError, isRegistryError, type HostRootAddress, type Logger, type
 import type { Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
 import type { AdminApi } from './admin-api.js';
+import type { LoopMarker } from '../engine/self-upstream.js';
 import { ConnectionGuard } from './connection-guard.js';
 import type { Dispatcher, RepositoryRuntime } from './dispatcher.js';
 import { HostRouter } from './host-router.js';
@@ -31,6 +32,8 @@ export interface HttpHostOptions {
   readonly hotAnswers?: HotAnswers;
   /** Count a hit served by a replayed answer for the repository whose file it is. */
   readonly countHit?: (repository: string) => void;
+  /** This registry's `Via` mark on its upstream requests: a request carrying it is a loop (508). */
+  readonly loopMarker?: LoopMarker;
 }
 
 /**
@@ -280,7 +283,7 @@ export class HttpHost {
     const koa = this.app.callback();
     const hot = this.options.hotAnswers;
     const server = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
-      if (this.guard.refuse(req, res)) return;
+      if (this.guard.refuse(req, res) || this.refuseLoop(req, res)) return;
       this.guard.watchBody(req, res);
       if (hot && !this.draining && hot.serve(req, res)) return;
       void koa(req, res);
@@ -294,7 +297,7 @@ export class HttpHost {
     for (const runtime of this.options.repositories.values()) {
       if (runtime.config.port === undefined) continue;
       const extra = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
-        if (this.guard.refuse(req, res)) return;
+        if (this.guard.refuse(req, res) || this.refuseLoop(req, res)) return;
         this.guard.watchBody(req, res);
         void koa(req, res);
       });
@@ -309,6 +312,20 @@ export class HttpHost {
       this.options.logger.info(`repository ${runtime.name} listening on port ${port}`);
     }
     return server.address() as AddressInfo;
+  }
+
+  /**
+   * 508 for a request this registry sent upstream itself (its `Via` mark): a proxy whose
+   * upstream leads back here would otherwise ask itself again for every answer, without end.
+   */
+  private refuseLoop(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const marker = this.options.loopMarker;
+    if (!marker || !marker.seenIn(req.headers.via)) return false;
+    this.options.logger.warn('refused a request this registry sent upstream itself: a proxy\'s upstream leads back here', { path: (req.url ?? '').slice(0, 200) });
+    const body = JSON.stringify({ error: `loop detected: this request came from this registry (${marker.pseudonym}); a proxy's upstream leads back to this registry` });
+    res.writeHead(508, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+    res.end(body);
+    return true;
   }
 
   /** What every listening server of this host shares: timeouts, connection tracking and limits. */
