@@ -389,7 +389,7 @@ export class KernelProxyCache implements ProxyCache {
       this.logger.warn('upstream failed; answering its last not-found', { repository: this.repository, path: request.path, error });
       return { found: false, cache: 'STALE' };
     }
-    if (isRegistryError(error) && (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_FAILED' || error.code === 'UPSTREAM_BLOCKED' || error.code === 'UPSTREAM_BUSY' || error.status === 413)) {
+    if (isRegistryError(error) && (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_FAILED' || error.code === 'UPSTREAM_BLOCKED' || error.code === 'UPSTREAM_BUSY')) {
       throw error;
     }
     // Too large is the upstream's fault, not the client's: a 502 (nothing was stored).
