@@ -263,6 +263,15 @@ export interface RouteDefinition {
   readonly path: string;
   /** Checked by the host before the handler runs; `none` for endpoints such as login. */
   readonly permission: Permission | 'none';
+  /**
+   * Where the request's credentials are. `header` (default): the host authenticates the
+   * `Authorization` header (or the format's credential headers) and refuses bad ones with a
+   * 401 before the route runs. `body`: the route judges credentials sent in its body (npm's
+   * login, `PUT /-/user/org.couchdb.user:<name>`); a header the host would refuse (a token
+   * revoked when the password changed, still in the client's config) does not refuse the
+   * request, which runs as anonymous.
+   */
+  readonly credentials?: 'header' | 'body';
   /** Default `{ kind: 'none' }`. */
   readonly body?: BodySpec;
   /** Answer a request on a hosted or proxy repository (and on a group whose plan is `group`). */

@@ -109,7 +109,8 @@ const routes: RouteDefinition[] = [
   { method: 'GET', path: '/-/ping', permission: 'read', handler: async () => jsonResponse({}, { cachePolicy: 'no-store' }) },
   { method: 'GET', path: '/-/whoami', permission: 'none', handler: whoami },
   { method: 'POST', path: '/-/v1/login', permission: 'none', handler: webLogin },
-  { method: 'PUT', path: '/-/user/:id', permission: 'none', body: { kind: 'json', limit: 64 * 1024 }, handler: couchLogin },
+  // A login is judged by the name and password in its body, whatever token .npmrc still holds.
+  { method: 'PUT', path: '/-/user/:id', permission: 'none', credentials: 'body', body: { kind: 'json', limit: 64 * 1024 }, handler: couchLogin },
   { method: 'DELETE', path: '/-/user/token/:token', permission: 'none', handler: logout },
   { method: 'POST', path: '/-/npm/v1/tokens', permission: 'none', body: { kind: 'json', limit: 64 * 1024 }, handler: createToken },
   { method: 'GET', path: '/-/npm/v1/tokens', permission: 'none', handler: listTokens },

@@ -110,9 +110,16 @@ export class Dispatcher {
       logger: request.logger.child({ member: member.name }),
     });
     const nested = new Dispatcher(this.repositories, this.auth, this.tmpDir, this.depth + 1, this.groups);
+    // A member that broke (not a RegistryError) is logged here in its own words; the group's
+    // answer says only that it failed.
+    const logged = <T>(member: RepositoryRuntime, answer: Promise<T>): Promise<T> =>
+      answer.catch((error: unknown) => {
+        if (!isRegistryError(error)) request.logger.error('group member failed', { member: member.name, error: String((error as Error)?.stack ?? error) });
+        throw error;
+      });
     return this.groups.serve(runtime, route, ctx, {
-      handle: (member) => nested.dispatch(member, memberRequest(member)),
-      load: (member, merge) => nested.operate(member, memberRequest(member), (_route, memberCtx) => merge.load(memberCtx)),
+      handle: (member) => logged(member, nested.dispatch(member, memberRequest(member))),
+      load: (member, merge) => logged(member, nested.operate(member, memberRequest(member), (_route, memberCtx) => merge.load(memberCtx))),
       refused: (fields) =>
         this.auth.audit.record({
           action: 'group.write-refused',

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Koa, { type Context } from 'koa';
 import { NotFoundError, isRegistryError, type HostRootAddress, type Logger, type Principal, type RepositoryInfo } from '@registry-core/api';
-import type { Authentication } from '../auth/authentication.js';
+import { ANONYMOUS, type Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
 import type { AdminApi } from './admin-api.js';
 import type { LoopMarker } from '../engine/self-upstream.js';
@@ -193,7 +193,7 @@ export class HttpHost {
     const requestId = ctx.state['requestId'] as string;
     const logger = this.options.logger.child({ requestId, repository: name });
     try {
-      const principal = await this.options.authentication.authenticate(this.credentials(ctx, runtime), ctx.ip);
+      const principal = await this.principal(ctx, runtime, rawPath);
       const response = await this.options.dispatcher.dispatch(runtime, {
         method: ctx.method,
         path: rawPath,
@@ -212,6 +212,23 @@ export class HttpHost {
       if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, principal.anonymous, response.cache);
     } catch (error) {
       this.writeError(ctx, runtime, error, logger);
+    }
+  }
+
+  /**
+   * Who asks, by the request's credentials (a 401 when they are refused). A route that
+   * judges the credentials in its body (a login, `credentials: 'body'`) is not refused for
+   * a header that no longer holds (a revoked token left in the client's config): it runs
+   * as anonymous, and the body's credentials decide.
+   */
+  private async principal(ctx: Context, runtime: RepositoryRuntime, rawPath: string): Promise<Principal> {
+    try {
+      return await this.options.authentication.authenticate(this.credentials(ctx, runtime), ctx.ip);
+    } catch (error) {
+      if (!isRegistryError(error) || error.status !== 401) throw error;
+      const found = runtime.router.find(ctx.method, rawPath);
+      if (typeof found === 'object' && found.route.credentials === 'body') return ANONYMOUS;
+      throw error;
     }
   }
 
