@@ -20,3 +20,18 @@ export async function zeroConfigRepositories(plugins: PluginHost, config: Regist
   }
   return repositories;
 }
+
+/**
+ * The configured repositories, each proxy without an `upstream` given its format's default
+ * (FormatDefinition.defaultUpstream). A proxy whose format has none keeps no upstream and is
+ * reported unavailable by buildRepositories.
+ */
+export async function withDefaultUpstreams(plugins: PluginHost, repositories: RegistryConfig['repositories']): Promise<Record<string, RepositoryConfig>> {
+  const filled: Record<string, RepositoryConfig> = { ...repositories };
+  for (const [name, repo] of Object.entries(repositories)) {
+    if (repo.type !== 'proxy' || repo.upstream !== undefined) continue;
+    const upstream = await plugins.formats.get(repo.format)?.definition.defaultUpstream?.();
+    if (upstream) filled[name] = { ...repo, upstream };
+  }
+  return filled;
+}
