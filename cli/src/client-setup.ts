@@ -38,7 +38,9 @@ export function dataDirLine(loaded: LoadedConfig): string {
     case 'config':
       return `data: ${dir} (dataDir in ${loaded.filepath})`;
     default:
-      return `data: ${dir} (${loaded.filepath ? "under the config file's folder" : 'under the current folder: started from another, it is another registry'}; pin it: dataDir in a config file, --data-dir or REGISTRY_CORE_DATA_DIR)`;
+      return loaded.filepath
+        ? `data: ${dir} (dataDir's default, beside the config file)`
+        : `data: ${dir} (under the current folder: started from another, it is another registry; pin it: dataDir in a config file, --data-dir or REGISTRY_CORE_DATA_DIR)`;
   }
 }
 
