@@ -729,14 +729,17 @@ describe('format definition', () => {
     await good.stop();
   });
 
-  it('prints client configuration lines with the nerf-darted token key', () => {
-    const info = { name: 'npm', format: 'npm', type: 'group' as const, url: 'http://localhost:4000/npm/', config: {} };
+  it('prints client configuration lines with the nerf-darted token key, and yarn 4\'s (plain HTTP allowed, no age gate)', () => {
+    const info = { name: 'npm', format: 'npm', type: 'group' as const, url: 'http://127.0.0.1:4000/npm/', config: {} };
     expect(clientConfig(info)).toEqual([
-      'npm config set registry http://localhost:4000/npm/',
-      '.npmrc: //localhost:4000/npm/:_authToken=${NPM_TOKEN}',
-      'npm publish --registry http://localhost:4000/npm/',
+      'npm config set registry http://127.0.0.1:4000/npm/',
+      '.npmrc: //127.0.0.1:4000/npm/:_authToken=${NPM_TOKEN}',
+      // A flow mapping: the whole .yarnrc.yml on one line (checked with yarn 4.18: `yarn config get` reads each key).
+      '.yarnrc.yml (yarn 4): { npmRegistryServer: "http://127.0.0.1:4000/npm/", unsafeHttpWhitelist: ["127.0.0.1"], npmMinimalAgeGate: 0, npmAuthToken: "${NPM_TOKEN}" }',
+      'npm publish --registry http://127.0.0.1:4000/npm/',
     ]);
-    expect(clientConfig({ ...info, type: 'proxy' })).toHaveLength(2);
+    expect(clientConfig({ ...info, type: 'proxy' })).toHaveLength(3);
+    expect(clientConfig({ ...info, url: 'https://npm.example/npm/' })[2]).toBe('.yarnrc.yml (yarn 4): { npmRegistryServer: "https://npm.example/npm/", npmMinimalAgeGate: 0, npmAuthToken: "${NPM_TOKEN}" }');
   });
 
   it('parses dist-tag paths', () => {

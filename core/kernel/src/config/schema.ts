@@ -23,7 +23,10 @@ const repositorySchema = {
   properties: {
     format: { type: 'string', minLength: 1, description: 'The format (ecosystem) this repository serves: npm, pypi, oci, maven, or a plugin\'s.' },
     type: { enum: ['hosted', 'proxy', 'group'], description: 'hosted: stores what is published to it; proxy: caches an upstream; group: one URL over its members.' },
-    upstream: { type: 'string', description: 'A proxy\'s upstream registry (http or https URL).' },
+    upstream: {
+      type: 'string',
+      description: 'A proxy\'s upstream registry (http or https URL). Absent: the format\'s default upstream, as its plugin documents (npm: the registry of the local npm config; PyPI: pip\'s index-url, else the Python Package Index; OCI: Docker Hub; Maven: the mirror in settings.xml, else Maven Central).',
+    },
     members: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'A group\'s members, in the order they are asked.' },
     routing: {
       type: 'object',
@@ -247,7 +250,15 @@ export const configSchema = {
       type: 'object',
       default: {},
       additionalProperties: false,
-      properties: { level: { enum: ['debug', 'info', 'warn', 'error'], default: 'info' }, format: { enum: ['json', 'pretty', 'auto'], default: 'auto' } },
+      properties: {
+        level: { enum: ['debug', 'info', 'warn', 'error'], default: 'info' },
+        format: { enum: ['json', 'pretty', 'auto'], default: 'auto' },
+        access: {
+          type: 'boolean',
+          default: true,
+          description: 'One line per request at info level (method, path without its query, status, milliseconds, request id); false: at debug level only (a reverse proxy in front keeps its own access log).',
+        },
+      },
     },
     repositories: {
       type: 'object',

@@ -190,4 +190,10 @@ export interface LoadedConfig {
   readonly configDir: string;
   /** True when no config file was found and the zero-config default applies. */
   readonly zeroConfig: boolean;
+  /**
+   * Where `dataDir` came from: `option` (`--data-dir`), `env` (REGISTRY_CORE_DATA_DIR),
+   * `config` (the file's `dataDir`), or `default` (`./registry-data` under the config's folder,
+   * or under the current folder when there is no config file). Absent: not known.
+   */
+  readonly dataDirFrom?: 'option' | 'env' | 'config' | 'default';
 }

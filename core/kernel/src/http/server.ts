@@ -34,6 +34,15 @@ export interface HttpHostOptions {
   readonly countHit?: (repository: string) => void;
   /** This registry's `Via` mark on its upstream requests: a request carrying it is a loop (508). */
   readonly loopMarker?: LoopMarker;
+  /** Log every request at info level (`logging.access`); otherwise at debug level. */
+  readonly accessLog?: boolean;
+}
+
+/** A request path as the access log shows it: no query, no token in the path. */
+function loggedPath(path: string): string {
+  const end = path.indexOf('?');
+  // Some clients put secrets in paths (npm logout: /-/user/token/<token>).
+  return (end < 0 ? path : path.slice(0, end)).replace(/\/token\/[^/]+/, '/token/[redacted]');
 }
 
 /**
@@ -100,14 +109,7 @@ export class HttpHost {
         await next();
       } finally {
         this.inFlight--;
-        options.logger.debug('request', {
-          requestId,
-          method: ctx.method,
-          // Some clients put secrets in paths (npm logout: /-/user/token/<token>).
-          path: ctx.path.replace(/\/token\/[^/]+/, '/token/[redacted]'),
-          status: ctx.status,
-          ms: Math.round(performance.now() - started),
-        });
+        this.logRequest(requestId, ctx.method, ctx.path, ctx.status, started);
       }
     });
     // A repository's own port: every path is the repository's.
@@ -124,6 +126,13 @@ export class HttpHost {
       ctx.status = 404;
       ctx.body = { error: 'not found' };
     });
+  }
+
+  /** The access log's line of one request: one line, never a query or a credential. */
+  private logRequest(requestId: string, method: string, path: string, status: number, started: number): void {
+    const fields = { requestId, method, path: loggedPath(path), status, ms: Math.round(performance.now() - started) };
+    if (this.options.accessLog) this.options.logger.info('request', fields);
+    else this.options.logger.debug('request', fields);
   }
 
   /** Repository facts as clients see them from this request's host. */
@@ -302,7 +311,13 @@ export class HttpHost {
     const server = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
       if (this.guard.refuse(req, res) || this.refuseLoop(req, res)) return;
       this.guard.watchBody(req, res);
-      if (hot && !this.draining && hot.serve(req, res)) return;
+      if (hot && !this.draining) {
+        const started = performance.now();
+        if (hot.serve(req, res)) {
+          this.logRequest(String(res.getHeader('X-Request-Id') ?? ''), req.method ?? 'GET', req.url ?? '/', res.statusCode, started);
+          return;
+        }
+      }
       void koa(req, res);
     });
     this.prepare(server);

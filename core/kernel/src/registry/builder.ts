@@ -26,7 +26,7 @@ import { AdminService } from './admin-service.js';
 import { KernelTokens as K, resolve } from './kernel-tokens.js';
 import { buildRepositories, type UnavailableRepository } from './repository-runtimes.js';
 import { Scheduler } from './scheduler.js';
-import { zeroConfigRepositories } from './zero-config.js';
+import { withDefaultUpstreams, zeroConfigRepositories } from './zero-config.js';
 
 export interface RegistryOptions {
   readonly logger?: Logger;
@@ -67,7 +67,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
   addImplicitPlugins(plugins, discovered, loaded.configDir, searchDirs, { formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed });
   await plugins.activate({ formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, allFormats: loaded.zeroConfig }, config);
 
-  if (loaded.zeroConfig) config = { ...config, repositories: await zeroConfigRepositories(plugins, config, logger) };
+  config = { ...config, repositories: loaded.zeroConfig ? await zeroConfigRepositories(plugins, config, logger) : await withDefaultUpstreams(plugins, config, logger) };
   root.register(K.Config, { useValue: config });
 
   const env: ProviderEnvironment = { configDir: loaded.configDir, dataDir: config.dataDir, logger };
@@ -214,7 +214,8 @@ function registerServices(root: DependencyContainer): void {
       loopMarker: resolve(c, K.LoopMarker),
       health: () => admin.healthFacts(),
       adminApi: resolve(c, K.AdminApi),
-      // Every request is logged at debug level, which replayed answers would skip.
+      accessLog: config.logging.access,
+      // At debug level every request goes the whole way through koa (replayed answers are logged too).
       ...(config.logging.level === 'debug' ? {} : { hotAnswers: hot }),
       countHit: (repository) => {
         const upstream = repositories.get(repository)?.proxy;

@@ -74,6 +74,10 @@ export function buildRepositories(
       skip(name, `format ${repo.format} does not support ${repo.type} repositories`);
       continue;
     }
+    if (repo.type === 'proxy' && repo.upstream === undefined) {
+      skip(name, `upstream: required (format ${repo.format} has no default upstream)`);
+      continue;
+    }
     const blobs = blobStores.get(repo.storage);
     if (!blobs) {
       skip(name, `storage "${repo.storage}" is not available`);

@@ -46,3 +46,18 @@ async function pickUpstream(proxy: string, given: DefaultUpstreams, config: Regi
   if (passed.length) logger?.warn(`${proxy}: not made: ${passed.join('; ')}, and no other upstream is known; configure one in a config file`);
   return undefined;
 }
+
+/**
+ * The configured repositories, each proxy without an `upstream` given its format's default
+ * (FormatDefinition.defaultUpstream, its first candidate that is not this registry). A proxy
+ * whose format has none keeps no upstream and is reported unavailable by buildRepositories.
+ */
+export async function withDefaultUpstreams(plugins: PluginHost, config: RegistryConfig, logger?: Logger): Promise<Record<string, RepositoryConfig>> {
+  const filled: Record<string, RepositoryConfig> = { ...config.repositories };
+  for (const [name, repo] of Object.entries(config.repositories)) {
+    if (repo.type !== 'proxy' || repo.upstream !== undefined) continue;
+    const upstream = await pickUpstream(name, await plugins.formats.get(repo.format)?.definition.defaultUpstream?.(), config, logger);
+    if (upstream) filled[name] = { ...repo, upstream };
+  }
+  return filled;
+}
