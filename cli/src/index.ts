@@ -8,6 +8,7 @@ import { registerCallCommand } from './commands/call.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerConfigSchemaCommand } from './commands/config-schema.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerOwnersCommands } from './commands/owners.js';
 import { registerPluginsCommands } from './commands/plugins.js';
 import { registerStartCommand } from './commands/start.js';
 import { registerStatusCommand } from './commands/status.js';
@@ -36,6 +37,7 @@ const commandModules: readonly RegisterCommands[] = [
   registerCallCommand,
   registerCacheTtlCommands,
   registerUserCommands,
+  registerOwnersCommands,
   registerTokenCommands,
 ];
 
