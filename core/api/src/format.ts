@@ -115,9 +115,9 @@ export interface FormatDefinition {
    * refused unless the group's `routing` claims it for that hosted member (a hosted name
    * would shadow the upstream's for every client of the group). A 404 means the proxy does
    * not serve it; any other failure refuses the publish (an upstream that cannot be asked
-   * proves nothing). Without it, formats get no such check.
+   * proves nothing). Without it (or for a name it resolves `undefined` for), no such check.
    */
-  packageDocumentPath?(packageName: string): string;
+  packageDocumentPath?(packageName: string): string | undefined;
 }
 
 /** A request the host refused with 401, for {@link FormatDefinition.authChallenge}. */

@@ -123,6 +123,13 @@ export const mavenFormat: FormatDefinition = {
   clientConfig,
   validateRepository,
   versionSpace,
+  // An artifact's maven-metadata.xml (`groupId:artifactId`): what the kernel asks a group's
+  // proxies before a new artifact is deployed. A groupId's own metadata (plugin prefixes) is not checked.
+  packageDocumentPath: (name) => {
+    const [groupId = '', artifactId = ''] = name.split(':');
+    if (groupId === '' || artifactId === '') return undefined;
+    return `/${groupId.split('.').map(encodeURIComponent).join('/')}/${encodeURIComponent(artifactId)}/maven-metadata.xml`;
+  },
   // The proxy's default upstream: the local Maven's mirror, else Maven Central.
   defaultUpstream: () => localMavenMirror() ?? MAVEN_CENTRAL,
 };

@@ -353,6 +353,8 @@ export const pypiFormat: FormatDefinition = {
   authChallenge: basicChallenge,
   clientConfig,
   defaultUpstream: localPipIndex,
+  // The project's simple page: what the kernel asks a group's proxies before a new project is uploaded.
+  packageDocumentPath: (project) => `/simple/${encodeURIComponent(project)}/`,
   upstreamScope(upstream: string) {
     const url = new URL(upstream);
     // A simple index at <root>/simple/ lists its files under <root>/ (…/packages/…).
