@@ -97,18 +97,19 @@ export class GroupRouter {
 
   /**
    * The proxies a name new to hosted repository `hosted` would shadow: for every group that
-   * reaches `hosted` for the name, its proxy members, unless a `routing` claim on the way
-   * (the group's own or a nested group's) names the path to `hosted` for it (the operator
-   * said the name is this repository's). A hosted name is served instead of the proxies'
-   * (owners answer alone), so publishing it changes what every client of the group gets.
+   * reaches `hosted` for the name, its proxy members. None when a `routing` claim of any group
+   * (its own or a nested group's) leads to `hosted` for the name: the operator said the name
+   * is this repository's, and a claimed name is never asked of an upstream (asking would
+   * leak it). A hosted name is served instead of the proxies' (owners answer alone), so
+   * publishing it changes what every client of the group gets.
    */
   shadowed(hosted: string, packageName: string): { group: string; proxies: Leaf[] }[] {
     const out: { group: string; proxies: Leaf[] }[] = [];
-    for (const runtime of this.repositories.values()) {
-      if (runtime.config.type !== 'group') continue;
+    const groups = [...this.repositories.values()].filter((r) => r.config.type === 'group');
+    if (groups.some((group) => this.claimedFor(group, packageName, hosted, 0))) return [];
+    for (const runtime of groups) {
       const leaves = this.leaves(runtime.name, packageName);
       if (!leaves.some((l) => l.name === hosted && l.type === 'hosted')) continue;
-      if (this.claimedFor(runtime, packageName, hosted, 0)) continue;
       const proxies = leaves.filter((l) => l.type === 'proxy');
       if (proxies.length > 0) out.push({ group: runtime.name, proxies });
     }
