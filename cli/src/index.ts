@@ -8,6 +8,7 @@ import { registerCallCommand } from './commands/call.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerConfigSchemaCommand } from './commands/config-schema.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerOwnersCommands } from './commands/owners.js';
 import { registerPluginsCommands } from './commands/plugins.js';
 import { registerSetupCommand } from './commands/setup.js';
 import { registerStartCommand } from './commands/start.js';
@@ -38,6 +39,7 @@ const commandModules: readonly RegisterCommands[] = [
   registerCallCommand,
   registerCacheTtlCommands,
   registerUserCommands,
+  registerOwnersCommands,
   registerTokenCommands,
 ];
 

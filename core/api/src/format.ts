@@ -130,6 +130,17 @@ export interface FormatDefinition {
    * indexes the images a hosted repository held before it kept a component index).
    */
   onRepositoryReady?(repository: RepositoryHandle): Promise<void>;
+  /**
+   * The path (inside a repository, percent-encoded, starting with `/`) of the document that
+   * says whether a repository serves `packageName` (npm's packument, a PyPI project page).
+   * Before a name new to a hosted repository is published there, the kernel GETs it on the
+   * proxy members of every group the repository is in: a name an upstream already serves is
+   * refused unless a group's `routing` claims it for that hosted member (a hosted name
+   * would shadow the upstream's for every client of the group; a claimed name is never asked). A 404 means the proxy does
+   * not serve it; any other failure refuses the publish (an upstream that cannot be asked
+   * proves nothing). Without it (or for a name it resolves `undefined` for), no such check.
+   */
+  packageDocumentPath?(packageName: string): string | undefined;
 }
 
 /** A request the host refused with 401, for {@link FormatDefinition.authChallenge}. */

@@ -41,6 +41,8 @@ export type {
   RouteDefinition,
   SpilledString,
   MultipartBody,
+  PackageOwner,
+  PackageOwners,
   UploadedFile,
 } from './http.js';
 export { assetResponse, jsonResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';

@@ -5,6 +5,7 @@ export { loadConfig, normalizeConfig, defaultRepository, ConfigError, DATA_DIR_E
 export type { LoadedConfig, RegistryConfig, RepositoryConfig, PluginEntry } from './config/types.js';
 export { MetadataStore } from './metadata/metadata-store.js';
 export { AuthService, type TokenInfo } from './auth/auth-service.js';
+export { PackageOwnership } from './auth/package-owners.js';
 export { AuditLog, parseSince, type AuditEntry, type AuditEvent, type AuditQuery } from './auth/audit-log.js';
 export { hashPassword, verifyPassword } from './auth/password.js';
 export { StructuredLogger } from './logging/logger.js';

@@ -133,4 +133,11 @@ export const mavenFormat: FormatDefinition = {
     const mirror = localMavenMirror();
     return [...(mirror ? [{ url: mirror, source: 'the mirror in ~/.m2/settings.xml' }] : []), { url: MAVEN_CENTRAL, source: 'Maven Central' }];
   },
+  // An artifact's maven-metadata.xml (`groupId:artifactId`): what the kernel asks a group's
+  // proxies before a new artifact is deployed. A groupId's own metadata (plugin prefixes) is not checked.
+  packageDocumentPath: (name) => {
+    const [groupId = '', artifactId = ''] = name.split(':');
+    if (groupId === '' || artifactId === '') return undefined;
+    return `/${groupId.split('.').map(encodeURIComponent).join('/')}/${encodeURIComponent(artifactId)}/maven-metadata.xml`;
+  },
 };

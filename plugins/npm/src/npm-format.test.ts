@@ -390,6 +390,10 @@ describe('hosted: dist-tags, deprecate, unpublish', () => {
     r = await registry();
     for (const v of ['1.0.0', '1.1.0', '2.0.0']) expect((await publish(r, 'local', 'p', v)).status).toBe(201);
     expect((await publish(r, 'local', '@s/q', '1.0.0')).status).toBe(201);
+    // alice published p and owns it; she makes wendy an owner too (`npm owner add`).
+    const doc = (await r.request('local', { path: '/p' })).json;
+    const added = await r.request('local', { method: 'PUT', path: `/p/-rev/${doc._rev}`, user: alice, body: { _id: 'p', _rev: doc._rev, maintainers: [...doc.maintainers, { name: writer }] } });
+    expect(added.status).toBe(200);
   });
 
   const tags = async (path = '/-/package/p/dist-tags') => (await r.request('local', { path })).json;

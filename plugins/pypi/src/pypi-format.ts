@@ -356,6 +356,8 @@ export const pypiFormat: FormatDefinition = {
   clientConfig,
   defaultUpstream: pipDefaultUpstreams,
   maxMetadataBytes: MAX_PAGE_BYTES,
+  // The project's simple page: what the kernel asks a group's proxies before a new project is uploaded.
+  packageDocumentPath: (project) => `/simple/${encodeURIComponent(project)}/`,
   upstreamScope(upstream: string) {
     const url = new URL(upstream);
     // A simple index at <root>/simple/ lists its files under <root>/ (…/packages/…).

@@ -97,12 +97,51 @@ export class GroupRouter {
 
   /** A group's members for a name: those its first matching claim names, else all. */
   private membersFor(group: RepositoryRuntime, packageName: string | undefined): readonly string[] {
-    const members = group.config.members ?? [];
-    if (packageName === undefined) return members;
+    return this.claimOf(group, packageName) ?? group.config.members ?? [];
+  }
+
+  /** The members a group's first matching `routing` claim names for a name; undefined: no claim. */
+  private claimOf(group: RepositoryRuntime, packageName: string | undefined): readonly string[] | undefined {
+    if (packageName === undefined) return undefined;
     for (const [pattern, claimed] of Object.entries(group.config.routing ?? {})) {
       if (globMatches(pattern, packageName)) return claimed;
     }
-    return members;
+    return undefined;
+  }
+
+  /**
+   * The proxies a name new to hosted repository `hosted` would shadow: for every group that
+   * reaches `hosted` for the name, its proxy members. None when a `routing` claim of any group
+   * (its own or a nested group's) leads to `hosted` for the name: the operator said the name
+   * is this repository's, and a claimed name is never asked of an upstream (asking would
+   * leak it). A hosted name is served instead of the proxies' (owners answer alone), so
+   * publishing it changes what every client of the group gets.
+   */
+  shadowed(hosted: string, packageName: string): { group: string; proxies: Leaf[] }[] {
+    const out: { group: string; proxies: Leaf[] }[] = [];
+    const groups = [...this.repositories.values()].filter((r) => r.config.type === 'group');
+    if (groups.some((group) => this.claimedFor(group, packageName, hosted, 0))) return [];
+    for (const runtime of groups) {
+      const leaves = this.leaves(runtime.name, packageName);
+      if (!leaves.some((l) => l.name === hosted && l.type === 'hosted')) continue;
+      const proxies = leaves.filter((l) => l.type === 'proxy');
+      if (proxies.length > 0) out.push({ group: runtime.name, proxies });
+    }
+    return out;
+  }
+
+  /** Whether a `routing` claim matching the name leads from `group` to `hosted`. */
+  private claimedFor(group: RepositoryRuntime, packageName: string, hosted: string, depth: number, claimed = false): boolean {
+    if (depth > 16) return false;
+    const claim = this.claimOf(group, packageName);
+    for (const member of claim ?? group.config.members ?? []) {
+      const runtime = this.repositories.get(member);
+      if (!runtime) continue;
+      if (runtime.config.type === 'group') {
+        if (this.claimedFor(runtime, packageName, hosted, depth + 1, claimed || claim !== undefined)) return true;
+      } else if (member === hosted && (claimed || claim !== undefined)) return true;
+    }
+    return false;
   }
 
   /**

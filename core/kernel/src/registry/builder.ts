@@ -188,6 +188,7 @@ function registerServices(root: DependencyContainer): void {
     authentication: resolve(c, K.Authentication),
     authorization: resolve(c, K.Authorization),
     audit: resolve(c, K.AuditLog),
+    owners: resolve(c, K.Auth).owners,
     ttls: resolve(c, K.TtlOverrides),
     stats: () => resolve(c, K.AdminService).stats(),
     metadataMemory: () => resolve(c, K.MetadataMemory).stats(),
