@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveMavenFolder } from '../helpers/maven.js';
 import { NpmClient } from '../helpers/npm-client.js';
-import { skopeo } from '../helpers/oci.js';
+import { skopeo, writeMultiArchLayout } from '../helpers/oci.js';
 import { buildProject, twineUpload } from '../helpers/python.js';
 import { createUserAndToken, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
@@ -45,7 +45,9 @@ repositories:
   npm: { format: npm, type: group, members: [npm-local, npm-proxy] }
   pypi-local: { format: pypi, type: hosted }
   pypi-proxy: { format: pypi, type: proxy, upstream: "${dead}/simple/" }
-  pypi: { format: pypi, type: group, members: [pypi-local, pypi-proxy] }
+  # The duplicate-upload test publishes a new project while the proxy cannot be asked whether
+  # its upstream serves the name: without a claim that publish is refused (fail closed).
+  pypi: { format: pypi, type: group, members: [pypi-local, pypi-proxy], routing: { "rc-group-*": [pypi-local] } }
   oci-local: { format: oci, type: hosted }
   oci-proxy: { format: oci, type: proxy, upstream: "${dead}/" }
   oci: { format: oci, type: group, members: [oci-local, oci-proxy] }
@@ -91,6 +93,15 @@ repositories:
     expect(inspect.code).not.toBe(0);
     expect(inspect.stderr).toMatch(/502/);
     expect(inspect.stderr).not.toMatch(/manifest unknown|404/i);
+  });
+
+  it('OCI: a push through the group works while the proxy member cannot be asked (a blob check is not a pull)', async () => {
+    const dir = tempDir('oci-push-layout');
+    writeMultiArchLayout(dir, 'v1', 1);
+    const pushed = await skopeo(['copy', '--all', '--dest-tls-verify=false', '--dest-creds', `grace:${token}`, `oci:${dir}:v1`, `docker://127.0.0.1:${registry.port}/oci/team/offline:v1`]);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const inspect = await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://127.0.0.1:${registry.port}/oci/team/offline:v1`]);
+    expect(inspect.code, inspect.stderr).toBe(0);
   });
 
   it('Maven: a file no live member has is a 502 naming each member; one the live proxy has is served', async () => {

@@ -182,7 +182,7 @@ export class GroupRouter {
         // The group's own name-level rules first (auth.permissions with `packages`), then each
         // member's own when it answers.
         ctx.authorize(route.permission === 'none' ? 'read' : route.permission, plan.package);
-        return write ? this.write(group, plan.package, run) : this.read(group, ctx, plan.package, plan.merge, run);
+        return write ? this.write(group, plan.package, run) : this.read(group, ctx, plan.package, plan.merge, run, plan.unreachableIsMissing === true);
       }
     }
   }
@@ -203,7 +203,7 @@ export class GroupRouter {
   }
 
   /** Owners answer alone; without one, the proxies. */
-  private async read(group: RepositoryRuntime, ctx: FormatRequestContext, packageName: string, merge: MergeableDocument<unknown> | undefined, run: MemberRunner): Promise<FormatResponse> {
+  private async read(group: RepositoryRuntime, ctx: FormatRequestContext, packageName: string, merge: MergeableDocument<unknown> | undefined, run: MemberRunner, unreachableIsMissing = false): Promise<FormatResponse> {
     const leaves = this.leaves(group.name, packageName);
     const { owners } = await this.owners(leaves, packageName);
     const candidates = owners.length > 0 ? owners : leaves.filter((l) => l.type === 'proxy');
@@ -221,7 +221,12 @@ export class GroupRouter {
         failures.push({ member: leaf.name, error: failure });
       }
     }
-    throw this.nothingFound(failures, group.name, packageName);
+    const error = this.nothingFound(failures, group.name, packageName);
+    if (unreachableIsMissing && owners.length === 0 && error.status >= 500) {
+      ctx.logger.debug('group proxies unreachable: answered not found', { group: group.name, package: packageName, error: error.message });
+      throw new NotFoundError(error.message.replace(/^no member of/, 'nothing found in'));
+    }
+    throw error;
   }
 
   /**
