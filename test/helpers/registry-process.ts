@@ -30,7 +30,7 @@ export function tempDir(prefix: string): string {
  * Write `config` (YAML text) into a fresh folder and start `registry-core start --config`
  * on a free port. `dir` may be given to reuse a data folder across restarts.
  */
-export async function startRegistry(config: string | undefined, options: { dir?: string; env?: NodeJS.ProcessEnv; port?: number } = {}): Promise<RunningRegistry> {
+export async function startRegistry(config: string | undefined, options: { dir?: string; env?: NodeJS.ProcessEnv; port?: number; args?: readonly string[] } = {}): Promise<RunningRegistry> {
   const dir = options.dir ?? tempDir('registry');
   const configFile = path.join(dir, 'registry-core.config.yaml');
   // In the e2e-postgres project every registry gets a database of its own on the run's
@@ -42,7 +42,7 @@ export async function startRegistry(config: string | undefined, options: { dir?:
   // No config: the zero-config default, found by nothing in `dir`.
   if (config !== undefined) writeFileSync(configFile, config);
   const args = config !== undefined ? ['--config', configFile] : [];
-  const child = spawn(process.execPath, [cliBin, 'start', ...args, '--port', String(options.port ?? 0)], {
+  const child = spawn(process.execPath, [cliBin, 'start', ...args, ...(options.args ?? []), '--port', String(options.port ?? 0)], {
     cwd: dir,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

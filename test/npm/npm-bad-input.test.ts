@@ -55,7 +55,8 @@ repositories:
   npm-outer: { format: npm, type: group, members: [npm-inner, npm-liar] }
   npm-inner: { format: npm, type: group, members: [npm-private] }
   npm-private: { format: npm, type: hosted, anonymousRead: false }
-  npm-mixed: { format: npm, type: group, members: [npm-private, npm-liar] }
+  # "liar" is the upstream's too: publishing it privately is claimed (else refused as shadowing).
+  npm-mixed: { format: npm, type: group, members: [npm-private, npm-liar], routing: { "liar": [npm-private] } }
 `);
     token = await createUserAndToken(registry.configFile, 'alice');
     readOnly = await createUserAndToken(registry.configFile, 'alice', { readOnly: true });

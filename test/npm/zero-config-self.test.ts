@@ -27,7 +27,8 @@ describe('zero-config with clients pointed at the registry itself', () => {
     // The machine's own npm settings out of the way: only this home's config counts.
     const env: NodeJS.ProcessEnv = {};
     for (const key of Object.keys(process.env)) if (/^npm_config_|^PIP_/i.test(key)) env[key] = undefined;
-    registry = await startRegistry(undefined, { port, env: { ...env, HOME: home, npm_config_userconfig: path.join(home, '.npmrc') } });
+    // --verbose: the banner names each proxy's upstream.
+    registry = await startRegistry(undefined, { port, args: ['--verbose'], env: { ...env, HOME: home, npm_config_userconfig: path.join(home, '.npmrc') } });
   });
   afterAll(async () => {
     await registry?.stop();
