@@ -22,7 +22,7 @@ export {
 export type { GroupPlan, LoadedDocument, MergeableDocument } from './group.js';
 export { MEMBER_HEADER } from './group.js';
 export type { RegistryErrorCode } from './errors.js';
-export type { ChallengeRequest, ErrorInfo, FormatDefinition, FormatTask, RepositoryInfo } from './format.js';
+export type { ChallengeRequest, ErrorInfo, FormatDefinition, FormatTask, HostRootContext, HostRootRoute, RepositoryInfo } from './format.js';
 export { basicChallenge, plainTextErrorBody } from './format.js';
 export type {
   AccessGrant,
