@@ -31,11 +31,18 @@ export interface RunResult {
 
 /** Run mvn in batch mode without transfer progress, with the test's settings file. */
 export function mvn(cwd: string, settings: string, localRepository: string, args: readonly string[]): Promise<RunResult> {
+  return runJavaTool(MVN, ['-B', '-ntp', '-s', settings, `-Dmaven.repo.local=${localRepository}`, ...args], cwd);
+}
+
+/**
+ * Run a Java build tool (mvn, ant) in `cwd` with no user config (MAVEN_OPTS, ~/.mavenrc,
+ * ~/.ant and ~/.ivy2 stay out of it): its exit code and output.
+ */
+export function runJavaTool(bin: string, args: readonly string[], cwd: string): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(MVN, ['-B', '-ntp', '-s', settings, `-Dmaven.repo.local=${localRepository}`, ...args], {
+    const child = spawn(bin, args, {
       cwd,
-      // No user config: MAVEN_OPTS and ~/.mavenrc stay out of it.
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: tempDir('mvn-home'), JAVA_HOME: process.env['JAVA_HOME'] ?? '' },
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: tempDir('java-tool-home'), JAVA_HOME: process.env['JAVA_HOME'] ?? '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

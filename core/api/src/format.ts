@@ -1,5 +1,5 @@
-import type { Permission } from './auth.js';
-import type { HostRootAddress, RouteDefinition } from './http.js';
+import type { Permission, Principal } from './auth.js';
+import type { FormatResponse, HostRootAddress, RouteDefinition } from './http.js';
 import type { Logger } from './logger.js';
 import type { RepositoryHandle, RepositoryType } from './repository.js';
 
@@ -80,8 +80,12 @@ export interface FormatDefinition {
    * and on a repository's own port (`repositories.<name>.port`) every path is that
    * repository's. Handlers learn how the client addressed them from
    * {@link FormatRequestContext.hostRoot}.
+   *
+   * `hostRoutes`: what the host answers itself under the prefix, for paths whose first
+   * segment names no repository (OCI's `GET /v2/_catalog`, the images of every repository
+   * the caller may read).
    */
-  readonly hostRoot?: { readonly prefix: string };
+  readonly hostRoot?: { readonly prefix: string; readonly hostRoutes?: readonly HostRootRoute[] };
   /**
    * Upkeep jobs of this format (OCI's garbage collection), run per repository: on a
    * schedule when `intervalSeconds` is set (one node at a time), and on demand by
@@ -141,6 +145,33 @@ export interface FormatDefinition {
    * proves nothing). Without it (or for a name it resolves `undefined` for), no such check.
    */
   packageDocumentPath?(packageName: string): string | undefined;
+}
+
+/**
+ * A path under a {@link FormatDefinition.hostRoot} prefix that is the host's rather than one
+ * repository's. Its errors are rendered as the format's (`errorBody`).
+ */
+export interface HostRootRoute {
+  readonly method: 'GET';
+  /** The rest of the path after the prefix, matched exactly (`/_catalog`). */
+  readonly path: string;
+  handler(ctx: HostRootContext): Promise<FormatResponse>;
+}
+
+/** What a {@link HostRootRoute} handler knows and may ask. */
+export interface HostRootContext {
+  readonly query: URLSearchParams;
+  readonly principal: Principal;
+  /** The protocol root as the client addressed it (`http://h/v2/`, no name prefix). */
+  readonly hostRoot: HostRootAddress;
+  readonly logger: Logger;
+  /**
+   * `GET <prefix><path>` asked of every repository of this format the caller may read, in
+   * configuration order, each addressed at the host root (so its names carry its own
+   * `<repository>/` prefix) with the caller's credentials: the 2xx answers, by repository.
+   * A repository that refuses or fails is left out (and logged at debug level).
+   */
+  eachRepository(path: string, query?: URLSearchParams): Promise<readonly { readonly repository: string; readonly response: FormatResponse }[]>;
 }
 
 /** A request the host refused with 401, for {@link FormatDefinition.authChallenge}. */

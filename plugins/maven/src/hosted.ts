@@ -14,7 +14,7 @@ import {
 } from '@registry-core/api';
 import { mavenConfig, policyAllows, policyRefusal } from './config.js';
 import { listStored, type ListingEntry } from './listing.js';
-import { lastUpdatedStamp, parseMetadata, parsePomCoordinates, versionsSummary, type MavenMetadata, type PluginEntry, type SnapshotVersion } from './metadata.js';
+import { lastUpdatedStamp, parseIvyCoordinates, parseMetadata, parsePomCoordinates, versionsSummary, type MavenMetadata, type PluginEntry, type SnapshotVersion } from './metadata.js';
 import { DIGEST_LENGTH, METADATA_FILE, type ArtifactPath, type ChecksumAlgorithm, type MetadataPath } from './paths.js';
 import { checksumResponse, contentTypeOf, sidecarDigest, textResponse } from './responses.js';
 
@@ -64,6 +64,8 @@ const snapshotKey = (groupId: string, artifactId: string, version: string) => `s
 const pluginsKey = (groupId: string) => `plugins/${groupId}`;
 /** Checksums a client sent before the file they describe (checked when the file comes). */
 const expectKey = (path: string) => `expect/${path}`;
+/** Marks a checksum sidecar a client deployed (verified against its file), one key each. */
+const sidecarKey = (path: string, algorithm: ChecksumAlgorithm) => `sidecar/${path}.${algorithm}`;
 
 /** The package name permission rules see: `groupId:artifactId`. */
 export const packageOf = (target: { groupId: string; artifactId: string }) => `${target.groupId}:${target.artifactId}`;
@@ -98,6 +100,17 @@ function checkPom(bytes: Buffer, target: ArtifactPath): void {
   refuseUnless(version === undefined || version === target.version, `the POM's version ${version} is not ${target.version}, which its path names`);
 }
 
+/**
+ * An Ivy descriptor must be XML with an `<info>` whose organisation, module and revision are
+ * the groupId, artifactId and version its path names (absent ones are not checked).
+ */
+function checkIvyDescriptor(bytes: Buffer, target: ArtifactPath): void {
+  const ivy = parseIvyCoordinates(bytes.toString('utf8'));
+  refuseUnless(ivy.organisation === undefined || ivy.organisation === target.groupId, `the Ivy descriptor's organisation ${ivy.organisation} is not ${target.groupId}, which its path names`);
+  refuseUnless(ivy.module === undefined || ivy.module === target.artifactId, `the Ivy descriptor's module ${ivy.module} is not ${target.artifactId}, which its path names`);
+  refuseUnless(ivy.revision === undefined || ivy.revision === target.version, `the Ivy descriptor's revision ${ivy.revision} is not ${target.version}, which its path names`);
+}
+
 /** `PUT` of an artifact file (jar, pom, classifier, signature) to a hosted repository. */
 export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath): Promise<FormatResponse> {
   const repo = ctx.repository;
@@ -112,6 +125,9 @@ export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath
   if (target.extension === 'pom' && target.classifier === undefined) {
     source = await readSmallBody(body, MAX_DOCUMENT_BYTES, 'the POM');
     checkPom(source, target);
+  } else if (target.descriptor === 'ivy') {
+    source = await readSmallBody(body, MAX_DOCUMENT_BYTES, 'the Ivy descriptor');
+    checkIvyDescriptor(source, target);
   }
   const expected = await repo.kv.get<ExpectedDigests>(expectKey(target.path));
   const existed = (await repo.assets.get(target.path)) !== undefined;
@@ -153,7 +169,10 @@ export async function deployFile(ctx: FormatRequestContext, target: ArtifactPath
     await repo.assets.discard(stored).catch(() => undefined);
     throw error;
   }
-  if (expected) await repo.kv.delete(expectKey(target.path));
+  if (expected) {
+    for (const algorithm of Object.keys(expected) as ChecksumAlgorithm[]) await repo.kv.set(sidecarKey(target.path, algorithm), true);
+    await repo.kv.delete(expectKey(target.path));
+  }
   await repo.components.upsert({ name: packageOf(target), version: target.version, attributes: { groupId: target.groupId, artifactId: target.artifactId } });
   await ctx.audit('publish', { package: packageOf(target), version: target.version, details: { file: name } });
   return textResponse(201, `Created ${name}`);
@@ -202,7 +221,8 @@ export async function deploySidecar(ctx: FormatRequestContext, target: ArtifactP
   if (stored) {
     const actual = await stored.digest(algorithm);
     if (actual !== digest) throw new IntegrityError(`${name} says ${digest}, but the deployed file's ${algorithm} is ${actual}`);
-    // Checksums are served from the stored file's own digests: nothing to store.
+    // Checksums are served from the stored file's own digests: only that it was deployed is kept.
+    await repo.kv.set(sidecarKey(target.path, algorithm), true);
     return textResponse(201, `Verified ${name}`);
   }
   await repo.kv.set(expectKey(target.path), { ...(await repo.kv.get<ExpectedDigests>(expectKey(target.path))), [algorithm]: digest });
@@ -301,7 +321,14 @@ export function metadataPackage(directory: readonly string[]): string {
 /** `GET` of a stored file or its checksum on a hosted repository. */
 export async function getHostedFile(ctx: FormatRequestContext, target: ArtifactPath): Promise<FormatResponse> {
   const stored = await findHostedFile(ctx, target);
-  if (!stored) throw new NotFoundError(`${target.path}${target.checksum ? `.${target.checksum}` : ''} is not in ${ctx.repository.name}`);
+  const name = `${target.path}${target.checksum ? `.${target.checksum}` : ''}`;
+  if (!stored) throw new NotFoundError(`${name} is not in ${ctx.repository.name}`);
+  // A GET of a checksum nobody deployed is computed from the file (every client verifies
+  // downloads so), but a HEAD of it is the existence check Ivy makes before each put
+  // (`overwrite="false"`, its default): there it is not there until a client deploys it.
+  if (target.checksum && ctx.method === 'HEAD' && !(await ctx.repository.kv.get<boolean>(sidecarKey(target.path, target.checksum)))) {
+    throw new NotFoundError(`${name} was not deployed to ${ctx.repository.name} (a GET computes it from the file)`);
+  }
   return storedFileResponse(stored, target);
 }
 

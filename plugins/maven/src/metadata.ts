@@ -212,6 +212,14 @@ export function parsePomCoordinates(text: string): PomCoordinates {
   return { ...(groupId ? { groupId } : {}), ...(artifactId ? { artifactId } : {}), ...(version ? { version } : {}), packaging: childText(project, 'packaging') ?? 'jar' };
 }
 
+/** What an Ivy descriptor (`<ivy-module><info organisation module revision>`) says it describes. */
+export function parseIvyCoordinates(text: string): { organisation?: string; module?: string; revision?: string } {
+  const info = child(parseDocument(text, 'the Ivy descriptor', 'ivy-module'), 'info');
+  if (!info) throw new BadRequestError('the Ivy descriptor has no <info> element', 'INVALID_XML');
+  const { organisation, module, revision } = info.attributes;
+  return { ...(organisation ? { organisation } : {}), ...(module ? { module } : {}), ...(revision ? { revision } : {}) };
+}
+
 /** `yyyyMMddHHmmss` in UTC, Maven's `lastUpdated`. */
 export function lastUpdatedStamp(date: Date): string {
   return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);

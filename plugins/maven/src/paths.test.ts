@@ -47,6 +47,13 @@ describe('Maven repository paths', () => {
     }
   });
 
+  it('takes ivy-<version>.xml in a version folder for the version\'s Ivy descriptor (not for an artifact named ivy)', () => {
+    expect(parseMavenPath('/com/ex/lib/1.0/ivy-1.0.xml.sha1')).toMatchObject({ kind: 'artifact', groupId: 'com.ex', artifactId: 'lib', version: '1.0', descriptor: 'ivy', checksum: 'sha1', path: 'com/ex/lib/1.0/ivy-1.0.xml' });
+    expect(parseMavenPath('/com/ex/lib/1.0-SNAPSHOT/ivy-1.0-SNAPSHOT.xml')).toMatchObject({ kind: 'artifact', snapshot: true, descriptor: 'ivy' });
+    expect(parseMavenPath('/org/apache/ivy/ivy/2.5.1/ivy-2.5.1.xml')).not.toHaveProperty('descriptor');
+    expect(parseMavenPath('/com/ex/lib/1.0/ivy-1.1.xml').kind).toBe('other');
+  });
+
   it('refuses traversal, encoded separators and characters no Maven path has', () => {
     for (const p of ['/com/../etc/passwd', '/com/%2e%2e/x.jar', '/com/./x', '/com%2fex/lib', '/com\\ex/lib.jar', '/com//lib.jar', '/com/ex/%00.jar', '/com/ex/a b.jar', '/com/ex/%zz', '/com/ex/<x>.pom', '/com/ex/lib/1.0/lib-1.0.jar;x']) {
       expect(() => parseMavenPath(p), p).toThrow(/not allowed|percent-encoding/);

@@ -36,6 +36,12 @@ export interface ArtifactPath {
   /** For a timestamped SNAPSHOT build: `yyyyMMdd.HHmmss` and the build number. */
   readonly build?: { readonly timestamp: string; readonly buildNumber: number };
   readonly checksum?: ChecksumAlgorithm;
+  /**
+   * `ivy`: the version's Ivy descriptor, `ivy-<version>.xml` in the version's folder (Ivy's
+   * `[organisation]/[module]/[revision]/ivy-[revision].xml` with `m2compatible`), a file of
+   * the module like its POM.
+   */
+  readonly descriptor?: 'ivy';
 }
 
 /** A `maven-metadata.xml` (or its checksum) in directory `directory`. */
@@ -110,9 +116,15 @@ function artifactOf(segments: readonly string[], name: string, checksum: Checksu
   const artifactId = segments[segments.length - 3]!;
   const version = segments[segments.length - 2]!;
   if (!group.every((g) => ID.test(g)) || !ID.test(artifactId) || !VERSION.test(version)) return undefined;
+  const snapshotVersion = version.endsWith('-SNAPSHOT');
+  // An artifact named `ivy` keeps `ivy-<version>.xml` as an artifact file of its own.
+  if (name === `ivy-${version}.xml` && artifactId !== 'ivy') {
+    const path = [...segments.slice(0, -1), name].join('/');
+    return { kind: 'artifact', path, groupId: group.join('.'), artifactId, version, fileVersion: version, extension: 'xml', snapshot: snapshotVersion, descriptor: 'ivy', ...(checksum ? { checksum } : {}) };
+  }
   if (!name.startsWith(`${artifactId}-`)) return undefined;
   const afterId = name.slice(artifactId.length + 1);
-  const snapshot = version.endsWith('-SNAPSHOT');
+  const snapshot = snapshotVersion;
   let fileVersion: string | undefined;
   let build: ArtifactPath['build'];
   if (afterId.startsWith(version) && /^[.-]/.test(afterId.slice(version.length))) fileVersion = version;

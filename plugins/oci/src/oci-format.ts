@@ -7,6 +7,7 @@ import {
   type FormatRequestContext,
   type FormatResponse,
   type GroupPlan,
+  type HostRootContext,
   type MergeableDocument,
   type Permission,
   type ProxyCache,
@@ -149,6 +150,23 @@ const catalog: MergeableDocument<string[]> = {
     return withApiHeader({ body: { kind: 'json', value: { repositories: result.items.map((i) => `${prefix}${i}`) } }, headers: result.headers, cachePolicy: 'no-store' });
   },
 };
+
+/**
+ * `GET /v2/_catalog` on the main port, where the first segment names no repository: the
+ * `<repository>/<image>` names of every repository the caller may read (each lists what its
+ * own catalog lists), sorted and paged with `n` and `last`.
+ */
+async function hostCatalog(ctx: HostRootContext): Promise<FormatResponse> {
+  const { n, last } = pageParams(ctx.query, MAX_PAGE);
+  const answers = await ctx.eachRepository('/_catalog');
+  const names = answers.flatMap(({ response }) => {
+    const value = response.body?.kind === 'json' ? (response.body.value as { repositories?: unknown }) : undefined;
+    return Array.isArray(value?.repositories) ? value.repositories.filter((r): r is string => typeof r === 'string') : [];
+  });
+  const root = new URL(ctx.hostRoot.url).pathname;
+  const result = page(names, n, last, (lastName) => `${root}_catalog?n=${n}&last=${encodeURIComponent(lastName)}`);
+  return withApiHeader({ body: { kind: 'json', value: { repositories: result.items } }, headers: result.headers, cachePolicy: 'no-store' });
+}
 
 /** `GET /v2/`: 200 for a client with credentials (or any token); 401 with the challenge otherwise. */
 async function versionCheck(ctx: FormatRequestContext): Promise<FormatResponse> {
@@ -345,7 +363,7 @@ function clientConfig(repository: RepositoryInfo): string[] {
 export const ociFormat: FormatDefinition = {
   id: 'oci',
   routes,
-  hostRoot: { prefix: '/v2' },
+  hostRoot: { prefix: '/v2', hostRoutes: [{ method: 'GET', path: '/_catalog', handler: hostCatalog }] },
   errorBody,
   authChallenge,
   clientConfig,

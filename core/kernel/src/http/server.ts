@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Koa, { type Context } from 'koa';
-import { NotFoundError, isRegistryError, type HostRootAddress, type Logger, type Principal, type RepositoryInfo } from '@registry-core/api';
+import { NotFoundError, isRegistryError, type HostRootAddress, type HostRootRoute, type Logger, type Principal, type RepositoryInfo } from '@registry-core/api';
 import { ANONYMOUS, type Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
 import type { AdminApi } from './admin-api.js';
@@ -82,7 +82,7 @@ export class HttpHost {
         ctx.body = { error: 'bad credentials' };
         return;
       }
-      const readable = [...options.repositories.values()].filter((r) => options.canRead(principal, { name: r.name, ...(r.config.anonymousRead !== undefined ? { anonymousRead: r.config.anonymousRead } : {}) }));
+      const readable = [...options.repositories.values()].filter((r) => this.readable(principal, r));
       ctx.body = {
         name: 'registry-core',
         repositories: readable.map((r) => {
@@ -193,8 +193,66 @@ export class HttpHost {
       await this.serveRepository(ctx, root, `${prefix}/`, this.baseUrl(ctx, root.name), { url: `${origin}${prefix}/`, namePrefix: '' });
       return;
     }
+    const hostRoute = root.format.hostRoot?.hostRoutes?.find((r) => r.method === ctx.method && r.path === rest);
+    if (hostRoute) {
+      await this.serveHostRoute(ctx, hostRoute, root, candidates, `${origin}${prefix}/`);
+      return;
+    }
     const logger = this.options.logger.child({ requestId: ctx.state['requestId'] as string });
     this.writeError(ctx, root, new NotFoundError(`no repository named ${first.slice(0, 64)}: names here start with a repository's name`, 'REPOSITORY_UNKNOWN'), logger);
+  }
+
+  /** Whether `principal` may read `runtime` (what the host's own listings show). */
+  private readable(principal: Principal, runtime: RepositoryRuntime): boolean {
+    return this.options.canRead(principal, { name: runtime.name, ...(runtime.config.anonymousRead !== undefined ? { anonymousRead: runtime.config.anonymousRead } : {}) });
+  }
+
+  /**
+   * A host-root path that is the host's (OCI's `/v2/_catalog`): the format's handler answers
+   * from what each readable repository of the format answers, addressed at the host root.
+   */
+  private async serveHostRoute(ctx: Context, route: HostRootRoute, root: RepositoryRuntime, candidates: readonly RepositoryRuntime[], rootUrl: string): Promise<void> {
+    const requestId = ctx.state['requestId'] as string;
+    const logger = this.options.logger.child({ requestId });
+    try {
+      const principal = await this.options.authentication.authenticate(this.credentials(ctx, root), ctx.ip);
+      const prefix = root.format.hostRoot!.prefix;
+      const ask = async (runtime: RepositoryRuntime, path: string, query: URLSearchParams) => {
+        const repositoryLogger = logger.child({ repository: runtime.name });
+        try {
+          const response = await this.options.dispatcher.dispatch(runtime, {
+            method: 'GET',
+            path: `${prefix}${path}`,
+            query,
+            headers: ctx.headers as Record<string, string | undefined>,
+            principal,
+            baseUrl: this.baseUrl(ctx, runtime.name),
+            clientAddress: ctx.ip,
+            requestId,
+            logger: repositoryLogger,
+            hostRoot: { url: `${rootUrl}${runtime.name}/`, namePrefix: `${runtime.name}/` },
+          });
+          const status = response.status ?? 200;
+          return status >= 200 && status < 300 ? [{ repository: runtime.name, response }] : [];
+        } catch (error) {
+          repositoryLogger.debug('left out of a host-root answer', { path, error: String((error as Error)?.message ?? error) });
+          return [];
+        }
+      };
+      const response = await route.handler({
+        query: new URLSearchParams(ctx.querystring),
+        principal,
+        hostRoot: { url: rootUrl, namePrefix: '' },
+        logger,
+        eachRepository: async (path, query = new URLSearchParams()) => {
+          const mine = candidates.filter((r) => r.format === root.format && this.readable(principal, r));
+          return (await Promise.all(mine.map((runtime) => ask(runtime, path, query)))).flat();
+        },
+      });
+      await writeResponse(ctx, response);
+    } catch (error) {
+      this.writeError(ctx, root, error, logger);
+    }
   }
 
   private async serveRepository(ctx: Context, runtime: RepositoryRuntime, rawPath: string, baseUrl: string, hostRoot: HostRootAddress | undefined): Promise<void> {
