@@ -1,5 +1,5 @@
 // What the benchmarks share: temp folders and servers that are cleaned up at the end (and on
-// Ctrl-C), free ports, a process's memory, tar headers, number formatting.
+// Ctrl-C), free ports, a process's memory, tar headers, number formatting, flags.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -142,3 +142,16 @@ export const median = (values) => {
 };
 
 export const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** The value after `--name` on the command line, else `fallback`. */
+export function flag(name, fallback) {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+}
+
+/** Refuse to run: the message, exit code 2. */
+export function fail(message) {
+  console.error(message);
+  process.exit(2);
+}

@@ -18,7 +18,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
-import { cleanup, fmt, freePort, median, memory, spawnServer, tarHeader, temp } from './lib.mjs';
+import { cleanup, fail, flag, fmt, freePort, median, memory, spawnServer, tarHeader, temp } from './lib.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, '..');
@@ -26,11 +26,6 @@ const cli = path.join(root, 'cli', 'bin', 'registry-core.js');
 const SKOPEO = '/usr/bin/skopeo';
 const DISTRIBUTION = '/usr/bin/docker-registry';
 
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const SIZE_MIB = Number(flag('size', '1024'));
 const RUNS = Number(flag('runs', '3'));
 const LAYERS = Number(flag('layers', '4'));
@@ -49,11 +44,6 @@ for (const [name, value] of [['size', SIZE_MIB], ['runs', RUNS], ['layers', LAYE
 if (!existsSync(SKOPEO)) fail('skopeo is missing: apt-get install -y skopeo');
 if (!existsSync(DISTRIBUTION)) fail('docker-registry is missing: apt-get install -y docker-registry');
 if (!existsSync(path.join(root, 'cli', 'dist', 'index.js'))) fail('registry-core is not built: pnpm install (at the repository root)');
-
-function fail(message) {
-  console.error(message);
-  process.exit(2);
-}
 
 // ---------------------------------------------------------------- processes and cleanup
 

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { cleanup, cleanups, fmt, freePort, memory, spawnServer, tar, temp } from './lib.mjs';
+import { cleanup, cleanups, fail, flag, fmt, freePort, memory, spawnServer, tar, temp } from './lib.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, '..');
@@ -29,11 +29,6 @@ const cli = path.join(root, 'cli', 'bin', 'registry-core.js');
 const rawPlugin = path.join(root, 'examples', 'raw-format-plugin');
 const verdaccioBin = path.join(benchDir, 'node_modules', 'verdaccio', 'bin', 'verdaccio');
 
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream'];
 const OPTIONAL = ['drivers'];
 const only = new Set((flag('only', ALL.join(',')) ?? '').split(',').filter(Boolean));
@@ -53,11 +48,6 @@ for (const [what, bin] of needsPeers ? [['nginx', '/usr/sbin/nginx'], ['wrk', '/
 }
 if (needsPeers && !existsSync(verdaccioBin)) fail('Verdaccio is missing: pnpm --dir bench install --ignore-workspace');
 if (!existsSync(cli)) fail('registry-core is not built: pnpm install (at the repository root)');
-
-function fail(message) {
-  console.error(message);
-  process.exit(2);
-}
 
 // ---------------------------------------------------------------- processes and cleanup
 

@@ -19,18 +19,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { storedZip } from '../core/testing/dist/archives.js';
-import { cleanup, fmt, median, memory, spawnServer, tar, temp } from './lib.mjs';
+import { cleanup, fail, flag, fmt, median, memory, spawnServer, tar, temp } from './lib.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, '..');
 const cli = path.join(root, 'cli', 'bin', 'registry-core.js');
 const heapProbe = path.join(benchDir, 'heap-probe.cjs');
 
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const DURATION = Number(flag('duration', '600'));
 const CONNECTIONS = Number(flag('connections', '64'));
 const PUBLISH_RATIO = Number(flag('publish-ratio', '0.1'));
@@ -48,11 +43,6 @@ if (!Number.isFinite(DURATION) || DURATION < 10) fail('--duration must be at lea
 if (!Number.isInteger(CONNECTIONS) || CONNECTIONS < 1) fail('--connections must be a positive integer');
 if (!(PUBLISH_RATIO >= 0 && PUBLISH_RATIO <= 1)) fail('--publish-ratio must be between 0 and 1');
 if (!existsSync(path.join(root, 'cli', 'dist', 'index.js'))) fail('registry-core is not built: pnpm install (at the repository root)');
-
-function fail(message) {
-  console.error(message);
-  process.exit(2);
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pick = (list) => list[Math.floor(Math.random() * list.length)];
