@@ -62,7 +62,7 @@ async function startRegistryCore(label, repositories, { probe = false } = {}) {
     const port = /registry-core \S+ listening on port (\d+)/.exec(out)?.[1];
     return port ? Number(port) : undefined;
   });
-  const run = (argv) => execFileSync(process.execPath, [cli, ...argv, '--config', config], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const run = (argv) => execFileSync(process.execPath, [cli, ...argv, '--config', config], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   run(['user', 'add', USER, '--password', PASSWORD]);
   const token = run(['token', 'create', '--user', USER, '--description', 'soak']).trim().split('\n').pop().trim();
   return { ...server, dir, heapFile, url: `http://127.0.0.1:${server.value}`, token };
