@@ -559,6 +559,8 @@ try {
     }
   }
   const health = await send(agent, 'GET', `${server.url}/-/health`).catch((error) => ({ status: 0, body: Buffer.from(String(error)) }));
+  const proxyStats = await send(agent, 'GET', `${server.url}/-/stats`).then((r) => JSON.parse(r.body.toString('utf8')).repositories ?? {}, () => ({}));
+  const upstreamErrors = Object.values(proxyStats).reduce((sum, r) => sum + (r.upstreamErrors ?? 0), 0);
   agent.destroy();
   const serverErrors = server
     .output()
@@ -601,12 +603,15 @@ try {
   console.log(`server RSS: first ${fmt(window)} s median ${fmt(med(firstWindow, 'rss'), 1)} MB; after warmup median ${fmt(warmMedian, 1)} MB; last ${fmt(window)} s median ${fmt(lastMedian, 1)} MB (${growth >= 0 ? '+' : ''}${fmt(growth * 100, 1)}%): ${flat ? 'FLAT' : 'NOT FLAT'} (tolerance ${fmt(FLAT_TOLERANCE * 100)}%); peak ${fmt(memory(server.pid)?.peakMb ?? NaN, 1)} MB (VmHWM)`);
   console.log(`server V8 heap used: after warmup median ${fmt(med(afterWarmup, 'heapUsed'), 1)} MB; last ${fmt(window)} s median ${fmt(med(lastWindow, 'heapUsed'), 1)} MB`);
   console.log(`server /-/health: ${health.status}; error lines in the server's log: ${serverErrors.length}`);
+  for (const [name, r] of Object.entries(proxyStats)) {
+    console.log(`${name} (/-/stats): ${fmt(r.hits ?? 0)} hits, ${fmt(r.misses ?? 0)} misses, ${fmt(r.stale ?? 0)} stale, ${fmt(r.upstreamRequests ?? 0)} upstream requests, ${r.upstreamErrors ?? 0} upstream errors`);
+  }
   for (const line of serverErrors.slice(0, 10)) console.log(`  ${line.slice(0, 400)}`);
   if (errorSamples.size) {
     console.log('\nErrors, by kind of message (count, one example):');
     for (const { count, example } of [...errorSamples.values()].sort((a, b) => b.count - a.count).slice(0, 20)) console.log(`  ${count}x ${example}`);
   }
-  if (totalErrors > 0 || serverErrors.length > 0 || health.status !== 200) exitCode = 1;
+  if (totalErrors > 0 || missing > 0 || upstreamErrors > 0 || serverErrors.length > 0 || health.status !== 200) exitCode = 1;
   if (!flat) exitCode = 1;
   console.log(`\n${exitCode ? 'FAIL' : 'PASS'} (${fmt((Date.now() - started) / 1000)} s in all)`);
 } catch (error) {
