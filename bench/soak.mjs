@@ -579,13 +579,16 @@ try {
   const growth = (lastMedian - warmMedian) / warmMedian;
   const flat = Math.abs(growth) <= FLAT_TOLERANCE;
 
-  console.log(`\nCurve (one row per ${loadSeconds > 240 ? 'minute' : '15 s'}; every sample above):\n\n| t (s) | RSS (MB) | V8 heap used (MB) | ops/s | errors |\n| ---: | ---: | ---: | ---: | ---: |`);
+  // A row per window: the samples in it. The lowest heap used is the live heap after a
+  // collection (the best sign of a leak); RSS follows the heap V8 has reserved.
   const step = loadSeconds > 240 ? 60 : 15;
-  for (let t = 0; t <= loadSeconds + SAMPLE_SECONDS; t += step) {
-    const s = samples.reduce((best, x) => (Math.abs(x.t - t) < Math.abs(best.t - t) ? x : best));
-    const interval = samples.filter((x) => x.t > t - step && x.t <= t);
-    const ops = interval.length ? interval.reduce((sum, x) => sum + x.opsPerSecond, 0) / interval.length : s.opsPerSecond;
-    console.log(`| ${fmt(s.t)} | ${fmt(s.rss, 1)} | ${fmt(s.heapUsed, 1)} | ${fmt(ops)} | ${s.errors} |`);
+  console.log(`\nCurve, a row per ${step} s (every sample above):\n\n| until t (s) | RSS median (MB) | RSS max (MB) | V8 heap used, lowest (MB) | V8 heap total, max (MB) | external, median (MB) | ops/s | errors |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  const finite = (list, field) => list.map((x) => x[field]).filter(Number.isFinite);
+  for (let t = step; t < loadSeconds + step; t += step) {
+    const rows = samples.filter((x) => x.t > t - step && x.t <= t + 0.5);
+    if (!rows.length) continue;
+    const ops = rows.reduce((sum, x) => sum + x.opsPerSecond, 0) / rows.length;
+    console.log(`| ${fmt(Math.min(t, rows[rows.length - 1].t))} | ${fmt(med(rows, 'rss'), 1)} | ${fmt(Math.max(...finite(rows, 'rss')), 1)} | ${fmt(Math.min(...finite(rows, 'heapUsed')), 1)} | ${fmt(Math.max(...finite(rows, 'heapTotal')), 1)} | ${fmt(med(rows, 'external'), 1)} | ${fmt(ops)} | ${rows[rows.length - 1].errors} |`);
   }
 
   console.log(`\n| operation | count | errors | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |`);
@@ -601,7 +604,8 @@ try {
   const publishes = [...stats].filter(([k]) => k.endsWith(' publish')).reduce((sum, [, s]) => sum + s.ops, 0);
   console.log(`\n${fmt(totalOps)} operations in ${fmt(loadSeconds)} s (${fmt(totalOps / loadSeconds)}/s; ${fmt(publishes)} publishes), ${totalErrors} errors; ${missing} published versions missing from the final listings`);
   console.log(`server RSS: first ${fmt(window)} s median ${fmt(med(firstWindow, 'rss'), 1)} MB; after warmup median ${fmt(warmMedian, 1)} MB; last ${fmt(window)} s median ${fmt(lastMedian, 1)} MB (${growth >= 0 ? '+' : ''}${fmt(growth * 100, 1)}%): ${flat ? 'FLAT' : 'NOT FLAT'} (tolerance ${fmt(FLAT_TOLERANCE * 100)}%); peak ${fmt(memory(server.pid)?.peakMb ?? NaN, 1)} MB (VmHWM)`);
-  console.log(`server V8 heap used: after warmup median ${fmt(med(afterWarmup, 'heapUsed'), 1)} MB; last ${fmt(window)} s median ${fmt(med(lastWindow, 'heapUsed'), 1)} MB`);
+  const lowest = (list) => Math.min(...finite(list, 'heapUsed'));
+  console.log(`server V8 heap used: after warmup median ${fmt(med(afterWarmup, 'heapUsed'), 1)} MB, lowest ${fmt(lowest(afterWarmup), 1)} MB; last ${fmt(window)} s median ${fmt(med(lastWindow, 'heapUsed'), 1)} MB, lowest ${fmt(lowest(lastWindow), 1)} MB`);
   console.log(`server /-/health: ${health.status}; error lines in the server's log: ${serverErrors.length}`);
   for (const [name, r] of Object.entries(proxyStats)) {
     console.log(`${name} (/-/stats): ${fmt(r.hits ?? 0)} hits, ${fmt(r.misses ?? 0)} misses, ${fmt(r.stale ?? 0)} stale, ${fmt(r.upstreamRequests ?? 0)} upstream requests, ${r.upstreamErrors ?? 0} upstream errors`);
