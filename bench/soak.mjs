@@ -30,6 +30,8 @@ const DURATION = Number(flag('duration', '600'));
 const CONNECTIONS = Number(flag('connections', '64'));
 const PUBLISH_RATIO = Number(flag('publish-ratio', '0.1'));
 const SAMPLE_SECONDS = 5;
+// Extra Node.js flags for the server under test only (heap snapshots: --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR).
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** Request timeout: a request taking longer is an error. */
 const TIMEOUT_MS = 60_000;
 /** Memory is flat when the median RSS of the last window is within this of the after-warmup median. */
@@ -56,7 +58,7 @@ async function startRegistryCore(label, repositories, { probe = false } = {}) {
   const config = path.join(dir, 'registry-core.config.yaml');
   writeFileSync(config, `dataDir: ./registry-data\nlogging: { level: warn, format: json }\nrepositories:\n${repositories}`);
   const heapFile = path.join(dir, 'heap.json');
-  const nodeArgs = probe ? ['--require', heapProbe] : [];
+  const nodeArgs = probe ? ['--require', heapProbe, ...SERVER_NODE_ARGS] : [];
   const env = probe ? { ...process.env, SOAK_HEAP_FILE: heapFile } : process.env;
   const server = await spawnServer(process.execPath, [...nodeArgs, cli, 'start', '--port', '0', '--config', config], { cwd: dir, env }, (out) => {
     const port = /registry-core \S+ listening on port (\d+)/.exec(out)?.[1];
