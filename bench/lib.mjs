@@ -1,7 +1,7 @@
 // What the benchmarks share: temp folders and servers that are cleaned up at the end (and on
-// Ctrl-C), free ports.
+// Ctrl-C), free ports, a process's memory, tar headers, number formatting, flags.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -92,4 +92,66 @@ export async function freePort() {
   const { port } = server.address();
   await new Promise((r) => server.close(r));
   return port;
+}
+
+/** VmRSS and VmHWM (peak) of a process in MB (MiB), from /proc; undefined once it is gone. */
+export function memory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)[1]);
+    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A ustar header of one regular file (mode 644, owner 0), `mtime` in seconds. */
+export function tarHeader(name, size, mtime = 0) {
+  const header = Buffer.alloc(512);
+  header.write(name, 0, 100);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+  header.write(`${mtime.toString(8).padStart(11, '0')}\0`, 136);
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\0', 257);
+  header.write('00', 263);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return header;
+}
+
+/** A tar archive of small files (`name → Buffer | string`), ending with its two zero blocks. */
+export function tar(files, mtime = 0) {
+  const parts = [];
+  for (const [name, raw] of Object.entries(files)) {
+    const content = Buffer.from(raw);
+    parts.push(tarHeader(name, content.length, mtime), content, Buffer.alloc((512 - (content.length % 512)) % 512));
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
+export const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+export const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** The value after `--name` on the command line, else `fallback`. */
+export function flag(name, fallback) {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+}
+
+/** Refuse to run: the message, exit code 2. */
+export function fail(message) {
+  console.error(message);
+  process.exit(2);
 }

@@ -18,7 +18,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
-import { cleanup, freePort, spawnServer, temp } from './lib.mjs';
+import { cleanup, fail, flag, fmt, freePort, median, memory, spawnServer, tarHeader, temp } from './lib.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, '..');
@@ -26,11 +26,6 @@ const cli = path.join(root, 'cli', 'bin', 'registry-core.js');
 const SKOPEO = '/usr/bin/skopeo';
 const DISTRIBUTION = '/usr/bin/docker-registry';
 
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const SIZE_MIB = Number(flag('size', '1024'));
 const RUNS = Number(flag('runs', '3'));
 const LAYERS = Number(flag('layers', '4'));
@@ -49,11 +44,6 @@ for (const [name, value] of [['size', SIZE_MIB], ['runs', RUNS], ['layers', LAYE
 if (!existsSync(SKOPEO)) fail('skopeo is missing: apt-get install -y skopeo');
 if (!existsSync(DISTRIBUTION)) fail('docker-registry is missing: apt-get install -y docker-registry');
 if (!existsSync(path.join(root, 'cli', 'dist', 'index.js'))) fail('registry-core is not built: pnpm install (at the repository root)');
-
-function fail(message) {
-  console.error(message);
-  process.exit(2);
-}
 
 // ---------------------------------------------------------------- processes and cleanup
 
@@ -117,24 +107,6 @@ const sha256File = async (file) => {
   await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hash);
   return hash.digest('hex');
 };
-
-function tarHeader(name, size) {
-  const header = Buffer.alloc(512);
-  header.write(name, 0);
-  header.write('0000644\0', 100);
-  header.write('0000000\0', 108);
-  header.write('0000000\0', 116);
-  header.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
-  header.write('00000000000\0', 136);
-  header.write('        ', 148);
-  header.write('0', 156);
-  header.write('ustar\0', 257);
-  header.write('00', 263);
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return header;
-}
 
 /** A digest-computing pass-through. */
 function hashing() {
@@ -235,14 +207,7 @@ async function verifyPulled(dir, pushed, label) {
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-function rssMb(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
-  } catch {
-    return undefined;
-  }
-}
+const rssMb = (pid) => memory(pid)?.rssMb;
 
 /** utime + stime of a process, in seconds. */
 function cpuSeconds(pid) {
@@ -288,13 +253,6 @@ async function measured(pid, argv) {
   sample();
   return { seconds, samples, cpu: cpuSeconds(pid) - cpuBefore };
 }
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function oneRun(label, start, layout, pushed, run) {
   const server = await start();

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { cleanup, cleanups, freePort, spawnServer, temp } from './lib.mjs';
+import { cleanup, cleanups, fail, flag, fmt, freePort, memory, spawnServer, tar, temp } from './lib.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, '..');
@@ -29,11 +29,6 @@ const cli = path.join(root, 'cli', 'bin', 'registry-core.js');
 const rawPlugin = path.join(root, 'examples', 'raw-format-plugin');
 const verdaccioBin = path.join(benchDir, 'node_modules', 'verdaccio', 'bin', 'verdaccio');
 
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream'];
 const OPTIONAL = ['drivers'];
 const only = new Set((flag('only', ALL.join(',')) ?? '').split(',').filter(Boolean));
@@ -53,11 +48,6 @@ for (const [what, bin] of needsPeers ? [['nginx', '/usr/sbin/nginx'], ['wrk', '/
 }
 if (needsPeers && !existsSync(verdaccioBin)) fail('Verdaccio is missing: pnpm --dir bench install --ignore-workspace');
 if (!existsSync(cli)) fail('registry-core is not built: pnpm install (at the repository root)');
-
-function fail(message) {
-  console.error(message);
-  process.exit(2);
-}
 
 // ---------------------------------------------------------------- processes and cleanup
 
@@ -195,18 +185,11 @@ function wrk(url, headers = {}) {
   return { rps, p99ms };
 }
 
-function memory(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)[1]);
-  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
-}
-
 const rows = [];
 function row(scenario, figure, target = '', pass = undefined) {
   rows.push({ scenario, figure, target, result: pass === undefined ? '' : pass ? 'PASS' : 'MISS' });
   console.log(`${scenario}: ${figure}${target ? `  [target ${target}: ${pass ? 'PASS' : 'MISS'}]` : ''}`);
 }
-const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 // ---------------------------------------------------------------- scenarios
 
@@ -377,24 +360,7 @@ async function installs() {
 
 /** A gzipped tarball holding package/package.json, built by hand (ustar). */
 function packageTarball(manifest) {
-  const content = Buffer.from(JSON.stringify(manifest, null, 2));
-  const header = Buffer.alloc(512);
-  const put = (text, offset, length) => header.write(text, offset, length, 'ascii');
-  put('package/package.json', 0, 100);
-  put('0000644\0', 100, 8);
-  put('0000000\0', 108, 8);
-  put('0000000\0', 116, 8);
-  put(`${content.length.toString(8).padStart(11, '0')}\0`, 124, 12);
-  put(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, '0')}\0`, 136, 12);
-  put('        ', 148, 8);
-  put('0', 156, 1);
-  put('ustar\0', 257, 6);
-  put('00', 263, 2);
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
-  const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
-  return gzipSync(Buffer.concat([header, content, padding, Buffer.alloc(1024)]));
+  return gzipSync(tar({ 'package/package.json': JSON.stringify(manifest, null, 2) }, Math.floor(Date.now() / 1000)));
 }
 
 function publishBody(manifest, tarball, base) {

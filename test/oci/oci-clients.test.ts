@@ -2,6 +2,7 @@
 // image from a layout built here to a hosted repository and back, podman pulls and pushes,
 // and the proxy's upstream is the CNCF distribution registry (Debian's docker-registry)
 // seeded by skopeo, behind a pass-through that counts what reaches it.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import {
   countingProxy,
   layoutBlobs,
   podmanRunner,
+  sha256,
   skopeo,
   startDistribution,
   writeLayout,
@@ -163,6 +165,26 @@ describe('OCI with skopeo, podman and the distribution registry', () => {
 
     const tags = await skopeo(['list-tags', '--tls-verify=false', `docker://${host}/oci/demo/base`]);
     expect((JSON.parse(tags.stdout) as { Tags: string[] }).Tags).toEqual(['1']);
+  });
+
+  it('answers a HEAD of a blob it has not cached with the upstream\'s size, without downloading the blob', async () => {
+    // Found by bench/soak.mjs: the answer had no Content-Length (the OCI spec requires it on a blob HEAD).
+    const bytes = randomBytes(3000);
+    const digest = sha256(bytes);
+    const started = await fetch(`${distribution.url}/v2/demo/head-only/blobs/uploads/`, { method: 'POST' });
+    expect(started.status).toBe(202);
+    const location = new URL(started.headers.get('location')!, distribution.url);
+    location.searchParams.set('digest', digest);
+    expect((await fetch(location, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } })).status).toBe(201);
+
+    for (const url of [`${node.url}/oci-proxy/v2/demo/head-only/blobs/${digest}`, `${node.url}/v2/oci/demo/head-only/blobs/${digest}`]) {
+      const head = await fetch(url, { method: 'HEAD' });
+      expect(head.status, url).toBe(200);
+      expect(head.headers.get('docker-content-digest'), url).toBe(digest);
+      expect(head.headers.get('content-length'), url).toBe(String(bytes.length));
+      expect(head.headers.get('content-type'), url).toBe('application/octet-stream');
+    }
+    expect(upstream.count(/GET \/v2\/demo\/head-only\/blobs\//)).toBe(0);
   });
 
   it('serves a proxy on a port of its own at the host root, as registry-mirrors needs, with one upstream request for concurrent pulls', async () => {

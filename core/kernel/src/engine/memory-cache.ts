@@ -31,7 +31,7 @@ export class BlobMemoryCache {
   set(key: string, value: Buffer): void {
     if (!this.accepts(value.length)) return;
     this.delete(key);
-    this.entries.set(key, value);
+    this.entries.set(key, ownMemory(value));
     this.bytes += value.length;
     for (const [oldest, buffer] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
@@ -50,4 +50,17 @@ export class BlobMemoryCache {
   get size(): { readonly entries: number; readonly bytes: number } {
     return { entries: this.entries.size, bytes: this.bytes };
   }
+}
+
+/**
+ * `value`, or a copy in memory of its own when it is a view of a larger buffer. Small
+ * Buffers (from `Buffer.concat`, `Buffer.from`, ...) are slices of a shared 8 KiB pool slab:
+ * kept for hours as they are, each would hold its whole slab alive, many times its size,
+ * and the cache's byte budget would count a fraction of what it really holds.
+ */
+function ownMemory(value: Buffer): Buffer {
+  if (value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) return value;
+  const copy = Buffer.allocUnsafeSlow(value.length);
+  value.copy(copy);
+  return copy;
 }

@@ -37,6 +37,9 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
   if (!body) {
     ctx.body = null;
     ctx.status = status;
+    // koa drops Content-Type and Content-Length when the body is set to null: a bodiless
+    // answer's own (the size a HEAD announces) are set again after it.
+    for (const [k, v] of Object.entries(response.headers ?? {})) if (/^content-(?:type|length)$/i.test(k)) ctx.set(k, v);
     return;
   }
   if (body.kind === 'asset') {
