@@ -1,4 +1,5 @@
-import type { DerivedCache } from '@registry-core/api';
+import type { DerivedCache, RenderedJson } from '@registry-core/api';
+import { renderJsonYielding } from './yielding-stringify.js';
 
 /**
  * The memory every repository's {@link DerivedCache} shares: one least-recently-used map
@@ -8,6 +9,8 @@ import type { DerivedCache } from '@registry-core/api';
 export class DerivedMemory {
   private readonly entries = new Map<string, { value: unknown; bytes: number }>();
   private total = 0;
+  /** Renderings under way, by key: concurrent requests for one answer share one. */
+  private readonly rendering = new Map<string, Promise<RenderedJson>>();
   hits = 0;
   misses = 0;
 
@@ -19,7 +22,28 @@ export class DerivedMemory {
     return {
       get: <T>(key: string) => this.get(prefix + key) as T | undefined,
       set: <T>(key: string, value: T, bytes: number) => this.set(prefix + key, value, bytes),
+      renderJson: (key: string | undefined, produce: () => unknown) => this.renderJson(key === undefined ? undefined : prefix + key, produce),
     };
+  }
+
+  /** {@link DerivedCache.renderJson}: kept, shared while under way, else rendered yieldingly. */
+  private renderJson(key: string | undefined, produce: () => unknown): Promise<RenderedJson> {
+    if (key === undefined) return (async () => renderJsonYielding(await produce()))();
+    const kept = this.get(key) as RenderedJson | undefined;
+    if (kept) return Promise.resolve(kept);
+    const under = this.rendering.get(key);
+    if (under) return under;
+    const rendering = (async () => {
+      try {
+        const rendered = await renderJsonYielding(await produce());
+        this.set(key, rendered, rendered.size);
+        return rendered;
+      } finally {
+        this.rendering.delete(key);
+      }
+    })();
+    this.rendering.set(key, rendering);
+    return rendering;
   }
 
   private get(key: string): unknown {
