@@ -7,7 +7,7 @@
 //   cold      the packument, not cached yet (upstream fetch, store, parse, sanitize, render)
 //   warm      the same again (stored: read, parse, render unless the derived cache kept it)
 //   abbrev    the abbreviated document (Accept: application/vnd.npm.install-v1+json)
-// and prints, per GET, the slowest /-/health answer (the longest the server could not answer
+// (after 5 s of probing alone: the floor, what the machine's own noise gives) and prints, per GET, the slowest /-/health answer (the longest the server could not answer
 // a cached request), the GET's time, and at the end the server's peak RSS (VmHWM).
 // BENCH_SERVER_NODE_ARGS passes Node flags to the server only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { createServer } from 'node:http';
@@ -41,8 +41,8 @@ await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
 const statusOf = (pid) => readFileSync(`/proc/${pid}/status`, 'utf8');
 const kb = (status, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)[1]);
 
-/** GET `url` (the body counted, not kept) while /-/health is asked back to back. */
-async function probed(base, url, headers) {
+/** GET `url` (the body counted, not kept; none: wait `idleMs`) while /-/health is asked back to back. */
+async function probed(base, url, headers, idleMs = 0) {
   let pending = true;
   let worst = 0;
   let probes = 0;
@@ -55,13 +55,17 @@ async function probed(base, url, headers) {
     }
   })();
   const t0 = performance.now();
-  const res = await fetch(url, { headers });
+  let status = 0;
   let bytes = 0;
-  for await (const chunk of res.body) bytes += chunk.length;
+  if (url) {
+    const res = await fetch(url, { headers });
+    status = res.status;
+    for await (const chunk of res.body) bytes += chunk.length;
+  } else await new Promise((resolve) => setTimeout(resolve, idleMs));
   const ms = performance.now() - t0;
   pending = false;
   await probe;
-  return { status: res.status, answerMB: +(bytes / 1048576).toFixed(1), requestMs: Math.round(ms), probes, slowestHealthMs: Math.round(worst) };
+  return { status, answerMB: +(bytes / 1048576).toFixed(1), requestMs: Math.round(ms), probes, slowestHealthMs: Math.round(worst) };
 }
 
 async function run() {
@@ -87,11 +91,13 @@ async function run() {
     await (await fetch(`${base}/-/health`)).text();
     const rssBeforeMB = Math.round(kb(statusOf(child.pid), 'VmRSS') / 1024);
     const url = `${base}/npm-proxy/big`;
+    // The floor: the slowest answer with nothing else to do (the machine's own noise).
+    const idle = await probed(base, undefined, {}, 5000);
     const cold = await probed(base, url, { accept: 'application/json' });
     const warm = await probed(base, url, { accept: 'application/json' });
     const abbrev = await probed(base, url, { accept: 'application/vnd.npm.install-v1+json' });
     const peakRssMB = Math.round(kb(statusOf(child.pid), 'VmHWM') / 1024);
-    return { cold, warm, abbrev, rssBeforeMB, peakRssMB };
+    return { idle, cold, warm, abbrev, rssBeforeMB, peakRssMB };
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
@@ -109,7 +115,7 @@ for (let i = 0; i < runs; i++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log('\n| GET | slowest /-/health, each run (ms) | median | GET time, median (ms) |');
 console.log('| --- | --- | --- | --- |');
-for (const phase of ['cold', 'warm', 'abbrev']) {
+for (const phase of ['idle', 'cold', 'warm', 'abbrev']) {
   const worst = results.map((r) => r[phase].slowestHealthMs);
   console.log(`| ${phase} | ${worst.join(', ')} | ${median(worst)} | ${median(results.map((r) => r[phase].requestMs))} |`);
 }
