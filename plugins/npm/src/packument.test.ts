@@ -1,8 +1,10 @@
+import semver from 'semver';
 import { describe, expect, it } from 'vitest';
 import { parseName } from './names.js';
 import {
   abbreviate,
   highestVersion,
+  maxSatisfyingYielding,
   mergePackuments,
   originalTarball,
   rewriteTarballs,
@@ -152,6 +154,18 @@ describe('withEnvironment', () => {
     expect(withEnvironment(d, 'broken')).toBe(d);
     expect(withEnvironment(d, '__proto__')).toBe(d);
     expect(withEnvironment(d, 'constructor')).toBe(d);
+  });
+});
+
+describe('maxSatisfyingYielding', () => {
+  it('picks what semver.maxSatisfying picks', async () => {
+    const versions = ['1.0.0', '1.2.3', '1.10.0', '2.0.0-beta.1', '2.0.0', '2.1.0-rc.1', '0.9.9', 'junk', '1.2.3-alpha'];
+    for (const range of ['^1.0.0', '~1.2.0', '>=2.0.0-beta.0', '*', '2.x', '<1', '>9', '1.2.3 || 0.9.x', '>=2.1.0-rc.0']) {
+      expect(await maxSatisfyingYielding(versions, range), range).toBe(semver.maxSatisfying(versions, range) ?? undefined);
+    }
+    expect(await maxSatisfyingYielding(versions, 'not a range')).toBeUndefined();
+    const many = Array.from({ length: 5000 }, (_, i) => `1.${i % 97}.${i}`);
+    expect(await maxSatisfyingYielding(many, '^1.5.0')).toBe(semver.maxSatisfying(many, '^1.5.0'));
   });
 });
 

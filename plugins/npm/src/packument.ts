@@ -1,4 +1,4 @@
-import { UpstreamError, forEachEntryYielding, forEachYielding } from '@registry-core/api';
+import { UpstreamError, forEachEntryYielding, forEachYielding, yielder } from '@registry-core/api';
 import semver from 'semver';
 import { tarballFile, type PackageName } from './names.js';
 import { isTarballFileName } from './paths.js';
@@ -174,6 +174,32 @@ export function highestVersion(versions: readonly string[]): string | undefined 
   const valid = versions.filter((v) => semver.valid(v));
   const stable = valid.filter((v) => !semver.prerelease(v));
   return semver.rsort(stable.length ? stable : valid)[0];
+}
+
+/**
+ * `semver.maxSatisfying(versions, range)`, looking at the versions in slices that yield to
+ * the event loop (a packument can list tens of thousands). `undefined` for an invalid range
+ * or when none satisfies it.
+ */
+export async function maxSatisfyingYielding(versions: readonly string[], range: string): Promise<string | undefined> {
+  let parsed: semver.Range;
+  try {
+    parsed = new semver.Range(range);
+  } catch {
+    return undefined;
+  }
+  const pause = yielder();
+  let max: semver.SemVer | undefined;
+  let found: string | undefined;
+  for (let i = 0; i < versions.length; i++) {
+    const v = versions[i]!;
+    if (parsed.test(v) && (max === undefined || max.compare(v) === -1)) {
+      found = v;
+      max = new semver.SemVer(v);
+    }
+    if ((i & 63) === 63 && pause.due()) await pause();
+  }
+  return found;
 }
 
 /**

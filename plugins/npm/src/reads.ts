@@ -22,6 +22,7 @@ import { encodedName, tarballPath, tarballVersion, type PackageName } from './na
 import {
   ABBREVIATED_TYPE,
   abbreviate,
+  maxSatisfyingYielding,
   mergePackuments,
   originalTarball,
   rewriteTarballs,
@@ -155,13 +156,13 @@ export async function packumentResponse(ctx: FormatRequestContext, loaded: Loade
 }
 
 /** `GET /<name>/<version | dist-tag | range>`: one version's document. */
-export function versionResponse(ctx: FormatRequestContext, name: PackageName, spec: string, loaded: LoadedDocument<Packument>): FormatResponse {
+export async function versionResponse(ctx: FormatRequestContext, name: PackageName, spec: string, loaded: LoadedDocument<Packument>): Promise<FormatResponse> {
   const doc = withEnvironment(loaded.value, environmentOf(ctx));
   const tags = doc['dist-tags'];
   let version: string | undefined;
   if (Object.hasOwn(tags, spec)) version = tags[spec];
   else if (Object.hasOwn(doc.versions, spec)) version = spec;
-  else if (semver.validRange(spec)) version = semver.maxSatisfying(Object.keys(doc.versions), spec) ?? undefined;
+  else if (semver.validRange(spec)) version = await maxSatisfyingYielding(Object.keys(doc.versions), spec);
   const found = version !== undefined && Object.hasOwn(doc.versions, version) ? doc.versions[version] : undefined;
   if (!found) throw new NotFoundError(`${name.name}@${spec} is not in ${ctx.repository.name}`);
   return jsonResponse(found, loaded.cache ? { cache: loaded.cache } : {});
