@@ -41,6 +41,8 @@ describe('DerivedMemory.renderJson', () => {
     await a.renderJson(undefined, produce);
     expect(produced).toBe(4);
     expect(memory.stats().entries).toBe(before);
+    // Four renderings (the kept one and the shared one are not renderings).
+    expect(memory.stats().renders).toBe(4);
   });
 
   it('keeps nothing when producing or rendering fails, and tries again next time', async () => {

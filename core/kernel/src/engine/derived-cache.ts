@@ -1,6 +1,17 @@
 import type { DerivedCache, RenderedJson } from '@registry-core/api';
 import { renderJsonYielding } from './yielding-stringify.js';
 
+/** What `/-/stats` shows of the derived memory (`derived`). */
+export interface DerivedMemoryStats {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly maxBytes: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly renders: number;
+  readonly renderYields: number;
+}
+
 /**
  * The memory every repository's {@link DerivedCache} shares: one least-recently-used map
  * bounded by the bytes its entries account for. Keys carry the identity of what a value is
@@ -13,6 +24,9 @@ export class DerivedMemory {
   private readonly rendering = new Map<string, Promise<RenderedJson>>();
   hits = 0;
   misses = 0;
+  /** Answers rendered by {@link DerivedCache.renderJson}, and the times their renderings gave the event loop back. */
+  renders = 0;
+  renderYields = 0;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -28,14 +42,19 @@ export class DerivedMemory {
 
   /** {@link DerivedCache.renderJson}: kept, shared while under way, else rendered yieldingly. */
   private renderJson(key: string | undefined, produce: () => unknown): Promise<RenderedJson> {
-    if (key === undefined) return (async () => renderJsonYielding(await produce()))();
+    const render = async (): Promise<RenderedJson> => {
+      const value = await produce();
+      this.renders++;
+      return renderJsonYielding(value, { onYield: () => this.renderYields++ });
+    };
+    if (key === undefined) return render();
     const kept = this.get(key) as RenderedJson | undefined;
     if (kept) return Promise.resolve(kept);
     const under = this.rendering.get(key);
     if (under) return under;
     const rendering = (async () => {
       try {
-        const rendered = await renderJsonYielding(await produce());
+        const rendered = await render();
         this.set(key, rendered, rendered.size);
         return rendered;
       } finally {
@@ -76,8 +95,8 @@ export class DerivedMemory {
     }
   }
 
-  /** Entries, bytes and hit counts, for `/-/stats`. */
-  stats(): { entries: number; bytes: number; maxBytes: number; hits: number; misses: number } {
-    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses };
+  /** Entries, bytes, hit counts and renderings, for `/-/stats`. */
+  stats(): DerivedMemoryStats {
+    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, renders: this.renders, renderYields: this.renderYields };
   }
 }
