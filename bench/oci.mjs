@@ -74,7 +74,7 @@ repositories:
   const server = await spawnServer(process.execPath, [...SERVER_NODE_ARGS, cli, 'start', '--port', '0', '--config', config], { cwd: dir }, (out) => {
     const main = /registry-core \S+ listening on port (\d+)/.exec(out)?.[1];
     // At logging.level warn the repository's own "listening" line is not logged; the banner names its URL.
-    const own = new RegExp(`${REPOSITORY}\\s+\\(oci hosted\\)\\s+http://127\\.0\\.0\\.1:(\\d+)/`).exec(out)?.[1];
+    const own = new RegExp(`^\\s+${REPOSITORY}\\s+http://127\\.0\\.0\\.1:(\\d+)/`, 'm').exec(out)?.[1];
     return main && own ? Number(own) : undefined;
   });
   execFileSync(process.execPath, [cli, 'user', 'add', USER, '--password', PASSWORD, '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });

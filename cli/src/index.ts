@@ -8,14 +8,16 @@ import { registerCallCommand } from './commands/call.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerConfigSchemaCommand } from './commands/config-schema.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerOwnersCommands } from './commands/owners.js';
 import { registerPluginsCommands } from './commands/plugins.js';
+import { registerSetupCommand } from './commands/setup.js';
 import { registerStartCommand } from './commands/start.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerStorageCommands } from './commands/storage.js';
 import { registerTaskCommand } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerUserCommands } from './commands/users.js';
-import { version } from './runtime.js';
+import { pinDataDir, version } from './runtime.js';
 
 /**
  * Every command module, in the order `--help` lists them. A new command group is one
@@ -24,6 +26,7 @@ import { version } from './runtime.js';
  */
 const commandModules: readonly RegisterCommands[] = [
   registerStartCommand,
+  registerSetupCommand,
   registerConfigCommands,
   registerConfigSchemaCommand,
   registerPluginsCommands,
@@ -36,13 +39,16 @@ const commandModules: readonly RegisterCommands[] = [
   registerCallCommand,
   registerCacheTtlCommands,
   registerUserCommands,
+  registerOwnersCommands,
   registerTokenCommands,
 ];
 
 export function buildProgram(): Command {
   const program = new Command('registry-core')
     .description('One registry server for npm and every other package ecosystem, as plugins.')
-    .version(version);
+    .version(version)
+    .option('--data-dir <dir>', 'the data folder, for every command (overrides dataDir of the config and REGISTRY_CORE_DATA_DIR)')
+    .hook('preAction', () => pinDataDir(program.opts<{ dataDir?: string }>().dataDir));
   for (const register of commandModules) register(program);
   return program;
 }

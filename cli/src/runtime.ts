@@ -1,20 +1,34 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AuthService, MetadataStore, Registry, loadConfig, type LoadedConfig } from '@registry-core/kernel';
+import { AuthService, MetadataStore, Registry, StructuredLogger, loadConfig, type LoadedConfig } from '@registry-core/kernel';
 
 /** The installed `registry-core` package: first-party plugins are looked up from here too. */
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const version = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** The config of `--config` (or found from this folder), with `--port` and `--host` applied. */
-export async function load(options: { config?: string; port?: number; host?: string }): Promise<LoadedConfig> {
-  return loadConfig({ file: options.config, overrides: { port: options.port, host: options.host } });
+/** The program's `--data-dir` (every command's), set before a command runs. */
+let dataDirOption: string | undefined;
+
+/** Pin the data folder for every command of this run (`--data-dir`). */
+export function pinDataDir(dir: string | undefined): void {
+  dataDirOption = dir;
 }
 
-/** A registry built from a loaded config, not listening. */
-export function createRegistry(loaded: LoadedConfig): Promise<Registry> {
-  return Registry.create(loaded, { pluginSearchDirs: [packageRoot] });
+/** The config of `--config` (or found from this folder), with `--port`, `--host` and `--data-dir` applied. */
+export async function load(options: { config?: string; port?: number; host?: string }): Promise<LoadedConfig> {
+  return loadConfig({ file: options.config, overrides: { port: options.port, host: options.host, dataDir: dataDirOption } });
+}
+
+/**
+ * A registry built from a loaded config, not listening. `server`: the process serves it and
+ * logs as configured; otherwise (a one-shot command whose output is for a person) only
+ * warnings and errors are logged, as readable text, so no log line mixes into the output.
+ */
+export function createRegistry(loaded: LoadedConfig, options: { server?: boolean } = {}): Promise<Registry> {
+  const { level, format } = loaded.config.logging;
+  const logger = options.server ? undefined : StructuredLogger.create(level === 'debug' ? 'debug' : level === 'error' ? 'error' : 'warn', format === 'auto' ? 'pretty' : format);
+  return Registry.create(loaded, { pluginSearchDirs: [packageRoot], ...(logger ? { logger } : {}) });
 }
 
 

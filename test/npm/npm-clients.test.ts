@@ -20,6 +20,7 @@ describe('npm clients against hosted, proxy and group', () => {
   let upstream: RunningRegistry;
   let registry: RunningRegistry;
   let token: string;
+  let upstreamClient: NpmClient;
   let readOnlyToken: string;
   let group: string;
   let local: string;
@@ -33,13 +34,11 @@ repositories:
   public: { format: npm, type: hosted }
 `);
     const upstreamToken = await createUserAndToken(upstream.configFile, 'public-publisher');
-    const upstreamClient = new NpmClient(`${upstream.url}/public/`, upstreamToken);
+    upstreamClient = new NpmClient(`${upstream.url}/public/`, upstreamToken);
     for (const pkg of [
       { name: 'pub-dep-b', version: '1.0.0' },
       { name: 'pub-dep-b', version: '1.1.0' },
       { name: 'pub-dep-a', version: '1.0.0', dependencies: { 'pub-dep-b': '^1.0.0' } },
-      // The attacker's public package squatting a private name (dependency confusion).
-      { name: 'acme-internal', version: '99.0.0', scripts: { postinstall: 'echo pwned' } },
     ]) {
       const published = await upstreamClient.npm(['publish', makePackage(pkg)]);
       expect(published.code, published.stderr).toBe(0);
@@ -49,7 +48,8 @@ repositories:
 auth: { anonymousRead: true, allowRegistration: true }
 repositories:
   npm-local: { format: npm, type: hosted }
-  npmjs: { format: npm, type: proxy, upstream: "${upstream.url}/public/", cache: { metadataTtl: 1 } }
+  # negativeTtl 0: publishing acme-internal asked the proxy first; its 404 is not kept.
+  npmjs: { format: npm, type: proxy, upstream: "${upstream.url}/public/", cache: { metadataTtl: 1, negativeTtl: 0 } }
   npm: { format: npm, type: group, members: [npm-local, npmjs] }
 `);
     token = await createUserAndToken(registry.configFile, 'alice');
@@ -74,6 +74,10 @@ repositories:
     expect(scoped.code, scoped.stderr).toBe(0);
     const unscoped = await publisher.npm(['publish', makePackage({ name: 'acme-internal', version: '1.0.0', description: 'internal' })]);
     expect(unscoped.code, unscoped.stderr).toBe(0);
+    // Then the attacker's public package squats the private name (dependency confusion). (Had
+    // it been there first, the publish above would have been refused: it would shadow it.)
+    const squat = await upstreamClient.npm(['publish', makePackage({ name: 'acme-internal', version: '99.0.0', scripts: { postinstall: 'echo pwned' } })]);
+    expect(squat.code, squat.stderr).toBe(0);
     const doc = await packument(local, '@acme/util');
     expect(doc.body?.['dist-tags'].latest).toBe('1.0.0');
     expect(doc.body?.versions['1.0.0']?.dist.tarball).toBe(`${local}@acme/util/-/util-1.0.0.tgz`);

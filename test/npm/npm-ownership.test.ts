@@ -46,6 +46,7 @@ describe('npm group ownership', () => {
   let registry: RunningRegistry;
   let alice: string;
   let bob: string;
+  let admin: string;
   let base: string;
   let group: string;
   /** Where the hostile upstream's log stood once its packages were published. */
@@ -130,8 +131,19 @@ repositories:
     group = `${base}/npm/`;
     alice = await userWithToken(registry.configFile, 'alice', ['acme']);
     bob = await userWithToken(registry.configFile, 'bob', ['outsiders']);
-    const owned = await new NpmClient(`${base}/npm-local/`, alice).npm(['publish', originPackage('acme-core', '1.0.0', 'owner')]);
+    admin = await userWithToken(registry.configFile, 'root', ['admin']);
+    // The upstream serves acme-core already, so a new hosted acme-core would shadow it: only
+    // an administrator may publish it (the private name predates the squat), and makes alice
+    // its owner.
+    const shadowing = await new NpmClient(`${base}/npm-local/`, alice).npm(['publish', originPackage('acme-core', '1.0.0', 'owner')]);
+    expect(shadowing.code).not.toBe(0);
+    expect(shadowing.stderr).toContain('acme-core is served by npmjs, a proxy in group npm');
+    const owned = await new NpmClient(`${base}/npm-local/`, admin).npm(['publish', originPackage('acme-core', '1.0.0', 'owner')]);
     expect(owned.code, owned.stderr).toBe(0);
+    const owner = await runCli(['owners', 'add', 'npm-local', 'acme-core', 'alice', '--config', registry.configFile]);
+    expect(owner.code, owner.stderr).toBe(0);
+    // (The refused publish asked the upstream about acme-core: count from here.)
+    hostileLogStart = hostile.output().length;
   }, 300_000);
 
   afterAll(async () => {
@@ -170,7 +182,12 @@ repositories:
   });
 
   it("hides another user's copy of the name in a second hosted member: neither its versions nor its dist-tags", async () => {
-    const bobs = await new NpmClient(`${base}/npm-other/`, bob).npm(['publish', originPackage('acme-core', '2.0.0', 'bob'), '--tag', 'bob']);
+    // bob may not publish it himself: the upstream serves the name (it would shadow it) ...
+    const refused = await new NpmClient(`${base}/npm-other/`, bob).npm(['publish', originPackage('acme-core', '2.0.0', 'bob'), '--tag', 'bob']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/403.*would shadow/);
+    // ... so the copy is one an administrator put there (say, before the group existed).
+    const bobs = await new NpmClient(`${base}/npm-other/`, admin).npm(['publish', originPackage('acme-core', '2.0.0', 'bob'), '--tag', 'bob']);
     expect(bobs.code, bobs.stderr).toBe(0);
     expect(Object.keys((await packument('npm-other', 'acme-core')).body.versions)).toEqual(['2.0.0']);
     for (const repo of ['npm', 'npm-hosted', 'npm-outer']) {
@@ -246,6 +263,11 @@ repositories:
     // bob's own name, in the second hosted member; alice may write there too.
     const bobs = await new NpmClient(`${base}/npm-other/`, bob).npm(['publish', originPackage('bob-lib', '1.0.0', 'bob')]);
     expect(bobs.code, bobs.stderr).toBe(0);
+    // bob owns bob-lib; alice writes to it once bob makes her an owner (through the group).
+    const notYet = await new NpmClient(group, alice).npm(['publish', originPackage('bob-lib', '1.1.0', 'alice')]);
+    expect(notYet.stderr).toMatch(/403.*owned by bob/);
+    const added = await new NpmClient(group, bob).npm(['owner', 'add', 'alice', 'bob-lib']);
+    expect(added.code, added.stderr).toBe(0);
     const viaGroup = await new NpmClient(group, alice).npm(['publish', originPackage('bob-lib', '1.1.0', 'alice')]);
     expect(viaGroup.code, viaGroup.stderr).toBe(0);
     expect(Object.keys((await packument('npm-other', 'bob-lib')).body.versions).sort()).toEqual(['1.0.0', '1.1.0']);
@@ -271,9 +293,10 @@ repositories:
       expect.arrayContaining([
         ['bob', 'npm', 'acme-core', 'denied', 'npm-local', 403],
         ['bob', 'npm', '@acme/bobs', 'denied', 'npm-local', 403],
+        ['alice', 'npm', 'bob-lib', 'denied', 'npm-other', 403],
       ]),
     );
-    expect(entries.every((e) => e.principal === 'bob')).toBe(true);
+    expect(entries.every((e) => e.principal === 'bob' || (e.principal === 'alice' && e.package === 'bob-lib'))).toBe(true);
 
     // A group without a hosted member takes no write at all.
     const nowhere = await new NpmClient(`${base}/npm-proxies/`, alice).npm(['publish', originPackage('nowhere', '1.0.0', 'alice')]);

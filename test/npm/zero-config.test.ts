@@ -1,11 +1,11 @@
 // `registry-core start` with no config at all: npm as hosted + proxy + group, the proxy's
 // upstream being the registry the local npm client is configured with, self-registration
-// on. Nothing here contacts that upstream.
+// on; its banner, `setup` and `status`. Nothing here contacts that upstream.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+import { runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
 
 describe('zero-config default', () => {
   let registry: RunningRegistry;
@@ -16,21 +16,49 @@ describe('zero-config default', () => {
     await registry?.stop();
   });
 
-  it('serves every installed format as hosted, proxy and group with client lines, data under ./registry-data', async () => {
+  it('serves every installed format as hosted, proxy and group, with a short banner: where to point clients first, how to get a token, where the client lines are', async () => {
     const out = registry.output();
-    expect(out).toContain('zero-config default');
+    const banner = out.slice(out.indexOf('registry-core ')).split('\n').filter((line) => !line.startsWith('{'));
+    const end = banner.findIndex((line) => line.startsWith('client configuration for each repository: registry-core setup'));
+    expect(end, out).toBeGreaterThan(0);
+    expect(banner[0]).toContain('zero-config default');
+    // The data folder, absolute, and that it depends on the current folder unless pinned.
+    expect(banner[1]).toBe(`data: ${path.join(registry.dir, 'registry-data')} (under the current folder: started from another, it is another registry; pin it: dataDir in a config file, --data-dir or REGISTRY_CORE_DATA_DIR)`);
+    expect(banner[2]).toBe('point clients at:');
+    // One line per group, the members reached through it.
+    const groups = banner.slice(3, 7);
+    for (const [i, format] of ['maven', 'npm', 'oci', 'pypi'].entries()) expect(groups[i]).toMatch(new RegExp(`^  ${format}\\s+http://127\\.0\\.0\\.1:${registry.port}/${format}/\\s+\\(${format} group of ${format}-local, ${format}-proxy\\)$`));
+    expect(banner[7]).toMatch(/^a user and a token: registry-core user add NAME --password PASSWORD, then registry-core token create --user NAME \(or npm adduser: self-registration is on\)$/);
+    expect(end).toBe(8);
+    expect(out).not.toContain('npm config set registry');
+    const health = (await (await fetch(`${registry.url}/-/health`)).json()) as { repositories: { name: string; type: string }[] };
+    // Every installed format gets the three: npm, OCI, PyPI and Maven ship with registry-core.
+    expect(health.repositories.map((r) => `${r.name}:${r.type}`).sort()).toEqual(['maven-local:hosted', 'maven-proxy:proxy', 'maven:group', 'npm-local:hosted', 'npm-proxy:proxy', 'npm:group', 'oci-local:hosted', 'oci-proxy:proxy', 'oci:group', 'pypi-local:hosted', 'pypi-proxy:proxy', 'pypi:group']);
+    expect(existsSync(path.join(registry.dir, 'registry-data', 'registry.sqlite'))).toBe(true);
+  });
+
+  it('prints every client line with `registry-core setup`, for the port the server was started on', async () => {
+    const setup = await runCli(['setup'], { cwd: registry.dir });
+    expect(setup.code, setup.stderr).toBe(0);
+    const out = setup.stdout;
+    expect(out).toContain(`registry-core running at http://127.0.0.1:${registry.port}`);
     const upstream = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim();
     expect(out).toContain(`npm-proxy  (npm proxy of ${upstream}`);
     expect(out).toContain('npm  (npm group of npm-local, npm-proxy)');
     expect(out).toContain(`npm config set registry http://127.0.0.1:${registry.port}/npm/`);
-    const health = (await (await fetch(`${registry.url}/-/health`)).json()) as { repositories: { name: string; type: string }[] };
-    // Every installed format gets the three: npm, OCI, PyPI and Maven ship with registry-core.
-    expect(health.repositories.map((r) => `${r.name}:${r.type}`).sort()).toEqual(['maven-local:hosted', 'maven-proxy:proxy', 'maven:group', 'npm-local:hosted', 'npm-proxy:proxy', 'npm:group', 'oci-local:hosted', 'oci-proxy:proxy', 'oci:group', 'pypi-local:hosted', 'pypi-proxy:proxy', 'pypi:group']);
     expect(out).toContain('maven  (maven group of maven-local, maven-proxy)');
     expect(out).toContain(`settings.xml: <mirror><id>maven</id><mirrorOf>*</mirrorOf><url>http://127.0.0.1:${registry.port}/maven/</url></mirror>`);
+    expect(out).not.toContain(`<mirrorOf>*</mirrorOf><url>http://127.0.0.1:${registry.port}/maven-local/`);
     expect(out).toContain('pypi  (pypi group of pypi-local, pypi-proxy)');
     expect(out).toContain(`pip install --index-url http://127.0.0.1:${registry.port}/pypi/simple/ <package>`);
-    expect(existsSync(path.join(registry.dir, 'registry-data', 'registry.sqlite'))).toBe(true);
+    // Groups before their members.
+    expect(out.indexOf('npm  (npm group')).toBeLessThan(out.indexOf('npm-local  (npm hosted)'));
+  });
+
+  it('is found by `registry-core status` whatever port it was started on', async () => {
+    const status = await runCli(['status'], { cwd: registry.dir });
+    expect(status.stdout).toContain(`http://127.0.0.1:${registry.port}: ok`);
+    expect(status.code).toBe(0);
   });
 
   it('lets a client register itself', async () => {

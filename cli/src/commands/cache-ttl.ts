@@ -40,6 +40,7 @@ export function registerCacheTtlCommands(program: Command): void {
     .option('-c, --config <file>', 'config file')
     .action(async (repository: string | undefined, options: { config?: string }) => {
       const overrides = await withTtls(options, (ttls) => ttls.list(repository));
+      if (overrides.length === 0) console.log(`no TTL overrides${repository ? ` in ${repository}` : ''} (add one with: registry-core cache ttl set REPOSITORY PATH-OR-PREFIX* SECONDS)`);
       for (const o of overrides) console.log(`${o.repository}\t${o.pattern}\t${o.seconds}`);
     });
 }

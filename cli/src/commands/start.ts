@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { describePlugin, type LoadedConfig, type Registry } from '@registry-core/kernel';
+import { bannerLines } from '../client-setup.js';
 import { port } from '../arguments.js';
 import { createRegistry, load, version } from '../runtime.js';
+import { localUrl, removeServerRecord, writeServerRecord } from '../server-record.js';
 
-/** `start`: run the server until SIGINT or SIGTERM, after printing each repository's URL. */
+/** `start`: run the server until SIGINT or SIGTERM, after printing where to point clients. */
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
@@ -11,11 +12,16 @@ export function registerStartCommand(program: Command): void {
     .option('-c, --config <file>', 'config file (default: registry-core.config.* or .registry-corerc in this folder)')
     .option('-p, --port <port>', 'port to listen on (overrides server.port)', port)
     .option('-H, --host <host>', 'address to listen on (overrides server.host)')
-    .action(async (options: { config?: string; port?: number; host?: string }) => {
+    .option('--verbose', "print every repository's client configuration lines (as `registry-core setup` does)")
+    .action(async (options: { config?: string; port?: number; host?: string; verbose?: boolean }) => {
       const loaded = await load(options);
-      const registry = await createRegistry(loaded);
+      const registry = await createRegistry(loaded, { server: true });
       const address = await registry.start();
-      printBanner(registry, loaded, address.port);
+      const { dataDir, server } = registry.config;
+      // `status` and `setup` find this server through its data folder, whatever its port.
+      writeServerRecord(dataDir, { pid: process.pid, url: localUrl(server.host, address.port), port: address.port, startedAt: new Date().toISOString(), version });
+      const head = `registry-core ${version} listening on port ${address.port} (${loaded.filepath ? `config ${loaded.filepath}` : 'zero-config default'})`;
+      console.log(bannerLines(registry, loaded, head, options.verbose ?? false).join('\n'));
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) {
@@ -24,6 +30,7 @@ export function registerStartCommand(program: Command): void {
         }
         stopping = true;
         registry.logger.info(`${signal} received: finishing in-flight requests`);
+        removeServerRecord(dataDir);
         await registry.stop();
         registry.logger.info('stopped');
         process.exit(0);
@@ -31,21 +38,4 @@ export function registerStartCommand(program: Command): void {
       process.on('SIGINT', () => void stop('SIGINT'));
       process.on('SIGTERM', () => void stop('SIGTERM'));
     });
-}
-
-function printBanner(registry: Registry, loaded: LoadedConfig, boundPort: number): void {
-  const lines: string[] = [];
-  lines.push(`registry-core ${version} listening on port ${boundPort} (${loaded.filepath ? `config ${loaded.filepath}` : 'zero-config default'})`);
-  lines.push(`data: ${registry.config.dataDir}`);
-  for (const info of registry.repositoryInfos()) {
-    lines.push('');
-    lines.push(`  ${info.name}  (${info.format} ${info.type}${info.type === 'proxy' ? ` of ${String(info.config['upstream'])}` : ''}${info.type === 'group' ? ` of ${(info.config['members'] as string[]).join(', ')}` : ''})`);
-    lines.push(`    ${info.url}`);
-    for (const line of registry.clientConfig(info)) lines.push(`    ${line}`);
-  }
-  for (const u of registry.unavailable) lines.push(`  unavailable: ${u.name}: ${u.reason}`);
-  for (const p of registry.plugins.records.filter((r) => r.status === 'refused' || r.status === 'failed')) {
-    lines.push(`  plugin ${p.status}: ${describePlugin(p)}: ${p.reason}`);
-  }
-  console.log(lines.join('\n'));
 }

@@ -1,20 +1,23 @@
 import type { Command } from 'commander';
 import { load } from '../runtime.js';
+import { serverAddress } from '../server-record.js';
 
 /** `status`: a running server's health and its proxies' upstream state and counters. */
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description("a running server's health and, per proxy, its upstream's state (circuit breaker) and cache counters")
-    .option('-c, --config <file>', 'config file (the server address is taken from server.publicUrl or server.host/port)')
+    .option('-c, --config <file>', 'config file (the server is the one running on its data folder, else at server.publicUrl or server.host/port)')
     .option('--url <url>', 'address of the running server (instead of the config)')
     .option('--json', 'print JSON')
     .action(async (options: { config?: string; url?: string; json?: boolean }) => {
       let base = options.url;
       if (!base) {
+        // The server recorded in the data folder (whatever its --port), else the config's address.
         const { config } = await load(options);
-        const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-        base = config.server.publicUrl ?? `http://${host}:${config.server.port}`;
+        const address = serverAddress(config);
+        if (address.from === 'config') console.error(`no server is recorded as running on ${config.dataDir}; asking the config's address`);
+        base = address.url;
       }
       base = base.replace(/\/+$/, '');
       let health: { status: string; upstreams?: Record<string, string> };

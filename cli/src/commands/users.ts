@@ -11,12 +11,13 @@ export function registerUserCommands(program: Command): void {
     .description('create a user in the metadata store')
     .option('--password <password>', 'the password (or pipe it on standard input)')
     .option('--roles <roles>', 'comma-separated roles (admin, ...)')
+    .option('--email <email>', "the user's email (shown to clients as a package owner's)")
     .option('-c, --config <file>', 'config file')
-    .action(async (name: string, options: { password?: string; roles?: string; config?: string }) => {
+    .action(async (name: string, options: { password?: string; roles?: string; email?: string; config?: string }) => {
       const password = await readSecret(options.password);
       await withAuth(options, async (auth) => {
         const roles = options.roles ? options.roles.split(',').map((r) => r.trim()).filter(Boolean) : [];
-        await auth.addUser(name, password, { roles });
+        await auth.addUser(name, password, { roles, ...(options.email ? { email: options.email } : {}) });
       });
       console.log(`user ${name} created`);
     });

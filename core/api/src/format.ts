@@ -36,6 +36,16 @@ export interface RepositoryInfo {
   readonly config: Readonly<Record<string, unknown>>;
 }
 
+/** One candidate upstream of a format's zero-config proxy, and where it comes from. */
+export interface DefaultUpstream {
+  readonly url: string;
+  /** Where the URL comes from, told to the operator (`npm config get registry`, `Maven Central`). */
+  readonly source: string;
+}
+
+/** What {@link FormatDefinition.defaultUpstream} gives: one URL, candidates in order, or none. */
+export type DefaultUpstreams = string | readonly DefaultUpstream[] | undefined;
+
 /**
  * A package format: the translation between one ecosystem's wire protocol and the
  * kernel's engine (assets, documents, components, proxy cache, group members).
@@ -95,8 +105,14 @@ export interface FormatDefinition {
    * (added to `cache.allowedOrigins`). Default: the configured URL only.
    */
   upstreamScope?(upstreamUrl: string): { readonly basePath?: string; readonly origins?: readonly string[] };
-  /** Upstream of the zero-config proxy repository of this format. */
-  defaultUpstream?(): string | undefined | Promise<string | undefined>;
+  /**
+   * Upstream of the zero-config proxy repository of this format: candidates, most preferred
+   * first (the registry the local client is configured with, then the ecosystem's public
+   * default). The kernel takes the first that is not this registry itself (a client pointed
+   * here, as the start banner suggests, must not make the proxy proxy itself) and makes no
+   * proxy when none is left. A bare string is one candidate.
+   */
+  defaultUpstream?(): DefaultUpstreams | Promise<DefaultUpstreams>;
   /**
    * Called once per repository at start so the format can validate its own config keys;
    * throw a BadRequestError naming the key to refuse the config.
@@ -114,6 +130,17 @@ export interface FormatDefinition {
    * indexes the images a hosted repository held before it kept a component index).
    */
   onRepositoryReady?(repository: RepositoryHandle): Promise<void>;
+  /**
+   * The path (inside a repository, percent-encoded, starting with `/`) of the document that
+   * says whether a repository serves `packageName` (npm's packument, a PyPI project page).
+   * Before a name new to a hosted repository is published there, the kernel GETs it on the
+   * proxy members of every group the repository is in: a name an upstream already serves is
+   * refused unless a group's `routing` claims it for that hosted member (a hosted name
+   * would shadow the upstream's for every client of the group; a claimed name is never asked). A 404 means the proxy does
+   * not serve it; any other failure refuses the publish (an upstream that cannot be asked
+   * proves nothing). Without it (or for a name it resolves `undefined` for), no such check.
+   */
+  packageDocumentPath?(packageName: string): string | undefined;
 }
 
 /** A request the host refused with 401, for {@link FormatDefinition.authChallenge}. */
@@ -141,4 +168,19 @@ export interface FormatTask {
    * what would change. Resolves a small JSON-able report (counts, bytes, names).
    */
   run(repository: RepositoryHandle, options: { readonly dryRun: boolean; readonly logger: Logger }): Promise<Readonly<Record<string, unknown>>>;
+}
+
+/**
+ * A client's configured registry URL as a proxy's upstream: an http(s) URL with a trailing
+ * slash, or `undefined` for anything else (what `defaultUpstream` reads from npm, pip...).
+ */
+export function httpBaseUrl(value: string | undefined): string | undefined {
+  try {
+    const url = new URL((value ?? '').trim());
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    if (!url.pathname.endsWith('/')) url.pathname += '/';
+    return url.href;
+  } catch {
+    return undefined;
+  }
 }

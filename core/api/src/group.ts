@@ -61,7 +61,18 @@ export interface MergeableDocument<T> {
  * - `group`: the route's handler runs on the group itself (login, ping, redirects).
  */
 export type GroupPlan<T = unknown> =
-  | { readonly serve: 'package'; readonly package: string; readonly merge?: MergeableDocument<T> }
+  | {
+      readonly serve: 'package';
+      readonly package: string;
+      readonly merge?: MergeableDocument<T>;
+      /**
+       * When no hosted member holds the name and the proxies cannot be asked (an upstream
+       * down, a breaker open), answer 404 (naming each failure) instead of the proxies'
+       * 502: for a lookup whose "not found" costs nothing but a redundant upload (a push's
+       * check for a blob, which the client then uploads), never for what a client installs.
+       */
+      readonly unreachableIsMissing?: boolean;
+    }
   | { readonly serve: 'members'; readonly merge: MergeableDocument<T> }
   | { readonly serve: 'upstream' }
   | { readonly serve: 'group' };

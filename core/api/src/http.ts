@@ -238,6 +238,47 @@ export interface FormatRequestContext {
    * `packageName`). For lists that must leave out what the caller may not see (search).
    */
   allowed(permission: Permission, packageName?: string): boolean;
+  /**
+   * The owners of this repository's packages (see {@link PackageOwners}): who may publish
+   * new versions of a name, change its metadata or delete it. The kernel checks them before
+   * a write to a name reaches the format; a format reads and changes them for its client's
+   * owner commands (`npm owner`).
+   */
+  readonly owners: PackageOwners;
+}
+
+/** A package owner as clients are shown one. */
+export interface PackageOwner {
+  readonly name: string;
+  /** The user's email, when the registry knows one. */
+  readonly email?: string;
+}
+
+/**
+ * Package ownership, kept by the kernel per (repository, package name) for every format: the
+ * first publisher of a name owns it; owners (and administrators) may write to it and change
+ * its owners; everyone else's writes are refused before they reach the format. Names are
+ * written as the format indexes its components (the `package` of its group plans).
+ */
+export interface PackageOwners {
+  /** The owners of `packageName` in this repository, in the order they were added; empty: nobody owns it. */
+  list(packageName: string): Promise<readonly PackageOwner[]>;
+  /**
+   * Add `user` as an owner (the request's principal must own the name or be an
+   * administrator; the user must exist). Resolves the owners after the change.
+   */
+  add(packageName: string, user: string): Promise<readonly PackageOwner[]>;
+  /**
+   * Remove `user` (same rights as {@link add}); the last owner cannot be removed this way
+   * (an administrator can, with the command line). Resolves the owners after the change.
+   */
+  remove(packageName: string, user: string): Promise<readonly PackageOwner[]>;
+  /**
+   * A user as an owner is shown (name, email), `undefined` for a user the registry does not
+   * know: for a client that looks a user up before making it an owner. Anonymous requests
+   * get `undefined` for everyone (emails are for signed-in users).
+   */
+  user(name: string): Promise<PackageOwner | undefined>;
 }
 
 /**
@@ -266,6 +307,15 @@ export interface RouteDefinition {
   readonly path: string;
   /** Checked by the host before the handler runs; `none` for endpoints such as login. */
   readonly permission: Permission | 'none';
+  /**
+   * Where the request's credentials are. `header` (default): the host authenticates the
+   * `Authorization` header (or the format's credential headers) and refuses bad ones with a
+   * 401 before the route runs. `body`: the route judges credentials sent in its body (npm's
+   * login, `PUT /-/user/org.couchdb.user:<name>`); a header the host would refuse (a token
+   * revoked when the password changed, still in the client's config) does not refuse the
+   * request, which runs as anonymous.
+   */
+  readonly credentials?: 'header' | 'body';
   /** Default `{ kind: 'none' }`. */
   readonly body?: BodySpec;
   /** Answer a request on a hosted or proxy repository (and on a group whose plan is `group`). */

@@ -23,8 +23,8 @@ export {
 export type { GroupPlan, LoadedDocument, MergeableDocument } from './group.js';
 export { MEMBER_HEADER } from './group.js';
 export type { RegistryErrorCode } from './errors.js';
-export type { ChallengeRequest, ErrorInfo, FormatDefinition, FormatTask, RepositoryInfo } from './format.js';
-export { basicChallenge, plainTextErrorBody } from './format.js';
+export type { ChallengeRequest, DefaultUpstream, DefaultUpstreams, ErrorInfo, FormatDefinition, FormatTask, RepositoryInfo } from './format.js';
+export { basicChallenge, httpBaseUrl, plainTextErrorBody } from './format.js';
 export type {
   AccessGrant,
   AccessToken,
@@ -41,6 +41,8 @@ export type {
   RouteDefinition,
   SpilledString,
   MultipartBody,
+  PackageOwner,
+  PackageOwners,
   UploadedFile,
 } from './http.js';
 export { assetResponse, jsonResponse, renderedResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';

@@ -1,10 +1,11 @@
 export { Registry, type RegistryOptions, type UnavailableRepository } from './registry/registry.js';
 export { AdminService } from './registry/admin-service.js';
 export { KernelTokens, type KernelToken } from './registry/kernel-tokens.js';
-export { loadConfig, normalizeConfig, defaultRepository, ConfigError, type LoadConfigOptions } from './config/load-config.js';
+export { loadConfig, normalizeConfig, defaultRepository, ConfigError, DATA_DIR_ENV, type LoadConfigOptions } from './config/load-config.js';
 export type { LoadedConfig, RegistryConfig, RepositoryConfig, PluginEntry } from './config/types.js';
 export { MetadataStore } from './metadata/metadata-store.js';
 export { AuthService, type TokenInfo } from './auth/auth-service.js';
+export { PackageOwnership } from './auth/package-owners.js';
 export { AuditLog, parseSince, type AuditEntry, type AuditEvent, type AuditQuery } from './auth/audit-log.js';
 export { hashPassword, verifyPassword } from './auth/password.js';
 export { StructuredLogger } from './logging/logger.js';

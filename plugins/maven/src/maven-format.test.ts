@@ -19,9 +19,13 @@ describe('the Maven format', () => {
     expect(localMavenMirror('/nonexistent/settings.xml')).toBeUndefined();
   });
 
-  it('prints mirror, server, deploy and Gradle lines; deploy lines only where deploys go', () => {
+  it('prints mirror, server, deploy and Gradle lines; deploy lines only where deploys go; a mirror of * only where builds find everything', () => {
     const hosted = mavenFormat.clientConfig!({ name: 'maven-local', format: 'maven', type: 'hosted', url: 'http://h:4000/maven-local/', config: {} });
-    expect(hosted.join('\n')).toContain('<mirror><id>maven-local</id><mirrorOf>*</mirrorOf><url>http://h:4000/maven-local/</url></mirror>');
+    // A mirror of * to a hosted repository would send every artifact of a build there, and it holds only what was deployed.
+    expect(hosted.join('\n')).not.toContain('<mirrorOf>');
+    expect(hosted.join('\n')).toContain('<repository><id>maven-local</id><url>http://h:4000/maven-local/</url></repository>');
+    const group = mavenFormat.clientConfig!({ name: 'maven', format: 'maven', type: 'group', url: 'http://h:4000/maven/', config: {} });
+    expect(group.join('\n')).toContain('<mirror><id>maven</id><mirrorOf>*</mirrorOf><url>http://h:4000/maven/</url></mirror>');
     expect(hosted.join('\n')).toContain('-DaltDeploymentRepository=maven-local::default::http://h:4000/maven-local/');
     expect(hosted.join('\n')).toContain('isAllowInsecureProtocol = true');
     const proxy = mavenFormat.clientConfig!({ name: 'p', format: 'maven', type: 'proxy', url: 'https://h/p/', config: {} });

@@ -99,10 +99,13 @@ export function localMavenMirror(settingsFile = path.join(homedir(), '.m2', 'set
 function clientConfig(repo: RepositoryInfo): string[] {
   const id = repo.name;
   const insecure = repo.url.startsWith('http:');
-  const lines = [
-    `settings.xml: <mirror><id>${id}</id><mirrorOf>*</mirrorOf><url>${repo.url}</url></mirror>`,
-    `Gradle: repositories { maven { url = uri("${repo.url}")${insecure ? '; isAllowInsecureProtocol = true' : ''} } }`,
-  ];
+  // A mirror of `*` sends every request of a build to it: right for a group or a proxy, but a
+  // hosted repository holds only what was deployed to it, and the build would find nothing else.
+  const resolveFrom =
+    repo.type === 'hosted'
+      ? `settings.xml (besides your mirror, in an active <profile>): <repositories><repository><id>${id}</id><url>${repo.url}</url></repository></repositories>`
+      : `settings.xml: <mirror><id>${id}</id><mirrorOf>*</mirrorOf><url>${repo.url}</url></mirror>`;
+  const lines = [resolveFrom, `Gradle: repositories { maven { url = uri("${repo.url}")${insecure ? '; isAllowInsecureProtocol = true' : ''} } }`];
   if (repo.type !== 'proxy') {
     lines.push(
       `settings.xml: <server><id>${id}</id><username>USER</username><password>TOKEN</password></server>`,
@@ -124,6 +127,17 @@ export const mavenFormat: FormatDefinition = {
   validateRepository,
   versionSpace,
   maxMetadataBytes: MAX_METADATA_BYTES,
-  // The proxy's default upstream: the local Maven's mirror, else Maven Central.
-  defaultUpstream: () => localMavenMirror() ?? MAVEN_CENTRAL,
+  // The proxy's default upstream: the local Maven's mirror, else (or when the mirror is this
+  // registry itself) Maven Central.
+  defaultUpstream: () => {
+    const mirror = localMavenMirror();
+    return [...(mirror ? [{ url: mirror, source: 'the mirror in ~/.m2/settings.xml' }] : []), { url: MAVEN_CENTRAL, source: 'Maven Central' }];
+  },
+  // An artifact's maven-metadata.xml (`groupId:artifactId`): what the kernel asks a group's
+  // proxies before a new artifact is deployed. A groupId's own metadata (plugin prefixes) is not checked.
+  packageDocumentPath: (name) => {
+    const [groupId = '', artifactId = ''] = name.split(':');
+    if (groupId === '' || artifactId === '') return undefined;
+    return `/${groupId.split('.').map(encodeURIComponent).join('/')}/${encodeURIComponent(artifactId)}/maven-metadata.xml`;
+  },
 };

@@ -46,6 +46,22 @@ async function upstreamChecksum(upstream: ProxyCache, path: string): Promise<Exp
   return undefined;
 }
 
+/** Proxies (one per repository and its upstream) already warned that their upstream publishes no checksums. */
+const warnedNoChecksum = new WeakSet<ProxyCache>();
+
+/**
+ * Say once per proxy that its upstream publishes no checksums: a build resolving hundreds of
+ * artifacts from such an upstream would otherwise log hundreds of identical warnings.
+ */
+function warnNoChecksum(ctx: FormatRequestContext, upstream: ProxyCache, path: string): void {
+  if (warnedNoChecksum.has(upstream)) {
+    ctx.logger.debug('upstream publishes no checksum; caching without verification', { path });
+    return;
+  }
+  warnedNoChecksum.add(upstream);
+  ctx.logger.warn(`upstream ${upstream.upstreamUrl} publishes no checksum (.sha1 or .md5); caching its artifacts without verification (said once for this repository)`, { path });
+}
+
 /** How the proxy caches a path: release artifacts for good, everything else as metadata. */
 function fetchOf(ctx: FormatRequestContext, upstream: ProxyCache, target: FilePath): UpstreamFetch {
   const name = target.path.slice(target.path.lastIndexOf('/') + 1);
@@ -59,7 +75,7 @@ function fetchOf(ctx: FormatRequestContext, upstream: ProxyCache, target: FilePa
     maxBytes: ctx.repository.limits.maxUploadBytes * 4,
     prepare: async () => {
       const expect = await upstreamChecksum(upstream, target.path);
-      if (!expect) ctx.logger.warn('upstream publishes no checksum; caching without verification', { path: target.path });
+      if (!expect) warnNoChecksum(ctx, upstream, target.path);
       return expect ? { expect } : {};
     },
   };

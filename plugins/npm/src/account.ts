@@ -48,6 +48,20 @@ export async function couchLogin(ctx: FormatRequestContext): Promise<FormatRespo
   }
 }
 
+/**
+ * `GET /-/user/org.couchdb.user:<name>`: a user's public profile (name, email), which
+ * `npm owner add|rm` fetches before changing a package's maintainers. Signed-in users only.
+ */
+export async function userProfile(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const id = String(ctx.params['id'] ?? '');
+  if (!id.startsWith(COUCH_USER_PREFIX)) throw new NotFoundError('not found');
+  if (ctx.principal.anonymous) throw new UnauthorizedError('log in to look users up');
+  const name = id.slice(COUCH_USER_PREFIX.length);
+  const user = await ctx.owners.user(name);
+  if (!user) throw new NotFoundError(`no user named ${name.slice(0, 128)}`);
+  return jsonResponse({ _id: `${COUCH_USER_PREFIX}${user.name}`, name: user.name, ...(user.email ? { email: user.email } : {}) }, { cachePolicy: 'no-store' });
+}
+
 /** `GET /-/whoami`. */
 export async function whoami(ctx: FormatRequestContext): Promise<FormatResponse> {
   if (ctx.principal.anonymous) throw new UnauthorizedError('not logged in');

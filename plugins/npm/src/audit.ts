@@ -1,12 +1,8 @@
-import { proxyCacheOf } from '@registry-core/api';
+import { UpstreamError, isRegistryError, proxyCacheOf } from '@registry-core/api';
 import { jsonResponse, type FormatRequestContext, type FormatResponse } from '@registry-core/api';
 
 /** Largest audit request accepted (npm sends its whole dependency tree, often gzip-encoded). */
 export const MAX_AUDIT_BYTES = 16 * 1024 * 1024;
-
-function noAdvisories(): FormatResponse {
-  return jsonResponse({}, { cachePolicy: 'no-store' });
-}
 
 async function readAll(body: unknown): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -20,25 +16,29 @@ async function readAll(body: unknown): Promise<Buffer> {
  * `POST /-/npm/v1/security/advisories/bulk` and `/-/npm/v1/security/audits/quick`
  * (`npm audit`, and the end of every `npm install`): a proxy passes the request to its
  * upstream as it is (never cached); a hosted repository has no advisories and answers
- * `{}`. A proxy whose upstream fails answers `{}` too. A group is answered by its first
- * proxy member (the route's `upstream` plan); a group without one answers with an error,
- * never with an empty "no advisories".
+ * `{}`. A proxy whose upstream fails, or answers anything but 200, answers an error (502,
+ * or the kernel's 502/504 for a blocked or silent upstream), never `{}`: npm would print
+ * "found 0 vulnerabilities" for an audit nobody made. npm reports the error as an audit
+ * failure (`npm audit` exits non-zero). A group is answered by its first proxy member (the
+ * route's `upstream` plan); a group without one answers with an error too.
  */
 export async function audit(ctx: FormatRequestContext): Promise<FormatResponse> {
   const upstream = proxyCacheOf(ctx.repository);
-  if (!upstream) {
-    await readAll(ctx.body);
-    return noAdvisories();
-  }
+  const body = await readAll(ctx.body);
+  if (!upstream) return jsonResponse({}, { cachePolicy: 'no-store' });
   const headers: Record<string, string> = { 'content-type': ctx.headers['content-type'] ?? 'application/json', accept: 'application/json' };
   if (ctx.headers['content-encoding']) headers['content-encoding'] = ctx.headers['content-encoding'];
+  let answer;
   try {
-    const body = await readAll(ctx.body);
-    const answer = await upstream.passthrough({ method: 'POST', upstreamUrl: ctx.path.replace(/^\/+/, ''), headers, body });
-    if (answer.status !== 200) return noAdvisories();
-    return { body: { kind: 'buffer', value: answer.body, contentType: 'application/json' }, cachePolicy: 'no-store' };
+    answer = await upstream.passthrough({ method: 'POST', upstreamUrl: ctx.path.replace(/^\/+/, ''), headers, body });
   } catch (error) {
-    ctx.logger.warn('upstream audit failed; answering no advisories', { error: (error as Error).message });
-    return noAdvisories();
+    ctx.logger.warn('upstream audit failed', { error: (error as Error).message });
+    if (isRegistryError(error)) throw error;
+    throw new UpstreamError(`the upstream audit failed: ${(error as Error).message}`, { cause: error });
   }
+  if (answer.status !== 200) {
+    ctx.logger.warn('upstream audit answered an error', { status: answer.status });
+    throw new UpstreamError(`the upstream's audit endpoint answered ${answer.status}: no advisories could be checked`);
+  }
+  return { body: { kind: 'buffer', value: answer.body, contentType: 'application/json' }, cachePolicy: 'no-store' };
 }

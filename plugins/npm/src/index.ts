@@ -1,7 +1,7 @@
 import type { PluginContext } from '@registry-core/api';
 import { npmFormat } from './npm-format.js';
 
-export { npmFormat, localNpmRegistry } from './npm-format.js';
+export { npmFormat, localNpmRegistry, npmDefaultUpstreams } from './npm-format.js';
 export { parseName, type PackageName } from './names.js';
 export { parseNpmPath, type NpmPath } from './paths.js';
 

@@ -390,6 +390,10 @@ describe('hosted: dist-tags, deprecate, unpublish', () => {
     r = await registry();
     for (const v of ['1.0.0', '1.1.0', '2.0.0']) expect((await publish(r, 'local', 'p', v)).status).toBe(201);
     expect((await publish(r, 'local', '@s/q', '1.0.0')).status).toBe(201);
+    // alice published p and owns it; she makes wendy an owner too (`npm owner add`).
+    const doc = (await r.request('local', { path: '/p' })).json;
+    const added = await r.request('local', { method: 'PUT', path: `/p/-rev/${doc._rev}`, user: alice, body: { _id: 'p', _rev: doc._rev, maintainers: [...doc.maintainers, { name: writer }] } });
+    expect(added.status).toBe(200);
   });
 
   const tags = async (path = '/-/package/p/dist-tags') => (await r.request('local', { path })).json;
@@ -701,14 +705,22 @@ describe('proxy of a static mirror', () => {
     expect((await r.request('proxy', { path: '/-/v1/search?text=pub' })).json).toMatchObject({ objects: [], total: 0 });
   });
 
-  it('passes audits upstream; a failing upstream is "no advisories"', async () => {
+  it('passes audits upstream; a failing upstream is an error, never "no advisories"', async () => {
     mirror.handler = (path, method, body) =>
       method === 'POST' && path === '-/npm/v1/security/advisories/bulk' ? { status: 200, body: { pub: [{ id: 1, body: body.toString() }] } } : { status: 404 };
     const audit = await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{"pub":["1.0.0"]}'), headers: { 'content-type': 'application/json' } });
     expect(audit.json).toEqual({ pub: [{ id: 1, body: '{"pub":["1.0.0"]}' }] });
     expect((await r.request('local', { method: 'POST', path: '/-/npm/v1/security/advisories/bulk', body: Buffer.from('{}'), headers: { 'content-type': 'application/json' } })).json).toEqual({});
+    // An upstream whose audit endpoint answers an error, or none at all: an error, which npm
+    // reports as a failed audit (an empty answer would read "found 0 vulnerabilities").
+    const quick = () => r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/audits/quick', body: Buffer.from('{}'), headers: { 'content-type': 'application/json' } });
+    const failing = await quick();
+    expect(failing.status).toBe(502);
+    expect(failing.json).not.toEqual({});
     mirror.down = true;
-    expect((await r.request('proxy', { method: 'POST', path: '/-/npm/v1/security/audits/quick', body: Buffer.from('{}'), headers: { 'content-type': 'application/json' } })).json).toEqual({});
+    const down = await quick();
+    expect(down.status).toBeGreaterThanOrEqual(502);
+    expect(down.json).not.toEqual({});
   });
 });
 
@@ -721,14 +733,17 @@ describe('format definition', () => {
     await good.stop();
   });
 
-  it('prints client configuration lines with the nerf-darted token key', () => {
-    const info = { name: 'npm', format: 'npm', type: 'group' as const, url: 'http://localhost:4000/npm/', config: {} };
+  it('prints client configuration lines with the nerf-darted token key, and yarn 4\'s (plain HTTP allowed, no age gate)', () => {
+    const info = { name: 'npm', format: 'npm', type: 'group' as const, url: 'http://127.0.0.1:4000/npm/', config: {} };
     expect(clientConfig(info)).toEqual([
-      'npm config set registry http://localhost:4000/npm/',
-      '.npmrc: //localhost:4000/npm/:_authToken=${NPM_TOKEN}',
-      'npm publish --registry http://localhost:4000/npm/',
+      'npm config set registry http://127.0.0.1:4000/npm/',
+      '.npmrc: //127.0.0.1:4000/npm/:_authToken=${NPM_TOKEN}',
+      // A flow mapping: the whole .yarnrc.yml on one line (checked with yarn 4.18: `yarn config get` reads each key).
+      '.yarnrc.yml (yarn 4): { npmRegistryServer: "http://127.0.0.1:4000/npm/", unsafeHttpWhitelist: ["127.0.0.1"], npmMinimalAgeGate: 0, npmAuthToken: "${NPM_TOKEN}" }',
+      'npm publish --registry http://127.0.0.1:4000/npm/',
     ]);
-    expect(clientConfig({ ...info, type: 'proxy' })).toHaveLength(2);
+    expect(clientConfig({ ...info, type: 'proxy' })).toHaveLength(3);
+    expect(clientConfig({ ...info, url: 'https://npm.example/npm/' })[2]).toBe('.yarnrc.yml (yarn 4): { npmRegistryServer: "https://npm.example/npm/", npmMinimalAgeGate: 0, npmAuthToken: "${NPM_TOKEN}" }');
   });
 
   it('parses dist-tag paths', () => {

@@ -11,10 +11,10 @@ import {
   type RouteDefinition,
 } from '@registry-core/api';
 import semver from 'semver';
-import { couchLogin, logout, webLogin, whoami } from './account.js';
+import { couchLogin, logout, userProfile, webLogin, whoami } from './account.js';
 import { MAX_AUDIT_BYTES, audit } from './audit.js';
-import { authChallenge, clientConfig, localNpmRegistry } from './client-config.js';
-import { parseName, type PackageName } from './names.js';
+import { authChallenge, clientConfig, localNpmRegistry, npmDefaultUpstreams } from './client-config.js';
+import { encodedName, parseName, type PackageName } from './names.js';
 import type { Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
 import { changeDistTag, deleteTarball, publish, unpublishPackage, updateDocument } from './publish.js';
@@ -109,7 +109,9 @@ const routes: RouteDefinition[] = [
   { method: 'GET', path: '/-/ping', permission: 'read', handler: async () => jsonResponse({}, { cachePolicy: 'no-store' }) },
   { method: 'GET', path: '/-/whoami', permission: 'none', handler: whoami },
   { method: 'POST', path: '/-/v1/login', permission: 'none', handler: webLogin },
-  { method: 'PUT', path: '/-/user/:id', permission: 'none', body: { kind: 'json', limit: 64 * 1024 }, handler: couchLogin },
+  { method: 'GET', path: '/-/user/:id', permission: 'read', handler: userProfile },
+  // A login is judged by the name and password in its body, whatever token .npmrc still holds.
+  { method: 'PUT', path: '/-/user/:id', permission: 'none', credentials: 'body', body: { kind: 'json', limit: 64 * 1024 }, handler: couchLogin },
   { method: 'DELETE', path: '/-/user/token/:token', permission: 'none', handler: logout },
   { method: 'POST', path: '/-/npm/v1/tokens', permission: 'none', body: { kind: 'json', limit: 64 * 1024 }, handler: createToken },
   { method: 'GET', path: '/-/npm/v1/tokens', permission: 'none', handler: listTokens },
@@ -200,8 +202,10 @@ export const npmFormat: FormatDefinition = {
   errorBody: (error) => ({ contentType: 'application/json; charset=utf-8', body: JSON.stringify({ error: error.message, code: error.code }) }),
   authChallenge,
   clientConfig,
-  defaultUpstream: localNpmRegistry,
+  defaultUpstream: npmDefaultUpstreams,
   maxMetadataBytes: MAX_PACKUMENT_BYTES,
+  // The packument: what the kernel asks a group's proxies before a new name is published.
+  packageDocumentPath: (name) => `/${encodedName(parseName(name))}`,
 };
 
-export { localNpmRegistry };
+export { localNpmRegistry, npmDefaultUpstreams };

@@ -147,10 +147,12 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
   }
 
   const now = new Date().toISOString();
+  // The publisher as clients show it (`npm view`, `npm search`): the user's name and email.
+  const publisher = (await ctx.owners.user(ctx.principal.name)) ?? { name: ctx.principal.name };
   const stored: VersionDocument = {
     ...(manifest as VersionDocument),
     _id: `${name.name}@${version}`,
-    _npmUser: { name: ctx.principal.name },
+    _npmUser: { name: publisher.name, ...(publisher.email ? { email: publisher.email } : {}) },
     // Digests of the bytes stored (they matched what the client announced); nothing else
     // of the client's dist (a client cannot bring registry signatures).
     dist: {
@@ -190,7 +192,11 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
   await repo.components.upsert({
     name: name.name,
     version,
-    attributes: { description: manifest['description'] ?? '', keywords: Array.isArray(manifest['keywords']) ? manifest['keywords'] : [] },
+    attributes: {
+      description: manifest['description'] ?? '',
+      keywords: Array.isArray(manifest['keywords']) ? manifest['keywords'] : [],
+      publisher: { username: publisher.name, ...(publisher.email ? { email: publisher.email } : {}) },
+    },
   });
   ctx.logger.info('published', { package: name.name, version, user: ctx.principal.name });
   await ctx.audit('publish', { package: name.name, version });
@@ -205,6 +211,7 @@ export async function publish(ctx: FormatRequestContext, name: PackageName): Pro
 export async function updateDocument(ctx: FormatRequestContext, name: PackageName, rev: string): Promise<FormatResponse> {
   const repo = ctx.repository;
   const incoming = (await materialize(ctx.body)) as Packument;
+  if (isObject(incoming) && incoming.versions === undefined && Array.isArray(incoming['maintainers'])) return changeMaintainers(ctx, name, rev, incoming['maintainers']);
   if (!isObject(incoming) || !isObject(incoming.versions)) throw new BadRequestError('expected the package document');
   ctx.authorize('write', name.name);
   let removed: string[] = [];
@@ -247,6 +254,26 @@ export async function updateDocument(ctx: FormatRequestContext, name: PackageNam
     await ctx.audit(message === null ? 'undeprecate' : 'deprecate', { package: name.name, version, ...(message !== null ? { details: { message } } : {}) });
   }
   return { status: 200, body: { kind: 'json', value: { ok: true, id: name.name, rev: result?.value._rev } } };
+}
+
+/**
+ * `PUT /<name>/-rev/<rev>` with `{_id, _rev, maintainers}`: `npm owner add|rm`, the whole
+ * new list of maintainers. The registry's owners of the name change to match (the kernel
+ * let only an owner or an administrator get here); users are named by `name`.
+ */
+async function changeMaintainers(ctx: FormatRequestContext, name: PackageName, rev: string, maintainers: readonly unknown[]): Promise<FormatResponse> {
+  ctx.authorize('write', name.name);
+  const wanted = maintainers.map((m) => (isObject(m) && typeof m['name'] === 'string' ? m['name'] : undefined));
+  if (wanted.some((m) => m === undefined || m === '') || wanted.length > 1000) throw new BadRequestError('maintainers must be a list of {"name": "<user>"}');
+  const current = await ctx.repository.documents.get<Packument>(packumentKey(name));
+  if (!current) throw new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
+  if (current.value._rev && rev !== current.value._rev) throw new ConflictError(`document revision ${rev} is out of date (now ${current.value._rev}); fetch and retry`);
+  const want = new Set(wanted as string[]);
+  if (want.size === 0) throw new BadRequestError('a package keeps at least one owner');
+  const have = (await ctx.owners.list(name.name)).map((o) => o.name);
+  for (const user of want) if (!have.includes(user)) await ctx.owners.add(name.name, user);
+  for (const user of have) if (!want.has(user)) await ctx.owners.remove(name.name, user);
+  return { status: 200, body: { kind: 'json', value: { ok: true, id: name.name, rev: current.value._rev } } };
 }
 
 /** `DELETE /<name>/-/<file>/-rev/<rev>`: the tarball of a version already removed from the document. */

@@ -93,7 +93,11 @@ export async function loadPackument(ctx: FormatRequestContext, name: PackageName
   const stored = await repo.documents.get<Packument>(packumentKey(name));
   if (!stored) return undefined;
   await rewriteTarballs(stored.value, ctx.baseUrl, name);
-  const revision = ['hosted', repo.name, name.name, stored.revision, stored.updatedAt.getTime(), stored.value._rev ?? '', ctx.baseUrl].join('\u0000');
+  // The maintainers are the name's owners, kept by the registry (documents of names published
+  // before owners existed keep the publishers they list until someone claims the name).
+  const owners = await ctx.owners.list(name.name);
+  if (owners.length > 0) stored.value.maintainers = owners.map((o) => ({ name: o.name, ...(o.email ? { email: o.email } : {}) }));
+  const revision = ['hosted', repo.name, name.name, stored.revision, stored.updatedAt.getTime(), stored.value._rev ?? '', ctx.baseUrl, JSON.stringify(owners)].join('\u0000');
   return { value: stored.value, revision };
 }
 

@@ -78,6 +78,10 @@ export function mergeSearchObjects(answers: readonly unknown[], size: number): {
   return { objects: objects.slice(0, size), total: objects.length };
 }
 
+function isPublisher(value: unknown): value is { username: string; email?: string } {
+  return !!value && typeof value === 'object' && typeof (value as { username?: unknown }).username === 'string';
+}
+
 const EMPTY: LoadedDocument<SearchResult> = { value: { objects: [], total: 0 } };
 
 /**
@@ -108,7 +112,7 @@ async function loadSearch(ctx: FormatRequestContext): Promise<LoadedDocument<Sea
     }
   }
   const result = await repo.components.search({ text, offset: from, limit: size });
-  const objects = result.items.map((c) => ({
+  const objects = await Promise.all(result.items.map(async (c) => ({
     package: {
       name: c.name,
       version: c.version,
@@ -116,12 +120,13 @@ async function loadSearch(ctx: FormatRequestContext): Promise<LoadedDocument<Sea
       keywords: Array.isArray(c.attributes['keywords']) ? c.attributes['keywords'] : [],
       date: c.updatedAt.toISOString(),
       links: {},
-      publisher: {},
-      maintainers: [],
+      // Who published this version, and the name's owners (`npm search` shows them as "by").
+      publisher: isPublisher(c.attributes['publisher']) ? c.attributes['publisher'] : {},
+      maintainers: (await ctx.owners.list(c.name)).map((o) => ({ username: o.name, ...(o.email ? { email: o.email } : {}) })),
     },
     score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
     searchScore: 1,
-  }));
+  })));
   return { value: readable(ctx, objects, result.total) };
 }
 

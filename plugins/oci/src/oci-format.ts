@@ -267,7 +267,15 @@ export const routes: readonly RouteDefinition[] = [
   { method: 'PATCH', path: '/v2/*name/blobs/uploads/:id', permission: 'write', body: { kind: 'stream' }, handler: write((ctx, name) => patchUpload(ctx, name, uploadId(ctx))), group: imagePlan('write') },
   { method: 'PUT', path: '/v2/*name/blobs/uploads/:id', permission: 'write', body: { kind: 'stream' }, handler: write((ctx, name) => finishUpload(ctx, name, uploadId(ctx))), group: imagePlan('write') },
   { method: 'DELETE', path: '/v2/*name/blobs/uploads/:id', permission: 'write', handler: write((ctx, name) => cancelUpload(ctx, name, uploadId(ctx))), group: imagePlan('write') },
-  { method: 'GET', path: '/v2/*name/blobs/:digest', permission: 'read', handler: blobGet, group: imagePlan('read') },
+  {
+    method: 'GET',
+    path: '/v2/*name/blobs/:digest',
+    permission: 'read',
+    handler: blobGet,
+    // A HEAD of a blob is how a push asks whether to upload it: a proxy that cannot be asked
+    // must not fail the push (the blob is uploaded). A GET (a pull) still answers the 502.
+    group: (ctx) => ({ ...imagePlan('read')(ctx), ...(ctx.method === 'HEAD' ? { unreachableIsMissing: true } : {}) }),
+  },
   deleteRoute('/v2/*name/blobs/:digest', (ctx, name) => deleteBlob(ctx, name, parseDigest(String(ctx.params['digest'])))),
 ];
 

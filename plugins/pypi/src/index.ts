@@ -1,7 +1,7 @@
 import type { PluginContext } from '@registry-core/api';
 import { pypiFormat } from './pypi-format.js';
 
-export { pypiFormat, localPipIndex } from './pypi-format.js';
+export { pypiFormat, localPipIndex, pipDefaultUpstreams } from './pypi-format.js';
 export { normalizeName } from './names.js';
 
 /** Plugin entry: registers the PyPI format declared in package.json. */

@@ -12,6 +12,8 @@ import {
   type FormatResponse,
   type GroupPlan,
   type LoadedDocument,
+  httpBaseUrl,
+  type DefaultUpstream,
   type MergeableDocument,
   type MultipartBody,
   type RepositoryInfo,
@@ -315,19 +317,19 @@ const routes: RouteDefinition[] = [
   },
 ];
 
+/** PyPI's simple index, pip's own default. */
+export const PYPI_SIMPLE = 'https://pypi.org/simple/';
+
+/** The zero-config proxy's upstream candidates: the index pip is configured with, then PyPI's. */
+export async function pipDefaultUpstreams(): Promise<DefaultUpstream[]> {
+  const local = await localPipIndex();
+  return [...(local !== PYPI_SIMPLE ? [{ url: local, source: 'the local pip config (PIP_INDEX_URL or pip config)' }] : []), { url: PYPI_SIMPLE, source: 'PyPI' }];
+}
+
 /** The index pip is configured with (PIP_INDEX_URL, else `pip config`), else PyPI's. */
 export function localPipIndex(): Promise<string> {
-  const fallback = 'https://pypi.org/simple/';
-  const asUrl = (value: string | undefined) => {
-    try {
-      const url = new URL((value ?? '').trim());
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-      if (!url.pathname.endsWith('/')) url.pathname += '/';
-      return url.href;
-    } catch {
-      return undefined;
-    }
-  };
+  const fallback = PYPI_SIMPLE;
+  const asUrl = httpBaseUrl;
   const fromEnv = asUrl(process.env['PIP_INDEX_URL']);
   if (fromEnv) return Promise.resolve(fromEnv);
   return new Promise((resolve) => {
@@ -352,8 +354,10 @@ export const pypiFormat: FormatDefinition = {
   errorBody: plainTextErrorBody,
   authChallenge: basicChallenge,
   clientConfig,
-  defaultUpstream: localPipIndex,
+  defaultUpstream: pipDefaultUpstreams,
   maxMetadataBytes: MAX_PAGE_BYTES,
+  // The project's simple page: what the kernel asks a group's proxies before a new project is uploaded.
+  packageDocumentPath: (project) => `/simple/${encodeURIComponent(project)}/`,
   upstreamScope(upstream: string) {
     const url = new URL(upstream);
     // A simple index at <root>/simple/ lists its files under <root>/ (…/packages/…).

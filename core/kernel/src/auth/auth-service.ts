@@ -6,6 +6,7 @@ import { AuditLog, type AuditActor } from './audit-log.js';
 import { Authentication } from './authentication.js';
 import { Authorization, type RepositoryFacts } from './authorization.js';
 import { formatAuthService } from './format-auth.js';
+import { PackageOwnership } from './package-owners.js';
 import { UserTokens, type NewTokenOptions, type TokenInfo } from './tokens.js';
 import { Users, type NewUserOptions } from './users.js';
 
@@ -26,6 +27,8 @@ export class AuthService {
   readonly accessTokens: AccessTokens;
   readonly authentication: Authentication;
   readonly authorization: Authorization;
+  /** Who owns which package of which repository. */
+  readonly owners: PackageOwnership;
 
   constructor(config: AuthConfig, metadata: MetadataStore, providers: readonly AuthProvider[] = [], onAuditError?: (error: unknown) => void) {
     this.audit = new AuditLog(metadata, onAuditError);
@@ -34,6 +37,7 @@ export class AuthService {
     this.accessTokens = new AccessTokens(metadata);
     this.authentication = new Authentication(this.users, this.tokens, this.accessTokens, providers, this.audit);
     this.authorization = new Authorization(config);
+    this.owners = new PackageOwnership(metadata, this.users, this.audit);
   }
 
   /** See {@link Authorization.useRepositories}. */

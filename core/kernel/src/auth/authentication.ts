@@ -29,8 +29,13 @@ const MAX_CONCURRENT_HASHES = 2;
 export class Authentication {
   private hashing = 0;
   private readonly hashQueue: Array<() => void> = [];
-  /** sha256(user:password) of recent successful checks, so Basic on every request stays cheap. */
-  private readonly verified = new Map<string, { user: AuthenticatedUser; until: number }>();
+  /**
+   * sha256(user:password) of recent successful checks, so Basic on every request stays cheap.
+   * A stored user's entry keeps the password epoch it was checked against and is checked
+   * against the store again after {@link TOKEN_CACHE_MS}: a password changed elsewhere (the
+   * CLI, another node) stops the old one within that time, not after the whole TTL.
+   */
+  private readonly verified = new Map<string, { user: AuthenticatedUser; until: number; epoch?: string; checkedAt: number }>();
   private readonly throttle = new LoginThrottle();
   /**
    * Tokens checked in the last {@link TOKEN_CACHE_MS}, so a client's every request does not
@@ -109,7 +114,15 @@ export class Authentication {
   private async checkPasswordOnce(name: string, password: string): Promise<AuthenticatedUser | 'wrong password' | 'unknown user'> {
     const cacheKey = createHash('sha256').update(`${name}\u0000${password}`).digest('hex');
     const cached = this.verified.get(cacheKey);
-    if (cached && cached.until > Date.now()) return cached.user;
+    const now = Date.now();
+    if (cached && cached.until > now) {
+      if (cached.epoch === undefined || now - cached.checkedAt < TOKEN_CACHE_MS) return cached.user;
+      if ((await this.users.passwordEpochOf(name)) === cached.epoch) {
+        cached.checkedAt = now;
+        return cached.user;
+      }
+    }
+    this.verified.delete(cacheKey);
     for (const provider of this.providers) {
       const result = await provider.authenticate(name, password);
       if (result === false) return 'wrong password';
@@ -117,7 +130,10 @@ export class Authentication {
     }
     const known = await this.users.credentialsOf(name);
     if (!known) return 'unknown user';
-    return (await this.verify(password, known.passwordHash)) ? this.remember(cacheKey, { name, roles: known.roles }) : 'wrong password';
+    // The epoch is read before the hash is checked: a change racing this check makes the
+    // entry stale rather than trusted.
+    const epoch = await this.users.passwordEpochOf(name);
+    return (await this.verify(password, known.passwordHash)) ? this.remember(cacheKey, { name, roles: known.roles }, epoch) : 'wrong password';
   }
 
   /** {@link verifyPassword} through the concurrency limit. */
@@ -132,9 +148,10 @@ export class Authentication {
     }
   }
 
-  private remember(key: string, user: AuthenticatedUser): AuthenticatedUser {
+  private remember(key: string, user: AuthenticatedUser, epoch?: string): AuthenticatedUser {
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(key, { user, until: Date.now() + VERIFIED_TTL_MS });
+    const now = Date.now();
+    this.verified.set(key, { user, until: now + VERIFIED_TTL_MS, checkedAt: now, ...(epoch !== undefined ? { epoch } : {}) });
     return user;
   }
 

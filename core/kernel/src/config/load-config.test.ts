@@ -45,7 +45,7 @@ describe('normalizeConfig', () => {
     const errors = errorsOf({
       server: { port: 70000, extra: 1 },
       repositories: {
-        up: { format: 'npm', type: 'proxy' },
+        up: { format: 'npm', type: 'proxy', upstream: 'ftp://example.test/' },
         g: { format: 'npm', type: 'group', members: ['up', 'missing', 'other'] },
         other: { format: 'pypi', type: 'hosted', members: ['x'] },
       },
@@ -61,7 +61,7 @@ describe('normalizeConfig', () => {
   it('reports semantic errors together', () => {
     const errors = errorsOf({
       repositories: {
-        up: { format: 'npm', type: 'proxy' },
+        up: { format: 'npm', type: 'proxy', upstream: 'ftp://example.test/' },
         g: { format: 'npm', type: 'group', members: ['up', 'missing', 'other'] },
         other: { format: 'pypi', type: 'hosted' },
         loop1: { format: 'npm', type: 'group', members: ['loop2'] },
@@ -70,7 +70,7 @@ describe('normalizeConfig', () => {
     });
     expect(errors).toEqual(
       expect.arrayContaining([
-        'repositories.up.upstream: required for a proxy repository',
+        'repositories.up.upstream: must be an http(s) URL',
         'repositories.g.members[1]: no repository named "missing"',
         'repositories.g.members[2]: "other" is format pypi, the group is npm',
         'repositories.loop1.members: groups form a cycle',
@@ -250,16 +250,17 @@ describe('defaults come from the schema', () => {
       minTransferRate: 16 * 1024,
       allowPrivateAddresses: false,
       retries: 2,
+      maxUpstreamConnections: 64,
       staleWhileRevalidate: 0,
       honorCacheControl: false,
       breakerThreshold: 5,
       breakerOpenMs: 30_000,
     });
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 4000, trustProxy: false, shutdownTimeoutSeconds: 10, memoryCacheBytes: 64 * 1024 * 1024, derivedCacheBytes: 64 * 1024 * 1024, metadataMemoryBytes: 512 * 1024 * 1024, metadataMemoryWaitMs: 10_000, minBodyRate: 1024, minBodyRateWindowSeconds: 30, maxConnectionsPerClient: 256 });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 4000, trustProxy: false, shutdownTimeoutSeconds: 10, memoryCacheBytes: 64 * 1024 * 1024, derivedCacheBytes: 64 * 1024 * 1024, metadataMemoryBytes: 512 * 1024 * 1024, metadataMemoryWaitMs: 10_000, minBodyRate: 1024, minBodyRateWindowSeconds: 30, maxConnectionsPerClient: 256, maxUpstreamConnections: 256 });
     expect(config.auth).toEqual({ anonymousRead: true, allowRegistration: false, tokenTtlSeconds: 0, users: {}, providers: [{ id: 'builtin' }], permissions: [] });
     expect(config.limits).toEqual({ maxUploadBytes: 100 * 1024 * 1024, maxSearchResults: 250 });
     expect(config.cleanup).toEqual({ intervalHours: 24, unusedDays: 90, uploadExpiryHours: 24, tmpFileGraceSeconds: 3600, maxCacheBytes: {} });
-    expect(config.logging).toEqual({ level: 'info', format: 'auto' });
+    expect(config.logging).toEqual({ level: 'info', format: 'auto', access: true });
     expect(config.plugins).toEqual([]);
   });
 

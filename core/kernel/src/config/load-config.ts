@@ -22,9 +22,12 @@ export interface LoadConfigOptions {
   /** Folder to search from; default the current directory. */
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
-  /** Overrides applied after loading (`--port`, `--host`). */
-  readonly overrides?: { readonly host?: string; readonly port?: number };
+  /** Overrides applied after loading (`--port`, `--host`, `--data-dir`; a relative data folder is taken from `cwd`). */
+  readonly overrides?: { readonly host?: string; readonly port?: number; readonly dataDir?: string };
 }
+
+/** The environment variable that pins the data folder (as `--data-dir` does). */
+export const DATA_DIR_ENV = 'REGISTRY_CORE_DATA_DIR';
 
 const MODULE_NAME = 'registry-core';
 /** cosmiconfig's defaults plus the YAML and JSON file names the docs use. */
@@ -79,8 +82,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
     raw = { auth: { allowRegistration: loopback } };
   }
-  const config = normalizeConfig(raw, { configDir, env: options.env ?? process.env, filepath, overrides: options.overrides });
-  return { config, filepath, configDir, zeroConfig: filepath === undefined };
+  const env = options.env ?? process.env;
+  // The data folder pinned outside the file: --data-dir, else the environment.
+  const pinned = options.overrides?.dataDir ? { dir: options.overrides.dataDir, from: 'option' as const } : env[DATA_DIR_ENV] ? { dir: env[DATA_DIR_ENV], from: 'env' as const } : undefined;
+  const overrides = { ...options.overrides, ...(pinned ? { dataDir: path.resolve(cwd, pinned.dir) } : {}) };
+  const config = normalizeConfig(raw, { configDir, env, filepath, overrides });
+  const inFile = typeof raw === 'object' && raw !== null && 'dataDir' in raw;
+  return { config, filepath, configDir, zeroConfig: filepath === undefined, dataDirFrom: pinned?.from ?? (inFile ? 'config' : 'default') };
 }
 
 /** Validate and default a parsed config object. Exported for tests and `config check`. */
@@ -96,7 +104,7 @@ export function normalizeConfig(
   const c = expanded as ConfigFile;
   const resolve = (p: string) => path.resolve(context.configDir, p);
 
-  const dataDir = resolve(c.dataDir);
+  const dataDir = context.overrides?.dataDir ? path.resolve(context.overrides.dataDir) : resolve(c.dataDir);
   const server = {
     host: context.overrides?.host ?? c.server.host,
     port: context.overrides?.port ?? Number(c.server.port),
@@ -110,6 +118,7 @@ export function normalizeConfig(
     minBodyRate: parseSize(c.server.minBodyRate)!,
     minBodyRateWindowSeconds: c.server.minBodyRateWindowSeconds,
     maxConnectionsPerClient: c.server.maxConnectionsPerClient,
+    maxUpstreamConnections: c.server.maxUpstreamConnections,
   };
   if (server.publicUrl !== undefined && !isHttpUrl(server.publicUrl)) errors.push('server.publicUrl: must be an http(s) URL');
 
@@ -147,9 +156,10 @@ export function normalizeConfig(
   for (const [name, r] of Object.entries(c.repositories)) {
     const at = `repositories.${name}`;
     if (r.type === 'proxy') {
-      if (r.upstream === undefined) errors.push(`${at}.upstream: required for a proxy repository`);
-      else if (!isHttpUrl(r.upstream)) errors.push(`${at}.upstream: must be an http(s) URL`);
-      else if (new URL(r.upstream).username || new URL(r.upstream).password) errors.push(`${at}.upstream: must not carry credentials (user:password@); upstream requests never send any`);
+      // No upstream: the format's default (FormatDefinition.defaultUpstream), filled in once
+      // the plugins are active (withDefaultUpstreams); without one the repository is unavailable.
+      if (r.upstream !== undefined && !isHttpUrl(r.upstream)) errors.push(`${at}.upstream: must be an http(s) URL`);
+      else if (r.upstream !== undefined && (new URL(r.upstream).username || new URL(r.upstream).password)) errors.push(`${at}.upstream: must not carry credentials (user:password@); upstream requests never send any`);
     } else if (r.upstream !== undefined) {
       errors.push(`${at}.upstream: only a proxy repository has an upstream`);
     }
@@ -233,6 +243,7 @@ function cacheConfig(cache: RepositoryBlock['cache']): CacheConfig {
     ...(cache.allowedOrigins !== undefined ? { allowedOrigins: cache.allowedOrigins } : {}),
     allowPrivateAddresses: cache.allowPrivateAddresses,
     retries: cache.retries,
+    maxUpstreamConnections: cache.maxUpstreamConnections,
     staleWhileRevalidate: cache.staleWhileRevalidate,
     ...(cache.contentTtl !== undefined ? { contentTtl: cache.contentTtl } : {}),
     honorCacheControl: cache.honorCacheControl,

@@ -23,7 +23,10 @@ const repositorySchema = {
   properties: {
     format: { type: 'string', minLength: 1, description: 'The format (ecosystem) this repository serves: npm, pypi, oci, maven, or a plugin\'s.' },
     type: { enum: ['hosted', 'proxy', 'group'], description: 'hosted: stores what is published to it; proxy: caches an upstream; group: one URL over its members.' },
-    upstream: { type: 'string', description: 'A proxy\'s upstream registry (http or https URL).' },
+    upstream: {
+      type: 'string',
+      description: 'A proxy\'s upstream registry (http or https URL). Absent: the format\'s default upstream, as its plugin documents (npm: the registry of the local npm config; PyPI: pip\'s index-url, else the Python Package Index; OCI: Docker Hub; Maven: the mirror in settings.xml, else Maven Central).',
+    },
     members: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'A group\'s members, in the order they are asked.' },
     routing: {
       type: 'object',
@@ -68,6 +71,12 @@ const repositorySchema = {
         allowedOrigins: { type: 'array', items: { type: 'string' }, description: 'Origins besides the upstream\'s own that content URLs and redirects may point at.' },
         allowPrivateAddresses: { type: 'boolean', default: false },
         retries: { type: 'integer', minimum: 0, maximum: 10, default: 2 },
+        maxUpstreamConnections: {
+          type: 'integer',
+          minimum: 1,
+          default: 64,
+          description: 'Most connections this proxy has open at once to one upstream origin (audits and searches too); further requests wait up to upstreamTimeout, at most 1024 of them, then get 503.',
+        },
         staleWhileRevalidate: { ...seconds, default: 0 },
         honorCacheControl: { type: 'boolean', default: false },
         circuitBreaker: {
@@ -125,6 +134,12 @@ export const configSchema = {
           minimum: 0,
           default: 256,
           description: 'Most open connections from one client address (loopback too); further requests get 503 and the connection closed. 0: no limit.',
+        },
+        maxUpstreamConnections: {
+          type: 'integer',
+          minimum: 1,
+          default: 256,
+          description: 'Most upstream connections all proxies together have open at once; further requests wait as for cache.maxUpstreamConnections.',
         },
       },
     },
@@ -235,7 +250,15 @@ export const configSchema = {
       type: 'object',
       default: {},
       additionalProperties: false,
-      properties: { level: { enum: ['debug', 'info', 'warn', 'error'], default: 'info' }, format: { enum: ['json', 'pretty', 'auto'], default: 'auto' } },
+      properties: {
+        level: { enum: ['debug', 'info', 'warn', 'error'], default: 'info' },
+        format: { enum: ['json', 'pretty', 'auto'], default: 'auto' },
+        access: {
+          type: 'boolean',
+          default: true,
+          description: 'One line per request at info level (method, path without its query, status, milliseconds, request id); false: at debug level only (a reverse proxy in front keeps its own access log).',
+        },
+      },
     },
     repositories: {
       type: 'object',

@@ -104,6 +104,8 @@ export interface CacheConfig {
   readonly honorCacheControl: boolean;
   /** Extra attempts after a network error or a 502/503/504 from the upstream. */
   readonly retries: number;
+  /** Most connections open at once to one upstream origin; absent: no limit of the proxy's own. */
+  readonly maxUpstreamConnections?: number;
   /** Consecutive upstream failures that open the circuit breaker. */
   readonly breakerThreshold: number;
   /** Milliseconds the breaker stays open before one probe is let through. */
@@ -147,6 +149,8 @@ export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'h
   readonly minBodyRateWindowSeconds: number;
   /** Most concurrent connections from one client address (0: no limit). */
   readonly maxConnectionsPerClient: number;
+  /** Most upstream connections of all proxies together, open at once. */
+  readonly maxUpstreamConnections: number;
 }
 
 export interface LimitsConfig {
@@ -186,4 +190,10 @@ export interface LoadedConfig {
   readonly configDir: string;
   /** True when no config file was found and the zero-config default applies. */
   readonly zeroConfig: boolean;
+  /**
+   * Where `dataDir` came from: `option` (`--data-dir`), `env` (REGISTRY_CORE_DATA_DIR),
+   * `config` (the file's `dataDir`), or `default` (`./registry-data` under the config's folder,
+   * or under the current folder when there is no config file). Absent: not known.
+   */
+  readonly dataDirFrom?: 'option' | 'env' | 'config' | 'default';
 }

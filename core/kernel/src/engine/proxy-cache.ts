@@ -16,6 +16,7 @@ import type { AssetRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { RepositoryAssetStore } from './asset-store.js';
 import type { SingleFlight } from './keyed-mutex.js';
+import type { ConnectionSlots } from './connection-slots.js';
 import { UpstreamClient, UpstreamRefusedError, readBody, type UpstreamCredentials } from './upstream-client.js';
 import type { TtlOverrides } from './ttl-overrides.js';
 import { UpstreamHealth } from './upstream-health.js';
@@ -59,6 +60,8 @@ export class KernelProxyCache implements ProxyCache {
     basePath?: string,
     /** The repository's `upstreamAuth`. */
     credentials?: UpstreamCredentials,
+    /** What the registry shares among its proxies: the connection limit and the `Via` loop marker. */
+    shared: { readonly globalSlots?: ConnectionSlots; readonly via?: string } = {},
   ) {
     this.upstreamUrl = upstream.endsWith('/') ? upstream : `${upstream}/`;
     this.base = new URL(this.upstreamUrl);
@@ -74,6 +77,9 @@ export class KernelProxyCache implements ProxyCache {
       minTransferRate: cache.minTransferRate,
       allowPrivateAddresses: cache.allowPrivateAddresses ?? false,
       ...(credentials ? { credentials } : {}),
+      ...(cache.maxUpstreamConnections !== undefined ? { maxConnectionsPerOrigin: cache.maxUpstreamConnections } : {}),
+      ...(shared.globalSlots ? { globalSlots: shared.globalSlots } : {}),
+      ...(shared.via ? { via: shared.via } : {}),
     });
   }
 
@@ -223,16 +229,7 @@ export class KernelProxyCache implements ProxyCache {
     const headers: Record<string, string> = { ...request.headers };
     if (row?.upstreamEtag) headers['if-none-match'] = row.upstreamEtag;
     if (row?.upstreamLastModified) headers['if-modified-since'] = row.upstreamLastModified;
-    if (!this.health.tryAcquire()) {
-      const seconds = Math.ceil(this.health.retryAfterMs() / 1000);
-      return this.failed(
-        request,
-        row,
-        new RegistryError('UPSTREAM_BLOCKED', `upstream ${this.base.origin} is not asked for ${seconds} s after repeated failures`, 502, {
-          headers: { 'Retry-After': String(seconds) },
-        }),
-      );
-    }
+    if (!this.health.tryAcquire()) return this.failed(request, row, this.blocked());
     try {
       if (row && request.revalidate) {
         // A cheap check first (a HEAD, which some upstreams do not count against rate
@@ -257,7 +254,7 @@ export class KernelProxyCache implements ProxyCache {
       try {
         response = await this.requestWithRetries(url, headers, request.authorization, request.tokenScope);
       } catch (error) {
-        this.health.failed();
+        this.health.verdict(error);
         throw error;
       }
       if (response.status >= 500) this.health.failed();
@@ -392,7 +389,7 @@ export class KernelProxyCache implements ProxyCache {
       this.logger.warn('upstream failed; answering its last not-found', { repository: this.repository, path: request.path, error });
       return { found: false, cache: 'STALE' };
     }
-    if (isRegistryError(error) && (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_FAILED' || error.code === 'UPSTREAM_BLOCKED')) {
+    if (isRegistryError(error) && (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_FAILED' || error.code === 'UPSTREAM_BLOCKED' || error.code === 'UPSTREAM_BUSY')) {
       throw error;
     }
     // Too large is the upstream's fault, not the client's: a 502 (nothing was stored).
@@ -419,8 +416,22 @@ export class KernelProxyCache implements ProxyCache {
     return Date.now() + ttl * 1000;
   }
 
+  /** 502 UPSTREAM_BLOCKED: the breaker is open. */
+  private blocked(): RegistryError {
+    const seconds = Math.ceil(this.health.retryAfterMs() / 1000);
+    return new RegistryError('UPSTREAM_BLOCKED', `upstream ${this.base.origin} is not asked for ${seconds} s after repeated failures`, 502, {
+      headers: { 'Retry-After': String(seconds) },
+    });
+  }
+
+  /**
+   * One request the format passes on as it is (npm audit, search): never cached, but under
+   * the same breaker, timeouts and connection limits as every fetch, and counted in the stats.
+   */
   async passthrough(request: UpstreamPassthrough): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
     const url = this.resolve(request.upstreamUrl);
+    if (!this.health.tryAcquire()) throw this.blocked();
+    this.health.upstreamRequests++;
     try {
       const response = await this.client.request(url, {
         method: request.method,
@@ -431,10 +442,13 @@ export class KernelProxyCache implements ProxyCache {
         ...(request.tokenScope ? { tokenScope: request.tokenScope } : {}),
       });
       const body = await readBody(response.body, request.maxBytes ?? 16 * 1024 * 1024);
+      if (response.status >= 500) this.health.failed();
+      else this.health.succeeded();
       const headers: Record<string, string> = {};
       response.headers.forEach((value, key) => (headers[key] = value));
       return { status: response.status, headers, body };
     } catch (error) {
+      this.health.verdict(error);
       if (isRegistryError(error)) throw error;
       throw new UpstreamTimeoutError(`upstream failed: ${(error as Error).message}`);
     }

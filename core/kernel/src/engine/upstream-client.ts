@@ -5,6 +5,7 @@ import type { LookupFunction, Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { UpstreamError, UpstreamTimeoutError, isRegistryError } from '@registry-core/api';
 import { classifyAddress } from './address-policy.js';
+import { ConnectionSlots, acquireBoth } from './connection-slots.js';
 import { readLimited } from './read-limited.js';
 
 /** An upstream answer whose body is still a stream. */
@@ -63,6 +64,18 @@ export interface UpstreamClientOptions {
    * (the Docker registry token flow). Never sent anywhere else.
    */
   readonly credentials?: UpstreamCredentials;
+  /**
+   * Most connections open at once to one origin (`cache.maxUpstreamConnections`); a request
+   * waits for a free one up to `headersTimeoutMs`. Absent: no limit of its own.
+   */
+  readonly maxConnectionsPerOrigin?: number;
+  /** The registry-wide limit every proxy shares (`server.maxUpstreamConnections`). */
+  readonly globalSlots?: ConnectionSlots;
+  /**
+   * The `Via` value every upstream request carries (`1.1 registry-core-<instance>`): a
+   * request that comes back to this registry with it is a loop, refused with 508.
+   */
+  readonly via?: string;
 }
 
 /** Credentials of a proxy for its upstream (`upstreamAuth`). */
@@ -123,6 +136,8 @@ export class UpstreamClient {
   private readonly tokens = new Map<string, { readonly value: string; readonly until: number }>();
   /** The upstream's token service, once a Bearer challenge named it. */
   private bearer: { readonly realm: string; readonly service?: string } | undefined;
+  /** Connection slots by origin (the upstream, allowed origins: a set the config bounds). */
+  private readonly slots = new Map<string, ConnectionSlots>();
 
   constructor(private readonly options: UpstreamClientOptions) {
     this.trusted = bareHost(options.upstream.hostname);
@@ -214,18 +229,19 @@ export class UpstreamClient {
     // (decompression CPU and memory: peak RSS 400 MB instead of 346 MB) than it saved here.
     const headers: Record<string, string> = { 'user-agent': 'registry-core', 'accept-encoding': 'identity' };
     for (const [k, v] of Object.entries(options.headers ?? {})) if (!HOP_BY_HOP.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
+    if (this.options.via) headers['via'] = this.options.via;
     if (options.body && headers['content-length'] === undefined) headers['content-length'] = String(options.body.length);
     let target = url;
     for (let hop = 0; ; hop++) {
       if (options.authorization && target.origin === authorizedOrigin) headers['authorization'] = options.authorization;
       else delete headers['authorization'];
-      const response = await this.exchange(target, options.method ?? 'GET', headers, options.body);
+      const { response, release } = await this.exchange(target, options.method ?? 'GET', headers, options.body);
       const location = response.headers['location'];
       if (!REDIRECTS.has(response.statusCode ?? 0) || typeof location !== 'string' || !location) {
-        return { status: response.statusCode ?? 0, headers: toHeaders(response.rawHeaders), body: this.watch(response, target.origin) };
+        return { status: response.statusCode ?? 0, headers: toHeaders(response.rawHeaders), body: this.watch(response, target.origin, release) };
       }
       // Read to the end (under the same watch) so the connection can be reused.
-      this.watch(response, target.origin).resume();
+      this.watch(response, target.origin, release).resume();
       if (hop >= MAX_REDIRECTS) throw new UpstreamError(`upstream ${url.origin} redirected more than ${MAX_REDIRECTS} times`);
       try {
         target = new URL(location, target);
@@ -237,24 +253,39 @@ export class UpstreamClient {
   }
 
   /**
-   * One HTTP exchange up to the response headers. A pooled connection the server closed just
-   * as it was reused is retried once on a fresh one (the request never reached the server).
+   * One HTTP exchange up to the response headers, on a connection slot of the target's
+   * origin and of the registry (`release` gives them back: the caller's, once the body is
+   * done). A pooled connection the server closed just as it was reused is retried once on
+   * a fresh one (the request never reached the server).
    */
-  private async exchange(target: URL, method: string, headers: Record<string, string>, body: Buffer | undefined): Promise<IncomingMessage> {
+  private async exchange(target: URL, method: string, headers: Record<string, string>, body: Buffer | undefined): Promise<{ response: IncomingMessage; release: () => void }> {
     if (this.closed) throw new UpstreamError(`upstream ${target.origin}: the registry is stopping`);
     if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new UpstreamRefusedError(`refusing upstream URL ${target.protocol}: only http and https`);
     // An IP literal is never looked up: check it here.
     const host = bareHost(target.hostname);
     const kind = this.options.allowPrivateAddresses || host === this.trusted ? undefined : classifyAddress(host);
     if (kind) throw refusal(host, host, kind);
+    const release = await this.slotFor(target.origin);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.once(target, method, headers, body);
+        return { response: await this.once(target, method, headers, body), release };
       } catch (error) {
         const stale = (error as { reusedSocket?: boolean }).reusedSocket && ['ECONNRESET', 'EPIPE'].includes((error as { code?: string }).code ?? '');
-        if (!stale || attempt > 0) throw this.failure(error, target.origin);
+        if (!stale || attempt > 0) {
+          release();
+          throw this.failure(error, target.origin);
+        }
       }
     }
+  }
+
+  /** A connection slot for `origin` (and the registry-wide one), waiting at most the headers timeout. */
+  private slotFor(origin: string): Promise<() => void> {
+    const limit = this.options.maxConnectionsPerOrigin;
+    if (limit === undefined) return this.options.globalSlots ? this.options.globalSlots.acquire(this.options.headersTimeoutMs) : Promise.resolve(() => undefined);
+    let slots = this.slots.get(origin);
+    if (!slots) this.slots.set(origin, (slots = new ConnectionSlots(limit, 'cache.maxUpstreamConnections')));
+    return acquireBoth(slots, this.options.globalSlots, this.options.headersTimeoutMs);
   }
 
   private once(target: URL, method: string, headers: Record<string, string>, body: Buffer | undefined): Promise<IncomingMessage> {
@@ -344,7 +375,7 @@ export class UpstreamClient {
    * `idleTimeoutMs` or overruns its time budget (`transferTimeoutMs` plus a second per
    * `minTransferRate` bytes). Neither clock runs while the consumer holds the body back.
    */
-  private watch(source: IncomingMessage, origin: string): Readable {
+  private watch(source: IncomingMessage, origin: string, release: () => void): Readable {
     const body = new PassThrough();
     // A body that breaks before its consumer attaches must not crash the process; the
     // consumer sees the error through `errored` (pipeline, finished) when it does attach.
@@ -364,6 +395,7 @@ export class UpstreamClient {
       ended = true;
       clearTimeout(timer);
       this.untrack(entry);
+      release();
       if (error) {
         body.destroy(error);
         source.destroy();

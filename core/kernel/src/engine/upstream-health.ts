@@ -60,6 +60,15 @@ export class UpstreamHealth {
     this.probing = false;
   }
 
+  /**
+   * After an upstream request threw: a failure of the upstream, unless the registry itself
+   * could not send it (no free connection, UPSTREAM_BUSY), which only frees a probe slot.
+   */
+  verdict(error: unknown): void {
+    if ((error as { code?: unknown } | undefined)?.code === 'UPSTREAM_BUSY') this.probing = false;
+    else this.failed();
+  }
+
   failed(): void {
     this.upstreamErrors++;
     this.consecutiveFailures++;

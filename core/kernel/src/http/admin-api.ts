@@ -1,10 +1,11 @@
 import type { Context } from 'koa';
-import { BadRequestError, NotFoundError, isRegistryError, type Logger } from '@registry-core/api';
+import { BadRequestError, NotFoundError, isRegistryError, type Logger, type Principal } from '@registry-core/api';
 import { parseSince, type AuditLog } from '../auth/audit-log.js';
 import type { Authentication } from '../auth/authentication.js';
 import type { DerivedMemoryStats } from '../engine/derived-cache.js';
 import type { MetadataMemoryStats } from '../engine/metadata-memory.js';
 import type { Authorization } from '../auth/authorization.js';
+import type { PackageOwnership } from '../auth/package-owners.js';
 import type { TtlOverrides } from '../engine/ttl-overrides.js';
 import { readRequestBody } from './body.js';
 import type { RepositoryRuntime } from './dispatcher.js';
@@ -15,6 +16,8 @@ export interface AdminApiOptions {
   readonly authentication: Authentication;
   readonly authorization: Authorization;
   readonly audit: AuditLog;
+  /** Package owners (the CLI's `owners`). */
+  readonly owners: PackageOwnership;
   /** Per-artifact TTL overrides of proxies. */
   readonly ttls: TtlOverrides;
   /** Proxy counters for the stats endpoint. */
@@ -63,6 +66,39 @@ export class AdminApi {
         };
       }),
     );
+    // Package owners: ?repository=&package= (add: a JSON body {repository, package, user}; rm: &user=).
+    const ownersTarget = (query: Record<string, unknown>) => {
+      const repository = query['repository'];
+      const packageName = query['package'];
+      if (typeof repository !== 'string' || typeof packageName !== 'string' || packageName === '') throw new BadRequestError('give ?repository=&package=');
+      this.hostedNamed(repository);
+      return { repository, packageName };
+    };
+    router.get('/-/admin/owners', (ctx) =>
+      this.admin(ctx, async () => {
+        const { repository, packageName } = ownersTarget(ctx.query);
+        return { repository, package: packageName, owners: await options.owners.list(repository, packageName) };
+      }),
+    );
+    router.put('/-/admin/owners', (ctx) =>
+      this.admin(ctx, async (principal) => {
+        const { value } = await readRequestBody(ctx.req, { kind: 'json', limit: 64 * 1024 }, 64 * 1024, '');
+        const body = (value ?? {}) as Record<string, unknown>;
+        const { repository, packageName } = ownersTarget(body);
+        if (typeof body['user'] !== 'string' || body['user'] === '') throw new BadRequestError('expected {"repository": ..., "package": ..., "user": "<name>"}');
+        const actor = { principal: principal.name, clientAddress: ctx.ip };
+        return { repository, package: packageName, owners: await options.owners.operatorAdd(repository, packageName, body['user'], actor) };
+      }),
+    );
+    router.delete('/-/admin/owners', (ctx) =>
+      this.admin(ctx, async (principal) => {
+        const { repository, packageName } = ownersTarget(ctx.query);
+        const user = ctx.query['user'];
+        if (typeof user !== 'string' || user === '') throw new BadRequestError('give &user=');
+        const actor = { principal: principal.name, clientAddress: ctx.ip };
+        return { repository, package: packageName, owners: await options.owners.operatorRemove(repository, packageName, user, actor) };
+      }),
+    );
     router.get('/-/admin/ttl', (ctx) => this.admin(ctx, async () => ({ overrides: await options.ttls.list(ctx.query['repository'] as string | undefined) })));
     router.put('/-/admin/ttl/:repository', (ctx, params) =>
       this.admin(ctx, async () => {
@@ -89,13 +125,13 @@ export class AdminApi {
   }
 
   /** Run `work` for an administrator and answer its result as JSON, or the error it threw. */
-  private async admin(ctx: Context, work: () => Promise<unknown>): Promise<void> {
+  private async admin(ctx: Context, work: (principal: Principal) => Promise<unknown>): Promise<void> {
     const { options } = this;
     try {
       const principal = await options.authentication.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
       options.authorization.authorize(principal, 'admin', { name: 'the admin API' });
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = await work();
+      ctx.body = await work(principal);
     } catch (error) {
       const known = isRegistryError(error);
       if (!known) options.logger.error('admin API error', { error: String((error as Error)?.stack ?? error) });
@@ -103,6 +139,11 @@ export class AdminApi {
       if (ctx.status === 401) ctx.set('WWW-Authenticate', 'Basic realm="registry-core"');
       ctx.body = { error: known ? error.message : 'internal error' };
     }
+  }
+
+  private hostedNamed(name: string): void {
+    const runtime = this.options.repositories.get(name);
+    if (!runtime || runtime.config.type !== 'hosted') throw new NotFoundError(`no hosted repository named ${name}`);
   }
 
   private proxyNamed(name: string): void {

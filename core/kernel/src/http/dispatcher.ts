@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import {
   BadRequestError,
+  ForbiddenError,
   MethodNotAllowedError,
   NotFoundError,
   isRegistryError,
@@ -18,6 +19,7 @@ import {
   type RouteDefinition,
 } from '@registry-core/api';
 import type { AuthService } from '../auth/auth-service.js';
+import { isAdmin } from '../auth/package-owners.js';
 import type { RepositoryConfig } from '../config/types.js';
 import { readRequestBody } from './body.js';
 import type { FormatRouter } from './format-router.js';
@@ -110,9 +112,16 @@ export class Dispatcher {
       logger: request.logger.child({ member: member.name }),
     });
     const nested = new Dispatcher(this.repositories, this.auth, this.tmpDir, this.depth + 1, this.groups);
+    // A member that broke (not a RegistryError) is logged here in its own words; the group's
+    // answer says only that it failed.
+    const logged = <T>(member: RepositoryRuntime, answer: Promise<T>): Promise<T> =>
+      answer.catch((error: unknown) => {
+        if (!isRegistryError(error)) request.logger.error('group member failed', { member: member.name, error: String((error as Error)?.stack ?? error) });
+        throw error;
+      });
     return this.groups.serve(runtime, route, ctx, {
-      handle: (member) => nested.dispatch(member, memberRequest(member)),
-      load: (member, merge) => nested.operate(member, memberRequest(member), (_route, memberCtx) => merge.load(memberCtx)),
+      handle: (member) => logged(member, nested.dispatch(member, memberRequest(member))),
+      load: (member, merge) => logged(member, nested.operate(member, memberRequest(member), (_route, memberCtx) => merge.load(memberCtx))),
       refused: (fields) =>
         this.auth.audit.record({
           action: 'group.write-refused',
@@ -191,14 +200,117 @@ export class Dispatcher {
           throw error;
         }
       },
+      owners: this.auth.owners.forRequest(request.principal, runtime.name),
     };
     try {
-      return await operation(route, ctx);
+      const claim = await this.guardWrite(runtime, request, route, ctx);
+      try {
+        return await operation(route, ctx);
+      } catch (error) {
+        // A name this write claimed is released again when the write did not happen.
+        if (claim) await this.auth.owners.releaseClaim(runtime.name, claim, request.principal.name).catch(() => undefined);
+        throw error;
+      }
     } finally {
       await cleanup?.();
     }
   }
+
+  /**
+   * The kernel's checks before a write or delete of one package reaches a hosted
+   * repository's format (the package as the route's group plan names it): package ownership
+   * (see PackageOwnership), and for a name new here, that no proxy of a group this
+   * repository is in serves it already. Resolves the name when this write claimed it.
+   */
+  private async guardWrite(runtime: RepositoryRuntime, request: DispatchRequest, route: RouteDefinition, ctx: FormatRequestContext): Promise<string | undefined> {
+    if (runtime.config.type !== 'hosted' || !route.group || (route.permission !== 'write' && route.permission !== 'delete')) return undefined;
+    const plan = await route.group(ctx);
+    if (plan.serve !== 'package') return undefined;
+    const name = plan.package;
+    let fresh: boolean | undefined;
+    const isNew = async () => (fresh ??= (await runtime.handle.components.versions(name)).length === 0);
+    try {
+      if (route.permission === 'write' && !isAdmin(request.principal) && (await isNew())) await this.refuseShadowing(runtime, name, request);
+      const clearance = await this.auth.owners.beforeWrite(request.principal, runtime.name, name, { claim: route.permission === 'write', isNew });
+      return clearance.claimed ? name : undefined;
+    } catch (error) {
+      if (isRegistryError(error) && error.status !== 404) {
+        await this.auth.audit.record({
+          action: 'ownership.refused',
+          outcome: 'denied',
+          principal: request.principal.name,
+          repository: runtime.name,
+          clientAddress: request.clientAddress,
+          package: name,
+          details: { status: error.status, reason: error.message },
+        });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Refuse a name new to hosted repository `runtime` that a proxy member of one of its groups
+   * serves (a hosted name shadows the upstream's for every client of the group), unless the
+   * group's `routing` claims it for this repository. Fails closed: a proxy that cannot be
+   * asked refuses the write too.
+   */
+  private async refuseShadowing(runtime: RepositoryRuntime, name: string, request: DispatchRequest): Promise<void> {
+    const path = runtime.format.packageDocumentPath?.(name);
+    if (path === undefined) return;
+    const asked = new Map<string, Promise<boolean>>();
+    for (const { group, proxies } of this.groups.shadowed(runtime.name, name)) {
+      for (const proxy of proxies) {
+        if (!asked.has(proxy.name)) asked.set(proxy.name, this.proxyServes(proxy.runtime, path, name, request));
+        let serves: boolean;
+        try {
+          serves = await asked.get(proxy.name)!;
+        } catch (error) {
+          throw new RegistryError(
+            'SHADOW_CHECK_FAILED',
+            `cannot publish ${name} to ${runtime.name}: ${proxy.name} (a proxy in group ${group}) could not be asked whether its upstream serves ${name} (${error instanceof Error ? error.message : String(error)}); a new name is published only once no upstream of the group serves it. Retry, claim the name for ${runtime.name} in the routing of ${group}, or ask an administrator`,
+            503,
+            { cause: error },
+          );
+        }
+        if (serves) {
+          throw new ForbiddenError(
+            `${name} is served by ${proxy.name}, a proxy in group ${group}: publishing it to ${runtime.name} would shadow that package for every client of ${group}. ` +
+              `If the name is yours, claim it for ${runtime.name} in the group's routing (routing: { "${name}": [${runtime.name}] }), or ask an administrator to publish it`,
+          );
+        }
+      }
+    }
+  }
+
+  /** Whether a proxy serves a package: its document answers (404: it does not; other failures throw). */
+  private async proxyServes(proxy: RepositoryRuntime, path: string, name: string, request: DispatchRequest): Promise<boolean> {
+    try {
+      const response = await this.dispatch(proxy, {
+        method: 'GET',
+        path,
+        query: new URLSearchParams(),
+        headers: { accept: 'application/json' },
+        principal: KERNEL_PRINCIPAL,
+        baseUrl: request.baseUrl,
+        clientAddress: request.clientAddress,
+        requestId: request.requestId,
+        logger: request.logger.child({ member: proxy.name, check: 'shadowing' }),
+      });
+      if (response.body?.kind === 'stream') response.body.value.destroy();
+      const status = response.status ?? 200;
+      if (status === 404) return false;
+      if (status >= 200 && status < 400) return true;
+      throw new Error(`it answered ${status} for ${name}`);
+    } catch (error) {
+      if (isRegistryError(error) && error.status === 404) return false;
+      throw error;
+    }
+  }
 }
+
+/** Who the kernel's own lookups run as (asking a proxy whether it serves a name). */
+const KERNEL_PRINCIPAL: Principal = { name: 'registry-core', anonymous: false, roles: ['admin'], via: 'password', readOnly: false };
 
 /** The login and token services as far as the format declared them (`login`, `accessTokens`). */
 function formatAuth(service: FormatAuthService, runtime: RepositoryRuntime): FormatAuthService {

@@ -1,4 +1,4 @@
-import { NotFoundError, RepositoryPolicyError, UpstreamError, ForbiddenError, type FormatRequestContext, type FormatResponse, type MergeableDocument, type RouteDefinition } from '@registry-core/api';
+import { NotFoundError, RegistryError, RepositoryPolicyError, UpstreamError, UpstreamTimeoutError, ForbiddenError, type FormatRequestContext, type FormatResponse, type MergeableDocument, type RouteDefinition } from '@registry-core/api';
 import { describe, expect, it } from 'vitest';
 import type { RepositoryRuntime } from './dispatcher.js';
 import { GroupRouter, type MemberRunner } from './group-router.js';
@@ -108,6 +108,25 @@ describe('GroupRouter', () => {
     await expect(router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free' })), ctx, failing)).rejects.toMatchObject({ status: 502 });
     const missing = runner({ proxy2: new NotFoundError('gone', 'MANIFEST_UNKNOWN') });
     await expect(router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free' })), ctx, missing)).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
+  });
+
+  it('names every member asked and how it failed, with the first failure\'s status, code and headers', async () => {
+    const blocked = new RegistryError('UPSTREAM_BLOCKED', 'upstream http://127.0.0.1:9 is not asked for 30 s after repeated failures', 502, { headers: { 'Retry-After': '30' } });
+    const failing = runner({ proxy2: new NotFoundError('nothing here'), proxy1: blocked });
+    const error = await router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free' })), ctx, failing).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 502, code: 'UPSTREAM_BLOCKED', headers: { 'Retry-After': '30' } });
+    expect((error as Error).message).toBe('no member of g could answer for free: proxy2: not found; proxy1: upstream http://127.0.0.1:9 is not asked for 30 s after repeated failures');
+    // Merged documents and upstream-only requests alike.
+    const merged = await router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free', merge: union })), ctx, runner({}, { proxy2: new UpstreamError('upstream http://a failed: ECONNREFUSED'), proxy1: new UpstreamTimeoutError('upstream http://b did not answer') })).catch((e: unknown) => e);
+    expect(merged).toMatchObject({ status: 502, message: 'no member of g could answer for free: proxy2: upstream http://a failed: ECONNREFUSED; proxy1: upstream http://b did not answer' });
+    const upstream = await router.serve(repos.get('g')!, route('read', () => ({ serve: 'upstream' })), ctx, runner({ proxy2: new UpstreamTimeoutError('slow'), proxy1: new UpstreamError('down') })).catch((e: unknown) => e);
+    expect(upstream).toMatchObject({ status: 504, message: 'no member of g could answer: proxy2: slow; proxy1: down' });
+  });
+
+  it('never puts a URL\'s user information or a broken member\'s own words in its answer', async () => {
+    const run = runner({ proxy2: new UpstreamError('upstream https://bob:s3cret@up.example/x failed'), proxy1: new Error('EACCES: /var/lib/secret-path') });
+    const error = (await router.serve(repos.get('g')!, route('read', () => ({ serve: 'package', package: 'free' })), ctx, run).catch((e: unknown) => e)) as Error;
+    expect(error.message).toBe('no member of g could answer for free: proxy2: upstream https://up.example/x failed; proxy1: proxy1 failed: internal error');
   });
 
   it('never consults a proxy for a claimed name', async () => {

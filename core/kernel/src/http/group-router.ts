@@ -40,10 +40,24 @@ function globMatches(pattern: string, name: string): boolean {
   return new RegExp(`^${source}$`, 's').test(name);
 }
 
-/** A member's failure as a RegistryError (anything else is a member that broke: a 502). */
+/**
+ * A member's failure as a RegistryError (anything else is a member that broke: a 502, its
+ * own words left to the log, see the dispatcher's member runner).
+ */
 function asRegistryError(error: unknown, member: string): RegistryError {
   if (isRegistryError(error)) return error;
-  return new UpstreamError(`${member} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return new UpstreamError(`${member} failed: internal error`, { cause: error });
+}
+
+/** One member's failure to answer a group's request. */
+interface MemberFailure {
+  readonly member: string;
+  readonly error: RegistryError;
+}
+
+/** URLs' user information (`//user:password@`) out of a message, whoever wrote it. */
+function withoutUserinfo(message: string): string {
+  return message.replace(/\/\/[^\s/@]*@/g, '//');
 }
 
 function withMember(response: FormatResponse, members: readonly string[]): FormatResponse {
@@ -83,12 +97,51 @@ export class GroupRouter {
 
   /** A group's members for a name: those its first matching claim names, else all. */
   private membersFor(group: RepositoryRuntime, packageName: string | undefined): readonly string[] {
-    const members = group.config.members ?? [];
-    if (packageName === undefined) return members;
+    return this.claimOf(group, packageName) ?? group.config.members ?? [];
+  }
+
+  /** The members a group's first matching `routing` claim names for a name; undefined: no claim. */
+  private claimOf(group: RepositoryRuntime, packageName: string | undefined): readonly string[] | undefined {
+    if (packageName === undefined) return undefined;
     for (const [pattern, claimed] of Object.entries(group.config.routing ?? {})) {
       if (globMatches(pattern, packageName)) return claimed;
     }
-    return members;
+    return undefined;
+  }
+
+  /**
+   * The proxies a name new to hosted repository `hosted` would shadow: for every group that
+   * reaches `hosted` for the name, its proxy members. None when a `routing` claim of any group
+   * (its own or a nested group's) leads to `hosted` for the name: the operator said the name
+   * is this repository's, and a claimed name is never asked of an upstream (asking would
+   * leak it). A hosted name is served instead of the proxies' (owners answer alone), so
+   * publishing it changes what every client of the group gets.
+   */
+  shadowed(hosted: string, packageName: string): { group: string; proxies: Leaf[] }[] {
+    const out: { group: string; proxies: Leaf[] }[] = [];
+    const groups = [...this.repositories.values()].filter((r) => r.config.type === 'group');
+    if (groups.some((group) => this.claimedFor(group, packageName, hosted, 0))) return [];
+    for (const runtime of groups) {
+      const leaves = this.leaves(runtime.name, packageName);
+      if (!leaves.some((l) => l.name === hosted && l.type === 'hosted')) continue;
+      const proxies = leaves.filter((l) => l.type === 'proxy');
+      if (proxies.length > 0) out.push({ group: runtime.name, proxies });
+    }
+    return out;
+  }
+
+  /** Whether a `routing` claim matching the name leads from `group` to `hosted`. */
+  private claimedFor(group: RepositoryRuntime, packageName: string, hosted: string, depth: number, claimed = false): boolean {
+    if (depth > 16) return false;
+    const claim = this.claimOf(group, packageName);
+    for (const member of claim ?? group.config.members ?? []) {
+      const runtime = this.repositories.get(member);
+      if (!runtime) continue;
+      if (runtime.config.type === 'group') {
+        if (this.claimedFor(runtime, packageName, hosted, depth + 1, claimed || claim !== undefined)) return true;
+      } else if (member === hosted && (claimed || claim !== undefined)) return true;
+    }
+    return false;
   }
 
   /**
@@ -129,7 +182,7 @@ export class GroupRouter {
         // The group's own name-level rules first (auth.permissions with `packages`), then each
         // member's own when it answers.
         ctx.authorize(route.permission === 'none' ? 'read' : route.permission, plan.package);
-        return write ? this.write(group, plan.package, run) : this.read(group, ctx, plan.package, plan.merge, run);
+        return write ? this.write(group, plan.package, run) : this.read(group, ctx, plan.package, plan.merge, run, plan.unreachableIsMissing === true);
       }
     }
   }
@@ -138,24 +191,24 @@ export class GroupRouter {
   private async upstream(group: RepositoryRuntime, run: MemberRunner): Promise<FormatResponse> {
     const proxies = this.leaves(group.name).filter((l) => l.type === 'proxy');
     if (proxies.length === 0) throw new UpstreamError(`${group.name} has no proxy member to ask`);
-    const failures: RegistryError[] = [];
+    const failures: MemberFailure[] = [];
     for (const proxy of proxies) {
       try {
         return withMember(await run.handle(proxy.runtime), [proxy.name]);
       } catch (error) {
-        failures.push(asRegistryError(error, proxy.name));
+        failures.push({ member: proxy.name, error: asRegistryError(error, proxy.name) });
       }
     }
-    throw this.nothingFound(failures, `no proxy of ${group.name} could answer`);
+    throw this.nothingFound(failures, group.name);
   }
 
   /** Owners answer alone; without one, the proxies. */
-  private async read(group: RepositoryRuntime, ctx: FormatRequestContext, packageName: string, merge: MergeableDocument<unknown> | undefined, run: MemberRunner): Promise<FormatResponse> {
+  private async read(group: RepositoryRuntime, ctx: FormatRequestContext, packageName: string, merge: MergeableDocument<unknown> | undefined, run: MemberRunner, unreachableIsMissing = false): Promise<FormatResponse> {
     const leaves = this.leaves(group.name, packageName);
     const { owners } = await this.owners(leaves, packageName);
     const candidates = owners.length > 0 ? owners : leaves.filter((l) => l.type === 'proxy');
     if (merge) return this.merged(ctx, candidates, merge, run, { tolerant: owners.length === 0, owners: owners.length, packageName, group: group.name });
-    const failures: RegistryError[] = [];
+    const failures: MemberFailure[] = [];
     for (const leaf of candidates) {
       try {
         return withMember(await run.handle(leaf.runtime), [leaf.name]);
@@ -165,10 +218,15 @@ export class GroupRouter {
         // elsewhere. An owner without the file passes to the next owner (another version
         // space: a release repository and a SNAPSHOT), never to a proxy.
         if (owners.length > 0 && failure.status !== 404) throw failure;
-        failures.push(failure);
+        failures.push({ member: leaf.name, error: failure });
       }
     }
-    throw this.nothingFound(failures, `${packageName} is not in ${group.name}`);
+    const error = this.nothingFound(failures, group.name, packageName);
+    if (unreachableIsMissing && owners.length === 0 && error.status >= 500) {
+      ctx.logger.debug('group proxies unreachable: answered not found', { group: group.name, package: packageName, error: error.message });
+      throw new NotFoundError(error.message.replace(/^no member of/, 'nothing found in'));
+    }
+    throw error;
   }
 
   /**
@@ -185,15 +243,15 @@ export class GroupRouter {
         }
       }),
     );
-    const failures = results.flatMap((r) => (r.error ? [r.error] : []));
+    const failures = results.flatMap((r): MemberFailure[] => (r.error ? [{ member: r.leaf.name, error: r.error }] : []));
     if (!options.tolerant) {
-      const failed = failures.find((f) => f.status !== 404);
-      if (failed) throw failed;
+      const failed = failures.find((f) => f.error.status !== 404);
+      if (failed) throw failed.error;
     }
     const found = results.filter((r): r is { leaf: Leaf; loaded: LoadedDocument<unknown> } => r.loaded !== undefined);
     // Some documents exist for every name (OCI's referrers: an empty list, never a 404).
-    if (found.length === 0 && merge.empty && !failures.some((f) => f.status !== 404)) return merge.render(ctx, { value: merge.empty(ctx) });
-    if (found.length === 0) throw this.nothingFound(failures, `${options.packageName ?? 'it'} is not in ${options.group ?? ctx.repository.name}`);
+    if (found.length === 0 && merge.empty && !failures.some((f) => f.error.status !== 404)) return merge.render(ctx, { value: merge.empty(ctx) });
+    if (found.length === 0) throw this.nothingFound(failures, options.group ?? ctx.repository.name, options.packageName);
     for (const r of results) if (r.error && r.error.status >= 500) ctx.logger.warn('group member failed', { member: r.leaf.name, code: r.error.code, error: r.error.message });
     const revisions = found.map((r) => r.loaded.revision);
     const cache = found.map((r) => r.loaded.cache).reduce<CacheStatus | undefined>((worst, c) => (c === undefined ? worst : worst === undefined || CACHE_RANK[c] > CACHE_RANK[worst] ? c : worst), undefined);
@@ -240,11 +298,19 @@ export class GroupRouter {
   }
 
   /**
-   * Nobody had it: a refusal or a failure says more than a 404 (the name may exist where
-   * the client may not look, or where nobody could ask); otherwise the first member's 404,
-   * in the format's own words.
+   * Nobody had it. A refusal says more than anything (the name may exist where the client
+   * may not look): it is the answer. A failure says more than a 404 (the name may exist
+   * where nobody could ask): the first failure's status and code, with a message naming
+   * every member asked and how it failed ("npm-proxy: upstream … failed: ECONNREFUSED;
+   * mirror: not found"). Only 404s: the first member's, in the format's own words.
    */
-  private nothingFound(failures: readonly RegistryError[], message: string): RegistryError {
-    return failures.find((f) => f.status === 401 || f.status === 403) ?? failures.find((f) => f.status !== 404) ?? failures[0] ?? new NotFoundError(message);
+  private nothingFound(failures: readonly MemberFailure[], group: string, packageName?: string): RegistryError {
+    const refusal = failures.find((f) => f.error.status === 401 || f.error.status === 403);
+    if (refusal) return refusal.error;
+    const failed = failures.find((f) => f.error.status !== 404);
+    if (!failed) return failures[0]?.error ?? new NotFoundError(`${packageName ?? 'it'} is not in ${group}`);
+    const each = failures.map((f) => `${f.member}: ${f.error.status === 404 ? 'not found' : f.error.message}`).join('; ');
+    const message = withoutUserinfo(`no member of ${group} could answer${packageName ? ` for ${packageName}` : ''}: ${each}`);
+    return new RegistryError(failed.error.code, message, failed.error.status, { cause: failed.error, headers: { ...failed.error.headers } });
   }
 }

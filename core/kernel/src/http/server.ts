@@ -3,9 +3,10 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Koa, { type Context } from 'koa';
 import { NotFoundError, isRegistryError, type HostRootAddress, type Logger, type Principal, type RepositoryInfo } from '@registry-core/api';
-import type { Authentication } from '../auth/authentication.js';
+import { ANONYMOUS, type Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
 import type { AdminApi } from './admin-api.js';
+import type { LoopMarker } from '../engine/self-upstream.js';
 import { ConnectionGuard } from './connection-guard.js';
 import type { Dispatcher, RepositoryRuntime } from './dispatcher.js';
 import { HostRouter } from './host-router.js';
@@ -31,6 +32,17 @@ export interface HttpHostOptions {
   readonly hotAnswers?: HotAnswers;
   /** Count a hit served by a replayed answer for the repository whose file it is. */
   readonly countHit?: (repository: string) => void;
+  /** This registry's `Via` mark on its upstream requests: a request carrying it is a loop (508). */
+  readonly loopMarker?: LoopMarker;
+  /** Log every request at info level (`logging.access`); otherwise at debug level. */
+  readonly accessLog?: boolean;
+}
+
+/** A request path as the access log shows it: no query, no token in the path. */
+function loggedPath(path: string): string {
+  const end = path.indexOf('?');
+  // Some clients put secrets in paths (npm logout: /-/user/token/<token>).
+  return (end < 0 ? path : path.slice(0, end)).replace(/\/token\/[^/]+/, '/token/[redacted]');
 }
 
 /**
@@ -97,14 +109,7 @@ export class HttpHost {
         await next();
       } finally {
         this.inFlight--;
-        options.logger.debug('request', {
-          requestId,
-          method: ctx.method,
-          // Some clients put secrets in paths (npm logout: /-/user/token/<token>).
-          path: ctx.path.replace(/\/token\/[^/]+/, '/token/[redacted]'),
-          status: ctx.status,
-          ms: Math.round(performance.now() - started),
-        });
+        this.logRequest(requestId, ctx.method, ctx.path, ctx.status, started);
       }
     });
     // A repository's own port: every path is the repository's.
@@ -121,6 +126,13 @@ export class HttpHost {
       ctx.status = 404;
       ctx.body = { error: 'not found' };
     });
+  }
+
+  /** The access log's line of one request: one line, never a query or a credential. */
+  private logRequest(requestId: string, method: string, path: string, status: number, started: number): void {
+    const fields = { requestId, method, path: loggedPath(path), status, ms: Math.round(performance.now() - started) };
+    if (this.options.accessLog) this.options.logger.info('request', fields);
+    else this.options.logger.debug('request', fields);
   }
 
   /** Repository facts as clients see them from this request's host. */
@@ -190,7 +202,7 @@ export class HttpHost {
     const requestId = ctx.state['requestId'] as string;
     const logger = this.options.logger.child({ requestId, repository: name });
     try {
-      const principal = await this.options.authentication.authenticate(this.credentials(ctx, runtime), ctx.ip);
+      const principal = await this.principal(ctx, runtime, rawPath);
       const response = await this.options.dispatcher.dispatch(runtime, {
         method: ctx.method,
         path: rawPath,
@@ -209,6 +221,23 @@ export class HttpHost {
       if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, principal.anonymous, response.cache);
     } catch (error) {
       this.writeError(ctx, runtime, error, logger);
+    }
+  }
+
+  /**
+   * Who asks, by the request's credentials (a 401 when they are refused). A route that
+   * judges the credentials in its body (a login, `credentials: 'body'`) is not refused for
+   * a header that no longer holds (a revoked token left in the client's config): it runs
+   * as anonymous, and the body's credentials decide.
+   */
+  private async principal(ctx: Context, runtime: RepositoryRuntime, rawPath: string): Promise<Principal> {
+    try {
+      return await this.options.authentication.authenticate(this.credentials(ctx, runtime), ctx.ip);
+    } catch (error) {
+      if (!isRegistryError(error) || error.status !== 401) throw error;
+      const found = runtime.router.find(ctx.method, rawPath);
+      if (typeof found === 'object' && found.route.credentials === 'body') return ANONYMOUS;
+      throw error;
     }
   }
 
@@ -280,9 +309,15 @@ export class HttpHost {
     const koa = this.app.callback();
     const hot = this.options.hotAnswers;
     const server = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
-      if (this.guard.refuse(req, res)) return;
+      if (this.guard.refuse(req, res) || this.refuseLoop(req, res)) return;
       this.guard.watchBody(req, res);
-      if (hot && !this.draining && hot.serve(req, res)) return;
+      if (hot && !this.draining) {
+        const started = performance.now();
+        if (hot.serve(req, res)) {
+          this.logRequest(String(res.getHeader('X-Request-Id') ?? ''), req.method ?? 'GET', req.url ?? '/', res.statusCode, started);
+          return;
+        }
+      }
       void koa(req, res);
     });
     this.prepare(server);
@@ -294,7 +329,7 @@ export class HttpHost {
     for (const runtime of this.options.repositories.values()) {
       if (runtime.config.port === undefined) continue;
       const extra = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
-        if (this.guard.refuse(req, res)) return;
+        if (this.guard.refuse(req, res) || this.refuseLoop(req, res)) return;
         this.guard.watchBody(req, res);
         void koa(req, res);
       });
@@ -309,6 +344,20 @@ export class HttpHost {
       this.options.logger.info(`repository ${runtime.name} listening on port ${port}`);
     }
     return server.address() as AddressInfo;
+  }
+
+  /**
+   * 508 for a request this registry sent upstream itself (its `Via` mark): a proxy whose
+   * upstream leads back here would otherwise ask itself again for every answer, without end.
+   */
+  private refuseLoop(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const marker = this.options.loopMarker;
+    if (!marker || !marker.seenIn(req.headers.via)) return false;
+    this.options.logger.warn('refused a request this registry sent upstream itself: a proxy\'s upstream leads back here', { path: (req.url ?? '').slice(0, 200) });
+    const body = JSON.stringify({ error: `loop detected: this request came from this registry (${marker.pseudonym}); a proxy's upstream leads back to this registry` });
+    res.writeHead(508, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+    res.end(body);
+    return true;
   }
 
   /** What every listening server of this host shares: timeouts, connection tracking and limits. */

@@ -235,4 +235,23 @@ export const AuditEventEntity = new EntitySchema<AuditEventRow>({
   },
 });
 
-export const ALL_ENTITIES = [AuditEventEntity, AssetEntity, NegativeCacheEntity, DocumentEntity, ComponentEntity, UserEntity, TokenEntity, KeyValueEntity];
+export interface PackageOwnerRow {
+  repository: string;
+  package: string;
+  /** JSON array of user names, in the order they were added. */
+  owners: string;
+  updatedAt: number;
+}
+
+export const PackageOwnerEntity = new EntitySchema<PackageOwnerRow>({
+  name: 'PackageOwner',
+  tableName: 'package_owner',
+  columns: {
+    repository: { type: 'varchar', length: 128, primary: true },
+    package: { type: 'varchar', length: 512, primary: true },
+    owners: { type: 'text' },
+    updatedAt: { type: 'bigint', name: 'updated_at', transformer: bigintNumber },
+  },
+});
+
+export const ALL_ENTITIES = [AuditEventEntity, AssetEntity, NegativeCacheEntity, DocumentEntity, ComponentEntity, UserEntity, TokenEntity, KeyValueEntity, PackageOwnerEntity];

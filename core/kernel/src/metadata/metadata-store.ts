@@ -13,11 +13,13 @@ import {
   DocumentEntity,
   KeyValueEntity,
   NegativeCacheEntity,
+  PackageOwnerEntity,
   TokenEntity,
   UserEntity,
   type AssetRow,
   type ComponentRow,
   type DocumentRow,
+  type PackageOwnerRow,
   type TokenRow,
   type UserRow,
 } from './entities.js';
@@ -42,6 +44,7 @@ export class MetadataStore {
   readonly tokens: Repository<TokenRow>;
   readonly audit: Repository<AuditEventRow>;
   readonly keyValues: Repository<{ namespace: string; key: string; value: string }>;
+  readonly ownerRows: Repository<PackageOwnerRow>;
 
   private constructor(readonly dataSource: DataSource) {
     this.assets = dataSource.getRepository(AssetEntity);
@@ -52,6 +55,7 @@ export class MetadataStore {
     this.tokens = dataSource.getRepository(TokenEntity);
     this.audit = dataSource.getRepository(AuditEventEntity);
     this.keyValues = dataSource.getRepository(KeyValueEntity);
+    this.ownerRows = dataSource.getRepository(PackageOwnerEntity);
   }
 
   /** Open the store and run pending migrations (unless `migrate` is false). */
@@ -624,6 +628,51 @@ export class MetadataStore {
       if (versions[0]) rows.push(versions[0]);
     }
     return { total: Number(totalRow?.total ?? 0), rows };
+  }
+
+  // ---- package owners
+
+  /** The owners of a package (user names in the order added); `undefined`: no row (nobody claimed it). */
+  async packageOwners(repository: string, packageName: string): Promise<string[] | undefined> {
+    const row = await this.ownerRows.findOneBy({ repository, package: packageName });
+    return row ? (JSON.parse(row.owners) as string[]) : undefined;
+  }
+
+  /**
+   * Claim an unowned package for `owner`: true when this call created its owners row, false
+   * when it has one already (one insert: of concurrent claims on any node, one wins).
+   */
+  async claimPackage(repository: string, packageName: string, owner: string): Promise<boolean> {
+    checkLength(packageName, 512, 'the package name');
+    try {
+      await this.ownerRows.insert({ repository, package: packageName, owners: JSON.stringify([owner]), updatedAt: Date.now() });
+    } catch (error) {
+      if (/unique|duplicate key/i.test((error as Error).message)) return false;
+      throw error;
+    }
+    this.changed(repository);
+    return true;
+  }
+
+  /**
+   * Read-modify-write of a package's owners, serialised per name (across nodes too):
+   * `change` gets the current list (`undefined`: no row) and returns the new one, or
+   * `undefined` to delete the row. Resolves the list stored.
+   */
+  async changePackageOwners(repository: string, packageName: string, change: (current: string[] | undefined) => string[] | undefined): Promise<string[] | undefined> {
+    checkLength(packageName, 512, 'the package name');
+    const lockKey = `owners\n${repository}\n${packageName}`;
+    return this.documentLocks.run(lockKey, () => this.withClusterLock(lockKey, async () => {
+      const current = await this.packageOwners(repository, packageName);
+      const next = change(current === undefined ? undefined : [...current]);
+      if (next === undefined) {
+        if (current !== undefined) await this.ownerRows.delete({ repository, package: packageName });
+      } else {
+        await this.ownerRows.upsert({ repository, package: packageName, owners: JSON.stringify(next), updatedAt: Date.now() }, ['repository', 'package']);
+      }
+      this.changed(repository);
+      return next;
+    }));
   }
 
   // ---- key-value

@@ -160,4 +160,28 @@ export class PendingAssets1767000000000 implements MigrationInterface {
   }
 }
 
-export const MIGRATIONS = [InitialSchema1732406400000, AuditLog1764000000000, TokenScopes1764000100000, PendingAssets1767000000000];
+/**
+ * Package owners (issue 17): per repository and package name, the users who may write to
+ * it. Names published before have no row: the next write by a user with write permission
+ * claims them (see docs/configuration.md, package ownership).
+ */
+export class PackageOwners1768000000000 implements MigrationInterface {
+  name = 'PackageOwners1768000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const t = dialect(q);
+    await q.query(`CREATE TABLE package_owner (
+      repository VARCHAR(128) NOT NULL,
+      package VARCHAR(512) NOT NULL,
+      owners TEXT NOT NULL,
+      updated_at ${t.big} NOT NULL,
+      PRIMARY KEY (repository, package)
+    )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE package_owner');
+  }
+}
+
+export const MIGRATIONS = [InitialSchema1732406400000, AuditLog1764000000000, TokenScopes1764000100000, PendingAssets1767000000000, PackageOwners1768000000000];

@@ -6,9 +6,11 @@ import { Tokens, type AuthProvider, type Logger, type ProviderEnvironment } from
 import { AuthService } from '../auth/auth-service.js';
 import type { LoadedConfig } from '../config/types.js';
 import { BlobStore } from '../engine/blob-store.js';
+import { ConnectionSlots } from '../engine/connection-slots.js';
 import { DerivedMemory } from '../engine/derived-cache.js';
 import { MetadataMemory } from '../engine/metadata-memory.js';
 import { BlobMemoryCache } from '../engine/memory-cache.js';
+import { LoopMarker } from '../engine/self-upstream.js';
 import { prepareTmpDir } from '../engine/tmp-dir.js';
 import { TtlOverrides } from '../engine/ttl-overrides.js';
 import { AdminApi } from '../http/admin-api.js';
@@ -24,7 +26,7 @@ import { AdminService } from './admin-service.js';
 import { KernelTokens as K, resolve } from './kernel-tokens.js';
 import { buildRepositories, type UnavailableRepository } from './repository-runtimes.js';
 import { Scheduler } from './scheduler.js';
-import { zeroConfigRepositories } from './zero-config.js';
+import { withDefaultUpstreams, zeroConfigRepositories } from './zero-config.js';
 
 export interface RegistryOptions {
   readonly logger?: Logger;
@@ -65,7 +67,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
   addImplicitPlugins(plugins, discovered, loaded.configDir, searchDirs, { formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed });
   await plugins.activate({ formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, allFormats: loaded.zeroConfig }, config);
 
-  if (loaded.zeroConfig) config = { ...config, repositories: await zeroConfigRepositories(plugins, config) };
+  config = { ...config, repositories: loaded.zeroConfig ? await zeroConfigRepositories(plugins, config, logger) : await withDefaultUpstreams(plugins, config, logger) };
   root.register(K.Config, { useValue: config });
 
   const env: ProviderEnvironment = { configDir: loaded.configDir, dataDir: config.dataDir, logger };
@@ -149,10 +151,15 @@ function registerServices(root: DependencyContainer): void {
   root.register(K.TtlOverrides, once((c) => new TtlOverrides(resolve(c, K.MetadataStore))));
   root.register(K.DerivedMemory, once(() => new DerivedMemory(config.server.derivedCacheBytes)));
   root.register(K.MetadataMemory, once(() => new MetadataMemory(config.server.metadataMemoryBytes, config.server.metadataMemoryWaitMs)));
+  root.register(K.LoopMarker, { useValue: new LoopMarker() });
+  root.register(K.UpstreamSlots, { useValue: new ConnectionSlots(config.server.maxUpstreamConnections, 'server.maxUpstreamConnections') });
   const unavailable: UnavailableRepository[] = [];
   root.register(K.UnavailableRepositories, { useValue: unavailable });
   root.register(K.Repositories, once((c) =>
-    buildRepositories(config, resolve(c, K.PluginHost), resolve(c, K.MetadataStore), resolve(c, K.BlobStores), logger, unavailable, resolve(c, K.TtlOverrides), resolve(c, K.DerivedMemory), resolve(c, K.MetadataMemory)),
+    buildRepositories(config, resolve(c, K.PluginHost), resolve(c, K.MetadataStore), resolve(c, K.BlobStores), logger, unavailable, resolve(c, K.TtlOverrides), resolve(c, K.DerivedMemory), resolve(c, K.MetadataMemory), {
+      globalSlots: resolve(c, K.UpstreamSlots),
+      via: resolve(c, K.LoopMarker).via,
+    }),
   ));
   root.register(K.HotAnswers, once((c) => {
     const repositories = resolve(c, K.Repositories);
@@ -181,6 +188,7 @@ function registerServices(root: DependencyContainer): void {
     authentication: resolve(c, K.Authentication),
     authorization: resolve(c, K.Authorization),
     audit: resolve(c, K.AuditLog),
+    owners: resolve(c, K.Auth).owners,
     ttls: resolve(c, K.TtlOverrides),
     stats: () => resolve(c, K.AdminService).stats(),
     metadataMemory: () => resolve(c, K.MetadataMemory).stats(),
@@ -205,9 +213,11 @@ function registerServices(root: DependencyContainer): void {
         }
       },
       logger: logger.child({ component: 'http' }),
+      loopMarker: resolve(c, K.LoopMarker),
       health: () => admin.healthFacts(),
       adminApi: resolve(c, K.AdminApi),
-      // Every request is logged at debug level, which replayed answers would skip.
+      accessLog: config.logging.access,
+      // At debug level every request goes the whole way through koa (replayed answers are logged too).
       ...(config.logging.level === 'debug' ? {} : { hotAnswers: hot }),
       countHit: (repository) => {
         const upstream = repositories.get(repository)?.proxy;

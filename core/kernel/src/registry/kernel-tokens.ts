@@ -9,8 +9,10 @@ import type { UserTokens } from '../auth/tokens.js';
 import type { Users } from '../auth/users.js';
 import type { LoadedConfig, RegistryConfig } from '../config/types.js';
 import type { BlobStore } from '../engine/blob-store.js';
+import type { ConnectionSlots } from '../engine/connection-slots.js';
 import type { DerivedMemory } from '../engine/derived-cache.js';
 import type { MetadataMemory } from '../engine/metadata-memory.js';
+import type { LoopMarker } from '../engine/self-upstream.js';
 import type { TtlOverrides } from '../engine/ttl-overrides.js';
 import type { AdminApi } from '../http/admin-api.js';
 import type { Dispatcher, RepositoryRuntime } from '../http/dispatcher.js';
@@ -61,6 +63,10 @@ export const KernelTokens = {
   AdminApi: token<AdminApi>('AdminApi'),
   HttpHost: token<HttpHost>('HttpHost'),
   Scheduler: token<Scheduler>('Scheduler'),
+  /** This registry's `Via` mark on upstream requests (loop detection). */
+  LoopMarker: token<LoopMarker>('LoopMarker'),
+  /** The registry-wide limit of open upstream connections (`server.maxUpstreamConnections`). */
+  UpstreamSlots: token<ConnectionSlots>('UpstreamSlots'),
 } as const;
 
 /** `container.resolve` with the token's type. */

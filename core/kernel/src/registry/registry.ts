@@ -3,7 +3,9 @@ import type { Logger, RepositoryInfo } from '@registry-core/api';
 import type { DependencyContainer } from 'tsyringe';
 import { Tokens } from '@registry-core/api';
 import type { AuthService } from '../auth/auth-service.js';
+import { ConfigError } from '../config/load-config.js';
 import type { LoadedConfig, RegistryConfig } from '../config/types.js';
+import { selfUpstream } from '../engine/self-upstream.js';
 import type { CacheMaintenance } from '../engine/maintenance.js';
 import type { copyStorage, CopySummary } from '../engine/storage-copy.js';
 import type { ProxyStats } from '../engine/upstream-health.js';
@@ -59,14 +61,37 @@ export class Registry {
     return new Registry(await buildRegistryContainer(loaded, options));
   }
 
-  /** Listen, start the schedule, tell formats their repositories are ready; resolves the bound address. */
+  /**
+   * Listen, start the schedule, tell formats their repositories are ready; resolves the
+   * bound address. A proxy whose upstream is this very server (a client config that points
+   * here, copied into the config) is refused: the registry stops again and this throws a
+   * {@link ConfigError} naming the repository.
+   */
   async start(): Promise<AddressInfo> {
     const address = await this.http.listen();
+    try {
+      await this.refuseSelfUpstreams(address.port);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
     this.scheduler.start();
     for (const runtime of this.repositories.values()) {
       await runtime.format.onRepositoryReady?.(runtime.handle);
     }
     return address;
+  }
+
+  /** Throws when a proxy's upstream resolves to an address and port this server listens on. */
+  private async refuseSelfUpstreams(port: number): Promise<void> {
+    const listening = { host: this.config.server.host, ports: [port, ...this.http.boundPorts.keys()], publicUrl: this.config.server.publicUrl };
+    const errors: string[] = [];
+    for (const runtime of this.repositories.values()) {
+      const upstream = runtime.proxy?.upstreamUrl;
+      const why = upstream === undefined ? undefined : await selfUpstream(upstream, listening);
+      if (why) errors.push(`repositories.${runtime.name}.upstream: ${upstream} is this registry itself (${why}); a proxy of itself would ask itself for every answer until it runs out of connections: point it at another registry`);
+    }
+    if (errors.length) throw new ConfigError(errors, this.loaded.filepath);
   }
 
   /** Drain HTTP, deactivate plugins, close storage and the database. */

@@ -3,6 +3,7 @@ import type { FormatCapability, FormatDefinition, Logger, RepositoryHandle, Repo
 import type { CacheConfig, RegistryConfig } from '../config/types.js';
 import { RepositoryAssetStore } from '../engine/asset-store.js';
 import type { BlobStore } from '../engine/blob-store.js';
+import type { ConnectionSlots } from '../engine/connection-slots.js';
 import { RepositoryComponentIndex } from '../engine/component-index.js';
 import type { DerivedMemory } from '../engine/derived-cache.js';
 import type { MetadataMemory } from '../engine/metadata-memory.js';
@@ -41,6 +42,8 @@ export function buildRepositories(
   ttls: TtlOverrides,
   derived: DerivedMemory,
   memory: MetadataMemory,
+  /** What every proxy shares: the registry-wide connection limit and the `Via` loop marker. */
+  upstreamShared: { readonly globalSlots?: ConnectionSlots; readonly via?: string } = {},
 ): Map<string, RepositoryRuntime> {
   const flights = new SingleFlight();
   const locks = new KeyedMutex();
@@ -69,6 +72,10 @@ export function buildRepositories(
     const capabilities = new Set<FormatCapability>(declared?.capabilities ?? []);
     if (!types.includes(repo.type)) {
       skip(name, `format ${repo.format} does not support ${repo.type} repositories`);
+      continue;
+    }
+    if (repo.type === 'proxy' && repo.upstream === undefined) {
+      skip(name, `upstream: required (format ${repo.format} has no default upstream)`);
       continue;
     }
     const blobs = blobStores.get(repo.storage);
@@ -116,7 +123,7 @@ export function buildRepositories(
     let handle: RepositoryHandle;
     if (repo.type === 'proxy') {
       const scope = widenedUpstream(format.definition, repo.upstream!, repo.cache);
-      proxy = new KernelProxyCache(name, repo.upstream!, scope.cache, assets, metadata, flights, repoLogger, ttls, path.join(config.dataDir, 'tmp'), scope.basePath, repo.upstreamAuth);
+      proxy = new KernelProxyCache(name, repo.upstream!, scope.cache, assets, metadata, flights, repoLogger, ttls, path.join(config.dataDir, 'tmp'), scope.basePath, repo.upstreamAuth, upstreamShared);
       handle = { ...services, type: 'proxy', upstream: proxy };
     } else {
       handle = { ...services, type: repo.type };
