@@ -3,6 +3,7 @@
 // and never cached, a big one that is allowed is parsed in slices that give the event loop
 // back, and documents together never take more than server.metadataMemory: past it a
 // request waits, then gets a 503 in npm's error shape, while the server keeps answering.
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,6 +142,28 @@ repositories:
     expect(after.inUseBytes).toBe(0);
     expect(after.peakBytes).toBeGreaterThanOrEqual(big.length * 3);
     expect(after.capacityBytes).toBe(256 * MiB);
+  });
+
+  it('renders the full 40 MiB answer in slices that give the event loop back: byte for byte what JSON.stringify gives', async () => {
+    type Stats = { derived: { renders: number; renderYields: number } };
+    const before = ((await (await fetch(`${registry.url}/-/stats`)).json()) as Stats).derived;
+    const answer = await fetch(`${registry.url}/npm-proxy/big`, { headers: { accept: 'application/json' } });
+    const bytes = Buffer.from(await answer.arrayBuffer());
+    expect(answer.status).toBe(200);
+    expect(bytes.length).toBeGreaterThan(40 * MiB);
+    expect(Number(answer.headers.get('content-length'))).toBe(bytes.length);
+    // The kernel's rendering is JSON.stringify's text of the served document.
+    const doc = JSON.parse(bytes.toString('utf8')) as { versions: Record<string, { dist: { tarball: string } }> };
+    expect(bytes.equals(Buffer.from(JSON.stringify(doc)))).toBe(true);
+    expect(doc.versions['1.0.13999']!.dist.tarball).toBe(`${registry.url}/npm-proxy/big/-/big-1.0.13999.tgz`);
+    expect(answer.headers.get('etag')).toBe(`"${createHash('sha256').update(bytes).digest('hex')}"`);
+    const after = ((await (await fetch(`${registry.url}/-/stats`)).json()) as Stats).derived;
+    expect(after.renders).toBe(before.renders + 1);
+    // The structural proof that the rendering did not hold the event loop: it gave it back.
+    expect(after.renderYields).toBeGreaterThan(before.renderYields);
+    // And a revalidation is a 304 on the same ETag.
+    const again = await fetch(`${registry.url}/npm-proxy/big`, { headers: { accept: 'application/json', 'if-none-match': answer.headers.get('etag')! } });
+    expect(again.status).toBe(304);
   });
 
   it('refuses with a 503 in npm\'s shape a document the metadata memory cannot hold, and keeps serving', async () => {

@@ -29,8 +29,11 @@ export interface LoadedDocument<T> {
 export interface MergeableDocument<T> {
   /** This repository's document; `undefined` when it has none (a 404 thrown here says why). */
   load(ctx: FormatRequestContext): Promise<LoadedDocument<T> | undefined>;
-  /** Members' documents, in member order, into one (never empty). */
-  merge(documents: readonly T[], ctx: FormatRequestContext): T;
+  /**
+   * Members' documents, in member order, into one (never empty). A merge of large documents
+   * resolves it, working in slices that yield to the event loop (`forEachYielding`).
+   */
+  merge(documents: readonly T[], ctx: FormatRequestContext): T | Promise<T>;
   /**
    * The document of a name no member has, for protocols that never answer such a request
    * with a 404 (OCI's referrers: an empty list). Absent: a 404.

@@ -3,7 +3,7 @@ import type { Permission, Principal } from './auth.js';
 import { PayloadTooLargeError } from './errors.js';
 import type { GroupPlan } from './group.js';
 import type { Logger } from './logger.js';
-import type { Asset, CacheStatus, IncomingAsset, ProxyCache, RepositoryHandle } from './repository.js';
+import type { Asset, CacheStatus, DerivedCache, IncomingAsset, ProxyCache, RenderedJson, RepositoryHandle } from './repository.js';
 
 /** HTTP methods a route can declare. HEAD is served by every GET route automatically. */
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
@@ -86,9 +86,12 @@ export type CachePolicy = 'immutable' | 'metadata' | 'no-store';
 
 /** Body of a {@link FormatResponse}. */
 export type ResponseBody =
+  /** Serialised by the kernel (yielding to the event loop), with a sha256 ETag; see {@link jsonResponse}. */
   | { readonly kind: 'json'; readonly value: unknown; readonly contentType?: string }
   | { readonly kind: 'text'; readonly value: string; readonly contentType: string }
   | { readonly kind: 'buffer'; readonly value: Buffer; readonly contentType: string }
+  /** JSON the kernel rendered ({@link DerivedCache.renderJson}): served with its ETag (304 on a match). */
+  | { readonly kind: 'rendered'; readonly rendered: RenderedJson; readonly contentType?: string }
   /** A stored asset: the host adds ETag, Last-Modified, Range (206) and conditional (304) handling. */
   | { readonly kind: 'asset'; readonly asset: Asset }
   /**
@@ -345,10 +348,20 @@ export async function readSmallBody(stream: Readable, maxBytes: number, what: st
   return Buffer.concat(chunks);
 }
 
-/** Shorthand for a JSON response. */
+/**
+ * Shorthand for a JSON response. The kernel serialises `value` as JSON.stringify does, in
+ * slices that yield to the event loop, so a large value holds no other request for long;
+ * an answer served often is better rendered once ({@link DerivedCache.renderJson}).
+ */
 export function jsonResponse(value: unknown, init?: Omit<FormatResponse, 'body'> & { contentType?: string }): FormatResponse {
   const { contentType, ...rest } = init ?? {};
   return { ...rest, body: { kind: 'json', value, ...(contentType ? { contentType } : {}) } };
+}
+
+/** Shorthand for serving JSON the kernel rendered ({@link DerivedCache.renderJson}); content type default `application/json; charset=utf-8`. */
+export function renderedResponse(rendered: RenderedJson, init?: Omit<FormatResponse, 'body'> & { contentType?: string }): FormatResponse {
+  const { contentType, ...rest } = init ?? {};
+  return { ...rest, body: { kind: 'rendered', rendered, ...(contentType ? { contentType } : {}) } };
 }
 
 /** Shorthand for serving a stored asset. */

@@ -45,7 +45,7 @@ export type {
   PackageOwners,
   UploadedFile,
 } from './http.js';
-export { assetResponse, jsonResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';
+export { assetResponse, jsonResponse, renderedResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';
 export type { LogFields, Logger } from './logger.js';
 export type { ContributionPoint, FormatCapability, JsonSchema, ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
 export { KERNEL_OWNED_KEYS, parseManifest } from './manifest.js';
@@ -59,6 +59,7 @@ export type {
   Component,
   ComponentIndex,
   DerivedCache,
+  RenderedJson,
   ComponentSearchResult,
   DigestAlgorithm,
   Digests,
@@ -96,3 +97,5 @@ export type {
   StoragePutOptions,
 } from './storage.js';
 export { Tokens } from './tokens.js';
+export type { YieldOptions, Yielder } from './yielding.js';
+export { DEFAULT_YIELD_BUDGET_MS, forEachEntryYielding, forEachYielding, yielder, yieldToEventLoop } from './yielding.js';

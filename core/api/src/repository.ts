@@ -265,6 +265,25 @@ export interface DerivedCache {
   get<T>(key: string): T | undefined;
   /** Keep `value`, accounted as `bytes` (one over an eighth of the budget is not kept). */
   set<T>(key: string, value: T, bytes: number): void;
+  /**
+   * The JSON text of the value `produce` resolves (a large document's answer), serialised by
+   * the kernel without holding the event loop (member by member, yielding every few
+   * milliseconds), with its sha256 ETag; kept under `key` like {@link set}, accounted by its
+   * size, so the next call answers from memory. Concurrent calls with one key share one
+   * rendering. `key` undefined: rendered, not kept. Serve it with a `rendered` body
+   * ({@link renderedResponse}).
+   */
+  renderJson(key: string | undefined, produce: () => unknown): Promise<RenderedJson>;
+}
+
+/** A JSON answer serialised by the kernel ({@link DerivedCache.renderJson}); shared, never mutate it. */
+export interface RenderedJson {
+  /** The UTF-8 bytes of `JSON.stringify(value)`, in order, in chunks (no single copy of the whole). */
+  readonly chunks: readonly Buffer[];
+  /** Bytes in all. */
+  readonly size: number;
+  /** Strong ETag: the sha256 of the bytes in hex, quoted. */
+  readonly etag: string;
 }
 
 /** Where a proxied answer came from. */

@@ -1,4 +1,4 @@
-import { UpstreamError } from '@registry-core/api';
+import { UpstreamError, forEachEntryYielding, forEachYielding, yielder } from '@registry-core/api';
 import semver from 'semver';
 import { tarballFile, type PackageName } from './names.js';
 import { isTarballFileName } from './paths.js';
@@ -62,10 +62,13 @@ export function wantsAbbreviated(accept: string | undefined): boolean {
   });
 }
 
-/** The abbreviated document of a full packument. */
-export function abbreviate(doc: Packument): Packument {
+/**
+ * The abbreviated document of a full packument. Version by version, yielding to the event
+ * loop every few milliseconds (a packument can have tens of thousands of versions).
+ */
+export async function abbreviate(doc: Packument): Promise<Packument> {
   const versions: Record<string, VersionDocument> = {};
-  for (const [v, full] of Object.entries(doc.versions)) {
+  await forEachEntryYielding(doc.versions, (v, full) => {
     const small: Record<string, unknown> = {};
     for (const field of ABBREVIATED_VERSION_FIELDS) if (full[field] !== undefined) small[field] = full[field];
     if (small['hasInstallScript'] === undefined) {
@@ -73,7 +76,7 @@ export function abbreviate(doc: Packument): Packument {
       if (scripts && (scripts['install'] || scripts['preinstall'] || scripts['postinstall'])) small['hasInstallScript'] = true;
     }
     versions[v] = small as VersionDocument;
-  }
+  });
   return {
     name: doc.name,
     modified: doc.modified ?? doc.time?.['modified'] ?? new Date(0).toISOString(),
@@ -102,15 +105,16 @@ export function servedTarballFile(name: PackageName, version: VersionDocument): 
 /**
  * Point every version's tarball at this registry: `<baseUrl><name>/-/<file>`. The name is
  * the one the client asked for, never the document's own (an upstream's document is not
- * trusted to say where its tarballs live). Mutates `doc`.
+ * trusted to say where its tarballs live). Mutates `doc`; yields to the event loop every
+ * few milliseconds.
  */
-export function rewriteTarballs(doc: Packument, baseUrl: string, name: PackageName): void {
-  for (const version of Object.values(doc.versions)) {
-    if (!version?.dist) continue;
+export async function rewriteTarballs(doc: Packument, baseUrl: string, name: PackageName): Promise<void> {
+  await forEachYielding(Object.values(doc.versions), (version) => {
+    if (!version?.dist) return;
     const original = typeof version.dist.tarball === 'string' ? version.dist.tarball : '';
     if (!originalTarballs.has(version.dist)) originalTarballs.set(version.dist, original);
     version.dist.tarball = `${baseUrl}${name.name}/-/${servedTarballFile(name, version)}`;
-  }
+  });
 }
 
 /** The file name at the end of a tarball URL or path. */
@@ -133,16 +137,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * Check an upstream's answer is a package document and drop what would break serving it:
  * versions that are not objects or not valid semver keys, version entries without a
  * `dist` object, dist-tags that are not strings or name no listed version, a `time` that
- * is not an object. Mutates and returns `value`; throws an UpstreamError when it is not a
- * package document at all.
+ * is not an object. Mutates and resolves `value` (yielding to the event loop every few
+ * milliseconds); rejects with an UpstreamError when it is not a package document at all.
  */
-export function sanitizeUpstreamPackument(value: unknown, name: PackageName): Packument {
+export async function sanitizeUpstreamPackument(value: unknown, name: PackageName): Promise<Packument> {
   if (!isRecord(value) || !isRecord(value['versions'])) throw new UpstreamError(`the upstream's document for ${name.name} is not a package document`);
   const versions = value['versions'];
-  for (const [v, version] of Object.entries(versions)) {
+  await forEachEntryYielding(versions, (v, version) => {
     if (!isRecord(version) || !isRecord(version['dist']) || semver.valid(v, { loose: true }) === null) delete versions[v];
     else if (typeof version['version'] !== 'string') version['version'] = v;
-  }
+  });
   const tags = isRecord(value['dist-tags']) ? value['dist-tags'] : {};
   for (const [tag, v] of Object.entries(tags)) if (typeof v !== 'string' || !isRecord(versions[v])) delete tags[tag];
   value['dist-tags'] = tags;
@@ -173,27 +177,56 @@ export function highestVersion(versions: readonly string[]): string | undefined 
 }
 
 /**
+ * `semver.maxSatisfying(versions, range)`, looking at the versions in slices that yield to
+ * the event loop (a packument can list tens of thousands). `undefined` for an invalid range
+ * or when none satisfies it.
+ */
+export async function maxSatisfyingYielding(versions: readonly string[], range: string): Promise<string | undefined> {
+  let parsed: semver.Range;
+  try {
+    parsed = new semver.Range(range);
+  } catch {
+    return undefined;
+  }
+  const pause = yielder();
+  let max: semver.SemVer | undefined;
+  let found: string | undefined;
+  for (let i = 0; i < versions.length; i++) {
+    const v = versions[i]!;
+    if (parsed.test(v) && (max === undefined || max.compare(v) === -1)) {
+      found = v;
+      max = new semver.SemVer(v);
+    }
+    if ((i & 63) === 63 && pause.due()) await pause();
+  }
+  return found;
+}
+
+/**
  * Merge members' packuments (in member order): versions union, first member wins a
  * version; each dist-tag from the first member that has it (and lists its version);
  * times merged (first member wins a version's time, `created` is the earliest,
- * `modified` the latest). One document is returned as it is.
+ * `modified` the latest). One document is resolved as it is. Yields to the event loop
+ * every few milliseconds.
  */
-export function mergePackuments(docs: readonly Packument[]): Packument | undefined {
+export async function mergePackuments(docs: readonly Packument[]): Promise<Packument | undefined> {
   if (docs.length === 0) return undefined;
   if (docs.length === 1) return docs[0];
   const merged: Packument = { ...docs[0]!, versions: {}, 'dist-tags': {}, time: {} };
   const time = merged.time!;
   let modified: string | undefined;
   for (const doc of docs) {
-    for (const [v, version] of Object.entries(doc.versions ?? {})) if (!Object.hasOwn(merged.versions, v)) merged.versions[v] = version;
+    await forEachEntryYielding(doc.versions ?? {}, (v, version) => {
+      if (!Object.hasOwn(merged.versions, v)) merged.versions[v] = version;
+    });
     for (const [tag, v] of Object.entries(doc['dist-tags'] ?? {})) {
       if (!Object.hasOwn(merged['dist-tags'], tag) && doc.versions?.[v]) merged['dist-tags'][tag] = v;
     }
-    for (const [k, t] of Object.entries(doc.time ?? {})) {
-      if (typeof t !== 'string') continue;
+    await forEachEntryYielding(doc.time ?? {}, (k, t) => {
+      if (typeof t !== 'string') return;
       const current = time[k];
       if (current === undefined || (k === 'modified' && t > current) || (k === 'created' && t < current)) time[k] = t;
-    }
+    });
     for (const m of [doc.modified, doc.time?.['modified']]) if (typeof m === 'string' && (modified === undefined || m > modified)) modified = m;
   }
   if (modified !== undefined) {

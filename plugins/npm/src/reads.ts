@@ -4,6 +4,8 @@ import {
   type UpstreamPreparation,
   assetResponse,
   jsonResponse,
+  renderedResponse,
+  yielder,
   type FormatRequestContext,
   type FormatResponse,
   type LoadedDocument,
@@ -20,6 +22,7 @@ import { encodedName, tarballPath, tarballVersion, type PackageName } from './na
 import {
   ABBREVIATED_TYPE,
   abbreviate,
+  maxSatisfyingYielding,
   mergePackuments,
   originalTarball,
   rewriteTarballs,
@@ -28,6 +31,7 @@ import {
   wantsAbbreviated,
   withEnvironment,
   type Packument,
+  type VersionDocument,
 } from './packument.js';
 import { keepParsedUpstream, parsedUpstream, renderPackument } from './render-cache.js';
 
@@ -73,8 +77,8 @@ export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: P
     if (isRegistryError(error) && error.status !== 413) throw error;
     throw new UpstreamError(isRegistryError(error) ? error.message : `the upstream's document for ${name.name} is not JSON`);
   }
-  const doc = sanitizeUpstreamPackument(parsed, name);
-  rewriteTarballs(doc, baseUrl, name);
+  const doc = await sanitizeUpstreamPackument(parsed, name);
+  await rewriteTarballs(doc, baseUrl, name);
   keepParsedUpstream(repo.derived, key, doc, result.asset.size);
   return { value: doc, cache: result.cache, revision };
 }
@@ -88,7 +92,7 @@ export async function loadPackument(ctx: FormatRequestContext, name: PackageName
   if (repo.type === 'proxy') return loadUpstreamPackument(repo, name, ctx.baseUrl);
   const stored = await repo.documents.get<Packument>(packumentKey(name));
   if (!stored) return undefined;
-  rewriteTarballs(stored.value, ctx.baseUrl, name);
+  await rewriteTarballs(stored.value, ctx.baseUrl, name);
   // The maintainers are the name's owners, kept by the registry (documents of names published
   // before owners existed keep the publishers they list until someone claims the name).
   const owners = await ctx.owners.list(name.name);
@@ -105,7 +109,7 @@ export async function loadPackument(ctx: FormatRequestContext, name: PackageName
  */
 export function packumentDocument(
   nameOf: (ctx: FormatRequestContext) => PackageName,
-  render: (ctx: FormatRequestContext, document: LoadedDocument<Packument>) => FormatResponse,
+  render: (ctx: FormatRequestContext, document: LoadedDocument<Packument>) => FormatResponse | Promise<FormatResponse>,
 ): MergeableDocument<Packument> {
   return {
     async load(ctx) {
@@ -114,8 +118,8 @@ export function packumentDocument(
       ctx.authorize('read', name.name);
       return loadPackument(ctx, name);
     },
-    merge(documents) {
-      const merged = mergePackuments(documents);
+    async merge(documents) {
+      const merged = await mergePackuments(documents);
       if (!merged) throw new NotFoundError('no document to merge');
       return merged;
     },
@@ -138,31 +142,31 @@ function environmentOf(ctx: FormatRequestContext): string | undefined {
 const VARY = { vary: `Accept, Accept-Encoding, ${ENVIRONMENT_HEADER}` };
 
 /**
- * `GET /<name>`: full or abbreviated, with the environment applied. The serialised answer
- * is cached under the document's revision (a hosted document's, a cached upstream file's,
- * or a group's merge of those).
+ * `GET /<name>`: full or abbreviated, with the environment applied. The answer is rendered
+ * by the kernel (without holding the event loop) and kept under the document's revision (a
+ * hosted document's, a cached upstream file's, or a group's merge of those).
  */
-export function packumentResponse(ctx: FormatRequestContext, loaded: LoadedDocument<Packument>): FormatResponse {
+export async function packumentResponse(ctx: FormatRequestContext, loaded: LoadedDocument<Packument>): Promise<FormatResponse> {
   const doc = withEnvironment(loaded.value, environmentOf(ctx));
   const abbreviated = wantsAbbreviated(ctx.headers['accept']);
   // The variant names the `latest` the environment resolved to, not the header as sent.
   const variant = `${abbreviated ? 'abbreviated' : 'full'}\u0000${doc['dist-tags']['latest'] ?? ''}`;
-  const rendered = renderPackument(ctx.repository.derived, variant, () => (abbreviated ? abbreviate(doc) : doc), loaded.revision);
-  return {
-    headers: { ...VARY, etag: rendered.etag },
+  const rendered = await renderPackument(ctx.repository.derived, variant, () => (abbreviated ? abbreviate(doc) : doc), loaded.revision);
+  return renderedResponse(rendered, {
+    headers: VARY,
     ...(loaded.cache ? { cache: loaded.cache } : {}),
-    body: { kind: 'buffer', value: rendered.bytes, contentType: abbreviated ? ABBREVIATED_TYPE : 'application/json; charset=utf-8' },
-  };
+    contentType: abbreviated ? ABBREVIATED_TYPE : 'application/json; charset=utf-8',
+  });
 }
 
 /** `GET /<name>/<version | dist-tag | range>`: one version's document. */
-export function versionResponse(ctx: FormatRequestContext, name: PackageName, spec: string, loaded: LoadedDocument<Packument>): FormatResponse {
+export async function versionResponse(ctx: FormatRequestContext, name: PackageName, spec: string, loaded: LoadedDocument<Packument>): Promise<FormatResponse> {
   const doc = withEnvironment(loaded.value, environmentOf(ctx));
   const tags = doc['dist-tags'];
   let version: string | undefined;
   if (Object.hasOwn(tags, spec)) version = tags[spec];
   else if (Object.hasOwn(doc.versions, spec)) version = spec;
-  else if (semver.validRange(spec)) version = semver.maxSatisfying(Object.keys(doc.versions), spec) ?? undefined;
+  else if (semver.validRange(spec)) version = await maxSatisfyingYielding(Object.keys(doc.versions), spec);
   const found = version !== undefined && Object.hasOwn(doc.versions, version) ? doc.versions[version] : undefined;
   if (!found) throw new NotFoundError(`${name.name}@${spec} is not in ${ctx.repository.name}`);
   return jsonResponse(found, loaded.cache ? { cache: loaded.cache } : {});
@@ -194,7 +198,7 @@ async function getUpstreamTarball(ctx: FormatRequestContext, repo: ProxyReposito
   // hash to; it is read only on a miss (a hit is served straight from storage).
   const prepare = async (): Promise<UpstreamPreparation> => {
     const loaded = await loadUpstreamPackument(repo, name, ctx.baseUrl);
-    const version = loaded && Object.values(loaded.value.versions).find((v) => servedTarballFile(name, v) === file);
+    const version = loaded && (await findVersion(loaded.value, (v) => servedTarballFile(name, v) === file));
     if (!version) throw new NotFoundError(`${name.name}/-/${file} is not a tarball the upstream lists`);
     const expect = expectedFromDist(version.dist);
     if (!expect) throw new UpstreamError(`the upstream announces no digest for ${file}; refusing to cache unverifiable content`);
@@ -208,4 +212,14 @@ async function getUpstreamTarball(ctx: FormatRequestContext, repo: ProxyReposito
   const result = await upstream.serve({ path, kind: 'content', contentType: 'application/octet-stream', maxBytes: ctx.repository.limits.maxUploadBytes * 4, prepare });
   if (!result.found) throw new NotFoundError(`${name.name}/-/${file} is not upstream`);
   return { body: result.body, cache: result.cache };
+}
+
+/** The first version `matches`, looking at them in slices that yield to the event loop (there may be tens of thousands). */
+async function findVersion(doc: Packument, matches: (version: VersionDocument) => boolean): Promise<VersionDocument | undefined> {
+  const pause = yielder();
+  for (const version of Object.values(doc.versions)) {
+    if (matches(version)) return version;
+    if (pause.due()) await pause();
+  }
+  return undefined;
 }

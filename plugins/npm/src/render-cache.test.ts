@@ -1,18 +1,28 @@
-import type { DerivedCache } from '@registry-core/api';
+import type { DerivedCache, RenderedJson } from '@registry-core/api';
 import { describe, expect, it } from 'vitest';
 import type { Packument } from './packument.js';
 import { keepParsedUpstream, parsedUpstream, renderPackument } from './render-cache.js';
 
-/** A DerivedCache as the kernel's, without its bound (which the kernel's own tests cover). */
-function memory(): DerivedCache & { sizes: Map<string, number> } {
+/**
+ * A DerivedCache that records what it is asked; `renderJson` serialises at once (the
+ * kernel's, with its bound, its yielding and its sharing, has tests of its own).
+ */
+function memory(): DerivedCache & { sizes: Map<string, number>; renderKeys: (string | undefined)[] } {
   const values = new Map<string, unknown>();
   const sizes = new Map<string, number>();
+  const renderKeys: (string | undefined)[] = [];
   return {
     sizes,
+    renderKeys,
     get: <T>(key: string) => values.get(key) as T | undefined,
     set: (key: string, value: unknown, bytes: number) => {
       values.set(key, value);
       sizes.set(key, bytes);
+    },
+    renderJson: async (key: string | undefined, produce: () => unknown): Promise<RenderedJson> => {
+      renderKeys.push(key);
+      const bytes = Buffer.from(JSON.stringify(await produce()));
+      return { chunks: [bytes], size: bytes.length, etag: '"e"' };
     },
   };
 }
@@ -29,27 +39,18 @@ describe('packument caches on the kernel\'s derived memory', () => {
     expect([...derived.sizes.values()]).toEqual([800]);
   });
 
-  it('renders once per revision and variant, with a sha256 ETag', () => {
+  it('renders through the kernel under the revision and the variant', async () => {
     const derived = memory();
-    let produced = 0;
-    const produce = () => ({ name: 'a', n: ++produced });
-    const first = renderPackument(derived, 'full', produce, 'rev1');
-    expect(renderPackument(derived, 'full', produce, 'rev1')).toBe(first);
-    expect(produced).toBe(1);
-    expect(first.bytes.toString()).toBe('{"name":"a","n":1}');
-    expect(first.etag).toMatch(/^"[0-9a-f]{64}"$/);
-    renderPackument(derived, 'abbreviated', produce, 'rev1');
-    renderPackument(derived, 'full', produce, 'rev2');
-    expect(produced).toBe(3);
+    const rendered = await renderPackument(derived, 'full', async () => ({ name: 'a' }), 'rev1');
+    expect(Buffer.concat(rendered.chunks).toString()).toBe('{"name":"a"}');
+    await renderPackument(derived, 'abbreviated', () => ({}), 'rev1');
+    await renderPackument(derived, 'full', () => ({}), 'rev2');
+    expect(derived.renderKeys).toEqual(['npm:rendered\u0000rev1\u0000full', 'npm:rendered\u0000rev1\u0000abbreviated', 'npm:rendered\u0000rev2\u0000full']);
   });
 
-  it('renders a document without a revision afresh every time', () => {
+  it('renders a document without a revision without keeping it', async () => {
     const derived = memory();
-    let produced = 0;
-    const produce = () => ({ n: ++produced });
-    renderPackument(derived, 'full', produce);
-    renderPackument(derived, 'full', produce);
-    expect(produced).toBe(2);
-    expect(derived.sizes.size).toBe(0);
+    await renderPackument(derived, 'full', () => ({}));
+    expect(derived.renderKeys).toEqual([undefined]);
   });
 });

@@ -1,12 +1,5 @@
-import { createHash } from 'node:crypto';
-import type { DerivedCache } from '@registry-core/api';
+import type { DerivedCache, RenderedJson } from '@registry-core/api';
 import type { Packument } from './packument.js';
-
-/** A serialised answer and its strong ETag. */
-export interface Rendered {
-  readonly bytes: Buffer;
-  readonly etag: string;
-}
 
 /**
  * Parsing and re-serialising big packuments is most of the cost of serving them (some are
@@ -15,7 +8,8 @@ export interface Rendered {
  *
  * - a proxy's parsed upstream document, keyed by the stored bytes' sha256, the name and the
  *   base URL its tarballs were rewritten to, accounted by the size of those bytes;
- * - serialised answers with their ETag, keyed by the document's revision (a hosted
+ * - serialised answers with their ETag (rendered by the kernel without holding the event
+ *   loop: `DerivedCache.renderJson`), keyed by the document's revision (a hosted
  *   document's, a cached upstream file's, or a group's merge of those) and the variant (full
  *   or abbreviated, and the `latest` an environment tag resolved to), accounted by their
  *   size. The variant names the resolved version, not the header as sent, so arbitrary
@@ -37,12 +31,6 @@ export function keepParsedUpstream(derived: DerivedCache, key: string, doc: Pack
  * The serialised answer for `variant` of a document and its ETag: kept when the document has
  * a `revision`, produced afresh otherwise.
  */
-export function renderPackument(derived: DerivedCache, variant: string, produce: () => unknown, revision?: string): Rendered {
-  const key = revision === undefined ? undefined : `npm:rendered\u0000${revision}\u0000${variant}`;
-  const hit = key === undefined ? undefined : derived.get<Rendered>(key);
-  if (hit) return hit;
-  const bytes = Buffer.from(JSON.stringify(produce()));
-  const rendered = { bytes, etag: `"${createHash('sha256').update(bytes).digest('hex')}"` };
-  if (key !== undefined) derived.set(key, rendered, bytes.length);
-  return rendered;
+export function renderPackument(derived: DerivedCache, variant: string, produce: () => unknown, revision?: string): Promise<RenderedJson> {
+  return derived.renderJson(revision === undefined ? undefined : `npm:rendered\u0000${revision}\u0000${variant}`, produce);
 }

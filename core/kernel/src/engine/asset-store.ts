@@ -146,7 +146,8 @@ export class RepositoryAssetStore implements AssetStore {
       async read(maxBytes = DEFAULT_READ_LIMIT): Promise<Buffer> {
         if (row.size > maxBytes) throw new PayloadTooLargeError(`${row.path} is ${row.size} bytes, over the ${maxBytes} read limit`);
         const stream = await blobs.open(row.blobKey);
-        return readLimited(stream, maxBytes, () => new PayloadTooLargeError(`${row.path} grew past the ${maxBytes} read limit`), () => stream.destroy());
+        // Copied into one buffer of the stored size as it arrives (no join of the whole at the end).
+        return readLimited(stream, maxBytes, () => new PayloadTooLargeError(`${row.path} grew past the ${maxBytes} read limit`), () => stream.destroy(), row.size);
       },
       readJson: <T>(maxBytes = DEFAULT_READ_LIMIT): Promise<T> => {
         if (row.size > maxBytes) return Promise.reject(new PayloadTooLargeError(`${row.path} is ${row.size} bytes, over the ${maxBytes} read limit`));

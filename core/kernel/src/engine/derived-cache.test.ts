@@ -19,3 +19,39 @@ describe('DerivedMemory', () => {
     expect(a.get('huge')).toBeUndefined();
   });
 });
+
+describe('DerivedMemory.renderJson', () => {
+  it('renders JSON yieldingly, keeps it under its key and shares a rendering under way', async () => {
+    const memory = new DerivedMemory(1 << 20);
+    const a = memory.forRepository('a');
+    let produced = 0;
+    const produce = async () => ({ n: ++produced, list: Array.from({ length: 500 }, (_, i) => ({ i })) });
+    const [first, second] = await Promise.all([a.renderJson('k', produce), a.renderJson('k', produce)]);
+    expect(produced).toBe(1);
+    expect(second).toBe(first);
+    expect(Buffer.concat(first!.chunks).toString()).toBe(JSON.stringify({ n: 1, list: Array.from({ length: 500 }, (_, i) => ({ i })) }));
+    expect(await a.renderJson('k', produce)).toBe(first);
+    expect(produced).toBe(1);
+    // Another repository's key of the same name is its own.
+    await memory.forRepository('b').renderJson('k', produce);
+    expect(produced).toBe(2);
+    // Without a key: rendered every time, never kept.
+    const before = memory.stats().entries;
+    await a.renderJson(undefined, produce);
+    await a.renderJson(undefined, produce);
+    expect(produced).toBe(4);
+    expect(memory.stats().entries).toBe(before);
+    // Four renderings (the kept one and the shared one are not renderings).
+    expect(memory.stats().renders).toBe(4);
+  });
+
+  it('keeps nothing when producing or rendering fails, and tries again next time', async () => {
+    const memory = new DerivedMemory(1 << 20);
+    const a = memory.forRepository('a');
+    await expect(a.renderJson('k', () => Promise.reject(new Error('no document')))).rejects.toThrow('no document');
+    await expect(a.renderJson('k', () => ({ n: 1n }))).rejects.toThrow(TypeError);
+    const rendered = await a.renderJson('k', () => ({ ok: true }));
+    expect(Buffer.concat(rendered.chunks).toString()).toBe('{"ok":true}');
+    expect(rendered.size).toBe(11);
+  });
+});

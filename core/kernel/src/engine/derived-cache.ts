@@ -1,4 +1,16 @@
-import type { DerivedCache } from '@registry-core/api';
+import type { DerivedCache, RenderedJson } from '@registry-core/api';
+import { renderJsonYielding } from './yielding-stringify.js';
+
+/** What `/-/stats` shows of the derived memory (`derived`). */
+export interface DerivedMemoryStats {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly maxBytes: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly renders: number;
+  readonly renderYields: number;
+}
 
 /**
  * The memory every repository's {@link DerivedCache} shares: one least-recently-used map
@@ -8,8 +20,13 @@ import type { DerivedCache } from '@registry-core/api';
 export class DerivedMemory {
   private readonly entries = new Map<string, { value: unknown; bytes: number }>();
   private total = 0;
+  /** Renderings under way, by key: concurrent requests for one answer share one. */
+  private readonly rendering = new Map<string, Promise<RenderedJson>>();
   hits = 0;
   misses = 0;
+  /** Answers rendered by {@link DerivedCache.renderJson}, and the times their renderings gave the event loop back. */
+  renders = 0;
+  renderYields = 0;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -19,7 +36,33 @@ export class DerivedMemory {
     return {
       get: <T>(key: string) => this.get(prefix + key) as T | undefined,
       set: <T>(key: string, value: T, bytes: number) => this.set(prefix + key, value, bytes),
+      renderJson: (key: string | undefined, produce: () => unknown) => this.renderJson(key === undefined ? undefined : prefix + key, produce),
     };
+  }
+
+  /** {@link DerivedCache.renderJson}: kept, shared while under way, else rendered yieldingly. */
+  private renderJson(key: string | undefined, produce: () => unknown): Promise<RenderedJson> {
+    const render = async (): Promise<RenderedJson> => {
+      const value = await produce();
+      this.renders++;
+      return renderJsonYielding(value, { onYield: () => this.renderYields++ });
+    };
+    if (key === undefined) return render();
+    const kept = this.get(key) as RenderedJson | undefined;
+    if (kept) return Promise.resolve(kept);
+    const under = this.rendering.get(key);
+    if (under) return under;
+    const rendering = (async () => {
+      try {
+        const rendered = await render();
+        this.set(key, rendered, rendered.size);
+        return rendered;
+      } finally {
+        this.rendering.delete(key);
+      }
+    })();
+    this.rendering.set(key, rendering);
+    return rendering;
   }
 
   private get(key: string): unknown {
@@ -52,8 +95,8 @@ export class DerivedMemory {
     }
   }
 
-  /** Entries, bytes and hit counts, for `/-/stats`. */
-  stats(): { entries: number; bytes: number; maxBytes: number; hits: number; misses: number } {
-    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses };
+  /** Entries, bytes, hit counts and renderings, for `/-/stats`. */
+  stats(): DerivedMemoryStats {
+    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, renders: this.renders, renderYields: this.renderYields };
   }
 }

@@ -10,6 +10,7 @@
  *
  * Slices start and end at ASCII structural bytes, so no UTF-8 sequence is ever split.
  */
+import { yielder } from '@registry-core/api';
 
 /** Options of {@link parseJsonYielding}. */
 export interface YieldingParseOptions {
@@ -40,8 +41,6 @@ interface Frame {
   readonly array: boolean;
   key: string;
 }
-
-const yieldNow = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** `JSON.parse` of `bytes` as UTF-8, yielding to the event loop; see the module comment. */
 export async function parseJsonYielding(bytes: Uint8Array, options: YieldingParseOptions = {}): Promise<unknown> {
@@ -113,13 +112,7 @@ export async function parseJsonYielding(bytes: Uint8Array, options: YieldingPars
 
   const stack: Frame[] = [];
   let result: unknown;
-  let last = performance.now();
-  const pause = async (): Promise<void> => {
-    if (performance.now() - last < budgetMs) return;
-    options.onYield?.();
-    await yieldNow();
-    last = performance.now();
-  };
+  const pause = yielder({ budgetMs, ...(options.onYield ? { onYield: options.onYield } : {}) });
   /** Add a finished value to the innermost large container (or make it the result). */
   const place = (value: unknown): void => {
     const frame = stack[stack.length - 1];

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { BadRequestError, NotFoundError, isRegistryError, type Logger, type Principal } from '@registry-core/api';
 import { parseSince, type AuditLog } from '../auth/audit-log.js';
 import type { Authentication } from '../auth/authentication.js';
+import type { DerivedMemoryStats } from '../engine/derived-cache.js';
 import type { MetadataMemoryStats } from '../engine/metadata-memory.js';
 import type { Authorization } from '../auth/authorization.js';
 import type { PackageOwnership } from '../auth/package-owners.js';
@@ -23,6 +24,8 @@ export interface AdminApiOptions {
   readonly stats: () => Record<string, unknown>;
   /** The metadata memory's counters (see MetadataMemory). */
   readonly metadataMemory: () => MetadataMemoryStats;
+  /** The derived memory's counters (see DerivedMemory); absent: not shown. */
+  readonly derived?: () => DerivedMemoryStats;
   readonly logger: Logger;
 }
 
@@ -38,7 +41,7 @@ export class AdminApi {
     const { options } = this;
     router.get('/-/stats', (ctx) => {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { repositories: options.stats(), metadataMemory: options.metadataMemory() };
+      ctx.body = { repositories: options.stats(), metadataMemory: options.metadataMemory(), ...(options.derived ? { derived: options.derived() } : {}) };
     });
     // The audit log (the CLI's `audit`): ?since=7d|<date>&user=&repository=&action=&limit=
     router.get('/-/admin/audit', (ctx) =>

@@ -259,7 +259,7 @@ export class GroupRouter {
       found.length === 1
         ? found[0]!.loaded
         : {
-            value: merge.merge(found.map((r) => r.loaded.value), ctx),
+            value: await merge.merge(found.map((r) => r.loaded.value), ctx),
             ...(cache ? { cache } : {}),
             ...(revisions.every((r) => r !== undefined) ? { revision: found.map((r) => `${r.leaf.name}=${r.loaded.revision}`).join('\u0001') } : {}),
           };

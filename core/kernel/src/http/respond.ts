@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Context } from 'koa';
 import type { Asset, CachePolicy, FormatResponse } from '@registry-core/api';
 import { matchesEtag } from './hot-answers.js';
+import { renderJsonYielding } from '../engine/yielding-stringify.js';
 import { assetMemoryRef, assetRedirectUrl, internalRedirectPath, smallAssetBytes } from '../engine/asset-store.js';
 
 /** An answer {@link writeResponse} marks as replayable: set in `ctx.state.hotAnswer`. */
@@ -80,11 +82,16 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
     ctx.body = body.value;
     return;
   }
-  let bytes: Buffer;
+  let bytes: Buffer | readonly Buffer[];
   let type: string;
-  if (body.kind === 'json') {
-    bytes = Buffer.from(JSON.stringify(body.value));
+  let computedEtag: (() => string) | undefined;
+  if (body.kind === 'json' || body.kind === 'rendered') {
+    // JSON is serialised in slices that yield to the event loop (a large document holds no
+    // other request for long), hashed on the way.
+    const rendered = body.kind === 'rendered' ? body.rendered : await renderJsonYielding(body.value);
+    bytes = rendered.chunks.length === 1 ? rendered.chunks[0]! : rendered.chunks;
     type = body.contentType ?? 'application/json; charset=utf-8';
+    computedEtag = () => rendered.etag;
   } else if (body.kind === 'text') {
     bytes = Buffer.from(body.value, 'utf8');
     type = body.contentType;
@@ -97,7 +104,7 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
   if (cacheable) {
     // A handler that caches its serialised answer may give its ETag and spare the hashing.
     const given = Object.entries(response.headers ?? {}).find(([k]) => k.toLowerCase() === 'etag')?.[1];
-    const etag = given ?? `"${createHash('sha256').update(bytes).digest('hex')}"`;
+    const etag = given ?? computedEtag?.() ?? `"${createHash('sha256').update(bytes as Buffer).digest('hex')}"`;
     ctx.set('ETag', etag);
     ctx.set('Cache-Control', CACHE_CONTROL[response.cachePolicy ?? 'metadata']);
     if (matchesEtag(ctx.get('If-None-Match'), etag)) {
@@ -106,7 +113,14 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
       return;
     }
   }
-  ctx.body = bytes;
+  if (Buffer.isBuffer(bytes)) {
+    ctx.body = bytes;
+    return;
+  }
+  // Chunks (a large rendered document): streamed as they are, never joined into one copy.
+  const chunks = bytes as readonly Buffer[];
+  ctx.body = Readable.from(chunks, { objectMode: false });
+  ctx.length = chunks.reduce((n, chunk) => n + chunk.length, 0);
 }
 
 

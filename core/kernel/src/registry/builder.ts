@@ -192,6 +192,7 @@ function registerServices(root: DependencyContainer): void {
     ttls: resolve(c, K.TtlOverrides),
     stats: () => resolve(c, K.AdminService).stats(),
     metadataMemory: () => resolve(c, K.MetadataMemory).stats(),
+    derived: () => resolve(c, K.DerivedMemory).stats(),
     logger: logger.child({ component: 'http' }),
   })));
   root.register(K.HttpHost, once((c) => {
