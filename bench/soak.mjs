@@ -32,6 +32,9 @@ const PUBLISH_RATIO = Number(flag('publish-ratio', '0.1'));
 const SAMPLE_SECONDS = 5;
 // Extra Node.js flags for the server under test only (heap snapshots: --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR).
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+// Extra top-level YAML for the server under test's config (e.g. smaller caches:
+// --server-config "server: { memoryCacheSize: 8mb, derivedCacheSize: 8mb }").
+const SERVER_CONFIG = flag('server-config', '');
 /** Request timeout: a request taking longer is an error. */
 const TIMEOUT_MS = 60_000;
 /** Memory is flat when the median RSS of the last window is within this of the after-warmup median. */
@@ -56,7 +59,7 @@ const hex = (algorithm, bytes) => createHash(algorithm).update(bytes).digest('he
 async function startRegistryCore(label, repositories, { probe = false } = {}) {
   const dir = temp(label);
   const config = path.join(dir, 'registry-core.config.yaml');
-  writeFileSync(config, `dataDir: ./registry-data\nlogging: { level: warn, format: json }\nrepositories:\n${repositories}`);
+  writeFileSync(config, `dataDir: ./registry-data\nlogging: { level: warn, format: json }\n${probe && SERVER_CONFIG ? `${SERVER_CONFIG}\n` : ''}repositories:\n${repositories}`);
   const heapFile = path.join(dir, 'heap.json');
   const nodeArgs = probe ? ['--require', heapProbe, ...SERVER_NODE_ARGS] : [];
   const env = probe ? { ...process.env, SOAK_HEAP_FILE: heapFile } : process.env;
