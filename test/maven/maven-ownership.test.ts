@@ -65,7 +65,9 @@ describe('Maven group ownership with mvn', () => {
     format: maven
     type: group
     members: [team-a, team-b, hostile-proxy, central-proxy]
-    routing: { "com.acme.*": [team-a] }
+    # org.shared:lib is the hostile upstream's too: deploying it to a hosted member at all
+    # needs a claim (else refused as shadowing); claimed for both, team-a (first) owns it.
+    routing: { "com.acme.*": [team-a], "org.shared:*": [team-a, team-b] }
   releases: { format: maven, type: hosted, versionPolicy: release }
   snapshots: { format: maven, type: hosted, versionPolicy: snapshot }
   maven: { format: maven, type: group, members: [releases, snapshots, central-proxy] }

@@ -24,6 +24,7 @@ describe('PyPI group ownership with pip and twine', () => {
     for (const project of [
       { name: 'rc-owned', version: '9.0.0', module: 'rc_owned' },
       { name: 'acme-secret', version: '1.0.0', module: 'acme_secret' },
+      { name: 'rc-upstream-only', version: '1.0.0', module: 'rc_upstream_only' },
     ]) {
       const built = await buildProject(project);
       const seeded = await twineUpload(`${hostile.url}/py-local/`, '__token__', seed, [built.wheel]);
@@ -38,7 +39,9 @@ describe('PyPI group ownership with pip and twine', () => {
     format: pypi
     type: group
     members: [pypi-local, pypi-team, pypi-proxy]
-    routing: { "acme-*": [pypi-local] }
+    # rc-owned is the hostile upstream's too: uploading it to a hosted member at all needs a
+    # claim (else refused as shadowing); claimed for both, pypi-local (first) owns it.
+    routing: { "acme-*": [pypi-local], "rc-owned": [pypi-local, pypi-team] }
 auth:
   permissions:
     - { repositories: ["pypi-local"], write: [owner], delete: [owner] }
@@ -124,4 +127,15 @@ auth:
     expect(created.code, created.stdout + created.stderr).toBe(0);
     expect((await fetch(`${node.url}/pypi-local/simple/rc-fresh/`)).status).toBe(200);
   });
+
+  it('asks the proxy before a new unclaimed project is uploaded: refused when its upstream serves it, taken when not', async () => {
+    // The kernel asks the proxy for the project's simple page (PyPI's own representation).
+    const shadowing = await buildProject({ name: 'rc-upstream-only', version: '2.0.0', module: 'rc_upstream_only' });
+    const refused = await twineUpload(`${node.url}/pypi-team/`, '__token__', intruder, [shadowing.wheel]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toMatch(/403/);
+    const fresh = await buildProject({ name: 'rc-fresh-name', version: '1.0.0', module: 'rc_fresh_name' });
+    const taken = await twineUpload(`${node.url}/pypi-team/`, '__token__', intruder, [fresh.wheel]);
+    expect(taken.code, taken.stdout + taken.stderr).toBe(0);
+  }, 120_000);
 });

@@ -290,7 +290,9 @@ export class Dispatcher {
         method: 'GET',
         path,
         query: new URLSearchParams(),
-        headers: { accept: 'application/json' },
+        // Any representation: the question is only whether the document exists (a PyPI
+        // simple page refuses a bare application/json).
+        headers: { accept: '*/*' },
         principal: KERNEL_PRINCIPAL,
         baseUrl: request.baseUrl,
         clientAddress: request.clientAddress,
