@@ -11,6 +11,7 @@
  * Slices start and end at ASCII structural bytes, so no UTF-8 sequence is ever split.
  */
 import { yielder } from '@registry-core/api';
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from './json-bytes.js';
 
 /** Options of {@link parseJsonYielding}. */
 export interface YieldingParseOptions {
@@ -21,15 +22,6 @@ export interface YieldingParseOptions {
   /** Called at every yield (counted by the host's stats). */
   readonly onYield?: () => void;
 }
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;

@@ -6,13 +6,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { once } from 'node:events';
 import { BadRequestError, PayloadTooLargeError, SPILLED_STRING_BRAND, type SpilledString } from '@registry-core/api';
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACE = 0x7d;
-const CLOSE_BRACKET = 0x5d;
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from '../engine/json-bytes.js';
 
 /**
  * Deepest nesting of arrays and objects a JSON request body may have. Real documents
@@ -37,9 +31,9 @@ export function assertJsonDepth(bytes: Uint8Array): void {
       else if (byte === BACKSLASH) escaped = true;
       else if (byte === QUOTE) inString = false;
     } else if (byte === QUOTE) inString = true;
-    else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+    else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
       if (++depth > MAX_JSON_DEPTH) throw tooDeep();
-    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) depth--;
+    } else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) depth--;
   }
 }
 
@@ -107,9 +101,9 @@ export async function parseJsonSpilling(
         if (!inString) {
           // Too deep: noted, and the rest of the body still read (within the limit), so the
           // client is answered 400 rather than cut off mid-send.
-          if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+          if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
             if (++depth > MAX_JSON_DEPTH) nestedTooDeep = true;
-          } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+          } else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) {
             depth--;
           } else if (byte === QUOTE) {
             pushOuter(chunk.subarray(start, i + 1));
