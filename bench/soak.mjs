@@ -422,7 +422,8 @@ try {
     'soak-upstream',
     `  npm-up: { format: npm, type: hosted }\n  pypi-up: { format: pypi, type: hosted }\n  maven-up: { format: maven, type: hosted }\n  oci-up: { format: oci, type: hosted, port: 0 }\n`,
   );
-  const ociPort = Number(new RegExp('oci-up\\s+\\(oci hosted\\)\\s+http://127\\.0\\.0\\.1:(\\d+)/').exec(up.output())?.[1]);
+  // The banner's "point clients at" line: `  oci-up  http://127.0.0.1:PORT/  (oci hosted)`.
+  const ociPort = Number(/^\s+oci-up\s+http:\/\/127\.0\.0\.1:(\d+)\//m.exec(up.output())?.[1]);
   if (!ociPort) throw new Error(`the upstream's OCI port is not in its banner:\n${up.output()}`);
 
   const proxyCache = 'cache: { metadataTtl: 30 }';
