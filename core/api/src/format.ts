@@ -34,6 +34,13 @@ export interface RepositoryInfo {
   /** Absolute URL with a trailing slash. */
   readonly url: string;
   readonly config: Readonly<Record<string, unknown>>;
+  /**
+   * The kernel's group policy, for a format's client lines: whether publishes sent here land
+   * somewhere (a hosted repository, or a group with a hosted member; proxies refuse writes)...
+   */
+  readonly takesWrites: boolean;
+  /** ...and whether names it does not hold are asked of an upstream (a proxy, or a group with a proxy member). */
+  readonly reachesUpstream: boolean;
 }
 
 /** One candidate upstream of a format's zero-config proxy, and where it comes from. */

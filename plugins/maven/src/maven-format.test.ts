@@ -20,20 +20,20 @@ describe('the Maven format', () => {
   });
 
   it('prints mirror, server, deploy and Gradle lines; deploy lines only where deploys go; a mirror of * only where builds find everything', () => {
-    const hosted = mavenFormat.clientConfig!({ name: 'maven-local', format: 'maven', type: 'hosted', url: 'http://h:4000/maven-local/', config: {} });
+    const hosted = mavenFormat.clientConfig!({ name: 'maven-local', format: 'maven', type: 'hosted', url: 'http://h:4000/maven-local/', config: {}, takesWrites: true, reachesUpstream: false });
     // A mirror of * to a hosted repository would send every artifact of a build there, and it holds only what was deployed.
     expect(hosted.join('\n')).not.toContain('<mirrorOf>');
     expect(hosted.join('\n')).toContain('<repository><id>maven-local</id><url>http://h:4000/maven-local/</url></repository>');
-    const group = mavenFormat.clientConfig!({ name: 'maven', format: 'maven', type: 'group', url: 'http://h:4000/maven/', config: {} });
+    const group = mavenFormat.clientConfig!({ name: 'maven', format: 'maven', type: 'group', url: 'http://h:4000/maven/', config: {}, takesWrites: true, reachesUpstream: true });
     expect(group.join('\n')).toContain('<mirror><id>maven</id><mirrorOf>*</mirrorOf><url>http://h:4000/maven/</url></mirror>');
     expect(hosted.join('\n')).toContain('-DaltDeploymentRepository=maven-local::default::http://h:4000/maven-local/');
     expect(hosted.join('\n')).toContain('isAllowInsecureProtocol = true');
-    const proxy = mavenFormat.clientConfig!({ name: 'p', format: 'maven', type: 'proxy', url: 'https://h/p/', config: {} });
+    const proxy = mavenFormat.clientConfig!({ name: 'p', format: 'maven', type: 'proxy', url: 'https://h/p/', config: {}, takesWrites: false, reachesUpstream: true });
     expect(proxy.join('\n')).not.toMatch(/deploy|server|Insecure/);
   });
 
   it('refuses allowRedeploy where nothing is deployed (the values of its keys are its manifest schema\'s to check)', () => {
-    const info = (config: Record<string, unknown>, type: 'hosted' | 'proxy' = 'hosted') => ({ name: 'r', format: 'maven', type, url: 'http://h/r/', config });
+    const info = (config: Record<string, unknown>, type: 'hosted' | 'proxy' = 'hosted') => ({ name: 'r', format: 'maven', type, url: 'http://h/r/', config, takesWrites: type === 'hosted', reachesUpstream: type === 'proxy' });
     expect(() => mavenFormat.validateRepository!(info({ allowRedeploy: true }, 'proxy'))).toThrow(/allowRedeploy/);
     expect(() => mavenFormat.validateRepository!(info({ versionPolicy: 'snapshot', allowRedeploy: false }))).not.toThrow();
   });

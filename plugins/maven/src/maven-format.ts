@@ -99,14 +99,13 @@ export function localMavenMirror(settingsFile = path.join(homedir(), '.m2', 'set
 function clientConfig(repo: RepositoryInfo): string[] {
   const id = repo.name;
   const insecure = repo.url.startsWith('http:');
-  // A mirror of `*` sends every request of a build to it: right for a group or a proxy, but a
-  // hosted repository holds only what was deployed to it, and the build would find nothing else.
-  const resolveFrom =
-    repo.type === 'hosted'
-      ? `settings.xml (besides your mirror, in an active <profile>): <repositories><repository><id>${id}</id><url>${repo.url}</url></repository></repositories>`
-      : `settings.xml: <mirror><id>${id}</id><mirrorOf>*</mirrorOf><url>${repo.url}</url></mirror>`;
+  // A mirror of `*` sends every request of a build to it: right where names are asked of an
+  // upstream, but a hosted repository (or a group of hosted ones) holds only what was deployed.
+  const resolveFrom = repo.reachesUpstream
+    ? `settings.xml: <mirror><id>${id}</id><mirrorOf>*</mirrorOf><url>${repo.url}</url></mirror>`
+    : `settings.xml (besides your mirror, in an active <profile>): <repositories><repository><id>${id}</id><url>${repo.url}</url></repository></repositories>`;
   const lines = [resolveFrom, `Gradle: repositories { maven { url = uri("${repo.url}")${insecure ? '; isAllowInsecureProtocol = true' : ''} } }`];
-  if (repo.type !== 'proxy') {
+  if (repo.takesWrites) {
     lines.push(
       `settings.xml: <server><id>${id}</id><username>USER</username><password>TOKEN</password></server>`,
       `mvn deploy -DaltDeploymentRepository=${id}::default::${repo.url}  (or pom.xml <distributionManagement><repository><id>${id}</id><url>${repo.url}</url></repository>)`,

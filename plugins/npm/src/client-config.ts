@@ -47,9 +47,9 @@ export function clientConfig(repo: RepositoryInfo): string[] {
   // yarn 4 refuses plain HTTP to hosts not whitelisted, and (from 4.15) hides versions
   // published less than a day ago: what was just published here would not install.
   const yarn = [`npmRegistryServer: "${repo.url}"`, ...(url.protocol === 'http:' ? [`unsafeHttpWhitelist: ["${url.hostname}"]`] : []), 'npmMinimalAgeGate: 0'];
-  if (repo.type !== 'proxy') yarn.push('npmAuthToken: "${NPM_TOKEN}"');
+  if (repo.takesWrites) yarn.push('npmAuthToken: "${NPM_TOKEN}"');
   const lines = [`npm config set registry ${repo.url}`, `.npmrc: ${nerf}:_authToken=\${NPM_TOKEN}`, `.yarnrc.yml (yarn 4): { ${yarn.join(', ')} }`];
-  if (repo.type !== 'proxy') lines.push(`npm publish --registry ${repo.url}`);
+  if (repo.takesWrites) lines.push(`npm publish --registry ${repo.url}`);
   return lines;
 }
 

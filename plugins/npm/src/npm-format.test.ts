@@ -734,7 +734,7 @@ describe('format definition', () => {
   });
 
   it('prints client configuration lines with the nerf-darted token key, and yarn 4\'s (plain HTTP allowed, no age gate)', () => {
-    const info = { name: 'npm', format: 'npm', type: 'group' as const, url: 'http://127.0.0.1:4000/npm/', config: {} };
+    const info = { name: 'npm', format: 'npm', type: 'group' as const, url: 'http://127.0.0.1:4000/npm/', config: {}, takesWrites: true, reachesUpstream: true };
     expect(clientConfig(info)).toEqual([
       'npm config set registry http://127.0.0.1:4000/npm/',
       '.npmrc: //127.0.0.1:4000/npm/:_authToken=${NPM_TOKEN}',
@@ -742,7 +742,7 @@ describe('format definition', () => {
       '.yarnrc.yml (yarn 4): { npmRegistryServer: "http://127.0.0.1:4000/npm/", unsafeHttpWhitelist: ["127.0.0.1"], npmMinimalAgeGate: 0, npmAuthToken: "${NPM_TOKEN}" }',
       'npm publish --registry http://127.0.0.1:4000/npm/',
     ]);
-    expect(clientConfig({ ...info, type: 'proxy' })).toHaveLength(3);
+    expect(clientConfig({ ...info, type: 'proxy', takesWrites: false })).toHaveLength(3);
     expect(clientConfig({ ...info, url: 'https://npm.example/npm/' })[2]).toBe('.yarnrc.yml (yarn 4): { npmRegistryServer: "https://npm.example/npm/", npmMinimalAgeGate: 0, npmAuthToken: "${NPM_TOKEN}" }');
   });
 

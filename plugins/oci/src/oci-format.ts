@@ -355,8 +355,8 @@ function clientConfig(repository: RepositoryInfo): string[] {
   const hostPort = url.host;
   const ref = typeof port === 'number' && url.pathname === '/' ? `${hostPort}/<image>` : `${hostPort}/${repository.name}/<image>`;
   const lines = [`docker pull ${ref}:<tag>   (podman/skopeo: add --tls-verify=false over plain HTTP)`];
-  if (repository.type !== 'proxy') lines.push(`docker push ${ref}:<tag>   (docker login ${hostPort} first)`);
-  if (typeof port === 'number' && repository.type !== 'hosted') lines.push(`Docker daemon.json: "registry-mirrors": ["${url.protocol}//${hostPort}"]`);
+  if (repository.takesWrites) lines.push(`docker push ${ref}:<tag>   (docker login ${hostPort} first)`);
+  if (typeof port === 'number' && repository.reachesUpstream) lines.push(`Docker daemon.json: "registry-mirrors": ["${url.protocol}//${hostPort}"]`);
   return lines;
 }
 

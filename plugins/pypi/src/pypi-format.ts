@@ -343,7 +343,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
   const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
   const trusted = url.protocol === 'http:' && !loopback ? ` --trusted-host ${url.hostname}` : '';
   const lines = [`pip install --index-url ${index}${trusted} <package>`, `pip.conf: [global] index-url = ${index}${trusted ? `  trusted-host = ${url.hostname}` : ''}`, `uv: UV_INDEX_URL=${index}`, `poetry source add --priority=primary registry-core ${index}`];
-  if (repo.type !== 'proxy') lines.push(`twine upload --repository-url ${repo.url} -u __token__ -p <token> dist/*`, `.pypirc: [registry-core] repository = ${repo.url}  username = __token__  password = <token>`);
+  if (repo.takesWrites) lines.push(`twine upload --repository-url ${repo.url} -u __token__ -p <token> dist/*`, `.pypirc: [registry-core] repository = ${repo.url}  username = __token__  password = <token>`);
   return lines;
 }
 

@@ -16,6 +16,7 @@ import {
   type Logger,
   type Principal,
   type RepositoryHandle,
+  type RepositoryInfo,
   type RouteDefinition,
 } from '@registry-core/api';
 import type { AuthService } from '../auth/auth-service.js';
@@ -37,6 +38,16 @@ export interface RepositoryRuntime {
   readonly capabilities: ReadonlySet<FormatCapability>;
   /** A proxy's cache, for the kernel's own bookkeeping (stats, shutdown). */
   readonly proxy?: KernelProxyCache;
+  /** What the group policy makes of it: whether writes land (a hosted leaf) and names reach an upstream (a proxy leaf). */
+  readonly facts: RepositoryFacts;
+}
+
+/** See {@link RepositoryInfo.takesWrites} and {@link RepositoryInfo.reachesUpstream}. */
+export type RepositoryFacts = Pick<RepositoryInfo, 'takesWrites' | 'reachesUpstream'>;
+
+/** A repository as a format's hooks see it, at `url`. */
+export function repositoryInfo(runtime: Pick<RepositoryRuntime, 'name' | 'config' | 'facts'>, url: string): RepositoryInfo {
+  return { name: runtime.name, format: runtime.config.format, type: runtime.config.type, url, config: runtime.config, ...runtime.facts };
 }
 
 /** A request as the dispatcher sees it, from koa or from a group. */
@@ -142,7 +153,7 @@ export class Dispatcher {
   private withChallenge(error: unknown, runtime: RepositoryRuntime, request: DispatchRequest, params: Readonly<Record<string, string | readonly string[] | undefined>>, permission: Permission): unknown {
     if (!isRegistryError(error) || error.status !== 401 || !runtime.format.authChallenge) return error;
     if (Object.keys(error.headers).some((h) => h.toLowerCase() === 'www-authenticate')) return error;
-    const info = { name: runtime.name, format: runtime.config.format, type: runtime.config.type, url: request.baseUrl, config: runtime.config };
+    const info = repositoryInfo(runtime, request.baseUrl);
     const challenge = runtime.format.authChallenge(info, { method: request.method, path: request.path, params, permission, ...(request.hostRoot ? { hostRoot: request.hostRoot } : {}) });
     if (!challenge) return error;
     return new RegistryError(error.code, error.message, 401, { cause: error, headers: { ...error.headers, 'WWW-Authenticate': challenge } });

@@ -13,7 +13,7 @@ import {
   type MergeableDocument,
   type RouteDefinition,
 } from '@registry-core/api';
-import type { RepositoryRuntime } from './dispatcher.js';
+import { repositoryInfo, type RepositoryRuntime } from './dispatcher.js';
 
 /** A hosted or proxy repository reached through a group (nested groups are flattened). */
 export interface Leaf {
@@ -164,7 +164,7 @@ export class GroupRouter {
 
   private spaceOf(leaf: Leaf): string {
     const { runtime } = leaf;
-    return runtime.format.versionSpace?.({ name: leaf.name, format: runtime.config.format, type: leaf.type, url: '', config: runtime.config }) ?? '';
+    return runtime.format.versionSpace?.(repositoryInfo(runtime, '')) ?? '';
   }
 
   /** Answer a group's request by its route's plan. */

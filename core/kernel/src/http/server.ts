@@ -8,7 +8,7 @@ import type { ServerConfig } from '../config/types.js';
 import type { AdminApi } from './admin-api.js';
 import type { LoopMarker } from '../engine/self-upstream.js';
 import { ConnectionGuard } from './connection-guard.js';
-import type { Dispatcher, RepositoryRuntime } from './dispatcher.js';
+import { repositoryInfo, type Dispatcher, type RepositoryRuntime } from './dispatcher.js';
 import { HostRouter } from './host-router.js';
 import type { HotAnswers } from './hot-answers.js';
 import { writeResponse, type HotCandidate } from './respond.js';
@@ -138,13 +138,7 @@ export class HttpHost {
   /** Repository facts as clients see them from this request's host. */
   info(ctx: Context | undefined, runtime: RepositoryRuntime): RepositoryInfo {
     const own = [...this.boundPorts].find(([, name]) => name === runtime.name)?.[0];
-    return {
-      name: runtime.name,
-      format: runtime.config.format,
-      type: runtime.config.type,
-      url: own !== undefined && !ctx ? this.baseUrl(undefined, runtime.name).replace(/:\d+\/[^/]+\/$/, `:${own}/`) : this.baseUrl(ctx, runtime.name),
-      config: runtime.config,
-    };
+    return repositoryInfo(runtime, own !== undefined && !ctx ? this.baseUrl(undefined, runtime.name).replace(/:\d+\/[^/]+\/$/, `:${own}/`) : this.baseUrl(ctx, runtime.name));
   }
 
   baseUrl(ctx: Context | undefined, repository: string): string {

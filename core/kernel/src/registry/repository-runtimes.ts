@@ -13,7 +13,7 @@ import { NamespacedKeyValueStore } from '../engine/kv-store.js';
 import { KernelProxyCache } from '../engine/proxy-cache.js';
 import type { TtlOverrides } from '../engine/ttl-overrides.js';
 import { KernelUploadSessions } from '../engine/upload-sessions.js';
-import type { RepositoryRuntime } from '../http/dispatcher.js';
+import { repositoryInfo, type RepositoryFacts, type RepositoryRuntime } from '../http/dispatcher.js';
 import { FormatRouter } from '../http/format-router.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { PluginHost } from '../plugins/plugin-host.js';
@@ -91,8 +91,13 @@ export function buildRepositories(
       continue;
     }
     const effective = repo;
+    const memberFacts = (repo.members ?? []).map((m) => runtimes.get(m)!.facts);
+    const facts: RepositoryFacts = {
+      takesWrites: repo.type === 'hosted' || memberFacts.some((f) => f.takesWrites),
+      reachesUpstream: repo.type === 'proxy' || memberFacts.some((f) => f.reachesUpstream),
+    };
     try {
-      format.definition.validateRepository?.({ name, format: repo.format, type: repo.type, url: '', config: effective });
+      format.definition.validateRepository?.(repositoryInfo({ name, config: effective, facts }, ''));
     } catch (error) {
       skip(name, `invalid configuration: ${(error as Error).message}`);
       continue;
@@ -133,7 +138,7 @@ export function buildRepositories(
       router = new FormatRouter(format.definition.routes);
       routers.set(repo.format, router);
     }
-    runtimes.set(name, { name, config: effective, format: format.definition, capabilities, router, handle, ...(proxy ? { proxy } : {}) });
+    runtimes.set(name, { name, config: effective, format: format.definition, capabilities, router, handle, facts, ...(proxy ? { proxy } : {}) });
   }
   return runtimes;
 }
