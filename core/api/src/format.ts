@@ -75,6 +75,12 @@ export interface FormatDefinition {
    */
   readonly credentialHeaders?: readonly string[];
   /**
+   * The client sends its token as the whole `Authorization` value, with no scheme (Cargo's
+   * `Authorization: <token>`): the host reads a one-word `Authorization` header as a bearer
+   * token for this format's repositories. `Bearer` and `Basic` values are read as usual.
+   */
+  readonly bareTokenAuthorization?: boolean;
+  /**
    * `WWW-Authenticate` value sent with 401 answers, e.g. `Basic realm="..."`. `request`
    * says which request was refused (absent outside a request), so a challenge can name
    * what to ask a token for (OCI's `scope="repository:<name>:pull"`).

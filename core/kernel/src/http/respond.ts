@@ -107,7 +107,12 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
     const etag = given ?? computedEtag?.() ?? `"${createHash('sha256').update(bytes as Buffer).digest('hex')}"`;
     ctx.set('ETag', etag);
     ctx.set('Cache-Control', CACHE_CONTROL[response.cachePolicy ?? 'metadata']);
-    if (matchesEtag(ctx.get('If-None-Match'), etag)) {
+    // A handler's own Last-Modified (a document's change time) answers If-Modified-Since when
+    // no ETag was asked about, as for assets.
+    const lastModified = Object.entries(response.headers ?? {}).find(([k]) => k.toLowerCase() === 'last-modified')?.[1];
+    const ifNoneMatch = ctx.get('If-None-Match');
+    const ifModifiedSince = ctx.get('If-Modified-Since');
+    if (ifNoneMatch ? matchesEtag(ifNoneMatch, etag) : lastModified !== undefined && ifModifiedSince !== '' && Date.parse(ifModifiedSince) >= Date.parse(lastModified)) {
       ctx.status = 304;
       ctx.body = null;
       return;

@@ -296,6 +296,8 @@ export class HttpHost {
   /** The `Authorization` header, or a token from one of the format's own credential headers. */
   private credentials(ctx: Context, runtime: RepositoryRuntime): string | undefined {
     const authorization = ctx.get('Authorization');
+    // Cargo's raw token: one word, no scheme.
+    if (authorization && runtime.format.bareTokenAuthorization && !/\s/.test(authorization.trim())) return `Bearer ${authorization.trim()}`;
     if (authorization) return authorization;
     for (const header of runtime.format.credentialHeaders ?? []) {
       const value = ctx.get(header).trim();

@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestHost, type TestHost } from '@registry-core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageTable } from './crate-archive.js';
+import { parsePublishRequest } from './index-lines.js';
+import { canonicalName, indexPath } from './names.js';
+import { expandDownloadUrl } from './proxy.js';
+import { crateFile, publishBody, publishJson } from './testing/crate-files.js';
+
+const plugin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('cargo: names, index lines, manifests', () => {
+  it('lays out index paths and compares names as crates.io does', () => {
+    expect(['a', 'ab', 'abc', 'Serde', 'cargo'].map(indexPath)).toEqual(['1/a', '2/ab', '3/a/abc', 'se/rd/serde', 'ca/rg/cargo']);
+    expect(canonicalName('Foo_Bar')).toBe(canonicalName('foo-bar'));
+  });
+
+  it('turns the publish JSON into an index line: renamed deps, version_req, features2', () => {
+    const { line } = parsePublishRequest(
+      publishJson('rc-app', '1.0.0', {
+        deps: [{ name: 'real-dep', version_req: '^1', features: [], optional: true, default_features: true, target: null, kind: 'normal', registry: null, explicit_name_in_toml: 'alias' }],
+        features: { default: ['std'], std: [], extra: ['dep:alias'] },
+        rust_version: '1.70',
+      }),
+    );
+    expect(line.deps[0]).toMatchObject({ name: 'alias', package: 'real-dep', req: '^1', optional: true });
+    expect(line.features).toEqual({ default: ['std'], std: [] });
+    expect(line.features2).toEqual({ extra: ['dep:alias'] });
+    expect(line.v).toBe(2);
+    expect(line.rust_version).toBe('1.70');
+  });
+
+  it('reads [package] of a Cargo.toml, never a key inside a multi-line string', () => {
+    expect(packageTable('[package]\nname = "a"\nversion = \'1.0.0\'\n[dependencies]\nname = "x"\n')).toEqual({ name: 'a', version: '1.0.0' });
+    expect(packageTable('[package]\nname = "a"\ndescription = """\nname = "evil"\n"""\nversion = "1.0.0"\n')).toEqual({ name: 'a', version: '1.0.0' });
+    expect(packageTable('[workspace]\nname = "a"\n')).toEqual({});
+  });
+
+  it('expands dl templates with and without markers', () => {
+    const line = { name: 'Serde', vers: '1.0.0', cksum: 'ab'.repeat(32) } as Parameters<typeof expandDownloadUrl>[1];
+    expect(expandDownloadUrl('https://static.crates.io/crates', line)).toBe('https://static.crates.io/crates/Serde/1.0.0/download');
+    expect(expandDownloadUrl('https://x/{prefix}/{lowerprefix}/{crate}/{crate}-{version}.crate?{sha256-checksum}', line)).toBe(`https://x/Se/rd/se/rd/Serde/Serde-1.0.0.crate?${'ab'.repeat(32)}`);
+  });
+});
+
+describe('cargo: the sparse registry and web API on a hosted repository', () => {
+  let host: TestHost;
+  let token: string;
+  let other: string;
+  const put = (repo: string, body: Buffer, auth = token) => host.fetch(`/${repo}/api/v1/crates/new`, { method: 'PUT', headers: { authorization: auth }, body });
+  const publish = async (repo: string, name: string, vers: string, extra: Record<string, unknown> = {}) => {
+    const crate = await crateFile(name, vers, `${name} ${vers}`);
+    return { crate, response: await put(repo, publishBody(publishJson(name, vers, extra), crate)) };
+  };
+  const detail = async (response: Response) => ((await response.json()) as { errors: { detail: string }[] }).errors[0]!.detail;
+
+  beforeAll(async () => {
+    host = await createTestHost({
+      plugins: [plugin],
+      repositories: { crates: { format: 'cargo', type: 'hosted' }, private: { format: 'cargo', type: 'hosted', anonymousRead: false } },
+    });
+    token = await host.userToken('carol');
+    other = await host.userToken('dave');
+  });
+  afterAll(() => host?.stop());
+
+  it('config.json points cargo at the repository; auth-required only once a token was needed', async () => {
+    const open = await host.fetch('/crates/config.json');
+    expect(await open.json()).toEqual({ dl: `${host.url}/crates/api/v1/crates`, api: `${host.url}/crates`, 'auth-required': false });
+    const refused = await host.fetch('/private/config.json');
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe(`Cargo login_url="${host.url}/private/me"`);
+    expect(await detail(refused)).toMatch(/token/);
+    // Cargo's raw token: no scheme.
+    const withToken = await host.fetch('/private/config.json', { headers: { authorization: token } });
+    expect(await withToken.json()).toMatchObject({ 'auth-required': true });
+    expect((await host.fetch('/private/config.json', { headers: { authorization: 'rc_not-a-token' } })).status).toBe(401);
+  });
+
+  it('publishes, serves the index line with cksum, and revalidates with ETag and Last-Modified', async () => {
+    const { crate, response } = await publish('crates', 'rc-Index', '0.1.0', { rust_version: '1.70', features: { default: [] } });
+    expect(response.status, await response.clone().text()).toBe(200);
+    expect(await response.json()).toEqual({ warnings: { invalid_categories: [], invalid_badges: [], other: [] } });
+    const index = await host.fetch('/crates/rc/-i/rc-index');
+    expect(index.status).toBe(200);
+    const text = await index.text();
+    const line = JSON.parse(text.trim()) as Record<string, unknown>;
+    expect(line).toMatchObject({ name: 'rc-Index', vers: '0.1.0', cksum: sha256(crate), yanked: false, features: { default: [] }, deps: [], rust_version: '1.70', links: null });
+    const etag = index.headers.get('etag')!;
+    const modified = index.headers.get('last-modified')!;
+    expect(modified).toMatch(/GMT$/);
+    expect((await host.fetch('/crates/rc/-i/rc-index', { headers: { 'if-none-match': etag } })).status).toBe(304);
+    expect((await host.fetch('/crates/rc/-i/rc-index', { headers: { 'if-modified-since': modified } })).status).toBe(304);
+    const dl = await host.fetch('/crates/api/v1/crates/rc-Index/0.1.0/download');
+    expect(Buffer.from(await dl.arrayBuffer()).equals(crate)).toBe(true);
+    // The same version again, or with other build metadata, is refused.
+    expect(await detail((await publish('crates', 'rc-Index', '0.1.0')).response)).toMatch(/already uploaded/);
+    expect((await publish('crates', 'rc-Index', '0.1.0+build.2')).response.status).toBe(400);
+  });
+
+  it('refuses names that collide by case or - and _, bad input, and stores nothing for them', async () => {
+    expect((await publish('crates', 'rc-collide', '1.0.0')).response.status).toBe(200);
+    const before = await host.stored();
+    for (const name of ['RC-Collide', 'rc_collide']) {
+      const { response } = await publish('crates', name, '2.0.0');
+      expect(response.status, name).toBe(400);
+      expect(await detail(response)).toMatch(/collides with the existing crate "rc-collide"/);
+    }
+    const bad = async (body: Buffer) => {
+      const response = await put('crates', body);
+      expect(response.status).toBeGreaterThanOrEqual(400);
+      expect(response.status).toBeLessThan(500);
+      return detail(response);
+    };
+    const good = await crateFile('rc-bad', '1.0.0');
+    expect(await bad(publishBody(publishJson('rc-bad', '1.0.0'), await crateFile('rc-bad', '1.0.0', '', { name: 'rc-other' })))).toMatch(/Cargo.toml names the crate "rc-other"/);
+    expect(await bad(publishBody(publishJson('rc-bad', '1.0'), good))).toMatch(/SemVer/);
+    expect(await bad(publishBody(publishJson('x'.repeat(65), '1.0.0'), good))).toMatch(/longer than 64/);
+    expect(await bad(publishBody(publishJson('crâte', '1.0.0'), good))).toMatch(/ASCII/);
+    expect(await bad(publishBody(publishJson('con', '1.0.0'), good))).toMatch(/reserved/);
+    expect(await bad(publishBody(publishJson('rc-bad', '1.0.0'), good, { crateLength: good.length - 1 }))).toMatch(/lengths are wrong|invalid .crate/);
+    expect(await bad(publishBody(publishJson('rc-bad', '1.0.0'), good, { crateLength: good.length + 5 }))).toMatch(/ended inside the .crate/);
+    expect(await host.stored()).toEqual(before);
+  });
+
+  it('yank and unyank flip the line; only owners may; owners are listed and changed', async () => {
+    await publish('crates', 'rc-yanked', '1.0.0');
+    const yank = await host.fetch('/crates/api/v1/crates/rc-yanked/1.0.0/yank', { method: 'DELETE', headers: { authorization: token } });
+    expect(await yank.json()).toEqual({ ok: true });
+    const yanked = async () => (JSON.parse((await (await host.fetch('/crates/rc/-y/rc-yanked')).text()).trim()) as { yanked: boolean }).yanked;
+    expect(await yanked()).toBe(true);
+    expect((await host.fetch('/crates/api/v1/crates/rc-yanked/1.0.0/unyank', { method: 'PUT', headers: { authorization: other } })).status).toBe(403);
+    await host.fetch('/crates/api/v1/crates/rc-yanked/1.0.0/unyank', { method: 'PUT', headers: { authorization: token } });
+    expect(await yanked()).toBe(false);
+    expect((await host.fetch('/crates/api/v1/crates/rc-yanked/9.0.0/yank', { method: 'DELETE', headers: { authorization: token } })).status).toBe(404);
+
+    const list = await host.fetch('/crates/api/v1/crates/rc-yanked/owners', { headers: { authorization: token } });
+    expect(await list.json()).toEqual({ users: [{ id: 1, login: 'carol', name: null }] });
+    const added = await host.fetch('/crates/api/v1/crates/rc-yanked/owners', { method: 'PUT', headers: { authorization: token, 'content-type': 'application/json' }, body: JSON.stringify({ users: ['dave'] }) });
+    expect(added.status).toBe(200);
+    expect((await added.json()) as { msg: string }).toMatchObject({ ok: true });
+    expect((await host.fetch('/crates/api/v1/crates/rc-yanked/1.0.0/yank', { method: 'DELETE', headers: { authorization: other } })).status).toBe(200);
+    const unknown = await host.fetch('/crates/api/v1/crates/rc-yanked/owners', { method: 'PUT', headers: { authorization: token, 'content-type': 'application/json' }, body: JSON.stringify({ users: ['nobody-here'] }) });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('search finds hosted crates by name and description', async () => {
+    await publish('crates', 'rc-searchable', '1.0.0', { description: 'a crate about zebras' });
+    await publish('crates', 'rc-searchable', '1.2.0', { description: 'a crate about zebras' });
+    const found = (await (await host.fetch('/crates/api/v1/crates?q=zebras&per_page=5')).json()) as { crates: { name: string; max_version: string }[]; meta: { total: number } };
+    expect(found.crates).toEqual([{ name: 'rc-searchable', max_version: '1.2.0', description: 'a crate about zebras' }]);
+    expect(found.meta.total).toBe(1);
+  });
+});

@@ -1,0 +1,10 @@
+import type { PluginContext } from '@registry-core/api';
+import { cargoFormat } from './cargo-format.js';
+
+export { cargoFormat, CRATES_IO_INDEX } from './cargo-format.js';
+export { canonicalName, indexPath } from './names.js';
+
+/** Plugin entry: registers the Cargo format declared in package.json. */
+export function activate(context: PluginContext): void {
+  context.subscriptions.push(context.registerFormat(cargoFormat));
+}
