@@ -253,7 +253,8 @@ function clientConfig(repo: RepositoryInfo): string[] {
   const name = registryName(repo);
   const index = `sparse+${repo.url}`;
   const lines = [`.cargo/config.toml: [registries.${name}] index = "${index}"`];
-  if (repo.reachesUpstream) lines.push(`.cargo/config.toml (crates.io through it): [source.crates-io] replace-with = "${name}"  [source.${name}] registry = "${index}"`);
+  // A source name apart from the registry name, so both stanzas read clearly in one config.
+  if (repo.reachesUpstream) lines.push(`.cargo/config.toml (crates.io through it): [source.crates-io] replace-with = "${name}-mirror"  [source.${name}-mirror] registry = "${index}"`);
   if (repo.takesWrites) {
     lines.push(
       `.cargo/config.toml: [registry] global-credential-providers = ["cargo:token"]`,
