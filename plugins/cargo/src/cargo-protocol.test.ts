@@ -1,4 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestHost, type TestHost } from '@registry-core/testing';
@@ -60,11 +62,15 @@ describe('cargo: the sparse registry and web API on a hosted repository', () => 
   beforeAll(async () => {
     host = await createTestHost({
       plugins: [plugin],
-      repositories: { crates: { format: 'cargo', type: 'hosted' }, private: { format: 'cargo', type: 'hosted', anonymousRead: false } },
+      repositories: {
+        crates: { format: 'cargo', type: 'hosted' },
+        private: { format: 'cargo', type: 'hosted', anonymousRead: false },
+        tiny: { format: 'cargo', type: 'hosted', maxUploadSize: '1kb' },
+      },
     });
     token = await host.userToken('carol');
     other = await host.userToken('dave');
-  });
+  }, 60_000);
   afterAll(() => host?.stop());
 
   it('config.json points cargo at the repository; auth-required only once a token was needed', async () => {
@@ -126,6 +132,16 @@ describe('cargo: the sparse registry and web API on a hosted repository', () => 
     expect(await host.stored()).toEqual(before);
   });
 
+  it('refuses a .crate over the repository\'s upload limit, storing nothing', async () => {
+    const big = await crateFile('rc-big', '1.0.0', randomBytes(4096).toString('base64'));
+    expect(big.length).toBeGreaterThan(1024);
+    const before = await host.stored();
+    const response = await put('tiny', publishBody(publishJson('rc-big', '1.0.0'), big));
+    expect(response.status).toBe(413);
+    expect(await detail(response)).toMatch(/over the limit of 1024 bytes/);
+    expect(await host.stored()).toEqual(before);
+  });
+
   it('yank and unyank flip the line; only owners may; owners are listed and changed', async () => {
     await publish('crates', 'rc-yanked', '1.0.0');
     const yank = await host.fetch('/crates/api/v1/crates/rc-yanked/1.0.0/yank', { method: 'DELETE', headers: { authorization: token } });
@@ -153,5 +169,59 @@ describe('cargo: the sparse registry and web API on a hosted repository', () => 
     const found = (await (await host.fetch('/crates/api/v1/crates?q=zebras&per_page=5')).json()) as { crates: { name: string; max_version: string }[]; meta: { total: number } };
     expect(found.crates).toEqual([{ name: 'rc-searchable', max_version: '1.2.0', description: 'a crate about zebras' }]);
     expect(found.meta.total).toBe(1);
+  });
+});
+
+describe('cargo: a proxy of a hostile sparse registry', () => {
+  let upstream: Server;
+  let host: TestHost;
+  let good: Buffer;
+  let liar: Buffer;
+
+  beforeAll(async () => {
+    good = await crateFile('rc-good', '1.0.0', 'good');
+    liar = await crateFile('rc-liar', '1.0.0', 'liar');
+    const line = (name: string, cksum: string) => JSON.stringify({ name, vers: '1.0.0', deps: [], cksum, features: {}, yanked: false, links: null });
+    upstream = createServer((req, res) => {
+      const url = req.url ?? '/';
+      const port = (upstream.address() as AddressInfo).port;
+      if (url === '/config.json') return res.end(JSON.stringify({ dl: `http://127.0.0.1:${port}/dl/{crate}-{version}.crate` }));
+      if (url === '/rc/-g/rc-good') return res.end(`${line('rc-good', sha256(good))}\nnot json\n${line('rc-other', sha256(good))}\n{"name":"rc-good","vers":"1.0","cksum":"x","deps":[]}\n`);
+      // The index announces the good crate's checksum; the download is another crate.
+      if (url === '/rc/-l/rc-liar') return res.end(`${line('rc-liar', sha256(good))}\n`);
+      if (url === '/dl/rc-good-1.0.0.crate') return res.end(good);
+      if (url === '/dl/rc-liar-1.0.0.crate') return res.end(liar);
+      res.statusCode = 404;
+      res.end();
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    host = await createTestHost({
+      plugins: [plugin],
+      repositories: { mirror: { format: 'cargo', type: 'proxy', upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`, cache: { retries: 0 } } },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await host?.stop();
+    await new Promise((resolve) => upstream?.close(resolve));
+  });
+
+  it('keeps only the well-formed lines of the crate asked for, and serves their crates by the dl template', async () => {
+    const index = await host.fetch('/mirror/rc/-g/rc-good');
+    expect(index.status).toBe(200);
+    expect((await index.text()).trim().split('\n').map((l) => (JSON.parse(l) as { name: string }).name)).toEqual(['rc-good']);
+    const config = (await (await host.fetch('/mirror/config.json')).json()) as { dl: string };
+    expect(config.dl).toBe(`${host.url}/mirror/api/v1/crates`);
+    const crate = await host.fetch('/mirror/api/v1/crates/rc-good/1.0.0/download');
+    expect(Buffer.from(await crate.arrayBuffer()).equals(good)).toBe(true);
+  });
+
+  it('refuses a .crate whose sha256 is not the index line\'s cksum, and caches nothing of it', async () => {
+    const before = await host.stored();
+    const response = await host.fetch('/mirror/api/v1/crates/rc-liar/1.0.0/download');
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    await response.arrayBuffer().catch(() => undefined);
+    const after = await host.stored();
+    expect(after.assets.filter((a) => a.includes('.crate'))).toEqual(before.assets.filter((a) => a.includes('.crate')));
+    expect(after.blobs.filter((b) => b.sha256 === sha256(liar))).toEqual([]);
   });
 });
