@@ -39,8 +39,9 @@ describe('Cargo with the real cargo', () => {
   const withToken = () => ({ env: { CARGO_REGISTRIES_RC_TOKEN: token, CARGO_REGISTRIES_PRIVATE_TOKEN: token } });
 
   beforeAll(async () => {
+    // The upstream's user and token are made while the registry under test starts.
     upstream = await startRegistry(`repositories:\n  up-local: { format: cargo, type: hosted }\n`);
-    const seedToken = await createUserAndToken(upstream.configFile, 'seed');
+    const seedToken = createUserAndToken(upstream.configFile, 'seed');
     node = await startRegistry(`repositories:
   cargo-local: { format: cargo, type: hosted }
   cargo-private: { format: cargo, type: hosted, anonymousRead: false }
@@ -70,7 +71,7 @@ describe('Cargo with the real cargo', () => {
     );
     // The upstream's crate, published there by cargo.
     const updep = crateProject('rc-updep', '0.1.0', { source: 'pub fn updep() -> u32 { 7 }\n' });
-    const seeded = await cargo.run(['publish', '--registry', 'up', '--no-verify'], { cwd: updep, env: { CARGO_REGISTRIES_UP_TOKEN: seedToken } });
+    const seeded = await cargo.run(['publish', '--registry', 'up', '--no-verify'], { cwd: updep, env: { CARGO_REGISTRIES_UP_TOKEN: await seedToken } });
     expect(seeded.code, output(seeded)).toBe(0);
   }, 180_000);
 
@@ -154,7 +155,11 @@ describe('Cargo with the real cargo', () => {
     const published = await cargo.run(['publish', '--registry', 'private', '--no-verify'], { cwd: secret, ...withToken() });
     expect(published.code, output(published)).toBe(0);
     const user = crateProject('rc-secret-user', '0.1.0', { dependencies: ['rc-secret = { version = "0.1", registry = "private" }'], source: '' });
-    const fetched = await cargo.run(['fetch'], { cwd: user, ...withToken() });
+    // cargo login keeps the token in the CARGO_HOME's credentials.toml; no variable needed then.
+    const loggedIn = cargoClient(readFileSync(path.join(cargo.home, 'config.toml'), 'utf8'));
+    const login = await loggedIn.run(['login', '--registry', 'private', token]);
+    expect(login.code, output(login)).toBe(0);
+    const fetched = await loggedIn.run(['fetch'], { cwd: user });
     expect(fetched.code, output(fetched)).toBe(0);
     expect(locked(user)['rc-secret']!.checksum).toBe(sha256(packed(secret, 'rc-secret-0.1.0.crate')));
     const refused = await cargoClient(readFileSync(path.join(cargo.home, 'config.toml'), 'utf8')).run(['generate-lockfile'], { cwd: user });

@@ -109,6 +109,9 @@ describe('cargo: the sparse registry and web API on a hosted repository', () => 
 
   it('refuses names that collide by case or - and _, bad input, and stores nothing for them', async () => {
     expect((await publish('crates', 'rc-collide', '1.0.0')).response.status).toBe(200);
+    // The other spelling has no index file of its own (cargo asks for it when probing names).
+    expect((await host.fetch('/crates/rc/_c/rc_collide')).status).toBe(404);
+    expect((await host.fetch('/crates/rc/-c/RC-Collide')).status).toBe(200);
     const before = await host.stored();
     for (const name of ['RC-Collide', 'rc_collide']) {
       const { response } = await publish('crates', name, '2.0.0');
