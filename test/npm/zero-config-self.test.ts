@@ -1,4 +1,4 @@
-// The zero-config default when the user followed the start banner: npm, pip and Maven all
+// The zero-config default when the user followed the start banner: npm, pip, Maven and cargo all
 // point at this registry. Their proxies must not proxy the registry itself: each falls back
 // to its ecosystem's public default, and the registry says so. Nothing contacts those.
 import { createServer } from 'node:http';
@@ -24,9 +24,12 @@ describe('zero-config with clients pointed at the registry itself', () => {
     writeFileSync(path.join(home, '.config', 'pip', 'pip.conf'), `[global]\nindex-url = ${own}/pypi/simple/\n`);
     mkdirSync(path.join(home, '.m2'));
     writeFileSync(path.join(home, '.m2', 'settings.xml'), `<settings><mirrors><mirror><id>maven</id><mirrorOf>*</mirrorOf><url>http://localhost:${port}/maven/</url></mirror></mirrors></settings>`);
+    // cargo's crates.io replaced by the registry's group, as its client lines say.
+    mkdirSync(path.join(home, '.cargo'));
+    writeFileSync(path.join(home, '.cargo', 'config.toml'), `[source.crates-io]\nreplace-with = "cargo-mirror"\n[source.cargo-mirror]\nregistry = "sparse+${own}/cargo/"\n`);
     // The machine's own npm settings out of the way: only this home's config counts.
     const env: NodeJS.ProcessEnv = {};
-    for (const key of Object.keys(process.env)) if (/^npm_config_|^PIP_/i.test(key)) env[key] = undefined;
+    for (const key of Object.keys(process.env)) if (/^npm_config_|^PIP_|^CARGO_HOME$/i.test(key)) env[key] = undefined;
     // --verbose: the banner names each proxy's upstream.
     registry = await startRegistry(undefined, { port, args: ['--verbose'], env: { ...env, HOME: home, npm_config_userconfig: path.join(home, '.npmrc') } });
   });
@@ -45,5 +48,7 @@ describe('zero-config with clients pointed at the registry itself', () => {
     expect(npmProxy).not.toContain(`:${port}`);
     expect(out).toContain('pypi-proxy  (pypi proxy of https://pypi.org/simple/)');
     expect(out).toContain('maven-proxy  (maven proxy of https://repo.maven.apache.org/maven2/)');
+    expect(out).toMatch(new RegExp(`cargo-proxy: the upstream ${own}/cargo/ from the crates.io replacement in the local cargo config is this registry itself .*; using https://index.crates.io/ \\(crates.io's sparse index\\) instead`));
+    expect(out).toContain('cargo-proxy  (cargo proxy of https://index.crates.io/)');
   });
 });

@@ -16,6 +16,7 @@ import {
 import { loadHostedCrate, cratePath, publish, publishRequest, setYanked } from './hosted.js';
 import { mergeIndexLines, renderIndexFile, type IndexLine } from './index-lines.js';
 import { canonicalName, crateOfIndexPath, indexPath, validateCrateName, validateVersion } from './names.js';
+import { cargoDefaultUpstreams } from './local-cargo.js';
 import { MAX_INDEX_BYTES, loadUpstreamIndex, proxyDownload } from './proxy.js';
 
 function param(ctx: FormatRequestContext, key: string): string {
@@ -238,9 +239,6 @@ const routes: RouteDefinition[] = [
   indexRoute('/:ab/:cd/:name'),
 ];
 
-/** crates.io's sparse index; its `dl` is on static.crates.io. */
-export const CRATES_IO_INDEX = 'https://index.crates.io/';
-
 /** Cargo's error shape: it prints each `detail`. */
 function errorBody(error: ErrorInfo) {
   return { contentType: 'application/json; charset=utf-8', body: JSON.stringify({ errors: [{ detail: error.message }] }) };
@@ -273,7 +271,7 @@ export const cargoFormat: FormatDefinition = {
   bareTokenAuthorization: true,
   authChallenge: (repo) => `Cargo login_url="${repo.url}me"`,
   clientConfig,
-  defaultUpstream: () => [{ url: CRATES_IO_INDEX, source: "crates.io's sparse index" }],
+  defaultUpstream: cargoDefaultUpstreams,
   maxMetadataBytes: MAX_INDEX_BYTES,
   // The crate's index file: what the kernel asks a group's proxies before a new crate is published.
   packageDocumentPath: (canonical) => `/${indexPath(canonical)}`,

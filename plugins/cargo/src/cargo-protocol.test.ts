@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +11,7 @@ import { packageTable } from './crate-archive.js';
 import { parsePublishRequest } from './index-lines.js';
 import { canonicalName, indexPath } from './names.js';
 import { expandDownloadUrl } from './proxy.js';
+import { localCargoMirror } from './local-cargo.js';
 import { crateFile, publishBody, publishJson } from './testing/crate-files.js';
 
 const plugin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +42,18 @@ describe('cargo: names, index lines, manifests', () => {
     expect(packageTable('[package]\nname = "a"\nversion = \'1.0.0\'\n[dependencies]\nname = "x"\n')).toEqual({ name: 'a', version: '1.0.0' });
     expect(packageTable('[package]\nname = "a"\ndescription = """\nname = "evil"\n"""\nversion = "1.0.0"\n')).toEqual({ name: 'a', version: '1.0.0' });
     expect(packageTable('[workspace]\nname = "a"\n')).toEqual({});
+    expect(packageTable('[package]\nname = "a"\nname = "b"\nversion = "1.0.0"\n')).toEqual({ version: '1.0.0' });
+    expect(packageTable('[[bin]]\nname = "a"\n[package]\nname = "b"\n')).toEqual({ name: 'b' });
+  });
+
+  it('reads the local cargo\'s crates.io replacement as the default upstream', async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'rc-cargo-home-'));
+    expect(await localCargoMirror(home)).toBeUndefined();
+    writeFileSync(path.join(home, 'config.toml'), '[source.crates-io]\nreplace-with = "mirror"\n\n[source.mirror]\nregistry = "sparse+http://mirror.example/index"\n');
+    expect(await localCargoMirror(home)).toBe('http://mirror.example/index/');
+    // A git index is no sparse registry: not an upstream.
+    writeFileSync(path.join(home, 'config.toml'), '[source.crates-io]\nreplace-with = "git"\n[source.git]\nregistry = "https://git.example/index"\n');
+    expect(await localCargoMirror(home)).toBeUndefined();
   });
 
   it('expands dl templates with and without markers', () => {

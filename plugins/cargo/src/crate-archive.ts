@@ -2,6 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { BadRequestError } from '@registry-core/api';
 import tar from 'tar-stream';
+import { tomlStrings } from './toml-strings.js';
 
 /** Bounds on what a .crate may expand to (crates.io's own limit is 512 MiB). */
 export const MAX_UNPACKED_BYTES = 512 * 1024 * 1024;
@@ -123,57 +124,12 @@ export class CrateChecker extends Transform {
 
 /**
  * `name` and `version` of a Cargo.toml's `[package]` table. Cargo normalizes the manifest it
- * packs (one `key = "string"` per line), so a line reader of that table is enough; a value
- * it cannot read is taken as absent, which refuses the crate.
+ * packs (one `key = "string"` per line), so the line reader of {@link tomlStrings} is enough;
+ * a value it cannot read (or finds twice) is taken as absent, which refuses the crate.
  */
 export function packageTable(manifest: string): { name?: string; version?: string } {
-  let table = '';
-  const found: { name?: string; version?: string } = {};
-  let multiline: string | undefined;
-  for (const rawLine of manifest.split(/\r?\n/)) {
-    const line = rawLine.trim();
-    // Lines inside a multi-line string (a long description) are text, never keys.
-    const quotes = (delimiter: string) => line.split(delimiter).length - 1;
-    if (multiline !== undefined) {
-      if (quotes(multiline) % 2 === 1) multiline = undefined;
-      continue;
-    }
-    const opens = ['"""', "'''"].find((d) => quotes(d) % 2 === 1);
-    if (opens !== undefined) {
-      multiline = opens;
-      continue;
-    }
-    if (line === '' || line.startsWith('#')) continue;
-    const header = /^\[\s*([A-Za-z0-9_.\s"-]+?)\s*\]\s*(?:#.*)?$/.exec(line);
-    if (header) {
-      table = header[1]!.replace(/\s+/g, '').replace(/"/g, '');
-      continue;
-    }
-    if (line.startsWith('[')) {
-      table = '\0';
-      continue;
-    }
-    const pair = /^("?)([A-Za-z0-9_.-]+)\1\s*=\s*(.+)$/.exec(line);
-    if (!pair) continue;
-    const key = table === '' ? pair[2]! : `${table}.${pair[2]!}`;
-    if (key !== 'package.name' && key !== 'package.version') continue;
-    const value = tomlString(pair[3]!.trim());
-    if (value === undefined) continue;
-    if (key === 'package.name') found.name = value;
-    else found.version = value;
-  }
-  return found;
-}
-
-/** A TOML basic ("…", with escapes) or literal ('…') string on one line, else undefined. */
-function tomlString(text: string): string | undefined {
-  const literal = /^'([^']*)'\s*(?:#.*)?$/.exec(text);
-  if (literal) return literal[1];
-  const basic = /^"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$/.exec(text);
-  if (!basic) return undefined;
-  try {
-    return JSON.parse(`"${basic[1]!}"`) as string;
-  } catch {
-    return undefined;
-  }
+  const strings = tomlStrings(manifest);
+  const name = strings.get('package.name');
+  const version = strings.get('package.version');
+  return { ...(name !== undefined ? { name } : {}), ...(version !== undefined ? { version } : {}) };
 }
