@@ -25,7 +25,8 @@ const CACHE_CONTROL: Record<CachePolicy, string> = {
 
 /**
  * Write a handler's {@link FormatResponse} to koa: ETag (sha256) and 304 for every GET
- * answer, Range (206/416) and Last-Modified for assets, X-Cache, Cache-Control, and HEAD
+ * answer (`If-Modified-Since` too against a Last-Modified the handler gives), Range (206/416)
+ * and Last-Modified for assets, X-Cache, Cache-Control, and HEAD
  * without opening any stream.
  */
 export async function writeResponse(ctx: Context, response: FormatResponse): Promise<void> {
