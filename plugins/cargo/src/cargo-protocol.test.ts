@@ -11,6 +11,7 @@ import { packageTable } from './crate-archive.js';
 import { parsePublishRequest } from './index-lines.js';
 import { canonicalName, indexPath } from './names.js';
 import { expandDownloadUrl } from './proxy.js';
+import { cargoFormat } from './cargo-format.js';
 import { localCargoMirror } from './local-cargo.js';
 import { crateFile, publishBody, publishJson } from './testing/crate-files.js';
 
@@ -54,6 +55,19 @@ describe('cargo: names, index lines, manifests', () => {
     // A git index is no sparse registry: not an upstream.
     writeFileSync(path.join(home, 'config.toml'), '[source.crates-io]\nreplace-with = "git"\n[source.git]\nregistry = "https://git.example/index"\n');
     expect(await localCargoMirror(home)).toBeUndefined();
+  });
+
+  it('prints the registry, source replacement and login lines a repository needs', () => {
+    const info = { name: 'cargo', format: 'cargo', type: 'group' as const, url: 'http://127.0.0.1:4000/cargo/', config: {}, takesWrites: true, reachesUpstream: true };
+    expect(cargoFormat.clientConfig!(info)).toEqual([
+      '.cargo/config.toml: [registries.cargo] index = "sparse+http://127.0.0.1:4000/cargo/"',
+      '.cargo/config.toml (crates.io through it): [source.crates-io] replace-with = "cargo-mirror"  [source.cargo-mirror] registry = "sparse+http://127.0.0.1:4000/cargo/"',
+      '.cargo/config.toml: [registry] global-credential-providers = ["cargo:token"]',
+      'cargo login --registry cargo  (or CARGO_REGISTRIES_CARGO_TOKEN=<token>)',
+      'cargo publish --registry cargo',
+    ]);
+    expect(cargoFormat.clientConfig!({ ...info, name: 'cargo-proxy', type: 'proxy', takesWrites: false })).toHaveLength(2);
+    expect(cargoFormat.clientConfig!({ ...info, name: 'cargo.local', type: 'hosted', reachesUpstream: false })[2]).toBe('cargo login --registry cargo-local  (or CARGO_REGISTRIES_CARGO_LOCAL_TOKEN=<token>)');
   });
 
   it('expands dl templates with and without markers', () => {
