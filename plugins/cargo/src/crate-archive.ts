@@ -91,25 +91,27 @@ export class CrateChecker extends Transform {
     // Nobody may be waiting yet when it fails early: _transform and _flush report it.
     this.verdict.catch((error: unknown) => {
       this.failure = error as Error;
+      this.waiting?.(this.failure);
     });
     this.gunzip.pipe(this.extract);
   }
 
   private failure: Error | undefined;
+  /** The write waiting for the gunzip to drain, told at once if the archive fails meanwhile. */
+  private waiting: ((error: Error | null) => void) | undefined;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.failure) return callback(this.failure);
     if (this.gunzip.write(chunk)) return callback(null, chunk);
-    let called = false;
-    const once = (error: Error | null) => {
-      if (called) return;
-      called = true;
+    // One waiter at a time, dropped once called: nothing keeps the chunks that waited.
+    const onDrain = () => done(this.failure ?? null);
+    const done = (error: Error | null) => {
+      this.waiting = undefined;
       this.gunzip.off('drain', onDrain);
       callback(error, error ? undefined : chunk);
     };
-    const onDrain = () => once(this.failure ?? null);
+    this.waiting = done;
     this.gunzip.once('drain', onDrain);
-    this.verdict.catch((error: unknown) => once(error as Error));
   }
 
   override _flush(callback: TransformCallback): void {

@@ -9,8 +9,8 @@ export interface CrateEntry {
   readonly linkname?: string;
 }
 
-/** A gzipped tar of `entries`, byte for byte the same for the same entries. */
-export async function tarGz(entries: readonly CrateEntry[]): Promise<Buffer> {
+/** A gzipped tar of `entries`, byte for byte the same for the same entries (and `level`). */
+export async function tarGz(entries: readonly CrateEntry[], level?: number): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
@@ -29,7 +29,7 @@ export async function tarGz(entries: readonly CrateEntry[]): Promise<Buffer> {
   }
   pack.finalize();
   await done;
-  return gzipSync(Buffer.concat(chunks));
+  return gzipSync(Buffer.concat(chunks), level === undefined ? {} : { level });
 }
 
 /** A minimal .crate as `cargo package` makes it: `<name>-<version>/Cargo.toml` and a source file. */
