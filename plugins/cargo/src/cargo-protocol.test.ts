@@ -257,3 +257,36 @@ describe('cargo: a proxy of a hostile sparse registry', () => {
     expect(after.blobs.filter((b) => b.sha256 === sha256(liar))).toEqual([]);
   });
 });
+
+describe('cargo: a proxy of a private registry-core, with upstreamAuth', () => {
+  let upstream: TestHost;
+  let host: TestHost;
+  let crate: Buffer;
+
+  beforeAll(async () => {
+    upstream = await createTestHost({ plugins: [plugin], repositories: { secret: { format: 'cargo', type: 'hosted', anonymousRead: false } } });
+    const token = await upstream.userToken('owner');
+    crate = await crateFile('rc-private', '1.0.0', 'private');
+    const published = await upstream.fetch('/secret/api/v1/crates/new', { method: 'PUT', headers: { authorization: token }, body: publishBody(publishJson('rc-private', '1.0.0'), crate) });
+    expect(published.status).toBe(200);
+    const reader = await upstream.userToken('mirror');
+    host = await createTestHost({
+      plugins: [plugin],
+      repositories: { mirror: { format: 'cargo', type: 'proxy', upstream: upstream.repositoryUrl('secret'), upstreamAuth: { token: reader }, cache: { retries: 0 } } },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await host?.stop();
+    await upstream?.stop();
+  });
+
+  it('reads the index and downloads with its token; the upstream refuses anyone else', async () => {
+    expect((await upstream.fetch('/secret/rc/-p/rc-private')).status).toBe(401);
+    const index = await host.fetch('/mirror/rc/-p/rc-private');
+    expect(index.status).toBe(200);
+    expect(JSON.parse((await index.text()).trim())).toMatchObject({ name: 'rc-private', cksum: sha256(crate) });
+    const download = await host.fetch('/mirror/api/v1/crates/rc-private/1.0.0/download');
+    expect(download.status).toBe(200);
+    expect(Buffer.from(await download.arrayBuffer()).equals(crate)).toBe(true);
+  });
+});
