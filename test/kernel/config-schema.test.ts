@@ -20,7 +20,7 @@ describe('config schema', () => {
   it('is one draft-07 document with every shipped plugin\'s keys', () => {
     expect(schema['$schema']).toBe('http://json-schema.org/draft-07/schema#');
     const branches = (block: { allOf: { if: { properties: Record<string, { const: string }> } }[] }, key: string) => block.allOf.slice(1).map((b) => b.if.properties[key]!.const).sort();
-    expect(branches(schema['properties'].repositories.additionalProperties, 'format')).toEqual(['maven', 'npm', 'oci', 'pypi']);
+    expect(branches(schema['properties'].repositories.additionalProperties, 'format')).toEqual(['cargo', 'maven', 'npm', 'oci', 'pypi']);
     expect(branches(schema['properties'].storage.additionalProperties, 'driver')).toEqual(['azure', 'fs', 's3']);
     expect(branches(schema['properties'].auth.properties.providers.items, 'id')).toEqual(['htpasswd']);
   });
@@ -49,6 +49,7 @@ describe('config schema', () => {
     expect(bad({ server: { colour: 'blue' } })).toBe(true);
     expect(bad({ repositories: { m: { format: 'maven', type: 'hosted', versionPolicy: 'releases' } } })).toBe(true);
     expect(bad({ repositories: { m: { format: 'npm', type: 'hosted', allowUnpublsh: false } } })).toBe(true);
+    expect(bad({ repositories: { c: { format: 'cargo', type: 'hosted', allowDelete: true } } })).toBe(true);
     expect(bad({ storage: { default: { driver: 's3', bucket: 'b', partSize: 1 } } })).toBe(true);
     expect(bad({ auth: { providers: [{ id: 'htpasswd' }] } })).toBe(true);
     expect(bad({ repositories: { m: { format: 'maven', type: 'hosted', versionPolicy: 'release', allowRedeploy: true, cache: { metadataTtl: 5 } } } })).toBe(false);
