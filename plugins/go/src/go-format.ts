@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import {
+  NotFoundError,
+  assetResponse,
+  basicChallenge,
+  httpBaseUrl,
+  jsonResponse,
+  plainTextErrorBody,
+  type DefaultUpstream,
+  type FormatDefinition,
+  type FormatRequestContext,
+  type FormatResponse,
+  type GroupPlan,
+  type MergeableDocument,
+  type RepositoryInfo,
+  type RouteDefinition,
+} from '@registry-core/api';
+import { confirmSidecar, infoOf, listedVersions, loadHostedModule, publishZip, versionAssetPath } from './hosted.js';
+import { escapeCase, parseModuleRequest, type ModuleRequest } from './module-path.js';
+import { serveUpstreamZip, upstreamLatest, upstreamList, upstreamVersionFile, type VersionInfo } from './proxy.js';
+import { compareVersions, latestVersion } from './semver.js';
+
+const TEXT = 'text/plain; charset=utf-8';
+
+const notFound = (ctx: FormatRequestContext, what: string) => new NotFoundError(`${what}: not found in ${ctx.repository.name}`);
+
+/** `<module>/@v/list`: the tagged versions, merged across a group's members. */
+const versionList: MergeableDocument<string[]> = {
+  async load(ctx) {
+    const { module } = parseModuleRequest(ctx.path);
+    ctx.authorize('read', module);
+    const repo = ctx.repository;
+    if (repo.type === 'hosted') {
+      const stored = await loadHostedModule(repo, module);
+      return stored ? { value: listedVersions(stored.value), revision: `${stored.revision}` } : undefined;
+    }
+    if (repo.type !== 'proxy') return undefined;
+    const listed = await upstreamList(repo, module);
+    return listed ? { value: listed.versions, cache: listed.cache } : undefined;
+  },
+  merge: (lists) => [...new Set(lists.flat())],
+  render: (_ctx, { value, cache }) => ({
+    ...(cache ? { cache } : {}),
+    body: { kind: 'text', value: [...value].sort(compareVersions).map((v) => `${v}\n`).join(''), contentType: TEXT },
+  }),
+};
+
+/** `<module>/@latest`: the highest version by the go command's rules, across a group's members. */
+const latest: MergeableDocument<VersionInfo> = {
+  async load(ctx) {
+    const { module } = parseModuleRequest(ctx.path);
+    ctx.authorize('read', module);
+    const repo = ctx.repository;
+    if (repo.type === 'hosted') {
+      const stored = await loadHostedModule(repo, module);
+      const version = stored ? latestVersion(Object.keys(stored.value.versions)) : undefined;
+      return version ? { value: infoOf(version, stored!.value.versions[version]!), revision: `${stored!.revision}` } : undefined;
+    }
+    if (repo.type !== 'proxy') return undefined;
+    const answered = await upstreamLatest(repo, module);
+    return answered ? { value: answered.info, cache: answered.cache } : undefined;
+  },
+  merge(infos) {
+    const best = latestVersion(infos.map((i) => i.Version));
+    return infos.find((i) => i.Version === best) ?? infos[0]!;
+  },
+  render: (_ctx, { value, cache }) => jsonResponse(value, { ...(cache ? { cache } : {}) }),
+};
+
+async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>, what: string): Promise<FormatResponse> {
+  const loaded = await document.load(ctx);
+  if (!loaded) throw notFound(ctx, what);
+  return document.render(ctx, loaded);
+}
+
+/** `.info`, `.mod`, `.zip` of one version on a hosted or proxy repository. */
+async function versionFile(ctx: FormatRequestContext, request: Extract<ModuleRequest, { version: string }>): Promise<FormatResponse> {
+  const { module, version, kind } = request;
+  ctx.authorize('read', module);
+  const what = `${module}@${version} .${kind}`;
+  const repo = ctx.repository;
+  if (repo.type === 'hosted') {
+    if (kind === 'info') {
+      const entry = (await loadHostedModule(repo, module))?.value.versions[version];
+      if (!entry) throw notFound(ctx, what);
+      return jsonResponse(infoOf(version, entry), { cachePolicy: 'immutable' });
+    }
+    const asset = await repo.assets.get(versionAssetPath(module, version, kind));
+    if (!asset) throw notFound(ctx, what);
+    return assetResponse(asset);
+  }
+  if (repo.type !== 'proxy') throw notFound(ctx, what);
+  if (kind === 'zip') {
+    const served = await serveUpstreamZip(repo, module, version);
+    if (!served.found) throw notFound(ctx, what);
+    return { body: served.body, cache: served.cache };
+  }
+  const fetched = await upstreamVersionFile(repo, module, version, kind);
+  if (!fetched) throw notFound(ctx, what);
+  return assetResponse(fetched.asset, { cache: fetched.cache });
+}
+
+async function get(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const request = parseModuleRequest(ctx.path);
+  if (request.kind === 'list') return serveDocument(ctx, versionList, `${request.module} @v/list`);
+  if (request.kind === 'latest') return serveDocument(ctx, latest, `${request.module} @latest`);
+  return versionFile(ctx, request);
+}
+
+function getPlan(ctx: FormatRequestContext): GroupPlan {
+  const request = parseModuleRequest(ctx.path);
+  if (request.kind === 'list') return { serve: 'package', package: request.module, merge: versionList as MergeableDocument<unknown> };
+  if (request.kind === 'latest') return { serve: 'package', package: request.module, merge: latest as MergeableDocument<unknown> };
+  return { serve: 'package', package: request.module };
+}
+
+/** `PUT <module>/@v/<version>.zip` publishes; `.mod` and `.info` beside it are checked against it. */
+async function put(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const request = parseModuleRequest(ctx.path);
+  if (request.kind === 'list' || request.kind === 'latest') throw new NotFoundError('PUT <module>/@v/<version>.zip to publish a version');
+  if (request.kind === 'zip') {
+    const entry = await publishZip(ctx, request.module, request.version);
+    return { status: 201, body: { kind: 'text', value: `${request.module} ${request.version} ${entry.h1}\n${request.module} ${request.version}/go.mod ${entry.goModH1}\n`, contentType: TEXT }, cachePolicy: 'no-store' };
+  }
+  await confirmSidecar(ctx, request.module, request.version, request.kind);
+  return { status: 200, body: { kind: 'text', value: 'OK\n', contentType: TEXT }, cachePolicy: 'no-store' };
+}
+
+function putPlan(ctx: FormatRequestContext): GroupPlan {
+  return { serve: 'package', package: parseModuleRequest(ctx.path).module };
+}
+
+const routes: RouteDefinition[] = [
+  { method: 'GET', path: '/*rest', permission: 'read', handler: get, group: getPlan },
+  { method: 'PUT', path: '/*rest', permission: 'write', body: { kind: 'stream' }, handler: put, group: putPlan },
+];
+
+/** The public module proxy, the go command's own default. */
+export const PUBLIC_GOPROXY = 'https://proxy.golang.org/';
+
+/** The first http(s) proxy of a GOPROXY list (`https://a,https://b|direct`). */
+export function firstProxy(goproxy: string | undefined): string | undefined {
+  for (const entry of (goproxy ?? '').split(/[,|]/)) {
+    const url = httpBaseUrl(entry);
+    if (url) return url;
+  }
+  return undefined;
+}
+
+/** The zero-config proxy's upstream candidates: the proxy the go command is configured with, then the public one. */
+export async function goDefaultUpstreams(): Promise<DefaultUpstream[]> {
+  const fromEnv = firstProxy(process.env['GOPROXY']);
+  const configured =
+    fromEnv ??
+    (await new Promise<string | undefined>((resolve) => {
+      execFile('go', ['env', 'GOPROXY'], { timeout: 10_000, windowsHide: true }, (error, stdout) => resolve(error ? undefined : firstProxy(String(stdout).trim())));
+    }));
+  const local = configured && configured !== PUBLIC_GOPROXY ? [{ url: configured, source: fromEnv ? 'GOPROXY' : 'go env GOPROXY' }] : [];
+  return [...local, { url: PUBLIC_GOPROXY, source: 'the public Go module proxy' }];
+}
+
+function clientConfig(repo: RepositoryInfo): string[] {
+  const lines = [`export GOPROXY=${repo.url},direct`];
+  if (repo.takesWrites) {
+    lines.push(
+      'export GONOSUMDB=<your module prefix, e.g. corp.example.com>   (hosted modules are not in the public checksum database)',
+      `publish: curl --fail -u <user>:<token> -T module.zip ${repo.url}<module>/@v/<version>.zip   (a zip with <module>@<version>/ prefixes, as the go command makes)`,
+    );
+  }
+  lines.push(`~/.netrc (when reads need a login): machine ${new URL(repo.url).hostname} login <user> password <token>`);
+  return lines;
+}
+
+export const goFormat: FormatDefinition = {
+  id: 'go',
+  routes,
+  // The go command prints an error answer's body: plain text with the reason.
+  errorBody: plainTextErrorBody,
+  authChallenge: basicChallenge,
+  clientConfig,
+  defaultUpstream: goDefaultUpstreams,
+  // What the kernel asks a group's proxies before a module new to a hosted repository is published.
+  packageDocumentPath: (module) => `/${escapeCase(module)}/@v/list`,
+};
