@@ -102,10 +102,7 @@ export type ModuleRequest =
  * a 404, so that the go command falls through to the next entry of GOPROXY.
  */
 export function parseModuleRequest(rawPath: string): ModuleRequest {
-  // Nothing in a valid escaped module path or version is ever percent-encoded.
-  // eslint-disable-next-line no-control-regex
-  if (/[%\\\u0000-\u001f\u007f]/.test(rawPath)) throw new BadRequestError('invalid module request path: percent-encoded, control or backslash characters');
-  const path = rawPath.replace(/^\//, '');
+  const path = decodeSegments(rawPath.replace(/^\//, ''));
   let escapedModule: string;
   let tail: string;
   if (path.endsWith('/@latest')) {
@@ -127,6 +124,28 @@ export function parseModuleRequest(rawPath: string): ModuleRequest {
   const problem = versionProblem(module, version);
   if (problem) throw new NotFoundError(`${module}@${version}: ${problem}`);
   return { module, kind: m[2] as 'info' | 'mod' | 'zip', version };
+}
+
+/**
+ * The request path with each segment percent-decoded (the go command writes `!` as `%21`);
+ * a segment that decodes to a slash, a backslash, a percent sign or a control character is
+ * refused: no module path or version holds one.
+ */
+function decodeSegments(raw: string): string {
+  return raw
+    .split('/')
+    .map((segment) => {
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(segment);
+      } catch {
+        throw new BadRequestError('invalid module request path: bad percent-encoding');
+      }
+      // eslint-disable-next-line no-control-regex
+      if (/[/\\%\u0000-\u001f\u007f]/.test(decoded)) throw new BadRequestError('invalid module request path: an encoded slash, backslash, percent sign or control character');
+      return decoded;
+    })
+    .join('/');
 }
 
 /** An escaped module path from a URL, decoded and checked; 400 when invalid. */
