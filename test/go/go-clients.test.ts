@@ -2,12 +2,15 @@
 // plain HTTP PUT of their zip (curl -T) to a hosted repository, and on a second registry-core
 // that a proxy mirrors; `go mod download`, `go build`, `go list -m -versions` through the
 // group; the build again with the upstream stopped; a hosted module offered differently by
-// the upstream is always taken from hosted.
-import { execFileSync } from 'node:child_process';
+// the upstream is always taken from hosted. The proxied module is verified by the go command
+// against a checksum database (a fake one the test signs) read through the registry's
+// sumdb/ paths.
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GO, goEnvironment, moduleZip, runGo, writeMainModule } from '../helpers/go.js';
+import { GO, goEnvironment, moduleZip, runGo, startFakeSumdb, writeMainModule, type FakeSumdb } from '../helpers/go.js';
 import { createUserAndToken, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const GREET = 'example.com/rc/greet';
@@ -21,13 +24,16 @@ function greet(version: string, word: string): Buffer {
   });
 }
 
-/** `curl -T` (a PUT) of a zip, as the README says; resolves the status and body. */
-function curlPut(url: string, credentials: string, zip: Buffer): { status: number; body: string } {
+/**
+ * `curl -T` (a PUT) of a zip, as the README says; resolves the status and body. Not
+ * synchronous: the fake checksum database answers in this process meanwhile.
+ */
+async function curlPut(url: string, credentials: string, zip: Buffer): Promise<{ status: number; body: string }> {
   const file = path.join(tempDir('go-zip'), 'module.zip');
   writeFileSync(file, zip);
-  const out = execFileSync('curl', ['-sS', '-u', credentials, '-T', file, '-w', '\n%{http_code}', url], { encoding: 'utf8' });
-  const at = out.lastIndexOf('\n');
-  return { status: Number(out.slice(at + 1)), body: out.slice(0, at) };
+  const { stdout } = await promisify(execFile)('curl', ['-sS', '-u', credentials, '-T', file, '-w', '\n%{http_code}', url], { encoding: 'utf8' });
+  const at = stdout.lastIndexOf('\n');
+  return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
 }
 
 describe('Go modules with the go command', () => {
@@ -36,6 +42,10 @@ describe('Go modules with the go command', () => {
   let app: string;
   let home: string;
   let published: string;
+  let sumdb: FakeSumdb;
+  const SUMDB = 'sum.rc.test';
+  /** The go command's environment: hosted modules outside the checksum database, the proxied one checked against it. */
+  const env = (goHome: string) => ({ ...goEnvironment(`${node.url}/go/`, { home: goHome, noSumDb: 'example.com/rc' }), GOSUMDB: sumdb.verifierKey });
 
   beforeAll(async () => {
     expect(existsSync(GO), 'Debian golang-go is installed').toBe(true);
@@ -45,20 +55,28 @@ describe('Go modules with the go command', () => {
       'go.mod': `module ${SHOUT}\n\ngo 1.19\n`,
       'shout.go': 'package shout\n\nimport "strings"\n\n// Shout upper-cases.\nfunc Shout(s string) string { return strings.ToUpper(s) + "!" }\n',
     });
-    expect(curlPut(`${upstream.url}/go-origin/example.com/!r!c/shout/@v/v1.0.0.zip`, `seed:${seed}`, shout).status).toBe(201);
+    const shouted = await curlPut(`${upstream.url}/go-origin/example.com/!r!c/shout/@v/v1.0.0.zip`, `seed:${seed}`, shout);
+    expect(shouted.status).toBe(201);
+    // A second module whose checksum database record does not match its zip.
+    const BAD = 'example.com/RC/tampered';
+    const tampered = await curlPut(`${upstream.url}/go-origin/example.com/!r!c/tampered/@v/v1.0.0.zip`, `seed:${seed}`, moduleZip(BAD, 'v1.0.0', { 'go.mod': `module ${BAD}\n`, 't.go': 'package tampered\n' }));
+    expect(tampered.status).toBe(201);
+    sumdb = await startFakeSumdb(SUMDB, [shouted.body, tampered.body.replace(/ h1:\S+\n/, ` h1:${Buffer.alloc(32).toString('base64')}\n`)]);
     node = await startRegistry(`repositories:
   go-local: { format: go, type: hosted }
   go-proxy: { format: go, type: proxy, upstream: "${upstream.url}/go-origin/" }
-  go: { format: go, type: group, members: [go-local, go-proxy] }
+  go-sumdb: { format: go, type: proxy, upstream: "${sumdb.url}" }
+  go: { format: go, type: group, members: [go-local, go-proxy, go-sumdb] }
 `);
     const token = await createUserAndToken(node.configFile, 'pat');
     // v1.0.0 straight to hosted, v1.1.0 through the group (to its hosted member).
-    expect(curlPut(`${node.url}/go-local/${GREET}/@v/v1.0.0.zip`, `pat:${token}`, greet('v1.0.0', 'Hello')).status).toBe(201);
-    const second = curlPut(`${node.url}/go/${GREET}/@v/v1.1.0.zip`, `pat:${token}`, greet('v1.1.0', 'Hi'));
+    const first = await curlPut(`${node.url}/go-local/${GREET}/@v/v1.0.0.zip`, `pat:${token}`, greet('v1.0.0', 'Hello'));
+    expect(first.status, first.body).toBe(201);
+    const second = await curlPut(`${node.url}/go/${GREET}/@v/v1.1.0.zip`, `pat:${token}`, greet('v1.1.0', 'Hi'));
     expect(second.status, second.body).toBe(201);
     published = second.body;
     // The upstream offers the same module, differently, later: never served by the group.
-    expect(curlPut(`${upstream.url}/go-origin/${GREET}/@v/v1.2.0.zip`, `seed:${seed}`, greet('v1.2.0', 'Upstream')).status).toBe(201);
+    expect((await curlPut(`${upstream.url}/go-origin/${GREET}/@v/v1.2.0.zip`, `seed:${seed}`, greet('v1.2.0', 'Upstream'))).status).toBe(201);
     app = writeMainModule('example.com/rc/app', {
       'main.go': `package main\n\nimport (\n\t"fmt"\n\n\t"${GREET}"\n\t"${SHOUT}"\n)\n\nfunc main() { fmt.Println(shout.Shout(greet.Hello("go"))) }\n`,
     });
@@ -68,40 +86,48 @@ describe('Go modules with the go command', () => {
   afterAll(async () => {
     await node?.stop();
     await upstream?.stop();
+    await sumdb?.stop();
   });
 
-  it('go mod download and go build through the group: a hosted module and one proxied from another registry', async () => {
-    const env = goEnvironment(`${node.url}/go/`, { home });
-    const got = await runGo(['get', `${GREET}@v1.1.0`, `${SHOUT}@latest`], app, env);
+  it('go mod download and go build through the group: a hosted module and one proxied from another registry, checked against the checksum database', async () => {
+    const got = await runGo(['get', `${GREET}@v1.1.0`, `${SHOUT}@latest`], app, env(home));
     expect(got.code, got.stderr).toBe(0);
-    const downloaded = await runGo(['mod', 'download', '-json', GREET, SHOUT], app, env);
+    // The go command found the checksum database through the registry (GOPROXY has no
+    // `direct`) and verified the proxied module's record and tile there.
+    expect(sumdb.requests).toEqual(expect.arrayContaining([`/sumdb/${SUMDB}/supported`, `/sumdb/${SUMDB}/lookup/example.com/!r!c/shout@v1.0.0`, ]));
+    expect(sumdb.requests).toContain(`/sumdb/${SUMDB}/tile/8/0/000.p/2`);
+    const downloaded = await runGo(['mod', 'download', '-json', GREET, SHOUT], app, env(home));
     expect(downloaded.code, downloaded.stderr).toBe(0);
     const sums = readFileSync(path.join(app, 'go.sum'), 'utf8');
     // The hashes the go command computed are the ones the publish answered with.
     for (const line of published.trim().split('\n')) expect(sums).toContain(line);
     expect(sums).toContain(`${SHOUT} v1.0.0 h1:`);
-    const built = await runGo(['build', '-o', 'app', '.'], app, env);
+    const built = await runGo(['build', '-o', 'app', '.'], app, env(home));
     expect(built.code, built.stderr).toBe(0);
     expect(execFileSync(path.join(app, 'app'), { encoding: 'utf8' })).toBe('HI, GO!\n');
   });
 
+  it('a module whose zip does not match its checksum database record is refused by the go command', async () => {
+    const refused = await runGo(['mod', 'download', 'example.com/RC/tampered@v1.0.0'], app, env(home));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/SECURITY ERROR|checksum mismatch/);
+  });
+
   it('go list -m -versions: the hosted module only from hosted, the proxied one from the upstream', async () => {
-    const env = goEnvironment(`${node.url}/go/`, { home });
-    const listed = await runGo(['list', '-m', '-versions', GREET, SHOUT], app, env);
+    const listed = await runGo(['list', '-m', '-versions', GREET, SHOUT], app, env(home));
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toBe(`${GREET} v1.0.0 v1.1.0\n${SHOUT} v1.0.0\n`);
-    const latest = await runGo(['list', '-m', `${GREET}@latest`], app, env);
+    const latest = await runGo(['list', '-m', `${GREET}@latest`], app, env(home));
     expect(latest.stdout.trim()).toBe(`${GREET} v1.1.0`);
     // The upstream does have v1.2.0; asking for it through the group is refused.
-    const pinned = await runGo(['mod', 'download', `${GREET}@v1.2.0`], app, env);
+    const pinned = await runGo(['mod', 'download', `${GREET}@v1.2.0`], app, env(home));
     expect(pinned.code).not.toBe(0);
     expect(pinned.stderr).toMatch(/404|not found/i);
   });
 
   it('builds again from a fresh module cache with the upstream stopped', async () => {
     await upstream.stop();
-    const env = goEnvironment(`${node.url}/go/`, { home: tempDir('go-home') });
-    const built = await runGo(['build', '-o', 'app2', '.'], app, env);
+    const built = await runGo(['build', '-o', 'app2', '.'], app, env(tempDir('go-home')));
     expect(built.code, built.stderr).toBe(0);
     expect(execFileSync(path.join(app, 'app2'), { encoding: 'utf8' })).toBe('HI, GO!\n');
   });

@@ -76,6 +76,9 @@ const go: FormatConformanceAdapter = {
       { label: `a version path with an upper-case letter in ${repo}`, method: 'GET', path: `/${repo}/${mod}/@v/v1.0.0-RC1.info` },
       { label: `a module path with an upper-case letter in ${repo}`, method: 'GET', path: `/${repo}/example.com/Rc-hostile/@v/list` },
       { label: `a stray escape in ${repo}`, method: 'GET', path: `/${repo}/example.com/rc!-hostile/@v/list` },
+      { label: `a checksum database lookup with an encoded slash in ${repo}`, method: 'GET', path: `/${repo}/sumdb/sum.golang.org/lookup/example.com/..%2f..%2fx@v1.0.0` },
+      { label: `a checksum database name that is no host name in ${repo}`, method: 'GET', path: `/${repo}/sumdb/..%2f..%2fetc/supported` },
+      { label: `a checksum database tile path with dot-dot segments in ${repo}`, method: 'GET', path: `/${repo}/sumdb/sum.golang.org/tile/8/0/../../../etc/passwd` },
     ]);
   },
 };

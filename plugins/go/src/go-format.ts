@@ -14,30 +14,46 @@ import {
   type MergeableDocument,
   type RepositoryInfo,
   type RouteDefinition,
+  type CacheStatus,
+  type ProxyRepositoryHandle,
 } from '@registry-core/api';
-import { confirmSidecar, infoOf, listedVersions, loadHostedModule, publishZip, versionAssetPath } from './hosted.js';
+import { confirmSidecar, infoOf, type HostedModule, listedVersions, loadHostedModule, publishZip, versionAssetPath } from './hosted.js';
 import { escapeCase, parseModuleRequest, type ModuleRequest } from './module-path.js';
 import { serveUpstreamZip, upstreamLatest, upstreamList, upstreamVersionFile, type VersionInfo } from './proxy.js';
 import { compareVersions, latestVersion } from './semver.js';
+import { sumdb } from './sumdb.js';
 
 const TEXT = 'text/plain; charset=utf-8';
 
 const notFound = (ctx: FormatRequestContext, what: string) => new NotFoundError(`${what}: not found in ${ctx.repository.name}`);
 
-/** `<module>/@v/list`: the tagged versions, merged across a group's members. */
-const versionList: MergeableDocument<string[]> = {
-  async load(ctx) {
+/**
+ * A module's document as one repository serves it: from a hosted repository's module
+ * document, or from a proxy's upstream (with its cache status); none on a group.
+ */
+function moduleLoader<T>(
+  fromHosted: (module: HostedModule) => T | undefined,
+  fromProxy: (repo: ProxyRepositoryHandle, module: string) => Promise<{ value: T; cache: CacheStatus } | undefined>,
+): MergeableDocument<T>['load'] {
+  return async (ctx) => {
     const { module } = parseModuleRequest(ctx.path);
     ctx.authorize('read', module);
     const repo = ctx.repository;
     if (repo.type === 'hosted') {
       const stored = await loadHostedModule(repo, module);
-      return stored ? { value: listedVersions(stored.value), revision: `${stored.revision}` } : undefined;
+      const value = stored ? fromHosted(stored.value) : undefined;
+      return value !== undefined ? { value, revision: `${stored!.revision}` } : undefined;
     }
-    if (repo.type !== 'proxy') return undefined;
+    return repo.type === 'proxy' ? fromProxy(repo, module) : undefined;
+  };
+}
+
+/** `<module>/@v/list`: the tagged versions, merged across a group's members. */
+const versionList: MergeableDocument<string[]> = {
+  load: moduleLoader(listedVersions, async (repo, module) => {
     const listed = await upstreamList(repo, module);
-    return listed ? { value: listed.versions, cache: listed.cache } : undefined;
-  },
+    return listed && { value: listed.versions, cache: listed.cache };
+  }),
   merge: (lists) => [...new Set(lists.flat())],
   render: (_ctx, { value, cache }) => ({
     ...(cache ? { cache } : {}),
@@ -47,19 +63,16 @@ const versionList: MergeableDocument<string[]> = {
 
 /** `<module>/@latest`: the highest version by the go command's rules, across a group's members. */
 const latest: MergeableDocument<VersionInfo> = {
-  async load(ctx) {
-    const { module } = parseModuleRequest(ctx.path);
-    ctx.authorize('read', module);
-    const repo = ctx.repository;
-    if (repo.type === 'hosted') {
-      const stored = await loadHostedModule(repo, module);
-      const version = stored ? latestVersion(Object.keys(stored.value.versions)) : undefined;
-      return version ? { value: infoOf(version, stored!.value.versions[version]!), revision: `${stored!.revision}` } : undefined;
-    }
-    if (repo.type !== 'proxy') return undefined;
-    const answered = await upstreamLatest(repo, module);
-    return answered ? { value: answered.info, cache: answered.cache } : undefined;
-  },
+  load: moduleLoader(
+    (module) => {
+      const version = latestVersion(Object.keys(module.versions));
+      return version ? infoOf(version, module.versions[version]!) : undefined;
+    },
+    async (repo, module) => {
+      const answered = await upstreamLatest(repo, module);
+      return answered && { value: answered.info, cache: answered.cache };
+    },
+  ),
   merge(infos) {
     const best = latestVersion(infos.map((i) => i.Version));
     return infos.find((i) => i.Version === best) ?? infos[0]!;
@@ -131,6 +144,8 @@ function putPlan(ctx: FormatRequestContext): GroupPlan {
 }
 
 const routes: RouteDefinition[] = [
+  // No module path starts with `sumdb/` (a module path's first element has a dot).
+  { method: 'GET', path: '/sumdb/*rest', permission: 'read', handler: sumdb, group: () => ({ serve: 'upstream' }) },
   { method: 'GET', path: '/*rest', permission: 'read', handler: get, group: getPlan },
   { method: 'PUT', path: '/*rest', permission: 'write', body: { kind: 'stream' }, handler: put, group: putPlan },
 ];
