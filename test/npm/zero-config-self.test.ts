@@ -1,4 +1,4 @@
-// The zero-config default when the user followed the start banner: npm, pip and Maven all
+// The zero-config default when the user followed the start banner: npm, pip, Maven and go all
 // point at this registry. Their proxies must not proxy the registry itself: each falls back
 // to its ecosystem's public default, and the registry says so. Nothing contacts those.
 import { createServer } from 'node:http';
@@ -26,9 +26,9 @@ describe('zero-config with clients pointed at the registry itself', () => {
     writeFileSync(path.join(home, '.m2', 'settings.xml'), `<settings><mirrors><mirror><id>maven</id><mirrorOf>*</mirrorOf><url>http://localhost:${port}/maven/</url></mirror></mirrors></settings>`);
     // The machine's own npm settings out of the way: only this home's config counts.
     const env: NodeJS.ProcessEnv = {};
-    for (const key of Object.keys(process.env)) if (/^npm_config_|^PIP_/i.test(key)) env[key] = undefined;
+    for (const key of Object.keys(process.env)) if (/^npm_config_|^PIP_|^GO/i.test(key)) env[key] = undefined;
     // --verbose: the banner names each proxy's upstream.
-    registry = await startRegistry(undefined, { port, args: ['--verbose'], env: { ...env, HOME: home, npm_config_userconfig: path.join(home, '.npmrc') } });
+    registry = await startRegistry(undefined, { port, args: ['--verbose'], env: { ...env, HOME: home, npm_config_userconfig: path.join(home, '.npmrc'), GOPROXY: `${own}/go/,direct` } });
   });
   afterAll(async () => {
     await registry?.stop();
@@ -40,10 +40,12 @@ describe('zero-config with clients pointed at the registry itself', () => {
     expect(out).toMatch(new RegExp(`npm-proxy: the upstream ${own}/npm/ from the local npm config .* is this registry itself .*; using \\S+ \\(npm's built-in default\\) instead`));
     expect(out).toMatch(new RegExp(`pypi-proxy: the upstream ${own}/pypi/simple/ from the local pip config .* is this registry itself .*; using https://pypi.org/simple/ \\(PyPI\\) instead`));
     expect(out).toMatch(new RegExp(`maven-proxy: the upstream http://localhost:${port}/maven/ from the mirror in ~/.m2/settings.xml is this registry itself .*; using https://repo.maven.apache.org/maven2/ \\(Maven Central\\) instead`));
+    expect(out).toMatch(new RegExp(`go-proxy: the upstream ${own}/go/ from GOPROXY is this registry itself .*; using https://proxy.golang.org/ \\(the public Go module proxy\\) instead`));
     const npmProxy = /npm-proxy {2}\(npm proxy of (\S+)\)/.exec(out)?.[1];
     expect(npmProxy).toMatch(/^https?:\/\//);
     expect(npmProxy).not.toContain(`:${port}`);
     expect(out).toContain('pypi-proxy  (pypi proxy of https://pypi.org/simple/)');
     expect(out).toContain('maven-proxy  (maven proxy of https://repo.maven.apache.org/maven2/)');
+    expect(out).toContain('go-proxy  (go proxy of https://proxy.golang.org/)');
   });
 });
