@@ -1,17 +1,17 @@
 // Go modules driven by the real go command (Debian's golang-go): modules published with a
-// plain HTTP PUT of their zip (curl -T) to a hosted repository, and on a second registry-core
-// that a proxy mirrors; `go mod download`, `go build`, `go list -m -versions` through the
+// plain HTTP PUT of their zip (curl -T) to a hosted repository, and with `registry-core go
+// publish` on a second registry-core that a proxy mirrors; `go mod download`, `go build`, `go list -m -versions` through the
 // group; the build again with the upstream stopped; a hosted module offered differently by
 // the upstream is always taken from hosted. The proxied module is verified by the go command
 // against a checksum database (a fake one the test signs) read through the registry's
 // sumdb/ paths.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GO, goEnvironment, moduleZip, runGo, startFakeSumdb, writeMainModule, type FakeSumdb } from '../helpers/go.js';
-import { createUserAndToken, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
+import { createUserAndToken, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const GREET = 'example.com/rc/greet';
 // Upper-case letters: written `!r!c` in GOPROXY URLs.
@@ -51,12 +51,28 @@ describe('Go modules with the go command', () => {
     expect(existsSync(GO), 'Debian golang-go is installed').toBe(true);
     upstream = await startRegistry(`repositories:\n  go-origin: { format: go, type: hosted }\n`);
     const seed = await createUserAndToken(upstream.configFile, 'seed');
-    const shout = moduleZip(SHOUT, 'v1.0.0', {
+    // Published with `registry-core go publish` from a folder: its VCS folder, vendored
+    // packages and nested module are left out of the zip, as the go command leaves them.
+    const folder = tempDir('go-shout');
+    const files: Record<string, string> = {
       'go.mod': `module ${SHOUT}\n\ngo 1.19\n`,
       'shout.go': 'package shout\n\nimport "strings"\n\n// Shout upper-cases.\nfunc Shout(s string) string { return strings.ToUpper(s) + "!" }\n',
-    });
-    const shouted = await curlPut(`${upstream.url}/go-origin/example.com/!r!c/shout/@v/v1.0.0.zip`, `seed:${seed}`, shout);
-    expect(shouted.status).toBe(201);
+      '.git/HEAD': 'ref: refs/heads/main\n',
+      'vendor/x.org/y/y.go': 'package y\n',
+      'sub/go.mod': `module ${SHOUT}/sub\n`,
+      'sub/sub.go': 'package sub\n',
+    };
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(folder, name)), { recursive: true });
+      writeFileSync(path.join(folder, name), text);
+    }
+    const cli = await runCli(['go', 'publish', folder, '--version', 'v1.0.0', '--repository', 'go-origin', '--config', upstream.configFile, '--token', seed]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('left out: .git/ (version control)');
+    expect(cli.stdout).toContain('left out: sub/ (a nested module)');
+    expect(cli.stdout).toContain('left out: vendor/x.org/y/y.go (a vendored package)');
+    expect(cli.stdout).toContain(`published ${SHOUT}@v1.0.0 (2 files,`);
+    const shouted = { body: cli.stdout.split('\n').filter((line) => line.startsWith(`${SHOUT} v1.0.0`)).join('\n') + '\n' };
     // A second module whose checksum database record does not match its zip.
     const BAD = 'example.com/RC/tampered';
     const tampered = await curlPut(`${upstream.url}/go-origin/example.com/!r!c/tampered/@v/v1.0.0.zip`, `seed:${seed}`, moduleZip(BAD, 'v1.0.0', { 'go.mod': `module ${BAD}\n`, 't.go': 'package tampered\n' }));

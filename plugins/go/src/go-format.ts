@@ -1,4 +1,8 @@
 import { execFile } from 'node:child_process';
+import { openAsBlob } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   NotFoundError,
   assetResponse,
@@ -7,6 +11,7 @@ import {
   jsonResponse,
   plainTextErrorBody,
   type DefaultUpstream,
+  type FormatCommand,
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
@@ -22,6 +27,7 @@ import { escapeCase, parseModuleRequest, type ModuleRequest } from './module-pat
 import { serveUpstreamZip, upstreamLatest, upstreamList, upstreamVersionFile, type VersionInfo } from './proxy.js';
 import { compareVersions, latestVersion } from './semver.js';
 import { sumdb } from './sumdb.js';
+import { createModuleZip } from './module-zip-create.js';
 
 const TEXT = 'text/plain; charset=utf-8';
 
@@ -186,9 +192,41 @@ function clientConfig(repo: RepositoryInfo): string[] {
   return lines;
 }
 
+/**
+ * `registry-core go publish <dir> --version vX.Y.Z --repository NAME`: the module zip of a
+ * folder, made as the go command makes one, PUT to a hosted repository (or a group).
+ */
+const publishCommand: FormatCommand = {
+  name: 'publish',
+  description: 'build the module zip of a folder as the go command would and publish it',
+  arguments: ['dir'],
+  options: [
+    { name: 'version', description: 'the version to publish (vX.Y.Z)', required: true },
+    { name: 'module', description: 'the module path, for a folder without go.mod' },
+  ],
+  async run({ args, options, repositoryUrl, authorization, print }) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'rc-go-publish-'));
+    try {
+      const zip = path.join(dir, 'module.zip');
+      const version = options['version']!;
+      const made = await createModuleZip(path.resolve(args['dir']!), version, zip, options['module'] ? { module: options['module'] } : {});
+      for (const line of made.omitted) print(`left out: ${line}`);
+      const url = `${repositoryUrl}${escapeCase(made.module)}/@v/${escapeCase(version)}.zip`;
+      const answer = await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/zip', ...(authorization ? { authorization } : {}) }, body: await openAsBlob(zip) });
+      const text = (await answer.text()).trim();
+      if (!answer.ok) throw new Error(`PUT ${url}: ${answer.status} ${text}`);
+      print(`published ${made.module}@${version} (${made.files} files, ${made.bytes} bytes) to ${repositoryUrl}`);
+      print(text);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};
+
 export const goFormat: FormatDefinition = {
   id: 'go',
   routes,
+  commands: [publishCommand],
   // The go command prints an error answer's body: plain text with the reason.
   errorBody: plainTextErrorBody,
   authChallenge: basicChallenge,
