@@ -49,6 +49,13 @@ describe('module zips', () => {
     expect(checked.files).toBe(2);
   });
 
+  it('passes over directory entries (zips made with zip -r), hashing them as dirhash.HashZip does', async () => {
+    const withDirs = await checkModuleZip(zipFile([[P, ''], goMod, [`${P}sub/`, ''], [`${P}sub/s.go`, 'package sub\n']]), M, 'v1.0.0');
+    const without = await checkModuleZip(zipFile([goMod, [`${P}sub/s.go`, 'package sub\n']]), M, 'v1.0.0');
+    expect(withDirs.files).toBe(4);
+    expect(withDirs.h1).not.toBe(without.h1);
+  });
+
   it('synthesises the go.mod of a module without one', async () => {
     const checked = await checkModuleZip(zipFile([[`${M}@v2.0.0+incompatible/m.go`, 'package m\n']]), M, 'v2.0.0+incompatible');
     expect(checked.goMod.toString()).toBe(`module ${M}\n`);
@@ -64,7 +71,8 @@ describe('module zips', () => {
     ['a duplicate', [goMod, [`${P}a.go`, 'a'], [`${P}a.go`, 'a']], /twice/],
     ['a vendored package', [goMod, [`${P}vendor/x.org/y/y.go`, 'y']], /vendored/],
     ['a nested module', [goMod, [`${P}sub/go.mod`, 'module example.com/m/sub\n']], /nested module/],
-    ['a directory entry', [goMod, [`${P}dir/`, '']], /directory/],
+    ['a directory entry with content', [goMod, [`${P}dir/`, 'x']], /directory entry .* has content/],
+    ['a directory entry with dot-dot', [goMod, [`${P}../`, '']], /empty, "\." or "\.\."/],
     ['a backslash', [goMod, [`${P}a\\b.go`, 'a']], /character/],
   ];
   for (const [label, entries, message] of refused) {

@@ -62,7 +62,6 @@ export interface CheckedModuleZip {
 /** One file name below `<module>@<version>/`, checked as module.CheckFilePath does. */
 function checkFileName(rel: string, entry: string): void {
   if (rel === '') refuse(`the entry ${JSON.stringify(entry)} names no file`);
-  if (rel.endsWith('/')) refuse(`the entry ${JSON.stringify(entry)} is a directory (module zips hold files only)`);
   for (const element of rel.split('/')) {
     if (element === '' || element === '.' || element === '..') refuse(`the entry ${JSON.stringify(entry)} has an empty, "." or ".." path element`);
     // module.fileNameOK: letters, digits and a set of punctuation; no backslashes, colons, quotes.
@@ -88,15 +87,26 @@ export async function checkModuleZip(file: string, module: string, version: stri
   }
   try {
     const entries: yauzl.Entry[] = [];
+    const directories: yauzl.Entry[] = [];
     const folded = new Map<string, string>();
     let expanded = 0;
     await new Promise<void>((resolve, reject) => {
       zip.on('entry', (entry: yauzl.Entry) => {
         try {
           const name = entry.fileName;
-          if (entries.length >= MAX_ENTRIES) refuse(`more than ${MAX_ENTRIES} files`);
+          if (entries.length + directories.length >= MAX_ENTRIES) refuse(`more than ${MAX_ENTRIES} files`);
           if (!name.startsWith(prefix)) refuse(`the entry ${JSON.stringify(name)} is not under ${prefix}`);
           const rel = name.slice(prefix.length);
+          // Directory entries (zips made with `zip -r`) hold nothing: checked, then passed
+          // over as the go command passes them over (they still count in the h1:, as in
+          // dirhash.HashZip, which the go command computes over the same zip).
+          if (rel === '' || rel.endsWith('/')) {
+            if (rel !== '') checkFileName(rel.slice(0, -1), name);
+            if (entry.uncompressedSize !== 0) refuse(`the directory entry ${JSON.stringify(name)} has content`);
+            directories.push(entry);
+            zip.readEntry();
+            return;
+          }
           checkFileName(rel, name);
           const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
           if (mode !== 0 && mode !== S_IFREG) refuse(`the entry ${JSON.stringify(name)} is not a regular file`);
@@ -122,7 +132,8 @@ export async function checkModuleZip(file: string, module: string, version: stri
       zip.readEntry();
     });
     if (entries.length === 0) refuse('it holds no files');
-    const files: { name: string; sha256: string }[] = [];
+    const empty = createHash('sha256').digest('hex');
+    const files: { name: string; sha256: string }[] = directories.map((d) => ({ name: d.fileName, sha256: empty }));
     let goMod: Buffer | undefined;
     for (const entry of entries) {
       const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => zip.openReadStream(entry, (error, opened) => (error ? reject(new BadRequestError(`invalid module zip: ${error.message}`)) : resolve(opened))));
