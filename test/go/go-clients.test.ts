@@ -17,8 +17,10 @@ const GREET = 'example.com/rc/greet';
 // Upper-case letters: written `!r!c` in GOPROXY URLs.
 const SHOUT = 'example.com/RC/shout';
 
-function greet(version: string, word: string): Buffer {
+/** The greet module's zip; `directories`: with directory entries, as `zip -r` writes them. */
+function greet(version: string, word: string, directories = false): Buffer {
   return moduleZip(GREET, version, {
+    ...(directories ? { '': '', 'docs/': '' } : {}),
     'go.mod': `module ${GREET}\n\ngo 1.19\n`,
     'greet.go': `package greet\n\n// Hello greets.\nfunc Hello(name string) string { return "${word}, " + name }\n`,
   });
@@ -42,6 +44,7 @@ describe('Go modules with the go command', () => {
   let app: string;
   let home: string;
   let published: string;
+  let publishedFirst: string;
   let sumdb: FakeSumdb;
   const SUMDB = 'sum.rc.test';
   /** The go command's environment: hosted modules outside the checksum database, the proxied one checked against it. */
@@ -86,8 +89,9 @@ describe('Go modules with the go command', () => {
 `);
     const token = await createUserAndToken(node.configFile, 'pat');
     // v1.0.0 straight to hosted, v1.1.0 through the group (to its hosted member).
-    const first = await curlPut(`${node.url}/go-local/${GREET}/@v/v1.0.0.zip`, `pat:${token}`, greet('v1.0.0', 'Hello'));
+    const first = await curlPut(`${node.url}/go-local/${GREET}/@v/v1.0.0.zip`, `pat:${token}`, greet('v1.0.0', 'Hello', true));
     expect(first.status, first.body).toBe(201);
+    publishedFirst = first.body;
     const second = await curlPut(`${node.url}/go/${GREET}/@v/v1.1.0.zip`, `pat:${token}`, greet('v1.1.0', 'Hi'));
     expect(second.status, second.body).toBe(201);
     published = second.body;
@@ -118,6 +122,11 @@ describe('Go modules with the go command', () => {
     // The hashes the go command computed are the ones the publish answered with.
     for (const line of published.trim().split('\n')) expect(sums).toContain(line);
     expect(sums).toContain(`${SHOUT} v1.0.0 h1:`);
+    // A zip with directory entries: the go command takes it, and hashes it as the registry did.
+    const older = await runGo(['mod', 'download', '-json', `${GREET}@v1.0.0`], app, env(home));
+    expect(older.code, older.stderr).toBe(0);
+    const sum = (JSON.parse(older.stdout) as { Sum: string }).Sum;
+    expect(publishedFirst).toContain(`${GREET} v1.0.0 ${sum}\n`);
     const built = await runGo(['build', '-o', 'app', '.'], app, env(home));
     expect(built.code, built.stderr).toBe(0);
     expect(execFileSync(path.join(app, 'app'), { encoding: 'utf8' })).toBe('HI, GO!\n');
