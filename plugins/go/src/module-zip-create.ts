@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { BadRequestError } from '@registry-core/api';
 import { modulePathProblem, versionProblem } from './module-path.js';
-import { goModModulePath, MAX_GO_MOD_BYTES, MAX_ZIP_BYTES } from './module-zip.js';
+import { goModModulePath, isVendoredPackage, MAX_GO_MOD_BYTES, MAX_ZIP_BYTES } from './module-zip.js';
 
 /** Folders the go command never puts in a module zip (version control metadata). */
 const VCS_FOLDERS = new Set(['.bzr', '.git', '.hg', '.svn']);
@@ -61,7 +61,7 @@ export async function createModuleZip(dir: string, version: string, out: string,
         await walk(name);
       } else if (!entry.isFile()) {
         omitted.push(`${name} (not a regular file)`);
-      } else if (/^vendor\/.+\//.test(name)) {
+      } else if (isVendoredPackage(name)) {
         omitted.push(`${name} (a vendored package)`);
       } else {
         files.push(name);

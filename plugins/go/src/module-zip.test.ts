@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { storedZip } from '@registry-core/testing';
-import { checkModuleZip, goModHash, goModModulePath, hash1 } from './module-zip.js';
+import { checkModuleZip, goModHash, goModModulePath, hash1, isVendoredPackage } from './module-zip.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rc-go-zip-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,6 +41,14 @@ describe('module zips', () => {
     expect(goModModulePath('go 1.19\n')).toBeUndefined();
   });
 
+  it('tells vendored packages as golang.org/x/mod/zip does', () => {
+    expect(isVendoredPackage('vendor/x.org/y/y.go')).toBe(true);
+    expect(isVendoredPackage('vendor/modules.txt')).toBe(false);
+    expect(isVendoredPackage('a/vendor/x.go')).toBe(true);
+    expect(isVendoredPackage('vendored/x.go')).toBe(false);
+    expect(isVendoredPackage('m.go')).toBe(false);
+  });
+
   it('accepts a module zip and derives its go.mod and hashes', async () => {
     const checked = await checkModuleZip(zipFile([goMod, [`${P}m.go`, 'package m\n']]), M, 'v1.0.0');
     expect(checked.hasGoMod).toBe(true);
@@ -71,6 +79,9 @@ describe('module zips', () => {
     ['a duplicate', [goMod, [`${P}a.go`, 'a'], [`${P}a.go`, 'a']], /twice/],
     ['a vendored package', [goMod, [`${P}vendor/x.org/y/y.go`, 'y']], /vendored/],
     ['a nested module', [goMod, [`${P}sub/go.mod`, 'module example.com/m/sub\n']], /nested module/],
+    ['a nested module with an upper-case GO.MOD', [goMod, [`${P}sub/GO.MOD`, 'module example.com/m/sub\n']], /nested module/],
+    ['an upper-case GO.MOD', [[`${P}GO.MOD`, `module ${M}\n`]], /lower case/],
+    ['a nested vendored package', [goMod, [`${P}a/vendor/x.org/y.go`, 'y']], /vendored/],
     ['a directory entry with content', [goMod, [`${P}dir/`, 'x']], /directory entry .* has content/],
     ['a directory entry with dot-dot', [goMod, [`${P}../`, '']], /empty, "\." or "\.\."/],
     ['a backslash', [goMod, [`${P}a\\b.go`, 'a']], /character/],

@@ -48,6 +48,19 @@ export function goModModulePath(goMod: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether a file path inside a module is in a vendored package, which the go command leaves
+ * out of module zips: golang.org/x/mod/zip's isVendoredPackage, its odd offset for a nested
+ * `/vendor/` kept for the same answers.
+ */
+export function isVendoredPackage(name: string): boolean {
+  let i: number;
+  if (name.startsWith('vendor/')) i = 'vendor/'.length;
+  else if (name.includes('/vendor/')) i = '/vendor/'.length;
+  else return false;
+  return name.slice(i).includes('/');
+}
+
 /** A checked module zip: its hashes and its go.mod (synthesised when it has none). */
 export interface CheckedModuleZip {
   /** The go.sum hash of the zip's files. */
@@ -115,8 +128,9 @@ export async function checkModuleZip(file: string, module: string, version: stri
           const other = folded.get(key);
           if (other !== undefined) refuse(other === name ? `the file ${JSON.stringify(name)} is in the zip twice` : `the files ${JSON.stringify(other)} and ${JSON.stringify(name)} differ only in case`);
           folded.set(key, name);
-          if (/^vendor\/.+\//.test(rel)) refuse(`the entry ${JSON.stringify(name)} is a vendored package file (the go command leaves vendor/ out of module zips)`);
-          if (rel !== 'go.mod' && rel.endsWith('/go.mod')) refuse(`the entry ${JSON.stringify(name)} is the go.mod of a nested module (its files belong to that module)`);
+          if (rel.toLowerCase() === 'go.mod' && rel !== 'go.mod') refuse(`the entry ${JSON.stringify(name)}: go.mod must be written in lower case`);
+          if (isVendoredPackage(rel)) refuse(`the entry ${JSON.stringify(name)} is a vendored package file (the go command leaves vendor/ out of module zips)`);
+          if (rel.toLowerCase().endsWith('/go.mod')) refuse(`the entry ${JSON.stringify(name)} is the go.mod of a nested module (its files belong to that module)`);
           if (rel === 'go.mod' && entry.uncompressedSize > MAX_GO_MOD_BYTES) throw new PayloadTooLargeError(`invalid module zip: go.mod is over ${MAX_GO_MOD_BYTES} bytes`);
           if (rel === 'LICENSE' && entry.uncompressedSize > MAX_LICENSE_BYTES) throw new PayloadTooLargeError(`invalid module zip: LICENSE is over ${MAX_LICENSE_BYTES} bytes`);
           expanded += entry.uncompressedSize;
