@@ -24,7 +24,7 @@ import {
 } from '@registry-core/api';
 import { confirmSidecar, infoOf, type HostedModule, listedVersions, loadHostedModule, publishZip, versionAssetPath } from './hosted.js';
 import { escapeCase, parseModuleRequest, type ModuleRequest } from './module-path.js';
-import { serveUpstreamZip, upstreamLatest, upstreamList, upstreamVersionFile, type VersionInfo } from './proxy.js';
+import { serveUpstreamZip, upstreamLatest, upstreamList, upstreamQuery, upstreamVersionFile, type VersionInfo } from './proxy.js';
 import { compareVersions, latestVersion } from './semver.js';
 import { sumdb } from './sumdb.js';
 import { createModuleZip } from './module-zip-create.js';
@@ -119,10 +119,20 @@ async function versionFile(ctx: FormatRequestContext, request: Extract<ModuleReq
   return assetResponse(fetched.asset, { cache: fetched.cache });
 }
 
+/** `@v/<branch or commit>.info`: a proxy asks its upstream; hosted repositories hold versions only. */
+async function resolveQuery(ctx: FormatRequestContext, module: string, query: string): Promise<FormatResponse> {
+  ctx.authorize('read', module);
+  const repo = ctx.repository;
+  const answered = repo.type === 'proxy' ? await upstreamQuery(repo, module, query) : undefined;
+  if (!answered) throw notFound(ctx, `${module}@${query}`);
+  return jsonResponse(answered.info, { cache: answered.cache });
+}
+
 async function get(ctx: FormatRequestContext): Promise<FormatResponse> {
   const request = parseModuleRequest(ctx.path);
   if (request.kind === 'list') return serveDocument(ctx, versionList, `${request.module} @v/list`);
   if (request.kind === 'latest') return serveDocument(ctx, latest, `${request.module} @latest`);
+  if (request.kind === 'query') return resolveQuery(ctx, request.module, request.query);
   return versionFile(ctx, request);
 }
 
@@ -135,8 +145,8 @@ function getPlan(ctx: FormatRequestContext): GroupPlan {
 
 /** `PUT <module>/@v/<version>.zip` publishes; `.mod` and `.info` beside it are checked against it. */
 async function put(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const request = parseModuleRequest(ctx.path);
-  if (request.kind === 'list' || request.kind === 'latest') throw new NotFoundError('PUT <module>/@v/<version>.zip to publish a version');
+  const request = parseModuleRequest(ctx.path, { write: true });
+  if (request.kind === 'list' || request.kind === 'latest' || request.kind === 'query') throw new NotFoundError('PUT <module>/@v/<version>.zip to publish a version');
   if (request.kind === 'zip') {
     const entry = await publishZip(ctx, request.module, request.version);
     return { status: 201, body: { kind: 'text', value: `${request.module} ${request.version} ${entry.h1}\n${request.module} ${request.version}/go.mod ${entry.goModH1}\n`, contentType: TEXT }, cachePolicy: 'no-store' };
@@ -146,7 +156,7 @@ async function put(ctx: FormatRequestContext): Promise<FormatResponse> {
 }
 
 function putPlan(ctx: FormatRequestContext): GroupPlan {
-  return { serve: 'package', package: parseModuleRequest(ctx.path).module };
+  return { serve: 'package', package: parseModuleRequest(ctx.path, { write: true }).module };
 }
 
 const routes: RouteDefinition[] = [

@@ -53,7 +53,13 @@ describe('module paths', () => {
         return (error as { status: number }).status;
       }
     };
-    expect(status('/example.com/m/@v/master.info')).toBe(404);
+    expect(parseModuleRequest('/example.com/m/@v/master.info')).toEqual({ module: 'example.com/m', kind: 'query', query: 'master' });
+    expect(parseModuleRequest('/example.com/m/@v/!release-1.info')).toEqual({ module: 'example.com/m', kind: 'query', query: 'Release-1' });
+    expect(status('/example.com/m/@v/master.zip')).toBe(404);
+    // A publish of what is not a version the path takes: a 400 saying why.
+    expect(() => parseModuleRequest('/example.com/m/@v/1.0.0.zip', { write: true })).toThrow(/not a canonical Go semantic version/);
+    expect(() => parseModuleRequest('/example.com/m/@v/v2.0.0.zip', { write: true })).toThrow(/\/v2 path suffix/);
+    expect(status('/example.com/m/@v/...info')).toBe(404);
     expect(status('/example.com/m/@v/v1.0.0.txt')).toBe(404);
     expect(status('/example.com/m/')).toBe(404);
     expect(status('/example.com/M/@v/list')).toBe(400);

@@ -93,15 +93,18 @@ export function versionProblem(path: string, version: string): string | undefine
 export type ModuleRequest =
   | { readonly module: string; readonly kind: 'list' }
   | { readonly module: string; readonly kind: 'latest' }
+  /** `@v/<query>.info` for what is not a version (a branch, a commit): resolved by an upstream, if at all. */
+  | { readonly module: string; readonly kind: 'query'; readonly query: string }
   | { readonly module: string; readonly kind: 'info' | 'mod' | 'zip'; readonly version: string };
 
 /**
  * A request path inside a repository, as received (`/example.com/!foo/@v/v1.0.0.zip`),
  * decoded and validated. Malformed paths are a 400 (they cannot come from the go command);
  * a version the protocol could ask for but this registry does not resolve (a branch name) is
- * a 404, so that the go command falls through to the next entry of GOPROXY.
+ * a 404, so that the go command falls through to the next entry of GOPROXY. For a publish
+ * (`write`) a version the path does not take is a 400.
  */
-export function parseModuleRequest(rawPath: string): ModuleRequest {
+export function parseModuleRequest(rawPath: string, options: { readonly write?: boolean } = {}): ModuleRequest {
   const path = decodeSegments(rawPath.replace(/^\//, ''));
   let escapedModule: string;
   let tail: string;
@@ -122,6 +125,11 @@ export function parseModuleRequest(rawPath: string): ModuleRequest {
   const version = unescapeCase(m[1]!);
   if (version === undefined) throw new BadRequestError(`invalid version ${JSON.stringify(m[1])}: upper-case letters must be written !x`);
   const problem = versionProblem(module, version);
+  // `go get m@master`: a query only an upstream that reads version control can resolve, to
+  // the `.info` of a canonical version.
+  // A publish names a version the path takes: anything else is a bad request.
+  if (problem && options.write) throw new BadRequestError(`${module}@${version}: ${problem}`);
+  if (problem && m[2] === 'info' && !isCanonicalVersion(version) && /^[A-Za-z0-9._~+-]{1,128}$/.test(version) && !/^\.\.?$/.test(version)) return { module, kind: 'query', query: version };
   if (problem) throw new NotFoundError(`${module}@${version}: ${problem}`);
   return { module, kind: m[2] as 'info' | 'mod' | 'zip', version };
 }

@@ -73,3 +73,13 @@ export async function upstreamVersionFile(repo: ProxyRepositoryHandle, module: s
 export async function serveUpstreamZip(repo: ProxyRepositoryHandle, module: string, version: string) {
   return repo.upstream.serve({ path: `${escaped(module)}/@v/${escapeCase(version)}.zip`, kind: 'content', contentType: 'application/zip', maxBytes: MAX_ZIP_BYTES });
 }
+
+/**
+ * `@v/<query>.info` for a branch or commit: the upstream's answer (the canonical version it
+ * resolves to), cached as metadata with the TTL (a branch moves).
+ */
+export async function upstreamQuery(repo: ProxyRepositoryHandle, module: string, query: string): Promise<{ info: VersionInfo; cache: CacheStatus } | undefined> {
+  const result = await repo.upstream.fetch({ path: `${escaped(module)}/@v/${escapeCase(query)}.info`, kind: 'metadata', contentType: 'application/json', maxBytes: MAX_INFO_BYTES });
+  if (!result.found) return undefined;
+  return { info: parseInfo(await result.asset.read(MAX_INFO_BYTES), module, `${query}.info`), cache: result.cache };
+}
