@@ -43,10 +43,15 @@ const commandModules: readonly RegisterCommands[] = [
   registerTokenCommands,
 ];
 
-export function buildProgram(): Command {
-  const program = new Command('registry-core')
-    .description('One registry server for npm and every other package ecosystem, as plugins.')
-    .version(version)
+/**
+ * The program. `versionOption: false` leaves `--version` to the command (a format command's
+ * own, as in `registry-core go publish <dir> --version v1.2.3`): commander would otherwise
+ * take it as the program's wherever it stands.
+ */
+export function buildProgram(options: { versionOption?: boolean } = {}): Command {
+  const program = new Command('registry-core').description('One registry server for npm and every other package ecosystem, as plugins.');
+  if (options.versionOption !== false) program.version(version);
+  program
     .option('--data-dir <dir>', 'the data folder, for every command (overrides dataDir of the config and REGISTRY_CORE_DATA_DIR)')
     .hook('preAction', () => pinDataDir(program.opts<{ dataDir?: string }>().dataDir));
   for (const register of commandModules) register(program);
@@ -55,12 +60,11 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   try {
-    const program = buildProgram();
     // `registry-core <format> <task> ...` is `registry-core task <format> <task> ...`.
     const [first, second] = argv.slice(2);
-    const known = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+    const known = new Set(buildProgram().commands.flatMap((c) => [c.name(), ...c.aliases()]));
     if (first && second && !first.startsWith('-') && !second.startsWith('-') && !known.has(first) && first !== 'help') argv = [...argv.slice(0, 2), 'task', ...argv.slice(2)];
-    await program.parseAsync(argv);
+    await buildProgram({ versionOption: argv[2] !== 'task' }).parseAsync(argv);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

@@ -1,4 +1,4 @@
-// The zero-config default when the user followed the start banner: npm, pip, Maven and cargo all
+// The zero-config default when the user followed the start banner: npm, pip, Maven, cargo and go all
 // point at this registry. Their proxies must not proxy the registry itself: each falls back
 // to its ecosystem's public default, and the registry says so. Nothing contacts those.
 import { createServer } from 'node:http';
@@ -29,9 +29,9 @@ describe('zero-config with clients pointed at the registry itself', () => {
     writeFileSync(path.join(home, '.cargo', 'config.toml'), `[source.crates-io]\nreplace-with = "cargo-mirror"\n[source.cargo-mirror]\nregistry = "sparse+${own}/cargo/"\n`);
     // The machine's own npm settings out of the way: only this home's config counts.
     const env: NodeJS.ProcessEnv = {};
-    for (const key of Object.keys(process.env)) if (/^npm_config_|^PIP_|^CARGO_HOME$/i.test(key)) env[key] = undefined;
+    for (const key of Object.keys(process.env)) if (/^npm_config_|^PIP_|^CARGO_HOME$|^GO/i.test(key)) env[key] = undefined;
     // --verbose: the banner names each proxy's upstream.
-    registry = await startRegistry(undefined, { port, args: ['--verbose'], env: { ...env, HOME: home, npm_config_userconfig: path.join(home, '.npmrc') } });
+    registry = await startRegistry(undefined, { port, args: ['--verbose'], env: { ...env, HOME: home, npm_config_userconfig: path.join(home, '.npmrc'), GOPROXY: `${own}/go/,direct` } });
   });
   afterAll(async () => {
     await registry?.stop();
@@ -43,6 +43,7 @@ describe('zero-config with clients pointed at the registry itself', () => {
     expect(out).toMatch(new RegExp(`npm-proxy: the upstream ${own}/npm/ from the local npm config .* is this registry itself .*; using \\S+ \\(npm's built-in default\\) instead`));
     expect(out).toMatch(new RegExp(`pypi-proxy: the upstream ${own}/pypi/simple/ from the local pip config .* is this registry itself .*; using https://pypi.org/simple/ \\(PyPI\\) instead`));
     expect(out).toMatch(new RegExp(`maven-proxy: the upstream http://localhost:${port}/maven/ from the mirror in ~/.m2/settings.xml is this registry itself .*; using https://repo.maven.apache.org/maven2/ \\(Maven Central\\) instead`));
+    expect(out).toMatch(new RegExp(`go-proxy: the upstream ${own}/go/ from GOPROXY is this registry itself .*; using https://proxy.golang.org/ \\(the public Go module proxy\\) instead`));
     const npmProxy = /npm-proxy {2}\(npm proxy of (\S+)\)/.exec(out)?.[1];
     expect(npmProxy).toMatch(/^https?:\/\//);
     expect(npmProxy).not.toContain(`:${port}`);
@@ -50,5 +51,6 @@ describe('zero-config with clients pointed at the registry itself', () => {
     expect(out).toContain('maven-proxy  (maven proxy of https://repo.maven.apache.org/maven2/)');
     expect(out).toMatch(new RegExp(`cargo-proxy: the upstream ${own}/cargo/ from the crates.io replacement in the local cargo config is this registry itself .*; using https://index.crates.io/ \\(crates.io's sparse index\\) instead`));
     expect(out).toContain('cargo-proxy  (cargo proxy of https://index.crates.io/)');
+    expect(out).toContain('go-proxy  (go proxy of https://proxy.golang.org/)');
   });
 });

@@ -27,13 +27,13 @@ describe('zero-config default', () => {
     expect(banner[2]).toBe('point clients at:');
     // One line per group, the members reached through it.
     const groups = banner.slice(3, 8);
-    for (const [i, format] of ['cargo', 'maven', 'npm', 'oci', 'pypi'].entries()) expect(groups[i]).toMatch(new RegExp(`^  ${format}\\s+http://127\\.0\\.0\\.1:${registry.port}/${format}/\\s+\\(${format} group of ${format}-local, ${format}-proxy\\)$`));
+    for (const [i, format] of ['cargo', 'go', 'maven', 'npm', 'oci', 'pypi'].entries()) expect(groups[i]).toMatch(new RegExp(`^  ${format}\\s+http://127\\.0\\.0\\.1:${registry.port}/${format}/\\s+\\(${format} group of ${format}-local, ${format}-proxy\\)$`));
     expect(banner[8]).toMatch(/^a user and a token: registry-core user add NAME --password PASSWORD, then registry-core token create --user NAME \(or npm adduser: self-registration is on\)$/);
     expect(end).toBe(9);
     expect(out).not.toContain('npm config set registry');
     const health = (await (await fetch(`${registry.url}/-/health`)).json()) as { repositories: { name: string; type: string }[] };
-    // Every installed format gets the three: npm, OCI, PyPI, Maven and Cargo ship with registry-core.
-    expect(health.repositories.map((r) => `${r.name}:${r.type}`).sort()).toEqual(['cargo-local:hosted', 'cargo-proxy:proxy', 'cargo:group', 'maven-local:hosted', 'maven-proxy:proxy', 'maven:group', 'npm-local:hosted', 'npm-proxy:proxy', 'npm:group', 'oci-local:hosted', 'oci-proxy:proxy', 'oci:group', 'pypi-local:hosted', 'pypi-proxy:proxy', 'pypi:group']);
+    // Every installed format gets the three: npm, OCI, PyPI, Maven, Cargo and Go ship with registry-core.
+    expect(health.repositories.map((r) => `${r.name}:${r.type}`).sort()).toEqual(['cargo-local:hosted', 'cargo-proxy:proxy', 'cargo:group', 'go-local:hosted', 'go-proxy:proxy', 'go:group', 'maven-local:hosted', 'maven-proxy:proxy', 'maven:group', 'npm-local:hosted', 'npm-proxy:proxy', 'npm:group', 'oci-local:hosted', 'oci-proxy:proxy', 'oci:group', 'pypi-local:hosted', 'pypi-proxy:proxy', 'pypi:group']);
     expect(existsSync(path.join(registry.dir, 'registry-data', 'registry.sqlite'))).toBe(true);
   });
 
@@ -52,6 +52,7 @@ describe('zero-config default', () => {
     expect(out).toContain('pypi  (pypi group of pypi-local, pypi-proxy)');
     expect(out).toContain('cargo-proxy  (cargo proxy of https://index.crates.io/)');
     expect(out).toContain(`.cargo/config.toml (crates.io through it): [source.crates-io] replace-with = "cargo-mirror"  [source.cargo-mirror] registry = "sparse+http://127.0.0.1:${registry.port}/cargo/"`);
+    expect(out).toContain(`export GOPROXY=http://127.0.0.1:${registry.port}/go/,direct`);
     expect(out).toContain(`pip install --index-url http://127.0.0.1:${registry.port}/pypi/simple/ <package>`);
     // Groups before their members.
     expect(out.indexOf('npm  (npm group')).toBeLessThan(out.indexOf('npm-local  (npm hosted)'));

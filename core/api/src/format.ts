@@ -106,6 +106,13 @@ export interface FormatDefinition {
    */
   readonly tasks?: readonly FormatTask[];
   /**
+   * Client-side commands of this format, run by `registry-core <format> <name> ...` against a
+   * repository over HTTP as the format's clients would (Go's `publish <dir>`, which builds
+   * the module zip the go command would and PUTs it): for what the ecosystem's own client
+   * cannot do. The host parses the command line and says where the repository is.
+   */
+  readonly commands?: readonly FormatCommand[];
+  /**
    * Largest metadata document (bytes) a repository of this format accepts from an upstream
    * and parses, unless the operator sets `cache.maxMetadataSize`: one that fits the largest
    * real documents of the ecosystem with room to spare, so one hostile document cannot
@@ -197,6 +204,33 @@ export interface ChallengeRequest {
   /** What was asked for when the refusal came. */
   readonly permission: Permission;
   readonly hostRoot?: HostRootAddress;
+}
+
+/** A client-side command of a format, see {@link FormatDefinition.commands}. */
+export interface FormatCommand {
+  /** Command-line name, e.g. `publish`. */
+  readonly name: string;
+  /** One line for `--help`. */
+  readonly description: string;
+  /** Names of the positional arguments, in order, all required (`dir`). */
+  readonly arguments?: readonly string[];
+  /** Options of the command besides the host's (`--repository`, `--registry`, `--token`), each taking a value. */
+  readonly options?: readonly { readonly name: string; readonly description: string; readonly required?: boolean }[];
+  run(context: FormatCommandContext): Promise<void>;
+}
+
+/** What a {@link FormatCommand} is given. */
+export interface FormatCommandContext {
+  /** The positional arguments, as {@link FormatCommand.arguments} names them. */
+  readonly args: Readonly<Record<string, string>>;
+  /** The command's own options by name; required ones are present. */
+  readonly options: Readonly<Record<string, string | undefined>>;
+  /** Absolute URL of the repository `--repository` names, with a trailing slash. */
+  readonly repositoryUrl: string;
+  /** `Authorization` value for it (`Bearer <token>` from `--token` or `REGISTRY_CORE_TOKEN`), when one was given. */
+  readonly authorization?: string;
+  /** A line of output for the person running the command. */
+  print(line: string): void;
 }
 
 /** An upkeep job of a format, see {@link FormatDefinition.tasks}. */
