@@ -26,14 +26,15 @@ describe('zero-config default', () => {
     expect(banner[1]).toBe(`data: ${path.join(registry.dir, 'registry-data')} (under the current folder: started from another, it is another registry; pin it: dataDir in a config file, --data-dir or REGISTRY_CORE_DATA_DIR)`);
     expect(banner[2]).toBe('point clients at:');
     // One line per group, the members reached through it.
-    const groups = banner.slice(3, 8);
-    for (const [i, format] of ['cargo', 'go', 'maven', 'npm', 'oci', 'pypi'].entries()) expect(groups[i]).toMatch(new RegExp(`^  ${format}\\s+http://127\\.0\\.0\\.1:${registry.port}/${format}/\\s+\\(${format} group of ${format}-local, ${format}-proxy\\)$`));
-    expect(banner[8]).toMatch(/^a user and a token: registry-core user add NAME --password PASSWORD, then registry-core token create --user NAME \(or npm adduser: self-registration is on\)$/);
-    expect(end).toBe(9);
+    const formats = ['cargo', 'go', 'maven', 'npm', 'oci', 'pypi'];
+    const groups = banner.slice(3, 3 + formats.length);
+    for (const [i, format] of formats.entries()) expect(groups[i]).toMatch(new RegExp(`^  ${format}\\s+http://127\\.0\\.0\\.1:${registry.port}/${format}/\\s+\\(${format} group of ${format}-local, ${format}-proxy\\)$`));
+    expect(banner[3 + formats.length]).toMatch(/^a user and a token: registry-core user add NAME --password PASSWORD, then registry-core token create --user NAME \(or npm adduser: self-registration is on\)$/);
+    expect(end).toBe(4 + formats.length);
     expect(out).not.toContain('npm config set registry');
     const health = (await (await fetch(`${registry.url}/-/health`)).json()) as { repositories: { name: string; type: string }[] };
-    // Every installed format gets the three: npm, OCI, PyPI, Maven, Cargo and Go ship with registry-core.
-    expect(health.repositories.map((r) => `${r.name}:${r.type}`).sort()).toEqual(['cargo-local:hosted', 'cargo-proxy:proxy', 'cargo:group', 'go-local:hosted', 'go-proxy:proxy', 'go:group', 'maven-local:hosted', 'maven-proxy:proxy', 'maven:group', 'npm-local:hosted', 'npm-proxy:proxy', 'npm:group', 'oci-local:hosted', 'oci-proxy:proxy', 'oci:group', 'pypi-local:hosted', 'pypi-proxy:proxy', 'pypi:group']);
+    // Every installed format gets the three (each format above ships with registry-core).
+    expect(health.repositories.map((r) => `${r.name}:${r.type}`).sort()).toEqual(formats.flatMap((f) => [`${f}-local:hosted`, `${f}-proxy:proxy`, `${f}:group`]));
     expect(existsSync(path.join(registry.dir, 'registry-data', 'registry.sqlite'))).toBe(true);
   });
 
