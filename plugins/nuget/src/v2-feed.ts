@@ -3,7 +3,7 @@ import { lowerId } from './ids.js';
 import { sortedKeys, urls, type PackageDocument, type VersionEntry } from './package-document.js';
 import { packageDocument, packageFile, param, searchDocument } from './reads.js';
 import type { SearchHit, SearchResult } from './search.js';
-import { isPrerelease, keyOf, parseVersion } from './versions.js';
+import { compareVersionText, isPrerelease, keyOf, parseVersion } from './versions.js';
 
 // The NuGet v2 OData (Atom) feed at `<repository>/api/v2/` that nuget.exe 2.x reads: the
 // service document, `$metadata`, `Packages(Id=,Version=)`, `FindPackagesById()`, `Search()`
@@ -45,6 +45,43 @@ function parseRequest(ctx: FormatRequestContext): V2Request {
     return { kind: 'search', count: rest.endsWith('$count') };
   }
   throw new NotFoundError(`${rest.slice(0, 100)} is not part of the v2 feed`);
+}
+
+/** The `$filter`, `$orderby`, `$skip` and `$top` NuGet 2.x sends, over entries as (id, version, flags). */
+interface Row {
+  readonly id: string;
+  readonly key: string;
+  readonly xml: () => string;
+  readonly stable: boolean;
+  readonly absolute: boolean;
+}
+
+function applyOptions(ctx: FormatRequestContext, rows: Row[], name: string): FormatResponse {
+  const filter = (ctx.query.get('$filter') ?? '').trim();
+  const orderby = (ctx.query.get('$orderby') ?? '').trim();
+  let kept = filter === 'IsLatestVersion' ? rows.filter((r) => r.stable) : filter === 'IsAbsoluteLatestVersion' ? rows.filter((r) => r.absolute) : rows;
+  const byVersion = (a: Row, b: Row) => compareVersionText(a.key, b.key);
+  const byId = (a: Row, b: Row) => (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : a.id.toLowerCase() > b.id.toLowerCase() ? 1 : 0);
+  if (/^Version desc$/i.test(orderby)) kept = [...kept].sort((a, b) => byVersion(b, a));
+  else if (/^Version( asc)?$/i.test(orderby)) kept = [...kept].sort(byVersion);
+  else if (/^Id( asc)?(,|$)/i.test(orderby)) kept = [...kept].sort((a, b) => byId(a, b) || byVersion(a, b));
+  else if (/^Id desc/i.test(orderby)) kept = [...kept].sort((a, b) => byId(b, a) || byVersion(b, a));
+  const number = (param: string, fallback: number) => {
+    const n = Number(ctx.query.get(param) ?? fallback);
+    return Number.isFinite(n) && n >= 0 ? Math.floor(n) : fallback;
+  };
+  const rest = ((ctx.params['rest'] as readonly string[] | undefined) ?? []).join('/');
+  if (rest.endsWith('/$count')) return { headers: HEADERS, body: { kind: 'text', value: `${kept.length}`, contentType: 'text/plain;charset=utf-8' }, cachePolicy: 'no-store' };
+  const skip = number('$skip', 0);
+  const top = Math.min(number('$top', 100), 100);
+  const page = kept.slice(skip, skip + top);
+  let next: string | undefined;
+  if (skip + page.length < kept.length) {
+    const params = new URLSearchParams(ctx.query);
+    params.set('$skip', `${skip + page.length}`);
+    next = `${urls(ctx.baseUrl).v2}${rest}?${params.toString()}`;
+  }
+  return feedXml(ctx.baseUrl, name, page.map((r) => r.xml()), next);
 }
 
 const date = (iso: string | undefined) => (iso ?? '1900-01-01T00:00:00Z').replace(/Z$/, '');
@@ -119,8 +156,9 @@ const packageFeed = packageDocument(
       const body = (xml.body as { value: string }).value.replace(/^.*?<entry>/, `<?xml version="1.0" encoding="utf-8"?><entry xml:base="${escapeXml(urls(ctx.baseUrl).v2)}" xmlns="${ATOM}" xmlns:d="${D}" xmlns:m="${M}">`).replace(/<\/entry>.*$/, '</entry>');
       return { headers: HEADERS, body: { kind: 'text', value: body, contentType: 'application/atom+xml;type=entry;charset=utf-8' }, cachePolicy: 'no-store' };
     }
-    const keys = sortedKeys(value);
-    return feedXml(ctx.baseUrl, 'FindPackagesById', keys.map((k) => entryXml(ctx.baseUrl, value.id, value.versions[k]!, flags(value, k))));
+    const latest = latestKeys(value);
+    const rows = sortedKeys(value).map((k) => ({ id: value.id, key: k, stable: latest.stable === k, absolute: latest.absolute === k, xml: () => entryXml(ctx.baseUrl, value.id, value.versions[k]!, flags(value, k)) }));
+    return applyOptions(ctx, rows, 'FindPackagesById');
   },
   (ctx) => {
     const request = parseRequest(ctx);
@@ -129,32 +167,24 @@ const packageFeed = packageDocument(
   },
 );
 
-/** The v2 search parameters: `searchTerm`, `includePrerelease`, `$skip`, `$top` (and `$filter=IsLatestVersion`, always so here). */
+/** The v2 search parameters (`searchTerm`, `includePrerelease`); paging and filters apply to the merged entries. */
 function v2Query(ctx: FormatRequestContext) {
-  const number = (name: string, fallback: number) => {
-    const n = Number(ctx.query.get(name) ?? fallback);
-    return Number.isFinite(n) && n >= 0 ? Math.floor(n) : fallback;
-  };
-  const top = Math.min(number('$top', 30), 100);
-  return { q: literal(ctx.query.get('searchTerm')) ?? '', skip: number('$skip', 0), take: top, prerelease: ctx.query.get('includePrerelease') === 'true', semVer2: /^2\./.test(ctx.query.get('semVerLevel') ?? '') };
+  return { q: literal(ctx.query.get('searchTerm')) ?? '', skip: 0, take: ctx.repository.limits.maxSearchResults, prerelease: ctx.query.get('includePrerelease') === 'true', semVer2: /^2\./.test(ctx.query.get('semVerLevel') ?? '') };
 }
 
-function hitEntry(baseUrl: string, hit: SearchHit): string {
-  return entryXml(baseUrl, hit.id, { version: hit.version, listed: true, description: hit.description, summary: hit.summary, title: hit.title, authors: hit.authors.join(', '), tags: hit.tags.join(' '), ...(hit.projectUrl ? { projectUrl: hit.projectUrl } : {}), ...(hit.licenseUrl ? { licenseUrl: hit.licenseUrl } : {}), ...(hit.iconUrl ? { iconUrl: hit.iconUrl } : {}) }, { stable: !isPrerelease(parseVersion(hit.version)!), absolute: true });
+/** Every version of a search hit as an entry (with the latest version's descriptive fields). */
+function hitRows(baseUrl: string, hit: SearchHit): Row[] {
+  const keys = hit.versions.map((v) => keyOf(v.version)).sort(compareVersionText);
+  const stable = keys.filter((k) => !isPrerelease(parseVersion(k)!)).at(-1);
+  const absolute = keys.at(-1);
+  const fields = { listed: true, description: hit.description, summary: hit.summary, title: hit.title, authors: hit.authors.join(', '), tags: hit.tags.join(' '), ...(hit.projectUrl ? { projectUrl: hit.projectUrl } : {}), ...(hit.licenseUrl ? { licenseUrl: hit.licenseUrl } : {}), ...(hit.iconUrl ? { iconUrl: hit.iconUrl } : {}) };
+  return hit.versions.map((v) => {
+    const key = keyOf(v.version);
+    return { id: hit.id, key, stable: key === stable, absolute: key === absolute, xml: () => entryXml(baseUrl, hit.id, { version: v.version, ...fields }, { stable: key === stable, absolute: key === absolute }) };
+  });
 }
 
-const searchFeed = searchDocument(v2Query, (ctx, { value }: LoadedDocument<SearchResult>) => {
-  const request = parseRequest(ctx);
-  const query = v2Query(ctx);
-  if (request.kind === 'search' && request.count) return { headers: HEADERS, body: { kind: 'text', value: `${value.totalHits}`, contentType: 'text/plain;charset=utf-8' }, cachePolicy: 'no-store' };
-  let next: string | undefined;
-  if (query.skip + value.data.length < value.totalHits && value.data.length > 0) {
-    const params = new URLSearchParams(ctx.query);
-    params.set('$skip', `${query.skip + value.data.length}`);
-    next = `${urls(ctx.baseUrl).v2}${((ctx.params['rest'] as readonly string[]) ?? []).join('/')}?${params.toString()}`;
-  }
-  return feedXml(ctx.baseUrl, 'Search', value.data.map((hit) => hitEntry(ctx.baseUrl, hit)), next);
-});
+const searchFeed = searchDocument(v2Query, (ctx, { value }: LoadedDocument<SearchResult>) => applyOptions(ctx, value.data.flatMap((hit) => hitRows(ctx.baseUrl, hit)), 'Search'));
 
 const SERVICE = (base: string) =>
   `<?xml version="1.0" encoding="utf-8"?><service xml:base="${escapeXml(base)}" xmlns="http://www.w3.org/2007/app" xmlns:atom="${ATOM}"><workspace><atom:title>Default</atom:title><collection href="Packages"><atom:title>Packages</atom:title></collection></workspace></service>`;
