@@ -64,20 +64,12 @@ export async function push(ctx: FormatRequestContext): Promise<void> {
       throw error;
     }
     const sha512 = Buffer.from(await pending[0]!.digest('sha512'), 'hex').toString('base64');
+    const { id: _id, version: _version, ...description } = nuspec;
     const entry: VersionEntry = {
+      ...description,
       version: fullVersion(nuspec.version),
       listed: true,
       published: new Date().toISOString(),
-      description: nuspec.description,
-      authors: nuspec.authors,
-      ...(nuspec.title ? { title: nuspec.title } : {}),
-      ...(nuspec.summary ? { summary: nuspec.summary } : {}),
-      ...(nuspec.tags ? { tags: nuspec.tags } : {}),
-      ...(nuspec.projectUrl ? { projectUrl: nuspec.projectUrl } : {}),
-      ...(nuspec.licenseUrl ? { licenseUrl: nuspec.licenseUrl } : {}),
-      ...(nuspec.iconUrl ? { iconUrl: nuspec.iconUrl } : {}),
-      requireLicenseAcceptance: nuspec.requireLicenseAcceptance,
-      dependencyGroups: nuspec.dependencyGroups,
       packageSize: file.size,
       packageHash: sha512,
     };

@@ -21,19 +21,26 @@ export interface DependencyGroup {
   readonly dependencies: readonly { readonly id: string; readonly range: string }[];
 }
 
-/** What a .nuspec says that feeds show. */
-export interface Nuspec {
-  readonly id: string;
-  readonly version: NuGetVersion;
-  readonly description: string;
-  readonly authors: string;
+/** What a package's manifest says about it that feeds show (a .nuspec's, or an upstream catalog entry's). */
+export interface PackageDescription {
+  readonly description?: string;
+  readonly authors?: string;
   readonly title?: string;
   readonly summary?: string;
   readonly tags?: string;
   readonly projectUrl?: string;
   readonly licenseUrl?: string;
   readonly iconUrl?: string;
-  readonly requireLicenseAcceptance: boolean;
+  readonly requireLicenseAcceptance?: boolean;
+  readonly dependencyGroups?: readonly DependencyGroup[];
+}
+
+/** A .nuspec: its id and version, and the description. */
+export interface Nuspec extends PackageDescription {
+  readonly id: string;
+  readonly version: NuGetVersion;
+  readonly description: string;
+  readonly authors: string;
   readonly dependencyGroups: readonly DependencyGroup[];
 }
 

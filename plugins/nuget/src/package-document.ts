@@ -1,22 +1,12 @@
-import type { DependencyGroup } from './nupkg.js';
+import type { PackageDescription } from './nupkg.js';
 import { compareVersionText, isPrerelease, isSemVer2, parseVersion } from './versions.js';
 
 /** One version of a package as feeds show it (a registration leaf's catalog entry, a v2 entry). */
-export interface VersionEntry {
+export interface VersionEntry extends PackageDescription {
   /** Normalized version with its build metadata, original case. */
   readonly version: string;
   readonly listed: boolean;
   readonly published?: string;
-  readonly description?: string;
-  readonly authors?: string;
-  readonly title?: string;
-  readonly summary?: string;
-  readonly tags?: string;
-  readonly projectUrl?: string;
-  readonly licenseUrl?: string;
-  readonly iconUrl?: string;
-  readonly requireLicenseAcceptance?: boolean;
-  readonly dependencyGroups?: readonly DependencyGroup[];
   /** As the upstream gave them (registrations' `deprecation` and `vulnerabilities`). */
   readonly deprecation?: unknown;
   readonly vulnerabilities?: readonly unknown[];
