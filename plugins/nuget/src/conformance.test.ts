@@ -79,6 +79,7 @@ const nuget: FormatConformanceAdapter = {
       { label: `a flat-container file with dot-dot segments in ${repo}`, method: 'GET', path: `/${repo}/v3-flatcontainer/rc-hostile/..%2f..%2fetc/passwd` },
       { label: `a registration of an id with a slash in ${repo}`, method: 'GET', path: `/${repo}/v3/registration/rc-a%2f..%2frc-b/index.json` },
       { label: `a v2 entry with a hostile id in ${repo}`, method: 'GET', path: `/${repo}/api/v2/Packages(Id='..%2f..%2fetc',Version='1.0.0')` },
+      { label: `a v2 query with a $filter the feed does not implement in ${repo}`, method: 'GET', path: `/${repo}/api/v2/Packages()?$filter=tolower(Id)%20eq%20'rc-hostile'` },
       { label: `unlist with an invalid version in ${repo}`, method: 'DELETE', path: `/${repo}/api/v2/package/rc-hostile/not..a..version`, headers: { 'x-nuget-apikey': token } },
     ]);
   },

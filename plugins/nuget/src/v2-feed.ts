@@ -1,4 +1,4 @@
-import { NotFoundError, escapeXml, type FormatRequestContext, type FormatResponse, type LoadedDocument, type RouteDefinition } from '@registry-core/api';
+import { BadRequestError, NotFoundError, escapeXml, type FormatRequestContext, type FormatResponse, type LoadedDocument, type RouteDefinition } from '@registry-core/api';
 import { lowerId } from './ids.js';
 import { sortedKeys, urls, type PackageDocument, type VersionEntry } from './package-document.js';
 import { packageDocument, packageFile, param, searchDocument } from './reads.js';
@@ -59,6 +59,8 @@ interface Row {
 function applyOptions(ctx: FormatRequestContext, rows: Row[], name: string): FormatResponse {
   const filter = (ctx.query.get('$filter') ?? '').trim();
   const orderby = (ctx.query.get('$orderby') ?? '').trim();
+  // Only the filters nuget.exe 2.x sends; any other would be answered wrongly by ignoring it.
+  if (filter !== '' && filter !== 'IsLatestVersion' && filter !== 'IsAbsoluteLatestVersion') throw new BadRequestError(`$filter=${filter.slice(0, 100)} is not supported: use FindPackagesById() or Search()`);
   let kept = filter === 'IsLatestVersion' ? rows.filter((r) => r.stable) : filter === 'IsAbsoluteLatestVersion' ? rows.filter((r) => r.absolute) : rows;
   const byVersion = (a: Row, b: Row) => compareVersionText(a.key, b.key);
   const byId = (a: Row, b: Row) => (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : a.id.toLowerCase() > b.id.toLowerCase() ? 1 : 0);
