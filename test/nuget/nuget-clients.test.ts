@@ -91,6 +91,7 @@ describe('NuGet with nuget.exe 2.8 (v2 feed) and the v3 resource walk', () => {
   nuget-local: { format: nuget, type: hosted, maxUploadSize: 1mb }
   nuget-proxy: { format: nuget, type: proxy, upstream: "${upstream.url}/nuget-up/v3/index.json" }
   nuget: { format: nuget, type: group, members: [nuget-local, nuget-proxy] }
+  nuget-strict: { format: nuget, type: hosted, deleteMode: delete }
 `);
     token = await createUserAndToken(node.configFile, 'pat');
   }, 180_000);
@@ -165,6 +166,14 @@ describe('NuGet with nuget.exe 2.8 (v2 feed) and the v3 resource walk', () => {
     expect(relisted.status).toBe(200);
     const back = (await (await fetch(`${node.url}/nuget/v3/query?q=rc.app`)).json()) as { data: { id: string }[] };
     expect(back.data.map((d) => d.id)).toEqual(['Rc.App']);
+  });
+
+  it('in a repository with deleteMode: delete, nuget delete removes the version and its files', async () => {
+    expect(await pushOverHttp(`${node.url}/nuget-strict/`, token, readFileSync(dep))).toBe(201);
+    const deleted = await nuget(['delete', 'Rc.Dep', '1.0.0', '-Source', `${node.url}/nuget-strict/api/v2/package`, '-ApiKey', token]);
+    expect(deleted.out).toMatch(/was deleted successfully/);
+    expect((await fetch(`${node.url}/nuget-strict/v3-flatcontainer/rc.dep/index.json`)).status).toBe(404);
+    expect((await fetch(`${node.url}/nuget-strict/v3-flatcontainer/rc.dep/1.0.0/rc.dep.1.0.0.nupkg`)).status).toBe(404);
   });
 
   it('registrations of more than 128 versions link their pages, which the walk follows', async () => {
