@@ -55,7 +55,8 @@ async function flatFile(ctx: FormatRequestContext): Promise<FormatResponse> {
 /** The v3 search over one repository's packages, merged across a group's members. */
 const search = searchDocument(
   (ctx) => searchQuery(ctx.query, ctx.repository.limits.maxSearchResults),
-  (ctx, { value }) => jsonResponse(renderSearch(ctx.baseUrl, value), { cachePolicy: 'no-store' }),
+  // A group's members each answered a page: the merged answer is cut back to one.
+  (ctx, { value }) => jsonResponse(renderSearch(ctx.baseUrl, { ...value, data: value.data.slice(0, searchQuery(ctx.query, ctx.repository.limits.maxSearchResults).take) }), { cachePolicy: 'no-store' }),
 );
 
 /** `v3/autocomplete`: ids matching `q`, or the versions of `id`. */

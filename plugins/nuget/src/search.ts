@@ -70,17 +70,20 @@ export function hitOf(doc: PackageDocument, query: Pick<SearchQuery, 'prerelease
   };
 }
 
-/** The hosted packages whose names (or descriptions, tags) match, that the caller may read. */
+/**
+ * The hosted packages whose names (or descriptions, tags) match, that the caller may read, a
+ * page of distinct ids at a time (the kernel's component index pages by name). Ids with no
+ * version the query may see are left out of the page and of the total.
+ */
 export async function hostedSearch(ctx: FormatRequestContext, repo: RepositoryHandle, query: SearchQuery): Promise<SearchResult> {
-  const found = await repo.components.search({ text: query.q, limit: repo.limits.maxSearchResults });
-  const names = [...new Set(found.items.map((c) => c.name))].filter((name) => ctx.allowed('read', name)).sort();
+  const found = await repo.components.search({ text: query.q, offset: query.skip, limit: query.take });
   const hits: SearchHit[] = [];
-  for (const name of names) {
-    const stored = await loadHosted(repo, name);
+  for (const { name } of found.items) {
+    const stored = ctx.allowed('read', name) ? await loadHosted(repo, name) : undefined;
     const hit = stored && hitOf(stored.value, query);
     if (hit) hits.push(hit);
   }
-  return { totalHits: hits.length, data: hits.slice(query.skip, query.skip + query.take) };
+  return { totalHits: found.total - (found.items.length - hits.length), data: hits };
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
