@@ -99,3 +99,5 @@ export type {
 export { Tokens } from './tokens.js';
 export type { YieldOptions, Yielder } from './yielding.js';
 export { DEFAULT_YIELD_BUDGET_MS, forEachEntryYielding, forEachYielding, yielder, yieldToEventLoop } from './yielding.js';
+export type { XmlElement } from './xml.js';
+export { XmlError, child, childText, children, escapeXml, parseXml } from './xml.js';

@@ -1,5 +1,5 @@
 import type { AssetStore } from '@registry-core/api';
-import { escapeXml } from './xml.js';
+import { escapeXml } from '@registry-core/api';
 
 /** One row of a folder listing. */
 export interface ListingEntry {

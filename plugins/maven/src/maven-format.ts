@@ -20,7 +20,7 @@ import { deployPlan, readPlan } from './group.js';
 import { deployFile, deployMetadata, deploySidecar, drainBody, getHostedFile, metadataPackage, notAnArtifact } from './hosted.js';
 import { parseMavenPath } from './paths.js';
 import { MAX_METADATA_BYTES, getProxyFile } from './proxy.js';
-import { childText, children, child, parseXml } from './xml.js';
+import { childText, children, child, parseXml } from '@registry-core/api';
 
 /** Serve a mergeable document on a hosted or proxy repository: load it, or 404. */
 async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>): Promise<FormatResponse> {

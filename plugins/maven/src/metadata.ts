@@ -1,5 +1,5 @@
 import { BadRequestError } from '@registry-core/api';
-import { child, childText, children, escapeXml, parseXml, XmlError, type XmlElement } from './xml.js';
+import { child, childText, children, escapeXml, parseXml, XmlError, type XmlElement } from '@registry-core/api';
 import { compareVersions, isSnapshotVersion, sortVersions } from './versions.js';
 
 /** One `<snapshotVersion>`: the newest build of one classifier/extension of a SNAPSHOT. */

@@ -44,6 +44,20 @@ describe('multipart bodies', () => {
     expect(existsSync(file!.path)).toBe(false);
   });
 
+  it('takes a closing delimiter after a bare LF, as NuGet 2.x (nuget.exe push) sends it, leaving the file bytes as sent', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rc-multipart-'));
+    const boundary = '---------------------------8df52b16a800f9c';
+    const file = Buffer.concat([Buffer.from('PK\x03\x04 zip bytes ending in a line feed\r\n'), Buffer.alloc(70_000, 1)]);
+    const bytes = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="package"; filename="package"\r\nContent-Type: application/octet-stream\r\n\r\n`), file, Buffer.from(`\n--${boundary}--`)]);
+    const stream = Readable.from([bytes.subarray(0, 100), bytes.subarray(100, bytes.length - 20), bytes.subarray(bytes.length - 20)]) as unknown as IncomingMessage;
+    Object.assign(stream, { headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(bytes.length) } });
+    const { value, cleanup } = await parseMultipart(stream, limits(dir));
+    const [uploaded] = value.files['package']!;
+    expect(readFileSync(uploaded!.path).equals(file)).toBe(true);
+    expect(uploaded!.sha256).toBe(createHash('sha256').update(file).digest('hex'));
+    await cleanup();
+  });
+
   it('hands file names over as the client sent them, directories included', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rc-multipart-'));
     const form = new FormData();

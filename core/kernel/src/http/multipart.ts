@@ -30,6 +30,38 @@ function explain(error: Error): Error {
 }
 
 /**
+ * Puts the CR back before a body's closing delimiter when a client wrote a bare LF there
+ * (NuGet 2.x's `nuget push` ends its body with `\n--<boundary>--`), which the parser would
+ * refuse as a truncated form. Only the body's last bytes are held back and looked at, so
+ * the file bytes pass unchanged and a body cut short still ends without a closing delimiter.
+ */
+class ClosingDelimiterFix extends Transform {
+  private tail = Buffer.alloc(0);
+  private readonly keep: number;
+  private readonly closing: RegExp;
+
+  constructor(private readonly boundary: string) {
+    super();
+    this.keep = boundary.length + 8;
+    const escaped = boundary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    this.closing = new RegExp(`([^\\r])\\n--${escaped}--(\\r?\\n)?$`);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
+    const all = Buffer.concat([this.tail, chunk]);
+    const cut = Math.max(0, all.length - this.keep);
+    this.tail = all.subarray(cut);
+    callback(null, all.subarray(0, cut));
+  }
+
+  override _flush(callback: (error?: Error | null, data?: Buffer) => void): void {
+    const text = this.tail.toString('latin1');
+    const fixed = text.replace(this.closing, (_all, before: string, end: string | undefined) => `${before}\r\n--${this.boundary}--${end ?? ''}`);
+    callback(null, fixed === text ? this.tail : Buffer.from(fixed, 'latin1'));
+  }
+}
+
+/**
  * Parse a `multipart/form-data` request: text fields into memory (bounded), file parts
  * streamed to temporary files while hashed. Resolves the body and a cleanup removing the
  * files; on any failure the files are removed before the error is thrown.
@@ -110,7 +142,9 @@ export async function parseMultipart(req: IncomingMessage, limits: MultipartLimi
   });
   const limited = new LimitStream(limits.limit);
   try {
-    await pipeline(req, limited, parser);
+    const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(type);
+    const fix = new ClosingDelimiterFix(boundary?.[1] ?? boundary?.[2] ?? '');
+    await pipeline(req, limited, fix, parser);
     await Promise.all(pending);
   } catch (error) {
     await Promise.allSettled(pending);

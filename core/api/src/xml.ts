@@ -1,5 +1,6 @@
 /**
- * A small, strict XML reader for the documents Maven exchanges (POMs, maven-metadata.xml):
+ * A small, strict XML reader for the documents formats exchange (Maven's POMs and
+ * maven-metadata.xml, NuGet's .nuspec):
  * elements, attributes, text, CDATA, comments and processing instructions. A DOCTYPE is
  * refused outright, so no entity can expand or reach outside the document (XXE), and only
  * the five predefined entities and character references are decoded.
