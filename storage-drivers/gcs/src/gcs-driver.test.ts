@@ -1,0 +1,171 @@
+import { Readable } from 'node:stream';
+import type { Logger } from '@registry-core/api';
+import { describeStorageDriverConformance, failingStream, readAll, sha256Hex, startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from '@registry-core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDriver, gcsStorageDriverDefinition, parseOptions } from './index.js';
+
+// The real @google-cloud/storage SDK against the GCS JSON API test server of
+// @registry-core/testing (its own process, so the memory test measures the driver only).
+// It is not Google Cloud Storage: GCS_TEST_SERVER_SCOPE says what it implements.
+let gcs: TestGcs;
+let account: GcsServiceAccount;
+let buckets = 0;
+const MiB = 1024 * 1024;
+
+beforeAll(async () => {
+  gcs = await startGcsJsonApiServer();
+  account = await gcs.addServiceAccount('registry');
+}, 60_000);
+
+afterAll(async () => {
+  await gcs?.stop();
+});
+
+async function freshBucket(): Promise<string> {
+  const bucket = `b${++buckets}-${process.pid}`;
+  await gcs.createBucket(bucket);
+  return bucket;
+}
+
+function options(bucket: string, extra: Record<string, unknown> = {}) {
+  return { bucket, apiEndpoint: gcs.endpoint, credentials: account.keyFile, selfSignedJwt: true, chunkSize: MiB, resumableThreshold: MiB, ...extra };
+}
+
+async function freshDriver(extra: Record<string, unknown> = {}) {
+  return createDriver(parseOptions(options(await freshBucket(), extra)));
+}
+
+describeStorageDriverConformance('gcs (GCS JSON API test server)', async () => ({ driver: await freshDriver({ prefix: 'registry' }), cleanup: async () => undefined }), {
+  largeObjectBytes: 64 * MiB,
+  timeoutMs: 60_000,
+});
+
+const logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return logger; } } as unknown as Logger;
+const env = { configDir: '/', dataDir: '/', logger };
+
+function pattern(size: number, seed: number): Buffer {
+  const bytes = Buffer.alloc(size);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    bytes[i] = x >>> 24;
+  }
+  return bytes;
+}
+
+/** The requests the server answered since `from`, as `METHOD path?query`. */
+async function requestsSince(from: number): Promise<string[]> {
+  return (await gcs.requests()).slice(from);
+}
+
+describe('GCS driver against the GCS JSON API test server', () => {
+  it('sends a small body in one multipart upload and a large one in a resumable session of 256 KiB-multiple chunks', async () => {
+    const driver = await freshDriver();
+    let before = (await gcs.requests()).length;
+    await driver.put('small', Readable.from([Buffer.from('tiny')]));
+    const small = await requestsSince(before);
+    expect(small.filter((r) => r.startsWith('POST /upload/'))).toEqual([expect.stringContaining('uploadType=multipart')]);
+
+    const size = 3 * MiB + 12_345;
+    const bytes = pattern(size, 5);
+    before = (await gcs.requests()).length;
+    const info = await driver.put('big/object.bin', Readable.from([bytes.subarray(0, 2_000_000), bytes.subarray(2_000_000)]), { size, sha256: sha256Hex(bytes) });
+    expect(info.size).toBe(size);
+    const big = await requestsSince(before);
+    expect(big.filter((r) => r.startsWith('POST /upload/'))).toEqual([expect.stringContaining('uploadType=resumable')]);
+    // 1 MiB chunks: three full ones, then the last with the total size.
+    const chunks = big.map((r) => /Content-Range: (bytes \d+-\d+\/[\d*]+)/.exec(r)?.[1]).filter((r) => r !== undefined);
+    expect(chunks).toEqual([`bytes 0-${MiB - 1}/*`, `bytes ${MiB}-${2 * MiB - 1}/*`, `bytes ${2 * MiB}-${3 * MiB - 1}/*`, `bytes ${3 * MiB}-${size - 1}/${size}`]);
+    expect((await readAll((await driver.get('big/object.bin', { start: 2_500_000, end: 2_599_999 }))!)).equals(bytes.subarray(2_500_000, 2_600_000))).toBe(true);
+    expect(sha256Hex(await readAll((await driver.get('big/object.bin'))!))).toBe(sha256Hex(bytes));
+  });
+
+  it('cancels the resumable session of a put that fails after some chunks, and nothing appears', async () => {
+    const driver = await freshDriver();
+    const before = (await gcs.requests()).length;
+    await expect(driver.put('broken.bin', failingStream(pattern(3 * MiB, 6), new Error('client went away')))).rejects.toThrow('client went away');
+    const sent = await requestsSince(before);
+    expect(sent.filter((r) => /^PUT \/upload\/.*Content-Range: bytes \d/.test(r)).length).toBeGreaterThan(0);
+    expect(sent.filter((r) => r.startsWith('DELETE /upload/'))).toHaveLength(1);
+    expect(await driver.head('broken.bin')).toBeUndefined();
+    // The digest is known only at the end: the chunks went up, the last one never did.
+    const bytes = pattern(3 * MiB, 7);
+    await expect(driver.put('mismatch.bin', Readable.from([bytes]), { sha256: sha256Hex('other') })).rejects.toMatchObject({ code: 'EINTEGRITY' });
+    await expect(driver.put('mismatch.bin', Readable.from([bytes]), { size: bytes.length - 1 })).rejects.toMatchObject({ code: 'EINTEGRITY' });
+    expect((await driver.list('')).keys).toEqual([]);
+  });
+
+  it('refuses a resumable create-only put of an existing key with EEXIST and keeps the object', async () => {
+    const driver = await freshDriver();
+    const first = pattern(2 * MiB, 8);
+    await driver.put('taken', Readable.from([first]), { createOnly: true });
+    await expect(driver.put('taken', Readable.from([pattern(2 * MiB, 9)]), { createOnly: true })).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(sha256Hex(await readAll((await driver.get('taken'))!))).toBe(sha256Hex(first));
+  });
+
+  it('moves a large object with several rewrite calls, continuing from each rewrite token', async () => {
+    const driver = await freshDriver();
+    const bytes = pattern(3 * MiB + 5, 10);
+    await driver.put('staging/x', Readable.from([bytes]));
+    const before = (await gcs.requests()).length;
+    await driver.move('staging/x', 'sha256/ab/x');
+    const rewrites = (await requestsSince(before)).filter((r) => r.includes('/rewriteTo/'));
+    // The server copies 1 MiB a call: four calls, the last three with the token.
+    expect(rewrites).toHaveLength(4);
+    expect(rewrites.slice(1).every((r) => r.includes('rewriteToken='))).toBe(true);
+    expect((await driver.list('')).keys).toEqual(['sha256/ab/x']);
+    expect(sha256Hex(await readAll((await driver.get('sha256/ab/x'))!))).toBe(sha256Hex(bytes));
+  });
+
+  it('keeps keys under its prefix and lists only those', async () => {
+    const bucket = await freshBucket();
+    const inside = createDriver(parseOptions(options(bucket, { prefix: 'one/' })));
+    const outside = createDriver(parseOptions(options(bucket)));
+    await inside.put('a', Readable.from([Buffer.from('1')]));
+    await outside.put('b', Readable.from([Buffer.from('2')]));
+    expect((await inside.list('')).keys).toEqual(['a']);
+    expect((await outside.list('')).keys).toEqual(['b', 'one/a']);
+  });
+
+  it('gives a V4 signed URL a plain client can download from, with the asked content type', async () => {
+    const driver = await freshDriver({ prefix: 'signed' });
+    await driver.put('dir/file name.txt', Readable.from([Buffer.from('signed bytes')]));
+    const url = await driver.presignedGetUrl('dir/file name.txt', 60, { contentType: 'application/x-test' });
+    expect(url).toMatch(/X-Goog-Algorithm=GOOG4-RSA-SHA256/);
+    expect(url).toMatch(/X-Goog-Expires=60&/);
+    const answer = await fetch(url!);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toBe('application/x-test');
+    expect(await answer.text()).toBe('signed bytes');
+    // A changed URL is refused: the server checks the signature.
+    expect((await fetch(url!.replace('file%20name', 'other'))).status).toBe(403);
+    // Capped by signedUrlTtl, and off at 0.
+    expect(await (await freshDriver({ signedUrlTtl: 30 })).presignedGetUrl('x', 600)).toMatch(/X-Goog-Expires=30&/);
+    expect(await (await freshDriver({ signedUrlTtl: 0 })).presignedGetUrl('x', 600)).toBeUndefined();
+  });
+
+  it('says at start when the bucket is missing, a permission is missing, or the credentials are refused', async () => {
+    await expect(gcsStorageDriverDefinition.create(options('no-such-bucket'), env)).rejects.toThrow(/bucket "no-such-bucket" at .* does not exist/);
+    const bucket = await freshBucket();
+    const readOnly = await gcs.addServiceAccount('reader', ['storage.objects.get', 'storage.objects.list']);
+    await expect(gcsStorageDriverDefinition.create(options(bucket, { credentials: readOnly.keyFile }), env)).rejects.toThrow(
+      /lack storage\.objects\.create, storage\.objects\.delete on bucket ".*"/,
+    );
+    // A key the server does not know (a deleted key, say).
+    const unknown = { ...account.keyFile, private_key: (await gcs.addServiceAccount('other')).keyFile['private_key']! };
+    await expect(gcsStorageDriverDefinition.create(options(bucket, { credentials: unknown }), env)).rejects.toThrow(/credentials were refused \(401/);
+    const driver = await gcsStorageDriverDefinition.create(options(bucket), env);
+    await driver.close?.();
+  });
+
+  it('validates its options, naming each problem', () => {
+    expect(() => parseOptions({})).toThrow(/"bucket" is required/);
+    expect(() => parseOptions({ bucket: 'Bad/Name', chunkSize: 1000, apiEndpoint: 'ftp://x', extra: 1, signedUrlTtl: -1, credentials: { private_key: 'k' }, anonymous: 'yes' })).toThrow(
+      /unknown option "extra".*"bucket" must be.*"credentials".*"apiEndpoint".*"anonymous".*"chunkSize".*"signedUrlTtl"/,
+    );
+    expect(() => parseOptions({ bucket: 'artifacts', chunkSize: 300_000 })).toThrow(/multiple of 262144/);
+    expect(() => parseOptions({ bucket: 'artifacts', anonymous: true })).toThrow(/"anonymous" is for an emulator/);
+    expect(parseOptions({ bucket: 'artifacts', prefix: 'reg' })).toMatchObject({ bucket: 'artifacts', prefix: 'reg/', chunkSize: 8 * MiB, resumableThreshold: 8 * MiB, signedUrlTtl: 3600, anonymous: false });
+    expect(parseOptions({ bucket: 'artifacts', credentials: JSON.stringify({ client_email: 'a@b', private_key: 'k' }) }).credentials).toEqual({ client_email: 'a@b', private_key: 'k' });
+  });
+});

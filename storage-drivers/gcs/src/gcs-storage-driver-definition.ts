@@ -1,0 +1,189 @@
+import { Storage, type StorageOptions } from '@google-cloud/storage';
+import type { ProviderEnvironment, StorageDriverDefinition } from '@registry-core/api';
+import { CHUNK_MULTIPLE, GcsStorageDriver, MAX_SIGNED_URL_SECONDS, reasonOf, statusOf } from './gcs-storage-driver.js';
+
+/** Id of this driver in the config (`storage.<name>.driver: gcs`). */
+export const GCS_STORAGE_DRIVER_ID = 'gcs';
+
+const MiB = 1024 * 1024;
+
+/** A service-account key (the JSON of a key file), as given inline. */
+export interface GcsCredentials {
+  readonly client_email: string;
+  readonly private_key: string;
+  readonly [field: string]: unknown;
+}
+
+/** The driver's config block, checked. */
+export interface GcsConfig {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly projectId?: string;
+  readonly keyFilename?: string;
+  readonly credentials?: GcsCredentials;
+  readonly apiEndpoint?: string;
+  readonly anonymous: boolean;
+  readonly selfSignedJwt: boolean;
+  readonly chunkSize: number;
+  readonly resumableThreshold: number;
+  readonly signedUrlTtl: number;
+}
+
+const KNOWN = ['bucket', 'prefix', 'projectId', 'keyFilename', 'credentials', 'apiEndpoint', 'anonymous', 'selfSignedJwt', 'chunkSize', 'resumableThreshold', 'signedUrlTtl'];
+
+/** Bucket names: 3-63 characters (222 with dots), lower-case letters, digits, `-`, `_`, `.`. */
+const BUCKET_NAME = /^(?=.{3,222}$)[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
+
+/** Check the driver's config block; every problem is named with its key. */
+export function parseOptions(options: Readonly<Record<string, unknown>>): GcsConfig {
+  const problems: string[] = [];
+  for (const key of Object.keys(options)) if (!KNOWN.includes(key)) problems.push(`unknown option "${key}"`);
+  const string = (key: string): string | undefined => {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      problems.push(`"${key}" must be a non-empty string`);
+      return undefined;
+    }
+    return value as string | undefined;
+  };
+  const integer = (key: string, fallback: number, min: number, max: number, what: string): number => {
+    const value = options[key] ?? fallback;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) problems.push(`"${key}" must be ${what}`);
+    return value as number;
+  };
+  const boolean = (key: string): boolean => {
+    const value = options[key] ?? false;
+    if (typeof value !== 'boolean') problems.push(`"${key}" must be true or false`);
+    return value === true;
+  };
+
+  const bucket = string('bucket');
+  if (options['bucket'] === undefined) problems.push('"bucket" is required');
+  else if (bucket !== undefined && (!BUCKET_NAME.test(bucket) || bucket.split('.').some((part) => part.length > 63) || bucket.startsWith('goog'))) {
+    problems.push('"bucket" must be a GCS bucket name (3-63 lower-case letters, digits, "-", "_", "." ; no "/")');
+  }
+  let prefix = string('prefix') ?? '';
+  if (prefix.startsWith('/') || prefix.split('/').some((s, i, all) => (s === '' && i < all.length - 1) || s === '.' || s === '..') || /[\r\n\\]/.test(prefix)) {
+    problems.push('"prefix" must be a relative key prefix such as "registry/" (no leading "/", no empty, "." or ".." segments)');
+  }
+  if (prefix !== '' && !prefix.endsWith('/')) prefix = `${prefix}/`;
+  const projectId = string('projectId');
+  const keyFilename = string('keyFilename');
+  let credentials: GcsCredentials | undefined;
+  const rawCredentials = options['credentials'];
+  if (rawCredentials !== undefined) {
+    let value: unknown = rawCredentials;
+    if (typeof value === 'string') {
+      try {
+        value = JSON.parse(value);
+      } catch {
+        value = undefined;
+      }
+    }
+    const record = value as Record<string, unknown> | undefined;
+    if (record === null || typeof record !== 'object' || typeof record['client_email'] !== 'string' || typeof record['private_key'] !== 'string') {
+      problems.push('"credentials" must be a service-account key (an object, or its JSON text, with "client_email" and "private_key")');
+    } else {
+      credentials = record as GcsCredentials;
+    }
+  }
+  if (keyFilename !== undefined && rawCredentials !== undefined) problems.push('give "keyFilename" or "credentials", not both');
+  const apiEndpoint = string('apiEndpoint');
+  if (apiEndpoint !== undefined) {
+    let ok = false;
+    try {
+      ok = /^https?:$/.test(new URL(apiEndpoint).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.push('"apiEndpoint" must be an http(s) URL such as https://storage.googleapis.com');
+  }
+  const anonymous = boolean('anonymous');
+  if (anonymous && (keyFilename !== undefined || rawCredentials !== undefined)) problems.push('"anonymous" sends no credentials: drop "keyFilename" and "credentials"');
+  if (anonymous && apiEndpoint === undefined) problems.push('"anonymous" is for an emulator at "apiEndpoint" (GCS itself refuses anonymous writes)');
+  const selfSignedJwt = boolean('selfSignedJwt');
+  if (selfSignedJwt && keyFilename === undefined && rawCredentials === undefined) problems.push('"selfSignedJwt" needs a service-account key ("keyFilename" or "credentials")');
+  const chunkSize = integer('chunkSize', 8 * MiB, CHUNK_MULTIPLE, 1024 * MiB, 'a multiple of 262144 (256 KiB) bytes from 256 KiB to 1 GiB');
+  if (Number.isSafeInteger(chunkSize) && chunkSize % CHUNK_MULTIPLE !== 0) problems.push('"chunkSize" must be a multiple of 262144 (256 KiB)');
+  const resumableThreshold = integer('resumableThreshold', 8 * MiB, 0, 64 * MiB, 'an integer number of bytes from 0 to 64 MiB');
+  const signedUrlTtl = integer('signedUrlTtl', 3600, 0, MAX_SIGNED_URL_SECONDS, `an integer number of seconds from 0 (off) to ${MAX_SIGNED_URL_SECONDS} (7 days)`);
+  if (problems.length > 0) throw new TypeError(`storage driver "gcs": ${problems.join('; ')}`);
+  return {
+    bucket: bucket!,
+    prefix,
+    ...(projectId !== undefined ? { projectId } : {}),
+    ...(keyFilename !== undefined ? { keyFilename } : {}),
+    ...(credentials !== undefined ? { credentials } : {}),
+    ...(apiEndpoint !== undefined ? { apiEndpoint } : {}),
+    anonymous,
+    selfSignedJwt,
+    chunkSize,
+    resumableThreshold,
+    signedUrlTtl,
+  };
+}
+
+/** A driver over the configured bucket (not checked: see the definition's create). */
+export function createDriver(config: GcsConfig): GcsStorageDriver {
+  const options: StorageOptions = {
+    ...(config.projectId !== undefined ? { projectId: config.projectId } : {}),
+    ...(config.keyFilename !== undefined ? { keyFilename: config.keyFilename } : {}),
+    ...(config.credentials !== undefined ? { credentials: config.credentials as StorageOptions['credentials'] } : {}),
+    // Without useAuthWithCustomEndpoint the SDK sends no credentials to any endpoint but
+    // Google's own; a private endpoint (Private Service Connect) needs them.
+    ...(config.apiEndpoint !== undefined ? { apiEndpoint: config.apiEndpoint, useAuthWithCustomEndpoint: !config.anonymous } : {}),
+  };
+  const storage = new Storage(options);
+  // AIP-4111: the key signs its own access tokens (JWTs with the scopes); no call to
+  // Google's token endpoint. GoogleAuth hands this flag to the service-account client.
+  if (config.selfSignedJwt) (storage.authClient as unknown as { useJWTAccessWithScope: boolean }).useJWTAccessWithScope = true;
+  return new GcsStorageDriver({
+    storage,
+    bucket: config.bucket,
+    prefix: config.prefix,
+    chunkSize: config.chunkSize,
+    resumableThreshold: config.resumableThreshold,
+    signedUrlTtl: config.signedUrlTtl,
+  });
+}
+
+/** Turn the start check's failure into a message that says what to fix. */
+export function explainStartError(config: GcsConfig, error: unknown): Error {
+  const where = `bucket "${config.bucket}"${config.apiEndpoint ? ` at ${config.apiEndpoint}` : ''}`;
+  const status = statusOf(error);
+  const detail = (error as Error)?.message ?? String(error);
+  let message: string;
+  if (status === 404) message = `${where} does not exist`;
+  else if (status === 401) message = `${where}: the credentials were refused (401 ${reasonOf(error) ?? ''}): check "keyFilename"/"credentials" or Application Default Credentials`;
+  else if (status === 403) message = `${where}: access was refused (403): the account cannot even test its permissions on the bucket (${detail})`;
+  else if (/default credentials|Could not load the default credentials|Could not refresh access token|ENOENT.*json/i.test(detail)) {
+    message = `${where}: no credentials: set "keyFilename" (a service-account key file) or "credentials", or run with Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, the metadata server, workload identity) (${detail})`;
+  } else message = `cannot reach ${where}: ${detail}`;
+  return new Error(`storage driver "gcs": ${message}`, { cause: error });
+}
+
+/** Build the driver and check at start that the bucket exists and the credentials may use it. */
+export async function startDriver(options: Readonly<Record<string, unknown>>, env: ProviderEnvironment): Promise<GcsStorageDriver> {
+  const config = parseOptions(options);
+  const driver = createDriver(config);
+  let missing: string[];
+  try {
+    missing = await driver.missingPermissions();
+  } catch (error) {
+    await driver.close();
+    throw explainStartError(config, error);
+  }
+  if (missing.length > 0) {
+    await driver.close();
+    throw new Error(
+      `storage driver "gcs": the credentials lack ${missing.join(', ')} on bucket "${config.bucket}": grant them (the "Storage Object User" role, roles/storage.objectUser, holds all four)`,
+    );
+  }
+  env.logger.debug('gcs storage ready', { bucket: config.bucket, prefix: config.prefix, endpoint: config.apiEndpoint ?? 'google' });
+  return driver;
+}
+
+export const gcsStorageDriverDefinition: StorageDriverDefinition = {
+  id: GCS_STORAGE_DRIVER_ID,
+  create: startDriver,
+};
