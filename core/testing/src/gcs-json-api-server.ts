@@ -43,6 +43,12 @@ export interface TestGcs {
    * bucket (default: storage.objects.create, get, list, delete).
    */
   addServiceAccount(name: string, permissions?: readonly string[]): Promise<GcsServiceAccount>;
+  /**
+   * Faults a test cannot otherwise provoke: flip the first byte of a stored object (a store
+   * that rots), or of the next `n` resumable uploads as they are finalized (bytes changed on
+   * the way: the object then has the hashes of what was stored, not of what was sent).
+   */
+  corrupt(target: { bucket: string; name: string } | { nextUploads: number }): Promise<void>;
   /** Requests the server answered, as `METHOD path?query` and the Content-Range if any (for checks on what the SDK sent). */
   requests(): Promise<string[]>;
   stop(): Promise<void>;
@@ -111,6 +117,7 @@ export async function startGcsJsonApiServer(options: { rewriteBytesPerCall?: num
       };
     },
     requests: () => call({ requests: true }),
+    corrupt: (target) => call({ corrupt: target }),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -225,9 +232,42 @@ function runServer(): void {
   const nextGeneration = () => String(++generationCounter);
   let port = 0;
 
-  process.on('message', (message: { id: number; createBucket?: string; addAccount?: { email: string; keyId: string; publicKey: string; permissions: string[] }; requests?: boolean }) => {
+  let corruptUploads = 0;
+  const flipFirstByte = async (file: string) => {
+    const handle = await open(file, 'r+');
+    try {
+      const byte = Buffer.alloc(1);
+      await handle.read(byte, 0, 1, 0);
+      byte[0] = byte[0]! ^ 0xff;
+      await handle.write(byte, 0, 1, 0);
+    } finally {
+      await handle.close();
+    }
+  };
+  /** crc32c and md5 of a file, read again. */
+  const hashFile = async (file: string) => {
+    const crc = new Crc32c();
+    const md5 = createHash('md5');
+    for await (const chunk of createReadStream(file)) {
+      crc.update(chunk as Buffer);
+      md5.update(chunk as Buffer);
+    }
+    return { crc: crc.base64(), md5: md5.digest('base64') };
+  };
+
+  process.on('message', (message: { id: number; createBucket?: string; addAccount?: { email: string; keyId: string; publicKey: string; permissions: string[] }; requests?: boolean; corrupt?: { bucket?: string; name?: string; nextUploads?: number } }) => {
     const reply = (value?: unknown) => process.send!({ id: message.id, value });
-    if (message.createBucket !== undefined) {
+    if (message.corrupt) {
+      const { bucket, name, nextUploads } = message.corrupt;
+      if (nextUploads !== undefined) {
+        corruptUploads = nextUploads;
+        reply();
+      } else {
+        const object = buckets.get(bucket!)?.get(name!);
+        if (!object) process.send!({ id: message.id, error: `no object ${bucket}/${name}` });
+        else flipFirstByte(object.file).then(() => reply(), (error: Error) => process.send!({ id: message.id, error: error.message }));
+      }
+    } else if (message.createBucket !== undefined) {
       if (!buckets.has(message.createBucket)) buckets.set(message.createBucket, new Map());
       reply();
     } else if (message.addAccount) {
@@ -816,8 +856,13 @@ function runServer(): void {
   }
 
   async function finalize(req: IncomingMessage, res: ServerResponse, session: UploadSession): Promise<void> {
-    const crc = session.crc.base64();
-    const md5 = session.md5.copy().digest('base64');
+    let crc = session.crc.base64();
+    let md5 = session.md5.copy().digest('base64');
+    if (corruptUploads > 0 && (await stat(session.file)).size > 0) {
+      corruptUploads--;
+      await flipFirstByte(session.file);
+      ({ crc, md5 } = await hashFile(session.file));
+    }
     checkHashes(crc, md5, { ...(session.expectedCrc32c ? { crc32c: session.expectedCrc32c } : {}), ...(session.expectedMd5 ? { md5: session.expectedMd5 } : {}), ...goog_hash(req.headers['x-goog-hash']) });
     const size = (await stat(session.file)).size;
     const staged = `${session.file}.final`;

@@ -146,6 +146,27 @@ describe('GCS driver against the GCS JSON API test server', () => {
     expect(sha256Hex(await readAll((await driver.get('sha256/ab/x'))!))).toBe(sha256Hex(bytes));
   });
 
+  it('fails a whole-object read whose bytes do not match the crc32c GCS states', async () => {
+    const bucket = await freshBucket();
+    const driver = createDriver(parseOptions(options(bucket)));
+    const bytes = pattern(100_000, 11);
+    await driver.put('rotten', Readable.from([bytes]));
+    await gcs.corrupt({ bucket, name: 'rotten' });
+    await expect(readAll((await driver.get('rotten'))!)).rejects.toThrow(/did not match/);
+    // A range cannot be checked: its bytes come as stored.
+    expect((await readAll((await driver.get('rotten', { start: 1 }))!)).equals(bytes.subarray(1))).toBe(true);
+  });
+
+  it('fails a resumable put when GCS stored other bytes than were sent, and removes only that generation', async () => {
+    const driver = await freshDriver();
+    const bytes = pattern(2 * MiB, 12);
+    await gcs.corrupt({ nextUploads: 1 });
+    await expect(driver.put('changed', Readable.from([bytes]))).rejects.toMatchObject({ code: 'EINTEGRITY', message: expect.stringMatching(/crc32c/) });
+    expect(await driver.head('changed')).toBeUndefined();
+    await driver.put('changed', Readable.from([bytes]));
+    expect(sha256Hex(await readAll((await driver.get('changed'))!))).toBe(sha256Hex(bytes));
+  });
+
   it('keeps keys under its prefix and lists only those', async () => {
     const bucket = await freshBucket();
     const inside = createDriver(parseOptions(options(bucket, { prefix: 'one/' })));
