@@ -6,6 +6,7 @@ export {
   hashStream,
   garbageCollector,
   MemoryWatch,
+  pseudoRandomBytes,
   readAll,
   sha256Hex,
   slowStream,

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Logger } from '@registry-core/api';
-import { describeStorageDriverConformance, failingStream, readAll, sha256Hex, startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from '@registry-core/testing';
+import { describeStorageDriverConformance, failingStream, pseudoRandomBytes, readAll, sha256Hex, startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDriver, gcsStorageDriverDefinition, parseOptions } from './index.js';
 
@@ -72,15 +72,7 @@ if (realBucket) {
 const logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return logger; } } as unknown as Logger;
 const env = { configDir: '/', dataDir: '/', logger };
 
-function pattern(size: number, seed: number): Buffer {
-  const bytes = Buffer.alloc(size);
-  let x = seed * 2654435761 + 1;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
-}
+const pattern = pseudoRandomBytes;
 
 /** The requests the server answered since `from`, as `METHOD path?query`. */
 async function requestsSince(from: number): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { Storage, type StorageOptions } from '@google-cloud/storage';
-import type { ProviderEnvironment, StorageDriverDefinition } from '@registry-core/api';
+import { checkDriverOptions, type ProviderEnvironment, type StorageDriverDefinition } from '@registry-core/api';
 import { CHUNK_MULTIPLE, GcsStorageDriver, MAX_SIGNED_URL_SECONDS, reasonOf, statusOf } from './gcs-storage-driver.js';
 
 /** Id of this driver in the config (`storage.<name>.driver: gcs`). */
@@ -36,37 +36,15 @@ const BUCKET_NAME = /^(?=.{3,222}$)[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
 
 /** Check the driver's config block; every problem is named with its key. */
 export function parseOptions(options: Readonly<Record<string, unknown>>): GcsConfig {
-  const problems: string[] = [];
-  for (const key of Object.keys(options)) if (!KNOWN.includes(key)) problems.push(`unknown option "${key}"`);
-  const string = (key: string): string | undefined => {
-    const value = options[key];
-    if (value !== undefined && (typeof value !== 'string' || value === '')) {
-      problems.push(`"${key}" must be a non-empty string`);
-      return undefined;
-    }
-    return value as string | undefined;
-  };
-  const integer = (key: string, fallback: number, min: number, max: number, what: string): number => {
-    const value = options[key] ?? fallback;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) problems.push(`"${key}" must be ${what}`);
-    return value as number;
-  };
-  const boolean = (key: string): boolean => {
-    const value = options[key] ?? false;
-    if (typeof value !== 'boolean') problems.push(`"${key}" must be true or false`);
-    return value === true;
-  };
+  const check = checkDriverOptions(GCS_STORAGE_DRIVER_ID, options, KNOWN);
+  const { problems, string, integer, boolean } = check;
 
   const bucket = string('bucket');
   if (options['bucket'] === undefined) problems.push('"bucket" is required');
   else if (bucket !== undefined && (!BUCKET_NAME.test(bucket) || bucket.split('.').some((part) => part.length > 63) || bucket.startsWith('goog'))) {
     problems.push('"bucket" must be a GCS bucket name (3-63 lower-case letters, digits, "-", "_", "." ; no "/")');
   }
-  let prefix = string('prefix') ?? '';
-  if (prefix.startsWith('/') || prefix.split('/').some((s, i, all) => (s === '' && i < all.length - 1) || s === '.' || s === '..') || /[\r\n\\]/.test(prefix)) {
-    problems.push('"prefix" must be a relative key prefix such as "registry/" (no leading "/", no empty, "." or ".." segments)');
-  }
-  if (prefix !== '' && !prefix.endsWith('/')) prefix = `${prefix}/`;
+  const prefix = check.prefix();
   const projectId = string('projectId');
   const keyFilename = string('keyFilename');
   let credentials: GcsCredentials | undefined;
@@ -88,26 +66,17 @@ export function parseOptions(options: Readonly<Record<string, unknown>>): GcsCon
     }
   }
   if (keyFilename !== undefined && rawCredentials !== undefined) problems.push('give "keyFilename" or "credentials", not both');
-  const apiEndpoint = string('apiEndpoint');
-  if (apiEndpoint !== undefined) {
-    let ok = false;
-    try {
-      ok = /^https?:$/.test(new URL(apiEndpoint).protocol);
-    } catch {
-      ok = false;
-    }
-    if (!ok) problems.push('"apiEndpoint" must be an http(s) URL such as https://storage.googleapis.com');
-  }
-  const anonymous = boolean('anonymous');
+  const apiEndpoint = check.url('apiEndpoint', 'https://storage.googleapis.com');
+  const anonymous = boolean('anonymous', false) === true;
   if (anonymous && (keyFilename !== undefined || rawCredentials !== undefined)) problems.push('"anonymous" sends no credentials: drop "keyFilename" and "credentials"');
   if (anonymous && apiEndpoint === undefined) problems.push('"anonymous" is for an emulator at "apiEndpoint" (GCS itself refuses anonymous writes)');
-  const selfSignedJwt = boolean('selfSignedJwt');
+  const selfSignedJwt = boolean('selfSignedJwt', false) === true;
   if (selfSignedJwt && keyFilename === undefined && rawCredentials === undefined) problems.push('"selfSignedJwt" needs a service-account key ("keyFilename" or "credentials")');
   const chunkSize = integer('chunkSize', 8 * MiB, CHUNK_MULTIPLE, 1024 * MiB, 'a multiple of 262144 (256 KiB) bytes from 256 KiB to 1 GiB');
   if (Number.isSafeInteger(chunkSize) && chunkSize % CHUNK_MULTIPLE !== 0) problems.push('"chunkSize" must be a multiple of 262144 (256 KiB)');
   const resumableThreshold = integer('resumableThreshold', 8 * MiB, 0, 64 * MiB, 'an integer number of bytes from 0 to 64 MiB');
   const signedUrlTtl = integer('signedUrlTtl', 3600, 0, MAX_SIGNED_URL_SECONDS, `an integer number of seconds from 0 (off) to ${MAX_SIGNED_URL_SECONDS} (7 days)`);
-  if (problems.length > 0) throw new TypeError(`storage driver "gcs": ${problems.join('; ')}`);
+  check.done();
   return {
     bucket: bucket!,
     prefix,
