@@ -49,6 +49,8 @@ export interface TestGcs {
    * the way: the object then has the hashes of what was stored, not of what was sent).
    */
   corrupt(target: { bucket: string; name: string } | { nextUploads: number }): Promise<void>;
+  /** Answer the next `n` resumable chunk requests 503 after reading them, keeping none of their bytes. */
+  failChunks(n: number): Promise<void>;
   /** Requests the server answered, as `METHOD path?query` and the Content-Range if any (for checks on what the SDK sent). */
   requests(): Promise<string[]>;
   stop(): Promise<void>;
@@ -118,6 +120,7 @@ export async function startGcsJsonApiServer(options: { rewriteBytesPerCall?: num
     },
     requests: () => call({ requests: true }),
     corrupt: (target) => call({ corrupt: target }),
+    failChunks: (n) => call({ failChunks: n }),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -233,6 +236,7 @@ function runServer(): void {
   let port = 0;
 
   let corruptUploads = 0;
+  let failChunks = 0;
   const flipFirstByte = async (file: string) => {
     const handle = await open(file, 'r+');
     try {
@@ -255,9 +259,12 @@ function runServer(): void {
     return { crc: crc.base64(), md5: md5.digest('base64') };
   };
 
-  process.on('message', (message: { id: number; createBucket?: string; addAccount?: { email: string; keyId: string; publicKey: string; permissions: string[] }; requests?: boolean; corrupt?: { bucket?: string; name?: string; nextUploads?: number } }) => {
+  process.on('message', (message: { id: number; createBucket?: string; addAccount?: { email: string; keyId: string; publicKey: string; permissions: string[] }; requests?: boolean; corrupt?: { bucket?: string; name?: string; nextUploads?: number }; failChunks?: number }) => {
     const reply = (value?: unknown) => process.send!({ id: message.id, value });
-    if (message.corrupt) {
+    if (message.failChunks !== undefined) {
+      failChunks = message.failChunks;
+      reply();
+    } else if (message.corrupt) {
       const { bucket, name, nextUploads } = message.corrupt;
       if (nextUploads !== undefined) {
         corruptUploads = nextUploads;
@@ -816,6 +823,11 @@ function runServer(): void {
     const final = total !== undefined && last + 1 === total;
     if (!final && length % CHUNK_MULTIPLE !== 0) throw new HttpError(400, 'invalid', `A chunk that is not the last must be a multiple of 256 KiB (got ${length} bytes)`);
     if (req.headers['content-length'] !== undefined && Number(req.headers['content-length']) !== length) throw new HttpError(400, 'invalid', 'Content-Length differs from Content-Range');
+    if (failChunks > 0) {
+      failChunks--;
+      for await (const _ of req) void _;
+      throw new HttpError(503, 'backendError', 'Backend Error (a fault the test asked for)');
+    }
     session.state = 'busy';
     // Hashes advance on copies, so a chunk cut short leaves the session as it was.
     const crc = session.crc.copy();

@@ -101,6 +101,19 @@ describe('GCS driver against the GCS JSON API test server', () => {
     expect(sha256Hex(await readAll((await driver.get('big/object.bin'))!))).toBe(sha256Hex(bytes));
   });
 
+  it('resumes a resumable upload from what the server persisted after a failed chunk', async () => {
+    const driver = await freshDriver();
+    const bytes = pattern(3 * MiB, 13);
+    await gcs.failChunks(1);
+    const before = (await gcs.requests()).length;
+    await driver.put('resumed', Readable.from([bytes]), { sha256: sha256Hex(bytes) });
+    const sent = (await requestsSince(before)).map((r) => /Content-Range: (.*)\)$/.exec(r)?.[1]).filter((r) => r !== undefined);
+    // The SDK asks where the new session stands; the first chunk fails (503); it asks
+    // again and sends that chunk again.
+    expect(sent.slice(0, 4)).toEqual(['bytes */*', `bytes 0-${MiB - 1}/*`, 'bytes */*', `bytes 0-${MiB - 1}/*`]);
+    expect(sha256Hex(await readAll((await driver.get('resumed'))!))).toBe(sha256Hex(bytes));
+  });
+
   it('cancels the resumable session of a put that fails after some chunks, and nothing appears', async () => {
     const driver = await freshDriver();
     const before = (await gcs.requests()).length;

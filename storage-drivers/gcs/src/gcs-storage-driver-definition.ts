@@ -1,4 +1,4 @@
-import { Storage, type StorageOptions } from '@google-cloud/storage';
+import { IdempotencyStrategy, Storage, type StorageOptions } from '@google-cloud/storage';
 import { checkDriverOptions, type ProviderEnvironment, type StorageDriverDefinition } from '@registry-core/api';
 import { CHUNK_MULTIPLE, GcsStorageDriver, MAX_SIGNED_URL_SECONDS, reasonOf, statusOf } from './gcs-storage-driver.js';
 
@@ -95,6 +95,10 @@ export function parseOptions(options: Readonly<Record<string, unknown>>): GcsCon
 /** A driver over the configured bucket (not checked: see the definition's create). */
 export function createDriver(config: GcsConfig): GcsStorageDriver {
   const options: StorageOptions = {
+    // Every write replaces a whole object with bytes checked before they are sent, and a
+    // resumable session resumes from what GCS persisted: retrying is safe. (The SDK's
+    // default retries writes only when they carry a precondition.)
+    retryOptions: { idempotencyStrategy: IdempotencyStrategy.RetryAlways },
     ...(config.projectId !== undefined ? { projectId: config.projectId } : {}),
     ...(config.keyFilename !== undefined ? { keyFilename: config.keyFilename } : {}),
     ...(config.credentials !== undefined ? { credentials: config.credentials as StorageOptions['credentials'] } : {}),
