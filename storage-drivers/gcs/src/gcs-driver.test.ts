@@ -86,6 +86,8 @@ describe('GCS driver against the GCS JSON API test server', () => {
     await driver.put('small', Readable.from([Buffer.from('tiny')]));
     const small = await requestsSince(before);
     expect(small.filter((r) => r.startsWith('POST /upload/'))).toEqual([expect.stringContaining('uploadType=multipart')]);
+    // GCS answers a range past the end 416: an empty stream.
+    expect((await readAll((await driver.get('small', { start: 10 }))!)).length).toBe(0);
 
     const size = 3 * MiB + 12_345;
     const bytes = pattern(size, 5);
