@@ -1,6 +1,6 @@
-import { createHash, createSign } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from './gcs-json-api-server.js';
+import { serviceAccountToken, startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from './gcs-json-api-server.js';
 
 // The test server refuses what GCS refuses, so a driver that passes against it does not
 // lean on leniency. These requests are written by hand from the JSON API reference.
@@ -16,22 +16,7 @@ afterAll(async () => {
   await gcs?.stop();
 });
 
-/** A self-signed service-account JWT, as google-auth-library makes one. */
-function token(keyFile: Record<string, string>, claims: Record<string, unknown> = {}): string {
-  const now = Math.floor(Date.now() / 1000);
-  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const body = `${b64({ alg: 'RS256', typ: 'JWT', kid: keyFile['private_key_id'] })}.${b64({
-    iss: keyFile['client_email'],
-    sub: keyFile['client_email'],
-    scope: 'https://www.googleapis.com/auth/devstorage.full_control',
-    iat: now,
-    exp: now + 3600,
-    ...claims,
-  })}`;
-  return `${body}.${createSign('sha256').update(body).sign(keyFile['private_key']!, 'base64url')}`;
-}
-
-const auth = (claims?: Record<string, unknown>) => ({ authorization: `Bearer ${token(account.keyFile, claims)}` });
+const auth = (claims?: Record<string, unknown>) => ({ authorization: `Bearer ${serviceAccountToken(account.keyFile, claims)}` });
 
 function multipart(metadata: unknown, media: Buffer): { body: Buffer; type: string } {
   const boundary = 'b0undary';
@@ -48,7 +33,7 @@ describe('GCS JSON API test server', () => {
     const list = `${gcs.endpoint}/storage/v1/b/strict/o`;
     expect((await fetch(list)).status).toBe(401);
     expect((await fetch(list, { headers: auth({ exp: Math.floor(Date.now() / 1000) - 10 }) })).status).toBe(401);
-    const forged = token(account.keyFile).replace(/\.[^.]+$/, '.AAAA');
+    const forged = serviceAccountToken(account.keyFile).replace(/\.[^.]+$/, '.AAAA');
     expect((await fetch(list, { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401);
     expect((await fetch(list, { headers: auth({ iss: 'nobody@x.iam.gserviceaccount.com', sub: 'nobody@x.iam.gserviceaccount.com' }) })).status).toBe(401);
     expect((await fetch(list, { headers: auth() })).status).toBe(200);

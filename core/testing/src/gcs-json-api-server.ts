@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, createSign, generateKeyPairSync, randomBytes, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { copyFile, open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -59,6 +59,25 @@ export interface TestGcs {
 export const OBJECT_PERMISSIONS = ['storage.objects.create', 'storage.objects.get', 'storage.objects.list', 'storage.objects.delete'] as const;
 
 const PROJECT = 'registry-core-test';
+
+/**
+ * An access token for the test server: a JWT the service account signs itself (RS256, the
+ * storage scope, an hour), as google-auth-library makes with `useJWTAccessWithScope`.
+ * `claims` override the defaults (to make expired or foreign tokens).
+ */
+export function serviceAccountToken(keyFile: Readonly<Record<string, string>>, claims: Record<string, unknown> = {}): string {
+  const now = Math.floor(Date.now() / 1000);
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const body = `${b64({ alg: 'RS256', typ: 'JWT', kid: keyFile['private_key_id'] })}.${b64({
+    iss: keyFile['client_email'],
+    sub: keyFile['client_email'],
+    scope: 'https://www.googleapis.com/auth/devstorage.full_control',
+    iat: now,
+    exp: now + 3600,
+    ...claims,
+  })}`;
+  return `${body}.${createSign('sha256').update(body).sign(keyFile['private_key']!, 'base64url')}`;
+}
 
 /**
  * Start the server (this module run as a child process) on a free loopback port with its

@@ -1,6 +1,9 @@
+import { createSign } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Logger } from '@registry-core/api';
-import { describeStorageDriverConformance, failingStream, pseudoRandomBytes, readAll, sha256Hex, startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from '@registry-core/testing';
+import { describeStorageDriverConformance, failingStream, pseudoRandomBytes, readAll, serviceAccountToken, sha256Hex, startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDriver, gcsStorageDriverDefinition, parseOptions } from './index.js';
 
@@ -199,6 +202,57 @@ describe('GCS driver against the GCS JSON API test server', () => {
     // Capped by signedUrlTtl, and off at 0.
     expect(await (await freshDriver({ signedUrlTtl: 30 })).presignedGetUrl('x', 600)).toMatch(/X-Goog-Expires=30&/);
     expect(await (await freshDriver({ signedUrlTtl: 0 })).presignedGetUrl('x', 600)).toBeUndefined();
+  });
+
+  it('runs on Application Default Credentials from the metadata server and signs URLs through IAM signBlob', async () => {
+    // A fixture GCE metadata server (tokens, the account's email) and IAM Credentials API
+    // (signBlob, with the account's key). Its tokens are JWTs the test server can check.
+    const robot = await gcs.addServiceAccount('robot');
+    const seen: string[] = [];
+    const fixture = createServer(async (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      seen.push(`${req.method} ${url.pathname}`);
+      const send = (status: number, body: unknown, type = 'application/json') => {
+        res.writeHead(status, { 'content-type': type, 'metadata-flavor': 'Google' });
+        res.end(typeof body === 'string' ? body : JSON.stringify(body));
+      };
+      if (url.pathname.startsWith('/computeMetadata/v1/')) {
+        if (req.headers['metadata-flavor'] !== 'Google') return send(403, 'Missing Metadata-Flavor header', 'text/plain');
+        const property = url.pathname.slice('/computeMetadata/v1/'.length);
+        if (property === 'instance/service-accounts/default/token') return send(200, { access_token: serviceAccountToken(robot.keyFile), expires_in: 3599, token_type: 'Bearer' });
+        if (property === 'instance/service-accounts/' || property === 'instance/service-accounts') return send(200, { default: { email: robot.email, aliases: ['default'], scopes: ['https://www.googleapis.com/auth/cloud-platform'] } });
+        if (property === 'instance/service-accounts/default/email') return send(200, robot.email, 'text/plain');
+        if (property === 'project/project-id') return send(200, gcs.projectId, 'text/plain');
+        return send(404, 'not found', 'text/plain');
+      }
+      const sign = /^\/iam\/(.+):signBlob$/.exec(url.pathname);
+      if (sign && req.method === 'POST' && decodeURIComponent(sign[1]!) === robot.email && /^Bearer ./.test(req.headers.authorization ?? '')) {
+        let body = '';
+        for await (const chunk of req) body += chunk;
+        const payload = Buffer.from((JSON.parse(body) as { payload: string }).payload, 'base64');
+        return send(200, { keyId: robot.keyFile['private_key_id'], signedBlob: createSign('sha256').update(payload).sign(robot.keyFile['private_key']!, 'base64') });
+      }
+      return send(404, { error: { code: 404, message: 'not found' } });
+    });
+    await new Promise<void>((resolve) => fixture.listen(0, '127.0.0.1', resolve));
+    const fixtureHost = `127.0.0.1:${(fixture.address() as AddressInfo).port}`;
+    const saved = { ...process.env };
+    Object.assign(process.env, { GCE_METADATA_HOST: fixtureHost, METADATA_SERVER_DETECTION: 'assume-present' });
+    delete process.env['GOOGLE_APPLICATION_CREDENTIALS'];
+    try {
+      const bucket = await freshBucket();
+      const driver = await gcsStorageDriverDefinition.create({ bucket, apiEndpoint: gcs.endpoint, signingEndpoint: `http://${fixtureHost}/iam/` }, env);
+      await driver.put('adc/file.txt', Readable.from([Buffer.from('through the metadata server')]));
+      expect((await readAll((await driver.get('adc/file.txt'))!)).toString()).toBe('through the metadata server');
+      const url = await driver.presignedGetUrl!('adc/file.txt', 60);
+      expect(url).toContain(`X-Goog-Credential=${encodeURIComponent(robot.email)}`);
+      expect(await (await fetch(url!)).text()).toBe('through the metadata server');
+      expect(seen).toContain('GET /computeMetadata/v1/instance/service-accounts/default/token');
+      expect(seen).toContain(`POST /iam/${robot.email}:signBlob`);
+    } finally {
+      process.env = saved;
+      await new Promise((resolve) => fixture.close(resolve));
+    }
   });
 
   it('says at start when the bucket is missing, a permission is missing, or the credentials are refused', async () => {

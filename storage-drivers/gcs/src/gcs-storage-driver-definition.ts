@@ -22,6 +22,8 @@ export interface GcsConfig {
   readonly keyFilename?: string;
   readonly credentials?: GcsCredentials;
   readonly apiEndpoint?: string;
+  /** Where IAM signBlob is asked when the credentials hold no key (default: Google's IAM Credentials API). */
+  readonly signingEndpoint?: string;
   readonly anonymous: boolean;
   readonly selfSignedJwt: boolean;
   readonly chunkSize: number;
@@ -29,7 +31,7 @@ export interface GcsConfig {
   readonly signedUrlTtl: number;
 }
 
-const KNOWN = ['bucket', 'prefix', 'projectId', 'keyFilename', 'credentials', 'apiEndpoint', 'anonymous', 'selfSignedJwt', 'chunkSize', 'resumableThreshold', 'signedUrlTtl'];
+const KNOWN = ['bucket', 'prefix', 'projectId', 'keyFilename', 'credentials', 'apiEndpoint', 'signingEndpoint', 'anonymous', 'selfSignedJwt', 'chunkSize', 'resumableThreshold', 'signedUrlTtl'];
 
 /** Bucket names: 3-63 characters (222 with dots), lower-case letters, digits, `-`, `_`, `.`. */
 const BUCKET_NAME = /^(?=.{3,222}$)[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
@@ -67,6 +69,8 @@ export function parseOptions(options: Readonly<Record<string, unknown>>): GcsCon
   }
   if (keyFilename !== undefined && rawCredentials !== undefined) problems.push('give "keyFilename" or "credentials", not both');
   const apiEndpoint = check.url('apiEndpoint', 'https://storage.googleapis.com');
+  let signingEndpoint = check.url('signingEndpoint', 'https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/');
+  if (signingEndpoint !== undefined && !signingEndpoint.endsWith('/')) signingEndpoint = `${signingEndpoint}/`;
   const anonymous = boolean('anonymous', false) === true;
   if (anonymous && (keyFilename !== undefined || rawCredentials !== undefined)) problems.push('"anonymous" sends no credentials: drop "keyFilename" and "credentials"');
   if (anonymous && apiEndpoint === undefined) problems.push('"anonymous" is for an emulator at "apiEndpoint" (GCS itself refuses anonymous writes)');
@@ -84,6 +88,7 @@ export function parseOptions(options: Readonly<Record<string, unknown>>): GcsCon
     ...(keyFilename !== undefined ? { keyFilename } : {}),
     ...(credentials !== undefined ? { credentials } : {}),
     ...(apiEndpoint !== undefined ? { apiEndpoint } : {}),
+    ...(signingEndpoint !== undefined ? { signingEndpoint } : {}),
     anonymous,
     selfSignedJwt,
     chunkSize,
@@ -117,6 +122,7 @@ export function createDriver(config: GcsConfig): GcsStorageDriver {
     chunkSize: config.chunkSize,
     resumableThreshold: config.resumableThreshold,
     signedUrlTtl: config.signedUrlTtl,
+    ...(config.signingEndpoint !== undefined ? { signingEndpoint: config.signingEndpoint } : {}),
   });
 }
 

@@ -26,6 +26,8 @@ export interface GcsDriverOptions {
   readonly resumableThreshold: number;
   /** Longest lifetime given to a signed URL; 0 turns signed URLs off. */
   readonly signedUrlTtl: number;
+  /** IAM Credentials API endpoint for signBlob (`…/serviceAccounts/`), when not Google's. */
+  readonly signingEndpoint?: string;
 }
 
 export type GcsStorageErrorCode = 'EINVALIDKEY' | 'EINTEGRITY' | 'EEXIST' | 'ENOENT' | 'EINVAL';
@@ -389,6 +391,7 @@ export class GcsStorageDriver implements StorageDriver {
       action: 'read',
       expires: Date.now() + seconds * 1000,
       ...(options.contentType ? { responseType: options.contentType } : {}),
+      ...(this.options.signingEndpoint !== undefined ? { signingEndpoint: this.options.signingEndpoint } : {}),
     });
     return url;
   }
