@@ -49,6 +49,8 @@ export interface TestGcs {
    * the way: the object then has the hashes of what was stored, not of what was sent).
    */
   corrupt(target: { bucket: string; name: string } | { nextUploads: number }): Promise<void>;
+  /** Answer listings at most `n` items a page whatever maxResults asks, as GCS may (0: no cap). */
+  capPages(n: number): Promise<void>;
   /** Answer the next `n` resumable chunk requests 503 after reading them, keeping none of their bytes. */
   failChunks(n: number): Promise<void>;
   /** Requests the server answered, as `METHOD path?query` and the Content-Range if any (for checks on what the SDK sent). */
@@ -140,6 +142,7 @@ export async function startGcsJsonApiServer(options: { rewriteBytesPerCall?: num
     requests: () => call({ requests: true }),
     corrupt: (target) => call({ corrupt: target }),
     failChunks: (n) => call({ failChunks: n }),
+    capPages: (n) => call({ capPages: n }),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -256,6 +259,7 @@ function runServer(): void {
 
   let corruptUploads = 0;
   let failChunks = 0;
+  let pageCap = 0;
   const flipFirstByte = async (file: string) => {
     const handle = await open(file, 'r+');
     try {
@@ -278,9 +282,12 @@ function runServer(): void {
     return { crc: crc.base64(), md5: md5.digest('base64') };
   };
 
-  process.on('message', (message: { id: number; createBucket?: string; addAccount?: { email: string; keyId: string; publicKey: string; permissions: string[] }; requests?: boolean; corrupt?: { bucket?: string; name?: string; nextUploads?: number }; failChunks?: number }) => {
+  process.on('message', (message: { id: number; createBucket?: string; addAccount?: { email: string; keyId: string; publicKey: string; permissions: string[] }; requests?: boolean; corrupt?: { bucket?: string; name?: string; nextUploads?: number }; failChunks?: number; capPages?: number }) => {
     const reply = (value?: unknown) => process.send!({ id: message.id, value });
-    if (message.failChunks !== undefined) {
+    if (message.capPages !== undefined) {
+      pageCap = message.capPages;
+      reply();
+    } else if (message.failChunks !== undefined) {
       failChunks = message.failChunks;
       reply();
     } else if (message.corrupt) {
@@ -494,8 +501,9 @@ function runServer(): void {
     const bucket = bucketOf(bucketName);
     for (const key of ['delimiter', 'versions', 'matchGlob', 'endOffset']) if (query.has(key)) throw new HttpError(501, 'notImplemented', `${key} is not implemented by this test server`);
     const prefix = query.get('prefix') ?? '';
-    const maxResults = Math.min(Number(query.get('maxResults') ?? 1000), 1000);
-    if (!Number.isInteger(maxResults) || maxResults < 1) throw new HttpError(400, 'invalid', 'Invalid value for maxResults');
+    const asked = Number(query.get('maxResults') ?? 1000);
+    if (!Number.isInteger(asked) || asked < 1) throw new HttpError(400, 'invalid', 'Invalid value for maxResults');
+    const maxResults = Math.min(asked, 1000, pageCap > 0 ? pageCap : Infinity);
     const startOffset = query.get('startOffset') ?? '';
     let after: string | undefined;
     const token = query.get('pageToken');

@@ -177,6 +177,20 @@ describe('GCS driver against the GCS JSON API test server', () => {
     expect(sha256Hex(await readAll((await driver.get('changed'))!))).toBe(sha256Hex(bytes));
   });
 
+  it('fills a listing page from several GCS pages when GCS answers short ones', async () => {
+    const driver = await freshDriver();
+    const keys = Array.from({ length: 7 }, (_, i) => `k/${i}`);
+    for (const key of keys) await driver.put(key, Readable.from([Buffer.from(key)]));
+    await gcs.capPages(2);
+    try {
+      const first = await driver.list('k/', { limit: 5 });
+      expect(first).toEqual({ keys: keys.slice(0, 5), cursor: 'k/4' });
+      expect(await driver.list('k/', { cursor: first.cursor!, limit: 5 })).toEqual({ keys: keys.slice(5) });
+    } finally {
+      await gcs.capPages(0);
+    }
+  });
+
   it('keeps keys under its prefix and lists only those', async () => {
     const bucket = await freshBucket();
     const inside = createDriver(parseOptions(options(bucket, { prefix: 'one/' })));
