@@ -679,7 +679,8 @@ function runServer(): void {
       const pre = preconditionsOf(q);
       const source = bucketOf(srcBucket).get(srcName);
       const ifSource = q.get('ifSourceGenerationMatch');
-      if (!source) throw new HttpError(404, 'notFound', `No such object: ${srcBucket}/${srcName}`);
+      // Without versioning, a generation that is not the current one does not exist.
+      if (!source || (q.has('sourceGeneration') && q.get('sourceGeneration') !== source.generation)) throw new HttpError(404, 'notFound', `No such object: ${srcBucket}/${srcName}`);
       if (ifSource !== null && ifSource !== source.generation) throw new HttpError(412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.');
       checkPreconditions(bucketOf(dstBucket).get(dstName), pre);
       const asked = q.get('maxBytesRewrittenPerCall');

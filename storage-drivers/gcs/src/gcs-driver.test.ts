@@ -152,6 +152,9 @@ describe('GCS driver against the GCS JSON API test server', () => {
     // The server copies 1 MiB a call: four calls, the last three with the token.
     expect(rewrites).toHaveLength(4);
     expect(rewrites.slice(1).every((r) => r.includes('rewriteToken='))).toBe(true);
+    // Pinned to the source's generation, which alone is deleted afterwards.
+    expect(rewrites.every((r) => r.includes('sourceGeneration='))).toBe(true);
+    expect((await requestsSince(before)).filter((r) => r.startsWith('DELETE '))).toEqual([expect.stringMatching(/^DELETE \/storage\/v1\/b\/[^/]+\/o\/staging%2Fx\?ifGenerationMatch=\d+$/)]);
     expect((await driver.list('')).keys).toEqual(['sha256/ab/x']);
     expect(sha256Hex(await readAll((await driver.get('sha256/ab/x'))!))).toBe(sha256Hex(bytes));
   });
