@@ -9,18 +9,19 @@ import { fileURLToPath } from 'node:url';
 
 // A test server for the subset of Google Cloud Storage's JSON API (v1) that the
 // @google-cloud/storage SDK uses for objects, written from Google's public API reference.
-// It is NOT Google Cloud Storage and not a general emulator: see GCS_TEST_SERVER_SCOPE.
-
-/** What the server implements, and where it differs from GCS (printed in READMEs and test names). */
-export const GCS_TEST_SERVER_SCOPE = `GCS JSON API test server (a subset, written from the public API reference):
-objects.insert (uploadType=multipart and uploadType=resumable sessions: Content-Range chunks of multiples of 256 KiB,
-308 with Range, status queries, cancel by DELETE), objects.get (metadata and alt=media with Range, x-goog-hash),
-objects.list (prefix, startOffset, maxResults <= 1000, pageToken), objects.delete, objects.rewrite (rewrite tokens,
-maxBytesRewrittenPerCall), buckets.testIamPermissions, generation preconditions (ifGenerationMatch, ifGenerationNotMatch,
-ifSourceGenerationMatch) with 412 conditionNotMet, crc32c/md5Hash in metadata and X-Goog-Hash checked, service-account
-bearer tokens (self-signed JWTs, RS256, verified against the account's public key) with per-account permissions, and
-V4 signed GET URLs (GOOG4-RSA-SHA256, verified against the account's public key). Not implemented: OAuth token exchange,
-ACLs, object versioning, composition, delimiters, customer-supplied encryption, XML API, gzip transcoding.`;
+// It is NOT Google Cloud Storage and not a general emulator. It implements:
+// objects.insert (uploadType=multipart, and uploadType=resumable sessions: Content-Range
+// chunks in multiples of 256 KiB from the persisted offset, 308 with Range, status queries,
+// cancel by DELETE), objects.get (metadata, and alt=media with Range and x-goog-hash),
+// objects.list (prefix, startOffset, maxResults <= 1000, page tokens tied to their
+// listing), objects.delete, objects.rewrite (rewrite tokens, maxBytesRewrittenPerCall,
+// sourceGeneration), buckets.testIamPermissions, generation preconditions (evaluated when
+// the object is created; 412 conditionNotMet), crc32c/md5Hash in metadata and X-Goog-Hash
+// checked, bearer tokens that are service-account JWTs (RS256, verified against the
+// account's public key, expiry, scope) with per-account permissions, and V4 signed GET URLs
+// (GOOG4-RSA-SHA256, verified against the account's public key). Not implemented: OAuth
+// token exchange, ACLs, object versioning, composition, delimiters, customer-supplied
+// encryption, the XML API, gzip transcoding; unsupported parameters are answered 501.
 
 export interface GcsServiceAccount {
   /** `client_email` of the key file. */

@@ -9,7 +9,7 @@ import { createDriver, gcsStorageDriverDefinition, parseOptions } from './index.
 
 // The real @google-cloud/storage SDK against the GCS JSON API test server of
 // @registry-core/testing (its own process, so the memory test measures the driver only).
-// It is not Google Cloud Storage: GCS_TEST_SERVER_SCOPE says what it implements.
+// It is not Google Cloud Storage: core/testing/src/gcs-json-api-server.ts says what it implements.
 let gcs: TestGcs;
 let account: GcsServiceAccount;
 let buckets = 0;
