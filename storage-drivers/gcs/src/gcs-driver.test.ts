@@ -219,6 +219,8 @@ describe('GCS driver against the GCS JSON API test server', () => {
     // Capped by signedUrlTtl, and off at 0.
     expect(await (await freshDriver({ signedUrlTtl: 30 })).presignedGetUrl('x', 600)).toMatch(/X-Goog-Expires=30&/);
     expect(await (await freshDriver({ signedUrlTtl: 0 })).presignedGetUrl('x', 600)).toBeUndefined();
+    // Anonymous access cannot sign: the registry serves such downloads itself.
+    expect(await createDriver(parseOptions({ bucket: 'any', apiEndpoint: gcs.endpoint, anonymous: true })).presignedGetUrl('x', 600)).toBeUndefined();
   });
 
   it('runs on Application Default Credentials from the metadata server and signs URLs through IAM signBlob', async () => {

@@ -121,7 +121,8 @@ export function createDriver(config: GcsConfig): GcsStorageDriver {
     prefix: config.prefix,
     chunkSize: config.chunkSize,
     resumableThreshold: config.resumableThreshold,
-    signedUrlTtl: config.signedUrlTtl,
+    // Anonymous access has no key to sign with: downloads are then served by the registry.
+    signedUrlTtl: config.anonymous ? 0 : config.signedUrlTtl,
     ...(config.signingEndpoint !== undefined ? { signingEndpoint: config.signingEndpoint } : {}),
   });
 }

@@ -24,7 +24,7 @@ export interface GcsDriverOptions {
   readonly chunkSize: number;
   /** Bodies up to this many bytes go in one multipart (simple) upload; larger ones resumable. */
   readonly resumableThreshold: number;
-  /** Longest lifetime given to a signed URL; 0 turns signed URLs off. */
+  /** Longest lifetime given to a signed URL; 0 (or anonymous access, which cannot sign) turns signed URLs off. */
   readonly signedUrlTtl: number;
   /** IAM Credentials API endpoint for signBlob (`…/serviceAccounts/`), when not Google's. */
   readonly signingEndpoint?: string;
