@@ -284,6 +284,17 @@ describe('GCS driver against the GCS JSON API test server', () => {
     // A key the server does not know (a deleted key, say).
     const unknown = { ...account.keyFile, private_key: (await gcs.addServiceAccount('other')).keyFile['private_key']! };
     await expect(gcsStorageDriverDefinition.create(options(bucket, { credentials: unknown }), env)).rejects.toThrow(/credentials were refused \(401/);
+    const noFile = { ...options(bucket, { keyFilename: '/nonexistent/key.json' }), credentials: undefined };
+    await expect(gcsStorageDriverDefinition.create(noFile, env)).rejects.toThrow(/"keyFilename" \/nonexistent\/key\.json is not a readable service-account key file/);
+    // No key and no Application Default Credentials (no metadata server either).
+    const saved = { ...process.env };
+    process.env['METADATA_SERVER_DETECTION'] = 'none';
+    delete process.env['GOOGLE_APPLICATION_CREDENTIALS'];
+    try {
+      await expect(gcsStorageDriverDefinition.create({ bucket, apiEndpoint: gcs.endpoint }, env)).rejects.toThrow(/no credentials: set "keyFilename".*Application Default Credentials/);
+    } finally {
+      process.env = saved;
+    }
     const driver = await gcsStorageDriverDefinition.create(options(bucket), env);
     await driver.close?.();
   });

@@ -136,7 +136,8 @@ export function explainStartError(config: GcsConfig, error: unknown): Error {
   if (status === 404) message = `${where} does not exist`;
   else if (status === 401) message = `${where}: the credentials were refused (401 ${reasonOf(error) ?? ''}): check "keyFilename"/"credentials" or Application Default Credentials`;
   else if (status === 403) message = `${where}: access was refused (403): the account cannot even test its permissions on the bucket (${detail})`;
-  else if (/default credentials|Could not load the default credentials|Could not refresh access token|ENOENT.*json/i.test(detail)) {
+  else if (config.keyFilename !== undefined && /ENOENT|EACCES|EISDIR|JSON|private_key|client_email/.test(detail)) message = `${where}: "keyFilename" ${config.keyFilename} is not a readable service-account key file (${detail})`;
+  else if (/default credentials|Could not refresh access token/i.test(detail)) {
     message = `${where}: no credentials: set "keyFilename" (a service-account key file) or "credentials", or run with Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, the metadata server, workload identity) (${detail})`;
   } else message = `cannot reach ${where}: ${detail}`;
   return new Error(`storage driver "gcs": ${message}`, { cause: error });
