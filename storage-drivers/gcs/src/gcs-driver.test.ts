@@ -44,7 +44,8 @@ describeStorageDriverConformance('gcs (GCS JSON API test server)', async () => (
 });
 
 // The same suite against a real bucket, when one is given: GCS_TEST_BUCKET, and credentials
-// in GCS_TEST_KEY_FILE or Application Default Credentials. Each test works under a prefix of
+// in GCS_TEST_KEY_FILE or Application Default Credentials (GCS_TEST_API_ENDPOINT and
+// GCS_TEST_SELF_SIGNED_JWT=1 when the bucket is elsewhere than Google's endpoint). Each test works under a prefix of
 // its own and deletes what it wrote.
 const realBucket = process.env['GCS_TEST_BUCKET'];
 if (realBucket) {
@@ -56,6 +57,9 @@ if (realBucket) {
         bucket: realBucket,
         prefix: `registry-core-test/${process.pid}-${Date.now()}-${++runs}/`,
         ...(process.env['GCS_TEST_KEY_FILE'] ? { keyFilename: process.env['GCS_TEST_KEY_FILE'] } : {}),
+        // Optional: another endpoint (Private Service Connect, another emulator).
+        ...(process.env['GCS_TEST_API_ENDPOINT'] ? { apiEndpoint: process.env['GCS_TEST_API_ENDPOINT'] } : {}),
+        ...(process.env['GCS_TEST_SELF_SIGNED_JWT'] === '1' ? { selfSignedJwt: true } : {}),
       });
       const driver = createDriver(config);
       const cleanup = async () => {
