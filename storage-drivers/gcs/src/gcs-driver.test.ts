@@ -1,4 +1,7 @@
 import { createSign } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -289,7 +292,13 @@ describe('GCS driver against the GCS JSON API test server', () => {
     const unknown = { ...account.keyFile, private_key: (await gcs.addServiceAccount('other')).keyFile['private_key']! };
     await expect(gcsStorageDriverDefinition.create(options(bucket, { credentials: unknown }), env)).rejects.toThrow(/credentials were refused \(401/);
     const noFile = { ...options(bucket, { keyFilename: '/nonexistent/key.json' }), credentials: undefined };
-    await expect(gcsStorageDriverDefinition.create(noFile, env)).rejects.toThrow(/"keyFilename" \/nonexistent\/key\.json is not a readable service-account key file/);
+    await expect(gcsStorageDriverDefinition.create(noFile, env)).rejects.toThrow(/"keyFilename" \/nonexistent\/key\.json cannot be read \(ENOENT\)/);
+    // A broken key file: named, and none of its bytes (a private key) in the message.
+    const broken = path.join(mkdtempSync(path.join(tmpdir(), 'gcs-key-')), 'key.json');
+    writeFileSync(broken, `{"private_key": "-----BEGIN PRIVATE KEY-----SECRETSECRET`);
+    const refused = await gcsStorageDriverDefinition.create({ ...noFile, keyFilename: broken }, env).then(() => undefined, (error: Error) => error);
+    expect(refused?.message).toMatch(/"keyFilename" .*key\.json is not a usable service-account key file/);
+    expect(refused?.message).not.toMatch(/SECRET|BEGIN/);
     // No key and no Application Default Credentials (no metadata server either).
     const saved = { ...process.env };
     process.env['METADATA_SERVER_DETECTION'] = 'none';

@@ -127,16 +127,24 @@ export function createDriver(config: GcsConfig): GcsStorageDriver {
   });
 }
 
+const NETWORK_ERRORS = /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|ERR_SOCKET|UND_ERR)/;
+
 /** Turn the start check's failure into a message that says what to fix. */
 export function explainStartError(config: GcsConfig, error: unknown): Error {
   const where = `bucket "${config.bucket}"${config.apiEndpoint ? ` at ${config.apiEndpoint}` : ''}`;
   const status = statusOf(error);
   const detail = (error as Error)?.message ?? String(error);
+  const code = (error as { code?: unknown } | undefined)?.code;
   let message: string;
   if (status === 404) message = `${where} does not exist`;
   else if (status === 401) message = `${where}: the credentials were refused (401 ${reasonOf(error) ?? ''}): check "keyFilename"/"credentials" or Application Default Credentials`;
   else if (status === 403) message = `${where}: access was refused (403): the account cannot even test its permissions on the bucket (${detail})`;
-  else if (config.keyFilename !== undefined && /ENOENT|EACCES|EISDIR|JSON|private_key|client_email/.test(detail)) message = `${where}: "keyFilename" ${config.keyFilename} is not a readable service-account key file (${detail})`;
+  else if (config.keyFilename !== undefined && /^(ENOENT|EACCES|EISDIR|EPERM)$/.test(String(code))) message = `${where}: "keyFilename" ${config.keyFilename} cannot be read (${String(code)})`;
+  else if (config.keyFilename !== undefined && status === undefined && !NETWORK_ERRORS.test(String(code))) {
+    // Not the parser's or signer's message (nor the error as cause): it may quote the file,
+    // which holds a private key.
+    return new Error(`storage driver "gcs": ${where}: "keyFilename" ${config.keyFilename} is not a usable service-account key file (JSON with "client_email" and "private_key")`);
+  }
   else if (/default credentials|Could not refresh access token/i.test(detail)) {
     message = `${where}: no credentials: set "keyFilename" (a service-account key file) or "credentials", or run with Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, the metadata server, workload identity) (${detail})`;
   } else message = `cannot reach ${where}: ${detail}`;
