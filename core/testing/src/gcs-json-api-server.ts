@@ -312,10 +312,13 @@ function runServer(): void {
       reply(log.slice());
     }
   });
-  process.on('SIGTERM', () => {
+  const quit = () => {
     rmSync(dir, { recursive: true, force: true });
     process.exit(0);
-  });
+  };
+  process.on('SIGTERM', quit);
+  // The test process is gone (it crashed, or never called stop): do not outlive it.
+  process.on('disconnect', quit);
 
   const resource = (o: StoredObject) => ({
     kind: 'storage#object',
