@@ -50,6 +50,7 @@ export type { LogFields, Logger } from './logger.js';
 export type { ContributionPoint, FormatCapability, JsonSchema, ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
 export { KERNEL_OWNED_KEYS, parseManifest } from './manifest.js';
 export { isSafePathSegment, isSafeRelativePath } from './names.js';
+export { checkDriverOptions, type DriverOptionsChecker } from './driver-options.js';
 export type { Disposable, InjectionToken, PluginContainer, PluginContext, PluginInfo, PluginModule } from './plugin.js';
 export type {
   Asset,

@@ -6,6 +6,7 @@ export {
   hashStream,
   garbageCollector,
   MemoryWatch,
+  pseudoRandomBytes,
   readAll,
   sha256Hex,
   slowStream,
@@ -13,6 +14,7 @@ export {
 } from './streams.js';
 export { startPostgres, type TestPostgres } from './postgres.js';
 export { startS3rver, type TestS3 } from './s3rver.js';
+export { OBJECT_PERMISSIONS, serviceAccountToken, startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from './gcs-json-api-server.js';
 export { freePort } from './ports.js';
 export { storedZip } from './archives.js';
 export { describeMetadataStoreConformance } from './metadata-store-conformance.js';

@@ -4,10 +4,10 @@ import type { StorageDriver } from '@registry-core/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   failingStream,
-  fillPseudoRandom,
   generatedStream,
   hashStream,
   MemoryWatch,
+  pseudoRandomBytes,
   readAll,
   sha256Hex,
   slowStream,
@@ -57,12 +57,6 @@ export const INVALID_STORAGE_KEYS: readonly string[] = [
 /** Byte order of keys in listings: UTF-8 bytes, as object stores list them. */
 function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-function pseudoRandomBytes(size: number, seed: number): Buffer {
-  const data = Buffer.alloc(size);
-  fillPseudoRandom(data, seed);
-  return data;
 }
 
 /** Call `fn` so that a synchronous throw becomes a rejection, for `expect(...).rejects`. */

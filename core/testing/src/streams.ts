@@ -71,6 +71,13 @@ export function fillPseudoRandom(target: Buffer, seed: number): number {
   return state;
 }
 
+/** `size` deterministic pseudo-random bytes (see {@link fillPseudoRandom}). */
+export function pseudoRandomBytes(size: number, seed: number): Buffer {
+  const data = Buffer.alloc(size);
+  fillPseudoRandom(data, seed);
+  return data;
+}
+
 let collector: (() => void) | null | undefined;
 
 /**

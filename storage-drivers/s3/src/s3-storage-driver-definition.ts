@@ -1,5 +1,5 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import type { ProviderEnvironment, StorageDriverDefinition } from '@registry-core/api';
+import { checkDriverOptions, type ProviderEnvironment, type StorageDriverDefinition } from '@registry-core/api';
 import { MAX_PRESIGNED_URL_SECONDS, S3StorageDriver, s3CodeOf, statusOf } from './s3-storage-driver.js';
 
 /** Id of this driver in the config (`storage.<name>.driver: s3`). */
@@ -44,51 +44,17 @@ const KNOWN = [
 
 /** Check the driver's config block; every problem is named with its key. */
 export function parseOptions(options: Readonly<Record<string, unknown>>): S3Config {
-  const problems: string[] = [];
-  for (const key of Object.keys(options)) if (!KNOWN.includes(key)) problems.push(`unknown option "${key}"`);
-  const string = (key: string): string | undefined => {
-    const value = options[key];
-    if (value !== undefined && (typeof value !== 'string' || value === '')) {
-      problems.push(`"${key}" must be a non-empty string`);
-      return undefined;
-    }
-    return value as string | undefined;
-  };
-  const integer = (key: string, fallback: number, min: number, max: number, what: string): number => {
-    const value = options[key] ?? fallback;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) problems.push(`"${key}" must be ${what}`);
-    return value as number;
-  };
-  const boolean = (key: string, fallback: boolean): boolean => {
-    const value = options[key] ?? fallback;
-    if (typeof value !== 'boolean') problems.push(`"${key}" must be true or false`);
-    return value as boolean;
-  };
+  const check = checkDriverOptions(S3_STORAGE_DRIVER_ID, options, KNOWN);
+  const { problems, string, integer, boolean, url } = check;
 
   const bucket = string('bucket');
   if (options['bucket'] === undefined) problems.push('"bucket" is required');
   else if (bucket !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/.test(bucket)) problems.push('"bucket" must be a bucket name (letters, digits, ".", "-", "_"; no "/")');
   const region = string('region') ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
-  const url = (key: string, example: string): string | undefined => {
-    const value = string(key);
-    if (value === undefined) return undefined;
-    let ok = false;
-    try {
-      ok = /^https?:$/.test(new URL(value).protocol);
-    } catch {
-      ok = false;
-    }
-    if (!ok) problems.push(`"${key}" must be an http(s) URL such as ${example}`);
-    return value;
-  };
   const endpoint = url('endpoint', 'http://127.0.0.1:9000');
   const publicEndpoint = url('publicEndpoint', 'https://s3.example.com');
   const forcePathStyle = boolean('forcePathStyle', endpoint !== undefined);
-  let prefix = string('prefix') ?? '';
-  if (prefix.startsWith('/') || prefix.split('/').some((s, i, all) => (s === '' && i < all.length - 1) || s === '.' || s === '..')) {
-    problems.push('"prefix" must be a relative key prefix such as "registry/" (no leading "/", no empty, "." or ".." segments)');
-  }
-  if (prefix !== '' && !prefix.endsWith('/')) prefix = `${prefix}/`;
+  const prefix = check.prefix();
   const accessKeyId = string('accessKeyId');
   const secretAccessKey = string('secretAccessKey');
   const sessionToken = string('sessionToken');
@@ -98,7 +64,7 @@ export function parseOptions(options: Readonly<Record<string, unknown>>): S3Conf
   const queueSize = integer('queueSize', 2, 1, 16, 'an integer from 1 to 16');
   const presignedUrlTtl = integer('presignedUrlTtl', 3600, 0, MAX_PRESIGNED_URL_SECONDS, `an integer number of seconds from 0 (off) to ${MAX_PRESIGNED_URL_SECONDS} (7 days)`);
   const conditionalWrites = boolean('conditionalWrites', true);
-  if (problems.length > 0) throw new TypeError(`storage driver "s3": ${problems.join('; ')}`);
+  check.done();
   return {
     bucket: bucket!,
     region,
