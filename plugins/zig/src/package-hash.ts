@@ -114,6 +114,8 @@ export async function hashArchive(body: Readable, kind: ArchiveKind, compressedS
 
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
+    // The entry's stream errors with the archive when it is destroyed: that error is the archive's, reported once.
+    stream.on('error', () => undefined);
     const fail = (error: unknown) => {
       stream.resume();
       extract.destroy(error as Error);
@@ -177,7 +179,6 @@ export async function hashArchive(body: Readable, kind: ArchiveKind, compressedS
         }
         next();
       });
-      stream.on('error', (error) => extract.destroy(error));
     } catch (error) {
       fail(error);
     }
