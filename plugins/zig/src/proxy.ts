@@ -176,7 +176,9 @@ const archivePath = (sha256: string) => `archives/${sha256}`;
 /** The zig hash of a cached archive, for a client that wants to know it (`X-Zig-Hash`). */
 function hashHeaders(entry: CachedUrl): Record<string, string> {
   const hash = entry.packageHash ?? entry.multihash;
-  return hash ? { 'x-zig-hash': hash } : {};
+  // zig 0.11 hashes every file, whatever `.paths` says.
+  const legacy: Record<string, string> = entry.multihash011 && entry.multihash011 !== hash ? { 'x-zig-hash-0-11': entry.multihash011 } : {};
+  return hash ? { 'x-zig-hash': hash, ...legacy } : {};
 }
 
 async function head(asset: Asset): Promise<Buffer> {
