@@ -24,9 +24,14 @@ export const MAX_PACKAGE_DOCUMENT_BYTES = 16 * 1024 * 1024;
  * zero-config default), which is a URL cache alone.
  */
 export function upstreamIsRegistry(repo: ProxyRepositoryHandle): boolean {
-  const configured = repo.config['packages'];
+  return servesPackages(repo.config, repo.upstream.upstreamUrl);
+}
+
+/** {@link upstreamIsRegistry} from a proxy's config block and upstream URL. */
+export function servesPackages(config: Readonly<Record<string, unknown>>, upstream: string | undefined): boolean {
+  const configured = config['packages'];
   if (typeof configured === 'boolean') return configured;
-  return new URL(repo.upstream.upstreamUrl).hostname !== 'github.com';
+  return upstream === undefined || new URL(upstream).hostname !== 'github.com';
 }
 
 /** The upstream registry's package document, cached as metadata (TTL, revalidation, stale). */

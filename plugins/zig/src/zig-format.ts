@@ -16,7 +16,7 @@ import { packageKey, packageView, tarballPath, tarballUrl, viewOf, type PackageD
 import { hashKey, publish, uploadedManifest, type HashEntry } from './hosted.js';
 import { validatePackageName, validateVersion } from './manifest.js';
 import { isZigHash } from './package-hash.js';
-import { MAX_PACKAGE_DOCUMENT_BYTES, cacheableUrl, loadUpstreamPackage, serveCachedUrl, upstreamIsRegistry, upstreamTarball, urlFromPath } from './proxy.js';
+import { MAX_PACKAGE_DOCUMENT_BYTES, cacheableUrl, loadUpstreamPackage, serveCachedUrl, servesPackages, upstreamIsRegistry, upstreamTarball, urlFromPath } from './proxy.js';
 
 function param(ctx: FormatRequestContext, key: string): string {
   const value = ctx.params[key];
@@ -167,7 +167,9 @@ const routes: RouteDefinition[] = [
 ];
 
 function clientConfig(repo: RepositoryInfo): string[] {
-  const lines = [
+  // A proxy of GitHub (or with `packages: false`) is a URL cache alone.
+  const urlCacheOnly = repo.type === 'proxy' && !servesPackages(repo.config, typeof repo.config['upstream'] === 'string' ? repo.config['upstream'] : undefined);
+  const lines = urlCacheOnly ? [] : [
     `zig fetch --save ${repo.url}packages/<name>/<version>/tarball`,
     `build.zig.zon: .dependencies = .{ .<name> = .{ .url = "${repo.url}packages/<name>/<version>/tarball", .hash = "<hash from ${repo.url}packages/<name>/<version>>" } }`,
   ];
