@@ -3,7 +3,7 @@
 // the hosted repository and through the group; a tampered archive is refused by zig; the URL
 // cache serves an archive after its origin (a server of this test) is stopped.
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUserAndToken, repoRoot, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const ZIG = path.join(repoRoot, 'test', 'node_modules', 'zig-0.11', 'zig');
+const ZIG_014 = path.join(repoRoot, 'test', 'node_modules', 'zig-0.14', 'zig');
 
 async function targz(top: string, files: Record<string, string>): Promise<Buffer> {
   const pack = tar.pack();
@@ -30,10 +31,11 @@ const depFiles = (version: string, answer: number) => ({
   'README.md': 'not in .paths: zig 0.12+ leave it out of the hash, zig 0.11 keeps it\n',
 });
 
-describe('Zig with zig 0.11', () => {
+describe('Zig with zig 0.11 and 0.14', () => {
   let node: RunningRegistry;
   let origin: http.Server;
   let originUrl: string;
+  let reported: { hash: string; tarballUrl: string } | undefined;
   const served = new Map<string, Buffer>();
   const work = tempDir('zig-e2e');
   const cache = path.join(work, 'global-cache');
@@ -85,6 +87,7 @@ describe('Zig with zig 0.11', () => {
     expect(answer.hash).toMatch(/^1220[0-9a-f]{64}$/);
     expect(answer.fetch).toBe(`zig fetch --save ${answer.tarballUrl}`);
     expect(answer.dependency).toContain(`.hash = "${answer.hash}"`);
+    reported = answer;
 
     const hosted = await build(answer.tarballUrl, answer.hash);
     expect(hosted.output).toBe('');
@@ -112,6 +115,23 @@ describe('Zig with zig 0.11', () => {
     const again = await runCli(['zig', 'publish', dir, '--registry', `${node.url}/zig-local/`, '--token', token]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain('409');
+  });
+
+  it('zig 0.14 `zig fetch --save` writes the hash the registry reported, through the group', async () => {
+    expect(reported).toBeDefined();
+    const project = path.join(work, 'app-014');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(path.join(project, 'build.zig.zon'), '.{\n    .name = "app",\n    .version = "0.0.1",\n    .paths = .{""},\n}\n');
+    writeFileSync(path.join(project, 'build.zig'), 'const std = @import("std");\npub fn build(b: *std.Build) void {\n    _ = b;\n}\n');
+    const url = `${node.url}/zig/packages/rc_dep/1.0.0/tarball`;
+    const fetched = await new Promise<{ code: number; output: string }>((resolve) => {
+      execFile(ZIG_014, ['fetch', '--global-cache-dir', path.join(work, 'global-cache-014'), '--save', url], { cwd: project, env: { ...process.env, HOME: work }, timeout: 120_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? 1 : 0, output: `${stdout}${stderr}` }));
+    });
+    expect(fetched.code, fetched.output).toBe(0);
+    const zon = readFileSync(path.join(project, 'build.zig.zon'), 'utf8');
+    expect(zon).toContain(`.url = "${url}"`);
+    expect(zon).toContain(`.hash = "${reported!.hash}"`);
   });
 
   it('the URL cache fetches an archive once, with the hash zig computes, and serves it after the origin is gone', async () => {
