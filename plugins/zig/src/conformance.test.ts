@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { describeFormatConformance, type ConformancePackage, type ConformanceTarget, type FormatConformanceAdapter } from '@registry-core/testing';
+import { describeFormatConformance, ustarArchive, type ConformancePackage, type ConformanceTarget, type FormatConformanceAdapter } from '@registry-core/testing';
 import tar from 'tar-stream';
 
 // The kernel's group contract on Zig, through `POST /publish` and the package JSON API.
@@ -72,31 +72,8 @@ const zig: FormatConformanceAdapter = {
       ]);
       return { headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}` }, body };
     };
-    const tarOf = (files: [string, string][]) => {
-      // Raw ustar headers: tar-stream would refuse to write some of these names.
-      const blocks: Buffer[] = [];
-      for (const [file, text] of files) {
-        const header = Buffer.alloc(512);
-        header.write(file, 0, 100, 'utf8');
-        header.write('0000644\0', 100);
-        header.write('0000000\0', 108);
-        header.write('0000000\0', 116);
-        header.write(`${Buffer.byteLength(text).toString(8).padStart(11, '0')}\0`, 124);
-        header.write('00000000000\0', 136);
-        header.write('        ', 148);
-        header.write('0', 156);
-        header.write('ustar\0', 257);
-        header.write('00', 263);
-        let sum = 0;
-        for (const b of header) sum += b;
-        header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-        const data = Buffer.alloc(Math.ceil(Buffer.byteLength(text) / 512) * 512);
-        data.write(text);
-        blocks.push(header, data);
-      }
-      blocks.push(Buffer.alloc(1024));
-      return gzipSync(Buffer.concat(blocks));
-    };
+    // Raw ustar headers: tar-stream would refuse to write some of these names.
+    const tarOf = (files: [string, string][]) => gzipSync(ustarArchive(files));
     return [repository, group].flatMap((repo) => [
       { label: `an archive with a dot-dot entry to ${repo}`, method: 'POST', path: `/${repo}/publish`, ...multipart(tarOf([['p/build.zig.zon', zon.replace('NAME', 'rc-hostile')], ['p/../../escape.zig', 'x']])) },
       { label: `an archive with an absolute entry to ${repo}`, method: 'POST', path: `/${repo}/publish`, ...multipart(tarOf([['p/build.zig.zon', zon.replace('NAME', 'rc-hostile')], ['/etc/escape.zig', 'x']])) },
