@@ -55,6 +55,7 @@ describe('Zig with zig 0.11 and 0.14', () => {
 
   beforeAll(async () => {
     origin = http.createServer((req, res) => {
+      if (req.url?.startsWith('/redirect/')) return void res.writeHead(302, { location: `http://192.0.2.1/${req.url.slice('/redirect/'.length)}` }).end();
       const body = served.get(req.url ?? '');
       if (!body) return void res.writeHead(404).end();
       res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': body.length }).end(body);
@@ -63,7 +64,7 @@ describe('Zig with zig 0.11 and 0.14', () => {
     originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
     node = await startRegistry(`repositories:
   zig-local: { format: zig, type: hosted }
-  zig-proxy: { format: zig, type: proxy, upstream: "${originUrl}/", packages: false }
+  zig-proxy: { format: zig, type: proxy, upstream: "${originUrl}/", packages: false, cache: { allowedOrigins: ["http://127.0.0.2:${new URL(originUrl).port}"] } }
   zig: { format: zig, type: group, members: [zig-local, zig-proxy] }
 `);
   });
@@ -132,6 +133,19 @@ describe('Zig with zig 0.11 and 0.14', () => {
     const zon = readFileSync(path.join(project, 'build.zig.zon'), 'utf8');
     expect(zon).toContain(`.url = "${url}"`);
     expect(zon).toContain(`.hash = "${reported!.hash}"`);
+  });
+
+  it('the URL cache refuses private addresses off the upstream and redirects elsewhere with a 4xx, storing nothing', async () => {
+    served.set('/private.tar.gz', await targz('p-1.0.0', depFiles('1.0.0', 1)));
+    const ask = (url: string) => fetch(`${node.url}/zig-proxy/fetch?url=${encodeURIComponent(url)}`);
+    for (let i = 0; i < 2; i++) {
+      // An allowed origin, but a loopback address that is not the configured upstream's host.
+      const privateAddress = await ask(`http://127.0.0.2:${new URL(originUrl).port}/private.tar.gz`);
+      expect(privateAddress.status, await privateAddress.text()).toBe(403);
+      // The origin redirects off the allowed origins (to 192.0.2.1, never asked).
+      const redirected = await ask(`${originUrl}/redirect/elsewhere.tar.gz`);
+      expect(redirected.status, await redirected.text()).toBe(403);
+    }
   });
 
   it('the URL cache fetches an archive once, with the hash zig computes, and serves it after the origin is gone', async () => {

@@ -5,6 +5,7 @@ import {
   NotFoundError,
   UpstreamError,
   isRegistryError,
+  isUpstreamRefusal,
   type Asset,
   type CacheStatus,
   type FormatRequestContext,
@@ -145,7 +146,13 @@ export async function serveCachedUrl(ctx: FormatRequestContext, repo: ProxyRepos
     }
   }
   const fetchPath = `fetched/${key}`;
-  const result = await repo.upstream.fetch({ path: fetchPath, upstreamUrl: url.href, kind: 'content', contentType: 'application/octet-stream', maxBytes: repo.limits.maxUploadBytes });
+  const result = await repo.upstream
+    .fetch({ path: fetchPath, upstreamUrl: url.href, kind: 'content', contentType: 'application/octet-stream', maxBytes: repo.limits.maxUploadBytes })
+    .catch((error: unknown) => {
+      // The client chose the URL: a private address or a redirect off the allowed origins is its request refused.
+      if (isUpstreamRefusal(error)) throw new ForbiddenError(`${repo.name} will not fetch ${url.href}: ${error.message}`);
+      throw error;
+    });
   if (!result.found) throw new NotFoundError(`${url.href} answered 404`);
   let stored: Asset | undefined;
   try {
