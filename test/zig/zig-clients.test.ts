@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { storedZip } from '@registry-core/testing';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUserAndToken, repoRoot, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
@@ -36,6 +37,7 @@ describe('Zig with zig 0.11 and 0.14', () => {
   let origin: http.Server;
   let originUrl: string;
   let reported: { hash: string; tarballUrl: string } | undefined;
+  let ownerToken = '';
   const served = new Map<string, Buffer>();
   const work = tempDir('zig-e2e');
   const cache = path.join(work, 'global-cache');
@@ -77,6 +79,7 @@ describe('Zig with zig 0.11 and 0.14', () => {
 
   it('publishes with registry-core zig publish; zig build fetches it from hosted and group with the hash the registry reported; a tampered archive is refused', async () => {
     const token = await createUserAndToken(node.configFile, 'zigdev');
+    ownerToken = token;
     const dir = path.join(work, 'rc_dep');
     for (const [name, text] of Object.entries(depFiles('1.0.0', 42))) {
       mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
@@ -133,6 +136,21 @@ describe('Zig with zig 0.11 and 0.14', () => {
     const zon = readFileSync(path.join(project, 'build.zig.zon'), 'utf8');
     expect(zon).toContain(`.url = "${url}"`);
     expect(zon).toContain(`.hash = "${reported!.hash}"`);
+
+    // A .zip package (zig 0.13 and later read zips), published with a plain multipart POST.
+    const form = new FormData();
+    form.set('tarball', new Blob([storedZip(Object.entries(depFiles('1.1.0', 11)).map(([name, text]) => [`rc_dep-1.1.0/${name}`, Buffer.from(text)] as const))], { type: 'application/zip' }), 'rc_dep-1.1.0.zip');
+    form.set('manifest', depFiles('1.1.0', 11)['build.zig.zon']);
+    const zipAnswer = await fetch(`${node.url}/zig/publish`, { method: 'POST', body: form, headers: { authorization: `Bearer ${ownerToken}` } });
+    const zipped = (await zipAnswer.json()) as { hash: string; archive: string; tarballUrl: string };
+    expect(zipAnswer.status, JSON.stringify(zipped)).toBe(201);
+    expect(zipped.archive).toBe('zip');
+    const zipFetch = await new Promise<{ code: number; output: string }>((resolve) => {
+      execFile(ZIG_014, ['fetch', '--global-cache-dir', path.join(work, 'global-cache-014'), zipped.tarballUrl], { cwd: project, env: { ...process.env, HOME: work }, timeout: 120_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? 1 : 0, output: `${stdout}${stderr}` }));
+    });
+    expect(zipFetch.code, zipFetch.output).toBe(0);
+    expect(zipFetch.output.trim()).toBe(zipped.hash);
   });
 
   it('the URL cache refuses private addresses off the upstream and redirects elsewhere with a 4xx, storing nothing', async () => {

@@ -12,7 +12,8 @@ export interface VersionRecord {
   readonly hashes: { readonly multihash: string; readonly multihash011?: string; readonly packageHash?: string };
   readonly sha256: string;
   readonly size: number;
-  readonly archive: 'tar.gz';
+  /** `zip` archives are read by zig 0.13 and later only. */
+  readonly archive: 'tar.gz' | 'zip';
   readonly publishedAt: string;
   readonly minimumZigVersion?: string;
   readonly dependencies: Readonly<Record<string, { readonly url?: string; readonly hash?: string; readonly path?: string }>>;
@@ -35,7 +36,7 @@ export interface VersionView extends VersionRecord {
 }
 
 export const packageKey = (name: string) => `package/${name}`;
-export const tarballPath = (name: string, version: string) => `packages/${name}/${version}/${name}-${version}.tar.gz`;
+export const tarballPath = (name: string, version: string) => `packages/${name}/${version}/archive`;
 export const tarballUrl = (baseUrl: string, name: string, version: string) => `${baseUrl}packages/${encodeURIComponent(name)}/${encodeURIComponent(version)}/tarball`;
 
 /** The `.dependencies` entry for a package at `url` with `hash`. */
@@ -49,7 +50,7 @@ export function viewOf(record: VersionRecord, baseUrl: string): VersionView {
   return { ...record, tarballUrl: url, fetch: `zig fetch --save ${url}`, dependency: dependencySnippet(record.name, url, record.hash) };
 }
 
-export function recordOf(digest: PackageDigest, file: { sha256: string; size: number }, description: string | undefined, now: string): VersionRecord {
+export function recordOf(digest: PackageDigest, file: { sha256: string; size: number }, archive: 'tar.gz' | 'zip', description: string | undefined, now: string): VersionRecord {
   const manifest = digest.manifest!;
   return {
     name: manifest.name,
@@ -59,7 +60,7 @@ export function recordOf(digest: PackageDigest, file: { sha256: string; size: nu
     hashes: { multihash: digest.multihash, ...(digest.multihash011 && digest.multihash011 !== digest.multihash ? { multihash011: digest.multihash011 } : {}), ...(digest.packageHash ? { packageHash: digest.packageHash } : {}) },
     sha256: file.sha256,
     size: file.size,
-    archive: 'tar.gz',
+    archive,
     publishedAt: now,
     ...(manifest.minimumZigVersion ? { minimumZigVersion: manifest.minimumZigVersion } : {}),
     dependencies: manifest.dependencies,
@@ -123,7 +124,7 @@ export function sanitizeUpstreamPackage(value: unknown, name: string): PackageDo
         hashes: { multihash: hashes['multihash'] as string, ...(str(hashes['multihash011']) ? { multihash011: str(hashes['multihash011'])! } : {}), ...(str(hashes['packageHash']) ? { packageHash: str(hashes['packageHash'])! } : {}) },
         sha256: v['sha256'],
         size: typeof v['size'] === 'number' ? v['size'] : 0,
-        archive: 'tar.gz',
+        archive: v['archive'] === 'zip' ? 'zip' : 'tar.gz',
         publishedAt: str(v['publishedAt']) ?? '',
         ...(str(v['minimumZigVersion']) ? { minimumZigVersion: str(v['minimumZigVersion'])! } : {}),
         dependencies: {},

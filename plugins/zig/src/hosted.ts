@@ -1,7 +1,7 @@
 import { BadRequestError, ConflictError, PayloadTooLargeError, type Asset, type FormatRequestContext, type MultipartBody, type UploadedFile } from '@registry-core/api';
 import { packageKey, recordOf, tarballPath, viewOf, type PackageDocument, type VersionView } from './documents.js';
 import { parseManifest, type ZigManifest } from './manifest.js';
-import { hashArchive, sniffArchive, type PackageDigest } from './package-hash.js';
+import { hashArchive, hashZip, sniffArchive, type PackageDigest } from './package-hash.js';
 
 /** Where a hash is looked up: `hash/<hash>` in a repository's key-value store. */
 export const hashKey = (hash: string) => `hash/${hash}`;
@@ -42,8 +42,10 @@ export function uploadDigest(ctx: FormatRequestContext): Promise<PackageDigest> 
       if (file.size > ctx.repository.limits.maxUploadBytes) throw new PayloadTooLargeError(`the archive is larger than ${ctx.repository.limits.maxUploadBytes} bytes`);
       if (file.size === 0) throw new BadRequestError('the archive is empty');
       const kind = sniffArchive(await headOf(file));
-      if (kind !== 'tar.gz') throw new BadRequestError(`only .tar.gz archives can be published here${kind ? ` (this one is ${kind})` : ''}`);
-      return hashArchive(file.open(), kind, file.size, { maxExpandedBytes: Math.max(64 * 1024 * 1024, Math.min(4 * 1024 * 1024 * 1024, file.size * 200)) });
+      const limits = { maxExpandedBytes: Math.max(64 * 1024 * 1024, Math.min(4 * 1024 * 1024 * 1024, file.size * 200)) };
+      if (kind === 'zip') return hashZip(file.path, file.size, limits);
+      if (kind !== 'tar.gz') throw new BadRequestError(`only .tar.gz and .zip archives can be published here${kind ? ` (this one is ${kind})` : ''}`);
+      return hashArchive(file.open(), kind, file.size, limits);
     })();
     digests.set(file, pending);
   }
@@ -84,6 +86,7 @@ export async function publish(ctx: FormatRequestContext): Promise<VersionView> {
   const file = tarballOf(body);
   const digest = await uploadDigest(ctx);
   const manifest = await uploadedManifest(ctx);
+  const zip = sniffArchive(await headOf(file)) === 'zip';
   const declared = await formManifest(body);
   if (declared) {
     const differs = (what: string, form: unknown, archive: unknown) =>
@@ -106,7 +109,7 @@ export async function publish(ctx: FormatRequestContext): Promise<VersionView> {
   try {
     asset = await repo.assets.put(tarballPath(name, version), file.open(), {
       kind: 'content',
-      contentType: 'application/gzip',
+      contentType: zip ? 'application/zip' : 'application/gzip',
       expect: { sha256: file.sha256, size: file.size },
       pending: true,
     });
@@ -114,7 +117,7 @@ export async function publish(ctx: FormatRequestContext): Promise<VersionView> {
     if ((error as { status?: number }).status === 409) throw new ConflictError(`${name} ${version} is already published`);
     throw error;
   }
-  const record = recordOf(digest, file, description, new Date().toISOString());
+  const record = recordOf(digest, file, zip ? 'zip' : 'tar.gz', description, new Date().toISOString());
   let recorded = false;
   try {
     await repo.documents.update<PackageDocument>(

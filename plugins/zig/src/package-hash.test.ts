@@ -1,10 +1,14 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
+import { storedZip } from '@registry-core/testing';
 import { crc32 as crc } from 'node:zlib';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from './manifest.js';
-import { hashArchive, packageHashOf } from './package-hash.js';
+import { hashArchive, hashZip, packageHashOf } from './package-hash.js';
 import { parseZon } from './zon.js';
 
 async function targz(entries: { name: string; text?: string; type?: 'symlink'; linkname?: string }[]): Promise<Buffer> {
@@ -28,6 +32,23 @@ describe('zig package hash', () => {
     const linked = await hash(await targz([{ name: 'pkg3/build.zig.zon', text: '.{ .name = "p3", .version = "1.0.0", .paths = .{ "build.zig.zon", "src", "LICENSE" } }\n' }, { name: 'pkg3/src/LICENSE.txt', text: 'lic\n' }, { name: 'pkg3/LICENSE', type: 'symlink', linkname: 'src/LICENSE.txt' }, { name: 'pkg3/src/a.zig', text: 'x\n' }, { name: 'pkg3/other.txt', text: 'skip\n' }]));
     expect(linked.multihash).toBe('1220751548fc3f9643b2d123a6bf41d3edd18e476889be5bf11451dd547f5572e918');
     expect(linked.multihash011).toBeUndefined();
+  });
+
+  it('is the same for a zip of the same files (zig 0.14 printed this hash for both)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'zig-zip-'));
+    const file = path.join(dir, 'pkg.zip');
+    writeFileSync(file, storedZip([
+      ['pkg/build.zig.zon', Buffer.from('.{\n    .name = "mylib",\n    .version = "0.1.0",\n    .paths = .{ "build.zig", "build.zig.zon", "src" },\n}\n')],
+      ['pkg/build.zig', Buffer.from('const std = @import("std");\npub fn build(b: *std.Build) void {\n    _ = b.addModule("mylib", .{ .source_file = .{ .path = "src/lib.zig" } });\n}\n')],
+      ['pkg/src/lib.zig', Buffer.from('pub fn answer() u32 { return 42; }\n')],
+      ['pkg/README.md', Buffer.from('extra\n')],
+    ]));
+    const digest = await hashZip(file, statSync(file).size);
+    expect(digest.multihash).toBe('1220ee8d41db39a76cc88dc0a66feb4aa9c14e1787e8ce054f4c1c6366d54e56076b');
+    const hostile = path.join(dir, 'hostile.zip');
+    writeFileSync(hostile, storedZip([['pkg/build.zig.zon', Buffer.from('.{ .name = "a", .version = "1.0.0" }')], ['pkg/../../x', Buffer.from('x')]]));
+    await expect(hashZip(hostile, statSync(hostile).size)).rejects.toMatchObject({ status: 400 });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("has zig 0.14's name-version-hashplus form for a manifest with a fingerprint", () => {

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { BadRequestError } from '@registry-core/api';
 import tar from 'tar-stream';
+import yauzl from 'yauzl';
 import { includedByPaths, parseManifest, type ZigManifest } from './manifest.js';
 
 /**
@@ -87,31 +88,125 @@ function entryPath(raw: string): string {
 }
 
 /**
+ * The entries of one archive as zig unpacks them: paths checked, each file hashed as its
+ * bytes pass, the top-level directory and `build.zig.zon` noted; {@link finish} gives the
+ * package digest. The tar and zip readers feed it.
+ */
+class PackageCollector {
+  private readonly files: HashedFile[] = [];
+  private readonly links: { full: string; target: string }[] = [];
+  private readonly seen = new Set<string>();
+  private manifestBytes: Buffer | undefined;
+  private entries = 0;
+  private expanded = 0;
+  private root: string | undefined;
+  private flat = false;
+  private readonly maxExpanded: number;
+  private readonly maxEntries: number;
+  private readonly maxRatio: number;
+  private readonly maxManifest: number;
+
+  constructor(private readonly compressedSize: number, limits: ArchiveLimits) {
+    this.maxExpanded = limits.maxExpandedBytes ?? 1024 * 1024 * 1024;
+    this.maxEntries = limits.maxEntries ?? 100_000;
+    this.maxRatio = limits.maxRatio ?? 200;
+    this.maxManifest = limits.maxManifestBytes ?? 1024 * 1024;
+  }
+
+  /** Where a new entry lands: counted, its path checked, the top-level directory tracked. */
+  private place(raw: string, directory: boolean): string {
+    if (++this.entries > this.maxEntries) refuse(`it has more than ${this.maxEntries} entries`);
+    const full = entryPath(raw);
+    if (full === '') {
+      if (!directory) refuse('an entry has an empty name');
+      return full;
+    }
+    const top = full.split('/')[0]!;
+    if (!directory && !full.includes('/')) this.flat = true;
+    if (this.root === undefined) this.root = top;
+    else if (this.root !== top) this.flat = true;
+    if (!directory) {
+      if (this.seen.has(full)) refuse(`the path ${JSON.stringify(full.slice(0, 200))} is in it twice`);
+      this.seen.add(full);
+    }
+    return full;
+  }
+
+  directory(raw: string): void {
+    this.place(raw, true);
+  }
+
+  symlink(raw: string, target: string): void {
+    const full = this.place(raw, false);
+    if (target === '' || target.includes('\0') || target.includes('\\') || target.startsWith('/')) refuse(`the symlink ${JSON.stringify(full.slice(0, 200))} points outside the package`);
+    this.links.push({ full, target });
+  }
+
+  /** A regular file: `chunk` for each piece of its bytes, then `end`. */
+  file(raw: string): { chunk(bytes: Buffer): void; end(): void } {
+    const full = this.place(raw, false);
+    const relative = full.slice(full.indexOf('/') + 1);
+    const hasher = createHash('sha256').update(relative, 'utf8').update(Buffer.from([0, 0]));
+    const keepManifest = full.indexOf('/') > 0 && relative === 'build.zig.zon';
+    const manifest: Buffer[] = [];
+    let size = 0;
+    return {
+      chunk: (bytes) => {
+        size += bytes.length;
+        this.expanded += bytes.length;
+        if (this.expanded > this.maxExpanded) refuse(`it expands to more than ${this.maxExpanded} bytes`);
+        if (this.expanded > 16 * 1024 * 1024 && this.expanded > this.compressedSize * this.maxRatio) refuse(`it expands more than ${this.maxRatio} times its size (a decompression bomb?)`);
+        if (keepManifest) {
+          if (size > this.maxManifest) refuse(`build.zig.zon is larger than ${this.maxManifest} bytes`);
+          manifest.push(bytes);
+        }
+        hasher.update(bytes);
+      },
+      end: () => {
+        this.files.push({ path: relative, kind: 'file', digest: hasher.digest(), size });
+        if (keepManifest) this.manifestBytes = Buffer.concat(manifest);
+      },
+    };
+  }
+
+  finish(): PackageDigest {
+    if (this.root === undefined || this.files.length + this.links.length === 0) refuse('it holds no files');
+    if (this.flat) refuse('its files must all be inside one top-level directory (zig strips it), such as my_lib-1.0.0/');
+    const top = this.root;
+    const hashed: HashedFile[] = [...this.files];
+    for (const { full, target } of this.links) {
+      const relative = full.slice(top.length + 1);
+      // A link resolved from its own folder must stay inside the package.
+      const resolved = posix.normalize(posix.join(posix.dirname(relative), target));
+      if (resolved === '..' || resolved.startsWith('../') || posix.isAbsolute(resolved)) refuse(`the symlink ${JSON.stringify(full.slice(0, 200))} points outside the package`);
+      hashed.push({ path: relative, kind: 'link', digest: createHash('sha256').update(relative, 'utf8').update(target, 'utf8').digest(), size: 0 });
+    }
+    const manifest = this.manifestBytes !== undefined ? parseManifest(this.manifestBytes) : undefined;
+    const included = hashed.filter((f) => includedByPaths(f.path, manifest?.paths));
+    const digestOf = (list: readonly HashedFile[]) => {
+      const sorted = [...list].sort((a, b) => Buffer.compare(Buffer.from(a.path, 'utf8'), Buffer.from(b.path, 'utf8')));
+      const outer = createHash('sha256');
+      for (const file of sorted) outer.update(file.digest);
+      return outer.digest();
+    };
+    const digest = digestOf(included);
+    const size = included.reduce((n, f) => n + f.size, 0);
+    const multihash = `1220${digest.toString('hex')}`;
+    const multihash011 = this.links.length > 0 ? undefined : `1220${digestOf(hashed).toString('hex')}`;
+    const packageHash = manifest?.id !== undefined ? packageHashOf(digest, manifest.name, manifest.version, manifest.id, size) : undefined;
+    return { root: top, ...(manifest ? { manifest } : {}), multihash, ...(multihash011 ? { multihash011 } : {}), ...(packageHash ? { packageHash } : {}), size, files: included.length };
+  }
+}
+
+/**
  * Hash the archive `body` (a `.tar.gz` or `.tar`; `compressedSize` its bytes, for the
  * expansion ratio) as zig does. Refused with a 400: entries outside the package (`..`,
  * absolute paths, symlinks leaving it), special files, duplicate paths, no single top-level
  * directory, a bomb, an unparsable `build.zig.zon`.
  */
 export async function hashArchive(body: Readable, kind: ArchiveKind, compressedSize: number, limits: ArchiveLimits = {}): Promise<PackageDigest> {
+  const collector = new PackageCollector(compressedSize, limits);
   const maxExpanded = limits.maxExpandedBytes ?? 1024 * 1024 * 1024;
-  const maxEntries = limits.maxEntries ?? 100_000;
-  const maxRatio = limits.maxRatio ?? 200;
-  const maxManifest = limits.maxManifestBytes ?? 1024 * 1024;
-  const files: (HashedFile & { readonly full: string })[] = [];
-  const seen = new Set<string>();
-  const links: { full: string; target: string }[] = [];
-  let manifestBytes: Buffer | undefined;
-  let manifestPath: string | undefined;
-  let entries = 0;
-  let expanded = 0;
-  let root: string | undefined;
-  let flat = false;
-
-  const checkRatio = () => {
-    if (expanded > maxExpanded) refuse(`it expands to more than ${maxExpanded} bytes`);
-    if (expanded > 16 * 1024 * 1024 && expanded > compressedSize * maxRatio) refuse(`it expands more than ${maxRatio} times its size (a decompression bomb?)`);
-  };
-
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
     // The entry's stream errors with the archive when it is destroyed: that error is the archive's, reported once.
@@ -120,63 +215,25 @@ export async function hashArchive(body: Readable, kind: ArchiveKind, compressedS
       stream.resume();
       extract.destroy(error as Error);
     };
+    const skip = () => {
+      stream.resume();
+      stream.on('end', () => next());
+    };
     try {
-      if (++entries > maxEntries) refuse(`it has more than ${maxEntries} entries`);
       const type = header.type;
-      const full = entryPath(header.name);
-      const top = full.split('/')[0]!;
-      if (type === 'directory') {
-        if (full !== '') {
-          if (root === undefined) root = top;
-          else if (root !== top) flat = true;
-        }
-        stream.resume();
-        stream.on('end', () => next());
-        return;
-      }
-      if (type !== 'file' && type !== 'contiguous-file' && type !== 'symlink') refuse(`the entry ${JSON.stringify(full.slice(0, 200))} is a ${type}, which zig does not unpack`);
-      if (!full.includes('/')) flat = true;
-      if (root === undefined) root = top;
-      else if (root !== top) flat = true;
-      if (seen.has(full)) refuse(`the path ${JSON.stringify(full.slice(0, 200))} is in it twice`);
-      seen.add(full);
-      if (type === 'symlink') {
-        const target = header.linkname ?? '';
-        if (target === '' || target.includes('\0') || target.includes('\\') || target.startsWith('/')) refuse(`the symlink ${JSON.stringify(full.slice(0, 200))} points outside the package`);
-        links.push({ full, target });
-        stream.resume();
-        stream.on('end', () => next());
-        return;
-      }
-      const relative = full.slice(top.length + 1);
-      const hasher = createHash('sha256');
-      hasher.update(relative, 'utf8');
-      hasher.update(Buffer.from([0, 0]));
-      let size = 0;
-      const keepManifest = relative === 'build.zig.zon';
-      const manifestChunks: Buffer[] = [];
+      if (type === 'directory') return void (collector.directory(header.name), skip());
+      if (type === 'symlink') return void (collector.symlink(header.name, header.linkname ?? ''), skip());
+      if (type !== 'file' && type !== 'contiguous-file') refuse(`the entry ${JSON.stringify(header.name.slice(0, 200))} is a ${type}, which zig does not unpack`);
+      const file = collector.file(header.name);
       stream.on('data', (data: unknown) => {
-        const chunk = data as Buffer;
-        size += chunk.length;
-        expanded += chunk.length;
         try {
-          checkRatio();
-          if (keepManifest) {
-            if (size > maxManifest) refuse(`build.zig.zon is larger than ${maxManifest} bytes`);
-            manifestChunks.push(chunk);
-          }
+          file.chunk(data as Buffer);
         } catch (error) {
           fail(error);
-          return;
         }
-        hasher.update(chunk);
       });
       stream.on('end', () => {
-        files.push({ full, path: relative, kind: 'file', digest: hasher.digest(), size });
-        if (keepManifest) {
-          manifestBytes = Buffer.concat(manifestChunks);
-          manifestPath = full;
-        }
+        file.end();
         next();
       });
     } catch (error) {
@@ -194,35 +251,72 @@ export async function hashArchive(body: Readable, kind: ArchiveKind, compressedS
     if (error instanceof BadRequestError) throw error;
     refuse(`it is not a readable ${kind} (${error instanceof Error ? error.message : String(error)})`);
   }
+  return collector.finish();
+}
 
-  if (root === undefined || files.length + links.length === 0) refuse('it holds no files');
-  if (flat) refuse('its files must all be inside one top-level directory (zig strips it), such as my_lib-1.0.0/');
-  const top = root;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
 
-  const hashed: HashedFile[] = files.map(({ path, kind: k, digest, size }) => ({ path, kind: k, digest, size }));
-  for (const { full, target } of links) {
-    const relative = full.slice(top.length + 1);
-    // A link resolved from its own folder must stay inside the package.
-    const resolved = posix.normalize(posix.join(posix.dirname(relative), target));
-    if (resolved === '..' || resolved.startsWith('../') || posix.isAbsolute(resolved)) refuse(`the symlink ${JSON.stringify(full.slice(0, 200))} points outside the package`);
-    hashed.push({ path: relative, kind: 'link', digest: createHash('sha256').update(relative, 'utf8').update(target, 'utf8').digest(), size: 0 });
+/**
+ * Hash the zip at `file` (on disk: a zip is read from its central directory) as zig 0.13 and
+ * later do; refusals as {@link hashArchive}'s.
+ */
+export async function hashZip(file: string, compressedSize: number, limits: ArchiveLimits = {}): Promise<PackageDigest> {
+  const collector = new PackageCollector(compressedSize, limits);
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: true, strictFileNames: true, validateEntrySizes: true }, (error, opened) => (error ? reject(error) : resolve(opened))));
+  } catch (error) {
+    refuse(`it is not a readable zip (${error instanceof Error ? error.message : String(error)})`);
   }
-  if (hashed.some((f) => f.path === '')) refuse('a file stands where the top-level directory should be');
-
-  const manifest = manifestBytes !== undefined && manifestPath === `${top}/build.zig.zon` ? parseManifest(manifestBytes) : undefined;
-  const included = hashed.filter((f) => includedByPaths(f.path, manifest?.paths));
-  const digestOf = (list: readonly HashedFile[]) => {
-    const sorted = [...list].sort((a, b) => Buffer.compare(Buffer.from(a.path, 'utf8'), Buffer.from(b.path, 'utf8')));
-    const outer = createHash('sha256');
-    for (const file of sorted) outer.update(file.digest);
-    return outer.digest();
-  };
-  const digest = digestOf(included);
-  const size = included.reduce((n, f) => n + f.size, 0);
-  const multihash = `1220${digest.toString('hex')}`;
-  const multihash011 = links.length > 0 ? undefined : `1220${digestOf(hashed).toString('hex')}`;
-  const packageHash = manifest?.id !== undefined ? packageHashOf(digest, manifest.name, manifest.version, manifest.id, size) : undefined;
-  return { root: top, ...(manifest ? { manifest } : {}), multihash, ...(multihash011 ? { multihash011 } : {}), ...(packageHash ? { packageHash } : {}), size, files: included.length };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('error', reject);
+      zip.on('end', resolve);
+      zip.on('entry', (entry: yauzl.Entry) => {
+        try {
+          const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
+          if (entry.fileName.endsWith('/')) {
+            collector.directory(entry.fileName);
+            zip.readEntry();
+            return;
+          }
+          const file = mode === S_IFLNK ? undefined : collector.file(entry.fileName);
+          zip.openReadStream(entry, (error, stream) => {
+            if (error) return reject(error);
+            const link: Buffer[] = [];
+            stream.on('data', (chunk: Buffer) => {
+              try {
+                if (file) file.chunk(chunk);
+                else if (link.push(chunk) > 64) refuse('a symlink target is too long');
+              } catch (failure) {
+                stream.destroy();
+                reject(failure);
+              }
+            });
+            stream.on('error', reject);
+            stream.on('end', () => {
+              try {
+                if (file) file.end();
+                else collector.symlink(entry.fileName, Buffer.concat(link).toString('utf8'));
+                zip.readEntry();
+              } catch (failure) {
+                reject(failure);
+              }
+            });
+          });
+        } catch (failure) {
+          reject(failure);
+        }
+      });
+      zip.readEntry();
+    });
+  } catch (error) {
+    zip.close();
+    if (error instanceof BadRequestError) throw error;
+    refuse(`it is not a readable zip (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return collector.finish();
 }
 
 /** zig 0.14's `name-version-hashplus` (see the module comment). */
