@@ -120,6 +120,9 @@ export async function publish(ctx: FormatRequestContext): Promise<VersionView> {
   const record = recordOf(digest, file, zip ? 'zip' : 'tar.gz', description, new Date().toISOString());
   let recorded = false;
   try {
+    // Written before the commit point: a lookup answers only once the version is published
+    // (hashLookup checks the document), and a crash after the commit leaves nothing to redo.
+    for (const hash of new Set(Object.values(record.hashes))) await repo.kv.set<HashEntry>(hashKey(hash), { name, version });
     await repo.documents.update<PackageDocument>(
       packageKey(name),
       (current) => {
@@ -135,7 +138,6 @@ export async function publish(ctx: FormatRequestContext): Promise<VersionView> {
   } finally {
     if (!recorded) await repo.assets.discard(asset).catch(() => undefined);
   }
-  for (const hash of new Set(Object.values(record.hashes))) await repo.kv.set<HashEntry>(hashKey(hash), { name, version });
   await repo.components.upsert({ name, version, attributes: { ...(description ? { description } : {}), hash: record.hash } });
   await ctx.audit('publish', { package: name, version, details: { sha256: file.sha256, hash: record.hash } });
   return viewOf(record, ctx.baseUrl);

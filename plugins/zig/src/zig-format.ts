@@ -85,6 +85,9 @@ const hashLookup: MergeableDocument<{ name?: string; version?: string; url?: str
     const entry = await repo.kv.get<HashEntry>(hashKey(hash));
     if (entry?.name && entry.version) {
       if (!ctx.allowed('read', entry.name)) return undefined;
+      // Only a published version: the entry is written before its publish commits.
+      const published = (await repo.documents.get<PackageDocument>(packageKey(entry.name)))?.value.versions[entry.version];
+      if (!published || !Object.values(published.hashes).includes(hash)) return undefined;
       return { value: { name: entry.name, version: entry.version, tarballUrl: tarballUrl(ctx.baseUrl, entry.name, entry.version) } };
     }
     if (entry?.url) return { value: { url: entry.url, tarballUrl: `${ctx.baseUrl}fetch?url=${encodeURIComponent(entry.url)}` } };
