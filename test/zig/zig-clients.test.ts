@@ -115,6 +115,13 @@ describe('Zig with zig 0.11 and 0.14', () => {
     expect(lookup.status).toBe(302);
     expect(lookup.headers.get('location')).toBe(`${node.url}/zig/packages/rc_dep/1.0.0/tarball`);
 
+    // The package's document and search, through the group.
+    const doc = (await (await fetch(`${node.url}/zig/packages/rc_dep`)).json()) as { latest: string; versions: { version: string; hash: string; tarballUrl: string }[] };
+    expect(doc.latest).toBe('1.0.0');
+    expect(doc.versions).toMatchObject([{ version: '1.0.0', hash: answer.hash, tarballUrl: `${node.url}/zig/packages/rc_dep/1.0.0/tarball` }]);
+    const found = (await (await fetch(`${node.url}/zig/search?q=rc_d`)).json()) as { results: { name: string; version: string; hash: string }[] };
+    expect(found.results).toContainEqual(expect.objectContaining({ name: 'rc_dep', version: '1.0.0', hash: answer.hash }));
+
     // A version is immutable.
     const again = await runCli(['zig', 'publish', dir, '--registry', `${node.url}/zig-local/`, '--token', token]);
     expect(again.code).not.toBe(0);
