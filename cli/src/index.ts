@@ -17,6 +17,7 @@ import { registerStorageCommands } from './commands/storage.js';
 import { registerTaskCommand } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerUserCommands } from './commands/users.js';
+import { registerZigCommands } from './commands/zig.js';
 import { pinDataDir, version } from './runtime.js';
 
 /**
@@ -41,6 +42,7 @@ const commandModules: readonly RegisterCommands[] = [
   registerUserCommands,
   registerOwnersCommands,
   registerTokenCommands,
+  registerZigCommands,
 ];
 
 /**

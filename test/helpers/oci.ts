@@ -8,6 +8,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { ustarArchive } from '@registry-core/testing';
 import { tempDir } from './registry-process.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -30,29 +31,7 @@ export interface Descriptor {
 
 /** A tar archive of the given files (ustar, enough for any OCI tool). */
 export function tar(files: Record<string, Buffer | string>): Buffer {
-  const parts: Buffer[] = [];
-  for (const [name, raw] of Object.entries(files)) {
-    const content = Buffer.from(raw);
-    const header = Buffer.alloc(512);
-    header.write(name, 0);
-    header.write('0000644\0', 100);
-    header.write('0000000\0', 108);
-    header.write('0000000\0', 116);
-    header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124);
-    header.write('00000000000\0', 136);
-    header.write('        ', 148);
-    header.write('0', 156);
-    header.write('ustar\0', 257);
-    header.write('00', 263);
-    let sum = 0;
-    for (const byte of header) sum += byte;
-    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-    const body = Buffer.alloc(Math.ceil(content.length / 512) * 512);
-    content.copy(body);
-    parts.push(header, body);
-  }
-  parts.push(Buffer.alloc(1024));
-  return Buffer.concat(parts);
+  return ustarArchive(files);
 }
 
 /** An image of one platform: config and layers, all as blobs, plus its manifest. */

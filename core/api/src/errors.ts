@@ -160,6 +160,22 @@ export class UpstreamError extends RegistryError {
 }
 
 /**
+ * 502: the kernel refused to ask an upstream by policy (an origin not allowed, a private
+ * address, a redirect leaving the allowed origins); never retried, since asking again gives
+ * the same answer. A format whose client chose the URL (Zig's URL cache) answers it as the
+ * client's error: see {@link isUpstreamRefusal}.
+ */
+export class UpstreamRefusedError extends UpstreamError {
+  /** Structural mark, see {@link isUpstreamRefusal}. */
+  readonly upstreamRefused = true;
+}
+
+/** True when `value` is an {@link UpstreamRefusedError} from any copy of this package. */
+export function isUpstreamRefusal(value: unknown): value is UpstreamRefusedError {
+  return isRegistryError(value) && (value as { upstreamRefused?: unknown }).upstreamRefused === true;
+}
+
+/**
  * 503: the server cannot take this request now (a shared resource, such as the memory for
  * metadata documents, is taken); `retryAfterSeconds` goes out as `Retry-After`.
  */

@@ -13,6 +13,8 @@ export {
   IntegrityError,
   UpstreamError,
   UpstreamTimeoutError,
+  UpstreamRefusedError,
+  isUpstreamRefusal,
   TooManyRequestsError,
   NotAcceptableError,
   GoneError,

@@ -47,3 +47,34 @@ export function storedZip(entries: readonly (readonly [string, Buffer])[]): Buff
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, directory, end]);
 }
+
+/**
+ * A tar (ustar) of the given files in order, with names written as given: no checks, so a
+ * fixture can hold what a careful writer refuses (`..`, absolute paths, duplicates). For
+ * layers of OCI images and hostile archives.
+ */
+export function ustarArchive(files: Readonly<Record<string, Buffer | string>> | readonly (readonly [string, Buffer | string])[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, raw] of Array.isArray(files) ? files : Object.entries(files)) {
+    const content = Buffer.from(raw);
+    const header = Buffer.alloc(512);
+    header.write(name, 0, 100);
+    header.write('0000644\0', 100);
+    header.write('0000000\0', 108);
+    header.write('0000000\0', 116);
+    header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124);
+    header.write('00000000000\0', 136);
+    header.write('        ', 148);
+    header.write('0', 156);
+    header.write('ustar\0', 257);
+    header.write('00', 263);
+    let sum = 0;
+    for (const byte of header) sum += byte;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    const body = Buffer.alloc(Math.ceil(content.length / 512) * 512);
+    content.copy(body);
+    parts.push(header, body);
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}

@@ -16,7 +16,7 @@ export { startPostgres, type TestPostgres } from './postgres.js';
 export { startS3rver, type TestS3 } from './s3rver.js';
 export { OBJECT_PERMISSIONS, serviceAccountToken, startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from './gcs-json-api-server.js';
 export { freePort } from './ports.js';
-export { storedZip } from './archives.js';
+export { storedZip, ustarArchive } from './archives.js';
 export { describeMetadataStoreConformance } from './metadata-store-conformance.js';
 export type {
   ConformanceMetadataStore,

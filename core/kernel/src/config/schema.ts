@@ -25,7 +25,7 @@ const repositorySchema = {
     type: { enum: ['hosted', 'proxy', 'group'], description: 'hosted: stores what is published to it; proxy: caches an upstream; group: one URL over its members.' },
     upstream: {
       type: 'string',
-      description: 'A proxy\'s upstream registry (http or https URL). Absent: the format\'s default upstream, as its plugin documents (npm: the registry of the local npm config; PyPI: pip\'s index-url, else the Python Package Index; OCI: Docker Hub; Maven: the mirror in settings.xml, else Maven Central).',
+      description: 'A proxy\'s upstream registry (http or https URL). Absent: the format\'s default upstream, as its plugin documents (npm: the registry of the local npm config; PyPI: pip\'s index-url, else the Python Package Index; OCI: Docker Hub; Maven: the mirror in settings.xml, else Maven Central; Zig: GitHub, a URL cache of archives).',
     },
     members: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'A group\'s members, in the order they are asked.' },
     routing: {

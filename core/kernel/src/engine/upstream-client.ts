@@ -3,7 +3,7 @@ import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type In
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction, Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
-import { UpstreamError, UpstreamTimeoutError, isRegistryError } from '@registry-core/api';
+import { UpstreamError, UpstreamRefusedError, UpstreamTimeoutError, isRegistryError } from '@registry-core/api';
 import { classifyAddress } from './address-policy.js';
 import { ConnectionSlots, acquireBoth } from './connection-slots.js';
 import { readLimited } from './read-limited.js';
@@ -92,11 +92,8 @@ export function parseChallenge(header: string): { scheme: string; params: Record
 /** Most tokens kept per proxy (by realm, service and scope). */
 const MAX_TOKENS = 10_000;
 
-/**
- * A refusal by policy (an origin not allowed, a private address): never retried, since
- * asking again gives the same answer.
- */
-export class UpstreamRefusedError extends UpstreamError {}
+/** A refusal by policy (an origin not allowed, a private address): never retried. Part of the contract. */
+export { UpstreamRefusedError };
 
 const MAX_REDIRECTS = 5;
 /** How long an idle pooled connection is kept. */
