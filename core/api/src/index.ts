@@ -20,7 +20,7 @@ export {
   RepositoryPolicyError,
   ServiceUnavailableError,
 } from './errors.js';
-export type { GroupPlan, LoadedDocument, MergeableDocument } from './group.js';
+export type { GroupPlan, LoadedDocument, MergeableDocument, MergeSources } from './group.js';
 export { MEMBER_HEADER } from './group.js';
 export type { RegistryErrorCode } from './errors.js';
 export type { ChallengeRequest, DefaultUpstream, DefaultUpstreams, ErrorInfo, FormatDefinition, FormatTask, HostRootContext, HostRootRoute, RepositoryInfo } from './format.js';
