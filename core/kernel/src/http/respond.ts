@@ -107,7 +107,13 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
     const etag = given ?? computedEtag?.() ?? `"${createHash('sha256').update(bytes as Buffer).digest('hex')}"`;
     ctx.set('ETag', etag);
     ctx.set('Cache-Control', CACHE_CONTROL[response.cachePolicy ?? 'metadata']);
-    if (matchesEtag(ctx.get('If-None-Match'), etag)) {
+    // A handler that says when its document last changed (Last-Modified) also gets 304s for
+    // If-Modified-Since, which clients send without an ETag (conda keeps both, some mirrors only the date).
+    const lastModified = Object.entries(response.headers ?? {}).find(([k]) => k.toLowerCase() === 'last-modified')?.[1];
+    const ifNoneMatch = ctx.get('If-None-Match');
+    const ifModifiedSince = ctx.get('If-Modified-Since');
+    const notModifiedSince = !ifNoneMatch && ifModifiedSince !== '' && lastModified !== undefined && Date.parse(ifModifiedSince) >= Date.parse(lastModified);
+    if (matchesEtag(ifNoneMatch, etag) || notModifiedSince) {
       ctx.status = 304;
       ctx.body = null;
       return;
