@@ -49,7 +49,7 @@ export { assetResponse, jsonResponse, renderedResponse, isSpilledString, readSma
 export type { LogFields, Logger } from './logger.js';
 export type { ContributionPoint, FormatCapability, JsonSchema, ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
 export { KERNEL_OWNED_KEYS, parseManifest } from './manifest.js';
-export { isSafePathSegment, isSafeRelativePath } from './names.js';
+export { archiveEntryProblem, isSafePathSegment, isSafeRelativePath } from './names.js';
 export type { Disposable, InjectionToken, PluginContainer, PluginContext, PluginInfo, PluginModule } from './plugin.js';
 export type {
   Asset,

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
-import { BadRequestError } from '@registry-core/api';
+import { BadRequestError, archiveEntryProblem } from '@registry-core/api';
 import { Decompress } from 'fzstd';
 import tar from 'tar-stream';
 import unbzip2 from 'unbzip2-stream';
@@ -28,12 +28,10 @@ function refuse(why: string): never {
   throw new BadRequestError(`Invalid conda package: ${why}.`);
 }
 
-/** A path inside a package that could not escape or confuse anything. */
+/** A path inside an archive that could not escape or confuse anything. */
 function checkEntryName(name: string): void {
-  if (name === '' || name.includes('\0')) refuse('an entry has an empty name or a NUL character');
-  if (name.includes('\\')) refuse(`the entry ${JSON.stringify(name)} has a backslash in its path`);
-  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) refuse(`the entry ${JSON.stringify(name)} has an absolute path`);
-  if (name.split('/').some((segment) => segment === '..')) refuse(`the entry ${JSON.stringify(name)} has a ".." segment`);
+  const problem = archiveEntryProblem(name);
+  if (problem !== undefined) refuse(problem);
 }
 
 /** A symbolic link must point inside the package (relative, never above its root). */
