@@ -26,14 +26,14 @@ describe('zero-config default', () => {
     expect(banner[1]).toBe(`data: ${path.join(registry.dir, 'registry-data')} (under the current folder: started from another, it is another registry; pin it: dataDir in a config file, --data-dir or REGISTRY_CORE_DATA_DIR)`);
     expect(banner[2]).toBe('point clients at:');
     // One line per group, the members reached through it.
-    const groups = banner.slice(3, 7);
-    for (const [i, format] of ['maven', 'npm', 'oci', 'pypi'].entries()) expect(groups[i]).toMatch(new RegExp(`^  ${format}\\s+http://127\\.0\\.0\\.1:${registry.port}/${format}/\\s+\\(${format} group of ${format}-local, ${format}-proxy\\)$`));
-    expect(banner[7]).toMatch(/^a user and a token: registry-core user add NAME --password PASSWORD, then registry-core token create --user NAME \(or npm adduser: self-registration is on\)$/);
-    expect(end).toBe(8);
+    const groups = banner.slice(3, 8);
+    for (const [i, format] of ['conda', 'maven', 'npm', 'oci', 'pypi'].entries()) expect(groups[i]).toMatch(new RegExp(`^  ${format}\\s+http://127\\.0\\.0\\.1:${registry.port}/${format}/\\s+\\(${format} group of ${format}-local, ${format}-proxy\\)$`));
+    expect(banner[8]).toMatch(/^a user and a token: registry-core user add NAME --password PASSWORD, then registry-core token create --user NAME \(or npm adduser: self-registration is on\)$/);
+    expect(end).toBe(9);
     expect(out).not.toContain('npm config set registry');
     const health = (await (await fetch(`${registry.url}/-/health`)).json()) as { repositories: { name: string; type: string }[] };
-    // Every installed format gets the three: npm, OCI, PyPI and Maven ship with registry-core.
-    expect(health.repositories.map((r) => `${r.name}:${r.type}`).sort()).toEqual(['maven-local:hosted', 'maven-proxy:proxy', 'maven:group', 'npm-local:hosted', 'npm-proxy:proxy', 'npm:group', 'oci-local:hosted', 'oci-proxy:proxy', 'oci:group', 'pypi-local:hosted', 'pypi-proxy:proxy', 'pypi:group']);
+    // Every installed format gets the three: conda, npm, OCI, PyPI and Maven ship with registry-core.
+    expect(health.repositories.map((r) => `${r.name}:${r.type}`).sort()).toEqual(['conda-local:hosted', 'conda-proxy:proxy', 'conda:group', 'maven-local:hosted', 'maven-proxy:proxy', 'maven:group', 'npm-local:hosted', 'npm-proxy:proxy', 'npm:group', 'oci-local:hosted', 'oci-proxy:proxy', 'oci:group', 'pypi-local:hosted', 'pypi-proxy:proxy', 'pypi:group']);
     expect(existsSync(path.join(registry.dir, 'registry-data', 'registry.sqlite'))).toBe(true);
   });
 
@@ -51,6 +51,9 @@ describe('zero-config default', () => {
     expect(out).not.toContain(`<mirrorOf>*</mirrorOf><url>http://127.0.0.1:${registry.port}/maven-local/`);
     expect(out).toContain('pypi  (pypi group of pypi-local, pypi-proxy)');
     expect(out).toContain(`pip install --index-url http://127.0.0.1:${registry.port}/pypi/simple/ <package>`);
+    expect(out).toContain('conda-proxy  (conda proxy of https://conda.anaconda.org/conda-forge/');
+    expect(out).toContain(`.condarc: channels: [http://127.0.0.1:${registry.port}/conda]`);
+    expect(out).toContain(`registry-core conda upload <files> --repository conda-local --token <token>`);
     // Groups before their members.
     expect(out.indexOf('npm  (npm group')).toBeLessThan(out.indexOf('npm-local  (npm hosted)'));
   });
