@@ -33,8 +33,7 @@ async function downloadAll(solved: readonly { url: string; sha256?: string | und
   return members;
 }
 
-const upload = (registry: RunningRegistry, repository: string, token: string, files: string[], extra: string[] = []) =>
-  runCli(['conda', 'upload', ...files, '--repository', repository, '--token', token, '--url', registry.url, ...extra]);
+const upload = (registry: RunningRegistry, repository: string, token: string, files: string[]) => runCli(['conda', 'upload', ...files, '--repository', repository, '--token', token, '--url', registry.url]);
 
 describe('conda with rattler', () => {
   let upstream: RunningRegistry;
@@ -54,7 +53,7 @@ describe('conda with rattler', () => {
     node = await startRegistry(`repositories:
   conda-local: { format: conda, type: hosted }
   conda-proxy: { format: conda, type: proxy, upstream: "${upstream.url}/forge/" }
-  conda: { format: conda, type: group, members: [conda-local, conda-proxy] }
+  conda: { format: conda, type: group, members: [conda-local, conda-proxy], routing: { "rc-lib": [conda-local] } }
 `);
     token = await createUserAndToken(node.configFile, 'builder');
     built['lib10'] = await buildCondaPackage(dir, { name: 'rc-lib', version: '1.0', format: 'tar.bz2' });
@@ -62,14 +61,25 @@ describe('conda with rattler', () => {
     built['app'] = await buildCondaPackage(dir, { name: 'rc-app', version: '0.3.0', subdir: 'linux-64', depends: ['rc-lib >=1.0', 'rc-upstream-lib >=2'], format: 'conda' });
   }, 180_000);
 
+  /** An upload as curl -F file=@... sends it. */
+  const post = async (file: string, fields: Record<string, string> = {}) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.set(k, v);
+    form.set('file', await openAsBlob(file), path.basename(file));
+    const answer = await fetch(`${node.url}/conda-local/-/upload`, { method: 'POST', body: form, headers: { authorization: `Bearer ${token}` } });
+    return { status: answer.status, text: await answer.text() };
+  };
+
   afterAll(async () => {
     await node?.stop();
     await upstream?.stop();
   });
 
   it('registry-core conda upload puts .conda and .tar.bz2 packages in their subdirs, with digests from the bytes', async () => {
-    const done = await upload(node, 'conda-local', token, [built['lib10']!.path, built['lib11']!.path, built['app']!.path]);
-    expect(done.code, done.stdout + done.stderr).toBe(0);
+    // The last file twice: the second is refused (a file name is never replaced), and the command says so and fails.
+    const done = await upload(node, 'conda-local', token, [built['lib10']!.path, built['lib11']!.path, built['app']!.path, built['app']!.path]);
+    expect(done.code, done.stdout + done.stderr).toBe(1);
+    expect(done.stderr).toMatch(new RegExp(`^${built['app']!.filename.replace(/\./g, '\\.')}: 409 .*already exists`, 'm'));
     expect(done.stdout).toContain(`uploaded noarch/${built['lib10']!.filename}`);
     expect(done.stdout).toContain(`uploaded linux-64/${built['app']!.filename}`);
     const noarch = (await (await fetch(`${node.url}/conda-local/noarch/repodata.json`)).json()) as Repodata;
@@ -85,9 +95,12 @@ describe('conda with rattler', () => {
     expect(channeldata.subdirs).toEqual(['linux-64', 'noarch']);
     expect(channeldata.packages['rc-lib']).toMatchObject({ version: '1.1', subdirs: ['noarch'] });
     // The same file again: refused, nothing changed.
-    const again = await upload(node, 'conda-local', token, [built['lib11']!.path]);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/409 .*already exists/);
+    // A name the upstream has is refused unless the group's routing claims it for the hosted member (rc-lib is claimed).
+    const shadowing = await post((await buildCondaPackage(tempDir('rc-conda-shadow-'), { name: 'rc-upstream-lib', version: '0.1' })).path);
+    expect(shadowing).toMatchObject({ status: 403, text: expect.stringMatching(/rc-upstream-lib is served by conda-proxy/) });
+    expect((await fetch(`${node.url}/conda-proxy/-/package/rc-upstream-lib`)).status).toBe(200);
+    expect((await fetch(`${node.url}/conda-local/-/package/rc-lib`)).status).toBe(200);
+    expect((await fetch(`${node.url}/conda-local/-/package/rc-upstream-lib`)).status).toBe(404);
   });
 
   it('serves repodata with ETag and Last-Modified (304s), and as repodata.json.zst', async () => {
@@ -138,18 +151,9 @@ describe('conda with rattler', () => {
       ['an upper-case name', await buildCondaPackage(dir, { name: 'RC-Upper', version: '1.0' })],
       ['a noarch package claiming linux-64', await buildCondaPackage(dir, { name: 'rc-wrongsub', version: '1.0', index: { subdir: 'linux-64' } })],
     ];
-    // As curl -F file=@... sends them.
-    const post = async (file: string, fields: Record<string, string> = {}) => {
-      const form = new FormData();
-      for (const [k, v] of Object.entries(fields)) form.set(k, v);
-      form.set('file', await openAsBlob(file), path.basename(file));
-      const answer = await fetch(`${node.url}/conda-local/-/upload`, { method: 'POST', body: form, headers: { authorization: `Bearer ${token}` } });
-      return { status: answer.status, text: await answer.text() };
-    };
     for (const [label, pkg] of cases) expect((await post(pkg.path)).status, label).toBe(400);
     const elsewhere = await buildCondaPackage(dir, { name: 'rc-elsewhere', version: '1.0' });
-    const wrongSubdir = await upload(node, 'conda-local', token, [elsewhere.path], ['--subdir', 'linux-64']);
-    expect(wrongSubdir.stderr).toMatch(/400 .*is for subdir noarch, not linux-64/);
+    expect(await post(elsewhere.path, { subdir: 'linux-64' })).toMatchObject({ status: 400, text: expect.stringMatching(/is for subdir noarch, not linux-64/) });
     const notAPackage = path.join(dir, 'rc-junk-1.0-0.tar.bz2');
     writeFileSync(notAPackage, 'this is not bzip2');
     expect(await post(notAPackage)).toMatchObject({ status: 400, text: expect.stringMatching(/bzip2/) });

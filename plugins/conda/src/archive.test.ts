@@ -47,6 +47,8 @@ describe('conda archives', () => {
       ['../evil', Buffer.from('x')],
     ]);
     await expect(readCondaIndex(write('rc-s-1.0-0.conda', stray), 'rc-s-1.0-0')).rejects.toMatchObject({ status: 400 });
+    const noPayload = storedZip([['metadata.json', Buffer.from('{}')], ['info-rc-p-1.0-0.tar.zst', await zstd(await tarOf([{ name: 'info/index.json', data: '{}' }]))]]);
+    await expect(readCondaIndex(write('rc-p-1.0-0.conda', noPayload), 'rc-p-1.0-0')).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/pkg-rc-p-1.0-0.tar.zst is missing/) });
     const missing = storedZip([['metadata.json', Buffer.from('{}')]]);
     await expect(readCondaIndex(write('rc-m-1.0-0.conda', missing), 'rc-m-1.0-0')).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/info-rc-m-1.0-0.tar.zst is missing/) });
   });

@@ -236,6 +236,7 @@ export async function readCondaIndex(file: string, stem: string, limits: Archive
     const info = entries.get(`info-${stem}.tar.zst`);
     const pkg = entries.get(`pkg-${stem}.tar.zst`);
     if (!info) refuse(`info-${stem}.tar.zst is missing`);
+    if (!pkg) refuse(`pkg-${stem}.tar.zst is missing`);
     const guard = new ExpansionGuard(resolved);
     const tarOf = async (entry: yauzl.Entry, capture: string | undefined) => {
       const stream = await new Promise<Readable>((resolve, reject) => zip.openReadStream(entry, (error, opened) => (error ? reject(new BadRequestError(`Invalid conda package: ${error.message}.`)) : resolve(opened))));
@@ -247,7 +248,7 @@ export async function readCondaIndex(file: string, stem: string, limits: Archive
       }
     };
     const index = parseIndex(await tarOf(info, 'info/index.json'));
-    if (pkg) await tarOf(pkg, undefined);
+    await tarOf(pkg, undefined);
     return index;
   } finally {
     zip.close();

@@ -8,6 +8,7 @@ import {
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
+  type CacheStatus,
   type LoadedDocument,
   type MergeableDocument,
   type MultipartBody,
@@ -15,7 +16,7 @@ import {
   type RouteDefinition,
 } from '@registry-core/api';
 import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, uploadedFile, type ChannelDocument, type ChannelPackage } from './hosted.js';
-import { isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
+import { isValidName, isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
 import { MAX_REPODATA_BYTES, getProxyPackage, loadUpstreamChannel, loadUpstreamRepodata } from './proxy.js';
 import { emptyRepodata, mergeRepodata, type Repodata } from './repodata.js';
 
@@ -120,6 +121,30 @@ const channelData: MergeableDocument<ChannelDocument> = {
   },
 };
 
+/**
+ * `GET /-/package/<name>`: what a repository says of one package name (its `channeldata.json`
+ * entry: subdirs, latest version), 404 when it has none. A proxy answers from the upstream's
+ * `channeldata.json` (cached as metadata): the kernel asks it before a name new to a hosted
+ * repository is uploaded (FormatDefinition.packageDocumentPath), so that a hosted name never
+ * silently shadows an upstream's. An upstream without `channeldata.json` cannot say: 404.
+ */
+async function packageInfo(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const name = param(ctx, 'name');
+  if (!isValidName(name)) throw new NotFoundError(`${JSON.stringify(name)} is not a conda package name`);
+  ctx.authorize('read', name);
+  const repo = ctx.repository;
+  let entry: ChannelPackage | undefined;
+  let cache: CacheStatus | undefined;
+  if (repo.type === 'hosted') entry = (await loadChannel(repo))?.value.packages[name];
+  else if (repo.type === 'proxy') {
+    const loaded = await loadUpstreamChannel(repo, repo.upstream);
+    entry = loaded?.channel.packages[name];
+    cache = loaded?.cache;
+  }
+  if (!entry || typeof entry !== 'object') throw new NotFoundError(`${name} is not in ${repo.name}`);
+  return jsonResponse({ name, ...entry }, cache ? { cache } : {});
+}
+
 /** `GET /<subdir>/<file>`: a package file. */
 async function getPackage(ctx: FormatRequestContext): Promise<FormatResponse> {
   const subdir = subdirOf(ctx);
@@ -185,6 +210,7 @@ const routes: RouteDefinition[] = [
     handler: async (ctx) => repodataZst.render(ctx, (await repodataZst.load(ctx))!),
     group: (ctx) => (subdirOf(ctx), { serve: 'members', merge: repodataZst }),
   },
+  { method: 'GET', path: '/-/package/:name', permission: 'read', handler: packageInfo, group: (ctx) => ({ serve: 'package', package: param(ctx, 'name') }) },
   { method: 'GET', path: '/:subdir/:filename', permission: 'read', handler: getPackage, group: packagePlan },
   uploadRoute,
   {
@@ -229,4 +255,5 @@ export const condaFormat: FormatDefinition = {
   clientConfig,
   defaultUpstream: () => [{ url: CONDA_FORGE, source: 'conda-forge' }],
   maxMetadataBytes: MAX_REPODATA_BYTES,
+  packageDocumentPath: (name) => (isValidName(name) ? `/-/package/${encodeURIComponent(name)}` : undefined),
 };

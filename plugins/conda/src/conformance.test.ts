@@ -55,7 +55,7 @@ const conda: FormatConformanceAdapter = {
     return [repository, group].flatMap((repo) => [
       { label: `upload a file named with dot-dot segments to ${repo}`, method: 'POST', path: `/${repo}/-/upload`, ...upload('../../rc-hostile-1.0-0.conda') },
       { label: `upload a file named with an absolute path to ${repo}`, method: 'POST', path: `/${repo}/-/upload`, ...upload('/etc/rc-hostile-1.0-0.conda') },
-      { label: `upload a file that is no package to ${repo}`, method: 'POST', path: `/${repo}/-/upload`, ...upload('rc-hostile-1.0-0.conda') },
+      { label: `upload a package whose name conda refuses to ${repo}`, method: 'POST', path: `/${repo}/-/upload`, ...upload('RC-Hostile-1.0-0.conda') },
       { label: `a package path with dot-dot segments in ${repo}`, method: 'GET', path: `/${repo}/noarch/..%2f..%2fetc%2fpasswd` },
       { label: `a subdir with dot-dot segments in ${repo}`, method: 'GET', path: `/${repo}/..%2f..%2fetc/repodata.json` },
     ]);
