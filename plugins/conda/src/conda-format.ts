@@ -255,5 +255,8 @@ export const condaFormat: FormatDefinition = {
   clientConfig,
   defaultUpstream: () => [{ url: CONDA_FORGE, source: 'conda-forge' }],
   maxMetadataBytes: MAX_REPODATA_BYTES,
+  // Repodata v2's base_url may put a channel's files anywhere on the upstream's host
+  // (another host: cache.allowedOrigins).
+  upstreamScope: () => ({ basePath: '/' }),
   packageDocumentPath: (name) => (isValidName(name) ? `/-/package/${encodeURIComponent(name)}` : undefined),
 };
