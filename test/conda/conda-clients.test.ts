@@ -3,7 +3,7 @@
 // environments against a hosted channel, a proxy of another registry-core's channel, and a
 // group over both, then every solved URL is downloaded and checked against its sha256.
 // Packages are built here (.conda and .tar.bz2) and uploaded with `registry-core conda upload`.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { openAsBlob, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { simpleSolve } from '@conda-org/rattler';
@@ -51,7 +51,7 @@ describe('conda with rattler', () => {
     const seeded = await upload(upstream, 'forge', seedToken, [built['upstreamLib']!.path, built['shadow']!.path]);
     expect(seeded.code, seeded.stdout + seeded.stderr).toBe(0);
     node = await startRegistry(`repositories:
-  conda-local: { format: conda, type: hosted }
+  conda-local: { format: conda, type: hosted, maxUploadSize: 256kb }
   conda-proxy: { format: conda, type: proxy, upstream: "${upstream.url}/forge/" }
   conda: { format: conda, type: group, members: [conda-local, conda-proxy], routing: { "rc-lib": [conda-local] } }
 `);
@@ -160,12 +160,14 @@ describe('conda with rattler', () => {
     const notConda = path.join(dir, 'rc-wheel-1.0-py3-none-any.whl');
     writeFileSync(notConda, 'PK');
     expect((await post(notConda)).status).toBe(400);
+    const tooBig = await buildCondaPackage(dir, { name: 'rc-too-big', version: '1.0', files: [{ name: 'share/noise', data: randomBytes(400 * 1024) }] });
+    expect((await post(tooBig.path)).status).toBe(413);
     // Nothing at all for an anonymous client.
     expect((await fetch(`${node.url}/conda-local/-/upload`, { method: 'POST', body: new FormData() })).status).toBe(401);
     expect(await (await fetch(`${node.url}/conda-local/noarch/repodata.json`)).text()).toBe(before);
   });
 
-  it('marks a package broken and deletes one with registry-core call; the repodata follows', async () => {
+  it('marks a package broken with registry-core call and deletes one over HTTP; the repodata follows', async () => {
     const broken = await runCli(['call', 'conda-local', 'POST', '/-/mark-broken', '--json', JSON.stringify({ subdir: 'noarch', filename: built['lib11']!.filename }), '-c', node.configFile]);
     expect(broken.code, broken.stderr).toBe(0);
     let noarch = (await (await fetch(`${node.url}/conda-local/noarch/repodata.json`)).json()) as Repodata;
@@ -174,8 +176,10 @@ describe('conda with rattler', () => {
     // Still downloadable for environments that pinned it; no longer solvable.
     expect((await fetch(`${node.url}/conda-local/noarch/${built['lib11']!.filename}`)).status).toBe(200);
     expect((await solve(`${node.url}/conda-local/`, ['rc-lib'])).map((p) => p.version)).toEqual(['1.0']);
-    const deleted = await runCli(['call', 'conda-local', 'DELETE', `/noarch/${built['lib10']!.filename}`, '-c', node.configFile]);
-    expect(deleted.code, deleted.stderr).toBe(0);
+    // Deleting over HTTP (registry-core call conda-local DELETE /noarch/<file> is the same request).
+    expect((await fetch(`${node.url}/conda-local/noarch/${built['lib10']!.filename}`, { method: 'DELETE' })).status).toBe(401);
+    const deleted = await fetch(`${node.url}/conda-local/noarch/${built['lib10']!.filename}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    expect(deleted.status).toBe(200);
     noarch = (await (await fetch(`${node.url}/conda-local/noarch/repodata.json`)).json()) as Repodata;
     expect(noarch.packages).toEqual({});
     expect((await fetch(`${node.url}/conda-local/noarch/${built['lib10']!.filename}`)).status).toBe(404);

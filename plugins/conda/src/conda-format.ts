@@ -109,9 +109,17 @@ const channelData: MergeableDocument<ChannelDocument> = {
     if (!loaded) throw new NotFoundError('channeldata.json is not upstream');
     return { value: loaded.channel, cache: loaded.cache, revision: `u${loaded.revision}` };
   },
-  merge(documents) {
+  merge(documents, _ctx, sources) {
+    // Per name, the entry of the first member the group serves the name from (the kernel's rule, as for repodata).
+    const holders = new Map<string, number[]>();
+    documents.forEach((d, i) => {
+      for (const name of Object.keys(d.packages)) holders.set(name, [...(holders.get(name) ?? []), i]);
+    });
     const packages: Record<string, ChannelPackage> = {};
-    for (const d of documents) for (const [name, p] of Object.entries(d.packages)) packages[name] ??= p;
+    for (const [name, held] of holders) {
+      const from = sources ? sources.servedFrom(name, held)[0] : held[0];
+      if (from !== undefined) packages[name] = documents[from]!.packages[name]!;
+    }
     return { subdirs: [...new Set(documents.flatMap((d) => d.subdirs))].sort(), packages };
   },
   async render(ctx, { value, revision, cache }) {

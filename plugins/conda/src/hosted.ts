@@ -4,6 +4,7 @@ import {
   DELETE_DOCUMENT,
   ForbiddenError,
   NotFoundError,
+  PayloadTooLargeError,
   type Asset,
   type FormatRequestContext,
   type MultipartBody,
@@ -84,6 +85,8 @@ export async function upload(ctx: FormatRequestContext): Promise<{ subdir: strin
   ctx.authorize('write', parsed.name);
   const named = body.fields['subdir']?.[0];
   if (named !== undefined) validateSubdir(named);
+  // The form may be a little larger than the limit (its fields); the file itself may not.
+  if (file.size > ctx.repository.limits.maxUploadBytes) throw new PayloadTooLargeError(`${parsed.filename} is ${file.size} bytes, over the ${ctx.repository.limits.maxUploadBytes}-byte upload limit of ${ctx.repository.name}`);
   if (file.size === 0) throw new BadRequestError('the file is empty');
   const limits = { maxExpandedBytes: Math.max(ctx.repository.limits.maxUploadBytes * 20, 64 * 1024 * 1024) };
   const index = parsed.extension === '.conda' ? await readCondaIndex(file.path, parsed.filename.slice(0, -'.conda'.length), limits) : await readTarBz2Index(file.path, limits);
