@@ -247,7 +247,8 @@ const routes: RouteDefinition[] = [
 
 function clientConfig(repo: RepositoryInfo): string[] {
   const channel = repo.url.replace(/\/$/, '');
-  const root = new URL('/', repo.url).href.replace(/\/$/, '');
+  // What the repository's name is appended to (the server's URL, with any path prefix it is served under).
+  const root = channel.slice(0, channel.length - encodeURIComponent(repo.name).length).replace(/\/$/, '');
   const lines = [
     `.condarc: channels: [${channel}]  (or channel_alias: ${root} and channels: [${repo.name}]; or custom_channels: {${repo.name}: ${root}})`,
     `conda install --override-channels -c ${channel} <package>  |  micromamba create -c ${channel} -n env <package>`,
