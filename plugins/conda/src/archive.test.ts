@@ -59,4 +59,16 @@ describe('conda archives', () => {
     const capped = await buildCondaPackage(dir, { name: 'rc-big', version: '1.0', format: 'tar.bz2', files: [{ name: 'share/data', data: Buffer.alloc(3 * 1024 * 1024, 1) }] });
     await expect(readTarBz2Index(capped.path, { maxExpandedBytes: 1024 * 1024 })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/expands to more than/) });
   });
+
+  it('runs the checks in a worker thread from the built plugin, with the same answers', async () => {
+    // The built module, whose worker file is beside it (the sources have none: they check in this thread).
+    const built = (await import(new URL('../dist/archive.js', import.meta.url).href)) as typeof import('./archive.js');
+    const conda = await buildCondaPackage(dir, { name: 'rc-w', version: '1.0' });
+    expect(await built.readPackageIndex(conda.path, stemOf(conda.filename))).toMatchObject({ name: 'rc-w' });
+    const bz2 = await buildCondaPackage(dir, { name: 'rc-wb', version: '1.0', format: 'tar.bz2' });
+    expect(await built.readPackageIndex(bz2.path, undefined)).toMatchObject({ name: 'rc-wb' });
+    await expect(built.readPackageIndex(write('rc-wj-1.0-0.tar.bz2', 'junk'), undefined)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/bzip2/) });
+    const evil = await buildCondaPackage(dir, { name: 'rc-we', version: '1.0', files: [{ name: '../evil', data: 'x' }] });
+    await expect(built.readPackageIndex(evil.path, stemOf(evil.filename))).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/".." segment/) });
+  });
 });

@@ -1,8 +1,10 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
-import { BadRequestError, archiveEntryProblem } from '@registry-core/api';
+import { BadRequestError, PayloadTooLargeError, archiveEntryProblem } from '@registry-core/api';
 import { Decompress } from 'fzstd';
 import tar from 'tar-stream';
 import unbzip2 from 'unbzip2-stream';
@@ -253,4 +255,30 @@ export async function readCondaIndex(file: string, stem: string, limits: Archive
   } finally {
     zip.close();
   }
+}
+
+/**
+ * {@link readCondaIndex} or {@link readTarBz2Index} in a worker thread, so that a large
+ * package's decompression never holds the server's event loop; in this thread when the
+ * worker's module is not beside this one (tests running the TypeScript sources).
+ */
+export async function readPackageIndex(file: string, condaStem: string | undefined, limits: ArchiveLimits = {}): Promise<Record<string, unknown>> {
+  const workerFile = fileURLToPath(new URL('./archive-worker.js', import.meta.url));
+  if (!existsSync(workerFile)) return condaStem !== undefined ? readCondaIndex(file, condaStem, limits) : readTarBz2Index(file, limits);
+  const answer = await new Promise<{ ok: true; index: Record<string, unknown> } | { ok: false; status?: number; message: string }>((resolve, reject) => {
+    // A bounded heap: whatever a hostile archive makes the decoders hold, it cannot take the server's memory.
+    const worker = new Worker(workerFile, { workerData: { file, ...(condaStem !== undefined ? { condaStem } : {}), limits }, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    let settled = false;
+    worker.once('message', (message) => {
+      settled = true;
+      resolve(message);
+      void worker.terminate();
+    });
+    worker.once('error', (error) => (settled ? undefined : reject(error)));
+    worker.once('exit', (code) => (settled ? undefined : reject(new Error(`the archive check stopped (exit code ${code})`))));
+  });
+  if (answer.ok) return answer.index;
+  if (answer.status === 413) throw new PayloadTooLargeError(answer.message);
+  if (answer.status !== undefined && answer.status >= 400 && answer.status < 500) throw new BadRequestError(answer.message);
+  throw new Error(answer.message);
 }

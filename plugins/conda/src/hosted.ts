@@ -11,7 +11,7 @@ import {
   type RepositoryHandle,
   type StoredDocument,
 } from '@registry-core/api';
-import { readCondaIndex, readTarBz2Index } from './archive.js';
+import { readPackageIndex } from './archive.js';
 import { parsePackageFilename, validateSubdir } from './names.js';
 import { emptyRepodata, recordFromIndex, sectionOf, type PackageRecord, type Repodata } from './repodata.js';
 
@@ -89,7 +89,7 @@ export async function upload(ctx: FormatRequestContext): Promise<{ subdir: strin
   if (file.size > ctx.repository.limits.maxUploadBytes) throw new PayloadTooLargeError(`${parsed.filename} is ${file.size} bytes, over the ${ctx.repository.limits.maxUploadBytes}-byte upload limit of ${ctx.repository.name}`);
   if (file.size === 0) throw new BadRequestError('the file is empty');
   const limits = { maxExpandedBytes: Math.max(ctx.repository.limits.maxUploadBytes * 20, 64 * 1024 * 1024) };
-  const index = parsed.extension === '.conda' ? await readCondaIndex(file.path, parsed.filename.slice(0, -'.conda'.length), limits) : await readTarBz2Index(file.path, limits);
+  const index = await readPackageIndex(file.path, parsed.extension === '.conda' ? parsed.filename.slice(0, -'.conda'.length) : undefined, limits);
   const record = recordFromIndex(index, parsed, { md5: file.md5, sha256: file.sha256, size: file.size });
   const subdir = validateSubdir(record.subdir);
   if (named !== undefined && named !== subdir) throw new BadRequestError(`Invalid conda package: ${parsed.filename} is for subdir ${subdir}, not ${named}.`);
