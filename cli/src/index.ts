@@ -17,7 +17,6 @@ import { registerStorageCommands } from './commands/storage.js';
 import { registerTaskCommand } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerUserCommands } from './commands/users.js';
-import { registerZigCommands } from './commands/zig.js';
 import { pinDataDir, version } from './runtime.js';
 
 /**
@@ -42,7 +41,6 @@ const commandModules: readonly RegisterCommands[] = [
   registerUserCommands,
   registerOwnersCommands,
   registerTokenCommands,
-  registerZigCommands,
 ];
 
 /**
