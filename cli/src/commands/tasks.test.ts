@@ -1,6 +1,6 @@
 import type { FormatCommand, FormatCommandContext } from '@registry-core/api';
-import { describe, expect, it } from 'vitest';
-import { repositoryUrl, runFormatCommand } from './tasks.js';
+import { describe, expect, it, vi } from 'vitest';
+import { printFormatCommandHelp, repositoryUrl, runFormatCommand } from './tasks.js';
 
 /** A command that keeps what the host handed it. */
 function recording(shape: Pick<FormatCommand, 'arguments' | 'options'>): { command: FormatCommand; seen: FormatCommandContext[] } {
@@ -44,5 +44,22 @@ describe('format commands: the host parses the line', () => {
     expect(() => repositoryUrl('http://127.0.0.1:4000', undefined)).toThrow('--repository is required');
     expect(() => repositoryUrl('127.0.0.1:4000', 'zig')).toThrow('--registry must be');
     expect(() => repositoryUrl('not a url', 'zig')).toThrow('--registry must be a URL');
+  });
+});
+
+describe('format command help', () => {
+  it("prints a format command's arguments and options, the host's too; a task is not a command", async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      expect(await printFormatCommandHelp('zig', 'publish', {})).toBe(true);
+      const text = log.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(text).toContain('Usage: registry-core zig publish <package> [options]');
+      expect(text).toMatch(/--json +print the registry's JSON answer/);
+      expect(text).toMatch(/--description <value> +a description/);
+      expect(text).toMatch(/--repository <name> +the repository to work on/);
+      expect(await printFormatCommandHelp('oci', 'gc', {})).toBe(false);
+    } finally {
+      log.mockRestore();
+    }
   });
 });

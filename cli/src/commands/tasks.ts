@@ -58,7 +58,27 @@ export function registerTaskCommand(program: Command): void {
  * Run `format`'s command `name` when it has one (true), with only the plugin offering the
  * format activated: the config's plugins, else the installed first-party one.
  */
-async function runIfFormatCommand(loaded: LoadedConfig, format: string, name: string, rest: readonly string[], options: TaskOptions): Promise<boolean> {
+function runIfFormatCommand(loaded: LoadedConfig, format: string, name: string, rest: readonly string[], options: TaskOptions): Promise<boolean> {
+  return withFormatCommand(loaded, format, name, (command) => runFormatCommand(command, rest, { ...options, registry: options.registry ?? serverAddress(loaded.config).url }));
+}
+
+/** `registry-core <format> <name> --help` of a format command: its usage and options (false when `format` has no command `name`). */
+export async function printFormatCommandHelp(format: string, name: string, options: { config?: string }): Promise<boolean> {
+  return withFormatCommand(await load(options), format, name, async (command) => {
+    const options = [
+      ...(command.options ?? []).map((o) => [`--${o.name}${o.flag ? '' : ' <value>'}`, `${o.description}${o.required ? ' (required)' : ''}`]),
+      ['--repository <name>', 'the repository to work on'],
+      ['--registry <url>', "the registry's URL (default: the server running on the data folder, else the config's address); a repository's own URL needs no --repository"],
+      ['--token <token>', 'the token to send (default: REGISTRY_CORE_TOKEN)'],
+      ['-c, --config <file>', 'config file'],
+    ];
+    const width = Math.max(...options.map(([flag]) => flag!.length));
+    console.log(`Usage: registry-core ${format} ${command.name} ${(command.arguments ?? []).map((a) => `<${a}>`).join(' ')} [options]\n\n${command.description}\n\nOptions:`);
+    for (const [flag, text] of options) console.log(`  ${flag!.padEnd(width)}  ${text}`);
+  });
+}
+
+async function withFormatCommand(loaded: LoadedConfig, format: string, name: string, work: (command: FormatCommand) => Promise<void>): Promise<boolean> {
   const host = new PluginHost(silent, loaded.configDir, [packageRoot]);
   host.inspect(loaded.config.plugins);
   if (!host.offered('formats').has(format)) host.inspect(discoverFirstPartyPlugins([loaded.configDir, packageRoot]).map((n) => ({ name: n, options: {} })), true);
@@ -66,7 +86,7 @@ async function runIfFormatCommand(loaded: LoadedConfig, format: string, name: st
     await host.activate({ formats: new Set([format]), storageDrivers: new Set(), authProviders: new Set() });
     const command = host.formats.get(format)?.definition.commands?.find((c) => c.name === name);
     if (!command) return false;
-    await runFormatCommand(command, rest, { ...options, registry: options.registry ?? serverAddress(loaded.config).url });
+    await work(command);
     return true;
   } finally {
     await host.deactivateAll();
