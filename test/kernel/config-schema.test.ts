@@ -20,7 +20,7 @@ describe('config schema', () => {
   it('is one draft-07 document with every shipped plugin\'s keys', () => {
     expect(schema['$schema']).toBe('http://json-schema.org/draft-07/schema#');
     const branches = (block: { allOf: { if: { properties: Record<string, { const: string }> } }[] }, key: string) => block.allOf.slice(1).map((b) => b.if.properties[key]!.const).sort();
-    expect(branches(schema['properties'].repositories.additionalProperties, 'format')).toEqual(['cargo', 'go', 'maven', 'npm', 'oci', 'pypi', 'zig']);
+    expect(branches(schema['properties'].repositories.additionalProperties, 'format')).toEqual(['cargo', 'conda', 'go', 'maven', 'npm', 'oci', 'pypi', 'zig']);
     expect(branches(schema['properties'].storage.additionalProperties, 'driver')).toEqual(['azure', 'fs', 's3']);
     expect(branches(schema['properties'].auth.properties.providers.items, 'id')).toEqual(['htpasswd']);
   });

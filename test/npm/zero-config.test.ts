@@ -26,7 +26,7 @@ describe('zero-config default', () => {
     expect(banner[1]).toBe(`data: ${path.join(registry.dir, 'registry-data')} (under the current folder: started from another, it is another registry; pin it: dataDir in a config file, --data-dir or REGISTRY_CORE_DATA_DIR)`);
     expect(banner[2]).toBe('point clients at:');
     // One line per group, the members reached through it.
-    const formats = ['cargo', 'go', 'maven', 'npm', 'nuget', 'oci', 'pypi', 'zig'];
+    const formats = ['cargo', 'conda', 'go', 'maven', 'npm', 'nuget', 'oci', 'pypi', 'zig'];
     const groups = banner.slice(3, 3 + formats.length);
     for (const [i, format] of formats.entries()) expect(groups[i]).toMatch(new RegExp(`^  ${format}\\s+http://127\\.0\\.0\\.1:${registry.port}/${format}/\\s+\\(${format} group of ${format}-local, ${format}-proxy\\)$`));
     expect(banner[3 + formats.length]).toMatch(/^a user and a token: registry-core user add NAME --password PASSWORD, then registry-core token create --user NAME \(or npm adduser: self-registration is on\)$/);
@@ -59,6 +59,9 @@ describe('zero-config default', () => {
     expect(out).toContain(`dotnet nuget add source http://127.0.0.1:${registry.port}/nuget/v3/index.json -n nuget`);
     expect(out).toContain('zig  (zig group of zig-local, zig-proxy)');
     expect(out).toContain(`zig fetch --save http://127.0.0.1:${registry.port}/zig/packages/<name>/<version>/tarball`);
+    expect(out).toContain('conda-proxy  (conda proxy of https://conda.anaconda.org/conda-forge/');
+    expect(out).toContain(`.condarc: channels: [http://127.0.0.1:${registry.port}/conda]`);
+    expect(out).toContain(`registry-core conda upload <files> --repository conda-local --token <token>`);
     // Groups before their members.
     expect(out.indexOf('npm  (npm group')).toBeLessThan(out.indexOf('npm-local  (npm hosted)'));
   });

@@ -33,7 +33,7 @@ export interface MergeableDocument<T> {
    * Members' documents, in member order, into one (never empty). A merge of large documents
    * resolves it, working in slices that yield to the event loop (`forEachYielding`).
    */
-  merge(documents: readonly T[], ctx: FormatRequestContext): T | Promise<T>;
+  merge(documents: readonly T[], ctx: FormatRequestContext, sources?: MergeSources): T | Promise<T>;
   /**
    * The document of a name no member has, for protocols that never answer such a request
    * with a 404 (OCI's referrers: an empty list). Absent: a 404.
@@ -41,6 +41,24 @@ export interface MergeableDocument<T> {
   empty?(ctx: FormatRequestContext): T;
   /** Answer the client with a document (for a group: the merged one, in the group's context). */
   render(ctx: FormatRequestContext, document: LoadedDocument<T>): FormatResponse | Promise<FormatResponse>;
+}
+
+/**
+ * Where the documents of a merge came from (given by the kernel to
+ * {@link MergeableDocument.merge} for a group), for documents that cover many package names
+ * at once (a conda channel's repodata): the merge keeps each name's entries from the members
+ * the group serves that name from, so that the kernel's rule holds inside one document too.
+ */
+export interface MergeSources {
+  /** The member each document came from, in the documents' order. */
+  readonly members: readonly { readonly name: string; readonly type: 'hosted' | 'proxy' }[];
+  /**
+   * Of the documents that hold `packageName` (their indexes in `documents`), those whose
+   * entries for it the group serves: the name's owners (per version space, the first hosted
+   * member holding it) when a hosted member holds it, else the proxies holding it; members
+   * a `routing` claim for the name leaves out never. Ascending, possibly empty.
+   */
+  servedFrom(packageName: string, holders: readonly number[]): readonly number[];
 }
 
 /**

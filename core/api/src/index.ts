@@ -22,7 +22,7 @@ export {
   RepositoryPolicyError,
   ServiceUnavailableError,
 } from './errors.js';
-export type { GroupPlan, LoadedDocument, MergeableDocument } from './group.js';
+export type { GroupPlan, LoadedDocument, MergeableDocument, MergeSources } from './group.js';
 export { MEMBER_HEADER } from './group.js';
 export type { RegistryErrorCode } from './errors.js';
 export type { ChallengeRequest, DefaultUpstream, DefaultUpstreams, ErrorInfo, FormatCommand, FormatCommandContext, FormatCommandOption, FormatDefinition, FormatTask, HostRootContext, HostRootRoute, RepositoryInfo } from './format.js';
@@ -51,7 +51,7 @@ export { assetResponse, jsonResponse, renderedResponse, isSpilledString, readSma
 export type { LogFields, Logger } from './logger.js';
 export type { ContributionPoint, FormatCapability, JsonSchema, ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
 export { KERNEL_OWNED_KEYS, parseManifest } from './manifest.js';
-export { isSafePathSegment, isSafeRelativePath } from './names.js';
+export { archiveEntryProblem, isSafePathSegment, isSafeRelativePath } from './names.js';
 export { checkDriverOptions, type DriverOptionsChecker } from './driver-options.js';
 export type { Disposable, InjectionToken, PluginContainer, PluginContext, PluginInfo, PluginModule } from './plugin.js';
 export type {

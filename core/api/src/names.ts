@@ -18,3 +18,16 @@ export function isSafeRelativePath(path: string): boolean {
   if (path.startsWith('/')) return false;
   return path.split('/').every(isSafePathSegment);
 }
+
+/**
+ * Why a path inside an uploaded archive (a zip or tar entry) could escape or confuse an
+ * extraction: empty, a NUL, a backslash, absolute (`/x`, `C:x`) or with a `..` segment; the
+ * reason as a phrase (`the entry "../x" has a ".." segment`), or `undefined` when it is safe.
+ */
+export function archiveEntryProblem(name: string): string | undefined {
+  if (name === '' || name.includes('\0')) return 'an entry has an empty name or a NUL character';
+  if (name.includes('\\')) return `the entry ${JSON.stringify(name)} has a backslash in its path`;
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) return `the entry ${JSON.stringify(name)} has an absolute path`;
+  if (name.split('/').some((segment) => segment === '..')) return `the entry ${JSON.stringify(name)} has a ".." segment`;
+  return undefined;
+}

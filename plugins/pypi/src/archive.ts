@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { BadRequestError } from '@registry-core/api';
+import { BadRequestError, archiveEntryProblem } from '@registry-core/api';
 import tar from 'tar-stream';
 import yauzl from 'yauzl';
 import { normalizeName } from './names.js';
@@ -31,10 +31,8 @@ function refuse(why: string): never {
 
 /** A path inside an archive that could not escape or confuse anything. */
 function checkEntryName(name: string): void {
-  if (name === '' || name.includes('\0')) refuse('an entry has an empty name or a NUL character');
-  if (name.includes('\\')) refuse(`the entry ${JSON.stringify(name)} has a backslash in its path`);
-  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) refuse(`the entry ${JSON.stringify(name)} has an absolute path`);
-  if (name.split('/').some((segment) => segment === '..')) refuse(`the entry ${JSON.stringify(name)} has a ".." segment`);
+  const problem = archiveEntryProblem(name);
+  if (problem !== undefined) refuse(problem);
 }
 
 /** `expected` as written in an archive's metadata folder: `<name>-<version>` compared normalized. */

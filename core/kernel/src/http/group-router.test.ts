@@ -1,4 +1,4 @@
-import { NotFoundError, RegistryError, RepositoryPolicyError, UpstreamError, UpstreamTimeoutError, ForbiddenError, type FormatRequestContext, type FormatResponse, type MergeableDocument, type RouteDefinition } from '@registry-core/api';
+import { NotFoundError, RegistryError, RepositoryPolicyError, UpstreamError, UpstreamTimeoutError, ForbiddenError, type FormatRequestContext, type FormatResponse, type MergeableDocument, type MergeSources, type RouteDefinition } from '@registry-core/api';
 import { describe, expect, it } from 'vitest';
 import type { RepositoryRuntime } from './dispatcher.js';
 import { GroupRouter, type MemberRunner } from './group-router.js';
@@ -148,6 +148,23 @@ describe('GroupRouter', () => {
     const run = runner({}, { hostedA: ['a'], hostedB: ['b'], proxy1: new UpstreamError('down'), proxy2: undefined });
     const listed = await router.serve(repos.get('g')!, route('read', () => ({ serve: 'members', merge: union })), ctx, run);
     expect((listed.body as { value: { d: string[] } }).value.d).toEqual(['a', 'b']);
+  });
+
+  it('tells a members merge, per name, which documents the group serves it from (owners, proxies, routing claims)', async () => {
+    let sources: MergeSources | undefined;
+    const spy: MergeableDocument<string[]> = { ...union, merge: (lists, _ctx, given) => ((sources = given), union.merge(lists, _ctx)) };
+    const loads = runner({}, { hostedA: ['a'], hostedB: ['b'], proxy2: ['p2'], proxy1: ['p1'] });
+    await router.serve(repos.get('g')!, route('read', () => ({ serve: 'members', merge: spy })), ctx, loads);
+    expect(sources!.members.map((m) => `${m.name}:${m.type}`)).toEqual(['hostedA:hosted', 'hostedB:hosted', 'proxy2:proxy', 'proxy1:proxy']);
+    // Held by both hosted members and a proxy: the first hosted holder alone.
+    expect(sources!.servedFrom('plain', [3, 1, 0])).toEqual([0]);
+    // Held by proxies only: every proxy holding it.
+    expect(sources!.servedFrom('plain', [2, 3])).toEqual([2, 3]);
+    // Claimed for hostedA: never a proxy's, nor another hosted member's.
+    expect(sources!.servedFrom('@acme/x', [1, 2, 3])).toEqual([]);
+    expect(sources!.servedFrom('@acme/x', [0, 3])).toEqual([0]);
+    // Claimed for the inner group: its hosted member first, else its proxy, never proxy1.
+    expect(sources!.servedFrom('com.acme.lib:core', [2, 3])).toEqual([2]);
   });
 
   it('sends a write to the owner, a new name to the first hosted member, and audits a refusal', async () => {

@@ -11,6 +11,7 @@ import {
   type GroupPlan,
   type LoadedDocument,
   type MergeableDocument,
+  type MergeSources,
   type RouteDefinition,
 } from '@registry-core/api';
 import { repositoryInfo, type RepositoryRuntime } from './dispatcher.js';
@@ -259,11 +260,32 @@ export class GroupRouter {
       found.length === 1
         ? found[0]!.loaded
         : {
-            value: await merge.merge(found.map((r) => r.loaded.value), ctx),
+            value: await merge.merge(found.map((r) => r.loaded.value), ctx, this.sources(options.group ?? ctx.repository.name, found.map((r) => r.leaf))),
             ...(cache ? { cache } : {}),
             ...(revisions.every((r) => r !== undefined) ? { revision: found.map((r) => `${r.leaf.name}=${r.loaded.revision}`).join('\u0001') } : {}),
           };
     return withMember(await merge.render(ctx, document), found.map((r) => r.leaf.name));
+  }
+
+  /** The kernel's per-name rule for the documents of a merge (see MergeSources in the API). */
+  private sources(groupName: string, leaves: readonly Leaf[]): MergeSources {
+    return {
+      members: leaves.map((l) => ({ name: l.name, type: l.type })),
+      servedFrom: (packageName, holders) => {
+        const reached = new Set(this.leaves(groupName, packageName).map((l) => l.name));
+        const candidates = [...holders].sort((a, b) => a - b).filter((i) => leaves[i] !== undefined && reached.has(leaves[i].name));
+        const owners: number[] = [];
+        const spaces = new Set<string>();
+        for (const i of candidates) {
+          if (leaves[i]!.type !== 'hosted') continue;
+          const space = this.spaceOf(leaves[i]!);
+          if (spaces.has(space)) continue;
+          spaces.add(space);
+          owners.push(i);
+        }
+        return owners.length > 0 ? owners : candidates.filter((i) => leaves[i]!.type === 'proxy');
+      },
+    };
   }
 
   /**

@@ -1,0 +1,271 @@
+import { init as initZstd, compress as zstdCompress } from '@bokuweb/zstd-wasm';
+import {
+  BadRequestError,
+  NotFoundError,
+  assetResponse,
+  jsonResponse,
+  renderedResponse,
+  type FormatDefinition,
+  type FormatRequestContext,
+  type FormatResponse,
+  type CacheStatus,
+  type LoadedDocument,
+  type MergeableDocument,
+  type MultipartBody,
+  type RepositoryInfo,
+  type RouteDefinition,
+} from '@registry-core/api';
+import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, uploadedFile, type ChannelDocument, type ChannelPackage } from './hosted.js';
+import { isValidName, isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
+import { MAX_REPODATA_BYTES, getProxyPackage, loadUpstreamChannel, loadUpstreamRepodata } from './proxy.js';
+import { emptyRepodata, mergeRepodata, type Repodata } from './repodata.js';
+
+/** conda-forge, the channel a conda user means when they say "the public one". */
+export const CONDA_FORGE = 'https://conda.anaconda.org/conda-forge/';
+
+function param(ctx: FormatRequestContext, key: string): string {
+  const value = ctx.params[key];
+  return Array.isArray(value) ? value.join('/') : ((value as string | undefined) ?? '');
+}
+
+/** The subdir a path names; a name that cannot be one is a 404 (never a lookup). */
+function subdirOf(ctx: FormatRequestContext): string {
+  const subdir = param(ctx, 'subdir');
+  if (!isValidSubdir(subdir)) throw new NotFoundError(`${JSON.stringify(subdir)} is not a conda subdir`);
+  return subdir;
+}
+
+/** One repository's repodata of a subdir, and whether it comes from a hosted repository (for the group's hosted-first rule). */
+interface SubdirDocument {
+  readonly repodata: Repodata;
+  readonly hosted: boolean;
+  /** Epoch milliseconds of the last change, for Last-Modified. */
+  readonly modified?: number;
+}
+
+function repodataDocument(render: (ctx: FormatRequestContext, document: LoadedDocument<SubdirDocument>) => Promise<FormatResponse>): MergeableDocument<SubdirDocument> {
+  return {
+    async load(ctx) {
+      const subdir = subdirOf(ctx);
+      const repo = ctx.repository;
+      if (repo.type === 'hosted') {
+        const stored = await loadHostedRepodata(repo, subdir);
+        // Every subdir a client may ask for exists, empty when nothing was uploaded to it
+        // (conda refuses a channel without noarch/repodata.json).
+        if (!stored) return { value: { repodata: emptyRepodata(subdir), hosted: true }, revision: 'empty' };
+        return { value: { repodata: { ...stored.value, repodata_version: 1 }, hosted: true, modified: stored.updatedAt.getTime() }, revision: `r${stored.revision}` };
+      }
+      if (repo.type !== 'proxy') return undefined;
+      const loaded = await loadUpstreamRepodata(repo, repo.upstream, subdir);
+      if (!loaded) throw new NotFoundError(`${subdir}/repodata.json is not upstream`);
+      return { value: { repodata: loaded.repodata, hosted: false, modified: loaded.modified.getTime() }, cache: loaded.cache, revision: `u${loaded.revision}` };
+    },
+    merge(documents, ctx, sources) {
+      const modified = Math.max(0, ...documents.map((d) => d.modified ?? 0));
+      return { repodata: mergeRepodata(documents, subdirOf(ctx), sources), hosted: documents.some((d) => d.hosted), ...(modified > 0 ? { modified } : {}) };
+    },
+    render,
+  };
+}
+
+function lastModified(modified: number | undefined): Record<string, string> {
+  return modified ? { 'last-modified': new Date(modified).toUTCString() } : {};
+}
+
+async function renderRepodata(ctx: FormatRequestContext, document: LoadedDocument<SubdirDocument>) {
+  const key = document.revision !== undefined ? `repodata/${subdirOf(ctx)}/${document.revision}` : undefined;
+  return ctx.repository.derived.renderJson(key, () => document.value.repodata);
+}
+
+const repodataJson = repodataDocument(async (ctx, document) =>
+  renderedResponse(await renderRepodata(ctx, document), { headers: lastModified(document.value.modified), ...(document.cache ? { cache: document.cache } : {}) }),
+);
+
+let zstdReady: Promise<void> | undefined;
+
+/** `repodata.json.zst`: the rendered JSON compressed once per revision (what conda 24+, mamba 2 and rattler ask for first). */
+const repodataZst = repodataDocument(async (ctx, document) => {
+  const rendered = await renderRepodata(ctx, document);
+  const key = `repodata-zst/${rendered.etag}`;
+  let compressed = ctx.repository.derived.get<Buffer>(key);
+  if (!compressed) {
+    await (zstdReady ??= initZstd());
+    compressed = Buffer.from(zstdCompress(Buffer.concat(rendered.chunks as Buffer[]), 10));
+    ctx.repository.derived.set(key, compressed, compressed.length);
+  }
+  return { headers: lastModified(document.value.modified), ...(document.cache ? { cache: document.cache } : {}), body: { kind: 'buffer', value: compressed, contentType: 'application/zstd' } };
+});
+
+/** `channeldata.json`: per package name its subdirs and latest version. */
+const channelData: MergeableDocument<ChannelDocument> = {
+  async load(ctx) {
+    const repo = ctx.repository;
+    if (repo.type === 'hosted') {
+      const stored = await loadChannel(repo);
+      return { value: stored?.value ?? { subdirs: ['noarch'], packages: {} }, revision: stored ? `r${stored.revision}` : 'empty' };
+    }
+    if (repo.type !== 'proxy') return undefined;
+    const loaded = await loadUpstreamChannel(repo, repo.upstream);
+    if (!loaded) throw new NotFoundError('channeldata.json is not upstream');
+    return { value: loaded.channel, cache: loaded.cache, revision: `u${loaded.revision}` };
+  },
+  merge(documents, _ctx, sources) {
+    // Per name, the entry of the first member the group serves the name from (the kernel's rule, as for repodata).
+    const holders = new Map<string, number[]>();
+    documents.forEach((d, i) => {
+      for (const name of Object.keys(d.packages)) holders.set(name, [...(holders.get(name) ?? []), i]);
+    });
+    const packages: Record<string, ChannelPackage> = {};
+    for (const [name, held] of holders) {
+      const from = sources ? sources.servedFrom(name, held)[0] : held[0];
+      if (from !== undefined) packages[name] = documents[from]!.packages[name]!;
+    }
+    return { subdirs: [...new Set(documents.flatMap((d) => d.subdirs))].sort(), packages };
+  },
+  async render(ctx, { value, revision, cache }) {
+    const subdirs = [...new Set(['noarch', ...value.subdirs])].sort();
+    const rendered = await ctx.repository.derived.renderJson(revision !== undefined ? `channeldata/${revision}` : undefined, () => ({ channeldata_version: 1, packages: value.packages, subdirs }));
+    return renderedResponse(rendered, cache ? { cache } : {});
+  },
+};
+
+/**
+ * `GET /-/package/<name>`: what a repository says of one package name (its `channeldata.json`
+ * entry: subdirs, latest version), 404 when it has none. A proxy answers from the upstream's
+ * `channeldata.json` (cached as metadata): the kernel asks it before a name new to a hosted
+ * repository is uploaded (FormatDefinition.packageDocumentPath), so that a hosted name never
+ * silently shadows an upstream's. An upstream without `channeldata.json` cannot say: 404.
+ */
+async function packageInfo(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const name = param(ctx, 'name');
+  if (!isValidName(name)) throw new NotFoundError(`${JSON.stringify(name)} is not a conda package name`);
+  ctx.authorize('read', name);
+  const repo = ctx.repository;
+  let entry: ChannelPackage | undefined;
+  let cache: CacheStatus | undefined;
+  if (repo.type === 'hosted') entry = (await loadChannel(repo))?.value.packages[name];
+  else if (repo.type === 'proxy') {
+    const loaded = await loadUpstreamChannel(repo, repo.upstream);
+    entry = loaded?.channel.packages[name];
+    cache = loaded?.cache;
+  }
+  if (!entry || typeof entry !== 'object') throw new NotFoundError(`${name} is not in ${repo.name}`);
+  return jsonResponse({ name, ...entry }, cache ? { cache } : {});
+}
+
+/** `GET /<subdir>/<file>`: a package file. */
+async function getPackage(ctx: FormatRequestContext): Promise<FormatResponse> {
+  const subdir = subdirOf(ctx);
+  const filename = param(ctx, 'filename');
+  const parsed = tryParsePackageFilename(filename);
+  if (!parsed) throw new NotFoundError(`${subdir}/${filename} is not a conda package file`);
+  ctx.authorize('read', parsed.name);
+  const repo = ctx.repository;
+  if (repo.type === 'proxy') return getProxyPackage(ctx, repo.upstream, subdir, filename);
+  const stored = await repo.assets.get(packagePath(subdir, filename));
+  if (!stored) throw new NotFoundError(`${subdir}/${filename} is not in ${repo.name}`);
+  return assetResponse(stored);
+}
+
+/** The package a group's request is about: the name in the file name. */
+function packagePlan(ctx: FormatRequestContext) {
+  const parsed = tryParsePackageFilename(param(ctx, 'filename'));
+  if (!parsed) throw new NotFoundError(`${param(ctx, 'filename')} is not a conda package file`);
+  return { serve: 'package' as const, package: parsed.name };
+}
+
+function removalTarget(body: unknown): { subdir: string; filename: string } {
+  const b = (body ?? {}) as { subdir?: unknown; filename?: unknown };
+  if (typeof b.subdir !== 'string' || typeof b.filename !== 'string') throw new BadRequestError('give "subdir" and "filename"');
+  validateSubdir(b.subdir);
+  parsePackageFilename(b.filename);
+  return { subdir: b.subdir, filename: b.filename };
+}
+
+const uploadRoute: RouteDefinition = {
+  method: 'POST',
+  path: '/-/upload',
+  permission: 'write',
+  body: { kind: 'multipart' },
+  async handler(ctx) {
+    const done = await upload(ctx);
+    return jsonResponse({ ok: true, subdir: done.subdir, filename: done.filename, sha256: done.record.sha256, md5: done.record.md5, size: done.record.size }, { status: 201, cachePolicy: 'no-store' });
+  },
+  group: (ctx) => ({ serve: 'package', package: uploadedFile(ctx.body as MultipartBody).parsed.name }),
+};
+
+const routes: RouteDefinition[] = [
+  {
+    method: 'GET',
+    path: '/channeldata.json',
+    permission: 'read',
+    handler: async (ctx) => channelData.render(ctx, (await channelData.load(ctx))!),
+    group: () => ({ serve: 'members', merge: channelData }),
+  },
+  ...['/:subdir/repodata.json', '/:subdir/current_repodata.json'].map(
+    (path): RouteDefinition => ({
+      method: 'GET',
+      path,
+      permission: 'read',
+      handler: async (ctx) => repodataJson.render(ctx, (await repodataJson.load(ctx))!),
+      group: (ctx) => (subdirOf(ctx), { serve: 'members', merge: repodataJson }),
+    }),
+  ),
+  {
+    method: 'GET',
+    path: '/:subdir/repodata.json.zst',
+    permission: 'read',
+    handler: async (ctx) => repodataZst.render(ctx, (await repodataZst.load(ctx))!),
+    group: (ctx) => (subdirOf(ctx), { serve: 'members', merge: repodataZst }),
+  },
+  { method: 'GET', path: '/-/package/:name', permission: 'read', handler: packageInfo, group: (ctx) => ({ serve: 'package', package: param(ctx, 'name') }) },
+  { method: 'GET', path: '/:subdir/:filename', permission: 'read', handler: getPackage, group: packagePlan },
+  uploadRoute,
+  {
+    method: 'DELETE',
+    path: '/:subdir/:filename',
+    permission: 'delete',
+    async handler(ctx) {
+      await removePackage(ctx, subdirOf(ctx), param(ctx, 'filename'), 'delete');
+      return jsonResponse({ deleted: `${param(ctx, 'subdir')}/${param(ctx, 'filename')}` }, { cachePolicy: 'no-store' });
+    },
+    group: packagePlan,
+  },
+  {
+    method: 'POST',
+    path: '/-/mark-broken',
+    permission: 'delete',
+    body: { kind: 'json', limit: 64 * 1024 },
+    async handler(ctx) {
+      const target = removalTarget(ctx.body);
+      await removePackage(ctx, target.subdir, target.filename, 'broken');
+      return jsonResponse({ broken: `${target.subdir}/${target.filename}` }, { cachePolicy: 'no-store' });
+    },
+    group: (ctx) => ({ serve: 'package', package: parsePackageFilename(removalTarget(ctx.body).filename).name }),
+  },
+];
+
+function clientConfig(repo: RepositoryInfo): string[] {
+  const channel = repo.url.replace(/\/$/, '');
+  // What the repository's name is appended to (the server's URL, with any path prefix it is served under).
+  const root = channel.slice(0, channel.length - encodeURIComponent(repo.name).length).replace(/\/$/, '');
+  const lines = [
+    `.condarc: channels: [${channel}]  (or channel_alias: ${root} and channels: [${repo.name}]; or custom_channels: {${repo.name}: ${root}})`,
+    `conda install --override-channels -c ${channel} <package>  |  micromamba create -c ${channel} -n env <package>`,
+    `pixi: channels = ["${channel}"]`,
+  ];
+  if (repo.takesWrites) lines.push(`registry-core conda upload <files> --repository ${repo.name} --token <token>  |  curl -H "Authorization: Bearer <token>" -F file=@<package>.conda ${repo.url}-/upload`);
+  return lines;
+}
+
+export const condaFormat: FormatDefinition = {
+  id: 'conda',
+  routes,
+  clientConfig,
+  defaultUpstream: () => [{ url: CONDA_FORGE, source: 'conda-forge' }],
+  maxMetadataBytes: MAX_REPODATA_BYTES,
+  // Repodata v2's base_url may put a channel's files anywhere on the upstream's host
+  // (another host: cache.allowedOrigins).
+  upstreamScope: () => ({ basePath: '/' }),
+  packageDocumentPath: (name) => (isValidName(name) ? `/-/package/${encodeURIComponent(name)}` : undefined),
+};

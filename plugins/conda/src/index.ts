@@ -1,0 +1,10 @@
+import type { PluginContext } from '@registry-core/api';
+import { condaFormat } from './conda-format.js';
+
+export { condaFormat, CONDA_FORGE } from './conda-format.js';
+export { parsePackageFilename } from './names.js';
+
+/** Plugin entry: registers the conda format declared in package.json. */
+export function activate(context: PluginContext): void {
+  context.subscriptions.push(context.registerFormat(condaFormat));
+}
