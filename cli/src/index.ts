@@ -5,7 +5,6 @@ import { registerAuditCommand } from './commands/audit.js';
 import { registerCacheTtlCommands } from './commands/cache-ttl.js';
 import { registerCacheCommands } from './commands/cache.js';
 import { registerCallCommand } from './commands/call.js';
-import { registerCondaCommands } from './commands/conda.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerConfigSchemaCommand } from './commands/config-schema.js';
 import { registerDbCommands } from './commands/db.js';
@@ -42,7 +41,6 @@ const commandModules: readonly RegisterCommands[] = [
   registerUserCommands,
   registerOwnersCommands,
   registerTokenCommands,
-  registerCondaCommands,
 ];
 
 /**
