@@ -12,7 +12,10 @@ const gc = runInNewContext('gc') as () => void;
 
 describe('CrateChecker', () => {
   it('holds no chunk it passed on: memory stays flat however large the .crate', async () => {
-    const size = 32 * 1024 * 1024;
+    // 48 MiB: a checker that keeps what it passed on holds about all of it; one that does not
+    // still shows up to ~16 MiB here at times (zlib and tar-stream buffers, GC timing), so the
+    // bound is half the crate, clear of both.
+    const size = 48 * 1024 * 1024;
     const crate = await tarGz([
       { name: 'rc-big-1.0.0/Cargo.toml', content: '[package]\nname = "rc-big"\nversion = "1.0.0"\n' },
       { name: 'rc-big-1.0.0/blob.bin', content: randomBytes(size) },
@@ -42,6 +45,6 @@ describe('CrateChecker', () => {
     });
     await pipeline(source, new CrateChecker({ name: 'rc-big', vers: '1.0.0' }, async () => undefined), sink);
     expect(seen).toBe(crate.length);
-    expect(grown, 'bytes held while the .crate streamed').toBeLessThan(size / 4);
+    expect(grown, 'bytes held while the .crate streamed').toBeLessThan(size / 2);
   });
 });
