@@ -5,7 +5,6 @@ import { registerAuditCommand } from './commands/audit.js';
 import { registerCacheTtlCommands } from './commands/cache-ttl.js';
 import { registerCacheCommands } from './commands/cache.js';
 import { registerCallCommand } from './commands/call.js';
-import { registerCondaCommands } from './commands/conda.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerConfigSchemaCommand } from './commands/config-schema.js';
 import { registerDbCommands } from './commands/db.js';
@@ -15,10 +14,9 @@ import { registerSetupCommand } from './commands/setup.js';
 import { registerStartCommand } from './commands/start.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerStorageCommands } from './commands/storage.js';
-import { registerTaskCommand } from './commands/tasks.js';
+import { printFormatCommandHelp, registerTaskCommand } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerUserCommands } from './commands/users.js';
-import { registerZigCommands } from './commands/zig.js';
 import { pinDataDir, version } from './runtime.js';
 
 /**
@@ -43,8 +41,6 @@ const commandModules: readonly RegisterCommands[] = [
   registerUserCommands,
   registerOwnersCommands,
   registerTokenCommands,
-  registerZigCommands,
-  registerCondaCommands,
 ];
 
 /**
@@ -68,6 +64,12 @@ export async function main(argv: string[]): Promise<void> {
     const [first, second] = argv.slice(2);
     const known = new Set(buildProgram().commands.flatMap((c) => [c.name(), ...c.aliases()]));
     if (first && second && !first.startsWith('-') && !second.startsWith('-') && !known.has(first) && first !== 'help') argv = [...argv.slice(0, 2), 'task', ...argv.slice(2)];
+    // `registry-core <format> <command> --help`: a format command's own help, not the task command's.
+    const [command, format, name, ...rest] = argv.slice(2);
+    if (command === 'task' && format && name && !format.startsWith('-') && !name.startsWith('-') && rest.some((a) => a === '--help' || a === '-h')) {
+      const config = rest.findIndex((a) => a === '--config' || a === '-c');
+      if (await printFormatCommandHelp(format, name, config >= 0 ? { config: rest[config + 1] } : {})) return;
+    }
     await buildProgram({ versionOption: argv[2] !== 'task' }).parseAsync(argv);
   } catch (error) {
     if (error instanceof ConfigError) {

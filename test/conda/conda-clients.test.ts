@@ -33,7 +33,7 @@ async function downloadAll(solved: readonly { url: string; sha256?: string | und
   return members;
 }
 
-const upload = (registry: RunningRegistry, repository: string, token: string, files: string[]) => runCli(['conda', 'upload', ...files, '--repository', repository, '--token', token, '--url', registry.url]);
+const upload = (registry: RunningRegistry, repository: string, token: string, files: string[]) => runCli(['conda', 'upload', ...files, '--repository', repository, '--token', token, '--registry', registry.url]);
 
 describe('conda with rattler', () => {
   let upstream: RunningRegistry;
@@ -76,10 +76,14 @@ describe('conda with rattler', () => {
   });
 
   it('registry-core conda upload puts .conda and .tar.bz2 packages in their subdirs, with digests from the bytes', async () => {
-    // The last file twice: the second is refused (a file name is never replaced), and the command says so and fails.
-    const done = await upload(node, 'conda-local', token, [built['lib10']!.path, built['lib11']!.path, built['app']!.path, built['app']!.path]);
+    // The last file twice: the second is refused (a file name is never replaced), and the command says so and fails;
+    // a file that is not there is reported the same way, and the files after it still go.
+    const missing = path.join(path.dirname(built['app']!.path), 'rc-missing-1.0-0.conda');
+    const done = await upload(node, 'conda-local', token, [built['lib10']!.path, missing, built['lib11']!.path, built['app']!.path, built['app']!.path]);
     expect(done.code, done.stdout + done.stderr).toBe(1);
     expect(done.stderr).toMatch(new RegExp(`^${built['app']!.filename.replace(/\./g, '\\.')}: 409 .*already exists`, 'm'));
+    expect(done.stderr).toMatch(/^rc-missing-1\.0-0\.conda: .*ENOENT/m);
+    expect(done.stderr).toContain('2 of 5 files not uploaded');
     expect(done.stdout).toContain(`uploaded noarch/${built['lib10']!.filename}`);
     expect(done.stdout).toContain(`uploaded linux-64/${built['app']!.filename}`);
     const noarch = (await (await fetch(`${node.url}/conda-local/noarch/repodata.json`)).json()) as Repodata;

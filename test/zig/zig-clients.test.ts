@@ -3,7 +3,7 @@
 // the hosted repository and through the group; a tampered archive is refused by zig; the URL
 // cache serves an archive after its origin (a server of this test) is stopped.
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -85,7 +85,7 @@ describe('Zig with zig 0.11 and 0.14', () => {
       mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
       writeFileSync(path.join(dir, name), text);
     }
-    const published = await runCli(['zig', 'publish', dir, '--registry', `${node.url}/zig-local/`, '--token', token, '--json']);
+    const published = await runCli(['zig', 'publish', dir, '--registry', node.url, '--repository', 'zig-local', '--token', token, '--json']);
     expect(published.code, published.stderr).toBe(0);
     const answer = JSON.parse(published.stdout) as { hash: string; tarballUrl: string; fetch: string; dependency: string; hashes: Record<string, string> };
     expect(answer.hash).toMatch(/^1220[0-9a-f]{64}$/);
@@ -122,10 +122,14 @@ describe('Zig with zig 0.11 and 0.14', () => {
     const found = (await (await fetch(`${node.url}/zig/search?q=rc_d`)).json()) as { results: { name: string; version: string; hash: string }[] };
     expect(found.results).toContainEqual(expect.objectContaining({ name: 'rc_dep', version: '1.0.0', hash: answer.hash }));
 
-    // A version is immutable.
-    const again = await runCli(['zig', 'publish', dir, '--registry', `${node.url}/zig-local/`, '--token', token]);
+    // A version is immutable (and --registry may be the repository's own URL). A client-side
+    // command opens no registry where it runs: no data folder appears in its working folder.
+    const elsewhere = path.join(work, 'elsewhere');
+    mkdirSync(elsewhere);
+    const again = await runCli(['zig', 'publish', dir, '--registry', `${node.url}/zig-local/`, '--token', token], { cwd: elsewhere });
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain('409');
+    expect(readdirSync(elsewhere)).toEqual([]);
   });
 
   it('zig 0.14 `zig fetch --save` writes the hash the registry reported, through the group', async () => {

@@ -212,25 +212,48 @@ export interface FormatCommand {
   readonly name: string;
   /** One line for `--help`. */
   readonly description: string;
-  /** Names of the positional arguments, in order, all required (`dir`). */
+  /**
+   * Names of the positional arguments, in order, all required (`dir`). The last may end in
+   * `...` (`files...`): it takes one or more values, given as {@link FormatCommandContext.rest}.
+   */
   readonly arguments?: readonly string[];
-  /** Options of the command besides the host's (`--repository`, `--registry`, `--token`), each taking a value. */
-  readonly options?: readonly { readonly name: string; readonly description: string; readonly required?: boolean }[];
+  /** Options of the command besides the host's (`--repository`, `--registry`, `--token`, `--config`). */
+  readonly options?: readonly FormatCommandOption[];
   run(context: FormatCommandContext): Promise<void>;
+}
+
+/** An option of a {@link FormatCommand}: `--name value`, or `--name` alone when `flag`. */
+export interface FormatCommandOption {
+  readonly name: string;
+  readonly description: string;
+  readonly required?: boolean;
+  /** Takes no value: given, it reads as `'true'` in {@link FormatCommandContext.options}. */
+  readonly flag?: boolean;
 }
 
 /** What a {@link FormatCommand} is given. */
 export interface FormatCommandContext {
-  /** The positional arguments, as {@link FormatCommand.arguments} names them. */
+  /** The positional arguments, as {@link FormatCommand.arguments} names them (a `...` one is in `rest`). */
   readonly args: Readonly<Record<string, string>>;
-  /** The command's own options by name; required ones are present. */
+  /** The values of a last argument named with `...`, in order (one at least); otherwise empty. */
+  readonly rest: readonly string[];
+  /** The command's own options by name; required ones are present, a given flag is `'true'`. */
   readonly options: Readonly<Record<string, string | undefined>>;
-  /** Absolute URL of the repository `--repository` names, with a trailing slash. */
+  /**
+   * Absolute URL of the repository, with a trailing slash: `--repository` under `--registry`
+   * (default: the server running on the data folder, else the config's address), or a
+   * `--registry` URL with a path when `--repository` is not given.
+   */
   readonly repositoryUrl: string;
   /** `Authorization` value for it (`Bearer <token>` from `--token` or `REGISTRY_CORE_TOKEN`), when one was given. */
   readonly authorization?: string;
   /** A line of output for the person running the command. */
   print(line: string): void;
+  /**
+   * A line on standard error: what went wrong with one item of several, the command going
+   * on with the others (it throws at the end to fail; a thrown error's message is printed too).
+   */
+  printError(line: string): void;
 }
 
 /** An upkeep job of a format, see {@link FormatDefinition.tasks}. */

@@ -19,6 +19,7 @@ import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, up
 import { isValidName, isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
 import { MAX_REPODATA_BYTES, getProxyPackage, loadUpstreamChannel, loadUpstreamRepodata } from './proxy.js';
 import { emptyRepodata, mergeRepodata, type Repodata } from './repodata.js';
+import { uploadCommand } from './upload-command.js';
 
 /** conda-forge, the channel a conda user means when they say "the public one". */
 export const CONDA_FORGE = 'https://conda.anaconda.org/conda-forge/';
@@ -261,6 +262,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 export const condaFormat: FormatDefinition = {
   id: 'conda',
   routes,
+  commands: [uploadCommand],
   clientConfig,
   defaultUpstream: () => [{ url: CONDA_FORGE, source: 'conda-forge' }],
   maxMetadataBytes: MAX_REPODATA_BYTES,

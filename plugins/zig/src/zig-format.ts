@@ -16,6 +16,7 @@ import { packageKey, packageView, tarballPath, tarballUrl, viewOf, type PackageD
 import { hashKey, publish, uploadedManifest, type HashEntry } from './hosted.js';
 import { validatePackageName, validateVersion } from './manifest.js';
 import { isZigHash } from './package-hash.js';
+import { publishCommand } from './publish-command.js';
 import { MAX_PACKAGE_DOCUMENT_BYTES, cacheableUrl, loadUpstreamPackage, serveCachedUrl, servesPackages, upstreamIsRegistry, upstreamTarball, urlFromPath } from './proxy.js';
 
 function param(ctx: FormatRequestContext, key: string): string {
@@ -184,6 +185,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 export const zigFormat: FormatDefinition = {
   id: 'zig',
   routes,
+  commands: [publishCommand],
   authChallenge: basicChallenge,
   clientConfig,
   // No central Zig registry exists: the zero-config proxy is a URL cache of GitHub archives.
