@@ -146,6 +146,5 @@ describe('registry-core conda mirror', () => {
       const answer = await fetch(p.url);
       expect(createHash('sha256').update(Buffer.from(await answer.arrayBuffer())).digest('hex'), p.url).toBe(p.sha256);
     }
-
   }, 120_000);
 });
