@@ -4,7 +4,7 @@
 // the middle (a file never answers), and the next skips what the first had mirrored.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
@@ -99,7 +99,10 @@ describe('registry-core conda mirror', () => {
     // Run 1, one file at a time from a list: rc-lib 1.0 and 1.1 are mirrored, then rc-hang never answers and the run is killed.
     const list1 = path.join(dir, 'first.txt');
     writeFileSync(list1, `# first batch\n@EXPLICIT\n${url('lib10')}\n${url('lib11')}\n\n${url('hang')}\n`);
-    const first = spawn(process.execPath, [cliBin, 'conda', 'mirror', '--from-file', list1, '--concurrency', '1', ...host()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its temporary folder (left behind by the kill) under the test's own.
+    const tmp = path.join(dir, 'tmp');
+    mkdirSync(tmp);
+    const first = spawn(process.execPath, [cliBin, 'conda', 'mirror', '--from-file', list1, '--concurrency', '1', ...host()], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
     let firstOutput = '';
     first.stdout.on('data', (d: Buffer) => (firstOutput += d.toString()));
     first.stderr.on('data', (d: Buffer) => (firstOutput += d.toString()));

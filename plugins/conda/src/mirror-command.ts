@@ -10,11 +10,11 @@ function count(options: Readonly<Record<string, string | undefined>>, name: stri
   return value;
 }
 
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const mib = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
 
 function progressLine(p: MirrorProgress): string {
   const width = 24;
-  const filled = p.total === 0 ? width : Math.round((p.done / p.total) * width);
+  const filled = p.total === 0 ? width : Math.min(width, Math.round((p.done / p.total) * width));
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} files, ${p.mirrored} mirrored, ${p.skipped} skipped, ${p.failed} failed, ${mib(p.bytes)}${p.current ? `  ${p.current}` : ''}`;
 }
 

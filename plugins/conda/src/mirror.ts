@@ -58,7 +58,7 @@ export interface MirrorFailure {
 }
 
 export interface MirrorSummary {
-  /** Files selected (after duplicates are dropped). */
+  /** Files selected (after duplicates are dropped), plus specs that matched nothing and lines that are no package URL: mirrored + skipped + failed. */
   readonly total: number;
   /** Downloaded, verified and uploaded now. */
   readonly mirrored: number;
@@ -286,7 +286,8 @@ export async function mirror(options: MirrorOptions): Promise<MirrorSummary> {
     present.set(subdir, files);
   }
 
-  const total = items.size;
+  // Everything asked for: what the planning already refused counts too (total = mirrored + skipped + failed at the end).
+  const total = items.size + failures.length;
   let mirrored = 0;
   let skipped = 0;
   let bytes = 0;
