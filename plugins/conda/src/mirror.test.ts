@@ -21,6 +21,7 @@ describe('conda mirror job', () => {
       if (path === '/source/noarch/repodata.json') {
         return void res.end(JSON.stringify({ info: { subdir: 'noarch' }, packages: {}, 'packages.conda': { 'slow-1.0-0.conda': { name: 'slow', version: '1.0', build: '0', sha256: sha, size: 10 }, 'taken-1.0-0.conda': { name: 'taken', version: '1.0', build: '0', sha256: sha, size: 10 } } }));
       }
+      if (path === '/evil/noarch/repodata.json') return void res.end(JSON.stringify({ info: { subdir: 'noarch', base_url: 'file:///etc/' }, packages: {}, 'packages.conda': { 'x-1.0-0.conda': { name: 'x', version: '1.0', build: '0', sha256: sha } } }));
       if (path === '/target/noarch/repodata.json') return void res.end(JSON.stringify({ info: { subdir: 'noarch' }, packages: {}, 'packages.conda': { 'taken-1.0-0.conda': { name: 'taken', version: '1.0', build: '0', sha256: 'b'.repeat(64), size: 10 } } }));
       if (path === '/source/noarch/slow-1.0-0.conda') return; // never answers
       res.writeHead(404).end();
@@ -63,5 +64,13 @@ describe('conda mirror job', () => {
       [`${base}source/NoArch/x-1.0-0.conda`]: ['"NoArch" (the folder the file is in) is not a conda subdir', 1],
       [`${base}source/noarch/x-1.0-0.conda#sha256=abc`]: ['#sha256=abc is not a hash (#sha256=<64 hex>, #md5=<32 hex> or a bare one)', 1],
     });
+  });
+
+  it("fetches files only over http(s), whatever a source's info.base_url says", async () => {
+    const summary = await mirror({ repositoryUrl: `${base}target/`, channel: `${base}evil/`, subdirs: ['noarch'], specs: ['x'] });
+    expect(summary.failures).toEqual([
+      { source: `${base}evil/noarch/repodata.json`, reason: 'info.base_url "file:///etc/" is not an http(s) URL', attempts: 1 },
+      { source: 'x', reason: `no package of noarch in ${base}evil/ matches`, attempts: 1 },
+    ]);
   });
 });

@@ -235,7 +235,15 @@ export async function mirror(options: MirrorOptions): Promise<MirrorSummary> {
         fail(repodataUrl, error);
         continue;
       }
-      const base = typeof repodata.info?.base_url === 'string' ? new URL(repodata.info.base_url.replace(/\/?$/, '/'), repodataUrl).href : new URL('./', repodataUrl).href;
+      let base: string;
+      try {
+        // repodata v2 may put the files elsewhere (info.base_url); only over http(s).
+        base = typeof repodata.info?.base_url === 'string' ? new URL(repodata.info.base_url.replace(/\/?$/, '/'), repodataUrl).href : new URL('./', repodataUrl).href;
+        if (!/^https?:$/.test(new URL(base).protocol)) throw new Error('not http(s)');
+      } catch {
+        fail(repodataUrl, new Error(`info.base_url ${JSON.stringify(repodata.info?.base_url)} is not an http(s) URL`));
+        continue;
+      }
       for (const section of ['packages', 'packages.conda'] as const) {
         for (const [filename, record] of Object.entries(repodata[section] ?? {})) {
           const spec = specs.find((s) => s.matches({ name: String(record.name), version: String(record.version), build: String(record.build) }));
