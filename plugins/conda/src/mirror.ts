@@ -4,7 +4,7 @@
 // checked against the source's repodata (or the hash the URL carries), then uploaded from
 // that file through the repository's upload API, which checks it again like any upload.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openAsBlob } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -330,7 +330,7 @@ export async function mirror(options: MirrorOptions): Promise<MirrorSummary> {
           });
         });
         const uploaded = await retrying(async () => {
-          const answer = await postPackage(options.repositoryUrl, file, item.filename, { subdir: item.subdir, ...(options.authorization ? { authorization: options.authorization } : {}), signal: AbortSignal.timeout(timeoutMs) });
+          const answer = await postPackage(options.repositoryUrl, await openAsBlob(file), item.filename, { subdir: item.subdir, ...(options.authorization ? { authorization: options.authorization } : {}), signal: AbortSignal.timeout(timeoutMs) });
           if (answer.ok) return 'uploaded';
           // A file name is never replaced: another run put it there meanwhile.
           if (answer.status === 409) return 'present';

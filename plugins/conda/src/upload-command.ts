@@ -1,3 +1,5 @@
+import { openAsBlob } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FormatCommand } from '@registry-core/api';
 import { postPackage } from './upload-client.js';
@@ -15,8 +17,18 @@ export const uploadCommand: FormatCommand = {
   async run({ rest: files, options, repositoryUrl, authorization, print, printError }) {
     let failed = 0;
     for (const file of files) {
+      let blob: Blob;
       try {
-        const done = await postPackage(repositoryUrl, file, path.basename(file), { ...(authorization ? { authorization } : {}), ...(options['subdir'] ? { subdir: options['subdir'] } : {}) });
+        if (!(await stat(file)).isFile()) throw new Error(`${file} is not a file`);
+        // A file-backed Blob: streamed from disk, never read whole into memory.
+        blob = await openAsBlob(file);
+      } catch (error) {
+        failed++;
+        printError(`${path.basename(file)}: cannot read it: ${(error as Error).message}`);
+        continue;
+      }
+      try {
+        const done = await postPackage(repositoryUrl, blob, path.basename(file), { ...(authorization ? { authorization } : {}), ...(options['subdir'] ? { subdir: options['subdir'] } : {}) });
         if (done.ok) print(`uploaded ${done.subdir}/${done.filename} (${done.size} bytes, sha256 ${done.sha256})`);
         else {
           failed++;
@@ -24,8 +36,7 @@ export const uploadCommand: FormatCommand = {
         }
       } catch (error) {
         failed++;
-        const cause = (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'EISDIR' ? '' : `${repositoryUrl}-/upload does not answer: `;
-        printError(`${path.basename(file)}: ${cause}${(error as Error).message}`);
+        printError(`${path.basename(file)}: ${repositoryUrl}-/upload does not answer: ${(error as Error).message}`);
       }
     }
     if (failed > 0) throw new Error(`${failed} of ${files.length} files not uploaded`);
