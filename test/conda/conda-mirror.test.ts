@@ -53,7 +53,7 @@ describe('registry-core conda mirror', () => {
     const repodata = (subdir: string) => {
       const doc = { info: { subdir }, packages: {} as Record<string, unknown>, 'packages.conda': {} as Record<string, unknown>, repodata_version: 1 };
       for (const [key, p] of Object.entries(pkgs)) {
-        if (p.subdir !== subdir || key === 'other') continue;
+        if (p.subdir !== subdir || key === 'other' || !(key in specs)) continue;
         const spec = specs[key as keyof typeof specs];
         const sha256 = key === 'bad' ? createHash('sha256').update('not these bytes').digest('hex') : p.sha256;
         const record = { name: spec.name, version: spec.version, build: p.filename.split('-').at(-1)!.replace(/\.(conda|tar\.bz2)$/, ''), build_number: 0, depends: 'depends' in spec ? spec.depends : [], subdir, md5: key === 'bad' ? undefined : p.md5, sha256, size: p.size };
@@ -66,7 +66,7 @@ describe('registry-core conda mirror', () => {
       requests.set(url.pathname, (requests.get(url.pathname) ?? 0) + 1);
       const [, subdir, file] = url.pathname.split('/');
       if (file === 'repodata.json') return void res.writeHead(200, { 'content-type': 'application/json' }).end(repodata(subdir!));
-      const pkg = Object.entries(pkgs).find(([, p]) => p.subdir === subdir && p.filename === file);
+      const pkg = Object.entries(pkgs).find(([key, p]) => key in specs && p.subdir === subdir && p.filename === file);
       if (!pkg) return void res.writeHead(404).end('not here');
       if (pkg[0] === 'flaky' && requests.get(url.pathname)! <= 2) return void res.writeHead(503).end('busy');
       if (pkg[0] === 'hang' && holdHang) {
@@ -82,8 +82,12 @@ describe('registry-core conda mirror', () => {
     });
     await new Promise<void>((resolve) => fixture.listen(0, '127.0.0.1', resolve));
     source = `http://127.0.0.1:${(fixture.address() as AddressInfo).port}/`;
-    target = await startRegistry(`repositories:\n  mirror: { format: conda, type: hosted }\n`);
+    // `forge` plays an upstream channel that is a registry-core too.
+    target = await startRegistry(`repositories:\n  mirror: { format: conda, type: hosted }\n  forge: { format: conda, type: hosted }\n`);
     token = await createUserAndToken(target.configFile, 'mirrorer');
+    pkgs['extra'] = await buildCondaPackage(dir, { name: 'rc-extra', version: '3.1', format: 'tar.bz2' });
+    const seeded = await runCli(['conda', 'upload', pkgs['extra']!.path, '--repository', 'forge', '--registry', target.url, '--token', token]);
+    expect(seeded.code, seeded.stderr).toBe(0);
   }, 120_000);
 
   afterAll(async () => {
@@ -140,11 +144,16 @@ describe('registry-core conda mirror', () => {
     expect(Object.keys(files).sort()).toEqual(['flaky', 'hang', 'lib10', 'lib11'].map((k) => pkgs[k]!.filename).sort());
     for (const key of ['flaky', 'hang', 'lib10', 'lib11']) expect(files[pkgs[key]!.filename]!.sha256).toBe(pkgs[key]!.sha256);
 
-    const solved = await simpleSolve(['rc-app'], [`${target.url}/mirror/`], ['linux-64', 'noarch'], []);
+    // From a registry-core channel: its repodata is what the mirror reads.
+    const third = await runCli(['conda', 'mirror', '--channel', `${target.url}/forge/`, '--subdir', 'noarch', 'rc-extra >=3', ...host()]);
+    expect(third.code, third.stderr).toBe(0);
+    expect(JSON.parse(third.stdout)).toMatchObject({ total: 1, mirrored: 1, skipped: 0, failed: 0, bytes: pkgs['extra']!.size });
+
+    const solved = await simpleSolve(['rc-app', 'rc-extra'], [`${target.url}/mirror/`], ['linux-64', 'noarch'], []);
     const got = solved.map((p) => ({ name: p.packageName, version: p.version, url: p.url, sha256: p.sha256 })).sort((a, b) => a.name.localeCompare(b.name));
     for (const p of solved) p.free();
     console.log(`rattler solve against the mirror:\n${got.map((p) => `  ${p.name} ${p.version}  ${p.url}`).join('\n')}`);
-    expect(got.map((p) => `${p.name}=${p.version}`)).toEqual(['rc-app=0.3.0', 'rc-flaky=1.0', 'rc-lib=1.1']);
+    expect(got.map((p) => `${p.name}=${p.version}`)).toEqual(['rc-app=0.3.0', 'rc-extra=3.1', 'rc-flaky=1.0', 'rc-lib=1.1']);
     for (const p of got) {
       const answer = await fetch(p.url);
       expect(createHash('sha256').update(Buffer.from(await answer.arrayBuffer())).digest('hex'), p.url).toBe(p.sha256);
