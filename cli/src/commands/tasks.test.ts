@@ -19,6 +19,16 @@ describe('format commands: the host parses the line', () => {
     await expect(runFormatCommand(command, ['main'], host, quiet)).rejects.toThrow('usage: do <channel> <files...>');
   });
 
+  it('gives a last `[name...]` argument zero or more positionals', async () => {
+    const { command, seen } = recording({ arguments: ['[sources...]'], options: [{ name: 'from-file', description: 'f' }] });
+    await runFormatCommand(command, ['--from-file', 'list.txt'], host, quiet);
+    await runFormatCommand(command, ['a', 'b'], host, quiet);
+    expect(seen.map((c) => c.rest)).toEqual([[], ['a', 'b']]);
+    expect(seen[0]!.options).toEqual({ 'from-file': 'list.txt' });
+    const two = recording({ arguments: ['channel', '[specs...]'] });
+    await expect(runFormatCommand(two.command, [], host, quiet)).rejects.toThrow('usage: do <channel> [specs...]');
+  });
+
   it('reads a flag without taking the next argument as its value, and refuses a value for it', async () => {
     const { command, seen } = recording({ arguments: ['dir'], options: [{ name: 'json', description: 'j', flag: true }, { name: 'note', description: 'n' }] });
     await runFormatCommand(command, ['--json', 'pkg', '--note=a=b'], host, quiet);

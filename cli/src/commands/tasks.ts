@@ -73,7 +73,7 @@ export async function printFormatCommandHelp(format: string, name: string, optio
       ['-c, --config <file>', 'config file'],
     ];
     const width = Math.max(...options.map(([flag]) => flag!.length));
-    console.log(`Usage: registry-core ${format} ${command.name} ${(command.arguments ?? []).map((a) => `<${a}>`).join(' ')} [options]\n\n${command.description}\n\nOptions:`);
+    console.log(`Usage: registry-core ${format} ${command.name} ${usageOf(command.arguments ?? [])} [options]\n\n${command.description}\n\nOptions:`);
     for (const [flag, text] of options) console.log(`  ${flag!.padEnd(width)}  ${text}`);
   });
 }
@@ -98,7 +98,11 @@ export async function runFormatCommand(
   command: FormatCommand,
   rest: readonly string[],
   options: { repository?: string; registry: string; token?: string },
-  output: { print(line: string): void; printError(line: string): void } = { print: (line) => console.log(line), printError: (line) => console.error(line) },
+  output: { print(line: string): void; printError(line: string): void; progress?(line: string): void } = {
+    print: (line) => console.log(line),
+    printError: (line) => console.error(line),
+    ...(process.stderr.isTTY ? { progress: (line: string) => void process.stderr.write(`\r\x1b[2K${line}`) } : {}),
+  },
 ): Promise<void> {
   const positional: string[] = [];
   const values: Record<string, string | undefined> = {};
@@ -122,21 +126,28 @@ export async function runFormatCommand(
     values[name] = value;
   }
   const names = command.arguments ?? [];
-  const many = names.at(-1)?.endsWith('...') ? names.at(-1)!.slice(0, -3) : undefined;
-  const single = many === undefined ? names : names.slice(0, -1);
-  if (many === undefined ? positional.length !== single.length : positional.length <= single.length) {
-    throw new Error(`usage: ${command.name} ${names.map((n) => `<${n}>`).join(' ')} (${command.description})`);
+  const last = names.at(-1);
+  const many = last?.endsWith('...') ? last.slice(0, -3) : undefined;
+  const optional = last !== undefined && /^\[.*\.\.\.\]$/.test(last);
+  const single = many === undefined && !optional ? names : names.slice(0, -1);
+  if (optional ? positional.length < single.length : many === undefined ? positional.length !== single.length : positional.length <= single.length) {
+    throw new Error(`usage: ${command.name} ${usageOf(names)} (${command.description})`);
   }
   for (const option of command.options ?? []) if (option.required && values[option.name] === undefined) throw new Error(`--${option.name} is required: ${option.description}`);
   const token = options.token ?? process.env['REGISTRY_CORE_TOKEN'];
   await command.run({
     args: Object.fromEntries(single.map((n, i) => [n, positional[i]!])),
-    rest: many === undefined ? [] : positional.slice(single.length),
+    rest: many === undefined && !optional ? [] : positional.slice(single.length),
     options: values,
     repositoryUrl: repositoryUrl(options.registry, options.repository),
     ...(token ? { authorization: `Bearer ${token}` } : {}),
     ...output,
   });
+}
+
+/** Positional arguments for a usage line: `<dir>`, `<files...>`, `[sources...]`. */
+function usageOf(names: readonly string[]): string {
+  return names.map((n) => (n.startsWith('[') ? n : `<${n}>`)).join(' ');
 }
 
 /** `--repository` under the registry's URL; without it, a registry URL with a path is the repository's own. */

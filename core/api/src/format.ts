@@ -214,7 +214,8 @@ export interface FormatCommand {
   readonly description: string;
   /**
    * Names of the positional arguments, in order, all required (`dir`). The last may end in
-   * `...` (`files...`): it takes one or more values, given as {@link FormatCommandContext.rest}.
+   * `...` (`files...`): it takes one or more values, given as {@link FormatCommandContext.rest};
+   * written `[name...]`, zero or more.
    */
   readonly arguments?: readonly string[];
   /** Options of the command besides the host's (`--repository`, `--registry`, `--token`, `--config`). */
@@ -235,7 +236,7 @@ export interface FormatCommandOption {
 export interface FormatCommandContext {
   /** The positional arguments, as {@link FormatCommand.arguments} names them (a `...` one is in `rest`). */
   readonly args: Readonly<Record<string, string>>;
-  /** The values of a last argument named with `...`, in order (one at least); otherwise empty. */
+  /** The values of a last argument named with `...`, in order (one at least, unless `[name...]`); otherwise empty. */
   readonly rest: readonly string[];
   /** The command's own options by name; required ones are present, a given flag is `'true'`. */
   readonly options: Readonly<Record<string, string | undefined>>;
@@ -254,6 +255,11 @@ export interface FormatCommandContext {
    * on with the others (it throws at the end to fail; a thrown error's message is printed too).
    */
   printError(line: string): void;
+  /**
+   * Present when standard error is a terminal: replaces the status line there (a progress
+   * bar); `''` clears it. A command without it prints what a script reads instead.
+   */
+  progress?(line: string): void;
 }
 
 /** An upkeep job of a format, see {@link FormatDefinition.tasks}. */

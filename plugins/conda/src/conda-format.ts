@@ -19,6 +19,7 @@ import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, up
 import { isValidName, isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
 import { MAX_REPODATA_BYTES, getProxyPackage, loadUpstreamChannel, loadUpstreamRepodata } from './proxy.js';
 import { emptyRepodata, mergeRepodata, type Repodata } from './repodata.js';
+import { mirrorCommand } from './mirror-command.js';
 import { uploadCommand } from './upload-command.js';
 
 /** conda-forge, the channel a conda user means when they say "the public one". */
@@ -262,7 +263,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 export const condaFormat: FormatDefinition = {
   id: 'conda',
   routes,
-  commands: [uploadCommand],
+  commands: [uploadCommand, mirrorCommand],
   clientConfig,
   defaultUpstream: () => [{ url: CONDA_FORGE, source: 'conda-forge' }],
   maxMetadataBytes: MAX_REPODATA_BYTES,

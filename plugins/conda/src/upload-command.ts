@@ -2,6 +2,7 @@ import { openAsBlob } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FormatCommand } from '@registry-core/api';
+import { postPackage } from './upload-client.js';
 
 /**
  * `registry-core conda upload <files...> --repository NAME`: conda packages to a repository
@@ -14,39 +15,28 @@ export const uploadCommand: FormatCommand = {
   arguments: ['files...'],
   options: [{ name: 'subdir', description: 'refuse a package whose info/index.json names another subdir' }],
   async run({ rest: files, options, repositoryUrl, authorization, print, printError }) {
-    const url = `${repositoryUrl}-/upload`;
     let failed = 0;
     for (const file of files) {
-      const form = new FormData();
-      if (options['subdir']) form.set('subdir', options['subdir']);
+      let blob: Blob;
       try {
         if (!(await stat(file)).isFile()) throw new Error(`${file} is not a file`);
         // A file-backed Blob: streamed from disk, never read whole into memory.
-        form.set('file', await openAsBlob(file), path.basename(file));
+        blob = await openAsBlob(file);
       } catch (error) {
         failed++;
         printError(`${path.basename(file)}: cannot read it: ${(error as Error).message}`);
         continue;
       }
       try {
-        const answer = await fetch(url, { method: 'POST', body: form, headers: authorization ? { authorization } : {} });
-        const text = await answer.text();
-        if (answer.ok) {
-          const done = JSON.parse(text) as { subdir: string; filename: string; sha256: string; size: number };
-          print(`uploaded ${done.subdir}/${done.filename} (${done.size} bytes, sha256 ${done.sha256})`);
-        } else {
+        const done = await postPackage(repositoryUrl, blob, path.basename(file), { ...(authorization ? { authorization } : {}), ...(options['subdir'] ? { subdir: options['subdir'] } : {}) });
+        if (done.ok) print(`uploaded ${done.subdir}/${done.filename} (${done.size} bytes, sha256 ${done.sha256})`);
+        else {
           failed++;
-          let message = text.trim();
-          try {
-            message = (JSON.parse(text) as { error?: string }).error ?? message;
-          } catch {
-            // not JSON: the text as it came
-          }
-          printError(`${path.basename(file)}: ${answer.status} ${message}`);
+          printError(`${path.basename(file)}: ${done.status} ${done.message}`);
         }
       } catch (error) {
         failed++;
-        printError(`${path.basename(file)}: ${url} does not answer: ${(error as Error).message}`);
+        printError(`${path.basename(file)}: ${repositoryUrl}-/upload does not answer: ${(error as Error).message}`);
       }
     }
     if (failed > 0) throw new Error(`${failed} of ${files.length} files not uploaded`);
