@@ -112,6 +112,16 @@ describe('zig package hash of a .tar.xz', () => {
     expect(plain.multihash).toBe('1220ee8d41db39a76cc88dc0a66feb4aa9c14e1787e8ce054f4c1c6366d54e56076b');
   });
 
+  it('stops at the end-of-archive block as zig does: a tar appended after it is not hashed (zig 0.14 printed this hash)', async () => {
+    const first = gunzipSync(await targz([{ name: 'pkg/build.zig.zon', text: '.{\n    .name = "catp",\n    .version = "1.0.0",\n    .paths = .{""},\n}\n' }, { name: 'pkg/a.txt', text: 'a\n' }]));
+    const second = gunzipSync(await targz([{ name: 'pkg/b.txt', text: 'b\n' }]));
+    const zigPrinted = '122042af8880ce73ea14a1f49777fff6e5901e760e0ea5df8d0f7f503a7d186b3368';
+    expect((await hash(gzipSync(Buffer.concat([first, second])))).multihash).toBe(zigPrinted);
+    expect((await hashXz(xz(Buffer.concat([first, second])))).multihash).toBe(zigPrinted);
+    // Two xz streams, one tar each (xz decodes both; zig's tar reader stops after the first).
+    expect((await hashXz(Buffer.concat([xz(first), xz(second)]))).multihash).toBe(zigPrinted);
+  });
+
   it('refuses a corrupt stream, a truncated one and a SHA-256 check with a 400, and decodes after them', async () => {
     const good = xz(gunzipSync(await targz(files)));
     const corrupt = Buffer.from(good);

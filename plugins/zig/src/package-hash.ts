@@ -248,7 +248,7 @@ export async function hashArchive(body: Readable, kind: ArchiveKind, compressedS
     if (n > maxExpanded + 64 * 1024 * 1024) body.destroy(new BadRequestError(`invalid package archive: it expands to more than ${maxExpanded} bytes`));
   })];
   try {
-    await pipeline([...source, extract] as unknown as [Readable, Writable]);
+    await pipeline([...source, untilEndOfArchive(), extract] as unknown as [Readable, Writable]);
   } catch (error) {
     if (error instanceof BadRequestError) throw error;
     refuse(`it is not a readable ${kind} (${error instanceof Error ? error.message : String(error)})`);
@@ -383,6 +383,57 @@ export function isZigHash(value: string): boolean {
 /** Whether `hash` (any form) names the package `digest` describes. */
 export function matchesHash(digest: PackageDigest, hash: string): boolean {
   return hash === digest.multihash || hash === digest.multihash011 || hash === digest.packageHash;
+}
+
+/**
+ * A tar passed through up to its first all-zero header block, where zig's tar reader stops
+ * (tar-stream reads on past it: entries after the end-of-archive marker, such as a second tar
+ * appended to the first, would be hashed though zig never sees them). Entry data, pax and
+ * long-name records are skipped by the size in their header.
+ */
+function untilEndOfArchive(): Transform {
+  let skip = 0;
+  let header = Buffer.alloc(0);
+  let ended = false;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (ended) return done();
+      let offset = 0;
+      while (offset < chunk.length) {
+        if (skip > 0) {
+          const n = Math.min(skip, chunk.length - offset);
+          skip -= n;
+          offset += n;
+          continue;
+        }
+        const n = Math.min(512 - header.length, chunk.length - offset);
+        header = Buffer.concat([header, chunk.subarray(offset, offset + n)]);
+        offset += n;
+        if (header.length < 512) break;
+        if (header.every((b) => b === 0)) {
+          ended = true;
+          this.push(chunk.subarray(0, offset));
+          this.push(null);
+          return done();
+        }
+        skip = Math.ceil(tarEntrySize(header) / 512) * 512;
+        header = Buffer.alloc(0);
+      }
+      done(null, chunk);
+    },
+  });
+}
+
+/** The size field of a tar header: octal text, or base-256 when its first byte has the high bit (as tar-stream reads it). */
+function tarEntrySize(header: Buffer): number {
+  const field = header.subarray(124, 136);
+  if (field[0]! & 0x80) {
+    let size = 0;
+    for (let i = 1; i < field.length; i++) size = size * 256 + field[i]!;
+    return size;
+  }
+  const text = /^[\0 ]*([0-7]*)/.exec(field.toString('latin1'))?.[1] ?? '';
+  return text ? parseInt(text, 8) : 0;
 }
 
 /** A pass-through that reports the bytes seen so far. */
