@@ -1,7 +1,8 @@
 // The Zig format driven by the real compiler (zig 0.11 from the npm package): a package is
 // published with `registry-core zig publish`, then `zig build` fetches it by .url and .hash from
 // the hosted repository and through the group; a tampered archive is refused by zig; the URL
-// cache serves an archive after its origin (a server of this test) is stopped.
+// cache serves an archive after its origin (a server of this test) is stopped; zig 0.14 fetches a .zip and a .tar.xz package with
+// the hash the registry reported, and the URL cache hashes both kinds too.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';

@@ -164,7 +164,7 @@ export async function serveCachedUrl(ctx: FormatRequestContext, repo: ProxyRepos
     const entry: CachedUrl = {
       url: url.href,
       sha256: result.asset.digests.sha256,
-      ...(kind ? { archive: kind } : {}),
+      archive: kind,
       ...(digest ? { multihash: digest.multihash, ...(digest.multihash011 ? { multihash011: digest.multihash011 } : {}), ...(digest.packageHash ? { packageHash: digest.packageHash } : {}) } : {}),
     };
     stored = await repo.assets.link(archivePath(entry.sha256), result.asset, { kind: 'content', contentType: CONTENT_TYPES[kind] ?? 'application/octet-stream' });
