@@ -1,8 +1,9 @@
 // The Zig format driven by the real compiler (zig 0.11 from the npm package): a package is
 // published with `registry-core zig publish`, then `zig build` fetches it by .url and .hash from
 // the hosted repository and through the group; a tampered archive is refused by zig; the URL
-// cache serves an archive after its origin (a server of this test) is stopped.
-import { execFile } from 'node:child_process';
+// cache serves an archive after its origin (a server of this test) is stopped; zig 0.14 fetches a .zip and a .tar.xz package with
+// the hash the registry reported, and the URL cache hashes both kinds too.
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,14 +17,16 @@ import { createUserAndToken, repoRoot, runCli, startRegistry, tempDir, type Runn
 const ZIG = path.join(repoRoot, 'test', 'node_modules', 'zig-0.11', 'zig');
 const ZIG_014 = path.join(repoRoot, 'test', 'node_modules', 'zig-0.14', 'zig');
 
-async function targz(top: string, files: Record<string, string>): Promise<Buffer> {
+async function tarOf(top: string, files: Record<string, string>): Promise<Buffer> {
   const pack = tar.pack();
   for (const [name, text] of Object.entries(files)) pack.entry({ name: `${top}/${name}`, mtime: new Date(0) }, text);
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
-  return gzipSync(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
 }
+const targz = async (top: string, files: Record<string, string>) => gzipSync(await tarOf(top, files));
+const tarxz = async (top: string, files: Record<string, string>) => execFileSync('xz', ['--compress', '--stdout'], { input: await tarOf(top, files) });
 
 const depFiles = (version: string, answer: number) => ({
   'build.zig.zon': `.{\n    .name = "rc_dep",\n    .version = "${version}",\n    .paths = .{ "build.zig", "build.zig.zon", "src" },\n}\n`,
@@ -39,6 +42,8 @@ describe('Zig with zig 0.11 and 0.14', () => {
   let reported: { hash: string; tarballUrl: string } | undefined;
   let ownerToken = '';
   const served = new Map<string, Buffer>();
+  /** Archives of published packages, for the URL cache: the hash zig printed for each. */
+  const cachedHashes = new Map<string, { body: Buffer; hash: string }>();
   const work = tempDir('zig-e2e');
   const cache = path.join(work, 'global-cache');
   const app = path.join(work, 'app');
@@ -148,20 +153,28 @@ describe('Zig with zig 0.11 and 0.14', () => {
     expect(zon).toContain(`.url = "${url}"`);
     expect(zon).toContain(`.hash = "${reported!.hash}"`);
 
-    // A .zip package (zig 0.13 and later read zips), published with a plain multipart POST.
-    const form = new FormData();
-    form.set('tarball', new Blob([storedZip(Object.entries(depFiles('1.1.0', 11)).map(([name, text]) => [`rc_dep-1.1.0/${name}`, Buffer.from(text)] as const))], { type: 'application/zip' }), 'rc_dep-1.1.0.zip');
-    form.set('manifest', depFiles('1.1.0', 11)['build.zig.zon']);
-    const zipAnswer = await fetch(`${node.url}/zig/publish`, { method: 'POST', body: form, headers: { authorization: `Bearer ${ownerToken}` } });
-    const zipped = (await zipAnswer.json()) as { hash: string; archive: string; tarballUrl: string };
-    expect(zipAnswer.status, JSON.stringify(zipped)).toBe(201);
-    expect(zipped.archive).toBe('zip');
-    const zipFetch = await new Promise<{ code: number; output: string }>((resolve) => {
-      execFile(ZIG_014, ['fetch', '--global-cache-dir', path.join(work, 'global-cache-014'), zipped.tarballUrl], { cwd: project, env: { ...process.env, HOME: work }, timeout: 120_000 }, (error, stdout, stderr) =>
-        resolve({ code: error ? 1 : 0, output: `${stdout}${stderr}` }));
-    });
-    expect(zipFetch.code, zipFetch.output).toBe(0);
-    expect(zipFetch.output.trim()).toBe(zipped.hash);
+    // A .zip package (zig 0.13 and later read zips) and a .tar.xz one made by Debian's xz (zig 0.11 and later), published
+    // with a plain multipart POST; zig 0.14 computes the hash the registry reported for each (served as application/zip, application/x-xz).
+    const archives = [
+      { archive: 'zip', version: '1.1.0', body: storedZip(Object.entries(depFiles('1.1.0', 11)).map(([name, text]) => [`rc_dep-1.1.0/${name}`, Buffer.from(text)] as const)) },
+      { archive: 'tar.xz', version: '1.2.0', body: await tarxz('rc_dep-1.2.0', depFiles('1.2.0', 12)) },
+    ];
+    for (const { archive, version, body } of archives) {
+      const form = new FormData();
+      form.set('tarball', new Blob([body]), `rc_dep-${version}.${archive}`);
+      form.set('manifest', depFiles(version, 0)['build.zig.zon']);
+      const answer = await fetch(`${node.url}/zig/publish`, { method: 'POST', body: form, headers: { authorization: `Bearer ${ownerToken}` } });
+      const published = (await answer.json()) as { hash: string; archive: string; tarballUrl: string };
+      expect(answer.status, JSON.stringify(published)).toBe(201);
+      expect(published.archive).toBe(archive);
+      const zigFetch = await new Promise<{ code: number; output: string }>((resolve) => {
+        execFile(ZIG_014, ['fetch', '--global-cache-dir', path.join(work, 'global-cache-014'), published.tarballUrl], { cwd: project, env: { ...process.env, HOME: work }, timeout: 120_000 }, (error, stdout, stderr) =>
+          resolve({ code: error ? 1 : 0, output: `${stdout}${stderr}` }));
+      });
+      expect(zigFetch.code, zigFetch.output).toBe(0);
+      expect(zigFetch.output.trim()).toBe(published.hash);
+      cachedHashes.set(`/archive/rc_dep-${version}.${archive}`, { body, hash: published.hash });
+    }
   });
 
   it('the URL cache refuses private addresses off the upstream and redirects elsewhere with a 4xx, storing nothing', async () => {
@@ -193,6 +206,14 @@ describe('Zig with zig 0.11 and 0.14', () => {
     // A request that carries another hash is refused and changes nothing.
     const refused = await fetch(`${node.url}/zig-proxy/fetch?url=${encodeURIComponent(`${originUrl}/archive/rc_dep-2.0.0.tar.gz`)}&hash=1220${'1'.repeat(64)}`);
     expect(refused.status).toBe(502);
+    // A .tar.xz and a .zip are hashed too (the same files as the ones published above: the same hash as zig's).
+    expect(cachedHashes.size).toBe(2);
+    for (const [file, { body, hash }] of cachedHashes) {
+      served.set(file, body);
+      const cached = await fetch(`${node.url}/zig-proxy/fetch?url=${encodeURIComponent(`${originUrl}${file}`)}&hash=${hash}`);
+      expect(Buffer.from(await cached.arrayBuffer())).toEqual(body);
+      expect(cached.headers.get('x-zig-hash')).toBe(hash);
+    }
     // Origins not allowed are refused.
     const elsewhere = await fetch(`${node.url}/zig-proxy/fetch?url=${encodeURIComponent('http://192.0.2.1/x.tar.gz')}`);
     expect(elsewhere.status).toBe(403);

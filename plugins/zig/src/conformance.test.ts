@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -74,6 +75,9 @@ const zig: FormatConformanceAdapter = {
     };
     // Raw ustar headers: tar-stream would refuse to write some of these names.
     const tarOf = (files: [string, string][]) => gzipSync(ustarArchive(files));
+    // A .tar.xz made by Debian's xz, one byte of its compressed data flipped.
+    const corruptXz = execFileSync('xz', ['--compress', '--stdout'], { input: ustarArchive([['p/build.zig.zon', zon.replace('NAME', 'rc-hostile')], ['p/src/a.zig', 'x'.repeat(2000)]]) });
+    corruptXz[Math.floor(corruptXz.length / 2)]! ^= 0xff;
     return [repository, group].flatMap((repo) => [
       { label: `an archive with a dot-dot entry to ${repo}`, method: 'POST', path: `/${repo}/publish`, ...multipart(tarOf([['p/build.zig.zon', zon.replace('NAME', 'rc-hostile')], ['p/../../escape.zig', 'x']])) },
       { label: `an archive with an absolute entry to ${repo}`, method: 'POST', path: `/${repo}/publish`, ...multipart(tarOf([['p/build.zig.zon', zon.replace('NAME', 'rc-hostile')], ['/etc/escape.zig', 'x']])) },
@@ -81,6 +85,7 @@ const zig: FormatConformanceAdapter = {
       { label: `an archive without build.zig.zon to ${repo}`, method: 'POST', path: `/${repo}/publish`, ...multipart(tarOf([['p/src/a.zig', 'x']])) },
       { label: `an unparsable build.zig.zon to ${repo}`, method: 'POST', path: `/${repo}/publish`, ...multipart(tarOf([['p/build.zig.zon', '.{ .name = "rc-hostile", .version = ']])) },
       { label: `a version zig refuses to ${repo}`, method: 'POST', path: `/${repo}/publish`, ...multipart(tarOf([['p/build.zig.zon', '.{ .name = "rc-hostile", .version = "01.0" }']])) },
+      { label: `a corrupt .tar.xz to ${repo}`, method: 'POST', path: `/${repo}/publish`, ...multipart(corruptXz) },
       { label: `a tarball path with dot-dot segments in ${repo}`, method: 'GET', path: `/${repo}/packages/rc-hostile/..%2f..%2fetc/tarball` },
       { label: `a hash lookup of a path in ${repo}`, method: 'GET', path: `/${repo}/hash/..%2f..%2fetc%2fpasswd` },
     ]);

@@ -13,11 +13,14 @@ export interface VersionRecord {
   readonly sha256: string;
   readonly size: number;
   /** `zip` archives are read by zig 0.13 and later only. */
-  readonly archive: 'tar.gz' | 'zip';
+  readonly archive: PublishedArchive;
   readonly publishedAt: string;
   readonly minimumZigVersion?: string;
   readonly dependencies: Readonly<Record<string, { readonly url?: string; readonly hash?: string; readonly path?: string }>>;
 }
+
+/** The archive forms a version can be published as (zig reads `.tar.xz` from 0.11, `.zip` from 0.13). */
+export type PublishedArchive = 'tar.gz' | 'tar.xz' | 'zip';
 
 /** A hosted package: `package/<name>`. */
 export interface PackageDocument {
@@ -50,7 +53,7 @@ export function viewOf(record: VersionRecord, baseUrl: string): VersionView {
   return { ...record, tarballUrl: url, fetch: `zig fetch --save ${url}`, dependency: dependencySnippet(record.name, url, record.hash) };
 }
 
-export function recordOf(digest: PackageDigest, file: { sha256: string; size: number }, archive: 'tar.gz' | 'zip', description: string | undefined, now: string): VersionRecord {
+export function recordOf(digest: PackageDigest, file: { sha256: string; size: number }, archive: PublishedArchive, description: string | undefined, now: string): VersionRecord {
   const manifest = digest.manifest!;
   return {
     name: manifest.name,
@@ -124,7 +127,7 @@ export function sanitizeUpstreamPackage(value: unknown, name: string): PackageDo
         hashes: { multihash: hashes['multihash'] as string, ...(str(hashes['multihash011']) ? { multihash011: str(hashes['multihash011'])! } : {}), ...(str(hashes['packageHash']) ? { packageHash: str(hashes['packageHash'])! } : {}) },
         sha256: v['sha256'],
         size: typeof v['size'] === 'number' ? v['size'] : 0,
-        archive: v['archive'] === 'zip' ? 'zip' : 'tar.gz',
+        archive: v['archive'] === 'zip' || v['archive'] === 'tar.xz' ? v['archive'] : 'tar.gz',
         publishedAt: str(v['publishedAt']) ?? '',
         ...(str(v['minimumZigVersion']) ? { minimumZigVersion: str(v['minimumZigVersion'])! } : {}),
         dependencies: {},

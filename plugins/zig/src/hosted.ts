@@ -1,5 +1,5 @@
 import { BadRequestError, ConflictError, PayloadTooLargeError, type Asset, type FormatRequestContext, type MultipartBody, type UploadedFile } from '@registry-core/api';
-import { packageKey, recordOf, tarballPath, viewOf, type PackageDocument, type VersionView } from './documents.js';
+import { packageKey, recordOf, tarballPath, viewOf, type PackageDocument, type PublishedArchive, type VersionView } from './documents.js';
 import { parseManifest, type ZigManifest } from './manifest.js';
 import { hashArchive, hashZip, sniffArchive, type PackageDigest } from './package-hash.js';
 
@@ -11,6 +11,14 @@ export interface HashEntry {
   readonly name?: string;
   readonly version?: string;
   readonly url?: string;
+}
+
+/** The content type a published archive is served with: zig picks its unpacker by it. */
+export const ARCHIVE_TYPES: Readonly<Record<PublishedArchive, string>> = { 'tar.gz': 'application/gzip', 'tar.xz': 'application/x-xz', zip: 'application/zip' };
+
+function publishedKind(kind: ReturnType<typeof sniffArchive>): PublishedArchive {
+  if (kind === 'tar.gz' || kind === 'tar.xz' || kind === 'zip') return kind;
+  throw new BadRequestError(`only .tar.gz, .tar.xz and .zip archives can be published here${kind ? ` (this one is ${kind})` : ''}`);
 }
 
 /** The digest of an upload, computed once per request (the group plan and the handler both need it). */
@@ -43,9 +51,8 @@ export function uploadDigest(ctx: FormatRequestContext): Promise<PackageDigest> 
       if (file.size === 0) throw new BadRequestError('the archive is empty');
       const kind = sniffArchive(await headOf(file));
       const limits = { maxExpandedBytes: Math.max(64 * 1024 * 1024, Math.min(4 * 1024 * 1024 * 1024, file.size * 200)) };
-      if (kind === 'zip') return hashZip(file.path, file.size, limits);
-      if (kind !== 'tar.gz') throw new BadRequestError(`only .tar.gz and .zip archives can be published here${kind ? ` (this one is ${kind})` : ''}`);
-      return hashArchive(file.open(), kind, file.size, limits);
+      const archive = publishedKind(kind);
+      return archive === 'zip' ? hashZip(file.path, file.size, limits) : hashArchive(file.open(), archive, file.size, limits);
     })();
     digests.set(file, pending);
   }
@@ -86,7 +93,7 @@ export async function publish(ctx: FormatRequestContext): Promise<VersionView> {
   const file = tarballOf(body);
   const digest = await uploadDigest(ctx);
   const manifest = await uploadedManifest(ctx);
-  const zip = sniffArchive(await headOf(file)) === 'zip';
+  const archive = publishedKind(sniffArchive(await headOf(file)));
   const declared = await formManifest(body);
   if (declared) {
     const differs = (what: string, form: unknown, archive: unknown) =>
@@ -109,7 +116,7 @@ export async function publish(ctx: FormatRequestContext): Promise<VersionView> {
   try {
     asset = await repo.assets.put(tarballPath(name, version), file.open(), {
       kind: 'content',
-      contentType: zip ? 'application/zip' : 'application/gzip',
+      contentType: ARCHIVE_TYPES[archive],
       expect: { sha256: file.sha256, size: file.size },
       pending: true,
     });
@@ -117,7 +124,7 @@ export async function publish(ctx: FormatRequestContext): Promise<VersionView> {
     if ((error as { status?: number }).status === 409) throw new ConflictError(`${name} ${version} is already published`);
     throw error;
   }
-  const record = recordOf(digest, file, zip ? 'zip' : 'tar.gz', description, new Date().toISOString());
+  const record = recordOf(digest, file, archive, description, new Date().toISOString());
   let recorded = false;
   try {
     // Written before the commit point: a lookup answers only once the version is published

@@ -1,10 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { storedZip } from '@registry-core/testing';
 import { crc32 as crc } from 'node:zlib';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from './manifest.js';
@@ -18,6 +19,15 @@ async function targz(entries: { name: string; text?: string; type?: 'symlink'; l
   const chunks: Buffer[] = [];
   for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
   return gzipSync(Buffer.concat(chunks));
+}
+/** A tar of one 64 MiB file of zeros: a bomb once compressed. */
+async function zerosTar(): Promise<Buffer> {
+  const pack = tar.pack();
+  pack.entry({ name: 'p/zeros', size: 64 * 1024 * 1024 }, Buffer.alloc(64 * 1024 * 1024));
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 const hash = (bytes: Buffer) => hashArchive(Readable.from([bytes]), 'tar.gz', bytes.length);
 
@@ -71,13 +81,69 @@ describe('zig package hash', () => {
   });
 
   it('refuses a decompression bomb before expanding it all', async () => {
-    const pack = tar.pack();
-    pack.entry({ name: 'p/zeros', size: 64 * 1024 * 1024 }, Buffer.alloc(64 * 1024 * 1024));
-    pack.finalize();
-    const chunks: Buffer[] = [];
-    for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
-    const bomb = gzipSync(Buffer.concat(chunks), { level: 9 });
+    const bomb = gzipSync(await zerosTar(), { level: 9 });
     await expect(hashArchive(Readable.from([bomb]), 'tar.gz', bomb.length)).rejects.toMatchObject({ status: 400, message: expect.stringContaining('expands') });
+  });
+});
+
+describe('zig package hash of a .tar.xz', () => {
+  // Archives made by Debian's xz (xz-utils), as a publisher would make them.
+  const xz = (input: Buffer, ...args: string[]) => execFileSync('xz', ['--compress', '--stdout', ...args], { input, maxBuffer: 64 * 1024 * 1024 });
+  const hashXz = (bytes: Buffer) => hashArchive(Readable.from([bytes]), 'tar.xz', bytes.length);
+  const files = [
+    { name: 'pkg/build.zig.zon', text: '.{\n    .name = "mylib",\n    .version = "0.1.0",\n    .paths = .{ "build.zig", "build.zig.zon", "src" },\n}\n' },
+    { name: 'pkg/build.zig', text: 'const std = @import("std");\npub fn build(b: *std.Build) void {\n    _ = b.addModule("mylib", .{ .source_file = .{ .path = "src/lib.zig" } });\n}\n' },
+    { name: 'pkg/src/lib.zig', text: 'pub fn answer() u32 { return 42; }\n' },
+    { name: 'pkg/README.md', text: 'extra\n' },
+  ];
+
+  it.each([
+    ['CRC64 (xz\'s default)', []],
+    ['CRC32', ['--check=crc32']],
+    ['no check', ['--check=none']],
+    ['many blocks', ['--block-size=1KiB']],
+    ['many blocks from threads', ['-T2', '--block-size=1KiB']],
+    ['the largest preset dictionary', ['-9e']],
+  ])('is the hash zig printed for the same files, with %s', async (_label, args) => {
+    const tarball = gunzipSync(await targz([...files, { name: 'pkg/src/big.zig', text: `// ${'x'.repeat(4000)}\n` }]));
+    const digest = await hashXz(xz(tarball, ...args));
+    expect(digest).toEqual(await hash(await targz([...files, { name: 'pkg/src/big.zig', text: `// ${'x'.repeat(4000)}\n` }])));
+    const plain = await hashXz(xz(gunzipSync(await targz(files)), ...args));
+    expect(plain.multihash).toBe('1220ee8d41db39a76cc88dc0a66feb4aa9c14e1787e8ce054f4c1c6366d54e56076b');
+  });
+
+  it('stops at the end-of-archive block as zig does: a tar appended after it is not hashed (zig 0.14 printed this hash)', async () => {
+    const first = gunzipSync(await targz([{ name: 'pkg/build.zig.zon', text: '.{\n    .name = "catp",\n    .version = "1.0.0",\n    .paths = .{""},\n}\n' }, { name: 'pkg/a.txt', text: 'a\n' }]));
+    const second = gunzipSync(await targz([{ name: 'pkg/b.txt', text: 'b\n' }]));
+    const zigPrinted = '122042af8880ce73ea14a1f49777fff6e5901e760e0ea5df8d0f7f503a7d186b3368';
+    expect((await hash(gzipSync(Buffer.concat([first, second])))).multihash).toBe(zigPrinted);
+    expect((await hashXz(xz(Buffer.concat([first, second])))).multihash).toBe(zigPrinted);
+    // Two xz streams, one tar each (xz decodes both; zig's tar reader stops after the first).
+    expect((await hashXz(Buffer.concat([xz(first), xz(second)]))).multihash).toBe(zigPrinted);
+  });
+
+  it('refuses a corrupt stream, a truncated one and a SHA-256 check with a 400, and decodes after them', async () => {
+    const good = xz(gunzipSync(await targz(files)));
+    const corrupt = Buffer.from(good);
+    corrupt[Math.floor(corrupt.length / 2)]! ^= 0xff;
+    await expect(hashXz(corrupt)).rejects.toMatchObject({ status: 400, message: expect.stringContaining('tar.xz') });
+    await expect(hashXz(good.subarray(0, good.length - 20))).rejects.toMatchObject({ status: 400 });
+    await expect(hashXz(xz(gunzipSync(await targz(files)), '--check=sha256'))).rejects.toMatchObject({ status: 400, message: expect.stringContaining('SHA-256') });
+    // The decoder's one turn per process was handed back each time.
+    await Promise.all([1, 2, 3].map(async () => expect((await hashXz(good)).multihash).toBe('1220ee8d41db39a76cc88dc0a66feb4aa9c14e1787e8ce054f4c1c6366d54e56076b')));
+  });
+
+  it('refuses a decompression bomb before expanding it all, as for gzip', async () => {
+    const bomb = xz(await zerosTar(), '-1');
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    await expect(hashXz(bomb)).rejects.toMatchObject({ status: 400, message: expect.stringContaining('expands') });
+    // A stream of zeros that is no tar at all is cut by the expansion bound alone.
+    const zeros = xz(Buffer.alloc(100 * 1024 * 1024), '-1');
+    await expect(hashArchive(Readable.from([zeros]), 'tar.xz', zeros.length, { maxExpandedBytes: 16 * 1024 * 1024 })).rejects.toMatchObject({ status: 400, message: expect.stringContaining('expands') });
+    // A refusal mid-stream (a ".." entry before more data) also hands the decoder's turn back.
+    const hostile = xz(gunzipSync(await targz([{ name: 'p/../x', text: 'x' }, { name: 'p/big', text: 'y'.repeat(1024 * 1024) }])));
+    await expect(hashXz(hostile)).rejects.toMatchObject({ status: 400, message: expect.stringContaining('..') });
+    expect((await hashXz(xz(gunzipSync(await targz(files))))).multihash).toBe('1220ee8d41db39a76cc88dc0a66feb4aa9c14e1787e8ce054f4c1c6366d54e56076b');
   });
 });
 

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createRequire } from 'node:module';
+import { ReadableStream, type ReadableStreamReadResult } from 'node:stream/web';
 import { createGunzip } from 'node:zlib';
 import { BadRequestError } from '@registry-core/api';
 import tar from 'tar-stream';
@@ -61,14 +63,14 @@ export interface PackageDigest {
   readonly files: number;
 }
 
-export type ArchiveKind = 'tar.gz' | 'tar';
+export type ArchiveKind = 'tar.gz' | 'tar.xz' | 'tar';
 
 function refuse(message: string): never {
   throw new BadRequestError(`invalid package archive: ${message}`);
 }
 
-/** The archive kind from its first bytes: gzip or a plain tar. Others (xz, zip, zstd) are refused. */
-export function sniffArchive(head: Buffer): ArchiveKind | 'tar.xz' | 'zip' | 'tar.zst' | undefined {
+/** The archive kind from its first bytes (zstd is recognised but not read here). */
+export function sniffArchive(head: Buffer): ArchiveKind | 'zip' | 'tar.zst' | undefined {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'tar.gz';
   if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'tar.xz';
   if (head.length >= 4 && head.readUInt32LE(0) === 0x04034b50) return 'zip';
@@ -199,8 +201,8 @@ class PackageCollector {
 }
 
 /**
- * Hash the archive `body` (a `.tar.gz` or `.tar`; `compressedSize` its bytes, for the
- * expansion ratio) as zig does. Refused with a 400: entries outside the package (`..`,
+ * Hash the archive `body` (a `.tar.gz`, `.tar.xz` or `.tar`; `compressedSize` its bytes, for
+ * the expansion ratio) as zig does. Refused with a 400: entries outside the package (`..`,
  * absolute paths, symlinks leaving it), special files, duplicate paths, no single top-level
  * directory, a bomb, an unparsable `build.zig.zon`.
  */
@@ -241,17 +243,62 @@ export async function hashArchive(body: Readable, kind: ArchiveKind, compressedS
     }
   });
 
-  const source = kind === 'tar.gz' ? [body, createGunzip(), countExpanded((n) => {
-    // A gzip stream that expands absurdly is cut before tar sees it all.
+  const source = kind === 'tar' ? [body] : [body, kind === 'tar.gz' ? createGunzip() : decompressXz, countExpanded((n) => {
+    // A compressed stream that expands absurdly is cut before tar sees it all.
     if (n > maxExpanded + 64 * 1024 * 1024) body.destroy(new BadRequestError(`invalid package archive: it expands to more than ${maxExpanded} bytes`));
-  })] : [body];
+  })];
   try {
-    await pipeline([...source, extract] as unknown as [Readable, Writable]);
+    await pipeline([...source, untilEndOfArchive(), extract] as unknown as [Readable, Writable]);
   } catch (error) {
     if (error instanceof BadRequestError) throw error;
     refuse(`it is not a readable ${kind} (${error instanceof Error ? error.message : String(error)})`);
   }
   return collector.finish();
+}
+
+// A CommonJS bundle whose exports Node's ESM loader cannot name.
+const { XzReadableStream } = createRequire(import.meta.url)('xz-decompress') as typeof import('xz-decompress');
+
+/** What xz-embedded's return codes mean, for the refusal (xz_ret in its xz.h). */
+const XZ_ERRORS: Readonly<Record<string, string>> = {
+  '2': 'an integrity check this registry cannot verify',
+  '3': 'the decoder ran out of memory',
+  '4': 'its dictionary is larger than 64 MiB',
+  '5': 'it is not an xz stream',
+  '6': 'an xz option this registry does not read (a SHA-256 check or a filter other than LZMA2)',
+  '7': 'its data is corrupt (or fails its integrity check)',
+  '8': 'the xz stream is truncated',
+};
+
+/**
+ * A pipeline stage that decodes an xz stream (any number of blocks and concatenated streams;
+ * CRC32, CRC64 or no check, as xz writes them) with xz-embedded compiled to WebAssembly
+ * (the `xz-decompress` package): no native code, memory bounded by its 64 MiB dictionary
+ * limit. The package decodes one stream at a time per process and holds that turn from its
+ * first read until the stream ends, errors or is cancelled: the reader is always read to its
+ * end or cancelled here, and only once a read has settled (a cancel before its start has
+ * taken the turn would hand the turn to no one).
+ */
+async function* decompressXz(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const reader = new XzReadableStream(ReadableStream.from(source) as unknown as globalThis.ReadableStream<Uint8Array>).getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        finished = true;
+        const code = /error code (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+        if (code !== undefined) throw new Error(XZ_ERRORS[code] ?? `xz error ${code}`);
+        throw error;
+      }
+      if (next.done) return void (finished = true);
+      if (next.value.length > 0) yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    }
+  } finally {
+    if (!finished) await reader.cancel().catch(() => undefined);
+  }
 }
 
 const S_IFMT = 0o170000;
@@ -336,6 +383,57 @@ export function isZigHash(value: string): boolean {
 /** Whether `hash` (any form) names the package `digest` describes. */
 export function matchesHash(digest: PackageDigest, hash: string): boolean {
   return hash === digest.multihash || hash === digest.multihash011 || hash === digest.packageHash;
+}
+
+/**
+ * A tar passed through up to its first all-zero header block, where zig's tar reader stops
+ * (tar-stream reads on past it: entries after the end-of-archive marker, such as a second tar
+ * appended to the first, would be hashed though zig never sees them). Entry data, pax and
+ * long-name records are skipped by the size in their header.
+ */
+function untilEndOfArchive(): Transform {
+  let skip = 0;
+  let header = Buffer.alloc(0);
+  let ended = false;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (ended) return done();
+      let offset = 0;
+      while (offset < chunk.length) {
+        if (skip > 0) {
+          const n = Math.min(skip, chunk.length - offset);
+          skip -= n;
+          offset += n;
+          continue;
+        }
+        const n = Math.min(512 - header.length, chunk.length - offset);
+        header = Buffer.concat([header, chunk.subarray(offset, offset + n)]);
+        offset += n;
+        if (header.length < 512) break;
+        if (header.every((b) => b === 0)) {
+          ended = true;
+          this.push(chunk.subarray(0, offset));
+          this.push(null);
+          return done();
+        }
+        skip = Math.ceil(tarEntrySize(header) / 512) * 512;
+        header = Buffer.alloc(0);
+      }
+      done(null, chunk);
+    },
+  });
+}
+
+/** The size field of a tar header: octal text, or base-256 when its first byte has the high bit (as tar-stream reads it). */
+function tarEntrySize(header: Buffer): number {
+  const field = header.subarray(124, 136);
+  if (field[0]! & 0x80) {
+    let size = 0;
+    for (let i = 1; i < field.length; i++) size = size * 256 + field[i]!;
+    return size;
+  }
+  const text = /^[\0 ]*([0-7]*)/.exec(field.toString('latin1'))?.[1] ?? '';
+  return text ? parseInt(text, 8) : 0;
 }
 
 /** A pass-through that reports the bytes seen so far. */

@@ -1,4 +1,9 @@
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import {
   BadRequestError,
   ForbiddenError,
@@ -13,8 +18,8 @@ import {
   type ProxyRepositoryHandle,
 } from '@registry-core/api';
 import { sanitizeUpstreamPackage, type PackageDocument } from './documents.js';
-import { hashKey, type HashEntry } from './hosted.js';
-import { hashArchive, isZigHash, matchesHash, sniffArchive, type ArchiveKind, type PackageDigest } from './package-hash.js';
+import { ARCHIVE_TYPES, hashKey, type HashEntry } from './hosted.js';
+import { hashArchive, hashZip, isZigHash, matchesHash, sniffArchive, type PackageDigest } from './package-hash.js';
 
 /** Largest package document taken from an upstream registry. */
 export const MAX_PACKAGE_DOCUMENT_BYTES = 16 * 1024 * 1024;
@@ -71,7 +76,7 @@ export async function upstreamTarball(ctx: FormatRequestContext, repo: ProxyRepo
       const loaded = await loadUpstreamPackage(repo, name);
       const record = loaded?.doc.versions[version];
       if (!record) return undefined;
-      return { upstreamUrl: `packages/${encodeURIComponent(name)}/${encodeURIComponent(version)}/tarball`, expect: { sha256: record.sha256 } };
+      return { upstreamUrl: `packages/${encodeURIComponent(name)}/${encodeURIComponent(version)}/tarball`, expect: { sha256: record.sha256 }, contentType: ARCHIVE_TYPES[record.archive] };
     },
   });
   if (!result.found) throw new NotFoundError(`${name} ${version} is not upstream`);
@@ -88,13 +93,7 @@ interface CachedUrl {
   readonly packageHash?: string;
 }
 
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  'tar.gz': 'application/gzip',
-  'tar.xz': 'application/x-xz',
-  zip: 'application/zip',
-  'tar.zst': 'application/zstd',
-  tar: 'application/x-tar',
-};
+const CONTENT_TYPES: Readonly<Record<string, string>> = { ...ARCHIVE_TYPES, 'tar.zst': 'application/zstd', tar: 'application/x-tar' };
 
 /** A URL a client asks the cache for: absolute http(s), no credentials, no fragment, bounded. */
 export function cacheableUrl(raw: string | undefined): URL {
@@ -157,19 +156,18 @@ export async function serveCachedUrl(ctx: FormatRequestContext, repo: ProxyRepos
   let stored: Asset | undefined;
   try {
     const kind = sniffArchive(await head(result.asset));
-    let digest: PackageDigest | undefined;
-    if (kind === 'tar.gz' || kind === 'tar') digest = await hashArchive(await result.asset.open(), kind as ArchiveKind, result.asset.size, { maxExpandedBytes: Math.max(64 * 1024 * 1024, Math.min(4 * 1024 * 1024 * 1024, result.asset.size * 200)) });
-    else if (kind === undefined) throw new BadRequestError(`${url.href} is not an archive zig unpacks`);
+    if (kind === undefined) throw new BadRequestError(`${url.href} is not an archive zig unpacks`);
+    const digest = await archiveDigest(result.asset, kind);
     if (hash !== undefined && (!digest || !matchesHash(digest, hash))) {
       throw new UpstreamError(`hash mismatch: ${url.href} hashes to ${digest ? (digest.packageHash ?? digest.multihash) : `nothing this registry computes (a ${kind})`}, not ${hash}; nothing was kept`);
     }
     const entry: CachedUrl = {
       url: url.href,
       sha256: result.asset.digests.sha256,
-      ...(kind ? { archive: kind } : {}),
+      archive: kind,
       ...(digest ? { multihash: digest.multihash, ...(digest.multihash011 ? { multihash011: digest.multihash011 } : {}), ...(digest.packageHash ? { packageHash: digest.packageHash } : {}) } : {}),
     };
-    stored = await repo.assets.link(archivePath(entry.sha256), result.asset, { kind: 'content', contentType: CONTENT_TYPES[kind!] ?? 'application/octet-stream' });
+    stored = await repo.assets.link(archivePath(entry.sha256), result.asset, { kind: 'content', contentType: CONTENT_TYPES[kind] ?? 'application/octet-stream' });
     await repo.kv.set(`url/${key}`, entry);
     for (const h of [entry.multihash, entry.multihash011, entry.packageHash]) if (h) await repo.kv.set<HashEntry>(hashKey(h), { url: url.href });
     return { body: { kind: 'asset', asset: stored }, cache: result.cache, headers: hashHeaders(entry) };
@@ -184,6 +182,26 @@ export async function serveCachedUrl(ctx: FormatRequestContext, repo: ProxyRepos
 }
 
 const archivePath = (sha256: string) => `archives/${sha256}`;
+
+/**
+ * The zig hash of a fetched archive, as {@link hashArchive} / {@link hashZip} compute it: a
+ * tar (plain, gzip or xz) as it streams; a zip, read from its central directory, from a
+ * temporary copy on disk (the asset may live in an object store). Undefined for zstd, which
+ * no decoder here reads.
+ */
+async function archiveDigest(asset: Asset, kind: NonNullable<ReturnType<typeof sniffArchive>>): Promise<PackageDigest | undefined> {
+  const limits = { maxExpandedBytes: Math.max(64 * 1024 * 1024, Math.min(4 * 1024 * 1024 * 1024, asset.size * 200)) };
+  if (kind === 'tar.zst') return undefined;
+  if (kind !== 'zip') return hashArchive(await asset.open(), kind, asset.size, limits);
+  const dir = await mkdtemp(path.join(tmpdir(), 'rc-zig-'));
+  try {
+    const file = path.join(dir, 'archive.zip');
+    await pipeline(await asset.open(), createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+    return await hashZip(file, asset.size, limits);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 /** The zig hash of a cached archive, for a client that wants to know it (`X-Zig-Hash`). */
 function hashHeaders(entry: CachedUrl): Record<string, string> {
