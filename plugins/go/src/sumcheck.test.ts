@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -33,11 +33,16 @@ describe('go proxy: upstream files checked against the checksum database', () =>
   const unknown = moduleVersion('example.com/unknown');
   const priv = moduleVersion('corp.example.com/private', true);
   const later = moduleVersion('example.com/later');
-  const db = fakeSumdbTree(DB, [good.record, bad.record, priv.record]);
+  const key = generateKeyPairSync('ed25519');
+  const db = fakeSumdbTree(DB, [good.record, bad.record, priv.record], key);
+  // The same database (key) later showing a history in which the first record differs.
+  const fork = moduleVersion('example.com/fork');
+  const forked = fakeSumdbTree(DB, [bad.record, bad.record, priv.record, fork.record], key);
+  let current = db;
 
   beforeAll(async () => {
     const byPath = new Map<string, Buffer>();
-    for (const [module, v] of [['example.com/good', good], ['example.com/bad', bad], ['example.com/unknown', unknown], ['corp.example.com/private', priv], ['example.com/later', later]] as const) {
+    for (const [module, v] of [['example.com/good', good], ['example.com/bad', bad], ['example.com/unknown', unknown], ['corp.example.com/private', priv], ['example.com/later', later], ['example.com/fork', fork]] as const) {
       byPath.set(`/${module}/@v/v1.0.0.zip`, v.zip);
       byPath.set(`/${module}/@v/v1.0.0.mod`, v.goMod);
     }
@@ -46,7 +51,7 @@ describe('go proxy: upstream files checked against the checksum database', () =>
       asked.push(url);
       const rest = url.startsWith(`/sumdb/${DB}/`) ? url.slice(`/sumdb/${DB}/`.length) : undefined;
       if (rest !== undefined && sumdbDown) return res.writeHead(500).end('down');
-      const body = rest === undefined ? byPath.get(url) : rest === 'supported' ? Buffer.alloc(0) : (db.lookups.get(rest.replace(/^lookup\//, '')) ?? db.tiles.get(rest));
+      const body = rest === undefined ? byPath.get(url) : rest === 'supported' ? Buffer.alloc(0) : (current.lookups.get(rest.replace(/^lookup\//, '')) ?? current.tiles.get(rest));
       if (body) return res.writeHead(200).end(body);
       res.writeHead(404).end('not found');
     });
@@ -107,6 +112,13 @@ describe('go proxy: upstream files checked against the checksum database', () =>
     // Once the database answers, the file served unchecked is checked on its next request.
     expect(await (await get('checked', 'example.com/later')).text()).toMatch(/not in the checksum database/);
     expect((await get('strict', 'example.com/good')).status).toBe(200);
+  });
+
+  it('refuses what a tree inconsistent with the latest one it verified says (a fork of the database)', async () => {
+    current = forked;
+    const refused = await get('checked', 'example.com/fork');
+    expect(refused.status).toBe(502);
+    expect(await refused.text()).toMatch(/the tree of 4 records does not extend the one of 3/);
   });
 
   it('reads the keys: globs as GONOSUMDB, a key whose hash does not match is refused', () => {

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { BadRequestError, UpstreamError, isRegistryError, type Asset, type Logger, type ProxyRepositoryHandle, type RepositoryInfo } from '@registry-core/api';
 import { escapeCase } from './module-path.js';
 import { checkModuleZip } from './module-zip.js';
-import { SUM_GOLANG_ORG_KEY, SumdbVerificationError, parseVerifierKey, tilePath, verifyLookup, type Tile, type VerifierKey } from './tlog.js';
+import { SUM_GOLANG_ORG_KEY, SumdbVerificationError, checkConsistency, parseVerifierKey, tilePath, verifyLookup, type Tile, type Tree, type VerifierKey } from './tlog.js';
 
 /**
  * A proxy repository checks what it takes from its upstream (a version's `.zip` and `.mod`)
@@ -168,6 +168,21 @@ export async function zipHash(asset: Asset, module: string, version: string): Pr
   }
 }
 
+/**
+ * Keep the largest tree head verified so far (per database, in the repository's key-value
+ * store), as the go command keeps its latest: every other tree seen must be consistent with
+ * it, so the database cannot show this registry one history and its clients another
+ * without being caught. Costs the tiles of the newer tree, read through the cache.
+ */
+async function checkAgainstLatest(repo: ProxyRepositoryHandle, config: SumCheckConfig, tree: Tree): Promise<void> {
+  const key = `sumdb-latest:${config.name}`;
+  const stored = await repo.kv.get<{ n: number; hash: string }>(key);
+  const latest = stored && { n: stored.n, hash: Buffer.from(stored.hash, 'base64') };
+  if (latest && latest.n === tree.n && latest.hash.equals(tree.hash)) return;
+  if (latest) await checkConsistency(latest, tree, tileReader(repo, config));
+  if (!latest || tree.n > latest.n) await repo.kv.set(key, { n: tree.n, hash: tree.hash.toString('base64') });
+}
+
 /** kv key of the mark that a cached file (by its sha256) matched the database. */
 const markKey = (assetPath: string) => `sumchecked:${assetPath}`;
 
@@ -198,6 +213,7 @@ export async function checkUpstreamFile(
   try {
     const body = await lookup(repo, config, module, version);
     const sums = await verifyLookup(body, module, version, config.key, tileReader(repo, config));
+    await checkAgainstLatest(repo, config, sums.tree);
     expected = kind === 'zip' ? sums.zip : sums.mod;
     if (!expected) throw new SumdbVerificationError(`the checksum database's record of ${module}@${version} has no ${kind === 'zip' ? 'zip' : 'go.mod'} hash`);
   } catch (error) {

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fakeSumdbTree } from '../../../test/helpers/go-sumdb.js';
-import { SUM_GOLANG_ORG_KEY, parseVerifierKey, tilePath, verifyLookup, type Tile } from './tlog.js';
+import { SUM_GOLANG_ORG_KEY, checkConsistency, openNote, parseTree, parseVerifierKey, tilePath, verifyLookup, type Tile } from './tlog.js';
 
 // Vectors from the test's fake checksum database (the one the go command verifies in
 // test/go/go-clients.test.ts), and tampered copies of them.
@@ -76,5 +76,25 @@ describe('checksum database verification', () => {
     }
     // The record must be the module's and version's.
     await expect(check(body, db.tiles, key, 'example.com/m298')).rejects.toThrow(/unexpected line/);
+  });
+
+  it('proves an older tree a prefix of a newer one, and catches a fork', async () => {
+    const tree = (db: ReturnType<typeof fakeSumdbTree>) => parseTree(openNote(db.signedTree, parseVerifierKey(db.verifierKey)));
+    const key = generateKeyPairSync('ed25519');
+    const big = fakeSumdbTree('sum.rc.test', records(300), key);
+    for (const n of [1, 2, 5, 255, 256, 257, 299, 300]) {
+      const small = fakeSumdbTree('sum.rc.test', records(n), key);
+      await expect(checkConsistency(tree(small), tree(big), reader(big.tiles))).resolves.toBeUndefined();
+      await expect(checkConsistency(tree(big), tree(small), reader(big.tiles))).resolves.toBeUndefined();
+    }
+    // A tree of 5 whose fourth record differs: not a prefix of the tree of 300 (nor the same tree of 5).
+    const forked = fakeSumdbTree('sum.rc.test', [...records(3), record(3, 'x'), record(4)], key);
+    await expect(checkConsistency(tree(forked), tree(big), reader(big.tiles))).rejects.toThrow(/does not extend/);
+    await expect(checkConsistency(tree(forked), tree(fakeSumdbTree('sum.rc.test', records(5), key)), reader(big.tiles))).rejects.toThrow(/two different trees/);
+    // Tiles that give the older root but not the newer one.
+    const tiles = new Map(big.tiles);
+    const partial = Buffer.from(tiles.get('tile/8/0/001.p/44')!);
+    partial[0]! ^= 1;
+    await expect(checkConsistency(tree(fakeSumdbTree('sum.rc.test', records(256), key)), tree(big), reader(tiles.set('tile/8/0/001.p/44', partial)))).rejects.toThrow(/does not extend/);
   });
 });

@@ -196,6 +196,30 @@ export async function checkInclusion(tree: Tree, id: number, leaf: Buffer, read:
 }
 
 /**
+ * Check that `older` is a prefix of `newer` (tlog.ProveTree and CheckTree in one): the older
+ * root and the newer one are both recomputed from the newer tree's tiles, the newer one
+ * through the very subtrees the older one is made of, and must be the signed ones. A
+ * database that showed two different trees (a fork) fails here.
+ */
+export async function checkConsistency(older: Tree, newer: Tree, read: TileReader): Promise<void> {
+  if (older.n > newer.n) return checkConsistency(newer, older, read);
+  if (older.n === newer.n) {
+    if (!older.hash.equals(newer.hash)) fail(`two different trees of ${older.n} records were signed`);
+    return;
+  }
+  if (older.n === 0) return;
+  const hashes = new TileHashes(newer.n, read);
+  if (!(await hashes.range(0, older.n)).equals(older.hash)) fail(`the tree of ${newer.n} records does not extend the one of ${older.n}`);
+  // A node of the newer tree is inside the older part, after it, or split at its end.
+  const root = async (lo: number, hi: number): Promise<Buffer> => {
+    if (hi <= older.n || lo >= older.n) return hashes.range(lo, hi);
+    const k = largestPowerOfTwoBelow(hi - lo);
+    return nodeHash(await root(lo, lo + k), await root(lo + k, hi));
+  };
+  if (!(await root(0, newer.n)).equals(newer.hash)) fail(`the tree of ${newer.n} records does not extend the one of ${older.n}`);
+}
+
+/**
  * Verify a lookup answer for `module@version` against `key`: the note's signature, the
  * record's inclusion in the signed tree; resolves the record's `h1:` hashes of the zip and
  * of the go.mod, as its go.sum lines give them.
