@@ -37,6 +37,50 @@ export function goModHash(goMod: Buffer | string): string {
   return hash1([{ name: 'go.mod', sha256: createHash('sha256').update(goMod).digest('hex') }]);
 }
 
+/**
+ * dirhash.HashZip: the `h1:` over every entry of a zip on disk (its full name, directory
+ * entries included), checking nothing else, as the go command hashes a downloaded zip. Bounded
+ * like a module zip (entries, expanded bytes); what yauzl cannot read is a BadRequestError.
+ */
+export async function hashZipFile(file: string): Promise<string> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+      yauzl.open(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: false }, (error, opened) => (error ? reject(error) : resolve(opened))),
+    );
+  } catch (error) {
+    refuse(`not a readable zip (${(error as Error).message})`);
+  }
+  try {
+    const files: { name: string; sha256: string }[] = [];
+    let expanded = 0;
+    for (;;) {
+      const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
+        const cleanup = () => zip.removeAllListeners('entry').removeAllListeners('end').removeAllListeners('error');
+        zip.once('entry', (e: yauzl.Entry) => (cleanup(), resolve(e)));
+        zip.once('end', () => (cleanup(), resolve(undefined)));
+        zip.once('error', (error: Error) => (cleanup(), reject(new BadRequestError(`invalid module zip: ${error.message}`))));
+        zip.readEntry();
+      });
+      if (!entry) break;
+      if (files.length >= MAX_ENTRIES) refuse(`more than ${MAX_ENTRIES} files`);
+      expanded += entry.uncompressedSize;
+      if (expanded > MAX_ZIP_BYTES) throw new PayloadTooLargeError(`invalid module zip: its files expand to more than ${MAX_ZIP_BYTES} bytes`);
+      const hash = createHash('sha256');
+      const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => zip.openReadStream(entry, (error, opened) => (error ? reject(new BadRequestError(`invalid module zip: ${error.message}`)) : resolve(opened))));
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+      } catch (error) {
+        refuse(`the entry ${JSON.stringify(entry.fileName)} cannot be read (${(error as Error).message})`);
+      }
+      files.push({ name: entry.fileName, sha256: hash.digest('hex') });
+    }
+    return hash1(files);
+  } finally {
+    zip.close();
+  }
+}
+
 /** The module path a go.mod's `module` directive names, or `undefined` when it has none. */
 export function goModModulePath(goMod: string): string | undefined {
   for (const raw of goMod.split('\n')) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { BadRequestError, UpstreamError, isRegistryError, type Asset, type Logger, type ProxyRepositoryHandle, type RepositoryInfo } from '@registry-core/api';
 import { escapeCase } from './module-path.js';
-import { checkModuleZip } from './module-zip.js';
+import { hashZipFile } from './module-zip.js';
 import { SUM_GOLANG_ORG_KEY, SumdbVerificationError, checkConsistency, parseVerifierKey, tilePath, verifyLookup, type Tile, type Tree, type VerifierKey } from './tlog.js';
 
 /**
@@ -153,15 +153,19 @@ function tileReader(repo: ProxyRepositoryHandle, config: SumCheckConfig): (tile:
   };
 }
 
-/** The `h1:` of a module zip asset: the zip is copied to a temporary file and checked as a published one is. */
+/**
+ * The `h1:` of a module zip asset, as the go command hashes a download (dirhash.HashZip: every
+ * entry, nothing else checked; the go command checks the zip's rules itself when it extracts
+ * it): the zip is copied to a temporary file, which a zip reader needs.
+ */
 export async function zipHash(asset: Asset, module: string, version: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'rc-go-sum-'));
   try {
     const file = path.join(dir, 'module.zip');
     await pipeline(await asset.open(), createWriteStream(file));
-    return (await checkModuleZip(file, module, version)).h1;
+    return await hashZipFile(file);
   } catch (error) {
-    if (error instanceof BadRequestError) throw new UpstreamError(`the upstream's zip of ${module}@${version} is not a valid module zip: ${error.message}`);
+    if (isRegistryError(error) && error.status < 500) throw new UpstreamError(`the upstream's zip of ${module}@${version} cannot be hashed: ${error.message}`);
     throw error;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -203,6 +207,27 @@ export async function checkUpstreamFile(
   if (!config) return;
   const sha256 = await asset.digest('sha256');
   if ((await repo.kv.get<string>(markKey(asset.path))) === sha256) return;
+  // Clients asking for the same file at once share one check (and one hashing of the zip).
+  const key = `${repo.name}\u0000${asset.path}\u0000${sha256}`;
+  let running = checking.get(key);
+  if (!running) {
+    running = verifyFile(repo, logger, config, request, sha256).finally(() => checking.delete(key));
+    checking.set(key, running);
+  }
+  return running;
+}
+
+/** Checks under way in this process, by repository, path and content. */
+const checking = new Map<string, Promise<void>>();
+
+async function verifyFile(
+  repo: ProxyRepositoryHandle,
+  logger: Logger,
+  config: SumCheckConfig,
+  request: { module: string; version: string; kind: 'zip' | 'mod'; asset: Asset; h1: () => Promise<string> },
+  sha256: string,
+): Promise<void> {
+  const { module, version, kind, asset } = request;
   const what = `${module}@${version}${kind === 'mod' ? '/go.mod' : ''}`;
   const refuse = async (why: string, cause?: unknown): Promise<never> => {
     await repo.assets.delete(asset.path).catch(() => undefined);
