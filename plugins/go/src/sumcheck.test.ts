@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, storedZip, type TestHost } from '@registry-core/testing';
 import { fakeSumdbTree } from '../../../test/helpers/go-sumdb.js';
 import { goModHash, hash1 } from './module-zip.js';
-import { prefixPattern, sumCheckConfig } from './sumcheck.js';
+import { prefixPattern, sumCheckConfig, validateSumCheck } from './sumcheck.js';
 
 // A proxy whose upstream (a fixture server) serves module zips and, under sumdb/<name>/,
 // a checksum database of the test's own: what it serves is checked against the database.
@@ -133,5 +133,9 @@ describe('go proxy: upstream files checked against the checksum database', () =>
     expect(() => sumCheckConfig(proxy({ sumdb: { key: db.verifierKey.replace(/\+[0-9a-f]{8}\+/, '+00000000+') } }))).toThrow(/sumdb.key/);
     expect(() => sumCheckConfig(proxy({ sumdb: { name: 'sum.golang.org', key: db.verifierKey } }))).toThrow(/sumdb.name/);
     expect(() => sumCheckConfig(proxy({ sumdb: { url: 'ftp://x/' } }))).toThrow(/sumdb.url/);
+    const info = (type: 'proxy' | 'hosted', config: Record<string, unknown>) => ({ name: 'r', format: 'go', type, url: 'http://h/r/', config, takesWrites: false, reachesUpstream: true });
+    expect(() => validateSumCheck(info('proxy', { upstream: 'https://p.example/', sumdb: { url: 'https://db.example/' } }))).toThrow(/cache.allowedOrigins/);
+    expect(() => validateSumCheck(info('proxy', { upstream: 'https://p.example/', sumdb: { url: 'https://db.example/' }, cache: { allowedOrigins: ['https://db.example'] } }))).not.toThrow();
+    expect(() => validateSumCheck(info('hosted', { noSumCheck: ['x.example'] }))).toThrow(/only proxy/);
   });
 });

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { BadRequestError, UpstreamError, isRegistryError, type Asset, type Logger, type ProxyRepositoryHandle, type RepositoryInfo } from '@registry-core/api';
+import { BadRequestError, UpstreamError, isRegistryError, isUpstreamRefusal, type Asset, type Logger, type ProxyRepositoryHandle, type RepositoryInfo } from '@registry-core/api';
 import { escapeCase } from './module-path.js';
 import { hashZipFile } from './module-zip.js';
 import { SUM_GOLANG_ORG_KEY, SumdbVerificationError, checkConsistency, parseVerifierKey, tilePath, verifyLookup, type Tile, type Tree, type VerifierKey } from './tlog.js';
@@ -93,7 +93,13 @@ export function validateSumCheck(repo: RepositoryInfo): void {
   for (const key of ['sumdb', 'noSumCheck', 'sumdbUnreachable']) {
     if (repo.config[key] !== undefined && repo.type !== 'proxy') throw new BadRequestError(`${key}: only proxy repositories check the checksum database`);
   }
-  sumCheckConfig(repo);
+  const config = sumCheckConfig(repo);
+  // A database on another origin must be one the proxy may ask (else every check would fail).
+  const upstream = repo.config['upstream'];
+  const allowed = (repo.config['cache'] as { allowedOrigins?: unknown } | undefined)?.allowedOrigins;
+  if (config?.url && typeof upstream === 'string' && URL.canParse(upstream) && new URL(config.url).origin !== new URL(upstream).origin) {
+    if (!(Array.isArray(allowed) && allowed.includes(new URL(config.url).origin))) throw new BadRequestError(`sumdb.url: its origin ${new URL(config.url).origin} must be in cache.allowedOrigins`);
+  }
 }
 
 /** The settings that apply to `module`: `undefined` when not checked (off, or a `noSumCheck` prefix). */
@@ -112,7 +118,7 @@ const MAX_LOOKUP_BYTES = 64 * 1024;
 class Unreachable extends Error {}
 
 /** A failure of the upstream or the network, as opposed to an answer. */
-const isFetchFailure = (error: unknown) => isRegistryError(error) && (error.status === 502 || error.status === 503 || error.status === 504);
+const isFetchFailure = (error: unknown) => isRegistryError(error) && !isUpstreamRefusal(error) && (error.status === 502 || error.status === 503 || error.status === 504);
 
 async function lookup(repo: ProxyRepositoryHandle, config: SumCheckConfig, module: string, version: string): Promise<string> {
   const rest = `lookup/${escapeCase(module)}@${escapeCase(version)}`;
