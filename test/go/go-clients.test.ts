@@ -4,7 +4,7 @@
 // group; the build again with the upstream stopped; a hosted module offered differently by
 // the upstream is always taken from hosted. The proxied module is verified by the go command
 // against a checksum database (a fake one the test signs) read through the registry's
-// sumdb/ paths.
+// sumdb/ paths, and by the proxy before it serves it: a zip that is not the database's is refused.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -80,12 +80,15 @@ describe('Go modules with the go command', () => {
     const BAD = 'example.com/RC/tampered';
     const tampered = await curlPut(`${upstream.url}/go-origin/example.com/!r!c/tampered/@v/v1.0.0.zip`, `seed:${seed}`, moduleZip(BAD, 'v1.0.0', { 'go.mod': `module ${BAD}\n`, 't.go': 'package tampered\n' }));
     expect(tampered.status).toBe(201);
-    sumdb = await startFakeSumdb(SUMDB, [shouted.body, tampered.body.replace(/ h1:\S+\n/, ` h1:${Buffer.alloc(32).toString('base64')}\n`)]);
+    // 298 other records first: the two are in a partial tile, under a level-1 tile (as in any real database).
+    const others = Array.from({ length: 298 }, (_, i) => `example.org/m${i} v1.0.0 h1:${Buffer.alloc(32, i).toString('base64')}\n`);
+    sumdb = await startFakeSumdb(SUMDB, [...others, shouted.body, tampered.body.replace(/ h1:\S+\n/, ` h1:${Buffer.alloc(32).toString('base64')}\n`)]);
+    // The proxy checks what its upstream serves against the database (its own URL, on an allowed origin).
+    const origin = new URL(sumdb.url).origin;
     node = await startRegistry(`repositories:
   go-local: { format: go, type: hosted }
-  go-proxy: { format: go, type: proxy, upstream: "${upstream.url}/go-origin/" }
-  go-sumdb: { format: go, type: proxy, upstream: "${sumdb.url}" }
-  go: { format: go, type: group, members: [go-local, go-proxy, go-sumdb] }
+  go-proxy: { format: go, type: proxy, upstream: "${upstream.url}/go-origin/", sumdb: { key: "${sumdb.verifierKey}", url: "${sumdb.url}" }, noSumCheck: [example.com/rc], cache: { allowedOrigins: ["${origin}"], allowPrivateAddresses: true } }
+  go: { format: go, type: group, members: [go-local, go-proxy] }
 `);
     const token = await createUserAndToken(node.configFile, 'pat');
     // v1.0.0 straight to hosted, v1.1.0 through the group (to its hosted member).
@@ -113,9 +116,11 @@ describe('Go modules with the go command', () => {
     const got = await runGo(['get', `${GREET}@v1.1.0`, `${SHOUT}@latest`], app, env(home));
     expect(got.code, got.stderr).toBe(0);
     // The go command found the checksum database through the registry (GOPROXY has no
-    // `direct`) and verified the proxied module's record and tile there.
-    expect(sumdb.requests).toEqual(expect.arrayContaining([`/sumdb/${SUMDB}/supported`, `/sumdb/${SUMDB}/lookup/example.com/!r!c/shout@v1.0.0`, ]));
-    expect(sumdb.requests).toContain(`/sumdb/${SUMDB}/tile/8/0/000.p/2`);
+    // `direct`) and
+    // verified the proxied module's record and tiles there; the proxy had checked the zip
+    // against the same record and tiles before serving it (its database URL is the fake's
+    // own): one lookup and each tile asked once, for both.
+    expect(sumdb.requests.filter((p) => /lookup|tile/.test(p)).sort()).toEqual(['/lookup/example.com/!r!c/shout@v1.0.0', '/tile/8/0/001.p/44', '/tile/8/1/000.p/1']);
     const downloaded = await runGo(['mod', 'download', '-json', GREET, SHOUT], app, env(home));
     expect(downloaded.code, downloaded.stderr).toBe(0);
     const sums = readFileSync(path.join(app, 'go.sum'), 'utf8');
@@ -132,10 +137,11 @@ describe('Go modules with the go command', () => {
     expect(execFileSync(path.join(app, 'app'), { encoding: 'utf8' })).toBe('HI, GO!\n');
   });
 
-  it('a module whose zip does not match its checksum database record is refused by the go command', async () => {
+  it('a module whose zip does not match its checksum database record is refused by the proxy, and so by the go command', async () => {
     const refused = await runGo(['mod', 'download', 'example.com/RC/tampered@v1.0.0'], app, env(home));
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toMatch(/SECURITY ERROR|checksum mismatch/);
+    expect(refused.stderr).toMatch(/502 [\s\S]*refused example.com\/RC\/tampered@v1.0.0: its hash h1:\S+ is not the checksum database's h1:/);
+    expect(existsSync(path.join(home, 'gopath', 'pkg', 'mod', 'example.com', '!r!c', 'tampered@v1.0.0'))).toBe(false);
   });
 
   it('go list -m -versions: the hosted module only from hosted, the proxied one from the upstream', async () => {

@@ -27,6 +27,7 @@ import { escapeCase, parseModuleRequest, type ModuleRequest } from './module-pat
 import { serveUpstreamZip, upstreamLatest, upstreamList, upstreamQuery, upstreamVersionFile, type VersionInfo } from './proxy.js';
 import { compareVersions, latestVersion } from './semver.js';
 import { sumdb } from './sumdb.js';
+import { validateSumCheck } from './sumcheck.js';
 import { createModuleZip } from './module-zip-create.js';
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -110,11 +111,11 @@ async function versionFile(ctx: FormatRequestContext, request: Extract<ModuleReq
   }
   if (repo.type !== 'proxy') throw notFound(ctx, what);
   if (kind === 'zip') {
-    const served = await serveUpstreamZip(repo, module, version);
+    const served = await serveUpstreamZip(repo, ctx.logger, module, version);
     if (!served.found) throw notFound(ctx, what);
     return { body: served.body, cache: served.cache };
   }
-  const fetched = await upstreamVersionFile(repo, module, version, kind);
+  const fetched = await upstreamVersionFile(repo, ctx.logger, module, version, kind);
   if (!fetched) throw notFound(ctx, what);
   return assetResponse(fetched.asset, { cache: fetched.cache });
 }
@@ -242,6 +243,7 @@ export const goFormat: FormatDefinition = {
   authChallenge: basicChallenge,
   clientConfig,
   defaultUpstream: goDefaultUpstreams,
+  validateRepository: validateSumCheck,
   // What the kernel asks a group's proxies before a module new to a hosted repository is published.
   packageDocumentPath: (module) => `/${escapeCase(module)}/@v/list`,
 };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { storedZip } from '@registry-core/testing';
-import { checkModuleZip, goModHash, goModModulePath, hash1, isVendoredPackage } from './module-zip.js';
+import { checkModuleZip, goModHash, goModModulePath, hash1, hashZipFile, isVendoredPackage } from './module-zip.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rc-go-zip-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,6 +33,15 @@ describe('module zips', () => {
     // Files are hashed in name order whatever order they come in.
     const files = [{ name: 'b', sha256: '1'.repeat(64) }, { name: 'a', sha256: '2'.repeat(64) }];
     expect(hash1(files)).toBe(hash1([...files].reverse()));
+  });
+
+  it('hashes a downloaded zip as dirhash.HashZip does: every entry, no rule checked', async () => {
+    const valid = zipFile([[P, ''], goMod, [`${P}a.go`, 'package m\n']]);
+    expect(await hashZipFile(valid)).toBe((await checkModuleZip(valid, M, 'v1.0.0')).h1);
+    const vendored = zipFile([goMod, [`${P}vendor/x.org/y/y.go`, 'package y\n']]);
+    await expect(checkModuleZip(vendored, M, 'v1.0.0')).rejects.toThrow(/vendored/);
+    expect(await hashZipFile(vendored)).toMatch(/^h1:/);
+    await expect(hashZipFile(path.join(dir, 'missing.zip'))).rejects.toThrow(/not a readable zip/);
   });
 
   it('reads the module directive of a go.mod', () => {

@@ -37,6 +37,62 @@ export function goModHash(goMod: Buffer | string): string {
   return hash1([{ name: 'go.mod', sha256: createHash('sha256').update(goMod).digest('hex') }]);
 }
 
+/** A zip on disk, read entry by entry; what yauzl cannot open is a BadRequestError. */
+async function openZip(file: string, strictFileNames: boolean): Promise<yauzl.ZipFile> {
+  try {
+    return await new Promise<yauzl.ZipFile>((resolve, reject) =>
+      yauzl.open(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames }, (error, opened) => (error ? reject(error) : resolve(opened))),
+    );
+  } catch (error) {
+    return refuse(`not a readable zip (${(error as Error).message})`);
+  }
+}
+
+/** The sha256 (hex) of an entry's content; its bytes also pushed to `keep` when given. */
+async function entrySha256(zip: yauzl.ZipFile, entry: yauzl.Entry, keep?: Buffer[]): Promise<string> {
+  const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => zip.openReadStream(entry, (error, opened) => (error ? reject(new BadRequestError(`invalid module zip: ${error.message}`)) : resolve(opened))));
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      keep?.push(chunk);
+    }
+  } catch (error) {
+    refuse(`the entry ${JSON.stringify(entry.fileName)} cannot be read (${(error as Error).message})`);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * dirhash.HashZip: the `h1:` over every entry of a zip on disk (its full name, directory
+ * entries included), checking nothing else, as the go command hashes a downloaded zip. Bounded
+ * like a module zip (entries, expanded bytes); what yauzl cannot read is a BadRequestError.
+ */
+export async function hashZipFile(file: string): Promise<string> {
+  const zip = await openZip(file, false);
+  try {
+    const files: { name: string; sha256: string }[] = [];
+    let expanded = 0;
+    for (;;) {
+      const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
+        const cleanup = () => zip.removeAllListeners('entry').removeAllListeners('end').removeAllListeners('error');
+        zip.once('entry', (e: yauzl.Entry) => (cleanup(), resolve(e)));
+        zip.once('end', () => (cleanup(), resolve(undefined)));
+        zip.once('error', (error: Error) => (cleanup(), reject(new BadRequestError(`invalid module zip: ${error.message}`))));
+        zip.readEntry();
+      });
+      if (!entry) break;
+      if (files.length >= MAX_ENTRIES) refuse(`more than ${MAX_ENTRIES} files`);
+      expanded += entry.uncompressedSize;
+      if (expanded > MAX_ZIP_BYTES) throw new PayloadTooLargeError(`invalid module zip: its files expand to more than ${MAX_ZIP_BYTES} bytes`);
+      files.push({ name: entry.fileName, sha256: await entrySha256(zip, entry) });
+    }
+    return hash1(files);
+  } finally {
+    zip.close();
+  }
+}
+
 /** The module path a go.mod's `module` directive names, or `undefined` when it has none. */
 export function goModModulePath(goMod: string): string | undefined {
   for (const raw of goMod.split('\n')) {
@@ -90,14 +146,7 @@ function checkFileName(rel: string, entry: string): void {
  */
 export async function checkModuleZip(file: string, module: string, version: string): Promise<CheckedModuleZip> {
   const prefix = `${module}@${version}/`;
-  let zip: yauzl.ZipFile;
-  try {
-    zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-      yauzl.open(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true }, (error, opened) => (error ? reject(error) : resolve(opened))),
-    );
-  } catch (error) {
-    refuse(`not a readable zip (${(error as Error).message})`);
-  }
+  const zip = await openZip(file, true);
   try {
     const entries: yauzl.Entry[] = [];
     const directories: yauzl.Entry[] = [];
@@ -150,19 +199,9 @@ export async function checkModuleZip(file: string, module: string, version: stri
     const files: { name: string; sha256: string }[] = directories.map((d) => ({ name: d.fileName, sha256: empty }));
     let goMod: Buffer | undefined;
     for (const entry of entries) {
-      const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => zip.openReadStream(entry, (error, opened) => (error ? reject(new BadRequestError(`invalid module zip: ${error.message}`)) : resolve(opened))));
-      const hash = createHash('sha256');
       const isGoMod = entry.fileName === `${prefix}go.mod`;
       const chunks: Buffer[] = [];
-      try {
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          hash.update(chunk);
-          if (isGoMod) chunks.push(chunk);
-        }
-      } catch (error) {
-        refuse(`the entry ${JSON.stringify(entry.fileName)} cannot be read (${(error as Error).message})`);
-      }
-      files.push({ name: entry.fileName, sha256: hash.digest('hex') });
+      files.push({ name: entry.fileName, sha256: await entrySha256(zip, entry, isGoMod ? chunks : undefined) });
       if (isGoMod) goMod = Buffer.concat(chunks);
     }
     if (goMod !== undefined) {

@@ -1,6 +1,7 @@
-import { UpstreamError, type CacheStatus, type Asset, type ProxyRepositoryHandle } from '@registry-core/api';
+import { UpstreamError, type CacheStatus, type Asset, type Logger, type ProxyRepositoryHandle } from '@registry-core/api';
 import { escapeCase, versionProblem } from './module-path.js';
-import { goModModulePath, MAX_GO_MOD_BYTES, MAX_ZIP_BYTES } from './module-zip.js';
+import { goModHash, goModModulePath, MAX_GO_MOD_BYTES, MAX_ZIP_BYTES } from './module-zip.js';
+import { checkUpstreamFile, sumCheckFor, zipHash } from './sumcheck.js';
 
 /** The largest `.info` or `@latest` answer taken from an upstream. */
 const MAX_INFO_BYTES = 64 * 1024;
@@ -45,10 +46,10 @@ export async function upstreamLatest(repo: ProxyRepositoryHandle, module: string
 
 /**
  * A version's `.info` or `.mod`: immutable, cached for good once checked (the `.info` must
- * name the version asked for, the `.mod` this module or none); what fails the check is
- * dropped again and answered 502.
+ * name the version asked for, the `.mod` this module or none, and its `h1:` the checksum
+ * database's); what fails the check is dropped again and answered 502.
  */
-export async function upstreamVersionFile(repo: ProxyRepositoryHandle, module: string, version: string, kind: 'info' | 'mod'): Promise<{ asset: Asset; cache: CacheStatus } | undefined> {
+export async function upstreamVersionFile(repo: ProxyRepositoryHandle, logger: Logger, module: string, version: string, kind: 'info' | 'mod'): Promise<{ asset: Asset; cache: CacheStatus } | undefined> {
   const path = `${escaped(module)}/@v/${escapeCase(version)}.${kind}`;
   const max = kind === 'info' ? MAX_INFO_BYTES : MAX_GO_MOD_BYTES;
   const result = await repo.upstream.fetch({ path, kind: 'content', contentType: kind === 'info' ? 'application/json' : 'text/plain; charset=utf-8', maxBytes: max });
@@ -66,12 +67,22 @@ export async function upstreamVersionFile(repo: ProxyRepositoryHandle, module: s
     await repo.assets.delete(path).catch(() => undefined);
     throw error;
   }
+  if (kind === 'mod') await checkUpstreamFile(repo, logger, { module, version, kind, asset: result.asset, h1: async () => goModHash(await result.asset.read(max)) });
   return { asset: result.asset, cache: result.cache };
 }
 
-/** A version's `.zip`, streamed to the client while it is cached for good. */
-export async function serveUpstreamZip(repo: ProxyRepositoryHandle, module: string, version: string) {
-  return repo.upstream.serve({ path: `${escaped(module)}/@v/${escapeCase(version)}.zip`, kind: 'content', contentType: 'application/zip', maxBytes: MAX_ZIP_BYTES });
+/**
+ * A version's `.zip`, cached for good. Checked against the checksum database (see
+ * sumcheck.ts), it is stored whole and hashed before it is served; a module the repository
+ * does not check is streamed to the client while it is stored.
+ */
+export async function serveUpstreamZip(repo: ProxyRepositoryHandle, logger: Logger, module: string, version: string) {
+  const request = { path: `${escaped(module)}/@v/${escapeCase(version)}.zip`, kind: 'content', contentType: 'application/zip', maxBytes: MAX_ZIP_BYTES } as const;
+  if (!sumCheckFor(repo, module)) return repo.upstream.serve(request);
+  const result = await repo.upstream.fetch(request);
+  if (!result.found) return result;
+  await checkUpstreamFile(repo, logger, { module, version, kind: 'zip', asset: result.asset, h1: () => zipHash(result.asset, module, version) });
+  return { found: true as const, cache: result.cache, body: { kind: 'asset' as const, asset: result.asset } };
 }
 
 /**

@@ -15,7 +15,7 @@ describe('checksum database paths', () => {
     expect(parseSumdbRequest('/sumdb/sum.golang.org/supported')).toEqual({ name: 'sum.golang.org', rest: 'supported', kind: 'metadata' });
     expect(parseSumdbRequest('/sumdb/sum.golang.org/latest').kind).toBe('metadata');
     expect(parseSumdbRequest('/sumdb/sum.golang.org/lookup/github.com/!azure/x@v1.0.0-!r!c1').kind).toBe('metadata');
-    expect(parseSumdbRequest('/sumdb/sum.golang.org/lookup/example.com/%21x/y@v1.0.0').kind).toBe('metadata');
+    expect(parseSumdbRequest('/sumdb/sum.golang.org/lookup/example.com/%21x/y@v1.0.0')).toEqual({ name: 'sum.golang.org', rest: 'lookup/example.com/!x/y@v1.0.0', kind: 'metadata' });
     expect(parseSumdbRequest('/sumdb/sum.golang.org/tile/8/0/x123/456').kind).toBe('content');
     expect(parseSumdbRequest('/sumdb/sum.golang.org/tile/8/1/000.p/17').kind).toBe('content');
     expect(parseSumdbRequest('/sumdb/sum.golang.org/tile/8/data/x001/234.p/5').kind).toBe('content');

@@ -1,5 +1,6 @@
 import { BadRequestError, NotFoundError, assetResponse, type FormatRequestContext, type FormatResponse } from '@registry-core/api';
-import { decodeModulePath, versionProblem } from './module-path.js';
+import { decodeModulePath, escapeCase, versionProblem } from './module-path.js';
+import { sumCheckConfig } from './sumcheck.js';
 
 /**
  * The checksum database proxied under `sumdb/<name>/` (https://go.dev/ref/mod#checksum-database):
@@ -36,7 +37,8 @@ export function parseSumdbRequest(rawPath: string): { name: string; rest: string
     // The version is case-encoded as module paths are.
     const problem = /[A-Z]/.test(version) ? 'upper-case letters must be written !x' : versionProblem(module, version.replace(/!([a-z])/g, (_m, c: string) => c.toUpperCase()));
     if (problem) throw new BadRequestError(`invalid lookup ${JSON.stringify(key.slice(0, 200))}: ${problem}`);
-    return { name, rest, kind: 'metadata' };
+    // One cache entry however the go command percent-encodes it (it writes `!` as %21).
+    return { name, rest: `lookup/${escapeCase(module)}@${version}`, kind: 'metadata' };
   }
   if (TILE.test(rest)) {
     const width = /\.p\/(\d+)$/.exec(rest);
@@ -58,13 +60,20 @@ function percentDecoded(text: string): string {
   return decoded;
 }
 
-/** `GET sumdb/<name>/...`: passed to the proxy's upstream (its own `sumdb/` paths) and cached. */
+/**
+ * `GET sumdb/<name>/...`: passed to the proxy's upstream (its own `sumdb/` paths) and cached;
+ * the database the repository checks against (`sumdb.name`), when `sumdb.url` gives its own
+ * URL, is read from there (and `supported` answered here), sharing the check's cache.
+ */
 export async function sumdb(ctx: FormatRequestContext): Promise<FormatResponse> {
   const { name, rest, kind } = parseSumdbRequest(ctx.path);
   const repo = ctx.repository;
   if (repo.type !== 'proxy') throw new NotFoundError(`${repo.name} proxies no checksum database (a proxy repository does)`);
+  const checked = sumCheckConfig(repo);
+  const own = checked?.url !== undefined && checked.name === name ? checked.url : undefined;
+  if (own && rest === 'supported') return { body: { kind: 'text', value: '', contentType: 'text/plain; charset=utf-8' } };
   const path = `sumdb/${name}/${rest}`;
-  const result = await repo.upstream.fetch({ path, kind, contentType: 'text/plain; charset=utf-8', maxBytes: MAX_SUMDB_BYTES });
+  const result = await repo.upstream.fetch({ path, ...(own ? { upstreamUrl: `${own}${rest}` } : {}), kind, contentType: 'text/plain; charset=utf-8', maxBytes: MAX_SUMDB_BYTES });
   if (!result.found) throw new NotFoundError(`the upstream proxies no ${path}`);
   return assetResponse(result.asset, { cache: result.cache });
 }
