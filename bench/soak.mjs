@@ -632,6 +632,9 @@ try {
   const publishes = [...stats].filter(([k]) => k.endsWith(' publish')).reduce((sum, [, s]) => sum + s.ops, 0);
   console.log(`\n${fmt(totalOps)} operations in ${fmt(loadSeconds)} s (${fmt(totalOps / loadSeconds)}/s; ${fmt(publishes)} publishes), ${totalErrors} errors; ${missing} published versions missing from the final listings`);
   console.log(`server RSS: first ${fmt(window)} s median ${fmt(med(firstWindow, 'rss'), 1)} MB; after warmup median ${fmt(warmMedian, 1)} MB; last ${fmt(window)} s median ${fmt(lastMedian, 1)} MB (${growth >= 0 ? '+' : ''}${fmt(growth * 100, 1)}%): ${flat ? 'FLAT' : 'NOT FLAT'} (tolerance ${fmt(FLAT_TOLERANCE * 100)}%); peak ${fmt(memory(server.pid)?.peakMb ?? NaN, 1)} MB (VmHWM)`);
+  // RSS follows the allocation rate (V8 sizes its heap to it): on a shared machine the
+  // throughput can change a lot during a run, and then so does the memory. Shown, not judged.
+  console.log(`throughput in the windows compared: after warmup median ${fmt(med(afterWarmup, 'opsPerSecond'))} ops/s; last ${fmt(window)} s median ${fmt(med(lastWindow, 'opsPerSecond'))} ops/s`);
   const lowest = (list) => Math.min(...finite(list, 'heapUsed'));
   console.log(`server V8 heap used: after warmup median ${fmt(med(afterWarmup, 'heapUsed'), 1)} MB, lowest ${fmt(lowest(afterWarmup), 1)} MB; last ${fmt(window)} s median ${fmt(med(lastWindow, 'heapUsed'), 1)} MB, lowest ${fmt(lowest(lastWindow), 1)} MB`);
   console.log(`server /-/health: ${health.status}; error lines in the server's log: ${serverErrors.length}`);
