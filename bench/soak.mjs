@@ -520,6 +520,8 @@ try {
 
   // The curve: every SAMPLE_SECONDS, RSS and heap of the server, operations per second, errors.
   const samples = [];
+  const statsAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+  let caches;
   let lastOps = 0;
   let lastAt = Date.now();
   const heap = () => {
@@ -533,11 +535,30 @@ try {
     const now = Date.now();
     const m = memory(server.pid);
     const h = heap();
-    const s = { t: (now - loadStarted) / 1000, rss: m?.rssMb ?? NaN, heapUsed: h ? h.heapUsed / 1024 ** 2 : NaN, heapTotal: h ? h.heapTotal / 1024 ** 2 : NaN, external: h ? h.external / 1024 ** 2 : NaN, opsPerSecond: now > lastAt ? ((totalOps - lastOps) * 1000) / (now - lastAt) : 0, errors: totalErrors };
+    const c = caches;
+    const s = {
+      t: (now - loadStarted) / 1000,
+      rss: m?.rssMb ?? NaN,
+      heapUsed: h ? h.heapUsed / 1024 ** 2 : NaN,
+      heapTotal: h ? h.heapTotal / 1024 ** 2 : NaN,
+      external: h ? h.external / 1024 ** 2 : NaN,
+      arrayBuffers: h ? h.arrayBuffers / 1024 ** 2 : NaN,
+      // The caches' own byte counters (GET /-/stats): what their budgets count.
+      blobCache: c?.caches?.blobs ? c.caches.blobs.bytes / 1024 ** 2 : NaN,
+      derivedCache: c?.derived ? c.derived.bytes / 1024 ** 2 : NaN,
+      contentRows: c?.caches?.contentRows ?? NaN,
+      opsPerSecond: now > lastAt ? ((totalOps - lastOps) * 1000) / (now - lastAt) : 0,
+      errors: totalErrors,
+    };
+    // The next sample's cache counters (asked now, read then: the sampler never waits).
+    send(statsAgent, 'GET', `${server.url}/-/stats`).then(
+      (r) => (caches = JSON.parse(r.body.toString('utf8'))),
+      () => undefined,
+    );
     lastOps = totalOps;
     lastAt = now;
     samples.push(s);
-    console.log(`${fmt(s.t).padStart(5)} s  RSS ${fmt(s.rss, 1).padStart(6)} MB  heap ${fmt(s.heapUsed, 1).padStart(6)} / ${fmt(s.heapTotal, 1).padStart(6)} MB  external ${fmt(s.external, 1).padStart(5)} MB  ${fmt(s.opsPerSecond).padStart(5)} ops/s  errors ${s.errors}`);
+    console.log(`${fmt(s.t).padStart(5)} s  RSS ${fmt(s.rss, 1).padStart(6)} MB  heap ${fmt(s.heapUsed, 1).padStart(6)} / ${fmt(s.heapTotal, 1).padStart(6)} MB  external ${fmt(s.external, 1).padStart(5)} MB (array buffers ${fmt(s.arrayBuffers, 1).padStart(5)})  caches: blobs ${fmt(s.blobCache, 1).padStart(5)} MB, derived ${fmt(s.derivedCache, 1).padStart(5)} MB, ${fmt(s.contentRows).padStart(6)} rows  ${fmt(s.opsPerSecond).padStart(5)} ops/s  errors ${s.errors}`);
   };
   const loadStarted = Date.now();
   lastAt = loadStarted;
@@ -547,6 +568,7 @@ try {
   await Promise.all(Array.from({ length: CONNECTIONS }, (_, w) => worker(w)));
   clearInterval(sampler);
   sample();
+  statsAgent.destroy();
   const loadSeconds = (Date.now() - loadStarted) / 1000;
 
   // After the load: every version each worker published is listed by the hosted repository and the group.
@@ -588,13 +610,13 @@ try {
   // A row per window: the samples in it. The lowest heap used is the live heap after a
   // collection (the best sign of a leak); RSS follows the heap V8 has reserved.
   const step = loadSeconds > 240 ? 60 : 15;
-  console.log(`\nCurve, a row per ${step} s (every sample above):\n\n| until t (s) | RSS median (MB) | RSS max (MB) | V8 heap used, lowest (MB) | V8 heap total, max (MB) | external, median (MB) | ops/s | errors |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  console.log(`\nCurve, a row per ${step} s (every sample above):\n\n| until t (s) | RSS median (MB) | RSS max (MB) | V8 heap used, lowest (MB) | V8 heap total, max (MB) | external, median (MB) | array buffers, median (MB) | blob cache, counted (MB) | derived cache, counted (MB) | content rows | ops/s | errors |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
   const finite = (list, field) => list.map((x) => x[field]).filter(Number.isFinite);
   for (let t = step; t < loadSeconds + step; t += step) {
     const rows = samples.filter((x) => x.t > t - step && x.t <= t + 0.5);
     if (!rows.length) continue;
     const ops = rows.reduce((sum, x) => sum + x.opsPerSecond, 0) / rows.length;
-    console.log(`| ${fmt(Math.min(t, rows[rows.length - 1].t))} | ${fmt(med(rows, 'rss'), 1)} | ${fmt(Math.max(...finite(rows, 'rss')), 1)} | ${fmt(Math.min(...finite(rows, 'heapUsed')), 1)} | ${fmt(Math.max(...finite(rows, 'heapTotal')), 1)} | ${fmt(med(rows, 'external'), 1)} | ${fmt(ops)} | ${rows[rows.length - 1].errors} |`);
+    console.log(`| ${fmt(Math.min(t, rows[rows.length - 1].t))} | ${fmt(med(rows, 'rss'), 1)} | ${fmt(Math.max(...finite(rows, 'rss')), 1)} | ${fmt(Math.min(...finite(rows, 'heapUsed')), 1)} | ${fmt(Math.max(...finite(rows, 'heapTotal')), 1)} | ${fmt(med(rows, 'external'), 1)} | ${fmt(med(rows, 'arrayBuffers'), 1)} | ${fmt(rows[rows.length - 1].blobCache, 1)} | ${fmt(rows[rows.length - 1].derivedCache, 1)} | ${fmt(rows[rows.length - 1].contentRows)} | ${fmt(ops)} | ${rows[rows.length - 1].errors} |`);
   }
 
   console.log(`\n| operation | count | errors | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |`);
@@ -610,6 +632,9 @@ try {
   const publishes = [...stats].filter(([k]) => k.endsWith(' publish')).reduce((sum, [, s]) => sum + s.ops, 0);
   console.log(`\n${fmt(totalOps)} operations in ${fmt(loadSeconds)} s (${fmt(totalOps / loadSeconds)}/s; ${fmt(publishes)} publishes), ${totalErrors} errors; ${missing} published versions missing from the final listings`);
   console.log(`server RSS: first ${fmt(window)} s median ${fmt(med(firstWindow, 'rss'), 1)} MB; after warmup median ${fmt(warmMedian, 1)} MB; last ${fmt(window)} s median ${fmt(lastMedian, 1)} MB (${growth >= 0 ? '+' : ''}${fmt(growth * 100, 1)}%): ${flat ? 'FLAT' : 'NOT FLAT'} (tolerance ${fmt(FLAT_TOLERANCE * 100)}%); peak ${fmt(memory(server.pid)?.peakMb ?? NaN, 1)} MB (VmHWM)`);
+  // RSS follows the allocation rate (V8 sizes its heap to it): on a shared machine the
+  // throughput can change a lot during a run, and then so does the memory. Shown, not judged.
+  console.log(`throughput in the windows compared: after warmup median ${fmt(med(afterWarmup, 'opsPerSecond'))} ops/s; last ${fmt(window)} s median ${fmt(med(lastWindow, 'opsPerSecond'))} ops/s`);
   const lowest = (list) => Math.min(...finite(list, 'heapUsed'));
   console.log(`server V8 heap used: after warmup median ${fmt(med(afterWarmup, 'heapUsed'), 1)} MB, lowest ${fmt(lowest(afterWarmup), 1)} MB; last ${fmt(window)} s median ${fmt(med(lastWindow, 'heapUsed'), 1)} MB, lowest ${fmt(lowest(lastWindow), 1)} MB`);
   console.log(`server /-/health: ${health.status}; error lines in the server's log: ${serverErrors.length}`);

@@ -259,21 +259,32 @@ export interface KeyValueStore {
  * revision, a stored file's sha256): a change on any node is then a new key, never a stale
  * answer, and no invalidation message is needed. Values are shared between requests: never
  * mutate one after it is kept.
+ *
+ * A `slot` names what a value is for without its revision (a repository's answer for one
+ * document and variant, say): keeping a value under a slot drops the one kept before under
+ * that slot, which the newer revision replaced. Without slots, every revision of a document
+ * that changes often (a package being published) stays until it ages out: memory held for
+ * answers nobody can be given again.
  */
 export interface DerivedCache {
   /** The value kept under `key` in this repository, or `undefined`. */
   get<T>(key: string): T | undefined;
-  /** Keep `value`, accounted as `bytes` (one over an eighth of the budget is not kept). */
-  set<T>(key: string, value: T, bytes: number): void;
+  /**
+   * Keep `value`, accounted as `bytes`: what it costs in memory (the kernel adds the key's
+   * and the entry's own cost; one over an eighth of the budget is not kept). With `slot`,
+   * the value kept before under that slot is dropped.
+   */
+  set<T>(key: string, value: T, bytes: number, slot?: string): void;
   /**
    * The JSON text of the value `produce` resolves (a large document's answer), serialised by
    * the kernel without holding the event loop (member by member, yielding every few
    * milliseconds), with its sha256 ETag; kept under `key` like {@link set}, accounted by its
    * size, so the next call answers from memory. Concurrent calls with one key share one
-   * rendering. `key` undefined: rendered, not kept. Serve it with a `rendered` body
+   * rendering. `key` undefined: rendered, not kept. With `slot`, the rendering kept before
+   * under that slot is dropped when this one is kept. Serve it with a `rendered` body
    * ({@link renderedResponse}).
    */
-  renderJson(key: string | undefined, produce: () => unknown): Promise<RenderedJson>;
+  renderJson(key: string | undefined, produce: () => unknown, slot?: string): Promise<RenderedJson>;
 }
 
 /** A JSON answer serialised by the kernel ({@link DerivedCache.renderJson}); shared, never mutate it. */

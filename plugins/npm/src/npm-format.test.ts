@@ -192,6 +192,24 @@ describe('hosted: publish and read back', () => {
     expect(elsewhere.json.versions['1.0.0'].dist.tarball).toBe('http://npm.example.test:8080/local/left-pad/-/left-pad-1.0.0.tgz');
   });
 
+  it('keeps one rendering per variant of a package being published to, not one per revision', async () => {
+    // bench/soak.mjs: every revision's renderings stayed in the derived memory until they
+    // aged out, so a package published to all day filled it with answers never given again.
+    const derived = async () => ((await (await r.host.fetch('/-/stats')).json()) as { derived: { entries: number } }).derived.entries;
+    const read = async () => {
+      for (const accept of ['application/json', ABBREVIATED]) expect((await r.request('local', { path: '/left-pad', headers: { accept } })).status).toBe(200);
+    };
+    await read();
+    const entries = await derived();
+    for (let v = 1; v <= 5; v++) {
+      expect((await publish(r, 'local', 'left-pad', `1.0.${v}`)).status).toBe(201);
+      await read();
+    }
+    expect(await derived()).toBe(entries);
+    const latest = await r.request('local', { path: '/left-pad', headers: { accept: ABBREVIATED } });
+    expect(latest.json['dist-tags'].latest).toBe('1.0.5');
+  });
+
   it('serves the abbreviated document to installers', async () => {
     const answer = await r.request('local', { path: '/left-pad', headers: { accept: ABBREVIATED } });
     expect(answer.contentType).toBe('application/vnd.npm.install-v1+json');

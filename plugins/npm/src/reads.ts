@@ -79,7 +79,7 @@ export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: P
   }
   const doc = await sanitizeUpstreamPackument(parsed, name);
   await rewriteTarballs(doc, baseUrl, name);
-  keepParsedUpstream(repo.derived, key, doc, result.asset.size);
+  keepParsedUpstream(repo.derived, key, doc, result.asset.size, `${name.name}\u0000${baseUrl}`);
   return { value: doc, cache: result.cache, revision };
 }
 
@@ -147,11 +147,15 @@ const VARY = { vary: `Accept, Accept-Encoding, ${ENVIRONMENT_HEADER}` };
  * hosted document's, a cached upstream file's, or a group's merge of those).
  */
 export async function packumentResponse(ctx: FormatRequestContext, loaded: LoadedDocument<Packument>): Promise<FormatResponse> {
-  const doc = withEnvironment(loaded.value, environmentOf(ctx));
+  const environment = environmentOf(ctx);
+  const doc = withEnvironment(loaded.value, environment);
   const abbreviated = wantsAbbreviated(ctx.headers['accept']);
   // The variant names the `latest` the environment resolved to, not the header as sent.
   const variant = `${abbreviated ? 'abbreviated' : 'full'}\u0000${doc['dist-tags']['latest'] ?? ''}`;
-  const rendered = await renderPackument(ctx.repository.derived, variant, () => (abbreviated ? abbreviate(doc) : doc), loaded.revision);
+  // One rendering per package, base URL, variant and dist-tag applied (a tag the document
+  // has: bounded by it, whatever headers are sent): a newer revision's replaces the older.
+  const slot = [doc.name, ctx.baseUrl, abbreviated ? 'abbreviated' : 'full', doc === loaded.value ? 'latest' : environment].join('\u0000');
+  const rendered = await renderPackument(ctx.repository.derived, variant, () => (abbreviated ? abbreviate(doc) : doc), loaded.revision, slot);
   return renderedResponse(rendered, {
     headers: VARY,
     ...(loaded.cache ? { cache: loaded.cache } : {}),

@@ -115,7 +115,7 @@ export const configSchema = {
         publicUrl: { type: 'string', description: 'The address clients use; written into metadata URLs.' },
         trustProxy: { type: 'boolean', default: false, description: 'Honour X-Forwarded-* from a reverse proxy.' },
         shutdownTimeoutSeconds: { ...seconds, default: 10 },
-        memoryCacheSize: { ...size, default: '64mb' },
+        memoryCacheSize: { ...size, default: '32mb' },
         derivedCacheSize: { ...size, default: '64mb' },
         metadataMemory: {
           ...size,

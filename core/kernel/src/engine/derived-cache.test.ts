@@ -55,3 +55,35 @@ describe('DerivedMemory.renderJson', () => {
     expect(rendered.size).toBe(11);
   });
 });
+
+describe('DerivedMemory slots', () => {
+  it('keeps one value per slot: a newer revision\'s rendering replaces the older one\'s', async () => {
+    // bench/soak.mjs: with a package published to all the time, every revision's renderings
+    // stayed until they aged out (the derived memory grew through the whole run).
+    const memory = new DerivedMemory(1 << 24);
+    const a = memory.forRepository('npm');
+    for (let revision = 1; revision <= 50; revision++) {
+      const versions = Object.fromEntries(Array.from({ length: revision }, (_, i) => [`1.0.${i}`, { version: `1.0.${i}` }]));
+      await a.renderJson(`rev${revision}\u0000full`, () => ({ name: 'pkg', versions }), 'pkg\u0000full');
+      await a.renderJson(`rev${revision}\u0000abbreviated`, () => ({ name: 'pkg', versions }), 'pkg\u0000abbreviated');
+      a.set(`parsed\u0000sha${revision}`, { revision }, 1000, 'parsed\u0000pkg');
+    }
+    // One full and one abbreviated rendering and one parsed document: the last revision's.
+    expect(memory.stats().entries).toBe(3);
+    expect(a.get('parsed\u0000sha50')).toEqual({ revision: 50 });
+    expect(a.get('parsed\u0000sha49')).toBeUndefined();
+    const renders = memory.stats().renders;
+    await a.renderJson('rev50\u0000full', () => ({}), 'pkg\u0000full');
+    expect(memory.stats().renders).toBe(renders);
+    // Slots are per repository, like keys; a value without a slot is not replaced.
+    const b = memory.forRepository('npm-local');
+    await b.renderJson('rev1\u0000full', () => ({ name: 'pkg' }), 'pkg\u0000full');
+    b.set('other', 1, 10);
+    b.set('other2', 2, 10);
+    expect(memory.stats().entries).toBe(6);
+    // Dropped entries are no longer accounted.
+    const bytes = memory.stats().bytes;
+    a.set('parsed\u0000sha51', { revision: 51 }, 1000, 'parsed\u0000pkg');
+    expect(memory.stats().bytes).toBe(bytes + 'sha51'.length - 'sha50'.length);
+  });
+});

@@ -1,5 +1,9 @@
 import type { DerivedCache, RenderedJson } from '@registry-core/api';
+import { ENTRY_OVERHEAD_BYTES, buffersEntryCost, keyCost, ownMemory } from './cache-costs.js';
 import { renderJsonYielding } from './yielding-stringify.js';
+
+/** A kept rendering's object, its list of chunks and its ETag string's header, beside the entry's. */
+const RENDERED_OVERHEAD_BYTES = 160;
 
 /** What `/-/stats` shows of the derived memory (`derived`). */
 export interface DerivedMemoryStats {
@@ -16,9 +20,17 @@ export interface DerivedMemoryStats {
  * The memory every repository's {@link DerivedCache} shares: one least-recently-used map
  * bounded by the bytes its entries account for. Keys carry the identity of what a value is
  * derived from, so entries never go stale; they only age out.
+ *
+ * An entry's account is what it costs the process: the bytes its owner names for a value
+ * (`set`) or a rendering's chunks (`renderJson`), plus its key and the overhead of the entry
+ * and of each Buffer kept (see `cache-costs.ts`). A kept rendering holds chunks of its own:
+ * small chunks are views of Node's shared 8 KiB pool slabs, and kept as they were each would
+ * hold a whole slab.
  */
 export class DerivedMemory {
-  private readonly entries = new Map<string, { value: unknown; bytes: number }>();
+  private readonly entries = new Map<string, { value: unknown; bytes: number; slot?: string }>();
+  /** The key kept under each slot (see {@link DerivedCache}): one value per slot. */
+  private readonly slots = new Map<string, string>();
   private total = 0;
   /** Renderings under way, by key: concurrent requests for one answer share one. */
   private readonly rendering = new Map<string, Promise<RenderedJson>>();
@@ -35,13 +47,13 @@ export class DerivedMemory {
     const prefix = `${repository}\u0000`;
     return {
       get: <T>(key: string) => this.get(prefix + key) as T | undefined,
-      set: <T>(key: string, value: T, bytes: number) => this.set(prefix + key, value, bytes),
-      renderJson: (key: string | undefined, produce: () => unknown) => this.renderJson(key === undefined ? undefined : prefix + key, produce),
+      set: <T>(key: string, value: T, bytes: number, slot?: string) => this.set(prefix + key, value, bytes, slot === undefined ? undefined : prefix + slot),
+      renderJson: (key: string | undefined, produce: () => unknown, slot?: string) => this.renderJson(key === undefined ? undefined : prefix + key, produce, slot === undefined ? undefined : prefix + slot),
     };
   }
 
   /** {@link DerivedCache.renderJson}: kept, shared while under way, else rendered yieldingly. */
-  private renderJson(key: string | undefined, produce: () => unknown): Promise<RenderedJson> {
+  private renderJson(key: string | undefined, produce: () => unknown, slot?: string): Promise<RenderedJson> {
     const render = async (): Promise<RenderedJson> => {
       const value = await produce();
       this.renders++;
@@ -55,8 +67,9 @@ export class DerivedMemory {
     const rendering = (async () => {
       try {
         const rendered = await render();
-        this.set(key, rendered, rendered.size);
-        return rendered;
+        const own: RenderedJson = { chunks: rendered.chunks.map(ownMemory), size: rendered.size, etag: rendered.etag };
+        this.keep(key, own, buffersEntryCost(key, own.chunks) + RENDERED_OVERHEAD_BYTES + own.etag.length, slot);
+        return own;
       } finally {
         this.rendering.delete(key);
       }
@@ -78,21 +91,37 @@ export class DerivedMemory {
     return entry.value;
   }
 
-  private set(key: string, value: unknown, bytes: number): void {
-    const size = Math.max(0, bytes) + key.length;
-    if (size > this.maxBytes / 8) return;
-    const previous = this.entries.get(key);
-    if (previous) {
-      this.total -= previous.bytes;
-      this.entries.delete(key);
+  private set(key: string, value: unknown, bytes: number, slot?: string): void {
+    this.keep(key, value, Math.max(0, bytes) + ENTRY_OVERHEAD_BYTES + keyCost(key), slot);
+  }
+
+  /**
+   * Keep `value` under `key`, accounted as `size` (its whole cost), evicting the least
+   * recently used; under `slot`, the value kept before under it is dropped (replaced).
+   */
+  private keep(key: string, value: unknown, size: number, slot?: string): void {
+    if (slot !== undefined) {
+      const replaced = this.slots.get(slot);
+      if (replaced !== undefined && replaced !== key) this.drop(replaced);
     }
-    this.entries.set(key, { value, bytes: size });
-    this.total += size;
-    for (const [k, entry] of this.entries) {
+    const cost = slot === undefined ? size : size + ENTRY_OVERHEAD_BYTES + keyCost(slot);
+    if (cost > this.maxBytes / 8) return;
+    this.drop(key);
+    this.entries.set(key, slot === undefined ? { value, bytes: cost } : { value, bytes: cost, slot });
+    if (slot !== undefined) this.slots.set(slot, key);
+    this.total += cost;
+    for (const [k] of this.entries) {
       if (this.total <= this.maxBytes) break;
-      this.entries.delete(k);
-      this.total -= entry.bytes;
+      this.drop(k);
     }
+  }
+
+  private drop(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.total -= entry.bytes;
+    if (entry.slot !== undefined && this.slots.get(entry.slot) === key) this.slots.delete(entry.slot);
   }
 
   /** Entries, bytes, hit counts and renderings, for `/-/stats`. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { buffersEntryCost } from './cache-costs.js';
 import { BlobMemoryCache } from './memory-cache.js';
 
 describe('BlobMemoryCache', () => {
@@ -13,7 +14,8 @@ describe('BlobMemoryCache', () => {
     const kept = cache.get('k')!;
     expect(kept.equals(view)).toBe(true);
     expect(kept.buffer.byteLength).toBe(500);
-    expect(cache.size).toEqual({ entries: 1, bytes: 500 });
+    // Charged its bytes, its key and the overhead of the entry and the Buffer (cache-costs.ts).
+    expect(cache.size).toEqual({ entries: 1, bytes: buffersEntryCost('k', [view]) });
 
     // A buffer that is its own whole memory is kept as it is (no copy).
     const whole = Buffer.allocUnsafeSlow(300).fill(1);
@@ -22,14 +24,15 @@ describe('BlobMemoryCache', () => {
   });
 
   it('evicts the least recently used past its budget', () => {
-    const cache = new BlobMemoryCache(1000, 600);
+    const entry = buffersEntryCost('a', [Buffer.alloc(400)]);
+    const cache = new BlobMemoryCache(2 * entry + 100, 600);
     cache.set('a', Buffer.alloc(400));
     cache.set('b', Buffer.alloc(400));
     cache.get('a');
     cache.set('c', Buffer.alloc(400));
     expect(cache.get('b')).toBeUndefined();
     expect(cache.get('a')).toBeDefined();
-    expect(cache.size.bytes).toBe(800);
+    expect(cache.size.bytes).toBe(2 * entry);
     cache.set('big', Buffer.alloc(700));
     expect(cache.get('big')).toBeUndefined();
   });

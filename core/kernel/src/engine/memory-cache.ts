@@ -1,7 +1,13 @@
+import { buffersEntryCost, ownMemory } from './cache-costs.js';
+
 /**
  * Hot small blobs in memory, least recently used out first, bounded by bytes. Blobs are
  * content-addressed, so a cached copy can never be stale: it is the only bytes its key
  * can name. Serving a hot artifact then costs no storage round trip at all.
+ *
+ * The budget counts what an entry costs the process (its bytes, its key, the Buffer's and the
+ * entry's overhead: see `cache-costs.ts`), not only the blob's bytes: most cached blobs are
+ * small (checksums, manifests, small packages) and cost more in overhead than in bytes.
  */
 export class BlobMemoryCache {
   private readonly entries = new Map<string, Buffer>();
@@ -31,12 +37,14 @@ export class BlobMemoryCache {
   set(key: string, value: Buffer): void {
     if (!this.accepts(value.length)) return;
     this.delete(key);
+    const cost = buffersEntryCost(key, [value]);
+    if (cost > this.maxBytes) return;
     this.entries.set(key, ownMemory(value));
-    this.bytes += value.length;
+    this.bytes += cost;
     for (const [oldest, buffer] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.entries.delete(oldest);
-      this.bytes -= buffer.length;
+      this.bytes -= buffersEntryCost(oldest, [buffer]);
     }
   }
 
@@ -44,23 +52,15 @@ export class BlobMemoryCache {
     const value = this.entries.get(key);
     if (value === undefined) return;
     this.entries.delete(key);
-    this.bytes -= value.length;
+    this.bytes -= buffersEntryCost(key, [value]);
   }
 
   get size(): { readonly entries: number; readonly bytes: number } {
     return { entries: this.entries.size, bytes: this.bytes };
   }
-}
 
-/**
- * `value`, or a copy in memory of its own when it is a view of a larger buffer. Small
- * Buffers (from `Buffer.concat`, `Buffer.from`, ...) are slices of a shared 8 KiB pool slab:
- * kept for hours as they are, each would hold its whole slab alive, many times its size,
- * and the cache's byte budget would count a fraction of what it really holds.
- */
-function ownMemory(value: Buffer): Buffer {
-  if (value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) return value;
-  const copy = Buffer.allocUnsafeSlow(value.length);
-  value.copy(copy);
-  return copy;
+  /** Entries and bytes against the budget, for `/-/stats` (`caches.blobs`). */
+  stats(): { readonly entries: number; readonly bytes: number; readonly maxBytes: number } {
+    return { entries: this.entries.size, bytes: this.bytes, maxBytes: this.maxBytes };
+  }
 }

@@ -26,6 +26,8 @@ export interface AdminApiOptions {
   readonly metadataMemory: () => MetadataMemoryStats;
   /** The derived memory's counters (see DerivedMemory); absent: not shown. */
   readonly derived?: () => DerivedMemoryStats;
+  /** The other in-memory caches' sizes (blob memory cache, content rows, replayed answers); absent: not shown. */
+  readonly caches?: () => Record<string, unknown>;
   readonly logger: Logger;
 }
 
@@ -41,7 +43,7 @@ export class AdminApi {
     const { options } = this;
     router.get('/-/stats', (ctx) => {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { repositories: options.stats(), metadataMemory: options.metadataMemory(), ...(options.derived ? { derived: options.derived() } : {}) };
+      ctx.body = { repositories: options.stats(), metadataMemory: options.metadataMemory(), ...(options.derived ? { derived: options.derived() } : {}), ...(options.caches ? { caches: options.caches() } : {}) };
     });
     // The audit log (the CLI's `audit`): ?since=7d|<date>&user=&repository=&action=&limit=
     router.get('/-/admin/audit', (ctx) =>

@@ -122,6 +122,11 @@ export class MetadataStore {
    */
   private assetWrites = 0;
 
+  /** Content rows held in memory now (for `/-/stats`). */
+  get contentRowCount(): number {
+    return this.contentRows.size;
+  }
+
   async findAsset(repository: string, assetPath: string): Promise<AssetRow | null> {
     const key = `${repository}\u0000${assetPath}`;
     const cached = this.contentRows.get(key);
@@ -131,10 +136,24 @@ export class MetadataStore {
     const row = await this.queryAsset(repository, assetPath);
     if (cached) this.contentRows.delete(key);
     if (row && row.kind === 'content' && writes === this.assetWrites) {
+      this.dropExpiredRows(Date.now());
       if (this.contentRows.size >= ASSET_ROW_CACHE_ENTRIES) this.contentRows.delete(this.contentRows.keys().next().value!);
       this.contentRows.set(key, { row, until: now + ASSET_ROW_TTL_MS });
     }
     return row;
+  }
+
+  /**
+   * Forget rows past their TTL: they are never served again, and kept until 20,000 newer ones
+   * pushed them out they were memory held for nothing (a publishing load, every new file read
+   * once, filled the map in minutes and held it full). Rows are in the order they were kept,
+   * so the expired ones are at the front.
+   */
+  private dropExpiredRows(now: number): void {
+    for (const [key, entry] of this.contentRows) {
+      if (entry.until > now) break;
+      this.contentRows.delete(key);
+    }
   }
 
   /**

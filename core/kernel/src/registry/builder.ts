@@ -77,6 +77,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
     const blobStores = new Map<string, BlobStore>();
     // One memory cache of hot small blobs for all stores (content-addressed, never stale).
     const memory = new BlobMemoryCache(config.server.memoryCacheBytes, 1024 * 1024);
+    root.register(K.BlobMemory, { useValue: memory });
     for (const [name, storage] of Object.entries(config.storage)) {
       // Every configured store is opened, used by a repository now or not: assets written
       // before an operator moved a repository elsewhere are still read from where they are.
@@ -193,6 +194,7 @@ function registerServices(root: DependencyContainer): void {
     stats: () => resolve(c, K.AdminService).stats(),
     metadataMemory: () => resolve(c, K.MetadataMemory).stats(),
     derived: () => resolve(c, K.DerivedMemory).stats(),
+    caches: () => ({ blobs: resolve(c, K.BlobMemory).stats(), contentRows: resolve(c, K.MetadataStore).contentRowCount, hotAnswers: resolve(c, K.HotAnswers).size }),
     logger: logger.child({ component: 'http' }),
   })));
   root.register(K.HttpHost, once((c) => {

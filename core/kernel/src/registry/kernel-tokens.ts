@@ -11,6 +11,7 @@ import type { LoadedConfig, RegistryConfig } from '../config/types.js';
 import type { BlobStore } from '../engine/blob-store.js';
 import type { ConnectionSlots } from '../engine/connection-slots.js';
 import type { DerivedMemory } from '../engine/derived-cache.js';
+import type { BlobMemoryCache } from '../engine/memory-cache.js';
 import type { MetadataMemory } from '../engine/metadata-memory.js';
 import type { LoopMarker } from '../engine/self-upstream.js';
 import type { TtlOverrides } from '../engine/ttl-overrides.js';
@@ -54,6 +55,7 @@ export const KernelTokens = {
   AuditLog: token<AuditLog>('AuditLog'),
   TtlOverrides: token<TtlOverrides>('TtlOverrides'),
   DerivedMemory: token<DerivedMemory>('DerivedMemory'),
+  BlobMemory: token<BlobMemoryCache>('BlobMemory'),
   MetadataMemory: token<MetadataMemory>('MetadataMemory'),
   Repositories: token<ReadonlyMap<string, RepositoryRuntime>>('Repositories'),
   UnavailableRepositories: token<readonly UnavailableRepository[]>('UnavailableRepositories'),
