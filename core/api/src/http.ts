@@ -349,6 +349,15 @@ export async function readSmallBody(stream: Readable, maxBytes: number, what: st
 }
 
 /**
+ * A route parameter as one string: a wildcard segment list (`:path+`, `*`) joined with `/`,
+ * `undefined` when the route has no such parameter or it did not match.
+ */
+export function routeParam(ctx: { readonly params: Readonly<Record<string, string | readonly string[] | undefined>> }, key: string): string | undefined {
+  const value = ctx.params[key];
+  return Array.isArray(value) ? value.join('/') : (value as string | undefined);
+}
+
+/**
  * Shorthand for a JSON response. The kernel serialises `value` as JSON.stringify does, in
  * slices that yield to the event loop, so a large value holds no other request for long;
  * an answer served often is better rendered once ({@link DerivedCache.renderJson}).

@@ -47,7 +47,7 @@ export type {
   PackageOwners,
   UploadedFile,
 } from './http.js';
-export { assetResponse, jsonResponse, renderedResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';
+export { assetResponse, jsonResponse, routeParam, renderedResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';
 export type { LogFields, Logger } from './logger.js';
 export type { ContributionPoint, FormatCapability, JsonSchema, ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
 export { KERNEL_OWNED_KEYS, parseManifest } from './manifest.js';

@@ -12,6 +12,7 @@ import {
   type MergeableDocument,
   type RepositoryInfo,
   type RouteDefinition,
+  routeParam,
 } from '@registry-core/api';
 import { loadHostedCrate, cratePath, publish, publishRequest, setYanked } from './hosted.js';
 import { mergeIndexLines, renderIndexFile, type IndexLine } from './index-lines.js';
@@ -20,8 +21,7 @@ import { cargoDefaultUpstreams } from './local-cargo.js';
 import { MAX_INDEX_BYTES, loadUpstreamIndex, proxyDownload } from './proxy.js';
 
 function param(ctx: FormatRequestContext, key: string): string {
-  const value = ctx.params[key];
-  return Array.isArray(value) ? value.join('/') : ((value as string | undefined) ?? '');
+  return routeParam(ctx, key) ?? '';
 }
 
 /** The crate (lower-cased) an index request names, from the path. */

@@ -14,6 +14,7 @@ import {
   type MultipartBody,
   type RepositoryInfo,
   type RouteDefinition,
+  routeParam,
 } from '@registry-core/api';
 import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, uploadedFile, type ChannelDocument, type ChannelPackage } from './hosted.js';
 import { isValidName, isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
@@ -26,8 +27,7 @@ import { uploadCommand } from './upload-command.js';
 export const CONDA_FORGE = 'https://conda.anaconda.org/conda-forge/';
 
 function param(ctx: FormatRequestContext, key: string): string {
-  const value = ctx.params[key];
-  return Array.isArray(value) ? value.join('/') : ((value as string | undefined) ?? '');
+  return routeParam(ctx, key) ?? '';
 }
 
 /** The subdir a path names; a name that cannot be one is a 404 (never a lookup). */

@@ -1,4 +1,4 @@
-import { NotFoundError, assetResponse, type FormatRequestContext, type FormatResponse, type LoadedDocument, type MergeableDocument } from '@registry-core/api';
+import { NotFoundError, assetResponse, type FormatRequestContext, type FormatResponse, type LoadedDocument, type MergeableDocument, routeParam } from '@registry-core/api';
 import { loadHosted, nupkgPath, nuspecPath } from './hosted.js';
 import { lowerId } from './ids.js';
 import { mergeDocuments, type PackageDocument } from './package-document.js';
@@ -7,7 +7,7 @@ import { mergeResults, repositorySearch, type SearchQuery, type SearchResult } f
 
 // What the v3 resources and the v2 feed both read: a package's document, its files, a search.
 
-export const param = (ctx: FormatRequestContext, name: string) => ctx.params[name] as string | undefined;
+export const param = routeParam;
 /** The lower-cased id a request's `:id` names (validated). */
 export const requestedId = (ctx: FormatRequestContext) => lowerId(param(ctx, 'id') ?? '');
 

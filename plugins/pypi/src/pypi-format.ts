@@ -18,6 +18,7 @@ import {
   type MultipartBody,
   type RepositoryInfo,
   type RouteDefinition,
+  routeParam,
 } from '@registry-core/api';
 import { mergePages } from './group.js';
 import { deleteFiles, filePath, hostedPage, hostedProjectNames, loadHostedProject, setYanked, upload, type HostedProject } from './hosted.js';
@@ -35,10 +36,7 @@ function projectOf(raw: string | undefined): { name: string; normalized: string 
   return { name, normalized: normalizeName(name) };
 }
 
-function param(ctx: FormatRequestContext, key: string): string | undefined {
-  const value = ctx.params[key];
-  return Array.isArray(value) ? value.join('/') : (value as string | undefined);
-}
+const param = routeParam;
 
 /** A project as one repository serves it: its page (file URLs under `ctx.baseUrl`) and, when hosted, its releases' metadata. */
 interface ProjectDocument {

@@ -11,6 +11,7 @@ import {
   type MultipartBody,
   type RepositoryInfo,
   type RouteDefinition,
+  routeParam,
 } from '@registry-core/api';
 import { packageKey, packageView, tarballPath, tarballUrl, viewOf, type PackageDocument } from './documents.js';
 import { hashKey, publish, uploadedManifest, type HashEntry } from './hosted.js';
@@ -20,8 +21,7 @@ import { publishCommand } from './publish-command.js';
 import { MAX_PACKAGE_DOCUMENT_BYTES, cacheableUrl, loadUpstreamPackage, serveCachedUrl, servesPackages, upstreamIsRegistry, upstreamTarball, urlFromPath } from './proxy.js';
 
 function param(ctx: FormatRequestContext, key: string): string {
-  const value = ctx.params[key];
-  const text = Array.isArray(value) ? value.join('/') : (value as string | undefined);
+  const text = routeParam(ctx, key);
   if (text === undefined) throw new NotFoundError('not found');
   return text;
 }
