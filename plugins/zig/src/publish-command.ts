@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -50,7 +51,8 @@ async function packDirectory(dir: string): Promise<{ file: string; cleanup: () =
       void (async () => {
         const handle = await open(full);
         try {
-          for await (const chunk of handle.createReadStream()) entry.write(chunk);
+          // The archive's pace, not the disk's: a large file is never held whole in memory.
+          for await (const chunk of handle.createReadStream()) if (!entry.write(chunk)) await once(entry, 'drain');
         } finally {
           await handle.close().catch(() => undefined);
         }
