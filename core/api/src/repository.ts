@@ -336,7 +336,10 @@ export interface UpstreamFetch {
    * request runs as usual.
    */
   readonly revalidate?: { readonly unchanged: (headers: Readonly<Record<string, string>>, cached: Asset) => boolean };
-  /** Content type to store when the upstream sends none. */
+  /**
+   * Content type to store, whatever the upstream's header says (the format knows what the
+   * path serves); absent, the upstream's `Content-Type`, else `application/octet-stream`.
+   */
   readonly contentType?: string;
   /** Bytes allowed from the upstream for this asset. */
   readonly maxBytes?: number;
