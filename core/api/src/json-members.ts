@@ -68,14 +68,28 @@ export async function* jsonObjectMembers(source: AsyncIterable<Uint8Array>, opti
     const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     let unitStart = 0;
     const capturedDepth = () => (inside ? 2 : 1);
+    /** The next backslash at or after `i` (-1: none), found once per chunk and as `i` passes it. */
+    let backslash = chunk.indexOf(0x5c);
     for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i]!;
       if (inString) {
-        if (escaped) escaped = false;
-        else if (b === 0x5c) escaped = true;
-        else if (b === 0x22) inString = false;
+        // Most bytes are in strings: jump to the string's end (or the next escape) at once.
+        if (escaped) {
+          escaped = false;
+          continue;
+        }
+        if (backslash !== -1 && backslash < i) backslash = chunk.indexOf(0x5c, i);
+        const quote = chunk.indexOf(0x22, i);
+        if (backslash !== -1 && (quote === -1 || backslash < quote)) {
+          i = backslash;
+          escaped = true;
+        } else if (quote === -1) i = chunk.length - 1;
+        else {
+          i = quote;
+          inString = false;
+        }
         continue;
       }
+      const b = chunk[i]!;
       if (WS.has(b)) continue;
       if (ended) throw fail('bytes after the end');
       if (deciding !== undefined) {
