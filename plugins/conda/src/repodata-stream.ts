@@ -57,6 +57,8 @@ const PIECE = 64 * 1024;
  * one chunk of the upstream document and one piece of output, whatever the sizes.
  */
 export function streamRepodata(sources: readonly RepodataSource[], subdir: string): Readable {
+  const only = sources.length === 1 ? sources[0]! : undefined;
+  if (only?.upstream && !only.names && !only.skip) return Readable.from(onePass(only.upstream), { objectMode: false });
   async function* text(): AsyncGenerator<string> {
     let out = `{"info":${JSON.stringify({ subdir })}`;
     for (const section of SECTIONS) {
@@ -89,6 +91,49 @@ export function streamRepodata(sources: readonly RepodataSource[], subdir: strin
     yield `${out}],"repodata_version":1}`;
   }
   return Readable.from(text(), { objectMode: false });
+}
+
+/**
+ * A proxy's repodata: one upstream document, served in one pass in its own order (each of
+ * `packages`, `packages.conda` and `removed` where it first appears; a section repeated is
+ * left out), then the sections it lacks, empty.
+ */
+async function* onePass(upstream: UpstreamRepodata): AsyncGenerator<string> {
+  let out = `{"info":${JSON.stringify({ subdir: upstream.subdir })}`;
+  let open: string | undefined;
+  let first = true;
+  const done = new Set<string>();
+  const enter = (section: string): boolean => {
+    if (open === section) return true;
+    if (done.has(section)) return false;
+    if (open !== undefined) out += open === 'removed' ? ']' : '}';
+    if (open !== undefined) done.add(open);
+    open = section;
+    first = true;
+    out += `,${JSON.stringify(section)}:${section === 'removed' ? '[' : '{'}`;
+    return true;
+  };
+  for await (const entry of upstreamMembers(upstream)) {
+    if (entry.kind === 'info') continue;
+    if (!enter(entry.kind === 'removed' ? 'removed' : entry.section)) continue;
+    if (entry.kind === 'removed') out += `${first ? '' : ','}${JSON.stringify(entry.filename)}`;
+    else {
+      const record = upstreamRecord(entry.filename, JSON.parse(entry.raw.toString('utf8')), upstream.subdir);
+      if (!record) continue;
+      out += `${first ? '' : ','}${JSON.stringify(entry.filename)}:${JSON.stringify(record)}`;
+    }
+    first = false;
+    if (out.length >= PIECE) {
+      yield out;
+      out = '';
+    }
+  }
+  if (open !== undefined) {
+    out += open === 'removed' ? ']' : '}';
+    done.add(open);
+  }
+  for (const section of [...SECTIONS, 'removed']) if (!done.has(section)) out += `,${JSON.stringify(section)}:${section === 'removed' ? '[]' : '{}'}`;
+  yield `${out},"repodata_version":1}`;
 }
 
 /** The package names an upstream document lists, read once per revision (kept while memory allows: about a hundred bytes a name). */
