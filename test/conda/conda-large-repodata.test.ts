@@ -80,12 +80,24 @@ repositories:
     expect(Object.keys(proxied['packages.conda'])).toHaveLength(RECORDS + 2);
     expect(proxied['packages.conda'][good.filename]?.sha256).toBe(sha256(good.bytes));
     expect(proxied.removed).toEqual(['rc-bulk-0-0.1-pyh_0.conda']);
+    // Streamed, with an ETag of the upstream revision: a revalidation is a 304 without a read.
+    const etag = answer.headers.get('etag')!;
+    expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
+    expect((await fetch(`${node.url}/conda-proxy/noarch/repodata.json`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    // Too large to compress in memory: clients fall back to repodata.json.
+    expect((await fetch(`${node.url}/conda-proxy/noarch/repodata.json.zst`)).status).toBe(404);
 
     const merged = (await (await fetch(`${node.url}/conda/noarch/repodata.json`)).json()) as Repodata;
     const bulk7 = Object.entries(merged['packages.conda']).filter(([, r]) => r.name === 'rc-bulk-7');
     expect(bulk7.map(([f]) => f)).toEqual([hosted.filename]);
     expect(Object.keys(merged['packages.conda'])).toHaveLength(RECORDS + 2 - RECORDS / 5000 + 1);
     expect(merged['packages.conda'][good.filename]).toBeDefined();
+    const again = await fetch(`${node.url}/conda/noarch/repodata.json`);
+    const groupEtag = again.headers.get('etag')!;
+    await again.body?.cancel();
+    expect(groupEtag).toMatch(/^"[0-9a-f]{64}"$/);
+    expect(groupEtag).not.toBe(etag);
+    expect((await fetch(`${node.url}/conda/noarch/repodata.json`, { headers: { 'if-none-match': groupEtag } })).status).toBe(304);
   });
 
   it('rattler solves through the proxy and the group; the solved file downloads verified; a file whose bytes disagree is refused', async () => {

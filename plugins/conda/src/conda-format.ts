@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { init as initZstd, compress as zstdCompress } from '@bokuweb/zstd-wasm';
 import {
   BadRequestError,
@@ -97,7 +98,11 @@ function headersOf(document: LoadedDocument<SubdirDocument>) {
 
 const repodataJson = repodataDocument(async (ctx, document) => {
   if (!streamed(document)) return renderedResponse(await renderRepodata(ctx, document), headersOf(document));
-  return { ...headersOf(document), body: { kind: 'stream', value: streamRepodata(document.value.sources, subdirOf(ctx)), contentType: 'application/json' } };
+  const subdir = subdirOf(ctx);
+  // The revision covers the upstream bytes and (for a group) every member's: a strong ETag of it, so 304s need no read.
+  const etag: Record<string, string> = document.revision !== undefined ? { etag: `"${createHash('sha256').update(`conda-repodata-v1\0${subdir}\0${document.revision}`).digest('hex')}"` } : {};
+  const { headers, ...rest } = headersOf(document);
+  return { ...rest, headers: { ...headers, ...etag }, body: { kind: 'stream', value: streamRepodata(document.value.sources, subdir), contentType: 'application/json' } };
 });
 
 /**
