@@ -21,7 +21,7 @@ import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, up
 import { isValidName, isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
 import { MAX_REPODATA_BYTES, getProxyPackage, loadUpstreamChannel, loadUpstreamRepodata } from './proxy.js';
 import { emptyRepodata } from './repodata.js';
-import { collectRepodata, mergeSources, streamRepodata, type RepodataSource } from './repodata-stream.js';
+import { collectRepodata, mergeSources, streamRepodata, upstreamNames, type RepodataSource } from './repodata-stream.js';
 import { mirrorCommand } from './mirror-command.js';
 import { uploadCommand } from './upload-command.js';
 
@@ -66,6 +66,8 @@ function repodataDocument(render: (ctx: FormatRequestContext, document: LoadedDo
       if (repo.type !== 'proxy') return undefined;
       const loaded = await loadUpstreamRepodata(repo, repo.upstream, subdir);
       if (!loaded) throw new NotFoundError(`${subdir}/repodata.json is not upstream`);
+      // Checked whole once per revision before any answer streams from it (see upstreamNames).
+      await upstreamNames(repo, loaded);
       return { value: { sources: [{ upstream: loaded, hosted: false }], hosted: false, modified: loaded.modified.getTime() }, cache: loaded.cache, revision: `u${loaded.revision}` };
     },
     async merge(documents, ctx, sources) {

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { MergeSources, RepositoryServices } from '@registry-core/api';
+import { UpstreamError, type MergeSources, type RepositoryServices } from '@registry-core/api';
 import { tryParsePackageFilename } from './names.js';
 import { upstreamMembers, upstreamRecord, type UpstreamRepodata } from './proxy.js';
 import type { PackageRecord, Repodata } from './repodata.js';
@@ -136,7 +136,12 @@ async function* onePass(upstream: UpstreamRepodata): AsyncGenerator<string> {
   yield `${out},"repodata_version":1}`;
 }
 
-/** The package names an upstream document lists, read once per revision (kept while memory allows: about a hundred bytes a name). */
+/**
+ * The package names an upstream document lists, read once per revision, which checks the
+ * whole document on the way (its structure and every record's JSON), so that an answer
+ * streamed from it never breaks off halfway: a document that is not valid is a 502 before
+ * anything is sent. Kept while memory allows (about a hundred bytes a name).
+ */
 export async function upstreamNames(repo: RepositoryServices, loaded: UpstreamRepodata): Promise<ReadonlySet<string>> {
   const key = `upstream-names/${loaded.subdir}/${loaded.revision}`;
   const cached = repo.derived.get<ReadonlySet<string>>(key);
@@ -145,6 +150,11 @@ export async function upstreamNames(repo: RepositoryServices, loaded: UpstreamRe
   let bytes = 0;
   for await (const entry of upstreamMembers(loaded)) {
     if (entry.kind !== 'record') continue;
+    try {
+      JSON.parse(entry.raw.toString('utf8'));
+    } catch {
+      throw new UpstreamError(`the upstream's ${loaded.subdir}/repodata.json is not valid JSON (the record of ${JSON.stringify(entry.filename.slice(0, 200))})`);
+    }
     const name = nameOf(entry.filename);
     if (name !== undefined && !names.has(name)) {
       names.add(name);
