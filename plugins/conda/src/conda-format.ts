@@ -67,8 +67,8 @@ function repodataDocument(render: (ctx: FormatRequestContext, document: LoadedDo
       const loaded = await loadUpstreamRepodata(repo, repo.upstream, subdir);
       if (!loaded) throw new NotFoundError(`${subdir}/repodata.json is not upstream`);
       // Checked whole once per revision before any answer streams from it (see upstreamNames).
-      await upstreamNames(repo, loaded);
-      return { value: { sources: [{ upstream: loaded, hosted: false }], hosted: false, modified: loaded.modified.getTime() }, cache: loaded.cache, revision: `u${loaded.revision}` };
+      const held = await upstreamNames(repo, loaded);
+      return { value: { sources: [{ upstream: loaded, held, hosted: false }], hosted: false, modified: loaded.modified.getTime() }, cache: loaded.cache, revision: `u${loaded.revision}` };
     },
     async merge(documents, ctx, sources) {
       const modified = Math.max(0, ...documents.map((d) => d.modified ?? 0));

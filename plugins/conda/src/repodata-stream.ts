@@ -12,6 +12,8 @@ export interface RepodataSource {
   readonly repodata?: Repodata;
   readonly upstream?: UpstreamRepodata;
   readonly hosted: boolean;
+  /** The package names an upstream document lists ({@link upstreamNames}), when known. */
+  readonly held?: ReadonlySet<string>;
   /** The package names whose records are served from this source; all when absent. */
   readonly names?: ReadonlySet<string>;
   /** Files an earlier source gives already (of names served from several sources). */
@@ -194,7 +196,7 @@ async function filesOf(source: RepodataSource, names: ReadonlySet<string>): Prom
 export async function mergeSources(repo: RepositoryServices, members: readonly RepodataSource[], sources?: MergeSources): Promise<RepodataSource[]> {
   const held: ReadonlySet<string>[] = await Promise.all(
     members.map(async (member) => {
-      if (member.upstream) return upstreamNames(repo, member.upstream);
+      if (member.upstream) return member.held ?? upstreamNames(repo, member.upstream);
       const names = new Set<string>();
       for (const section of SECTIONS) for (const record of Object.values(member.repodata?.[section] ?? {})) names.add(record.name);
       return names;
