@@ -99,6 +99,11 @@ export type ResponseBody =
    * arrives, without ETag or ranges; a failed download cuts the response short.
    */
   | { readonly kind: 'incoming'; readonly incoming: IncomingAsset }
+  /**
+   * Bytes the handler streams as it makes them (a document too large to hold): no ETag or
+   * 304 unless the response's headers give an `etag` (then If-None-Match and
+   * If-Modified-Since are answered as for other documents, without reading the stream).
+   */
   | { readonly kind: 'stream'; readonly value: Readable; readonly contentType: string; readonly size?: number };
 
 /** What a route handler returns; the host writes it. */

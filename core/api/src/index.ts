@@ -100,6 +100,8 @@ export type {
   StoragePutOptions,
 } from './storage.js';
 export { Tokens } from './tokens.js';
+export type { JsonMember, JsonMembersOptions } from './json-members.js';
+export { jsonObjectMembers } from './json-members.js';
 export type { YieldOptions, Yielder } from './yielding.js';
 export { DEFAULT_YIELD_BUDGET_MS, forEachEntryYielding, forEachYielding, yielder, yieldToEventLoop } from './yielding.js';
 export type { XmlElement } from './xml.js';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { init as initZstd, compress as zstdCompress } from '@bokuweb/zstd-wasm';
 import {
   BadRequestError,
@@ -19,7 +20,8 @@ import {
 import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, uploadedFile, type ChannelDocument, type ChannelPackage } from './hosted.js';
 import { isValidName, isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
 import { MAX_REPODATA_BYTES, getProxyPackage, loadUpstreamChannel, loadUpstreamRepodata } from './proxy.js';
-import { emptyRepodata, mergeRepodata, type Repodata } from './repodata.js';
+import { emptyRepodata } from './repodata.js';
+import { collectRepodata, mergeSources, streamRepodata, upstreamNames, type RepodataSource } from './repodata-stream.js';
 import { mirrorCommand } from './mirror-command.js';
 import { uploadCommand } from './upload-command.js';
 
@@ -37,9 +39,13 @@ function subdirOf(ctx: FormatRequestContext): string {
   return subdir;
 }
 
-/** One repository's repodata of a subdir, and whether it comes from a hosted repository (for the group's hosted-first rule). */
+/**
+ * One repository's repodata of a subdir: where its records come from (a hosted repository's
+ * stored document, an upstream's cached one never parsed whole), and whether it is a hosted
+ * repository's (for the group's hosted-first rule).
+ */
 interface SubdirDocument {
-  readonly repodata: Repodata;
+  readonly sources: readonly RepodataSource[];
   readonly hosted: boolean;
   /** Epoch milliseconds of the last change, for Last-Modified. */
   readonly modified?: number;
@@ -54,17 +60,20 @@ function repodataDocument(render: (ctx: FormatRequestContext, document: LoadedDo
         const stored = await loadHostedRepodata(repo, subdir);
         // Every subdir a client may ask for exists, empty when nothing was uploaded to it
         // (conda refuses a channel without noarch/repodata.json).
-        if (!stored) return { value: { repodata: emptyRepodata(subdir), hosted: true }, revision: 'empty' };
-        return { value: { repodata: { ...stored.value, repodata_version: 1 }, hosted: true, modified: stored.updatedAt.getTime() }, revision: `r${stored.revision}` };
+        if (!stored) return { value: { sources: [{ repodata: emptyRepodata(subdir), hosted: true }], hosted: true }, revision: 'empty' };
+        return { value: { sources: [{ repodata: { ...stored.value, repodata_version: 1 }, hosted: true }], hosted: true, modified: stored.updatedAt.getTime() }, revision: `r${stored.revision}` };
       }
       if (repo.type !== 'proxy') return undefined;
       const loaded = await loadUpstreamRepodata(repo, repo.upstream, subdir);
       if (!loaded) throw new NotFoundError(`${subdir}/repodata.json is not upstream`);
-      return { value: { repodata: loaded.repodata, hosted: false, modified: loaded.modified.getTime() }, cache: loaded.cache, revision: `u${loaded.revision}` };
+      // Checked whole once per revision before any answer streams from it (see upstreamNames).
+      const held = await upstreamNames(repo, loaded);
+      return { value: { sources: [{ upstream: loaded, held, hosted: false }], hosted: false, modified: loaded.modified.getTime() }, cache: loaded.cache, revision: `u${loaded.revision}` };
     },
-    merge(documents, ctx, sources) {
+    async merge(documents, ctx, sources) {
       const modified = Math.max(0, ...documents.map((d) => d.modified ?? 0));
-      return { repodata: mergeRepodata(documents, subdirOf(ctx), sources), hosted: documents.some((d) => d.hosted), ...(modified > 0 ? { modified } : {}) };
+      const merged = await mergeSources(ctx.repository, documents.flatMap((d) => d.sources), sources);
+      return { sources: merged, hosted: documents.some((d) => d.hosted), ...(modified > 0 ? { modified } : {}) };
     },
     render,
   };
@@ -74,28 +83,65 @@ function lastModified(modified: number | undefined): Record<string, string> {
   return modified ? { 'last-modified': new Date(modified).toUTCString() } : {};
 }
 
+/** Whether any source is an upstream's document (streamed, never held: see {@link streamRepodata}). */
+const streamed = (document: LoadedDocument<SubdirDocument>) => document.value.sources.some((s) => s.upstream);
+
+/** Hosted sources only: the document in memory, rendered once per revision (with its ETag). */
 async function renderRepodata(ctx: FormatRequestContext, document: LoadedDocument<SubdirDocument>) {
-  const key = document.revision !== undefined ? `repodata/${subdirOf(ctx)}/${document.revision}` : undefined;
-  return ctx.repository.derived.renderJson(key, () => document.value.repodata);
+  const subdir = subdirOf(ctx);
+  const key = document.revision !== undefined ? `repodata/${subdir}/${document.revision}` : undefined;
+  const repodata = await collectRepodata(document.value.sources, subdir);
+  return ctx.repository.derived.renderJson(key, () => repodata);
 }
 
-const repodataJson = repodataDocument(async (ctx, document) =>
-  renderedResponse(await renderRepodata(ctx, document), { headers: lastModified(document.value.modified), ...(document.cache ? { cache: document.cache } : {}) }),
-);
+function headersOf(document: LoadedDocument<SubdirDocument>) {
+  return { headers: lastModified(document.value.modified), ...(document.cache ? { cache: document.cache } : {}) };
+}
+
+const repodataJson = repodataDocument(async (ctx, document) => {
+  if (!streamed(document)) return renderedResponse(await renderRepodata(ctx, document), headersOf(document));
+  const subdir = subdirOf(ctx);
+  // The revision covers the upstream bytes and (for a group) every member's: a strong ETag of it, so 304s need no read.
+  const etag: Record<string, string> = document.revision !== undefined ? { etag: `"${createHash('sha256').update(`conda-repodata-v1\0${subdir}\0${document.revision}`).digest('hex')}"` } : {};
+  const { headers, ...rest } = headersOf(document);
+  return { ...rest, headers: { ...headers, ...etag }, body: { kind: 'stream', value: streamRepodata(document.value.sources, subdir), contentType: 'application/json' } };
+});
+
+/**
+ * Upstream documents up to this many bytes in all get a `repodata.json.zst` (compressed in
+ * memory once per revision); above it the `.zst` is a 404 and clients read `repodata.json`,
+ * streamed.
+ */
+export const MAX_ZST_SOURCE_BYTES = 32 * 1024 * 1024;
 
 let zstdReady: Promise<void> | undefined;
 
-/** `repodata.json.zst`: the rendered JSON compressed once per revision (what conda 24+, mamba 2 and rattler ask for first). */
+/** `repodata.json.zst`: the JSON compressed once per revision (what conda 24+, mamba 2 and rattler ask for first). */
 const repodataZst = repodataDocument(async (ctx, document) => {
-  const rendered = await renderRepodata(ctx, document);
-  const key = `repodata-zst/${rendered.etag}`;
-  let compressed = ctx.repository.derived.get<Buffer>(key);
-  if (!compressed) {
-    await (zstdReady ??= initZstd());
-    compressed = Buffer.from(zstdCompress(Buffer.concat(rendered.chunks as Buffer[]), 10));
-    ctx.repository.derived.set(key, compressed, compressed.length);
+  let key: string | undefined;
+  let text: () => Promise<Buffer>;
+  if (!streamed(document)) {
+    const rendered = await renderRepodata(ctx, document);
+    key = `repodata-zst/${rendered.etag}`;
+    text = async () => Buffer.concat(rendered.chunks as Buffer[]);
+  } else {
+    const upstreamBytes = document.value.sources.reduce((sum, s) => sum + (s.upstream?.asset.size ?? 0), 0);
+    if (upstreamBytes > MAX_ZST_SOURCE_BYTES) throw new NotFoundError(`${subdirOf(ctx)}/repodata.json.zst is not made of a document this large: read repodata.json`);
+    key = document.revision !== undefined ? `repodata-zst/${subdirOf(ctx)}/${document.revision}` : undefined;
+    text = async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of streamRepodata(document.value.sources, subdirOf(ctx))) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    };
   }
-  return { headers: lastModified(document.value.modified), ...(document.cache ? { cache: document.cache } : {}), body: { kind: 'buffer', value: compressed, contentType: 'application/zstd' } };
+  let compressed = key !== undefined ? ctx.repository.derived.get<Buffer>(key) : undefined;
+  if (!compressed) {
+    const bytes = await text();
+    await (zstdReady ??= initZstd());
+    compressed = Buffer.from(zstdCompress(bytes, 10));
+    if (key !== undefined) ctx.repository.derived.set(key, compressed, compressed.length);
+  }
+  return { ...headersOf(document), body: { kind: 'buffer', value: compressed, contentType: 'application/zstd' } };
 });
 
 /** `channeldata.json`: per package name its subdirs and latest version. */

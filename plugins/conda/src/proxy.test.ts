@@ -37,7 +37,12 @@ describe('conda proxy of a channel', () => {
     upstream = createServer((req, res) => {
       asked.push(req.url ?? '');
       const files: Record<string, Buffer> = { [`/files/${good.filename}`]: good.bytes, [`/files/${liar.filename}`]: liar.bytes, [`/files/${unhashed.filename}`]: unhashed.bytes };
-      if (req.url === '/channel/noarch/repodata.json') {
+      const broken: Record<string, string> = {
+        '/channel/linux-64/repodata.json': '{"info":{},"packages":{"rc-a-1.0-0.tar.bz2":{"name":"rc-a",}}}',
+        '/channel/osx-64/repodata.json': '{"info":{},"packages":{"rc-a-1.0-0.tar.bz2":{"name":"rc-a"}',
+      };
+      if (req.url && broken[req.url]) res.end(broken[req.url]);
+      else if (req.url === '/channel/noarch/repodata.json') {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify(repodata));
       } else if (req.url && files[req.url]) res.end(files[req.url]);
@@ -62,6 +67,14 @@ describe('conda proxy of a channel', () => {
     expect(served['repodata_version']).toBe(1);
     expect(Object.keys(served.packages)).toEqual([unhashed.filename]);
     expect(Object.keys(served['packages.conda'] as object).sort()).toEqual([good.filename, liar.filename].sort());
+  });
+
+  it('answers an upstream repodata that is not valid JSON with a 502 before anything is streamed', async () => {
+    for (const subdir of ['linux-64', 'osx-64']) {
+      const answer = await host.fetch(`/forge/${subdir}/repodata.json`);
+      expect(answer.status, subdir).toBe(502);
+      expect(await answer.text()).toMatch(/not (a )?valid/);
+    }
   });
 
   it("fetches a file from the upstream's base_url, verified, then serves it from the cache", async () => {

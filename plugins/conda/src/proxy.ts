@@ -1,7 +1,8 @@
 import {
   NotFoundError,
   UpstreamError,
-  isRegistryError,
+  jsonObjectMembers,
+  type Asset,
   type CacheStatus,
   type FormatRequestContext,
   type FormatResponse,
@@ -11,7 +12,7 @@ import {
 } from '@registry-core/api';
 import { packagePath, type ChannelDocument } from './hosted.js';
 import { tryParsePackageFilename } from './names.js';
-import { sectionOf, type PackageRecord, type Repodata } from './repodata.js';
+import { sectionOf, type PackageRecord } from './repodata.js';
 
 /**
  * Largest upstream repodata a proxy takes unless `cache.maxMetadataSize` says otherwise:
@@ -19,59 +20,97 @@ import { sectionOf, type PackageRecord, type Repodata } from './repodata.js';
  */
 export const MAX_REPODATA_BYTES = 1024 * 1024 * 1024;
 
-/** An upstream subdir's repodata as this registry serves it, with where its files are upstream. */
+/** Bytes one record (or other member) of an upstream's repodata may take: conda-forge's are under a few KiB. */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+/**
+ * An upstream subdir's repodata, cached as metadata but never parsed whole: it is read
+ * member by member ({@link upstreamMembers}) when served, merged or looked up.
+ */
 export interface UpstreamRepodata {
-  readonly repodata: Repodata;
-  /** Where the upstream keeps the subdir's files (its `info.base_url`, else next to the repodata). */
-  readonly filesUrl: string;
+  readonly asset: Asset;
+  readonly subdir: string;
   readonly cache: CacheStatus;
   /** sha256 of the upstream bytes: the identity of everything derived from them. */
   readonly revision: string;
   readonly modified: Date;
 }
 
-function records(value: unknown, subdir: string): Record<string, PackageRecord> {
-  const out: Record<string, PackageRecord> = {};
-  if (typeof value !== 'object' || value === null) return out;
-  for (const [filename, record] of Object.entries(value as Record<string, unknown>)) {
-    // A file name unsafe as a path segment or not conda's, or a record without a name, is left out.
-    const parsed = tryParsePackageFilename(filename);
-    if (!parsed || typeof record !== 'object' || record === null || (record as { name?: unknown }).name !== parsed.name) continue;
-    out[filename] = { ...(record as PackageRecord), subdir: (record as { subdir?: unknown }).subdir === undefined ? subdir : (record as PackageRecord).subdir };
+/** The record of `filename` as this registry serves it, or `undefined` when it is left out (unsafe or not conda's name, no name). */
+export function upstreamRecord(filename: string, value: unknown, subdir: string): PackageRecord | undefined {
+  const parsed = tryParsePackageFilename(filename);
+  if (!parsed || typeof value !== 'object' || value === null || Array.isArray(value) || (value as { name?: unknown }).name !== parsed.name) return undefined;
+  const record = value as PackageRecord;
+  return record.subdir === undefined ? { ...record, subdir } : record;
+}
+
+/** What one member of an upstream's repodata holds, as this registry reads it. */
+export type UpstreamEntry =
+  | { readonly kind: 'record'; readonly section: 'packages' | 'packages.conda'; readonly filename: string; readonly raw: Buffer }
+  | { readonly kind: 'removed'; readonly filename: string }
+  | { readonly kind: 'info'; readonly value: unknown };
+
+/**
+ * The upstream repodata's records (unparsed), removals and `info`, streamed from the cached
+ * asset: memory is one record and one chunk, whatever the document's size.
+ */
+export async function* upstreamMembers(loaded: Pick<UpstreamRepodata, 'asset' | 'subdir'>): AsyncGenerator<UpstreamEntry> {
+  const source = await loaded.asset.open();
+  try {
+    for await (const member of jsonObjectMembers(source, { descend: (key) => key === 'packages' || key === 'packages.conda' || key === 'removed', maxMemberBytes: MAX_RECORD_BYTES })) {
+      if (member.parent === 'packages' || member.parent === 'packages.conda') yield { kind: 'record', section: member.parent, filename: member.key!, raw: member.raw };
+      else if (member.parent === 'removed') {
+        const filename = JSON.parse(member.raw.toString('utf8')) as unknown;
+        if (typeof filename === 'string' && tryParsePackageFilename(filename)) yield { kind: 'removed', filename };
+      } else if (member.key === 'info') yield { kind: 'info', value: JSON.parse(member.raw.toString('utf8')) };
+    }
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new UpstreamError(`the upstream's ${loaded.subdir}/repodata.json is not a valid repodata document (${error.message})`);
+    throw error;
+  } finally {
+    source.destroy();
   }
-  return out;
 }
 
 /**
  * The upstream's `<subdir>/repodata.json`, cached as metadata (the repository's TTL,
- * revalidation, stale answers when the upstream fails, coalescing: the kernel's), parsed
- * once per upstream revision. `info.base_url` (repodata v2) is taken out: files are served
- * through this registry, next to the repodata.
+ * revalidation, stale answers when the upstream fails, coalescing: the kernel's). It is
+ * not read here: see {@link upstreamMembers}.
  */
 export async function loadUpstreamRepodata(repo: RepositoryServices, upstream: ProxyCache, subdir: string): Promise<UpstreamRepodata | undefined> {
-  const maxBytes = repo.limits.maxMetadataBytes;
-  const result = await upstream.fetch({ path: `${subdir}/repodata.json`, kind: 'metadata', contentType: 'application/json', maxBytes, headers: { accept: 'application/json' } });
+  const result = await upstream.fetch({ path: `${subdir}/repodata.json`, kind: 'metadata', contentType: 'application/json', maxBytes: repo.limits.maxMetadataBytes, headers: { accept: 'application/json' } });
   if (!result.found) return undefined;
-  const asset = result.asset;
-  const key = `upstream-repodata/${subdir}/${asset.digests.sha256}`;
-  const cached = repo.derived.get<Omit<UpstreamRepodata, 'cache'>>(key);
-  if (cached) return { ...cached, cache: result.cache };
-  let raw: Record<string, unknown>;
-  try {
-    raw = await asset.readJson<Record<string, unknown>>(maxBytes);
-  } catch (error) {
-    if (isRegistryError(error) && error.status !== 413) throw error;
-    throw new UpstreamError(`the upstream's ${subdir}/repodata.json ${isRegistryError(error) ? 'is too large' : 'is not valid JSON'}`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UpstreamError(`the upstream's ${subdir}/repodata.json is not a JSON object`);
+  return { asset: result.asset, subdir, cache: result.cache, revision: result.asset.digests.sha256, modified: result.asset.updatedAt };
+}
+
+/** Where the upstream keeps the subdir's files: its `info.base_url` (repodata v2), else next to the repodata. */
+function filesUrlOf(info: unknown, upstream: ProxyCache, subdir: string): string {
   const subdirUrl = new URL(`${subdir}/`, upstream.upstreamUrl).href;
-  const info = (raw['info'] ?? {}) as { base_url?: unknown };
-  const filesUrl = typeof info.base_url === 'string' && info.base_url !== '' ? new URL(info.base_url.endsWith('/') ? info.base_url : `${info.base_url}/`, subdirUrl).href : subdirUrl;
-  const removed = Array.isArray(raw['removed']) ? (raw['removed'] as unknown[]).filter((f): f is string => typeof f === 'string' && tryParsePackageFilename(f) !== undefined) : [];
-  const repodata: Repodata = { info: { subdir }, packages: records(raw['packages'], subdir), 'packages.conda': records(raw['packages.conda'], subdir), removed, repodata_version: 1 };
-  const value = { repodata, filesUrl, revision: asset.digests.sha256, modified: asset.updatedAt };
-  repo.derived.set(key, value, asset.size * 2);
-  return { ...value, cache: result.cache };
+  const base = typeof info === 'object' && info !== null ? (info as { base_url?: unknown }).base_url : undefined;
+  return typeof base === 'string' && base !== '' ? new URL(base.endsWith('/') ? base : `${base}/`, subdirUrl).href : subdirUrl;
+}
+
+/**
+ * The record of one file in the upstream's repodata and where the file is: a scan of the
+ * cached document that stops once it has both (memory: one record), done only when a file
+ * is not cached yet.
+ */
+async function findUpstreamFile(loaded: UpstreamRepodata, upstream: ProxyCache, filename: string): Promise<{ record: PackageRecord | undefined; filesUrl: string }> {
+  const section = sectionOf(filename);
+  let info: unknown;
+  let infoSeen = false;
+  let record: PackageRecord | undefined;
+  for await (const entry of upstreamMembers(loaded)) {
+    if (entry.kind === 'info') {
+      info = entry.value;
+      infoSeen = true;
+    } else if (entry.kind === 'record' && entry.section === section && entry.filename === filename) {
+      // The first one when the upstream lists a file twice.
+      record ??= upstreamRecord(filename, JSON.parse(entry.raw.toString('utf8')), loaded.subdir);
+    }
+    if (infoSeen && record) break;
+  }
+  return { record, filesUrl: filesUrlOf(info, upstream, loaded.subdir) };
 }
 
 /** The upstream's `channeldata.json`, cached as metadata; `undefined` when it has none. */
@@ -96,13 +135,14 @@ export async function getProxyPackage(ctx: FormatRequestContext, upstream: Proxy
   const repo = ctx.repository;
   const prepare = async (): Promise<UpstreamPreparation> => {
     const loaded = await loadUpstreamRepodata(repo, upstream, subdir);
-    const record = loaded?.repodata[sectionOf(filename)][filename];
-    if (!loaded || !record) throw new NotFoundError(`${subdir}/${filename} is not in the upstream's repodata`);
+    const found = loaded ? await findUpstreamFile(loaded, upstream, filename) : undefined;
+    const record = found?.record;
+    if (!found || !record) throw new NotFoundError(`${subdir}/${filename} is not in the upstream's repodata`);
     const sha256 = typeof record.sha256 === 'string' && /^[0-9a-f]{64}$/i.test(record.sha256) ? record.sha256.toLowerCase() : undefined;
     const md5 = typeof record.md5 === 'string' && /^[0-9a-f]{32}$/i.test(record.md5) ? record.md5.toLowerCase() : undefined;
     if (!sha256 && !md5) throw new UpstreamError(`the upstream announces no digest for ${filename}; refusing to cache unverifiable content`);
     const size = typeof record.size === 'number' && Number.isSafeInteger(record.size) && record.size >= 0 ? record.size : undefined;
-    const url = new URL(encodeURIComponent(filename), loaded.filesUrl).href;
+    const url = new URL(encodeURIComponent(filename), found.filesUrl).href;
     if (!upstream.allows(url)) throw new UpstreamError(`${filename} is hosted at ${new URL(url).origin}, which this proxy may not fetch from: add it to cache.allowedOrigins`);
     return { upstreamUrl: url, expect: { ...(sha256 ? { sha256 } : { md5: md5! }), ...(size !== undefined ? { size } : {}) } };
   };

@@ -1,4 +1,4 @@
-import { BadRequestError, type MergeSources } from '@registry-core/api';
+import { BadRequestError } from '@registry-core/api';
 import type { PackageFilename } from './names.js';
 
 /** One package's entry in `repodata.json` (what conda, mamba and rattler read). */
@@ -73,46 +73,4 @@ export function recordFromIndex(index: Readonly<Record<string, unknown>>, file: 
   record['sha256'] = digests.sha256;
   record['size'] = digests.size;
   return record as PackageRecord;
-}
-
-/**
- * Members' repodata of one subdir, in member order, into one: files united by file name (the
- * first member's record wins), `removed` united. Each name's records come only from the
- * members the group serves that name from (`sources`, the kernel's rule: a name a hosted
- * member owns is served from it alone, never mixed with an upstream's or another hosted
- * member's builds; routing claims hold). Without `sources`: the first hosted document
- * holding a name, else every proxy's.
- */
-export function mergeRepodata(documents: readonly { readonly repodata: Repodata; readonly hosted: boolean }[], subdir: string, sources?: MergeSources): Repodata {
-  const holders = new Map<string, number[]>();
-  documents.forEach(({ repodata }, i) => {
-    for (const section of ['packages', 'packages.conda'] as const) {
-      for (const record of Object.values(repodata[section] ?? {})) {
-        const list = holders.get(record.name);
-        if (!list) holders.set(record.name, [i]);
-        else if (list[list.length - 1] !== i) list.push(i);
-      }
-    }
-  });
-  const servedFrom = new Map<string, ReadonlySet<number>>();
-  for (const [name, held] of holders) {
-    if (sources) servedFrom.set(name, new Set(sources.servedFrom(name, held)));
-    else {
-      const owner = held.find((i) => documents[i]!.hosted);
-      servedFrom.set(name, new Set(owner !== undefined ? [owner] : held.filter((i) => !documents[i]!.hosted)));
-    }
-  }
-  const packages: Record<string, PackageRecord> = {};
-  const condaPackages: Record<string, PackageRecord> = {};
-  const removed = new Set<string>();
-  documents.forEach(({ repodata }, i) => {
-    for (const [section, into] of [['packages', packages], ['packages.conda', condaPackages]] as const) {
-      for (const [filename, record] of Object.entries(repodata[section] ?? {})) {
-        if (filename in into || !servedFrom.get(record.name)?.has(i)) continue;
-        into[filename] = record;
-      }
-    }
-    for (const filename of repodata.removed ?? []) removed.add(filename);
-  });
-  return { info: { subdir }, packages, 'packages.conda': condaPackages, removed: [...removed].sort(), repodata_version: 1 };
 }

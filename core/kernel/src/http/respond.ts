@@ -29,6 +29,23 @@ const CACHE_CONTROL: Record<CachePolicy, string> = {
  * and Last-Modified for assets, X-Cache, Cache-Control, and HEAD
  * without opening any stream.
  */
+const headerOf = (response: FormatResponse, name: string): string | undefined => Object.entries(response.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
+
+/**
+ * A 304 when the request's If-None-Match holds `etag`, or, when it asks about no ETag, its
+ * If-Modified-Since is not before the handler's own Last-Modified (a document's change time),
+ * as for assets. Resolves whether it answered.
+ */
+function answerNotModified(ctx: Context, response: FormatResponse, etag: string): boolean {
+  const lastModified = headerOf(response, 'last-modified');
+  const ifNoneMatch = ctx.get('If-None-Match');
+  const ifModifiedSince = ctx.get('If-Modified-Since');
+  if (!(ifNoneMatch ? matchesEtag(ifNoneMatch, etag) : lastModified !== undefined && ifModifiedSince !== '' && Date.parse(ifModifiedSince) >= Date.parse(lastModified))) return false;
+  ctx.status = 304;
+  ctx.body = null;
+  return true;
+}
+
 export async function writeResponse(ctx: Context, response: FormatResponse): Promise<void> {
   const status = response.status ?? 200;
   for (const [k, v] of Object.entries(response.headers ?? {})) ctx.set(k, v);
@@ -76,6 +93,15 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
     ctx.status = status;
     ctx.type = body.contentType;
     if (body.size !== undefined) ctx.length = body.size;
+    // A stream has no digest to spare: ETag and 304 only when the handler gives its ETag.
+    const given = headerOf(response, 'etag');
+    if (cacheable && given !== undefined) {
+      ctx.set('Cache-Control', CACHE_CONTROL[response.cachePolicy ?? 'metadata']);
+      if (answerNotModified(ctx, response, given)) {
+        body.value.destroy();
+        return;
+      }
+    }
     if (ctx.method === 'HEAD') {
       body.value.destroy();
       return;
@@ -104,20 +130,10 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
   ctx.type = type;
   if (cacheable) {
     // A handler that caches its serialised answer may give its ETag and spare the hashing.
-    const given = Object.entries(response.headers ?? {}).find(([k]) => k.toLowerCase() === 'etag')?.[1];
-    const etag = given ?? computedEtag?.() ?? `"${createHash('sha256').update(bytes as Buffer).digest('hex')}"`;
+    const etag = headerOf(response, 'etag') ?? computedEtag?.() ?? `"${createHash('sha256').update(bytes as Buffer).digest('hex')}"`;
     ctx.set('ETag', etag);
     ctx.set('Cache-Control', CACHE_CONTROL[response.cachePolicy ?? 'metadata']);
-    // A handler's own Last-Modified (a document's change time) answers If-Modified-Since when
-    // no ETag was asked about, as for assets.
-    const lastModified = Object.entries(response.headers ?? {}).find(([k]) => k.toLowerCase() === 'last-modified')?.[1];
-    const ifNoneMatch = ctx.get('If-None-Match');
-    const ifModifiedSince = ctx.get('If-Modified-Since');
-    if (ifNoneMatch ? matchesEtag(ifNoneMatch, etag) : lastModified !== undefined && ifModifiedSince !== '' && Date.parse(ifModifiedSince) >= Date.parse(lastModified)) {
-      ctx.status = 304;
-      ctx.body = null;
-      return;
-    }
+    if (answerNotModified(ctx, response, etag)) return;
   }
   if (Buffer.isBuffer(bytes)) {
     ctx.body = bytes;
