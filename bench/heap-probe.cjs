@@ -1,14 +1,28 @@
 // Preloaded into the registry-core server by soak.mjs (`node --require`): writes the
 // process's memoryUsage() as JSON to $SOAK_HEAP_FILE every second (to a temp file, then
-// renamed, so a reader never sees half of one). Nothing else; the timer never keeps the
-// process alive.
+// renamed, so a reader never sees half of one), with V8's space sizes (new space = the two
+// semi-spaces, old space, ...) and the garbage collections so far (count and pause per kind:
+// a --trace-gc summary without its log). Nothing else; the timer never keeps the process alive.
 const { renameSync, writeFileSync } = require('node:fs');
+const { PerformanceObserver, constants } = require('node:perf_hooks');
+const v8 = require('node:v8');
 
 const file = process.env.SOAK_HEAP_FILE;
 if (file) {
+  const kinds = { [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
+  const gc = {}; // kind → { count, ms }
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = kinds[entry.detail?.kind ?? entry.kind] ?? 'other';
+      const g = gc[kind] ?? (gc[kind] = { count: 0, ms: 0 });
+      g.count++;
+      g.ms += entry.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   setInterval(() => {
     try {
-      writeFileSync(`${file}.tmp`, JSON.stringify({ at: Date.now(), ...process.memoryUsage() }));
+      const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
+      writeFileSync(`${file}.tmp`, JSON.stringify({ at: Date.now(), ...process.memoryUsage(), spaces, gc }));
       renameSync(`${file}.tmp`, file);
     } catch {
       // the folder is gone: the soak is over
