@@ -200,23 +200,30 @@ export async function startDistribution(options: { auth?: string } = {}): Promis
 export interface CountingProxy {
   readonly url: string;
   readonly requests: string[];
+  /** Requests the pass-through could not carry to the target (answered 502), with the reason. */
+  readonly failures: string[];
   count(pattern: RegExp): number;
   close(): Promise<void>;
 }
 
 export async function countingProxy(target: string): Promise<CountingProxy> {
   const requests: string[] = [];
+  const failures: string[] = [];
   const to = new URL(target);
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    // A connection per request (no keep-alive pool): a pooled socket the target has just
+    // closed as idle would fail here and be answered 502, which the registry rightly retries,
+    // and a test counting upstream requests would see the retry as a second request.
     const forward = request(
-      { hostname: to.hostname, port: to.port, path: req.url, method: req.method, headers: { ...req.headers, host: to.host } },
+      { hostname: to.hostname, port: to.port, path: req.url, method: req.method, headers: { ...req.headers, host: to.host }, agent: false },
       (upstream) => {
         res.writeHead(upstream.statusCode ?? 502, upstream.headers);
         upstream.pipe(res);
       },
     );
-    forward.on('error', () => {
+    forward.on('error', (error) => {
+      failures.push(`${req.method} ${req.url}: ${error.message}`);
       if (!res.headersSent) res.writeHead(502);
       res.end();
     });
@@ -227,6 +234,7 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    failures,
     count: (pattern) => requests.filter((r) => pattern.test(r)).length,
     close: () =>
       new Promise((resolve) => {

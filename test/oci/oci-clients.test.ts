@@ -201,7 +201,7 @@ describe('OCI with skopeo, podman and the distribution registry', () => {
       expect(answer.status).toBe(200);
       expect(answer.body.equals(seeded.blobs.blobs.get(layer.digest)!)).toBe(true);
     }
-    expect(upstream.count(new RegExp(`GET /v2/demo/base/blobs/${layer.digest}`)) - before).toBe(1);
+    expect(upstream.count(new RegExp(`GET /v2/demo/base/blobs/${layer.digest}`)) - before, upstream.failures.join('; ')).toBe(1);
 
     const back = tempDir('oci-mirror');
     const pull = await skopeo(['copy', '--all', ...noTls, `docker://127.0.0.1:${port}/demo/base:1`, `oci:${back}:1`]);
