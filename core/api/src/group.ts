@@ -1,5 +1,5 @@
-import type { CacheStatus } from './repository.js';
-import type { FormatRequestContext, FormatResponse } from './http.js';
+import type { CacheStatus, HostedRepositoryHandle, ProxyRepositoryHandle } from './repository.js';
+import { byKind, type FormatRequestContext, type FormatResponse } from './http.js';
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
 import type { FormatDefinition } from './format.js';
 
@@ -22,13 +22,18 @@ export interface LoadedDocument<T> {
 
 /**
  * A route's answer as data, so a group can merge its members' answers without taking
- * rendered bodies apart: `load` runs on each member (hosted or proxy, with the member's own
- * permission checks), `merge` joins the documents for one name in member order, `render`
- * answers the client. A hosted or proxy repository's own handler is usually `render(load())`.
+ * rendered bodies apart: a loader per kind of repository (`hosted` reads what is stored,
+ * `proxy` asks the upstream through `repository.upstream`) runs on each member with the
+ * member's own permission checks, `merge` joins the documents for one name in member order,
+ * `render` answers the client. The kernel picks the loader by the member's type; a kind
+ * without one has no document. On a hosted or proxy repository itself, the route's handler
+ * is usually {@link serveDocument}.
  */
 export interface MergeableDocument<T> {
-  /** This repository's document; `undefined` when it has none (a 404 thrown here says why). */
-  load(ctx: FormatRequestContext): Promise<LoadedDocument<T> | undefined>;
+  /** A hosted repository's document; `undefined` when it has none (a 404 thrown here says why). */
+  hosted?(ctx: FormatRequestContext, repository: HostedRepositoryHandle): Promise<LoadedDocument<T> | undefined>;
+  /** A proxy repository's document, from its upstream; `undefined` when it has none. */
+  proxy?(ctx: FormatRequestContext, repository: ProxyRepositoryHandle): Promise<LoadedDocument<T> | undefined>;
   /**
    * Members' documents, in member order, into one (never empty). A merge of large documents
    * resolves it, working in slices that yield to the event loop (`forEachYielding`).
@@ -41,6 +46,27 @@ export interface MergeableDocument<T> {
   empty?(ctx: FormatRequestContext): T;
   /** Answer the client with a document (for a group: the merged one, in the group's context). */
   render(ctx: FormatRequestContext, document: LoadedDocument<T>): FormatResponse | Promise<FormatResponse>;
+}
+
+/**
+ * The document of `ctx`'s repository: the loader of its kind, `undefined` when it has none
+ * (a group has none of its own: the kernel merges its members').
+ */
+export async function loadDocument<T>(document: MergeableDocument<T>, ctx: FormatRequestContext): Promise<LoadedDocument<T> | undefined> {
+  const load = byKind<FormatRequestContext, Promise<LoadedDocument<T> | undefined>>(document, ctx.repository);
+  return load ? load(ctx) : undefined;
+}
+
+/**
+ * A route handler serving `document` on a hosted or proxy repository: loaded and rendered,
+ * or `notFound(ctx)` thrown when the repository has none.
+ */
+export function serveDocument<T>(document: MergeableDocument<T>, notFound: (ctx: FormatRequestContext) => Error): (ctx: FormatRequestContext) => Promise<FormatResponse> {
+  return async (ctx) => {
+    const loaded = await loadDocument(document, ctx);
+    if (!loaded) throw notFound(ctx);
+    return document.render(ctx, loaded);
+  };
 }
 
 /**

@@ -1,9 +1,20 @@
 import type { Readable } from 'node:stream';
 import type { Permission, Principal } from './auth.js';
-import { PayloadTooLargeError } from './errors.js';
+import { NotFoundError, PayloadTooLargeError } from './errors.js';
 import type { GroupPlan } from './group.js';
 import type { Logger } from './logger.js';
-import type { Asset, CacheStatus, DerivedCache, IncomingAsset, ProxyCache, RenderedJson, RepositoryHandle } from './repository.js';
+import type {
+  Asset,
+  CacheStatus,
+  DerivedCache,
+  GroupRepositoryHandle,
+  HostedRepositoryHandle,
+  IncomingAsset,
+  ProxyCache,
+  ProxyRepositoryHandle,
+  RenderedJson,
+  RepositoryHandle,
+} from './repository.js';
 
 /** HTTP methods a route can declare. HEAD is served by every GET route automatically. */
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
@@ -323,8 +334,12 @@ export interface RouteDefinition {
   readonly credentials?: 'header' | 'body';
   /** Default `{ kind: 'none' }`. */
   readonly body?: BodySpec;
-  /** Answer a request on a hosted or proxy repository (and on a group whose plan is `group`). */
-  handler(ctx: FormatRequestContext): Promise<FormatResponse>;
+  /**
+   * Answer a request on a hosted or proxy repository (and on a group whose plan is `group`):
+   * one function for every kind, or one per kind ({@link HandlersByKind}), which the kernel
+   * picks by the repository's type.
+   */
+  readonly handler: RouteHandler;
   /**
    * How a group repository answers this request (see {@link GroupPlan}): which package it
    * names and whether members' documents merge. Runs after the route's permission check and
@@ -332,6 +347,55 @@ export interface RouteDefinition {
    * handler runs on the group itself.
    */
   group?(ctx: FormatRequestContext): GroupPlan | Promise<GroupPlan>;
+}
+
+/**
+ * A route's answer per kind of repository: the kernel calls the one for the repository the
+ * request reaches (for a group's member, the member's kind) with the repository's handle
+ * already narrowed, so a handler never tests the type itself. A kind without one answers
+ * 404 for a read; a write never reaches a proxy (the kernel answers 405 first).
+ */
+export interface HandlersByKind {
+  hosted?(ctx: FormatRequestContext, repository: HostedRepositoryHandle): Promise<FormatResponse>;
+  proxy?(ctx: FormatRequestContext, repository: ProxyRepositoryHandle): Promise<FormatResponse>;
+  /** On the group itself: only for routes whose group plan is `group` (login, ping). */
+  group?(ctx: FormatRequestContext, repository: GroupRepositoryHandle): Promise<FormatResponse>;
+}
+
+/** A route's handler: one for every kind of repository, or one per kind. */
+export type RouteHandler = ((ctx: FormatRequestContext) => Promise<FormatResponse>) | HandlersByKind;
+
+/**
+ * What a handler per kind does for `repository` (the kernel's one dispatch on a repository's
+ * type): the function for its kind, or `undefined` when the route has none for it.
+ */
+export function byKind<C, R>(
+  handlers: {
+    hosted?(ctx: C, repository: HostedRepositoryHandle): R;
+    proxy?(ctx: C, repository: ProxyRepositoryHandle): R;
+    group?(ctx: C, repository: GroupRepositoryHandle): R;
+  },
+  repository: RepositoryHandle,
+): ((ctx: C) => R) | undefined {
+  switch (repository.type) {
+    case 'hosted':
+      return handlers.hosted ? (ctx) => handlers.hosted!(ctx, repository) : undefined;
+    case 'proxy':
+      return handlers.proxy ? (ctx) => handlers.proxy!(ctx, repository) : undefined;
+    case 'group':
+      return handlers.group ? (ctx) => handlers.group!(ctx, repository) : undefined;
+  }
+}
+
+/**
+ * Run a route's handler for the request of `ctx`, as the kernel does: a handler per kind
+ * without one for this repository's kind is a 404 naming the kind.
+ */
+export function runHandler(handler: RouteHandler, ctx: FormatRequestContext): Promise<FormatResponse> {
+  if (typeof handler === 'function') return handler(ctx);
+  const run = byKind(handler, ctx.repository);
+  if (!run) throw new NotFoundError(`${ctx.method} ${ctx.path} is not served by ${ctx.repository.type} repositories (${ctx.repository.name} is one)`);
+  return run(ctx);
 }
 
 /**

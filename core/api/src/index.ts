@@ -23,7 +23,7 @@ export {
   ServiceUnavailableError,
 } from './errors.js';
 export type { GroupPlan, LoadedDocument, MergeableDocument, MergeSources } from './group.js';
-export { MEMBER_HEADER } from './group.js';
+export { MEMBER_HEADER, loadDocument, serveDocument } from './group.js';
 export type { RegistryErrorCode } from './errors.js';
 export type { ChallengeRequest, DefaultUpstream, DefaultUpstreams, ErrorInfo, FormatCommand, FormatCommandContext, FormatCommandOption, FormatDefinition, FormatTask, HostRootContext, HostRootRoute, RepositoryInfo } from './format.js';
 export { basicChallenge, httpBaseUrl, plainTextErrorBody } from './format.js';
@@ -38,7 +38,9 @@ export type {
   TokenOptions,
   FormatRequestContext,
   FormatResponse,
+  HandlersByKind,
   HttpMethod,
+  RouteHandler,
   ResponseBody,
   RouteDefinition,
   SpilledString,
@@ -47,7 +49,7 @@ export type {
   PackageOwners,
   UploadedFile,
 } from './http.js';
-export { assetResponse, jsonResponse, routeParam, renderedResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';
+export { assetResponse, byKind, jsonResponse, routeParam, runHandler, renderedResponse, isSpilledString, readSmallBody, SPILLED_STRING_BRAND } from './http.js';
 export type { LogFields, Logger } from './logger.js';
 export type { ContributionPoint, FormatCapability, JsonSchema, ManifestParseResult, PluginContributions, PluginManifest } from './manifest.js';
 export { KERNEL_OWNED_KEYS, parseManifest } from './manifest.js';
@@ -89,7 +91,7 @@ export type {
   UploadSession,
   UploadSessions,
 } from './repository.js';
-export { DELETE_DOCUMENT, proxyCacheOf } from './repository.js';
+export { DELETE_DOCUMENT } from './repository.js';
 export type {
   ByteRange,
   PresignedGetOptions,

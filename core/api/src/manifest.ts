@@ -18,7 +18,9 @@ export interface JsonSchema {
  * a format's keys in a repository block, a driver's options in a storage block, a
  * provider's options in an `auth.providers` entry. The host checks the config against it
  * before activating the plugin, every error with the key's path; the keys the kernel owns
- * ({@link KERNEL_OWNED_KEYS}) are never passed to it and may not be declared in it.
+ * ({@link KERNEL_OWNED_KEYS}) are never passed to it and may not be declared in it. A
+ * format's property may say which kinds of repository take it (`"repositoryTypes":
+ * ["proxy"]` for a key about the upstream): the host refuses it on the others.
  */
 export interface PluginContributions {
   readonly formats?: readonly {
@@ -137,7 +139,15 @@ function checkConfigSchema(schema: unknown, at: string, kernelKeys: readonly str
   const properties = s['properties'];
   if (properties !== undefined) {
     if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) errors.push(`${at}.properties: must be an object`);
-    else for (const key of Object.keys(properties)) if (kernelKeys.includes(key)) errors.push(`${at}.properties.${key}: the kernel owns this key`);
+    else {
+      for (const [key, property] of Object.entries(properties as Record<string, unknown>)) {
+        if (kernelKeys.includes(key)) errors.push(`${at}.properties.${key}: the kernel owns this key`);
+        const kinds = (property as { repositoryTypes?: unknown } | null)?.repositoryTypes;
+        if (kinds !== undefined && (!Array.isArray(kinds) || kinds.length === 0 || !kinds.every((k) => k === 'hosted' || k === 'proxy' || k === 'group'))) {
+          errors.push(`${at}.properties.${key}.repositoryTypes: must list some of hosted, proxy, group`);
+        }
+      }
+    }
   }
   if (s['required'] !== undefined && (!Array.isArray(s['required']) || !s['required'].every((k) => typeof k === 'string'))) errors.push(`${at}.required: must be an array of key names`);
   return errors;

@@ -487,13 +487,8 @@ export interface GroupRepositoryHandle extends RepositoryServices {
   readonly type: 'group';
 }
 
-/** The repository a request is served for: narrow it by `type` to reach a proxy's `upstream`. */
-export type RepositoryHandle = HostedRepositoryHandle | ProxyRepositoryHandle | GroupRepositoryHandle;
-
 /**
- * The pull-through cache of a proxy repository, `undefined` for any other: for code that
- * reads a document from wherever this repository keeps it (hosted: stored; proxy: upstream).
+ * The repository a request is served for. A route's handler per kind ({@link HandlersByKind})
+ * or a document's loaders ({@link MergeableDocument}) receive it already narrowed.
  */
-export function proxyCacheOf(repository: RepositoryHandle): ProxyCache | undefined {
-  return repository.type === 'proxy' ? repository.upstream : undefined;
-}
+export type RepositoryHandle = HostedRepositoryHandle | ProxyRepositoryHandle | GroupRepositoryHandle;

@@ -4,6 +4,9 @@ import {
   UnauthorizedError,
   assetResponse,
   jsonResponse,
+  serveDocument,
+  type HandlersByKind,
+  type HostedRepositoryHandle,
   type ErrorInfo,
   type FormatDefinition,
   type FormatRequestContext,
@@ -42,21 +45,24 @@ interface IndexDocument {
   readonly modified?: number;
 }
 
+/** The crate an index path names (lower-cased), once the caller may read it. */
+function readableIndexCrate(ctx: FormatRequestContext): string {
+  const lower = indexCrate(ctx);
+  ctx.authorize('read', canonicalName(lower));
+  return lower;
+}
+
 /** A crate's index file: a hosted crate's lines, or the upstream's; a group merges its members'. */
 const indexFile: MergeableDocument<IndexDocument> = {
-  async load(ctx) {
-    const lower = indexCrate(ctx);
-    const canonical = canonicalName(lower);
-    ctx.authorize('read', canonical);
-    const repo = ctx.repository;
-    if (repo.type === 'hosted') {
-      const stored = await loadHostedCrate(repo, canonical);
-      // Another spelling (`foo_bar` for `foo-bar`) has no index file of its own.
-      if (!stored || stored.value.name.toLowerCase() !== lower) return undefined;
-      return { value: { lines: stored.value.lines, modified: stored.updatedAt.getTime() }, revision: `${stored.revision}` };
-    }
-    if (repo.type !== 'proxy') return undefined;
-    const loaded = await loadUpstreamIndex(repo, lower);
+  async hosted(ctx, repo) {
+    const lower = readableIndexCrate(ctx);
+    const stored = await loadHostedCrate(repo, canonicalName(lower));
+    // Another spelling (`foo_bar` for `foo-bar`) has no index file of its own.
+    if (!stored || stored.value.name.toLowerCase() !== lower) return undefined;
+    return { value: { lines: stored.value.lines, modified: stored.updatedAt.getTime() }, revision: `${stored.revision}` };
+  },
+  async proxy(ctx, repo) {
+    const loaded = await loadUpstreamIndex(repo, readableIndexCrate(ctx));
     return loaded ? { value: { lines: loaded.lines, modified: loaded.asset.updatedAt.getTime() }, cache: loaded.cache, revision: loaded.asset.digests.sha256 } : undefined;
   },
   merge: (documents) => ({ lines: mergeIndexLines(documents.map((d) => d.lines)), modified: Math.max(...documents.map((d) => d.modified ?? 0)) }),
@@ -71,11 +77,7 @@ const indexFile: MergeableDocument<IndexDocument> = {
 
 const notInRepository = (ctx: FormatRequestContext, what: string) => new NotFoundError(`${what} is not in ${ctx.repository.name}`);
 
-async function serveIndex(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const loaded = await indexFile.load(ctx);
-  if (!loaded) throw notInRepository(ctx, `crate ${indexCrate(ctx)}`);
-  return indexFile.render(ctx, loaded);
-}
+const serveIndex = serveDocument(indexFile, (ctx) => notInRepository(ctx, `crate ${indexCrate(ctx)}`));
 
 /**
  * `config.json`: where cargo downloads and publishes, under the URL the client used (a
@@ -90,17 +92,27 @@ async function configJson(ctx: FormatRequestContext): Promise<FormatResponse> {
   return jsonResponse({ dl: `${ctx.baseUrl}api/v1/crates`, api, 'auth-required': !ctx.principal.anonymous }, { cachePolicy: 'no-store' });
 }
 
-/** `GET /api/v1/crates/:crate/:version/download`. */
-async function download(ctx: FormatRequestContext): Promise<FormatResponse> {
+/** The crate and version of a download, once the caller may read the crate. */
+function readableDownload(ctx: FormatRequestContext): { crate: string; vers: string } {
   const crate = validateIndexedName(param(ctx, 'crate'));
   const vers = validateVersion(param(ctx, 'version'));
   ctx.authorize('read', canonicalName(crate));
-  const repo = ctx.repository;
-  if (repo.type === 'proxy') return proxyDownload(repo, crate, vers);
-  const stored = await repo.assets.get(cratePath(crate, vers));
-  if (!stored) throw notInRepository(ctx, `${crate} ${vers}`);
-  return assetResponse(stored);
+  return { crate, vers };
 }
+
+/** `GET /api/v1/crates/:crate/:version/download`. */
+const download: HandlersByKind = {
+  async hosted(ctx, repo) {
+    const { crate, vers } = readableDownload(ctx);
+    const stored = await repo.assets.get(cratePath(crate, vers));
+    if (!stored) throw notInRepository(ctx, `${crate} ${vers}`);
+    return assetResponse(stored);
+  },
+  async proxy(ctx, repo) {
+    const { crate, vers } = readableDownload(ctx);
+    return proxyDownload(repo, crate, vers);
+  },
+};
 
 /** A crate name in a URL: crates.io's rules, except that an upstream's crate may be older than them. */
 function validateIndexedName(name: string): string {
@@ -117,10 +129,9 @@ interface SearchResult {
 
 /** `GET /api/v1/crates?q=…&per_page=…`: hosted crates matching the query (proxies are not searched). */
 const search: MergeableDocument<SearchResult> = {
-  async load(ctx) {
-    if (ctx.repository.type !== 'hosted') return undefined;
-    const perPage = Math.min(Math.max(Number(ctx.query.get('per_page') ?? 10) || 10, 1), 100, ctx.repository.limits.maxSearchResults);
-    const found = await ctx.repository.components.search({ text: (ctx.query.get('q') ?? '').slice(0, 256), limit: ctx.repository.limits.maxSearchResults });
+  async hosted(ctx, repo) {
+    const perPage = Math.min(Math.max(Number(ctx.query.get('per_page') ?? 10) || 10, 1), 100, repo.limits.maxSearchResults);
+    const found = await repo.components.search({ text: (ctx.query.get('q') ?? '').slice(0, 256), limit: repo.limits.maxSearchResults });
     const byName = new Map<string, { name: string; max_version: string; description: string | null }>();
     for (const c of found.items) {
       if (!ctx.allowed('read', c.name)) continue;
@@ -153,11 +164,11 @@ function compareVersions(a: string, b: string): number {
 }
 
 /** `GET|PUT|DELETE /api/v1/crates/:crate/owners`, on the kernel's package owners. */
-async function owners(ctx: FormatRequestContext): Promise<FormatResponse> {
+async function owners(ctx: FormatRequestContext, repo: HostedRepositoryHandle): Promise<FormatResponse> {
   const crate = validateCrateName(param(ctx, 'crate'));
   const canonical = canonicalName(crate);
   ctx.authorize(ctx.method === 'GET' ? 'read' : 'write', canonical);
-  if (ctx.repository.type !== 'hosted' || !(await loadHostedCrate(ctx.repository, canonical))) throw notInRepository(ctx, `crate \`${crate}\``);
+  if (!(await loadHostedCrate(repo, canonical))) throw notInRepository(ctx, `crate \`${crate}\``);
   if (ctx.method === 'GET') {
     const list = await ctx.owners.list(canonical);
     return jsonResponse({ users: list.map((o, i) => ({ id: i + 1, login: o.name, name: null, ...(o.email ? { email: o.email } : {}) })) }, { cachePolicy: 'no-store' });
@@ -209,11 +220,7 @@ const routes: RouteDefinition[] = [
     method: 'GET',
     path: '/api/v1/crates',
     permission: 'read',
-    handler: async (ctx) => {
-      const loaded = await search.load(ctx);
-      if (!loaded) throw new NotFoundError(`${ctx.repository.name} is a proxy: its upstream's crates are not searchable here`);
-      return search.render(ctx, loaded);
-    },
+    handler: serveDocument(search, (ctx) => new NotFoundError(`${ctx.repository.name} is a proxy: its upstream's crates are not searchable here`)),
     group: () => ({ serve: 'members', merge: search }),
   },
   { method: 'GET', path: '/api/v1/crates/:crate/:version/download', permission: 'read', handler: download, group: crateParamPlan },
@@ -231,8 +238,8 @@ const routes: RouteDefinition[] = [
     handler: async (ctx) => (await setYanked(ctx, param(ctx, 'crate'), param(ctx, 'version'), false), ok()),
     group: crateParamPlan,
   },
-  { method: 'GET', path: '/api/v1/crates/:crate/owners', permission: 'read', handler: owners, group: crateParamPlan },
-  { method: ['PUT', 'DELETE'], path: '/api/v1/crates/:crate/owners', permission: 'write', body: { kind: 'json', limit: 64 * 1024 }, handler: owners, group: crateParamPlan },
+  { method: 'GET', path: '/api/v1/crates/:crate/owners', permission: 'read', handler: { hosted: owners }, group: crateParamPlan },
+  { method: ['PUT', 'DELETE'], path: '/api/v1/crates/:crate/owners', permission: 'write', body: { kind: 'json', limit: 64 * 1024 }, handler: { hosted: owners }, group: crateParamPlan },
   indexRoute('/1/:name'),
   indexRoute('/2/:name'),
   indexRoute('/3/:first/:name'),

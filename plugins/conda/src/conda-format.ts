@@ -6,6 +6,8 @@ import {
   assetResponse,
   jsonResponse,
   renderedResponse,
+  serveDocument,
+  type HandlersByKind,
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
@@ -53,17 +55,16 @@ interface SubdirDocument {
 
 function repodataDocument(render: (ctx: FormatRequestContext, document: LoadedDocument<SubdirDocument>) => Promise<FormatResponse>): MergeableDocument<SubdirDocument> {
   return {
-    async load(ctx) {
+    async hosted(ctx, repo) {
       const subdir = subdirOf(ctx);
-      const repo = ctx.repository;
-      if (repo.type === 'hosted') {
-        const stored = await loadHostedRepodata(repo, subdir);
-        // Every subdir a client may ask for exists, empty when nothing was uploaded to it
-        // (conda refuses a channel without noarch/repodata.json).
-        if (!stored) return { value: { sources: [{ repodata: emptyRepodata(subdir), hosted: true }], hosted: true }, revision: 'empty' };
-        return { value: { sources: [{ repodata: { ...stored.value, repodata_version: 1 }, hosted: true }], hosted: true, modified: stored.updatedAt.getTime() }, revision: `r${stored.revision}` };
-      }
-      if (repo.type !== 'proxy') return undefined;
+      const stored = await loadHostedRepodata(repo, subdir);
+      // Every subdir a client may ask for exists, empty when nothing was uploaded to it
+      // (conda refuses a channel without noarch/repodata.json).
+      if (!stored) return { value: { sources: [{ repodata: emptyRepodata(subdir), hosted: true }], hosted: true }, revision: 'empty' };
+      return { value: { sources: [{ repodata: { ...stored.value, repodata_version: 1 }, hosted: true }], hosted: true, modified: stored.updatedAt.getTime() }, revision: `r${stored.revision}` };
+    },
+    async proxy(ctx, repo) {
+      const subdir = subdirOf(ctx);
       const loaded = await loadUpstreamRepodata(repo, repo.upstream, subdir);
       if (!loaded) throw new NotFoundError(`${subdir}/repodata.json is not upstream`);
       // Checked whole once per revision before any answer streams from it (see upstreamNames).
@@ -146,13 +147,11 @@ const repodataZst = repodataDocument(async (ctx, document) => {
 
 /** `channeldata.json`: per package name its subdirs and latest version. */
 const channelData: MergeableDocument<ChannelDocument> = {
-  async load(ctx) {
-    const repo = ctx.repository;
-    if (repo.type === 'hosted') {
-      const stored = await loadChannel(repo);
-      return { value: stored?.value ?? { subdirs: ['noarch'], packages: {} }, revision: stored ? `r${stored.revision}` : 'empty' };
-    }
-    if (repo.type !== 'proxy') return undefined;
+  async hosted(_ctx, repo) {
+    const stored = await loadChannel(repo);
+    return { value: stored?.value ?? { subdirs: ['noarch'], packages: {} }, revision: stored ? `r${stored.revision}` : 'empty' };
+  },
+  async proxy(_ctx, repo) {
     const loaded = await loadUpstreamChannel(repo, repo.upstream);
     if (!loaded) throw new NotFoundError('channeldata.json is not upstream');
     return { value: loaded.channel, cache: loaded.cache, revision: `u${loaded.revision}` };
@@ -184,36 +183,53 @@ const channelData: MergeableDocument<ChannelDocument> = {
  * repository is uploaded (FormatDefinition.packageDocumentPath), so that a hosted name never
  * silently shadows an upstream's. An upstream without `channeldata.json` cannot say: 404.
  */
-async function packageInfo(ctx: FormatRequestContext): Promise<FormatResponse> {
+const packageInfo: HandlersByKind = {
+  async hosted(ctx, repo) {
+    const name = readablePackageName(ctx);
+    return packageEntry(ctx, name, (await loadChannel(repo))?.value.packages[name]);
+  },
+  async proxy(ctx, repo) {
+    const name = readablePackageName(ctx);
+    const loaded = await loadUpstreamChannel(repo, repo.upstream);
+    return packageEntry(ctx, name, loaded?.channel.packages[name], loaded?.cache);
+  },
+};
+
+function readablePackageName(ctx: FormatRequestContext): string {
   const name = param(ctx, 'name');
   if (!isValidName(name)) throw new NotFoundError(`${JSON.stringify(name)} is not a conda package name`);
   ctx.authorize('read', name);
-  const repo = ctx.repository;
-  let entry: ChannelPackage | undefined;
-  let cache: CacheStatus | undefined;
-  if (repo.type === 'hosted') entry = (await loadChannel(repo))?.value.packages[name];
-  else if (repo.type === 'proxy') {
-    const loaded = await loadUpstreamChannel(repo, repo.upstream);
-    entry = loaded?.channel.packages[name];
-    cache = loaded?.cache;
-  }
-  if (!entry || typeof entry !== 'object') throw new NotFoundError(`${name} is not in ${repo.name}`);
+  return name;
+}
+
+function packageEntry(ctx: FormatRequestContext, name: string, entry: ChannelPackage | undefined, cache?: CacheStatus): FormatResponse {
+  if (!entry || typeof entry !== 'object') throw new NotFoundError(`${name} is not in ${ctx.repository.name}`);
   return jsonResponse({ name, ...entry }, cache ? { cache } : {});
 }
 
-/** `GET /<subdir>/<file>`: a package file. */
-async function getPackage(ctx: FormatRequestContext): Promise<FormatResponse> {
+/** The package file a request names, once the caller may read its package. */
+function readablePackageFile(ctx: FormatRequestContext): { subdir: string; filename: string } {
   const subdir = subdirOf(ctx);
   const filename = param(ctx, 'filename');
   const parsed = tryParsePackageFilename(filename);
   if (!parsed) throw new NotFoundError(`${subdir}/${filename} is not a conda package file`);
   ctx.authorize('read', parsed.name);
-  const repo = ctx.repository;
-  if (repo.type === 'proxy') return getProxyPackage(ctx, repo.upstream, subdir, filename);
-  const stored = await repo.assets.get(packagePath(subdir, filename));
-  if (!stored) throw new NotFoundError(`${subdir}/${filename} is not in ${repo.name}`);
-  return assetResponse(stored);
+  return { subdir, filename };
 }
+
+/** `GET /<subdir>/<file>`: a package file. */
+const getPackage: HandlersByKind = {
+  async hosted(ctx, repo) {
+    const { subdir, filename } = readablePackageFile(ctx);
+    const stored = await repo.assets.get(packagePath(subdir, filename));
+    if (!stored) throw new NotFoundError(`${subdir}/${filename} is not in ${repo.name}`);
+    return assetResponse(stored);
+  },
+  async proxy(ctx, repo) {
+    const { subdir, filename } = readablePackageFile(ctx);
+    return getProxyPackage(ctx, repo.upstream, subdir, filename);
+  },
+};
 
 /** The package a group's request is about: the name in the file name. */
 function packagePlan(ctx: FormatRequestContext) {
@@ -242,12 +258,15 @@ const uploadRoute: RouteDefinition = {
   group: (ctx) => ({ serve: 'package', package: uploadedFile(ctx.body as MultipartBody).parsed.name }),
 };
 
+/** Hosted and proxy repositories always have a channel's documents (or throw saying why): never reached on them. */
+const missingDocument = (ctx: FormatRequestContext) => new NotFoundError(`${ctx.path} is not in ${ctx.repository.name}`);
+
 const routes: RouteDefinition[] = [
   {
     method: 'GET',
     path: '/channeldata.json',
     permission: 'read',
-    handler: async (ctx) => channelData.render(ctx, (await channelData.load(ctx))!),
+    handler: serveDocument(channelData, missingDocument),
     group: () => ({ serve: 'members', merge: channelData }),
   },
   ...['/:subdir/repodata.json', '/:subdir/current_repodata.json'].map(
@@ -255,7 +274,7 @@ const routes: RouteDefinition[] = [
       method: 'GET',
       path,
       permission: 'read',
-      handler: async (ctx) => repodataJson.render(ctx, (await repodataJson.load(ctx))!),
+      handler: serveDocument(repodataJson, missingDocument),
       group: (ctx) => (subdirOf(ctx), { serve: 'members', merge: repodataJson }),
     }),
   ),
@@ -263,7 +282,7 @@ const routes: RouteDefinition[] = [
     method: 'GET',
     path: '/:subdir/repodata.json.zst',
     permission: 'read',
-    handler: async (ctx) => repodataZst.render(ctx, (await repodataZst.load(ctx))!),
+    handler: serveDocument(repodataZst, missingDocument),
     group: (ctx) => (subdirOf(ctx), { serve: 'members', merge: repodataZst }),
   },
   { method: 'GET', path: '/-/package/:name', permission: 'read', handler: packageInfo, group: (ctx) => ({ serve: 'package', package: param(ctx, 'name') }) },

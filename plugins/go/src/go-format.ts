@@ -10,6 +10,9 @@ import {
   httpBaseUrl,
   jsonResponse,
   plainTextErrorBody,
+  serveDocument,
+  type HandlersByKind,
+  type HostedRepositoryHandle,
   type DefaultUpstream,
   type FormatCommand,
   type FormatDefinition,
@@ -34,30 +37,34 @@ const TEXT = 'text/plain; charset=utf-8';
 
 const notFound = (ctx: FormatRequestContext, what: string) => new NotFoundError(`${what}: not found in ${ctx.repository.name}`);
 
+/** The module a request names, once the caller may read it. */
+function readableModule(ctx: FormatRequestContext): string {
+  const { module } = parseModuleRequest(ctx.path);
+  ctx.authorize('read', module);
+  return module;
+}
+
 /**
  * A module's document as one repository serves it: from a hosted repository's module
- * document, or from a proxy's upstream (with its cache status); none on a group.
+ * document, or from a proxy's upstream (with its cache status).
  */
-function moduleLoader<T>(
+function moduleLoaders<T>(
   fromHosted: (module: HostedModule) => T | undefined,
   fromProxy: (repo: ProxyRepositoryHandle, module: string) => Promise<{ value: T; cache: CacheStatus } | undefined>,
-): MergeableDocument<T>['load'] {
-  return async (ctx) => {
-    const { module } = parseModuleRequest(ctx.path);
-    ctx.authorize('read', module);
-    const repo = ctx.repository;
-    if (repo.type === 'hosted') {
-      const stored = await loadHostedModule(repo, module);
+): Pick<MergeableDocument<T>, 'hosted' | 'proxy'> {
+  return {
+    async hosted(ctx, repo) {
+      const stored = await loadHostedModule(repo, readableModule(ctx));
       const value = stored ? fromHosted(stored.value) : undefined;
       return value !== undefined ? { value, revision: `${stored!.revision}` } : undefined;
-    }
-    return repo.type === 'proxy' ? fromProxy(repo, module) : undefined;
+    },
+    proxy: (ctx, repo) => fromProxy(repo, readableModule(ctx)),
   };
 }
 
 /** `<module>/@v/list`: the tagged versions, merged across a group's members. */
 const versionList: MergeableDocument<string[]> = {
-  load: moduleLoader(listedVersions, async (repo, module) => {
+  ...moduleLoaders(listedVersions, async (repo, module) => {
     const listed = await upstreamList(repo, module);
     return listed && { value: listed.versions, cache: listed.cache };
   }),
@@ -70,7 +77,7 @@ const versionList: MergeableDocument<string[]> = {
 
 /** `<module>/@latest`: the highest version by the go command's rules, across a group's members. */
 const latest: MergeableDocument<VersionInfo> = {
-  load: moduleLoader(
+  ...moduleLoaders(
     (module) => {
       const version = latestVersion(Object.keys(module.versions));
       return version ? infoOf(version, module.versions[version]!) : undefined;
@@ -87,29 +94,29 @@ const latest: MergeableDocument<VersionInfo> = {
   render: (_ctx, { value, cache }) => jsonResponse(value, { ...(cache ? { cache } : {}) }),
 };
 
-async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>, what: string): Promise<FormatResponse> {
-  const loaded = await document.load(ctx);
-  if (!loaded) throw notFound(ctx, what);
-  return document.render(ctx, loaded);
-}
+const serveList = serveDocument(versionList, (ctx) => notFound(ctx, `${parseModuleRequest(ctx.path).module} @v/list`));
+const serveLatest = serveDocument(latest, (ctx) => notFound(ctx, `${parseModuleRequest(ctx.path).module} @latest`));
 
-/** `.info`, `.mod`, `.zip` of one version on a hosted or proxy repository. */
-async function versionFile(ctx: FormatRequestContext, request: Extract<ModuleRequest, { version: string }>): Promise<FormatResponse> {
-  const { module, version, kind } = request;
+type VersionRequest = Extract<ModuleRequest, { version: string }>;
+
+/** `.info`, `.mod`, `.zip` of one version on a hosted repository. */
+async function hostedVersionFile(ctx: FormatRequestContext, repo: HostedRepositoryHandle, { module, version, kind }: VersionRequest): Promise<FormatResponse> {
   ctx.authorize('read', module);
   const what = `${module}@${version} .${kind}`;
-  const repo = ctx.repository;
-  if (repo.type === 'hosted') {
-    if (kind === 'info') {
-      const entry = (await loadHostedModule(repo, module))?.value.versions[version];
-      if (!entry) throw notFound(ctx, what);
-      return jsonResponse(infoOf(version, entry), { cachePolicy: 'immutable' });
-    }
-    const asset = await repo.assets.get(versionAssetPath(module, version, kind));
-    if (!asset) throw notFound(ctx, what);
-    return assetResponse(asset);
+  if (kind === 'info') {
+    const entry = (await loadHostedModule(repo, module))?.value.versions[version];
+    if (!entry) throw notFound(ctx, what);
+    return jsonResponse(infoOf(version, entry), { cachePolicy: 'immutable' });
   }
-  if (repo.type !== 'proxy') throw notFound(ctx, what);
+  const asset = await repo.assets.get(versionAssetPath(module, version, kind));
+  if (!asset) throw notFound(ctx, what);
+  return assetResponse(asset);
+}
+
+/** `.info`, `.mod`, `.zip` of one version on a proxy, from its upstream (checked against the checksum database). */
+async function proxyVersionFile(ctx: FormatRequestContext, repo: ProxyRepositoryHandle, { module, version, kind }: VersionRequest): Promise<FormatResponse> {
+  ctx.authorize('read', module);
+  const what = `${module}@${version} .${kind}`;
   if (kind === 'zip') {
     const served = await serveUpstreamZip(repo, ctx.logger, module, version);
     if (!served.found) throw notFound(ctx, what);
@@ -120,22 +127,31 @@ async function versionFile(ctx: FormatRequestContext, request: Extract<ModuleReq
   return assetResponse(fetched.asset, { cache: fetched.cache });
 }
 
-/** `@v/<branch or commit>.info`: a proxy asks its upstream; hosted repositories hold versions only. */
-async function resolveQuery(ctx: FormatRequestContext, module: string, query: string): Promise<FormatResponse> {
+/** `@v/<branch or commit>.info` on a proxy: its upstream resolves it. */
+async function resolveQuery(ctx: FormatRequestContext, repo: ProxyRepositoryHandle, module: string, query: string): Promise<FormatResponse> {
   ctx.authorize('read', module);
-  const repo = ctx.repository;
-  const answered = repo.type === 'proxy' ? await upstreamQuery(repo, module, query) : undefined;
+  const answered = await upstreamQuery(repo, module, query);
   if (!answered) throw notFound(ctx, `${module}@${query}`);
   return jsonResponse(answered.info, { cache: answered.cache });
 }
 
-async function get(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const request = parseModuleRequest(ctx.path);
-  if (request.kind === 'list') return serveDocument(ctx, versionList, `${request.module} @v/list`);
-  if (request.kind === 'latest') return serveDocument(ctx, latest, `${request.module} @latest`);
-  if (request.kind === 'query') return resolveQuery(ctx, request.module, request.query);
-  return versionFile(ctx, request);
-}
+const get: HandlersByKind = {
+  async hosted(ctx, repo) {
+    const request = parseModuleRequest(ctx.path);
+    if (request.kind === 'list') return serveList(ctx);
+    if (request.kind === 'latest') return serveLatest(ctx);
+    // Hosted repositories hold versions only: a branch or commit is not among them.
+    if (request.kind === 'query') throw notFound(ctx, `${request.module}@${request.query}`);
+    return hostedVersionFile(ctx, repo, request);
+  },
+  async proxy(ctx, repo) {
+    const request = parseModuleRequest(ctx.path);
+    if (request.kind === 'list') return serveList(ctx);
+    if (request.kind === 'latest') return serveLatest(ctx);
+    if (request.kind === 'query') return resolveQuery(ctx, repo, request.module, request.query);
+    return proxyVersionFile(ctx, repo, request);
+  },
+};
 
 function getPlan(ctx: FormatRequestContext): GroupPlan {
   const request = parseModuleRequest(ctx.path);
@@ -145,11 +161,11 @@ function getPlan(ctx: FormatRequestContext): GroupPlan {
 }
 
 /** `PUT <module>/@v/<version>.zip` publishes; `.mod` and `.info` beside it are checked against it. */
-async function put(ctx: FormatRequestContext): Promise<FormatResponse> {
+async function put(ctx: FormatRequestContext, repo: HostedRepositoryHandle): Promise<FormatResponse> {
   const request = parseModuleRequest(ctx.path, { write: true });
   if (request.kind === 'list' || request.kind === 'latest' || request.kind === 'query') throw new NotFoundError('PUT <module>/@v/<version>.zip to publish a version');
   if (request.kind === 'zip') {
-    const entry = await publishZip(ctx, request.module, request.version);
+    const entry = await publishZip(ctx, repo, request.module, request.version);
     return { status: 201, body: { kind: 'text', value: `${request.module} ${request.version} ${entry.h1}\n${request.module} ${request.version}/go.mod ${entry.goModH1}\n`, contentType: TEXT }, cachePolicy: 'no-store' };
   }
   await confirmSidecar(ctx, request.module, request.version, request.kind);
@@ -162,9 +178,9 @@ function putPlan(ctx: FormatRequestContext): GroupPlan {
 
 const routes: RouteDefinition[] = [
   // No module path starts with `sumdb/` (a module path's first element has a dot).
-  { method: 'GET', path: '/sumdb/*rest', permission: 'read', handler: sumdb, group: () => ({ serve: 'upstream' }) },
+  { method: 'GET', path: '/sumdb/*rest', permission: 'read', handler: { proxy: sumdb }, group: () => ({ serve: 'upstream' }) },
   { method: 'GET', path: '/*rest', permission: 'read', handler: get, group: getPlan },
-  { method: 'PUT', path: '/*rest', permission: 'write', body: { kind: 'stream' }, handler: put, group: putPlan },
+  { method: 'PUT', path: '/*rest', permission: 'write', body: { kind: 'stream' }, handler: { hosted: put }, group: putPlan },
 ];
 
 /** The public module proxy, the go command's own default. */

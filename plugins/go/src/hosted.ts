@@ -13,6 +13,7 @@ import {
   readSmallBody,
   type Asset,
   type FormatRequestContext,
+  type HostedRepositoryHandle,
   type RepositoryHandle,
 } from '@registry-core/api';
 import { escapeCase } from './module-path.js';
@@ -72,9 +73,7 @@ async function spool(body: Readable, file: string, maxBytes: number): Promise<{ 
  * derive its `.mod` and `.info`, and publish all of it at once. A published version never
  * changes (go.sum lines and the checksum database remember its hash): republishing is a 409.
  */
-export async function publishZip(ctx: FormatRequestContext, module: string, version: string): Promise<HostedVersion> {
-  const repo = ctx.repository;
-  if (repo.type !== 'hosted') throw new BadRequestError(`${repo.name} is not a hosted repository`);
+export async function publishZip(ctx: FormatRequestContext, repo: HostedRepositoryHandle, module: string, version: string): Promise<HostedVersion> {
   ctx.authorize('write', module);
   const existing = await loadHostedModule(repo, module);
   if (existing?.value.versions[version]) throw new ConflictError(`${module}@${version} is already published; a published version never changes: publish a new version`);

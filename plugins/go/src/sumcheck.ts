@@ -51,9 +51,8 @@ export function prefixPattern(glob: string): RegExp {
   return new RegExp(`^${source}(/|$)`);
 }
 
-/** The repository's checksum database settings, `undefined` when checking is off (`sumdb: false`) or it is not a proxy. */
-export function sumCheckConfig(repo: { readonly type: string; readonly config: Readonly<Record<string, unknown>> }): SumCheckConfig | undefined {
-  if (repo.type !== 'proxy') return undefined;
+/** A proxy's checksum database settings, `undefined` when checking is off (`sumdb: false`); only proxies take the keys. */
+export function sumCheckConfig(repo: { readonly config: Readonly<Record<string, unknown>> }): SumCheckConfig | undefined {
   const cached = parsed.get(repo.config);
   if (cached !== undefined) return cached ?? undefined;
   const raw = repo.config['sumdb'];
@@ -90,9 +89,6 @@ export function sumCheckConfig(repo: { readonly type: string; readonly config: R
 
 /** Start-time check of the keys (FormatDefinition.validateRepository). */
 export function validateSumCheck(repo: RepositoryInfo): void {
-  for (const key of ['sumdb', 'noSumCheck', 'sumdbUnreachable']) {
-    if (repo.config[key] !== undefined && repo.type !== 'proxy') throw new BadRequestError(`${key}: only proxy repositories check the checksum database`);
-  }
   const config = sumCheckConfig(repo);
   // A database on another origin must be one the proxy may ask (else every check would fail).
   const upstream = repo.config['upstream'];

@@ -1,4 +1,4 @@
-import { BadRequestError, NotFoundError, assetResponse, type FormatRequestContext, type FormatResponse } from '@registry-core/api';
+import { BadRequestError, NotFoundError, assetResponse, type FormatRequestContext, type FormatResponse, type ProxyRepositoryHandle } from '@registry-core/api';
 import { decodeModulePath, escapeCase, versionProblem } from './module-path.js';
 import { sumCheckConfig } from './sumcheck.js';
 
@@ -65,10 +65,8 @@ function percentDecoded(text: string): string {
  * the database the repository checks against (`sumdb.name`), when `sumdb.url` gives its own
  * URL, is read from there (and `supported` answered here), sharing the check's cache.
  */
-export async function sumdb(ctx: FormatRequestContext): Promise<FormatResponse> {
+export async function sumdb(ctx: FormatRequestContext, repo: ProxyRepositoryHandle): Promise<FormatResponse> {
   const { name, rest, kind } = parseSumdbRequest(ctx.path);
-  const repo = ctx.repository;
-  if (repo.type !== 'proxy') throw new NotFoundError(`${repo.name} proxies no checksum database (a proxy repository does)`);
   const checked = sumCheckConfig(repo);
   const own = checked?.url !== undefined && checked.name === name ? checked.url : undefined;
   if (own && rest === 'supported') return { body: { kind: 'text', value: '', contentType: 'text/plain; charset=utf-8' } };

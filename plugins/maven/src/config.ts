@@ -1,4 +1,4 @@
-import { BadRequestError, RepositoryPolicyError, type RepositoryInfo } from '@registry-core/api';
+import { RepositoryPolicyError, type RepositoryInfo } from '@registry-core/api';
 
 /** Which versions a repository takes (hosted) or serves (proxy). */
 export type VersionPolicy = 'release' | 'snapshot' | 'mixed';
@@ -16,14 +16,6 @@ export function mavenConfig(config: Readonly<Record<string, unknown>>): MavenRep
     versionPolicy: policy === 'release' || policy === 'snapshot' ? policy : 'mixed',
     allowRedeploy: config['allowRedeploy'] === true,
   };
-}
-
-/**
- * What the manifest's `configSchema` cannot say: `allowRedeploy` is for hosted
- * repositories. (The keys' values are checked against that schema before activation.)
- */
-export function validateRepository(repo: RepositoryInfo): void {
-  if (repo.config['allowRedeploy'] !== undefined && repo.type !== 'hosted') throw new BadRequestError('allowRedeploy: only hosted repositories take deploys');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { NotFoundError, type FormatRequestContext, type MergeableDocument, type ProxyCache, type RepositoryHandle, proxyCacheOf } from '@registry-core/api';
+import { NotFoundError, type FormatRequestContext, type LoadedDocument, type MergeableDocument } from '@registry-core/api';
 import { hostedListing, hostedMetadata, metadataPackage } from './hosted.js';
 import { listStored, mergeListings, renderListing, sortListing, type ListingEntry } from './listing.js';
 import { mergeMetadata, renderMetadata, type MavenMetadata } from './metadata.js';
@@ -15,6 +15,13 @@ function targetOf<K extends Target['kind']>(ctx: FormatRequestContext, kind: K):
   return target as Extract<Target, { kind: K }>;
 }
 
+/** The metadata a request names, once the caller may read it (version lists are read rules' business as much as the files are). */
+export function readableMetadata(ctx: FormatRequestContext): MetadataPath {
+  const target = targetOf(ctx, 'metadata');
+  ctx.authorize('read', metadataPackage(target.directory));
+  return target;
+}
+
 /**
  * A folder's `maven-metadata.xml` (artifact, SNAPSHOT version or plugin prefixes) as data:
  * a hosted repository's rebuilt from what was deployed, a proxy's parsed from its upstream;
@@ -22,15 +29,12 @@ function targetOf<K extends Target['kind']>(ctx: FormatRequestContext, kind: K):
  * the merged document, never taken from a member's bytes.
  */
 export const metadataDocument: MergeableDocument<MavenMetadata> = {
-  async load(ctx) {
-    const target = targetOf(ctx, 'metadata');
-    // Version lists are read rules' business as much as the files are.
-    ctx.authorize('read', metadataPackage(target.directory));
-    const upstream = proxyCacheOf(ctx.repository);
-    if (upstream) return loadProxyMetadata(ctx, upstream, target);
-    const metadata = await hostedMetadata(ctx.repository, target.directory);
+  async hosted(ctx, repo) {
+    const target = readableMetadata(ctx);
+    const metadata = await hostedMetadata(repo, target.directory);
     return metadata ? { value: metadata } : undefined;
   },
+  proxy: (ctx, repo) => loadProxyMetadata(ctx, repo.upstream, readableMetadata(ctx)),
   merge: (documents) => mergeMetadata(documents),
   render(ctx, { value, cache }) {
     const target = targetOf(ctx, 'metadata');
@@ -40,18 +44,22 @@ export const metadataDocument: MergeableDocument<MavenMetadata> = {
   },
 };
 
+/** A folder's entries as `list` finds them; a folder with nothing in it is not there, the root always is. */
+async function folder(ctx: FormatRequestContext, list: (target: DirectoryPath) => Promise<ListingEntry[]>): Promise<LoadedDocument<ListingEntry[]> | undefined> {
+  const target = targetOf(ctx, 'directory');
+  const entries = await list(target);
+  return entries.length > 0 || target.segments.length === 0 ? { value: entries } : undefined;
+}
+
 /**
  * A folder's entries for people who browse: a hosted repository's files (and the metadata it
  * builds), a proxy's cached files; several united by name. A folder with nothing in it is
  * not there; the root always is.
  */
 export const listingDocument: MergeableDocument<ListingEntry[]> = {
-  async load(ctx) {
-    const target = targetOf(ctx, 'directory');
-    const repo = ctx.repository;
-    const entries = proxyCacheOf(repo) ? await listStored(repo.assets, target.path) : await hostedListing(repo, target.segments);
-    return entries.length > 0 || target.segments.length === 0 ? { value: entries } : undefined;
-  },
+  hosted: async (ctx, repo) => folder(ctx, (target) => hostedListing(repo, target.segments)),
+  // A proxy lists what it has cached.
+  proxy: async (ctx, repo) => folder(ctx, (target) => listStored(repo.assets, target.path)),
   merge: (lists) => mergeListings(lists),
   render(ctx, { value }) {
     const target = targetOf(ctx, 'directory');

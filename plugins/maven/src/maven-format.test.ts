@@ -31,10 +31,4 @@ describe('the Maven format', () => {
     const proxy = mavenFormat.clientConfig!({ name: 'p', format: 'maven', type: 'proxy', url: 'https://h/p/', config: {}, takesWrites: false, reachesUpstream: true });
     expect(proxy.join('\n')).not.toMatch(/deploy|server|Insecure/);
   });
-
-  it('refuses allowRedeploy where nothing is deployed (the values of its keys are its manifest schema\'s to check)', () => {
-    const info = (config: Record<string, unknown>, type: 'hosted' | 'proxy' = 'hosted') => ({ name: 'r', format: 'maven', type, url: 'http://h/r/', config, takesWrites: type === 'hosted', reachesUpstream: type === 'proxy' });
-    expect(() => mavenFormat.validateRepository!(info({ allowRedeploy: true }, 'proxy'))).toThrow(/allowRedeploy/);
-    expect(() => mavenFormat.validateRepository!(info({ versionPolicy: 'snapshot', allowRedeploy: false }))).not.toThrow();
-  });
 });

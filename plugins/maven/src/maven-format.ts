@@ -1,4 +1,3 @@
-import { proxyCacheOf } from '@registry-core/api';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -10,38 +9,39 @@ import {
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
-  type MergeableDocument,
+  serveDocument,
+  type HandlersByKind,
   type RepositoryInfo,
   type RouteDefinition,
 } from '@registry-core/api';
-import { validateRepository, versionSpace } from './config.js';
-import { listingDocument, metadataDocument } from './documents.js';
+import { versionSpace } from './config.js';
+import { listingDocument, metadataDocument, readableMetadata } from './documents.js';
 import { deployPlan, readPlan } from './group.js';
 import { deployFile, deployMetadata, deploySidecar, drainBody, getHostedFile, metadataPackage, notAnArtifact } from './hosted.js';
 import { parseMavenPath } from './paths.js';
 import { MAX_METADATA_BYTES, getProxyFile } from './proxy.js';
 import { childText, children, child, parseXml } from '@registry-core/api';
 
-/** Serve a mergeable document on a hosted or proxy repository: load it, or 404. */
-async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>): Promise<FormatResponse> {
-  const loaded = await document.load(ctx);
-  if (!loaded) throw new NotFoundError(`${ctx.path.slice(1) || '/'} is not in ${ctx.repository.name}`);
-  return document.render(ctx, loaded);
-}
+const notHere = (ctx: FormatRequestContext) => new NotFoundError(`${ctx.path.slice(1) || '/'} is not in ${ctx.repository.name}`);
+const serveListing = serveDocument(listingDocument, notHere);
+const serveMetadata = serveDocument(metadataDocument, notHere);
 
 /** `GET` on a hosted or proxy repository (a group answers by {@link readPlan}). */
-async function get(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const target = parseMavenPath(ctx.path);
-  if (target.kind === 'directory') return serveDocument(ctx, listingDocument);
-  const upstream = proxyCacheOf(ctx.repository);
-  if (upstream) {
-    if (target.kind === 'metadata') ctx.authorize('read', metadataPackage(target.directory));
-    return getProxyFile(ctx, upstream, target);
-  }
-  if (target.kind === 'metadata') return serveDocument(ctx, metadataDocument);
-  if (target.kind === 'artifact') return getHostedFile(ctx, target);
-  throw new NotFoundError(`${target.path} is not in ${ctx.repository.name}`);
-}
+const get: HandlersByKind = {
+  async hosted(ctx) {
+    const target = parseMavenPath(ctx.path);
+    if (target.kind === 'directory') return serveListing(ctx);
+    if (target.kind === 'metadata') return serveMetadata(ctx);
+    if (target.kind === 'artifact') return getHostedFile(ctx, target);
+    throw new NotFoundError(`${target.path} is not in ${ctx.repository.name}`);
+  },
+  async proxy(ctx, repo) {
+    const target = parseMavenPath(ctx.path);
+    if (target.kind === 'directory') return serveListing(ctx);
+    if (target.kind === 'metadata') readableMetadata(ctx);
+    return getProxyFile(ctx, repo.upstream, target);
+  },
+};
 
 /** `PUT` (a deploy) on a hosted repository (a group sends it on by {@link deployPlan}). */
 async function put(ctx: FormatRequestContext): Promise<FormatResponse> {
@@ -123,7 +123,6 @@ export const mavenFormat: FormatDefinition = {
   // Maven (Wagon) sends credentials only after a challenge.
   authChallenge: basicChallenge,
   clientConfig,
-  validateRepository,
   versionSpace,
   maxMetadataBytes: MAX_METADATA_BYTES,
   // The proxy's default upstream: the local Maven's mirror, else (or when the mirror is this

@@ -1,4 +1,4 @@
-import { UpstreamError, isRegistryError, proxyCacheOf } from '@registry-core/api';
+import { UpstreamError, isRegistryError, type HandlersByKind, type ProxyCache } from '@registry-core/api';
 import { jsonResponse, type FormatRequestContext, type FormatResponse } from '@registry-core/api';
 
 /** Largest audit request accepted (npm sends its whole dependency tree, often gzip-encoded). */
@@ -22,10 +22,16 @@ async function readAll(body: unknown): Promise<Buffer> {
  * failure (`npm audit` exits non-zero). A group is answered by its first proxy member (the
  * route's `upstream` plan); a group without one answers with an error too.
  */
-export async function audit(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const upstream = proxyCacheOf(ctx.repository);
+export const audit: HandlersByKind = {
+  async hosted(ctx) {
+    await readAll(ctx.body);
+    return jsonResponse({}, { cachePolicy: 'no-store' });
+  },
+  proxy: (ctx, repo) => upstreamAudit(ctx, repo.upstream),
+};
+
+async function upstreamAudit(ctx: FormatRequestContext, upstream: ProxyCache): Promise<FormatResponse> {
   const body = await readAll(ctx.body);
-  if (!upstream) return jsonResponse({}, { cachePolicy: 'no-store' });
   const headers: Record<string, string> = { 'content-type': ctx.headers['content-type'] ?? 'application/json', accept: 'application/json' };
   if (ctx.headers['content-encoding']) headers['content-encoding'] = ctx.headers['content-encoding'];
   let answer;

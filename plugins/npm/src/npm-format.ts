@@ -3,6 +3,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   jsonResponse,
+  serveDocument,
   type FormatDefinition,
   type FormatRequestContext,
   type GroupPlan,
@@ -18,7 +19,7 @@ import { encodedName, parseName, type PackageName } from './names.js';
 import type { Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
 import { changeDistTag, deleteTarball, publish, unpublishPackage, updateDocument } from './publish.js';
-import { MAX_PACKUMENT_BYTES, distTagsResponse, getTarball, packumentDocument, packumentResponse, serveDocument, versionResponse } from './reads.js';
+import { MAX_PACKUMENT_BYTES, distTagsResponse, getHostedTarball, getUpstreamTarball, packumentDocument, packumentResponse, versionResponse } from './reads.js';
 import { parseSearchQuery, search, searchDocument } from './search.js';
 import { createToken, listTokens, revokeToken } from './tokens.js';
 
@@ -63,6 +64,8 @@ const packumentRead = packumentDocument(
   },
 );
 
+const servePackument = serveDocument(packumentRead, (ctx) => notIn(ctx, readTarget(ctx).name));
+
 /** The name of `GET /-/package/<name>/dist-tags` (a single tag is not readable: 404). */
 function distTagsName(ctx: FormatRequestContext): PackageName {
   const { name, tag } = parseDistTagPath(segments(ctx), ctx.path);
@@ -72,7 +75,7 @@ function distTagsName(ctx: FormatRequestContext): PackageName {
 
 const distTagsRead = packumentDocument(distTagsName, (_ctx, loaded) => distTagsResponse(loaded));
 
-const notIn = (ctx: FormatRequestContext, name: PackageName) => () => new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
+const notIn = (ctx: FormatRequestContext, name: PackageName) => new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
 
 /**
  * A group's plan for a read of one package: the kernel serves it from the name's owner,
@@ -131,7 +134,7 @@ const routes: RouteDefinition[] = [
     method: 'GET',
     path: '/-/package/*rest',
     permission: 'read',
-    handler: async (ctx) => serveDocument(ctx, distTagsRead, notIn(ctx, distTagsName(ctx))),
+    handler: serveDocument(distTagsRead, (ctx) => notIn(ctx, distTagsName(ctx))),
     group: (ctx) => readPlan(ctx, distTagsName(ctx), distTagsRead),
   },
   {
@@ -155,10 +158,15 @@ const routes: RouteDefinition[] = [
     method: 'GET',
     path: '/*rest',
     permission: 'read',
-    handler: async (ctx) => {
-      const path = readTarget(ctx);
-      if (path.kind === 'tarball') return getTarball(ctx, path.name, path.file);
-      return serveDocument(ctx, packumentRead, notIn(ctx, path.name));
+    handler: {
+      async hosted(ctx, repo) {
+        const path = readTarget(ctx);
+        return path.kind === 'tarball' ? getHostedTarball(ctx, repo, path.name, path.file) : servePackument(ctx);
+      },
+      async proxy(ctx, repo) {
+        const path = readTarget(ctx);
+        return path.kind === 'tarball' ? getUpstreamTarball(ctx, repo, path.name, path.file) : servePackument(ctx);
+      },
     },
     group(ctx) {
       const path = readTarget(ctx);

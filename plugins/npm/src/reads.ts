@@ -11,9 +11,9 @@ import {
   type LoadedDocument,
   type MergeableDocument,
   type ProxyCache,
+  type HostedRepositoryHandle,
   type ProxyRepositoryHandle,
   type RepositoryHandle,
-  proxyCacheOf,
   isRegistryError,
 } from '@registry-core/api';
 import semver from 'semver';
@@ -84,12 +84,10 @@ export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: P
 }
 
 /**
- * The package document as this repository serves it (a hosted document, or the
- * upstream's), tarball URLs pointing at `ctx.baseUrl` (a group's, when read for one).
+ * A hosted repository's package document, tarball URLs pointing at `ctx.baseUrl` (a
+ * group's, when read for one).
  */
-export async function loadPackument(ctx: FormatRequestContext, name: PackageName): Promise<LoadedDocument<Packument> | undefined> {
-  const repo = ctx.repository;
-  if (repo.type === 'proxy') return loadUpstreamPackument(repo, name, ctx.baseUrl);
+async function loadHostedPackument(ctx: FormatRequestContext, repo: HostedRepositoryHandle, name: PackageName): Promise<LoadedDocument<Packument> | undefined> {
   const stored = await repo.documents.get<Packument>(packumentKey(name));
   if (!stored) return undefined;
   await rewriteTarballs(stored.value, ctx.baseUrl, name);
@@ -101,8 +99,15 @@ export async function loadPackument(ctx: FormatRequestContext, name: PackageName
   return { value: stored.value, revision };
 }
 
+/** The name a route reads, once the caller may read it (name-level rules: auth.permissions with `packages`). */
+function readableName(ctx: FormatRequestContext, nameOf: (ctx: FormatRequestContext) => PackageName): PackageName {
+  const name = nameOf(ctx);
+  ctx.authorize('read', name.name);
+  return name;
+}
+
 /**
- * A package document read by a route, mergeable across a group's members: `load` checks
+ * A package document read by a route, mergeable across a group's members: each loader checks
  * the name-level read rules of each repository it runs on (a private member stays
  * private through a group), `merge` is {@link mergePackuments} (the kernel merges only
  * proxies' documents: an owner answers alone), `render` answers the route.
@@ -112,12 +117,8 @@ export function packumentDocument(
   render: (ctx: FormatRequestContext, document: LoadedDocument<Packument>) => FormatResponse | Promise<FormatResponse>,
 ): MergeableDocument<Packument> {
   return {
-    async load(ctx) {
-      const name = nameOf(ctx);
-      // Name-level read rules (auth.permissions with `packages`).
-      ctx.authorize('read', name.name);
-      return loadPackument(ctx, name);
-    },
+    hosted: (ctx, repo) => loadHostedPackument(ctx, repo, readableName(ctx, nameOf)),
+    proxy: (ctx, repo) => loadUpstreamPackument(repo, readableName(ctx, nameOf), ctx.baseUrl),
     async merge(documents) {
       const merged = await mergePackuments(documents);
       if (!merged) throw new NotFoundError('no document to merge');
@@ -125,13 +126,6 @@ export function packumentDocument(
     },
     render,
   };
-}
-
-/** Answer a document route on a hosted or proxy repository: load it, or 404. */
-export async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>, notFound: () => Error): Promise<FormatResponse> {
-  const loaded = await document.load(ctx);
-  if (!loaded) throw notFound();
-  return document.render(ctx, loaded);
 }
 
 function environmentOf(ctx: FormatRequestContext): string | undefined {
@@ -181,12 +175,10 @@ export function distTagsResponse(loaded: LoadedDocument<Packument>): FormatRespo
   return jsonResponse(loaded.value['dist-tags'], { ...(loaded.cache ? { cache: loaded.cache } : {}), cachePolicy: 'no-store' });
 }
 
-/** `GET /<name>/-/<file>.tgz`. */
-export async function getTarball(ctx: FormatRequestContext, name: PackageName, file: string): Promise<FormatResponse> {
+/** `GET /<name>/-/<file>.tgz` on a hosted repository. */
+export async function getHostedTarball(ctx: FormatRequestContext, repo: HostedRepositoryHandle, name: PackageName, file: string): Promise<FormatResponse> {
   // Name-level read rules (auth.permissions with `packages`).
   ctx.authorize('read', name.name);
-  const repo = ctx.repository;
-  if (repo.type === 'proxy') return getUpstreamTarball(ctx, repo, name, file);
   const notFound = () => new NotFoundError(`${name.name}/-/${file} is not in ${repo.name}`);
   if (tarballVersion(name, file) === undefined) throw notFound();
   const stored = await repo.assets.get(tarballPath(name, file));
@@ -194,8 +186,9 @@ export async function getTarball(ctx: FormatRequestContext, name: PackageName, f
   return assetResponse(stored);
 }
 
-/** A proxy's tarball: from its cache, else from the upstream, verified against the upstream's document. */
-async function getUpstreamTarball(ctx: FormatRequestContext, repo: ProxyRepositoryHandle, name: PackageName, file: string): Promise<FormatResponse> {
+/** `GET /<name>/-/<file>.tgz` on a proxy: from its cache, else from the upstream, verified against the upstream's document. */
+export async function getUpstreamTarball(ctx: FormatRequestContext, repo: ProxyRepositoryHandle, name: PackageName, file: string): Promise<FormatResponse> {
+  ctx.authorize('read', name.name);
   const upstream = repo.upstream;
   const path = tarballPath(name, file);
   // The upstream's document says which version the file is, where it is and what it must

@@ -1,5 +1,14 @@
-import { proxyCacheOf } from '@registry-core/api';
-import { BadRequestError, jsonResponse, type FormatRequestContext, type FormatResponse, type LoadedDocument, type MergeableDocument } from '@registry-core/api';
+import {
+  BadRequestError,
+  jsonResponse,
+  type FormatRequestContext,
+  type FormatResponse,
+  type HandlersByKind,
+  type HostedRepositoryHandle,
+  type LoadedDocument,
+  type MergeableDocument,
+  type ProxyRepositoryHandle,
+} from '@registry-core/api';
 
 /** Largest `size` accepted at all; anything above is refused, not clamped (it is a client bug or an attack). */
 export const MAX_SEARCH_SIZE = 10_000;
@@ -85,32 +94,33 @@ function isPublisher(value: unknown): value is { username: string; email?: strin
 const EMPTY: LoadedDocument<SearchResult> = { value: { objects: [], total: 0 } };
 
 /**
- * This repository's answer: a hosted one searches its components, a proxy asks its
- * upstream (an upstream without search, or failing, is an empty result, as npm expects of
- * a registry). Never undefined, so a group's search always has an answer to merge.
+ * A proxy's answer: its upstream's (an upstream without search, or failing, is an empty
+ * result, as npm expects of a registry). Never undefined, so a group's search always has an
+ * answer to merge.
  */
-async function loadSearch(ctx: FormatRequestContext): Promise<LoadedDocument<SearchResult>> {
-  const repo = ctx.repository;
+async function upstreamSearch(ctx: FormatRequestContext, repo: ProxyRepositoryHandle): Promise<LoadedDocument<SearchResult>> {
   const { text, size, from } = parseSearchQuery(ctx.query, repo.limits.maxSearchResults);
-  const upstream = proxyCacheOf(repo);
-  if (upstream) {
-    try {
-      const answered = await upstream.passthrough({
-        method: 'GET',
-        upstreamUrl: `-/v1/search?${new URLSearchParams({ text, size: String(size), from: String(from) })}`,
-        headers: { accept: 'application/json' },
-        maxBytes: 8 * 1024 * 1024,
-      });
-      if (answered.status !== 200) return EMPTY;
-      const parsed = JSON.parse(answered.body.toString('utf8')) as { objects?: unknown; total?: unknown };
-      if (!Array.isArray(parsed.objects)) return EMPTY;
-      const objects = parsed.objects.slice(0, size);
-      return { value: readable(ctx, objects, typeof parsed.total === 'number' ? parsed.total : objects.length) };
-    } catch (error) {
-      ctx.logger.warn('upstream search failed; answering an empty result', { error: (error as Error).message });
-      return EMPTY;
-    }
+  try {
+    const answered = await repo.upstream.passthrough({
+      method: 'GET',
+      upstreamUrl: `-/v1/search?${new URLSearchParams({ text, size: String(size), from: String(from) })}`,
+      headers: { accept: 'application/json' },
+      maxBytes: 8 * 1024 * 1024,
+    });
+    if (answered.status !== 200) return EMPTY;
+    const parsed = JSON.parse(answered.body.toString('utf8')) as { objects?: unknown; total?: unknown };
+    if (!Array.isArray(parsed.objects)) return EMPTY;
+    const objects = parsed.objects.slice(0, size);
+    return { value: readable(ctx, objects, typeof parsed.total === 'number' ? parsed.total : objects.length) };
+  } catch (error) {
+    ctx.logger.warn('upstream search failed; answering an empty result', { error: (error as Error).message });
+    return EMPTY;
   }
+}
+
+/** A hosted repository's answer: its components matching the query. */
+async function hostedSearch(ctx: FormatRequestContext, repo: HostedRepositoryHandle): Promise<LoadedDocument<SearchResult>> {
+  const { text, size, from } = parseSearchQuery(ctx.query, repo.limits.maxSearchResults);
   const result = await repo.components.search({ text, offset: from, limit: size });
   const objects = await Promise.all(result.items.map(async (c) => ({
     package: {
@@ -136,7 +146,8 @@ async function loadSearch(ctx: FormatRequestContext): Promise<LoadedDocument<Sea
  * leaves out what its own rules hide.
  */
 export const searchDocument: MergeableDocument<SearchResult> = {
-  load: loadSearch,
+  hosted: hostedSearch,
+  proxy: upstreamSearch,
   merge: (results, ctx) => mergeSearchObjects(results, parseSearchQuery(ctx.query, ctx.repository.limits.maxSearchResults).size),
   render(ctx, { value }) {
     const visible = readable(ctx, value.objects, value.total);
@@ -145,6 +156,7 @@ export const searchDocument: MergeableDocument<SearchResult> = {
 };
 
 /** `GET /-/v1/search` on a hosted or proxy repository. */
-export async function search(ctx: FormatRequestContext): Promise<FormatResponse> {
-  return searchDocument.render(ctx, await loadSearch(ctx));
-}
+export const search: HandlersByKind = {
+  hosted: async (ctx, repo) => searchDocument.render(ctx, await hostedSearch(ctx, repo)),
+  proxy: async (ctx, repo) => searchDocument.render(ctx, await upstreamSearch(ctx, repo)),
+};

@@ -15,8 +15,8 @@ import { changeListing, loadHosted, nupkgPath, nuspecPath, push, pushedPackage, 
 import { lowerId } from './ids.js';
 import { catalogEntry, mergeDocuments, registrationIndex, registrationLeaf, registrationPage, sortedKeys, urls, type PackageDocument } from './package-document.js';
 import { MAX_DOCUMENT_BYTES, proxyFile, upstreamRegistration, upstreamSearch, upstreamVersions } from './proxy.js';
-import { hitOf, renderSearch, repositorySearch, searchQuery, sortVersions, type SearchResult } from './search.js';
-import { packageDocument, packageFile, param, requestedId, searchDocument, serveDocument } from './reads.js';
+import { hitOf, hostedSearch, renderSearch, searchQuery, sortVersions, type SearchResult } from './search.js';
+import { packageDocument, packageFile, param, requestedId, searchDocument, serve } from './reads.js';
 import { v2Routes } from './v2-feed.js';
 import { keyOf } from './versions.js';
 
@@ -43,14 +43,14 @@ const registration = packageDocument(true, (ctx, { value, cache }) => {
 const packagePlan = (merge?: MergeableDocument<PackageDocument>) => (ctx: FormatRequestContext) => ({ serve: 'package' as const, package: requestedId(ctx), ...(merge ? { merge } : {}) });
 
 /** `v3-flatcontainer/{id}/{version}/{file}`: the .nupkg or the .nuspec. */
-async function flatFile(ctx: FormatRequestContext): Promise<FormatResponse> {
+const flatFile = packageFile((ctx) => {
   const lid = requestedId(ctx);
   const key = keyOf(param(ctx, 'version') ?? '');
   const file = param(ctx, 'file');
   const kind = file === `${lid}.${key}.nupkg` ? 'nupkg' : file === `${lid}.nuspec` ? 'nuspec' : undefined;
   if (!kind) throw new NotFoundError(`${file} is not a file of ${lid} ${key}`);
-  return packageFile(ctx, lid, key, kind);
-}
+  return { lid, key, kind };
+});
 
 /** The v3 search over one repository's packages, merged across a group's members. */
 const search = searchDocument(
@@ -61,24 +61,22 @@ const search = searchDocument(
 
 /** `v3/autocomplete`: ids matching `q`, or the versions of `id`. */
 const autocomplete: MergeableDocument<string[]> = {
-  async load(ctx) {
-    const repo = ctx.repository;
+  async proxy(ctx, repo) {
+    const answer = (await upstreamSearch(repo, 'autocomplete', ctx.query)) as { data?: unknown } | undefined;
+    const data = Array.isArray(answer?.data) ? answer.data.filter((s): s is string => typeof s === 'string' && /^[\w.+-]{1,128}$/.test(s)) : [];
+    return { value: data };
+  },
+  async hosted(ctx, repo) {
     const query = searchQuery(ctx.query, repo.limits.maxSearchResults);
     const id = ctx.query.get('id');
-    if (repo.type === 'proxy') {
-      const answer = (await upstreamSearch(repo, 'autocomplete', ctx.query)) as { data?: unknown } | undefined;
-      const data = Array.isArray(answer?.data) ? answer.data.filter((s): s is string => typeof s === 'string' && /^[\w.+-]{1,128}$/.test(s)) : [];
-      return { value: data };
-    }
-    if (repo.type !== 'hosted') return undefined;
     if (id !== null) {
       const lid = lowerId(id);
       if (!ctx.allowed('read', lid)) return { value: [] };
       const stored = await loadHosted(repo, lid);
       return { value: stored ? (hitOf(stored.value, query)?.versions.map((v) => v.version) ?? []) : [] };
     }
-    const result = await repositorySearch(ctx, { ...query, skip: 0, take: repo.limits.maxSearchResults });
-    return { value: (result?.data ?? []).map((hit) => hit.id) };
+    const result = await hostedSearch(ctx, repo, { ...query, skip: 0, take: repo.limits.maxSearchResults });
+    return { value: result.data.map((hit) => hit.id) };
   },
   merge: (lists, ctx) => (ctx.query.get('id') !== null ? sortVersions(lists.flat()) : [...new Map(lists.flat().map((id) => [id.toLowerCase(), id])).values()].sort()),
   empty: () => [],
@@ -137,13 +135,13 @@ const listingRoute = (method: 'DELETE' | 'POST', path: string): RouteDefinition 
 
 const routes: RouteDefinition[] = [
   { method: 'GET', path: '/v3/index.json', permission: 'read', handler: async (ctx) => serviceIndex(ctx), group: () => ({ serve: 'group' }) },
-  { method: 'GET', path: '/v3-flatcontainer/:id/index.json', permission: 'read', handler: (ctx) => serveDocument(ctx, flatIndex), group: packagePlan(flatIndex) },
+  { method: 'GET', path: '/v3-flatcontainer/:id/index.json', permission: 'read', handler: serve(flatIndex), group: packagePlan(flatIndex) },
   { method: 'GET', path: '/v3-flatcontainer/:id/:version/:file', permission: 'read', handler: flatFile, group: packagePlan() },
   ...['/v3/registration/:id/:file', '/v3/registration/:id/page/:lower/:upper', '/v3/catalog/:id/:file'].map(
-    (path): RouteDefinition => ({ method: 'GET', path, permission: 'read', handler: (ctx) => serveDocument(ctx, registration), group: packagePlan(registration) }),
+    (path): RouteDefinition => ({ method: 'GET', path, permission: 'read', handler: serve(registration), group: packagePlan(registration) }),
   ),
-  { method: 'GET', path: '/v3/query', permission: 'read', handler: (ctx) => serveDocument(ctx, search), group: () => ({ serve: 'members', merge: search }) },
-  { method: 'GET', path: '/v3/autocomplete', permission: 'read', handler: (ctx) => serveDocument(ctx, autocomplete), group: () => ({ serve: 'members', merge: autocomplete }) },
+  { method: 'GET', path: '/v3/query', permission: 'read', handler: serve(search), group: () => ({ serve: 'members', merge: search }) },
+  { method: 'GET', path: '/v3/autocomplete', permission: 'read', handler: serve(autocomplete), group: () => ({ serve: 'members', merge: autocomplete }) },
   pushRoute('/api/v2/package'),
   // nuget.exe 2.x pushes to the source URL with a trailing slash.
   pushRoute('/api/v2/package/'),

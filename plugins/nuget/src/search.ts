@@ -1,4 +1,4 @@
-import type { FormatRequestContext, RepositoryHandle } from '@registry-core/api';
+import type { FormatRequestContext, ProxyRepositoryHandle, RepositoryHandle } from '@registry-core/api';
 import { loadHosted } from './hosted.js';
 import { validateId } from './ids.js';
 import { sortedKeys, urls, visible, type PackageDocument } from './package-document.js';
@@ -126,11 +126,8 @@ export function upstreamHits(answer: unknown): SearchResult {
   return { totalHits: Number(body['totalHits']) || hits.length, data: hits };
 }
 
-/** A search on one repository: hosted packages, or the upstream's answer. */
-export async function repositorySearch(ctx: FormatRequestContext, query: SearchQuery): Promise<SearchResult | undefined> {
-  const repo = ctx.repository;
-  if (repo.type === 'hosted') return hostedSearch(ctx, repo, query);
-  if (repo.type !== 'proxy') return undefined;
+/** A search on a proxy: the upstream's answer, less what the caller may not read. */
+export async function proxySearch(ctx: FormatRequestContext, repo: ProxyRepositoryHandle, query: SearchQuery): Promise<SearchResult | undefined> {
   const params = new URLSearchParams({ q: query.q, skip: `${query.skip}`, take: `${query.take}`, prerelease: `${query.prerelease}`, ...(query.semVer2 ? { semVerLevel: '2.0.0' } : {}) });
   const answer = await upstreamSearch(repo, 'search', params);
   if (answer === undefined) return undefined;

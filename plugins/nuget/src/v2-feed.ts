@@ -1,4 +1,4 @@
-import { BadRequestError, NotFoundError, escapeXml, type FormatRequestContext, type FormatResponse, type LoadedDocument, type RouteDefinition } from '@registry-core/api';
+import { BadRequestError, NotFoundError, escapeXml, type FormatRequestContext, type FormatResponse, loadDocument, type LoadedDocument, type MergeableDocument, type RouteDefinition } from '@registry-core/api';
 import { lowerId } from './ids.js';
 import { sortedKeys, urls, type PackageDocument, type VersionEntry } from './package-document.js';
 import { packageDocument, packageFile, param, searchDocument } from './reads.js';
@@ -214,7 +214,7 @@ async function v2Handler(ctx: FormatRequestContext): Promise<FormatResponse> {
   if (request.kind === 'service') return { headers: HEADERS, body: { kind: 'text', value: SERVICE(urls(ctx.baseUrl).v2), contentType: 'application/xml;charset=utf-8' } };
   if (request.kind === 'metadata') return { headers: HEADERS, body: { kind: 'text', value: METADATA, contentType: 'application/xml;charset=utf-8' } };
   const document = request.kind === 'search' ? searchFeed : packageFeed;
-  const loaded = await (document.load as (ctx: FormatRequestContext) => Promise<LoadedDocument<unknown> | undefined>)(ctx);
+  const loaded = await loadDocument(document as MergeableDocument<unknown>, ctx);
   if (!loaded) {
     if (request.kind === 'versions') return feedXml(ctx.baseUrl, 'FindPackagesById', []);
     throw new NotFoundError(`${request.kind === 'entry' ? `${request.lid} ${request.key}` : 'that'} is not in ${ctx.repository.name}`);
@@ -227,7 +227,7 @@ export const v2Routes: readonly RouteDefinition[] = [
     method: 'GET',
     path: '/api/v2/package/:id/:version',
     permission: 'read',
-    handler: (ctx) => packageFile(ctx, lowerId(param(ctx, 'id') ?? ''), keyOf(param(ctx, 'version') ?? ''), 'nupkg'),
+    handler: packageFile((ctx) => ({ lid: lowerId(param(ctx, 'id') ?? ''), key: keyOf(param(ctx, 'version') ?? ''), kind: 'nupkg' })),
     group: (ctx) => ({ serve: 'package', package: lowerId(param(ctx, 'id') ?? '') }),
   },
   { method: 'GET', path: '/api/v2/', permission: 'read', handler: v2Handler, group: v2Plan },

@@ -14,7 +14,9 @@ import {
   type RepositoryHandle,
   type RepositoryInfo,
   type RouteDefinition,
-  proxyCacheOf,
+  serveDocument,
+  type HandlersByKind,
+  type LoadedDocument,
 } from '@registry-core/api';
 import { gcTask, indexComponentsOnce } from './gc.js';
 import {
@@ -72,36 +74,35 @@ function write(local: (ctx: FormatRequestContext, image: string) => Promise<Form
   return async (ctx) => withApiHeader(await local(ctx, image(ctx, permission)));
 }
 
-/** Answer a document route on a hosted or proxy repository: render what it loads (its load throws the 404s). */
-async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>): Promise<FormatResponse> {
-  const loaded = await document.load(ctx);
-  if (!loaded) throw ociError('NAME_UNKNOWN', `${ctx.path} is unknown to ${ctx.repository.name}`, 404);
-  return document.render(ctx, loaded);
+/** Answer a document route on a hosted or proxy repository: render what it loads (its loaders throw the 404s). */
+function serve<T>(document: MergeableDocument<T>): (ctx: FormatRequestContext) => Promise<FormatResponse> {
+  return serveDocument(document, (ctx) => ociError('NAME_UNKNOWN', `${ctx.path} is unknown to ${ctx.repository.name}`, 404));
 }
 
-async function manifestGet(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const name = image(ctx, 'read');
-  const reference = String(ctx.params['reference']);
-  const upstream = proxyCacheOf(ctx.repository);
-  return withApiHeader(upstream ? await proxyManifest(ctx, upstream, name, reference) : await getManifest(ctx, name, reference));
-}
+const manifestGet: HandlersByKind = {
+  hosted: async (ctx) => withApiHeader(await getManifest(ctx, image(ctx, 'read'), String(ctx.params['reference']))),
+  proxy: async (ctx, repo) => withApiHeader(await proxyManifest(ctx, repo.upstream, image(ctx, 'read'), String(ctx.params['reference']))),
+};
 
-async function blobGet(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const name = image(ctx, 'read');
-  const digest = parseDigest(String(ctx.params['digest']));
-  const upstream = proxyCacheOf(ctx.repository);
-  return withApiHeader(upstream ? await proxyBlob(ctx, upstream, name, digest) : await getBlob(ctx, name, digest));
-}
+const blobGet: HandlersByKind = {
+  hosted: async (ctx) => withApiHeader(await getBlob(ctx, image(ctx, 'read'), parseDigest(String(ctx.params['digest'])))),
+  proxy: async (ctx, repo) => withApiHeader(await proxyBlob(ctx, repo.upstream, image(ctx, 'read'), parseDigest(String(ctx.params['digest'])))),
+};
 
 /** An image's tags: a hosted repository's own, or the upstream's; a group's owner's or its proxies' together. */
 const tagList: MergeableDocument<string[]> = {
-  async load(ctx) {
+  async hosted(ctx, repo) {
     const name = image(ctx, 'read');
-    const upstream = proxyCacheOf(ctx.repository);
-    const listed = upstream ? await proxyTags(ctx, upstream, name) : await tagsOf(ctx.repository, name);
-    if (listed === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${ctx.repository.name}`, 404);
-    // A proxy's list comes with how its cache answered (STALE with the upstream down).
-    return Array.isArray(listed) ? { value: listed } : { value: listed.tags, cache: listed.cache };
+    const listed = await tagsOf(repo, name);
+    if (listed === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${repo.name}`, 404);
+    return { value: listed };
+  },
+  async proxy(ctx, repo) {
+    const name = image(ctx, 'read');
+    const listed = await proxyTags(ctx, repo.upstream, name);
+    if (listed === undefined) throw ociError('NAME_UNKNOWN', `${name} is unknown to ${repo.name}`, 404);
+    // With how the cache answered (STALE with the upstream down).
+    return { value: listed.tags, cache: listed.cache };
   },
   merge: (lists) => [...new Set(lists.flat())],
   render(ctx, { value, cache }) {
@@ -119,12 +120,8 @@ const tagList: MergeableDocument<string[]> = {
 
 /** The referrers of a digest (descriptors, each digest once), filtered by `artifactType` when asked. */
 const referrers: MergeableDocument<Record<string, unknown>[]> = {
-  async load(ctx) {
-    const name = image(ctx, 'read');
-    const subject = parseDigest(String(ctx.params['digest']));
-    const upstream = proxyCacheOf(ctx.repository);
-    return { value: upstream ? await proxyReferrers(ctx, upstream, name, subject) : await referrersOf(ctx.repository, name, subject) };
-  },
+  hosted: async (ctx, repo) => ({ value: await referrersOf(repo, image(ctx, 'read'), parseDigest(String(ctx.params['digest']))) }),
+  proxy: async (ctx, repo) => ({ value: await proxyReferrers(ctx, repo.upstream, image(ctx, 'read'), parseDigest(String(ctx.params['digest']))) }),
   merge(lists) {
     const seen = new Map<string, Record<string, unknown>>();
     for (const d of lists.flat()) if (!seen.has(String(d['digest']))) seen.set(String(d['digest']), d);
@@ -135,12 +132,15 @@ const referrers: MergeableDocument<Record<string, unknown>[]> = {
   render: (ctx, { value }) => withApiHeader(filterReferrers(value, ctx.query.get('artifactType'))),
 };
 
+async function readableCatalog(ctx: FormatRequestContext, repo: RepositoryHandle): Promise<LoadedDocument<string[]>> {
+  ctx.authorize('read');
+  return { value: (await catalogOf(repo)).filter((i) => ctx.allowed('read', i)) };
+}
+
 /** The images a repository has (a proxy: those it has fetched), less those the caller may not read. */
 const catalog: MergeableDocument<string[]> = {
-  async load(ctx) {
-    ctx.authorize('read');
-    return { value: (await catalogOf(ctx.repository)).filter((i) => ctx.allowed('read', i)) };
-  },
+  hosted: (ctx, repo) => readableCatalog(ctx, repo),
+  proxy: (ctx, repo) => readableCatalog(ctx, repo),
   merge: (lists) => [...new Set(lists.flat())].sort(),
   render(ctx, { value }) {
     const { n, last } = pageParams(ctx.query, MAX_PAGE);
@@ -258,13 +258,13 @@ const onGroup = (): GroupPlan => ({ serve: 'group' });
 export const routes: readonly RouteDefinition[] = [
   { method: 'GET', path: '/v2{/}', permission: 'none', handler: versionCheck, group: onGroup },
   { method: 'GET', path: '/v2/token', permission: 'none', handler: token, group: onGroup },
-  { method: 'GET', path: '/v2/_catalog', permission: 'read', handler: (ctx) => serveDocument(ctx, catalog), group: () => ({ serve: 'members', merge: catalog }) },
-  { method: 'GET', path: '/v2/*name/tags/list', permission: 'read', handler: (ctx) => serveDocument(ctx, tagList), group: imagePlan('read', tagList) },
+  { method: 'GET', path: '/v2/_catalog', permission: 'read', handler: serve(catalog), group: () => ({ serve: 'members', merge: catalog }) },
+  { method: 'GET', path: '/v2/*name/tags/list', permission: 'read', handler: serve(tagList), group: imagePlan('read', tagList) },
   {
     method: 'GET',
     path: '/v2/*name/referrers/:digest',
     permission: 'read',
-    handler: (ctx) => serveDocument(ctx, referrers),
+    handler: serve(referrers),
     group: (ctx) => {
       parseDigest(String(ctx.params['digest']));
       return imagePlan('read', referrers)(ctx);

@@ -7,6 +7,8 @@ import {
   NotFoundError,
   assetResponse,
   jsonResponse,
+  serveDocument,
+  type HandlersByKind,
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
@@ -49,21 +51,26 @@ function requestedProject(ctx: FormatRequestContext): string {
   return projectOf(param(ctx, 'project') ?? (param(ctx, 'rest') ?? '').split('/').filter((p) => p !== '')[0]).normalized;
 }
 
+/** The requested project, once the caller may read it. */
+function readableProject(ctx: FormatRequestContext): string {
+  const normalized = requestedProject(ctx);
+  ctx.authorize('read', normalized);
+  return normalized;
+}
+
 /**
  * A project's page and release metadata, mergeable across a group's members; the page's
  * name-level read rules apply on every member.
  */
 function projectDocument(render: (ctx: FormatRequestContext, document: LoadedDocument<ProjectDocument>) => FormatResponse): MergeableDocument<ProjectDocument> {
   return {
-    async load(ctx) {
-      const normalized = requestedProject(ctx);
-      ctx.authorize('read', normalized);
-      const repo = ctx.repository;
-      if (repo.type === 'hosted') {
-        const stored = await loadHostedProject(repo, normalized);
-        return stored ? { value: { page: hostedPage(stored.value, ctx.baseUrl), hosted: stored.value }, revision: `${stored.revision}` } : undefined;
-      }
-      if (repo.type !== 'proxy') return undefined;
+    async hosted(ctx, repo) {
+      const normalized = readableProject(ctx);
+      const stored = await loadHostedProject(repo, normalized);
+      return stored ? { value: { page: hostedPage(stored.value, ctx.baseUrl), hosted: stored.value }, revision: `${stored.revision}` } : undefined;
+    },
+    async proxy(ctx, repo) {
+      const normalized = readableProject(ctx);
       const loaded = await loadUpstreamPage(repo.upstream, normalized, repo.limits.maxMetadataBytes);
       return loaded ? { value: { page: rewritePage(loaded.page, normalized, ctx.baseUrl) }, cache: loaded.cache } : undefined;
     },
@@ -72,14 +79,7 @@ function projectDocument(render: (ctx: FormatRequestContext, document: LoadedDoc
   };
 }
 
-/** Serve a mergeable document on a hosted or proxy repository: load it, or 404. */
-async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>, notFound: () => Error): Promise<FormatResponse> {
-  const loaded = await document.load(ctx);
-  if (!loaded) throw notFound();
-  return document.render(ctx, loaded);
-}
-
-const projectNotFound = (ctx: FormatRequestContext) => () => new NotFoundError(`project ${requestedProject(ctx)} is not in ${ctx.repository.name}`);
+const projectNotFound = (ctx: FormatRequestContext) => new NotFoundError(`project ${requestedProject(ctx)} is not in ${ctx.repository.name}`);
 
 /** `GET /simple/<project>/`: HTML or JSON by Accept. */
 const simplePage = projectDocument((ctx, { value, cache }) => {
@@ -87,6 +87,8 @@ const simplePage = projectDocument((ctx, { value, cache }) => {
   const body = representation.kind === 'json' ? JSON.stringify(renderProjectJson(value.page)) : renderProjectHtml(value.page);
   return { headers: VARY, ...(cache ? { cache } : {}), body: { kind: 'text', value: body, contentType: representation.contentType } };
 });
+
+const servePage = serveDocument(simplePage, projectNotFound);
 
 /** Other spellings of a project page's URL: redirected to the normalized one. */
 function pageRedirect(ctx: FormatRequestContext): FormatResponse | undefined {
@@ -101,9 +103,7 @@ function pageRedirect(ctx: FormatRequestContext): FormatResponse | undefined {
 
 /** Every project a repository has: a hosted repository's names (a proxy does not mirror the upstream's list). */
 const projectList: MergeableDocument<string[]> = {
-  async load(ctx) {
-    return ctx.repository.type === 'hosted' ? { value: await hostedProjectNames(ctx.repository) } : undefined;
-  },
+  hosted: async (_ctx, repo) => ({ value: await hostedProjectNames(repo) }),
   merge(lists) {
     const seen = new Map<string, string>();
     for (const name of lists.flat()) if (!seen.has(normalizeName(name))) seen.set(normalizeName(name), name);
@@ -116,20 +116,29 @@ const projectList: MergeableDocument<string[]> = {
   },
 };
 
-/** `GET /packages/<project>/<file>` and `<file>.metadata`. */
-async function getFile(ctx: FormatRequestContext): Promise<FormatResponse> {
+/** The file a `GET /packages/<project>/<file>` (or `<file>.metadata`) names, once the caller may read it. */
+function requestedFile(ctx: FormatRequestContext): { normalized: string; requested: string; filename: string; metadata: boolean } {
   const { normalized } = projectOf(param(ctx, 'project'));
   const requested = param(ctx, 'filename') ?? '';
   if (requested === '' || requested.includes('/') || requested.includes('\\') || requested.startsWith('.')) throw new NotFoundError('not found');
   ctx.authorize('read', normalized);
   const metadata = requested.endsWith('.metadata');
-  const filename = metadata ? requested.slice(0, -'.metadata'.length) : requested;
-  const repo = ctx.repository;
-  if (repo.type === 'proxy') return getProxyFile(ctx, repo.upstream, normalized, filename, metadata);
-  const stored = await repo.assets.get(`${filePath(normalized, filename)}${metadata ? '.metadata' : ''}`);
-  if (!stored) throw new NotFoundError(`${requested} is not in ${repo.name}`);
-  return assetResponse(stored);
+  return { normalized, requested, filename: metadata ? requested.slice(0, -'.metadata'.length) : requested, metadata };
 }
+
+/** `GET /packages/<project>/<file>` and `<file>.metadata`. */
+const getFile: HandlersByKind = {
+  async hosted(ctx, repo) {
+    const { normalized, requested, filename, metadata } = requestedFile(ctx);
+    const stored = await repo.assets.get(`${filePath(normalized, filename)}${metadata ? '.metadata' : ''}`);
+    if (!stored) throw new NotFoundError(`${requested} is not in ${repo.name}`);
+    return assetResponse(stored);
+  },
+  async proxy(ctx, repo) {
+    const { normalized, filename, metadata } = requestedFile(ctx);
+    return getProxyFile(ctx, repo.upstream, normalized, filename, metadata);
+  },
+};
 
 /** Warehouse's JSON API (`/pypi/<project>/json`, `/pypi/<project>/<version>/json`), from the simple page. */
 const jsonApi = projectDocument((ctx, { value, cache }) => {
@@ -228,11 +237,10 @@ const uploadRoute = (path: string): RouteDefinition => ({
 
 /** Hosted components matching a query, for `GET /-/search`. */
 const search: MergeableDocument<{ total: number; items: { name: unknown; version: string; summary: unknown }[] }> = {
-  async load(ctx) {
-    if (ctx.repository.type !== 'hosted') return undefined;
-    const limit = Math.min(Number(ctx.query.get('limit') ?? 20) || 20, ctx.repository.limits.maxSearchResults);
+  async hosted(ctx, repo) {
+    const limit = Math.min(Number(ctx.query.get('limit') ?? 20) || 20, repo.limits.maxSearchResults);
     const offset = Math.max(0, Number(ctx.query.get('offset') ?? 0) || 0);
-    const found = await ctx.repository.components.search({ text: ctx.query.get('q') ?? '', offset, limit });
+    const found = await repo.components.search({ text: ctx.query.get('q') ?? '', offset, limit });
     // Names the caller may not read are left out, as a direct request would refuse them.
     const items = found.items.filter((c) => ctx.allowed('read', c.name));
     return { value: { total: found.total - (found.items.length - items.length), items: items.map((c) => ({ name: c.attributes['displayName'] ?? c.name, version: c.version, summary: c.attributes['description'] ?? null })) } };
@@ -246,14 +254,14 @@ const routes: RouteDefinition[] = [
     method: 'GET',
     path: '/simple/',
     permission: 'read',
-    handler: (ctx) => serveDocument(ctx, projectList, () => new NotFoundError(`${ctx.repository.name} is a proxy: the upstream's full project list is not mirrored; ask for a project's page`)),
+    handler: serveDocument(projectList, (ctx) => new NotFoundError(`${ctx.repository.name} is a proxy: the upstream's full project list is not mirrored; ask for a project's page`)),
     group: () => ({ serve: 'members', merge: projectList }),
   },
   {
     method: 'GET',
     path: '/simple/*rest',
     permission: 'read',
-    handler: async (ctx) => pageRedirect(ctx) ?? serveDocument(ctx, simplePage, projectNotFound(ctx)),
+    handler: async (ctx) => pageRedirect(ctx) ?? servePage(ctx),
     group: (ctx) => (pageRedirect(ctx) ? { serve: 'group' } : { serve: 'package', package: requestedProject(ctx), merge: simplePage }),
   },
   { method: 'GET', path: '/packages/:project/:filename', permission: 'read', handler: getFile, group: (ctx) => ({ serve: 'package', package: requestedProject(ctx) }) },
@@ -262,7 +270,7 @@ const routes: RouteDefinition[] = [
       method: 'GET',
       path,
       permission: 'read',
-      handler: (ctx) => serveDocument(ctx, jsonApi, projectNotFound(ctx)),
+      handler: serveDocument(jsonApi, projectNotFound),
       group: (ctx) => ({ serve: 'package', package: requestedProject(ctx), merge: jsonApi }),
     }),
   ),
@@ -272,7 +280,7 @@ const routes: RouteDefinition[] = [
     method: 'GET',
     path: '/-/search',
     permission: 'read',
-    handler: (ctx) => serveDocument(ctx, search, () => new NotFoundError(`${ctx.repository.name} is a proxy: its upstream's projects are not searchable here`)),
+    handler: serveDocument(search, (ctx) => new NotFoundError(`${ctx.repository.name} is a proxy: its upstream's projects are not searchable here`)),
     group: () => ({ serve: 'members', merge: search }),
   },
   {

@@ -4,6 +4,12 @@ import {
   assetResponse,
   basicChallenge,
   jsonResponse,
+  loadDocument,
+  serveDocument,
+  type HandlersByKind,
+  type LoadedDocument,
+  type ProxyRepositoryHandle,
+  type RepositoryHandle,
   type FormatDefinition,
   type FormatRequestContext,
   type FormatResponse,
@@ -30,18 +36,21 @@ function param(ctx: FormatRequestContext, key: string): string {
 const nameOf = (ctx: FormatRequestContext) => validatePackageName(param(ctx, 'name'));
 const versionOf = (ctx: FormatRequestContext) => validateVersion(param(ctx, 'version'));
 
+/** The package a path names, once the caller may read it. */
+function readableName(ctx: FormatRequestContext): string {
+  const name = nameOf(ctx);
+  ctx.authorize('read', name);
+  return name;
+}
+
 /** A package's document wherever this repository keeps it: stored (hosted) or upstream (proxy). */
 const packageDocument: MergeableDocument<PackageDocument> = {
-  async load(ctx) {
-    const name = nameOf(ctx);
-    ctx.authorize('read', name);
-    const repo = ctx.repository;
-    if (repo.type === 'hosted') {
-      const stored = await repo.documents.get<PackageDocument>(packageKey(name));
-      return stored ? { value: stored.value, revision: `${stored.revision}` } : undefined;
-    }
-    if (repo.type !== 'proxy') return undefined;
-    const loaded = await loadUpstreamPackage(repo, name);
+  async hosted(ctx, repo) {
+    const stored = await repo.documents.get<PackageDocument>(packageKey(readableName(ctx)));
+    return stored ? { value: stored.value, revision: `${stored.revision}` } : undefined;
+  },
+  async proxy(ctx, repo) {
+    const loaded = await loadUpstreamPackage(repo, readableName(ctx));
     return loaded ? { value: loaded.doc, cache: loaded.cache } : undefined;
   },
   // A name is served by its owner alone; proxies merged in member order, the first one's version winning.
@@ -60,51 +69,56 @@ const packageDocument: MergeableDocument<PackageDocument> = {
   },
 };
 
-async function serveDocument(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const loaded = await packageDocument.load(ctx);
-  if (!loaded) throw new NotFoundError(`package ${nameOf(ctx)} is not in ${ctx.repository.name}`);
-  return packageDocument.render(ctx, loaded);
-}
+const servePackage = serveDocument(packageDocument, (ctx) => new NotFoundError(`package ${nameOf(ctx)} is not in ${ctx.repository.name}`));
 
-async function tarball(ctx: FormatRequestContext): Promise<FormatResponse> {
-  const name = nameOf(ctx);
-  const version = versionOf(ctx);
-  ctx.authorize('read', name);
-  const repo = ctx.repository;
-  if (repo.type === 'proxy') return upstreamTarball(ctx, repo, name, version);
-  const asset = await repo.assets.get(tarballPath(name, version));
-  if (!asset) throw new NotFoundError(`${name} ${version} is not in ${repo.name}`);
-  return assetResponse(asset);
-}
+const tarball: HandlersByKind = {
+  async hosted(ctx, repo) {
+    const name = readableName(ctx);
+    const version = versionOf(ctx);
+    const asset = await repo.assets.get(tarballPath(name, version));
+    if (!asset) throw new NotFoundError(`${name} ${version} is not in ${repo.name}`);
+    return assetResponse(asset);
+  },
+  proxy: async (ctx, repo) => upstreamTarball(ctx, repo, readableName(ctx), versionOf(ctx)),
+};
 
 /** `hash/<hash>`: which package a hash is, and a redirect to its archive. */
-const hashLookup: MergeableDocument<{ name?: string; version?: string; url?: string; tarballUrl: string }> = {
-  async load(ctx) {
-    const hash = param(ctx, 'hash');
-    if (!isZigHash(hash)) throw new BadRequestError(`not a zig package hash: ${JSON.stringify(hash.slice(0, 100))}`);
-    const repo = ctx.repository;
-    const entry = await repo.kv.get<HashEntry>(hashKey(hash));
-    if (entry?.name && entry.version) {
-      if (!ctx.allowed('read', entry.name)) return undefined;
-      // Only a published version: the entry is written before its publish commits.
-      const published = (await repo.documents.get<PackageDocument>(packageKey(entry.name)))?.value.versions[entry.version];
-      if (!published || !Object.values(published.hashes).includes(hash)) return undefined;
-      return { value: { name: entry.name, version: entry.version, tarballUrl: tarballUrl(ctx.baseUrl, entry.name, entry.version) } };
-    }
-    if (entry?.url) return { value: { url: entry.url, tarballUrl: `${ctx.baseUrl}fetch?url=${encodeURIComponent(entry.url)}` } };
-    return undefined;
-  },
+interface HashFound {
+  readonly name?: string;
+  readonly version?: string;
+  readonly url?: string;
+  readonly tarballUrl: string;
+}
+
+const hashLookup: MergeableDocument<HashFound> = {
+  // Hosted repositories know the hashes of what was published, proxies those of what they fetched.
+  hosted: lookupHash,
+  proxy: lookupHash,
   merge: (found) => found[0]!,
   render: (_ctx, { value }) => ({ status: 302, headers: { location: value.tarballUrl }, body: { kind: 'json', value }, cachePolicy: 'no-store' }),
 };
 
+async function lookupHash(ctx: FormatRequestContext, repo: RepositoryHandle): Promise<LoadedDocument<HashFound> | undefined> {
+  const hash = param(ctx, 'hash');
+  if (!isZigHash(hash)) throw new BadRequestError(`not a zig package hash: ${JSON.stringify(hash.slice(0, 100))}`);
+  const entry = await repo.kv.get<HashEntry>(hashKey(hash));
+  if (entry?.name && entry.version) {
+    if (!ctx.allowed('read', entry.name)) return undefined;
+    // Only a published version: the entry is written before its publish commits.
+    const published = (await repo.documents.get<PackageDocument>(packageKey(entry.name)))?.value.versions[entry.version];
+    if (!published || !Object.values(published.hashes).includes(hash)) return undefined;
+    return { value: { name: entry.name, version: entry.version, tarballUrl: tarballUrl(ctx.baseUrl, entry.name, entry.version) } };
+  }
+  if (entry?.url) return { value: { url: entry.url, tarballUrl: `${ctx.baseUrl}fetch?url=${encodeURIComponent(entry.url)}` } };
+  return undefined;
+}
+
 /** Hosted components matching `q`, for `GET /search`. */
 const search: MergeableDocument<{ total: number; results: { name: string; version: string; description: string | null; hash: unknown }[] }> = {
-  async load(ctx) {
-    if (ctx.repository.type !== 'hosted') return undefined;
-    const limit = Math.min(Number(ctx.query.get('limit') ?? 20) || 20, ctx.repository.limits.maxSearchResults);
+  async hosted(ctx, repo) {
+    const limit = Math.min(Number(ctx.query.get('limit') ?? 20) || 20, repo.limits.maxSearchResults);
     const offset = Math.max(0, Number(ctx.query.get('offset') ?? 0) || 0);
-    const found = await ctx.repository.components.search({ text: (ctx.query.get('q') ?? '').slice(0, 256), offset, limit });
+    const found = await repo.components.search({ text: (ctx.query.get('q') ?? '').slice(0, 256), offset, limit });
     const items = found.items.filter((c) => ctx.allowed('read', c.name));
     return { value: { total: found.total - (found.items.length - items.length), results: items.map((c) => ({ name: c.name, version: c.version, description: (c.attributes['description'] as string | undefined) ?? null, hash: c.attributes['hash'] ?? null })) } };
   },
@@ -112,9 +126,8 @@ const search: MergeableDocument<{ total: number; results: { name: string; versio
   render: (_ctx, { value }) => jsonResponse(value, { cachePolicy: 'no-store' }),
 };
 
-async function urlCache(ctx: FormatRequestContext, url: URL): Promise<FormatResponse> {
-  const repo = ctx.repository;
-  if (repo.type !== 'proxy') throw new NotFoundError(`${repo.name} is a ${repo.type} repository: the URL cache is on proxy repositories (and groups with one)`);
+/** The URL cache, on proxy repositories (and groups with one). */
+async function urlCache(ctx: FormatRequestContext, repo: ProxyRepositoryHandle, url: URL): Promise<FormatResponse> {
   ctx.authorize('read');
   const hash = ctx.query.get('hash') ?? undefined;
   return serveCachedUrl(ctx, repo, url, hash);
@@ -136,36 +149,30 @@ const routes: RouteDefinition[] = [
     group: async (ctx) => ({ serve: 'package', package: (await uploadedManifest(ctx)).name }),
   },
   ...['/packages/:name', '/packages/:name/versions', '/packages/:name/:version'].map(
-    (path): RouteDefinition => ({ method: 'GET', path, permission: 'read', handler: serveDocument, group: (ctx) => ({ ...packagePlan(ctx), merge: packageDocument }) }),
+    (path): RouteDefinition => ({ method: 'GET', path, permission: 'read', handler: servePackage, group: (ctx) => ({ ...packagePlan(ctx), merge: packageDocument }) }),
   ),
   { method: 'GET', path: '/packages/:name/:version/tarball', permission: 'read', handler: tarball, group: packagePlan },
   {
     method: 'GET',
     path: '/hash/:hash',
     permission: 'read',
-    handler: async (ctx) => {
-      const loaded = await hashLookup.load(ctx);
-      if (!loaded) throw new NotFoundError(`no package with hash ${param(ctx, 'hash')} in ${ctx.repository.name}`);
-      return hashLookup.render(ctx, loaded);
-    },
+    handler: serveDocument(hashLookup, (ctx) => new NotFoundError(`no package with hash ${param(ctx, 'hash')} in ${ctx.repository.name}`)),
     group: () => ({ serve: 'members', merge: hashLookup }),
   },
   {
     method: 'GET',
     path: '/search',
     permission: 'read',
-    handler: async (ctx) => {
-      const loaded = await search.load(ctx);
-      return search.render(ctx, loaded ?? { value: { total: 0, results: [] } });
-    },
+    // A proxy's upstream is not searched: it answers an empty result.
+    handler: async (ctx) => search.render(ctx, (await loadDocument(search, ctx)) ?? { value: { total: 0, results: [] } }),
     group: () => ({ serve: 'members', merge: search }),
   },
-  { method: 'GET', path: '/fetch', permission: 'read', handler: (ctx) => urlCache(ctx, cacheableUrl(ctx.query.get('url') ?? undefined)), group: () => ({ serve: 'upstream' }) },
+  { method: 'GET', path: '/fetch', permission: 'read', handler: { proxy: (ctx, repo) => urlCache(ctx, repo, cacheableUrl(ctx.query.get('url') ?? undefined)) }, group: () => ({ serve: 'upstream' }) },
   {
     method: 'GET',
     path: '/url/*rest',
     permission: 'read',
-    handler: (ctx) => urlCache(ctx, urlFromPath((ctx.params['rest'] as readonly string[] | undefined) ?? [], ctx.query)),
+    handler: { proxy: (ctx, repo) => urlCache(ctx, repo, urlFromPath((ctx.params['rest'] as readonly string[] | undefined) ?? [], ctx.query)) },
     group: () => ({ serve: 'upstream' }),
   },
 ];

@@ -5,6 +5,8 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   isRegistryError,
+  loadDocument,
+  runHandler,
   type FormatAuthService,
   type FormatCapability,
   type FormatDefinition,
@@ -115,7 +117,7 @@ export class Dispatcher {
 
   /** A group answers by its route's plan (the kernel's group policy); others by the handler. */
   private answer(runtime: RepositoryRuntime, request: DispatchRequest, route: RouteDefinition, ctx: FormatRequestContext): Promise<FormatResponse> {
-    if (runtime.config.type !== 'group' || !route.group) return route.handler(ctx);
+    if (runtime.config.type !== 'group' || !route.group) return runHandler(route.handler, ctx);
     const memberRequest = (member: RepositoryRuntime): DispatchRequest => ({
       ...request,
       raw: undefined,
@@ -132,7 +134,7 @@ export class Dispatcher {
       });
     return this.groups.serve(runtime, route, ctx, {
       handle: (member) => logged(member, nested.dispatch(member, memberRequest(member))),
-      load: (member, merge) => logged(member, nested.operate(member, memberRequest(member), (_route, memberCtx) => merge.load(memberCtx))),
+      load: (member, merge) => logged(member, nested.operate(member, memberRequest(member), (_route, memberCtx) => loadDocument(merge, memberCtx))),
       refused: (fields) =>
         this.auth.audit.record({
           action: 'group.write-refused',

@@ -58,7 +58,6 @@ const ctx = {
 const route = (permission: RouteDefinition['permission'], plan: RouteDefinition['group']): RouteDefinition => ({ method: 'GET', path: '/', permission, handler: async () => ({}), group: plan });
 const text = (r: FormatResponse) => (r.body as { value: string }).value;
 const union: MergeableDocument<string[]> = {
-  load: async () => undefined,
   merge: (lists) => [...new Set(lists.flat())],
   render: (_c, d) => ({ body: { kind: 'json', value: { d: d.value, revision: d.revision } } }),
 };

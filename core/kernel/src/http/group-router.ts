@@ -5,6 +5,7 @@ import {
   RegistryError,
   UpstreamError,
   isRegistryError,
+  runHandler,
   type CacheStatus,
   type FormatRequestContext,
   type FormatResponse,
@@ -173,7 +174,7 @@ export class GroupRouter {
     const plan: GroupPlan = route.group ? await route.group(ctx) : { serve: 'group' };
     switch (plan.serve) {
       case 'group':
-        return route.handler(ctx);
+        return runHandler(route.handler, ctx);
       case 'upstream':
         return this.upstream(group, run);
       case 'members':

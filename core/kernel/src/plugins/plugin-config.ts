@@ -49,10 +49,26 @@ export function checkPluginConfig(config: RegistryConfig, validatorFor: (point: 
   const check = (point: ContributionPoint, id: string, block: Readonly<Record<string, unknown>>, at: string) => {
     const validate = validatorFor(point, id);
     if (validate && !validate(pluginKeys(block, point))) errors.push(...formatAjvErrors(validate.errors ?? [], at));
+    if (validate && point === 'formats') errors.push(...kindErrors(validate.schema, block, at));
   };
   for (const [name, repository] of Object.entries(config.repositories)) check('formats', repository.format, repository, `repositories.${name}`);
   for (const [name, storage] of Object.entries(config.storage)) check('storageDrivers', storage.driver, storage, `storage.${name}`);
   config.auth.providers.forEach((provider, i) => check('authProviders', provider.id, provider, `auth.providers[${i}]`));
+  return errors;
+}
+
+/**
+ * A format's key set on a kind of repository its schema does not give it to: a property's
+ * `repositoryTypes` (`["proxy"]` for a key about the upstream) lists the kinds that take it.
+ */
+function kindErrors(schema: unknown, block: Readonly<Record<string, unknown>>, at: string): string[] {
+  const properties = (schema as { properties?: Record<string, { repositoryTypes?: unknown }> } | undefined)?.properties ?? {};
+  const errors: string[] = [];
+  for (const [key, property] of Object.entries(properties)) {
+    const kinds = property?.repositoryTypes;
+    if (!Array.isArray(kinds) || block[key] === undefined || kinds.includes(block['type'])) continue;
+    errors.push(`${at}.${key}: only ${kinds.join(' and ')} repositories take this key, not a ${String(block['type'])} one`);
+  }
   return errors;
 }
 

@@ -163,4 +163,37 @@ describe('PluginHost: config schemas of contributions', () => {
       'auth.providers[0].bcryptRounds: must be <= 16',
     ]);
   });
+
+  it('refuses a format key on a kind of repository its schema does not give it to (repositoryTypes)', () => {
+    const repoRoot = path.resolve(import.meta.dirname, '../../../..');
+    const host = new PluginHost(silent, repoRoot, []);
+    host.inspect(['plugins/maven', 'plugins/go', 'plugins/zig'].map((p) => ({ name: `./${p}`, options: {} })));
+    const config = normalizeConfig(
+      {
+        repositories: {
+          'maven-proxy': { format: 'maven', type: 'proxy', upstream: 'http://127.0.0.1:1/', allowRedeploy: true },
+          'maven-local': { format: 'maven', type: 'hosted', allowRedeploy: true },
+          'go-local': { format: 'go', type: 'hosted', sumdb: false, noSumCheck: ['example.com'] },
+          'go-proxy': { format: 'go', type: 'proxy', upstream: 'http://127.0.0.1:1/', sumdb: false, sumdbUnreachable: 'refuse' },
+          'zig-group': { format: 'zig', type: 'group', members: ['zig-local'], packages: true },
+          'zig-local': { format: 'zig', type: 'hosted' },
+        },
+      },
+      ctx,
+    );
+    expect(host.checkConfig(config)).toEqual([
+      'repositories.maven-proxy.allowRedeploy: only hosted repositories take this key, not a proxy one',
+      'repositories.go-local.sumdb: only proxy repositories take this key, not a hosted one',
+      'repositories.go-local.noSumCheck: only proxy repositories take this key, not a hosted one',
+      'repositories.zig-group.packages: only proxy repositories take this key, not a group one',
+    ]);
+  });
+
+  it('refuses a manifest whose repositoryTypes is not a list of kinds', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'rc-host-'));
+    const dir = schemaPlugin(root, { formats: [{ id: 'fmt', repositoryTypes: ['hosted'], configSchema: { type: 'object', properties: { n: { type: 'integer', repositoryTypes: ['mirror'] } } } }] });
+    const host = new PluginHost(silent, root, []);
+    host.inspect([{ name: dir, options: {} }]);
+    expect(host.records[0]).toMatchObject({ status: 'refused', reason: expect.stringContaining('configSchema.properties.n.repositoryTypes: must list some of hosted, proxy, group') });
+  });
 });
