@@ -23,13 +23,13 @@ describe('routeParam', () => {
 describe('handlers and loaders per kind of repository', () => {
   const ctxOf = (type: 'hosted' | 'proxy' | 'group') => ({ method: 'GET', path: '/x', repository: { type, name: `${type}-repo` } }) as unknown as FormatRequestContext;
   const handlers: HandlersByKind = {
-    hosted: async (_ctx, repo) => ({ body: { kind: 'text', value: `hosted ${repo.name}` } }),
-    proxy: async (_ctx, repo) => ({ body: { kind: 'text', value: `proxy ${repo.name}` } }),
+    hosted: async (_ctx, repo) => ({ body: { kind: 'text', value: `hosted ${repo.name}`, contentType: 'text/plain' } }),
+    proxy: async (_ctx, repo) => ({ body: { kind: 'text', value: `proxy ${repo.name}`, contentType: 'text/plain' } }),
   };
 
   it('runs the handler of the repository\'s kind, with the handle narrowed, and 404s a kind without one', async () => {
-    expect((await runHandler(handlers, ctxOf('hosted'))).body).toEqual({ kind: 'text', value: 'hosted hosted-repo' });
-    expect((await runHandler(handlers, ctxOf('proxy'))).body).toEqual({ kind: 'text', value: 'proxy proxy-repo' });
+    expect((await runHandler(handlers, ctxOf('hosted'))).body).toEqual({ kind: 'text', value: 'hosted hosted-repo', contentType: 'text/plain' });
+    expect((await runHandler(handlers, ctxOf('proxy'))).body).toEqual({ kind: 'text', value: 'proxy proxy-repo', contentType: 'text/plain' });
     expect(() => runHandler(handlers, ctxOf('group'))).toThrow(expect.objectContaining({ status: 404, message: 'GET /x is not served by group repositories (group-repo is one)' }));
     expect((await runHandler(async () => ({ status: 204 }), ctxOf('group'))).status).toBe(204);
   });
@@ -38,12 +38,12 @@ describe('handlers and loaders per kind of repository', () => {
     const doc: MergeableDocument<string> = {
       hosted: async (_ctx, repo) => ({ value: `stored in ${repo.name}` }),
       merge: (values) => values.join(','),
-      render: (_ctx, { value }) => ({ body: { kind: 'text', value } }),
+      render: (_ctx, { value }) => ({ body: { kind: 'text', value, contentType: 'text/plain' } }),
     };
     expect(await loadDocument(doc, ctxOf('hosted'))).toEqual({ value: 'stored in hosted-repo' });
     expect(await loadDocument(doc, ctxOf('proxy'))).toBeUndefined();
     const serve = serveDocument(doc, (ctx) => Object.assign(new Error(`nothing in ${ctx.repository.name}`), { status: 404 }));
-    expect((await serve(ctxOf('hosted'))).body).toEqual({ kind: 'text', value: 'stored in hosted-repo' });
+    expect((await serve(ctxOf('hosted'))).body).toEqual({ kind: 'text', value: 'stored in hosted-repo', contentType: 'text/plain' });
     await expect(serve(ctxOf('proxy'))).rejects.toThrow('nothing in proxy-repo');
   });
 });

@@ -69,7 +69,7 @@ describe('GCS JSON API test server', () => {
     expect((await put(`bytes 0-${chunk.length - 1}/*`, chunk)).status).toBe(400);
     const last = await put(`bytes ${chunk.length}-${chunk.length + 9}/${chunk.length + 10}`, Buffer.alloc(10, 2));
     expect(last.status).toBe(200);
-    expect((await last.json()).size).toBe(String(chunk.length + 10));
+    expect(((await last.json()) as { size: string }).size).toBe(String(chunk.length + 10));
   });
 
   it('ties page tokens to their listing and rewrite tokens to their objects', async () => {
@@ -78,7 +78,7 @@ describe('GCS JSON API test server', () => {
       const m = multipart({}, Buffer.from(name));
       await fetch(`${gcs.endpoint}/upload/storage/v1/b/strict/o?uploadType=multipart&name=${encodeURIComponent(name)}`, { method: 'POST', headers: { ...headers, 'content-type': m.type }, body: m.body });
     }
-    const page = await (await fetch(`${gcs.endpoint}/storage/v1/b/strict/o?prefix=p/&maxResults=1`, { headers })).json();
+    const page = (await (await fetch(`${gcs.endpoint}/storage/v1/b/strict/o?prefix=p/&maxResults=1`, { headers })).json()) as { items: { name: string }[]; nextPageToken: string };
     expect(page.items.map((i: { name: string }) => i.name)).toEqual(['p/1']);
     expect((await fetch(`${gcs.endpoint}/storage/v1/b/strict/o?prefix=q/&pageToken=${page.nextPageToken}`, { headers })).status).toBe(400);
     expect((await fetch(`${gcs.endpoint}/storage/v1/b/strict/o/p%2F1/rewriteTo/b/strict/o/p%2F9?rewriteToken=made-up`, { method: 'POST', headers })).status).toBe(400);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeFormatConformance, storedZip, type ConformancePackage, type ConformanceTarget, type FormatConformanceAdapter } from '@registry-core/testing';
+import { describeFormatConformance, storedZip, type ConformancePackage, type ConformanceTarget, type FormatConformanceAdapter, type HostileRequest } from '@registry-core/testing';
 
 // The kernel's group contract on NuGet, through the push API (`PUT api/v2/package`, the
 // API key in X-NuGet-ApiKey) and the v3 flat container dotnet restores from. Each version
@@ -67,7 +67,7 @@ const nuget: FormatConformanceAdapter = {
       return { headers: { 'x-nuget-apikey': token, 'content-type': contentType }, body };
     };
     const valid = nupkg({ name: 'rc-hostile', version: '1.0.0', content: Buffer.from('x') });
-    return [repository, group].flatMap((repo) => [
+    return [repository, group].flatMap((repo): HostileRequest[] => [
       { label: `push a package with a dot-dot entry to ${repo}`, method: 'PUT', path: `/${repo}/api/v2/package`, ...push(storedZip([['package.nuspec', Buffer.from('<package><metadata><id>rc-hostile</id><version>1.0.0</version></metadata></package>')], ['../../evil.txt', Buffer.from('x')]])) },
       { label: `push a package with an absolute entry to ${repo}`, method: 'PUT', path: `/${repo}/api/v2/package`, ...push(storedZip([['package.nuspec', Buffer.from('<package><metadata><id>rc-hostile</id><version>1.0.0</version></metadata></package>')], ['/etc/evil.txt', Buffer.from('x')]])) },
       { label: `push something that is not a zip to ${repo}`, method: 'PUT', path: `/${repo}/api/v2/package`, ...push(Buffer.from('not a zip at all')) },

@@ -296,7 +296,7 @@ describe('GCS driver against the GCS JSON API test server', () => {
     // A broken key file: named, and none of its bytes (a private key) in the message.
     const broken = path.join(mkdtempSync(path.join(tmpdir(), 'gcs-key-')), 'key.json');
     writeFileSync(broken, `{"private_key": "-----BEGIN PRIVATE KEY-----SECRETSECRET`);
-    const refused = await gcsStorageDriverDefinition.create({ ...noFile, keyFilename: broken }, env).then(() => undefined, (error: Error) => error);
+    const refused = await Promise.resolve(gcsStorageDriverDefinition.create({ ...noFile, keyFilename: broken }, env)).then(() => undefined, (error: Error) => error);
     expect(refused?.message).toMatch(/"keyFilename" .*key\.json is not a usable service-account key file/);
     expect(refused?.message).not.toMatch(/SECRET|BEGIN/);
     // No key and no Application Default Credentials (no metadata server either).

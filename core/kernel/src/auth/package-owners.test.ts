@@ -104,7 +104,7 @@ describe('package ownership', () => {
     expect(last.message).toContain('last owner');
     expect((await owners.add(root, 'npm-local', 'left-pad', 'alice')).map((o) => o.name)).toEqual(['bob', 'alice']);
     const audit = await auth.audit.query({ action: 'owner.add', limit: 10 });
-    expect(audit.map((e) => [e.principal, e.package, e.details['user']])).toEqual([
+    expect(audit.map((e) => [e.principal, e.package, e.details?.['user']])).toEqual([
       ['root', 'left-pad', 'alice'],
       ['alice', 'left-pad', 'bob'],
     ]);

@@ -24,7 +24,7 @@ describe('parseJsonSpilling', () => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'rc-spill-'));
 
   it.each([1, 7, 64 * 1024])('keeps small values and spills long strings (chunks of %d bytes)', async (size) => {
-    const payload = Buffer.alloc(300_000, 0).map((_, i) => (i * 31) % 251);
+    const payload = Buffer.from(Buffer.alloc(300_000, 0).map((_, i) => (i * 31) % 251));
     const body = JSON.stringify({
       name: 'a "quoted" name \\ with escapes \u00e9',
       _attachments: { 'a-1.0.0.tgz': { data: payload.toString('base64'), length: payload.length } },
