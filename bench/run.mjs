@@ -29,7 +29,7 @@ const cli = path.join(root, 'cli', 'bin', 'registry-core.js');
 const rawPlugin = path.join(root, 'examples', 'raw-format-plugin');
 const verdaccioBin = path.join(benchDir, 'node_modules', 'verdaccio', 'bin', 'verdaccio');
 
-const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream'];
+const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream', 'formats'];
 const OPTIONAL = ['drivers'];
 const only = new Set((flag('only', ALL.join(',')) ?? '').split(',').filter(Boolean));
 const duration = Number(flag('duration', '8'));
@@ -46,7 +46,8 @@ const upstream = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 
 for (const [what, bin] of needsPeers ? [['nginx', '/usr/sbin/nginx'], ['wrk', '/usr/bin/wrk']] : []) {
   if (!existsSync(bin)) fail(`${what} is missing: apt-get install -y nginx-light wrk`);
 }
-if (needsPeers && !existsSync(verdaccioBin)) fail('Verdaccio is missing: pnpm --dir bench install --ignore-workspace');
+const needsVerdaccio = [...only].some((name) => !['drivers', 'formats', 'stream', 'cold', 'memory-tuned'].includes(name));
+if (needsVerdaccio && !existsSync(verdaccioBin)) fail('Verdaccio is missing: pnpm --dir bench install --ignore-workspace');
 if (!existsSync(cli)) fail('registry-core is not built: pnpm install (at the repository root)');
 
 // ---------------------------------------------------------------- processes and cleanup
@@ -425,6 +426,229 @@ async function publishes() {
   await rc.stop();
 }
 
+// ---------------------------------------------------------------- reads of every format
+
+/** A zip (stored, no compression) of `files` ({ name: Buffer }), as a wheel or a jar is. */
+function storedZip(files) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (b) => {
+    let c = 0xffffffff;
+    for (const byte of b) c = crcTable[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const locals = [];
+  const centrals = [];
+  let offset = 0;
+  for (const [name, data] of Object.entries(files)) {
+    const n = Buffer.from(name);
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(n.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(n.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, n, data);
+    centrals.push(central, n);
+    offset += 30 + n.length + data.length;
+  }
+  const dir = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(Object.keys(files).length, 8);
+  end.writeUInt16LE(Object.keys(files).length, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, dir, end]);
+}
+
+/** A request with a body; resolves { status, headers, body }. */
+function call(method, url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers: { ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}), ...headers } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Push one blob and an image manifest naming it to an OCI registry (`root` ends in /v2/), with the Bearer flow when challenged. */
+async function ociPush(root, image, blob, basic) {
+  let auth = {};
+  const authed = async (method, url, headers, body) => {
+    let answer = await call(method, url, { ...headers, ...auth }, body);
+    const challenge = answer.headers['www-authenticate'];
+    if (answer.status === 401 && challenge?.startsWith('Bearer ') && basic) {
+      const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      const tokenUrl = `${params.realm}?service=${encodeURIComponent(params.service ?? '')}&scope=${encodeURIComponent(`repository:${image}:pull,push`)}`;
+      const token = JSON.parse((await call('GET', tokenUrl, { authorization: `Basic ${Buffer.from(basic).toString('base64')}` })).body).token;
+      auth = { authorization: `Bearer ${token}` };
+      answer = await call(method, url, { ...headers, ...auth }, body);
+    }
+    return answer;
+  };
+  const upload = async (bytes) => {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const started = await authed('POST', `${root}${image}/blobs/uploads/`, {});
+    if (started.status !== 202) throw new Error(`blob upload to ${root} answered ${started.status}: ${started.body}`);
+    const location = new URL(started.headers.location, root);
+    location.searchParams.set('digest', digest);
+    const put = await authed('PUT', location.href, { 'content-type': 'application/octet-stream' }, bytes);
+    if (put.status !== 201) throw new Error(`blob PUT to ${root} answered ${put.status}: ${put.body}`);
+    return digest;
+  };
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  const layer = await upload(blob);
+  const configDigest = await upload(config);
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer, size: blob.length }],
+  });
+  const put = await authed('PUT', `${root}${image}/manifests/1`, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, manifest);
+  if (put.status !== 201) throw new Error(`manifest PUT to ${root} answered ${put.status}: ${put.body}`);
+  return layer;
+}
+
+/** The distribution registry (Debian's docker-registry), filesystem storage, no auth, no access log. */
+async function startDistribution() {
+  const dir = temp('distribution');
+  const port = await freePort();
+  const config = path.join(dir, 'config.yml');
+  writeFileSync(config, `version: 0.1\nlog:\n  level: warn\n  accesslog: { disabled: true }\nstorage:\n  filesystem: { rootdirectory: ${dir}/data }\nhttp: { addr: 127.0.0.1:${port} }\n`);
+  const url = `http://127.0.0.1:${port}`;
+  await spawnServer('/usr/bin/docker-registry', ['serve', config], { cwd: dir }, async () => ((await get(`${url}/v2/`).then((r) => r.status === 200, () => false)) ? port : undefined));
+  return { url };
+}
+
+/**
+ * Hosted reads of every format, each beside nginx serving the same bytes from a file: an npm
+ * tarball anonymously and with a token, a PyPI project page and wheel, a Maven jar and its
+ * maven-metadata.xml, an OCI blob (and the distribution registry serving the same blob).
+ */
+async function formatReads() {
+  const rc = await startRegistryCore(`auth: { allowRegistration: true }
+repositories:
+  npm-local: { format: npm, type: hosted }
+  pypi-local: { format: pypi, type: hosted }
+  maven-local: { format: maven, type: hosted }
+  oci-local: { format: oci, type: hosted }
+`);
+  const user = await send('PUT', `${rc.url}/npm-local/-/user/org.couchdb.user:bench`, {}, JSON.stringify({ name: 'bench', password: 'bench-password-1', type: 'user', email: 'bench@example.org' }));
+  const token = JSON.parse(user.body).token;
+  if (!token) throw new Error(`no token from adduser: ${user.status} ${user.body}`);
+  const basic = { authorization: `Basic ${Buffer.from('bench:bench-password-1').toString('base64')}` };
+  // About the size of a typical small package (the tarball scenario's is 27.7 KB), not compressible.
+  const payload = Buffer.from(Array.from({ length: 27_000 }, (_, i) => 'abcdefghijklmnopqrstuvwxyz0123456789'[(i * 7919 + ((i * i) % 131)) % 36]).join(''));
+
+  // npm: a hosted tarball.
+  const manifest = { name: 'bench-format-reads', version: '1.0.0', description: 'bench', main: 'index.js' };
+  const npmTarball = gzipSync(tar({ 'package/package.json': JSON.stringify(manifest), 'package/index.js': payload }, 1_700_000_000), { level: 0 });
+  const published = await send('PUT', `${rc.url}/npm-local/${manifest.name}`, { authorization: `Bearer ${token}` }, publishBody(manifest, npmTarball, `${rc.url}/npm-local`));
+  if (published.status !== 200 && published.status !== 201) throw new Error(`npm publish answered ${published.status}: ${published.body}`);
+  const npmPath = `/npm-local/${manifest.name}/-/${manifest.name}-1.0.0.tgz`;
+
+  // PyPI: a wheel, uploaded as twine does (multipart).
+  const wheelName = 'bench_format_reads-1.0.0-py3-none-any.whl';
+  const metadata = Buffer.from('Metadata-Version: 2.1\nName: bench-format-reads\nVersion: 1.0.0\nSummary: bench\n');
+  const wheelFiles = {
+    'bench_format_reads/__init__.py': payload,
+    'bench_format_reads-1.0.0.dist-info/METADATA': metadata,
+    'bench_format_reads-1.0.0.dist-info/WHEEL': Buffer.from('Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n'),
+  };
+  const record = Object.entries(wheelFiles).map(([name, data]) => `${name},sha256=${createHash('sha256').update(data).digest('base64url')},${data.length}`).join('\n');
+  const wheel = storedZip({ ...wheelFiles, 'bench_format_reads-1.0.0.dist-info/RECORD': Buffer.from(`${record}\nbench_format_reads-1.0.0.dist-info/RECORD,,\n`) });
+  const boundary = `bench${Date.now()}`;
+  const field = (name, value) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  const form = Buffer.concat([
+    Buffer.from(
+      [[':action', 'file_upload'], ['protocol_version', '1'], ['metadata_version', '2.1'], ['name', 'bench-format-reads'], ['version', '1.0.0'], ['filetype', 'bdist_wheel'], ['pyversion', 'py3'], ['sha256_digest', createHash('sha256').update(wheel).digest('hex')]]
+        .map(([k, v]) => field(k, v))
+        .join(''),
+    ),
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${wheelName}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    wheel,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  const uploaded = await call('POST', `${rc.url}/pypi-local/`, { ...basic, 'content-type': `multipart/form-data; boundary=${boundary}` }, form);
+  if (uploaded.status !== 200) throw new Error(`PyPI upload answered ${uploaded.status}: ${uploaded.body}`);
+  const pagePath = '/pypi-local/simple/bench-format-reads/';
+  const page = await get(`${rc.url}${pagePath}`, { accept: 'text/html' });
+  const wheelHref = /href="([^"#]+)/.exec(page.body.toString('utf8'))?.[1];
+  if (!wheelHref) throw new Error(`no file on the project page: ${page.body}`);
+  const wheelPath = new URL(wheelHref, `${rc.url}${pagePath}`).pathname;
+
+  // Maven: a jar and its POM, deployed as mvn does.
+  const mavenBase = `${rc.url}/maven-local/com/example/bench/1.0.0/bench-1.0.0`;
+  const jar = storedZip({ 'META-INF/MANIFEST.MF': Buffer.from('Manifest-Version: 1.0\n'), 'com/example/bench/Payload.txt': payload });
+  const pom = Buffer.from('<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion><groupId>com.example</groupId><artifactId>bench</artifactId><version>1.0.0</version></project>');
+  for (const [url, bytes] of [[`${mavenBase}.jar`, jar], [`${mavenBase}.pom`, pom]]) {
+    const put = await call('PUT', url, basic, bytes);
+    if (put.status !== 201 && put.status !== 200) throw new Error(`Maven deploy of ${url} answered ${put.status}: ${put.body}`);
+  }
+  const jarPath = '/maven-local/com/example/bench/1.0.0/bench-1.0.0.jar';
+  const mavenMetadataPath = '/maven-local/com/example/bench/maven-metadata.xml';
+
+  // OCI: one blob in an image, in registry-core and in the distribution registry.
+  const distribution = await startDistribution();
+  const blob = gzipSync(payload, { level: 0 });
+  const layer = await ociPush(`${rc.url}/oci-local/v2/`, 'bench/image', blob, 'bench:bench-password-1');
+  await ociPush(`${distribution.url}/v2/`, 'bench/image', blob);
+  const blobPath = `/oci-local/v2/bench/image/blobs/${layer}`;
+
+  const files = {};
+  for (const [name, p] of [['tarball.tgz', npmPath], ['page.html', pagePath], ['wheel.whl', wheelPath], ['bench.jar', jarPath], ['maven-metadata.xml', mavenMetadataPath], ['blob', blobPath]]) {
+    const answer = await get(`${rc.url}${p}`);
+    if (answer.status !== 200) throw new Error(`${p} answered ${answer.status}`);
+    files[name] = answer.body;
+    await get(`${rc.url}${p}`);
+  }
+  const nginx = await startNginx(files);
+  console.log(`format reads: npm tarball ${fmt(files['tarball.tgz'].length)} B, PyPI page ${fmt(files['page.html'].length)} B and wheel ${fmt(files['wheel.whl'].length)} B, Maven jar ${fmt(files['bench.jar'].length)} B and metadata ${fmt(files['maven-metadata.xml'].length)} B, OCI blob ${fmt(files.blob.length)} B`);
+  const bearer = { authorization: `Bearer ${token}` };
+  const cases = [
+    ['npm tarball, anonymous', `${rc.url}${npmPath}`, {}, 'tarball.tgz', 0.8],
+    ['npm tarball, with a token', `${rc.url}${npmPath}`, bearer, 'tarball.tgz', 0.5],
+    ['PyPI project page', `${rc.url}${pagePath}`, { accept: 'text/html' }, 'page.html', 0.5],
+    ['PyPI wheel', `${rc.url}${wheelPath}`, {}, 'wheel.whl', 0.5],
+    ['Maven jar', `${rc.url}${jarPath}`, {}, 'bench.jar', 0.5],
+    ['Maven maven-metadata.xml', `${rc.url}${mavenMetadataPath}`, {}, 'maven-metadata.xml', 0.5],
+    ['OCI blob', `${rc.url}${blobPath}`, {}, 'blob', 0.5],
+  ];
+  const nginxRates = {};
+  for (const [label, url, headers, file, target] of cases) {
+    nginxRates[file] ??= wrk(`${nginx.url}/${file}`);
+    const r = wrk(url, headers);
+    const ratio = r.rps / nginxRates[file].rps;
+    row(`${label}, registry-core`, `${fmt(r.rps)} req/s, p99 ${fmt(r.p99ms, 1)} ms; nginx ${fmt(nginxRates[file].rps)} req/s`);
+    row(`${label}, registry-core / nginx`, `${fmt(ratio, 2)}x`, `>= ${target}x`, ratio >= target);
+  }
+  const d = wrk(`${distribution.url}/v2/bench/image/blobs/${layer}`);
+  row('OCI blob, distribution registry', `${fmt(d.rps)} req/s, p99 ${fmt(d.p99ms, 1)} ms`);
+  const oci = cases.find((c) => c[0] === 'OCI blob');
+  const rcBlob = wrk(oci[1]);
+  row('OCI blob, registry-core / distribution registry', `${fmt(rcBlob.rps / d.rps, 2)}x`);
+  await rc.stop();
+}
+
 /** Bytes generated on the fly (never held in memory), the same for a given length. */
 function generated(length) {
   const block = Buffer.alloc(1024 * 1024);
@@ -572,6 +796,7 @@ try {
   if (only.has('publish')) await publishes();
   if (only.has('stream')) await streaming();
   if (only.has('install')) await installs();
+  if (only.has('formats')) await formatReads();
   if (only.has('drivers')) await drivers();
 } finally {
   await cleanup();
