@@ -602,6 +602,7 @@ try {
       oldSpace: h?.spaces?.old_space ? h.spaces.old_space.size / 1024 ** 2 : NaN,
       oldUsed: h?.spaces?.old_space ? h.spaces.old_space.used / 1024 ** 2 : NaN,
       gc: h?.gc ?? {},
+      gcWhy: h?.gcWhy ?? {},
       backlog: due.length,
       // The caches' own byte counters (GET /-/stats): what their budgets count.
       blobCache: c?.caches?.blobs ? c.caches.blobs.bytes / 1024 ** 2 : NaN,
@@ -717,6 +718,8 @@ try {
   });
   const gcAll = samples[samples.length - 1]?.gc ?? {};
   console.log(`server GCs since it started (seeding included): ${Object.entries(gcAll).map(([kind, g]) => `${kind} ${fmt(g.count)} (${fmt(g.ms)} ms)`).join(', ') || 'none seen'}`);
+  const gcWhy = samples[samples.length - 1]?.gcWhy ?? {};
+  console.log(`server GCs by kind and V8's flags: ${Object.entries(gcWhy).sort((a, b) => b[1] - a[1]).map(([key, n]) => `${key} ${fmt(n)}`).join('; ') || 'none seen'}`);
   if (RATE) console.log(`open loop: ${fmt(scheduledOps)} operations scheduled at ${RATE}/s (each publish adds a read-after-write), backlog at most ${fmt(backlogMax)} waiting for a connection`);
 
   console.log(`\n| operation | count | errors | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |`);
