@@ -438,7 +438,7 @@ export interface Bzip2Options {
 export class Bzip2Encoder {
   private readonly level: number;
   private readonly maxBlock: number;
-  private readonly block: Uint8Array;
+  private block: Uint8Array;
   private readonly out: BitWriter;
   private arrays: WorkArrays | undefined;
   private length = 0;
@@ -454,7 +454,8 @@ export class Bzip2Encoder {
     this.level = level;
     // As the reference encoder: room below the format's limit for a run written whole.
     this.maxBlock = level * 100_000 - 19;
-    this.block = new Uint8Array(this.maxBlock);
+    // Grown as the input comes (a small document costs little), up to one block.
+    this.block = new Uint8Array(Math.min(this.maxBlock, 64 * 1024));
     this.out = new BitWriter(64 * 1024);
   }
 
@@ -506,6 +507,11 @@ export class Bzip2Encoder {
     let crc = this.crc;
     for (let i = 0; i < length; i++) crc = (crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ byte) & 0xff]!;
     this.crc = crc;
+    if (this.length + size > this.block.length) {
+      const bigger = new Uint8Array(Math.min(this.maxBlock, this.block.length * 4));
+      bigger.set(this.block.subarray(0, this.length));
+      this.block = bigger;
+    }
     const block = this.block;
     if (length < 4) for (let i = 0; i < length; i++) block[this.length++] = byte;
     else {
@@ -522,7 +528,7 @@ export class Bzip2Encoder {
     const crc = ~this.crc >>> 0;
     this.combined = (((this.combined << 1) | (this.combined >>> 31)) ^ crc) >>> 0;
     const size = this.block.length;
-    this.arrays ??= { sa: new Int32Array(size), ordered: new Int32Array(size), rank: new Int32Array(size), next: new Int32Array(size) };
+    if (!this.arrays || this.arrays.sa.length < size) this.arrays = { sa: new Int32Array(size), ordered: new Int32Array(size), rank: new Int32Array(size), next: new Int32Array(size) };
     writeBlock(this.out, this.block, this.length, crc, this.arrays);
     this.length = 0;
     this.crc = -1;
