@@ -3,6 +3,7 @@
 // environments against a hosted channel, a proxy of another registry-core's channel, and a
 // group over both, then every solved URL is downloaded and checked against its sha256.
 // Packages are built here (.conda and .tar.bz2) and uploaded with `registry-core conda upload`.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { openAsBlob, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -124,6 +125,34 @@ describe('conda with rattler', () => {
     expect((await fetch(`${node.url}/conda/noarch/repodata.json.zst`)).status).toBe(200);
   });
 
+  // What conda before 4.3 (and mirrors of that age) fetch, and decompress with Python's bz2.
+  it('serves repodata.json.bz2 for hosted, proxy and group channels, with ETag 304s', async () => {
+    for (const repo of ['conda-local', 'conda-proxy', 'conda']) {
+      for (const subdir of ['noarch', 'linux-64']) {
+        const url = `${node.url}/${repo}/${subdir}/repodata.json`;
+        const json = Buffer.from(await (await fetch(url)).arrayBuffer());
+        const answer = await fetch(`${url}.bz2`);
+        expect(answer.status, `${repo}/${subdir}`).toBe(200);
+        expect(answer.headers.get('content-type')).toBe('application/x-bzip2');
+        const compressed = Buffer.from(await answer.arrayBuffer());
+        expect(compressed.subarray(0, 3).toString('latin1')).toBe('BZh');
+        const decoded = execFileSync('python3', ['-c', 'import bz2, sys; sys.stdout.buffer.write(bz2.decompress(sys.stdin.buffer.read()))'], { input: compressed });
+        expect(decoded.equals(json), `${repo}/${subdir}`).toBe(true);
+        // A revalidation is a 304; the second answer (from the derived cache) is the same bytes.
+        const etag = answer.headers.get('etag')!;
+        expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
+        expect((await fetch(`${url}.bz2`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+        const again = await fetch(`${url}.bz2`);
+        expect(again.headers.get('etag')).toBe(etag);
+        expect(Buffer.from(await again.arrayBuffer()).equals(compressed)).toBe(true);
+      }
+    }
+    const linux = (await (await fetch(`${node.url}/conda/linux-64/repodata.json`)).json()) as Repodata;
+    expect(Object.keys(linux['packages.conda'])).toContain(built['app']!.filename);
+    // A subdir with nothing in it too.
+    expect((await fetch(`${node.url}/conda-local/win-64/repodata.json.bz2`)).status).toBe(200);
+  });
+
   it('rattler solves and downloads from the hosted channel, the proxy and the group', async () => {
     const hosted = await solve(`${node.url}/conda-local/`, ['rc-lib']);
     expect(hosted.map((p) => `${p.name}=${p.version}`)).toEqual(['rc-lib=1.1']);
@@ -186,6 +215,9 @@ describe('conda with rattler', () => {
     expect(deleted.status).toBe(200);
     noarch = (await (await fetch(`${node.url}/conda-local/noarch/repodata.json`)).json()) as Repodata;
     expect(noarch.packages).toEqual({});
+    // The compressed variants follow the change (a new ETag, never the cached old bytes).
+    const bz2 = Buffer.from(await (await fetch(`${node.url}/conda-local/noarch/repodata.json.bz2`)).arrayBuffer());
+    expect(JSON.parse(execFileSync('python3', ['-c', 'import bz2, sys; sys.stdout.buffer.write(bz2.decompress(sys.stdin.buffer.read()))'], { input: bz2 }).toString())).toEqual(noarch);
     expect((await fetch(`${node.url}/conda-local/noarch/${built['lib10']!.filename}`)).status).toBe(404);
   });
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Readable, Transform, pipeline } from 'node:stream';
 import { init as initZstd, compress as zstdCompress } from '@bokuweb/zstd-wasm';
 import {
   BadRequestError,
@@ -20,6 +21,7 @@ import {
 import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, uploadedFile, type ChannelDocument, type ChannelPackage } from './hosted.js';
 import { isValidName, isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
 import { MAX_REPODATA_BYTES, getProxyPackage, loadUpstreamChannel, loadUpstreamRepodata } from './proxy.js';
+import { bzip2Compressor } from './bzip2.js';
 import { emptyRepodata } from './repodata.js';
 import { collectRepodata, mergeSources, streamRepodata, upstreamNames, type RepodataSource } from './repodata-stream.js';
 import { mirrorCommand } from './mirror-command.js';
@@ -144,6 +146,53 @@ const repodataZst = repodataDocument(async (ctx, document) => {
   return { ...headersOf(document), body: { kind: 'buffer', value: compressed, contentType: 'application/zstd' } };
 });
 
+/** Compressed `repodata.json.bz2` up to this size is kept in the derived cache (larger: compressed for each 200). */
+export const MAX_BZ2_CACHED_BYTES = 32 * 1024 * 1024;
+
+/**
+ * `repodata.json.bz2` (what conda before 4.3, and tools and mirrors of that age, ask for):
+ * the JSON through the streaming encoder ({@link bzip2Compressor}, memory one block), never
+ * held whole uncompressed. Its ETag is made of the JSON's (a hosted document's sha256, an
+ * upstream's revision), so a revalidation is a 304 without compressing; the compressed bytes
+ * are kept in the derived cache per revision when they fit.
+ */
+const repodataBz2 = repodataDocument(async (ctx, document) => {
+  const subdir = subdirOf(ctx);
+  let tag: string | undefined;
+  let json: () => Readable;
+  if (!streamed(document)) {
+    const rendered = await renderRepodata(ctx, document);
+    tag = rendered.etag;
+    json = () => Readable.from(rendered.chunks, { objectMode: false });
+  } else {
+    tag = document.revision !== undefined ? `${subdir}\0${document.revision}` : undefined;
+    json = () => streamRepodata(document.value.sources, subdir);
+  }
+  const { headers, ...rest } = headersOf(document);
+  const etag = tag !== undefined ? `"${createHash('sha256').update(`conda-repodata-bz2-v1\0${tag}`).digest('hex')}"` : undefined;
+  const withTag = { ...rest, headers: { ...headers, ...(etag ? { etag } : {}) } };
+  const key = etag !== undefined ? `repodata-bz2/${etag}` : undefined;
+  const cached = key !== undefined ? ctx.repository.derived.get<Buffer>(key) : undefined;
+  if (cached) return { ...withTag, body: { kind: 'buffer', value: cached, contentType: 'application/x-bzip2' } };
+  // Pass the compressed bytes on, and keep them once complete when they fit.
+  const kept: Buffer[] = [];
+  let size = 0;
+  const keep = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      size += chunk.length;
+      if (size <= MAX_BZ2_CACHED_BYTES) kept.push(chunk);
+      callback(null, chunk);
+    },
+    flush(callback) {
+      if (key !== undefined && size <= MAX_BZ2_CACHED_BYTES) ctx.repository.derived.set(key, Buffer.concat(kept), size);
+      kept.length = 0;
+      callback();
+    },
+  });
+  const body = pipeline(json(), bzip2Compressor(), keep, () => {});
+  return { ...withTag, body: { kind: 'stream', value: body, contentType: 'application/x-bzip2' } };
+});
+
 /** `channeldata.json`: per package name its subdirs and latest version. */
 const channelData: MergeableDocument<ChannelDocument> = {
   async load(ctx) {
@@ -265,6 +314,13 @@ const routes: RouteDefinition[] = [
     permission: 'read',
     handler: async (ctx) => repodataZst.render(ctx, (await repodataZst.load(ctx))!),
     group: (ctx) => (subdirOf(ctx), { serve: 'members', merge: repodataZst }),
+  },
+  {
+    method: 'GET',
+    path: '/:subdir/repodata.json.bz2',
+    permission: 'read',
+    handler: async (ctx) => repodataBz2.render(ctx, (await repodataBz2.load(ctx))!),
+    group: (ctx) => (subdirOf(ctx), { serve: 'members', merge: repodataBz2 }),
   },
   { method: 'GET', path: '/-/package/:name', permission: 'read', handler: packageInfo, group: (ctx) => ({ serve: 'package', package: param(ctx, 'name') }) },
   { method: 'GET', path: '/:subdir/:filename', permission: 'read', handler: getPackage, group: packagePlan },
