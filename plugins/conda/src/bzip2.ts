@@ -15,7 +15,10 @@
 //      CRC combined from the blocks' and is padded to a byte.
 // Memory: one block and its work arrays (under 30 bytes per block byte: below 27 MB at level
 // 9), whatever the input.
+import { existsSync } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Worker, type MessagePort } from 'node:worker_threads';
 
 const CRC_TABLE = (() => {
   const table = new Int32Array(256);
@@ -82,21 +85,35 @@ class BitWriter {
 
 /**
  * The sorted order of the cyclic rotations of `block[0..n)`, by prefix doubling: ranks by the
- * first two bytes, then each pass sorts by (rank of i, rank of i+k) in one bucket pass and
+ * first four bytes, then each pass sorts by (rank of i, rank of i+k) in one bucket pass and
  * doubles k, until every rank differs or k reaches n (what stays tied then are equal
  * rotations: a periodic block, whose ties do not change the transform's output).
  */
 function sortRotations(block: Uint8Array, n: number, arrays: WorkArrays): Int32Array {
   let { sa, ordered } = arrays;
   const { rank, next } = arrays;
-  const pair = (i: number) => (block[i]! << 8) | block[i + 1 < n ? i + 1 : i + 1 - n]!;
-  // rank[i]: the index in sa where i's group starts, so a group's next free slot is a cursor from it.
+  // First by the first four bytes (a 32-bit key; two stable 16-bit counting passes).
+  const keys = next;
+  for (let i = 0; i < n; i++) {
+    keys[i] = n >= 4 && i + 3 < n ? (block[i]! << 24) | (block[i + 1]! << 16) | (block[i + 2]! << 8) | block[i + 3]! : (block[i % n]! << 24) | (block[(i + 1) % n]! << 16) | (block[(i + 2) % n]! << 8) | block[(i + 3) % n]!;
+  }
   const counts = new Int32Array(65537);
-  for (let i = 0; i < n; i++) counts[pair(i) + 1]!++;
+  for (let i = 0; i < n; i++) counts[(keys[i]! & 0xffff) + 1]!++;
   for (let v = 1; v <= 65536; v++) counts[v]! += counts[v - 1]!;
-  for (let i = 0; i < n; i++) rank[i] = counts[pair(i)]!;
-  for (let i = 0; i < n; i++) sa[counts[pair(i)]!++] = i;
-  let k = 2;
+  for (let i = 0; i < n; i++) ordered[counts[keys[i]! & 0xffff]!++] = i;
+  counts.fill(0);
+  for (let i = 0; i < n; i++) counts[(keys[i]! >>> 16) + 1]!++;
+  for (let v = 1; v <= 65536; v++) counts[v]! += counts[v - 1]!;
+  for (let j = 0; j < n; j++) {
+    const i = ordered[j]!;
+    sa[counts[keys[i]! >>> 16]!++] = i;
+  }
+  // rank[i]: the index in sa where i's group starts, so a group's next free slot is a cursor from it.
+  for (let j = 0, start = 0; j < n; j++) {
+    if (j > 0 && keys[sa[j]!] !== keys[sa[j - 1]!]) start = j;
+    rank[sa[j]!] = start;
+  }
+  let k = 4;
   let tied = unsortedCount(sa, rank, n);
   // While most rotations are still tied: whole passes of the bucket doubling, O(n) each.
   for (; k < n && tied * 3 >= n; k *= 2) {
@@ -535,24 +552,126 @@ export class Bzip2Encoder {
   }
 }
 
-/** bzip2 compression as a Transform stream (memory: one block, see {@link Bzip2Encoder}). */
-export function bzip2Compressor(options: Bzip2Options = {}): Transform {
-  const encoder = new Bzip2Encoder(options);
+/** Input up to this size is compressed in this thread; past it, in a worker (see {@link bzip2Compressor}). */
+const IN_THREAD_BYTES = 256 * 1024;
+
+/** Options of {@link bzip2Compressor}. */
+export interface Bzip2StreamOptions extends Bzip2Options {
+  /**
+   * The worker's module (the built `bzip2-worker.js` beside this one by default); `false`, or a
+   * file that is not there (tests running the TypeScript sources), compresses in this thread.
+   */
+  readonly workerFile?: string | false;
+}
+
+/** Messages of the worker ({@link runBzip2Worker}). */
+type WorkerAnswer = { readonly out: Uint8Array } | { readonly error: string };
+
+/**
+ * bzip2 compression as a Transform stream. Memory: one block ({@link Bzip2Encoder}). A full
+ * block takes a few hundred milliseconds to compress, so past the first 256 KiB of input the
+ * encoder runs in a worker thread, and the server's event loop answers others meanwhile; a
+ * smaller input is compressed here (tens of milliseconds), sparing the worker's start.
+ */
+export function bzip2Compressor(options: Bzip2StreamOptions = {}): Transform {
+  const workerFile = options.workerFile === false ? undefined : (options.workerFile ?? fileURLToPath(new URL('./bzip2-worker.js', import.meta.url)));
+  const offThread = workerFile !== undefined && existsSync(workerFile);
+  let encoder: Bzip2Encoder | undefined = offThread ? undefined : new Bzip2Encoder(options);
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  let worker: Worker | undefined;
+  let waiting: { resolve: (out: Buffer) => void; reject: (error: Error) => void } | undefined;
+  const ask = (message: { chunk?: Uint8Array; end?: true }) =>
+    new Promise<Buffer>((resolve, reject) => {
+      waiting = { resolve, reject };
+      worker!.postMessage(message);
+    });
+  const startWorker = () => {
+    worker = new Worker(workerFile!, { workerData: { level: options.level ?? 9 } });
+    worker.on('message', (answer: WorkerAnswer) => {
+      const w = waiting;
+      waiting = undefined;
+      if ('error' in answer) w?.reject(new Error(answer.error));
+      else w?.resolve(Buffer.from(answer.out.buffer, answer.out.byteOffset, answer.out.byteLength));
+    });
+    worker.on('error', (error) => waiting?.reject(error));
+    worker.on('exit', (code) => waiting?.reject(new Error(`the bzip2 worker stopped (exit code ${code})`)));
+  };
+  const stop = () => {
+    const w = worker;
+    worker = undefined;
+    if (w) void w.terminate();
+  };
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      try {
-        const out = encoder.write(chunk);
-        callback(null, out.length > 0 ? out : undefined);
-      } catch (error) {
-        callback(error as Error);
+      if (encoder) {
+        try {
+          const out = encoder.write(chunk);
+          callback(null, out.length > 0 ? out : undefined);
+        } catch (error) {
+          callback(error as Error);
+        }
+        return;
       }
+      if (!worker) {
+        held.push(chunk);
+        heldBytes += chunk.length;
+        if (heldBytes <= IN_THREAD_BYTES) return callback();
+        startWorker();
+        chunk = Buffer.concat(held);
+        held = [];
+      }
+      ask({ chunk }).then(
+        (out) => callback(null, out.length > 0 ? out : undefined),
+        (error: Error) => callback(error),
+      );
     },
     flush(callback: TransformCallback) {
-      try {
-        callback(null, encoder.end());
-      } catch (error) {
-        callback(error as Error);
+      if (!encoder && !worker) {
+        // All of it was small: compressed here.
+        encoder = new Bzip2Encoder(options);
+        for (const chunk of held) {
+          const out = encoder.write(chunk);
+          if (out.length > 0) this.push(out);
+        }
+        held = [];
       }
+      if (encoder) {
+        try {
+          callback(null, encoder.end());
+        } catch (error) {
+          callback(error as Error);
+        }
+        return;
+      }
+      ask({ end: true }).then(
+        (out) => {
+          stop();
+          callback(null, out);
+        },
+        (error: Error) => {
+          stop();
+          callback(error);
+        },
+      );
     },
+    destroy(error, callback) {
+      stop();
+      callback(error);
+    },
+  });
+}
+
+/** The worker's side of {@link bzip2Compressor}: an encoder fed over `port`. */
+export function runBzip2Worker(port: MessagePort, level: number): void {
+  const encoder = new Bzip2Encoder({ level });
+  port.on('message', (message: { chunk?: Uint8Array; end?: true }) => {
+    try {
+      const out = message.end ? encoder.end() : encoder.write(message.chunk!);
+      // Copied, not transferred: a small Buffer's memory is a pool shared with others.
+      port.postMessage({ out } satisfies WorkerAnswer);
+    } catch (error) {
+      port.postMessage({ error: (error as Error).message } satisfies WorkerAnswer);
+    }
   });
 }

@@ -149,6 +149,9 @@ const repodataZst = repodataDocument(async (ctx, document) => {
 /** Compressed `repodata.json.bz2` up to this size is kept in the derived cache (larger: compressed for each 200). */
 export const MAX_BZ2_CACHED_BYTES = 32 * 1024 * 1024;
 
+/** Revisions being compressed to `.bz2` (repository and cache key): one compression each at a time. */
+const bz2Running = new Map<string, Promise<void>>();
+
 /**
  * `repodata.json.bz2` (what conda before 4.3, and tools and mirrors of that age, ask for):
  * the JSON through the streaming encoder ({@link bzip2Compressor}, memory one block), never
@@ -172,8 +175,21 @@ const repodataBz2 = repodataDocument(async (ctx, document) => {
   const etag = tag !== undefined ? `"${createHash('sha256').update(`conda-repodata-bz2-v1\0${tag}`).digest('hex')}"` : undefined;
   const withTag = { ...rest, headers: { ...headers, ...(etag ? { etag } : {}) } };
   const key = etag !== undefined ? `repodata-bz2/${etag}` : undefined;
+  const running = key !== undefined ? `${ctx.repository.name}\0${key}` : undefined;
+  // A revision being compressed for another request: wait for it, then answer from the cache.
+  const before = running !== undefined ? bz2Running.get(running) : undefined;
+  if (before) await before;
   const cached = key !== undefined ? ctx.repository.derived.get<Buffer>(key) : undefined;
   if (cached) return { ...withTag, body: { kind: 'buffer', value: cached, contentType: 'application/x-bzip2' } };
+  let done = () => {};
+  if (running !== undefined && !bz2Running.has(running)) {
+    bz2Running.set(running, new Promise<void>((resolve) => (done = resolve)));
+    const resolve = done;
+    done = () => {
+      bz2Running.delete(running);
+      resolve();
+    };
+  }
   // Pass the compressed bytes on, and keep them once complete when they fit.
   const kept: Buffer[] = [];
   let size = 0;
@@ -189,7 +205,15 @@ const repodataBz2 = repodataDocument(async (ctx, document) => {
       callback();
     },
   });
-  const body = pipeline(json(), bzip2Compressor(), keep, () => {});
+  // Started when read (a 304 compresses nothing); ended, failed or dropped (a client gone),
+  // others waiting go on.
+  const body = Readable.from(
+    (async function* () {
+      yield* pipeline(json(), bzip2Compressor(), keep, () => {});
+    })(),
+    { objectMode: false },
+  );
+  body.once('close', () => done());
   return { ...withTag, body: { kind: 'stream', value: body, contentType: 'application/x-bzip2' } };
 });
 
