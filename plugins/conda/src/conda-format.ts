@@ -19,7 +19,7 @@ import {
   routeParam,
 } from '@registry-core/api';
 import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, uploadedFile, type ChannelDocument, type ChannelPackage } from './hosted.js';
-import { isValidName, isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
+import { isChannelName, isValidName, isValidSubdir, parsePackageFilename, tryParseChannelFilename, validateSubdir } from './names.js';
 import { MAX_REPODATA_BYTES, getProxyPackage, loadUpstreamChannel, loadUpstreamRepodata } from './proxy.js';
 import { bzip2Compressor } from './bzip2.js';
 import { emptyRepodata } from './repodata.js';
@@ -259,7 +259,7 @@ const channelData: MergeableDocument<ChannelDocument> = {
  */
 async function packageInfo(ctx: FormatRequestContext): Promise<FormatResponse> {
   const name = param(ctx, 'name');
-  if (!isValidName(name)) throw new NotFoundError(`${JSON.stringify(name)} is not a conda package name`);
+  if (!isChannelName(name)) throw new NotFoundError(`${JSON.stringify(name)} is not a conda package name`);
   ctx.authorize('read', name);
   const repo = ctx.repository;
   let entry: ChannelPackage | undefined;
@@ -278,7 +278,7 @@ async function packageInfo(ctx: FormatRequestContext): Promise<FormatResponse> {
 async function getPackage(ctx: FormatRequestContext): Promise<FormatResponse> {
   const subdir = subdirOf(ctx);
   const filename = param(ctx, 'filename');
-  const parsed = tryParsePackageFilename(filename);
+  const parsed = tryParseChannelFilename(filename);
   if (!parsed) throw new NotFoundError(`${subdir}/${filename} is not a conda package file`);
   ctx.authorize('read', parsed.name);
   const repo = ctx.repository;
@@ -290,7 +290,7 @@ async function getPackage(ctx: FormatRequestContext): Promise<FormatResponse> {
 
 /** The package a group's request is about: the name in the file name. */
 function packagePlan(ctx: FormatRequestContext) {
-  const parsed = tryParsePackageFilename(param(ctx, 'filename'));
+  const parsed = tryParseChannelFilename(param(ctx, 'filename'));
   if (!parsed) throw new NotFoundError(`${param(ctx, 'filename')} is not a conda package file`);
   return { serve: 'package' as const, package: parsed.name };
 }
