@@ -22,13 +22,12 @@ import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, up
 import { isChannelName, isValidName, isValidSubdir, parsePackageFilename, tryParseChannelFilename, validateSubdir } from './names.js';
 import { MAX_REPODATA_BYTES, getProxyPackage, loadUpstreamChannel, loadUpstreamRepodata } from './proxy.js';
 import { bzip2Compressor } from './bzip2.js';
+import { condaDefaultUpstreams } from './condarc.js';
 import { emptyRepodata } from './repodata.js';
 import { collectRepodata, mergeSources, streamRepodata, upstreamNames, type RepodataSource } from './repodata-stream.js';
 import { mirrorCommand } from './mirror-command.js';
 import { uploadCommand } from './upload-command.js';
 
-/** conda-forge, the channel a conda user means when they say "the public one". */
-export const CONDA_FORGE = 'https://conda.anaconda.org/conda-forge/';
 
 function param(ctx: FormatRequestContext, key: string): string {
   return routeParam(ctx, key) ?? '';
@@ -391,7 +390,7 @@ export const condaFormat: FormatDefinition = {
   routes,
   commands: [uploadCommand, mirrorCommand],
   clientConfig,
-  defaultUpstream: () => [{ url: CONDA_FORGE, source: 'conda-forge' }],
+  defaultUpstream: () => condaDefaultUpstreams(),
   maxMetadataBytes: MAX_REPODATA_BYTES,
   // Repodata v2's base_url may put a channel's files anywhere on the upstream's host
   // (another host: cache.allowedOrigins).

@@ -1,7 +1,8 @@
 import type { PluginContext } from '@registry-core/api';
 import { condaFormat } from './conda-format.js';
 
-export { condaFormat, CONDA_FORGE } from './conda-format.js';
+export { condaFormat } from './conda-format.js';
+export { CONDA_FORGE, condaDefaultUpstreams, localCondaForge } from './condarc.js';
 export { parsePackageFilename } from './names.js';
 
 /** Plugin entry: registers the conda format declared in package.json. */
