@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Bzip2Encoder, bzip2Compressor, type Bzip2Options } from './bzip2.js';
+import { Bzip2Encoder, bzip2Compressor, codeLengths, type Bzip2Options } from './bzip2.js';
 
 /** `input` compressed, written to the encoder in chunks of `chunk` bytes. */
 function compress(input: Buffer, options: Bzip2Options = {}, chunk = 64 * 1024): Buffer {
@@ -131,6 +131,21 @@ describe('bzip2 encoder', () => {
     );
     expect(chunks.length).toBeGreaterThan(1);
     expect(bzip2Decode(Buffer.concat(chunks)).equals(json)).toBe(true);
+  });
+
+  // Frequencies growing as Fibonacci's make a Huffman tree as deep as the alphabet: the
+  // lengths must be flattened to the 17 bits the encoder allows (the format reads up to 20),
+  // and stay a prefix code.
+  it('keeps Huffman code lengths within 17 bits, as a complete prefix code', () => {
+    const fib = [1, 1];
+    while (fib.length < 40) fib.push(fib.at(-1)! + fib.at(-2)!);
+    for (const freq of [fib, [...fib, ...Array<number>(200).fill(0)], Array.from({ length: 258 }, (_, i) => (i < 3 ? 1_000_000 : 1)), [5, 0]]) {
+      const lengths = new Uint8Array(freq.length);
+      codeLengths(freq, freq.length, 17, lengths);
+      expect(Math.max(...lengths)).toBeLessThanOrEqual(17);
+      expect(Math.min(...lengths)).toBeGreaterThanOrEqual(1);
+      expect([...lengths].reduce((kraft, l) => kraft + 2 ** -l, 0)).toBeCloseTo(1, 12);
+    }
   });
 
   it('refuses a level outside 1 to 9', () => {

@@ -224,8 +224,8 @@ function tiedGroups(sa: Int32Array, rank: Int32Array, n: number): number[] {
   return groups;
 }
 
-/** Code lengths (1..maxLength) for `alphaSize` symbols of these frequencies (0 counts as 1). */
-function codeLengths(freq: ArrayLike<number>, alphaSize: number, maxLength: number, out: Uint8Array): void {
+/** Code lengths (1..maxLength) for `alphaSize` symbols of these frequencies (0 counts as 1). Exported for its tests. */
+export function codeLengths(freq: ArrayLike<number>, alphaSize: number, maxLength: number, out: Uint8Array): void {
   const weight = new Float64Array(alphaSize);
   for (let s = 0; s < alphaSize; s++) weight[s] = Math.max(1, freq[s]!);
   for (;;) {
