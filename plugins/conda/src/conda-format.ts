@@ -110,8 +110,8 @@ const repodataJson = repodataDocument(async (ctx, document) => {
 
 /**
  * Upstream documents up to this many bytes in all get a `repodata.json.zst` (compressed in
- * memory once per revision); above it the `.zst` is a 404 and clients read `repodata.json`,
- * streamed.
+ * memory once per revision) and a `repodata.json.bz2`; above it both are 404s and clients
+ * read `repodata.json`, streamed.
  */
 export const MAX_ZST_SOURCE_BYTES = 32 * 1024 * 1024;
 
@@ -167,6 +167,11 @@ const repodataBz2 = repodataDocument(async (ctx, document) => {
     tag = rendered.etag;
     json = () => Readable.from(rendered.chunks, { objectMode: false });
   } else {
+    // As for .zst: clients that find no .zst take .bz2 before repodata.json (rattler, pixi),
+    // and compressing hundreds of MB (at a few MB per CPU second) for each upstream revision
+    // would make them wait minutes where the JSON streams at once.
+    const upstreamBytes = document.value.sources.reduce((sum, s) => sum + (s.upstream?.asset.size ?? 0), 0);
+    if (upstreamBytes > MAX_ZST_SOURCE_BYTES) throw new NotFoundError(`${subdir}/repodata.json.bz2 is not made of a document this large: read repodata.json`);
     tag = document.revision !== undefined ? `${subdir}\0${document.revision}` : undefined;
     json = () => streamRepodata(document.value.sources, subdir);
   }
