@@ -3,14 +3,14 @@
 // /-/health answer while it runs, asked back to back), the server's peak RSS, and the
 // repeat (derived cache) and revalidation (304). The answer is checked with `bzip2 -dc`
 // against repodata.json. Usage: node bench/conda-bz2-serve.mjs [--mb 20] [--root <checkout>]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cleanup, spawnServer, temp } from './lib.mjs';
 
 const { values: args } = parseArgs({ options: { mb: { type: 'string', default: '20' }, root: { type: 'string', default: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..') } } });
 const root = path.resolve(args.root);
@@ -59,22 +59,12 @@ async function probed(base, url, headers = {}, idleMs = 0) {
   return { status, body: Buffer.concat(chunks), ms: Math.round(ms), slowestHealthMs: Math.round(worst) };
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), 'rc-bench-conda-bz2-'));
+const dir = temp('conda-bz2');
 writeFileSync(path.join(dir, 'c.yaml'), `repositories:\n  conda-proxy: { format: conda, type: proxy, upstream: "http://127.0.0.1:${upstream.address().port}/channel/" }\n`);
-const child = spawn(process.execPath, [path.join(root, 'cli/bin/registry-core.js'), 'start', '--config', path.join(dir, 'c.yaml'), '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+const server = await spawnServer(process.execPath, [path.join(root, 'cli/bin/registry-core.js'), 'start', '--config', path.join(dir, 'c.yaml'), '--port', '0'], { cwd: dir }, (out) => /listening on port (\d+)/.exec(out)?.[1]);
+const child = server.child;
 try {
-  let out = '';
-  const port = await new Promise((resolve, reject) => {
-    const on = (d) => {
-      out += d;
-      const m = /listening on port (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    };
-    child.stdout.on('data', on);
-    child.stderr.on('data', on);
-    child.once('exit', (code) => reject(new Error(`server exited (${code}):\n${out}`)));
-  });
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://127.0.0.1:${server.value}`;
   const url = `${base}/conda-proxy/linux-64/repodata.json`;
   await (await fetch(`${base}/-/health`)).text();
   const idle = await probed(base, undefined, {}, 3000);
@@ -96,8 +86,6 @@ try {
   }
   console.log(`server peak RSS: ${rssBefore} MB before the .bz2, ${rssAfter} MB after it (VmHWM)`);
 } finally {
-  child.kill('SIGTERM');
-  await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
   upstream.close();
-  rmSync(dir, { recursive: true, force: true });
+  await cleanup();
 }
