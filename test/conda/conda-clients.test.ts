@@ -132,7 +132,7 @@ describe('conda with rattler', () => {
     expect((await fetch(`${node.url}/conda/noarch/repodata.json.zst`)).status).toBe(200);
   });
 
-  // What conda before 4.3 (and mirrors of that age) fetch, and decompress with Python's bz2.
+  // What older conda versions (and mirrors of that age) fetch, and decompress with Python's bz2.
   it('serves repodata.json.bz2 for hosted, proxy and group channels, with ETag 304s', async () => {
     const served: { name: string; json: Buffer; compressed: Buffer }[] = [];
     for (const repo of ['conda-local', 'conda-proxy', 'conda']) {

@@ -152,7 +152,7 @@ export const MAX_BZ2_CACHED_BYTES = 32 * 1024 * 1024;
 const bz2Running = new Map<string, Promise<void>>();
 
 /**
- * `repodata.json.bz2` (what conda before 4.3, and tools and mirrors of that age, ask for):
+ * `repodata.json.bz2` (what older conda versions, and tools and mirrors of that age, ask for):
  * the JSON through the streaming encoder ({@link bzip2Compressor}, memory one block), never
  * held whole uncompressed. Its ETag is made of the JSON's (a hosted document's sha256, an
  * upstream's revision), so a revalidation is a 304 without compressing; the compressed bytes
