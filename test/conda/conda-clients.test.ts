@@ -3,6 +3,7 @@
 // environments against a hosted channel, a proxy of another registry-core's channel, and a
 // group over both, then every solved URL is downloaded and checked against its sha256.
 // Packages are built here (.conda and .tar.bz2) and uploaded with `registry-core conda upload`.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { openAsBlob, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -31,6 +32,13 @@ async function downloadAll(solved: readonly { url: string; sha256?: string | und
     expect(createHash('sha256').update(Buffer.from(await answer.arrayBuffer())).digest('hex'), p.url).toBe(p.sha256);
   }
   return members;
+}
+
+/** Each of `compressed` decompressed by Python's bz2 module (what conda's own code used), in one python3 run. */
+function pythonBz2(compressed: readonly Buffer[]): Buffer[] {
+  const script = 'import base64, bz2, json, sys; print(json.dumps([base64.b64encode(bz2.decompress(base64.b64decode(b))).decode() for b in json.load(sys.stdin)]))';
+  const out = execFileSync('python3', ['-c', script], { input: JSON.stringify(compressed.map((b) => b.toString('base64'))) });
+  return (JSON.parse(out.toString()) as string[]).map((b) => Buffer.from(b, 'base64'));
 }
 
 const upload = (registry: RunningRegistry, repository: string, token: string, files: string[]) => runCli(['conda', 'upload', ...files, '--repository', repository, '--token', token, '--registry', registry.url]);
@@ -124,6 +132,35 @@ describe('conda with rattler', () => {
     expect((await fetch(`${node.url}/conda/noarch/repodata.json.zst`)).status).toBe(200);
   });
 
+  // What older conda versions (and mirrors of that age) fetch, and decompress with Python's bz2.
+  it('serves repodata.json.bz2 for hosted, proxy and group channels, with ETag 304s', async () => {
+    const served: { name: string; json: Buffer; compressed: Buffer }[] = [];
+    for (const repo of ['conda-local', 'conda-proxy', 'conda']) {
+      for (const subdir of ['noarch', 'linux-64']) {
+        const url = `${node.url}/${repo}/${subdir}/repodata.json`;
+        const json = Buffer.from(await (await fetch(url)).arrayBuffer());
+        const answer = await fetch(`${url}.bz2`);
+        expect(answer.status, `${repo}/${subdir}`).toBe(200);
+        expect(answer.headers.get('content-type')).toBe('application/x-bzip2');
+        const compressed = Buffer.from(await answer.arrayBuffer());
+        expect(compressed.subarray(0, 3).toString('latin1')).toBe('BZh');
+        served.push({ name: `${repo}/${subdir}`, json, compressed });
+        // A revalidation is a 304; the second answer (from the derived cache) is the same bytes.
+        const etag = answer.headers.get('etag')!;
+        expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
+        expect((await fetch(`${url}.bz2`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+        const again = await fetch(`${url}.bz2`);
+        expect(again.headers.get('etag')).toBe(etag);
+        expect(Buffer.from(await again.arrayBuffer()).equals(compressed)).toBe(true);
+      }
+    }
+    pythonBz2(served.map((s) => s.compressed)).forEach((decoded, i) => expect(decoded.equals(served[i]!.json), served[i]!.name).toBe(true));
+    const linux = (await (await fetch(`${node.url}/conda/linux-64/repodata.json`)).json()) as Repodata;
+    expect(Object.keys(linux['packages.conda'])).toContain(built['app']!.filename);
+    // A subdir with nothing in it too.
+    expect((await fetch(`${node.url}/conda-local/win-64/repodata.json.bz2`)).status).toBe(200);
+  });
+
   it('rattler solves and downloads from the hosted channel, the proxy and the group', async () => {
     const hosted = await solve(`${node.url}/conda-local/`, ['rc-lib']);
     expect(hosted.map((p) => `${p.name}=${p.version}`)).toEqual(['rc-lib=1.1']);
@@ -186,6 +223,13 @@ describe('conda with rattler', () => {
     expect(deleted.status).toBe(200);
     noarch = (await (await fetch(`${node.url}/conda-local/noarch/repodata.json`)).json()) as Repodata;
     expect(noarch.packages).toEqual({});
+    // The compressed variant follows the change (never the cached old bytes). A HEAD first
+    // (the answer dropped unread), then requests at once: one compression, the same bytes.
+    const bz2Url = `${node.url}/conda-local/noarch/repodata.json.bz2`;
+    expect((await fetch(bz2Url, { method: 'HEAD' })).status).toBe(200);
+    const answers = await Promise.all([1, 2, 3].map(async () => Buffer.from(await (await fetch(bz2Url)).arrayBuffer())));
+    expect(answers[1]!.equals(answers[0]!) && answers[2]!.equals(answers[0]!)).toBe(true);
+    expect(JSON.parse(pythonBz2([answers[0]!])[0]!.toString())).toEqual(noarch);
     expect((await fetch(`${node.url}/conda-local/noarch/${built['lib10']!.filename}`)).status).toBe(404);
   });
 });

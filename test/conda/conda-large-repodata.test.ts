@@ -84,8 +84,11 @@ repositories:
     const etag = answer.headers.get('etag')!;
     expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
     expect((await fetch(`${node.url}/conda-proxy/noarch/repodata.json`, { headers: { 'if-none-match': etag } })).status).toBe(304);
-    // Too large to compress in memory: clients fall back to repodata.json.
+    // Too large to compress for each revision: clients fall back to repodata.json (rattler
+    // takes .bz2 when there is no .zst, and waited minutes for it to be made).
     expect((await fetch(`${node.url}/conda-proxy/noarch/repodata.json.zst`)).status).toBe(404);
+    expect((await fetch(`${node.url}/conda-proxy/noarch/repodata.json.bz2`)).status).toBe(404);
+    expect((await fetch(`${node.url}/conda/noarch/repodata.json.bz2`)).status).toBe(404);
 
     const merged = (await (await fetch(`${node.url}/conda/noarch/repodata.json`)).json()) as Repodata;
     const bulk7 = Object.entries(merged['packages.conda']).filter(([, r]) => r.name === 'rc-bulk-7');

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Readable, Transform, pipeline } from 'node:stream';
 import { init as initZstd, compress as zstdCompress } from '@bokuweb/zstd-wasm';
 import {
   BadRequestError,
@@ -20,15 +21,15 @@ import {
   routeParam,
 } from '@registry-core/api';
 import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, uploadedFile, type ChannelDocument, type ChannelPackage } from './hosted.js';
-import { isValidName, isValidSubdir, parsePackageFilename, tryParsePackageFilename, validateSubdir } from './names.js';
+import { isChannelName, isValidName, isValidSubdir, parsePackageFilename, tryParseChannelFilename, validateSubdir } from './names.js';
 import { MAX_REPODATA_BYTES, getProxyPackage, loadUpstreamChannel, loadUpstreamRepodata } from './proxy.js';
+import { bzip2Compressor } from './bzip2.js';
+import { condaDefaultUpstreams } from './condarc.js';
 import { emptyRepodata } from './repodata.js';
 import { collectRepodata, mergeSources, streamRepodata, upstreamNames, type RepodataSource } from './repodata-stream.js';
 import { mirrorCommand } from './mirror-command.js';
 import { uploadCommand } from './upload-command.js';
 
-/** conda-forge, the channel a conda user means when they say "the public one". */
-export const CONDA_FORGE = 'https://conda.anaconda.org/conda-forge/';
 
 function param(ctx: FormatRequestContext, key: string): string {
   return routeParam(ctx, key) ?? '';
@@ -110,8 +111,8 @@ const repodataJson = repodataDocument(async (ctx, document) => {
 
 /**
  * Upstream documents up to this many bytes in all get a `repodata.json.zst` (compressed in
- * memory once per revision); above it the `.zst` is a 404 and clients read `repodata.json`,
- * streamed.
+ * memory once per revision) and a `repodata.json.bz2`; above it both are 404s and clients
+ * read `repodata.json`, streamed.
  */
 export const MAX_ZST_SOURCE_BYTES = 32 * 1024 * 1024;
 
@@ -143,6 +144,82 @@ const repodataZst = repodataDocument(async (ctx, document) => {
     if (key !== undefined) ctx.repository.derived.set(key, compressed, compressed.length);
   }
   return { ...headersOf(document), body: { kind: 'buffer', value: compressed, contentType: 'application/zstd' } };
+});
+
+/** Compressed `repodata.json.bz2` up to this size is kept in the derived cache (larger: compressed for each 200). */
+export const MAX_BZ2_CACHED_BYTES = 32 * 1024 * 1024;
+
+/** Revisions being compressed to `.bz2` (repository and cache key): one compression each at a time. */
+const bz2Running = new Map<string, Promise<void>>();
+
+/**
+ * `repodata.json.bz2` (what older conda versions, and tools and mirrors of that age, ask for):
+ * the JSON through the streaming encoder ({@link bzip2Compressor}, memory one block), never
+ * held whole uncompressed. Its ETag is made of the JSON's (a hosted document's sha256, an
+ * upstream's revision), so a revalidation is a 304 without compressing; the compressed bytes
+ * are kept in the derived cache per revision when they fit.
+ */
+const repodataBz2 = repodataDocument(async (ctx, document) => {
+  const subdir = subdirOf(ctx);
+  let tag: string | undefined;
+  let json: () => Readable;
+  if (!streamed(document)) {
+    const rendered = await renderRepodata(ctx, document);
+    tag = rendered.etag;
+    json = () => Readable.from(rendered.chunks, { objectMode: false });
+  } else {
+    // As for .zst: clients that find no .zst take .bz2 before repodata.json (rattler, pixi),
+    // and compressing hundreds of MB (at a few MB per CPU second) for each upstream revision
+    // would make them wait minutes where the JSON streams at once.
+    const upstreamBytes = document.value.sources.reduce((sum, s) => sum + (s.upstream?.asset.size ?? 0), 0);
+    if (upstreamBytes > MAX_ZST_SOURCE_BYTES) throw new NotFoundError(`${subdir}/repodata.json.bz2 is not made of a document this large: read repodata.json`);
+    tag = document.revision !== undefined ? `${subdir}\0${document.revision}` : undefined;
+    json = () => streamRepodata(document.value.sources, subdir);
+  }
+  const { headers, ...rest } = headersOf(document);
+  const etag = tag !== undefined ? `"${createHash('sha256').update(`conda-repodata-bz2-v1\0${tag}`).digest('hex')}"` : undefined;
+  const withTag = { ...rest, headers: { ...headers, ...(etag ? { etag } : {}) } };
+  const key = etag !== undefined ? `repodata-bz2/${etag}` : undefined;
+  const running = key !== undefined ? `${ctx.repository.name}\0${key}` : undefined;
+  // A revision being compressed for another request: wait for it, then answer from the cache.
+  const before = running !== undefined ? bz2Running.get(running) : undefined;
+  if (before) await before;
+  const cached = key !== undefined ? ctx.repository.derived.get<Buffer>(key) : undefined;
+  if (cached) return { ...withTag, body: { kind: 'buffer', value: cached, contentType: 'application/x-bzip2' } };
+  let done = () => {};
+  if (running !== undefined && !bz2Running.has(running)) {
+    bz2Running.set(running, new Promise<void>((resolve) => (done = resolve)));
+    const resolve = done;
+    done = () => {
+      bz2Running.delete(running);
+      resolve();
+    };
+  }
+  // Pass the compressed bytes on, and keep them once complete when they fit.
+  const kept: Buffer[] = [];
+  let size = 0;
+  const keep = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      size += chunk.length;
+      if (size <= MAX_BZ2_CACHED_BYTES) kept.push(chunk);
+      callback(null, chunk);
+    },
+    flush(callback) {
+      if (key !== undefined && size <= MAX_BZ2_CACHED_BYTES) ctx.repository.derived.set(key, Buffer.concat(kept), size);
+      kept.length = 0;
+      callback();
+    },
+  });
+  // Started when read (a 304 compresses nothing); ended, failed or dropped (a client gone),
+  // others waiting go on.
+  const body = Readable.from(
+    (async function* () {
+      yield* pipeline(json(), bzip2Compressor(), keep, () => {});
+    })(),
+    { objectMode: false },
+  );
+  body.once('close', () => done());
+  return { ...withTag, body: { kind: 'stream', value: body, contentType: 'application/x-bzip2' } };
 });
 
 /** `channeldata.json`: per package name its subdirs and latest version. */
@@ -197,7 +274,7 @@ const packageInfo: HandlersByKind = {
 
 function readablePackageName(ctx: FormatRequestContext): string {
   const name = param(ctx, 'name');
-  if (!isValidName(name)) throw new NotFoundError(`${JSON.stringify(name)} is not a conda package name`);
+  if (!isChannelName(name)) throw new NotFoundError(`${JSON.stringify(name)} is not a conda package name`);
   ctx.authorize('read', name);
   return name;
 }
@@ -211,7 +288,7 @@ function packageEntry(ctx: FormatRequestContext, name: string, entry: ChannelPac
 function readablePackageFile(ctx: FormatRequestContext): { subdir: string; filename: string } {
   const subdir = subdirOf(ctx);
   const filename = param(ctx, 'filename');
-  const parsed = tryParsePackageFilename(filename);
+  const parsed = tryParseChannelFilename(filename);
   if (!parsed) throw new NotFoundError(`${subdir}/${filename} is not a conda package file`);
   ctx.authorize('read', parsed.name);
   return { subdir, filename };
@@ -233,7 +310,7 @@ const getPackage: HandlersByKind = {
 
 /** The package a group's request is about: the name in the file name. */
 function packagePlan(ctx: FormatRequestContext) {
-  const parsed = tryParsePackageFilename(param(ctx, 'filename'));
+  const parsed = tryParseChannelFilename(param(ctx, 'filename'));
   if (!parsed) throw new NotFoundError(`${param(ctx, 'filename')} is not a conda package file`);
   return { serve: 'package' as const, package: parsed.name };
 }
@@ -285,6 +362,13 @@ const routes: RouteDefinition[] = [
     handler: serveDocument(repodataZst, missingDocument),
     group: (ctx) => (subdirOf(ctx), { serve: 'members', merge: repodataZst }),
   },
+  {
+    method: 'GET',
+    path: '/:subdir/repodata.json.bz2',
+    permission: 'read',
+    handler: serveDocument(repodataBz2, missingDocument),
+    group: (ctx) => (subdirOf(ctx), { serve: 'members', merge: repodataBz2 }),
+  },
   { method: 'GET', path: '/-/package/:name', permission: 'read', handler: packageInfo, group: (ctx) => ({ serve: 'package', package: param(ctx, 'name') }) },
   { method: 'GET', path: '/:subdir/:filename', permission: 'read', handler: getPackage, group: packagePlan },
   uploadRoute,
@@ -330,7 +414,7 @@ export const condaFormat: FormatDefinition = {
   routes,
   commands: [uploadCommand, mirrorCommand],
   clientConfig,
-  defaultUpstream: () => [{ url: CONDA_FORGE, source: 'conda-forge' }],
+  defaultUpstream: () => condaDefaultUpstreams(),
   maxMetadataBytes: MAX_REPODATA_BYTES,
   // Repodata v2's base_url may put a channel's files anywhere on the upstream's host
   // (another host: cache.allowedOrigins).

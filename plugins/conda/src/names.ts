@@ -11,6 +11,10 @@ export interface PackageFilename {
 
 // conda-build's rules: names lowercase; no "-" in a version or a build string (it separates them in the file name).
 const NAME = /^[a-z0-9_][a-z0-9_.-]{0,127}$/;
+// Channels built before conda-build refused capitals still list names with them (anaconda.org
+// has `TestUpperCase`), and conda installs them by the name as written: read from channels
+// (proxied, merged, fetched), never uploaded.
+const CHANNEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const VERSION = /^[0-9A-Za-z_][0-9A-Za-z_.+!]{0,63}$/;
 const BUILD = /^[0-9A-Za-z_][0-9A-Za-z_.+]{0,127}$/;
 /** `noarch`, or `<platform>-<arch>` (linux-64, osx-arm64, win-64, emscripten-wasm32...). */
@@ -23,6 +27,18 @@ function refuse(message: string): never {
 export function isValidName(name: string): boolean {
   return NAME.test(name) && !name.endsWith('.') && !name.includes('..');
 }
+
+/** A name a channel may list: conda-build's, or with capitals (see CHANNEL_NAME). */
+export function isChannelName(name: string): boolean {
+  return CHANNEL_NAME.test(name) && !name.endsWith('.') && !name.includes('..');
+}
+
+/**
+ * The key of a name for the group's per-name rule: case folded, so that a hosted `foo` also
+ * hides an upstream's `Foo` (clients that match names without case, as mamba 2 and CEP 29
+ * do, would otherwise take the upstream's).
+ */
+export const nameKey = (name: string): string => name.toLowerCase();
 
 export function validateName(name: string): string {
   if (!isValidName(name)) refuse(`${JSON.stringify(name)} is not a valid conda package name (lowercase letters, digits, "_", "." and "-")`);
@@ -48,8 +64,11 @@ export function validateSubdir(subdir: string): string {
   return subdir;
 }
 
-/** The parts of a package file name, each checked against conda's rules; refused with a 400 otherwise. */
-export function parsePackageFilename(filename: string): PackageFilename {
+/**
+ * The parts of a package file name, each checked against conda's rules; refused with a 400
+ * otherwise. `channel`: a name with capitals is taken too (a file an upstream channel lists).
+ */
+export function parsePackageFilename(filename: string, channel = false): PackageFilename {
   const extension = filename.endsWith('.conda') ? '.conda' : filename.endsWith('.tar.bz2') ? '.tar.bz2' : undefined;
   if (extension === undefined) refuse(`${JSON.stringify(filename)} is not a conda package file (.conda or .tar.bz2)`);
   const stem = filename.slice(0, -extension.length);
@@ -57,7 +76,8 @@ export function parsePackageFilename(filename: string): PackageFilename {
   if (parts.length < 3) refuse(`${JSON.stringify(filename)} is not named <name>-<version>-<build>${extension}`);
   const build = validateBuild(parts.pop()!);
   const version = validateVersion(parts.pop()!);
-  const name = validateName(parts.join('-'));
+  const name = channel ? parts.join('-') : validateName(parts.join('-'));
+  if (channel && !isChannelName(name)) refuse(`${JSON.stringify(name)} is not a conda package name`);
   return { filename, name, version, build, extension };
 }
 
@@ -65,6 +85,15 @@ export function parsePackageFilename(filename: string): PackageFilename {
 export function tryParsePackageFilename(filename: string): PackageFilename | undefined {
   try {
     return parsePackageFilename(filename);
+  } catch {
+    return undefined;
+  }
+}
+
+/** {@link tryParsePackageFilename} for a file a channel lists: names with capitals too. */
+export function tryParseChannelFilename(filename: string): PackageFilename | undefined {
+  try {
+    return parsePackageFilename(filename, true);
   } catch {
     return undefined;
   }

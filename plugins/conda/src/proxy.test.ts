@@ -21,22 +21,25 @@ describe('conda proxy of a channel', () => {
   let good: { filename: string; bytes: Buffer };
   let liar: { filename: string; bytes: Buffer };
   let unhashed: { filename: string; bytes: Buffer };
+  let upper: { filename: string; bytes: Buffer };
 
   beforeAll(async () => {
     good = await condaPackageBytes({ name: 'rc-good', version: '1.0' });
     liar = await condaPackageBytes({ name: 'rc-liar', version: '1.0' });
     unhashed = await condaPackageBytes({ name: 'rc-unhashed', version: '1.0', format: 'tar.bz2' });
+    // A name with capitals, as channels built before conda-build refused them still list.
+    upper = await condaPackageBytes({ name: 'RC-Upper', version: '1.0' });
     const record = (p: { filename: string; bytes: Buffer }, name: string, digest?: string) => ({ name, version: '1.0', build: 'pyh_0', build_number: 0, depends: [], subdir: 'noarch', noarch: 'generic', size: p.bytes.length, ...(digest ? { sha256: digest } : {}) });
     const repodata = {
       info: { subdir: 'noarch', base_url: '../../files/' },
       repodata_version: 2,
       packages: { [unhashed.filename]: record(unhashed, 'rc-unhashed'), '../../etc/passwd-1-0.tar.bz2': { name: 'x' } },
-      'packages.conda': { [good.filename]: record(good, 'rc-good', sha256(good.bytes)), [liar.filename]: record(liar, 'rc-liar', sha256(Buffer.from('other bytes'))) },
+      'packages.conda': { [good.filename]: record(good, 'rc-good', sha256(good.bytes)), [liar.filename]: record(liar, 'rc-liar', sha256(Buffer.from('other bytes'))), [upper.filename]: record(upper, 'RC-Upper', sha256(upper.bytes)) },
       removed: [],
     };
     upstream = createServer((req, res) => {
       asked.push(req.url ?? '');
-      const files: Record<string, Buffer> = { [`/files/${good.filename}`]: good.bytes, [`/files/${liar.filename}`]: liar.bytes, [`/files/${unhashed.filename}`]: unhashed.bytes };
+      const files: Record<string, Buffer> = { [`/files/${upper.filename}`]: upper.bytes, [`/files/${good.filename}`]: good.bytes, [`/files/${liar.filename}`]: liar.bytes, [`/files/${unhashed.filename}`]: unhashed.bytes };
       const broken: Record<string, string> = {
         '/channel/linux-64/repodata.json': '{"info":{},"packages":{"rc-a-1.0-0.tar.bz2":{"name":"rc-a",}}}',
         '/channel/osx-64/repodata.json': '{"info":{},"packages":{"rc-a-1.0-0.tar.bz2":{"name":"rc-a"}',
@@ -66,7 +69,16 @@ describe('conda proxy of a channel', () => {
     expect(served.info).toEqual({ subdir: 'noarch' });
     expect(served['repodata_version']).toBe(1);
     expect(Object.keys(served.packages)).toEqual([unhashed.filename]);
-    expect(Object.keys(served['packages.conda'] as object).sort()).toEqual([good.filename, liar.filename].sort());
+    expect(Object.keys(served['packages.conda'] as object).sort()).toEqual([good.filename, liar.filename, upper.filename].sort());
+  });
+
+  // conda installs such a package by its name as written; it was left out of the repodata.
+  it('serves a package whose name has capitals, and its file', async () => {
+    const served = (await (await host.fetch('/forge/noarch/repodata.json')).json()) as { 'packages.conda': Record<string, { name: string }> };
+    expect(served['packages.conda'][upper.filename]?.name).toBe('RC-Upper');
+    const file = await host.fetch(`/forge/noarch/${upper.filename}`);
+    expect(file.status).toBe(200);
+    expect(Buffer.from(await file.arrayBuffer()).equals(upper.bytes)).toBe(true);
   });
 
   it('answers an upstream repodata that is not valid JSON with a 502 before anything is streamed', async () => {

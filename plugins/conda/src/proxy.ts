@@ -11,7 +11,7 @@ import {
   type UpstreamPreparation,
 } from '@registry-core/api';
 import { packagePath, type ChannelDocument } from './hosted.js';
-import { tryParsePackageFilename } from './names.js';
+import { tryParseChannelFilename } from './names.js';
 import { sectionOf, type PackageRecord } from './repodata.js';
 
 /**
@@ -38,7 +38,7 @@ export interface UpstreamRepodata {
 
 /** The record of `filename` as this registry serves it, or `undefined` when it is left out (unsafe or not conda's name, no name). */
 export function upstreamRecord(filename: string, value: unknown, subdir: string): PackageRecord | undefined {
-  const parsed = tryParsePackageFilename(filename);
+  const parsed = tryParseChannelFilename(filename);
   if (!parsed || typeof value !== 'object' || value === null || Array.isArray(value) || (value as { name?: unknown }).name !== parsed.name) return undefined;
   const record = value as PackageRecord;
   return record.subdir === undefined ? { ...record, subdir } : record;
@@ -61,7 +61,7 @@ export async function* upstreamMembers(loaded: Pick<UpstreamRepodata, 'asset' | 
       if (member.parent === 'packages' || member.parent === 'packages.conda') yield { kind: 'record', section: member.parent, filename: member.key!, raw: member.raw };
       else if (member.parent === 'removed') {
         const filename = JSON.parse(member.raw.toString('utf8')) as unknown;
-        if (typeof filename === 'string' && tryParsePackageFilename(filename)) yield { kind: 'removed', filename };
+        if (typeof filename === 'string' && tryParseChannelFilename(filename)) yield { kind: 'removed', filename };
       } else if (member.key === 'info') yield { kind: 'info', value: JSON.parse(member.raw.toString('utf8')) };
     }
   } catch (error) {

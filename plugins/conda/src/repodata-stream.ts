@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { UpstreamError, type MergeSources, type RepositoryServices } from '@registry-core/api';
-import { tryParsePackageFilename } from './names.js';
+import { nameKey, tryParseChannelFilename } from './names.js';
 import { upstreamMembers, upstreamRecord, type UpstreamRepodata } from './proxy.js';
 import type { PackageRecord, Repodata } from './repodata.js';
 
@@ -23,14 +23,17 @@ export interface RepodataSource {
 const SECTIONS = ['packages', 'packages.conda'] as const;
 type Section = (typeof SECTIONS)[number];
 
-/** The name of the package a file name is of, `undefined` when it is not a conda file name. */
-const nameOf = (filename: string): string | undefined => tryParsePackageFilename(filename)?.name;
+/** The name key ({@link nameKey}) of the package a file name is of, `undefined` when it is not a conda file name. */
+const nameOf = (filename: string): string | undefined => {
+  const name = tryParseChannelFilename(filename)?.name;
+  return name === undefined ? undefined : nameKey(name);
+};
 
 /** The records of one section of a source, filtered by its `names` and `skip`. */
 async function* sectionRecords(source: RepodataSource, section: Section): AsyncGenerator<[string, PackageRecord]> {
   const keep = (filename: string, name: string) => (!source.names || source.names.has(name)) && !source.skip?.has(filename);
   if (source.repodata) {
-    for (const [filename, record] of Object.entries(source.repodata[section] ?? {})) if (keep(filename, record.name)) yield [filename, record];
+    for (const [filename, record] of Object.entries(source.repodata[section] ?? {})) if (keep(filename, nameKey(record.name))) yield [filename, record];
     return;
   }
   for await (const entry of upstreamMembers(source.upstream!)) {
@@ -172,7 +175,7 @@ async function filesOf(source: RepodataSource, names: ReadonlySet<string>): Prom
   const files = new Set<string>();
   for (const section of SECTIONS) {
     if (source.repodata) {
-      for (const [filename, record] of Object.entries(source.repodata[section] ?? {})) if (names.has(record.name)) files.add(filename);
+      for (const [filename, record] of Object.entries(source.repodata[section] ?? {})) if (names.has(nameKey(record.name))) files.add(filename);
       continue;
     }
     for await (const entry of upstreamMembers(source.upstream!)) {
@@ -198,7 +201,7 @@ export async function mergeSources(repo: RepositoryServices, members: readonly R
     members.map(async (member) => {
       if (member.upstream) return member.held ?? upstreamNames(repo, member.upstream);
       const names = new Set<string>();
-      for (const section of SECTIONS) for (const record of Object.values(member.repodata?.[section] ?? {})) names.add(record.name);
+      for (const section of SECTIONS) for (const record of Object.values(member.repodata?.[section] ?? {})) names.add(nameKey(record.name));
       return names;
     }),
   );
