@@ -24,6 +24,7 @@ import { emptyRepodata } from './repodata.js';
 import { collectRepodata, mergeSources, streamRepodata, upstreamNames, type RepodataSource } from './repodata-stream.js';
 import { mirrorCommand } from './mirror-command.js';
 import { uploadCommand } from './upload-command.js';
+import { downloadOf } from './downloads.js';
 
 /** conda-forge, the channel a conda user means when they say "the public one". */
 export const CONDA_FORGE = 'https://conda.anaconda.org/conda-forge/';
@@ -307,6 +308,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 export const condaFormat: FormatDefinition = {
+  downloadOf,
   id: 'conda',
   routes,
   commands: [uploadCommand, mirrorCommand],

@@ -21,6 +21,7 @@ import { deployFile, deployMetadata, deploySidecar, drainBody, getHostedFile, me
 import { parseMavenPath } from './paths.js';
 import { MAX_METADATA_BYTES, getProxyFile } from './proxy.js';
 import { childText, children, child, parseXml } from '@registry-core/api';
+import { downloadOf } from './downloads.js';
 
 /** Serve a mergeable document on a hosted or proxy repository: load it, or 404. */
 async function serveDocument<T>(ctx: FormatRequestContext, document: MergeableDocument<T>): Promise<FormatResponse> {
@@ -116,6 +117,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 export const mavenFormat: FormatDefinition = {
+  downloadOf,
   id: 'maven',
   routes,
   // mvn prints the status line ("Return code is: 409, ReasonPhrase: ..."): the message goes there.

@@ -19,6 +19,7 @@ import { hitOf, renderSearch, repositorySearch, searchQuery, sortVersions, type 
 import { packageDocument, packageFile, param, requestedId, searchDocument, serveDocument } from './reads.js';
 import { v2Routes } from './v2-feed.js';
 import { keyOf } from './versions.js';
+import { downloadOf } from './downloads.js';
 
 const withCache = (cache: LoadedDocument<unknown>['cache']) => (cache ? { cache } : {});
 
@@ -168,6 +169,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 export const nugetFormat: FormatDefinition = {
+  downloadOf,
   id: 'nuget',
   routes,
   credentialHeaders: ['x-nuget-apikey'],

@@ -209,6 +209,7 @@ export function normalizeConfig(
       maxCacheBytes: Object.fromEntries(Object.entries(c.cleanup.maxCacheSize).map(([k, v]) => [k, parseSize(v)!])),
     },
     logging: c.logging,
+    analytics: c.analytics,
     repositories,
   };
 }

@@ -246,6 +246,17 @@ export const configSchema = {
         maxCacheSize: { type: 'object', additionalProperties: size, default: {} },
       },
     },
+    analytics: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      description: 'Download analytics: every file a client downloads, counted per repository, package, version and day in the metadata store.',
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        flushSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 5, description: 'Counts are held in memory and written this often (a crash loses at most this window).' },
+        retentionDays: { type: 'integer', minimum: 1, default: 400, description: 'Daily rows older than this are removed by the scheduled maintenance.' },
+      },
+    },
     logging: {
       type: 'object',
       default: {},

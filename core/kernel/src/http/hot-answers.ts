@@ -7,8 +7,8 @@ export interface HotAnswer {
   readonly etag: string;
   /** The bytes, from the blob memory cache (`undefined` once it dropped them). */
   readonly bytes: () => Buffer | undefined;
-  /** Counts the hit where a normal answer would have (the proxy's stats). */
-  readonly onHit?: () => void;
+  /** Counts the hit where a normal answer would have (the proxy's stats, downloads): with the body bytes sent (0 for HEAD and 304). */
+  readonly onHit?: (bytesSent: number) => void;
 }
 
 /** Seconds an answer is replayed; changes made by other nodes show within this time. */
@@ -55,9 +55,9 @@ export class HotAnswers {
       this.entries.delete(key);
       return false;
     }
-    entry.answer.onHit?.();
     const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
     const notModified = matchesEtag(req.headers['if-none-match'], entry.answer.etag);
+    entry.answer.onHit?.(notModified || req.method === 'HEAD' ? 0 : bytes.length);
     res.writeHead(notModified ? 304 : 200, {
       ...entry.answer.headers,
       'X-Request-Id': requestId,

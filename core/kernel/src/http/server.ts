@@ -5,6 +5,8 @@ import Koa, { type Context } from 'koa';
 import { NotFoundError, isRegistryError, type HostRootAddress, type HostRootRoute, type Logger, type Principal, type RepositoryInfo } from '@registry-core/api';
 import { ANONYMOUS, type Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
+import type { DownloadEvent } from '../analytics/download-counter.js';
+import type { DownloadRecorder } from '../analytics/served-downloads.js';
 import type { AdminApi } from './admin-api.js';
 import type { LoopMarker } from '../engine/self-upstream.js';
 import { ConnectionGuard } from './connection-guard.js';
@@ -34,6 +36,8 @@ export interface HttpHostOptions {
   readonly countHit?: (repository: string) => void;
   /** This registry's `Via` mark on its upstream requests: a request carrying it is a loop (508). */
   readonly loopMarker?: LoopMarker;
+  /** Counts the files sent to clients (download analytics); absent: nothing is counted. */
+  readonly downloads?: DownloadRecorder;
   /** Log every request at info level (`logging.access`); otherwise at debug level. */
   readonly accessLog?: boolean;
 }
@@ -269,8 +273,9 @@ export class HttpHost {
         ...(hostRoot ? { hostRoot } : {}),
       });
       await writeResponse(ctx, response);
+      const download = this.options.downloads?.served(ctx, runtime, rawPath, response);
       // Replayed answers are keyed by URL on the main port only.
-      if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, principal.anonymous, response.cache);
+      if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, principal.anonymous, response.cache, download);
     } catch (error) {
       this.writeError(ctx, runtime, error, logger);
     }
@@ -307,7 +312,7 @@ export class HttpHost {
   }
 
   /** Keep an anonymous GET answer that writeResponse marked replayable (see hot-answers.ts). */
-  private rememberHot(ctx: Context, anonymous: boolean, cache: string | undefined): void {
+  private rememberHot(ctx: Context, anonymous: boolean, cache: string | undefined, download: DownloadEvent | undefined): void {
     const candidate = ctx.state['hotAnswer'] as HotCandidate | undefined;
     const hot = this.options.hotAnswers;
     if (!hot || !candidate || !anonymous || ctx.method !== 'GET' || ctx.status !== 200 || cache === 'STALE' || !hot.eligible(ctx.req)) return;
@@ -320,8 +325,12 @@ export class HttpHost {
     }
     // Replayed from the cache: a HIT, whatever the first answer was.
     if (cache !== undefined) headers['x-cache'] = 'HIT';
-    const countHit = this.options.countHit;
-    hot.remember(ctx.url, { headers, etag: candidate.etag, bytes: candidate.bytes, ...(countHit ? { onHit: () => countHit(candidate.repository) } : {}) });
+    const { countHit, downloads } = this.options;
+    const onHit = (bytesSent: number) => {
+      countHit?.(candidate.repository);
+      if (download && downloads) downloads.replayed(download, bytesSent);
+    };
+    hot.remember(ctx.url, { headers, etag: candidate.etag, bytes: candidate.bytes, onHit });
   }
 
   private writeError(ctx: Context, runtime: RepositoryRuntime, error: unknown, logger: Logger): void {

@@ -3,6 +3,9 @@ import 'reflect-metadata';
 import path from 'node:path';
 import { container as globalContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import { Tokens, type AuthProvider, type Logger, type ProviderEnvironment } from '@registry-core/api';
+import { DownloadCounter } from '../analytics/download-counter.js';
+import { DownloadStore } from '../analytics/download-store.js';
+import { DownloadRecorder } from '../analytics/served-downloads.js';
 import { AuthService } from '../auth/auth-service.js';
 import type { LoadedConfig } from '../config/types.js';
 import { BlobStore } from '../engine/blob-store.js';
@@ -170,6 +173,7 @@ function registerServices(root: DependencyContainer): void {
     resolve(c, K.MetadataStore).onChange(() => hot.clear());
     return hot;
   }));
+  root.register(K.Downloads, once((c) => new DownloadCounter(new DownloadStore(resolve(c, K.MetadataStore).dataSource), config.analytics.flushSeconds * 1000, logger.child({ component: 'analytics' }))));
   root.register(K.Dispatcher, once((c) => new Dispatcher(resolve(c, K.Repositories), resolve(c, K.Auth), tmpDir)));
 
   root.register(K.AdminService, once((c) => new AdminService({
@@ -221,11 +225,15 @@ function registerServices(root: DependencyContainer): void {
       accessLog: config.logging.access,
       // At debug level every request goes the whole way through koa (replayed answers are logged too).
       ...(config.logging.level === 'debug' ? {} : { hotAnswers: hot }),
+      ...(config.analytics.enabled ? { downloads: new DownloadRecorder(resolve(c, K.Downloads), repositories) } : {}),
       countHit: (repository) => {
         const upstream = repositories.get(repository)?.proxy;
         if (upstream) upstream.health.hits++;
       },
     });
   }));
-  root.register(K.Scheduler, once((c) => new Scheduler(resolve(c, K.AdminService), resolve(c, K.Repositories), config.cleanup, logger, tmpDir)));
+  root.register(K.Scheduler, once((c) => new Scheduler(resolve(c, K.AdminService), resolve(c, K.Repositories), config.cleanup, logger, tmpDir, {
+    downloads: resolve(c, K.Downloads),
+    retentionDays: config.analytics.retentionDays,
+  })));
 }
