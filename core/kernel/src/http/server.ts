@@ -30,6 +30,8 @@ export interface HttpHostOptions {
   readonly health: () => Record<string, unknown>;
   /** The management endpoints, mounted beside the repositories. */
   readonly adminApi?: AdminApi;
+  /** The download analytics API (`/-/api/stats/...`). */
+  readonly statsApi?: { mount(router: HostRouter): void };
   /** Replay hot anonymous answers of small immutable files (off when logging every request). */
   readonly hotAnswers?: HotAnswers;
   /** Count a hit served by a replayed answer for the repository whose file it is. */
@@ -72,6 +74,7 @@ export class HttpHost {
       ctx.body = { status: this.draining ? 'draining' : 'ok', ...options.health() };
     });
     options.adminApi?.mount(router);
+    options.statsApi?.mount(router);
     router.get('/-/ping', (ctx) => {
       ctx.body = {};
     });

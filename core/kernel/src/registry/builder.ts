@@ -5,7 +5,10 @@ import { container as globalContainer, instanceCachingFactory, type DependencyCo
 import { Tokens, type AuthProvider, type Logger, type ProviderEnvironment } from '@registry-core/api';
 import { DownloadCounter } from '../analytics/download-counter.js';
 import { DownloadStore } from '../analytics/download-store.js';
+import { DownloadQueries } from '../analytics/download-queries.js';
 import { DownloadRecorder } from '../analytics/served-downloads.js';
+import { StatsApi } from '../analytics/stats-api.js';
+import { statsReport, type StatsRepository } from '../analytics/stats-report.js';
 import { AuthService } from '../auth/auth-service.js';
 import type { LoadedConfig } from '../config/types.js';
 import { BlobStore } from '../engine/blob-store.js';
@@ -17,7 +20,7 @@ import { LoopMarker } from '../engine/self-upstream.js';
 import { prepareTmpDir } from '../engine/tmp-dir.js';
 import { TtlOverrides } from '../engine/ttl-overrides.js';
 import { AdminApi } from '../http/admin-api.js';
-import { Dispatcher } from '../http/dispatcher.js';
+import { Dispatcher, type RepositoryRuntime } from '../http/dispatcher.js';
 import { HotAnswers } from '../http/hot-answers.js';
 import { HttpHost } from '../http/server.js';
 import { StructuredLogger } from '../logging/logger.js';
@@ -200,7 +203,16 @@ function registerServices(root: DependencyContainer): void {
     derived: () => resolve(c, K.DerivedMemory).stats(),
     caches: () => ({ blobs: resolve(c, K.BlobMemory).stats(), contentRows: resolve(c, K.MetadataStore).contentRowCount, hotAnswers: resolve(c, K.HotAnswers).size }),
     logger: logger.child({ component: 'http' }),
+    ...(config.analytics.enabled
+      ? {
+          analytics: async () => {
+            const { since, totals } = await statsReport(resolve(c, K.DownloadQueries), (name) => statsRepositories(resolve(c, K.Repositories)).get(name), { top: 1 });
+            return { since, all: totals.all, formats: totals.formats };
+          },
+        }
+      : {}),
   })));
+  root.register(K.DownloadQueries, once((c) => new DownloadQueries(resolve(c, K.MetadataStore).dataSource)));
   root.register(K.HttpHost, once((c) => {
     const repositories = resolve(c, K.Repositories);
     const admin = resolve(c, K.AdminService);
@@ -222,6 +234,21 @@ function registerServices(root: DependencyContainer): void {
       loopMarker: resolve(c, K.LoopMarker),
       health: () => admin.healthFacts(),
       adminApi: resolve(c, K.AdminApi),
+      statsApi: new StatsApi({
+        queries: resolve(c, K.DownloadQueries),
+        authentication: resolve(c, K.Authentication),
+        allowed: (principal, permission, repository) => {
+          const runtime = repositories.get(repository);
+          try {
+            resolve(c, K.Authorization).authorize(principal, permission, { name: repository, ...(runtime?.config.anonymousRead !== undefined ? { anonymousRead: runtime.config.anonymousRead } : {}) });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        repositories: statsRepositories(repositories),
+        logger: logger.child({ component: 'http' }),
+      }),
       accessLog: config.logging.access,
       // At debug level every request goes the whole way through koa (replayed answers are logged too).
       ...(config.logging.level === 'debug' ? {} : { hotAnswers: hot }),
@@ -236,4 +263,9 @@ function registerServices(root: DependencyContainer): void {
     downloads: resolve(c, K.Downloads),
     retentionDays: config.analytics.retentionDays,
   })));
+}
+
+/** The repositories as the stats see them: format, type, a group's members. */
+function statsRepositories(repositories: ReadonlyMap<string, RepositoryRuntime>): Map<string, StatsRepository> {
+  return new Map([...repositories].map(([name, r]) => [name, { format: r.config.format, type: r.config.type, ...(r.config.members ? { members: r.config.members } : {}) }]));
 }

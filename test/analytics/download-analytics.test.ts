@@ -1,0 +1,191 @@
+// Download analytics driven by the real clients: npm installs, a pip install and a skopeo
+// copy through groups (hosted and proxy members), then `registry-core stats --json` (with
+// the server running and stopped) and the stats API give the exact counts per version and
+// per day; a kill -9 loses nothing already flushed, a graceful stop flushes what it holds.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NpmClient, makeProject } from '../helpers/npm-client.js';
+import { publishPackage } from '../helpers/npm-publish-body.js';
+import { buildProject, makeVenv, run, twineUpload } from '../helpers/python.js';
+import { skopeo, writeMultiArchLayout } from '../helpers/oci.js';
+import { createUserAndToken, eventually, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+interface PackageStats {
+  downloads: number;
+  versions: { version: string; downloads: number }[];
+  days: { day: string; downloads: number }[];
+  cache: Record<string, number>;
+}
+
+async function publishNpm(registry: RunningRegistry, repository: string, token: string, manifest: Record<string, unknown>): Promise<void> {
+  expect(await publishPackage(registry.url, repository, token, manifest)).toBe(201);
+}
+
+async function cliStats(configFile: string, args: string[] = []): Promise<any> {
+  const printed = await runCli(['stats', '--json', '--config', configFile, ...args]);
+  expect(printed.code, printed.stderr).toBe(0);
+  return JSON.parse(printed.stdout);
+}
+
+const versionsOf = (stats: PackageStats | undefined) => Object.fromEntries((stats?.versions ?? []).map((v) => [v.version, v.downloads]));
+
+describe('download analytics with npm, pip and skopeo through groups', () => {
+  let upstream: RunningRegistry;
+  let node: RunningRegistry;
+  let admin: string;
+  let dir: string;
+
+  const api = async (pathAndQuery: string, token: string | null = admin) => {
+    const answer = await fetch(`${node.url}/-/api/stats${pathAndQuery}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return { status: answer.status, body: (await answer.json()) as any };
+  };
+  /** The package's counts once `ok` holds (counts land at the next flush, every second here). */
+  const settled = (name: string, ok: (s: PackageStats) => boolean) =>
+    eventually(async () => (await api(`/package?name=${encodeURIComponent(name)}`)).body as PackageStats, (s) => s.downloads !== undefined && ok(s));
+
+  beforeAll(async () => {
+    upstream = await startRegistry(`repositories:
+  npm-local: { format: npm, type: hosted }
+  py-local: { format: pypi, type: hosted }
+  oci-local: { format: oci, type: hosted }
+`);
+    const seed = await createUserAndToken(upstream.configFile, 'seed');
+    await publishNpm(upstream, 'npm-local', seed, { name: 'rc-shared', version: '1.0.0' });
+    await publishNpm(upstream, 'npm-local', seed, { name: 'rc-shared', version: '1.1.0' });
+    const dep = await buildProject({ name: 'rc-stats-dep', version: '2.0.0', module: 'rc_stats_dep' });
+    const seeded = await twineUpload(`${upstream.url}/py-local/`, '__token__', seed, [dep.wheel]);
+    expect(seeded.code, seeded.stdout + seeded.stderr).toBe(0);
+    const layout = tempDir('oci-stats');
+    writeMultiArchLayout(layout, '1', 1);
+    const pushed = await skopeo(['copy', '--all', '--dest-tls-verify=false', '--dest-creds', 'seed:correct-horse-battery', `oci:${layout}:1`, `docker://127.0.0.1:${upstream.port}/oci-local/base:1`]);
+    expect(pushed.code, pushed.stderr).toBe(0);
+
+    dir = tempDir('analytics');
+    node = await startRegistry(
+      `analytics: { flushSeconds: 1 }
+repositories:
+  npm-local: { format: npm, type: hosted }
+  npm-proxy: { format: npm, type: proxy, upstream: "${upstream.url}/npm-local/" }
+  npm: { format: npm, type: group, members: [npm-local, npm-proxy] }
+  pypi-local: { format: pypi, type: hosted }
+  pypi-proxy: { format: pypi, type: proxy, upstream: "${upstream.url}/py-local/simple/" }
+  pypi: { format: pypi, type: group, members: [pypi-local, pypi-proxy] }
+  oci-local: { format: oci, type: hosted }
+  oci-proxy: { format: oci, type: proxy, upstream: "${upstream.url}/oci-local/" }
+  oci: { format: oci, type: group, members: [oci-local, oci-proxy] }
+`,
+      { dir },
+    );
+    const added = await runCli(['user', 'add', 'root', '--password', 'root-password-1', '--roles', 'admin', '--config', node.configFile]);
+    expect(added.code, added.stderr).toBe(0);
+    admin = (await runCli(['token', 'create', '--user', 'root', '--config', node.configFile])).stdout.trim().split('\n').pop()!;
+    const publisher = await createUserAndToken(node.configFile, 'pat');
+    await publishNpm(node, 'npm-local', publisher, { name: 'rc-app', version: '1.0.0', dependencies: { 'rc-shared': '^1.0.0' } });
+    const app = await buildProject({ name: 'rc-stats-app', version: '1.0.0', module: 'rc_stats_app', requires: ['rc-stats-dep>=2.0'] });
+    const uploaded = await twineUpload(`${node.url}/pypi-local/`, '__token__', publisher, [app.wheel]);
+    expect(uploaded.code, uploaded.stdout + uploaded.stderr).toBe(0);
+  }, 240_000);
+
+  afterAll(async () => {
+    await node?.stop();
+    await upstream?.stop();
+  });
+
+  it('counts npm installs per version and day: hosted reads, a proxy MISS then HITs', async () => {
+    // Two fresh clients (no npm cache): each downloads every tarball once.
+    for (let i = 0; i < 2; i++) {
+      const client = new NpmClient(`${node.url}/npm/`);
+      const installed = await client.npm(['install', '--no-package-lock'], makeProject({ 'rc-app': '1.0.0' }));
+      expect(installed.code, installed.stderr).toBe(0);
+    }
+    const shared = await settled('rc-shared', (s) => s.downloads >= 2);
+    expect(versionsOf(shared)).toEqual({ '1.1.0': 2 });
+    expect(shared.cache).toEqual({ HIT: 1, MISS: 1, STALE: 0, HOSTED: 0 });
+    expect(shared.days.at(-1)).toMatchObject({ day: today(), downloads: 2 });
+    const app = await settled('rc-app', (s) => s.downloads >= 2);
+    expect(versionsOf(app)).toEqual({ '1.0.0': 2 });
+    expect(app.cache['HOSTED']).toBe(2);
+    // Metadata is no download: the packuments the clients read are counted nowhere.
+    const top = (await api('/top?format=npm')).body;
+    expect(top.packages.map((p: { name: string; downloads: number }) => [p.name, p.downloads])).toEqual([
+      ['rc-app', 2],
+      ['rc-shared', 2],
+    ]);
+  });
+
+  it('counts a pip install (its PEP 658 metadata file is no download) and a skopeo copy', async () => {
+    const venv = await makeVenv();
+    const installed = await run(path.join(venv, 'bin', 'pip'), ['install', '--no-cache-dir', '--index-url', `${node.url}/pypi/simple/`, 'rc-stats-app']);
+    expect(installed.code, installed.stdout + installed.stderr).toBe(0);
+    const dep = await settled('rc-stats-dep', (s) => s.downloads >= 1);
+    expect(versionsOf(dep)).toEqual({ '2.0.0': 1 });
+    expect(dep.cache['MISS']).toBe(1);
+    expect(versionsOf(await settled('rc-stats-app', (s) => s.downloads >= 1))).toEqual({ '1.0.0': 1 });
+
+    const target = mkdtempSync(path.join(tmpdir(), 'rc-stats-pull-'));
+    const pulled = await skopeo(['copy', '--src-tls-verify=false', '--override-arch', 'amd64', `docker://127.0.0.1:${node.port}/oci/base:1`, `oci:${target}:1`]);
+    expect(pulled.code, pulled.stderr).toBe(0);
+    const image = await settled('base', (s) => (s.versions.find((v) => v.version === '1')?.downloads ?? 0) >= 1);
+    expect(versionsOf(image)['1']).toBe(1);
+  });
+
+  it('shows the same figures in `registry-core stats --json` and its table, with totals and the top list', async () => {
+    const report = await cliStats(node.configFile, ['--top', '5']);
+    const top = Object.fromEntries(report.top.map((p: { format: string; name: string; downloads: number }) => [`${p.format}:${p.name}`, p.downloads]));
+    expect(top).toMatchObject({ 'npm:rc-app': 2, 'npm:rc-shared': 2, 'pypi:rc-stats-dep': 1, 'pypi:rc-stats-app': 1 });
+    expect(report.totals.repositories['npm-proxy']).toMatchObject({ format: 'npm', downloads: 2, upstreamSaved: 1, artifacts: 1 });
+    expect(report.totals.repositories['npm-local']).toMatchObject({ downloads: 2, artifacts: 1 });
+    expect(report.totals.formats['npm'].downloads).toBe(4);
+    expect(report.totals.all.bytesStored).toBeGreaterThan(0);
+    const perGroup = await cliStats(node.configFile, ['--repository', 'npm', '--package', 'rc-shared']);
+    expect(versionsOf(perGroup)).toEqual({ '1.1.0': 2 });
+    expect(perGroup.days.at(-1)).toMatchObject({ day: today(), downloads: 2 });
+    const pypiOnly = await cliStats(node.configFile, ['--format', 'pypi']);
+    expect(pypiOnly.top.map((p: { name: string }) => p.name).sort()).toEqual(['rc-stats-app', 'rc-stats-dep']);
+    const table = await runCli(['stats', '--config', node.configFile]);
+    expect(table.stdout).toMatch(/rc-shared\s+2/);
+    // /-/stats carries the totals too.
+    const stats = (await (await fetch(`${node.url}/-/stats`)).json()) as { analytics: { all: { downloads: number } } };
+    expect(stats.analytics.all.downloads).toBeGreaterThanOrEqual(6);
+  });
+
+  it('answers per repository for readers, everything only for administrators', async () => {
+    expect((await api('/top', null)).status).toBe(401);
+    const reader = await createUserAndToken(node.configFile, 'reader');
+    expect((await api('/top', reader)).status).toBe(403);
+    const mine = await api('/top?repository=npm', reader);
+    expect(mine.status).toBe(200);
+    expect(mine.body.packages.map((p: { name: string }) => p.name).sort()).toEqual(['rc-app', 'rc-shared']);
+    const recent = await api('/recent?repository=npm-proxy');
+    expect(recent.body.files.map((f: { path: string }) => f.path)).toContain('rc-shared/-/rc-shared-1.1.0.tgz');
+    const unused = await api('/unused?days=1');
+    expect(unused.status).toBe(200);
+    expect(unused.body.files).toEqual([]);
+  });
+
+  it('keeps what was flushed through a kill -9, and a graceful stop flushes what it holds', async () => {
+    const before = (await settled('rc-app', () => true)).downloads;
+    const client = new NpmClient(`${node.url}/npm/`);
+    expect((await client.npm(['install', '--no-package-lock'], makeProject({ 'rc-app': '1.0.0' }))).code).toBe(0);
+    await settled('rc-app', (s) => s.downloads === before + 1);
+    node.process.kill('SIGKILL');
+    await new Promise((resolve) => node.process.once('exit', resolve));
+    // Read with the server down.
+    const afterCrash = await cliStats(node.configFile, ['--package', 'rc-app']);
+    expect(afterCrash.downloads).toBe(before + 1);
+
+    // A window that never ends on its own: only the graceful stop writes the counts.
+    const configFile = node.configFile;
+    writeFileSync(configFile, readFileSync(configFile, 'utf8').replace('flushSeconds: 1', 'flushSeconds: 3600'));
+    node = await startRegistry(undefined, { dir, args: ['--config', configFile] });
+    const again = new NpmClient(`${node.url}/npm/`);
+    expect((await again.npm(['install', '--no-package-lock'], makeProject({ 'rc-app': '1.0.0' }))).code).toBe(0);
+    expect((await cliStats(configFile, ['--package', 'rc-app'])).downloads).toBe(before + 1);
+    expect(await node.stop()).toBe(0);
+    expect((await cliStats(configFile, ['--package', 'rc-app'])).downloads).toBe(before + 2);
+  });
+});
