@@ -2,6 +2,7 @@
 // copy through groups (hosted and proxy members), then `registry-core stats --json` (with
 // the server running and stopped) and the stats API give the exact counts per version and
 // per day; a kill -9 loses nothing already flushed, a graceful stop flushes what it holds.
+// The same traffic in the Prometheus metrics, read by a real parser of the text format.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { NpmClient, makeProject } from '../helpers/npm-client.js';
 import { publishPackage } from '../helpers/npm-publish-body.js';
 import { buildProject, makeVenv, run, twineUpload } from '../helpers/python.js';
 import { skopeo, writeMultiArchLayout } from '../helpers/oci.js';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { createUserAndToken, eventually, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const today = () => new Date().toISOString().slice(0, 10);
@@ -67,6 +69,8 @@ describe('download analytics with npm, pip and skopeo through groups', () => {
     dir = tempDir('analytics');
     node = await startRegistry(
       `analytics: { flushSeconds: 1 }
+metrics: { enabled: true }
+logging: { accessLogFile: access.jsonl }
 repositories:
   npm-local: { format: npm, type: hosted }
   npm-proxy: { format: npm, type: proxy, upstream: "${upstream.url}/npm-local/" }
@@ -165,6 +169,52 @@ repositories:
     const unused = await api('/unused?days=1');
     expect(unused.status).toBe(200);
     expect(unused.body.files).toEqual([]);
+  });
+
+  it('serves Prometheus metrics to administrators: requests by repository and status class, cache results, upstreams, bytes, process', async () => {
+    expect((await fetch(`${node.url}/-/metrics`)).status).toBe(401);
+    const scraped = await fetch(`${node.url}/-/metrics`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(scraped.status).toBe(200);
+    expect(scraped.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await scraped.text();
+    expect(text).toMatch(/^registry_http_request_duration_seconds_count\{repository="npm",format="npm",method="GET",status="2xx"\} [1-9]/m);
+    const families = parsePrometheusTextFormat(text) as { name: string; type: string; metrics: { labels?: Record<string, string>; value?: string; count?: string }[] }[];
+    const family = (name: string) => families.find((f) => f.name === name)!;
+    const value = (name: string, labels: Record<string, string>) =>
+      family(name).metrics.filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v)).reduce((n, m) => n + Number(m.value ?? m.count), 0);
+    expect(family('registry_http_requests_total').type).toBe('COUNTER');
+    expect(value('registry_http_requests_total', { repository: 'npm', format: 'npm', method: 'GET', status: '2xx' })).toBeGreaterThan(0);
+    expect(value('registry_http_requests_total', { repository: 'pypi', format: 'pypi', method: 'GET', status: '2xx' })).toBeGreaterThan(0);
+    expect(family('registry_http_request_duration_seconds').type).toBe('HISTOGRAM');
+    // (parse-prometheus-text-format 1.1.1 keeps a histogram's buckets but drops its labels, sum and count.)
+    const histogram = family('registry_http_request_duration_seconds').metrics as unknown as { buckets: Record<string, string> }[];
+    expect(Number(histogram[0]!.buckets['+Inf'])).toBeGreaterThan(0);
+    expect(value('registry_cache_results_total', { repository: 'npm', result: 'MISS' })).toBeGreaterThan(0);
+    expect(value('registry_cache_results_total', { repository: 'npm', result: 'HIT' })).toBeGreaterThan(0);
+    expect(value('registry_upstream_requests', { repository: 'npm-proxy', format: 'npm' })).toBeGreaterThan(0);
+    expect(value('registry_upstream_errors', { repository: 'npm-proxy' })).toBe(0);
+    expect(value('registry_upstream_breaker_state', { repository: 'oci-proxy' })).toBe(0);
+    expect(value('registry_http_response_bytes_total', { repository: 'npm' })).toBeGreaterThan(0);
+    expect(value('registry_http_request_bytes_total', { repository: 'pypi-local' })).toBeGreaterThan(0);
+    expect(value('process_resident_memory_bytes', {})).toBeGreaterThan(0);
+    expect(family('nodejs_eventloop_lag_seconds')).toBeDefined();
+    // Bounded labels: no package name, path or user anywhere.
+    const labelValues = families.flatMap((f) => f.metrics.flatMap((m) => Object.values(m.labels ?? {})));
+    expect(labelValues.filter((v) => /rc-|root|\//.test(v))).toEqual([]);
+  });
+
+  it('writes the structured access log: one JSON line per request with what was downloaded, never a credential', () => {
+    const lines = readFileSync(path.join(dir, 'registry-data', 'access.jsonl'), 'utf8').trim().split('\n');
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const tarballs = entries.filter((e) => e['path'] === '/npm/rc-shared/-/rc-shared-1.1.0.tgz' && e['method'] === 'GET');
+    expect(tarballs).toHaveLength(2);
+    expect(tarballs.map((e) => e['cache']).sort()).toEqual(['HIT', 'MISS']);
+    expect(tarballs[0]).toMatchObject({ repository: 'npm', format: 'npm', package: 'rc-shared', version: '1.1.0', status: 200, user: 'anonymous' });
+    expect(typeof tarballs[0]!['bytes']).toBe('number');
+    expect(typeof tarballs[0]!['ms']).toBe('number');
+    expect(entries.some((e) => e['path'] === '/-/api/stats/top' && e['user'] === undefined)).toBe(true);
+    expect(entries.some((e) => e['repository'] === 'pypi-local' && e['method'] === 'POST' && e['user'] === 'pat')).toBe(true);
+    expect(lines.join('\n')).not.toContain(admin);
   });
 
   it('keeps what was flushed through a kill -9, and a graceful stop flushes what it holds', async () => {

@@ -40,7 +40,10 @@ export class DownloadRecorder {
     private readonly repositories: ReadonlyMap<string, RepositoryRuntime>,
   ) {}
 
-  /** Count the answer `ctx` was given; resolves the event when a whole file was sent (for its replays). */
+  /**
+   * Count the answer `ctx` was given; resolves the event (for the access log, and for the
+   * replays of a whole answer: the host replays only those).
+   */
   served(ctx: Context, addressed: RepositoryRuntime, requestPath: string, response: FormatResponse): DownloadEvent | undefined {
     if (ctx.method !== 'GET') return undefined;
     const body: ResponseBody | undefined = response.body;
@@ -76,11 +79,11 @@ export class DownloadRecorder {
         (asset) => this.counter.record({ ...event, bytes: asset.size }),
         () => undefined,
       );
-      return undefined;
+      return { ...event, bytes: 0 };
     }
-    const whole = { ...event, bytes: bytes ?? 0 };
-    this.counter.record(whole);
-    return status === 200 ? whole : undefined;
+    const recorded = { ...event, bytes: bytes ?? 0 };
+    this.counter.record(recorded);
+    return recorded;
   }
 
   /** A replay of `first` by the host's hot answers: a cache HIT (or a hosted read again) of `bytesSent` bytes. */

@@ -3,6 +3,7 @@ import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError, isRe
 import type { Authentication } from '../auth/authentication.js';
 import type { HostRouter } from '../http/host-router.js';
 import type { DownloadQueries } from './download-queries.js';
+import type { RegistryMetrics } from './metrics.js';
 import { sinceDay, statsReport, withMembers, type StatsRepository } from './stats-report.js';
 
 export interface StatsApiOptions {
@@ -12,6 +13,8 @@ export interface StatsApiOptions {
   readonly allowed: (principal: Principal, permission: 'read' | 'admin', repository: string) => boolean;
   readonly repositories: ReadonlyMap<string, StatsRepository>;
   readonly logger: Logger;
+  /** `/-/metrics` (Prometheus text): for administrators unless `open`; absent: not served. */
+  readonly metrics?: { readonly registry: RegistryMetrics; readonly open: boolean };
 }
 
 const MAX_LIMIT = 1000;
@@ -33,7 +36,25 @@ export class StatsApi {
   constructor(private readonly options: StatsApiOptions) {}
 
   mount(router: HostRouter): void {
-    const { queries } = this.options;
+    const { queries, metrics } = this.options;
+    if (metrics) {
+      router.get('/-/metrics', async (ctx) => {
+        ctx.set('Cache-Control', 'no-store');
+        try {
+          if (!metrics.open) {
+            const principal = await this.options.authentication.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
+            if (!this.options.allowed(principal, 'admin', 'the admin API')) {
+              throw principal.anonymous ? new UnauthorizedError('metrics are for administrators (metrics.open: true serves them to anyone)') : new ForbiddenError('metrics are for administrators');
+            }
+          }
+          const rendered = await metrics.registry.render();
+          ctx.type = rendered.contentType;
+          ctx.body = rendered.body;
+        } catch (error) {
+          this.fail(ctx, error);
+        }
+      });
+    }
     router.get('/-/api/stats', (ctx) =>
       this.answer(ctx, (scope, q) => statsReport(queries, (n) => this.options.repositories.get(n), { ...scope, top: q.limit('top', 10) })),
     );
@@ -99,11 +120,15 @@ export class StatsApi {
       };
       ctx.body = await work(scope, { text, limit });
     } catch (error) {
-      const known = isRegistryError(error);
-      if (!known) this.options.logger.error('stats API error', { error: String((error as Error)?.stack ?? error) });
-      ctx.status = known ? error.status : 500;
-      if (ctx.status === 401) ctx.set('WWW-Authenticate', 'Basic realm="registry-core"');
-      ctx.body = { error: known ? error.message : 'internal error' };
+      this.fail(ctx, error);
     }
+  }
+
+  private fail(ctx: Context, error: unknown): void {
+    const known = isRegistryError(error);
+    if (!known) this.options.logger.error('stats API error', { error: String((error as Error)?.stack ?? error) });
+    ctx.status = known ? error.status : 500;
+    if (ctx.status === 401) ctx.set('WWW-Authenticate', 'Basic realm="registry-core"');
+    ctx.body = { error: known ? error.message : 'internal error' };
   }
 }

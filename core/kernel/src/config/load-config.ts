@@ -210,6 +210,7 @@ export function normalizeConfig(
     },
     logging: c.logging,
     analytics: c.analytics,
+    metrics: c.metrics,
     repositories,
   };
 }

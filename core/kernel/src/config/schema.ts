@@ -257,6 +257,16 @@ export const configSchema = {
         retentionDays: { type: 'integer', minimum: 1, default: 400, description: 'Daily rows older than this are removed by the scheduled maintenance.' },
       },
     },
+    metrics: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      description: 'Prometheus metrics at /-/metrics.',
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        open: { type: 'boolean', default: false, description: 'Serve /-/metrics without credentials (else administrators only).' },
+      },
+    },
     logging: {
       type: 'object',
       default: {},
@@ -268,6 +278,11 @@ export const configSchema = {
           type: 'boolean',
           default: true,
           description: 'One line per request at info level (method, path without its query, status, milliseconds, request id); false: at debug level only (a reverse proxy in front keeps its own access log).',
+        },
+        accessLogFile: {
+          type: 'string',
+          minLength: 1,
+          description: 'The structured access log: one JSON line per request (repository, format, package, version, status, bytes, milliseconds, cache result, user; never a credential) appended to this file, relative to dataDir. Absent: off.',
         },
       },
     },

@@ -182,6 +182,7 @@ export interface RegistryConfig {
   readonly cleanup: CleanupConfig;
   readonly logging: DeepReadonly<ConfigFile['logging']>;
   readonly analytics: AnalyticsConfig;
+  readonly metrics: DeepReadonly<ConfigFile['metrics']>;
   readonly repositories: Readonly<Record<string, RepositoryConfig>>;
 }
 

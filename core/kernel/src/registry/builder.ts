@@ -7,6 +7,8 @@ import { DownloadCounter } from '../analytics/download-counter.js';
 import { DownloadStore } from '../analytics/download-store.js';
 import { DownloadQueries } from '../analytics/download-queries.js';
 import { DownloadRecorder } from '../analytics/served-downloads.js';
+import { AccessLog } from '../analytics/access-log.js';
+import { RegistryMetrics } from '../analytics/metrics.js';
 import { StatsApi } from '../analytics/stats-api.js';
 import { statsReport, type StatsRepository } from '../analytics/stats-report.js';
 import { AuthService } from '../auth/auth-service.js';
@@ -215,6 +217,9 @@ function registerServices(root: DependencyContainer): void {
   root.register(K.DownloadQueries, once((c) => new DownloadQueries(resolve(c, K.MetadataStore).dataSource)));
   root.register(K.HttpHost, once((c) => {
     const repositories = resolve(c, K.Repositories);
+    const metrics = config.metrics.enabled
+      ? new RegistryMetrics(() => new Map([...repositories].flatMap(([name, r]) => (r.proxy ? [[name, { format: r.config.format, stats: () => r.proxy!.health.snapshot() }] as const] : []))))
+      : undefined;
     const admin = resolve(c, K.AdminService);
     const hot = resolve(c, K.HotAnswers);
     return new HttpHost({
@@ -248,7 +253,12 @@ function registerServices(root: DependencyContainer): void {
         },
         repositories: statsRepositories(repositories),
         logger: logger.child({ component: 'http' }),
+        ...(metrics ? { metrics: { registry: metrics, open: config.metrics.open } } : {}),
       }),
+      ...(metrics ? { metrics } : {}),
+      ...(config.logging.accessLogFile !== undefined
+        ? { structuredLog: new AccessLog(path.resolve(config.dataDir, config.logging.accessLogFile), (error) => logger.error('could not write the access log', { error: error.message })) }
+        : {}),
       accessLog: config.logging.access,
       // At debug level every request goes the whole way through koa (replayed answers are logged too).
       ...(config.logging.level === 'debug' ? {} : { hotAnswers: hot }),
