@@ -196,6 +196,10 @@ repositories:
     expect(value('registry_upstream_breaker_state', { repository: 'oci-proxy' })).toBe(0);
     expect(value('registry_http_response_bytes_total', { repository: 'npm' })).toBeGreaterThan(0);
     expect(value('registry_http_request_bytes_total', { repository: 'pypi-local' })).toBeGreaterThan(0);
+    expect(text).toMatch(/^registry_upstream_request_duration_seconds_count\{repository="npm-proxy",format="npm",outcome="ok"\} [1-9]/m);
+    expect(text).toMatch(/^registry_storage_operation_duration_seconds_count\{storage="default",operation="put",outcome="ok"\} [1-9]/m);
+    expect(text).toMatch(/^registry_metadata_query_duration_seconds_count\{outcome="ok"\} [1-9]/m);
+    expect(value('registry_open_uploads', {})).toBe(0);
     expect(value('process_resident_memory_bytes', {})).toBeGreaterThan(0);
     expect(family('nodejs_eventloop_lag_seconds')).toBeDefined();
     // Bounded labels: no package name, path or user anywhere.

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import type { DataSource, QueryRunner } from 'typeorm';
 import type { ProxyStats } from '../engine/upstream-health.js';
 
 /** Labels of one request: bounded sets only (configured repositories, formats, methods, status classes). */
@@ -29,8 +30,15 @@ export class RegistryMetrics {
   private readonly cache: Counter<'repository' | 'format' | 'result'>;
   private readonly bytesOut: Counter<'repository' | 'format'>;
   private readonly bytesIn: Counter<'repository' | 'format'>;
+  private readonly upstreamDuration: Histogram<'repository' | 'format' | 'outcome'>;
+  private readonly storageDuration: Histogram<'storage' | 'operation' | 'outcome'>;
+  private readonly queryDuration: Histogram<'outcome'>;
 
-  constructor(proxies: () => ReadonlyMap<string, { readonly format: string; readonly stats: () => ProxyStats }>) {
+  constructor(
+    proxies: () => ReadonlyMap<string, { readonly format: string; readonly stats: () => ProxyStats }>,
+    /** Upload sessions open now (every node's), counted at scrape time. */
+    openUploads?: () => Promise<number>,
+  ) {
     const registers = [this.registry];
     const requestLabels = ['repository', 'format', 'method', 'status'] as const;
     this.requests = new Counter({ name: 'registry_http_requests_total', help: 'Requests answered, by repository, format, method and status class.', labelNames: requestLabels, registers });
@@ -59,7 +67,78 @@ export class RegistryMetrics {
     proxyGauge('registry_upstream_requests', 'Requests this node sent to each proxy\'s upstream since it started (a counter read at scrape time).', (s) => s.upstreamRequests);
     proxyGauge('registry_upstream_errors', 'Failed upstream requests (network errors, timeouts, 5xx) of each proxy since this node started.', (s) => s.upstreamErrors);
     proxyGauge('registry_upstream_breaker_state', 'Circuit breaker of each proxy\'s upstream: 0 closed, 1 half-open, 2 open.', (s) => BREAKER[s.breaker.state]);
+    const latency = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+    this.upstreamDuration = new Histogram({ name: 'registry_upstream_request_duration_seconds', help: 'Time until an upstream answered (its headers), by proxy and outcome (ok, error: 5xx or no answer).', labelNames: ['repository', 'format', 'outcome'], buckets: latency, registers });
+    this.storageDuration = new Histogram({ name: 'registry_storage_operation_duration_seconds', help: 'Storage driver operations (until a stream opens), by storage, operation and outcome (ok, error).', labelNames: ['storage', 'operation', 'outcome'], buckets: latency, registers });
+    this.queryDuration = new Histogram({ name: 'registry_metadata_query_duration_seconds', help: 'Metadata store queries, by outcome (ok, error).', labelNames: ['outcome'], buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers });
+    if (openUploads) {
+      new Gauge({
+        name: 'registry_open_uploads',
+        help: 'Resumable upload sessions open now (OCI blob uploads), on every node.',
+        registers,
+        async collect() {
+          this.set(await openUploads());
+        },
+      });
+    }
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** An observer of one proxy's upstream requests (see KernelProxyCache.observeUpstream). */
+  upstreamObserver(repository: string, format: string): (seconds: number, failed: boolean) => void {
+    return (seconds, failed) => this.upstreamDuration.observe({ repository, format, outcome: failed ? 'error' : 'ok' }, seconds);
+  }
+
+  /**
+   * `driver` with every method that returns a promise timed (a storage driver plugin's
+   * object: get, put, head, delete, list...); other members as they are.
+   */
+  storageDriver<T extends object>(storage: string, driver: T): T {
+    const histogram = this.storageDuration;
+    return new Proxy(driver, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function' || typeof property !== 'string') return value;
+        return (...args: unknown[]) => {
+          const started = performance.now();
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          if (!(result instanceof Promise)) return result;
+          const done = (outcome: string) => histogram.observe({ storage, operation: property, outcome }, (performance.now() - started) / 1000);
+          return result.then(
+            (v) => (done('ok'), v),
+            (error: unknown) => {
+              done('error');
+              throw error;
+            },
+          );
+        };
+      },
+    });
+  }
+
+  /** Time every query of `dataSource` (each query runner's `query`, wrapped once). */
+  watchDataSource(dataSource: DataSource): void {
+    const histogram = this.queryDuration;
+    const wrapped = new WeakSet<QueryRunner>();
+    const create = dataSource.createQueryRunner.bind(dataSource);
+    dataSource.createQueryRunner = (mode) => {
+      const runner = create(mode);
+      if (wrapped.has(runner)) return runner;
+      wrapped.add(runner);
+      const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
+      (runner as { query: unknown }).query = async (...args: unknown[]) => {
+        const started = performance.now();
+        try {
+          const result = await query(...args);
+          histogram.observe({ outcome: 'ok' }, (performance.now() - started) / 1000);
+          return result;
+        } catch (error) {
+          histogram.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
+          throw error;
+        }
+      };
+      return runner;
+    };
   }
 
   /** One answered request. */

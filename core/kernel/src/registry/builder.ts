@@ -81,6 +81,14 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
   const env: ProviderEnvironment = { configDir: loaded.configDir, dataDir: config.dataDir, logger };
   const metadata = await MetadataStore.open(config.metadata);
   root.register(K.MetadataStore, { useValue: metadata });
+  // Built first when enabled: storage drivers and the metadata store are timed from the start.
+  const metrics = config.metrics.enabled
+    ? new RegistryMetrics(
+        () => new Map([...resolve(root, K.Repositories)].flatMap(([name, r]) => (r.proxy ? [[name, { format: r.config.format, stats: () => r.proxy!.health.snapshot() }] as const] : []))),
+        async () => Number((await metadata.dataSource.query(`SELECT COUNT(*) AS n FROM document WHERE "key" LIKE '.uploads/%'`))[0]?.n ?? 0),
+      )
+    : undefined;
+  metrics?.watchDataSource(metadata.dataSource);
   try {
     const blobStores = new Map<string, BlobStore>();
     // One memory cache of hot small blobs for all stores (content-addressed, never stale).
@@ -95,7 +103,8 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
         continue;
       }
       const { driver: _id, redirect, ...driverOptions } = storage;
-      const store = new BlobStore(name, await driver.definition.create(driverOptions, env), memory, redirect, (key, work) => metadata.withClusterLock(key, work));
+      const created = await driver.definition.create(driverOptions, env);
+      const store = new BlobStore(name, metrics ? metrics.storageDriver(name, created) : created, memory, redirect, (key, work) => metadata.withClusterLock(key, work));
       blobStores.set(name, store);
       void store
         .sweepStaging()
@@ -121,7 +130,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
       }
     });
     await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger, config.cleanup.tmpFileGraceSeconds);
-    registerServices(root);
+    registerServices(root, metrics);
     // Build everything now: a registry that cannot be served fails at creation.
     resolve(root, K.HttpHost);
     resolve(root, K.Scheduler);
@@ -134,7 +143,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
 }
 
 /** The services built from what {@link buildRegistryContainer} opened, each once per registry. */
-function registerServices(root: DependencyContainer): void {
+function registerServices(root: DependencyContainer, metrics: RegistryMetrics | undefined): void {
   const once = <T>(build: (c: DependencyContainer) => T) => ({ useFactory: instanceCachingFactory<T>(build) });
   const config = resolve(root, K.Config);
   const logger = root.resolve<Logger>(Tokens.Logger);
@@ -217,9 +226,7 @@ function registerServices(root: DependencyContainer): void {
   root.register(K.DownloadQueries, once((c) => new DownloadQueries(resolve(c, K.MetadataStore).dataSource)));
   root.register(K.HttpHost, once((c) => {
     const repositories = resolve(c, K.Repositories);
-    const metrics = config.metrics.enabled
-      ? new RegistryMetrics(() => new Map([...repositories].flatMap(([name, r]) => (r.proxy ? [[name, { format: r.config.format, stats: () => r.proxy!.health.snapshot() }] as const] : []))))
-      : undefined;
+    if (metrics) for (const r of repositories.values()) r.proxy?.observeUpstream(metrics.upstreamObserver(r.name, r.config.format));
     const admin = resolve(c, K.AdminService);
     const hot = resolve(c, K.HotAnswers);
     return new HttpHost({
