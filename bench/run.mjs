@@ -29,7 +29,7 @@ const cli = path.join(root, 'cli', 'bin', 'registry-core.js');
 const rawPlugin = path.join(root, 'examples', 'raw-format-plugin');
 const verdaccioBin = path.join(benchDir, 'node_modules', 'verdaccio', 'bin', 'verdaccio');
 
-const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream', 'formats'];
+const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream', 'formats', 'analytics'];
 const OPTIONAL = ['drivers'];
 const only = new Set((flag('only', ALL.join(',')) ?? '').split(',').filter(Boolean));
 const duration = Number(flag('duration', '8'));
@@ -40,13 +40,13 @@ const COLD = { name: 'ms', file: 'ms-2.1.3.tgz' };
 const STREAM_BYTES = Number(flag('stream-bytes', String(2 * 1024 ** 3)));
 const DRIVER_BYTES = Number(flag('driver-bytes', String(1024 ** 3)));
 for (const name of only) if (!ALL.includes(name) && !OPTIONAL.includes(name)) fail(`unknown scenario ${name}: ${[...ALL, ...OPTIONAL].join(', ')}`);
-const needsPeers = [...only].some((name) => name !== 'drivers');
+const needsPeers = [...only].some((name) => name !== 'drivers' && name !== 'analytics');
 
 const upstream = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().replace(/\/?$/, '/');
-for (const [what, bin] of needsPeers ? [['nginx', '/usr/sbin/nginx'], ['wrk', '/usr/bin/wrk']] : []) {
+for (const [what, bin] of needsPeers ? [['nginx', '/usr/sbin/nginx'], ['wrk', '/usr/bin/wrk']] : only.has('analytics') ? [['wrk', '/usr/bin/wrk']] : []) {
   if (!existsSync(bin)) fail(`${what} is missing: apt-get install -y nginx-light wrk`);
 }
-const needsVerdaccio = [...only].some((name) => !['drivers', 'formats', 'stream', 'cold', 'memory-tuned'].includes(name));
+const needsVerdaccio = [...only].some((name) => !['drivers', 'formats', 'analytics', 'stream', 'cold', 'memory-tuned'].includes(name));
 if (needsVerdaccio && !existsSync(verdaccioBin)) fail('Verdaccio is missing: pnpm --dir bench install --ignore-workspace');
 if (!existsSync(cli)) fail('registry-core is not built: pnpm install (at the repository root)');
 
@@ -279,6 +279,29 @@ async function tunedMemory() {
     m.peakMb < 200,
   );
   await rc.stop();
+}
+
+/**
+ * The cached tarball through a group with download counting on and off (`analytics.enabled`),
+ * two servers of the same config measured in turns (off, on, off, on) so that drift of the
+ * machine falls on both; the ratio of the means.
+ */
+async function analyticsCost() {
+  const config = (enabled) => `analytics: { enabled: ${enabled} }
+repositories:
+  npm-proxy: { format: npm, type: proxy, upstream: "${upstream}" }
+  npm: { format: npm, type: group, members: [npm-proxy] }
+`;
+  const tarballPath = `npm/${TARBALL.name}/-/${TARBALL.file}`;
+  const servers = { off: await startRegistryCore(config(false)), on: await startRegistryCore(config(true)) };
+  for (const server of Object.values(servers)) for (let i = 0; i < 2; i++) if ((await get(`${server.url}/${tarballPath}`)).status !== 200) throw new Error(`${server.url}/${tarballPath} failed`);
+  const runs = { off: [], on: [] };
+  for (let i = 0; i < 2; i++) for (const label of ['off', 'on']) runs[label].push(wrk(`${servers[label].url}/${tarballPath}`).rps);
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  for (const label of ['off', 'on']) row(`cached tarball, group, download counting ${label}`, `${fmt(mean(runs[label]))} req/s (${runs[label].map((r) => fmt(r)).join(', ')})`);
+  const ratio = mean(runs.on) / mean(runs.off);
+  row('cached tarball with / without download counting', `${fmt(ratio, 3)}x`, '>= 0.95x', ratio >= 0.95);
+  for (const server of Object.values(servers)) await server.stop();
 }
 
 /** A reverse proxy to the npm upstream that counts requests per path. */
@@ -798,6 +821,7 @@ try {
   if (only.has('install')) await installs();
   if (only.has('formats')) await formatReads();
   if (only.has('drivers')) await drivers();
+  if (only.has('analytics')) await analyticsCost();
 } finally {
   await cleanup();
 }

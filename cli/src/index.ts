@@ -12,6 +12,7 @@ import { registerOwnersCommands } from './commands/owners.js';
 import { registerPluginsCommands } from './commands/plugins.js';
 import { registerSetupCommand } from './commands/setup.js';
 import { registerStartCommand } from './commands/start.js';
+import { registerStatsCommand } from './commands/stats.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerStorageCommands } from './commands/storage.js';
 import { printFormatCommandHelp, registerTaskCommand } from './commands/tasks.js';
@@ -31,6 +32,7 @@ const commandModules: readonly RegisterCommands[] = [
   registerConfigSchemaCommand,
   registerPluginsCommands,
   registerStatusCommand,
+  registerStatsCommand,
   registerAuditCommand,
   registerDbCommands,
   registerCacheCommands,

@@ -48,3 +48,14 @@ export function publishBody(manifest: Record<string, unknown>, tarball: Buffer, 
 export function packageTarball(manifest: Record<string, unknown>, extra: readonly TarEntry[] = []): Promise<Buffer> {
   return makeTarball([{ name: 'package/package.json', content: JSON.stringify(manifest) }, { name: 'package/index.js', content: 'module.exports = 1;\n' }, ...extra]);
 }
+
+/** PUT a package version made from `manifest` to `<registryUrl>/<repository>/`; resolves the status. */
+export async function publishPackage(registryUrl: string, repository: string, token: string, manifest: Record<string, unknown>): Promise<number> {
+  const put = await fetch(`${registryUrl}/${repository}/${manifest['name']}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: publishBody(manifest, await packageTarball(manifest)),
+  });
+  await put.arrayBuffer();
+  return put.status;
+}

@@ -1,7 +1,7 @@
 import type { Permission, Principal } from './auth.js';
 import type { FormatResponse, HostRootAddress, RouteDefinition } from './http.js';
 import type { Logger } from './logger.js';
-import type { RepositoryHandle, RepositoryType } from './repository.js';
+import type { AssetKind, RepositoryHandle, RepositoryType } from './repository.js';
 
 /** Error facts a format turns into its own error body. */
 export interface ErrorInfo {
@@ -165,6 +165,36 @@ export interface FormatDefinition {
    * proves nothing). Without it (or for a name it resolves `undefined` for), no such check.
    */
   packageDocumentPath?(packageName: string): string | undefined;
+  /**
+   * Download analytics: which package and version a file this repository serves belongs to.
+   * The kernel asks for every stored file it sends to a client with a GET (a hosted read,
+   * a proxy's HIT, MISS or STALE, through a group or not) and counts the answer per
+   * repository, package, version and day with the bytes sent. `undefined`: not part of a
+   * package (a metadata document, an index). `counted: false`: bytes of the package but no
+   * download of it (an image layer beside its manifest, a checksum file, a signature), so
+   * that one client install counts once. Called on the hot path: a pure function of the
+   * paths, no I/O. Without it, the repository's files are not counted.
+   */
+  downloadOf?(served: ServedFile): DownloadOf | undefined;
+}
+
+/** A file a repository serves, for {@link FormatDefinition.downloadOf}. */
+export interface ServedFile {
+  /** Path inside the repository the client asked for (still percent-encoded; for a group: the group's path). */
+  readonly requestPath: string;
+  /** Path of the stored file that answers it, as the format stored it (the member's, through a group). */
+  readonly assetPath: string;
+  readonly kind: AssetKind;
+}
+
+/** The package and version of a served file, see {@link FormatDefinition.downloadOf}. */
+export interface DownloadOf {
+  /** The package name as the format indexes its components. */
+  readonly name: string;
+  /** Its version (an image's tag or manifest digest); `''` when the file belongs to no one version (an image layer). */
+  readonly version: string;
+  /** Default true; false: bytes of the package, no download of it. */
+  readonly counted?: boolean;
 }
 
 /**

@@ -25,7 +25,7 @@ export {
 export type { GroupPlan, LoadedDocument, MergeableDocument, MergeSources } from './group.js';
 export { MEMBER_HEADER, loadDocument, serveDocument } from './group.js';
 export type { RegistryErrorCode } from './errors.js';
-export type { ChallengeRequest, DefaultUpstream, DefaultUpstreams, ErrorInfo, FormatCommand, FormatCommandContext, FormatCommandOption, FormatDefinition, FormatTask, HostRootContext, HostRootRoute, RepositoryInfo } from './format.js';
+export type { ChallengeRequest, DefaultUpstream, DefaultUpstreams, DownloadOf, ErrorInfo, FormatCommand, FormatCommandContext, FormatCommandOption, FormatDefinition, FormatTask, HostRootContext, HostRootRoute, RepositoryInfo, ServedFile } from './format.js';
 export { basicChallenge, httpBaseUrl, plainTextErrorBody } from './format.js';
 export type {
   AccessGrant,

@@ -16,3 +16,5 @@ export { crashPoint, type CrashPoint } from './engine/crash-points.js';
 export { PENDING_GRACE_MS } from './engine/asset-store.js';
 export { CacheMaintenance, type BadAsset, type CleanSummary } from './engine/maintenance.js';
 export { TtlOverrides, type TtlOverride } from './engine/ttl-overrides.js';
+export { DownloadQueries, type PackageStats, type StatsTotals, type StoredFile, type TopPackage } from './analytics/download-queries.js';
+export { sinceDay, statsReport, withMembers, type StatsReport, type StatsRepository } from './analytics/stats-report.js';

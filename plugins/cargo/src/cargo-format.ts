@@ -22,6 +22,7 @@ import { mergeIndexLines, renderIndexFile, type IndexLine } from './index-lines.
 import { canonicalName, crateOfIndexPath, indexPath, validateCrateName, validateVersion } from './names.js';
 import { cargoDefaultUpstreams } from './local-cargo.js';
 import { MAX_INDEX_BYTES, loadUpstreamIndex, proxyDownload } from './proxy.js';
+import { downloadOf } from './downloads.js';
 
 function param(ctx: FormatRequestContext, key: string): string {
   return routeParam(ctx, key) ?? '';
@@ -271,6 +272,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 export const cargoFormat: FormatDefinition = {
+  downloadOf,
   id: 'cargo',
   routes,
   errorBody,

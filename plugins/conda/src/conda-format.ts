@@ -29,6 +29,7 @@ import { emptyRepodata } from './repodata.js';
 import { collectRepodata, mergeSources, streamRepodata, upstreamNames, type RepodataSource } from './repodata-stream.js';
 import { mirrorCommand } from './mirror-command.js';
 import { uploadCommand } from './upload-command.js';
+import { downloadOf } from './downloads.js';
 
 
 function param(ctx: FormatRequestContext, key: string): string {
@@ -410,6 +411,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 export const condaFormat: FormatDefinition = {
+  downloadOf,
   id: 'conda',
   routes,
   commands: [uploadCommand, mirrorCommand],

@@ -32,6 +32,7 @@ import { compareVersions, latestVersion } from './semver.js';
 import { sumdb } from './sumdb.js';
 import { validateSumCheck } from './sumcheck.js';
 import { createModuleZip } from './module-zip-create.js';
+import { downloadOf } from './downloads.js';
 
 const TEXT = 'text/plain; charset=utf-8';
 
@@ -251,6 +252,7 @@ const publishCommand: FormatCommand = {
 };
 
 export const goFormat: FormatDefinition = {
+  downloadOf,
   id: 'go',
   routes,
   commands: [publishCommand],

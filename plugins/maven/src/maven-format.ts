@@ -21,6 +21,7 @@ import { deployFile, deployMetadata, deploySidecar, drainBody, getHostedFile, me
 import { parseMavenPath } from './paths.js';
 import { MAX_METADATA_BYTES, getProxyFile } from './proxy.js';
 import { childText, children, child, parseXml } from '@registry-core/api';
+import { downloadOf } from './downloads.js';
 
 const notHere = (ctx: FormatRequestContext) => new NotFoundError(`${ctx.path.slice(1) || '/'} is not in ${ctx.repository.name}`);
 const serveListing = serveDocument(listingDocument, notHere);
@@ -116,6 +117,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 export const mavenFormat: FormatDefinition = {
+  downloadOf,
   id: 'maven',
   routes,
   // mvn prints the status line ("Return code is: 409, ReasonPhrase: ..."): the message goes there.

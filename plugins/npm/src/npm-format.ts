@@ -22,6 +22,7 @@ import { changeDistTag, deleteTarball, publish, unpublishPackage, updateDocument
 import { MAX_PACKUMENT_BYTES, distTagsResponse, getHostedTarball, getUpstreamTarball, packumentDocument, packumentResponse, versionResponse } from './reads.js';
 import { parseSearchQuery, search, searchDocument } from './search.js';
 import { createToken, listTokens, revokeToken } from './tokens.js';
+import { downloadOf } from './downloads.js';
 
 /** Strings longer than this in a publish body go to disk, not memory (the base64 tarball). */
 const SPILL_OVER = 256 * 1024;
@@ -205,6 +206,7 @@ const routes: RouteDefinition[] = [
 ];
 
 export const npmFormat: FormatDefinition = {
+  downloadOf,
   id: 'npm',
   routes,
   errorBody: (error) => ({ contentType: 'application/json; charset=utf-8', body: JSON.stringify({ error: error.message, code: error.code }) }),

@@ -19,6 +19,7 @@ import { hitOf, hostedSearch, renderSearch, searchQuery, sortVersions, type Sear
 import { packageDocument, packageFile, param, requestedId, searchDocument, serve } from './reads.js';
 import { v2Routes } from './v2-feed.js';
 import { keyOf } from './versions.js';
+import { downloadOf } from './downloads.js';
 
 const withCache = (cache: LoadedDocument<unknown>['cache']) => (cache ? { cache } : {});
 
@@ -166,6 +167,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 export const nugetFormat: FormatDefinition = {
+  downloadOf,
   id: 'nuget',
   routes,
   credentialHeaders: ['x-nuget-apikey'],

@@ -39,6 +39,7 @@ import { MAX_MANIFEST_BYTES } from './manifest.js';
 import { imageName, parseDigest } from './names.js';
 import { MAX_TAG_LIST_BYTES, proxyBlob, proxyManifest, proxyReferrers, proxyTags } from './proxy.js';
 import { ociError, page, pageParams, rootPath, unsupported } from './responses.js';
+import { downloadOf } from './downloads.js';
 
 /** Largest page of a tag list or the catalog. */
 const MAX_PAGE = 10_000;
@@ -361,6 +362,7 @@ function clientConfig(repository: RepositoryInfo): string[] {
 }
 
 export const ociFormat: FormatDefinition = {
+  downloadOf,
   id: 'oci',
   routes,
   hostRoot: { prefix: '/v2', hostRoutes: [{ method: 'GET', path: '/_catalog', handler: hostCatalog }] },

@@ -28,6 +28,7 @@ import { normalizeName, validateProjectName } from './names.js';
 import { MAX_PAGE_BYTES, getProxyFile, loadUpstreamPage, rewritePage } from './proxy.js';
 import { negotiate, renderIndex, renderProjectHtml, renderProjectJson, type ProjectPage } from './simple-index.js';
 import { compareVersions, normalizeVersion } from './versions.js';
+import { downloadOf } from './downloads.js';
 
 const VARY = { vary: 'Accept' };
 
@@ -354,6 +355,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 export const pypiFormat: FormatDefinition = {
+  downloadOf,
   id: 'pypi',
   routes,
   // PyPI answers plain text; twine shows the status line, so the message goes there too.

@@ -25,6 +25,7 @@ import { validatePackageName, validateVersion } from './manifest.js';
 import { isZigHash } from './package-hash.js';
 import { publishCommand } from './publish-command.js';
 import { MAX_PACKAGE_DOCUMENT_BYTES, cacheableUrl, loadUpstreamPackage, serveCachedUrl, servesPackages, upstreamIsRegistry, upstreamTarball, urlFromPath } from './proxy.js';
+import { downloadOf } from './downloads.js';
 
 function param(ctx: FormatRequestContext, key: string): string {
   const text = routeParam(ctx, key);
@@ -190,6 +191,7 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 export const zigFormat: FormatDefinition = {
+  downloadOf,
   id: 'zig',
   routes,
   commands: [publishCommand],

@@ -209,6 +209,8 @@ export function normalizeConfig(
       maxCacheBytes: Object.fromEntries(Object.entries(c.cleanup.maxCacheSize).map(([k, v]) => [k, parseSize(v)!])),
     },
     logging: c.logging,
+    analytics: c.analytics,
+    metrics: c.metrics,
     repositories,
   };
 }

@@ -246,6 +246,27 @@ export const configSchema = {
         maxCacheSize: { type: 'object', additionalProperties: size, default: {} },
       },
     },
+    analytics: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      description: 'Download analytics: every file a client downloads, counted per repository, package, version and day in the metadata store.',
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        flushSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 5, description: 'Counts are held in memory and written this often (a crash loses at most this window).' },
+        retentionDays: { type: 'integer', minimum: 1, default: 400, description: 'Daily rows older than this are removed by the scheduled maintenance.' },
+      },
+    },
+    metrics: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      description: 'Prometheus metrics at /-/metrics.',
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        open: { type: 'boolean', default: false, description: 'Serve /-/metrics without credentials (else administrators only).' },
+      },
+    },
     logging: {
       type: 'object',
       default: {},
@@ -257,6 +278,11 @@ export const configSchema = {
           type: 'boolean',
           default: true,
           description: 'One line per request at info level (method, path without its query, status, milliseconds, request id); false: at debug level only (a reverse proxy in front keeps its own access log).',
+        },
+        accessLogFile: {
+          type: 'string',
+          minLength: 1,
+          description: 'The structured access log: one JSON line per request (repository, format, package, version, status, bytes, milliseconds, cache result, user; never a credential) appended to this file, relative to dataDir. Absent: off.',
         },
       },
     },

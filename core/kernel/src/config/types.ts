@@ -167,6 +167,9 @@ export interface CleanupConfig extends DeepReadonly<Omit<ConfigFile['cleanup'], 
   readonly maxCacheBytes: Readonly<Record<string, number>>;
 }
 
+/** `analytics`: download counting, how often counts are written, how long daily rows are kept. */
+export type AnalyticsConfig = DeepReadonly<ConfigFile['analytics']>;
+
 /** The validated, defaulted configuration. Paths are absolute. */
 export interface RegistryConfig {
   readonly server: ServerConfig;
@@ -178,6 +181,8 @@ export interface RegistryConfig {
   readonly limits: LimitsConfig;
   readonly cleanup: CleanupConfig;
   readonly logging: DeepReadonly<ConfigFile['logging']>;
+  readonly analytics: AnalyticsConfig;
+  readonly metrics: DeepReadonly<ConfigFile['metrics']>;
   readonly repositories: Readonly<Record<string, RepositoryConfig>>;
 }
 

@@ -425,6 +425,26 @@ export class KernelProxyCache implements ProxyCache {
   }
 
   /**
+   * Report every upstream request's time until its answer (headers) and whether it failed
+   * (5xx or no answer): the host's metrics.
+   */
+  observeUpstream(observe: (seconds: number, failed: boolean) => void): void {
+    const client = this.client;
+    const request = client.request.bind(client);
+    client.request = async (url, options) => {
+      const started = performance.now();
+      try {
+        const response = await request(url, options);
+        observe((performance.now() - started) / 1000, response.status >= 500);
+        return response;
+      } catch (error) {
+        observe((performance.now() - started) / 1000, true);
+        throw error;
+      }
+    };
+  }
+
+  /**
    * One request the format passes on as it is (npm audit, search): never cached, but under
    * the same breaker, timeouts and connection limits as every fetch, and counted in the stats.
    */

@@ -28,6 +28,8 @@ export interface AdminApiOptions {
   readonly derived?: () => DerivedMemoryStats;
   /** The other in-memory caches' sizes (blob memory cache, content rows, replayed answers); absent: not shown. */
   readonly caches?: () => Record<string, unknown>;
+  /** Download analytics totals of the last 30 days (all repositories, per format); absent: not shown. */
+  readonly analytics?: () => Promise<unknown>;
   readonly logger: Logger;
 }
 
@@ -41,9 +43,17 @@ export class AdminApi {
 
   mount(router: HostRouter): void {
     const { options } = this;
-    router.get('/-/stats', (ctx) => {
+    router.get('/-/stats', async (ctx) => {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { repositories: options.stats(), metadataMemory: options.metadataMemory(), ...(options.derived ? { derived: options.derived() } : {}), ...(options.caches ? { caches: options.caches() } : {}) };
+      // The totals come from the database: a failure there leaves them out, not the node's own counters.
+      const analytics = options.analytics ? await options.analytics().catch((error: unknown) => ({ error: String((error as Error)?.message ?? error) })) : undefined;
+      ctx.body = {
+        repositories: options.stats(),
+        metadataMemory: options.metadataMemory(),
+        ...(options.derived ? { derived: options.derived() } : {}),
+        ...(options.caches ? { caches: options.caches() } : {}),
+        ...(analytics !== undefined ? { analytics } : {}),
+      };
     });
     // The audit log (the CLI's `audit`): ?since=7d|<date>&user=&repository=&action=&limit=
     router.get('/-/admin/audit', (ctx) =>

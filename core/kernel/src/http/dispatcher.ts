@@ -24,6 +24,7 @@ import {
 import type { AuthService } from '../auth/auth-service.js';
 import { isAdmin } from '../auth/package-owners.js';
 import type { RepositoryConfig } from '../config/types.js';
+import { markServedBy } from '../analytics/served-downloads.js';
 import { readRequestBody } from './body.js';
 import type { FormatRouter } from './format-router.js';
 import { GroupRouter } from './group-router.js';
@@ -88,7 +89,10 @@ export class Dispatcher {
   ) {}
 
   async dispatch(runtime: RepositoryRuntime, request: DispatchRequest): Promise<FormatResponse> {
-    return this.operate(runtime, request, (route, ctx) => this.answer(runtime, request, route, ctx));
+    const response = await this.operate(runtime, request, (route, ctx) => this.answer(runtime, request, route, ctx));
+    // Which repository holds a file a group answers with: its download is that member's.
+    markServedBy(response, runtime.name);
+    return response;
   }
 
   /**

@@ -7,8 +7,12 @@ export interface HotAnswer {
   readonly etag: string;
   /** The bytes, from the blob memory cache (`undefined` once it dropped them). */
   readonly bytes: () => Buffer | undefined;
-  /** Counts the hit where a normal answer would have (the proxy's stats). */
-  readonly onHit?: () => void;
+  /** Counts the hit where a normal answer would have (the proxy's stats, downloads): with the body bytes sent (0 for HEAD and 304). */
+  readonly onHit?: (bytesSent: number) => void;
+  /** The repository and format it was first answered for (the request metrics' labels). */
+  readonly labels?: { readonly repository: string; readonly format: string };
+  /** The package and version it is a download of (the structured access log's). */
+  readonly download?: { readonly name: string; readonly version: string };
 }
 
 /** Seconds an answer is replayed; changes made by other nodes show within this time. */
@@ -40,31 +44,31 @@ export class HotAnswers {
     return !this.credentialHeaders.some((name) => h[name] !== undefined);
   }
 
-  /** Answer `req` if a hot answer exists; resolves false to let koa serve it. */
-  serve(req: IncomingMessage, res: ServerResponse): boolean {
-    if (!this.eligible(req)) return false;
+  /** Answer `req` if a hot answer exists (resolves it); `undefined` lets koa serve it. */
+  serve(req: IncomingMessage, res: ServerResponse): HotAnswer | undefined {
+    if (!this.eligible(req)) return undefined;
     const key = req.url ?? '';
     const entry = this.entries.get(key);
-    if (!entry) return false;
+    if (!entry) return undefined;
     if (entry.until < Date.now()) {
       this.entries.delete(key);
-      return false;
+      return undefined;
     }
     const bytes = entry.answer.bytes();
     if (!bytes) {
       this.entries.delete(key);
-      return false;
+      return undefined;
     }
-    entry.answer.onHit?.();
     const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
     const notModified = matchesEtag(req.headers['if-none-match'], entry.answer.etag);
+    entry.answer.onHit?.(notModified || req.method === 'HEAD' ? 0 : bytes.length);
     res.writeHead(notModified ? 304 : 200, {
       ...entry.answer.headers,
       'X-Request-Id': requestId,
       ...(notModified ? {} : { 'Content-Length': String(bytes.length) }),
     });
     res.end(notModified || req.method === 'HEAD' ? undefined : bytes);
-    return true;
+    return entry.answer;
   }
 
   remember(url: string, answer: HotAnswer): void {

@@ -5,6 +5,10 @@ import Koa, { type Context } from 'koa';
 import { NotFoundError, isRegistryError, type HostRootAddress, type HostRootRoute, type Logger, type Principal, type RepositoryInfo } from '@registry-core/api';
 import { ANONYMOUS, type Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
+import type { DownloadEvent } from '../analytics/download-counter.js';
+import type { AccessLog } from '../analytics/access-log.js';
+import type { RegistryMetrics, RequestLabels } from '../analytics/metrics.js';
+import type { DownloadRecorder } from '../analytics/served-downloads.js';
 import type { AdminApi } from './admin-api.js';
 import type { LoopMarker } from '../engine/self-upstream.js';
 import { ConnectionGuard } from './connection-guard.js';
@@ -28,14 +32,35 @@ export interface HttpHostOptions {
   readonly health: () => Record<string, unknown>;
   /** The management endpoints, mounted beside the repositories. */
   readonly adminApi?: AdminApi;
+  /** The download analytics API (`/-/api/stats/...`). */
+  readonly statsApi?: { mount(router: HostRouter): void };
   /** Replay hot anonymous answers of small immutable files (off when logging every request). */
   readonly hotAnswers?: HotAnswers;
   /** Count a hit served by a replayed answer for the repository whose file it is. */
   readonly countHit?: (repository: string) => void;
   /** This registry's `Via` mark on its upstream requests: a request carrying it is a loop (508). */
   readonly loopMarker?: LoopMarker;
+  /** The structured access log (`logging.accessLogFile`); absent: none. */
+  readonly structuredLog?: AccessLog;
+  /** Prometheus metrics of every request (`metrics.enabled`); absent: none. */
+  readonly metrics?: RegistryMetrics;
+  /** Counts the files sent to clients (download analytics); absent: nothing is counted. */
+  readonly downloads?: DownloadRecorder;
   /** Log every request at info level (`logging.access`); otherwise at debug level. */
   readonly accessLog?: boolean;
+}
+
+/** Metrics labels of a request that reached no repository. */
+const NO_REPOSITORY: RequestLabels = { repository: '', format: '' };
+
+/** The structured access log's fields of what was served: repository, format, package, version, cache result, user. */
+function accessFields(labels: RequestLabels, download: Pick<DownloadEvent, 'name' | 'version'> | undefined, cache: string | undefined, user: string | undefined) {
+  return {
+    ...(labels.repository ? { repository: labels.repository, format: labels.format } : {}),
+    ...(download ? { package: download.name, ...(download.version ? { version: download.version } : {}) } : {}),
+    ...(cache ? { cache } : {}),
+    ...(user ? { user } : {}),
+  };
 }
 
 /** A request path as the access log shows it: no query, no token in the path. */
@@ -68,6 +93,7 @@ export class HttpHost {
       ctx.body = { status: this.draining ? 'draining' : 'ok', ...options.health() };
     });
     options.adminApi?.mount(router);
+    options.statsApi?.mount(router);
     router.get('/-/ping', (ctx) => {
       ctx.body = {};
     });
@@ -110,6 +136,18 @@ export class HttpHost {
       } finally {
         this.inFlight--;
         this.logRequest(requestId, ctx.method, ctx.path, ctx.status, started);
+        const labels = (ctx.state['labels'] as RequestLabels | undefined) ?? NO_REPOSITORY;
+        const cache = ctx.response.get('X-Cache') || undefined;
+        this.options.metrics?.request(labels, ctx.method, ctx.status, (performance.now() - started) / 1000, ctx.response.length, Number(ctx.get('Content-Length')) || undefined, cache);
+        this.options.structuredLog?.write({
+          requestId,
+          method: ctx.method,
+          path: loggedPath(ctx.path),
+          status: ctx.status,
+          ...(ctx.response.length !== undefined && ctx.method !== 'HEAD' ? { bytes: ctx.response.length } : {}),
+          ms: Math.round(performance.now() - started),
+          ...accessFields(labels, ctx.state['download'] as DownloadEvent | undefined, cache, ctx.state['user'] as string | undefined),
+        });
       }
     });
     // A repository's own port: every path is the repository's.
@@ -251,10 +289,12 @@ export class HttpHost {
 
   private async serveRepository(ctx: Context, runtime: RepositoryRuntime, rawPath: string, baseUrl: string, hostRoot: HostRootAddress | undefined): Promise<void> {
     const name = runtime.name;
+    ctx.state['labels'] = { repository: name, format: runtime.config.format } satisfies RequestLabels;
     const requestId = ctx.state['requestId'] as string;
     const logger = this.options.logger.child({ requestId, repository: name });
     try {
       const principal = await this.principal(ctx, runtime, rawPath);
+      ctx.state['user'] = principal.anonymous ? 'anonymous' : principal.name;
       const response = await this.options.dispatcher.dispatch(runtime, {
         method: ctx.method,
         path: rawPath,
@@ -269,8 +309,10 @@ export class HttpHost {
         ...(hostRoot ? { hostRoot } : {}),
       });
       await writeResponse(ctx, response);
+      const download = this.options.downloads?.served(ctx, runtime, rawPath, response);
+      ctx.state['download'] = download;
       // Replayed answers are keyed by URL on the main port only.
-      if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, principal.anonymous, response.cache);
+      if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, principal.anonymous, response.cache, download);
     } catch (error) {
       this.writeError(ctx, runtime, error, logger);
     }
@@ -307,7 +349,7 @@ export class HttpHost {
   }
 
   /** Keep an anonymous GET answer that writeResponse marked replayable (see hot-answers.ts). */
-  private rememberHot(ctx: Context, anonymous: boolean, cache: string | undefined): void {
+  private rememberHot(ctx: Context, anonymous: boolean, cache: string | undefined, download: DownloadEvent | undefined): void {
     const candidate = ctx.state['hotAnswer'] as HotCandidate | undefined;
     const hot = this.options.hotAnswers;
     if (!hot || !candidate || !anonymous || ctx.method !== 'GET' || ctx.status !== 200 || cache === 'STALE' || !hot.eligible(ctx.req)) return;
@@ -320,8 +362,12 @@ export class HttpHost {
     }
     // Replayed from the cache: a HIT, whatever the first answer was.
     if (cache !== undefined) headers['x-cache'] = 'HIT';
-    const countHit = this.options.countHit;
-    hot.remember(ctx.url, { headers, etag: candidate.etag, bytes: candidate.bytes, ...(countHit ? { onHit: () => countHit(candidate.repository) } : {}) });
+    const { countHit, downloads } = this.options;
+    const onHit = (bytesSent: number) => {
+      countHit?.(candidate.repository);
+      if (download && downloads) downloads.replayed(download, bytesSent);
+    };
+    hot.remember(ctx.url, { headers, etag: candidate.etag, bytes: candidate.bytes, onHit, ...(ctx.state['labels'] ? { labels: ctx.state['labels'] as RequestLabels } : {}), ...(download ? { download } : {}) });
   }
 
   private writeError(ctx: Context, runtime: RepositoryRuntime, error: unknown, logger: Logger): void {
@@ -367,8 +413,24 @@ export class HttpHost {
       this.guard.watchBody(req, res);
       if (hot && !this.draining) {
         const started = performance.now();
-        if (hot.serve(req, res)) {
-          this.logRequest(String(res.getHeader('X-Request-Id') ?? ''), req.method ?? 'GET', req.url ?? '/', res.statusCode, started);
+        const replayed = hot.serve(req, res);
+        if (replayed) {
+          const requestId = String(res.getHeader('X-Request-Id') ?? '');
+          this.logRequest(requestId, req.method ?? 'GET', req.url ?? '/', res.statusCode, started);
+          const length = req.method === 'HEAD' ? undefined : Number(res.getHeader('Content-Length')) || undefined;
+          const cache = String(res.getHeader('x-cache') ?? '') || undefined;
+          const labels = replayed.labels ?? NO_REPOSITORY;
+          this.options.metrics?.request(labels, req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000, length, undefined, cache);
+          this.options.structuredLog?.write({
+            requestId,
+            method: req.method ?? 'GET',
+            path: loggedPath(req.url ?? '/'),
+            status: res.statusCode,
+            ...(length !== undefined ? { bytes: length } : {}),
+            ms: Math.round(performance.now() - started),
+            // Replayed answers are anonymous by rule (see hot-answers.ts).
+            ...accessFields(labels, replayed.download, cache, 'anonymous'),
+          });
           return;
         }
       }
@@ -453,6 +515,7 @@ export class HttpHost {
     for (const extra of this.extraServers) extra.closeAllConnections();
     for (const socket of this.sockets) socket.destroy();
     await closed;
+    await this.options.structuredLog?.close();
     this.server = undefined;
     this.extraServers.length = 0;
     this.boundPorts.clear();

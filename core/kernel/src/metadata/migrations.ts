@@ -184,4 +184,34 @@ export class PackageOwners1768000000000 implements MigrationInterface {
   }
 }
 
-export const MIGRATIONS = [InitialSchema1732406400000, AuditLog1764000000000, TokenScopes1764000100000, PendingAssets1767000000000, PackageOwners1768000000000];
+/**
+ * Download analytics (issue 24): downloads and bytes sent per repository, UTC day, package,
+ * version and cache result, added to by every node (an upsert) and pruned after
+ * `analytics.retentionDays`.
+ */
+export class DownloadCounts1769000000000 implements MigrationInterface {
+  name = 'DownloadCounts1769000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const t = dialect(q);
+    await q.query(`CREATE TABLE download_count (
+      repository VARCHAR(128) NOT NULL,
+      day VARCHAR(10) NOT NULL,
+      name VARCHAR(512) NOT NULL,
+      version VARCHAR(256) NOT NULL,
+      cache VARCHAR(8) NOT NULL,
+      format VARCHAR(64) NOT NULL,
+      downloads ${t.big} NOT NULL,
+      bytes ${t.big} NOT NULL,
+      PRIMARY KEY (repository, day, name, version, cache)
+    )`);
+    await q.query('CREATE INDEX ix_download_count_day ON download_count (day)');
+    await q.query('CREATE INDEX ix_download_count_package ON download_count (name, repository, day)');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE download_count');
+  }
+}
+
+export const MIGRATIONS = [InitialSchema1732406400000, AuditLog1764000000000, TokenScopes1764000100000, PendingAssets1767000000000, PackageOwners1768000000000, DownloadCounts1769000000000];

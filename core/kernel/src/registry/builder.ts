@@ -3,6 +3,14 @@ import 'reflect-metadata';
 import path from 'node:path';
 import { container as globalContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import { Tokens, type AuthProvider, type Logger, type ProviderEnvironment } from '@registry-core/api';
+import { DownloadCounter } from '../analytics/download-counter.js';
+import { DownloadStore } from '../analytics/download-store.js';
+import { DownloadQueries } from '../analytics/download-queries.js';
+import { DownloadRecorder } from '../analytics/served-downloads.js';
+import { AccessLog } from '../analytics/access-log.js';
+import { RegistryMetrics } from '../analytics/metrics.js';
+import { StatsApi } from '../analytics/stats-api.js';
+import { statsReport, type StatsRepository } from '../analytics/stats-report.js';
 import { AuthService } from '../auth/auth-service.js';
 import type { LoadedConfig } from '../config/types.js';
 import { BlobStore } from '../engine/blob-store.js';
@@ -14,7 +22,7 @@ import { LoopMarker } from '../engine/self-upstream.js';
 import { prepareTmpDir } from '../engine/tmp-dir.js';
 import { TtlOverrides } from '../engine/ttl-overrides.js';
 import { AdminApi } from '../http/admin-api.js';
-import { Dispatcher } from '../http/dispatcher.js';
+import { Dispatcher, type RepositoryRuntime } from '../http/dispatcher.js';
 import { HotAnswers } from '../http/hot-answers.js';
 import { HttpHost } from '../http/server.js';
 import { StructuredLogger } from '../logging/logger.js';
@@ -73,6 +81,14 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
   const env: ProviderEnvironment = { configDir: loaded.configDir, dataDir: config.dataDir, logger };
   const metadata = await MetadataStore.open(config.metadata);
   root.register(K.MetadataStore, { useValue: metadata });
+  // Built first when enabled: storage drivers and the metadata store are timed from the start.
+  const metrics = config.metrics.enabled
+    ? new RegistryMetrics(
+        () => new Map([...resolve(root, K.Repositories)].flatMap(([name, r]) => (r.proxy ? [[name, { format: r.config.format, stats: () => r.proxy!.health.snapshot() }] as const] : []))),
+        async () => Number((await metadata.dataSource.query(`SELECT COUNT(*) AS n FROM document WHERE "key" LIKE '.uploads/%'`))[0]?.n ?? 0),
+      )
+    : undefined;
+  metrics?.watchDataSource(metadata.dataSource);
   try {
     const blobStores = new Map<string, BlobStore>();
     // One memory cache of hot small blobs for all stores (content-addressed, never stale).
@@ -87,7 +103,8 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
         continue;
       }
       const { driver: _id, redirect, ...driverOptions } = storage;
-      const store = new BlobStore(name, await driver.definition.create(driverOptions, env), memory, redirect, (key, work) => metadata.withClusterLock(key, work));
+      const created = await driver.definition.create(driverOptions, env);
+      const store = new BlobStore(name, metrics ? metrics.storageDriver(name, created) : created, memory, redirect, (key, work) => metadata.withClusterLock(key, work));
       blobStores.set(name, store);
       void store
         .sweepStaging()
@@ -113,7 +130,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
       }
     });
     await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger, config.cleanup.tmpFileGraceSeconds);
-    registerServices(root);
+    registerServices(root, metrics);
     // Build everything now: a registry that cannot be served fails at creation.
     resolve(root, K.HttpHost);
     resolve(root, K.Scheduler);
@@ -126,7 +143,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
 }
 
 /** The services built from what {@link buildRegistryContainer} opened, each once per registry. */
-function registerServices(root: DependencyContainer): void {
+function registerServices(root: DependencyContainer, metrics: RegistryMetrics | undefined): void {
   const once = <T>(build: (c: DependencyContainer) => T) => ({ useFactory: instanceCachingFactory<T>(build) });
   const config = resolve(root, K.Config);
   const logger = root.resolve<Logger>(Tokens.Logger);
@@ -170,6 +187,7 @@ function registerServices(root: DependencyContainer): void {
     resolve(c, K.MetadataStore).onChange(() => hot.clear());
     return hot;
   }));
+  root.register(K.Downloads, once((c) => new DownloadCounter(new DownloadStore(resolve(c, K.MetadataStore).dataSource), config.analytics.flushSeconds * 1000, logger.child({ component: 'analytics' }))));
   root.register(K.Dispatcher, once((c) => new Dispatcher(resolve(c, K.Repositories), resolve(c, K.Auth), tmpDir)));
 
   root.register(K.AdminService, once((c) => new AdminService({
@@ -196,9 +214,19 @@ function registerServices(root: DependencyContainer): void {
     derived: () => resolve(c, K.DerivedMemory).stats(),
     caches: () => ({ blobs: resolve(c, K.BlobMemory).stats(), contentRows: resolve(c, K.MetadataStore).contentRowCount, hotAnswers: resolve(c, K.HotAnswers).size }),
     logger: logger.child({ component: 'http' }),
+    ...(config.analytics.enabled
+      ? {
+          analytics: async () => {
+            const { since, totals } = await statsReport(resolve(c, K.DownloadQueries), (name) => statsRepositories(resolve(c, K.Repositories)).get(name), { top: 1 });
+            return { since, all: totals.all, formats: totals.formats };
+          },
+        }
+      : {}),
   })));
+  root.register(K.DownloadQueries, once((c) => new DownloadQueries(resolve(c, K.MetadataStore).dataSource)));
   root.register(K.HttpHost, once((c) => {
     const repositories = resolve(c, K.Repositories);
+    if (metrics) for (const r of repositories.values()) r.proxy?.observeUpstream(metrics.upstreamObserver(r.name, r.config.format));
     const admin = resolve(c, K.AdminService);
     const hot = resolve(c, K.HotAnswers);
     return new HttpHost({
@@ -218,14 +246,43 @@ function registerServices(root: DependencyContainer): void {
       loopMarker: resolve(c, K.LoopMarker),
       health: () => admin.healthFacts(),
       adminApi: resolve(c, K.AdminApi),
+      statsApi: new StatsApi({
+        queries: resolve(c, K.DownloadQueries),
+        authentication: resolve(c, K.Authentication),
+        allowed: (principal, permission, repository) => {
+          const runtime = repositories.get(repository);
+          try {
+            resolve(c, K.Authorization).authorize(principal, permission, { name: repository, ...(runtime?.config.anonymousRead !== undefined ? { anonymousRead: runtime.config.anonymousRead } : {}) });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        repositories: statsRepositories(repositories),
+        logger: logger.child({ component: 'http' }),
+        ...(metrics ? { metrics: { registry: metrics, open: config.metrics.open } } : {}),
+      }),
+      ...(metrics ? { metrics } : {}),
+      ...(config.logging.accessLogFile !== undefined
+        ? { structuredLog: new AccessLog(path.resolve(config.dataDir, config.logging.accessLogFile), (error) => logger.error('could not write the access log', { error: error.message })) }
+        : {}),
       accessLog: config.logging.access,
       // At debug level every request goes the whole way through koa (replayed answers are logged too).
       ...(config.logging.level === 'debug' ? {} : { hotAnswers: hot }),
+      ...(config.analytics.enabled ? { downloads: new DownloadRecorder(resolve(c, K.Downloads), repositories) } : {}),
       countHit: (repository) => {
         const upstream = repositories.get(repository)?.proxy;
         if (upstream) upstream.health.hits++;
       },
     });
   }));
-  root.register(K.Scheduler, once((c) => new Scheduler(resolve(c, K.AdminService), resolve(c, K.Repositories), config.cleanup, logger, tmpDir)));
+  root.register(K.Scheduler, once((c) => new Scheduler(resolve(c, K.AdminService), resolve(c, K.Repositories), config.cleanup, logger, tmpDir, {
+    downloads: resolve(c, K.Downloads),
+    retentionDays: config.analytics.retentionDays,
+  })));
+}
+
+/** The repositories as the stats see them: format, type, a group's members. */
+function statsRepositories(repositories: ReadonlyMap<string, RepositoryRuntime>): Map<string, StatsRepository> {
+  return new Map([...repositories].map(([name, r]) => [name, { format: r.config.format, type: r.config.type, ...(r.config.members ? { members: r.config.members } : {}) }]));
 }

@@ -1,5 +1,7 @@
 import type { DependencyContainer } from 'tsyringe';
 import type { AuthProvider } from '@registry-core/api';
+import type { DownloadCounter } from '../analytics/download-counter.js';
+import type { DownloadQueries } from '../analytics/download-queries.js';
 import type { AccessTokens } from '../auth/access-tokens.js';
 import type { AuditLog } from '../auth/audit-log.js';
 import type { AuthService } from '../auth/auth-service.js';
@@ -60,6 +62,10 @@ export const KernelTokens = {
   Repositories: token<ReadonlyMap<string, RepositoryRuntime>>('Repositories'),
   UnavailableRepositories: token<readonly UnavailableRepository[]>('UnavailableRepositories'),
   HotAnswers: token<HotAnswers>('HotAnswers'),
+  /** Download counts held until the next flush (download analytics). */
+  Downloads: token<DownloadCounter>('Downloads'),
+  /** Reads of the download counts and stored files (stats API, `/-/stats`). */
+  DownloadQueries: token<DownloadQueries>('DownloadQueries'),
   Dispatcher: token<Dispatcher>('Dispatcher'),
   AdminService: token<AdminService>('AdminService'),
   AdminApi: token<AdminApi>('AdminApi'),

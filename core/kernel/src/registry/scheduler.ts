@@ -1,4 +1,5 @@
 import type { FormatTask, Logger } from '@registry-core/api';
+import type { DownloadCounter } from '../analytics/download-counter.js';
 import type { CleanupConfig } from '../config/types.js';
 import type { RepositoryRuntime } from '../http/dispatcher.js';
 import { sweepTmpDir } from '../engine/tmp-dir.js';
@@ -7,7 +8,8 @@ import type { AdminService } from './admin-service.js';
 /**
  * The registry's timers while it serves: the upload-session and pending-asset sweep (at start,
  * then hourly), each format task that declares an interval, the cache cleanup every
- * `cleanup.intervalHours`, and the sweep of temporary files left by killed processes. Timers
+ * `cleanup.intervalHours`, the sweep of temporary files left by killed processes, and the
+ * retention of daily download counts (`analytics.retentionDays`). Timers
  * never keep the process alive.
  */
 export class Scheduler {
@@ -20,6 +22,8 @@ export class Scheduler {
     private readonly logger: Logger,
     /** The temporary folder swept of files older than `cleanup.tmpFileGraceSeconds`. */
     private readonly tmpDir?: string,
+    /** Download analytics: daily rows older than `retentionDays` are removed at start, then every 6 hours. */
+    private readonly analytics?: { readonly downloads: Pick<DownloadCounter, 'pruneOlderThan'>; readonly retentionDays: number },
   ) {}
 
   start(): void {
@@ -45,6 +49,15 @@ export class Scheduler {
       this.every(Math.min(3_600_000, Math.max(60_000, grace * 1000)), () => {
         sweepTmpDir(tmpDir, this.logger, grace).catch((error: unknown) => this.logger.warn('temporary file sweep failed', { error: String(error) }));
       });
+    }
+    const analytics = this.analytics;
+    if (analytics) {
+      const prune = () => analytics.downloads.pruneOlderThan(analytics.retentionDays).then(
+        (n) => n > 0 && this.logger.info(`removed ${n} daily download rows older than ${analytics.retentionDays} days`),
+        (error: unknown) => this.logger.warn('download analytics retention failed', { error: String(error) }),
+      );
+      void prune();
+      this.every(6 * 3_600_000, () => void prune());
     }
     const hours = this.cleanup.intervalHours;
     if (hours > 0) {
