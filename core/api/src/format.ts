@@ -2,6 +2,7 @@ import type { Permission, Principal } from './auth.js';
 import type { FormatResponse, HostRootAddress, RouteDefinition } from './http.js';
 import type { Logger } from './logger.js';
 import type { RepositoryHandle, RepositoryType } from './repository.js';
+import type { PackageView } from './web.js';
 
 /** Error facts a format turns into its own error body. */
 export interface ErrorInfo {
@@ -165,6 +166,20 @@ export interface FormatDefinition {
    * proves nothing). Without it (or for a name it resolves `undefined` for), no such check.
    */
   packageDocumentPath?(packageName: string): string | undefined;
+  /**
+   * One package of a hosted (or proxy) repository, described for people (a web interface):
+   * README, dependencies, tags, files of `version` (the latest when absent), from what the
+   * repository stores. `name` is a component name of the repository's component index.
+   * Resolve `undefined` when the repository does not hold it. Without it, a web interface
+   * shows what the component index holds (versions, the `description` attribute).
+   */
+  packageView?(repository: RepositoryHandle, name: string, version: string | undefined): Promise<PackageView | undefined>;
+  /**
+   * The command that installs one package from `repository` (`npm install left-pad@1.3.0`,
+   * `pip install --index-url ... requests==2.0`), shown beside a package; `version` absent:
+   * the latest. Lines are shown as they are, each one copyable.
+   */
+  installLines?(repository: RepositoryInfo, name: string, version: string | undefined): readonly string[];
 }
 
 /**

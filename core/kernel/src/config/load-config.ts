@@ -188,6 +188,8 @@ export function normalizeConfig(
     if (other) errors.push(`repositories.${name}.port: ${r.port} is already the port of ${other}`);
     ports.set(r.port, name);
   }
+  const webName = c.web.prefix.replace(/\//g, '');
+  if (webName && repositories[webName]) errors.push(`web.prefix: ${c.web.prefix} is the path of the repository ${webName}`);
   for (const name of Object.keys(c.cleanup.maxCacheSize)) {
     if (!storage[name]) errors.push(`cleanup.maxCacheSize.${name}: no storage named "${name}"`);
   }
@@ -209,6 +211,7 @@ export function normalizeConfig(
       maxCacheBytes: Object.fromEntries(Object.entries(c.cleanup.maxCacheSize).map(([k, v]) => [k, parseSize(v)!])),
     },
     logging: c.logging,
+    web: c.web,
     repositories,
   };
 }

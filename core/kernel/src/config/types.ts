@@ -178,6 +178,7 @@ export interface RegistryConfig {
   readonly limits: LimitsConfig;
   readonly cleanup: CleanupConfig;
   readonly logging: DeepReadonly<ConfigFile['logging']>;
+  readonly web: DeepReadonly<ConfigFile['web']>;
   readonly repositories: Readonly<Record<string, RepositoryConfig>>;
 }
 

@@ -6,6 +6,9 @@ import { NotFoundError, isRegistryError, type HostRootAddress, type HostRootRout
 import { ANONYMOUS, type Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
 import type { AdminApi } from './admin-api.js';
+import type { BrowseApi } from './browse-api.js';
+import type { WebAppHost } from './web-app.js';
+import type { WebSessions } from './web-session.js';
 import type { LoopMarker } from '../engine/self-upstream.js';
 import { ConnectionGuard } from './connection-guard.js';
 import { repositoryInfo, type Dispatcher, type RepositoryRuntime } from './dispatcher.js';
@@ -28,6 +31,10 @@ export interface HttpHostOptions {
   readonly health: () => Record<string, unknown>;
   /** The management endpoints, mounted beside the repositories. */
   readonly adminApi?: AdminApi;
+  /** The web interface's JSON APIs (`/-/api/...`): sign-in and tokens, then repositories, packages, search. */
+  readonly webApi?: { readonly sessions: WebSessions; readonly browse: BrowseApi };
+  /** A plugin's web app, served at its prefix and under `/-/web/`. */
+  readonly webApp?: WebAppHost;
   /** Replay hot anonymous answers of small immutable files (off when logging every request). */
   readonly hotAnswers?: HotAnswers;
   /** Count a hit served by a replayed answer for the repository whose file it is. */
@@ -68,12 +75,18 @@ export class HttpHost {
       ctx.body = { status: this.draining ? 'draining' : 'ok', ...options.health() };
     });
     options.adminApi?.mount(router);
+    options.webApi?.sessions.mount(router);
+    options.webApi?.browse.mount(router);
+    options.webApp?.mount(router);
     router.get('/-/ping', (ctx) => {
       ctx.body = {};
     });
     // What is served here: names, formats, types and URLs of the repositories the caller may
     // read, never their config (which holds upstream credentials).
     router.get('/', async (ctx) => {
+      // A browser gets the web interface's page, any other client the JSON list.
+      ctx.vary('Accept');
+      if (options.webApp?.wantsPage(ctx)) return options.webApp.servePage(ctx);
       ctx.set('Cache-Control', 'no-store');
       const principal = await options.authentication.authenticate(ctx.get('Authorization') || undefined, ctx.ip).catch(() => undefined);
       if (!principal) {

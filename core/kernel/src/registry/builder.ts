@@ -14,6 +14,9 @@ import { LoopMarker } from '../engine/self-upstream.js';
 import { prepareTmpDir } from '../engine/tmp-dir.js';
 import { TtlOverrides } from '../engine/ttl-overrides.js';
 import { AdminApi } from '../http/admin-api.js';
+import { BrowseApi } from '../http/browse-api.js';
+import { WebAppHost } from '../http/web-app.js';
+import { WebSessions } from '../http/web-session.js';
 import { Dispatcher } from '../http/dispatcher.js';
 import { HotAnswers } from '../http/hot-answers.js';
 import { HttpHost } from '../http/server.js';
@@ -64,8 +67,9 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
   const providersUsed = new Set(config.auth.providers.map((p) => p.id).filter((id) => id !== 'builtin'));
   // A driver, format or provider the config uses but no listed plugin offers comes from
   // an installed first-party package that offers it.
-  addImplicitPlugins(plugins, discovered, loaded.configDir, searchDirs, { formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed });
-  await plugins.activate({ formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, allFormats: loaded.zeroConfig }, config);
+  const webUsed = config.web.enabled;
+  addImplicitPlugins(plugins, discovered, loaded.configDir, searchDirs, { formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, webApps: webUsed });
+  await plugins.activate({ formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, allFormats: loaded.zeroConfig, webApps: webUsed }, config);
 
   config = { ...config, repositories: loaded.zeroConfig ? await zeroConfigRepositories(plugins, config, logger) : await withDefaultUpstreams(plugins, config, logger) };
   root.register(K.Config, { useValue: config });
@@ -201,7 +205,34 @@ function registerServices(root: DependencyContainer): void {
     const repositories = resolve(c, K.Repositories);
     const admin = resolve(c, K.AdminService);
     const hot = resolve(c, K.HotAnswers);
-    return new HttpHost({
+    const authorization = resolve(c, K.Authorization);
+    const sessions = new WebSessions({
+      authentication: resolve(c, K.Authentication),
+      authorization,
+      tokens: resolve(c, K.UserTokens),
+      sessionSeconds: Math.round(config.web.sessionHours * 3600),
+      logger: logger.child({ component: 'http' }),
+    });
+    const metadata = resolve(c, K.MetadataStore);
+    let host: HttpHost | undefined;
+    const browse = new BrowseApi({
+      repositories,
+      sessions,
+      canRead: (principal, runtime, packageName) => {
+        try {
+          authorization.authorize(principal, 'read', { name: runtime.name, ...(runtime.config.anonymousRead !== undefined ? { anonymousRead: runtime.config.anonymousRead } : {}) }, packageName);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      info: (ctx, runtime) => host!.info(ctx, runtime),
+      totals: () => metadata.repositoryTotals(),
+    });
+    const webApp = config.web.enabled ? [...resolve(c, K.PluginHost).webApps.values()][0]?.definition : undefined;
+    host = new HttpHost({
+      webApi: { sessions, browse },
+      ...(webApp ? { webApp: new WebAppHost(webApp, config.web.prefix) } : {}),
       server: config.server,
       repositories,
       dispatcher: resolve(c, K.Dispatcher),
@@ -226,6 +257,7 @@ function registerServices(root: DependencyContainer): void {
         if (upstream) upstream.health.hits++;
       },
     });
+    return host;
   }));
   root.register(K.Scheduler, once((c) => new Scheduler(resolve(c, K.AdminService), resolve(c, K.Repositories), config.cleanup, logger, tmpDir)));
 }
