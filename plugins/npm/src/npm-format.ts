@@ -14,6 +14,7 @@ import semver from 'semver';
 import { couchLogin, logout, userProfile, webLogin, whoami } from './account.js';
 import { MAX_AUDIT_BYTES, audit } from './audit.js';
 import { authChallenge, clientConfig, localNpmRegistry, npmDefaultUpstreams } from './client-config.js';
+import { npmInstallLines, npmPackageView } from './package-view.js';
 import { encodedName, parseName, type PackageName } from './names.js';
 import type { Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
@@ -206,6 +207,8 @@ export const npmFormat: FormatDefinition = {
   maxMetadataBytes: MAX_PACKUMENT_BYTES,
   // The packument: what the kernel asks a group's proxies before a new name is published.
   packageDocumentPath: (name) => `/${encodedName(parseName(name))}`,
+  packageView: npmPackageView,
+  installLines: npmInstallLines,
 };
 
 export { localNpmRegistry, npmDefaultUpstreams };

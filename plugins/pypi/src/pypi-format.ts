@@ -25,6 +25,7 @@ import { deleteFiles, filePath, hostedPage, hostedProjectNames, loadHostedProjec
 import { normalizeName, validateProjectName } from './names.js';
 import { MAX_PAGE_BYTES, getProxyFile, loadUpstreamPage, rewritePage } from './proxy.js';
 import { negotiate, renderIndex, renderProjectHtml, renderProjectJson, type ProjectPage } from './simple-index.js';
+import { pypiInstallLines, pypiPackageView } from './package-view.js';
 import { compareVersions, normalizeVersion } from './versions.js';
 
 const VARY = { vary: 'Accept' };
@@ -356,6 +357,8 @@ export const pypiFormat: FormatDefinition = {
   maxMetadataBytes: MAX_PAGE_BYTES,
   // The project's simple page: what the kernel asks a group's proxies before a new project is uploaded.
   packageDocumentPath: (project) => `/simple/${encodeURIComponent(project)}/`,
+  packageView: pypiPackageView,
+  installLines: pypiInstallLines,
   upstreamScope(upstream: string) {
     const url = new URL(upstream);
     // A simple index at <root>/simple/ lists its files under <root>/ (…/packages/…).
