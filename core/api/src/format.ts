@@ -3,6 +3,7 @@ import type { FormatResponse, HostRootAddress, RouteDefinition } from './http.js
 import type { Logger } from './logger.js';
 import type { RepositoryHandle, RepositoryType } from './repository.js';
 import type { PackageView } from './web.js';
+import type { ClientSettingsFile } from './client-settings.js';
 
 /** Error facts a format turns into its own error body. */
 export interface ErrorInfo {
@@ -122,6 +123,12 @@ export interface FormatDefinition {
   readonly maxMetadataBytes?: number;
   /** Lines a user puts in their client's configuration, printed at start. */
   clientConfig?(repository: RepositoryInfo): readonly string[];
+  /**
+   * The configuration files of this format's clients that point them at `repository`, with
+   * `token` as their credential when given (else none, or an environment reference the
+   * client expands): what `registry-core setup <repository> --client <client>` writes.
+   */
+  clientSettings?(repository: RepositoryInfo, token: string | undefined): readonly ClientSettingsFile[];
   /**
    * Where a proxy of this format may fetch from besides the configured upstream URL and
    * the paths under it: the upstream's own index lists content elsewhere (a PyPI simple
