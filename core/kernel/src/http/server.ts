@@ -154,6 +154,12 @@ export class HttpHost {
     return repositoryInfo(runtime, own !== undefined && !ctx ? this.baseUrl(undefined, runtime.name).replace(/:\d+\/[^/]+\/$/, `:${own}/`) : this.baseUrl(ctx, runtime.name));
   }
 
+  /** Where the web interface's page is, as the server's own address shows it; undefined without one. */
+  webUrl(): string | undefined {
+    const app = this.options.webApp;
+    return app ? `${this.baseUrl(undefined, '').replace(/\/+$/, '')}${app.prefix}` : undefined;
+  }
+
   baseUrl(ctx: Context | undefined, repository: string): string {
     const { publicUrl, host, port } = this.options.server;
     if (publicUrl) return `${publicUrl.replace(/\/+$/, '')}/${repository}/`;

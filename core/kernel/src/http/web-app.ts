@@ -61,13 +61,14 @@ export class WebAppHost {
       await this.serveFile(ctx, segments.join('/'));
     });
     if (this.prefix !== '/') {
-      const bare = this.prefix.replace(/\/$/, '');
-      router.get(bare, (ctx) => {
-        ctx.status = 308;
-        ctx.redirect(`${this.prefix}${ctx.querystring ? `?${ctx.querystring}` : ''}`);
-      });
-      router.get(this.prefix, (ctx) => this.servePage(ctx));
+      // The pattern without its slash matches both `/ui` (redirected) and `/ui/` (the page).
+      router.get(this.prefix.replace(/\/$/, ''), (ctx) => (ctx.path.endsWith('/') ? this.servePage(ctx) : this.redirectToPage(ctx)));
     }
+  }
+
+  private redirectToPage(ctx: Context): void {
+    ctx.status = 308;
+    ctx.redirect(`${this.prefix}${ctx.querystring ? `?${ctx.querystring}` : ''}`);
   }
 
   /** Whether the request at `/` is a browser's (the page) rather than a client's (the JSON list). */
