@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { NpmClient, makePackage } from '../helpers/npm-client.js';
 import { buildProject, twineUpload } from '../helpers/python.js';
-import { createUserAndToken, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+import { createUserAndToken, runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
 import { launchChromium, screenshot, seriousViolations } from './browser.js';
 
 const HOSTILE_README = [
@@ -45,6 +45,8 @@ describe('web interface in Chromium', () => {
   pypi-local: { format: pypi, type: hosted }
 `);
     const token = await createUserAndToken(registry.configFile, 'webuser');
+    const admin = await runCli(['user', 'add', 'webadmin', '--password', 'admin-horse-battery', '--roles', 'admin', '--config', registry.configFile]);
+    expect(admin.code, admin.stderr).toBe(0);
     const npm = new NpmClient(`${registry.url}/npm-local/`, token);
     const demo = makePackage({ name: 'rc-web-demo', version: '1.0.0', description: 'A demo package for the web interface', license: 'MIT', dependencies: { 'left-pad': '^1.3.0' } }, { 'README.md': HOSTILE_README });
     const published = await npm.npm(['publish', demo]);
@@ -211,5 +213,37 @@ describe('web interface in Chromium', () => {
     await page.getByText('0 found').waitFor();
     // The session's token is gone with the sign-out.
     expect((await fetch(`${registry.url}/-/api/session`, { headers: { authorization: `Bearer ${cookie.value}` } })).status).toBe(401);
+  });
+
+  it('lets an administrator add a user, change roles, see the audit log and the permission rules; others get no admin area', async () => {
+    expect((await fetch(`${registry.url}/-/admin/users`)).status).toBe(401);
+    await page.goto(`${registry.url}/?view=signin`);
+    await page.getByLabel('User name').fill('webadmin');
+    await page.getByLabel('Password', { exact: true }).fill('admin-horse-battery');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('heading', { name: 'Administration' }).waitFor();
+    await page.getByRole('cell', { name: 'webuser', exact: true }).first().waitFor();
+    await page.getByLabel('User name').fill('newcomer');
+    await page.getByLabel('Password (at least 8 characters)').fill('newcomer-password');
+    await page.getByLabel('Roles (comma-separated)').fill('publisher');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByText('User newcomer added.').waitFor();
+    await page.getByRole('cell', { name: 'publisher' }).waitFor();
+    // The audit log shows the sign-ins and the new user, filtered by action.
+    await page.getByLabel('Action').fill('user.create');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByRole('cell', { name: 'user.create' }).first().waitFor();
+    const audit = await page.locator('#audit-heading + form + table, section[aria-labelledby="audit-heading"]').innerText();
+    expect(audit).toContain('webadmin');
+    expect(audit).not.toContain('login');
+    expect(await page.locator('section[aria-labelledby="permissions-heading"]').innerText()).toContain('npm-private');
+    await expectAccessible('admin');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    // A user without the admin role is refused by the API and shown no admin link.
+    const session = await fetch(`${registry.url}/-/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'newcomer', password: 'newcomer-password' }) });
+    const cookie = /rc_session=[^;]+/.exec(session.headers.get('set-cookie') ?? '')![0];
+    expect(((await session.json()) as { admin: boolean }).admin).toBe(false);
+    expect((await fetch(`${registry.url}/-/admin/users`, { headers: { cookie } })).status).toBe(403);
   });
 });

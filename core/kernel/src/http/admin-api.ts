@@ -29,6 +29,8 @@ export interface AdminApiOptions {
   /** The other in-memory caches' sizes (blob memory cache, content rows, replayed answers); absent: not shown. */
   readonly caches?: () => Record<string, unknown>;
   readonly logger: Logger;
+  /** Who asks (the web interface's session cookie besides the `Authorization` header); default: the header. */
+  readonly principal?: (ctx: Context) => Promise<Principal>;
 }
 
 /**
@@ -127,10 +129,10 @@ export class AdminApi {
   }
 
   /** Run `work` for an administrator and answer its result as JSON, or the error it threw. */
-  private async admin(ctx: Context, work: (principal: Principal) => Promise<unknown>): Promise<void> {
+  async admin(ctx: Context, work: (principal: Principal) => Promise<unknown>): Promise<void> {
     const { options } = this;
     try {
-      const principal = await options.authentication.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
+      const principal = options.principal ? await options.principal(ctx) : await options.authentication.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
       options.authorization.authorize(principal, 'admin', { name: 'the admin API' });
       ctx.set('Cache-Control', 'no-store');
       ctx.body = await work(principal);

@@ -65,7 +65,7 @@ export class WebSessions {
     // Sign in: {"user", "password"} or {"token"}.
     router.post('/-/api/session', (ctx) =>
       this.json(ctx, async () => {
-        const body = await readJson(ctx);
+        const body = await readJsonObject(ctx);
         let principal: Principal;
         let token: string;
         if (typeof body['token'] === 'string' && body['token'] !== '') {
@@ -107,7 +107,7 @@ export class WebSessions {
     router.post('/-/api/tokens', (ctx) =>
       this.json(ctx, async () => {
         const principal = await this.signedIn(ctx);
-        const body = await readJson(ctx);
+        const body = await readJsonObject(ctx);
         const globs = (key: string) => {
           const value = body[key];
           if (value === undefined) return undefined;
@@ -193,7 +193,8 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-async function readJson(ctx: Context): Promise<Record<string, unknown>> {
+/** A small JSON object body (at most 16 KiB). */
+export async function readJsonObject(ctx: Context): Promise<Record<string, unknown>> {
   const { value } = await readRequestBody(ctx.req, { kind: 'json', limit: BODY_LIMIT }, BODY_LIMIT, '');
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BadRequestError('expected a JSON object');
   return value as Record<string, unknown>;

@@ -13,6 +13,7 @@ import { BlobMemoryCache } from '../engine/memory-cache.js';
 import { LoopMarker } from '../engine/self-upstream.js';
 import { prepareTmpDir } from '../engine/tmp-dir.js';
 import { TtlOverrides } from '../engine/ttl-overrides.js';
+import { AccountsAdminApi } from '../http/accounts-admin-api.js';
 import { AdminApi } from '../http/admin-api.js';
 import { BrowseApi } from '../http/browse-api.js';
 import { WebAppHost } from '../http/web-app.js';
@@ -188,7 +189,15 @@ function registerServices(root: DependencyContainer): void {
     // The host knows the URLs (it may bind ports of its own); it is built after this service.
     repositoryInfo: (runtime) => resolve(c, K.HttpHost).info(undefined, runtime),
   })));
+  root.register(K.WebSessions, once((c) => new WebSessions({
+    authentication: resolve(c, K.Authentication),
+    authorization: resolve(c, K.Authorization),
+    tokens: resolve(c, K.UserTokens),
+    sessionSeconds: Math.round(config.web.sessionHours * 3600),
+    logger: logger.child({ component: 'http' }),
+  })));
   root.register(K.AdminApi, once((c) => new AdminApi({
+    principal: (ctx) => resolve(c, K.WebSessions).principal(ctx),
     repositories: resolve(c, K.Repositories),
     authentication: resolve(c, K.Authentication),
     authorization: resolve(c, K.Authorization),
@@ -206,12 +215,14 @@ function registerServices(root: DependencyContainer): void {
     const admin = resolve(c, K.AdminService);
     const hot = resolve(c, K.HotAnswers);
     const authorization = resolve(c, K.Authorization);
-    const sessions = new WebSessions({
-      authentication: resolve(c, K.Authentication),
-      authorization,
+    const sessions = resolve(c, K.WebSessions);
+    const adminApi = resolve(c, K.AdminApi);
+    const accounts = new AccountsAdminApi({
+      users: resolve(c, K.Users),
       tokens: resolve(c, K.UserTokens),
-      sessionSeconds: Math.round(config.web.sessionHours * 3600),
-      logger: logger.child({ component: 'http' }),
+      auth: config.auth,
+      repositories,
+      admin: (ctx, work) => adminApi.admin(ctx, work),
     });
     const metadata = resolve(c, K.MetadataStore);
     let host: HttpHost | undefined;
@@ -231,7 +242,7 @@ function registerServices(root: DependencyContainer): void {
     });
     const webApp = config.web.enabled ? [...resolve(c, K.PluginHost).webApps.values()][0]?.definition : undefined;
     host = new HttpHost({
-      webApi: { sessions, browse },
+      webApi: { sessions, browse, accounts },
       ...(webApp ? { webApp: new WebAppHost(webApp, config.web.prefix) } : {}),
       server: config.server,
       repositories,
@@ -248,7 +259,7 @@ function registerServices(root: DependencyContainer): void {
       logger: logger.child({ component: 'http' }),
       loopMarker: resolve(c, K.LoopMarker),
       health: () => admin.healthFacts(),
-      adminApi: resolve(c, K.AdminApi),
+      adminApi,
       accessLog: config.logging.access,
       // At debug level every request goes the whole way through koa (replayed answers are logged too).
       ...(config.logging.level === 'debug' ? {} : { hotAnswers: hot }),

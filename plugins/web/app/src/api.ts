@@ -15,7 +15,8 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (init.body !== undefined) headers['Content-Type'] = 'application/json';
   if (init.method && init.method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
-  const response = await fetch(`/-/api/${path}`, {
+  // Relative: a path under /-/api/; absolute: the host's other JSON endpoints (/-/admin/...).
+  const response = await fetch(path.startsWith('/') ? path : `/-/api/${path}`, {
     method: init.method ?? 'GET',
     headers,
     credentials: 'same-origin',

@@ -1,122 +1,13 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { Admin } from './admin.js';
+import { CodeLines, Link, Status, Table, bytes, navigate, useLoad } from './ui.js';
 import { ApiError, api, useSessionToken, type PackageDetails, type PackagePage, type Repository, type Session, type TokenInfo } from './api.js';
 import { renderMarkdown } from './markdown.js';
 import './styles.css';
 
 /** Pages are addressed by query parameters at the page's own URL (`?q=`, `?repo=`, `?repo=&pkg=`, `?setup=`, `?view=`). */
 type Route = URLSearchParams;
-
-function navigate(query: Record<string, string | undefined>): void {
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, v);
-  const search = params.toString();
-  history.pushState(null, '', `${location.pathname}${search ? `?${search}` : ''}`);
-  dispatchEvent(new PopStateEvent('popstate'));
-}
-
-function href(query: Record<string, string | undefined>): string {
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, v);
-  const search = params.toString();
-  return `${location.pathname}${search ? `?${search}` : ''}`;
-}
-
-/** A link inside the app: no reload. */
-function Link(props: { to: Record<string, string | undefined>; children: preact.ComponentChildren; class?: string }) {
-  return (
-    <a
-      href={href(props.to)}
-      class={props.class}
-      onClick={(e) => {
-        if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
-        e.preventDefault();
-        navigate(props.to);
-      }}
-    >
-      {props.children}
-    </a>
-  );
-}
-
-function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { value?: T; error?: string; reload: () => void } {
-  const [state, setState] = useState<{ value?: T; error?: string }>({});
-  const [round, setRound] = useState(0);
-  useEffect(() => {
-    let live = true;
-    setState({});
-    load().then(
-      (value) => live && setState({ value }),
-      (error: unknown) => live && setState({ error: error instanceof Error ? error.message : String(error) }),
-    );
-    return () => {
-      live = false;
-    };
-  }, [...deps, round]);
-  return { ...state, reload: () => setRound((r) => r + 1) };
-}
-
-function bytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
-}
-
-function CopyButton(props: { text: string; label: string }) {
-  const [done, setDone] = useState(false);
-  return (
-    <button
-      type="button"
-      class="copy"
-      onClick={async () => {
-        await navigator.clipboard.writeText(props.text);
-        setDone(true);
-        setTimeout(() => setDone(false), 1500);
-      }}
-    >
-      {done ? 'Copied' : 'Copy'}
-      <span class="visually-hidden"> {props.label}</span>
-    </button>
-  );
-}
-
-/** Lines to copy, one block. */
-function CodeLines(props: { lines: string[]; label: string }) {
-  if (props.lines.length === 0) return <p class="muted">This format gives no lines here.</p>;
-  const text = props.lines.join('\n');
-  return (
-    <div class="code">
-      <pre tabIndex={0} aria-label={props.label}>
-        <code>{text}</code>
-      </pre>
-      <CopyButton text={text} label={props.label} />
-    </div>
-  );
-}
-
-function TableHead(props: { columns: string[] }) {
-  return (
-    <thead>
-      <tr>
-        {props.columns.map((c) => (
-          <th scope="col" key={c}>
-            {c}
-          </th>
-        ))}
-      </tr>
-    </thead>
-  );
-}
-
-function Status(props: { error?: string; loading: boolean }) {
-  if (props.error) return <p role="alert" class="error">{props.error}</p>;
-  if (props.loading) return <p class="muted" aria-live="polite">Loading…</p>;
-  return null;
-}
 
 function Repositories() {
   const { value, error } = useLoad(() => api<{ repositories: Repository[] }>('repositories'), []);
@@ -125,11 +16,7 @@ function Repositories() {
       <h1>Repositories</h1>
       <Status error={error} loading={!value} />
       {value && (
-        <div class="table-wrap">
-          <table>
-            <caption class="visually-hidden">Repositories you can read</caption>
-            <TableHead columns={['Name', 'Format', 'Type', 'Members / upstream', 'Packages', 'Size', 'Set up']} />
-            <tbody>
+        <Table columns={['Name', 'Format', 'Type', 'Members / upstream', 'Packages', 'Size', 'Set up']} caption="Repositories you can read">
               {value.repositories.map((r) => (
                 <tr key={r.name}>
                   <td>
@@ -155,9 +42,7 @@ function Repositories() {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
     </section>
   );
@@ -318,10 +203,7 @@ function PackagePageView(props: { repo: string; name: string; version?: string }
       {value.files.length === 0 ? (
         <p class="muted">No files listed.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <TableHead columns={['File', 'Size', 'sha256']} />
-            <tbody>
+        <Table columns={['File', 'Size', 'sha256']}>
               {value.files.map((f) => (
                 <tr key={f.path}>
                   <td>
@@ -333,9 +215,7 @@ function PackagePageView(props: { repo: string; name: string; version?: string }
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
     </article>
   );
@@ -487,10 +367,7 @@ function Tokens() {
       <Status error={list.error} loading={!list.value} />
       {list.value && list.value.tokens.length === 0 && <p>No tokens.</p>}
       {list.value && list.value.tokens.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <TableHead columns={['Token', 'Description', 'Scope', 'Expires', 'Last used', 'Revoke']} />
-            <tbody>
+        <Table columns={['Token', 'Description', 'Scope', 'Expires', 'Last used', 'Revoke']}>
               {list.value.tokens.map((t) => (
                 <tr key={t.id}>
                   <td>
@@ -517,9 +394,7 @@ function Tokens() {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
     </section>
   );
@@ -554,6 +429,7 @@ function App() {
   else if (route.get('repo')) page = <RepositoryPackages key={route.get('repo')} name={route.get('repo')!} filter={route.get('filter') ?? ''} offset={offset} />;
   else if (route.get('view') === 'signin') page = <SignIn onSession={changeSession} />;
   else if (route.get('view') === 'tokens') page = session.user ? <Tokens /> : <SignIn onSession={changeSession} />;
+  else if (route.get('view') === 'admin') page = session.admin ? <Admin /> : <SignIn onSession={changeSession} />;
   else page = <Repositories />;
   const key = `${route.toString()}#${session.user ?? ""}`;
   return (
@@ -583,6 +459,7 @@ function App() {
           {session.user ? (
             <>
               <Link to={{ view: 'tokens' }}>Tokens</Link>
+              {session.admin && <Link to={{ view: 'admin' }}>Admin</Link>}
               <span class="user">{session.user}</span>
               <button
                 type="button"
