@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeIni } from './config-files.js';
+import { mergeSettings as mergeIni } from './config-files.js';
 
 describe('mergeIni', () => {
   it('replaces a key in place and appends new ones, keeping comments and other keys (.npmrc)', () => {
@@ -20,5 +20,16 @@ describe('mergeIni', () => {
     const once = mergeIni(before, [{ section: 'distutils', key: 'index-servers', value: 'rc', listItem: true }]);
     expect(once).toBe('[distutils]\nindex-servers = pypi rc\n');
     expect(mergeIni(once, [{ section: 'distutils', key: 'index-servers', value: 'rc', listItem: true }])).toBe(once);
+  });
+
+  it('writes TOML strings and arrays, adding to an array once (.cargo/config.toml)', () => {
+    const before = '[registry]\nglobal-credential-providers = ["cargo:libsecret"]\n';
+    const settings = [
+      { section: 'registry', key: 'global-credential-providers', value: 'cargo:token', listItem: true },
+      { section: 'registries.rc', key: 'index', value: 'sparse+http://r/cargo/' },
+    ];
+    const once = mergeIni(before, settings, 'toml');
+    expect(once).toBe('[registry]\nglobal-credential-providers = ["cargo:libsecret", "cargo:token"]\n\n[registries.rc]\nindex = "sparse+http://r/cargo/"\n');
+    expect(mergeIni(once, settings, 'toml')).toBe(once);
   });
 });

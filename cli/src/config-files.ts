@@ -1,19 +1,30 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ClientSetting } from '@registry-core/api';
+import type { ClientSetting, ClientSettingsFile } from '@registry-core/api';
 
 const SECTION = /^\s*\[([^\]]+)\]\s*$/;
 const ENTRY = /^\s*([^=;#\s][^=]*?)\s*=(.*)$/;
 
+/** A TOML array of strings as items, or `undefined` when the text is not one. */
+function tomlItems(text: string): string[] | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * `text` (an ini file: `key = value` lines, optionally under `[section]` headers; `;` and `#`
- * comments) with `settings` applied: a key already set in its section is replaced in place,
- * a new one goes at the end of its section (a new section at the end of the file); a list
- * item is added to the list unless there. Everything else (comments, order, other keys) is
- * kept as written. Lines under no section are written `key=value` (.npmrc's style), others
- * `key = value`.
+ * `text` (an ini or TOML file: `key = value` lines, optionally under `[section]` headers; `;`
+ * and `#` comments) with `settings` applied: a key already set in its section is replaced in
+ * place, a new one goes at the end of its section (a new section at the end of the file); a
+ * list item is added to the list unless there. Everything else (comments, order, other keys)
+ * is kept as written. ini lines under no section are written `key=value` (.npmrc's style),
+ * others `key = value`; TOML values as strings (lists as arrays).
  */
-export function mergeIni(text: string, settings: readonly ClientSetting[]): string {
+export function mergeSettings(text: string, settings: readonly ClientSetting[], syntax: ClientSettingsFile['syntax'] = 'ini'): string {
+  const toml = syntax === 'toml';
   const lines = text === '' ? [] : text.replace(/\r\n/g, '\n').replace(/\n$/, '').split('\n');
   for (const setting of settings) {
     const section = setting.section;
@@ -35,7 +46,8 @@ export function mergeIni(text: string, settings: readonly ClientSetting[]): stri
       start = lines.length;
       end = lines.length;
     }
-    const line = (value: string) => (section === undefined ? `${setting.key}=${value}` : `${setting.key} = ${value}`);
+    const written = (items: readonly string[]) => (toml ? (setting.listItem ? `[${items.map((i) => JSON.stringify(i)).join(', ')}]` : JSON.stringify(items[0])) : items.join(' '));
+    const line = (items: readonly string[]) => (section === undefined && !toml ? `${setting.key}=${written(items)}` : `${setting.key} = ${written(items)}`);
     let found = -1;
     for (let i = start; i < end; i++) {
       const entry = ENTRY.exec(lines[i]!);
@@ -45,14 +57,15 @@ export function mergeIni(text: string, settings: readonly ClientSetting[]): stri
       // After the section's last non-blank line.
       let at = end;
       while (at > start && lines[at - 1]!.trim() === '') at--;
-      lines.splice(at, 0, line(setting.value));
+      lines.splice(at, 0, line([setting.value]));
       continue;
     }
     if (setting.listItem) {
-      const items = ENTRY.exec(lines[found]!)![2]!.trim().split(/\s+/).filter(Boolean);
-      if (!items.includes(setting.value)) lines[found] = line([...items, setting.value].join(' '));
+      const current = ENTRY.exec(lines[found]!)![2]!.trim();
+      const items = toml ? (tomlItems(current) ?? []) : current.split(/\s+/).filter(Boolean);
+      if (!items.includes(setting.value)) lines[found] = line([...items, setting.value]);
     } else {
-      lines[found] = line(setting.value);
+      lines[found] = line([setting.value]);
     }
   }
   return `${lines.join('\n')}\n`;

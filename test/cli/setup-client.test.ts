@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cargoClient, crateProject } from '../helpers/cargo.js';
 import { makePackage } from '../helpers/npm-client.js';
 import { PYTHON, TWINE, buildProject, run } from '../helpers/python.js';
 import { createUserAndToken, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
@@ -31,6 +32,7 @@ describe('registry-core setup <repository>', () => {
     registry = await startRegistry(`repositories:
   npm-local: { format: npm, type: hosted }
   pypi-local: { format: pypi, type: hosted }
+  cargo-local: { format: cargo, type: hosted }
 `);
     token = await createUserAndToken(registry.configFile, 'setup-user');
     home = tempDir('setup-home');
@@ -86,5 +88,26 @@ describe('registry-core setup <repository>', () => {
     const downloaded = await run(PYTHON, ['-m', 'pip', 'download', '--no-deps', '-d', downloads, 'rc-setup-py==1.0.0'], { home, env: { PIP_CONFIG_FILE: '', XDG_CONFIG_HOME: path.join(home, '.config') } });
     expect(downloaded.code, downloaded.stdout + downloaded.stderr).toBe(0);
     expect(readdirSync(downloads)).toEqual([path.basename(project.wheel)]);
+  });
+
+  it('writes .cargo/config.toml and credentials.toml: cargo publishes and fetches with them', async () => {
+    const cargoHome = path.join(home, '.cargo');
+    mkdirSync(cargoHome, { recursive: true });
+    writeFileSync(path.join(cargoHome, 'config.toml'), '[net]\nretry = 0\n');
+    const written = await runCli(['setup', 'cargo-local', '--write', '--token', token, '--home', home, '--config', registry.configFile]);
+    expect(written.code, written.stderr).toBe(0);
+    expect(readFileSync(path.join(cargoHome, 'config.toml'), 'utf8')).toBe(
+      `[net]\nretry = 0\n\n[registries.cargo-local]\nindex = "sparse+${registry.url}/cargo-local/"\n\n[registry]\nglobal-credential-providers = ["cargo:token"]\n`,
+    );
+    // The client as configured by those files alone (cargoClient's own config.toml is replaced by them).
+    const cargo = cargoClient('');
+    writeFileSync(path.join(cargo.home, 'config.toml'), readFileSync(path.join(cargoHome, 'config.toml')));
+    writeFileSync(path.join(cargo.home, 'credentials.toml'), readFileSync(path.join(cargoHome, 'credentials.toml')));
+    const crate = crateProject('rc-setup-crate', '0.1.0', { source: 'pub fn answer() -> u32 { 42 }\n' });
+    const published = await cargo.run(['publish', '--no-verify', '--allow-dirty', '--registry', 'cargo-local'], { cwd: crate });
+    expect(published.code, published.stderr).toBe(0);
+    const consumer = crateProject('rc-setup-consumer', '0.1.0', { source: 'pub fn f() -> u32 { rc_setup_crate::answer() }\n', dependencies: ['rc-setup-crate = { version = "0.1.0", registry = "cargo-local" }'] });
+    const fetched = await cargo.run(['fetch'], { cwd: consumer });
+    expect(fetched.code, fetched.stderr).toBe(0);
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { ClientSettingsFile } from '@registry-core/api';
 import { clientSetupLines, dataDirLine } from '../client-setup.js';
-import { mergeIni, readIfExists, writeWithBackup } from '../config-files.js';
+import { mergeSettings, readIfExists, writeWithBackup } from '../config-files.js';
 import { createRegistry, load } from '../runtime.js';
 import { runningServer } from '../server-record.js';
 
@@ -64,12 +64,12 @@ export function registerSetupCommand(program: Command): void {
         for (const file of files) byPath.set(file.path, [...(byPath.get(file.path) ?? []), file]);
         for (const [relative, group] of byPath) {
           const file = path.join(home, relative);
-          const settings = group[0]!.settings;
-          const merged = mergeIni(readIfExists(file), settings);
+          const { settings, syntax } = group[0]!;
+          const merged = mergeSettings(readIfExists(file), settings, syntax);
           const clients = group.map((f) => f.client).join(', ');
           if (!options.write) {
             console.log(`# ${file} (${clients})`);
-            console.log(mergeIni('', settings));
+            console.log(mergeSettings('', settings, syntax));
             continue;
           }
           const backup = writeWithBackup(file, merged, token !== undefined);

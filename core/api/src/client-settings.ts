@@ -11,8 +11,9 @@ export interface ClientSetting {
   readonly key: string;
   readonly value: string;
   /**
-   * The value is one item of a whitespace-separated list (`.pypirc`'s `index-servers`): added
-   * to the items already there instead of replacing them.
+   * The value is one item of a list (`.pypirc`'s whitespace-separated `index-servers`, a TOML
+   * array such as Cargo's `global-credential-providers`): added to the items already there
+   * instead of replacing them.
    */
   readonly listItem?: boolean;
 }
@@ -23,7 +24,11 @@ export interface ClientSettingsFile {
   readonly client: string;
   /** Where the client reads it, relative to the user's home folder (`.npmrc`, `.config/pip/pip.conf`). */
   readonly path: string;
-  /** `ini`: `key = value` lines, optionally under `[section]` headers (.npmrc, pip.conf, .pypirc). */
-  readonly syntax: 'ini';
+  /**
+   * `ini`: `key = value` lines, optionally under `[section]` headers (.npmrc, pip.conf, .pypirc);
+   * `toml`: the same shape with values written as TOML strings (and lists as arrays of them),
+   * e.g. `.cargo/config.toml`. The value given is always the plain text.
+   */
+  readonly syntax: 'ini' | 'toml';
   readonly settings: readonly ClientSetting[];
 }
