@@ -1,5 +1,6 @@
-// Builds the single-page app (app/) with Vite into dist/app/, which the plugin serves. Run by
+// Type-checks the single-page app (app/) and builds it with Vite into dist/app/, which the plugin serves. Run by
 // the workspace's `pnpm build` after tsc; skipped when dist/app is newer than every source.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,5 +27,7 @@ const built = (() => {
 const sources = Math.max(newest(path.join(root, 'app')), statSync(path.join(root, 'package.json')).mtimeMs);
 if (built > sources && process.env.REGISTRY_CORE_WEB_REBUILD !== '1') process.exit(0);
 
+// Vite strips types without checking them: the workspace's tsc checks the app first.
+execFileSync(path.join(root, '..', '..', 'node_modules', '.bin', 'tsc'), ['-p', path.join(root, 'app', 'tsconfig.json')], { stdio: 'inherit' });
 const { build } = await import('vite');
 await build({ configFile: path.join(root, 'app', 'vite.config.mjs'), logLevel: 'warn' });
