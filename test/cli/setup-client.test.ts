@@ -109,5 +109,11 @@ describe('registry-core setup <repository>', () => {
     const consumer = crateProject('rc-setup-consumer', '0.1.0', { source: 'pub fn f() -> u32 { rc_setup_crate::answer() }\n', dependencies: ['rc-setup-crate = { version = "0.1.0", registry = "cargo-local" }'] });
     const fetched = await cargo.run(['fetch'], { cwd: consumer });
     expect(fetched.code, fetched.stderr).toBe(0);
+    // What the web interface shows of the crate (Cargo's packageView and installLines).
+    const shown = (await (await fetch(`${registry.url}/-/api/repositories/cargo-local/packages/rc-setup-crate`)).json()) as { install: string[]; files: { name: string; size: number }[]; version: string };
+    expect(shown.version).toBe('0.1.0');
+    expect(shown.install).toEqual(['cargo add rc-setup-crate --registry cargo-local']);
+    expect(shown.files.map((f) => f.name)).toEqual(['rc-setup-crate-0.1.0.crate']);
+    expect(shown.files[0]!.size).toBeGreaterThan(0);
   });
 });

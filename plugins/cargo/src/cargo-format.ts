@@ -18,8 +18,9 @@ import {
 } from '@registry-core/api';
 import { loadHostedCrate, cratePath, publish, publishRequest, setYanked } from './hosted.js';
 import { mergeIndexLines, renderIndexFile, type IndexLine } from './index-lines.js';
-import { canonicalName, crateOfIndexPath, indexPath, validateCrateName, validateVersion } from './names.js';
+import { canonicalName, crateOfIndexPath, indexPath, registryName, validateCrateName, validateVersion } from './names.js';
 import { cargoDefaultUpstreams } from './local-cargo.js';
+import { cargoInstallLines, cargoPackageView } from './package-view.js';
 import { MAX_INDEX_BYTES, loadUpstreamIndex, proxyDownload } from './proxy.js';
 
 function param(ctx: FormatRequestContext, key: string): string {
@@ -247,7 +248,6 @@ function errorBody(error: ErrorInfo) {
 }
 
 /** A registry name for cargo's config from a repository name (`[A-Za-z0-9_-]`). */
-const registryName = (repo: RepositoryInfo) => repo.name.replace(/[^A-Za-z0-9_-]/g, '-');
 
 function clientConfig(repo: RepositoryInfo): string[] {
   const name = registryName(repo);
@@ -290,6 +290,8 @@ export const cargoFormat: FormatDefinition = {
   authChallenge: (repo) => `Cargo login_url="${repo.url}me"`,
   clientConfig,
   clientSettings,
+  packageView: cargoPackageView,
+  installLines: cargoInstallLines,
   defaultUpstream: cargoDefaultUpstreams,
   maxMetadataBytes: MAX_INDEX_BYTES,
   // The crate's index file: what the kernel asks a group's proxies before a new crate is published.
