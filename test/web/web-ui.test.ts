@@ -260,6 +260,8 @@ describe('web interface in Chromium', () => {
     expect(audit).toContain('webadmin');
     expect(audit).not.toContain('login');
     expect(await page.locator('section[aria-labelledby="permissions-heading"]').innerText()).toContain('npm-private');
+    await page.getByRole('button', { name: 'Cache cleanup dry run' }).click();
+    await page.getByText('"dryRun": true').waitFor();
     await expectAccessible('admin');
     await page.getByRole('button', { name: 'Sign out' }).click();
     // A user without the admin role is refused by the API and shown no admin link.

@@ -7,6 +7,7 @@ import { ANONYMOUS, type Authentication } from '../auth/authentication.js';
 import type { ServerConfig } from '../config/types.js';
 import type { AccountsAdminApi } from './accounts-admin-api.js';
 import type { AdminApi } from './admin-api.js';
+import type { MaintenanceAdminApi } from './maintenance-admin-api.js';
 import type { BrowseApi } from './browse-api.js';
 import type { WebAppHost } from './web-app.js';
 import type { WebSessions } from './web-session.js';
@@ -33,7 +34,7 @@ export interface HttpHostOptions {
   /** The management endpoints, mounted beside the repositories. */
   readonly adminApi?: AdminApi;
   /** The web interface's JSON APIs (`/-/api/...`): sign-in and tokens, then repositories, packages, search. */
-  readonly webApi?: { readonly sessions: WebSessions; readonly browse: BrowseApi; readonly accounts?: AccountsAdminApi };
+  readonly webApi?: { readonly sessions: WebSessions; readonly browse: BrowseApi; readonly accounts?: AccountsAdminApi; readonly maintenance?: MaintenanceAdminApi };
   /** A plugin's web app, served at its prefix and under `/-/web/`. */
   readonly webApp?: WebAppHost;
   /** Replay hot anonymous answers of small immutable files (off when logging every request). */
@@ -79,6 +80,7 @@ export class HttpHost {
     options.webApi?.sessions.mount(router);
     options.webApi?.browse.mount(router);
     options.webApi?.accounts?.mount(router);
+    options.webApi?.maintenance?.mount(router);
     options.webApp?.mount(router);
     router.get('/-/ping', (ctx) => {
       ctx.body = {};

@@ -15,6 +15,7 @@ import { prepareTmpDir } from '../engine/tmp-dir.js';
 import { TtlOverrides } from '../engine/ttl-overrides.js';
 import { AccountsAdminApi } from '../http/accounts-admin-api.js';
 import { AdminApi } from '../http/admin-api.js';
+import { MaintenanceAdminApi } from '../http/maintenance-admin-api.js';
 import { BrowseApi } from '../http/browse-api.js';
 import { WebAppHost } from '../http/web-app.js';
 import { WebSessions } from '../http/web-session.js';
@@ -242,7 +243,7 @@ function registerServices(root: DependencyContainer): void {
     });
     const webApp = config.web.enabled ? [...resolve(c, K.PluginHost).webApps.values()][0]?.definition : undefined;
     host = new HttpHost({
-      webApi: { sessions, browse, accounts },
+      webApi: { sessions, browse, accounts, maintenance: new MaintenanceAdminApi({ service: admin, admin: (ctx, work) => adminApi.admin(ctx, work) }) },
       ...(webApp ? { webApp: new WebAppHost(webApp, config.web.prefix) } : {}),
       server: config.server,
       repositories,

@@ -268,10 +268,44 @@ function Cache() {
               ))}
             </Table>
       )}
-      <p class="muted">
-        Cleanup dry run: <code>registry-core cache clean --dry-run</code> (not yet from this page).
-      </p>
+      <DryRuns />
     </section>
+  );
+}
+
+/** Dry runs of the cache cleanup and of the formats' upkeep tasks: what would go, nothing changed. */
+function DryRuns() {
+  const tasks = useLoad(() => api<{ tasks: { format: string; name: string; description: string }[] }>('/-/admin/tasks'), []);
+  const [report, setReport] = useState<{ title: string; value?: unknown; error?: string }>();
+  const run = async (title: string, path: string) => {
+    setReport({ title });
+    try {
+      setReport({ title, value: await api(path, { method: 'POST' }) });
+    } catch (e) {
+      setReport({ title, error: (e as Error).message });
+    }
+  };
+  return (
+    <>
+      <h3>Dry runs</h3>
+      <p class="muted">What the cleanup or a task would remove now; nothing is changed. The real runs: the schedule, or the CLI.</p>
+      <div class="filter">
+        <button type="button" onClick={() => void run('Cache cleanup', '/-/admin/dry-run/cache-clean')}>
+          Cache cleanup dry run
+        </button>
+        {(tasks.value?.tasks ?? []).map((t) => (
+          <button type="button" key={`${t.format} ${t.name}`} title={t.description} onClick={() => void run(`${t.format} ${t.name}`, `/-/admin/dry-run/tasks/${encodeURIComponent(t.format)}/${encodeURIComponent(t.name)}`)}>
+            {t.format} {t.name} dry run
+          </button>
+        ))}
+      </div>
+      {report && (
+        <div role="status">
+          <h4>{report.title}</h4>
+          {report.error ? <p class="error">{report.error}</p> : report.value === undefined ? <p class="muted">Running…</p> : <pre tabIndex={0}>{JSON.stringify(report.value, null, 2)}</pre>}
+        </div>
+      )}
+    </>
   );
 }
 
