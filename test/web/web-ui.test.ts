@@ -40,28 +40,40 @@ describe('web interface in Chromium', () => {
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
-    registry = await startRegistry(`repositories:
+    // The registry first; then the seeding by each client, the admin user and the browser side by side.
+    const [started, browserStarted, py] = await Promise.all([
+      startRegistry(`repositories:
   npm-local: { format: npm, type: hosted }
   npm-private: { format: npm, type: hosted, anonymousRead: false }
   npm: { format: npm, type: group, members: [npm-local] }
   pypi-local: { format: pypi, type: hosted }
-`);
+`),
+      launchChromium(),
+      buildProject({ name: 'rc-web-py', version: '0.3.0', module: 'rc_web_py', requires: ['requests>=2'], readme: '# rc-web-py\n\nA *Python* package shown by the web interface.\n' }),
+    ]);
+    registry = started;
+    browser = browserStarted;
     const token = await createUserAndToken(registry.configFile, 'webuser');
-    const admin = await runCli(['user', 'add', 'webadmin', '--password', 'admin-horse-battery', '--roles', 'admin', '--config', registry.configFile]);
-    expect(admin.code, admin.stderr).toBe(0);
-    const npm = new NpmClient(`${registry.url}/npm-local/`, token);
-    const demo = makePackage({ name: 'rc-web-demo', version: '1.0.0', description: 'A demo package for the web interface', license: 'MIT', dependencies: { 'left-pad': '^1.3.0' } }, { 'README.md': HOSTILE_README });
-    const published = await npm.npm(['publish', demo]);
-    expect(published.code, published.stderr).toBe(0);
-    const privateNpm = new NpmClient(`${registry.url}/npm-private/`, token);
-    const secret = await privateNpm.npm(['publish', makePackage({ name: 'rc-web-secret', version: '2.0.0', description: 'Only for signed-in users' })]);
-    expect(secret.code, secret.stderr).toBe(0);
-    const py = await buildProject({ name: 'rc-web-py', version: '0.3.0', module: 'rc_web_py', requires: ['requests>=2'], readme: '# rc-web-py\n\nA *Python* package shown by the web interface.\n' });
-    const uploaded = await twineUpload(`${registry.url}/pypi-local/`, '__token__', token, [py.wheel]);
-    expect(uploaded.code, uploaded.stdout + uploaded.stderr).toBe(0);
+    const seedNpm = async () => {
+      const npm = new NpmClient(`${registry.url}/npm-local/`, token);
+      const demo = makePackage({ name: 'rc-web-demo', version: '1.0.0', description: 'A demo package for the web interface', license: 'MIT', dependencies: { 'left-pad': '^1.3.0' } }, { 'README.md': HOSTILE_README });
+      const published = await npm.npm(['publish', demo]);
+      expect(published.code, published.stderr).toBe(0);
+      const privateNpm = new NpmClient(`${registry.url}/npm-private/`, token);
+      const secret = await privateNpm.npm(['publish', makePackage({ name: 'rc-web-secret', version: '2.0.0', description: 'Only for signed-in users' })]);
+      expect(secret.code, secret.stderr).toBe(0);
+    };
+    const seedPypi = async () => {
+      const uploaded = await twineUpload(`${registry.url}/pypi-local/`, '__token__', token, [py.wheel]);
+      expect(uploaded.code, uploaded.stdout + uploaded.stderr).toBe(0);
+    };
+    const addAdmin = async () => {
+      const admin = await runCli(['user', 'add', 'webadmin', '--password', 'admin-horse-battery', '--roles', 'admin', '--config', registry.configFile]);
+      expect(admin.code, admin.stderr).toBe(0);
+    };
+    await Promise.all([seedNpm(), seedPypi(), addAdmin()]);
     const tarball = await fetch(`${registry.url}/npm-local/rc-web-demo/-/rc-web-demo-1.0.0.tgz`);
     tarballSha256 = createHash('sha256').update(Buffer.from(await tarball.arrayBuffer())).digest('hex');
-    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: registry.url });
     page = await context.newPage();
