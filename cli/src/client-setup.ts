@@ -69,6 +69,8 @@ export function bannerLines(registry: Registry, loaded: LoadedConfig, head: stri
     const urlWidth = Math.max(...points.map((p) => p.url.length));
     for (const info of points) lines.push(`  ${info.name.padEnd(nameWidth)}  ${info.url.padEnd(urlWidth)}  ${kind(info)}`);
   }
+  const web = registry.http.webUrl();
+  if (web) lines.push(`web interface: ${web}`);
   const selfRegistration = registry.config.auth.allowRegistration ? ' (or npm adduser: self-registration is on)' : '';
   lines.push(`a user and a token: registry-core user add NAME --password PASSWORD${args}, then registry-core token create --user NAME${args}${selfRegistration}`);
   for (const u of registry.unavailable) lines.push(`unavailable: ${u.name}: ${u.reason}`);

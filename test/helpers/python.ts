@@ -45,7 +45,7 @@ export async function makeVenv(): Promise<string> {
  * Build a wheel and an sdist of a one-module project with setuptools (no network: no
  * build isolation). Resolves the two files' paths.
  */
-export async function buildProject(project: { name: string; version: string; requires?: readonly string[]; requiresPython?: string; module: string }): Promise<{ wheel: string; sdist: string; dir: string }> {
+export async function buildProject(project: { name: string; version: string; requires?: readonly string[]; requiresPython?: string; module: string; readme?: string }): Promise<{ wheel: string; sdist: string; dir: string }> {
   const dir = tempDir('py-project');
   writeFileSync(path.join(dir, `${project.module}.py`), `VERSION = ${JSON.stringify(project.version)}\n`);
   writeFileSync(
@@ -59,6 +59,7 @@ export async function buildProject(project: { name: string; version: string; req
       `    install_requires=${JSON.stringify(project.requires ?? [])},`,
       ...(project.requiresPython ? [`    python_requires=${JSON.stringify(project.requiresPython)},`] : []),
       `    description=${JSON.stringify(`${project.name} for registry-core tests`)},`,
+      ...(project.readme ? [`    long_description=${JSON.stringify(project.readme)},`, "    long_description_content_type='text/markdown',"] : []),
       ')',
       '',
     ].join('\n'),

@@ -29,8 +29,13 @@ describe('zero-config default', () => {
     const formats = ['cargo', 'conda', 'go', 'maven', 'npm', 'nuget', 'oci', 'pypi', 'zig'];
     const groups = banner.slice(3, 3 + formats.length);
     for (const [i, format] of formats.entries()) expect(groups[i]).toMatch(new RegExp(`^  ${format}\\s+http://127\\.0\\.0\\.1:${registry.port}/${format}/\\s+\\(${format} group of ${format}-local, ${format}-proxy\\)$`));
-    expect(banner[3 + formats.length]).toMatch(/^a user and a token: registry-core user add NAME --password PASSWORD, then registry-core token create --user NAME \(or npm adduser: self-registration is on\)$/);
-    expect(end).toBe(4 + formats.length);
+    // The web interface (@registry-core/plugin-web) is part of the default.
+    expect(banner[3 + formats.length]).toBe(`web interface: http://127.0.0.1:${registry.port}/`);
+    const page = await fetch(`${registry.url}/`, { headers: { accept: 'text/html' } });
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(banner[4 + formats.length]).toMatch(/^a user and a token: registry-core user add NAME --password PASSWORD, then registry-core token create --user NAME \(or npm adduser: self-registration is on\)$/);
+    expect(end).toBe(5 + formats.length);
     expect(out).not.toContain('npm config set registry');
     const health = (await (await fetch(`${registry.url}/-/health`)).json()) as { repositories: { name: string; type: string }[] };
     // Every installed format gets the three (each format above ships with registry-core).

@@ -2,6 +2,8 @@ import type { Permission, Principal } from './auth.js';
 import type { FormatResponse, HostRootAddress, RouteDefinition } from './http.js';
 import type { Logger } from './logger.js';
 import type { AssetKind, RepositoryHandle, RepositoryType } from './repository.js';
+import type { PackageView } from './web.js';
+import type { ClientSettingsFile } from './client-settings.js';
 
 /** Error facts a format turns into its own error body. */
 export interface ErrorInfo {
@@ -122,6 +124,12 @@ export interface FormatDefinition {
   /** Lines a user puts in their client's configuration, printed at start. */
   clientConfig?(repository: RepositoryInfo): readonly string[];
   /**
+   * The configuration files of this format's clients that point them at `repository`, with
+   * `token` as their credential when given (else none, or an environment reference the
+   * client expands): what `registry-core setup <repository> --client <client>` writes.
+   */
+  clientSettings?(repository: RepositoryInfo, token: string | undefined): readonly ClientSettingsFile[];
+  /**
    * Where a proxy of this format may fetch from besides the configured upstream URL and
    * the paths under it: the upstream's own index lists content elsewhere (a PyPI simple
    * index at `/simple/` lists files at `/packages/`, and pypi.org's at another host).
@@ -176,6 +184,20 @@ export interface FormatDefinition {
    * paths, no I/O. Without it, the repository's files are not counted.
    */
   downloadOf?(served: ServedFile): DownloadOf | undefined;
+  /**
+   * One package of a hosted (or proxy) repository, described for people (a web interface):
+   * README, dependencies, tags, files of `version` (the latest when absent), from what the
+   * repository stores. `name` is a component name of the repository's component index.
+   * Resolve `undefined` when the repository does not hold it. Without it, a web interface
+   * shows what the component index holds (versions, the `description` attribute).
+   */
+  packageView?(repository: RepositoryHandle, name: string, version: string | undefined): Promise<PackageView | undefined>;
+  /**
+   * The command that installs one package from `repository` (`npm install left-pad@1.3.0`,
+   * `pip install --index-url ... requests==2.0`), shown beside a package; `version` absent:
+   * the latest. Lines are shown as they are, each one copyable.
+   */
+  installLines?(repository: RepositoryInfo, name: string, version: string | undefined): readonly string[];
 }
 
 /** A file a repository serves, for {@link FormatDefinition.downloadOf}. */

@@ -108,3 +108,5 @@ export type { YieldOptions, Yielder } from './yielding.js';
 export { DEFAULT_YIELD_BUDGET_MS, forEachEntryYielding, forEachYielding, yielder, yieldToEventLoop } from './yielding.js';
 export type { XmlElement } from './xml.js';
 export { XmlError, child, childText, children, escapeXml, parseXml } from './xml.js';
+export type { PackageDependency, PackageFile, PackageView, WebAppDefinition } from './web.js';
+export type { ClientSetting, ClientSettingsFile } from './client-settings.js';

@@ -8,6 +8,12 @@ describe('parseManifest', () => {
     expect(parseManifest(good)).toEqual({ ok: true, manifest: good.registryCore });
   });
 
+  it('accepts a web app, and refuses one without a valid id', () => {
+    expect(parseManifest({ registryCore: { apiVersion: '^1.0.0', contributes: { webApps: [{ id: 'web' }] } } }).ok).toBe(true);
+    const bad = parseManifest({ registryCore: { apiVersion: '^1.0.0', contributes: { webApps: [{ id: 'Web UI' }] } } });
+    expect(!bad.ok && bad.errors).toEqual(['registryCore.contributes.webApps[0].id: must match /^[a-z][a-z0-9-]{0,63}$/']);
+  });
+
   it('says when the block is missing', () => {
     expect(parseManifest({ name: 'x' })).toEqual({ ok: false, errors: ['registryCore: missing (not a registry-core plugin)'] });
   });

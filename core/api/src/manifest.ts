@@ -32,6 +32,11 @@ export interface PluginContributions {
   }[];
   readonly storageDrivers?: readonly { readonly id: string; readonly configSchema?: JsonSchema }[];
   readonly authProviders?: readonly { readonly id: string; readonly configSchema?: JsonSchema }[];
+  /**
+   * Browser apps (a web interface), see `WebAppDefinition`: activated unless the config
+   * turns the web interface off (`web.enabled: false`); one is served at a time.
+   */
+  readonly webApps?: readonly { readonly id: string }[];
 }
 
 /**
@@ -55,6 +60,7 @@ export const KERNEL_OWNED_KEYS: Readonly<Record<ContributionPoint, readonly stri
   formats: ['format', 'type', 'upstream', 'members', 'routing', 'storage', 'upstreamAuth', 'anonymousRead', 'port', 'maxUploadSize', 'cache'],
   storageDrivers: ['driver', 'redirect'],
   authProviders: ['id'],
+  webApps: [],
 };
 
 const ID = /^[a-z][a-z0-9-]{0,63}$/;
@@ -92,11 +98,11 @@ export function parseManifest(packageJson: unknown): ManifestParseResult {
   } else {
     const contributes = c as Record<string, unknown>;
     for (const key of Object.keys(contributes)) {
-      if (!['formats', 'storageDrivers', 'authProviders'].includes(key)) {
+      if (!['formats', 'storageDrivers', 'authProviders', 'webApps'].includes(key)) {
         errors.push(`registryCore.contributes.${key}: unknown contribution point`);
       }
     }
-    for (const point of ['formats', 'storageDrivers', 'authProviders'] as const) {
+    for (const point of ['formats', 'storageDrivers', 'authProviders', 'webApps'] as const) {
       const list = contributes[point];
       if (list === undefined) continue;
       if (!Array.isArray(list)) {

@@ -2,6 +2,7 @@ import type { AuthProviderDefinition } from './auth.js';
 import type { FormatDefinition } from './format.js';
 import type { Logger } from './logger.js';
 import type { StorageDriverDefinition } from './storage.js';
+import type { WebAppDefinition } from './web.js';
 
 /** Something that can be undone: a registration, a subscription. */
 export interface Disposable {
@@ -46,6 +47,8 @@ export interface PluginContext {
   registerStorageDriver(driver: StorageDriverDefinition): Disposable;
   /** Register an auth provider declared in `contributes.authProviders`. */
   registerAuthProvider(provider: AuthProviderDefinition): Disposable;
+  /** Register a web app declared in `contributes.webApps` (see {@link WebAppDefinition}). */
+  registerWebApp(app: WebAppDefinition): Disposable;
   /** Disposed by the host when the plugin is deactivated, in reverse order. */
   readonly subscriptions: Disposable[];
 }

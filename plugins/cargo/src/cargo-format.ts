@@ -14,13 +14,16 @@ import {
   type GroupPlan,
   type MergeableDocument,
   type RepositoryInfo,
+  type ClientSetting,
+  type ClientSettingsFile,
   type RouteDefinition,
   routeParam,
 } from '@registry-core/api';
 import { loadHostedCrate, cratePath, publish, publishRequest, setYanked } from './hosted.js';
 import { mergeIndexLines, renderIndexFile, type IndexLine } from './index-lines.js';
-import { canonicalName, crateOfIndexPath, indexPath, validateCrateName, validateVersion } from './names.js';
+import { canonicalName, crateOfIndexPath, indexPath, registryName, validateCrateName, validateVersion } from './names.js';
 import { cargoDefaultUpstreams } from './local-cargo.js';
+import { cargoInstallLines, cargoPackageView } from './package-view.js';
 import { MAX_INDEX_BYTES, loadUpstreamIndex, proxyDownload } from './proxy.js';
 import { downloadOf } from './downloads.js';
 
@@ -253,7 +256,6 @@ function errorBody(error: ErrorInfo) {
 }
 
 /** A registry name for cargo's config from a repository name (`[A-Za-z0-9_-]`). */
-const registryName = (repo: RepositoryInfo) => repo.name.replace(/[^A-Za-z0-9_-]/g, '-');
 
 function clientConfig(repo: RepositoryInfo): string[] {
   const name = registryName(repo);
@@ -271,6 +273,22 @@ function clientConfig(repo: RepositoryInfo): string[] {
   return lines;
 }
 
+/**
+ * `~/.cargo/config.toml` (the registry by name, its index; crates.io replaced by it when it
+ * reaches an upstream; the token credential provider when it takes publishes) and, with a
+ * token, `~/.cargo/credentials.toml`.
+ */
+function clientSettings(repo: RepositoryInfo, token: string | undefined): ClientSettingsFile[] {
+  const name = registryName(repo);
+  const index = `sparse+${repo.url}`;
+  const config: ClientSetting[] = [{ section: `registries.${name}`, key: 'index', value: index }];
+  if (repo.reachesUpstream) config.push({ section: 'source.crates-io', key: 'replace-with', value: `${name}-mirror` }, { section: `source.${name}-mirror`, key: 'registry', value: index });
+  if (repo.takesWrites) config.push({ section: 'registry', key: 'global-credential-providers', value: 'cargo:token', listItem: true });
+  const files: ClientSettingsFile[] = [{ client: 'cargo', path: '.cargo/config.toml', syntax: 'toml', settings: config }];
+  if (token && repo.takesWrites) files.push({ client: 'cargo', path: '.cargo/credentials.toml', syntax: 'toml', settings: [{ section: `registries.${name}`, key: 'token', value: token }] });
+  return files;
+}
+
 export const cargoFormat: FormatDefinition = {
   downloadOf,
   id: 'cargo',
@@ -280,6 +298,9 @@ export const cargoFormat: FormatDefinition = {
   bareTokenAuthorization: true,
   authChallenge: (repo) => `Cargo login_url="${repo.url}me"`,
   clientConfig,
+  clientSettings,
+  packageView: cargoPackageView,
+  installLines: cargoInstallLines,
   defaultUpstream: cargoDefaultUpstreams,
   maxMetadataBytes: MAX_INDEX_BYTES,
   // The crate's index file: what the kernel asks a group's proxies before a new crate is published.

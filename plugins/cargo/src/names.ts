@@ -81,3 +81,6 @@ export function crateOfIndexPath(segments: readonly string[]): string {
 function validateIndexName(name: string): void {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH || !/^[A-Za-z0-9_-]+$/.test(name)) throw new BadRequestError(`invalid crate name in the index path: ${JSON.stringify(name.slice(0, 80))}`, 'INVALID_NAME');
 }
+
+/** The name cargo knows a repository by (`[registries.<name>]`, `--registry <name>`). */
+export const registryName = (repo: { readonly name: string }): string => repo.name.replace(/[^A-Za-z0-9_-]/g, '-');

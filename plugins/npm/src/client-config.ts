@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { httpBaseUrl as asUrl, type DefaultUpstream, type RepositoryInfo } from '@registry-core/api';
+import { httpBaseUrl as asUrl, type ClientSettingsFile, type DefaultUpstream, type RepositoryInfo } from '@registry-core/api';
 
 /** `npm config get registry` run as given; its answer as a URL, or undefined. */
 function npmConfigRegistry(options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string | undefined> {
@@ -51,6 +51,18 @@ export function clientConfig(repo: RepositoryInfo): string[] {
   const lines = [`npm config set registry ${repo.url}`, `.npmrc: ${nerf}:_authToken=\${NPM_TOKEN}`, `.yarnrc.yml (yarn 4): { ${yarn.join(', ')} }`];
   if (repo.takesWrites) lines.push(`npm publish --registry ${repo.url}`);
   return lines;
+}
+
+/**
+ * `.npmrc` in the home folder (npm, pnpm and yarn 1 read it): the registry, and the token for
+ * it by its nerf dart; without a token, `${NPM_TOKEN}` (npm expands it from the environment)
+ * for a repository that takes publishes.
+ */
+export function clientSettings(repo: RepositoryInfo, token: string | undefined): ClientSettingsFile[] {
+  const url = new URL(repo.url);
+  const credential = token ?? (repo.takesWrites ? '${NPM_TOKEN}' : undefined);
+  const settings = [{ key: 'registry', value: repo.url }, ...(credential ? [{ key: `//${url.host}${url.pathname}:_authToken`, value: credential }] : [])];
+  return ['npm', 'pnpm', 'yarn'].map((client) => ({ client, path: '.npmrc', syntax: 'ini' as const, settings }));
 }
 
 /**

@@ -14,7 +14,8 @@ import {
 import semver from 'semver';
 import { couchLogin, logout, userProfile, webLogin, whoami } from './account.js';
 import { MAX_AUDIT_BYTES, audit } from './audit.js';
-import { authChallenge, clientConfig, localNpmRegistry, npmDefaultUpstreams } from './client-config.js';
+import { authChallenge, clientConfig, clientSettings, localNpmRegistry, npmDefaultUpstreams } from './client-config.js';
+import { npmInstallLines, npmPackageView } from './package-view.js';
 import { encodedName, parseName, type PackageName } from './names.js';
 import type { Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
@@ -212,10 +213,13 @@ export const npmFormat: FormatDefinition = {
   errorBody: (error) => ({ contentType: 'application/json; charset=utf-8', body: JSON.stringify({ error: error.message, code: error.code }) }),
   authChallenge,
   clientConfig,
+  clientSettings,
   defaultUpstream: npmDefaultUpstreams,
   maxMetadataBytes: MAX_PACKUMENT_BYTES,
   // The packument: what the kernel asks a group's proxies before a new name is published.
   packageDocumentPath: (name) => `/${encodedName(parseName(name))}`,
+  packageView: npmPackageView,
+  installLines: npmInstallLines,
 };
 
 export { localNpmRegistry, npmDefaultUpstreams };

@@ -19,6 +19,7 @@ import {
   type MergeableDocument,
   type MultipartBody,
   type RepositoryInfo,
+  type ClientSettingsFile,
   type RouteDefinition,
   routeParam,
 } from '@registry-core/api';
@@ -27,6 +28,7 @@ import { deleteFiles, filePath, hostedPage, hostedProjectNames, loadHostedProjec
 import { normalizeName, validateProjectName } from './names.js';
 import { MAX_PAGE_BYTES, getProxyFile, loadUpstreamPage, rewritePage } from './proxy.js';
 import { negotiate, renderIndex, renderProjectHtml, renderProjectJson, type ProjectPage } from './simple-index.js';
+import { pypiInstallLines, pypiPackageView } from './package-view.js';
 import { compareVersions, normalizeVersion } from './versions.js';
 import { downloadOf } from './downloads.js';
 
@@ -354,6 +356,35 @@ function clientConfig(repo: RepositoryInfo): string[] {
   return lines;
 }
 
+/**
+ * pip's user config (`~/.config/pip/pip.conf`; uv reads the same index URL from UV_INDEX_URL
+ * only) and, for a repository that takes uploads, twine's `~/.pypirc` with the token.
+ */
+function clientSettings(repo: RepositoryInfo, token: string | undefined): ClientSettingsFile[] {
+  const url = new URL(repo.url);
+  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
+  const pip: ClientSettingsFile = {
+    client: 'pip',
+    path: '.config/pip/pip.conf',
+    syntax: 'ini',
+    settings: [{ section: 'global', key: 'index-url', value: `${repo.url}simple/` }, ...(url.protocol === 'http:' && !loopback ? [{ section: 'global', key: 'trusted-host', value: url.hostname }] : [])],
+  };
+  if (!repo.takesWrites) return [pip];
+  const name = `registry-core-${repo.name}`;
+  const twine: ClientSettingsFile = {
+    client: 'twine',
+    path: '.pypirc',
+    syntax: 'ini',
+    settings: [
+      { section: 'distutils', key: 'index-servers', value: name, listItem: true },
+      { section: name, key: 'repository', value: repo.url },
+      { section: name, key: 'username', value: '__token__' },
+      ...(token ? [{ section: name, key: 'password', value: token }] : []),
+    ],
+  };
+  return [pip, twine];
+}
+
 export const pypiFormat: FormatDefinition = {
   downloadOf,
   id: 'pypi',
@@ -362,10 +393,13 @@ export const pypiFormat: FormatDefinition = {
   errorBody: plainTextErrorBody,
   authChallenge: basicChallenge,
   clientConfig,
+  clientSettings,
   defaultUpstream: pipDefaultUpstreams,
   maxMetadataBytes: MAX_PAGE_BYTES,
   // The project's simple page: what the kernel asks a group's proxies before a new project is uploaded.
   packageDocumentPath: (project) => `/simple/${encodeURIComponent(project)}/`,
+  packageView: pypiPackageView,
+  installLines: pypiInstallLines,
   upstreamScope(upstream: string) {
     const url = new URL(upstream);
     // A simple index at <root>/simple/ lists its files under <root>/ (…/packages/…).

@@ -170,6 +170,7 @@ describe('fs storage plugin', () => {
       options: {},
       registerFormat: unexpected,
       registerAuthProvider: unexpected,
+      registerWebApp: unexpected,
       registerStorageDriver(definition) {
         registered.push(definition);
         return { dispose: () => disposed.push(definition.id) };

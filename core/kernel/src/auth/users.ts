@@ -103,6 +103,28 @@ export class Users {
     await this.audit.record({ action: 'user.password', ...actorFields(actor), details: { user: name, tokensRevoked: revoked } });
   }
 
+  /**
+   * Change a stored user's roles. What tokens and logins resolved to is forgotten at once
+   * (the same listeners as a password change), so the new roles hold from the next request.
+   */
+  async setRoles(name: string, roles: readonly string[], actor?: AuditActor): Promise<void> {
+    const stored = await this.metadata.users.findOneBy({ name });
+    if (!stored) throw new ConflictError(`no stored user ${name}`);
+    await this.metadata.users.update({ name }, { roles: JSON.stringify(roles) });
+    for (const listener of this.passwordListeners) listener();
+    await this.audit.record({ action: 'user.roles', ...actorFields(actor), details: { user: name, roles: [...roles] } });
+  }
+
+  /** The users of the config and of the metadata store (never their password hashes), by name. */
+  async list(): Promise<{ name: string; roles: string[]; email?: string; createdAt?: Date; source: 'config' | 'stored' }[]> {
+    const stored = await this.metadata.users.find({ order: { name: 'ASC' } });
+    const fromConfig = Object.entries(this.config.users).map(([name, user]) => ({ name, roles: [...user.roles], source: 'config' as const }));
+    const fromStore = stored
+      .filter((u) => !this.config.users[u.name])
+      .map((u) => ({ name: u.name, roles: JSON.parse(u.roles) as string[], ...(u.email ? { email: u.email } : {}), createdAt: new Date(u.createdAt), source: 'stored' as const }));
+    return [...fromConfig, ...fromStore].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
   async exists(name: string): Promise<boolean> {
     return !!this.config.users[name] || !!(await this.metadata.users.findOneBy({ name }));
   }

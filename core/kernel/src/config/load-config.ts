@@ -188,6 +188,8 @@ export function normalizeConfig(
     if (other) errors.push(`repositories.${name}.port: ${r.port} is already the port of ${other}`);
     ports.set(r.port, name);
   }
+  const webName = c.web.prefix.replace(/\//g, '');
+  if (webName && repositories[webName]) errors.push(`web.prefix: ${c.web.prefix} is the path of the repository ${webName}`);
   for (const name of Object.keys(c.cleanup.maxCacheSize)) {
     if (!storage[name]) errors.push(`cleanup.maxCacheSize.${name}: no storage named "${name}"`);
   }
@@ -211,6 +213,7 @@ export function normalizeConfig(
     logging: c.logging,
     analytics: c.analytics,
     metrics: c.metrics,
+    web: c.web,
     repositories,
   };
 }

@@ -286,6 +286,22 @@ export const configSchema = {
         },
       },
     },
+    web: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      description: 'The web interface, when a plugin contributing one (@registry-core/plugin-web) is installed.',
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'false: no web interface (the plugin is not activated).' },
+        prefix: {
+          type: 'string',
+          default: '/',
+          pattern: '^/([a-z0-9][a-z0-9._-]{0,63}/)?$',
+          description: 'Where its page is served: / (browsers get the page, other clients the JSON list of repositories) or /<name>/ (a name no repository has). Its files are always under /-/web/.',
+        },
+        sessionHours: { type: 'number', exclusiveMinimum: 0, default: 12, description: 'How long a sign-in lasts (the session cookie and the token behind it).' },
+      },
+    },
     repositories: {
       type: 'object',
       default: {},

@@ -183,6 +183,7 @@ export interface RegistryConfig {
   readonly logging: DeepReadonly<ConfigFile['logging']>;
   readonly analytics: AnalyticsConfig;
   readonly metrics: DeepReadonly<ConfigFile['metrics']>;
+  readonly web: DeepReadonly<ConfigFile['web']>;
   readonly repositories: Readonly<Record<string, RepositoryConfig>>;
 }
 

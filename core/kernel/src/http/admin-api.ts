@@ -31,6 +31,8 @@ export interface AdminApiOptions {
   /** Download analytics totals of the last 30 days (all repositories, per format); absent: not shown. */
   readonly analytics?: () => Promise<unknown>;
   readonly logger: Logger;
+  /** Who asks (the web interface's session cookie besides the `Authorization` header); default: the header. */
+  readonly principal?: (ctx: Context) => Promise<Principal>;
 }
 
 /**
@@ -137,10 +139,10 @@ export class AdminApi {
   }
 
   /** Run `work` for an administrator and answer its result as JSON, or the error it threw. */
-  private async admin(ctx: Context, work: (principal: Principal) => Promise<unknown>): Promise<void> {
+  async admin(ctx: Context, work: (principal: Principal) => Promise<unknown>): Promise<void> {
     const { options } = this;
     try {
-      const principal = await options.authentication.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
+      const principal = options.principal ? await options.principal(ctx) : await options.authentication.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
       options.authorization.authorize(principal, 'admin', { name: 'the admin API' });
       ctx.set('Cache-Control', 'no-store');
       ctx.body = await work(principal);

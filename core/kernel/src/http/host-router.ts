@@ -23,6 +23,11 @@ export class HostRouter {
     return this;
   }
 
+  post(pattern: string, handler: HostRouteHandler): this {
+    this.routes.add(['POST'], pattern, handler);
+    return this;
+  }
+
   delete(pattern: string, handler: HostRouteHandler): this {
     this.routes.add(['DELETE'], pattern, handler);
     return this;

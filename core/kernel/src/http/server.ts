@@ -9,7 +9,12 @@ import type { DownloadEvent } from '../analytics/download-counter.js';
 import type { AccessLog } from '../analytics/access-log.js';
 import type { RegistryMetrics, RequestLabels } from '../analytics/metrics.js';
 import type { DownloadRecorder } from '../analytics/served-downloads.js';
+import type { AccountsAdminApi } from './accounts-admin-api.js';
 import type { AdminApi } from './admin-api.js';
+import type { MaintenanceAdminApi } from './maintenance-admin-api.js';
+import type { BrowseApi } from './browse-api.js';
+import type { WebAppHost } from './web-app.js';
+import type { WebSessions } from './web-session.js';
 import type { LoopMarker } from '../engine/self-upstream.js';
 import { ConnectionGuard } from './connection-guard.js';
 import { repositoryInfo, type Dispatcher, type RepositoryRuntime } from './dispatcher.js';
@@ -34,6 +39,10 @@ export interface HttpHostOptions {
   readonly adminApi?: AdminApi;
   /** The download analytics API (`/-/api/stats/...`). */
   readonly statsApi?: { mount(router: HostRouter): void };
+  /** The web interface's JSON APIs (`/-/api/...`): sign-in and tokens, then repositories, packages, search. */
+  readonly webApi?: { readonly sessions: WebSessions; readonly browse: BrowseApi; readonly accounts?: AccountsAdminApi; readonly maintenance?: MaintenanceAdminApi };
+  /** A plugin's web app, served at its prefix and under `/-/web/`. */
+  readonly webApp?: WebAppHost;
   /** Replay hot anonymous answers of small immutable files (off when logging every request). */
   readonly hotAnswers?: HotAnswers;
   /** Count a hit served by a replayed answer for the repository whose file it is. */
@@ -94,12 +103,20 @@ export class HttpHost {
     });
     options.adminApi?.mount(router);
     options.statsApi?.mount(router);
+    options.webApi?.sessions.mount(router);
+    options.webApi?.browse.mount(router);
+    options.webApi?.accounts?.mount(router);
+    options.webApi?.maintenance?.mount(router);
+    options.webApp?.mount(router);
     router.get('/-/ping', (ctx) => {
       ctx.body = {};
     });
     // What is served here: names, formats, types and URLs of the repositories the caller may
     // read, never their config (which holds upstream credentials).
     router.get('/', async (ctx) => {
+      // A browser gets the web interface's page, any other client the JSON list.
+      ctx.vary('Accept');
+      if (options.webApp?.wantsPage(ctx)) return options.webApp.servePage(ctx);
       ctx.set('Cache-Control', 'no-store');
       const principal = await options.authentication.authenticate(ctx.get('Authorization') || undefined, ctx.ip).catch(() => undefined);
       if (!principal) {
@@ -177,6 +194,12 @@ export class HttpHost {
   info(ctx: Context | undefined, runtime: RepositoryRuntime): RepositoryInfo {
     const own = [...this.boundPorts].find(([, name]) => name === runtime.name)?.[0];
     return repositoryInfo(runtime, own !== undefined && !ctx ? this.baseUrl(undefined, runtime.name).replace(/:\d+\/[^/]+\/$/, `:${own}/`) : this.baseUrl(ctx, runtime.name));
+  }
+
+  /** Where the web interface's page is, as the server's own address shows it; undefined without one. */
+  webUrl(): string | undefined {
+    const app = this.options.webApp;
+    return app ? `${this.baseUrl(undefined, '').replace(/\/+$/, '')}${app.prefix}` : undefined;
   }
 
   baseUrl(ctx: Context | undefined, repository: string): string {

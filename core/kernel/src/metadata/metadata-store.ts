@@ -649,6 +649,29 @@ export class MetadataStore {
     return { total: Number(totalRow?.total ?? 0), rows };
   }
 
+  /** Per repository: bytes and files stored (published assets), and package names in the component index. */
+  async repositoryTotals(): Promise<Map<string, { bytes: number; files: number; packages: number }>> {
+    const totals = new Map<string, { bytes: number; files: number; packages: number }>();
+    const at = (name: string) => totals.get(name) ?? (totals.set(name, { bytes: 0, files: 0, packages: 0 }), totals.get(name)!);
+    const assets = await this.assets
+      .createQueryBuilder('a')
+      .select('a.repository', 'repository')
+      .addSelect('SUM(a.size)', 'bytes')
+      .addSelect('COUNT(*)', 'files')
+      .where('a.pending IS NULL')
+      .groupBy('a.repository')
+      .getRawMany<{ repository: string; bytes: string | number; files: string | number }>();
+    for (const row of assets) Object.assign(at(row.repository), { bytes: Number(row.bytes ?? 0), files: Number(row.files) });
+    const components = await this.components
+      .createQueryBuilder('c')
+      .select('c.repository', 'repository')
+      .addSelect('COUNT(DISTINCT c.name)', 'packages')
+      .groupBy('c.repository')
+      .getRawMany<{ repository: string; packages: string | number }>();
+    for (const row of components) at(row.repository).packages = Number(row.packages);
+    return totals;
+  }
+
   // ---- package owners
 
   /** The owners of a package (user names in the order added); `undefined`: no row (nobody claimed it). */

@@ -3,7 +3,9 @@ import { KERNEL_OWNED_KEYS, type ContributionPoint, type JsonSchema, type Plugin
 import { formatAjvErrors } from '../config/load-config.js';
 import type { RegistryConfig } from '../config/types.js';
 
-const POINTS: readonly ContributionPoint[] = ['formats', 'storageDrivers', 'authProviders'];
+/** The points whose contributions may declare a `configSchema` (a web app has no config block of its own). */
+const POINTS = ['formats', 'storageDrivers', 'authProviders'] as const;
+export type ConfiguredPoint = (typeof POINTS)[number];
 
 /** The compiled `configSchema`s of one plugin's contributions, by point and id. */
 export type ContributionValidators = ReadonlyMap<`${ContributionPoint}:${string}`, ValidateFunction>;
@@ -20,7 +22,7 @@ export function compileContributionSchemas(manifest: PluginManifest): { validato
   const errors: string[] = [];
   for (const point of POINTS) {
     (manifest.contributes[point] ?? []).forEach((entry, i) => {
-      if (!entry.configSchema) return;
+      if (!('configSchema' in entry) || !entry.configSchema) return;
       try {
         validators.set(`${point}:${entry.id}`, ajv.compile(entry.configSchema));
       } catch (error) {
@@ -44,9 +46,9 @@ function pluginKeys(block: Readonly<Record<string, unknown>>, point: Contributio
  * key's path (`repositories.maven-local.versionPolicy: must be one of release, snapshot, mixed`).
  * Blocks whose contribution no plugin offers, or that declares no schema, are not checked here.
  */
-export function checkPluginConfig(config: RegistryConfig, validatorFor: (point: ContributionPoint, id: string) => ValidateFunction | undefined): string[] {
+export function checkPluginConfig(config: RegistryConfig, validatorFor: (point: ConfiguredPoint, id: string) => ValidateFunction | undefined): string[] {
   const errors: string[] = [];
-  const check = (point: ContributionPoint, id: string, block: Readonly<Record<string, unknown>>, at: string) => {
+  const check = (point: ConfiguredPoint, id: string, block: Readonly<Record<string, unknown>>, at: string) => {
     const validate = validatorFor(point, id);
     if (validate && !validate(pluginKeys(block, point))) errors.push(...formatAjvErrors(validate.errors ?? [], at));
     if (validate && point === 'formats') errors.push(...kindErrors(validate.schema, block, at));
@@ -75,7 +77,7 @@ function kindErrors(schema: unknown, block: Readonly<Record<string, unknown>>, a
 /** The whole config schema: the kernel's, with each contribution's `configSchema` applied where its id is used. */
 export function composeConfigSchema(kernel: JsonSchema, contributions: readonly { point: ContributionPoint; id: string; configSchema: JsonSchema }[]): JsonSchema {
   const schema = structuredClone(kernel) as Record<string, any>;
-  const places: Record<ContributionPoint, { block: Record<string, any>; idKey: string; set: (s: Record<string, any>) => void }> = {
+  const places: Record<ConfiguredPoint, { block: Record<string, any>; idKey: string; set: (s: Record<string, any>) => void }> = {
     formats: { block: schema.properties.repositories.additionalProperties, idKey: 'format', set: (s) => (schema.properties.repositories.additionalProperties = s) },
     storageDrivers: { block: schema.properties.storage.additionalProperties, idKey: 'driver', set: (s) => (schema.properties.storage.additionalProperties = s) },
     authProviders: { block: schema.properties.auth.properties.providers.items, idKey: 'id', set: (s) => (schema.properties.auth.properties.providers.items = s) },

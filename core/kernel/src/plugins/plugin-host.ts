@@ -16,6 +16,7 @@ import {
   type PluginManifest,
   type PluginModule,
   type StorageDriverDefinition,
+  type WebAppDefinition,
 } from '@registry-core/api';
 import { ConfigError } from '../config/load-config.js';
 import type { PluginEntry, RegistryConfig } from '../config/types.js';
@@ -54,6 +55,8 @@ export interface UsedContributions {
   readonly authProviders: ReadonlySet<string>;
   /** Activate every plugin that contributes a format (zero-config). */
   readonly allFormats?: boolean;
+  /** Activate plugins that contribute a web app (the config's `web.enabled`). */
+  readonly webApps?: boolean;
 }
 
 /**
@@ -67,6 +70,7 @@ export class PluginHost {
   readonly formats = new Map<string, { definition: FormatDefinition; plugin: PluginRecord }>();
   readonly storageDrivers = new Map<string, { definition: StorageDriverDefinition; plugin: PluginRecord }>();
   readonly authProviders = new Map<string, { definition: AuthProviderDefinition; plugin: PluginRecord }>();
+  readonly webApps = new Map<string, { definition: WebAppDefinition; plugin: PluginRecord }>();
 
   constructor(
     private readonly logger: Logger,
@@ -120,7 +124,7 @@ export class PluginHost {
   }
 
   /** Contribution ids offered by plugins whose manifests were accepted. */
-  offered(point: 'formats' | 'storageDrivers' | 'authProviders'): Map<string, PluginRecord> {
+  offered(point: 'formats' | 'storageDrivers' | 'authProviders' | 'webApps'): Map<string, PluginRecord> {
     const map = new Map<string, PluginRecord>();
     for (const record of this.records) {
       if (record.status === 'refused' || !record.manifest) continue;
@@ -164,7 +168,8 @@ export class PluginHost {
       const needed =
         (c.formats ?? []).some((f) => used.allFormats || used.formats.has(f.id)) ||
         (c.storageDrivers ?? []).some((d) => used.storageDrivers.has(d.id)) ||
-        (c.authProviders ?? []).some((a) => used.authProviders.has(a.id));
+        (c.authProviders ?? []).some((a) => used.authProviders.has(a.id)) ||
+        ((c.webApps ?? []).length > 0 && used.webApps === true);
       if (!needed) {
         record.reason = 'nothing it contributes is used by the config';
         continue;
@@ -193,12 +198,12 @@ export class PluginHost {
     }
     const child = this.container.createChildContainer();
     const registered: Array<() => void> = [];
-    const declared = (point: 'formats' | 'storageDrivers' | 'authProviders', id: string) => {
+    const declared = (point: 'formats' | 'storageDrivers' | 'authProviders' | 'webApps', id: string) => {
       if (!(manifest.contributes[point] ?? []).some((x) => x.id === id)) {
         throw new Error(`plugin ${record.name} registered ${point} "${id}" that its manifest does not declare`);
       }
     };
-    const register = <T>(map: Map<string, { definition: T; plugin: PluginRecord }>, point: 'formats' | 'storageDrivers' | 'authProviders', id: string, definition: T): Disposable => {
+    const register = <T>(map: Map<string, { definition: T; plugin: PluginRecord }>, point: 'formats' | 'storageDrivers' | 'authProviders' | 'webApps', id: string, definition: T): Disposable => {
       declared(point, id);
       if (map.has(id)) throw new Error(`${point} "${id}" is already registered by ${map.get(id)!.plugin.name}`);
       map.set(id, { definition, plugin: record });
@@ -222,6 +227,7 @@ export class PluginHost {
       },
       registerStorageDriver: (driver) => register(this.storageDrivers, 'storageDrivers', driver.id, driver),
       registerAuthProvider: (provider) => register(this.authProviders, 'authProviders', provider.id, provider),
+      registerWebApp: (app) => register(this.webApps, 'webApps', app.id, app),
     };
     child.register(Tokens.PluginContext, { useValue: context });
     child.register(Tokens.Logger, { useValue: log });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isRegistryError, type Logger, type RepositoryInfo } from '@registry-core/api';
+import { isRegistryError, type ClientSettingsFile, type Logger, type RepositoryInfo } from '@registry-core/api';
 import type { RegistryConfig } from '../config/types.js';
 import type { BlobStore } from '../engine/blob-store.js';
 import { CacheMaintenance } from '../engine/maintenance.js';
@@ -152,6 +152,11 @@ export class AdminService {
   /** The client configuration lines a format offers for a repository. */
   clientConfig(info: RepositoryInfo): readonly string[] {
     return this.options.repositories.get(info.name)?.format.clientConfig?.(info) ?? [];
+  }
+
+  /** The client configuration files a format offers for a repository (FormatDefinition.clientSettings). */
+  clientSettings(info: RepositoryInfo, token: string | undefined): readonly ClientSettingsFile[] {
+    return this.options.repositories.get(info.name)?.format.clientSettings?.(info, token) ?? [];
   }
 
   /** Hit, miss, stale and upstream counters and breaker state of every proxy. */

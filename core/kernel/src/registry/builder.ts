@@ -21,7 +21,12 @@ import { BlobMemoryCache } from '../engine/memory-cache.js';
 import { LoopMarker } from '../engine/self-upstream.js';
 import { prepareTmpDir } from '../engine/tmp-dir.js';
 import { TtlOverrides } from '../engine/ttl-overrides.js';
+import { AccountsAdminApi } from '../http/accounts-admin-api.js';
 import { AdminApi } from '../http/admin-api.js';
+import { MaintenanceAdminApi } from '../http/maintenance-admin-api.js';
+import { BrowseApi } from '../http/browse-api.js';
+import { WebAppHost } from '../http/web-app.js';
+import { WebSessions } from '../http/web-session.js';
 import { Dispatcher, type RepositoryRuntime } from '../http/dispatcher.js';
 import { HotAnswers } from '../http/hot-answers.js';
 import { HttpHost } from '../http/server.js';
@@ -72,8 +77,9 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
   const providersUsed = new Set(config.auth.providers.map((p) => p.id).filter((id) => id !== 'builtin'));
   // A driver, format or provider the config uses but no listed plugin offers comes from
   // an installed first-party package that offers it.
-  addImplicitPlugins(plugins, discovered, loaded.configDir, searchDirs, { formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed });
-  await plugins.activate({ formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, allFormats: loaded.zeroConfig }, config);
+  const webUsed = config.web.enabled;
+  addImplicitPlugins(plugins, discovered, loaded.configDir, searchDirs, { formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, webApps: webUsed });
+  await plugins.activate({ formats: formatsUsed, storageDrivers: storageDriversUsed, authProviders: providersUsed, allFormats: loaded.zeroConfig, webApps: webUsed }, config);
 
   config = { ...config, repositories: loaded.zeroConfig ? await zeroConfigRepositories(plugins, config, logger) : await withDefaultUpstreams(plugins, config, logger) };
   root.register(K.Config, { useValue: config });
@@ -202,7 +208,15 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
     // The host knows the URLs (it may bind ports of its own); it is built after this service.
     repositoryInfo: (runtime) => resolve(c, K.HttpHost).info(undefined, runtime),
   })));
+  root.register(K.WebSessions, once((c) => new WebSessions({
+    authentication: resolve(c, K.Authentication),
+    authorization: resolve(c, K.Authorization),
+    tokens: resolve(c, K.UserTokens),
+    sessionSeconds: Math.round(config.web.sessionHours * 3600),
+    logger: logger.child({ component: 'http' }),
+  })));
   root.register(K.AdminApi, once((c) => new AdminApi({
+    principal: (ctx) => resolve(c, K.WebSessions).principal(ctx),
     repositories: resolve(c, K.Repositories),
     authentication: resolve(c, K.Authentication),
     authorization: resolve(c, K.Authorization),
@@ -229,7 +243,36 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
     if (metrics) for (const r of repositories.values()) r.proxy?.observeUpstream(metrics.upstreamObserver(r.name, r.config.format));
     const admin = resolve(c, K.AdminService);
     const hot = resolve(c, K.HotAnswers);
-    return new HttpHost({
+    const authorization = resolve(c, K.Authorization);
+    const sessions = resolve(c, K.WebSessions);
+    const adminApi = resolve(c, K.AdminApi);
+    const accounts = new AccountsAdminApi({
+      users: resolve(c, K.Users),
+      tokens: resolve(c, K.UserTokens),
+      auth: config.auth,
+      repositories,
+      admin: (ctx, work) => adminApi.admin(ctx, work),
+    });
+    const metadata = resolve(c, K.MetadataStore);
+    let host: HttpHost | undefined;
+    const browse = new BrowseApi({
+      repositories,
+      sessions,
+      canRead: (principal, runtime, packageName) => {
+        try {
+          authorization.authorize(principal, 'read', { name: runtime.name, ...(runtime.config.anonymousRead !== undefined ? { anonymousRead: runtime.config.anonymousRead } : {}) }, packageName);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      info: (ctx, runtime) => host!.info(ctx, runtime),
+      totals: () => metadata.repositoryTotals(),
+    });
+    const webApp = config.web.enabled ? [...resolve(c, K.PluginHost).webApps.values()][0]?.definition : undefined;
+    host = new HttpHost({
+      webApi: { sessions, browse, accounts, maintenance: new MaintenanceAdminApi({ service: admin, admin: (ctx, work) => adminApi.admin(ctx, work) }) },
+      ...(webApp ? { webApp: new WebAppHost(webApp, config.web.prefix) } : {}),
       server: config.server,
       repositories,
       dispatcher: resolve(c, K.Dispatcher),
@@ -245,7 +288,7 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
       logger: logger.child({ component: 'http' }),
       loopMarker: resolve(c, K.LoopMarker),
       health: () => admin.healthFacts(),
-      adminApi: resolve(c, K.AdminApi),
+      adminApi,
       statsApi: new StatsApi({
         queries: resolve(c, K.DownloadQueries),
         authentication: resolve(c, K.Authentication),
@@ -275,6 +318,7 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
         if (upstream) upstream.health.hits++;
       },
     });
+    return host;
   }));
   root.register(K.Scheduler, once((c) => new Scheduler(resolve(c, K.AdminService), resolve(c, K.Repositories), config.cleanup, logger, tmpDir, {
     downloads: resolve(c, K.Downloads),

@@ -18,6 +18,7 @@ import type { MetadataMemory } from '../engine/metadata-memory.js';
 import type { LoopMarker } from '../engine/self-upstream.js';
 import type { TtlOverrides } from '../engine/ttl-overrides.js';
 import type { AdminApi } from '../http/admin-api.js';
+import type { WebSessions } from '../http/web-session.js';
 import type { Dispatcher, RepositoryRuntime } from '../http/dispatcher.js';
 import type { HotAnswers } from '../http/hot-answers.js';
 import type { HttpHost } from '../http/server.js';
@@ -69,6 +70,8 @@ export const KernelTokens = {
   Dispatcher: token<Dispatcher>('Dispatcher'),
   AdminService: token<AdminService>('AdminService'),
   AdminApi: token<AdminApi>('AdminApi'),
+  /** Sign-in of the web interface and the principal of its JSON APIs. */
+  WebSessions: token<WebSessions>('WebSessions'),
   HttpHost: token<HttpHost>('HttpHost'),
   Scheduler: token<Scheduler>('Scheduler'),
   /** This registry's `Via` mark on upstream requests (loop detection). */

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Logger, RepositoryInfo } from '@registry-core/api';
+import type { ClientSettingsFile, Logger, RepositoryInfo } from '@registry-core/api';
 import type { DependencyContainer } from 'tsyringe';
 import { Tokens } from '@registry-core/api';
 import type { AuthService } from '../auth/auth-service.js';
@@ -153,6 +153,11 @@ export class Registry {
   /** See {@link AdminService.repositoryInfos}. */
   repositoryInfos(): RepositoryInfo[] {
     return this.admin.repositoryInfos();
+  }
+
+  /** See {@link AdminService.clientSettings}. */
+  clientSettings(info: RepositoryInfo, token: string | undefined): readonly ClientSettingsFile[] {
+    return this.admin.clientSettings(info, token);
   }
 
   /** See {@link AdminService.clientConfig}. */

@@ -1,0 +1,285 @@
+// The web interface (@registry-core/plugin-web) in Debian's Chromium against a real server
+// seeded by npm publish and twine upload: search, a package page with its README (one that
+// carries script injections renders inert), the install line copied, set-me-up, sign-in,
+// a token created and revoked, a private package seen only after sign-in; axe-core on every
+// page; screenshots of every page (see SCREENSHOTS).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { NpmClient, makePackage } from '../helpers/npm-client.js';
+import { buildProject, twineUpload } from '../helpers/python.js';
+import { createUserAndToken, runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+import { launchChromium, screenshot, seriousViolations } from './browser.js';
+
+const HOSTILE_README = [
+  '# rc-web-demo',
+  '',
+  'Hello from the **demo** README.',
+  '',
+  '<script>window.__pwned = "script"</script>',
+  '<img src="x" onerror="window.__pwned = \'onerror\'" alt="broken">',
+  '[a javascript link](javascript:window.__pwned=\'link\')',
+  '<a href="javascript:window.__pwned=\'anchor\'" id="js-anchor">anchor</a>',
+  '<iframe src="javascript:parent.__pwned=\'iframe\'"></iframe>',
+  '<div onclick="window.__pwned=\'click\'" id="clicky">click me</div>',
+  '<form action="https://attacker.invalid/"><input name="q"></form>',
+  '',
+  '```js',
+  'require("rc-web-demo");',
+  '```',
+].join('\n');
+
+describe('web interface in Chromium', () => {
+  let registry: RunningRegistry;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let tarballSha256: string;
+  /** What the browser reported the page's CSP refused: the app itself must need nothing refused. */
+  const cspViolations: string[] = [];
+
+  beforeAll(async () => {
+    // The registry first; then the seeding by each client, the admin user and the browser side by side.
+    const [started, browserStarted, py] = await Promise.all([
+      startRegistry(`repositories:
+  npm-local: { format: npm, type: hosted }
+  npm-private: { format: npm, type: hosted, anonymousRead: false }
+  npm: { format: npm, type: group, members: [npm-local] }
+  pypi-local: { format: pypi, type: hosted }
+`),
+      launchChromium(),
+      buildProject({ name: 'rc-web-py', version: '0.3.0', module: 'rc_web_py', requires: ['requests>=2'], readme: '# rc-web-py\n\nA *Python* package shown by the web interface.\n' }),
+    ]);
+    registry = started;
+    browser = browserStarted;
+    const token = await createUserAndToken(registry.configFile, 'webuser');
+    const seedNpm = async () => {
+      const npm = new NpmClient(`${registry.url}/npm-local/`, token);
+      const demo = makePackage({ name: 'rc-web-demo', version: '1.0.0', description: 'A demo package for the web interface', license: 'MIT', dependencies: { 'left-pad': '^1.3.0' } }, { 'README.md': HOSTILE_README });
+      const published = await npm.npm(['publish', demo]);
+      expect(published.code, published.stderr).toBe(0);
+      const privateNpm = new NpmClient(`${registry.url}/npm-private/`, token);
+      const secret = await privateNpm.npm(['publish', makePackage({ name: 'rc-web-secret', version: '2.0.0', description: 'Only for signed-in users' })]);
+      expect(secret.code, secret.stderr).toBe(0);
+    };
+    const seedPypi = async () => {
+      const uploaded = await twineUpload(`${registry.url}/pypi-local/`, '__token__', token, [py.wheel]);
+      expect(uploaded.code, uploaded.stdout + uploaded.stderr).toBe(0);
+    };
+    const addAdmin = async () => {
+      const admin = await runCli(['user', 'add', 'webadmin', '--password', 'admin-horse-battery', '--roles', 'admin', '--config', registry.configFile]);
+      expect(admin.code, admin.stderr).toBe(0);
+    };
+    await Promise.all([seedNpm(), seedPypi(), addAdmin()]);
+    const tarball = await fetch(`${registry.url}/npm-local/rc-web-demo/-/rc-web-demo-1.0.0.tgz`);
+    tarballSha256 = createHash('sha256').update(Buffer.from(await tarball.arrayBuffer())).digest('hex');
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: registry.url });
+    page = await context.newPage();
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(`${page.url()} ${message.text().slice(0, 60)}`);
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    // Chromium reports the hostile README's two handler attributes (onerror, onclick) as refused
+    // when DOMPurify parses them (in an inert document that shares the page's CSP), before it
+    // drops them: the CSP backs the sanitizer up. Nothing else on any page needs what the CSP refuses.
+    const hostile = (v: string) => v.includes('pkg=rc-web-demo') && v.includes('inline event handler');
+    expect(cspViolations.filter(hostile).length).toBeLessThanOrEqual(4);
+    expect(cspViolations.filter((v) => !hostile(v))).toEqual([]);
+    await browser?.close();
+    await registry?.stop();
+  });
+
+  const expectAccessible = async (name: string) => {
+    await screenshot(page, name);
+    expect(await seriousViolations(page), name).toEqual([]);
+  };
+
+  it('serves the page to browsers with a strict CSP, and JSON to other clients', async () => {
+    const html = await fetch(`${registry.url}/`, { headers: { accept: 'text/html' } });
+    const csp = html.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(await html.text()).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    const json = (await (await fetch(`${registry.url}/`)).json()) as { repositories: { name: string }[] };
+    expect(json.repositories.map((r) => r.name).sort()).toEqual(['npm', 'npm-local', 'pypi-local']);
+    // The JSON APIs hide a repository an anonymous caller may not read, as its protocol endpoints do.
+    const api = (path: string) => fetch(`${registry.url}/-/api/${path}`);
+    const listed = (await (await api('repositories')).json()) as { repositories: { name: string }[] };
+    expect(listed.repositories.map((r) => r.name)).not.toContain('npm-private');
+    expect((await api('repositories/npm-private')).status).toBe(404);
+    expect((await api('repositories/npm-private/packages')).status).toBe(404);
+    expect((await api('repositories/npm-private/packages/rc-web-secret')).status).toBe(404);
+    expect(((await (await api('search?q=rc-web-secret')).json()) as { items: unknown[] }).items).toEqual([]);
+    expect((await fetch(`${registry.url}/npm-private/rc-web-secret`)).status).toBe(401);
+  });
+
+  it('lists the repositories a visitor may read', async () => {
+    await page.goto(`${registry.url}/`);
+    await page.getByRole('link', { name: 'npm-local' }).waitFor();
+    const text = await page.locator('main').innerText();
+    expect(text).toContain('pypi-local');
+    expect(text).not.toContain('npm-private');
+    await expectAccessible('repositories');
+  });
+
+  it('finds packages of every format by search, deep-linked as /?q=', async () => {
+    // With the keyboard: the skip link first, then the name, then the search box.
+    await page.goto(`${registry.url}/`);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('q');
+    await page.keyboard.type('rc-web');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\?q=rc-web$/);
+    await page.getByRole('link', { name: 'rc-web-py' }).waitFor();
+    await page.goto(`${registry.url}/?q=rc-web`);
+    await page.getByRole('link', { name: 'rc-web-demo' }).waitFor();
+    await page.getByRole('link', { name: 'rc-web-py' }).waitFor();
+    expect(await page.locator('main').innerText()).not.toContain('rc-web-secret');
+    await expectAccessible('search');
+  });
+
+  it('shows a package: README rendered inert, dependencies, files with digests, and a copyable install line', async () => {
+    await page.goto(`${registry.url}/?q=demo`);
+    await page.getByRole('link', { name: 'rc-web-demo' }).click();
+    await page.getByRole('heading', { name: /rc-web-demo/, level: 1 }).waitFor();
+    const readme = page.locator('.readme');
+    await readme.getByText('Hello from the').waitFor();
+    expect(await readme.locator('strong').innerText()).toBe('demo');
+    // Nothing of the injections survives: no script, frame, form, handler or javascript: URL.
+    expect(await readme.locator('script, iframe, form, input').count()).toBe(0);
+    const dangerous = await readme.evaluate((root) =>
+      [...root.querySelectorAll('*')].flatMap((el) => [...el.attributes].filter((a) => /^on/i.test(a.name) || /^\s*javascript:/i.test(a.value)).map((a) => `${el.tagName} ${a.name}`)),
+    );
+    expect(dangerous).toEqual([]);
+    if (await page.locator('#clicky').count()) await page.locator('#clicky').click();
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
+    const main = await page.locator('main').innerText();
+    expect(main).toContain('left-pad');
+    expect(main).toContain('^1.3.0');
+    expect(main).toContain('latest: 1.0.0');
+    expect(main).toContain(tarballSha256);
+    expect(main).toContain('Download statistics are not available yet.');
+    await page.getByRole('button', { name: 'Copy install line' }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`npm install rc-web-demo --registry ${registry.url}/npm-local/`);
+    await expectAccessible('package-npm');
+    // A phone-width screen: nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const wider = await page.evaluate(() => {
+      const width = document.documentElement.clientWidth;
+      return [...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > width + 1 && !el.closest('.table-wrap, pre')).map((el) => `${el.tagName}.${el.className}`);
+    });
+    expect(wider).toEqual([]);
+    await screenshot(page, 'package-npm-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('shows a PyPI package with its README and pip line', async () => {
+    await page.goto(`${registry.url}/?repo=pypi-local&pkg=rc-web-py`);
+    await page.locator('.readme em').getByText('Python').waitFor();
+    const main = await page.locator('main').innerText();
+    expect(main).toContain(`pip install --index-url ${registry.url}/pypi-local/simple/ rc-web-py`);
+    expect(main).toContain('requests');
+    expect(main).toMatch(/rc_web_py-0\.3\.0-py3-none-any\.whl/);
+    await expectAccessible('package-pypi');
+  });
+
+  it('lists a repository\'s packages with a filter, and sets up a client', async () => {
+    await page.goto(`${registry.url}/?repo=npm`);
+    await page.getByRole('link', { name: 'rc-web-demo' }).waitFor();
+    await page.getByLabel('Filter packages').fill('nothing-like-this');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByText('No packages found.').waitFor();
+    await expectAccessible('repository-packages');
+    await page.goto(`${registry.url}/?setup=npm`);
+    await page.getByRole('heading', { name: 'Set me up: npm' }).waitFor();
+    expect(await page.locator('main').innerText()).toContain(`npm config set registry ${registry.url}/npm/`);
+    await page.getByRole('button', { name: 'Copy client configuration' }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toContain(`npm config set registry ${registry.url}/npm/`);
+    await expectAccessible('set-me-up');
+  });
+
+  it('signs in with a password, shows the private package, creates a token shown once and revokes it', async () => {
+    await page.goto(`${registry.url}/?view=signin`);
+    await expectAccessible('sign-in');
+    await page.getByLabel('User name').fill('webuser');
+    await page.getByLabel('Password', { exact: true }).fill('wrong-password');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('alert').getByText('Wrong user name, password or token.').waitFor();
+    await page.getByLabel('Password', { exact: true }).fill('correct-horse-battery');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByText('webuser').waitFor();
+    const cookie = (await context.cookies()).find((c) => c.name === 'rc_session')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // A write with the cookie but without the CSRF token is refused.
+    const forged = await fetch(`${registry.url}/-/api/tokens`, { method: 'POST', headers: { cookie: `rc_session=${cookie.value}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(forged.status).toBe(403);
+    await page.getByRole('link', { name: 'npm-private' }).waitFor();
+    await page.goto(`${registry.url}/?q=rc-web-secret`);
+    await page.getByRole('link', { name: 'rc-web-secret' }).waitFor();
+
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    await page.getByLabel('Description').fill('ci pipeline');
+    await page.getByLabel('Expires in (days)').fill('7');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const shown = (await page.locator('.notice pre').innerText()).trim();
+    expect(shown).toMatch(/^rc_/);
+    const asUser = await fetch(`${registry.url}/-/api/session`, { headers: { authorization: `Bearer ${shown}` } });
+    expect(((await asUser.json()) as { user: string }).user).toBe('webuser');
+    await expectAccessible('tokens');
+    await page.getByRole('button', { name: 'Done' }).click();
+    // Shown once: the list has its prefix only.
+    expect(await page.locator('main').innerText()).not.toContain(shown);
+    await page.getByRole('button', { name: /Revoke token .*ci pipeline/ }).click();
+    await page.getByRole('button', { name: /Revoke token .*ci pipeline/ }).waitFor({ state: 'detached' });
+    expect((await fetch(`${registry.url}/-/api/session`, { headers: { authorization: `Bearer ${shown}` } })).status).toBe(401);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('link', { name: 'Sign in' }).waitFor();
+    await page.goto(`${registry.url}/?q=rc-web-secret`);
+    await page.getByText('0 found').waitFor();
+    // The session's token is gone with the sign-out.
+    expect((await fetch(`${registry.url}/-/api/session`, { headers: { authorization: `Bearer ${cookie.value}` } })).status).toBe(401);
+  });
+
+  it('lets an administrator add a user, change roles, see the audit log and the permission rules; others get no admin area', async () => {
+    expect((await fetch(`${registry.url}/-/admin/users`)).status).toBe(401);
+    await page.goto(`${registry.url}/?view=signin`);
+    await page.getByLabel('User name').fill('webadmin');
+    await page.getByLabel('Password', { exact: true }).fill('admin-horse-battery');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('heading', { name: 'Administration' }).waitFor();
+    await page.getByRole('cell', { name: 'webuser', exact: true }).first().waitFor();
+    await page.getByLabel('User name').fill('newcomer');
+    await page.getByLabel('Password (at least 8 characters)').fill('newcomer-password');
+    await page.getByLabel('Roles (comma-separated)').fill('publisher');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByText('User newcomer added.').waitFor();
+    await page.getByRole('cell', { name: 'publisher' }).waitFor();
+    // The audit log shows the sign-ins and the new user, filtered by action.
+    await page.getByLabel('Action').fill('user.create');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByRole('cell', { name: 'user.create' }).first().waitFor();
+    const audit = await page.locator('#audit-heading + form + table, section[aria-labelledby="audit-heading"]').innerText();
+    expect(audit).toContain('webadmin');
+    expect(audit).not.toContain('login');
+    expect(await page.locator('section[aria-labelledby="permissions-heading"]').innerText()).toContain('npm-private');
+    await page.getByRole('button', { name: 'Cache cleanup dry run' }).click();
+    await page.getByText('"dryRun": true').waitFor();
+    await expectAccessible('admin');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    // A user without the admin role is refused by the API and shown no admin link.
+    const session = await fetch(`${registry.url}/-/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'newcomer', password: 'newcomer-password' }) });
+    const cookie = /rc_session=[^;]+/.exec(session.headers.get('set-cookie') ?? '')![0];
+    expect(((await session.json()) as { admin: boolean }).admin).toBe(false);
+    expect((await fetch(`${registry.url}/-/admin/users`, { headers: { cookie } })).status).toBe(403);
+  });
+});
