@@ -42,7 +42,8 @@ describe('web interface in Chromium', () => {
   beforeAll(async () => {
     // The registry first; then the seeding by each client, the admin user and the browser side by side.
     const [started, browserStarted, py] = await Promise.all([
-      startRegistry(`repositories:
+      startRegistry(`analytics: { flushSeconds: 1 }
+repositories:
   npm-local: { format: npm, type: hosted }
   npm-private: { format: npm, type: hosted, anonymousRead: false }
   npm: { format: npm, type: group, members: [npm-local] }
@@ -146,7 +147,13 @@ describe('web interface in Chromium', () => {
     await expectAccessible('search');
   });
 
-  it('shows a package: README rendered inert, dependencies, files with digests, and a copyable install line', async () => {
+  it('shows a package: README rendered inert, dependencies, files with digests, its downloads, and a copyable install line', async () => {
+    // The tarball fetched while seeding is one download, once the counts are flushed (every second here).
+    const counted = async () => ((await (await fetch(`${registry.url}/-/api/repositories/npm/packages/rc-web-demo`)).json()) as { downloads: { downloads: number } | null }).downloads;
+    for (let i = 0; (await counted())?.downloads !== 1; i++) {
+      if (i > 100) throw new Error(`the download was not counted: ${JSON.stringify(await counted())}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     await page.goto(`${registry.url}/?q=demo`);
     await page.getByRole('link', { name: 'rc-web-demo' }).click();
     await page.getByRole('heading', { name: /rc-web-demo/, level: 1 }).waitFor();
@@ -166,7 +173,8 @@ describe('web interface in Chromium', () => {
     expect(main).toContain('^1.3.0');
     expect(main).toContain('latest: 1.0.0');
     expect(main).toContain(tarballSha256);
-    expect(main).toContain('Download statistics are not available yet.');
+    expect(main).toContain('1 download in the last 30 days (most: 1.0.0 1)');
+    expect(await page.getByRole('img', { name: /^1 download from \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d$/ }).count()).toBe(1);
     await page.getByRole('button', { name: 'Copy install line' }).click();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`npm install rc-web-demo --registry ${registry.url}/npm-local/`);
     await expectAccessible('package-npm');

@@ -14,6 +14,16 @@ export interface BrowseApiOptions {
   readonly info: (ctx: Context, runtime: RepositoryRuntime) => RepositoryInfo;
   /** Per repository: bytes and files stored, package names indexed. */
   readonly totals: () => Promise<ReadonlyMap<string, { bytes: number; files: number; packages: number }>>;
+  /** One package's downloads from one repository over the last 30 days (the analytics); absent: not counted. */
+  readonly downloads?: (name: string, format: string, repository: string) => Promise<PackageDownloads>;
+}
+
+/** A package's downloads as the package page shows them: the 30-day total, per day and per version. */
+export interface PackageDownloads {
+  readonly since: string;
+  readonly downloads: number;
+  readonly days: readonly { readonly day: string; readonly downloads: number }[];
+  readonly versions: readonly { readonly version: string; readonly downloads: number }[];
 }
 
 const MAX_PAGE = 100;
@@ -188,8 +198,8 @@ export class BrowseApi {
       files,
       install: runtime.format.installLines?.(via, name, version) ?? [],
       clientConfig: runtime.format.clientConfig?.(via) ?? [],
-      // The download chart waits for the kernel's analytics (stats API); none yet.
-      downloads: null,
+      // Counted for the member holding the files, whichever group they were installed through.
+      downloads: this.options.downloads ? await this.options.downloads(name, holder.config.format, holder.name) : null,
     };
   }
 }

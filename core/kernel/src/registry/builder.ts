@@ -5,7 +5,7 @@ import { container as globalContainer, instanceCachingFactory, type DependencyCo
 import { Tokens, type AuthProvider, type Logger, type ProviderEnvironment } from '@registry-core/api';
 import { DownloadCounter } from '../analytics/download-counter.js';
 import { DownloadStore } from '../analytics/download-store.js';
-import { DownloadQueries } from '../analytics/download-queries.js';
+import { DownloadQueries, windowStart } from '../analytics/download-queries.js';
 import { DownloadRecorder } from '../analytics/served-downloads.js';
 import { AccessLog } from '../analytics/access-log.js';
 import { RegistryMetrics } from '../analytics/metrics.js';
@@ -268,6 +268,16 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
       },
       info: (ctx, runtime) => host!.info(ctx, runtime),
       totals: () => metadata.repositoryTotals(),
+      downloads: async (name, format, repository) => {
+        const since = windowStart(30);
+        const stats = await resolve(c, K.DownloadQueries).package(name, { since, format, repositories: [repository] });
+        return {
+          since,
+          downloads: stats?.downloads ?? 0,
+          days: stats?.days.map((d) => ({ day: d.day, downloads: d.downloads })) ?? [],
+          versions: stats?.versions.map((v) => ({ version: v.version, downloads: v.downloads })) ?? [],
+        };
+      },
     });
     const webApp = config.web.enabled ? [...resolve(c, K.PluginHost).webApps.values()][0]?.definition : undefined;
     host = new HttpHost({

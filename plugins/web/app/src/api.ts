@@ -85,7 +85,15 @@ export interface PackageDetails {
   files: { name: string; path: string; url: string; size: number; digests: Record<string, string> }[];
   install: string[];
   clientConfig: string[];
-  downloads: null | unknown;
+  /** The last 30 days (`null`: this registry counts no downloads). */
+  downloads: null | PackageDownloads;
+}
+
+export interface PackageDownloads {
+  since: string;
+  downloads: number;
+  days: { day: string; downloads: number }[];
+  versions: { version: string; downloads: number }[];
 }
 
 export interface TokenInfo {

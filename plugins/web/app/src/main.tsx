@@ -2,7 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Admin } from './admin.js';
 import { CodeLines, Link, Status, Table, bytes, navigate, useLoad } from './ui.js';
-import { ApiError, api, useSessionToken, type PackageDetails, type PackagePage, type Repository, type Session, type TokenInfo } from './api.js';
+import { ApiError, api, useSessionToken, type PackageDetails, type PackageDownloads, type PackagePage, type Repository, type Session, type TokenInfo } from './api.js';
 import { renderMarkdown } from './markdown.js';
 import './styles.css';
 
@@ -196,7 +196,7 @@ function PackagePageView(props: { repo: string; name: string; version?: string }
             </>
           )}
           <h2>Downloads</h2>
-          <p class="muted">Download statistics are not available yet.</p>
+          <DownloadChart downloads={value.downloads} />
         </aside>
       </div>
       <h2>Files</h2>
@@ -485,3 +485,35 @@ function App() {
 }
 
 render(<App />, document.getElementById('app')!);
+
+/** The last 30 days of a package's downloads: a bar per day (an SVG, no script), the total, the top versions. */
+function DownloadChart({ downloads }: { downloads: PackageDownloads | null }) {
+  if (!downloads) return <p class="muted">This registry counts no downloads.</p>;
+  if (downloads.downloads === 0) return <p class="muted">No downloads in the last 30 days.</p>;
+  const days = downloads.days;
+  const most = Math.max(1, ...days.map((d) => d.downloads));
+  const width = 300;
+  const height = 60;
+  const bar = width / Math.max(1, days.length);
+  const first = days[0]?.day ?? downloads.since;
+  const last = days[days.length - 1]?.day ?? downloads.since;
+  const total = `${downloads.downloads.toLocaleString('en-US')} download${downloads.downloads === 1 ? '' : 's'}`;
+  return (
+    <figure class="downloads">
+      <svg viewBox={`0 0 ${width} ${height}`} width="100%" height={height} role="img" aria-label={`${total} from ${first} to ${last}`}>
+        {days.map((d, i) => {
+          const h = d.downloads === 0 ? 0 : Math.max(1, (d.downloads / most) * (height - 2));
+          return (
+            <rect key={d.day} x={i * bar + 1} y={height - h} width={Math.max(1, bar - 2)} height={h} class="bar">
+              <title>{`${d.day}: ${d.downloads}`}</title>
+            </rect>
+          );
+        })}
+      </svg>
+      <figcaption>
+        {total} in the last 30 days
+        {downloads.versions.length > 0 && <> (most: {downloads.versions.slice(0, 3).map((v) => `${v.version} ${v.downloads.toLocaleString('en-US')}`).join(', ')})</>}
+      </figcaption>
+    </figure>
+  );
+}
