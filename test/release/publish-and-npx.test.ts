@@ -248,6 +248,18 @@ repositories:
   files: { format: raw, type: hosted }
 `,
     );
+    // `--version` and `plugin list` of the installed CLI
+    const versions = await run('npx', ['registry-core', '--version'], { cwd: folder, env });
+    expect(versions.code, versions.stderr).toBe(0);
+    const versionLines = versions.stdout.trim().split('\n');
+    expect(versionLines[0]).toBe(`registry-core ${cli.version}`);
+    for (const { name, version } of packages.filter((p) => p.name.startsWith('@registry-core/') && p.name !== '@registry-core/testing')) expect(versionLines).toContain(`${name} ${version}`);
+    const listed = await run('npx', ['registry-core', 'plugin', 'list', '--config', 'registry-core.config.yaml'], { cwd: folder, env });
+    expect(listed.code, listed.stderr).toBe(0);
+    const api = packages.find((p) => p.name === '@registry-core/api')!.version;
+    expect(listed.stdout).toContain(`@registry-core/api ${api} (the plugin API this host provides)`);
+    expect(listed.stdout).toMatch(/^active +@someone\/registry-core-plugin-raw@1\.0\.0 +api \^1\.0\.0$/m);
+    expect(listed.stdout).toMatch(new RegExp(`^refused +@someone/registry-core-plugin-future@3\\.1\\.0 +api \\^2\\.0\\.0 +plugin @someone/registry-core-plugin-future wants @registry-core/api \\^2\\.0\\.0, but this host provides ${api.replace(/\./g, '\\.')}$`, 'm'));
     const server = await serve('npx', ['registry-core', 'start', '--config', 'registry-core.config.yaml', '--port', '0'], { cwd: folder, env });
     try {
       expect(server.output()).toContain('plugin @someone/registry-core-plugin-future wants @registry-core/api ^2.0.0, but this host provides');
