@@ -6,6 +6,8 @@
 // lacks is refused by name with its range). Everything a user installs comes through that
 // registry: its npm group proxies the machine's npm registry for the third-party
 // dependencies, and better-sqlite3 (the one native dependency) builds from its source tarball.
+// NETWORK: this test needs the machine's npm registry (the third-party dependencies come from
+// it through the proxy), as any `npm install` of registry-core does.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
