@@ -18,7 +18,7 @@ import { registerStorageCommands } from './commands/storage.js';
 import { printFormatCommandHelp, registerTaskCommand } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerUserCommands } from './commands/users.js';
-import { pinDataDir, version } from './runtime.js';
+import { pinDataDir, versionReport } from './runtime.js';
 
 /**
  * Every command module, in the order `--help` lists them. A new command group is one
@@ -52,7 +52,7 @@ const commandModules: readonly RegisterCommands[] = [
  */
 export function buildProgram(options: { versionOption?: boolean } = {}): Command {
   const program = new Command('registry-core').description('One registry server for npm and every other package ecosystem, as plugins.');
-  if (options.versionOption !== false) program.version(version);
+  if (options.versionOption !== false) program.version(versionReport(), '-V, --version', 'print the version of registry-core and of each @registry-core package it runs with');
   program
     .option('--data-dir <dir>', 'the data folder, for every command (overrides dataDir of the config and REGISTRY_CORE_DATA_DIR)')
     .hook('preAction', () => pinDataDir(program.opts<{ dataDir?: string }>().dataDir));

@@ -1,11 +1,33 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AuthService, MetadataStore, Registry, StructuredLogger, loadConfig, type LoadedConfig } from '@registry-core/kernel';
 
 /** The installed `registry-core` package: first-party plugins are looked up from here too. */
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const version = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+const manifest = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string> };
+export const version = manifest.version;
+
+/**
+ * `registry-core --version`: this package's version, then each `@registry-core/*` package
+ * it runs with, as installed (resolved from this package, as Node resolves them).
+ */
+export function versionReport(): string {
+  const require = createRequire(path.join(packageRoot, 'package.json'));
+  const lines = [`registry-core ${version}`];
+  for (const name of Object.keys(manifest.dependencies ?? {}).filter((n) => n.startsWith('@registry-core/')).sort()) {
+    let installed = 'not installed';
+    try {
+      installed = (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+    } catch {
+      // reported as not installed
+    }
+    lines.push(`${name} ${installed}`);
+  }
+  lines.push(`node ${process.version}`);
+  return lines.join('\n');
+}
 
 /** The program's `--data-dir` (every command's), set before a command runs. */
 let dataDirOption: string | undefined;

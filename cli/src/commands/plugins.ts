@@ -1,13 +1,22 @@
 import type { Command } from 'commander';
+import { API_VERSION } from '@registry-core/api';
 import { createRegistry, load } from '../runtime.js';
 
-/** `plugins list`: declared plugins and what became of them. */
+/** The API range a plugin's manifest asks for, read even from a manifest the host refused. */
+function wantedApi(packageJson: Record<string, unknown> | undefined): string | undefined {
+  const block = packageJson?.['registryCore'];
+  const range = block && typeof block === 'object' ? (block as Record<string, unknown>)['apiVersion'] : undefined;
+  return typeof range === 'string' ? range : undefined;
+}
+
+/** `plugins list` (or `plugin list`): the plugins found, and what became of them. */
 export function registerPluginsCommands(program: Command): void {
   program
     .command('plugins')
+    .alias('plugin')
     .description('plugin commands')
     .command('list')
-    .description('list declared plugins: active, inactive, refused (with the reason)')
+    .description(`list the plugins found (declared, and the first-party ones installed): version, the @registry-core/api range each wants (this host: ${API_VERSION}), active, inactive, refused or failed with the reason`)
     .option('-c, --config <file>', 'config file')
     .option('--json', 'print JSON')
     .action(async (options: { config?: string; json?: boolean }) => {
@@ -16,13 +25,21 @@ export function registerPluginsCommands(program: Command): void {
         const rows = registry.plugins.records.map((p) => ({
           name: p.name,
           version: p.version || '-',
+          api: p.manifest?.apiVersion ?? wantedApi(p.packageJson) ?? '-',
           status: p.status,
           implicit: p.implicit,
           contributes: p.manifest?.contributes ?? {},
           ...(p.reason ? { reason: p.reason } : {}),
         }));
         if (options.json) console.log(JSON.stringify(rows, null, 2));
-        else for (const r of rows) console.log(`${r.status.padEnd(8)} ${r.name}@${r.version}${r.implicit ? ' (implicit)' : ''}${r.reason ? `  ${r.reason}` : ''}`);
+        else {
+          console.log(`@registry-core/api ${API_VERSION} (the plugin API this host provides)`);
+          const width = Math.max(0, ...rows.map((r) => `${r.name}@${r.version}`.length));
+          for (const r of rows) {
+            const line = `${r.status.padEnd(8)} ${`${r.name}@${r.version}`.padEnd(width)}  api ${r.api}${r.implicit ? ' (implicit)' : ''}${r.reason ? `  ${r.reason}` : ''}`;
+            console.log(line.trimEnd());
+          }
+        }
       } finally {
         await registry.stop();
       }

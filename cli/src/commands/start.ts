@@ -9,9 +9,9 @@ export function registerStartCommand(program: Command): void {
   program
     .command('start')
     .description('start the registry (zero-config default when no config file is found)')
-    .option('-c, --config <file>', 'config file (default: registry-core.config.* or .registry-corerc in this folder)')
-    .option('-p, --port <port>', 'port to listen on (overrides server.port)', port)
-    .option('-H, --host <host>', 'address to listen on (overrides server.host)')
+    .option('-c, --config <file>', 'config file (default: REGISTRY_CORE_CONFIG, else registry-core.config.* or .registry-corerc in this folder)')
+    .option('-p, --port <port>', 'port to listen on (overrides server.port, PORT and REGISTRY_CORE_SERVER__PORT)', port)
+    .option('-H, --host <host>', 'address to listen on (overrides server.host, HOST and REGISTRY_CORE_SERVER__HOST)')
     .option('--verbose', "print every repository's client configuration lines (as `registry-core setup` does)")
     .action(async (options: { config?: string; port?: number; host?: string; verbose?: boolean }) => {
       const loaded = await load(options);

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { cosmiconfig } from 'cosmiconfig';
+import { applyEnvOverrides, CONFIG_FILE_ENV, hostFromEnv } from './env-overrides.js';
 import { expandEnv } from './expand-env.js';
 import { configSchema } from './schema.js';
 import { parseSize } from './sizes.js';
@@ -17,7 +18,7 @@ export class ConfigError extends Error {
 }
 
 export interface LoadConfigOptions {
-  /** Explicit config file (`--config`). */
+  /** Explicit config file (`--config`); else `REGISTRY_CORE_CONFIG`; else searched for from `cwd`. */
   readonly file?: string;
   /** Folder to search from; default the current directory. */
   readonly cwd?: string;
@@ -54,11 +55,13 @@ const validateFile = new Ajv({ allErrors: true, strict: false, useDefaults: true
 /** Find, read, expand and validate the config; with no config file, the zero-config default. */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const cwd = path.resolve(options.cwd ?? process.cwd());
+  const env = options.env ?? process.env;
   const explorer = cosmiconfig(MODULE_NAME, { searchStrategy: 'none', searchPlaces: SEARCH_PLACES });
   let raw: unknown = {};
   let filepath: string | undefined;
-  if (options.file) {
-    const file = path.resolve(cwd, options.file);
+  const given = options.file ?? (env[CONFIG_FILE_ENV] || undefined);
+  if (given) {
+    const file = path.resolve(cwd, given);
     if (!existsSync(file)) throw new ConfigError([`config file not found: ${file}`], file);
     try {
       const result = await explorer.load(file);
@@ -78,15 +81,14 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   // The zero-config default is a laptop registry: clients may register themselves, as
   // long as it listens on loopback only (`--host 0.0.0.0` turns self-registration off).
   if (!filepath) {
-    const host = options.overrides?.host ?? configSchema.properties.server.properties.host.default;
+    const host = options.overrides?.host ?? hostFromEnv(env) ?? configSchema.properties.server.properties.host.default;
     const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
     raw = { auth: { allowRegistration: loopback } };
   }
-  const env = options.env ?? process.env;
   // The data folder pinned outside the file: --data-dir, else the environment.
   const pinned = options.overrides?.dataDir ? { dir: options.overrides.dataDir, from: 'option' as const } : env[DATA_DIR_ENV] ? { dir: env[DATA_DIR_ENV], from: 'env' as const } : undefined;
   const overrides = { ...options.overrides, ...(pinned ? { dataDir: path.resolve(cwd, pinned.dir) } : {}) };
-  const config = normalizeConfig(raw, { configDir, env, filepath, overrides });
+  const config = normalizeConfig(raw, { configDir, env, filepath, overrides, envOverrides: true });
   const inFile = typeof raw === 'object' && raw !== null && 'dataDir' in raw;
   return { config, filepath, configDir, zeroConfig: filepath === undefined, dataDirFrom: pinned?.from ?? (inFile ? 'config' : 'default') };
 }
@@ -94,12 +96,22 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
 /** Validate and default a parsed config object. Exported for tests and `config check`. */
 export function normalizeConfig(
   input: unknown,
-  context: { configDir: string; env: NodeJS.ProcessEnv; filepath?: string; overrides?: LoadConfigOptions['overrides'] },
+  context: { configDir: string; env: NodeJS.ProcessEnv; filepath?: string; overrides?: LoadConfigOptions['overrides']; envOverrides?: boolean },
 ): RegistryConfig {
   const errors: string[] = [];
-  const expanded = expandEnv(input ?? {}, context.env, '', errors);
+  let expanded = expandEnv(input ?? {}, context.env, '', errors);
+  // PORT, HOST and REGISTRY_CORE_<PATH> (loadConfig's; not for configs built in code)
+  const fromEnv = context.envOverrides ? applyEnvOverrides(expanded, context.env, errors) : undefined;
+  if (fromEnv) expanded = fromEnv.config;
   if (errors.length) throw new ConfigError(errors, context.filepath);
-  if (!validateFile(expanded)) throw new ConfigError(formatAjvErrors(validateFile.errors ?? []), context.filepath);
+  if (!validateFile(expanded)) {
+    // A key the environment set is named with its variable (never its value).
+    const lines = formatAjvErrors(validateFile.errors ?? []).map((line) => {
+      const by = fromEnv?.applied.find(({ path }) => line.startsWith(`${path.join('.')}:`) || line.startsWith(`${path.join('.')}.`));
+      return by ? `${line} (from ${by.variable})` : line;
+    });
+    throw new ConfigError(lines, context.filepath);
+  }
   // Every default the schema declares is in place now (ajv's useDefaults).
   const c = expanded as ConfigFile;
   const resolve = (p: string) => path.resolve(context.configDir, p);
