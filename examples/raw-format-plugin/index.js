@@ -29,10 +29,17 @@ const routes = [
     method: 'GET',
     path: '/*path',
     permission: 'read',
-    async handler(ctx) {
-      const path = filePath(ctx);
-      const repo = ctx.repository;
-      if (repo.type === 'proxy') {
+    // One handler per kind of repository: the kernel calls the one for the repository (or the
+    // group member) with its handle, so a proxy's has `upstream`.
+    handler: {
+      async hosted(ctx, repo) {
+        const path = filePath(ctx);
+        const asset = await repo.assets.get(path);
+        if (!asset) throw new NotFoundError(`${path} not found`);
+        return assetResponse(asset);
+      },
+      async proxy(ctx, repo) {
+        const path = filePath(ctx);
         // Files whose names end with one of `mutable` (e.g. ".json") change upstream: they
         // are cached as metadata (revalidated after the TTL); everything else is immutable.
         const mutable = Array.isArray(repo.config.mutable) ? repo.config.mutable : [];
@@ -53,10 +60,7 @@ const routes = [
         const result = await repo.upstream.serve({ path, kind, prepare });
         if (!result.found) throw new NotFoundError(`${path} not found upstream`);
         return { body: result.body, cache: result.cache };
-      }
-      const asset = await repo.assets.get(path);
-      if (!asset) throw new NotFoundError(`${path} not found`);
-      return assetResponse(asset);
+      },
     },
     group: packagePlan,
   },
@@ -65,20 +69,23 @@ const routes = [
     path: '/*path',
     permission: 'write',
     body: { kind: 'stream' },
-    async handler(ctx) {
-      const path = filePath(ctx);
-      if (ctx.repository.type !== 'hosted') throw new BadRequestError(`${ctx.repository.name} is a ${ctx.repository.type} repository; upload to a hosted one`);
-      const sha256 = ctx.headers['x-checksum-sha256'];
-      await ctx.repository.assets.put(path, ctx.body, {
-        kind: 'content',
-        contentType: ctx.headers['content-type'] ?? 'application/octet-stream',
-        maxBytes: ctx.repository.limits.maxUploadBytes,
-        createOnly: ctx.repository.config.allowRedeploy !== true,
-        ...(sha256 ? { expect: { sha256 } } : {}),
-      });
-      // Indexed, so that groups know which hosted member holds the package.
-      await ctx.repository.components.upsert(componentOf(path));
-      return { status: 201, body: { kind: 'json', value: { ok: true, path } } };
+    // Hosted repositories only (the kernel answers 405 to a write on a proxy, and a group
+    // passes it to its hosted member).
+    handler: {
+      async hosted(ctx, repo) {
+        const path = filePath(ctx);
+        const sha256 = ctx.headers['x-checksum-sha256'];
+        await repo.assets.put(path, ctx.body, {
+          kind: 'content',
+          contentType: ctx.headers['content-type'] ?? 'application/octet-stream',
+          maxBytes: repo.limits.maxUploadBytes,
+          createOnly: repo.config.allowRedeploy !== true,
+          ...(sha256 ? { expect: { sha256 } } : {}),
+        });
+        // Indexed, so that groups know which hosted member holds the package.
+        await repo.components.upsert(componentOf(path));
+        return { status: 201, body: { kind: 'json', value: { ok: true, path } } };
+      },
     },
     group: packagePlan,
   },
