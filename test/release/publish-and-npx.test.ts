@@ -9,7 +9,7 @@
 // NETWORK: this test needs the machine's npm registry (the third-party dependencies come from
 // it through the proxy), as any `npm install` of registry-core does.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -230,7 +230,18 @@ repositories:
     cpSync(path.join(repoRoot, 'test', 'kernel', 'fixtures', 'wants-api-2'), future, { recursive: true });
     const futurePkg = JSON.parse(readFileSync(path.join(future, 'package.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(path.join(future, 'package.json'), JSON.stringify({ ...futurePkg, name: '@someone/registry-core-plugin-future' }, null, 2));
-    for (const dir of [raw, future]) {
+    // A third one as `registry-core plugin new` writes it, built (its prepublishOnly builds it again).
+    const made = await runCli(['plugin', 'new', '@someone/registry-core-plugin-blobs', '--format', 'blobs', '--dir', 'blobs'], { cwd: publisher.home });
+    expect(made.code, made.stderr).toBe(0);
+    const blobs = path.join(publisher.home, 'blobs');
+    const modules = path.join(blobs, 'node_modules');
+    mkdirSync(path.join(modules, '@registry-core'), { recursive: true });
+    mkdirSync(path.join(modules, '@types'), { recursive: true });
+    mkdirSync(path.join(modules, '.bin'), { recursive: true });
+    symlinkSync(path.join(repoRoot, 'core', 'api'), path.join(modules, '@registry-core', 'api'));
+    for (const dependency of ['typescript', '@types/node']) symlinkSync(realpathSync(path.join(repoRoot, 'node_modules', dependency)), path.join(modules, dependency));
+    symlinkSync('../typescript/bin/tsc', path.join(modules, '.bin', 'tsc'));
+    for (const dir of [raw, future, blobs]) {
       const published = await run('npm', ['publish', '--registry', hosted], { cwd: dir, env: publisher.env });
       expect(published.code, published.stderr).toBe(0);
     }
@@ -238,7 +249,7 @@ repositories:
     const { env } = client;
     const folder = emptyFolder('beside');
     writeFileSync(path.join(folder, 'package.json'), JSON.stringify({ name: 'my-registry', private: true }, null, 2));
-    const installed = await run('npm', ['install', '--registry', group, `registry-core@${cli.version}`, '@someone/registry-core-plugin-raw', '@someone/registry-core-plugin-future'], { cwd: folder, env });
+    const installed = await run('npm', ['install', '--registry', group, `registry-core@${cli.version}`, '@someone/registry-core-plugin-raw', '@someone/registry-core-plugin-future', '@someone/registry-core-plugin-blobs'], { cwd: folder, env });
     expect(installed.code, installed.stderr).toBe(0);
     expect(pointersBack(folder)).toEqual([]);
     writeFileSync(
@@ -246,8 +257,11 @@ repositories:
       `plugins:
   - "@someone/registry-core-plugin-raw"
   - "@someone/registry-core-plugin-future"
+  - "@someone/registry-core-plugin-blobs"
 repositories:
   files: { format: raw, type: hosted }
+  blobs-local: { format: blobs, type: hosted }
+  blobs: { format: blobs, type: group, members: [blobs-local] }
 `,
     );
     // `--version` and `plugin list` of the installed CLI
@@ -261,6 +275,7 @@ repositories:
     const api = packages.find((p) => p.name === '@registry-core/api')!.version;
     expect(listed.stdout).toContain(`@registry-core/api ${api} (the plugin API this host provides)`);
     expect(listed.stdout).toMatch(/^active +@someone\/registry-core-plugin-raw@1\.0\.0 +api \^1\.0\.0$/m);
+    expect(listed.stdout).toMatch(/^active +@someone\/registry-core-plugin-blobs@0\.1\.0 +api \^1\.\d+\.0$/m);
     expect(listed.stdout).toMatch(new RegExp(`^refused +@someone/registry-core-plugin-future@3\\.1\\.0 +api \\^2\\.0\\.0 +plugin @someone/registry-core-plugin-future wants @registry-core/api \\^2\\.0\\.0, but this host provides ${api.replace(/\./g, '\\.')}$`, 'm'));
     const server = await serve('npx', ['registry-core', 'start', '--config', 'registry-core.config.yaml', '--port', '0'], { cwd: folder, env });
     try {
@@ -277,6 +292,12 @@ repositories:
       const got = await fetch(`${server.url}/files/builds/1.0/app.txt`);
       expect(got.status).toBe(200);
       expect(await got.text()).toBe('hello');
+      // The scaffolded format: publish to its hosted repository through the group, read it back.
+      const published = await fetch(`${server.url}/blobs/app/1.0.0/app.bin`, { method: 'PUT', headers: { authorization: `Bearer ${opsToken}` }, body: 'built' });
+      expect(published.status, await published.text()).toBe(201);
+      const read = await fetch(`${server.url}/blobs/app/1.0.0/app.bin`);
+      expect(read.status).toBe(200);
+      expect(await read.text()).toBe('built');
     } finally {
       await server.stop();
     }
