@@ -9,6 +9,9 @@ export default defineConfig({
           include: ['core/**/src/**/*.test.ts', 'plugins/**/src/**/*.test.ts', 'storage-drivers/**/src/**/*.test.ts', 'cli/src/**/*.test.ts'],
           setupFiles: ['./test/setup/reflect-metadata.ts'],
           testTimeout: 60_000,
+          // Hooks start test hosts (a kernel on SQLite and the fs driver): on a loaded 2-core
+          // machine that takes longer than vitest's 10 s default.
+          hookTimeout: 60_000,
         },
       },
       {
