@@ -191,15 +191,7 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
     const authorization = resolve(c, K.Authorization);
     const hot = new HotAnswers([...new Set([...repositories.values()].flatMap((r) => (r.format.credentialHeaders ?? []).map((h) => h.toLowerCase())))], {
       principal: (header) => authentication.cachedTokenPrincipal(header),
-      decidesAlike: (principal, decisions) =>
-        decisions.every((d) => {
-          try {
-            authorization.authorize(principal, d.permission, d.repository, d.packageName);
-            return d.allowed;
-          } catch {
-            return !d.allowed;
-          }
-        }),
+      decidesAlike: (principal, decisions) => authorization.decidesAlike(principal, decisions),
     });
     // Anything this process changes (a publish, a delete, a newly cached file) may change
     // what a URL answers, through a group's rules too: replayed answers start over.
