@@ -45,6 +45,10 @@ export class Authentication {
   private readonly tokenPrincipals = new Map<string, { principal: Principal; until: number }>();
   /** Access tokens' sources found valid in the last {@link TOKEN_CACHE_MS}, emptied like the above. */
   private readonly liveSources = new Map<string, number>();
+  /** Look-ups of tokens under way, by the hash of the secret (concurrent requests share one). */
+  private readonly lookingUp = new Map<string, Promise<Principal>>();
+  /** Bumped by every revocation and password change here: a look-up begun before one is not cached. */
+  private generation = 0;
 
   constructor(
     private readonly users: Users,
@@ -56,10 +60,14 @@ export class Authentication {
     private readonly cacheMs = TOKEN_CACHE_MS,
   ) {
     tokens.onRevoked(() => {
+      this.generation++;
+      this.lookingUp.clear();
       this.tokenPrincipals.clear();
       this.liveSources.clear();
     });
     users.onPasswordChanged(() => {
+      this.generation++;
+      this.lookingUp.clear();
       this.tokenPrincipals.clear();
       this.verified.clear();
       this.liveSources.clear();
@@ -218,6 +226,19 @@ export class Authentication {
     const cached = this.tokenPrincipals.get(tokenHash);
     if (cached && cached.until > now) return cached.principal;
     this.tokenPrincipals.delete(tokenHash);
+    // When the window ends under load, every connection of the client misses at once: one
+    // look-up answers them all.
+    const pending = this.lookingUp.get(tokenHash);
+    if (pending) return pending;
+    const lookUp = this.lookUpToken(token, tokenHash, now).finally(() => {
+      if (this.lookingUp.get(tokenHash) === lookUp) this.lookingUp.delete(tokenHash);
+    });
+    this.lookingUp.set(tokenHash, lookUp);
+    return lookUp;
+  }
+
+  private async lookUpToken(token: string, tokenHash: string, now: number): Promise<Principal> {
+    const generation = this.generation;
     const facts = await this.tokens.lookUp(token, now);
     const roles = await this.users.rolesOf(facts.user);
     if (roles === undefined) throw new UnauthorizedError('the token belongs to a user that no longer exists');
@@ -232,6 +253,8 @@ export class Authentication {
       ...(facts.scope ? { scope: facts.scope } : {}),
       ...(facts.expiresAt !== undefined ? { tokenExpiresAt: facts.expiresAt } : {}),
     };
+    // A revocation or password change made here while the store was asked: not remembered.
+    if (generation !== this.generation) return principal;
     if (this.tokenPrincipals.size >= 10_000) this.tokenPrincipals.delete(this.tokenPrincipals.keys().next().value!);
     this.tokenPrincipals.set(tokenHash, { principal, until: Math.min(now + this.cacheMs, facts.expiresAt ?? Infinity) });
     return principal;

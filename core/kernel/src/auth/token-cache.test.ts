@@ -92,4 +92,17 @@ describe('the token cache (auth.cacheSeconds)', () => {
     advance(WINDOW_SECONDS * 1000 + 1);
     expect((await nodeB.authenticate(bearer(token))).roles).toEqual(['readers']);
   });
+
+  it('answers concurrent requests of a token out of the cache with one look-up', async () => {
+    const { token } = await nodeA.createToken('ana');
+    const lookUp = vi.spyOn(nodeA.tokens, 'lookUp');
+    const principals = await Promise.all(Array.from({ length: 16 }, () => nodeA.authenticate(bearer(token))));
+    expect(lookUp).toHaveBeenCalledTimes(1);
+    expect(new Set(principals).size).toBe(1);
+    expect(nodeA.authentication.cachedTokenPrincipal(bearer(token))!.principal).toBe(principals[0]);
+    // A bad token's refusal is shared the same way, and nothing is cached for it.
+    const refused = await Promise.all(Array.from({ length: 4 }, () => status(nodeA.authenticate(bearer('rc_not-a-token')))));
+    expect(refused).toEqual([401, 401, 401, 401]);
+    expect(lookUp).toHaveBeenCalledTimes(2);
+  });
 });
