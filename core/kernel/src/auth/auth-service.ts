@@ -35,7 +35,7 @@ export class AuthService {
     this.tokens = new UserTokens(config, metadata, this.audit);
     this.users = new Users(config, metadata, providers, this.tokens, this.audit);
     this.accessTokens = new AccessTokens(metadata);
-    this.authentication = new Authentication(this.users, this.tokens, this.accessTokens, providers, this.audit);
+    this.authentication = new Authentication(this.users, this.tokens, this.accessTokens, providers, this.audit, (config.cacheSeconds ?? 5) * 1000);
     this.authorization = new Authorization(config);
     this.owners = new PackageOwnership(metadata, this.users, this.audit);
   }

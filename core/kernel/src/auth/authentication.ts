@@ -11,7 +11,7 @@ import type { Users } from './users.js';
 export const ANONYMOUS: Principal = Object.freeze({ name: 'anonymous', anonymous: true, roles: [], via: 'anonymous', readOnly: true });
 
 const VERIFIED_TTL_MS = 60_000;
-/** How long a checked token is trusted without asking the metadata store again. */
+/** How long a checked token is trusted without asking the metadata store again (`auth.cacheSeconds`). */
 const TOKEN_CACHE_MS = 5_000;
 /**
  * At most this many password hashes at once: scrypt runs on libuv's thread pool, which file
@@ -45,6 +45,10 @@ export class Authentication {
   private readonly tokenPrincipals = new Map<string, { principal: Principal; until: number }>();
   /** Access tokens' sources found valid in the last {@link TOKEN_CACHE_MS}, emptied like the above. */
   private readonly liveSources = new Map<string, number>();
+  /** Look-ups of tokens under way, by the hash of the secret (concurrent requests share one). */
+  private readonly lookingUp = new Map<string, Promise<Principal>>();
+  /** Bumped by every revocation and password change here: a look-up begun before one is not cached. */
+  private generation = 0;
 
   constructor(
     private readonly users: Users,
@@ -52,12 +56,18 @@ export class Authentication {
     private readonly accessTokens: AccessTokens,
     private readonly providers: readonly AuthProvider[],
     private readonly audit: AuditLog,
+    /** The trust window (`auth.cacheSeconds`): within it, a revocation, password change, role change or removal made elsewhere may not show yet. */
+    private readonly cacheMs = TOKEN_CACHE_MS,
   ) {
     tokens.onRevoked(() => {
+      this.generation++;
+      this.lookingUp.clear();
       this.tokenPrincipals.clear();
       this.liveSources.clear();
     });
     users.onPasswordChanged(() => {
+      this.generation++;
+      this.lookingUp.clear();
       this.tokenPrincipals.clear();
       this.verified.clear();
       this.liveSources.clear();
@@ -116,7 +126,7 @@ export class Authentication {
     const cached = this.verified.get(cacheKey);
     const now = Date.now();
     if (cached && cached.until > now) {
-      if (cached.epoch === undefined || now - cached.checkedAt < TOKEN_CACHE_MS) return cached.user;
+      if (cached.epoch === undefined || now - cached.checkedAt < this.cacheMs) return cached.user;
       if ((await this.users.passwordEpochOf(name)) === cached.epoch) {
         cached.checkedAt = now;
         return cached.user;
@@ -172,7 +182,7 @@ export class Authentication {
     const live = 'tokenId' in source ? await this.tokens.isLive(source.tokenId, now) : (await this.users.passwordEpochOf(user)) === source.passwordEpoch;
     if (!live) return false;
     if (this.liveSources.size >= 10_000) this.liveSources.clear();
-    this.liveSources.set(key, now + TOKEN_CACHE_MS);
+    this.liveSources.set(key, now + this.cacheMs);
     return true;
   }
 
@@ -193,12 +203,42 @@ export class Authentication {
     return { source: { passwordEpoch: epoch } };
   }
 
+  /**
+   * The principal of a stored token sent as `Bearer rc_...`, only when it was checked
+   * against the metadata store within the trust window and has not expired since (the
+   * cached entry ends at the token's expiry): no query, no await, for the hot path's
+   * replay of authenticated reads. `key` is the hash of the secret (never the secret).
+   * Anything else (no entry, other credentials) is `undefined`: the full path decides.
+   */
+  cachedTokenPrincipal(header: string): { principal: Principal; key: string } | undefined {
+    if (!header.startsWith('Bearer ')) return undefined;
+    const token = header.slice(7).trim();
+    if (!token.startsWith(TOKEN_PREFIX)) return undefined;
+    const key = hashToken(token);
+    const cached = this.tokenPrincipals.get(key);
+    if (!cached || cached.until <= Date.now()) return undefined;
+    return { principal: cached.principal, key };
+  }
+
   private async principalForToken(token: string): Promise<Principal> {
     const tokenHash = hashToken(token);
     const now = Date.now();
     const cached = this.tokenPrincipals.get(tokenHash);
     if (cached && cached.until > now) return cached.principal;
     this.tokenPrincipals.delete(tokenHash);
+    // When the window ends under load, every connection of the client misses at once: one
+    // look-up answers them all.
+    const pending = this.lookingUp.get(tokenHash);
+    if (pending) return pending;
+    const lookUp = this.lookUpToken(token, tokenHash, now).finally(() => {
+      if (this.lookingUp.get(tokenHash) === lookUp) this.lookingUp.delete(tokenHash);
+    });
+    this.lookingUp.set(tokenHash, lookUp);
+    return lookUp;
+  }
+
+  private async lookUpToken(token: string, tokenHash: string, now: number): Promise<Principal> {
+    const generation = this.generation;
     const facts = await this.tokens.lookUp(token, now);
     const roles = await this.users.rolesOf(facts.user);
     if (roles === undefined) throw new UnauthorizedError('the token belongs to a user that no longer exists');
@@ -213,8 +253,10 @@ export class Authentication {
       ...(facts.scope ? { scope: facts.scope } : {}),
       ...(facts.expiresAt !== undefined ? { tokenExpiresAt: facts.expiresAt } : {}),
     };
+    // A revocation or password change made here while the store was asked: not remembered.
+    if (generation !== this.generation) return principal;
     if (this.tokenPrincipals.size >= 10_000) this.tokenPrincipals.delete(this.tokenPrincipals.keys().next().value!);
-    this.tokenPrincipals.set(tokenHash, { principal, until: Math.min(now + TOKEN_CACHE_MS, facts.expiresAt ?? Infinity) });
+    this.tokenPrincipals.set(tokenHash, { principal, until: Math.min(now + this.cacheMs, facts.expiresAt ?? Infinity) });
     return principal;
   }
 }

@@ -52,6 +52,21 @@ export class Authorization {
   }
 
   /**
+   * Whether `principal` is given now what each of `decisions` was given, and refused what
+   * each was refused (the hot path's check before replaying an authenticated answer).
+   */
+  decidesAlike(principal: Principal, decisions: readonly { permission: Permission; repository: { name: string; anonymousRead?: boolean }; packageName?: string; allowed: boolean }[]): boolean {
+    return decisions.every((d) => {
+      try {
+        this.authorize(principal, d.permission, d.repository, d.packageName);
+        return d.allowed;
+      } catch {
+        return !d.allowed;
+      }
+    });
+  }
+
+  /**
    * Throw 401 (no credentials) or 403 (not enough) unless `principal` may do `permission`
    * on a repository, and on `packageName` there when given. Order: a read-only token never
    * writes; the `admin` role may do everything; a repository's own `anonymousRead` decides

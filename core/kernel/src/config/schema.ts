@@ -188,6 +188,8 @@ export const configSchema = {
         anonymousRead: { type: 'boolean', default: true },
         allowRegistration: { type: 'boolean', default: false },
         tokenTtlSeconds: { ...seconds, default: 0 },
+        /** Seconds a checked token (its user, roles, expiry) is trusted without asking the metadata store. */
+        cacheSeconds: { type: 'number', minimum: 0, maximum: 300, default: 5 },
         users: {
           type: 'object',
           default: {},

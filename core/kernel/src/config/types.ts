@@ -55,7 +55,8 @@ export type StaticUser = DeepReadonly<ConfigFile['auth']['users'][string]>;
 
 /**
  * `auth`: `anonymousRead` (a repository can override it), `allowRegistration` (`npm
- * adduser`), `tokenTtlSeconds` (0: no expiry), static `users`, and `providers` in order
+ * adduser`), `tokenTtlSeconds` (0: no expiry), `cacheSeconds` (how long a checked token or
+ * password is trusted before the metadata store is asked again), static `users`, and `providers` in order
  * (`builtin` is the users of the config and the metadata store).
  */
 export interface AuthConfig extends DeepReadonly<Omit<ConfigFile['auth'], 'permissions'>> {

@@ -71,6 +71,20 @@ export interface DispatchRequest {
   readonly body?: unknown;
   /** How the client addressed a repository of a `hostRoot` format. */
   readonly hostRoot?: HostRootAddress;
+  /**
+   * Where every permission decision made for this request (and its group members'
+   * sub-requests) is noted, allowed or not: the hot path replays an authenticated answer
+   * only while the same decisions still come out the same way.
+   */
+  readonly decisions?: AccessDecision[];
+}
+
+/** One permission decision an answer depended on. */
+export interface AccessDecision {
+  readonly permission: Permission;
+  readonly repository: { readonly name: string; readonly anonymousRead?: boolean };
+  readonly packageName?: string;
+  readonly allowed: boolean;
 }
 
 /**
@@ -108,12 +122,22 @@ export class Dispatcher {
     const target = { name: runtime.name, anonymousRead: runtime.config.anonymousRead };
     // The permission of the last check, for the format's challenge when it fails with 401.
     let asked: Permission = route.permission === 'none' ? 'read' : route.permission;
+    // Every decision is noted for the hot path (see `DispatchRequest.decisions`).
+    const decide = (permission: Permission, packageName?: string) => {
+      try {
+        this.auth.authorize(request.principal, permission, target, packageName);
+      } catch (error) {
+        request.decisions?.push({ permission, repository: target, ...(packageName !== undefined ? { packageName } : {}), allowed: false });
+        throw error;
+      }
+      request.decisions?.push({ permission, repository: target, ...(packageName !== undefined ? { packageName } : {}), allowed: true });
+    };
     const check = (permission: Permission, packageName?: string) => {
       asked = permission;
-      this.auth.authorize(request.principal, permission, target, packageName);
+      decide(permission, packageName);
     };
     try {
-      return await this.run(runtime, request, route, params, target, check, operation);
+      return await this.run(runtime, request, route, params, check, decide, operation);
     } catch (error) {
       throw this.withChallenge(error, runtime, request, params, asked);
     }
@@ -170,8 +194,10 @@ export class Dispatcher {
     request: DispatchRequest,
     route: RouteDefinition,
     params: Readonly<Record<string, string | readonly string[] | undefined>>,
-    target: { name: string; anonymousRead?: boolean },
+    /** Authorize (a failure's 401 names this permission in the format's challenge)... */
     check: (permission: Permission, packageName?: string) => void,
+    /** ...or only decide (what `allowed` asks). Both note the decision. */
+    decide: (permission: Permission, packageName?: string) => void,
     operation: (route: RouteDefinition, ctx: FormatRequestContext) => Promise<R>,
   ): Promise<R> {
     // A proxy takes no writes, whatever the format: its content is its upstream's.
@@ -210,7 +236,7 @@ export class Dispatcher {
       authorize: (permission, packageName) => check(permission, packageName),
       allowed: (permission, packageName) => {
         try {
-          this.auth.authorize(request.principal, permission, target, packageName);
+          decide(permission, packageName);
           return true;
         } catch (error) {
           if (isRegistryError(error) && (error.status === 401 || error.status === 403)) return false;

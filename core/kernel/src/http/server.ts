@@ -17,7 +17,7 @@ import type { WebAppHost } from './web-app.js';
 import type { WebSessions } from './web-session.js';
 import type { LoopMarker } from '../engine/self-upstream.js';
 import { ConnectionGuard } from './connection-guard.js';
-import { repositoryInfo, type Dispatcher, type RepositoryRuntime } from './dispatcher.js';
+import { repositoryInfo, type AccessDecision, type Dispatcher, type RepositoryRuntime } from './dispatcher.js';
 import { HostRouter } from './host-router.js';
 import type { HotAnswers } from './hot-answers.js';
 import { writeResponse, type HotCandidate } from './respond.js';
@@ -318,6 +318,7 @@ export class HttpHost {
     try {
       const principal = await this.principal(ctx, runtime, rawPath);
       ctx.state['user'] = principal.anonymous ? 'anonymous' : principal.name;
+      const decisions: AccessDecision[] = [];
       const response = await this.options.dispatcher.dispatch(runtime, {
         method: ctx.method,
         path: rawPath,
@@ -329,13 +330,14 @@ export class HttpHost {
         requestId,
         logger,
         raw: ctx.req,
+        decisions,
         ...(hostRoot ? { hostRoot } : {}),
       });
       await writeResponse(ctx, response);
       const download = this.options.downloads?.served(ctx, runtime, rawPath, response);
       ctx.state['download'] = download;
       // Replayed answers are keyed by URL on the main port only.
-      if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, principal.anonymous, response.cache, download);
+      if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, principal, decisions, response.cache, download);
     } catch (error) {
       this.writeError(ctx, runtime, error, logger);
     }
@@ -371,11 +373,14 @@ export class HttpHost {
     return undefined;
   }
 
-  /** Keep an anonymous GET answer that writeResponse marked replayable (see hot-answers.ts). */
-  private rememberHot(ctx: Context, anonymous: boolean, cache: string | undefined, download: DownloadEvent | undefined): void {
+  /**
+   * Keep a GET answer that writeResponse marked replayable (see hot-answers.ts): anonymous,
+   * or authenticated by a stored token with the permission decisions it was made under.
+   */
+  private rememberHot(ctx: Context, principal: Principal, decisions: readonly AccessDecision[], cache: string | undefined, download: DownloadEvent | undefined): void {
     const candidate = ctx.state['hotAnswer'] as HotCandidate | undefined;
     const hot = this.options.hotAnswers;
-    if (!hot || !candidate || !anonymous || ctx.method !== 'GET' || ctx.status !== 200 || cache === 'STALE' || !hot.eligible(ctx.req)) return;
+    if (!hot || !candidate || ctx.method !== 'GET' || ctx.status !== 200 || cache === 'STALE' || !hot.eligible(ctx.req)) return;
     // Every header the answer carried (a format's own, the member that answered), but those
     // of this one request and of the connection.
     const headers: Record<string, string> = {};
@@ -390,7 +395,8 @@ export class HttpHost {
       countHit?.(candidate.repository);
       if (download && downloads) downloads.replayed(download, bytesSent);
     };
-    hot.remember(ctx.url, { headers, etag: candidate.etag, bytes: candidate.bytes, onHit, ...(ctx.state['labels'] ? { labels: ctx.state['labels'] as RequestLabels } : {}), ...(download ? { download } : {}) });
+    const labels = ctx.state['labels'] ? { labels: ctx.state['labels'] as RequestLabels } : {};
+    hot.remember(ctx.req, { headers, etag: candidate.etag, bytes: candidate.bytes, onHit, ...labels, ...(download ? { download } : {}), ...(principal.anonymous ? {} : { decisions }) }, principal.anonymous ? undefined : principal);
   }
 
   private writeError(ctx: Context, runtime: RepositoryRuntime, error: unknown, logger: Logger): void {
@@ -442,7 +448,7 @@ export class HttpHost {
           this.logRequest(requestId, req.method ?? 'GET', req.url ?? '/', res.statusCode, started);
           const length = req.method === 'HEAD' ? undefined : Number(res.getHeader('Content-Length')) || undefined;
           const cache = String(res.getHeader('x-cache') ?? '') || undefined;
-          const labels = replayed.labels ?? NO_REPOSITORY;
+          const labels = replayed.answer.labels ?? NO_REPOSITORY;
           this.options.metrics?.request(labels, req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000, length, undefined, cache);
           this.options.structuredLog?.write({
             requestId,
@@ -451,8 +457,7 @@ export class HttpHost {
             status: res.statusCode,
             ...(length !== undefined ? { bytes: length } : {}),
             ms: Math.round(performance.now() - started),
-            // Replayed answers are anonymous by rule (see hot-answers.ts).
-            ...accessFields(labels, replayed.download, cache, 'anonymous'),
+            ...accessFields(labels, replayed.answer.download, cache, replayed.user),
           });
           return;
         }

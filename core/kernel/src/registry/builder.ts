@@ -187,7 +187,12 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
   ));
   root.register(K.HotAnswers, once((c) => {
     const repositories = resolve(c, K.Repositories);
-    const hot = new HotAnswers([...new Set([...repositories.values()].flatMap((r) => (r.format.credentialHeaders ?? []).map((h) => h.toLowerCase())))]);
+    const authentication = resolve(c, K.Authentication);
+    const authorization = resolve(c, K.Authorization);
+    const hot = new HotAnswers([...new Set([...repositories.values()].flatMap((r) => (r.format.credentialHeaders ?? []).map((h) => h.toLowerCase())))], {
+      principal: (header) => authentication.cachedTokenPrincipal(header),
+      decidesAlike: (principal, decisions) => authorization.decidesAlike(principal, decisions),
+    });
     // Anything this process changes (a publish, a delete, a newly cached file) may change
     // what a URL answers, through a group's rules too: replayed answers start over.
     resolve(c, K.MetadataStore).onChange(() => hot.clear());

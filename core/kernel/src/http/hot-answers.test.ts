@@ -1,0 +1,78 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '@registry-core/api';
+import { Authorization } from '../auth/authorization.js';
+import { HotAnswers } from './hot-answers.js';
+
+const reader = (name: string, roles: string[]): Principal => ({ name, anonymous: false, roles, via: 'token', readOnly: false, tokenId: `id-${name}` });
+
+// A real HTTP server whose "full path" is a permission check on a private repository:
+// replayed answers say so in a header of their own, so each answer tells which path it took.
+describe('HotAnswers with tokens', () => {
+  const authorization = new Authorization({ anonymousRead: true, permissions: [{ repositories: ['private'], read: ['readers'] }] });
+  /** The authentication cache as the hot path sees it: header to principal. */
+  const cache = new Map<string, { principal: Principal; key: string }>();
+  const hot = new HotAnswers([], {
+    principal: (header) => cache.get(header),
+    decidesAlike: (principal, decisions) => authorization.decidesAlike(principal, decisions),
+  });
+  const bytes = Buffer.from('private bytes');
+  let server: Server;
+  let url: string;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (hot.serve(req, res)) return;
+      const header = req.headers.authorization;
+      const principal = header === undefined ? undefined : cache.get(header)?.principal;
+      const asker = principal ?? { name: 'anonymous', anonymous: true, roles: [], via: 'anonymous' as const, readOnly: true };
+      try {
+        authorization.authorize(asker, 'read', { name: 'private' });
+      } catch {
+        res.writeHead(403).end();
+        return;
+      }
+      hot.remember(req, { headers: { 'x-path': 'replayed' }, etag: '"e"', bytes: () => bytes, decisions: [{ permission: 'read', repository: { name: 'private' }, allowed: true }] }, principal);
+      res.writeHead(200, { 'x-path': 'full' }).end(bytes);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/private/a.tgz`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const get = async (authorization?: string) => {
+    const answer = await fetch(url, authorization ? { headers: { authorization } } : {});
+    await answer.arrayBuffer();
+    return answer.status === 200 ? answer.headers.get('x-path') : answer.status;
+  };
+
+  it('replays to the token it answered, while the token is cached and its decisions hold', async () => {
+    cache.set('Bearer rc_ana', { principal: reader('ana', ['readers']), key: 'k-ana' });
+    cache.set('Bearer rc_bob', { principal: reader('bob', []), key: 'k-bob' });
+    expect([await get('Bearer rc_ana'), await get('Bearer rc_ana')]).toEqual(['full', 'replayed']);
+    // Another token (cached, not a reader), anonymous, Basic and an unknown token: never the replay.
+    expect([await get('Bearer rc_bob'), await get('Bearer rc_bob')]).toEqual([403, 403]);
+    expect(await get()).toBe(403);
+    expect(await get(`Basic ${Buffer.from('ana:rc_ana').toString('base64')}`)).toBe(403);
+    expect(await get('Bearer rc_unknown')).toBe(403);
+    // The reader lost the role (the cache was refreshed within the window): refused, not replayed.
+    cache.set('Bearer rc_ana', { principal: reader('ana', []), key: 'k-ana' });
+    expect(await get('Bearer rc_ana')).toBe(403);
+    // The token left the cache (revoked, expired, window over): the full path decides.
+    cache.set('Bearer rc_ana', { principal: reader('ana', ['readers']), key: 'k-ana' });
+    expect(await get('Bearer rc_ana')).toBe('replayed');
+    cache.delete('Bearer rc_ana');
+    expect(await get('Bearer rc_ana')).toBe(403);
+  });
+
+  it('keeps no authenticated answer without read decisions, nor for a principal the cache does not name', async () => {
+    hot.clear();
+    cache.set('Bearer rc_cy', { principal: reader('cy', ['readers']), key: 'k-cy' });
+    const req = { method: 'GET', url: '/private/a.tgz', headers: { authorization: 'Bearer rc_cy' } } as never;
+    hot.remember(req, { headers: {}, etag: '"e"', bytes: () => bytes }, reader('cy', ['readers']));
+    hot.remember(req, { headers: {}, etag: '"e"', bytes: () => bytes, decisions: [] }, cache.get('Bearer rc_cy')!.principal);
+    hot.remember(req, { headers: {}, etag: '"e"', bytes: () => bytes, decisions: [{ permission: 'write', repository: { name: 'private' }, allowed: true }] }, cache.get('Bearer rc_cy')!.principal);
+    expect(hot.size).toBe(0);
+  });
+});
