@@ -23,7 +23,7 @@ describe('signed access tokens', () => {
   beforeEach(async () => {
     metadata = await MetadataStore.open({ type: 'sqlite', path: path.join(mkdtempSync(path.join(tmpdir(), 'rc-access-')), 'db.sqlite') });
     auth = new AuthService(
-      { anonymousRead: true, allowRegistration: false, users: {}, providers: [], tokenTtlSeconds: 0, permissions: [{ repositories: ['private'], read: ['$authenticated'] }] },
+      { anonymousRead: true, allowRegistration: false, users: {}, providers: [], tokenTtlSeconds: 0, cacheSeconds: 5, permissions: [{ repositories: ['private'], read: ['$authenticated'] }] },
       metadata,
     );
     const repos: Record<string, { anonymousRead?: boolean; members?: string[] }> = { hosted: {}, proxy: {}, group: { members: ['hosted', 'proxy'] }, private: {} };
@@ -70,7 +70,7 @@ describe('signed access tokens', () => {
 
   it('answers 403, not 401, for what the holder may not do at all: a new token would not help', async () => {
     const readers = new AuthService(
-      { anonymousRead: true, allowRegistration: false, users: {}, providers: [], tokenTtlSeconds: 0, permissions: [{ repositories: ['hosted'], write: ['admins'] }] },
+      { anonymousRead: true, allowRegistration: false, users: {}, providers: [], tokenTtlSeconds: 0, cacheSeconds: 5, permissions: [{ repositories: ['hosted'], write: ['admins'] }] },
       metadata,
     );
     readers.useRepositories((name) => ({ hosted: {}, proxy: {} })[name]);

@@ -33,7 +33,7 @@ describe('package ownership', () => {
 
   beforeEach(async () => {
     metadata = await MetadataStore.open({ type: 'sqlite', path: path.join(mkdtempSync(path.join(tmpdir(), 'rc-owners-')), 'db.sqlite') });
-    auth = new AuthService({ anonymousRead: true, allowRegistration: false, users: {}, providers: [], tokenTtlSeconds: 0, permissions: [] }, metadata);
+    auth = new AuthService({ anonymousRead: true, allowRegistration: false, users: {}, providers: [], tokenTtlSeconds: 0, cacheSeconds: 5, permissions: [] }, metadata);
     owners = auth.owners;
     await auth.addUser('alice', 'alice-password-1', { email: 'alice@example.test' });
     await auth.addUser('bob', 'bob-password-1');
