@@ -101,7 +101,7 @@ export type ResponseBody =
   | { readonly kind: 'json'; readonly value: unknown; readonly contentType?: string }
   | { readonly kind: 'text'; readonly value: string; readonly contentType: string }
   | { readonly kind: 'buffer'; readonly value: Buffer; readonly contentType: string }
-  /** JSON the kernel rendered ({@link DerivedCache.renderJson}): served with its ETag (304 on a match). */
+  /** An answer the kernel rendered ({@link DerivedCache.renderJson}, {@link DerivedCache.renderText}): served with its ETag (304 on a match). */
   | { readonly kind: 'rendered'; readonly rendered: RenderedJson; readonly contentType?: string }
   /** A stored asset: the host adds ETag, Last-Modified, Range (206) and conditional (304) handling. */
   | { readonly kind: 'asset'; readonly asset: Asset }
@@ -436,7 +436,7 @@ export function jsonResponse(value: unknown, init?: Omit<FormatResponse, 'body'>
   return { ...rest, body: { kind: 'json', value, ...(contentType ? { contentType } : {}) } };
 }
 
-/** Shorthand for serving JSON the kernel rendered ({@link DerivedCache.renderJson}); content type default `application/json; charset=utf-8`. */
+/** Shorthand for serving an answer the kernel rendered ({@link DerivedCache.renderJson}, {@link DerivedCache.renderText}); content type default `application/json; charset=utf-8` (give a text's own). */
 export function renderedResponse(rendered: RenderedJson, init?: Omit<FormatResponse, 'body'> & { contentType?: string }): FormatResponse {
   const { contentType, ...rest } = init ?? {};
   return { ...rest, body: { kind: 'rendered', rendered, ...(contentType ? { contentType } : {}) } };

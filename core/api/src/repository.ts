@@ -285,9 +285,19 @@ export interface DerivedCache {
    * ({@link renderedResponse}).
    */
   renderJson(key: string | undefined, produce: () => unknown, slot?: string): Promise<RenderedJson>;
+  /**
+   * {@link renderJson} for a text answer (XML, HTML, a checksum, JSON a format serialises
+   * itself): the UTF-8 bytes of the string `produce` resolves, with their sha256 ETag, kept
+   * under `key` (with `slot`) and shared while under way the same way. Serve it with a
+   * `rendered` body and the text's content type ({@link renderedResponse}).
+   */
+  renderText(key: string | undefined, produce: () => string | Promise<string>, slot?: string): Promise<RenderedJson>;
 }
 
-/** A JSON answer serialised by the kernel ({@link DerivedCache.renderJson}); shared, never mutate it. */
+/**
+ * An answer rendered by the kernel ({@link DerivedCache.renderJson}, {@link DerivedCache.renderText});
+ * shared, never mutate it. (Named for JSON, its first kind; any rendered text has this shape.)
+ */
 export interface RenderedJson {
   /** The UTF-8 bytes of `JSON.stringify(value)`, in order, in chunks (no single copy of the whole). */
   readonly chunks: readonly Buffer[];

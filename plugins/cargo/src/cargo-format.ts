@@ -4,6 +4,7 @@ import {
   UnauthorizedError,
   assetResponse,
   jsonResponse,
+  renderedResponse,
   serveDocument,
   type HandlersByKind,
   type HostedRepositoryHandle,
@@ -63,19 +64,24 @@ const indexFile: MergeableDocument<IndexDocument> = {
     const stored = await loadHostedCrate(repo, canonicalName(lower));
     // Another spelling (`foo_bar` for `foo-bar`) has no index file of its own.
     if (!stored || stored.value.name.toLowerCase() !== lower) return undefined;
-    return { value: { lines: stored.value.lines, modified: stored.updatedAt.getTime() }, revision: `${stored.revision}` };
+    // The change time too: a crate deleted and published again starts its revisions again.
+    return { value: { lines: stored.value.lines, modified: stored.updatedAt.getTime() }, revision: `${stored.revision}.${stored.updatedAt.getTime()}` };
   },
   async proxy(ctx, repo) {
     const loaded = await loadUpstreamIndex(repo, readableIndexCrate(ctx));
     return loaded ? { value: { lines: loaded.lines, modified: loaded.asset.updatedAt.getTime() }, cache: loaded.cache, revision: loaded.asset.digests.sha256 } : undefined;
   },
   merge: (documents) => ({ lines: mergeIndexLines(documents.map((d) => d.lines)), modified: Math.max(...documents.map((d) => d.modified ?? 0)) }),
-  render(_ctx, { value, cache }) {
-    return {
+  // Rendered once per revision (a group's names its members') and kept in the kernel's derived
+  // memory, one per crate: the key names the crate, which a member's revision does not.
+  async render(ctx, { value, cache, revision }) {
+    const lower = indexCrate(ctx);
+    const rendered = await ctx.repository.derived.renderText(revision === undefined ? undefined : `cargo:index\u0000${lower}\u0000${revision}`, () => renderIndexFile(value.lines), `cargo:index\u0000${lower}`);
+    return renderedResponse(rendered, {
       ...(cache ? { cache } : {}),
       headers: value.modified ? { 'last-modified': new Date(value.modified).toUTCString() } : ({} as Record<string, string>),
-      body: { kind: 'text', value: renderIndexFile(value.lines), contentType: 'text/plain; charset=utf-8' },
-    };
+      contentType: 'text/plain; charset=utf-8',
+    });
   },
 };
 

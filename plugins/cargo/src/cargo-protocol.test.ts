@@ -195,6 +195,19 @@ describe('cargo: the sparse registry and web API on a hosted repository', () => 
     expect(unknown.status).toBe(404);
   });
 
+  it('renders a crate\'s index file once per revision (kept in the derived memory), and a publish changes it at once', async () => {
+    const renders = async () => ((await (await host.fetch('/-/stats')).json()) as { derived: { renders: number } }).derived.renders;
+    const versions = async () => (await (await host.fetch('/crates/rc/-c/rc-cached')).text()).trim().split('\n').map((l) => (JSON.parse(l) as { vers: string }).vers);
+    await publish('crates', 'rc-cached', '1.0.0');
+    const before = await renders();
+    expect(await versions()).toEqual(['1.0.0']);
+    expect(await versions()).toEqual(['1.0.0']);
+    expect(await renders()).toBe(before + 1);
+    await publish('crates', 'rc-cached', '1.1.0');
+    expect(await versions()).toEqual(['1.0.0', '1.1.0']);
+    expect(await renders()).toBe(before + 2);
+  });
+
   it('search finds hosted crates by name and description', async () => {
     await publish('crates', 'rc-searchable', '1.0.0', { description: 'a crate about zebras' });
     await publish('crates', 'rc-searchable', '1.2.0', { description: 'a crate about zebras' });

@@ -1,10 +1,10 @@
-import { NotFoundError, type FormatRequestContext, type LoadedDocument, type MergeableDocument } from '@registry-core/api';
-import { hostedListing, hostedMetadata, metadataPackage } from './hosted.js';
+import { NotFoundError, renderedResponse, type FormatRequestContext, type LoadedDocument, type MergeableDocument } from '@registry-core/api';
+import { hostedListing, hostedMetadataDocument, metadataPackage } from './hosted.js';
 import { listStored, mergeListings, renderListing, sortListing, type ListingEntry } from './listing.js';
 import { mergeMetadata, renderMetadata, type MavenMetadata } from './metadata.js';
 import { parseMavenPath, type DirectoryPath, type MetadataPath } from './paths.js';
 import { loadProxyMetadata } from './proxy.js';
-import { checksumResponse, digestOf, xmlResponse } from './responses.js';
+import { CHECKSUM_TYPE, XML_TYPE, digestOf } from './responses.js';
 
 
 type Target = MetadataPath | DirectoryPath;
@@ -26,21 +26,24 @@ export function readableMetadata(ctx: FormatRequestContext): MetadataPath {
  * A folder's `maven-metadata.xml` (artifact, SNAPSHOT version or plugin prefixes) as data:
  * a hosted repository's rebuilt from what was deployed, a proxy's parsed from its upstream;
  * several merged by {@link mergeMetadata}. It is rendered (and its checksums computed) from
- * the merged document, never taken from a member's bytes.
+ * the merged document, never taken from a member's bytes: once per revision of the document
+ * (a group's names its members') and variant (the XML, each checksum), kept in the kernel's
+ * derived memory and served from there with its ETag (304 on a match).
  */
 export const metadataDocument: MergeableDocument<MavenMetadata> = {
   async hosted(ctx, repo) {
     const target = readableMetadata(ctx);
-    const metadata = await hostedMetadata(repo, target.directory);
-    return metadata ? { value: metadata } : undefined;
+    return hostedMetadataDocument(repo, target.directory);
   },
-  proxy: (ctx, repo) => loadProxyMetadata(ctx, repo.upstream, readableMetadata(ctx)),
+  proxy: (ctx, repo) => loadProxyMetadata(ctx, repo.upstream, readableMetadata(ctx), repo.derived),
   merge: (documents) => mergeMetadata(documents),
-  render(ctx, { value, cache }) {
+  async render(ctx, { value, cache, revision }) {
     const target = targetOf(ctx, 'metadata');
-    const xml = renderMetadata(value);
-    const response = target.checksum ? checksumResponse(digestOf(xml, target.checksum)) : xmlResponse(xml);
-    return cache ? { ...response, cache } : response;
+    const variant = target.checksum ?? 'xml';
+    const produce = () => (target.checksum ? digestOf(renderMetadata(value), target.checksum) : renderMetadata(value));
+    // One rendering per folder and variant: a newer revision's replaces the older one's.
+    const rendered = await ctx.repository.derived.renderText(revision === undefined ? undefined : `maven:metadata\u0000${revision}\u0000${variant}`, produce, `maven:metadata\u0000${target.directory.join('/')}\u0000${variant}`);
+    return renderedResponse(rendered, { contentType: target.checksum ? CHECKSUM_TYPE : XML_TYPE, cachePolicy: 'metadata', ...(cache ? { cache } : {}) });
   },
 };
 

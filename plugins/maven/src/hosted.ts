@@ -11,6 +11,7 @@ import {
   type FormatRequestContext,
   type FormatResponse,
   type RepositoryHandle,
+  type StoredDocument,
 } from '@registry-core/api';
 import { mavenConfig, policyAllows, policyRefusal } from './config.js';
 import { listStored, type ListingEntry } from './listing.js';
@@ -283,9 +284,17 @@ export async function deployMetadata(ctx: FormatRequestContext, target: Metadata
   return textResponse(201, `Accepted ${METADATA_FILE}; the repository keeps its own`);
 }
 
-/** The metadata this repository holds for a folder, rebuilt from what was deployed there. */
-export async function hostedMetadata(repo: RepositoryHandle, directory: readonly string[]): Promise<MavenMetadata | undefined> {
+/** A stored document's identity: its revision and change time (a deleted and recreated document starts its revisions again); `-` when absent. */
+const identity = (doc: StoredDocument<unknown> | undefined) => (doc ? `${doc.revision}.${doc.updatedAt.getTime()}` : '-');
+
+/**
+ * The metadata this repository holds for a folder, rebuilt from what was deployed there,
+ * with a revision naming every stored document it was built from (the SNAPSHOT version's,
+ * or the artifact's and the group's plugin prefixes), for the rendering kept of it.
+ */
+export async function hostedMetadataDocument(repo: RepositoryHandle, directory: readonly string[]): Promise<{ value: MavenMetadata; revision: string } | undefined> {
   const at = metadataCoordinates(directory);
+  const revision = (...parts: string[]) => ['hosted', repo.name, directory.join('/'), ...parts].join('\u0000');
   if (at.snapshot) {
     const doc = await repo.documents.get<HostedSnapshot>(snapshotKey(at.snapshot.groupId, at.snapshot.artifactId, at.snapshot.version));
     if (doc) {
@@ -293,9 +302,12 @@ export async function hostedMetadata(repo: RepositoryHandle, directory: readonly
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([, { buildNumber: _n, timestamp: _t, ...file }]) => file);
       return {
-        ...at.snapshot,
-        versioning: { versions: [], lastUpdated: doc.value.lastUpdated, ...(doc.value.latest ? { snapshot: doc.value.latest } : {}), snapshotVersions: files },
-        plugins: [],
+        value: {
+          ...at.snapshot,
+          versioning: { versions: [], lastUpdated: doc.value.lastUpdated, ...(doc.value.latest ? { snapshot: doc.value.latest } : {}), snapshotVersions: files },
+          plugins: [],
+        },
+        revision: revision('snapshot', identity(doc)),
       };
     }
   }
@@ -303,10 +315,19 @@ export async function hostedMetadata(repo: RepositoryHandle, directory: readonly
   const plugins = await repo.documents.get<HostedPlugins>(pluginsKey(at.group));
   if (!artifact && !plugins) return undefined;
   return {
-    ...(artifact ? { groupId: artifact.value.groupId, artifactId: artifact.value.artifactId } : {}),
-    ...(artifact ? { versioning: { ...versionsSummary(Object.keys(artifact.value.versions)), lastUpdated: artifact.value.lastUpdated, snapshotVersions: [] } } : {}),
-    plugins: plugins?.value.plugins ?? [],
+    value: {
+      ...(artifact ? { groupId: artifact.value.groupId, artifactId: artifact.value.artifactId } : {}),
+      ...(artifact ? { versioning: { ...versionsSummary(Object.keys(artifact.value.versions)), lastUpdated: artifact.value.lastUpdated, snapshotVersions: [] } } : {}),
+      plugins: plugins?.value.plugins ?? [],
+    },
+    // A SNAPSHOT folder without its document is built from the others: "-" says so.
+    revision: revision('artifact', at.snapshot ? '-' : '', identity(artifact), identity(plugins)),
   };
+}
+
+/** The metadata this repository holds for a folder, rebuilt from what was deployed there. */
+export async function hostedMetadata(repo: RepositoryHandle, directory: readonly string[]): Promise<MavenMetadata | undefined> {
+  return (await hostedMetadataDocument(repo, directory))?.value;
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   UpstreamError,
   assetResponse,
   type Asset,
+  type DerivedCache,
   type ExpectedDigests,
   type FormatRequestContext,
   type FormatResponse,
@@ -140,10 +141,21 @@ async function checkMetadata(ctx: FormatRequestContext, asset: Asset): Promise<M
 /**
  * The upstream's metadata of a folder, parsed (for a group merging it): `undefined` when the
  * upstream has none, or when the folder is a SNAPSHOT version's and this proxy serves none.
+ * Its revision is the cached file's sha256; the parsed document is kept under it in the
+ * kernel's derived memory (shared: never mutated), so a group's hot folder is not parsed per
+ * request.
  */
-export async function loadProxyMetadata(ctx: FormatRequestContext, upstream: ProxyCache, target: MetadataPath): Promise<LoadedDocument<MavenMetadata> | undefined> {
+export async function loadProxyMetadata(ctx: FormatRequestContext, upstream: ProxyCache, target: MetadataPath, derived: DerivedCache): Promise<LoadedDocument<MavenMetadata> | undefined> {
   if (!allowed(ctx, target)) return undefined;
   const found = await cached(ctx, upstream, target);
   if (!found) return undefined;
-  return { value: await checkMetadata(ctx, found.asset), ...(found.cache ? { cache: found.cache } : {}), revision: found.asset.digests.sha256 };
+  const revision = found.asset.digests.sha256;
+  const key = `maven:parsed\u0000${revision}`;
+  let value = derived.get<MavenMetadata>(key);
+  if (!value) {
+    value = await checkMetadata(ctx, found.asset);
+    // A parsed document costs about twice its text.
+    derived.set(key, value, found.asset.size * 2, `maven:parsed\u0000${target.path}`);
+  }
+  return { value, ...(found.cache ? { cache: found.cache } : {}), revision };
 }

@@ -3,6 +3,10 @@ import type { Digests, FormatResponse } from '@registry-core/api';
 import type { ChecksumAlgorithm } from './paths.js';
 
 const TEXT = 'text/plain; charset=utf-8';
+/** Content type of a checksum sidecar. */
+export const CHECKSUM_TYPE = TEXT;
+/** Content type of metadata the repository renders. */
+export const XML_TYPE = 'text/xml; charset=utf-8';
 
 /** A sidecar checksum as Maven reads it: the bare hex digest. */
 export function checksumResponse(hex: string, cachePolicy: FormatResponse['cachePolicy'] = 'metadata'): FormatResponse {
@@ -12,11 +16,6 @@ export function checksumResponse(hex: string, cachePolicy: FormatResponse['cache
 /** A plain-text answer (deploy acknowledgements). */
 export function textResponse(status: number, text: string): FormatResponse {
   return { status, body: { kind: 'text', value: `${text}\n`, contentType: TEXT }, cachePolicy: 'no-store' };
-}
-
-/** An XML document the repository rendered (merged or rebuilt metadata). */
-export function xmlResponse(xml: string): FormatResponse {
-  return { body: { kind: 'text', value: xml, contentType: 'text/xml; charset=utf-8' }, cachePolicy: 'metadata' };
 }
 
 /** Every digest of an in-memory document, as the kernel computes them for stored files. */

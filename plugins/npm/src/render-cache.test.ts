@@ -28,6 +28,12 @@ function memory(): DerivedCache & { sizes: Map<string, number>; slots: (string |
       const bytes = Buffer.from(JSON.stringify(await produce()));
       return { chunks: [bytes], size: bytes.length, etag: '"e"' };
     },
+    renderText: async (key: string | undefined, produce: () => string | Promise<string>, slot?: string): Promise<RenderedJson> => {
+      renderKeys.push(key);
+      slots.push(slot);
+      const bytes = Buffer.from(await produce());
+      return { chunks: [bytes], size: bytes.length, etag: '"e"' };
+    },
   };
 }
 

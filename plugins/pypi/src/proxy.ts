@@ -2,6 +2,7 @@ import {
   NotFoundError,
   UpstreamError,
   type CacheStatus,
+  type DerivedCache,
   type ExpectedDigests,
   type FormatRequestContext,
   type FormatResponse,
@@ -25,14 +26,18 @@ const pagePath = (normalized: string) => `simple/${normalized}/`;
 export interface UpstreamPage {
   readonly page: ProjectPage;
   readonly cache: CacheStatus;
+  /** The sha256 of the cached upstream bytes the page was parsed from. */
+  readonly sha256: string;
 }
 
 /**
  * The upstream's project page (JSON preferred, HTML understood), cached as metadata with
  * the repository's TTL, revalidated, stale when the upstream is down. `maxBytes`: the
- * repository's `limits.maxMetadataBytes`.
+ * repository's `limits.maxMetadataBytes`. With `derived` (the repository's), the parsed
+ * page is kept under the cached bytes' sha256 (shared: never mutate it), so a hot page is
+ * not parsed per request.
  */
-export async function loadUpstreamPage(upstream: ProxyCache, normalized: string, maxBytes: number): Promise<UpstreamPage | undefined> {
+export async function loadUpstreamPage(upstream: ProxyCache, normalized: string, maxBytes: number, derived?: DerivedCache): Promise<UpstreamPage | undefined> {
   const result = await upstream.fetch({
     path: pagePath(normalized),
     upstreamUrl: `${encodeURIComponent(normalized)}/`,
@@ -42,6 +47,10 @@ export async function loadUpstreamPage(upstream: ProxyCache, normalized: string,
     maxBytes,
   });
   if (!result.found) return undefined;
+  const sha256 = result.asset.digests.sha256;
+  const key = `pypi:parsed\u0000${sha256}\u0000${normalized}`;
+  const kept = derived?.get<ProjectPage>(key);
+  if (kept) return { page: kept, cache: result.cache, sha256 };
   const pageUrl = new URL(`${encodeURIComponent(normalized)}/`, upstream.upstreamUrl).href;
   const notJson = () => new UpstreamError(`the upstream's page for ${normalized} is not valid JSON`);
   let page: ProjectPage;
@@ -67,7 +76,9 @@ export async function loadUpstreamPage(upstream: ProxyCache, normalized: string,
     if (isRegistryError(error) && error.status === 413) throw new UpstreamError(error.message);
     throw error;
   }
-  return { page, cache: result.cache };
+  // A parsed page costs about twice its text; one kept per project (a newer copy replaces it).
+  derived?.set(key, page, result.asset.size * 2, `pypi:parsed\u0000${normalized}`);
+  return { page, cache: result.cache, sha256 };
 }
 
 /** The upstream's page as this repository serves it: file URLs under `baseUrl`. */

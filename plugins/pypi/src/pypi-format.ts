@@ -7,6 +7,7 @@ import {
   NotFoundError,
   assetResponse,
   jsonResponse,
+  renderedResponse,
   serveDocument,
   type HandlersByKind,
   type FormatDefinition,
@@ -65,17 +66,22 @@ function readableProject(ctx: FormatRequestContext): string {
  * A project's page and release metadata, mergeable across a group's members; the page's
  * name-level read rules apply on every member.
  */
-function projectDocument(render: (ctx: FormatRequestContext, document: LoadedDocument<ProjectDocument>) => FormatResponse): MergeableDocument<ProjectDocument> {
+function projectDocument(render: (ctx: FormatRequestContext, document: LoadedDocument<ProjectDocument>) => FormatResponse | Promise<FormatResponse>): MergeableDocument<ProjectDocument> {
   return {
     async hosted(ctx, repo) {
       const normalized = readableProject(ctx);
       const stored = await loadHostedProject(repo, normalized);
-      return stored ? { value: { page: hostedPage(stored.value, ctx.baseUrl), hosted: stored.value }, revision: `${stored.revision}` } : undefined;
+      // File URLs are under the base URL: the revision names it, and the stored document's
+      // change time (a deleted and recreated project starts its revisions again).
+      const revision = ['hosted', repo.name, normalized, stored?.revision, stored?.updatedAt.getTime(), ctx.baseUrl].join('\u0000');
+      return stored ? { value: { page: hostedPage(stored.value, ctx.baseUrl), hosted: stored.value }, revision } : undefined;
     },
     async proxy(ctx, repo) {
       const normalized = readableProject(ctx);
-      const loaded = await loadUpstreamPage(repo.upstream, normalized, repo.limits.maxMetadataBytes);
-      return loaded ? { value: { page: rewritePage(loaded.page, normalized, ctx.baseUrl) }, cache: loaded.cache } : undefined;
+      const loaded = await loadUpstreamPage(repo.upstream, normalized, repo.limits.maxMetadataBytes, repo.derived);
+      if (!loaded) return undefined;
+      const revision = ['proxy', repo.name, normalized, loaded.sha256, ctx.baseUrl].join('\u0000');
+      return { value: { page: rewritePage(loaded.page, normalized, ctx.baseUrl) }, cache: loaded.cache, revision };
     },
     merge: (documents) => ({ page: mergePages(documents.map((d) => d.page)), ...(documents.find((d) => d.hosted) ? { hosted: documents.find((d) => d.hosted)!.hosted! } : {}) }),
     render,
@@ -84,11 +90,18 @@ function projectDocument(render: (ctx: FormatRequestContext, document: LoadedDoc
 
 const projectNotFound = (ctx: FormatRequestContext) => new NotFoundError(`project ${requestedProject(ctx)} is not in ${ctx.repository.name}`);
 
-/** `GET /simple/<project>/`: HTML or JSON by Accept. */
-const simplePage = projectDocument((ctx, { value, cache }) => {
+/**
+ * `GET /simple/<project>/`: HTML or JSON by Accept, rendered once per revision of the page
+ * (a group's names its members') and representation, kept in the kernel's derived memory
+ * and served from there with its ETag (304 on a match).
+ */
+const simplePage = projectDocument(async (ctx, { value, cache, revision }) => {
   const representation = negotiate(ctx.headers['accept']);
-  const body = representation.kind === 'json' ? JSON.stringify(renderProjectJson(value.page)) : renderProjectHtml(value.page);
-  return { headers: VARY, ...(cache ? { cache } : {}), body: { kind: 'text', value: body, contentType: representation.contentType } };
+  const produce = () => (representation.kind === 'json' ? JSON.stringify(renderProjectJson(value.page)) : renderProjectHtml(value.page));
+  // One rendering per project and representation: a newer revision's replaces the older one's.
+  const slot = `pypi:page\u0000${requestedProject(ctx)}\u0000${representation.kind}`;
+  const rendered = await ctx.repository.derived.renderText(revision === undefined ? undefined : `pypi:page\u0000${revision}\u0000${representation.kind}`, produce, slot);
+  return renderedResponse(rendered, { headers: VARY, contentType: representation.contentType, ...(cache ? { cache } : {}) });
 });
 
 const servePage = serveDocument(simplePage, projectNotFound);

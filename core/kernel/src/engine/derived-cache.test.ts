@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DerivedMemory } from './derived-cache.js';
 
@@ -53,6 +54,30 @@ describe('DerivedMemory.renderJson', () => {
     const rendered = await a.renderJson('k', () => ({ ok: true }));
     expect(Buffer.concat(rendered.chunks).toString()).toBe('{"ok":true}');
     expect(rendered.size).toBe(11);
+  });
+});
+
+describe('DerivedMemory.renderText', () => {
+  it('keeps a text answer\'s UTF-8 bytes and sha256 ETag under its key, replaced under its slot', async () => {
+    const memory = new DerivedMemory(1 << 20);
+    const a = memory.forRepository('a');
+    let produced = 0;
+    const produce = (text: string) => () => {
+      produced++;
+      return text;
+    };
+    const [first, second] = await Promise.all([a.renderText('r1', produce('<x>é</x>'), 'doc'), a.renderText('r1', produce('<x>é</x>'), 'doc')]);
+    expect(produced).toBe(1);
+    expect(second).toBe(first);
+    expect(Buffer.concat(first.chunks).toString('utf8')).toBe('<x>é</x>');
+    expect(first.size).toBe(Buffer.byteLength('<x>é</x>'));
+    expect(first.etag).toBe(`"${createHash('sha256').update('<x>é</x>').digest('hex')}"`);
+    expect(await a.renderText('r1', produce('other'), 'doc')).toBe(first);
+    expect(produced).toBe(1);
+    // A new revision under the same slot replaces the kept rendering.
+    const newer = await a.renderText('r2', produce('<x>2</x>'), 'doc');
+    expect(Buffer.concat(newer.chunks).toString()).toBe('<x>2</x>');
+    expect(memory.stats().entries).toBe(1);
   });
 });
 

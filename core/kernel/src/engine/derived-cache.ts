@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DerivedCache, RenderedJson } from '@registry-core/api';
 import { ENTRY_OVERHEAD_BYTES, buffersEntryCost, keyCost, ownMemory } from './cache-costs.js';
 import { renderJsonYielding } from './yielding-stringify.js';
@@ -49,16 +50,30 @@ export class DerivedMemory {
       get: <T>(key: string) => this.get(prefix + key) as T | undefined,
       set: <T>(key: string, value: T, bytes: number, slot?: string) => this.set(prefix + key, value, bytes, slot === undefined ? undefined : prefix + slot),
       renderJson: (key: string | undefined, produce: () => unknown, slot?: string) => this.renderJson(key === undefined ? undefined : prefix + key, produce, slot === undefined ? undefined : prefix + slot),
+      renderText: (key: string | undefined, produce: () => string | Promise<string>, slot?: string) => this.renderText(key === undefined ? undefined : prefix + key, produce, slot === undefined ? undefined : prefix + slot),
     };
   }
 
   /** {@link DerivedCache.renderJson}: kept, shared while under way, else rendered yieldingly. */
   private renderJson(key: string | undefined, produce: () => unknown, slot?: string): Promise<RenderedJson> {
-    const render = async (): Promise<RenderedJson> => {
+    return this.rendered(key, slot, async () => {
       const value = await produce();
       this.renders++;
       return renderJsonYielding(value, { onYield: () => this.renderYields++ });
-    };
+    });
+  }
+
+  /** {@link DerivedCache.renderText}: kept, shared while under way, else produced and hashed. */
+  private renderText(key: string | undefined, produce: () => string | Promise<string>, slot?: string): Promise<RenderedJson> {
+    return this.rendered(key, slot, async () => {
+      const bytes = Buffer.from(await produce(), 'utf8');
+      this.renders++;
+      return { chunks: [bytes], size: bytes.length, etag: `"${createHash('sha256').update(bytes).digest('hex')}"` };
+    });
+  }
+
+  /** A rendering kept under `key`, or the one under way for it, else `render`'s, kept (not when `key` is undefined). */
+  private rendered(key: string | undefined, slot: string | undefined, render: () => Promise<RenderedJson>): Promise<RenderedJson> {
     if (key === undefined) return render();
     const kept = this.get(key) as RenderedJson | undefined;
     if (kept) return Promise.resolve(kept);
