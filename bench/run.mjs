@@ -21,6 +21,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { storedZip } from '../core/testing/dist/archives.js';
 import { cleanup, cleanups, fail, flag, fmt, freePort, memory, spawnServer, tar, temp } from './lib.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -451,54 +452,6 @@ async function publishes() {
 
 // ---------------------------------------------------------------- reads of every format
 
-/** A zip (stored, no compression) of `files` ({ name: Buffer }), as a wheel or a jar is. */
-function storedZip(files) {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc32 = (b) => {
-    let c = 0xffffffff;
-    for (const byte of b) c = crcTable[(c ^ byte) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const locals = [];
-  const centrals = [];
-  let offset = 0;
-  for (const [name, data] of Object.entries(files)) {
-    const n = Buffer.from(name);
-    const crc = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(n.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(n.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, n, data);
-    centrals.push(central, n);
-    offset += 30 + n.length + data.length;
-  }
-  const dir = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(Object.keys(files).length, 8);
-  end.writeUInt16LE(Object.keys(files).length, 10);
-  end.writeUInt32LE(dir.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, dir, end]);
-}
-
 /** A request with a body; resolves { status, headers, body }. */
 function call(method, url, headers, body) {
   return new Promise((resolve, reject) => {
@@ -598,7 +551,7 @@ repositories:
     'bench_format_reads-1.0.0.dist-info/WHEEL': Buffer.from('Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n'),
   };
   const record = Object.entries(wheelFiles).map(([name, data]) => `${name},sha256=${createHash('sha256').update(data).digest('base64url')},${data.length}`).join('\n');
-  const wheel = storedZip({ ...wheelFiles, 'bench_format_reads-1.0.0.dist-info/RECORD': Buffer.from(`${record}\nbench_format_reads-1.0.0.dist-info/RECORD,,\n`) });
+  const wheel = storedZip(Object.entries({ ...wheelFiles, 'bench_format_reads-1.0.0.dist-info/RECORD': Buffer.from(`${record}\nbench_format_reads-1.0.0.dist-info/RECORD,,\n`) }));
   const boundary = `bench${Date.now()}`;
   const field = (name, value) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
   const form = Buffer.concat([
@@ -621,7 +574,7 @@ repositories:
 
   // Maven: a jar and its POM, deployed as mvn does.
   const mavenBase = `${rc.url}/maven-local/com/example/bench/1.0.0/bench-1.0.0`;
-  const jar = storedZip({ 'META-INF/MANIFEST.MF': Buffer.from('Manifest-Version: 1.0\n'), 'com/example/bench/Payload.txt': payload });
+  const jar = storedZip([['META-INF/MANIFEST.MF', Buffer.from('Manifest-Version: 1.0\n')], ['com/example/bench/Payload.txt', payload]]);
   const pom = Buffer.from('<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion><groupId>com.example</groupId><artifactId>bench</artifactId><version>1.0.0</version></project>');
   for (const [url, bytes] of [[`${mavenBase}.jar`, jar], [`${mavenBase}.pom`, pom]]) {
     const put = await call('PUT', url, basic, bytes);
