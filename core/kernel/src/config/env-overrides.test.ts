@@ -53,6 +53,9 @@ describe('configuration from the environment', () => {
         REGISTRY_CORE_TOKEN: 'not a config key',
         REGISTRY_CORE_DATA_DIR: '/srv/registry',
         REGISTRY_CORE_CONFIG: '/etc/registry-core.yaml',
+        // The crash-point harness's switch (test/crash), set on servers a test kills.
+        REGISTRY_CORE_CRASH_AT: 'document.written#1',
+        REGISTRY_CORE_CRASH_TRACE: '/tmp/trace',
       },
       errors,
     );

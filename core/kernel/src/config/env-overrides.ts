@@ -18,8 +18,20 @@ import { configSchema } from './schema.js';
 /** The config file to load when `--config` is not given. */
 export const CONFIG_FILE_ENV = 'REGISTRY_CORE_CONFIG';
 const PREFIX = 'REGISTRY_CORE_';
-/** `REGISTRY_CORE_` variables that are not config paths. */
-const NOT_PATHS = new Set(['REGISTRY_CORE_CONFIG', 'REGISTRY_CORE_DATA_DIR', 'REGISTRY_CORE_TOKEN']);
+/**
+ * `REGISTRY_CORE_` variables that are not config paths: the config file, the data folder,
+ * the CLI's token, and the test and build switches (the crash-point harness's
+ * `CRASH_AT`/`CRASH_TRACE`, the browser test's screenshot folder, the web app's rebuild).
+ */
+export const NOT_PATHS: ReadonlySet<string> = new Set([
+  'REGISTRY_CORE_CONFIG',
+  'REGISTRY_CORE_DATA_DIR',
+  'REGISTRY_CORE_TOKEN',
+  'REGISTRY_CORE_CRASH_AT',
+  'REGISTRY_CORE_CRASH_TRACE',
+  'REGISTRY_CORE_SCREENSHOTS',
+  'REGISTRY_CORE_WEB_REBUILD',
+]);
 
 /** One variable and the config path it sets. */
 export interface EnvOverride {
