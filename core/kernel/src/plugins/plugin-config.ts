@@ -74,6 +74,20 @@ function kindErrors(schema: unknown, block: Readonly<Record<string, unknown>>, a
   return errors;
 }
 
+/**
+ * A format's property as standard draft-07: its `repositoryTypes` (the host's own keyword,
+ * enforced by {@link checkPluginConfig}) said in its description instead, so editors and
+ * strict validators take the composed schema.
+ */
+function standardProperty(property: unknown): unknown {
+  if (!isRecord(property) || !Array.isArray(property['repositoryTypes'])) return property;
+  const { repositoryTypes, ...rest } = property;
+  const only = `${(repositoryTypes as string[]).join(' and ')} repositories only`;
+  return { ...rest, description: typeof rest['description'] === 'string' ? `${rest['description']} (${only})` : only };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
 /** The whole config schema: the kernel's, with each contribution's `configSchema` applied where its id is used. */
 export function composeConfigSchema(kernel: JsonSchema, contributions: readonly { point: ContributionPoint; id: string; configSchema: JsonSchema }[]): JsonSchema {
   const schema = structuredClone(kernel) as Record<string, any>;
@@ -96,7 +110,7 @@ export function composeConfigSchema(kernel: JsonSchema, contributions: readonly 
       return {
         if: { type: 'object', properties: { [idKey]: { const: id } }, required: [idKey] },
         // The plugin's schema, the kernel's keys allowed beside its own (already checked above).
-        then: { ...own, properties: { ...kernelKeys, ...(own['properties'] ?? {}) } },
+        then: { ...own, properties: { ...kernelKeys, ...Object.fromEntries(Object.entries(own['properties'] ?? {}).map(([key, property]) => [key, standardProperty(property)])) } },
       };
     });
     set({ allOf: [block, ...branches] });
