@@ -275,8 +275,19 @@ repositories:
     // The audit log shows the sign-ins and the new user, filtered by action.
     await page.getByLabel('Action').fill('user.create');
     await page.getByRole('button', { name: 'Show' }).click();
-    await page.getByRole('cell', { name: 'user.create' }).first().waitFor();
-    const audit = await page.locator('#audit-heading + form + table, section[aria-labelledby="audit-heading"]').innerText();
+    // The filtered list replaces the unfiltered one (which has user.create rows too): wait for
+    // the new one to be loaded rather than for a cell the old one already had.
+    // (The section was seen to show "Loading…" again after the filtered list: see the note. The
+    // check is made on one loaded snapshot of the filtered list.)
+    const auditSection = page.locator('section[aria-labelledby="audit-heading"]');
+    let audit = '';
+    await expect
+      .poll(async () => {
+        const text = await auditSection.innerText();
+        if (!text.includes('Loading…') && text.includes('user.create')) audit = text;
+        return audit !== '';
+      }, { timeout: 20_000 })
+      .toBe(true);
     expect(audit).toContain('webadmin');
     expect(audit).not.toContain('login');
     expect(await page.locator('section[aria-labelledby="permissions-heading"]').innerText()).toContain('npm-private');
