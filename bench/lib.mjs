@@ -1,6 +1,6 @@
 // What the benchmarks share: temp folders and servers that are cleaned up at the end (and on
 // Ctrl-C), free ports, a process's memory, tar headers, number formatting, flags.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -95,6 +95,15 @@ export async function freePort() {
 }
 
 /** VmRSS and VmHWM (peak) of a process in MB (MiB), from /proc; undefined once it is gone. */
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** utime + stime of a process, in seconds. */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
 export function memory(pid) {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');

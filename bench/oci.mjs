@@ -18,7 +18,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
-import { cleanup, fail, flag, fmt, freePort, median, memory, spawnServer, tarHeader, temp } from './lib.mjs';
+import { cleanup, cpuSeconds, fail, flag, fmt, freePort, median, memory, spawnServer, tarHeader, temp } from './lib.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, '..');
@@ -205,16 +205,7 @@ async function verifyPulled(dir, pushed, label) {
 
 // ---------------------------------------------------------------- measuring
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
 const rssMb = (pid) => memory(pid)?.rssMb;
-
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 
 /** Run skopeo with a home and auth file of its own (nothing of the machine's leaks in, no blob-info cache carried over). */
 function skopeo(argv) {

@@ -95,6 +95,32 @@ describe.each(['sqlite', 'postgres'] as const)('download counts on %s', (engine)
     }
   });
 
+  it('counts replays on the day they happen, across midnight and flushes', async () => {
+    const store = await MetadataStore.open(await configs[engine]());
+    let now = Date.parse('2026-03-10T23:59:59Z');
+    const counter = new DownloadCounter(new DownloadStore(store.dataSource), 60_000, logger, () => now);
+    try {
+      const replay = counter.repeater({ repository: 'npm-proxy', format: 'npm', name: 'left-pad', version: '1.0.0', cache: 'HIT', counted: true, assetPath: 'left-pad/-/left-pad-1.0.0.tgz' });
+      replay(10);
+      replay(10);
+      await counter.flush();
+      replay(10);
+      now += 1_000; // 2026-03-11T00:00:00Z
+      replay(5);
+      counter.record(event({ bytes: 1 }));
+      now -= 2_000; // a clock set back a little: the 10th again
+      replay(10);
+      await counter.close();
+      const stats = await new DownloadQueries(store.dataSource, () => now + DAY).package('left-pad', { since: '2026-03-10' });
+      expect(stats!.days).toEqual([
+        { day: '2026-03-10', downloads: 4, bytes: 40 },
+        { day: '2026-03-11', downloads: 2, bytes: 6 },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps the counts of a failed flush for the next one', async () => {
     const store = await MetadataStore.open(await configs[engine]());
     const downloads = new DownloadStore(store.dataSource);

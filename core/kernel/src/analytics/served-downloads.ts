@@ -86,9 +86,15 @@ export class DownloadRecorder {
     return recorded;
   }
 
-  /** A replay of `first` by the host's hot answers: a cache HIT (or a hosted read again) of `bytesSent` bytes. */
-  replayed(first: DownloadEvent, bytesSent: number): void {
-    if (bytesSent === 0) return;
-    this.counter.record({ ...first, cache: first.cache === 'HOSTED' ? 'HOSTED' : 'HIT', bytes: bytesSent });
+  /**
+   * What counts each replay of `first` by the host's hot answers: a cache HIT (or a hosted
+   * read again) of the bytes sent; nothing for a HEAD or a 304 (0 bytes).
+   */
+  replayer(first: DownloadEvent): (bytesSent: number) => void {
+    const { bytes: _bytes, ...event } = first;
+    const count = this.counter.repeater({ ...event, cache: first.cache === 'HOSTED' ? 'HOSTED' : 'HIT' });
+    return (bytesSent) => {
+      if (bytesSent !== 0) count(bytesSent);
+    };
   }
 }

@@ -391,9 +391,10 @@ export class HttpHost {
     // Replayed from the cache: a HIT, whatever the first answer was.
     if (cache !== undefined) headers['x-cache'] = 'HIT';
     const { countHit, downloads } = this.options;
+    const replayed = download && downloads ? downloads.replayer(download) : undefined;
     const onHit = (bytesSent: number) => {
       countHit?.(candidate.repository);
-      if (download && downloads) downloads.replayed(download, bytesSent);
+      replayed?.(bytesSent);
     };
     const labels = ctx.state['labels'] ? { labels: ctx.state['labels'] as RequestLabels } : {};
     hot.remember(ctx.req, { headers, etag: candidate.etag, bytes: candidate.bytes, onHit, ...labels, ...(download ? { download } : {}), ...(principal.anonymous ? {} : { decisions }) }, principal.anonymous ? undefined : principal);
