@@ -56,6 +56,8 @@ describe('configuration from the environment', () => {
         // The crash-point harness's switch (test/crash), set on servers a test kills.
         REGISTRY_CORE_CRASH_AT: 'document.written#1',
         REGISTRY_CORE_CRASH_TRACE: '/tmp/trace',
+        // Any single word that names no top-level key: another tool's, or a switch to come.
+        REGISTRY_CORE_SOME_SWITCH: '1',
       },
       errors,
     );
@@ -67,6 +69,13 @@ describe('configuration from the environment', () => {
       logging: { level: 'debug', format: 'json' },
     });
     expect(applied.map((a) => a.variable).sort()).toEqual(['REGISTRY_CORE_AUTH__ANONYMOUS_READ', 'REGISTRY_CORE_LOGGING', 'REGISTRY_CORE_LOGGING__FORMAT', 'REGISTRY_CORE_REPOSITORIES__NPM_PROXY__UPSTREAM', 'REGISTRY_CORE_SERVER__MEMORY_CACHE_SIZE']);
+  });
+
+  it('refuses a longer path whose first key is no top-level key (a typo), naming the variable and not the value', () => {
+    const errors: string[] = [];
+    applyEnvOverrides({}, { REGISTRY_CORE_SERVR__PORT: '8080', REGISTRY_CORE_METADATA__URL: 'postgres://u:secret@db/x' }, errors);
+    expect(errors).toEqual([expect.stringMatching(/^REGISTRY_CORE_SERVR__PORT: SERVR is not a top-level config key \(server, dataDir, /)]);
+    expect(errors.join()).not.toContain('8080');
   });
 
   it('precedence: flags, then the environment, then the file, then the defaults', async () => {
@@ -115,7 +124,7 @@ describe('configuration from the environment', () => {
     expect(message).toContain('REGISTRY_CORE_SERVER__PORT');
     expect(message).not.toContain(secret);
     const unknown = await errorsOf(loadConfig({ cwd: dir, env: { REGISTRY_CORE_SERVR__PORT: secret } }));
-    expect(unknown).toContain('servr: unknown key');
+    expect(unknown).toContain('REGISTRY_CORE_SERVR__PORT: SERVR is not a top-level config key');
     expect(unknown).not.toContain(secret);
     const malformed = await errorsOf(loadConfig({ cwd: dir, env: { REGISTRY_CORE_SERVER___PORT: secret } }));
     expect(malformed).toContain('REGISTRY_CORE_SERVER___PORT: not a config path');

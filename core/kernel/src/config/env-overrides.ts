@@ -19,19 +19,13 @@ import { configSchema } from './schema.js';
 export const CONFIG_FILE_ENV = 'REGISTRY_CORE_CONFIG';
 const PREFIX = 'REGISTRY_CORE_';
 /**
- * `REGISTRY_CORE_` variables that are not config paths: the config file, the data folder,
- * the CLI's token, and the test and build switches (the crash-point harness's
- * `CRASH_AT`/`CRASH_TRACE`, the browser test's screenshot folder, the web app's rebuild).
+ * `REGISTRY_CORE_` variables of the product that are not config paths: the config file, the
+ * data folder (read by the CLI, under the flag) and the CLI's token. Beyond these, a variable
+ * is a config path only when its first key is a top-level key of the schema: any other
+ * single-word variable (a test or build switch such as `REGISTRY_CORE_CRASH_AT`, another
+ * tool's) is not one, and a longer path whose first key is unknown is an error (a typo).
  */
-export const NOT_PATHS: ReadonlySet<string> = new Set([
-  'REGISTRY_CORE_CONFIG',
-  'REGISTRY_CORE_DATA_DIR',
-  'REGISTRY_CORE_TOKEN',
-  'REGISTRY_CORE_CRASH_AT',
-  'REGISTRY_CORE_CRASH_TRACE',
-  'REGISTRY_CORE_SCREENSHOTS',
-  'REGISTRY_CORE_WEB_REBUILD',
-]);
+export const NOT_PATHS: ReadonlySet<string> = new Set(['REGISTRY_CORE_CONFIG', 'REGISTRY_CORE_DATA_DIR', 'REGISTRY_CORE_TOKEN']);
 
 /** One variable and the config path it sets. */
 export interface EnvOverride {
@@ -47,6 +41,9 @@ export function parseEnvValue(text: string): unknown {
     return text;
   }
 }
+
+/** The top-level keys of the config, as a path may start. */
+const topLevelKeys = () => Object.keys((configSchema as { properties: Record<string, unknown> }).properties).filter((key) => !key.startsWith('$'));
 
 type SchemaNode = { properties?: Record<string, SchemaNode>; additionalProperties?: SchemaNode | boolean } | undefined;
 
@@ -86,6 +83,11 @@ export function applyEnvOverrides(config: unknown, env: NodeJS.ProcessEnv, error
     const segments = variable.slice(PREFIX.length).split('__');
     if (segments.some((s) => !/^[A-Za-z0-9]+(_[A-Za-z0-9]+)*$/.test(s))) {
       errors.push(`${variable}: not a config path (keys separated by "__", words in a key by "_", e.g. REGISTRY_CORE_SERVER__PORT)`);
+      continue;
+    }
+    const top = Object.keys((configSchema as SchemaNode)?.properties ?? {}).find((key) => !key.startsWith('$') && squash(key) === squash(segments[0]!));
+    if (top === undefined) {
+      if (segments.length > 1) errors.push(`${variable}: ${segments[0]} is not a top-level config key (${topLevelKeys().join(', ')})`);
       continue;
     }
     wanted.push({ variable, segments, text: env[variable]! });
