@@ -5,11 +5,16 @@
 // by name beside the CLI and listed in a config is loaded (one wanting an API major the host
 // lacks is refused by name with its range). Everything a user installs comes through that
 // registry: its npm group proxies the machine's npm registry for the third-party
-// dependencies, and better-sqlite3 (the one native dependency) builds from its source tarball.
+// dependencies. better-sqlite3 (the one native dependency) installs its prebuilt binary as a
+// user's install does, from a binary host of the test's own (its project's release downloads
+// are not reachable here) serving the binary this workspace built from the same version.
 // NETWORK: this test needs the machine's npm registry (the third-party dependencies come from
 // it through the proxy), as any `npm install` of registry-core does.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,8 +41,46 @@ function publicPackages(): { name: string; version: string; dir: string }[] {
 // node-gyp downloads them, and that download is not reachable here): machine setup, kept.
 const nodedir = execFileSync('npm', ['config', 'get', 'nodedir'], { encoding: 'utf8' }).trim();
 
+/**
+ * better-sqlite3's prebuilt-binary host, as its install (prebuild-install) asks it:
+ * `/v<version>/better-sqlite3-v<version>-node-v<abi>-<platform>-<arch>.tar.gz` holding
+ * `build/Release/better_sqlite3.node`, packed from the binary this workspace compiled from the
+ * same version. The requests it answered are counted.
+ */
+async function startBinaryHost(): Promise<{ url: string; served: string[]; close: () => Promise<void> }> {
+  const fromKernel = createRequire(path.join(repoRoot, 'core', 'kernel', 'package.json'));
+  const packageDir = path.dirname(fromKernel.resolve('better-sqlite3/package.json'));
+  const { version } = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version: string };
+  const file = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  const packed = path.join(mkdtempSync(path.join(tmpdir(), 'rc-release-prebuilt-')), file);
+  execFileSync('tar', ['-czf', packed, '-C', packageDir, 'build/Release/better_sqlite3.node']);
+  const served: string[] = [];
+  const server: Server = createServer((req, res) => {
+    if (req.url === `/v${version}/${file}`) {
+      served.push(req.url);
+      res.writeHead(200, { 'content-type': 'application/gzip' });
+      res.end(readFileSync(packed));
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    served,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** better-sqlite3 installed with its prebuilt binary: the binary, and no compiler's objects beside it. */
+function expectPrebuilt(packageDir: string): void {
+  expect(existsSync(path.join(packageDir, 'build', 'Release', 'better_sqlite3.node')), packageDir).toBe(true);
+  expect(existsSync(path.join(packageDir, 'build', 'Release', 'obj.target')), `${packageDir} compiled from source`).toBe(false);
+}
+
 /** A clean HOME: its own npmrc (registry, token), npm cache and pnpm/XDG folders. */
-function cleanHome(registry: string, token?: string): { home: string; env: NodeJS.ProcessEnv } {
+function cleanHome(registry: string, token?: string, binaryHost?: string): { home: string; env: NodeJS.ProcessEnv } {
   const home = mkdtempSync(path.join(tmpdir(), 'rc-release-home-'));
   const lines = [`registry=${registry}`, 'audit=false', 'fund=false', 'update-notifier=false', 'replace-registry-host=never'];
   if (nodedir && nodedir !== 'undefined' && nodedir !== 'null') lines.push(`nodedir=${nodedir}`);
@@ -55,6 +98,7 @@ function cleanHome(registry: string, token?: string): { home: string; env: NodeJ
     XDG_STATE_HOME: path.join(home, '.local', 'state'),
     CI: 'true',
   });
+  if (binaryHost) env['npm_config_better_sqlite3_binary_host'] = binaryHost;
   return { home, env };
 }
 
@@ -143,8 +187,8 @@ function emptyFolder(prefix: string): string {
   return dir;
 }
 
-// Each install builds better-sqlite3 from source (about a minute on an idle 2-core machine;
-// several on a busy one): the time limit is for a hang, not a measure.
+// An install of the CLI takes tens of seconds on a busy machine: the time limit is for a hang,
+// not a measure.
 const INSTALL_TIMEOUT = 900_000;
 
 describe('released packages, from a registry', () => {
@@ -155,6 +199,7 @@ describe('released packages, from a registry', () => {
   let hosted: string;
   let token: string;
   let client: { home: string; env: NodeJS.ProcessEnv };
+  let binaryHost: Awaited<ReturnType<typeof startBinaryHost>>;
 
   beforeAll(async () => {
     // The npm proxy's upstream is the local npm client's registry (its default).
@@ -169,9 +214,11 @@ repositories:
     expect((await runCli(['user', 'add', 'releaser', '--password', 'releaser-password-1', '--roles', 'admin', '--config', registry.configFile])).code).toBe(0);
     const created = await runCli(['token', 'create', '--user', 'releaser', '--config', registry.configFile]);
     token = created.stdout.trim().split('\n').pop()!;
-    client = cleanHome(group);
+    binaryHost = await startBinaryHost();
+    client = cleanHome(group, undefined, binaryHost.url);
   });
   afterAll(async () => {
+    await binaryHost?.close();
     await registry?.stop();
   });
 
@@ -215,6 +262,10 @@ repositories:
     const npxTrees = path.join(env['npm_config_cache']!, '_npx');
     expect(readdirSync(npxTrees)).toHaveLength(1);
     expect(pointersBack(npxTrees)).toEqual([]);
+    // better-sqlite3 came prebuilt from the binary host, not compiled.
+    const [tree] = readdirSync(npxTrees);
+    expectPrebuilt(path.join(npxTrees, tree!, 'node_modules', 'better-sqlite3'));
+    expect(binaryHost.served).toHaveLength(1);
     expect(pointersBack(folder)).toEqual([]);
   }, INSTALL_TIMEOUT);
 
@@ -254,6 +305,10 @@ repositories:
     const installed = await run('npm', ['install', '--registry', group, `registry-core@${cli.version}`, '@someone/registry-core-plugin-raw', '@someone/registry-core-plugin-future', '@someone/registry-core-plugin-blobs'], { cwd: folder, env });
     expect(installed.code, installed.stderr).toBe(0);
     expect(pointersBack(folder)).toEqual([]);
+    // Prebuilt again: prebuild-install keeps what it downloaded in the npm cache, so the host
+    // may not be asked a second time.
+    expectPrebuilt(path.join(folder, 'node_modules', 'better-sqlite3'));
+    expect(binaryHost.served.length).toBeGreaterThanOrEqual(1);
     writeFileSync(
       path.join(folder, 'registry-core.config.yaml'),
       `plugins:
