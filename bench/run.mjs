@@ -4,7 +4,10 @@
 //
 //   pnpm --dir bench install --ignore-workspace     # Verdaccio, once
 //   apt-get install -y nginx-light wrk              # once
-//   pnpm bench [-- --only tarball,packument,memory,cold,install,publish,stream,drivers] [--duration 8]
+//   pnpm bench [-- --only tarball,packument,memory,cold,install,publish,stream,formats,analytics,drivers] [--duration 8] [--markdown results.md]
+//
+// The report is one table per format, headed by the date, the commit and the load average;
+// --markdown also writes it to a file (bench/README.md's results are such a file).
 //
 // `drivers` (not in the default set; needs neither Verdaccio nor nginx) streams a 1 GiB
 // file through one node per storage driver, each on its emulator: --driver-bytes N.
@@ -16,7 +19,7 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -777,7 +780,19 @@ async function startAzurite() {
 // ---------------------------------------------------------------- run
 
 const started = Date.now();
-console.log(`registry-core bench, ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); wrk -t1 -c${connections} -d${duration}s; nginx 1 worker`);
+const commit = (() => {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head} (with uncommitted changes)` : head;
+  } catch {
+    return 'unknown';
+  }
+})();
+const loadAverage = () => loadavg().map((l) => l.toFixed(1)).join(' / ');
+const heading = `registry-core bench, ${new Date().toISOString()}, commit ${commit}, Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); wrk -t1 -c${connections} -d${duration}s; nginx 1 worker`;
+const loadAtStart = loadAverage();
+console.log(`${heading}; load average ${loadAtStart}`);
 try {
   if (only.has('tarball') || only.has('packument') || only.has('memory')) await readLoad();
   if (only.has('memory-tuned')) await tunedMemory();
@@ -791,6 +806,27 @@ try {
 } finally {
   await cleanup();
 }
-console.log(`\n| scenario | figure | target | result |\n| --- | --- | --- | --- |`);
-for (const r of rows) console.log(`| ${r.scenario} | ${r.figure} | ${r.target} | ${r.result} |`);
-console.log(`\n(${fmt((Date.now() - started) / 1000)} s)`);
+// One table per format (and for what is every format's), in the order first seen.
+const SECTIONS = [
+  ['PyPI', /PyPI/],
+  ['Maven', /Maven/],
+  ['OCI', /OCI|distribution registry/],
+  ['Download counting (every format)', /download counting/],
+  ['Workers (every format)', /worker/i],
+  ['Large files and storage drivers', /driver|\bGB\b|GiB/],
+  ['npm', /./],
+];
+const sections = new Map();
+for (const r of rows) {
+  const [title] = SECTIONS.find(([, pattern]) => pattern.test(r.scenario));
+  if (!sections.has(title)) sections.set(title, []);
+  sections.get(title).push(r);
+}
+const report = [`${heading}; load average (1 / 5 / 15 min) ${loadAtStart} at the start, ${loadAverage()} at the end; ${fmt((Date.now() - started) / 1000)} s`];
+for (const [title, list] of sections) {
+  report.push('', `### ${title}`, '', '| scenario | figure | target | result |', '| --- | --- | --- | --- |');
+  for (const r of list) report.push(`| ${r.scenario} | ${r.figure} | ${r.target} | ${r.result} |`);
+}
+console.log(`\n${report.join('\n')}`);
+const markdownFile = flag('markdown', undefined);
+if (markdownFile) writeFileSync(markdownFile, `${report.join('\n')}\n`);
