@@ -1,15 +1,20 @@
 // The web interface (@registry-core/plugin-web) in Debian's Chromium against a real server
-// seeded by npm publish and twine upload: search, a package page with its README (one that
+// seeded by npm publish, twine upload, skopeo copy and mvn deploy:deploy-file, with an npm proxy of
+// another registry-core instance (its cached packages are browsable): search, a package page with its README (one that
 // carries script injections renders inert), the install line copied, set-me-up, sign-in,
 // a token created and revoked, a private package seen only after sign-in; axe-core on every
 // page; screenshots of every page (see SCREENSHOTS).
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { NpmClient, makePackage } from '../helpers/npm-client.js';
 import { buildProject, twineUpload } from '../helpers/python.js';
-import { createUserAndToken, runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+import { LOCAL_M2, PLUGINS, mvn, serveMavenFolder, writeSettings } from '../helpers/maven.js';
+import { skopeo, writeMultiArchLayout } from '../helpers/oci.js';
+import { createUserAndToken, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 import { launchChromium, screenshot, seriousViolations } from './browser.js';
 
 const HOSTILE_README = [
@@ -32,6 +37,9 @@ const HOSTILE_README = [
 
 describe('web interface in Chromium', () => {
   let registry: RunningRegistry;
+  /** The npm proxy's upstream: another registry-core instance with a hosted repository. */
+  let upstream: RunningRegistry;
+  let mavenCentral: { url: string; close(): Promise<void> };
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -41,13 +49,25 @@ describe('web interface in Chromium', () => {
 
   beforeAll(async () => {
     // The registry first; then the seeding by each client, the admin user and the browser side by side.
+    // The proxy's upstream (with a package published there) and the machine's Maven folder first.
+    const startUpstream = async () => {
+      const up = await startRegistry(`repositories:\n  npm-up: { format: npm, type: hosted }\n`);
+      const upToken = await createUserAndToken(up.configFile, 'upuser');
+      const published = await new NpmClient(`${up.url}/npm-up/`, upToken).npm(['publish', makePackage({ name: 'rc-up-lib', version: '1.2.0', description: 'Published upstream' })]);
+      expect(published.code, published.stderr).toBe(0);
+      return up;
+    };
+    [upstream, mavenCentral] = await Promise.all([startUpstream(), serveMavenFolder(LOCAL_M2)]);
     const [started, browserStarted, py] = await Promise.all([
       startRegistry(`analytics: { flushSeconds: 1 }
 repositories:
   npm-local: { format: npm, type: hosted }
   npm-private: { format: npm, type: hosted, anonymousRead: false }
-  npm: { format: npm, type: group, members: [npm-local] }
+  npm-proxy: { format: npm, type: proxy, upstream: "${upstream.url}/npm-up/" }
+  npm: { format: npm, type: group, members: [npm-local, npm-proxy] }
   pypi-local: { format: pypi, type: hosted }
+  oci-local: { format: oci, type: hosted }
+  maven-local: { format: maven, type: hosted }
 `),
       launchChromium(),
       buildProject({ name: 'rc-web-py', version: '0.3.0', module: 'rc_web_py', requires: ['requests>=2'], readme: '# rc-web-py\n\nA *Python* package shown by the web interface.\n' }),
@@ -72,7 +92,30 @@ repositories:
       const admin = await runCli(['user', 'add', 'webadmin', '--password', 'admin-horse-battery', '--roles', 'admin', '--config', registry.configFile]);
       expect(admin.code, admin.stderr).toBe(0);
     };
-    await Promise.all([seedNpm(), seedPypi(), addAdmin()]);
+    // A real client fills the proxy's cache: npm installs the upstream's package through it.
+    const installThroughProxy = async () => {
+      const project = mkdtempSync(path.join(tmpdir(), 'rc-web-install-'));
+      const installed = await new NpmClient(`${registry.url}/npm-proxy/`).npm(['install', 'rc-up-lib@1.2.0', '--no-package-lock'], project);
+      expect(installed.code, installed.stderr).toBe(0);
+    };
+    const seedOci = async () => {
+      const layout = tempDir('rc-web-oci');
+      writeMultiArchLayout(layout, '1.0', 1);
+      const host = registry.url.replace(/^http:\/\//, '');
+      const pushed = await skopeo(['copy', '--all', '--dest-tls-verify=false', '--dest-creds', `webuser:${token}`, `oci:${layout}:1.0`, `docker://${host}/oci-local/rc-web/image:1.0`]);
+      expect(pushed.code, pushed.stderr).toBe(0);
+    };
+    const seedMaven = async () => {
+      // mvn deploy:deploy-file (the deploy plugin only, no build), its plugin straight from the
+      // machine's Maven folder served over HTTP: only the deploy reaches the registry.
+      const dir = tempDir('rc-web-maven');
+      writeFileSync(path.join(dir, 'web-lib-1.0.jar'), 'not much of a jar');
+      const coordinates = ['-DgroupId=org.rcweb', '-DartifactId=web-lib', '-Dversion=1.0', '-Dpackaging=jar', '-DgeneratePom=true'];
+      const target = [`-Durl=${registry.url}/maven-local/`, '-DrepositoryId=registry', '-Dfile=web-lib-1.0.jar'];
+      const deployed = await mvn(dir, writeSettings(mavenCentral.url, { user: 'webuser', password: token }), tempDir('rc-web-m2'), [`org.apache.maven.plugins:maven-deploy-plugin:${PLUGINS['maven-deploy-plugin']}:deploy-file`, ...coordinates, ...target]);
+      expect(deployed.code, deployed.output.slice(-3000)).toBe(0);
+    };
+    await Promise.all([seedNpm(), seedPypi(), addAdmin(), installThroughProxy(), seedOci(), seedMaven()]);
     const tarball = await fetch(`${registry.url}/npm-local/rc-web-demo/-/rc-web-demo-1.0.0.tgz`);
     tarballSha256 = createHash('sha256').update(Buffer.from(await tarball.arrayBuffer())).digest('hex');
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -92,6 +135,8 @@ repositories:
     expect(cspViolations.filter((v) => !hostile(v))).toEqual([]);
     await browser?.close();
     await registry?.stop();
+    await upstream?.stop();
+    await mavenCentral?.close();
   });
 
   const expectAccessible = async (name: string) => {
@@ -107,7 +152,7 @@ repositories:
     expect(csp).not.toContain('unsafe-inline');
     expect(await html.text()).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     const json = (await (await fetch(`${registry.url}/`)).json()) as { repositories: { name: string }[] };
-    expect(json.repositories.map((r) => r.name).sort()).toEqual(['npm', 'npm-local', 'pypi-local']);
+    expect(json.repositories.map((r) => r.name).sort()).toEqual(['maven-local', 'npm', 'npm-local', 'npm-proxy', 'oci-local', 'pypi-local']);
     // The JSON APIs hide a repository an anonymous caller may not read, as its protocol endpoints do.
     const api = (path: string) => fetch(`${registry.url}/-/api/${path}`);
     const listed = (await (await api('repositories')).json()) as { repositories: { name: string }[] };
@@ -197,6 +242,47 @@ repositories:
     expect(main).toContain('requests');
     expect(main).toMatch(/rc_web_py-0\.3\.0-py3-none-any\.whl/);
     await expectAccessible('package-pypi');
+  });
+
+  it('lists and opens what a proxy cached, also through a group; the upstream\'s other packages are not listed', async () => {
+    const api = async <T,>(p: string) => (await (await fetch(`${registry.url}/-/api/${p}`)).json()) as T;
+    type Page = { total: number; items: { name: string; repository: string; version: string }[] };
+    const cached = await api<Page>('repositories/npm-proxy/packages');
+    expect(cached).toMatchObject({ total: 1, items: [{ name: 'rc-up-lib', repository: 'npm-proxy', version: '1.2.0' }] });
+    const proxyInfo = await api<{ packages: number }>('repositories/npm-proxy');
+    expect(proxyInfo.packages).toBe(1);
+    // Paged and filtered through the group with the hosted member's packages.
+    const grouped = await api<Page>('repositories/npm/packages?limit=1&offset=1');
+    expect(grouped.total).toBe(2);
+    expect(grouped.items.map((i) => i.name)).toEqual(['rc-web-demo']);
+    expect((await api<Page>('repositories/npm/packages?q=up-lib')).items.map((i) => `${i.repository}/${i.name}`)).toEqual(['npm-proxy/rc-up-lib']);
+    expect((await api<Page>('search?q=rc-up')).items.map((i) => `${i.repository}/${i.name}`)).toEqual(['npm-proxy/rc-up-lib']);
+    // A version the proxy has not cached is not there.
+    expect((await fetch(`${registry.url}/-/api/repositories/npm-proxy/packages/rc-up-lib?version=9.9.9`)).status).toBe(404);
+    const upstreamTarball = await fetch(`${upstream.url}/npm-up/rc-up-lib/-/rc-up-lib-1.2.0.tgz`);
+    const upstreamSha256 = createHash('sha256').update(Buffer.from(await upstreamTarball.arrayBuffer())).digest('hex');
+
+    await page.goto(`${registry.url}/?repo=npm`);
+    await page.getByRole('link', { name: 'rc-up-lib' }).click();
+    await page.getByRole('heading', { name: /rc-up-lib/, level: 1 }).waitFor();
+    const main = await page.locator('main').innerText();
+    expect(main).toContain('1.2.0');
+    expect(main).toContain('rc-up-lib-1.2.0.tgz');
+    expect(main).toContain(upstreamSha256);
+    await expectAccessible('package-npm-proxy');
+  });
+
+  it('shows an OCI image pushed by skopeo and a Maven artifact deployed by mvn (versions)', async () => {
+    await page.goto(`${registry.url}/?repo=oci-local`);
+    await page.getByRole('link', { name: 'rc-web/image' }).click();
+    await page.getByRole('heading', { name: /rc-web\/image/, level: 1 }).waitFor();
+    expect(await page.locator('main').innerText()).toContain('1.0');
+    await expectAccessible('package-oci');
+    await page.goto(`${registry.url}/?repo=maven-local`);
+    await page.getByRole('link', { name: 'org.rcweb:web-lib' }).click();
+    await page.getByRole('heading', { name: /web-lib/, level: 1 }).waitFor();
+    expect(await page.locator('main').innerText()).toContain('1.0');
+    await expectAccessible('package-maven');
   });
 
   it('lists a repository\'s packages with a filter, and sets up a client', async () => {
