@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { freePort } from '@registry-core/testing';
 import { NpmClient, makePackage } from '../helpers/npm-client.js';
 import { buildProject, twineUpload } from '../helpers/python.js';
 import { LOCAL_M2, PLUGINS, mvn, serveMavenFolder, writeSettings } from '../helpers/maven.js';
@@ -49,21 +50,26 @@ describe('web interface in Chromium', () => {
 
   beforeAll(async () => {
     // The registry first; then the seeding by each client, the admin user and the browser side by side.
-    // The proxy's upstream (with a package published there) and the machine's Maven folder first.
+    // The proxy's upstream (with a package published there) on a port chosen first, so that
+    // it starts beside the registry, the browser and the others.
+    const upstreamPort = await freePort();
     const startUpstream = async () => {
-      const up = await startRegistry(`repositories:\n  npm-up: { format: npm, type: hosted }\n`);
+      const up = await startRegistry(`repositories:\n  npm-up: { format: npm, type: hosted }\n`, { port: upstreamPort });
       const upToken = await createUserAndToken(up.configFile, 'upuser');
-      const published = await new NpmClient(`${up.url}/npm-up/`, upToken).npm(['publish', makePackage({ name: 'rc-up-lib', version: '1.2.0', description: 'Published upstream' })]);
-      expect(published.code, published.stderr).toBe(0);
+      const upNpm = new NpmClient(`${up.url}/npm-up/`, upToken);
+      // rc-up-other is never asked for through the proxy: it must not be listed there.
+      for (const name of ['rc-up-lib', 'rc-up-other']) {
+        const published = await upNpm.npm(['publish', makePackage({ name, version: '1.2.0', description: 'Published upstream' })]);
+        expect(published.code, published.stderr).toBe(0);
+      }
       return up;
     };
-    [upstream, mavenCentral] = await Promise.all([startUpstream(), serveMavenFolder(LOCAL_M2)]);
-    const [started, browserStarted, py] = await Promise.all([
+    const [started, browserStarted, py, upstreamStarted, mavenFolder] = await Promise.all([
       startRegistry(`analytics: { flushSeconds: 1 }
 repositories:
   npm-local: { format: npm, type: hosted }
   npm-private: { format: npm, type: hosted, anonymousRead: false }
-  npm-proxy: { format: npm, type: proxy, upstream: "${upstream.url}/npm-up/" }
+  npm-proxy: { format: npm, type: proxy, upstream: "http://127.0.0.1:${upstreamPort}/npm-up/" }
   npm: { format: npm, type: group, members: [npm-local, npm-proxy] }
   pypi-local: { format: pypi, type: hosted }
   oci-local: { format: oci, type: hosted }
@@ -71,7 +77,11 @@ repositories:
 `),
       launchChromium(),
       buildProject({ name: 'rc-web-py', version: '0.3.0', module: 'rc_web_py', requires: ['requests>=2'], readme: '# rc-web-py\n\nA *Python* package shown by the web interface.\n' }),
+      startUpstream(),
+      serveMavenFolder(LOCAL_M2),
     ]);
+    upstream = upstreamStarted;
+    mavenCentral = mavenFolder;
     registry = started;
     browser = browserStarted;
     const token = await createUserAndToken(registry.configFile, 'webuser');
@@ -257,6 +267,7 @@ repositories:
     expect(grouped.items.map((i) => i.name)).toEqual(['rc-web-demo']);
     expect((await api<Page>('repositories/npm/packages?q=up-lib')).items.map((i) => `${i.repository}/${i.name}`)).toEqual(['npm-proxy/rc-up-lib']);
     expect((await api<Page>('search?q=rc-up')).items.map((i) => `${i.repository}/${i.name}`)).toEqual(['npm-proxy/rc-up-lib']);
+    expect((await fetch(`${registry.url}/-/api/repositories/npm-proxy/packages/rc-up-other`)).status).toBe(404);
     // A version the proxy has not cached is not there.
     expect((await fetch(`${registry.url}/-/api/repositories/npm-proxy/packages/rc-up-lib?version=9.9.9`)).status).toBe(404);
     const upstreamTarball = await fetch(`${upstream.url}/npm-up/rc-up-lib/-/rc-up-lib-1.2.0.tgz`);
@@ -294,6 +305,8 @@ repositories:
     await expectAccessible('repository-packages');
     await page.goto(`${registry.url}/?setup=npm`);
     await page.getByRole('heading', { name: 'Set me up: npm' }).waitFor();
+    // The heading comes before the repository's answer: the lines are there once the copy button is.
+    await page.getByRole('button', { name: 'Copy client configuration' }).waitFor();
     expect(await page.locator('main').innerText()).toContain(`npm config set registry ${registry.url}/npm/`);
     await page.getByRole('button', { name: 'Copy client configuration' }).click();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toContain(`npm config set registry ${registry.url}/npm/`);
