@@ -379,11 +379,20 @@ repositories:
     const newcomerToken = /rc_session=([^;]+)/.exec(newcomerSession.headers.get('set-cookie') ?? '')![1]!;
     const sessionWith = (token: string) => fetch(`${registry.url}/-/api/session`, { headers: { authorization: `Bearer ${token}` } });
     expect((await sessionWith(newcomerToken)).status).toBe(200);
+    // A private tarball read twice with that token: the second answer may be the hot path's replay.
+    const secretTarball = async () => {
+      const answer = await fetch(`${registry.url}/npm-private/rc-web-secret/-/rc-web-secret-2.0.0.tgz`, { headers: { authorization: `Bearer ${newcomerToken}` } });
+      await answer.arrayBuffer();
+      return answer.status;
+    };
+    expect([await secretTarball(), await secretTarball()]).toEqual([200, 200]);
     await page.getByRole('button', { name: 'Disable newcomer' }).click();
     await page.getByText('User newcomer disabled').waitFor();
     await page.getByRole('button', { name: 'Enable newcomer' }).waitFor();
     expect((await sessionWith(newcomerToken)).status).toBe(401);
     expect((await signIn()).status).toBe(401);
+    // No replay either: refused at once.
+    expect(await secretTarball()).toBe(401);
     // The audit log filtered by action. The section loads the filtered list once: right after
     // the filter is applied it says "Loading…" (it never shows the unfiltered list as the
     // answer), then the filtered list, and nothing after it.
@@ -429,6 +438,7 @@ repositories:
     const enabled = await runCli(['user', 'enable', 'newcomer', '--config', registry.configFile]);
     expect(enabled.code, enabled.stderr).toBe(0);
     expect((await sessionWith(newcomerToken)).status).toBe(200);
+    expect(await secretTarball()).toBe(200);
     // A user without the admin role is refused by the API and shown no admin link.
     const session = await signIn();
     const cookie = /rc_session=[^;]+/.exec(session.headers.get('set-cookie') ?? '')![0];
