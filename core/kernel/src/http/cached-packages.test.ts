@@ -2,7 +2,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestHost, type TestHost } from '@registry-core/testing';
-import type { RepositoryRuntime } from './dispatcher.js';
 
 const npmPlugin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../plugins/npm');
 
@@ -12,8 +11,8 @@ type Page = { total: number; items: { name: string; version: string; repository:
 // (tarballs and a packument beside them), without an upstream: what is listed is what is stored.
 describe("a proxy's cached packages in the browse API", () => {
   let host: TestHost;
-  let proxy: RepositoryRuntime;
-  const cache = (file: string) => proxy.handle.assets.put(file, Buffer.from(file), { kind: 'artifact', contentType: 'application/octet-stream' });
+  let proxy: TestHost['registry']['repositories'] extends ReadonlyMap<string, infer R> ? R : never;
+  const cache = (file: string) => proxy.handle.assets.put(file, Buffer.from(file), { kind: 'content', contentType: 'application/octet-stream' });
   const list = async (query = '') => (await (await host.fetch(`/-/api/repositories/npm-proxy/packages${query}`)).json()) as Page;
 
   beforeEach(async () => {
