@@ -298,13 +298,13 @@ export class OciClient {
   /** Push a blob in one request (POST ?digest=). */
   async pushBlob(image: string, data: Buffer): Promise<string> {
     const digest = sha256(data);
-    const response = await this.request(`${image}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: data, headers: { 'content-type': 'application/octet-stream' } });
+    const response = await this.request(`${image}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: new Uint8Array(data), headers: { 'content-type': 'application/octet-stream' } });
     if (response.status !== 201) throw new Error(`blob push answered ${response.status}: ${await response.text()}`);
     return digest;
   }
 
   async pushManifest(image: string, reference: string, body: Buffer, mediaType: string): Promise<Response> {
-    return this.request(`${image}/manifests/${reference}`, { method: 'PUT', body, headers: { 'content-type': mediaType } });
+    return this.request(`${image}/manifests/${reference}`, { method: 'PUT', body: new Uint8Array(body), headers: { 'content-type': mediaType } });
   }
 
   /** Push an image's blobs and manifest; resolves the manifest's answer. */

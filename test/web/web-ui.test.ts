@@ -1,15 +1,21 @@
 // The web interface (@registry-core/plugin-web) in Debian's Chromium against a real server
-// seeded by npm publish and twine upload: search, a package page with its README (one that
+// seeded by npm publish, twine upload, skopeo copy and mvn deploy:deploy-file, with an npm proxy of
+// another registry-core instance (its cached packages are browsable): search, a package page with its README (one that
 // carries script injections renders inert), the install line copied, set-me-up, sign-in,
 // a token created and revoked, a private package seen only after sign-in; axe-core on every
 // page; screenshots of every page (see SCREENSHOTS).
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { freePort } from '@registry-core/testing';
 import { NpmClient, makePackage } from '../helpers/npm-client.js';
 import { buildProject, twineUpload } from '../helpers/python.js';
-import { createUserAndToken, runCli, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+import { LOCAL_M2, PLUGINS, mvn, serveMavenFolder, writeSettings } from '../helpers/maven.js';
+import { skopeo, writeMultiArchLayout } from '../helpers/oci.js';
+import { createUserAndToken, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 import { launchChromium, screenshot, seriousViolations } from './browser.js';
 
 const HOSTILE_README = [
@@ -32,6 +38,9 @@ const HOSTILE_README = [
 
 describe('web interface in Chromium', () => {
   let registry: RunningRegistry;
+  /** The npm proxy's upstream: another registry-core instance with a hosted repository. */
+  let upstream: RunningRegistry;
+  let mavenCentral: { url: string; close(): Promise<void> };
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -41,17 +50,38 @@ describe('web interface in Chromium', () => {
 
   beforeAll(async () => {
     // The registry first; then the seeding by each client, the admin user and the browser side by side.
-    const [started, browserStarted, py] = await Promise.all([
+    // The proxy's upstream (with a package published there) on a port chosen first, so that
+    // it starts beside the registry, the browser and the others.
+    const upstreamPort = await freePort();
+    const startUpstream = async () => {
+      const up = await startRegistry(`repositories:\n  npm-up: { format: npm, type: hosted }\n`, { port: upstreamPort });
+      const upToken = await createUserAndToken(up.configFile, 'upuser');
+      const upNpm = new NpmClient(`${up.url}/npm-up/`, upToken);
+      // rc-up-other is never asked for through the proxy: it must not be listed there.
+      for (const name of ['rc-up-lib', 'rc-up-other']) {
+        const published = await upNpm.npm(['publish', makePackage({ name, version: '1.2.0', description: 'Published upstream' })]);
+        expect(published.code, published.stderr).toBe(0);
+      }
+      return up;
+    };
+    const [started, browserStarted, py, upstreamStarted, mavenFolder] = await Promise.all([
       startRegistry(`analytics: { flushSeconds: 1 }
 repositories:
   npm-local: { format: npm, type: hosted }
   npm-private: { format: npm, type: hosted, anonymousRead: false }
-  npm: { format: npm, type: group, members: [npm-local] }
+  npm-proxy: { format: npm, type: proxy, upstream: "http://127.0.0.1:${upstreamPort}/npm-up/" }
+  npm: { format: npm, type: group, members: [npm-local, npm-proxy] }
   pypi-local: { format: pypi, type: hosted }
+  oci-local: { format: oci, type: hosted }
+  maven-local: { format: maven, type: hosted }
 `),
       launchChromium(),
       buildProject({ name: 'rc-web-py', version: '0.3.0', module: 'rc_web_py', requires: ['requests>=2'], readme: '# rc-web-py\n\nA *Python* package shown by the web interface.\n' }),
+      startUpstream(),
+      serveMavenFolder(LOCAL_M2),
     ]);
+    upstream = upstreamStarted;
+    mavenCentral = mavenFolder;
     registry = started;
     browser = browserStarted;
     const token = await createUserAndToken(registry.configFile, 'webuser');
@@ -72,7 +102,30 @@ repositories:
       const admin = await runCli(['user', 'add', 'webadmin', '--password', 'admin-horse-battery', '--roles', 'admin', '--config', registry.configFile]);
       expect(admin.code, admin.stderr).toBe(0);
     };
-    await Promise.all([seedNpm(), seedPypi(), addAdmin()]);
+    // A real client fills the proxy's cache: npm installs the upstream's package through it.
+    const installThroughProxy = async () => {
+      const project = mkdtempSync(path.join(tmpdir(), 'rc-web-install-'));
+      const installed = await new NpmClient(`${registry.url}/npm-proxy/`).npm(['install', 'rc-up-lib@1.2.0', '--no-package-lock'], project);
+      expect(installed.code, installed.stderr).toBe(0);
+    };
+    const seedOci = async () => {
+      const layout = tempDir('rc-web-oci');
+      writeMultiArchLayout(layout, '1.0', 1);
+      const host = registry.url.replace(/^http:\/\//, '');
+      const pushed = await skopeo(['copy', '--all', '--dest-tls-verify=false', '--dest-creds', `webuser:${token}`, `oci:${layout}:1.0`, `docker://${host}/oci-local/rc-web/image:1.0`]);
+      expect(pushed.code, pushed.stderr).toBe(0);
+    };
+    const seedMaven = async () => {
+      // mvn deploy:deploy-file (the deploy plugin only, no build), its plugin straight from the
+      // machine's Maven folder served over HTTP: only the deploy reaches the registry.
+      const dir = tempDir('rc-web-maven');
+      writeFileSync(path.join(dir, 'web-lib-1.0.jar'), 'not much of a jar');
+      const coordinates = ['-DgroupId=org.rcweb', '-DartifactId=web-lib', '-Dversion=1.0', '-Dpackaging=jar', '-DgeneratePom=true'];
+      const target = [`-Durl=${registry.url}/maven-local/`, '-DrepositoryId=registry', '-Dfile=web-lib-1.0.jar'];
+      const deployed = await mvn(dir, writeSettings(mavenCentral.url, { user: 'webuser', password: token }), tempDir('rc-web-m2'), [`org.apache.maven.plugins:maven-deploy-plugin:${PLUGINS['maven-deploy-plugin']}:deploy-file`, ...coordinates, ...target]);
+      expect(deployed.code, deployed.output.slice(-3000)).toBe(0);
+    };
+    await Promise.all([seedNpm(), seedPypi(), addAdmin(), installThroughProxy(), seedOci(), seedMaven()]);
     const tarball = await fetch(`${registry.url}/npm-local/rc-web-demo/-/rc-web-demo-1.0.0.tgz`);
     tarballSha256 = createHash('sha256').update(Buffer.from(await tarball.arrayBuffer())).digest('hex');
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -92,6 +145,8 @@ repositories:
     expect(cspViolations.filter((v) => !hostile(v))).toEqual([]);
     await browser?.close();
     await registry?.stop();
+    await upstream?.stop();
+    await mavenCentral?.close();
   });
 
   const expectAccessible = async (name: string) => {
@@ -107,7 +162,7 @@ repositories:
     expect(csp).not.toContain('unsafe-inline');
     expect(await html.text()).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     const json = (await (await fetch(`${registry.url}/`)).json()) as { repositories: { name: string }[] };
-    expect(json.repositories.map((r) => r.name).sort()).toEqual(['npm', 'npm-local', 'pypi-local']);
+    expect(json.repositories.map((r) => r.name).sort()).toEqual(['maven-local', 'npm', 'npm-local', 'npm-proxy', 'oci-local', 'pypi-local']);
     // The JSON APIs hide a repository an anonymous caller may not read, as its protocol endpoints do.
     const api = (path: string) => fetch(`${registry.url}/-/api/${path}`);
     const listed = (await (await api('repositories')).json()) as { repositories: { name: string }[] };
@@ -199,6 +254,48 @@ repositories:
     await expectAccessible('package-pypi');
   });
 
+  it('lists and opens what a proxy cached, also through a group; the upstream\'s other packages are not listed', async () => {
+    const api = async <T,>(p: string) => (await (await fetch(`${registry.url}/-/api/${p}`)).json()) as T;
+    type Page = { total: number; items: { name: string; repository: string; version: string }[] };
+    const cached = await api<Page>('repositories/npm-proxy/packages');
+    expect(cached).toMatchObject({ total: 1, items: [{ name: 'rc-up-lib', repository: 'npm-proxy', version: '1.2.0' }] });
+    const proxyInfo = await api<{ packages: number }>('repositories/npm-proxy');
+    expect(proxyInfo.packages).toBe(1);
+    // Paged and filtered through the group with the hosted member's packages.
+    const grouped = await api<Page>('repositories/npm/packages?limit=1&offset=1');
+    expect(grouped.total).toBe(2);
+    expect(grouped.items.map((i) => i.name)).toEqual(['rc-web-demo']);
+    expect((await api<Page>('repositories/npm/packages?q=up-lib')).items.map((i) => `${i.repository}/${i.name}`)).toEqual(['npm-proxy/rc-up-lib']);
+    expect((await api<Page>('search?q=rc-up')).items.map((i) => `${i.repository}/${i.name}`)).toEqual(['npm-proxy/rc-up-lib']);
+    expect((await fetch(`${registry.url}/-/api/repositories/npm-proxy/packages/rc-up-other`)).status).toBe(404);
+    // A version the proxy has not cached is not there.
+    expect((await fetch(`${registry.url}/-/api/repositories/npm-proxy/packages/rc-up-lib?version=9.9.9`)).status).toBe(404);
+    const upstreamTarball = await fetch(`${upstream.url}/npm-up/rc-up-lib/-/rc-up-lib-1.2.0.tgz`);
+    const upstreamSha256 = createHash('sha256').update(Buffer.from(await upstreamTarball.arrayBuffer())).digest('hex');
+
+    await page.goto(`${registry.url}/?repo=npm`);
+    await page.getByRole('link', { name: 'rc-up-lib' }).click();
+    await page.getByRole('heading', { name: /rc-up-lib/, level: 1 }).waitFor();
+    const main = await page.locator('main').innerText();
+    expect(main).toContain('1.2.0');
+    expect(main).toContain('rc-up-lib-1.2.0.tgz');
+    expect(main).toContain(upstreamSha256);
+    await expectAccessible('package-npm-proxy');
+  });
+
+  it('shows an OCI image pushed by skopeo and a Maven artifact deployed by mvn (versions)', async () => {
+    await page.goto(`${registry.url}/?repo=oci-local`);
+    await page.getByRole('link', { name: 'rc-web/image' }).click();
+    await page.getByRole('heading', { name: /rc-web\/image/, level: 1 }).waitFor();
+    expect(await page.locator('main').innerText()).toContain('1.0');
+    await expectAccessible('package-oci');
+    await page.goto(`${registry.url}/?repo=maven-local`);
+    await page.getByRole('link', { name: 'org.rcweb:web-lib' }).click();
+    await page.getByRole('heading', { name: /web-lib/, level: 1 }).waitFor();
+    expect(await page.locator('main').innerText()).toContain('1.0');
+    await expectAccessible('package-maven');
+  });
+
   it('lists a repository\'s packages with a filter, and sets up a client', async () => {
     await page.goto(`${registry.url}/?repo=npm`);
     await page.getByRole('link', { name: 'rc-web-demo' }).waitFor();
@@ -208,6 +305,8 @@ repositories:
     await expectAccessible('repository-packages');
     await page.goto(`${registry.url}/?setup=npm`);
     await page.getByRole('heading', { name: 'Set me up: npm' }).waitFor();
+    // The heading comes before the repository's answer: the lines are there once the copy button is.
+    await page.getByRole('button', { name: 'Copy client configuration' }).waitFor();
     expect(await page.locator('main').innerText()).toContain(`npm config set registry ${registry.url}/npm/`);
     await page.getByRole('button', { name: 'Copy client configuration' }).click();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toContain(`npm config set registry ${registry.url}/npm/`);
@@ -272,31 +371,76 @@ repositories:
     await page.getByRole('button', { name: 'Add user' }).click();
     await page.getByText('User newcomer added.').waitFor();
     await page.getByRole('cell', { name: 'publisher' }).waitFor();
-    // The audit log shows the sign-ins and the new user, filtered by action.
-    await page.getByLabel('Action').fill('user.create');
-    await page.getByRole('button', { name: 'Show' }).click();
-    // The filtered list replaces the unfiltered one (which has user.create rows too): wait for
-    // the new one to be loaded rather than for a cell the old one already had.
-    // (The section was seen to show "Loading…" again after the filtered list: see the note. The
-    // check is made on one loaded snapshot of the filtered list.)
+    // A session of the new user, then the administrator disables them: the session's token and
+    // their password are refused at once (401); the list says so.
+    const signIn = () => fetch(`${registry.url}/-/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'newcomer', password: 'newcomer-password' }) });
+    const newcomerSession = await signIn();
+    expect(newcomerSession.status).toBe(200);
+    const newcomerToken = /rc_session=([^;]+)/.exec(newcomerSession.headers.get('set-cookie') ?? '')![1]!;
+    const sessionWith = (token: string) => fetch(`${registry.url}/-/api/session`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await sessionWith(newcomerToken)).status).toBe(200);
+    // A private tarball read twice with that token: the second answer may be the hot path's replay.
+    const secretTarball = async () => {
+      const answer = await fetch(`${registry.url}/npm-private/rc-web-secret/-/rc-web-secret-2.0.0.tgz`, { headers: { authorization: `Bearer ${newcomerToken}` } });
+      await answer.arrayBuffer();
+      return answer.status;
+    };
+    expect([await secretTarball(), await secretTarball()]).toEqual([200, 200]);
+    await page.getByRole('button', { name: 'Disable newcomer' }).click();
+    await page.getByText('User newcomer disabled').waitFor();
+    await page.getByRole('button', { name: 'Enable newcomer' }).waitFor();
+    expect((await sessionWith(newcomerToken)).status).toBe(401);
+    expect((await signIn()).status).toBe(401);
+    // No replay either: refused at once.
+    expect(await secretTarball()).toBe(401);
+    // The audit log filtered by action. The section loads the filtered list once: right after
+    // the filter is applied it says "Loading…" (it never shows the unfiltered list as the
+    // answer), then the filtered list, and nothing after it.
     const auditSection = page.locator('section[aria-labelledby="audit-heading"]');
-    let audit = '';
-    await expect
-      .poll(async () => {
-        const text = await auditSection.innerText();
-        if (!text.includes('Loading…') && text.includes('user.create')) audit = text;
-        return audit !== '';
-      }, { timeout: 20_000 })
-      .toBe(true);
+    await auditSection.getByRole('cell', { name: 'user.create' }).first().waitFor();
+    const auditLoads: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/-/admin/audit')) auditLoads.push(r.url());
+    });
+    await page.getByLabel('Action').fill('user.disable');
+    const rightAfterApplying = await auditSection.evaluate(async (section) => {
+      const loadings: string[] = [];
+      let loading = false;
+      new MutationObserver(() => {
+        const now = section.textContent?.includes('Loading…') ?? false;
+        if (now && !loading) loadings.push('loading');
+        loading = now;
+      }).observe(section, { childList: true, subtree: true, characterData: true });
+      (window as unknown as { __auditLoadings: string[] }).__auditLoadings = loadings;
+      [...section.querySelectorAll('button')].find((b) => b.textContent === 'Show')!.click();
+      // The app renders in microtasks; effects wait for the next frame.
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      return section.textContent ?? '';
+    });
+    expect(rightAfterApplying).toContain('Loading…');
+    expect(rightAfterApplying).not.toContain('login');
+    await auditSection.getByRole('cell', { name: 'user.disable' }).waitFor();
+    const audit = await auditSection.innerText();
+    expect(audit).not.toContain('Loading…');
+    expect(audit).toContain('user=newcomer');
     expect(audit).toContain('webadmin');
     expect(audit).not.toContain('login');
     expect(await page.locator('section[aria-labelledby="permissions-heading"]').innerText()).toContain('npm-private');
+    expect(audit).not.toContain('user.create');
+    expect(auditLoads).toEqual([expect.stringContaining('action=user.disable')]);
+    expect(await page.evaluate(() => (window as unknown as { __auditLoadings: string[] }).__auditLoadings)).toEqual(['loading']);
     await page.getByRole('button', { name: 'Cache cleanup dry run' }).click();
     await page.getByText('"dryRun": true').waitFor();
     await expectAccessible('admin');
     await page.getByRole('button', { name: 'Sign out' }).click();
+    // Enabled again with the CLI (another process on the same metadata store): the old session
+    // token and the password work again.
+    const enabled = await runCli(['user', 'enable', 'newcomer', '--config', registry.configFile]);
+    expect(enabled.code, enabled.stderr).toBe(0);
+    expect((await sessionWith(newcomerToken)).status).toBe(200);
+    expect(await secretTarball()).toBe(200);
     // A user without the admin role is refused by the API and shown no admin link.
-    const session = await fetch(`${registry.url}/-/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'newcomer', password: 'newcomer-password' }) });
+    const session = await signIn();
     const cookie = /rc_session=[^;]+/.exec(session.headers.get('set-cookie') ?? '')![0];
     expect(((await session.json()) as { admin: boolean }).admin).toBe(false);
     expect((await fetch(`${registry.url}/-/admin/users`, { headers: { cookie } })).status).toBe(403);

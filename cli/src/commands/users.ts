@@ -3,7 +3,7 @@ import { hashPassword } from '@registry-core/kernel';
 import { readSecret } from '../arguments.js';
 import { withAuth } from '../runtime.js';
 
-/** `user add|set-password|hash-password`. */
+/** `user add|set-password|disable|enable|hash-password`. */
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('user commands');
   user
@@ -31,6 +31,19 @@ export function registerUserCommands(program: Command): void {
       await withAuth(options, (auth) => auth.setPassword(name, password));
       console.log(`password of ${name} changed; its tokens are revoked`);
     });
+  for (const [command, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    user
+      .command(`${command} <name>`)
+      .description(disabled ? "refuse a stored user's password logins and tokens (on other nodes within auth.cacheSeconds); its tokens are kept" : 'let a disabled user sign in and use its tokens again')
+      .option('-c, --config <file>', 'config file')
+      .action(async (name: string, options: { config?: string }) => {
+        await withAuth(options, (auth) => auth.setUserDisabled(name, disabled));
+        console.log(`user ${name} ${disabled ? 'disabled' : 'enabled'}`);
+      });
+  }
   user
     .command('hash-password')
     .description('print a password hash for auth.users.<name>.passwordHash in the config')

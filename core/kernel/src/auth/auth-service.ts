@@ -80,6 +80,11 @@ export class AuthService {
     return this.users.setPassword(name, password, actor);
   }
 
+  /** See {@link Users.setDisabled}. */
+  setUserDisabled(name: string, disabled: boolean, actor?: AuditActor): Promise<void> {
+    return this.users.setDisabled(name, disabled, actor);
+  }
+
   userExists(name: string): Promise<boolean> {
     return this.users.exists(name);
   }

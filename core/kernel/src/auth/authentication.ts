@@ -56,7 +56,7 @@ export class Authentication {
     private readonly accessTokens: AccessTokens,
     private readonly providers: readonly AuthProvider[],
     private readonly audit: AuditLog,
-    /** The trust window (`auth.cacheSeconds`): within it, a revocation, password change, role change or removal made elsewhere may not show yet. */
+    /** The trust window (`auth.cacheSeconds`): within it, a revocation, password change, role change, disabling or removal made elsewhere may not show yet. */
     private readonly cacheMs = TOKEN_CACHE_MS,
   ) {
     tokens.onRevoked(() => {
@@ -121,7 +121,7 @@ export class Authentication {
   }
 
   /** Through the provider chain, then config users, then stored users. */
-  private async checkPasswordOnce(name: string, password: string): Promise<AuthenticatedUser | 'wrong password' | 'unknown user'> {
+  private async checkPasswordOnce(name: string, password: string): Promise<AuthenticatedUser | 'wrong password' | 'unknown user' | 'user disabled'> {
     const cacheKey = createHash('sha256').update(`${name}\u0000${password}`).digest('hex');
     const cached = this.verified.get(cacheKey);
     const now = Date.now();
@@ -143,7 +143,10 @@ export class Authentication {
     // The epoch is read before the hash is checked: a change racing this check makes the
     // entry stale rather than trusted.
     const epoch = await this.users.passwordEpochOf(name);
-    return (await this.verify(password, known.passwordHash)) ? this.remember(cacheKey, { name, roles: known.roles }, epoch) : 'wrong password';
+    if (!(await this.verify(password, known.passwordHash))) return 'wrong password';
+    // Told only to whoever knows the password (the answer is a 401 all the same).
+    if (known.disabled) return 'user disabled';
+    return this.remember(cacheKey, { name, roles: known.roles }, epoch);
   }
 
   /** {@link verifyPassword} through the concurrency limit. */
@@ -179,7 +182,11 @@ export class Authentication {
     const now = Date.now();
     const key = 'tokenId' in source ? `t\u0000${source.tokenId}` : `p\u0000${user}\u0000${source.passwordEpoch}`;
     if ((this.liveSources.get(key) ?? 0) > now) return true;
-    const live = 'tokenId' in source ? await this.tokens.isLive(source.tokenId, now) : (await this.users.passwordEpochOf(user)) === source.passwordEpoch;
+    // A disabled user's password epoch differs from every one a token was bound to.
+    const live =
+      'tokenId' in source
+        ? (await this.tokens.isLive(source.tokenId, now)) && (await this.users.standingOf(user))?.disabled === false
+        : (await this.users.passwordEpochOf(user)) === source.passwordEpoch;
     if (!live) return false;
     if (this.liveSources.size >= 10_000) this.liveSources.clear();
     this.liveSources.set(key, now + this.cacheMs);
@@ -240,8 +247,10 @@ export class Authentication {
   private async lookUpToken(token: string, tokenHash: string, now: number): Promise<Principal> {
     const generation = this.generation;
     const facts = await this.tokens.lookUp(token, now);
-    const roles = await this.users.rolesOf(facts.user);
-    if (roles === undefined) throw new UnauthorizedError('the token belongs to a user that no longer exists');
+    const standing = await this.users.standingOf(facts.user);
+    if (standing === undefined) throw new UnauthorizedError('the token belongs to a user that no longer exists');
+    if (standing.disabled) throw new UnauthorizedError('the token belongs to a disabled user');
+    const { roles } = standing;
     this.tokens.markUsed(facts, now);
     const principal: Principal & { tokenExpiresAt?: number } = {
       name: facts.user,

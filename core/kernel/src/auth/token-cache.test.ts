@@ -93,6 +93,51 @@ describe('the token cache (auth.cacheSeconds)', () => {
     expect((await nodeB.authenticate(bearer(token))).roles).toEqual(['readers']);
   });
 
+  it('a disabled user is refused at once on the node that disabled it, within the window on another; enabling gives everything back', async () => {
+    const { token } = await nodeA.createToken('ana');
+    const basic = `Basic ${Buffer.from('ana:ana-password-1').toString('base64')}`;
+    // A signed access token bound to the password, and one bound to the stored token.
+    const mint = async (header: string) => {
+      const principal = await nodeA.authenticate(header);
+      return (await nodeA.accessTokens.issue(principal, [], 3600, await nodeA.authentication.bindingFor(principal))).token;
+    };
+    const fromPassword = await mint(basic);
+    const fromToken = await mint(bearer(token));
+    for (const node of [nodeA, nodeB]) {
+      for (const header of [bearer(token), basic, bearer(fromPassword), bearer(fromToken)]) expect(await status(node.authenticate(header))).toBe('ok');
+    }
+    await nodeA.setUserDisabled('ana', true, { principal: 'root' });
+    expect(nodeA.authentication.cachedTokenPrincipal(bearer(token))).toBeUndefined();
+    for (const header of [bearer(token), basic, bearer(fromPassword), bearer(fromToken)]) expect(await status(nodeA.authenticate(header))).toBe(401);
+    expect(await nodeA.checkPassword('ana', 'ana-password-1')).toBeUndefined();
+    expect((await nodeA.users.list()).find((u) => u.name === 'ana')).toMatchObject({ disabled: true });
+    // Node B may go on trusting what it checked inside the window, and never after it.
+    advance(WINDOW_SECONDS * 1000 - 1);
+    expect(await status(nodeB.authenticate(bearer(token)))).toBe('ok');
+    advance(2);
+    expect(nodeB.authentication.cachedTokenPrincipal(bearer(token))).toBeUndefined();
+    for (const header of [bearer(token), basic, bearer(fromPassword), bearer(fromToken)]) expect(await status(nodeB.authenticate(header))).toBe(401);
+    // Enabled (on node B): the tokens were kept and hold again, on both nodes at once (nothing refused was cached).
+    await nodeB.setUserDisabled('ana', false);
+    expect((await nodeA.users.list()).find((u) => u.name === 'ana')!.disabled).toBeUndefined();
+    for (const node of [nodeA, nodeB]) {
+      for (const header of [bearer(token), basic, bearer(fromPassword), bearer(fromToken)]) expect(await status(node.authenticate(header))).toBe('ok');
+    }
+    const audit = await nodeA.audit.query({ action: 'user.disable' });
+    expect(audit.map((e) => [e.principal, e.details])).toEqual([['root', { user: 'ana' }]]);
+    expect((await nodeA.audit.query({ action: 'user.enable' })).map((e) => e.details)).toEqual([{ user: 'ana' }]);
+    // A failed login of the disabled user was audited with its reason (told only after the right password).
+    expect((await nodeA.audit.query({ action: 'login' })).some((e) => (e.details as { reason?: string }).reason === 'user disabled')).toBe(true);
+  });
+
+  it('refuses to disable a config user, an unknown user, or oneself', async () => {
+    const withConfigUser = new AuthService({ anonymousRead: true, allowRegistration: false, users: { root: { passwordHash: 'x', roles: ['admin'] } }, providers: [], tokenTtlSeconds: 0, cacheSeconds: WINDOW_SECONDS, permissions: [] }, stores[0]!);
+    expect(await status(withConfigUser.setUserDisabled('root', true))).toBe(409);
+    expect(await status(nodeA.setUserDisabled('nobody', true))).toBe(404);
+    await nodeA.addUser('boss', 'boss-password-1', { roles: ['admin'] });
+    expect(await status(nodeA.setUserDisabled('boss', true, { principal: 'boss' }))).toBe(403);
+  });
+
   it('answers concurrent requests of a token out of the cache with one look-up', async () => {
     const { token } = await nodeA.createToken('ana');
     const lookUp = vi.spyOn(nodeA.tokens, 'lookUp');

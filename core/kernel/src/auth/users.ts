@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConflictError, ForbiddenError, type AuthenticatedUser, type AuthProvider } from '@registry-core/api';
+import { ConflictError, ForbiddenError, NotFoundError, type AuthenticatedUser, type AuthProvider } from '@registry-core/api';
 import type { AuthConfig } from '../config/types.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { actorFields, type AuditActor, type AuditLog } from './audit-log.js';
@@ -38,12 +38,12 @@ export class Users {
     this.passwordListeners.push(listener);
   }
 
-  /** The password hash and roles of a config or stored user (provider users have none here). */
-  async credentialsOf(name: string): Promise<{ passwordHash: string; roles: string[] } | undefined> {
+  /** The password hash, roles and standing of a config or stored user (provider users have none here). */
+  async credentialsOf(name: string): Promise<{ passwordHash: string; roles: string[]; disabled: boolean } | undefined> {
     const fromConfig = this.config.users[name];
-    if (fromConfig) return { passwordHash: fromConfig.passwordHash, roles: [...fromConfig.roles] };
+    if (fromConfig) return { passwordHash: fromConfig.passwordHash, roles: [...fromConfig.roles], disabled: false };
     const stored = await this.metadata.users.findOneBy({ name });
-    return stored ? { passwordHash: stored.passwordHash, roles: JSON.parse(stored.roles) as string[] } : undefined;
+    return stored ? { passwordHash: stored.passwordHash, roles: JSON.parse(stored.roles) as string[], disabled: isDisabled(stored) } : undefined;
   }
 
   /**
@@ -55,7 +55,9 @@ export class Users {
     const fromConfig = this.config.users[name];
     if (fromConfig) return `c:${createHash('sha256').update(fromConfig.passwordHash).digest('hex').slice(0, 16)}`;
     const stored = await this.metadata.users.findOneBy({ name });
-    if (stored) return `s:${stored.passwordChangedAt}`;
+    // A disabled user's epoch is another one: what was bound to the password (access tokens,
+    // remembered password checks) stops while the user is disabled, and holds again once enabled.
+    if (stored) return `s:${stored.passwordChangedAt}${isDisabled(stored) ? ':disabled' : ''}`;
     return (await this.rolesOf(name)) !== undefined ? 'provider' : undefined;
   }
 
@@ -115,13 +117,36 @@ export class Users {
     await this.audit.record({ action: 'user.roles', ...actorFields(actor), details: { user: name, roles: [...roles] } });
   }
 
+  /**
+   * Disable (or enable again) a stored user: while disabled, its password logins and every
+   * kind of token it holds are refused (401), on this node at once (the same listeners as a
+   * password change), on others within the trust window (`auth.cacheSeconds`). Its tokens
+   * are kept: enabling gives them back. Config users are disabled by editing the config.
+   */
+  async setDisabled(name: string, disabled: boolean, actor?: AuditActor): Promise<void> {
+    if (this.config.users[name]) throw new ConflictError(`user ${name} is defined in the config file: remove it there`);
+    const stored = await this.metadata.users.findOneBy({ name });
+    if (!stored) throw new NotFoundError(`no stored user ${name}`);
+    if (disabled && actor?.principal === name) throw new ForbiddenError('an administrator cannot disable themselves');
+    if (isDisabled(stored) !== disabled) await this.metadata.users.update({ name }, { disabledAt: disabled ? Date.now() : null });
+    for (const listener of this.passwordListeners) listener();
+    await this.audit.record({ action: disabled ? 'user.disable' : 'user.enable', ...actorFields(actor), details: { user: name } });
+  }
+
   /** The users of the config and of the metadata store (never their password hashes), by name. */
-  async list(): Promise<{ name: string; roles: string[]; email?: string; createdAt?: Date; source: 'config' | 'stored' }[]> {
+  async list(): Promise<{ name: string; roles: string[]; email?: string; createdAt?: Date; disabled?: true; source: 'config' | 'stored' }[]> {
     const stored = await this.metadata.users.find({ order: { name: 'ASC' } });
     const fromConfig = Object.entries(this.config.users).map(([name, user]) => ({ name, roles: [...user.roles], source: 'config' as const }));
     const fromStore = stored
       .filter((u) => !this.config.users[u.name])
-      .map((u) => ({ name: u.name, roles: JSON.parse(u.roles) as string[], ...(u.email ? { email: u.email } : {}), createdAt: new Date(u.createdAt), source: 'stored' as const }));
+      .map((u) => ({
+        name: u.name,
+        roles: JSON.parse(u.roles) as string[],
+        ...(u.email ? { email: u.email } : {}),
+        createdAt: new Date(u.createdAt),
+        ...(isDisabled(u) ? { disabled: true as const } : {}),
+        source: 'stored' as const,
+      }));
     return [...fromConfig, ...fromStore].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
@@ -131,14 +156,23 @@ export class Users {
 
   /** A user's roles; undefined for a user nobody knows. */
   async rolesOf(name: string): Promise<string[] | undefined> {
+    return (await this.standingOf(name))?.roles;
+  }
+
+  /** A user's roles and whether it is disabled (one query); undefined for a user nobody knows. */
+  async standingOf(name: string): Promise<{ roles: string[]; disabled: boolean } | undefined> {
     const known = await this.credentialsOf(name);
-    if (known) return known.roles;
+    if (known) return { roles: known.roles, disabled: known.disabled };
     // Users of provider plugins are not stored: their roles come from the provider that
     // knows them; a provider that cannot tell gives its users' tokens no roles.
     for (const provider of this.providers) {
       const roles = await provider.rolesOf?.(name);
-      if (roles) return [...roles];
+      if (roles) return { roles: [...roles], disabled: false };
     }
-    return this.providers.length > 0 ? [] : undefined;
+    return this.providers.length > 0 ? { roles: [], disabled: false } : undefined;
   }
+}
+
+function isDisabled(row: { disabledAt?: number | null }): boolean {
+  return row.disabledAt !== null && row.disabledAt !== undefined;
 }

@@ -56,6 +56,15 @@ export class AccountsAdminApi {
         return { name: params['name'], roles };
       }),
     );
+    // {"disabled": true|false}: a disabled user's logins and tokens are refused until enabled.
+    router.put('/-/admin/users/:name/disabled', (ctx, params) =>
+      admin(ctx, async (principal) => {
+        const disabled = (await readJson(ctx))['disabled'];
+        if (typeof disabled !== 'boolean') throw new BadRequestError('disabled: required, true or false');
+        await users.setDisabled(params['name'] as string, disabled, actor(ctx, principal));
+        return { name: params['name'], disabled };
+      }),
+    );
     router.get('/-/admin/tokens', (ctx) =>
       admin(ctx, async () => {
         const user = typeof ctx.query['user'] === 'string' && ctx.query['user'] !== '' ? ctx.query['user'] : undefined;

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { BadRequestError, NotFoundError, type Component, type PackageView, type Principal, type RepositoryInfo } from '@registry-core/api';
 import type { ProxyStats } from '../engine/upstream-health.js';
+import { CachedPackages } from './cached-packages.js';
 import type { RepositoryRuntime } from './dispatcher.js';
 import type { HostRouter } from './host-router.js';
 import type { WebSessions } from './web-session.js';
@@ -16,6 +17,8 @@ export interface BrowseApiOptions {
   readonly totals: () => Promise<ReadonlyMap<string, { bytes: number; files: number; packages: number }>>;
   /** One package's downloads from one repository over the last 30 days (the analytics); absent: not counted. */
   readonly downloads?: (name: string, format: string, repository: string) => Promise<PackageDownloads>;
+  /** Be told when this process changes a repository's files (a proxy's listing of cached packages is rebuilt). */
+  readonly onChange?: (listener: (repository: string) => void) => unknown;
 }
 
 /** A package's downloads as the package page shows them: the 30-day total, per day and per version. */
@@ -32,12 +35,17 @@ const MAX_PAGE = 100;
  * The JSON APIs a web interface reads (`/-/api/...`): repositories, the packages of one
  * (paged, filtered), one package (versions, and what its format tells of it: README,
  * dependencies, tags, files with sizes and digests, install line), and a search across every
- * format. Packages come from the kernel's component index. A caller sees exactly what the
+ * format. Packages come from the kernel's component index; a proxy's, from the files it
+ * cached (see {@link CachedPackages}). A caller sees exactly what the
  * protocol endpoints would let it read: a repository (or package) it may not read is never
  * listed, and asked for by name it is a 404, as if it did not exist.
  */
 export class BrowseApi {
-  constructor(private readonly options: BrowseApiOptions) {}
+  private readonly cached: CachedPackages;
+
+  constructor(private readonly options: BrowseApiOptions) {
+    this.cached = new CachedPackages(options.onChange);
+  }
 
   mount(router: HostRouter): void {
     const { sessions } = this.options;
@@ -45,7 +53,7 @@ export class BrowseApi {
       sessions.json(ctx, async () => {
         const principal = await sessions.principal(ctx);
         const totals = await this.options.totals();
-        return { repositories: this.readable(principal).map((r) => this.describe(ctx, r, totals)) };
+        return { repositories: await Promise.all(this.readable(principal).map((r) => this.describe(ctx, r, totals))) };
       }),
     );
     router.get('/-/api/repositories/:repository', (ctx, params) =>
@@ -53,7 +61,7 @@ export class BrowseApi {
         const principal = await sessions.principal(ctx);
         const runtime = this.repository(principal, params['repository'] as string);
         const info = this.options.info(ctx, runtime);
-        return { ...this.describe(ctx, runtime, await this.options.totals()), clientConfig: runtime.format.clientConfig?.(info) ?? [] };
+        return { ...(await this.describe(ctx, runtime, await this.options.totals())), clientConfig: runtime.format.clientConfig?.(info) ?? [] };
       }),
     );
     router.get('/-/api/repositories/:repository/packages', (ctx, params) =>
@@ -94,9 +102,10 @@ export class BrowseApi {
     return runtime;
   }
 
-  private describe(ctx: Context, runtime: RepositoryRuntime, totals: ReadonlyMap<string, { bytes: number; files: number; packages: number }>) {
+  private async describe(ctx: Context, runtime: RepositoryRuntime, totals: ReadonlyMap<string, { bytes: number; files: number; packages: number }>) {
     const info = this.options.info(ctx, runtime);
     const own = totals.get(runtime.name) ?? { bytes: 0, files: 0, packages: 0 };
+    const packages = this.cached.applies(runtime) ? (await this.cached.of(runtime)).length : own.packages;
     const health: ProxyStats | undefined = runtime.proxy?.health.snapshot();
     return {
       name: runtime.name,
@@ -108,7 +117,7 @@ export class BrowseApi {
       ...(runtime.config.type === 'proxy' && runtime.config.upstream ? { upstream: shownUrl(runtime.config.upstream) } : {}),
       ...(health ? { upstreamHealth: { state: health.breaker.state, hits: health.hits, misses: health.misses, stale: health.stale, upstreamErrors: health.upstreamErrors } } : {}),
       size: { bytes: own.bytes, files: own.files },
-      packages: own.packages,
+      packages,
     };
   }
 
@@ -132,7 +141,7 @@ export class BrowseApi {
     const found = new Map<string, { repository: RepositoryRuntime; component: Component }>();
     let total = 0;
     for (const leaf of leaves) {
-      const result = await leaf.handle.components.search({ text, offset: 0, limit: offset + limit });
+      const result = this.cached.applies(leaf) ? await this.cached.search(leaf, text, 0, offset + limit) : await leaf.handle.components.search({ text, offset: 0, limit: offset + limit });
       total += result.total;
       for (const component of result.items) {
         const key = `${leaf.config.format}\n${component.name}`;
@@ -160,9 +169,18 @@ export class BrowseApi {
     // Through a group: the first member holding the name, as the group serves it.
     let holder: RepositoryRuntime | undefined;
     let versions: readonly Component[] = [];
+    // A proxy's: the files it cached of each version.
+    let cachedFiles: ReadonlyMap<string, readonly string[]> | undefined;
     for (const leaf of this.leaves(principal, runtime)) {
       if (!this.options.canRead(principal, leaf, name)) continue;
-      versions = await leaf.handle.components.versions(name);
+      if (this.cached.applies(leaf)) {
+        const cached = await this.cached.versions(leaf, name);
+        versions = cached.components;
+        cachedFiles = new Map(cached.versions.map((v) => [v.version, v.paths]));
+      } else {
+        versions = await leaf.handle.components.versions(name);
+        cachedFiles = undefined;
+      }
       if (versions.length > 0) {
         holder = leaf;
         break;
@@ -170,12 +188,16 @@ export class BrowseApi {
     }
     if (!holder) throw new NotFoundError(`no package ${name.slice(0, 200)} in ${runtime.name}`);
     if (version !== undefined && !versions.some((v) => v.version === version)) throw new NotFoundError(`no version ${version.slice(0, 100)} of ${name.slice(0, 200)} in ${runtime.name}`);
-    const view: PackageView = (await holder.format.packageView?.(holder.handle, name, version)) ?? {};
+    // A proxy's view is of a version it cached (the upstream's latest may not be).
+    const asked = version ?? (cachedFiles ? versions[versions.length - 1]!.version : undefined);
+    const view: PackageView = (await holder.format.packageView?.(holder.handle, name, asked)) ?? {};
     const latest = versions[versions.length - 1]!;
     const shown = view.version ?? version ?? latest.version;
     const component = versions.find((v) => v.version === shown) ?? latest;
     const files = [];
-    for (const file of view.files ?? []) {
+    // A format that tells no files of a proxy's version: the files the proxy cached of it.
+    const viewFiles = view.files?.length || !cachedFiles ? (view.files ?? []) : (cachedFiles.get(component.version) ?? []).map((path) => ({ name: path.slice(path.lastIndexOf('/') + 1), path }));
+    for (const file of viewFiles) {
       const asset = await holder.handle.assets.get(file.path);
       if (asset) files.push({ name: file.name, path: file.path, url: `${this.options.info(ctx, holder).url}${file.path.split('/').map(encodeURIComponent).join('/')}`, size: asset.size, digests: asset.digests });
     }

@@ -137,6 +137,8 @@ export interface UserRow {
   createdAt: number;
   /** Bumped when the password changes: tokens issued before are void. */
   passwordChangedAt: number;
+  /** When an administrator disabled the user (null: enabled): its logins and tokens are refused. */
+  disabledAt?: number | null;
 }
 
 export const UserEntity = new EntitySchema<UserRow>({
@@ -149,6 +151,7 @@ export const UserEntity = new EntitySchema<UserRow>({
     email: { type: 'varchar', length: 320, nullable: true },
     createdAt: { type: 'bigint', name: 'created_at', transformer: bigintNumber },
     passwordChangedAt: { type: 'bigint', name: 'password_changed_at', transformer: bigintNumber },
+    disabledAt: { type: 'bigint', name: 'disabled_at', nullable: true, transformer: bigintNumber },
   },
 });
 

@@ -214,4 +214,29 @@ export class DownloadCounts1769000000000 implements MigrationInterface {
   }
 }
 
-export const MIGRATIONS = [InitialSchema1732406400000, AuditLog1764000000000, TokenScopes1764000100000, PendingAssets1767000000000, PackageOwners1768000000000, DownloadCounts1769000000000];
+/**
+ * Disabled users (issue 25): when an administrator disabled a stored user (null: enabled).
+ * A disabled user's password logins and tokens are refused; enabling gives them back.
+ */
+export class UserDisabled1770000000000 implements MigrationInterface {
+  name = 'UserDisabled1770000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const t = dialect(q);
+    await q.query(`ALTER TABLE registry_user ADD COLUMN disabled_at ${t.big}`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE registry_user DROP COLUMN disabled_at');
+  }
+}
+
+export const MIGRATIONS = [
+  InitialSchema1732406400000,
+  AuditLog1764000000000,
+  TokenScopes1764000100000,
+  PendingAssets1767000000000,
+  PackageOwners1768000000000,
+  DownloadCounts1769000000000,
+  UserDisabled1770000000000,
+];

@@ -273,6 +273,7 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
       },
       info: (ctx, runtime) => host!.info(ctx, runtime),
       totals: () => metadata.repositoryTotals(),
+      onChange: (listener) => metadata.onChange(listener),
       downloads: async (name, format, repository) => {
         const since = windowStart(30);
         const stats = await resolve(c, K.DownloadQueries).package(name, { since, format, repositories: [repository] });

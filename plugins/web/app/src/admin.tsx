@@ -7,6 +7,7 @@ interface UserInfo {
   roles: string[];
   email?: string;
   createdAt?: string;
+  disabled?: true;
   source: 'config' | 'stored';
 }
 
@@ -20,7 +21,15 @@ interface AuditEntry {
   package?: string;
   version?: string;
   clientAddress?: string;
+  details?: Record<string, unknown>;
 }
+
+/** An audit event's details in one line (`user=ana roles=dev`): the scalar ones and lists of them. */
+const detailsLine = (details: Record<string, unknown> = {}) =>
+  Object.entries(details)
+    .filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v) || (Array.isArray(v) && v.every((x) => typeof x === 'string')))
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`)
+    .join(' ');
 
 interface PermissionRule {
   repositories: string[];
@@ -68,12 +77,13 @@ function Users() {
       {message.ok && <p role="status">{message.ok}</p>}
       <Status error={list.error} loading={!list.value} />
       {list.value && (
-        <Table columns={['User', 'Roles', 'Where', 'Change']}>
+        <Table columns={['User', 'Roles', 'Where', 'State', 'Change']}>
               {list.value.users.map((u) => (
                 <tr key={u.name}>
                   <td>{u.name}</td>
                   <td>{u.roles.join(', ') || '—'}</td>
                   <td>{u.source === 'config' ? 'config file' : 'stored'}</td>
+                  <td>{u.disabled ? 'disabled' : 'active'}</td>
                   <td>
                     {u.source === 'stored' && (
                       <>
@@ -94,6 +104,19 @@ function Users() {
                           }}
                         >
                           Password<span class="visually-hidden"> of {u.name}</span>
+                        </button>
+                        {' '}
+                        <button
+                          type="button"
+                          onClick={() =>
+                            void act(
+                              () => api(`/-/admin/users/${encodeURIComponent(u.name)}/disabled`, { method: 'PUT', body: { disabled: !u.disabled } }),
+                              u.disabled ? `User ${u.name} enabled.` : `User ${u.name} disabled: their sign-ins and tokens are refused.`,
+                            )
+                          }
+                        >
+                          {u.disabled ? 'Enable' : 'Disable'}
+                          <span class="visually-hidden"> {u.name}</span>
                         </button>
                       </>
                     )}
@@ -217,7 +240,7 @@ function Audit() {
       <Status error={error} loading={!value} />
       {value && value.events.length === 0 && <p>No events.</p>}
       {value && value.events.length > 0 && (
-        <Table columns={['When', 'Action', 'Outcome', 'Who', 'Repository', 'Package', 'From']}>
+        <Table columns={['When', 'Action', 'Outcome', 'Who', 'Repository', 'Package', 'Details', 'From']}>
               {value.events.map((e) => (
                 <tr key={e.id}>
                   <td>{e.at.replace('T', ' ').slice(0, 19)}</td>
@@ -226,6 +249,7 @@ function Audit() {
                   <td>{e.principal}</td>
                   <td>{e.repository ?? ''}</td>
                   <td>{e.package ? `${e.package}${e.version ? `@${e.version}` : ''}` : ''}</td>
+                  <td>{detailsLine(e.details)}</td>
                   <td>{e.clientAddress ?? ''}</td>
                 </tr>
               ))}

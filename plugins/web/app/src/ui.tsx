@@ -33,21 +33,29 @@ export function Link(props: { to: Record<string, string | undefined>; children: 
   );
 }
 
+/**
+ * Load something for the given deps. The answer is tied to the deps it was loaded for: when
+ * they change (a filter applied), the render that follows already says "loading" rather than
+ * showing the previous answer until the effect (run after paint) starts the new load. That
+ * previous answer, shown as if it were the new one and then replaced by "Loading…", looked
+ * like a second load of the same list.
+ */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { value?: T; error?: string; reload: () => void } {
-  const [state, setState] = useState<{ value?: T; error?: string }>({});
   const [round, setRound] = useState(0);
+  const key = JSON.stringify([...deps, round]);
+  const [state, setState] = useState<{ key?: string; value?: T; error?: string }>({});
   useEffect(() => {
     let live = true;
-    setState({});
     load().then(
-      (value) => live && setState({ value }),
-      (error: unknown) => live && setState({ error: error instanceof Error ? error.message : String(error) }),
+      (value) => live && setState({ key, value }),
+      (error: unknown) => live && setState({ key, error: error instanceof Error ? error.message : String(error) }),
     );
     return () => {
       live = false;
     };
-  }, [...deps, round]);
-  return { ...state, reload: () => setRound((r) => r + 1) };
+  }, [key]);
+  const current = state.key === key ? state : {};
+  return { ...(current.value !== undefined ? { value: current.value } : {}), ...(current.error !== undefined ? { error: current.error } : {}), reload: () => setRound((r) => r + 1) };
 }
 
 export function bytes(n: number): string {
