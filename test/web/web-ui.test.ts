@@ -386,6 +386,9 @@ repositories:
       return answer.status;
     };
     expect([await secretTarball(), await secretTarball()]).toEqual([200, 200]);
+    // The signed-in administrator's own row offers no Disable (the server refuses it).
+    await page.getByRole('button', { name: 'Password of webadmin' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Disable webadmin' }).count()).toBe(0);
     await page.getByRole('button', { name: 'Disable newcomer' }).click();
     await page.getByText('User newcomer disabled').waitFor();
     await page.getByRole('button', { name: 'Enable newcomer' }).waitFor();

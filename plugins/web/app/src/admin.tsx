@@ -56,7 +56,7 @@ const roles = (text: string) =>
     .map((r) => r.trim())
     .filter(Boolean);
 
-function Users() {
+function Users(props: { self: string | null }) {
   const list = useLoad(() => api<{ users: UserInfo[] }>('/-/admin/users'), []);
   const [form, setForm] = useState({ name: '', password: '', roles: '' });
   const [message, setMessage] = useState<{ error?: string; ok?: string }>({});
@@ -105,8 +105,9 @@ function Users() {
                         >
                           Password<span class="visually-hidden"> of {u.name}</span>
                         </button>
-                        {' '}
-                        <button
+                        {/* An administrator cannot disable themselves (the server refuses it). */}
+                        {u.name !== props.self && ' '}
+                        {u.name !== props.self && <button
                           type="button"
                           onClick={() =>
                             void act(
@@ -117,7 +118,7 @@ function Users() {
                         >
                           {u.disabled ? 'Enable' : 'Disable'}
                           <span class="visually-hidden"> {u.name}</span>
-                        </button>
+                        </button>}
                       </>
                     )}
                   </td>
@@ -334,11 +335,11 @@ function DryRuns() {
 }
 
 /** The admin area: users, every token, permission rules, the audit log, proxy caches. */
-export function Admin() {
+export function Admin(props: { self: string | null }) {
   return (
     <section>
       <h1>Administration</h1>
-      <Users />
+      <Users self={props.self} />
       <AllTokens />
       <Permissions />
       <Audit />

@@ -429,7 +429,7 @@ function App() {
   else if (route.get('repo')) page = <RepositoryPackages key={route.get('repo')} name={route.get('repo')!} filter={route.get('filter') ?? ''} offset={offset} />;
   else if (route.get('view') === 'signin') page = <SignIn onSession={changeSession} />;
   else if (route.get('view') === 'tokens') page = session.user ? <Tokens /> : <SignIn onSession={changeSession} />;
-  else if (route.get('view') === 'admin') page = session.admin ? <Admin /> : <SignIn onSession={changeSession} />;
+  else if (route.get('view') === 'admin') page = session.admin ? <Admin self={session.user} /> : <SignIn onSession={changeSession} />;
   else page = <Repositories />;
   const key = `${route.toString()}#${session.user ?? ""}`;
   return (
