@@ -124,6 +124,28 @@ export interface FormatConformanceOptions {
   readonly timeoutMs?: number;
 }
 
+/** What the browse API (`/-/api/repositories/<r>/packages/<name>`) answers, as far as tests read it. */
+export interface PackageViewAnswer {
+  readonly heldBy: string;
+  readonly version: string;
+  readonly versions: readonly { readonly version: string }[];
+  readonly description: string;
+  readonly readme?: string;
+  readonly dependencies: readonly { readonly name: string; readonly range: string; readonly kind: string }[];
+  readonly tags: Readonly<Record<string, string>>;
+  readonly facts: Readonly<Record<string, string>>;
+  readonly files: readonly { readonly name: string; readonly path: string; readonly size: number; readonly digests: Readonly<Record<string, string>> }[];
+  readonly install: readonly string[];
+}
+
+/** One package as the browse API describes it (`version`: that version's view), read anonymously; fails unless it answers 200. */
+export async function fetchPackageView(hostUrl: string, repository: string, name: string, version?: string): Promise<PackageViewAnswer> {
+  const url = `${hostUrl}/-/api/repositories/${encodeURIComponent(repository)}/packages/${encodeURIComponent(name)}${version === undefined ? '' : `?version=${encodeURIComponent(version)}`}`;
+  const response = await fetch(url, { headers: { accept: 'application/json' } });
+  if (response.status !== 200) throw new Error(`GET ${url}: ${response.status} ${(await response.text()).slice(0, 500)}`);
+  return (await response.json()) as PackageViewAnswer;
+}
+
 /** The member header of group answers (the kernel's MEMBER_HEADER). */
 const MEMBER = 'x-registry-member';
 
