@@ -33,6 +33,7 @@ import { sumdb } from './sumdb.js';
 import { validateSumCheck } from './sumcheck.js';
 import { createModuleZip } from './module-zip-create.js';
 import { downloadOf } from './downloads.js';
+import { goInstallLines, goPackageView } from './package-view.js';
 
 const TEXT = 'text/plain; charset=utf-8';
 
@@ -260,6 +261,8 @@ export const goFormat: FormatDefinition = {
   errorBody: plainTextErrorBody,
   authChallenge: basicChallenge,
   clientConfig,
+  packageView: goPackageView,
+  installLines: goInstallLines,
   defaultUpstream: goDefaultUpstreams,
   validateRepository: validateSumCheck,
   // What the kernel asks a group's proxies before a module new to a hosted repository is published.
