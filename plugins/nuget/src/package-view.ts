@@ -8,13 +8,14 @@ import { keyOf } from './versions.js';
 /** Largest stored .nuspec read for a view (the push refuses larger ones). */
 const MAX_NUSPEC_BYTES = 1024 * 1024;
 
-/** What the stored .nuspec adds to the package document: its license and the README's path in the package. */
+/** What the stored .nuspec adds to the package document: its license, the README's path in the package, the repository URL. */
 interface NuspecExtras {
   readonly license?: string;
   readonly readme?: string;
   readonly repository?: string;
 }
 
+/** {@link NuspecExtras} of a .nuspec; none of a document that is not well-formed XML. */
 function nuspecExtras(text: string): NuspecExtras {
   let metadata: XmlElement | undefined;
   try {
