@@ -104,6 +104,19 @@ const routes = [
   },
 ];
 
+/**
+ * One package for a web interface (FormatDefinition.packageView): a version asked for is one
+ * file; without one, every file of the package (its components). The host adds each file's
+ * size and digests; nothing here reads a file's bytes.
+ * @type {import('@registry-core/api').FormatDefinition['packageView']}
+ */
+async function packageView(repository, name, version) {
+  const versions = (await repository.components.versions(name)).map((c) => c.version);
+  if (versions.length === 0 || (version !== undefined && !versions.includes(version))) return undefined;
+  const paths = (version === undefined ? versions.slice(0, 200) : [version]).map((v) => (v === name ? name : `${name}/${v}`));
+  return { ...(version !== undefined ? { version } : {}), files: paths.map((path) => ({ path, name: path })) };
+}
+
 /** @param {import('@registry-core/api').PluginContext} ctx */
 export function activate(ctx) {
   ctx.registerFormat({
@@ -113,5 +126,8 @@ export function activate(ctx) {
     credentialHeaders: ['x-api-key'],
     errorBody: (error) => ({ contentType: 'text/plain; charset=utf-8', body: `${error.status} ${error.code}: ${error.message}\n` }),
     clientConfig: (repo) => [`curl -O ${repo.url}<path>`, `curl -T FILE -u USER ${repo.url}<path>`],
+    packageView,
+    // The command that fetches one file of a package (a version is a file's path after the package).
+    installLines: (repo, name, version) => [`curl -O ${repo.url}${version === undefined || version === name ? `${name}/<path>` : `${name}/${version}`}`],
   });
 }

@@ -52,7 +52,7 @@ describe('registry-core plugin new', () => {
     await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir });
     const tested = await run(process.execPath, [vitest, 'run', '--root', dir], { cwd: dir, env: { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('VITEST'))), CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' } }).catch((error: { stdout: string; stderr: string }) => error);
     // eslint-disable-next-line no-control-regex
-    expect(tested.stdout.replace(/\u001b\[[0-9;]*m/g, ''), tested.stderr).toMatch(/Tests\s+11 passed \(11\)/);
+    expect(tested.stdout.replace(/\u001b\[[0-9;]*m/g, ''), tested.stderr).toMatch(/Tests\s+12 passed \(12\)/);
 
     registry = await startRegistry(`
 plugins: ["${dir}"]

@@ -1,11 +1,13 @@
 // `registry-core setup <repository> --client C --write`: the clients' own configuration files
 // merged (a backup of each first), then used by the real clients: npm publishes and installs
-// with the written ~/.npmrc, twine uploads with ~/.pypirc, pip downloads through pip.conf.
+// with the written ~/.npmrc, twine uploads with ~/.pypirc, pip downloads through pip.conf, cargo and the go command
+// work from the files written for them.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cargoClient, crateProject } from '../helpers/cargo.js';
+import { moduleZip, runGo } from '../helpers/go.js';
 import { makePackage } from '../helpers/npm-client.js';
 import { PYTHON, TWINE, buildProject, run } from '../helpers/python.js';
 import { createUserAndToken, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
@@ -33,6 +35,7 @@ describe('registry-core setup <repository>', () => {
   npm-local: { format: npm, type: hosted }
   pypi-local: { format: pypi, type: hosted }
   cargo-local: { format: cargo, type: hosted }
+  go-local: { format: go, type: hosted }
 `);
     token = await createUserAndToken(registry.configFile, 'setup-user');
     home = tempDir('setup-home');
@@ -115,5 +118,23 @@ describe('registry-core setup <repository>', () => {
     expect(shown.install).toEqual(['cargo add rc-setup-crate --registry cargo-local']);
     expect(shown.files.map((f) => f.name)).toEqual(['rc-setup-crate-0.1.0.crate']);
     expect(shown.files[0]!.size).toBeGreaterThan(0);
+  });
+
+  it('writes the go env file: the go command downloads a module with it alone', async () => {
+    const module = 'example.com/rc/setup';
+    const zip = moduleZip(module, 'v1.0.0', { 'go.mod': `module ${module}\n\ngo 1.19\n`, 'setup.go': 'package setup\n' });
+    const put = await fetch(`${registry.url}/go-local/${module}/@v/v1.0.0.zip`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: zip });
+    expect(put.status, await put.text()).toBe(201);
+    const written = await runCli(['setup', 'go-local', '--client', 'go', '--write', '--token', token, '--home', home, '--config', registry.configFile]);
+    expect(written.code, written.stderr).toBe(0);
+    // Over plain HTTP the go command sends no credentials (it refuses them in a URL): the URL alone.
+    expect(readFileSync(path.join(home, '.config', 'go', 'env'), 'utf8')).toBe(`GOPROXY=${registry.url}/go-local/,direct\n`);
+    // The go command with no GOPROXY of its own: the env file is its only way to the registry.
+    const goHome = path.join(home, 'go-run');
+    mkdirSync(goHome, { recursive: true });
+    const env = { PATH: process.env['PATH'], HOME: home, GOPATH: path.join(goHome, 'gopath'), GOCACHE: path.join(goHome, 'cache'), GONOSUMDB: 'example.com', GOTOOLCHAIN: 'local', GOFLAGS: '-modcacherw' };
+    const downloaded = await runGo(['mod', 'download', '-json', `${module}@v1.0.0`], goHome, env);
+    expect(downloaded.code, downloaded.stdout + downloaded.stderr).toBe(0);
+    expect(JSON.parse(downloaded.stdout) as { Version: string }).toMatchObject({ Version: 'v1.0.0' });
   });
 });

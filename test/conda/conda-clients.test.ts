@@ -10,6 +10,7 @@ import path from 'node:path';
 import { simpleSolve } from '@conda-org/rattler';
 import { decompress as zstdDecompress } from 'fzstd';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchPackageView } from '@registry-core/testing';
 import { buildCondaPackage, type BuiltPackage } from '../../plugins/conda/src/testing/package-builder.js';
 import { createUserAndToken, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
@@ -113,6 +114,17 @@ describe('conda with rattler', () => {
     expect((await fetch(`${node.url}/conda-proxy/-/package/rc-upstream-lib`)).status).toBe(200);
     expect((await fetch(`${node.url}/conda-local/-/package/rc-lib`)).status).toBe(200);
     expect((await fetch(`${node.url}/conda-local/-/package/rc-upstream-lib`)).status).toBe(404);
+    // The web interface's view of what the upload command put there (the browse API, through the group).
+    const view = await fetchPackageView(node.url, 'conda', 'rc-app');
+    expect(view.heldBy).toBe('conda-local');
+    expect(view.version).toBe('0.3.0');
+    expect(view.dependencies).toEqual([
+      { name: 'rc-lib', range: '>=1.0', kind: 'run' },
+      { name: 'rc-upstream-lib', range: '>=2', kind: 'run' },
+    ]);
+    expect(view.facts).toMatchObject({ license: 'MIT', builds: 'linux-64: h1234_0' });
+    expect(view.files.map((f) => [f.name, f.digests['sha256']])).toEqual([[`linux-64/${built['app']!.filename}`, built['app']!.sha256]]);
+    expect((await fetchPackageView(node.url, 'conda', 'rc-lib', '1.0')).files.map((f) => f.name)).toEqual([`noarch/${built['lib10']!.filename}`]);
   });
 
   it('serves repodata with ETag and Last-Modified (304s), and as repodata.json.zst', async () => {

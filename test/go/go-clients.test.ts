@@ -5,12 +5,14 @@
 // the upstream is always taken from hosted. The proxied module is verified by the go command
 // against a checksum database (a fake one the test signs) read through the registry's
 // sumdb/ paths, and by the proxy before it serves it: a zip that is not the database's is refused.
+import { createHash } from 'node:crypto';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GO, goEnvironment, moduleZip, runGo, startFakeSumdb, writeMainModule, type FakeSumdb } from '../helpers/go.js';
+import { fetchPackageView } from '@registry-core/testing';
 import { createUserAndToken, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const GREET = 'example.com/rc/greet';
@@ -135,6 +137,18 @@ describe('Go modules with the go command', () => {
     const built = await runGo(['build', '-o', 'app', '.'], app, env(home));
     expect(built.code, built.stderr).toBe(0);
     expect(execFileSync(path.join(app, 'app'), { encoding: 'utf8' })).toBe('HI, GO!\n');
+    // The web interface's view of the hosted module (the browse API, through the group).
+    const view = await fetchPackageView(node.url, 'go', GREET);
+    expect(view.heldBy).toBe('go-local');
+    expect(view.version).toBe('v1.1.0');
+    expect(view.versions.map((v) => v.version).sort()).toEqual(['v1.0.0', 'v1.1.0']);
+    expect(view.facts['go']).toBe('1.19');
+    expect(published).toContain(`${GREET} v1.1.0 ${view.facts['h1']}\n`);
+    expect(view.files.map((f) => [f.name, f.digests['sha256']])).toEqual([
+      ['v1.1.0.zip', createHash('sha256').update(greet('v1.1.0', 'Hi')).digest('hex')],
+      ['v1.1.0.mod', createHash('sha256').update(`module ${GREET}\n\ngo 1.19\n`).digest('hex')],
+    ]);
+    expect(view.install).toEqual([`GOPROXY=${node.url}/go/,direct go get ${GREET}@latest`]);
   });
 
   it('a module whose zip does not match its checksum database record is refused by the proxy, and so by the go command', async () => {

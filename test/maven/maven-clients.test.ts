@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_M2, distributionManagement, mvn, serveMavenFolder, writeJarProject, writeMultiModuleProject, writeSettings } from '../helpers/maven.js';
+import { fetchPackageView } from '@registry-core/testing';
 import { createUserAndToken, eventually, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const sha1 = (bytes: Buffer | string) => createHash('sha1').update(bytes).digest('hex');
@@ -99,6 +100,16 @@ describe('Maven with mvn', () => {
     expect(listing.headers.get('content-type')).toMatch(/text\/html/);
     expect(listing.body).toContain('<a href="core/">core/</a>');
     expect(listing.body).toContain('<a href="parent/">parent/</a>');
+    // The web interface's view of what mvn deployed (the browse API, through the group).
+    const view = await fetchPackageView(node.url, 'maven', 'com.example.demo:app');
+    expect(view.heldBy).toBe('maven-releases');
+    expect(view.version).toBe('1.0.0');
+    expect(view.facts['parent']).toBe('com.example.demo:parent:1.0.0');
+    expect(view.dependencies).toEqual([{ name: 'com.example.demo:core', range: '${project.version}', kind: 'compile' }]);
+    const appJar = readFileSync(path.join(dir, 'app', 'target', 'app-1.0.0.jar'));
+    expect(view.files.map((f) => f.name)).toEqual(['app-1.0.0.jar', 'app-1.0.0.pom']);
+    expect(view.files[0]!.digests['sha1']).toBe(sha1(appJar));
+    expect(view.files[0]!.size).toBe(appJar.length);
   });
 
   it('deploys SNAPSHOT builds with timestamps and keeps the snapshot metadata right', async () => {

@@ -5,9 +5,10 @@
 // walked by test/nuget/v3-walk.mjs, which follows NuGet's client flow exactly and checks the
 // documented shapes: no dotnet SDK is available on these machines.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { storedZip } from '@registry-core/testing';
+import { fetchPackageView, storedZip } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUserAndToken, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 // @ts-expect-error: a plain ES module, runnable by hand (see its header)
@@ -118,6 +119,15 @@ describe('NuGet with nuget.exe 2.8 (v2 feed) and the v3 resource walk', () => {
     const tooBig = { status: await pushOverHttp(`${node.url}/nuget-local/`, token, big) };
     expect(tooBig.status).toBe(413);
     expect((await fetch(`${node.url}/nuget-local/v3-flatcontainer/rc.big/index.json`)).status).toBe(404);
+    // The web interface's view of what nuget pushed (the browse API, through the group).
+    const view = await fetchPackageView(node.url, 'nuget', 'rc.app');
+    expect(view.heldBy).toBe('nuget-local');
+    expect(view.version).toBe('1.0.0');
+    expect(view.description).toBe('Rc.App for the NuGet tests');
+    expect(view.facts['authors']).toBe('registry-core');
+    expect(view.dependencies).toEqual([{ name: 'Rc.Dep', range: '1.0.0', kind: 'any framework' }]);
+    expect(view.files.map((f) => [f.name, f.digests['sha256']])).toEqual([['rc.app.1.0.0.nupkg', createHash('sha256').update(readFileSync(app)).digest('hex')]]);
+    expect(view.install).toEqual([`dotnet add package rc.app --source ${node.url}/nuget/v3/index.json`]);
   });
 
   it('nuget install takes a package from the group and its dependency through the proxy', async () => {

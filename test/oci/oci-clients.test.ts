@@ -21,6 +21,7 @@ import {
   type CountingProxy,
   type Distribution,
 } from '../helpers/oci.js';
+import { fetchPackageView } from '@registry-core/testing';
 import { createUserAndToken, eventually, repositoryPort, runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 const PASSWORD = 'correct-horse-battery';
@@ -83,6 +84,14 @@ describe('OCI with skopeo, podman and the distribution registry', () => {
     expect(layoutBlobs(back)).toEqual(layoutBlobs(source));
     const index = JSON.parse(readFileSync(path.join(back, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
     expect(index.manifests[0]!.digest).toBe(built.index.digest);
+
+    // The web interface's view of what skopeo pushed (the browse API, through the group).
+    const view = await fetchPackageView(node.url, 'oci', 'team/app', '1.0');
+    expect(view.heldBy).toBe('oci-local');
+    expect(view.tags).toEqual({ '1.0': built.index.digest });
+    expect(view.facts).toMatchObject({ 'media type': OCI_INDEX, digest: built.index.digest, platforms: 'linux/amd64, linux/arm64' });
+    expect(view.files.map((f) => `sha256:${f.digests['sha256']}`)).toEqual(built.images.map((i) => i.descriptor.digest));
+    expect(view.install[0]).toBe(`docker pull ${host}/oci/team/app:1.0`);
   });
 
   it('stores Docker media types too (manifest list and schema 2), converted by skopeo', async () => {

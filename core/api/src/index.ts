@@ -109,4 +109,5 @@ export { DEFAULT_YIELD_BUDGET_MS, forEachEntryYielding, forEachYielding, yielder
 export type { XmlElement } from './xml.js';
 export { XmlError, child, childText, children, escapeXml, parseXml } from './xml.js';
 export type { PackageDependency, PackageFile, PackageView, WebAppDefinition } from './web.js';
+export { PACKAGE_VIEW_LIMITS, boundedPackageView } from './web.js';
 export type { ClientSetting, ClientSettingsFile } from './client-settings.js';

@@ -55,3 +55,36 @@ export interface PackageView {
   /** Facts worth a line each (`license`, `homepage`), shown as given (plain text). */
   readonly facts?: Readonly<Record<string, string>>;
 }
+
+/** Most a {@link PackageView} carries, see {@link boundedPackageView}. */
+export const PACKAGE_VIEW_LIMITS = {
+  /** Characters of a fact, a dependency's name, range or kind, a tag, a file name, the version. */
+  text: 1024,
+  /** Characters of the description. */
+  description: 4096,
+  /** Characters of a README. */
+  readme: 256 * 1024,
+  /** Entries of each list and map (dependencies, files, tags, facts). */
+  entries: 200,
+} as const;
+
+const clip = (value: string, max: number) => (value.length > max ? `${value.slice(0, max - 1)}…` : value);
+
+/**
+ * A view as a format read it from stored files (hostile: anyone may have published them),
+ * held to {@link PACKAGE_VIEW_LIMITS}: every string cut to its length, every list and map to
+ * its count (the whole view stays under 2 MiB of JSON). Nothing is escaped: the web app renders text as text and Markdown sanitized.
+ */
+export function boundedPackageView(view: PackageView): PackageView {
+  const { text, description, readme, entries } = PACKAGE_VIEW_LIMITS;
+  const map = (record: Readonly<Record<string, string>>) => Object.fromEntries(Object.entries(record).slice(0, entries).map(([k, v]) => [clip(k, text), clip(v, text)]));
+  return {
+    ...(view.version !== undefined ? { version: clip(view.version, text) } : {}),
+    ...(view.description !== undefined ? { description: clip(view.description, description) } : {}),
+    ...(view.readme !== undefined ? { readme: clip(view.readme, readme) } : {}),
+    ...(view.dependencies ? { dependencies: view.dependencies.slice(0, entries).map((d) => ({ name: clip(d.name, text), range: clip(d.range, text), kind: clip(d.kind, text) })) } : {}),
+    ...(view.tags ? { tags: map(view.tags) } : {}),
+    ...(view.files ? { files: view.files.slice(0, entries).map((f) => ({ path: f.path, name: clip(f.name, text) })) } : {}),
+    ...(view.facts ? { facts: map(view.facts) } : {}),
+  };
+}

@@ -27,6 +27,8 @@ const raw: FormatConformanceAdapter = {
   plugin,
   format: 'raw',
   repositoryConfig: { hosted: { allowRedeploy: true }, proxy: { mutable: ['.json'] } },
+  // Each file is a component: its version is the path after the package.
+  componentVersion: (name, version) => `${version}/${name}-${version}.bin`,
   artifact: (pkg) => pkg.content,
   async publish(target, pkg) {
     const put = await fetch(`${target.repositoryUrl}${filePath(pkg.name, pkg.version)}`, { method: 'PUT', headers: auth(target), body: pkg.content });

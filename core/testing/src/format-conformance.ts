@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type RawResponse, type TestHost, type TestHostPlugin } from './test-host.js';
 import { startUpstreamRelay, type UpstreamRelay } from './upstream-relay.js';
@@ -100,6 +100,11 @@ export interface FormatConformanceAdapter {
    * for a name after an artifact read. Default: false.
    */
   readonly sharedIndex?: boolean;
+  /**
+   * The version of the component index (and so of the browse API) that publishing `version`
+   * of `name` makes: Go's `v1.0.0` for the suite's `1.0.0`, a raw file's path. Default: `version`.
+   */
+  componentVersion?(name: string, version: string): string;
   /** The artifact `readArtifact` serves for a published package. */
   artifact(pkg: ConformancePackage): Buffer | Promise<Buffer>;
   /** Publish `pkg` to the repository (hosted or group) at `target` as the format's clients do. */
@@ -122,6 +127,28 @@ export interface FormatConformanceAdapter {
 export interface FormatConformanceOptions {
   /** Timeout of each test and hook in ms. Default 60 s. */
   readonly timeoutMs?: number;
+}
+
+/** What the browse API (`/-/api/repositories/<r>/packages/<name>`) answers, as far as tests read it. */
+export interface PackageViewAnswer {
+  readonly heldBy: string;
+  readonly version: string;
+  readonly versions: readonly { readonly version: string }[];
+  readonly description: string;
+  readonly readme?: string;
+  readonly dependencies: readonly { readonly name: string; readonly range: string; readonly kind: string }[];
+  readonly tags: Readonly<Record<string, string>>;
+  readonly facts: Readonly<Record<string, string>>;
+  readonly files: readonly { readonly name: string; readonly path: string; readonly size: number; readonly digests: Readonly<Record<string, string>> }[];
+  readonly install: readonly string[];
+}
+
+/** One package as the browse API describes it (`version`: that version's view), read anonymously; fails unless it answers 200. */
+export async function fetchPackageView(hostUrl: string, repository: string, name: string, version?: string): Promise<PackageViewAnswer> {
+  const url = `${hostUrl}/-/api/repositories/${encodeURIComponent(repository)}/packages/${encodeURIComponent(name)}${version === undefined ? '' : `?version=${encodeURIComponent(version)}`}`;
+  const response = await fetch(url, { headers: { accept: 'application/json' } });
+  if (response.status !== 200) throw new Error(`GET ${url}: ${response.status} ${(await response.text()).slice(0, 500)}`);
+  return (await response.json()) as PackageViewAnswer;
 }
 
 /** The member header of group answers (the kernel's MEMBER_HEADER). */
@@ -408,6 +435,34 @@ export function describeFormatConformance(adapter: FormatConformanceAdapter, opt
       await versions(at('second'), refused.name, 404);
       const audited = await host.audit({ action: 'group.write-refused', repository: 'all' });
       expect(audited.some((e) => e.principal === 'bob' && e.package === refused.name && e.outcome === 'denied'), JSON.stringify(audited)).toBe(true);
+    });
+
+    it('package view: the browse API describes a published package from what its format stores (version, files, install line)', async () => {
+      const older = pkg('rc-viewed', '1.0.0');
+      const newer = pkg('rc-viewed', '2.0.0');
+      await publish(at('local', alice), older);
+      await publish(at('local', alice), newer);
+      const sha256 = async (p: ConformancePackage) => createHash('sha256').update(await adapter.artifact(p)).digest('hex');
+      const view = (repository: string, version?: string) => fetchPackageView(host.url, repository, newer.name, version);
+      const componentVersion = (p: ConformancePackage) => adapter.componentVersion?.(p.name, p.version) ?? p.version;
+      const latest = await view('local');
+      expect(latest.versions.map((v) => v.version), 'versions').toEqual(expect.arrayContaining([componentVersion(older), componentVersion(newer)]));
+      expect(latest.files.length, 'the latest version names its files (FormatDefinition.packageView)').toBeGreaterThan(0);
+      for (const file of latest.files) {
+        expect(file.size, `${file.name}: a stored file`).toBeGreaterThan(0);
+        expect(file.digests['sha256'], `${file.name}: its digest`).toMatch(/^[0-9a-f]{64}$/);
+      }
+      expect(latest.files.map((f) => f.digests['sha256']), 'the newest version\'s artifact is among its files').toContain(await sha256(newer));
+      expect(latest.install.length, 'an install line (FormatDefinition.installLines)').toBeGreaterThan(0);
+      expect(latest.install.some((line) => line.includes(newer.name)), `install lines name the package: ${latest.install.join(' | ')}`).toBe(true);
+      const previous = componentVersion(older);
+      const asked = await view('local', previous);
+      expect(asked.version).toBe(previous);
+      expect(asked.files.map((f) => f.digests['sha256']), 'the version asked for is the one described').toContain(await sha256(older));
+      expect(asked.files.map((f) => f.digests['sha256'])).not.toContain(await sha256(newer));
+      const grouped = await view('all');
+      expect(grouped.heldBy, 'through a group: its member that holds the name').toBe('local');
+      expect(grouped.files.map((f) => f.digests['sha256'])).toContain(await sha256(newer));
     });
 
     it('hostile paths and names are answered 4xx and change nothing stored', async () => {

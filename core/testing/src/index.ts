@@ -31,7 +31,7 @@ export { MemoryStorageDriver, MemoryStorageError, memoryStorageDriverDefinition,
 export type { MemoryStorageEntry, MemoryStorageErrorCode } from './memory-storage-driver.js';
 export { createTestHost, rawHttpRequest } from './test-host.js';
 export type { RawResponse, StoredState, TestHost, TestHostOptions, TestHostPlugin, TestUser } from './test-host.js';
-export { describeFormatConformance } from './format-conformance.js';
+export { describeFormatConformance, fetchPackageView } from './format-conformance.js';
 export type {
   ArtifactAnswer,
   ConformanceAnswer,
@@ -40,6 +40,7 @@ export type {
   FormatConformanceAdapter,
   FormatConformanceOptions,
   HostileRequest,
+  PackageViewAnswer,
   VersionsAnswer,
 } from './format-conformance.js';
 export { startUpstreamRelay, type UpstreamRelay } from './upstream-relay.js';

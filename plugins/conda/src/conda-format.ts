@@ -30,6 +30,7 @@ import { collectRepodata, mergeSources, streamRepodata, upstreamNames, type Repo
 import { mirrorCommand } from './mirror-command.js';
 import { uploadCommand } from './upload-command.js';
 import { downloadOf } from './downloads.js';
+import { condaInstallLines, condaPackageView } from './package-view.js';
 
 
 function param(ctx: FormatRequestContext, key: string): string {
@@ -416,6 +417,8 @@ export const condaFormat: FormatDefinition = {
   routes,
   commands: [uploadCommand, mirrorCommand],
   clientConfig,
+  packageView: condaPackageView,
+  installLines: condaInstallLines,
   defaultUpstream: () => condaDefaultUpstreams(),
   maxMetadataBytes: MAX_REPODATA_BYTES,
   // Repodata v2's base_url may put a channel's files anywhere on the upstream's host

@@ -56,7 +56,7 @@ export function uploadedFile(body: MultipartBody) {
 }
 
 /** Whether `candidate` is the newer of two conda versions, by conda's ordering closely enough for `channeldata.json`'s summary. */
-function newer(candidate: string, current: string): boolean {
+export function newer(candidate: string, current: string): boolean {
   const parts = (v: string) => v.toLowerCase().split(/[._+!-]/);
   const a = parts(candidate);
   const b = parts(current);

@@ -37,6 +37,7 @@ const go: FormatConformanceAdapter = {
   slashInNames: true,
   packageName: (base) => `example.com/${base}`,
   namePath: (name) => escapeCase(name),
+  componentVersion: (_name, version) => goVersion(version),
   artifact: moduleZip,
   async publish(target, pkg) {
     const response = await fetch(`${target.repositoryUrl}${urlPath(pkg.name)}/@v/${goVersion(pkg.version)}.zip`, { method: 'PUT', headers: auth(target), body: moduleZip(pkg) });

@@ -20,6 +20,7 @@ import {
   type FormatResponse,
   type GroupPlan,
   type MergeableDocument,
+  type ClientSettingsFile,
   type RepositoryInfo,
   type RouteDefinition,
   type CacheStatus,
@@ -33,6 +34,7 @@ import { sumdb } from './sumdb.js';
 import { validateSumCheck } from './sumcheck.js';
 import { createModuleZip } from './module-zip-create.js';
 import { downloadOf } from './downloads.js';
+import { goInstallLines, goPackageView } from './package-view.js';
 
 const TEXT = 'text/plain; charset=utf-8';
 
@@ -221,6 +223,22 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 /**
+ * The go command's user environment file (`~/.config/go/env`, what `go env -w` writes): GOPROXY
+ * at the repository, then `direct` as the start lines say; with a token and HTTPS, the token
+ * in the proxy URL (as `__token__`'s password), which the go command sends as Basic
+ * credentials. Over plain HTTP the go command sends no credentials at all (it refuses them
+ * in a URL and reads ~/.netrc for HTTPS only): the file then names the URL alone.
+ */
+function clientSettings(repo: RepositoryInfo, token: string | undefined): ClientSettingsFile[] {
+  const url = new URL(repo.url);
+  if (token && url.protocol === 'https:') {
+    url.username = '__token__';
+    url.password = token;
+  }
+  return [{ client: 'go', path: '.config/go/env', syntax: 'ini', settings: [{ key: 'GOPROXY', value: `${url.href},direct` }] }];
+}
+
+/**
  * `registry-core go publish <dir> --version vX.Y.Z --repository NAME`: the module zip of a
  * folder, made as the go command makes one, PUT to a hosted repository (or a group).
  */
@@ -260,6 +278,9 @@ export const goFormat: FormatDefinition = {
   errorBody: plainTextErrorBody,
   authChallenge: basicChallenge,
   clientConfig,
+  clientSettings,
+  packageView: goPackageView,
+  installLines: goInstallLines,
   defaultUpstream: goDefaultUpstreams,
   validateRepository: validateSumCheck,
   // What the kernel asks a group's proxies before a module new to a hosted repository is published.

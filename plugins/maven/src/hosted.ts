@@ -68,6 +68,11 @@ const expectKey = (path: string) => `expect/${path}`;
 /** Marks a checksum sidecar a client deployed (verified against its file), one key each. */
 const sidecarKey = (path: string, algorithm: ChecksumAlgorithm) => `sidecar/${path}.${algorithm}`;
 
+/** The versions deployed of one artifact of a hosted repository (version → first deploy time). */
+export async function hostedVersions(repo: RepositoryHandle, groupId: string, artifactId: string): Promise<Readonly<Record<string, string>> | undefined> {
+  return (await repo.documents.get<HostedArtifact>(artifactKey(groupId, artifactId)))?.value.versions;
+}
+
 /** The package name permission rules see: `groupId:artifactId`. */
 export const packageOf = (target: { groupId: string; artifactId: string }) => `${target.groupId}:${target.artifactId}`;
 

@@ -22,6 +22,7 @@ import { parseMavenPath } from './paths.js';
 import { MAX_METADATA_BYTES, getProxyFile } from './proxy.js';
 import { childText, children, child, parseXml } from '@registry-core/api';
 import { downloadOf } from './downloads.js';
+import { mavenInstallLines, mavenPackageView } from './package-view.js';
 
 const notHere = (ctx: FormatRequestContext) => new NotFoundError(`${ctx.path.slice(1) || '/'} is not in ${ctx.repository.name}`);
 const serveListing = serveDocument(listingDocument, notHere);
@@ -125,6 +126,8 @@ export const mavenFormat: FormatDefinition = {
   // Maven (Wagon) sends credentials only after a challenge.
   authChallenge: basicChallenge,
   clientConfig,
+  packageView: mavenPackageView,
+  installLines: mavenInstallLines,
   versionSpace,
   maxMetadataBytes: MAX_METADATA_BYTES,
   // The proxy's default upstream: the local Maven's mirror, else (or when the mirror is this

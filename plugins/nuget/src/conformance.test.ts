@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pushBody } from './testing/push-body.js';
 import { describeFormatConformance, storedZip, type ConformancePackage, type ConformanceTarget, type FormatConformanceAdapter, type HostileRequest } from '@registry-core/testing';
 
 // The kernel's group contract on NuGet, through the push API (`PUT api/v2/package`, the
@@ -15,19 +16,6 @@ export function nupkg(pkg: ConformancePackage): Buffer {
     ['package.nuspec', Buffer.from(nuspec)],
     ['content/data.txt', pkg.content],
   ]);
-}
-
-/** dotnet's push body: one file part named `package`. */
-export function pushBody(file: Buffer): { contentType: string; body: Buffer } {
-  const boundary = 'rc-nuget-boundary';
-  return {
-    contentType: `multipart/form-data; boundary=${boundary}`,
-    body: Buffer.concat([
-      Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="package"; filename="package.nupkg"\r\ncontent-type: application/octet-stream\r\n\r\n`),
-      file,
-      Buffer.from(`\r\n--${boundary}--\r\n`),
-    ]),
-  };
 }
 
 const key = (target: ConformanceTarget): Record<string, string> => (target.token ? { 'x-nuget-apikey': target.token } : {});

@@ -20,6 +20,7 @@ import { packageDocument, packageFile, param, requestedId, searchDocument, serve
 import { v2Routes } from './v2-feed.js';
 import { keyOf } from './versions.js';
 import { downloadOf } from './downloads.js';
+import { nugetInstallLines, nugetPackageView } from './package-view.js';
 
 const withCache = (cache: LoadedDocument<unknown>['cache']) => (cache ? { cache } : {});
 
@@ -172,6 +173,8 @@ export const nugetFormat: FormatDefinition = {
   routes,
   credentialHeaders: ['x-nuget-apikey'],
   clientConfig,
+  packageView: nugetPackageView,
+  installLines: nugetInstallLines,
   defaultUpstream: () => [{ url: NUGET_ORG, source: 'nuget.org' }],
   maxMetadataBytes: MAX_DOCUMENT_BYTES,
   // A package's registration: what the kernel asks a group's proxies before a new id is pushed.

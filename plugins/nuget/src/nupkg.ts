@@ -1,5 +1,5 @@
-import type { Readable } from 'node:stream';
-import { BadRequestError, child, childText, children, parseXml, type XmlElement } from '@registry-core/api';
+import { PassThrough, type Readable } from 'node:stream';
+import { BadRequestError, child, childText, children, parseXml, readSmallBody, type Asset, type XmlElement } from '@registry-core/api';
 import yauzl from 'yauzl';
 import { validateId } from './ids.js';
 import { validateVersion, type NuGetVersion } from './versions.js';
@@ -133,4 +133,53 @@ export function parseNuspec(text: string): Nuspec {
     requireLicenseAcceptance: childText(metadata, 'requireLicenseAcceptance') === 'true',
     dependencyGroups,
   };
+}
+
+/** A stored asset as yauzl's random-access source: each range it asks for is one ranged read of the asset. */
+class AssetReader extends yauzl.RandomAccessReader {
+  constructor(private readonly asset: Asset) {
+    super();
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    const out = new PassThrough();
+    // yauzl's end is exclusive, the asset's inclusive.
+    this.asset.open({ start, end: end - 1 }).then(
+      (stream) => stream.on('error', (error) => out.destroy(error)).pipe(out),
+      (error: Error) => out.destroy(error),
+    );
+    return out;
+  }
+}
+
+/**
+ * One member of a stored .nupkg (its README, say), read by ranged reads of the asset: the
+ * central directory, then that member's bytes, never the whole package. `undefined` when it
+ * is not there, is larger than `maxBytes` or the package cannot be read as a zip. `member`
+ * is matched as NuGet does, case-insensitively and with `\` taken as `/`.
+ */
+export async function readStoredMember(asset: Asset, member: string, maxBytes: number): Promise<Buffer | undefined> {
+  const wanted = member.replace(/\\/g, '/').replace(/^\.?\//, '').toLowerCase();
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.fromRandomAccessReaderPromise(new AssetReader(asset), asset.size, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true });
+  } catch {
+    return undefined;
+  }
+  try {
+    if (zip.entryCount > MAX_ENTRIES) return undefined;
+    const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
+      zip.on('error', reject);
+      zip.on('end', () => resolve(undefined));
+      zip.on('entry', (e: yauzl.Entry) => (e.fileName.toLowerCase() === wanted ? resolve(e) : zip.readEntry()));
+      zip.readEntry();
+    });
+    if (!entry || entry.uncompressedSize > maxBytes) return undefined;
+    // Over the limit (whatever the directory said): refused, and so left out.
+    return await readSmallBody(await zip.openReadStreamPromise(entry), maxBytes, member);
+  } catch {
+    return undefined;
+  } finally {
+    zip.close();
+  }
 }

@@ -40,6 +40,7 @@ import { imageName, parseDigest } from './names.js';
 import { MAX_TAG_LIST_BYTES, proxyBlob, proxyManifest, proxyReferrers, proxyTags } from './proxy.js';
 import { ociError, page, pageParams, rootPath, unsupported } from './responses.js';
 import { downloadOf } from './downloads.js';
+import { imageReference, ociInstallLines, ociPackageView } from './package-view.js';
 
 /** Largest page of a tag list or the catalog. */
 const MAX_PAGE = 10_000;
@@ -354,7 +355,7 @@ function clientConfig(repository: RepositoryInfo): string[] {
   const url = new URL(repository.url);
   const port = repository.config['port'];
   const hostPort = url.host;
-  const ref = typeof port === 'number' && url.pathname === '/' ? `${hostPort}/<image>` : `${hostPort}/${repository.name}/<image>`;
+  const ref = imageReference(repository, '<image>');
   const lines = [`docker pull ${ref}:<tag>   (podman/skopeo: add --tls-verify=false over plain HTTP)`];
   if (repository.takesWrites) lines.push(`docker push ${ref}:<tag>   (docker login ${hostPort} first)`);
   if (typeof port === 'number' && repository.reachesUpstream) lines.push(`Docker daemon.json: "registry-mirrors": ["${url.protocol}//${hostPort}"]`);
@@ -369,6 +370,8 @@ export const ociFormat: FormatDefinition = {
   errorBody,
   authChallenge,
   clientConfig,
+  packageView: ociPackageView,
+  installLines: ociInstallLines,
   maxMetadataBytes: MAX_TAG_LIST_BYTES,
   tasks: [gcTask],
   async onRepositoryReady(repository) {

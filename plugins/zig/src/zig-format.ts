@@ -19,6 +19,7 @@ import {
   type RouteDefinition,
   routeParam,
 } from '@registry-core/api';
+import { zigInstallLines, zigPackageView } from './package-view.js';
 import { packageKey, packageView, tarballPath, tarballUrl, viewOf, type PackageDocument } from './documents.js';
 import { hashKey, publish, uploadedManifest, type HashEntry } from './hosted.js';
 import { validatePackageName, validateVersion } from './manifest.js';
@@ -197,6 +198,8 @@ export const zigFormat: FormatDefinition = {
   commands: [publishCommand],
   authChallenge: basicChallenge,
   clientConfig,
+  packageView: zigPackageView,
+  installLines: zigInstallLines,
   // No central Zig registry exists: the zero-config proxy is a URL cache of GitHub archives.
   defaultUpstream: () => [{ url: 'https://github.com/', source: 'GitHub (archive URLs; a URL cache)' }],
   maxMetadataBytes: MAX_PACKAGE_DOCUMENT_BYTES,
