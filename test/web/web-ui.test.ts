@@ -231,7 +231,7 @@ repositories:
     expect(main).toContain('1 download in the last 30 days (most: 1.0.0 1)');
     expect(await page.getByRole('img', { name: /^1 download from \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d$/ }).count()).toBe(1);
     await page.getByRole('button', { name: 'Copy install line' }).click();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`npm install rc-web-demo --registry ${registry.url}/npm-local/`);
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`npm install rc-web-demo@1.0.0 --registry ${registry.url}/npm-local/`);
     await expectAccessible('package-npm');
     // A phone-width screen: nothing wider than the screen.
     await page.setViewportSize({ width: 390, height: 844 });
@@ -283,16 +283,25 @@ repositories:
     await expectAccessible('package-npm-proxy');
   });
 
-  it('shows an OCI image pushed by skopeo and a Maven artifact deployed by mvn (versions)', async () => {
+  it('shows an OCI image pushed by skopeo and a Maven artifact deployed by mvn, each with its format\'s view', async () => {
     await page.goto(`${registry.url}/?repo=oci-local`);
     await page.getByRole('link', { name: 'rc-web/image' }).click();
     await page.getByRole('heading', { name: /rc-web\/image/, level: 1 }).waitFor();
-    expect(await page.locator('main').innerText()).toContain('1.0');
+    // The format's own view: the index's platforms and the pull line.
+    await page.getByText('linux/arm64').first().waitFor();
+    const oci = await page.locator('main').innerText();
+    expect(oci).toContain('1.0');
+    expect(oci).toContain('linux/amd64');
+    expect(oci).toMatch(/docker pull \S+\/oci-local\/rc-web\/image:1\.0/);
     await expectAccessible('package-oci');
     await page.goto(`${registry.url}/?repo=maven-local`);
     await page.getByRole('link', { name: 'org.rcweb:web-lib' }).click();
     await page.getByRole('heading', { name: /web-lib/, level: 1 }).waitFor();
-    expect(await page.locator('main').innerText()).toContain('1.0');
+    // The format's own view: the version's files and the dependency lines.
+    await page.getByText('web-lib-1.0.jar').first().waitFor();
+    const maven = await page.locator('main').innerText();
+    expect(maven).toContain('1.0');
+    expect(maven).toContain('<artifactId>web-lib</artifactId>');
     await expectAccessible('package-maven');
   });
 

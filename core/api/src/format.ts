@@ -194,8 +194,10 @@ export interface FormatDefinition {
   packageView?(repository: RepositoryHandle, name: string, version: string | undefined): Promise<PackageView | undefined>;
   /**
    * The command that installs one package from `repository` (`npm install left-pad@1.3.0`,
-   * `pip install --index-url ... requests==2.0`), shown beside a package; `version` absent:
-   * the latest. Lines are shown as they are, each one copyable.
+   * `pip install --index-url ... requests==2.0`), shown beside a package; the browse API
+   * passes the version its page shows (a format's "latest" may name no version: an image
+   * without a `latest` tag); `version` absent: the latest. Lines are shown as they are, each
+   * one copyable.
    */
   installLines?(repository: RepositoryInfo, name: string, version: string | undefined): readonly string[];
 }

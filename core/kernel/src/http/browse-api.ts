@@ -218,7 +218,9 @@ export class BrowseApi {
       tags: view.tags ?? {},
       facts: view.facts ?? {},
       files,
-      install: runtime.format.installLines?.(via, name, version) ?? [],
+      // For the version shown: a format's "latest" may be no version at all (an image without
+      // a `latest` tag), and the page names one.
+      install: runtime.format.installLines?.(via, name, shown) ?? [],
       clientConfig: runtime.format.clientConfig?.(via) ?? [],
       // Counted for the member holding the files, whichever group they were installed through.
       downloads: this.options.downloads ? await this.options.downloads(name, holder.config.format, holder.name) : null,
