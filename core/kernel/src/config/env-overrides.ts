@@ -20,7 +20,7 @@ export const CONFIG_FILE_ENV = 'REGISTRY_CORE_CONFIG';
 const PREFIX = 'REGISTRY_CORE_';
 /**
  * `REGISTRY_CORE_` variables that are not config paths: the config file, the data folder,
- * the CLI's token, and the test and build switches (the crash-point harness's
+ * the CLI's token, a worker's slot (`server.workers`), and the test and build switches (the crash-point harness's
  * `CRASH_AT`/`CRASH_TRACE`, the browser test's screenshot folder, the web app's rebuild).
  */
 export const NOT_PATHS: ReadonlySet<string> = new Set([
@@ -31,6 +31,7 @@ export const NOT_PATHS: ReadonlySet<string> = new Set([
   'REGISTRY_CORE_CRASH_TRACE',
   'REGISTRY_CORE_SCREENSHOTS',
   'REGISTRY_CORE_WEB_REBUILD',
+  'REGISTRY_CORE_WORKER_SLOT',
 ]);
 
 /** One variable and the config path it sets. */
