@@ -10,7 +10,7 @@ import { startPostgres, type TestPostgres } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countingProxy } from '../helpers/counting-proxy.js';
 import { NpmClient, makePackage, makeProject } from '../helpers/npm-client.js';
-import { publishPackage } from '../helpers/npm-publish-body.js';
+import { packageTarball, publishBody, publishPackage } from '../helpers/npm-publish-body.js';
 import { runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
 
 interface Answer {
@@ -19,10 +19,10 @@ interface Answer {
   readonly body: Buffer;
 }
 
-/** GET on a connection of its own (no keep-alive pool), so each request may reach another worker. */
-function get(url: string, headers: Record<string, string> = {}): Promise<Answer> {
+/** A request on a connection of its own (no keep-alive pool), so each request may reach another worker. */
+function send(method: string, url: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers }, (res) => {
+    const req = request(url, { method, agent: false, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, worker: String(res.headers['x-registry-core-worker']), body: Buffer.concat(chunks) }));
@@ -31,9 +31,11 @@ function get(url: string, headers: Record<string, string> = {}): Promise<Answer>
     req.on('error', reject);
     // A connection the primary handed to a worker as it was killed may never be answered.
     req.setTimeout(5_000, () => req.destroy(new Error('no answer')));
-    req.end();
+    req.end(body);
   });
 }
+
+const get = (url: string, headers: Record<string, string> = {}) => send('GET', url, headers);
 
 /** GET `url` on fresh connections until each worker has answered it `times` times; resolves every answer. */
 async function fromEachWorker(url: string, times: number, headers: Record<string, string> = {}): Promise<Answer[]> {
@@ -137,6 +139,17 @@ repositories:
     const loggedOut = await npm.npm(['logout']);
     expect(loggedOut.code, loggedOut.stderr).toBe(0);
     for (const answer of await fromEachWorker(tarball, 2, auth)) expect(answer.status, `worker ${answer.worker}`).toBe(401);
+  });
+
+  it('serialises concurrent publishes to one package through both workers: every version is kept', async () => {
+    const versions = ['1.0.0', '1.0.1', '1.0.2', '1.0.3', '1.0.4', '1.0.5'];
+    const bodies = await Promise.all(versions.map(async (version) => publishBody({ name: 'busy-lib', version }, await packageTarball({ name: 'busy-lib', version }))));
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const answers = await Promise.all(bodies.map((body) => send('PUT', `${registry.url}/npm-local/busy-lib`, headers, body)));
+    expect(new Set(answers.map((a) => a.worker)).size).toBe(2);
+    for (const answer of answers) expect(answer.status, answer.body.toString()).toBe(201);
+    const packument = JSON.parse((await get(`${registry.url}/npm-local/busy-lib`)).body.toString()) as { versions: Record<string, unknown> };
+    expect(Object.keys(packument.versions).sort()).toEqual(versions);
   });
 
   it('makes one upstream request for concurrent cold misses on both workers', async () => {
