@@ -4,7 +4,7 @@
 //
 //   pnpm --dir bench install --ignore-workspace     # Verdaccio, once
 //   apt-get install -y nginx-light wrk              # once
-//   pnpm bench [-- --only tarball,packument,memory,cold,install,publish,stream,formats,analytics,drivers] [--duration 8] [--markdown results.md]
+//   pnpm bench [-- --only tarball,packument,memory,cold,install,publish,stream,formats,analytics,workers,drivers] [--duration 8] [--markdown results.md]
 //
 // The report is one table per format, headed by the date, the commit and the load average;
 // --markdown also writes it to a file (bench/README.md's results are such a file).
@@ -33,7 +33,7 @@ const cli = path.join(root, 'cli', 'bin', 'registry-core.js');
 const rawPlugin = path.join(root, 'examples', 'raw-format-plugin');
 const verdaccioBin = path.join(benchDir, 'node_modules', 'verdaccio', 'bin', 'verdaccio');
 
-const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream', 'formats', 'analytics'];
+const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream', 'formats', 'analytics', 'workers'];
 const OPTIONAL = ['drivers'];
 const only = new Set((flag('only', ALL.join(',')) ?? '').split(',').filter(Boolean));
 const duration = Number(flag('duration', '8'));
@@ -44,13 +44,13 @@ const COLD = { name: 'ms', file: 'ms-2.1.3.tgz' };
 const STREAM_BYTES = Number(flag('stream-bytes', String(2 * 1024 ** 3)));
 const DRIVER_BYTES = Number(flag('driver-bytes', String(1024 ** 3)));
 for (const name of only) if (!ALL.includes(name) && !OPTIONAL.includes(name)) fail(`unknown scenario ${name}: ${[...ALL, ...OPTIONAL].join(', ')}`);
-const needsPeers = [...only].some((name) => name !== 'drivers' && name !== 'analytics');
+const needsPeers = [...only].some((name) => !['drivers', 'analytics', 'workers'].includes(name));
 
 const upstream = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().replace(/\/?$/, '/');
-for (const [what, bin] of needsPeers ? [['nginx', '/usr/sbin/nginx'], ['wrk', '/usr/bin/wrk']] : only.has('analytics') ? [['wrk', '/usr/bin/wrk']] : []) {
+for (const [what, bin] of needsPeers ? [['nginx', '/usr/sbin/nginx'], ['wrk', '/usr/bin/wrk']] : only.has('analytics') || only.has('workers') ? [['wrk', '/usr/bin/wrk']] : []) {
   if (!existsSync(bin)) fail(`${what} is missing: apt-get install -y nginx-light wrk`);
 }
-const needsVerdaccio = [...only].some((name) => !['drivers', 'formats', 'analytics', 'stream', 'cold', 'memory-tuned'].includes(name));
+const needsVerdaccio = [...only].some((name) => !['drivers', 'formats', 'analytics', 'stream', 'cold', 'memory-tuned', 'workers'].includes(name));
 if (needsVerdaccio && !existsSync(verdaccioBin)) fail('Verdaccio is missing: pnpm --dir bench install --ignore-workspace');
 if (!existsSync(cli)) fail('registry-core is not built: pnpm install (at the repository root)');
 
@@ -180,8 +180,8 @@ function get(url, headers = {}) {
   });
 }
 
-function wrk(url, headers = {}) {
-  const argv = ['-t1', `-c${connections}`, `-d${duration}s`, '--latency'];
+function wrk(url, headers = {}, threads = 1) {
+  const argv = [`-t${threads}`, `-c${connections * threads}`, `-d${duration}s`, '--latency'];
   for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}: ${v}`);
   const out = execFileSync('wrk', [...argv, url], { encoding: 'utf8' });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
@@ -318,6 +318,32 @@ repositories:
   row('cached tarball with / without download counting', `${fmt(ratio, 3)}x`, '>= 0.95x', ratio >= 0.95);
   const cpuRatio = mean(cpu.on) / mean(cpu.off);
   row('server CPU per cached tarball, with / without download counting', `${fmt(cpuRatio, 3)}x`, '<= 1.05x', cpuRatio <= 1.05);
+  for (const server of Object.values(servers)) await server.stop();
+}
+
+/**
+ * The cached tarball through a group with `server.workers: 2` against 1, measured in turns
+ * (one, two, two, one, one, two). wrk runs 2 threads with twice the connections here: one
+ * wrk thread is a bottleneck of its own against two server processes. On a 2-core machine
+ * wrk takes part of the cores the workers would use, so the ratio is a floor.
+ */
+async function workerScaling() {
+  const config = (workers) => `server: { workers: ${workers} }
+repositories:
+  npm-proxy: { format: npm, type: proxy, upstream: "${upstream}" }
+  npm: { format: npm, type: group, members: [npm-proxy] }
+`;
+  const tarballPath = `npm/${TARBALL.name}/-/${TARBALL.file}`;
+  const servers = { one: await startRegistryCore(config(1)), two: await startRegistryCore(config(2)) };
+  // Warm every worker (the primary deals new connections out in turn).
+  for (const server of Object.values(servers)) {
+    for (let i = 0; i < 6; i++) if ((await get(`${server.url}/${tarballPath}`, { connection: 'close' })).status !== 200) throw new Error(`${server.url}/${tarballPath} failed`);
+  }
+  const runs = { one: [], two: [] };
+  for (let i = 0; i < 3; i++) for (const label of i % 2 ? ['two', 'one'] : ['one', 'two']) runs[label].push(wrk(`${servers[label].url}/${tarballPath}`, {}, 2).rps);
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  for (const label of ['one', 'two']) row(`cached tarball, group, ${label === 'one' ? '1 worker' : '2 workers'} (wrk -t2 -c${connections * 2})`, `${fmt(mean(runs[label]))} req/s (${runs[label].map((r) => fmt(r)).join(', ')})`);
+  row('cached tarball, 2 workers / 1 worker', `${fmt(mean(runs.two) / mean(runs.one), 2)}x`);
   for (const server of Object.values(servers)) await server.stop();
 }
 
@@ -803,6 +829,7 @@ try {
   if (only.has('formats')) await formatReads();
   if (only.has('drivers')) await drivers();
   if (only.has('analytics')) await analyticsCost();
+  if (only.has('workers')) await workerScaling();
 } finally {
   await cleanup();
 }

@@ -4,32 +4,14 @@
 // request each. Run twice: on a shared blob folder, and on an S3-compatible server
 // (s3rver) with large downloads redirected to the store by presigned URLs.
 import { randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { startPostgres, type TestPostgres } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobBackends } from '../helpers/blob-backends.js';
+import { countingProxy } from '../helpers/counting-proxy.js';
 import { NpmClient, makePackage, makeProject } from '../helpers/npm-client.js';
 import { packageTarball, publishBody } from '../helpers/npm-publish-body.js';
 import { runCli, startRegistry, tempDir, type RunningRegistry } from '../helpers/registry-process.js';
-
-/** A reverse proxy to `target` that counts requests per path. */
-async function countingProxy(target: string): Promise<{ server: Server; url: string; counts: Map<string, number> }> {
-  const counts = new Map<string, number>();
-  const base = new URL(target);
-  const server = createServer((req, res) => {
-    counts.set(req.url!, (counts.get(req.url!) ?? 0) + 1);
-    const forward = httpRequest(new URL(base.pathname.replace(/\/$/, '') + req.url, base), { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, counts };
-}
 
 async function seed(registry: RunningRegistry, token: string, manifest: Record<string, unknown>, extra: { name: string; content: string }[] = []): Promise<void> {
   const put = await fetch(`${registry.url}/npm-local/${manifest['name']}`, {

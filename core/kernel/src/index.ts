@@ -18,3 +18,5 @@ export { CacheMaintenance, type BadAsset, type CleanSummary } from './engine/mai
 export { TtlOverrides, type TtlOverride } from './engine/ttl-overrides.js';
 export { DownloadQueries, type PackageStats, type StatsTotals, type StoredFile, type TopPackage } from './analytics/download-queries.js';
 export { sinceDay, statsReport, withMembers, type StatsReport, type StatsRepository } from './analytics/stats-report.js';
+export { ClusterPrimary, type PrimaryOptions } from './cluster/primary.js';
+export { WorkerLink } from './cluster/worker-link.js';

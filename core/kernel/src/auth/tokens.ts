@@ -44,6 +44,11 @@ export class UserTokens {
     this.revokedListeners.push(listener);
   }
 
+  /** Another worker of this node revoked a token: tell the listeners as if it had been here. */
+  revokedElsewhere(): void {
+    for (const listener of this.revokedListeners) listener();
+  }
+
   /** Issue a token; the secret is returned once and stored only as a hash. */
   async create(user: string, options: NewTokenOptions = {}): Promise<{ token: string; info: TokenInfo }> {
     const secret = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;

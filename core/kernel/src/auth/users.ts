@@ -38,6 +38,11 @@ export class Users {
     this.passwordListeners.push(listener);
   }
 
+  /** Another worker of this node changed a password or roles: tell the listeners as if it had been here. */
+  changedElsewhere(): void {
+    for (const listener of this.passwordListeners) listener();
+  }
+
   /** The password hash, roles and standing of a config or stored user (provider users have none here). */
   async credentialsOf(name: string): Promise<{ passwordHash: string; roles: string[]; disabled: boolean } | undefined> {
     const fromConfig = this.config.users[name];

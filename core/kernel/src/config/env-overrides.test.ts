@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyEnvOverrides, parseEnvValue } from './env-overrides.js';
@@ -93,6 +93,14 @@ describe('configuration from the environment', () => {
     const both = await loadConfig({ cwd: expanded, env: { DATABASE_URL: 'postgres://file@db/a', REGISTRY_CORE_METADATA__URL: 'postgres://env@db/b' } });
     expect(both.config.metadata).toMatchObject({ type: 'postgres', url: 'postgres://env@db/b' });
     expect((await loadConfig({ cwd: dir, env: { REGISTRY_CORE_REPOSITORIES__NPM_PROXY__UPSTREAM: 'http://127.0.0.1:10/' } })).config.repositories['npm-proxy']).toMatchObject({ upstream: 'http://127.0.0.1:10/' });
+  });
+
+  it('server.workers: 1 by default, a number or `auto` (the cores) from the file or the environment; the slot variable of a worker is no config path', async () => {
+    const dir = folderWith(FILE);
+    expect((await loadConfig({ cwd: dir, env: {} })).config.server.workers).toBe(1);
+    expect((await loadConfig({ cwd: dir, env: { REGISTRY_CORE_SERVER__WORKERS: '3', REGISTRY_CORE_WORKER_SLOT: '2' } })).config.server.workers).toBe(3);
+    expect((await loadConfig({ cwd: dir, env: { REGISTRY_CORE_SERVER__WORKERS: 'auto' } })).config.server.workers).toBe(availableParallelism());
+    expect(await errorsOf(loadConfig({ cwd: dir, env: { REGISTRY_CORE_SERVER__WORKERS: '0' } }))).toContain('server.workers');
   });
 
   it('REGISTRY_CORE_CONFIG names the config file when --config does not; REGISTRY_CORE_DATA_DIR pins the data folder', async () => {

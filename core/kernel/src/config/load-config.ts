@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { cosmiconfig } from 'cosmiconfig';
@@ -123,6 +124,7 @@ export function normalizeConfig(
     publicUrl: c.server.publicUrl,
     trustProxy: c.server.trustProxy,
     shutdownTimeoutSeconds: c.server.shutdownTimeoutSeconds,
+    workers: c.server.workers === 'auto' ? availableParallelism() : c.server.workers,
     memoryCacheBytes: parseSize(c.server.memoryCacheSize)!,
     derivedCacheBytes: parseSize(c.server.derivedCacheSize)!,
     metadataMemoryBytes: parseSize(c.server.metadataMemory)!,

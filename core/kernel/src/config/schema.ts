@@ -115,6 +115,11 @@ export const configSchema = {
         publicUrl: { type: 'string', description: 'The address clients use; written into metadata URLs.' },
         trustProxy: { type: 'boolean', default: false, description: 'Honour X-Forwarded-* from a reverse proxy.' },
         shutdownTimeoutSeconds: { ...seconds, default: 10 },
+        workers: {
+          anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { type: 'string', enum: ['auto'] }],
+          default: 1,
+          description: 'Processes serving the one port (node:cluster), sharing the metadata store and blob stores; "auto": one per core. Memory caches and counters are per worker.',
+        },
         memoryCacheSize: { ...size, default: '32mb' },
         derivedCacheSize: { ...size, default: '64mb' },
         metadataMemory: {

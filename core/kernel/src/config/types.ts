@@ -136,6 +136,8 @@ export interface RepositoryConfig extends DeepReadonly<Pick<RepositoryBlock, 'fo
 /** `server`: `trustProxy` honours X-Forwarded-*; `shutdownTimeoutSeconds` is what in-flight requests get at shutdown. */
 export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'host' | 'publicUrl' | 'trustProxy' | 'shutdownTimeoutSeconds'>> {
   readonly port: number;
+  /** Processes serving the port (`server.workers`, `auto` resolved to the number of cores). */
+  readonly workers: number;
   /** Bytes of small stored files (up to 1 MiB each) kept in memory; 0 turns it off. */
   readonly memoryCacheBytes: number;
   /** Bytes of values formats derive from stored data (parsed indexes, rendered answers) kept in memory. */

@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import Koa, { type Context } from 'koa';
 import { NotFoundError, isRegistryError, type HostRootAddress, type HostRootRoute, type Logger, type Principal, type RepositoryInfo } from '@registry-core/api';
 import { ANONYMOUS, type Authentication } from '../auth/authentication.js';
+import { WorkerLink } from '../cluster/worker-link.js';
 import type { ServerConfig } from '../config/types.js';
 import type { DownloadEvent } from '../analytics/download-counter.js';
 import type { AccessLog } from '../analytics/access-log.js';
@@ -23,7 +24,9 @@ import type { HotAnswers } from './hot-answers.js';
 import { writeResponse, type HotCandidate } from './respond.js';
 
 /** Headers of one request or connection, never replayed by the hot path. */
-const PER_REQUEST_HEADERS = new Set(['x-request-id', 'content-length', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'x-cache']);
+/** With `server.workers`, every answer names the worker (slot) that gave it. */
+const WORKER_HEADER = 'x-registry-core-worker';
+const PER_REQUEST_HEADERS = new Set(['x-request-id', 'content-length', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'x-cache', WORKER_HEADER]);
 
 export interface HttpHostOptions {
   readonly server: ServerConfig;
@@ -438,7 +441,9 @@ export class HttpHost {
     // descriptors and spill files indefinitely).
     const koa = this.app.callback();
     const hot = this.options.hotAnswers;
+    const workerSlot = WorkerLink.current()?.slot;
     const server = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
+      if (workerSlot !== undefined) res.setHeader(WORKER_HEADER, String(workerSlot));
       if (this.guard.refuse(req, res) || this.refuseLoop(req, res)) return;
       this.guard.watchBody(req, res);
       if (hot && !this.draining) {

@@ -202,24 +202,37 @@ export class MetadataStore {
   private forgetAsset(repository: string, assetPath: string, notify = true): void {
     this.assetWrites++;
     this.contentRows.delete(`${repository}\u0000${assetPath}`);
-    if (notify) this.changed(repository);
+    if (notify) this.changed(repository, assetPath);
   }
 
-  private readonly changeListeners = new Set<(repository: string) => void>();
+  private readonly changeListeners = new Set<(repository: string, assetPath?: string) => void>();
 
   /**
    * Be told when this process changes a repository's assets or documents (a publish, a
-   * delete, a newly cached file), e.g. to drop answers built from them. Listeners are
-   * called once the change is written, so what they read then is new. Other nodes'
-   * changes are not reported.
+   * delete, a newly cached file), e.g. to drop answers built from them; `assetPath` when
+   * the change was of one asset. Listeners are called once the change is written, so what
+   * they read then is new. Other nodes' changes are not reported; other workers' of this
+   * node are, when they are passed to {@link changedElsewhere}.
    */
-  onChange(listener: (repository: string) => void): () => void {
+  onChange(listener: (repository: string, assetPath?: string) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
   }
 
-  private changed(repository: string): void {
-    for (const listener of this.changeListeners) listener(repository);
+  private changed(repository: string, assetPath?: string): void {
+    for (const listener of this.changeListeners) listener(repository, assetPath);
+  }
+
+  /**
+   * Another process on this database (a worker of `server.workers`) changed `repository`
+   * (the asset at `assetPath`, or anything in it): drop what this process would have
+   * dropped had it made the change (the cached content rows, and whatever listeners keep).
+   */
+  changedElsewhere(repository: string, assetPath?: string): void {
+    this.assetWrites++;
+    if (assetPath !== undefined) this.contentRows.delete(`${repository}\u0000${assetPath}`);
+    else for (const [key, entry] of this.contentRows) if (entry.row.repository === repository) this.contentRows.delete(key);
+    this.changed(repository, assetPath);
   }
 
   /**
@@ -535,6 +548,17 @@ export class MetadataStore {
     }
   }
 
+  /** The lock every process on this SQLite database respects (the primary's, with `server.workers`). */
+  private processLocks: ((key: string) => Promise<() => Promise<void>>) | undefined;
+
+  /**
+   * Take cluster locks from `acquire` on SQLite (workers of one node share the database
+   * file, and SQLite has no advisory locks); PostgreSQL keeps its advisory locks.
+   */
+  useProcessLocks(acquire: (key: string) => Promise<() => Promise<void>>): void {
+    this.processLocks = acquire;
+  }
+
   /** The connection holding this node's advisory locks (PostgreSQL), opened on first use. */
   private lockRunner: QueryRunner | undefined;
   private lockQueue: Promise<unknown> = Promise.resolve();
@@ -556,12 +580,13 @@ export class MetadataStore {
    * Take a lock every node on this database respects, resolving its release. PostgreSQL:
    * a session advisory lock on the key's hash, all taken with `pg_try_advisory_lock` on
    * one connection of their own (polled, so a wait never holds a pooled connection, and a
-   * node that dies releases its locks with its connection). SQLite has one node: the
-   * caller's in-process locks are enough, and this resolves at once. Callers must not
-   * take one key twice in one process (in-process locks come first).
+   * node that dies releases its locks with its connection). SQLite has one node: with one
+   * process the caller's in-process locks are enough, and this resolves at once; with
+   * several workers it is the primary's named lock ({@link useProcessLocks}). Callers must
+   * not take one key twice in one process (in-process locks come first).
    */
   async acquireClusterLock(key: string): Promise<() => Promise<void>> {
-    if (this.dataSource.options.type !== 'postgres') return async () => undefined;
+    if (this.dataSource.options.type !== 'postgres') return this.processLocks ? this.processLocks(key) : async () => undefined;
     const query = async (sql: string): Promise<boolean> => {
       // One statement at a time on the lock connection.
       const run = this.lockQueue.then(async () => {

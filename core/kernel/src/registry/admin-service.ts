@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isRegistryError, type ClientSettingsFile, type Logger, type RepositoryInfo } from '@registry-core/api';
+import { WorkerLink } from '../cluster/worker-link.js';
 import type { RegistryConfig } from '../config/types.js';
 import type { BlobStore } from '../engine/blob-store.js';
 import { CacheMaintenance } from '../engine/maintenance.js';
@@ -171,11 +172,14 @@ export class AdminService {
   /** What the health endpoint tells beside the status. */
   healthFacts(): Record<string, unknown> {
     const { repositories, unavailable, plugins } = this.options;
+    const worker = WorkerLink.current();
     return {
       upstreams: Object.fromEntries(Object.entries(this.stats()).map(([name, s]) => [name, s.breaker.state])),
       repositories: [...repositories.values()].map((r) => ({ name: r.name, format: r.config.format, type: r.config.type })),
       unavailable,
       plugins: plugins.records.map((p: PluginRecord) => ({ name: p.name, version: p.version, status: p.status, ...(p.reason ? { reason: p.reason } : {}) })),
+      // Which process answered, with `server.workers`.
+      ...(worker ? { worker: { slot: worker.slot, pid: process.pid } } : {}),
     };
   }
 }

@@ -32,6 +32,7 @@ import { HotAnswers } from '../http/hot-answers.js';
 import { HttpHost } from '../http/server.js';
 import { StructuredLogger } from '../logging/logger.js';
 import { MetadataStore } from '../metadata/metadata-store.js';
+import { WorkerLink } from '../cluster/worker-link.js';
 import { addImplicitPlugins } from '../plugins/implicit-plugins.js';
 import { PluginHost } from '../plugins/plugin-host.js';
 import { discoverFirstPartyPlugins } from '../plugins/plugin-resolver.js';
@@ -85,7 +86,10 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
   root.register(K.Config, { useValue: config });
 
   const env: ProviderEnvironment = { configDir: loaded.configDir, dataDir: config.dataDir, logger };
-  const metadata = await MetadataStore.open(config.metadata);
+  // A worker of `server.workers`: its primary ran the migrations before forking it.
+  const worker = WorkerLink.current();
+  const metadata = await MetadataStore.open(config.metadata, worker ? { migrate: false } : {});
+  if (worker && config.metadata.type !== 'postgres') metadata.useProcessLocks((key) => worker.acquire(key));
   root.register(K.MetadataStore, { useValue: metadata });
   // Built first when enabled: storage drivers and the metadata store are timed from the start.
   const metrics = config.metrics.enabled
@@ -140,6 +144,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
     // Build everything now: a registry that cannot be served fails at creation.
     resolve(root, K.HttpHost);
     resolve(root, K.Scheduler);
+    if (worker) shareChanges(root, worker);
     return root;
   } catch (error) {
     await metadata.close();
@@ -340,6 +345,24 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
     downloads: resolve(c, K.Downloads),
     retentionDays: config.analytics.retentionDays,
   })));
+}
+
+/**
+ * Workers of one node tell each other (through the primary) what they changed, and each
+ * drops what it would have dropped had it made the change itself: content rows and
+ * replayed answers of the repository, checked tokens and logins.
+ */
+function shareChanges(root: DependencyContainer, worker: WorkerLink): void {
+  const metadata = resolve(root, K.MetadataStore);
+  const auth = resolve(root, K.Auth);
+  metadata.onChange((repository, path) => worker.announce({ kind: 'content', repository, ...(path !== undefined ? { path } : {}) }));
+  auth.tokens.onRevoked(() => worker.announce({ kind: 'tokens' }));
+  auth.users.onPasswordChanged(() => worker.announce({ kind: 'users' }));
+  worker.onChange((change) => {
+    if (change.kind === 'content') metadata.changedElsewhere(change.repository, change.path);
+    else if (change.kind === 'tokens') auth.tokens.revokedElsewhere();
+    else auth.users.changedElsewhere();
+  });
 }
 
 /** The repositories as the stats see them: format, type, a group's members. */

@@ -5,6 +5,7 @@ import { Tokens } from '@registry-core/api';
 import type { AuthService } from '../auth/auth-service.js';
 import { ConfigError } from '../config/load-config.js';
 import type { LoadedConfig, RegistryConfig } from '../config/types.js';
+import { WorkerLink } from '../cluster/worker-link.js';
 import { selfUpstream } from '../engine/self-upstream.js';
 import type { CacheMaintenance } from '../engine/maintenance.js';
 import type { copyStorage, CopySummary } from '../engine/storage-copy.js';
@@ -75,7 +76,8 @@ export class Registry {
       await this.stop();
       throw error;
     }
-    this.scheduler.start();
+    // With `server.workers`, one worker (slot 1) runs the periodic tasks for all.
+    if (WorkerLink.current()?.leader ?? true) this.scheduler.start();
     if (this.config.analytics.enabled) resolve(this.container, K.Downloads).start();
     for (const runtime of this.repositories.values()) {
       await runtime.format.onRepositoryReady?.(runtime.handle);
