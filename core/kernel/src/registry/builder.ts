@@ -193,9 +193,11 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
       principal: (header) => authentication.cachedTokenPrincipal(header),
       decidesAlike: (principal, decisions) => authorization.decidesAlike(principal, decisions),
     });
-    // Anything this process changes (a publish, a delete, a newly cached file) may change
-    // what a URL answers, through a group's rules too: replayed answers start over.
-    resolve(c, K.MetadataStore).onChange(() => hot.clear());
+    // Anything this process changes in a repository (a publish, a delete, a newly cached
+    // file) may change what its URLs answer, and its groups' (answers name what they were
+    // made from): those replayed answers start over. A message about another process's
+    // change can call `hot.invalidate(repository)` the same way.
+    resolve(c, K.MetadataStore).onChange((repository) => hot.invalidate(repository));
     return hot;
   }));
   root.register(K.Downloads, once((c) => new DownloadCounter(new DownloadStore(resolve(c, K.MetadataStore).dataSource), config.analytics.flushSeconds * 1000, logger.child({ component: 'analytics' }))));

@@ -1,0 +1,103 @@
+// Packuments replayed by the host's hot path (hot-answers.ts), with the real npm client: a
+// read answered once is replayed without the dispatcher or the derived memory (full and
+// abbreviated apart, a 304 for its ETag), and a publish or a dist-tag change on this process
+// is seen at once, through the hosted repository and through a group over it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NpmClient, makePackage } from '../helpers/npm-client.js';
+import { createUserAndToken, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
+
+const ABBREVIATED = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
+
+interface Stats {
+  derived: { hits: number; misses: number };
+  caches: { hotAnswers: number };
+}
+
+describe('npm packuments on the hot path', () => {
+  let registry: RunningRegistry;
+  let npm: NpmClient;
+  let token: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry(`
+auth: { anonymousRead: true }
+repositories:
+  npm-local: { format: npm, type: hosted }
+  npm-other: { format: npm, type: hosted }
+  npm: { format: npm, type: group, members: [npm-local, npm-other] }
+`);
+    token = await createUserAndToken(registry.configFile, 'hot-publisher');
+    npm = new NpmClient(`${registry.url}/npm/`, token);
+  });
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  const stats = async () => (await (await fetch(`${registry.url}/-/stats`)).json()) as Stats;
+  /** Derived-memory look-ups so far: a replayed answer makes none. */
+  const lookups = async () => {
+    const { derived } = await stats();
+    return derived.hits + derived.misses;
+  };
+  const read = async (repository: string, accept: string, headers: Record<string, string> = {}) => {
+    const answer = await fetch(`${registry.url}/${repository}/hot-pkg`, { headers: { accept, ...headers } });
+    const text = await answer.text();
+    return { status: answer.status, etag: answer.headers.get('etag'), type: answer.headers.get('content-type'), body: text ? (JSON.parse(text) as { 'dist-tags': Record<string, string>; versions: Record<string, unknown> }) : undefined };
+  };
+  const publish = async (version: string, ...args: string[]) => {
+    const published = await npm.npm(['publish', makePackage({ name: 'hot-pkg', version }), ...args]);
+    expect(published.code, published.stderr).toBe(0);
+  };
+
+  it('replays a packument read once, each form apart, and sees a publish at once (hosted and group)', async () => {
+    await publish('1.0.0');
+    const forms = [
+      ['npm-local', 'application/json'],
+      ['npm-local', ABBREVIATED],
+      ['npm', 'application/json'],
+      ['npm', ABBREVIATED],
+    ] as const;
+    for (const [repository, accept] of forms) expect((await read(repository, accept)).status).toBe(200);
+    const before = await lookups();
+    const replayed = await Promise.all(forms.map(([repository, accept]) => read(repository, accept)));
+    // Replayed: no derived-memory look-up, each form its own answer.
+    expect(await lookups()).toBe(before);
+    expect((await stats()).caches.hotAnswers).toBeGreaterThanOrEqual(2);
+    expect(replayed.map((r) => r.type)).toEqual(['application/json; charset=utf-8', 'application/vnd.npm.install-v1+json', 'application/json; charset=utf-8', 'application/vnd.npm.install-v1+json']);
+    for (const r of replayed) expect(Object.keys(r.body!.versions)).toEqual(['1.0.0']);
+    // A conditional read on the hot path: 304 for the ETag it has.
+    expect((await read('npm', ABBREVIATED, { 'if-none-match': replayed[3]!.etag! })).status).toBe(304);
+    expect(await lookups()).toBe(before);
+
+    // Published through the group (to its hosted member): every form, both URLs, at once.
+    await publish('1.1.0');
+    const after = await Promise.all(forms.map(([repository, accept]) => read(repository, accept)));
+    for (const r of after) {
+      expect(Object.keys(r.body!.versions).sort()).toEqual(['1.0.0', '1.1.0']);
+      expect(r.body!['dist-tags']['latest']).toBe('1.1.0');
+    }
+    // The old ETag no longer matches; the new one does.
+    expect((await read('npm', ABBREVIATED, { 'if-none-match': replayed[3]!.etag! })).status).toBe(200);
+    expect((await read('npm', ABBREVIATED, { 'if-none-match': after[3]!.etag! })).status).toBe(304);
+    expect((await npm.npm(['view', 'hot-pkg', 'version'])).stdout.trim()).toBe('1.1.0');
+  });
+
+  it('sees a dist-tag change and an unpublish at once, anonymous and with a token', async () => {
+    const withToken = { authorization: `Bearer ${token}` };
+    // Answered and replayed, anonymous and to the token.
+    for (let i = 0; i < 2; i++) {
+      expect((await read('npm', ABBREVIATED)).body!['dist-tags']['latest']).toBe('1.1.0');
+      expect((await read('npm', ABBREVIATED, withToken)).body!['dist-tags']['latest']).toBe('1.1.0');
+    }
+    const tagged = await npm.npm(['dist-tag', 'add', 'hot-pkg@1.0.0', 'stable']);
+    expect(tagged.code, tagged.stderr).toBe(0);
+    expect((await read('npm', ABBREVIATED)).body!['dist-tags']['stable']).toBe('1.0.0');
+    expect((await read('npm', ABBREVIATED, withToken)).body!['dist-tags']['stable']).toBe('1.0.0');
+    const removed = await npm.npm(['unpublish', 'hot-pkg@1.1.0', '--force']);
+    expect(removed.code, removed.stderr).toBe(0);
+    for (const headers of [{}, withToken]) {
+      const { body } = await read('npm', 'application/json', headers);
+      expect(Object.keys(body!.versions)).toEqual(['1.0.0']);
+    }
+  });
+});
