@@ -1,7 +1,10 @@
 // Packuments replayed by the host's hot path (hot-answers.ts), with the real npm client: a
 // read answered once is replayed without the dispatcher or the derived memory (full and
 // abbreviated apart, a 304 for its ETag), and a publish or a dist-tag change on this process
-// is seen at once, through the hosted repository and through a group over it.
+// is seen at once, through the hosted repository and through a group over it; a proxy's
+// document is replayed no longer than its metadata TTL (0: never), through a group too.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NpmClient, makePackage } from '../helpers/npm-client.js';
 import { createUserAndToken, startRegistry, type RunningRegistry } from '../helpers/registry-process.js';
@@ -17,20 +20,35 @@ describe('npm packuments on the hot path', () => {
   let registry: RunningRegistry;
   let npm: NpmClient;
   let token: string;
+  /** The proxy's upstream: a fixture serving one packument, with the versions listed here. */
+  let upstream: Server;
+  let upstreamVersions = ['1.0.0'];
 
   beforeAll(async () => {
+    upstream = createServer((req, res) => {
+      if (req.url !== '/up-pkg') return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+      const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+      const versions = Object.fromEntries(
+        upstreamVersions.map((v) => [v, { name: 'up-pkg', version: v, dist: { tarball: `${base}/up-pkg/-/up-pkg-${v}.tgz`, shasum: '0'.repeat(40), integrity: `sha512-${Buffer.alloc(64).toString('base64')}` } }]),
+      );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'up-pkg', 'dist-tags': { latest: upstreamVersions.at(-1) }, versions }));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
     registry = await startRegistry(`
 auth: { anonymousRead: true }
 repositories:
   npm-local: { format: npm, type: hosted }
   npm-other: { format: npm, type: hosted }
+  npm-proxy: { format: npm, type: proxy, upstream: "http://127.0.0.1:${(upstream.address() as AddressInfo).port}/", cache: { metadataTtl: 0 } }
   npm: { format: npm, type: group, members: [npm-local, npm-other] }
+  npm-up: { format: npm, type: group, members: [npm-local, npm-proxy] }
 `);
     token = await createUserAndToken(registry.configFile, 'hot-publisher');
     npm = new NpmClient(`${registry.url}/npm/`, token);
   });
   afterAll(async () => {
     await registry?.stop();
+    await new Promise<void>((resolve) => (upstream ? upstream.close(() => resolve()) : resolve()));
   });
 
   const stats = async () => (await (await fetch(`${registry.url}/-/stats`)).json()) as Stats;
@@ -39,8 +57,8 @@ repositories:
     const { derived } = await stats();
     return derived.hits + derived.misses;
   };
-  const read = async (repository: string, accept: string, headers: Record<string, string> = {}) => {
-    const answer = await fetch(`${registry.url}/${repository}/hot-pkg`, { headers: { accept, ...headers } });
+  const read = async (repository: string, accept: string, headers: Record<string, string> = {}, name = 'hot-pkg') => {
+    const answer = await fetch(`${registry.url}/${repository}/${name}`, { headers: { accept, ...headers } });
     const text = await answer.text();
     return { status: answer.status, etag: answer.headers.get('etag'), type: answer.headers.get('content-type'), body: text ? (JSON.parse(text) as { 'dist-tags': Record<string, string>; versions: Record<string, unknown> }) : undefined };
   };
@@ -99,5 +117,12 @@ repositories:
       const { body } = await read('npm', 'application/json', headers);
       expect(Object.keys(body!.versions)).toEqual(['1.0.0']);
     }
+  });
+
+  it("asks the upstream again for a proxy's document on every read when its metadata TTL is 0, through a group too", async () => {
+    const versions = async (repository: string) => Object.keys((await read(repository, ABBREVIATED, {}, 'up-pkg')).body!.versions);
+    for (let i = 0; i < 2; i++) for (const repository of ['npm-proxy', 'npm-up']) expect(await versions(repository)).toEqual(['1.0.0']);
+    upstreamVersions = ['1.0.0', '1.1.0'];
+    for (const repository of ['npm-proxy', 'npm-up']) expect(await versions(repository)).toEqual(['1.0.0', '1.1.0']);
   });
 });
