@@ -24,6 +24,9 @@ export interface HotCandidate {
  */
 const ORIGIN_HEADERS = ['host', 'x-forwarded-host', 'x-forwarded-proto'];
 
+/** A response header's value as one string (koa gives `undefined` for an absent one, an array for a repeated one). */
+const headerText = (value: unknown): string => (Array.isArray(value) ? value.join(', ') : typeof value === 'string' ? value : value === undefined ? '' : String(value));
+
 /** The request headers a `Vary` value names (lower-case), or `undefined` for `*` (replay nothing). */
 function varyHeaders(vary: string): string[] | undefined {
   const names = vary.split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
@@ -152,7 +155,7 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
     if (answerNotModified(ctx, response, etag)) return;
     // A document the kernel rendered and keeps (the derived memory): the host may replay this
     // answer (hot-answers.ts) while that memory holds it, keyed by the headers it varies on.
-    const vary = body.kind === 'rendered' && status === 200 && ctx.method === 'GET' && response.cachePolicy !== 'no-store' ? varyHeaders(ctx.response.get('Vary')) : undefined;
+    const vary = body.kind === 'rendered' && status === 200 && ctx.method === 'GET' && response.cachePolicy !== 'no-store' ? varyHeaders(headerText(ctx.response.get('Vary'))) : undefined;
     if (body.kind === 'rendered' && vary) {
       const kept = new WeakRef(body.rendered);
       ctx.state['hotAnswer'] = { etag, bytes: () => kept.deref()?.chunks, metadata: true, vary: [...vary, ...ORIGIN_HEADERS] } satisfies HotCandidate;
