@@ -162,3 +162,38 @@ describe('HotAnswers for documents', () => {
     expect(hot.size).toBe(1);
   });
 });
+
+// Another process's change (a worker, a node, the CLI on the same database): the probe says
+// so and every answer is dropped.
+describe('HotAnswers with a change probe', () => {
+  let elsewhere = false;
+  const hot = new HotAnswers([], undefined, { changedElsewhere: () => elsewhere, everyMs: 0 });
+  let served = 0;
+  let server: Server;
+  let url: string;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (hot.serve(req, res)) return;
+      const since = hot.mark();
+      const body = Buffer.from(`answer ${++served}`);
+      hot.remember(req, { headers: {}, etag: `"${served}"`, bytes: () => body, repositories: ['r'] }, undefined, since);
+      res.writeHead(200).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/doc`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const get = async () => (await fetch(url)).text();
+
+  it('replays while the probe sees no other change, and makes the answer again once it does', async () => {
+    expect(await get()).toBe('answer 1');
+    expect(await get()).toBe('answer 1');
+    elsewhere = true;
+    expect(await get()).toBe('answer 2');
+    elsewhere = false;
+    expect(await get()).toBe('answer 2');
+  });
+});
+

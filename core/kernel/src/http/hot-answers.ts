@@ -34,6 +34,14 @@ export interface HotAnswer {
   readonly decisions?: readonly AccessDecision[];
 }
 
+/** How the hot path learns of changes other processes made (see {@link HotAnswers}). */
+export interface ChangeProbe {
+  /** Whether another process may have changed anything since the last call (cheap, synchronous). */
+  changedElsewhere(): boolean;
+  /** Milliseconds between calls: another process's change shows on this one within this time. */
+  readonly everyMs: number;
+}
+
 /** What the hot path needs of authentication and authorization to replay authenticated reads. */
 export interface HotAuth {
   /**
@@ -85,8 +93,10 @@ interface Slot {
  * or the derived memory, 304 for a matching If-None-Match) until {@link HOT_TTL_MS} ends (or
  * a proxy's metadata TTL, when shorter) or a repository it was made from changes: this
  * process calls {@link invalidate} for each change it makes (a group's answer depends on
- * every member), so a publish here is seen at once; another node's change is seen within
- * the window (or as soon as something calls {@link invalidate} for it on this process).
+ * every member), so a publish here is seen at once. Another process's change (a worker or a
+ * node on the same database, the CLI) is seen within the probe's `everyMs`
+ * ({@link ChangeProbe}: the metadata store's cheap test, which drops every answer when it
+ * says so), or at once when something calls {@link invalidate} for it on this process.
  *
  * Authenticated reads (`Authorization: Bearer rc_...`, a stored token) are replayed too,
  * under stricter rules: an entry is kept per token (keyed by a hash of the secret and the
@@ -111,7 +121,11 @@ export class HotAnswers {
     private readonly credentialHeaders: readonly string[] = [],
     /** Without it, requests with an `Authorization` header always take the full path. */
     private readonly auth?: HotAuth,
+    /** Without it, other processes' changes show within {@link HOT_TTL_MS}. */
+    private readonly probe?: ChangeProbe,
   ) {}
+
+  private probedAt = 0;
 
   /** Whether `req` may be answered from here at all (checked before the lookup). */
   eligible(req: IncomingMessage): boolean {
@@ -136,6 +150,14 @@ export class HotAnswers {
     const asked = this.key(req);
     if (!asked) return undefined;
     const { key, principal } = asked;
+    if (this.probe) {
+      // Another process (a worker, a node, the CLI) changed the database: everything may be old.
+      const now = Date.now();
+      if (now - this.probedAt >= this.probe.everyMs) {
+        this.probedAt = now;
+        if (this.probe.changedElsewhere()) this.clear();
+      }
+    }
     const slot = this.entries.get(key);
     if (!slot) return undefined;
     const variant = variantOf(req, slot.vary);
