@@ -180,7 +180,12 @@ function get(url, headers = {}) {
   });
 }
 
-function wrk(url, headers = {}, threads = 1) {
+/**
+ * wrk against `url` (`threads` wrk threads, `connections` each); with `pid`, also the server's
+ * CPU time per request (µs: comparable on a noisy machine).
+ */
+function wrk(url, headers = {}, pid = undefined, threads = 1) {
+  const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid);
   const argv = [`-t${threads}`, `-c${connections * threads}`, `-d${duration}s`, '--latency'];
   for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}: ${v}`);
   const out = execFileSync('wrk', [...argv, url], { encoding: 'utf8' });
@@ -190,7 +195,8 @@ function wrk(url, headers = {}, threads = 1) {
   const p99ms = p99 ? Number(p99[1]) * { us: 0.001, ms: 1, s: 1000 }[p99[2]] : NaN;
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   if (non2xx > 0) throw new Error(`wrk got ${non2xx} error answers from ${url}`);
-  return { rps, p99ms, requests };
+  const cpuUs = pid === undefined ? undefined : ((cpuSeconds(pid) - cpuBefore) * 1e6) / requests;
+  return { rps, p99ms, requests, cpuUs };
 }
 
 const rows = [];
@@ -238,22 +244,25 @@ async function readLoad() {
     const full = { accept: 'application/json' };
     const abbreviated = { accept: 'application/vnd.npm.install-v1+json' };
     const p = {
-      proxyFull: wrk(`${rc.url}/npm-proxy/${PACKUMENT}`, full),
-      groupFull: wrk(`${rc.url}/npm/${PACKUMENT}`, full),
+      proxyFull: wrk(`${rc.url}/npm-proxy/${PACKUMENT}`, full, rc.pid),
+      groupFull: wrk(`${rc.url}/npm/${PACKUMENT}`, full, rc.pid),
       verdaccioFull: wrk(`${vd.url}/${PACKUMENT}`, full),
       nginxFull: wrk(`${nginx.url}/packument.json`),
-      proxyAbbreviated: wrk(`${rc.url}/npm-proxy/${PACKUMENT}`, abbreviated),
-      groupAbbreviated: wrk(`${rc.url}/npm/${PACKUMENT}`, abbreviated),
+      proxyAbbreviated: wrk(`${rc.url}/npm-proxy/${PACKUMENT}`, abbreviated, rc.pid),
+      groupAbbreviated: wrk(`${rc.url}/npm/${PACKUMENT}`, abbreviated, rc.pid),
       verdaccioAbbreviated: wrk(`${vd.url}/${PACKUMENT}`, abbreviated),
       nginxAbbreviated: wrk(`${nginx.url}/abbreviated.json`),
     };
-    for (const [label, r] of Object.entries(p)) row(`cached packument, ${label}`, `${fmt(r.rps)} req/s, p99 ${fmt(r.p99ms, 1)} ms`);
+    for (const [label, r] of Object.entries(p)) row(`cached packument, ${label}`, `${fmt(r.rps)} req/s, p99 ${fmt(r.p99ms, 1)} ms${r.cpuUs === undefined ? '' : `, server CPU ${fmt(r.cpuUs)} µs/request`}`);
     for (const form of ['Full', 'Abbreviated']) {
       for (const repo of ['proxy', 'group']) {
         const ratio = p[`${repo}${form}`].rps / p[`verdaccio${form}`].rps;
         row(`cached packument ${form.toLowerCase()}, ${repo} / Verdaccio`, `${fmt(ratio, 1)}x`, '>= 10x', ratio >= 10);
       }
-      row(`cached packument ${form.toLowerCase()}, group / nginx`, `${fmt(p[`group${form}`].rps / p[`nginx${form}`].rps, 2)}x`);
+      for (const repo of ['proxy', 'group']) {
+        const ratio = p[`${repo}${form}`].rps / p[`nginx${form}`].rps;
+        row(`cached packument ${form.toLowerCase()}, ${repo} / nginx`, `${fmt(ratio, 2)}x`, '>= 0.8x', ratio >= 0.8);
+      }
     }
   }
   if (only.has('memory')) {
@@ -340,7 +349,7 @@ repositories:
     for (let i = 0; i < 6; i++) if ((await get(`${server.url}/${tarballPath}`, { connection: 'close' })).status !== 200) throw new Error(`${server.url}/${tarballPath} failed`);
   }
   const runs = { one: [], two: [] };
-  for (let i = 0; i < 3; i++) for (const label of i % 2 ? ['two', 'one'] : ['one', 'two']) runs[label].push(wrk(`${servers[label].url}/${tarballPath}`, {}, 2).rps);
+  for (let i = 0; i < 3; i++) for (const label of i % 2 ? ['two', 'one'] : ['one', 'two']) runs[label].push(wrk(`${servers[label].url}/${tarballPath}`, {}, undefined, 2).rps);
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   for (const label of ['one', 'two']) row(`cached tarball, group, ${label === 'one' ? '1 worker' : '2 workers'} (wrk -t2 -c${connections * 2})`, `${fmt(mean(runs[label]))} req/s (${runs[label].map((r) => fmt(r)).join(', ')})`);
   row('cached tarball, 2 workers / 1 worker', `${fmt(mean(runs.two) / mean(runs.one), 2)}x`);

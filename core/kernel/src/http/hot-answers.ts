@@ -7,8 +7,23 @@ import type { AccessDecision } from './dispatcher.js';
 export interface HotAnswer {
   readonly headers: Readonly<Record<string, string>>;
   readonly etag: string;
-  /** The bytes, from the blob memory cache (`undefined` once it dropped them). */
-  readonly bytes: () => Buffer | undefined;
+  /**
+   * The bytes, from the blob memory cache or the derived memory (a rendered document's
+   * chunks, in order); `undefined` once that memory dropped them.
+   */
+  readonly bytes: () => Buffer | readonly Buffer[] | undefined;
+  /**
+   * Request headers (lower-case) whose values chose this answer (its `Vary`, and the origin
+   * its URLs were made for): each combination of values is an answer of its own.
+   */
+  readonly vary?: readonly string[];
+  /**
+   * The repositories it was made from (a group and its members): a change in any of them
+   * ({@link HotAnswers.invalidate}) drops it. Absent: any change drops it.
+   */
+  readonly repositories?: readonly string[];
+  /** Milliseconds it may be replayed when shorter than the hot path's own window (a proxy's metadata TTL). */
+  readonly ttlMs?: number;
   /** Counts the hit where a normal answer would have (the proxy's stats, downloads): with the body bytes sent (0 for HEAD and 304). */
   readonly onHit?: (bytesSent: number) => void;
   /** The repository and format it was first answered for (the request metrics' labels). */
@@ -17,6 +32,14 @@ export interface HotAnswer {
   readonly download?: { readonly name: string; readonly version: string };
   /** An authenticated answer's permission decisions (all reads), re-made on every replay. */
   readonly decisions?: readonly AccessDecision[];
+}
+
+/** How the hot path learns of changes other processes made (see {@link HotAnswers}). */
+export interface ChangeProbe {
+  /** Whether another process may have changed anything since the last call (cheap, synchronous). */
+  changedElsewhere(): boolean;
+  /** Milliseconds between calls: another process's change shows on this one within this time. */
+  readonly everyMs: number;
 }
 
 /** What the hot path needs of authentication and authorization to replay authenticated reads. */
@@ -38,16 +61,42 @@ export interface Replayed {
   readonly user: string;
 }
 
-/** Seconds an answer is replayed; changes made by other nodes show within this time. */
-const TTL_MS = 10_000;
+/** Milliseconds an answer is replayed; changes made by other nodes show within this time. */
+export const HOT_TTL_MS = 10_000;
 const MAX_ENTRIES = 10_000;
+/** Answers kept for one URL (variants by the headers it varies on); the oldest goes first. */
+const MAX_VARIANTS = 8;
+/** Longest combination of varying header values kept: longer ones take the full path. */
+const MAX_VARIANT_CHARS = 1024;
+/** Index key of answers that depend on every repository. */
+const ANY_REPOSITORY = '\u0000any';
+
+interface Kept {
+  readonly answer: HotAnswer;
+  readonly until: number;
+}
+
+/** Everything kept for one URL (and token): the answers by the values of the headers they vary on. */
+interface Slot {
+  readonly vary: readonly string[];
+  readonly repositories: readonly string[];
+  readonly variants: Map<string, Kept>;
+}
 
 /**
- * The hot path for the most common request of a registry: a GET of an immutable, small,
- * already cached artifact. The first answer goes through koa, the dispatcher and the
- * format as usual (permissions, group rules, counters); the host then remembers it by URL
- * and replays it (headers, body from the blob memory cache, 304 for a matching
- * If-None-Match) until the TTL ends or this process changes anything in any repository.
+ * The hot path for the most common requests of a registry: a GET of an immutable, small,
+ * already cached artifact, and of a metadata document the kernel rendered (a packument, a
+ * simple page: `DerivedCache.renderJson`/`renderText`). The first answer goes through koa,
+ * the dispatcher and the format as usual (permissions, group rules, counters); the host then
+ * remembers it by URL (and, for a document, by the values of the request headers it varies
+ * on and the origin its URLs name) and replays it (headers, body from the blob memory cache
+ * or the derived memory, 304 for a matching If-None-Match) until {@link HOT_TTL_MS} ends (or
+ * a proxy's metadata TTL, when shorter) or a repository it was made from changes: this
+ * process calls {@link invalidate} for each change it makes (a group's answer depends on
+ * every member), so a publish here is seen at once. Another process's change (a worker or a
+ * node on the same database, the CLI) is seen within the probe's `everyMs`
+ * ({@link ChangeProbe}: the metadata store's cheap test, which drops every answer when it
+ * says so), or at once when something calls {@link invalidate} for it on this process.
  *
  * Authenticated reads (`Authorization: Bearer rc_...`, a stored token) are replayed too,
  * under stricter rules: an entry is kept per token (keyed by a hash of the secret and the
@@ -60,14 +109,23 @@ const MAX_ENTRIES = 10_000;
  * and date conditions always take the full path.
  */
 export class HotAnswers {
-  private readonly entries = new Map<string, { answer: HotAnswer; until: number }>();
+  private readonly entries = new Map<string, Slot>();
+  /** Keys of the slots made from each repository. */
+  private readonly byRepository = new Map<string, Set<string>>();
+  /** Invalidations so far, and the number of each repository's last one (see {@link mark}). */
+  private sequence = 0;
+  private readonly invalidatedAt = new Map<string, number>();
 
   constructor(
     /** Formats' own credential headers (lower-case): requests carrying one take the full path. */
     private readonly credentialHeaders: readonly string[] = [],
     /** Without it, requests with an `Authorization` header always take the full path. */
     private readonly auth?: HotAuth,
+    /** Without it, other processes' changes show within {@link HOT_TTL_MS}. */
+    private readonly probe?: ChangeProbe,
   ) {}
+
+  private probedAt = 0;
 
   /** Whether `req` may be answered from here at all (checked before the lookup). */
   eligible(req: IncomingMessage): boolean {
@@ -92,28 +150,48 @@ export class HotAnswers {
     const asked = this.key(req);
     if (!asked) return undefined;
     const { key, principal } = asked;
-    const entry = this.entries.get(key);
+    if (this.probe) {
+      // Another process (a worker, a node, the CLI) changed the database: everything may be old.
+      const now = Date.now();
+      if (now - this.probedAt >= this.probe.everyMs) {
+        this.probedAt = now;
+        if (this.probe.changedElsewhere()) this.clear();
+      }
+    }
+    const slot = this.entries.get(key);
+    if (!slot) return undefined;
+    const variant = variantOf(req, slot.vary);
+    const entry = variant === undefined ? undefined : slot.variants.get(variant);
     if (!entry) return undefined;
     if (entry.until < Date.now()) {
-      this.entries.delete(key);
+      this.dropVariant(key, slot, variant!);
       return undefined;
     }
     // Only reads a principal is still given (and refused) alike, decided again now.
     if (principal && !(entry.answer.decisions && this.auth!.decidesAlike(principal, entry.answer.decisions))) return undefined;
     const bytes = entry.answer.bytes();
     if (!bytes) {
-      this.entries.delete(key);
+      this.dropVariant(key, slot, variant!);
       return undefined;
     }
+    const length = Buffer.isBuffer(bytes) ? bytes.length : (bytes as readonly Buffer[]).reduce((n, chunk) => n + chunk.length, 0);
     const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
     const notModified = matchesEtag(req.headers['if-none-match'], entry.answer.etag);
-    entry.answer.onHit?.(notModified || req.method === 'HEAD' ? 0 : bytes.length);
+    entry.answer.onHit?.(notModified || req.method === 'HEAD' ? 0 : length);
     res.writeHead(notModified ? 304 : 200, {
       ...entry.answer.headers,
       'X-Request-Id': requestId,
-      ...(notModified ? {} : { 'Content-Length': String(bytes.length) }),
+      ...(notModified ? {} : { 'Content-Length': String(length) }),
     });
-    res.end(notModified || req.method === 'HEAD' ? undefined : bytes);
+    if (notModified || req.method === 'HEAD') res.end();
+    else if (Buffer.isBuffer(bytes)) res.end(bytes);
+    else {
+      // A rendered document's chunks as they are kept (never joined into one copy), sent
+      // together (end() uncorks).
+      res.cork();
+      for (const chunk of bytes as readonly Buffer[]) res.write(chunk);
+      res.end();
+    }
     return { answer: entry.answer, user: principal ? principal.name : 'anonymous' };
   }
 
@@ -121,23 +199,107 @@ export class HotAnswers {
    * Keep the answer to `req` (anonymous, or authenticated with a cached principal that is
    * `principal` itself and decisions that are all reads; anything else is not kept).
    */
-  remember(req: IncomingMessage, answer: HotAnswer, principal?: Principal): void {
+  remember(req: IncomingMessage, answer: HotAnswer, principal?: Principal, since?: number): void {
     const asked = this.key(req);
     if (!asked || asked.principal !== principal) return;
+    // Made from something that changed while it was being made: it may be the old state.
+    if (since !== undefined && this.changedSince(answer.repositories, since)) return;
     if (principal && !(answer.decisions && answer.decisions.length > 0 && answer.decisions.every((d) => d.permission === 'read'))) return;
-    if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(asked.key, { answer, until: Date.now() + TTL_MS });
+    const ttl = Math.min(HOT_TTL_MS, answer.ttlMs ?? HOT_TTL_MS);
+    if (!(ttl > 0)) return;
+    const vary = answer.vary ?? [];
+    const variant = variantOf(req, vary);
+    if (variant === undefined) return;
+    const repositories = answer.repositories ?? [ANY_REPOSITORY];
+    let slot = this.entries.get(asked.key);
+    if (slot && !(sameList(slot.vary, vary) && sameList(slot.repositories, repositories))) {
+      this.dropSlot(asked.key);
+      slot = undefined;
+    }
+    if (!slot) {
+      if (this.entries.size >= MAX_ENTRIES) this.dropSlot(this.entries.keys().next().value!);
+      slot = { vary, repositories, variants: new Map() };
+      this.entries.set(asked.key, slot);
+      for (const repository of repositories) {
+        let keys = this.byRepository.get(repository);
+        if (!keys) this.byRepository.set(repository, (keys = new Set()));
+        keys.add(asked.key);
+      }
+    }
+    slot.variants.delete(variant);
+    if (slot.variants.size >= MAX_VARIANTS) slot.variants.delete(slot.variants.keys().next().value!);
+    slot.variants.set(variant, { answer, until: Date.now() + ttl });
   }
 
-  /** Forget everything (something changed: a publish, a delete, a newly cached file). */
+  /**
+   * Forget every answer made from `repository` (a group's answers depend on each member):
+   * something changed in it (a publish, a delete, a newly cached file). This process calls
+   * it for each change it makes; a message from another node about a change it made may
+   * call it too, closing the window in which that node's change is not seen here.
+   */
+  invalidate(repository: string): void {
+    this.invalidatedAt.set(repository, ++this.sequence);
+    for (const index of [repository, ANY_REPOSITORY]) {
+      const keys = this.byRepository.get(index);
+      if (keys) for (const key of [...keys]) this.dropSlot(key);
+    }
+  }
+
+  /**
+   * A mark to take before an answer is made and give to {@link remember}: an answer made
+   * from a repository invalidated after the mark is not kept (it may have read the old state).
+   */
+  mark(): number {
+    return this.sequence;
+  }
+
+  /** Forget everything. */
   clear(): void {
+    this.invalidatedAt.set(ANY_REPOSITORY, ++this.sequence);
     this.entries.clear();
+    this.byRepository.clear();
   }
 
+  /** URLs (per token) with answers kept. */
   get size(): number {
     return this.entries.size;
   }
+
+  private changedSince(repositories: readonly string[] | undefined, since: number): boolean {
+    if ((this.invalidatedAt.get(ANY_REPOSITORY) ?? 0) > since) return true;
+    if (repositories === undefined) return this.sequence > since;
+    return repositories.some((repository) => (this.invalidatedAt.get(repository) ?? 0) > since);
+  }
+
+  private dropVariant(key: string, slot: Slot, variant: string): void {
+    slot.variants.delete(variant);
+    if (slot.variants.size === 0) this.dropSlot(key);
+  }
+
+  private dropSlot(key: string): void {
+    const slot = this.entries.get(key);
+    if (!slot) return;
+    this.entries.delete(key);
+    for (const repository of slot.repositories) {
+      const keys = this.byRepository.get(repository);
+      keys?.delete(key);
+      if (keys?.size === 0) this.byRepository.delete(repository);
+    }
+  }
 }
+
+/** The values of `vary`'s headers in `req`, one string; `undefined` when too long to keep. */
+function variantOf(req: IncomingMessage, vary: readonly string[]): string | undefined {
+  if (vary.length === 0) return '';
+  let variant = '';
+  for (const name of vary) {
+    const value = req.headers[name];
+    variant += `${Array.isArray(value) ? value.join(', ') : (value ?? '')}\u0000`;
+  }
+  return variant.length > MAX_VARIANT_CHARS ? undefined : variant;
+}
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** RFC 9110 If-None-Match against a strong ETag (weak comparison, `*` matches). */
 export function matchesEtag(header: string | undefined, etag: string): boolean {

@@ -9,9 +9,28 @@ import { assetMemoryRef, assetRedirectUrl, internalRedirectPath, smallAssetBytes
 /** An answer {@link writeResponse} marks as replayable: set in `ctx.state.hotAnswer`. */
 export interface HotCandidate {
   readonly etag: string;
-  /** Repository whose asset it is (for its hit counter). */
-  readonly repository: string;
-  readonly bytes: () => Buffer | undefined;
+  /** Repository whose asset it is (for its hit counter); absent for a rendered document. */
+  readonly repository?: string;
+  readonly bytes: () => Buffer | readonly Buffer[] | undefined;
+  /** A rendered document (metadata): replayed only within its repositories' metadata TTL. */
+  readonly metadata?: boolean;
+  /** Request headers (lower-case) the answer varies on (see HotAnswer.vary). */
+  readonly vary?: readonly string[];
+}
+
+/**
+ * Request headers a rendered document's URLs may be made from (the base URL follows the
+ * request's origin unless `server.publicUrl` is set): its replays are kept apart by them.
+ */
+const ORIGIN_HEADERS = ['host', 'x-forwarded-host', 'x-forwarded-proto'];
+
+/** A response header's value as one string (koa gives `undefined` for an absent one, an array for a repeated one). */
+const headerText = (value: unknown): string => (Array.isArray(value) ? value.join(', ') : typeof value === 'string' ? value : value === undefined ? '' : String(value));
+
+/** The request headers a `Vary` value names (lower-case), or `undefined` for `*` (replay nothing). */
+function varyHeaders(vary: string): string[] | undefined {
+  const names = vary.split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
+  return names.includes('*') ? undefined : names;
 }
 
 /** Request header nginx sets to say it takes X-Accel-Redirect answers. */
@@ -134,6 +153,13 @@ export async function writeResponse(ctx: Context, response: FormatResponse): Pro
     ctx.set('ETag', etag);
     ctx.set('Cache-Control', CACHE_CONTROL[response.cachePolicy ?? 'metadata']);
     if (answerNotModified(ctx, response, etag)) return;
+    // A document the kernel rendered and keeps (the derived memory): the host may replay this
+    // answer (hot-answers.ts) while that memory holds it, keyed by the headers it varies on.
+    const vary = body.kind === 'rendered' && status === 200 && ctx.method === 'GET' && response.cachePolicy !== 'no-store' ? varyHeaders(headerText(ctx.response.get('Vary'))) : undefined;
+    if (body.kind === 'rendered' && vary) {
+      const kept = new WeakRef(body.rendered);
+      ctx.state['hotAnswer'] = { etag, bytes: () => kept.deref()?.chunks, metadata: true, vary: [...vary, ...ORIGIN_HEADERS] } satisfies HotCandidate;
+    }
   }
   if (Buffer.isBuffer(bytes)) {
     ctx.body = bytes;

@@ -65,6 +65,14 @@ export interface HttpHostOptions {
 /** Metrics labels of a request that reached no repository. */
 const NO_REPOSITORY: RequestLabels = { repository: '', format: '' };
 
+/**
+ * How long a proxy's metadata may be replayed by the hot path: its metadata TTL; none when the
+ * upstream's Cache-Control may set a shorter one (`honorCacheControl`).
+ */
+function metadataTtlMs(config: RepositoryRuntime['config']): number {
+  return config.cache.honorCacheControl ? 0 : config.cache.metadataTtl * 1000;
+}
+
 /** The structured access log's fields of what was served: repository, format, package, version, cache result, user. */
 function accessFields(labels: RequestLabels, download: Pick<DownloadEvent, 'name' | 'version'> | undefined, cache: string | undefined, user: string | undefined) {
   return {
@@ -90,6 +98,8 @@ export class HttpHost {
   readonly app = new Koa();
   private server: http.Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Per repository: it and the repositories a group reads through (see madeFrom). */
+  private readonly dependencies = new Map<string, readonly string[]>();
   private inFlight = 0;
   private draining = false;
   private readonly guard: ConnectionGuard;
@@ -318,6 +328,8 @@ export class HttpHost {
     ctx.state['labels'] = { repository: name, format: runtime.config.format } satisfies RequestLabels;
     const requestId = ctx.state['requestId'] as string;
     const logger = this.options.logger.child({ requestId, repository: name });
+    // Before anything is read: an answer made while its repositories changed is not replayed.
+    const since = this.options.hotAnswers?.mark();
     try {
       const principal = await this.principal(ctx, runtime, rawPath);
       ctx.state['user'] = principal.anonymous ? 'anonymous' : principal.name;
@@ -340,7 +352,7 @@ export class HttpHost {
       const download = this.options.downloads?.served(ctx, runtime, rawPath, response);
       ctx.state['download'] = download;
       // Replayed answers are keyed by URL on the main port only.
-      if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, principal, decisions, response.cache, download);
+      if (!this.boundPorts.has(ctx.req.socket.localPort ?? -1)) this.rememberHot(ctx, runtime, since, principal, decisions, response.cache, download);
     } catch (error) {
       this.writeError(ctx, runtime, error, logger);
     }
@@ -380,7 +392,7 @@ export class HttpHost {
    * Keep a GET answer that writeResponse marked replayable (see hot-answers.ts): anonymous,
    * or authenticated by a stored token with the permission decisions it was made under.
    */
-  private rememberHot(ctx: Context, principal: Principal, decisions: readonly AccessDecision[], cache: string | undefined, download: DownloadEvent | undefined): void {
+  private rememberHot(ctx: Context, runtime: RepositoryRuntime, since: number | undefined, principal: Principal, decisions: readonly AccessDecision[], cache: string | undefined, download: DownloadEvent | undefined): void {
     const candidate = ctx.state['hotAnswer'] as HotCandidate | undefined;
     const hot = this.options.hotAnswers;
     if (!hot || !candidate || ctx.method !== 'GET' || ctx.status !== 200 || cache === 'STALE' || !hot.eligible(ctx.req)) return;
@@ -395,12 +407,49 @@ export class HttpHost {
     if (cache !== undefined) headers['x-cache'] = 'HIT';
     const { countHit, downloads } = this.options;
     const replayed = download && downloads ? downloads.replayer(download) : undefined;
+    const hitRepository = candidate.repository;
     const onHit = (bytesSent: number) => {
-      countHit?.(candidate.repository);
+      if (hitRepository !== undefined) countHit?.(hitRepository);
       replayed?.(bytesSent);
     };
     const labels = ctx.state['labels'] ? { labels: ctx.state['labels'] as RequestLabels } : {};
-    hot.remember(ctx.req, { headers, etag: candidate.etag, bytes: candidate.bytes, onHit, ...labels, ...(download ? { download } : {}), ...(principal.anonymous ? {} : { decisions }) }, principal.anonymous ? undefined : principal);
+    const repositories = this.madeFrom(runtime);
+    // A proxy's document is asked of its upstream again once its metadata TTL is over: not
+    // replayed for longer than the shortest of them.
+    const ttlMs = candidate.metadata ? Math.min(...repositories.map((name) => this.options.repositories.get(name)).map((r) => (r?.config.type === 'proxy' ? metadataTtlMs(r.config) : Infinity))) : Infinity;
+    hot.remember(
+      ctx.req,
+      {
+        headers,
+        etag: candidate.etag,
+        bytes: candidate.bytes,
+        onHit,
+        repositories,
+        ...(Number.isFinite(ttlMs) ? { ttlMs } : {}),
+        ...(candidate.vary ? { vary: candidate.vary } : {}),
+        ...labels,
+        ...(download ? { download } : {}),
+        ...(principal.anonymous ? {} : { decisions }),
+      },
+      principal.anonymous ? undefined : principal,
+      since,
+    );
+  }
+
+  /** `runtime` and, for a group, every repository it reads through (members of members too). */
+  private madeFrom(runtime: RepositoryRuntime): readonly string[] {
+    let known = this.dependencies.get(runtime.name);
+    if (known) return known;
+    const seen = new Set<string>();
+    const visit = (name: string) => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      for (const member of this.options.repositories.get(name)?.config.members ?? []) visit(member);
+    };
+    visit(runtime.name);
+    known = [...seen];
+    this.dependencies.set(runtime.name, known);
+    return known;
   }
 
   private writeError(ctx: Context, runtime: RepositoryRuntime, error: unknown, logger: Logger): void {

@@ -64,3 +64,38 @@ describe.each(['sqlite', 'postgres'] as const)('MetadataStore.open on %s', (engi
     }
   });
 });
+
+describe.each(['sqlite', 'postgres'] as const)('MetadataStore.committedElsewhere on %s', (engine) => {
+  /** The first answer that is `wanted`, asking again as a node's hot path would (PostgreSQL answers from a background probe). */
+  const until = async (store: MetadataStore, wanted: boolean): Promise<boolean> => {
+    for (let i = 0; i < 200; i++) {
+      if (store.committedElsewhere() === wanted) return wanted;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return !wanted;
+  };
+
+  it("reports another process's commit, and nothing once it was reported", async () => {
+    const { config, drop } = await engines[engine]();
+    const a = await MetadataStore.open(config);
+    const b = await MetadataStore.open(config);
+    try {
+      expect(a.committedElsewhere()).toBe(true);
+      // (PostgreSQL's WAL position is the whole server's: other databases' writes move it too,
+      // so only that a change is reported is checked there.)
+      if (engine === 'sqlite') expect(a.committedElsewhere()).toBe(false);
+      await b.setValue('test', 'k', 'v1');
+      expect(await until(a, true)).toBe(true);
+      if (engine === 'sqlite') {
+        expect(a.committedElsewhere()).toBe(false);
+        // Its own commits are not another's (this process tells them with onChange).
+        await a.setValue('test', 'k', 'v2');
+        expect(a.committedElsewhere()).toBe(false);
+      }
+    } finally {
+      await a.close();
+      await b.close();
+      await drop();
+    }
+  });
+});

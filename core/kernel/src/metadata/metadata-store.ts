@@ -207,6 +207,53 @@ export class MetadataStore {
 
   private readonly changeListeners = new Set<(repository: string, assetPath?: string) => void>();
 
+  /** The last `PRAGMA data_version` (SQLite) or WAL position (PostgreSQL) {@link committedElsewhere} saw. */
+  private lastVersion: unknown;
+  /** PostgreSQL: a probe under way, and whether one that ended saw a change not reported yet. */
+  private probing = false;
+  private probedChange = false;
+
+  /**
+   * Whether another process (a node, a worker on the same database, the CLI) may have
+   * committed changes since the last call; this process's own are told by {@link onChange}.
+   * SQLite: `PRAGMA data_version` on the one connection (synchronous, no query of the tables;
+   * it moves only for other connections' commits). PostgreSQL: the WAL position
+   * (`pg_current_wal_lsn()`) asked in the background; a call reports what the previous
+   * probe found (so a change shows one call later), and a failed probe counts as a change.
+   * The first call reports a change. Meant to be called at most every few hundred ms.
+   * (Workers of this node also tell each other their changes at once: {@link changedElsewhere}.)
+   */
+  committedElsewhere(): boolean {
+    if (this.dataSource.options.type !== 'postgres') {
+      const db = (this.dataSource.driver as unknown as { databaseConnection?: { pragma(sql: string, options: { simple: true }): unknown } }).databaseConnection;
+      const version = db ? db.pragma('data_version', { simple: true }) : undefined;
+      const changed = version === undefined || version !== this.lastVersion;
+      this.lastVersion = version;
+      return changed;
+    }
+    const changed = this.probedChange || this.lastVersion === undefined;
+    this.probedChange = false;
+    if (!this.probing) {
+      this.probing = true;
+      this.dataSource
+        .query('SELECT pg_current_wal_lsn()::text AS lsn')
+        .then(
+          (rows: Array<{ lsn: string }>) => {
+            const lsn = rows[0]?.lsn;
+            if (lsn === undefined || lsn !== this.lastVersion) this.probedChange = true;
+            this.lastVersion = lsn ?? null;
+          },
+          () => {
+            this.probedChange = true;
+          },
+        )
+        .finally(() => {
+          this.probing = false;
+        });
+    }
+    return changed;
+  }
+
   /**
    * Be told when this process changes a repository's assets or documents (a publish, a
    * delete, a newly cached file), e.g. to drop answers built from them; `assetPath` when

@@ -194,13 +194,22 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
     const repositories = resolve(c, K.Repositories);
     const authentication = resolve(c, K.Authentication);
     const authorization = resolve(c, K.Authorization);
-    const hot = new HotAnswers([...new Set([...repositories.values()].flatMap((r) => (r.format.credentialHeaders ?? []).map((h) => h.toLowerCase())))], {
-      principal: (header) => authentication.cachedTokenPrincipal(header),
-      decidesAlike: (principal, decisions) => authorization.decidesAlike(principal, decisions),
-    });
-    // Anything this process changes (a publish, a delete, a newly cached file) may change
-    // what a URL answers, through a group's rules too: replayed answers start over.
-    resolve(c, K.MetadataStore).onChange(() => hot.clear());
+    const metadata = resolve(c, K.MetadataStore);
+    const hot = new HotAnswers(
+      [...new Set([...repositories.values()].flatMap((r) => (r.format.credentialHeaders ?? []).map((h) => h.toLowerCase())))],
+      {
+        principal: (header) => authentication.cachedTokenPrincipal(header),
+        decidesAlike: (principal, decisions) => authorization.decidesAlike(principal, decisions),
+      },
+      // Other processes' commits: SQLite's data_version is a synchronous read of the file
+      // header (every 100 ms); PostgreSQL's WAL position a query in the background (every second).
+      { changedElsewhere: () => metadata.committedElsewhere(), everyMs: metadata.dataSource.options.type === 'postgres' ? 1000 : 100 },
+    );
+    // Anything this process changes in a repository (a publish, a delete, a newly cached
+    // file) may change what its URLs answer, and its groups' (answers name what they were
+    // made from): those replayed answers start over. A message about another process's
+    // change can call `hot.invalidate(repository)` the same way.
+    metadata.onChange((repository) => hot.invalidate(repository));
     return hot;
   }));
   root.register(K.Downloads, once((c) => new DownloadCounter(new DownloadStore(resolve(c, K.MetadataStore).dataSource), config.analytics.flushSeconds * 1000, logger.child({ component: 'analytics' }))));
