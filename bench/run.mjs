@@ -65,7 +65,8 @@ async function startRegistryCore(config, nodeOptions = '') {
     writeFileSync(path.join(dir, 'registry-core.config.yaml'), /^logging:/m.test(config) ? config : `logging: { access: false }\n${config}`);
     args.push('--config', path.join(dir, 'registry-core.config.yaml'));
   }
-  const env = nodeOptions ? { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${nodeOptions}` } : process.env;
+  // The zero-config default too (no file): through the environment.
+  const env = { ...process.env, REGISTRY_CORE_LOGGING__ACCESS: 'false', ...(nodeOptions ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${nodeOptions}` } : {}) };
   const server = await spawnServer(process.execPath, [cli, ...args], { cwd: dir, env }, (out) => /listening on port (\d+)/.exec(out)?.[1]);
   return { ...server, dir, url: `http://127.0.0.1:${server.value}`, pid: server.child.pid };
 }
