@@ -174,6 +174,15 @@ describe('OCI with skopeo, podman and the distribution registry', () => {
 
     const tags = await skopeo(['list-tags', '--tls-verify=false', `docker://${host}/oci/demo/base`]);
     expect((JSON.parse(tags.stdout) as { Tags: string[] }).Tags).toEqual(['1']);
+
+    // What the proxy cached is browsable (the web interface's API): the image, with the tag
+    // pulled as its version (the manifests and blobs kept by digest are no versions).
+    const basic = { authorization: `Basic ${Buffer.from(`ci:${PASSWORD}`).toString('base64')}` };
+    const listed = (await (await fetch(`${node.url}/-/api/repositories/oci-proxy/packages?q=demo`, { headers: basic })).json()) as { items: { name: string; version: string }[] };
+    expect(listed.items.map((p) => [p.name, p.version])).toEqual([['demo/base', '1']]);
+    const opened = (await (await fetch(`${node.url}/-/api/repositories/oci-proxy/packages/${encodeURIComponent('demo/base')}`, { headers: basic })).json()) as { version: string; versions: { version: string }[] };
+    expect(opened.version).toBe('1');
+    expect(opened.versions.map((v) => v.version)).toEqual(['1']);
   });
 
   it('answers a HEAD of a blob it has not cached with the upstream\'s size, without downloading the blob', async () => {

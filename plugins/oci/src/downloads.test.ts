@@ -10,4 +10,12 @@ describe('oci downloads', () => {
     expect(downloadOf({ requestPath: '/v2/app/blobs/sha256:cd', assetPath: 'app/_blobs/sha256/cd', kind: 'content' })).toEqual({ name: 'app', version: '', counted: false });
     expect(downloadOf({ requestPath: '/v2/app/tags/list', assetPath: 'app/_taglist', kind: 'metadata' })).toBeUndefined();
   });
+
+  it('maps a stored file alone (a proxy\'s cached packages): a cached tag is that version, digests are no version', () => {
+    expect(served('team/app/_tags/1.0')).toEqual({ name: 'team/app', version: '1.0' });
+    expect(served('team/app/_manifests/sha256/ab')).toEqual({ name: 'team/app', version: '', counted: false });
+    expect(served('app/_blobs/sha256/cd')).toEqual({ name: 'app', version: '', counted: false });
+    expect(served('app/_taglist')).toBeUndefined();
+    expect(served('app/_referrers/sha256/ab')).toBeUndefined();
+  });
 });

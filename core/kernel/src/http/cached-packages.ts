@@ -28,8 +28,9 @@ const byVersion = new Intl.Collator('en', { numeric: true });
  * version by the format's {@link FormatDefinition.downloadOf}, the same exact mapping the
  * download analytics use (a file it names no package of, a metadata document say, is left
  * out; so are files of no one version, an image layer). A proxy keeps no component index,
- * so this is how its cached packages are listed and opened. Formats whose `downloadOf` reads
- * the client's request path rather than the stored file's (OCI) list nothing here.
+ * so this is how its cached packages are listed and opened. The stored path is passed as the
+ * request path too: a format whose `downloadOf` tells only from a client's request path
+ * lists nothing here (OCI maps its stored files too: a cached tag is a version).
  *
  * A listing is kept per repository and rebuilt when this process changed the repository
  * (at most every {@link REBUILD_AFTER_CHANGE_MS}) or after {@link MAX_AGE_MS}.
