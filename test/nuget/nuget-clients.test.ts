@@ -127,7 +127,8 @@ describe('NuGet with nuget.exe 2.8 (v2 feed) and the v3 resource walk', () => {
     expect(view.facts['authors']).toBe('registry-core');
     expect(view.dependencies).toEqual([{ name: 'Rc.Dep', range: '1.0.0', kind: 'any framework' }]);
     expect(view.files.map((f) => [f.name, f.digests['sha256']])).toEqual([['rc.app.1.0.0.nupkg', createHash('sha256').update(readFileSync(app)).digest('hex')]]);
-    expect(view.install).toEqual([`dotnet add package rc.app --source ${node.url}/nuget/v3/index.json`]);
+    // For the version the page shows.
+    expect(view.install).toEqual([`dotnet add package rc.app --version 1.0.0 --source ${node.url}/nuget/v3/index.json`]);
   });
 
   it('nuget install takes a package from the group and its dependency through the proxy', async () => {

@@ -42,7 +42,8 @@ describe('conda package view', () => {
       [`linux-64/${linux.filename}`, linux.bytes.length],
       [`osx-arm64/${mac.filename}`, mac.bytes.length],
     ]);
-    expect(view.install[0]).toBe(`conda install --override-channels -c ${host.repositoryUrl('channel').replace(/\/$/, '')} tool`);
+    // For the version the page shows.
+    expect(view.install[0]).toBe(`conda install --override-channels -c ${host.repositoryUrl('channel').replace(/\/$/, '')} "tool=2.0"`);
     const old = await fetchPackageView(host.url, 'channel', 'tool', '1.9');
     expect(old.dependencies).toEqual([{ name: 'libc', range: '', kind: 'run' }]);
     expect(old.facts['builds']).toBe('linux-64: h0_0');

@@ -62,7 +62,8 @@ describe('maven package view through the browse API', () => {
       ['lib-1.1.pom', expect.any(Number)],
     ]);
     expect(latest.files.every((f) => /^[0-9a-f]{40}$/.test(f.digests['sha1'] ?? ''))).toBe(true);
-    expect(latest.install).toContain('implementation("com.example:lib:VERSION")');
+    // For the version the page shows.
+    expect(latest.install).toContain('implementation("com.example:lib:1.1")');
     const old = await fetchPackageView(host.url, 'releases', 'com.example:lib', '1.0');
     expect(old.files.map((f) => f.name)).toEqual(['lib-1.0-sources.jar', 'lib-1.0.jar', 'lib-1.0.pom']);
     expect(old.dependencies).toHaveLength(PACKAGE_VIEW_LIMITS.entries);

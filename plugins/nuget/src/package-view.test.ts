@@ -92,7 +92,8 @@ describe('nuget package view', () => {
       { name: 'Microsoft.Bcl.AsyncInterfaces', range: '8.0.0', kind: 'netstandard2.0' },
     ]);
     expect(view.files.map((f) => f.name)).toEqual(['example.lib.1.2.0.nupkg']);
-    expect(view.install).toEqual([`dotnet add package example.lib --source ${host.repositoryUrl('nuget')}v3/index.json`]);
+    // For the version the page shows.
+    expect(view.install).toEqual([`dotnet add package example.lib --version 1.2.0 --source ${host.repositoryUrl('nuget')}v3/index.json`]);
   });
 
   it('a README over the limit, or one the package does not hold, is left out', async () => {
