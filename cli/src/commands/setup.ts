@@ -47,7 +47,7 @@ export function registerSetupCommand(program: Command): void {
         }
         const info = registry.repositoryInfos().find((r) => r.name === repository);
         if (!info) throw new Error(`no repository named ${repository} (repositories: ${registry.repositoryInfos().map((r) => r.name).join(', ')})`);
-        const token = options.token ?? process.env['REGISTRY_CORE_TOKEN'] ?? undefined;
+        const token = options.token || process.env['REGISTRY_CORE_TOKEN'] || undefined;
         const all = registry.clientSettings(info, token);
         const files = options.client ? all.filter((f) => f.client === options.client) : all;
         if (files.length === 0) {

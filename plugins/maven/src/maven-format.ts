@@ -13,6 +13,7 @@ import {
   type HandlersByKind,
   type RepositoryInfo,
   type RouteDefinition,
+  type ClientSettingsFile,
 } from '@registry-core/api';
 import { versionSpace } from './config.js';
 import { listingDocument, metadataDocument, readableMetadata } from './documents.js';
@@ -117,6 +118,34 @@ function clientConfig(repo: RepositoryInfo): string[] {
   return lines;
 }
 
+/**
+ * Maven's `~/.m2/settings.xml`: where names are asked of an upstream, a `<mirror>` of `*` (every
+ * request of a build through the repository); otherwise the repository in an active
+ * `<profile>` (besides the user's own repositories); and, with a token, a `<server>` with the
+ * same id carrying it (`__token__` and the token), which mvn uses for both.
+ */
+function clientSettings(repo: RepositoryInfo, token: string | undefined): ClientSettingsFile[] {
+  const id = repo.name;
+  const profile = `registry-core-${id}`;
+  const resolve = repo.reachesUpstream
+    ? [
+        { section: `settings/mirrors/mirror[id=${id}]`, key: 'mirrorOf', value: '*' },
+        { section: `settings/mirrors/mirror[id=${id}]`, key: 'url', value: repo.url },
+      ]
+    : [
+        { section: `settings/profiles/profile[id=${profile}]/repositories/repository[id=${id}]`, key: 'url', value: repo.url },
+        { section: 'settings/activeProfiles', key: 'activeProfile', value: profile, listItem: true },
+      ];
+  const server =
+    token === undefined
+      ? []
+      : [
+          { section: `settings/servers/server[id=${id}]`, key: 'username', value: '__token__' },
+          { section: `settings/servers/server[id=${id}]`, key: 'password', value: token },
+        ];
+  return [{ client: 'mvn', path: '.m2/settings.xml', syntax: 'xml', settings: [...server, ...resolve] }];
+}
+
 export const mavenFormat: FormatDefinition = {
   downloadOf,
   id: 'maven',
@@ -126,6 +155,7 @@ export const mavenFormat: FormatDefinition = {
   // Maven (Wagon) sends credentials only after a challenge.
   authChallenge: basicChallenge,
   clientConfig,
+  clientSettings,
   packageView: mavenPackageView,
   installLines: mavenInstallLines,
   versionSpace,
