@@ -32,6 +32,7 @@ function tomlItems(text: string): string[] | undefined {
  * does not take the settings.
  */
 export function mergeSettings(text: string, settings: readonly ClientSetting[], syntax: ClientSettingsFile['syntax'] = 'ini'): string {
+  if (syntax === 'whole') throw new Error('a whole file is written as its content, not merged');
   try {
     if (syntax === 'json') return mergeJson(text, settings);
     if (syntax === 'yaml') return mergeYaml(text, settings);

@@ -231,7 +231,7 @@ describe('registry-core setup <repository>', () => {
     expect(readFileSync(path.join(local, 'rc', 'setup', 'demo', '1.0.0', 'demo-1.0.0.jar'))).toEqual(readFileSync(path.join(work, 'demo.jar')));
   });
 
-  it('merges NuGet.Config, .condarc and uv.toml, and refuses a file it cannot merge safely', async () => {
+  it('merges NuGet.Config, .condarc and uv.toml, writes the Gradle init script, and refuses a file it cannot merge safely', async () => {
     const nuget = await writeOver('.nuget/NuGet/NuGet.Config', '<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n  <packageSources>\n    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />\n  </packageSources>\n</configuration>\n', 'nuget-local', 'nuget');
     expect(nuget).toBe(
       `<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n  <packageSources>\n    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />\n    <add key="nuget-local" value="${registry.url}/nuget-local/v3/index.json" protocolVersion="3" allowInsecureConnections="true" />\n  </packageSources>\n  <packageSourceCredentials>\n    <nuget-local>\n      <add key="Username" value="__token__" />\n      <add key="ClearTextPassword" value="${token}" />\n    </nuget-local>\n  </packageSourceCredentials>\n</configuration>\n`,
@@ -242,6 +242,10 @@ describe('registry-core setup <repository>', () => {
     const index = new URL(`${registry.url}/pypi-local/simple/`);
     [index.username, index.password] = ['__token__', token];
     expect(uv).toBe(`native-tls = true\n\n[[index]]\nname = "registry-core-pypi-local"\nurl = "${index.href}"\npublish-url = "${registry.url}/pypi-local/"\n`);
+    // Gradle's init script is the format's own file, replaced whole (the previous one backed up).
+    const script = await writeOver('.gradle/init.d/registry-core-maven.gradle', '// an older one\n', 'maven', 'gradle');
+    expect(script).toContain(`url = '${registry.url}/maven/'\n      allowInsecureProtocol = true\n      credentials { username = '__token__'; password = '${token}' }`);
+    expect(script).toContain('settingsEvaluated { settings -> registryCore(settings.pluginManagement.repositories) }');
     // An XML file of another shape is left alone, with a message saying why.
     const file = path.join(home, '.m2', 'settings.xml');
     writeFileSync(file, '<project><modelVersion>4.0.0</modelVersion></project>\n');

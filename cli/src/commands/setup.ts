@@ -64,10 +64,10 @@ export function registerSetupCommand(program: Command): void {
         for (const file of files) byPath.set(file.path, [...(byPath.get(file.path) ?? []), file]);
         for (const [relative, group] of byPath) {
           const file = path.join(home, relative);
-          const { settings, syntax } = group[0]!;
+          const { settings, syntax, content } = group[0]!;
           let merged: string;
           try {
-            merged = mergeSettings(readIfExists(file), settings, syntax);
+            merged = syntax === 'whole' ? (content ?? '') : mergeSettings(readIfExists(file), settings, syntax);
           } catch (error) {
             if (error instanceof MergeRefused) throw new Error(`${file}: ${error.message}; the file is left as it is: set the client up with these lines:\n${registry.clientConfig(info).join('\n')}`);
             throw error;
@@ -75,7 +75,7 @@ export function registerSetupCommand(program: Command): void {
           const clients = group.map((f) => f.client).join(', ');
           if (!options.write) {
             console.log(`# ${file} (${clients})`);
-            console.log(mergeSettings('', settings, syntax));
+            console.log(syntax === 'whole' ? content : mergeSettings('', settings, syntax));
             continue;
           }
           const backup = writeWithBackup(file, merged, token !== undefined);

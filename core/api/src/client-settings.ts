@@ -47,10 +47,18 @@ export interface ClientSettingsFile {
    * `toml`: the same shape with values written as TOML strings (and lists as arrays of them),
    * e.g. `.cargo/config.toml`; `json` (Docker's `config.json`), `yaml` (`.condarc`) and `xml`
    * (Maven's `settings.xml`, `NuGet.Config`): a tree, settings addressed by a path (see
-   * {@link ClientSetting.section}); everything else in the file is kept as it is. The value
+   * {@link ClientSetting.section}); everything else in the file is kept as it is; `whole`:
+   * see {@link ClientSettingsFile.content}. The value
    * given is always the plain text. A file whose shape does not take the settings (a JSON
    * array where an object is needed, another XML root element) is refused, never rewritten.
    */
-  readonly syntax: 'ini' | 'toml' | 'json' | 'yaml' | 'xml';
+  readonly syntax: 'ini' | 'toml' | 'json' | 'yaml' | 'xml' | 'whole';
+  /** For `ini` to `xml`; empty for `whole`. */
   readonly settings: readonly ClientSetting[];
+  /**
+   * For `whole`: a file the format owns outright, named after the repository so it is no one
+   * else's (a Gradle init script in `~/.gradle/init.d/`): written as this text, a previous
+   * version of it backed up and replaced.
+   */
+  readonly content?: string;
 }

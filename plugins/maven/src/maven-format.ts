@@ -143,7 +143,39 @@ function clientSettings(repo: RepositoryInfo, token: string | undefined): Client
           { section: `settings/servers/server[id=${id}]`, key: 'username', value: '__token__' },
           { section: `settings/servers/server[id=${id}]`, key: 'password', value: token },
         ];
-  return [{ client: 'mvn', path: '.m2/settings.xml', syntax: 'xml', settings: [...server, ...resolve] }];
+  return [{ client: 'mvn', path: '.m2/settings.xml', syntax: 'xml', settings: [...server, ...resolve] }, gradleInitScript(repo, token)];
+}
+
+/** A Groovy string literal of `text`. */
+const groovy = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/**
+ * Gradle's `~/.gradle/init.d/registry-core-<repository>.gradle`, run before every build: the
+ * repository (with the token as `__token__`'s password, when given) for every project's
+ * dependencies and for the settings' plugins. Gradle has no mirrors: where the repository
+ * reaches an upstream the script also drops the other repositories a build declares, as a
+ * `<mirror>` of `*` does for mvn.
+ */
+function gradleInitScript(repo: RepositoryInfo, token: string | undefined): ClientSettingsFile {
+  const only = repo.reachesUpstream;
+  const lines = [
+    `// registry-core: ${repo.name} for every build (written by registry-core setup ${repo.name} --client gradle)`,
+    'def registryCore = { RepositoryHandler repositories ->',
+    ...(only ? ['  repositories.removeAll { it.name != \'registryCore\' }'] : []),
+    '  if (repositories.findByName(\'registryCore\') == null) {',
+    '    repositories.maven {',
+    "      name = 'registryCore'",
+    `      url = ${groovy(repo.url)}`,
+    ...(repo.url.startsWith('http:') ? ['      allowInsecureProtocol = true'] : []),
+    ...(token === undefined ? [] : [`      credentials { username = '__token__'; password = ${groovy(token)} }`]),
+    '    }',
+    '  }',
+    '}',
+    'settingsEvaluated { settings -> registryCore(settings.pluginManagement.repositories) }',
+    `allprojects { ${only ? 'afterEvaluate { project -> registryCore(project.repositories) }; ' : ''}registryCore(repositories) }`,
+    '',
+  ];
+  return { client: 'gradle', path: `.gradle/init.d/registry-core-${repo.name}.gradle`, syntax: 'whole', settings: [], content: lines.join('\n') };
 }
 
 export const mavenFormat: FormatDefinition = {
