@@ -68,6 +68,9 @@ describe('registry-core setup <repository>', () => {
     // The token appears only when the user passed it.
     const docker = await runCli(['setup', 'oci-local', '--client', 'docker', '--token', token, '--home', home, '--config', registry.configFile]);
     expect(docker.stdout).toContain(Buffer.from(`__token__:${token}`).toString('base64'));
+    const noToken = await runCli(['setup', 'oci-local', '--client', 'docker', '--write', '--home', home, '--config', registry.configFile], { env: { REGISTRY_CORE_TOKEN: '' } });
+    expect(noToken.code).not.toBe(0);
+    expect(noToken.stderr).toContain('carries a token: pass --token');
     const mavenLines = await runCli(['setup', 'maven', '--client', 'mvn', '--home', home, '--config', registry.configFile], { env: { REGISTRY_CORE_TOKEN: '' } });
     expect(mavenLines.stdout).toContain('<mirrorOf>*</mirrorOf>');
     expect(mavenLines.stdout).not.toContain('<password>');

@@ -51,6 +51,9 @@ export function registerSetupCommand(program: Command): void {
         const all = registry.clientSettings(info, token);
         const files = options.client ? all.filter((f) => f.client === options.client) : all;
         if (files.length === 0) {
+          // A file that only carries a token (Docker's config.json) is offered with one only.
+          const needsToken = token === undefined && registry.clientSettings(info, 'TOKEN').some((f) => !options.client || f.client === options.client);
+          if (needsToken && options.write) throw new Error(`the ${info.format} format's ${options.client ?? 'client'} configuration carries a token: pass --token or set REGISTRY_CORE_TOKEN`);
           const clients = [...new Set(all.map((f) => f.client))];
           const lines = registry.clientConfig(info);
           if (options.client && clients.length > 0) throw new Error(`the ${info.format} format configures no client named ${options.client} (clients: ${clients.join(', ')})`);
