@@ -114,6 +114,11 @@ describe('mergeSettings for arrays of tables, JSON, YAML and XML', () => {
     );
   });
 
+  it('keeps an XML file\'s Windows line ends', () => {
+    const merged = mergeIni('<settings>\r\n  <offline>true</offline>\r\n</settings>\r\n', maven.slice(2), 'xml');
+    expect(merged).toBe('<settings>\r\n  <offline>true</offline>\r\n  <activeProfiles>\r\n    <activeProfile>rc</activeProfile>\r\n  </activeProfiles>\r\n</settings>\r\n');
+  });
+
   it('refuses an XML document it cannot edit safely', () => {
     expect(() => mergeIni('<project></project>\n', maven, 'xml')).toThrow(/root element is <project>/);
     expect(() => mergeIni('<settings><servers></settings>\n', maven, 'xml')).toThrow(MergeRefused);

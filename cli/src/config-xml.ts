@@ -189,5 +189,7 @@ export function mergeXml(text: string, settings: readonly ClientSetting[]): stri
   const unit = /\n([ \t]+)</.exec(text)?.[1] ?? '  ';
   let merged = text.replace(/\r\n/g, '\n');
   for (const setting of settings) merged = apply(merged, setting, unit);
-  return merged.endsWith('\n') ? merged : `${merged}\n`;
+  if (!merged.endsWith('\n')) merged += '\n';
+  // A file with Windows line ends keeps them.
+  return text.includes('\r\n') ? merged.replace(/\n/g, '\r\n') : merged;
 }
