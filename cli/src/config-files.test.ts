@@ -114,6 +114,11 @@ describe('mergeSettings for arrays of tables, JSON, YAML and XML', () => {
     );
   });
 
+  it('finds its element by a key written in CDATA or beside a comment', () => {
+    const before = '<settings>\n  <servers>\n    <server>\n      <id><![CDATA[rc]]><!-- mine --></id>\n    </server>\n  </servers>\n</settings>\n';
+    expect(mergeIni(before, maven.slice(0, 1), 'xml')).toBe(before.replace('<!-- mine --></id>', '<!-- mine --></id>\n      <username>u</username>'));
+  });
+
   it('keeps an XML file\'s Windows line ends', () => {
     const merged = mergeIni('<settings>\r\n  <offline>true</offline>\r\n</settings>\r\n', maven.slice(2), 'xml');
     expect(merged).toBe('<settings>\r\n  <offline>true</offline>\r\n  <activeProfiles>\r\n    <activeProfile>rc</activeProfile>\r\n  </activeProfiles>\r\n</settings>\r\n');

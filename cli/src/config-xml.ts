@@ -92,7 +92,16 @@ function parse(text: string): XmlElement {
 }
 
 /** The text an element holds (entities decoded, surrounding space trimmed), when it holds no elements. */
-const textOf = (text: string, e: XmlElement) => (e.children.length ? undefined : unescape(text.slice(e.openEnd, e.closeStart)).trim());
+const textOf = (text: string, e: XmlElement) => {
+  if (e.children.length) return undefined;
+  const inner = text.slice(e.openEnd, e.closeStart).replace(/<!--[\s\S]*?-->/g, '');
+  // Character data as written in CDATA sections, entities decoded elsewhere.
+  return inner
+    .split(/(<!\[CDATA\[[\s\S]*?\]\]>)/)
+    .map((part) => (part.startsWith('<![CDATA[') ? part.slice(9, -3) : unescape(part)))
+    .join('')
+    .trim();
+};
 
 interface Step {
   readonly name: string;
