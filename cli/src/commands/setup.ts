@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { ClientSettingsFile } from '@registry-core/api';
 import { clientSetupLines, dataDirLine } from '../client-setup.js';
-import { mergeSettings, readIfExists, writeWithBackup } from '../config-files.js';
+import { MergeRefused, mergeSettings, readIfExists, writeWithBackup } from '../config-files.js';
 import { createRegistry, load } from '../runtime.js';
 import { runningServer } from '../server-record.js';
 
@@ -27,7 +27,7 @@ export function registerSetupCommand(program: Command): void {
     .argument('[repository]', "one repository: its clients' configuration files")
     .description("print every repository's URL and the lines its clients need (npm, pip, mvn, docker...), groups first, for the address of the server running on this data folder; with a repository, its clients' configuration files, written with --write")
     .option('-c, --config <file>', 'config file')
-    .option('--client <name>', "one client's file (npm, pnpm, yarn, pip, twine...); default: every client the format configures")
+    .option('--client <name>', "one client's file (npm, pnpm, yarn, pip, uv, poetry, twine, mvn, gradle, docker, podman, go, cargo, nuget, conda); default: every client the format configures")
     .option('--write', 'merge the settings into the files in the home folder (an existing file is copied to <file>.bak-<time> first)')
     .option('--token <token>', 'the token the files carry (default: REGISTRY_CORE_TOKEN); without one, none or an environment reference')
     .option('--home <dir>', 'the home folder the files are in (default: yours)')
@@ -47,10 +47,13 @@ export function registerSetupCommand(program: Command): void {
         }
         const info = registry.repositoryInfos().find((r) => r.name === repository);
         if (!info) throw new Error(`no repository named ${repository} (repositories: ${registry.repositoryInfos().map((r) => r.name).join(', ')})`);
-        const token = options.token ?? process.env['REGISTRY_CORE_TOKEN'] ?? undefined;
+        const token = options.token || process.env['REGISTRY_CORE_TOKEN'] || undefined;
         const all = registry.clientSettings(info, token);
         const files = options.client ? all.filter((f) => f.client === options.client) : all;
         if (files.length === 0) {
+          // A file that only carries a token (Docker's config.json) is offered with one only.
+          const needsToken = token === undefined && registry.clientSettings(info, 'TOKEN').some((f) => !options.client || f.client === options.client);
+          if (needsToken && options.write) throw new Error(`the ${info.format} format's ${options.client ?? 'client'} configuration carries a token: pass --token or set REGISTRY_CORE_TOKEN`);
           const clients = [...new Set(all.map((f) => f.client))];
           const lines = registry.clientConfig(info);
           if (options.client && clients.length > 0) throw new Error(`the ${info.format} format configures no client named ${options.client} (clients: ${clients.join(', ')})`);
@@ -64,12 +67,18 @@ export function registerSetupCommand(program: Command): void {
         for (const file of files) byPath.set(file.path, [...(byPath.get(file.path) ?? []), file]);
         for (const [relative, group] of byPath) {
           const file = path.join(home, relative);
-          const { settings, syntax } = group[0]!;
-          const merged = mergeSettings(readIfExists(file), settings, syntax);
+          const { settings, syntax, content } = group[0]!;
+          let merged: string;
+          try {
+            merged = syntax === 'whole' ? (content ?? '') : mergeSettings(readIfExists(file), settings, syntax);
+          } catch (error) {
+            if (error instanceof MergeRefused) throw new Error(`${file}: ${error.message}; the file is left as it is: set the client up with these lines:\n${registry.clientConfig(info).join('\n')}`);
+            throw error;
+          }
           const clients = group.map((f) => f.client).join(', ');
           if (!options.write) {
             console.log(`# ${file} (${clients})`);
-            console.log(mergeSettings('', settings, syntax));
+            console.log(syntax === 'whole' ? content : mergeSettings('', settings, syntax));
             continue;
           }
           const backup = writeWithBackup(file, merged, token !== undefined);

@@ -19,6 +19,7 @@ import {
   type RepositoryInfo,
   type RouteDefinition,
   routeParam,
+  type ClientSettingsFile,
 } from '@registry-core/api';
 import { loadChannel, loadHostedRepodata, packagePath, removePackage, upload, uploadedFile, type ChannelDocument, type ChannelPackage } from './hosted.js';
 import { isChannelName, isValidName, isValidSubdir, parsePackageFilename, tryParseChannelFilename, validateSubdir } from './names.js';
@@ -411,12 +412,21 @@ function clientConfig(repo: RepositoryInfo): string[] {
   return lines;
 }
 
+/**
+ * `~/.condarc`: the repository's channel URL added to `channels`. No token: conda channels
+ * are read anonymously here (uploads go through `registry-core conda upload` or curl).
+ */
+function clientSettings(repo: RepositoryInfo): ClientSettingsFile[] {
+  return [{ client: 'conda', path: '.condarc', syntax: 'yaml', settings: [{ key: 'channels', value: repo.url.replace(/\/$/, ''), listItem: true }] }];
+}
+
 export const condaFormat: FormatDefinition = {
   downloadOf,
   id: 'conda',
   routes,
   commands: [uploadCommand, mirrorCommand],
   clientConfig,
+  clientSettings,
   packageView: condaPackageView,
   installLines: condaInstallLines,
   defaultUpstream: () => condaDefaultUpstreams(),

@@ -13,6 +13,7 @@ import {
   type HandlersByKind,
   type RepositoryInfo,
   type RouteDefinition,
+  type ClientSettingsFile,
 } from '@registry-core/api';
 import { versionSpace } from './config.js';
 import { listingDocument, metadataDocument, readableMetadata } from './documents.js';
@@ -117,6 +118,66 @@ function clientConfig(repo: RepositoryInfo): string[] {
   return lines;
 }
 
+/**
+ * Maven's `~/.m2/settings.xml`: where names are asked of an upstream, a `<mirror>` of `*` (every
+ * request of a build through the repository); otherwise the repository in an active
+ * `<profile>` (besides the user's own repositories); and, with a token, a `<server>` with the
+ * same id carrying it (`__token__` and the token), which mvn uses for both.
+ */
+function clientSettings(repo: RepositoryInfo, token: string | undefined): ClientSettingsFile[] {
+  const id = repo.name;
+  const profile = `registry-core-${id}`;
+  const resolve = repo.reachesUpstream
+    ? [
+        { section: `settings/mirrors/mirror[id=${id}]`, key: 'mirrorOf', value: '*' },
+        { section: `settings/mirrors/mirror[id=${id}]`, key: 'url', value: repo.url },
+      ]
+    : [
+        { section: `settings/profiles/profile[id=${profile}]/repositories/repository[id=${id}]`, key: 'url', value: repo.url },
+        { section: 'settings/activeProfiles', key: 'activeProfile', value: profile, listItem: true },
+      ];
+  const server =
+    token === undefined
+      ? []
+      : [
+          { section: `settings/servers/server[id=${id}]`, key: 'username', value: '__token__' },
+          { section: `settings/servers/server[id=${id}]`, key: 'password', value: token },
+        ];
+  return [{ client: 'mvn', path: '.m2/settings.xml', syntax: 'xml', settings: [...server, ...resolve] }, gradleInitScript(repo, token)];
+}
+
+/** A Groovy string literal of `text`. */
+const groovy = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/**
+ * Gradle's `~/.gradle/init.d/registry-core-<repository>.gradle`, run before every build: the
+ * repository (with the token as `__token__`'s password, when given) for every project's
+ * dependencies and for the settings' plugins. Gradle has no mirrors: where the repository
+ * reaches an upstream the script also drops the other repositories a build declares, as a
+ * `<mirror>` of `*` does for mvn.
+ */
+function gradleInitScript(repo: RepositoryInfo, token: string | undefined): ClientSettingsFile {
+  const only = repo.reachesUpstream;
+  const lines = [
+    `// registry-core: ${repo.name} for every build (written by registry-core setup ${repo.name} --client gradle)`,
+    'def registryCore = { RepositoryHandler repositories ->',
+    ...(only ? ['  repositories.removeAll { it.name != \'registryCore\' }'] : []),
+    '  if (repositories.findByName(\'registryCore\') == null) {',
+    '    repositories.maven {',
+    "      name = 'registryCore'",
+    `      url = ${groovy(repo.url)}`,
+    ...(repo.url.startsWith('http:') ? ['      allowInsecureProtocol = true'] : []),
+    ...(token === undefined ? [] : [`      credentials { username = '__token__'; password = ${groovy(token)} }`]),
+    '    }',
+    '  }',
+    '}',
+    'settingsEvaluated { settings -> registryCore(settings.pluginManagement.repositories) }',
+    `allprojects { ${only ? 'afterEvaluate { project -> registryCore(project.repositories) }; ' : ''}registryCore(repositories) }`,
+    '',
+  ];
+  return { client: 'gradle', path: `.gradle/init.d/registry-core-${repo.name}.gradle`, syntax: 'whole', settings: [], content: lines.join('\n') };
+}
+
 export const mavenFormat: FormatDefinition = {
   downloadOf,
   id: 'maven',
@@ -126,6 +187,7 @@ export const mavenFormat: FormatDefinition = {
   // Maven (Wagon) sends credentials only after a challenge.
   authChallenge: basicChallenge,
   clientConfig,
+  clientSettings,
   packageView: mavenPackageView,
   installLines: mavenInstallLines,
   versionSpace,

@@ -10,6 +10,7 @@ import {
   type MultipartBody,
   type RepositoryInfo,
   type RouteDefinition,
+  type ClientSettingsFile,
 } from '@registry-core/api';
 import { changeListing, loadHosted, nupkgPath, nuspecPath, push, pushedPackage, target } from './hosted.js';
 import { lowerId } from './ids.js';
@@ -167,12 +168,40 @@ function clientConfig(repo: RepositoryInfo): string[] {
   return lines;
 }
 
+/** A source's name as NuGet writes it as an element name in `<packageSourceCredentials>` (XmlConvert.EncodeLocalName). */
+function xmlLocalName(name: string): string {
+  return [...name].map((c, i) => (/[A-Za-z_]/.test(c) || (i > 0 && /[\w.-]/.test(c)) ? c : `_x${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}_`)).join('');
+}
+
+/**
+ * `~/.nuget/NuGet/NuGet.Config` (what dotnet and NuGet read for the user): the repository's v3
+ * feed as a package source named after it and, with a token, its credentials (`__token__` and
+ * the token as `ClearTextPassword`).
+ */
+function clientSettings(repo: RepositoryInfo, token: string | undefined): ClientSettingsFile[] {
+  const source = `configuration/packageSources/add[@key=${repo.name}]`;
+  const credentials = `configuration/packageSourceCredentials/${xmlLocalName(repo.name)}`;
+  const settings = [
+    { section: source, key: '@value', value: `${repo.url}v3/index.json` },
+    { section: source, key: '@protocolVersion', value: '3' },
+    ...(repo.url.startsWith('http:') ? [{ section: source, key: '@allowInsecureConnections', value: 'true' }] : []),
+    ...(token === undefined
+      ? []
+      : [
+          { section: `${credentials}/add[@key=Username]`, key: '@value', value: '__token__' },
+          { section: `${credentials}/add[@key=ClearTextPassword]`, key: '@value', value: token },
+        ]),
+  ];
+  return [{ client: 'nuget', path: '.nuget/NuGet/NuGet.Config', syntax: 'xml', settings }];
+}
+
 export const nugetFormat: FormatDefinition = {
   downloadOf,
   id: 'nuget',
   routes,
   credentialHeaders: ['x-nuget-apikey'],
   clientConfig,
+  clientSettings,
   packageView: nugetPackageView,
   installLines: nugetInstallLines,
   defaultUpstream: () => [{ url: NUGET_ORG, source: 'nuget.org' }],

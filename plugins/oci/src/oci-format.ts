@@ -17,6 +17,7 @@ import {
   serveDocument,
   type HandlersByKind,
   type LoadedDocument,
+  type ClientSettingsFile,
 } from '@registry-core/api';
 import { gcTask, indexComponentsOnce } from './gc.js';
 import {
@@ -362,6 +363,21 @@ function clientConfig(repository: RepositoryInfo): string[] {
   return lines;
 }
 
+/**
+ * Docker's `~/.docker/config.json` and podman's `~/.config/containers/auth.json` (what podman,
+ * skopeo and buildah read when `$XDG_RUNTIME_DIR/containers/auth.json`, their login's
+ * per-session file, holds nothing for the host), each with `auths[host].auth` = base64 of
+ * `__token__:<token>`. Only with a token: without one there is nothing to write.
+ */
+function clientSettings(repository: RepositoryInfo, token: string | undefined): ClientSettingsFile[] {
+  if (token === undefined) return [];
+  const settings = [{ section: `auths/${new URL(repository.url).host}`, key: 'auth', value: Buffer.from(`__token__:${token}`).toString('base64') }];
+  return [
+    { client: 'docker', path: '.docker/config.json', syntax: 'json', settings },
+    { client: 'podman', path: '.config/containers/auth.json', syntax: 'json', settings },
+  ];
+}
+
 export const ociFormat: FormatDefinition = {
   downloadOf,
   id: 'oci',
@@ -370,6 +386,7 @@ export const ociFormat: FormatDefinition = {
   errorBody,
   authChallenge,
   clientConfig,
+  clientSettings,
   packageView: ociPackageView,
   installLines: ociInstallLines,
   maxMetadataBytes: MAX_TAG_LIST_BYTES,

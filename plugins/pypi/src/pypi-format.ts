@@ -370,8 +370,12 @@ function clientConfig(repo: RepositoryInfo): string[] {
 }
 
 /**
- * pip's user config (`~/.config/pip/pip.conf`; uv reads the same index URL from UV_INDEX_URL
- * only) and, for a repository that takes uploads, twine's `~/.pypirc` with the token.
+ * pip's user config (`~/.config/pip/pip.conf`), uv's (`~/.config/uv/uv.toml`: an `[[index]]`
+ * named `registry-core-<repository>`, searched before PyPI, with the token in its URL when
+ * given: uv reads credentials there, or from UV_INDEX_<NAME>_USERNAME/PASSWORD) and, for a
+ * repository that takes uploads, twine's `~/.pypirc` and poetry's `config.toml` (a
+ * `repositories.<name>` to `poetry publish -r` to) with its `auth.toml` (`http-basic.<name>`,
+ * which poetry reads when no keyring holds the credentials), each with the token.
  */
 function clientSettings(repo: RepositoryInfo, token: string | undefined): ClientSettingsFile[] {
   const url = new URL(repo.url);
@@ -382,8 +386,33 @@ function clientSettings(repo: RepositoryInfo, token: string | undefined): Client
     syntax: 'ini',
     settings: [{ section: 'global', key: 'index-url', value: `${repo.url}simple/` }, ...(url.protocol === 'http:' && !loopback ? [{ section: 'global', key: 'trusted-host', value: url.hostname }] : [])],
   };
-  if (!repo.takesWrites) return [pip];
   const name = `registry-core-${repo.name}`;
+  const index = new URL(`${repo.url}simple/`);
+  if (token !== undefined) [index.username, index.password] = ['__token__', encodeURIComponent(token)];
+  const uvIndex = `index[name=${name}]`;
+  const uv: ClientSettingsFile = {
+    client: 'uv',
+    path: '.config/uv/uv.toml',
+    syntax: 'toml',
+    settings: [{ section: uvIndex, key: 'url', value: index.href }, ...(repo.takesWrites ? [{ section: uvIndex, key: 'publish-url', value: repo.url }] : [])],
+  };
+  if (!repo.takesWrites) return [pip, uv];
+  const poetry: ClientSettingsFile[] = [
+    { client: 'poetry', path: '.config/pypoetry/config.toml', syntax: 'toml', settings: [{ section: `repositories.${name}`, key: 'url', value: repo.url }] },
+    ...(token === undefined
+      ? []
+      : [
+          {
+            client: 'poetry',
+            path: '.config/pypoetry/auth.toml',
+            syntax: 'toml' as const,
+            settings: [
+              { section: `http-basic.${name}`, key: 'username', value: '__token__' },
+              { section: `http-basic.${name}`, key: 'password', value: token },
+            ],
+          },
+        ]),
+  ];
   const twine: ClientSettingsFile = {
     client: 'twine',
     path: '.pypirc',
@@ -395,7 +424,7 @@ function clientSettings(repo: RepositoryInfo, token: string | undefined): Client
       ...(token ? [{ section: name, key: 'password', value: token }] : []),
     ],
   };
-  return [pip, twine];
+  return [pip, uv, twine, ...poetry];
 }
 
 export const pypiFormat: FormatDefinition = {
