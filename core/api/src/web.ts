@@ -74,6 +74,7 @@ const clip = (value: string, max: number) => (value.length > max ? `${value.slic
  * A view as a format read it from stored files (hostile: anyone may have published them),
  * held to {@link PACKAGE_VIEW_LIMITS}: every string cut to its length, every list and map to
  * its count (the whole view stays under 2 MiB of JSON). Nothing is escaped: the web app renders text as text and Markdown sanitized.
+ * The kernel's browse API applies it to every format's view; a format need not.
  */
 export function boundedPackageView(view: PackageView): PackageView {
   const { text, description, readme, entries } = PACKAGE_VIEW_LIMITS;

@@ -1,4 +1,4 @@
-import { boundedPackageView, type PackageDependency, type PackageFile, type PackageView, type RepositoryHandle, type RepositoryInfo } from '@registry-core/api';
+import { type PackageDependency, type PackageFile, type PackageView, type RepositoryHandle, type RepositoryInfo } from '@registry-core/api';
 import { loadChannel, loadHostedRepodata, newer, packagePath } from './hosted.js';
 import { isValidName, isValidSubdir } from './names.js';
 import type { PackageRecord } from './repodata.js';
@@ -54,7 +54,7 @@ export async function condaPackageView(repository: RepositoryHandle, name: strin
   for (const b of chosen) perSubdir.set(b.subdir, [...(perSubdir.get(b.subdir) ?? []), `${b.record.build}`]);
   facts['builds'] = [...perSubdir].map(([subdir, names]) => `${subdir}: ${names.join(', ')}`).join('; ');
   const files: PackageFile[] = chosen.map((b) => ({ path: packagePath(b.subdir, b.filename), name: `${b.subdir}/${b.filename}` }));
-  return boundedPackageView({ version: shown, dependencies, files, facts });
+  return { version: shown, dependencies, files, facts };
 }
 
 /** A match spec (`python >=3.8,<4.0a0`) as a name and the rest. */

@@ -1,4 +1,4 @@
-import { boundedPackageView, type PackageDependency, type PackageFile, type PackageView, type RepositoryHandle, type RepositoryInfo } from '@registry-core/api';
+import { type PackageDependency, type PackageFile, type PackageView, type RepositoryHandle, type RepositoryInfo } from '@registry-core/api';
 import { loadHostedModule, versionAssetPath } from './hosted.js';
 import { escapeCase, modulePathProblem, versionProblem } from './module-path.js';
 import { compareVersions, latestVersion } from './semver.js';
@@ -78,7 +78,7 @@ export async function goPackageView(repository: RepositoryHandle, module: string
     facts['h1'] = entry.h1;
   }
   const files: PackageFile[] = (['zip', 'mod'] as const).map((ext) => ({ path: versionAssetPath(module, shown, ext), name: `${shown}.${ext}` }));
-  return boundedPackageView({ version: shown, dependencies: parsed?.dependencies ?? [], files, facts });
+  return { version: shown, dependencies: parsed?.dependencies ?? [], files, facts };
 }
 
 /** `GOPROXY=<url> go get <module>@<version>` (FormatDefinition.installLines). */

@@ -1,4 +1,4 @@
-import { boundedPackageView, child, childText, children, parseXml, type PackageDependency, type PackageView, type RepositoryHandle, type RepositoryInfo, type XmlElement } from '@registry-core/api';
+import { child, childText, children, parseXml, type PackageDependency, type PackageView, type RepositoryHandle, type RepositoryInfo, type XmlElement } from '@registry-core/api';
 import { hostedVersions } from './hosted.js';
 import { listStored } from './listing.js';
 import { parseMetadata } from './metadata.js';
@@ -86,11 +86,11 @@ export async function mavenPackageView(repository: RepositoryHandle, name: strin
     .at(-1);
   const pomAsset = pomName ? await repository.assets.get(`${versionFolder}${pomName}`) : undefined;
   const pom = pomAsset ? await pomAsset.withBytes(MAX_POM_BYTES, (bytes) => pomView(bytes.toString('utf8'))).catch(() => ({})) : {};
-  return boundedPackageView({
+  return {
     version: shown,
     ...pom,
     files: stored.filter((e) => e.name !== METADATA_FILE).map((e) => ({ path: `${versionFolder}${e.name}`, name: e.name })),
-  });
+  };
 }
 
 /** The dependency to declare (FormatDefinition.installLines): Maven's `<dependency>` and Gradle's coordinates. */

@@ -1,4 +1,4 @@
-import { boundedPackageView, child, childText, parseXml, PACKAGE_VIEW_LIMITS, type PackageView, type RepositoryHandle, type RepositoryInfo, type XmlElement } from '@registry-core/api';
+import { child, childText, parseXml, PACKAGE_VIEW_LIMITS, type PackageView, type RepositoryHandle, type RepositoryInfo, type XmlElement } from '@registry-core/api';
 import { loadHosted, nupkgPath, nuspecPath } from './hosted.js';
 import { validateId } from './ids.js';
 import { readStoredMember } from './nupkg.js';
@@ -69,14 +69,14 @@ export async function nugetPackageView(repository: RepositoryHandle, name: strin
   const frameworks = (entry.dependencyGroups ?? []).map((g) => g.targetFramework).filter((f): f is string => f !== undefined);
   if (frameworks.length) facts['target frameworks'] = frameworks.join(', ');
   if (!entry.listed) facts['listed'] = 'no';
-  return boundedPackageView({
+  return {
     version: key,
     ...(entry.description ? { description: entry.description } : {}),
     ...(readme ? { readme } : {}),
     dependencies: (entry.dependencyGroups ?? []).flatMap((group) => group.dependencies.map((d) => ({ name: d.id, range: d.range, kind: group.targetFramework ?? 'any framework' }))),
     files: [{ path: nupkgPath(lid, key), name: `${lid}.${key}.nupkg` }],
     facts,
-  });
+  };
 }
 
 /** `dotnet add package <id> --version <version> --source <index>` (FormatDefinition.installLines). */

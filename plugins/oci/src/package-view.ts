@@ -1,4 +1,4 @@
-import { boundedPackageView, type Asset, type PackageFile, type PackageView, type RepositoryHandle, type RepositoryInfo } from '@registry-core/api';
+import { type Asset, type PackageFile, type PackageView, type RepositoryHandle, type RepositoryInfo } from '@registry-core/api';
 import { allAssets } from './components.js';
 import type { TagsDocument } from './hosted.js';
 import { MAX_MANIFEST_BYTES } from './manifest.js';
@@ -135,13 +135,13 @@ export async function ociPackageView(repository: RepositoryHandle, name: string,
     const value = text(labels[label]);
     if (value) facts[fact] = value;
   }
-  return boundedPackageView({
+  return {
     version: shown,
     ...(description ? { description } : {}),
     tags,
     files,
     facts,
-  });
+  };
 }
 
 /** The image reference clients pull from `repository`: `<host>/<repository>/<image>`, or `<host>/<image>` on the repository's own port. */

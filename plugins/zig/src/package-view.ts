@@ -1,4 +1,4 @@
-import { boundedPackageView, type PackageView, type RepositoryHandle, type RepositoryInfo } from '@registry-core/api';
+import { type PackageView, type RepositoryHandle, type RepositoryInfo } from '@registry-core/api';
 import { latestOf, packageKey, tarballPath, tarballUrl, type PackageDocument } from './documents.js';
 import { validatePackageName } from './manifest.js';
 
@@ -19,13 +19,13 @@ export async function zigPackageView(repository: RepositoryHandle, name: string,
   const record = shown === undefined ? undefined : doc.versions[shown];
   if (!shown || !record) return undefined;
   const description = record.description ?? doc.description;
-  return boundedPackageView({
+  return {
     version: shown,
     ...(description ? { description } : {}),
     dependencies: Object.entries(record.dependencies).map(([dep, d]) => ({ name: dep, range: d.url ?? d.path ?? '', kind: d.path !== undefined ? 'path' : 'url' })),
     files: [{ path: tarballPath(name, shown), name: `${name}-${shown}.${record.archive}` }],
     facts: { hash: record.hash, ...(record.minimumZigVersion ? { 'minimum zig version': record.minimumZigVersion } : {}) },
-  });
+  };
 }
 
 /** `zig fetch --save <tarball URL>` (FormatDefinition.installLines); without a version, `<version>` to fill in. */

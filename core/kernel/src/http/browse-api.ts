@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { BadRequestError, NotFoundError, type Component, type PackageView, type Principal, type RepositoryInfo } from '@registry-core/api';
+import { BadRequestError, NotFoundError, boundedPackageView, type Component, type PackageView, type Principal, type RepositoryInfo } from '@registry-core/api';
 import type { ProxyStats } from '../engine/upstream-health.js';
 import { CachedPackages } from './cached-packages.js';
 import type { RepositoryRuntime } from './dispatcher.js';
@@ -190,7 +190,8 @@ export class BrowseApi {
     if (version !== undefined && !versions.some((v) => v.version === version)) throw new NotFoundError(`no version ${version.slice(0, 100)} of ${name.slice(0, 200)} in ${runtime.name}`);
     // A proxy's view is of a version it cached (the upstream's latest may not be).
     const asked = version ?? (cachedFiles ? versions[versions.length - 1]!.version : undefined);
-    const view: PackageView = (await holder.format.packageView?.(holder.handle, name, asked)) ?? {};
+    // Read from stored (hostile) files: bounded here, for every format, third parties' too.
+    const view: PackageView = boundedPackageView((await holder.format.packageView?.(holder.handle, name, asked)) ?? {});
     const latest = versions[versions.length - 1]!;
     const shown = view.version ?? version ?? latest.version;
     const component = versions.find((v) => v.version === shown) ?? latest;
