@@ -165,7 +165,13 @@ export async function parseJsonSpilling(
     }
     return { value: revive(value, nonce, spilled), cleanup };
   } catch (error) {
-    writer?.stream.destroy();
+    // A write stream opens its file asynchronously: wait until it is closed, or the file it
+    // is still opening would be created after cleanup removed nothing.
+    const open = writer?.stream;
+    if (open) {
+      open.destroy();
+      if (!open.closed) await once(open, 'close').catch(() => undefined);
+    }
     await cleanup();
     throw error;
   }
