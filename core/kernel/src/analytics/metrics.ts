@@ -33,6 +33,7 @@ export class RegistryMetrics {
   private readonly upstreamDuration: Histogram<'repository' | 'format' | 'outcome'>;
   private readonly storageDuration: Histogram<'storage' | 'operation' | 'outcome'>;
   private readonly queryDuration: Histogram<'outcome'>;
+  private readonly replays: Counter<'writer'>;
 
   constructor(
     proxies: () => ReadonlyMap<string, { readonly format: string; readonly stats: () => ProxyStats }>,
@@ -47,6 +48,12 @@ export class RegistryMetrics {
       help: 'Time to answer a request (until the answer starts), by repository, format, method and status class.',
       labelNames: requestLabels,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.replays = new Counter({
+      name: 'registry_http_replays_total',
+      help: 'Answers replayed by the hot path (a kept answer, without routing or storage), by who wrote them: "direct" straight to the socket (server.directReplies), "node" through Node\'s HTTP server.',
+      labelNames: ['writer'],
       registers,
     });
     this.cache = new Counter({ name: 'registry_cache_results_total', help: 'Answers of proxies (through groups too) by cache result: HIT, MISS, STALE.', labelNames: ['repository', 'format', 'result'], registers });
@@ -149,6 +156,11 @@ export class RegistryMetrics {
     if (bytesOut) this.bytesOut.inc(labels, bytesOut);
     if (bytesIn) this.bytesIn.inc(labels, bytesIn);
     if (cache === 'HIT' || cache === 'MISS' || cache === 'STALE') this.cache.inc({ ...labels, result: cache });
+  }
+
+  /** Count an answer the hot path replayed, by who wrote it. */
+  replay(writer: 'direct' | 'node'): void {
+    this.replays.inc({ writer });
   }
 
   /** The exposition text and its content type. */

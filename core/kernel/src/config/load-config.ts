@@ -125,6 +125,7 @@ export function normalizeConfig(
     trustProxy: c.server.trustProxy,
     shutdownTimeoutSeconds: c.server.shutdownTimeoutSeconds,
     workers: c.server.workers === 'auto' ? availableParallelism() : c.server.workers,
+    directReplies: c.server.directReplies,
     memoryCacheBytes: parseSize(c.server.memoryCacheSize)!,
     derivedCacheBytes: parseSize(c.server.derivedCacheSize)!,
     metadataMemoryBytes: parseSize(c.server.metadataMemory)!,

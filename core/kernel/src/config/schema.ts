@@ -120,6 +120,11 @@ export const configSchema = {
           default: 1,
           description: 'Processes serving the one port (node:cluster), sharing the metadata store and blob stores; "auto": one per core. Memory caches and counters are per worker.',
         },
+        directReplies: {
+          type: 'boolean',
+          default: true,
+          description: 'Write hot answers (replays of cached small files and rendered metadata) straight to the socket for connections that have asked only for such answers so far; false: every request goes through Node\'s HTTP server.',
+        },
         memoryCacheSize: { ...size, default: '32mb' },
         derivedCacheSize: { ...size, default: '64mb' },
         metadataMemory: {

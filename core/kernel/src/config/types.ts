@@ -138,6 +138,8 @@ export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'h
   readonly port: number;
   /** Processes serving the port (`server.workers`, `auto` resolved to the number of cores). */
   readonly workers: number;
+  /** Hot answers written straight to the socket (`server.directReplies`, default true); see http/direct-replies.ts. */
+  readonly directReplies: boolean;
   /** Bytes of small stored files (up to 1 MiB each) kept in memory; 0 turns it off. */
   readonly memoryCacheBytes: number;
   /** Bytes of values formats derive from stored data (parsed indexes, rendered answers) kept in memory. */

@@ -46,6 +46,11 @@ export class ConnectionGuard {
     });
   }
 
+  /** Whether `socket` is a connection over its client's share (its requests are refused). */
+  isRefused(socket: Socket): boolean {
+    return this.refused.has(socket);
+  }
+
   /** Answer 503 and close when the request came on a connection over its client's share. */
   refuse(req: IncomingMessage, res: ServerResponse): boolean {
     if (!this.refused.has(req.socket)) return false;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Principal } from '@registry-core/api';
 import type { AccessDecision } from './dispatcher.js';
 
@@ -54,11 +54,26 @@ export interface HotAuth {
   decidesAlike(principal: Principal, decisions: readonly AccessDecision[]): boolean;
 }
 
-/** A replayed answer and who it was replayed to. */
-export interface Replayed {
+/** What the hot path reads of a request: Node's `IncomingMessage` is one. */
+export interface HotRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  /** Lower-case names. */
+  readonly headers: IncomingHttpHeaders;
+}
+
+/** A replay to write: the answer, who it was replayed to, and the status and body to send. */
+export interface Replay {
   readonly answer: HotAnswer;
   /** `anonymous`, or the name of the token's user. */
   readonly user: string;
+  /** 200, or 304 for a matching `If-None-Match`. */
+  readonly status: 200 | 304;
+  /** The body's length (its `Content-Length`, sent with a 200 to a HEAD too). */
+  readonly length: number;
+  /** The bytes to send; none for a HEAD or a 304. */
+  readonly body: Buffer | readonly Buffer[] | undefined;
+  readonly requestId: string;
 }
 
 /** Milliseconds an answer is replayed; changes made by other nodes show within this time. */
@@ -128,7 +143,7 @@ export class HotAnswers {
   private probedAt = 0;
 
   /** Whether `req` may be answered from here at all (checked before the lookup). */
-  eligible(req: IncomingMessage): boolean {
+  eligible(req: HotRequest): boolean {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const h = req.headers;
     if ((h.authorization !== undefined && !this.auth) || h.cookie !== undefined || h.range !== undefined || h['if-modified-since'] !== undefined || h['x-registry-core-accel'] !== undefined) return false;
@@ -136,7 +151,7 @@ export class HotAnswers {
   }
 
   /** The key of `req`'s entry and who asks; `undefined` when an authenticated one cannot be replayed. */
-  key(req: IncomingMessage): { key: string; principal?: Principal } | undefined {
+  key(req: HotRequest): { key: string; principal?: Principal } | undefined {
     const url = req.url ?? '';
     const authorization = req.headers.authorization;
     if (authorization === undefined) return { key: url };
@@ -144,8 +159,12 @@ export class HotAnswers {
     return who ? { key: `${who.key}\u0000${url}`, principal: who.principal } : undefined;
   }
 
-  /** Answer `req` if a hot answer exists (resolves it); `undefined` lets koa serve it. */
-  serve(req: IncomingMessage, res: ServerResponse): Replayed | undefined {
+  /**
+   * The replay for `req` if a hot answer exists (its hit is counted); `undefined` lets the
+   * full path serve it. The caller writes it: {@link serve} through Node's response, the
+   * direct front (direct-replies.ts) straight to the socket.
+   */
+  answer(req: HotRequest): Replay | undefined {
     if (!this.eligible(req)) return undefined;
     const asked = this.key(req);
     if (!asked) return undefined;
@@ -175,31 +194,41 @@ export class HotAnswers {
       return undefined;
     }
     const length = Buffer.isBuffer(bytes) ? bytes.length : (bytes as readonly Buffer[]).reduce((n, chunk) => n + chunk.length, 0);
-    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
+    const askedId = req.headers['x-request-id'];
+    const requestId = (typeof askedId === 'string' && askedId.slice(0, 64)) || randomUUID();
     const notModified = matchesEtag(req.headers['if-none-match'], entry.answer.etag);
-    entry.answer.onHit?.(notModified || req.method === 'HEAD' ? 0 : length);
-    res.writeHead(notModified ? 304 : 200, {
-      ...entry.answer.headers,
-      'X-Request-Id': requestId,
-      ...(notModified ? {} : { 'Content-Length': String(length) }),
+    const sent = notModified || req.method === 'HEAD' ? 0 : length;
+    entry.answer.onHit?.(sent);
+    return { answer: entry.answer, user: principal ? principal.name : 'anonymous', status: notModified ? 304 : 200, length, body: sent > 0 ? bytes : undefined, requestId };
+  }
+
+  /** Answer `req` through Node's response if a hot answer exists; `undefined` lets koa serve it. */
+  serve(req: HotRequest, res: ServerResponse): Replay | undefined {
+    const replay = this.answer(req);
+    if (!replay) return undefined;
+    res.writeHead(replay.status, {
+      ...replay.answer.headers,
+      'X-Request-Id': replay.requestId,
+      ...(replay.status === 304 ? {} : { 'Content-Length': String(replay.length) }),
     });
-    if (notModified || req.method === 'HEAD') res.end();
-    else if (Buffer.isBuffer(bytes)) res.end(bytes);
+    const body = replay.body;
+    if (!body) res.end();
+    else if (Buffer.isBuffer(body)) res.end(body);
     else {
       // A rendered document's chunks as they are kept (never joined into one copy), sent
       // together (end() uncorks).
       res.cork();
-      for (const chunk of bytes as readonly Buffer[]) res.write(chunk);
+      for (const chunk of body) res.write(chunk);
       res.end();
     }
-    return { answer: entry.answer, user: principal ? principal.name : 'anonymous' };
+    return replay;
   }
 
   /**
    * Keep the answer to `req` (anonymous, or authenticated with a cached principal that is
    * `principal` itself and decisions that are all reads; anything else is not kept).
    */
-  remember(req: IncomingMessage, answer: HotAnswer, principal?: Principal, since?: number): void {
+  remember(req: HotRequest, answer: HotAnswer, principal?: Principal, since?: number): void {
     const asked = this.key(req);
     if (!asked || asked.principal !== principal) return;
     // Made from something that changed while it was being made: it may be the old state.
@@ -289,7 +318,7 @@ export class HotAnswers {
 }
 
 /** The values of `vary`'s headers in `req`, one string; `undefined` when too long to keep. */
-function variantOf(req: IncomingMessage, vary: readonly string[]): string | undefined {
+function variantOf(req: HotRequest, vary: readonly string[]): string | undefined {
   if (vary.length === 0) return '';
   let variant = '';
   for (const name of vary) {

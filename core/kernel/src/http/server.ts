@@ -20,12 +20,15 @@ import type { LoopMarker } from '../engine/self-upstream.js';
 import { ConnectionGuard } from './connection-guard.js';
 import { repositoryInfo, type AccessDecision, type Dispatcher, type RepositoryRuntime } from './dispatcher.js';
 import { HostRouter } from './host-router.js';
-import type { HotAnswers } from './hot-answers.js';
+import type { HotAnswers, HotRequest, Replay } from './hot-answers.js';
+import { DirectReplies } from './direct-replies.js';
 import { writeResponse, type HotCandidate } from './respond.js';
 
 /** Headers of one request or connection, never replayed by the hot path. */
 /** With `server.workers`, every answer names the worker (slot) that gave it. */
 const WORKER_HEADER = 'x-registry-core-worker';
+/** Milliseconds an idle keep-alive connection is kept open. */
+const KEEP_ALIVE_MS = 65_000;
 const PER_REQUEST_HEADERS = new Set(['x-request-id', 'content-length', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'x-cache', WORKER_HEADER]);
 
 export interface HttpHostOptions {
@@ -103,6 +106,8 @@ export class HttpHost {
   private inFlight = 0;
   private draining = false;
   private readonly guard: ConnectionGuard;
+  /** The direct front of the main port (`server.directReplies`); absent: off. */
+  private direct: DirectReplies | undefined;
 
   constructor(private readonly options: HttpHostOptions) {
     this.guard = new ConnectionGuard(options.server, options.logger);
@@ -491,35 +496,19 @@ export class HttpHost {
     const koa = this.app.callback();
     const hot = this.options.hotAnswers;
     const workerSlot = WorkerLink.current()?.slot;
-    const server = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => {
+    const server = http.createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: KEEP_ALIVE_MS }, (req, res) => {
       if (workerSlot !== undefined) res.setHeader(WORKER_HEADER, String(workerSlot));
       if (this.guard.refuse(req, res) || this.refuseLoop(req, res)) return;
       this.guard.watchBody(req, res);
       if (hot && !this.draining) {
         const started = performance.now();
-        const replayed = hot.serve(req, res);
-        if (replayed) {
-          const requestId = String(res.getHeader('X-Request-Id') ?? '');
-          this.logRequest(requestId, req.method ?? 'GET', req.url ?? '/', res.statusCode, started);
-          const length = req.method === 'HEAD' ? undefined : Number(res.getHeader('Content-Length')) || undefined;
-          const cache = String(res.getHeader('x-cache') ?? '') || undefined;
-          const labels = replayed.answer.labels ?? NO_REPOSITORY;
-          this.options.metrics?.request(labels, req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000, length, undefined, cache);
-          this.options.structuredLog?.write({
-            requestId,
-            method: req.method ?? 'GET',
-            path: loggedPath(req.url ?? '/'),
-            status: res.statusCode,
-            ...(length !== undefined ? { bytes: length } : {}),
-            ms: Math.round(performance.now() - started),
-            ...accessFields(labels, replayed.answer.download, cache, replayed.user),
-          });
-          return;
-        }
+        const replay = hot.serve(req, res);
+        if (replay) return this.replayed(req, replay, started, 'node');
       }
       void koa(req, res);
     });
     this.prepare(server);
+    if (hot && this.options.server.directReplies !== false) this.putDirectRepliesInFront(server, hot, workerSlot);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -543,6 +532,44 @@ export class HttpHost {
       this.options.logger.info(`repository ${runtime.name} listening on port ${port}`);
     }
     return server.address() as AddressInfo;
+  }
+
+  /** The access log, metrics and structured log of an answer the hot path replayed. */
+  private replayed(req: HotRequest, replay: Replay, started: number, writer: 'direct' | 'node'): void {
+    const method = req.method ?? 'GET';
+    this.logRequest(replay.requestId, method, req.url ?? '/', replay.status, started);
+    const length = method === 'HEAD' ? undefined : replay.status === 304 ? 0 : replay.length;
+    const cache = replay.answer.headers['x-cache'];
+    const labels = replay.answer.labels ?? NO_REPOSITORY;
+    this.options.metrics?.request(labels, method, replay.status, (performance.now() - started) / 1000, length, undefined, cache);
+    this.options.metrics?.replay(writer);
+    this.options.structuredLog?.write({
+      requestId: replay.requestId,
+      method,
+      path: loggedPath(req.url ?? '/'),
+      status: replay.status,
+      ...(length !== undefined ? { bytes: length } : {}),
+      ms: Math.round(performance.now() - started),
+      ...accessFields(labels, replay.answer.download, cache, replay.user),
+    });
+  }
+
+  /**
+   * Let the direct front (direct-replies.ts) see each new connection of `server` first: it
+   * writes replays straight to the socket and gives the connection to Node's HTTP server at
+   * the first request it does not answer itself.
+   */
+  private putDirectRepliesInFront(server: http.Server, hot: HotAnswers, workerSlot: number | undefined): void {
+    const direct = new DirectReplies({
+      hot,
+      replayed: (req, replay, started) => this.replayed(req, replay, started, 'direct'),
+      fullPath: (socket) => this.draining || this.guard.isRefused(socket),
+      ...(workerSlot !== undefined ? { extraHeaders: { [WORKER_HEADER]: String(workerSlot) } } : {}),
+      keepAliveTimeoutMs: KEEP_ALIVE_MS,
+    });
+    // Another Node whose server is built otherwise: everything goes through Node's HTTP server.
+    if (!direct.stepInFront(server)) return;
+    this.direct = direct;
   }
 
   /**
@@ -589,12 +616,15 @@ export class HttpHost {
     const closed = Promise.all([server, ...this.extraServers].map((one) => new Promise<void>((resolve) => one.close(() => resolve()))));
     for (const extra of this.extraServers) extra.closeIdleConnections();
     server.closeIdleConnections();
+    this.direct?.closeIdle();
     const deadline = Date.now() + this.options.server.shutdownTimeoutSeconds * 1000;
     while (this.inFlight > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 25));
       server.closeIdleConnections();
     }
     server.closeAllConnections();
+    this.direct?.closeAll();
+    this.direct = undefined;
     for (const extra of this.extraServers) extra.closeAllConnections();
     for (const socket of this.sockets) socket.destroy();
     await closed;
