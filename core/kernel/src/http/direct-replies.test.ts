@@ -82,6 +82,7 @@ describe('DirectReplies: hot answers written straight to the socket', () => {
   /** Paths answered by the direct front, in order. */
   const direct: string[] = [];
   let fullPath = false;
+  const failures: string[] = [];
   /** The server's side of each connection. */
   const accepted: Socket[] = [];
   let front: DirectReplies;
@@ -97,12 +98,19 @@ describe('DirectReplies: hot answers written straight to the socket', () => {
         res.writeHead(200, { 'content-type': 'application/octet-stream', etag: '"a1"', 'x-path': 'full', 'content-length': bytes.length }).end(bytes);
         return;
       }
+      if (req.url === '/boom') {
+        // Remembered with bytes that cannot be read: a defect the replay must survive.
+        hot.remember(req, { headers: {}, etag: '"b"', bytes: () => { throw new Error('bytes gone wrong'); } });
+        res.writeHead(200, { 'content-length': 4 }).end('boom');
+        return;
+      }
       req.resume();
       req.on('end', () => res.writeHead(404, { 'x-path': 'full', 'content-length': 9 }).end('not found'));
     });
     front = new DirectReplies({
       hot,
       replayed: (req) => direct.push(`${req.method} ${req.url}`),
+      failed: (error) => failures.push(String(error)),
       fullPath: () => fullPath,
       extraHeaders: { 'x-registry-core-worker': '3' },
       keepAliveTimeoutMs: 5_000,
@@ -228,6 +236,21 @@ describe('DirectReplies: hot answers written straight to the socket', () => {
     } finally {
       fullPath = false;
     }
+  });
+
+  it('ends the connection, and says so, when a replay throws (the process keeps serving)', async () => {
+    const first = await Raw.open(port);
+    first.send('GET /boom HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await first.answer()).body).toBe('boom');
+    first.close();
+    const raw = await Raw.open(port);
+    raw.send('GET /boom HTTP/1.1\r\nHost: x\r\n\r\n');
+    await raw.closed();
+    expect(failures).toEqual(['Error: bytes gone wrong']);
+    const after = await Raw.open(port);
+    after.send('GET /a.tgz HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await after.answer()).body).toBe('the bytes of a.tgz');
+    after.close();
   });
 
   it('ends its idle connections when told to (a shutdown), after the answers written', async () => {

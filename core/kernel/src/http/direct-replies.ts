@@ -11,6 +11,8 @@ export interface DirectRepliesOptions {
   readonly fullPath: (socket: Socket) => boolean;
   /** Headers every answer of this process carries (the worker's slot). */
   readonly extraHeaders?: Readonly<Record<string, string>>;
+  /** Told of an exception thrown while replaying (the connection is destroyed). */
+  readonly failed?: (error: unknown) => void;
   /** Milliseconds an idle connection is kept (Node's `keepAliveTimeout`). */
   readonly keepAliveTimeoutMs: number;
 }
@@ -115,19 +117,28 @@ export class DirectReplies {
       let answered = 0;
       let unread: Buffer | undefined;
       socket.cork();
-      while (offset < text.length) {
-        const end = text.indexOf('\r\n\r\n', offset);
-        const req = end < 0 || end - offset > MOST_HEAD_BYTES || answered >= MOST_PER_READ ? undefined : parseRequest(text, offset, end);
-        const started = performance.now();
-        const replay = req && this.options.hot.answer(req);
-        if (!replay) {
-          unread = chunk.subarray(offset);
-          break;
+      try {
+        while (offset < text.length) {
+          const end = text.indexOf('\r\n\r\n', offset);
+          const req = end < 0 || end - offset > MOST_HEAD_BYTES || answered >= MOST_PER_READ ? undefined : parseRequest(text, offset, end);
+          const started = performance.now();
+          const replay = req && this.options.hot.answer(req);
+          if (!replay) {
+            unread = chunk.subarray(offset);
+            break;
+          }
+          this.write(socket, replay);
+          this.options.replayed(req, replay, started);
+          offset = end + 4;
+          answered++;
         }
-        this.write(socket, replay);
-        this.options.replayed(req, replay, started);
-        offset = end + 4;
-        answered++;
+      } catch (error) {
+        // A defect of this process's (never the client's bytes, which only ever hand over):
+        // the connection cannot be trusted to be in step, so it ends here.
+        socket.uncork();
+        socket.destroy();
+        this.options.failed?.(error);
+        return;
       }
       // The answers so far leave first (in one gathered write), then Node gets the rest.
       socket.uncork();

@@ -502,7 +502,14 @@ export class HttpHost {
       this.guard.watchBody(req, res);
       if (hot && !this.draining) {
         const started = performance.now();
-        const replay = hot.serve(req, res);
+        let replay;
+        try {
+          replay = hot.serve(req, res);
+        } catch (error) {
+          // A defect of the replay's: the full path answers instead, if nothing was sent yet.
+          this.options.logger.error('a hot answer could not be replayed', { error: error instanceof Error ? error.message : String(error) });
+          if (res.headersSent) return void res.destroy();
+        }
         if (replay) return this.replayed(req, replay, started, 'node');
       }
       void koa(req, res);
@@ -564,6 +571,7 @@ export class HttpHost {
       hot,
       replayed: (req, replay, started) => this.replayed(req, replay, started, 'direct'),
       fullPath: (socket) => this.draining || this.guard.isRefused(socket),
+      failed: (error) => this.options.logger.error('a hot answer could not be replayed', { error: error instanceof Error ? error.message : String(error) }),
       ...(workerSlot !== undefined ? { extraHeaders: { [WORKER_HEADER]: String(workerSlot) } } : {}),
       keepAliveTimeoutMs: KEEP_ALIVE_MS,
     });
