@@ -163,4 +163,18 @@ repositories:
     expect(events.map((e) => e.version)).toEqual(['1.1.0', '1.0.0']);
     expect((await fetch(`${registry.url}/-/admin/audit?since=soon`, { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(400);
   });
+
+  it('records a web sign-in as a login (by password and by token), and a refused one as failed', async () => {
+    const signIn = (body: Record<string, string>) => fetch(`${registry.url}/-/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await signIn({ user: 'root', password: 'root-password-1' })).status).toBe(200);
+    expect((await signIn({ token: adminToken })).status).toBe(200);
+    expect((await signIn({ user: 'root', password: 'not-it' })).status).toBe(401);
+    const logins = (await audit('--user', 'root', '--action', 'login')).reverse();
+    expect(logins.map((e) => [e.outcome, e.details['via'] ?? e.details['reason']])).toEqual([
+      ['ok', 'web password'],
+      ['ok', 'web token'],
+      ['failed', 'wrong password'],
+    ]);
+    expect(logins[0]!.clientAddress).toMatch(/127\.0\.0\.1/);
+  });
 });

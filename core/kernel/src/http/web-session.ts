@@ -4,6 +4,7 @@ import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError, isRe
 import { ANONYMOUS, type Authentication } from '../auth/authentication.js';
 import type { Authorization } from '../auth/authorization.js';
 import type { UserTokens } from '../auth/tokens.js';
+import type { AuditLog } from '../auth/audit-log.js';
 import { readRequestBody } from './body.js';
 import type { HostRouter } from './host-router.js';
 
@@ -20,6 +21,8 @@ export interface WebSessionOptions {
   /** How long a session lasts. */
   readonly sessionSeconds: number;
   readonly logger: Logger;
+  /** Where successful sign-ins are recorded (`login`, `details.via`: `web password` or `web token`). */
+  readonly audit?: AuditLog;
 }
 
 /**
@@ -80,6 +83,7 @@ export class WebSessions {
           principal = { name: checked.name, anonymous: false, roles: checked.roles, via: 'password', readOnly: false };
           token = (await options.tokens.create(checked.name, { description: SESSION_DESCRIPTION, ttlSeconds: options.sessionSeconds, actor: { principal: checked.name, clientAddress: ctx.ip } })).token;
         }
+        await options.audit?.record({ action: 'login', principal: principal.name, clientAddress: ctx.ip, details: { via: principal.via === 'password' ? 'web password' : 'web token' } });
         ctx.cookies.set(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', secure: ctx.secure, maxAge: options.sessionSeconds * 1000, overwrite: true });
         return { ...describe(principal, this.isAdmin(principal)), csrfToken: csrfToken(token) };
       }),

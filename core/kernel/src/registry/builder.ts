@@ -233,6 +233,7 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
     tokens: resolve(c, K.UserTokens),
     sessionSeconds: Math.round(config.web.sessionHours * 3600),
     logger: logger.child({ component: 'http' }),
+    audit: resolve(c, K.AuditLog),
   })));
   root.register(K.AdminApi, once((c) => new AdminApi({
     principal: (ctx) => resolve(c, K.WebSessions).principal(ctx),
