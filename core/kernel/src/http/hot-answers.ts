@@ -206,11 +206,9 @@ export class HotAnswers {
   serve(req: HotRequest, res: ServerResponse): Replay | undefined {
     const replay = this.answer(req);
     if (!replay) return undefined;
-    res.writeHead(replay.status, {
-      ...replay.answer.headers,
-      'X-Request-Id': replay.requestId,
-      ...(replay.status === 304 ? {} : { 'Content-Length': String(replay.length) }),
-    });
+    // Object.assign, not a spread followed by more members: on Node 20's V8 that gives every
+    // object a new hidden class once optimized, and the garbage then reaches the old space.
+    res.writeHead(replay.status, Object.assign({}, replay.answer.headers, replay.status === 304 ? { 'X-Request-Id': replay.requestId } : { 'X-Request-Id': replay.requestId, 'Content-Length': String(replay.length) }));
     const body = replay.body;
     if (!body) res.end();
     else if (Buffer.isBuffer(body)) res.end(body);
