@@ -25,7 +25,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { storedZip } from '../core/testing/dist/archives.js';
-import { cleanup, cleanups, cpuSeconds, fail, flag, fmt, freePort, memory, spawnServer, tar, temp } from './lib.mjs';
+import { cleanup, cleanups, cpuSeconds, fail, flag, fmt, freePort, memory, resetPeak, spawnServer, tar, temp } from './lib.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(benchDir, '..');
@@ -430,9 +430,13 @@ async function installs() {
     ['Verdaccio', `${vd.url}/`, vd.pid],
   ]) {
     const cold = npmInstall(url);
+    const afterCold = memory(pid);
+    // The warm install's own peak: VmHWM reset to the RSS the cold one left (which it starts from).
+    const reset = resetPeak(pid);
     const warm = npmInstall(url);
-    row(`npm install through ${label}, cold`, `${fmt(cold.seconds, 1)} s (${fmt(cold.seconds / direct.seconds, 2)}x direct)`);
-    row(`npm install through ${label}, warm`, `${fmt(warm.seconds, 1)} s (${fmt(warm.seconds / direct.seconds, 2)}x direct); server peak ${fmt(memory(pid).peakMb)} MB`);
+    const afterWarm = memory(pid);
+    row(`npm install through ${label}, cold`, `${fmt(cold.seconds, 1)} s (${fmt(cold.seconds / direct.seconds, 2)}x direct); server peak ${fmt(afterCold.peakMb)} MB, ${fmt(afterCold.rssMb)} MB after it`);
+    row(`npm install through ${label}, warm`, `${fmt(warm.seconds, 1)} s (${fmt(warm.seconds / direct.seconds, 2)}x direct); server peak ${fmt(afterWarm.peakMb)} MB${reset ? ' during it' : ' (cold and warm)'}`);
   }
   await rc.stop();
 }
