@@ -18,7 +18,10 @@ export interface TestHostOptions {
   readonly repositories: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** The config's `auth` block (`anonymousRead`, `permissions`, ...). Default: the kernel's defaults. */
   readonly auth?: Readonly<Record<string, unknown>>;
-  /** Other top-level config keys (`limits`, `cleanup`, ...); `storage`, `metadata`, `server` and `dataDir` are the host's. */
+  /**
+   * Other top-level config keys (`limits`, `cleanup`, ...); `storage`, `metadata` and `dataDir`
+   * are the host's, and so are `server.host` and `server.port` (other `server` keys are taken).
+   */
   readonly config?: Readonly<Record<string, unknown>>;
   /** Kernel log level. Default `error` (quiet tests); `debug` logs every request. */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
@@ -106,7 +109,7 @@ export async function createTestHost(options: TestHostOptions): Promise<TestHost
   const raw = {
     ...options.config,
     dataDir,
-    server: { host: '127.0.0.1', port: 0 },
+    server: { ...(options.config?.['server'] as Record<string, unknown> | undefined), host: '127.0.0.1', port: 0 },
     plugins,
     storage: { default: { driver: 'memory', store: storeId } },
     logging: { level: options.logLevel ?? 'error', format: 'json' },

@@ -742,6 +742,54 @@ describe('proxy of a static mirror', () => {
   });
 });
 
+describe('a group of two proxies, warm', () => {
+  // The warm path of an install: the abbreviated answer of a package is kept (by the
+  // revisions of the members' documents), and a read finding it kept must not parse the
+  // members' documents again. The derived memory here is too small to keep them parsed (each
+  // carries a 200 KB readme), not too small for the abbreviated answer (which has no readme).
+  let mirror: StaticMirror;
+  let host: TestHost;
+  beforeEach(async () => {
+    const versions: Record<string, unknown> = {};
+    for (const v of ['1.0.0', '1.1.0']) {
+      const { manifest, tarball } = await pkg('pub', v);
+      versions[v] = { ...manifest, dist: { tarball: `http://mirror.invalid/pub/-/${fileOf('pub', v)}`, integrity: `sha512-${sha512(tarball)}`, shasum: sha1(tarball) } };
+    }
+    const doc = { _id: 'pub', name: 'pub', 'dist-tags': { latest: '1.1.0' }, versions, readme: 'r'.repeat(200_000) };
+    mirror = await startStaticMirror((path) => (path === 'pub' ? { status: 200, body: doc } : { status: 404, body: { error: 'not found' } }));
+    const proxy = { format: 'npm', type: 'proxy', upstream: mirror.base, cache: { metadataTtl: 300, retries: 0 } };
+    host = await createTestHost({
+      plugins: [NPM_PLUGIN],
+      repositories: { one: proxy, two: proxy, all: { format: 'npm', type: 'group', members: ['one', 'two'] } },
+      config: { server: { derivedCacheSize: '1mb' } },
+    });
+  });
+  afterEach(async () => {
+    await host.stop();
+    await mirror.stop();
+  });
+
+  it('answers a kept rendering without parsing any member document', async () => {
+    const parses = async () => JSON.parse((await host.rawRequest('/-/stats')).body.toString('utf8')).metadataMemory.parses as number;
+    // A date condition keeps each request off the host's replayed answers (the path measured here is the full one).
+    const read = () => npmRequest(host, 'all', { path: '/pub', headers: { accept: ABBREVIATED, 'if-modified-since': 'Thu, 01 Jan 1970 00:00:00 GMT' } });
+    const first = await read();
+    expect(first.status).toBe(200);
+    expect(Object.keys(first.json.versions)).toEqual(['1.0.0', '1.1.0']);
+    expect(first.json.readme).toBeUndefined();
+    const before = await parses();
+    expect(before).toBe(2);
+    const again = await read();
+    expect(again.status).toBe(200);
+    expect(again.bytes.equals(first.bytes)).toBe(true);
+    expect(await parses()).toBe(before);
+    // The full document (not kept: its readme is over the memory's share for one entry) still reads them.
+    const full = await npmRequest(host, 'all', { path: '/pub', headers: { accept: 'application/json' } });
+    expect(full.json.readme).toHaveLength(200_000);
+    expect(await parses()).toBe(before + 2);
+  });
+});
+
 describe('format definition', () => {
   it('validates its own config keys (the configSchema of its manifest, before activation)', async () => {
     await expect(

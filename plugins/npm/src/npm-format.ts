@@ -20,7 +20,7 @@ import { encodedName, parseName, type PackageName } from './names.js';
 import type { Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
 import { changeDistTag, deleteTarball, publish, unpublishPackage, updateDocument } from './publish.js';
-import { MAX_PACKUMENT_BYTES, distTagsResponse, getHostedTarball, getUpstreamTarball, packumentDocument, packumentResponse, versionResponse } from './reads.js';
+import { MAX_PACKUMENT_BYTES, type PackumentSource, distTagsResponse, getHostedTarball, getUpstreamTarball, packumentDocument, packumentResponse, versionResponse } from './reads.js';
 import { parseSearchQuery, search, searchDocument } from './search.js';
 import { createToken, listTokens, revokeToken } from './tokens.js';
 import { downloadOf } from './downloads.js';
@@ -84,7 +84,7 @@ const notIn = (ctx: FormatRequestContext, name: PackageName) => new NotFoundErro
  * or from the proxies when no hosted member holds it (their documents merged with
  * `merge`). The group's own name-level read rules apply first; each member checks its own.
  */
-function readPlan(ctx: FormatRequestContext, name: PackageName, merge?: MergeableDocument<Packument>): GroupPlan {
+function readPlan(ctx: FormatRequestContext, name: PackageName, merge?: MergeableDocument<PackumentSource>): GroupPlan {
   ctx.authorize('read', name.name);
   return merge ? { serve: 'package', package: name.name, merge } : { serve: 'package', package: name.name };
 }

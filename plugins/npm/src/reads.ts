@@ -49,11 +49,61 @@ export const ENVIRONMENT_HEADER = 'registry-environment';
 export const MAX_PACKUMENT_BYTES = 64 * 1024 * 1024;
 
 /**
+ * A package document read only when something needs its contents. The revision, the cache
+ * status and the name are known without it; a rendering kept under the revision needs
+ * nothing more, so a warm read (through a group too: the merge of sources is itself a
+ * source) never parses the upstream's packument. `get` reads it once per request and
+ * shares the result; it is the same document the eager loaders give, never to be mutated.
+ */
+export class PackumentSource {
+  private read: (() => Promise<Packument>) | undefined;
+  private value: Promise<Packument> | undefined;
+
+  constructor(
+    /** The name the client asked for (the document's own is not trusted). */
+    readonly name: string,
+    read: () => Promise<Packument>,
+  ) {
+    this.read = read;
+  }
+
+  /** A source of a document already read. */
+  static of(name: string, doc: Packument): PackumentSource {
+    const source = new PackumentSource(name, () => Promise.resolve(doc));
+    void source.get();
+    return source;
+  }
+
+  /** Whether the document has been asked for (read, or being read). */
+  get loaded(): boolean {
+    return this.value !== undefined;
+  }
+
+  get(): Promise<Packument> {
+    if (!this.value) {
+      const read = this.read!;
+      this.read = undefined;
+      this.value = read();
+    }
+    return this.value;
+  }
+}
+
+/**
  * The upstream's document, tarball URLs rewritten to `baseUrl` and shared through the
  * parsed-document cache: never mutate it. Its revision names the stored bytes, the name
  * and the base URL, which decide the parsed document.
  */
 export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: PackageName, baseUrl: string): Promise<LoadedDocument<Packument> | undefined> {
+  const lazy = await upstreamPackumentSource(repo, name, baseUrl);
+  return lazy && { ...lazy, value: await lazy.value.get() };
+}
+
+/**
+ * {@link loadUpstreamPackument} without reading the document: the upstream is asked (or the
+ * cached copy found fresh) and the revision named, the parse waits for {@link PackumentSource.get}.
+ */
+export async function upstreamPackumentSource(repo: ProxyRepositoryHandle, name: PackageName, baseUrl: string): Promise<LoadedDocument<PackumentSource> | undefined> {
   const upstream = repo.upstream;
   const result = await upstream.fetch({
     path: proxyPackumentPath(name),
@@ -66,28 +116,31 @@ export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: P
   if (!result.found) return undefined;
   const key = `${result.asset.digests.sha256}\u0000${name.name}\u0000${baseUrl}`;
   const revision = `proxy\u0000${key}`;
-  const cached = parsedUpstream(repo.derived, key);
-  if (cached) return { value: cached, cache: result.cache, revision };
-  let parsed: unknown;
-  try {
-    // Parsed under the host's metadata memory, without holding the event loop.
-    parsed = await result.asset.readJson(repo.limits.maxMetadataBytes);
-  } catch (error) {
-    // A cached copy over a limit lowered since is the upstream's document too large: a 502.
-    if (isRegistryError(error) && error.status !== 413) throw error;
-    throw new UpstreamError(isRegistryError(error) ? error.message : `the upstream's document for ${name.name} is not JSON`);
-  }
-  const doc = await sanitizeUpstreamPackument(parsed, name);
-  await rewriteTarballs(doc, baseUrl, name);
-  keepParsedUpstream(repo.derived, key, doc, result.asset.size, `${name.name}\u0000${baseUrl}`);
-  return { value: doc, cache: result.cache, revision };
+  const read = async (): Promise<Packument> => {
+    const cached = parsedUpstream(repo.derived, key);
+    if (cached) return cached;
+    let parsed: unknown;
+    try {
+      // Parsed under the host's metadata memory, without holding the event loop.
+      parsed = await result.asset.readJson(repo.limits.maxMetadataBytes);
+    } catch (error) {
+      // A cached copy over a limit lowered since is the upstream's document too large: a 502.
+      if (isRegistryError(error) && error.status !== 413) throw error;
+      throw new UpstreamError(isRegistryError(error) ? error.message : `the upstream's document for ${name.name} is not JSON`);
+    }
+    const doc = await sanitizeUpstreamPackument(parsed, name);
+    await rewriteTarballs(doc, baseUrl, name);
+    keepParsedUpstream(repo.derived, key, doc, result.asset.size, `${name.name}\u0000${baseUrl}`);
+    return doc;
+  };
+  return { value: new PackumentSource(name.name, read), cache: result.cache, revision };
 }
 
 /**
  * A hosted repository's package document, tarball URLs pointing at `ctx.baseUrl` (a
  * group's, when read for one).
  */
-async function loadHostedPackument(ctx: FormatRequestContext, repo: HostedRepositoryHandle, name: PackageName): Promise<LoadedDocument<Packument> | undefined> {
+async function loadHostedPackument(ctx: FormatRequestContext, repo: HostedRepositoryHandle, name: PackageName): Promise<LoadedDocument<PackumentSource> | undefined> {
   const stored = await repo.documents.get<Packument>(packumentKey(name));
   if (!stored) return undefined;
   await rewriteTarballs(stored.value, ctx.baseUrl, name);
@@ -96,7 +149,7 @@ async function loadHostedPackument(ctx: FormatRequestContext, repo: HostedReposi
   const owners = await ctx.owners.list(name.name);
   if (owners.length > 0) stored.value.maintainers = owners.map((o) => ({ name: o.name, ...(o.email ? { email: o.email } : {}) }));
   const revision = ['hosted', repo.name, name.name, stored.revision, stored.updatedAt.getTime(), stored.value._rev ?? '', ctx.baseUrl, JSON.stringify(owners)].join('\u0000');
-  return { value: stored.value, revision };
+  return { value: PackumentSource.of(name.name, stored.value), revision };
 }
 
 /** The name a route reads, once the caller may read it (name-level rules: auth.permissions with `packages`). */
@@ -110,22 +163,36 @@ function readableName(ctx: FormatRequestContext, nameOf: (ctx: FormatRequestCont
  * A package document read by a route, mergeable across a group's members: each loader checks
  * the name-level read rules of each repository it runs on (a private member stays
  * private through a group), `merge` is {@link mergePackuments} (the kernel merges only
- * proxies' documents: an owner answers alone), `render` answers the route.
+ * proxies' documents: an owner answers alone), `render` answers the route. Proxies' documents
+ * are {@link PackumentSource}s read only when the answer needs them, and so is a merge.
  */
 export function packumentDocument(
   nameOf: (ctx: FormatRequestContext) => PackageName,
-  render: (ctx: FormatRequestContext, document: LoadedDocument<Packument>) => FormatResponse | Promise<FormatResponse>,
-): MergeableDocument<Packument> {
+  render: (ctx: FormatRequestContext, document: LoadedDocument<PackumentSource>) => FormatResponse | Promise<FormatResponse>,
+): MergeableDocument<PackumentSource> {
   return {
     hosted: (ctx, repo) => loadHostedPackument(ctx, repo, readableName(ctx, nameOf)),
-    proxy: (ctx, repo) => loadUpstreamPackument(repo, readableName(ctx, nameOf), ctx.baseUrl),
-    async merge(documents) {
-      const merged = await mergePackuments(documents);
-      if (!merged) throw new NotFoundError('no document to merge');
-      return merged;
+    proxy: (ctx, repo) => upstreamPackumentSource(repo, readableName(ctx, nameOf), ctx.baseUrl),
+    merge(documents) {
+      const first = documents[0];
+      if (!first) throw new NotFoundError('no document to merge');
+      return new PackumentSource(first.name, () => mergeSources(documents));
     },
     render,
   };
+}
+
+/**
+ * The documents of `sources` merged in order. Only proxies' documents are merged, and a proxy
+ * may fail while another answers (as when it is asked): a document that cannot be read is
+ * left out, unless none can.
+ */
+async function mergeSources(sources: readonly PackumentSource[]): Promise<Packument> {
+  const read = await Promise.allSettled(sources.map((source) => source.get()));
+  const docs = read.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const merged = await mergePackuments(docs);
+  if (!merged) throw (read.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+  return merged;
 }
 
 function environmentOf(ctx: FormatRequestContext): string | undefined {
@@ -138,18 +205,27 @@ const VARY = { vary: `Accept, Accept-Encoding, ${ENVIRONMENT_HEADER}` };
 /**
  * `GET /<name>`: full or abbreviated, with the environment applied. The answer is rendered
  * by the kernel (without holding the event loop) and kept under the document's revision (a
- * hosted document's, a cached upstream file's, or a group's merge of those).
+ * hosted document's, a cached upstream file's, or a group's merge of those). Without an
+ * environment header the document is not read at all when that rendering is kept.
  */
-export async function packumentResponse(ctx: FormatRequestContext, loaded: LoadedDocument<Packument>): Promise<FormatResponse> {
+export async function packumentResponse(ctx: FormatRequestContext, loaded: LoadedDocument<PackumentSource>): Promise<FormatResponse> {
   const environment = environmentOf(ctx);
-  const doc = withEnvironment(loaded.value, environment);
   const abbreviated = wantsAbbreviated(ctx.headers['accept']);
+  const form = abbreviated ? 'abbreviated' : 'full';
+  // An environment names a dist-tag to serve as `latest`: which version that is, and whether
+  // the document has it, takes the document. Without one the revision decides the answer.
+  const source = loaded.value;
+  const applied = environment === undefined ? undefined : await environmentApplied(source, environment);
   // The variant names the `latest` the environment resolved to, not the header as sent.
-  const variant = `${abbreviated ? 'abbreviated' : 'full'}\u0000${doc['dist-tags']['latest'] ?? ''}`;
+  const variant = `${form}\u0000${applied ? applied['dist-tags']['latest'] : ''}`;
   // One rendering per package, base URL, variant and dist-tag applied (a tag the document
   // has: bounded by it, whatever headers are sent): a newer revision's replaces the older.
-  const slot = [doc.name, ctx.baseUrl, abbreviated ? 'abbreviated' : 'full', doc === loaded.value ? 'latest' : environment].join('\u0000');
-  const rendered = await renderPackument(ctx.repository.derived, variant, () => (abbreviated ? abbreviate(doc) : doc), loaded.revision, slot);
+  const slot = [source.name, ctx.baseUrl, form, applied ? environment : 'latest'].join('\u0000');
+  const produce = async () => {
+    const doc = applied ?? (await source.get());
+    return abbreviated ? abbreviate(doc) : doc;
+  };
+  const rendered = await renderPackument(ctx.repository.derived, variant, produce, loaded.revision, slot);
   return renderedResponse(rendered, {
     headers: VARY,
     ...(loaded.cache ? { cache: loaded.cache } : {}),
@@ -157,9 +233,16 @@ export async function packumentResponse(ctx: FormatRequestContext, loaded: Loade
   });
 }
 
+/** The document with `environment`'s dist-tag as `latest`; `undefined` when that changes nothing. */
+async function environmentApplied(source: PackumentSource, environment: string): Promise<Packument | undefined> {
+  const doc = await source.get();
+  const applied = withEnvironment(doc, environment);
+  return applied === doc ? undefined : applied;
+}
+
 /** `GET /<name>/<version | dist-tag | range>`: one version's document. */
-export async function versionResponse(ctx: FormatRequestContext, name: PackageName, spec: string, loaded: LoadedDocument<Packument>): Promise<FormatResponse> {
-  const doc = withEnvironment(loaded.value, environmentOf(ctx));
+export async function versionResponse(ctx: FormatRequestContext, name: PackageName, spec: string, loaded: LoadedDocument<PackumentSource>): Promise<FormatResponse> {
+  const doc = withEnvironment(await loaded.value.get(), environmentOf(ctx));
   const tags = doc['dist-tags'];
   let version: string | undefined;
   if (Object.hasOwn(tags, spec)) version = tags[spec];
@@ -171,8 +254,8 @@ export async function versionResponse(ctx: FormatRequestContext, name: PackageNa
 }
 
 /** `GET /-/package/<name>/dist-tags`. */
-export function distTagsResponse(loaded: LoadedDocument<Packument>): FormatResponse {
-  return jsonResponse(loaded.value['dist-tags'], { ...(loaded.cache ? { cache: loaded.cache } : {}), cachePolicy: 'no-store' });
+export async function distTagsResponse(loaded: LoadedDocument<PackumentSource>): Promise<FormatResponse> {
+  return jsonResponse((await loaded.value.get())['dist-tags'], { ...(loaded.cache ? { cache: loaded.cache } : {}), cachePolicy: 'no-store' });
 }
 
 /** `GET /<name>/-/<file>.tgz` on a hosted repository. */

@@ -19,6 +19,30 @@ describe('DerivedMemory', () => {
     a.set('huge', 'x', 2000);
     expect(a.get('huge')).toBeUndefined();
   });
+
+  it('evicts values (parsed documents) before renderings past its budget', async () => {
+    // An install reads a few hundred packuments: each parsed (a value, larger) and rendered
+    // (abbreviated, smaller). The parsed ones read later must not push out the renderings
+    // that the next install is answered from.
+    const memory = new DerivedMemory(20_000);
+    const a = memory.forRepository('a');
+    const renderings = [];
+    for (let i = 0; i < 4; i++) renderings.push(await a.renderJson(`rendered${i}`, () => ({ list: 'x'.repeat(1000) })));
+    for (let i = 0; i < 12; i++) a.set(`parsed${i}`, { i }, 2000);
+    expect(memory.stats().bytes).toBeLessThanOrEqual(20_000);
+    let produced = 0;
+    for (let i = 0; i < 4; i++) expect(await a.renderJson(`rendered${i}`, () => ({ n: ++produced }))).toBe(renderings[i]);
+    expect(produced).toBe(0);
+    // The oldest values went; the newest are kept.
+    expect(a.get('parsed0')).toBeUndefined();
+    expect(a.get('parsed11')).toEqual({ i: 11 });
+    // With no value left to drop, renderings go, least recently used first.
+    for (let i = 4; i < 20; i++) await a.renderJson(`rendered${i}`, () => ({ list: 'y'.repeat(1000) }));
+    expect(memory.stats().bytes).toBeLessThanOrEqual(20_000);
+    expect(a.get('parsed11')).toBeUndefined();
+    expect(a.get('rendered19')).toBeDefined();
+    expect(a.get('rendered0')).toBeUndefined();
+  });
 });
 
 describe('DerivedMemory.renderJson', () => {

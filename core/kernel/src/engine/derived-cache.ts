@@ -18,8 +18,8 @@ export interface DerivedMemoryStats {
 }
 
 /**
- * The memory every repository's {@link DerivedCache} shares: one least-recently-used map
- * bounded by the bytes its entries account for. Keys carry the identity of what a value is
+ * The memory every repository's {@link DerivedCache} shares: least-recently-used maps (values
+ * and renderings) bounded together by the bytes their entries account for. Keys carry the identity of what a value is
  * derived from, so entries never go stale; they only age out.
  *
  * An entry's account is what it costs the process: the bytes its owner names for a value
@@ -27,9 +27,19 @@ export interface DerivedMemoryStats {
  * and of each Buffer kept (see `cache-costs.ts`). A kept rendering holds chunks of its own:
  * small chunks are views of Node's shared 8 KiB pool slabs, and kept as they were each would
  * hold a whole slab.
+ *
+ * Past the budget, values (`set`: a parsed upstream document, an index) go before renderings,
+ * each kind least recently used first. A rendering answers a request with no other work; a
+ * value is only what renderings and lookups are made from, larger (a parsed packument costs
+ * 1.5 times its JSON text, its abbreviated rendering a fraction of it) and made again from
+ * stored bytes. In one LRU the parsed documents of an install's few hundred packages pushed
+ * out the renderings a second install asks for, and every read parsed and rendered again.
  */
 export class DerivedMemory {
-  private readonly entries = new Map<string, { value: unknown; bytes: number; slot?: string }>();
+  /** Values kept with `set`, least recently used first. */
+  private readonly values = new Map<string, Entry>();
+  /** Renderings (`renderJson`, `renderText`), least recently used first. */
+  private readonly renderings = new Map<string, Entry>();
   /** The key kept under each slot (see {@link DerivedCache}): one value per slot. */
   private readonly slots = new Map<string, string>();
   private total = 0;
@@ -83,7 +93,7 @@ export class DerivedMemory {
       try {
         const rendered = await render();
         const own: RenderedJson = { chunks: rendered.chunks.map(ownMemory), size: rendered.size, etag: rendered.etag };
-        this.keep(key, own, buffersEntryCost(key, own.chunks) + RENDERED_OVERHEAD_BYTES + own.etag.length, slot);
+        this.keep(this.renderings, key, own, buffersEntryCost(key, own.chunks) + RENDERED_OVERHEAD_BYTES + own.etag.length, slot);
         return own;
       } finally {
         this.rendering.delete(key);
@@ -94,27 +104,29 @@ export class DerivedMemory {
   }
 
   private get(key: string): unknown {
-    const entry = this.entries.get(key);
+    const map = this.values.has(key) ? this.values : this.renderings;
+    const entry = map.get(key);
     if (!entry) {
       this.misses++;
       return undefined;
     }
     this.hits++;
     // Map order is insertion order: re-insert to mark as recently used.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    map.delete(key);
+    map.set(key, entry);
     return entry.value;
   }
 
   private set(key: string, value: unknown, bytes: number, slot?: string): void {
-    this.keep(key, value, Math.max(0, bytes) + ENTRY_OVERHEAD_BYTES + keyCost(key), slot);
+    this.keep(this.values, key, value, Math.max(0, bytes) + ENTRY_OVERHEAD_BYTES + keyCost(key), slot);
   }
 
   /**
-   * Keep `value` under `key`, accounted as `size` (its whole cost), evicting the least
-   * recently used; under `slot`, the value kept before under it is dropped (replaced).
+   * Keep `value` under `key` in `map` (values or renderings), accounted as `size` (its whole
+   * cost), evicting past the budget (values first, then renderings, each least recently used
+   * first); under `slot`, the value kept before under it is dropped (replaced).
    */
-  private keep(key: string, value: unknown, size: number, slot?: string): void {
+  private keep(map: Map<string, Entry>, key: string, value: unknown, size: number, slot?: string): void {
     if (slot !== undefined) {
       const replaced = this.slots.get(slot);
       if (replaced !== undefined && replaced !== key) this.drop(replaced);
@@ -122,25 +134,34 @@ export class DerivedMemory {
     const cost = slot === undefined ? size : size + ENTRY_OVERHEAD_BYTES + keyCost(slot);
     if (cost > this.maxBytes / 8) return;
     this.drop(key);
-    this.entries.set(key, slot === undefined ? { value, bytes: cost } : { value, bytes: cost, slot });
+    map.set(key, slot === undefined ? { value, bytes: cost } : { value, bytes: cost, slot });
     if (slot !== undefined) this.slots.set(slot, key);
     this.total += cost;
-    for (const [k] of this.entries) {
-      if (this.total <= this.maxBytes) break;
-      this.drop(k);
+    for (const from of [this.values, this.renderings]) {
+      for (const [k] of from) {
+        if (this.total <= this.maxBytes) return;
+        this.drop(k);
+      }
     }
   }
 
   private drop(key: string): void {
-    const entry = this.entries.get(key);
+    const map = this.values.has(key) ? this.values : this.renderings;
+    const entry = map.get(key);
     if (!entry) return;
-    this.entries.delete(key);
+    map.delete(key);
     this.total -= entry.bytes;
     if (entry.slot !== undefined && this.slots.get(entry.slot) === key) this.slots.delete(entry.slot);
   }
 
   /** Entries, bytes, hit counts and renderings, for `/-/stats`. */
   stats(): DerivedMemoryStats {
-    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, renders: this.renders, renderYields: this.renderYields };
+    return { entries: this.values.size + this.renderings.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, renders: this.renders, renderYields: this.renderYields };
   }
+}
+
+interface Entry {
+  readonly value: unknown;
+  readonly bytes: number;
+  readonly slot?: string;
 }
