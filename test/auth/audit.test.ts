@@ -24,7 +24,9 @@ describe('audit log and login protection', () => {
 
   beforeAll(async () => {
     registry = await startRegistry(`
-auth: { allowRegistration: true }
+# Revocations made by the CLI (another process) apply within cacheSeconds: 1 s, not the
+# default 5, for the tests that wait for them.
+auth: { allowRegistration: true, cacheSeconds: 1 }
 repositories:
   npm-local: { format: npm, type: hosted }
 `);

@@ -15,7 +15,7 @@ describe('a password changed elsewhere', () => {
 
   beforeAll(async () => {
     registry = await startRegistry(`
-auth: { anonymousRead: false }
+auth: { anonymousRead: false, cacheSeconds: 1 }
 repositories:
   npm-local: { format: npm, type: hosted }
 `);
@@ -34,7 +34,8 @@ repositories:
 
     const changed = await runCli(['user', 'set-password', 'dave', '--password', 'second-password-2', '--config', registry.configFile]);
     expect(changed.code, changed.stderr).toBe(0);
-    // Tokens revoked elsewhere stop within 5 s; so must the old password (remembered for 60 s).
+    // Tokens revoked elsewhere stop within auth.cacheSeconds (1 s here, 5 by default); so must
+    // the old password (remembered for 60 s).
     const old = await eventually(() => whoami('first-password-1'), (r) => r.status === 401, { attempts: 60, intervalMs: 250 });
     expect(old.status, 'the old password still works 15 s after it was changed').toBe(401);
 

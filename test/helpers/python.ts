@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { tempDir } from './registry-process.js';
 
@@ -33,11 +34,50 @@ export function run(command: string, args: readonly string[], options: { cwd?: s
   });
 }
 
-/** A fresh virtual environment; resolves its folder (`bin/pip`, `bin/python`). */
+/** Where a template venv records the folder it was made in (its scripts name that folder). */
+const ORIGIN = '.rc-template-origin';
+let template: Promise<string> | undefined;
+
+/**
+ * The run's template virtual environment, made once by `python3 -m venv` (which installs pip
+ * and setuptools into it with ensurepip: about 4 s) and shared by the run's test files (the
+ * vitest process is their parent).
+ */
+function venvTemplate(): Promise<string> {
+  template ??= (async () => {
+    const dir = path.join(tmpdir(), `rc-venv-template-${process.getuid?.() ?? 0}-${process.ppid}`);
+    if (existsSync(path.join(dir, ORIGIN))) return dir;
+    const building = path.join(tempDir('venv-template'), 'venv');
+    const made = await run(PYTHON, ['-m', 'venv', building]);
+    if (made.code !== 0) throw new Error(`python3 -m venv failed: ${made.stderr}`);
+    writeFileSync(path.join(building, ORIGIN), building);
+    try {
+      renameSync(building, dir);
+    } catch (error) {
+      // Another file of the run made it first.
+      if (!existsSync(path.join(dir, ORIGIN))) throw error;
+    }
+    return dir;
+  })();
+  return template;
+}
+
+/**
+ * A fresh virtual environment; resolves its folder (`bin/pip`, `bin/python`). It is a copy of
+ * the run's template (what `python3 -m venv` makes, pip and setuptools in it, nothing else
+ * installed) with the folder it names changed to its own in its scripts and pyvenv.cfg, as
+ * `python3 -m venv` would have written them there.
+ */
 export async function makeVenv(): Promise<string> {
+  const source = await venvTemplate();
+  const origin = readFileSync(path.join(source, ORIGIN), 'utf8');
   const dir = path.join(tempDir('venv'), 'venv');
-  const made = await run(PYTHON, ['-m', 'venv', dir]);
-  if (made.code !== 0) throw new Error(`python3 -m venv failed: ${made.stderr}`);
+  cpSync(source, dir, { recursive: true, verbatimSymlinks: true, filter: (file) => path.basename(file) !== ORIGIN });
+  for (const file of [path.join(dir, 'pyvenv.cfg'), ...readdirSync(path.join(dir, 'bin')).map((name) => path.join(dir, 'bin', name))]) {
+    if (!lstatSync(file).isFile()) continue;
+    const text = readFileSync(file, 'latin1');
+    if (text.includes(origin)) writeFileSync(file, text.replaceAll(origin, dir), 'latin1');
+  }
   return dir;
 }
 

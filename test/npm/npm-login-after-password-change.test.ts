@@ -10,7 +10,9 @@ describe('npm login after the password was changed', () => {
   let registry: RunningRegistry;
 
   beforeAll(async () => {
+    // The revocation by the CLI (another process) applies within cacheSeconds: 1 s, not the default 5.
     registry = await startRegistry(`
+auth: { cacheSeconds: 1 }
 repositories:
   npm-local: { format: npm, type: hosted }
   npm: { format: npm, type: group, members: [npm-local] }

@@ -9,7 +9,9 @@ describe('OCI access tokens after their source token is revoked', () => {
   let apiToken: string;
 
   beforeAll(async () => {
-    node = await startRegistry(`repositories:
+    // The revocation by the CLI (another process) applies within cacheSeconds: 1 s, not the default 5.
+    node = await startRegistry(`auth: { cacheSeconds: 1 }
+repositories:
   spec: { format: oci, type: hosted }
 `);
     apiToken = await createUserAndToken(node.configFile, 'ci');

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.js';
@@ -24,6 +24,44 @@ function postgresBin(): string {
   return path.join(root, versions[0]!, 'bin');
 }
 
+type AsOwner = (command: string, args: string[]) => [string, string[]];
+
+/**
+ * The data folder `initdb` makes, made once per test run (the vitest process is the parent
+ * of its workers) and per PostgreSQL version, then copied for every cluster: initdb takes
+ * seconds, a copy of its 40 MB a fraction of one. Never started itself; made in a folder of
+ * its own and renamed into place whole, so a run's parallel workers share one.
+ */
+function templateCluster(bin: string, run: AsOwner): string {
+  const version = path.basename(path.dirname(bin));
+  const dir = path.join(tmpdir(), `rc-postgres-template-${version}-${process.getuid?.() ?? 0}-${process.ppid}`);
+  if (!existsSync(dir)) {
+    const building = ownedTempDir('rc-postgres-template-');
+    const [initCommand, initArgs] = run('initdb', ['-D', path.join(building, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+    execFileSync(initCommand, initArgs, { stdio: 'ignore' });
+    try {
+      renameSync(building, dir);
+    } catch (error) {
+      // Another worker of the run made it first.
+      rmSync(building, { recursive: true, force: true });
+      if (!existsSync(dir)) throw error;
+    }
+  }
+  return path.join(dir, 'data');
+}
+
+/** A temporary folder the cluster's owner may write (the `postgres` user when running as root). */
+function ownedTempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  if (process.getuid?.() === 0) {
+    const uid = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
+    const gid = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
+    chownSync(dir, Number(uid), Number(gid));
+    chmodSync(dir, 0o700);
+  }
+  return dir;
+}
+
 /**
  * Start PostgreSQL in a temporary folder on a free loopback port, trusting local
  * connections. initdb refuses to run as root, so as root the cluster belongs to the
@@ -31,18 +69,12 @@ function postgresBin(): string {
  */
 export async function startPostgres(): Promise<TestPostgres> {
   const bin = postgresBin();
-  const dir = mkdtempSync(path.join(tmpdir(), 'rc-postgres-'));
+  const dir = ownedTempDir('rc-postgres-');
   const data = path.join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
-  const run = (command: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', path.join(bin, command), ...args]] : [path.join(bin, command), args]) as [string, string[]];
-  if (asRoot) {
-    const ids = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
-    const gid = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
-    chownSync(dir, Number(ids), Number(gid));
-    chmodSync(dir, 0o700);
-  }
-  const [initCommand, initArgs] = run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
-  execFileSync(initCommand, initArgs, { stdio: 'ignore' });
+  const run: AsOwner = (command, args) => (asRoot ? ['runuser', ['-u', 'postgres', '--', path.join(bin, command), ...args]] : [path.join(bin, command), args]);
+  // A copy of the run's initdb output (cp -a keeps the owner and modes PostgreSQL checks).
+  execFileSync('cp', ['-a', templateCluster(bin, run), data], { stdio: 'ignore' });
   const port = await freePort();
   const [command, args] = run('postgres', ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200']);
   const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
