@@ -150,6 +150,13 @@ describe('Go modules with the go command', () => {
     ]);
     // For the version the page shows.
     expect(view.install).toEqual([`GOPROXY=${node.url}/go/,direct go get ${GREET}@v1.1.0`]);
+    // The proxy's view of the module it cached for the go command (a proxy keeps no index:
+    // its stored files are mapped to module and version): the version fetched, its files.
+    const cached = await fetchPackageView(node.url, 'go-proxy', SHOUT);
+    expect(cached.version).toBe('v1.0.0');
+    expect(cached.versions.map((v) => v.version)).toEqual(['v1.0.0']);
+    expect(cached.files.map((f) => f.name)).toContain('v1.0.0.zip');
+    expect(cached.install.join('\n')).toContain(`${SHOUT}@v1.0.0`);
   });
 
   it('a module whose zip does not match its checksum database record is refused by the proxy, and so by the go command', async () => {

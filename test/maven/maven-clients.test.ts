@@ -110,6 +110,12 @@ describe('Maven with mvn', () => {
     expect(view.files.map((f) => f.name)).toEqual(['app-1.0.0.jar', 'app-1.0.0.pom']);
     expect(view.files[0]!.digests['sha1']).toBe(sha1(appJar));
     expect(view.files[0]!.size).toBe(appJar.length);
+    // The proxy's view of a plugin it cached for mvn (a proxy keeps no index: its stored files
+    // are mapped to artifact and version).
+    const cached = await fetchPackageView(node.url, 'central-proxy', 'org.apache.maven.plugins:maven-compiler-plugin');
+    expect(cached.version).toBe('3.13.0');
+    expect(cached.versions.map((v) => v.version)).toContain('3.13.0');
+    expect(cached.files.map((f) => f.name)).toContain('maven-compiler-plugin-3.13.0.jar');
   });
 
   it('deploys SNAPSHOT builds with timestamps and keeps the snapshot metadata right', async () => {
