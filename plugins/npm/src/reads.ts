@@ -69,14 +69,7 @@ export class PackumentSource {
 
   /** A source of a document already read. */
   static of(name: string, doc: Packument): PackumentSource {
-    const source = new PackumentSource(name, () => Promise.resolve(doc));
-    void source.get();
-    return source;
-  }
-
-  /** Whether the document has been asked for (read, or being read). */
-  get loaded(): boolean {
-    return this.value !== undefined;
+    return new PackumentSource(name, () => Promise.resolve(doc));
   }
 
   get(): Promise<Packument> {

@@ -507,7 +507,7 @@ export class HttpHost {
           replay = hot.serve(req, res);
         } catch (error) {
           // A defect of the replay's: the full path answers instead, if nothing was sent yet.
-          this.options.logger.error('a hot answer could not be replayed', { error: error instanceof Error ? error.message : String(error) });
+          this.replayFailed(error);
           if (res.headersSent) return void res.destroy();
         }
         if (replay) return this.replayed(req, replay, started, 'node');
@@ -541,6 +541,11 @@ export class HttpHost {
     return server.address() as AddressInfo;
   }
 
+  /** A replay that threw (a defect of this process's), on either writer. */
+  private replayFailed(error: unknown): void {
+    this.options.logger.error('a hot answer could not be replayed', { error: error instanceof Error ? error.message : String(error) });
+  }
+
   /** The access log, metrics and structured log of an answer the hot path replayed. */
   private replayed(req: HotRequest, replay: Replay, started: number, writer: 'direct' | 'node'): void {
     const method = req.method ?? 'GET';
@@ -571,7 +576,7 @@ export class HttpHost {
       hot,
       replayed: (req, replay, started) => this.replayed(req, replay, started, 'direct'),
       fullPath: (socket) => this.draining || this.guard.isRefused(socket),
-      failed: (error) => this.options.logger.error('a hot answer could not be replayed', { error: error instanceof Error ? error.message : String(error) }),
+      failed: (error) => this.replayFailed(error),
       ...(workerSlot !== undefined ? { extraHeaders: { [WORKER_HEADER]: String(workerSlot) } } : {}),
       keepAliveTimeoutMs: KEEP_ALIVE_MS,
     });
