@@ -6,18 +6,29 @@ export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const release = await this.acquire(key);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /** Wait for `key`, then hold it until the returned function is called (a hold that outlives one call). */
+  async acquire(key: string): Promise<() => void> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     let release!: () => void;
     const current = new Promise<void>((resolve) => (release = resolve));
     const tail = previous.then(() => current);
     this.tails.set(key, tail);
     await previous;
-    try {
-      return await work();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       release();
       if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
+    };
   }
 }
 

@@ -15,7 +15,7 @@ import type { CacheConfig } from '../config/types.js';
 import type { AssetRow } from '../metadata/entities.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { RepositoryAssetStore } from './asset-store.js';
-import type { SingleFlight } from './keyed-mutex.js';
+import { KeyedMutex, type SingleFlight } from './keyed-mutex.js';
 import type { ConnectionSlots } from './connection-slots.js';
 import { UpstreamClient, UpstreamRefusedError, readBody, type UpstreamCredentials } from './upstream-client.js';
 import type { TtlOverrides } from './ttl-overrides.js';
@@ -39,6 +39,8 @@ export class KernelProxyCache implements ProxyCache {
   readonly health: UpstreamHealth;
   /** Content being downloaded and stored now, by path: later requests join it. */
   private readonly incoming = new Map<string, IncomingContent>();
+  /** This process's hold on a path while it is refreshed (see {@link refresh}). */
+  private readonly pathLocks = new KeyedMutex();
   /** Origins besides the upstream's own that content and redirects may come from. */
   private readonly allowedOrigins: ReadonlySet<string>;
   /** Path prefix on the upstream's origin content may come from: the upstream's own path, or the format's wider one. */
@@ -186,7 +188,27 @@ export class KernelProxyCache implements ProxyCache {
    * stored entry. A streamed download keeps the lock until it is stored or has failed.
    */
   private async refresh(original: UpstreamFetch, tee: boolean): Promise<Outcome> {
-    const release = await this.metadata.acquireClusterLock(`proxy\n${this.repository}\n${original.path}`);
+    // A download of this path already streaming in (its flight has ended; it has not): join it.
+    const arriving = this.incoming.get(original.path);
+    if (arriving && !arriving.failed) return { found: true, cache: 'MISS', incoming: arriving };
+    // This process's own hold first: PostgreSQL's advisory locks are re-entrant on the one
+    // connection that takes them, so without it a second flight of this process passes
+    // straight through while a download holds the cluster lock, and asks the upstream again.
+    const local = await this.pathLocks.acquire(original.path);
+    let cluster: () => Promise<void>;
+    try {
+      cluster = await this.metadata.acquireClusterLock(`proxy\n${this.repository}\n${original.path}`);
+    } catch (error) {
+      local();
+      throw error;
+    }
+    const release = async () => {
+      try {
+        await cluster();
+      } finally {
+        local();
+      }
+    };
     let handedOff = false;
     try {
       const outcome = await this.refreshLocked(original, tee);
