@@ -126,6 +126,7 @@ export function normalizeConfig(
     shutdownTimeoutSeconds: c.server.shutdownTimeoutSeconds,
     workers: c.server.workers === 'auto' ? availableParallelism() : c.server.workers,
     directReplies: c.server.directReplies,
+    releaseMemoryWhenIdle: c.server.releaseMemoryWhenIdle,
     memoryCacheBytes: parseSize(c.server.memoryCacheSize)!,
     derivedCacheBytes: parseSize(c.server.derivedCacheSize)!,
     metadataMemoryBytes: parseSize(c.server.metadataMemory)!,

@@ -125,6 +125,11 @@ export const configSchema = {
           default: true,
           description: 'Write hot answers (replays of cached small files and rendered metadata) straight to the socket for connections that have asked only for such answers so far; false: every request goes through Node\'s HTTP server.',
         },
+        releaseMemoryWhenIdle: {
+          type: 'boolean',
+          default: true,
+          description: 'Run one full garbage collection when the process goes quiet after work, so V8 shrinks its young generation and returns free pages to the system.',
+        },
         memoryCacheSize: { ...size, default: '32mb' },
         derivedCacheSize: { ...size, default: '64mb' },
         metadataMemory: {

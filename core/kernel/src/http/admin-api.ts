@@ -28,6 +28,8 @@ export interface AdminApiOptions {
   readonly derived?: () => DerivedMemoryStats;
   /** The other in-memory caches' sizes (blob memory cache, content rows, replayed answers); absent: not shown. */
   readonly caches?: () => Record<string, unknown>;
+  /** The process's memory and idle releases (registry/idle-memory.ts); absent: not shown. */
+  readonly memory?: () => Record<string, unknown>;
   /** Download analytics totals of the last 30 days (all repositories, per format); absent: not shown. */
   readonly analytics?: () => Promise<unknown>;
   readonly logger: Logger;
@@ -54,6 +56,7 @@ export class AdminApi {
         metadataMemory: options.metadataMemory(),
         ...(options.derived ? { derived: options.derived() } : {}),
         ...(options.caches ? { caches: options.caches() } : {}),
+        ...(options.memory ? { memory: options.memory() } : {}),
         ...(analytics !== undefined ? { analytics } : {}),
       };
     });

@@ -40,6 +40,7 @@ import { AdminService } from './admin-service.js';
 import { KernelTokens as K, resolve } from './kernel-tokens.js';
 import { buildRepositories, type UnavailableRepository } from './repository-runtimes.js';
 import { Scheduler } from './scheduler.js';
+import { idleMemoryStats } from './idle-memory.js';
 import { withDefaultUpstreams, zeroConfigRepositories } from './zero-config.js';
 
 export interface RegistryOptions {
@@ -247,6 +248,7 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
     metadataMemory: () => resolve(c, K.MetadataMemory).stats(),
     derived: () => resolve(c, K.DerivedMemory).stats(),
     caches: () => ({ blobs: resolve(c, K.BlobMemory).stats(), contentRows: resolve(c, K.MetadataStore).contentRowCount, hotAnswers: resolve(c, K.HotAnswers).size }),
+    memory: () => ({ ...idleMemoryStats() }),
     logger: logger.child({ component: 'http' }),
     ...(config.analytics.enabled
       ? {

@@ -19,6 +19,7 @@ import { buildRegistryContainer, type RegistryOptions } from './builder.js';
 import { KernelTokens as K, resolve } from './kernel-tokens.js';
 import type { UnavailableRepository } from './repository-runtimes.js';
 import type { Scheduler } from './scheduler.js';
+import { startIdleMemoryRelease } from './idle-memory.js';
 
 export type { RegistryOptions } from './builder.js';
 export type { UnavailableRepository } from './repository-runtimes.js';
@@ -40,6 +41,8 @@ export class Registry {
   readonly http: HttpHost;
   readonly admin: AdminService;
   private readonly scheduler: Scheduler;
+  /** This registry's hold on the process's idle memory release (`server.releaseMemoryWhenIdle`). */
+  private idleMemory: { stop(): void } | undefined;
 
   private constructor(
     /** The registry's root container: every kernel service, by {@link K}. */
@@ -79,6 +82,7 @@ export class Registry {
     // With `server.workers`, one worker (slot 1) runs the periodic tasks for all.
     if (WorkerLink.current()?.leader ?? true) this.scheduler.start();
     if (this.config.analytics.enabled) resolve(this.container, K.Downloads).start();
+    if (this.config.server.releaseMemoryWhenIdle) this.idleMemory = startIdleMemoryRelease(this.logger);
     for (const runtime of this.repositories.values()) {
       await runtime.format.onRepositoryReady?.(runtime.handle);
     }
@@ -100,6 +104,7 @@ export class Registry {
   /** Drain HTTP, deactivate plugins, close storage and the database. */
   async stop(): Promise<void> {
     this.scheduler.stop();
+    this.idleMemory?.stop();
     await this.http.close();
     // Downloads the proxies are still storing finish (clients gone or not), within the same bound.
     const downloads = [...this.repositories.values()].flatMap((r) => (r.proxy ? [r.proxy.settled()] : []));

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { IdleMemoryRelease } from './idle-memory.js';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+
+/** A process whose CPU clock the test moves: each tick() is one second. */
+function fakeProcess(shrinksFrom = 1) {
+  let cpu = 0;
+  let collections = 0;
+  let newSpace = 32 << 20;
+  return {
+    probe: {
+      cpuMicros: () => cpu,
+      collect: () => {
+        collections++;
+        cpu += 40_000; // the collection's own CPU
+        // As V8: a collection shrinks the young generation only once the allocation rate it
+        // has seen is low (here: from the `shrinksFrom`th collection on).
+        if (collections >= shrinksFrom) newSpace = 1 << 20;
+      },
+      sizes: () => ({ newSpaceBytes: newSpace, rssBytes: 2 }),
+      grow: () => (newSpace = 32 << 20),
+    },
+    work: (micros: number) => (cpu += micros),
+    get collections() {
+      return collections;
+    },
+  };
+}
+
+describe('idle memory release', () => {
+  it('collects once the process has been quiet for six seconds after a burst of work, and not again until more work', () => {
+    const p = fakeProcess();
+    const release = new IdleMemoryRelease(p.probe, quiet);
+    // The start: 1.5 s of CPU, then quiet.
+    p.work(1_500_000);
+    expect(release.tick()).toBe(false); // the busy second
+    for (let i = 0; i < 5; i++) expect(release.tick()).toBe(false); // five quiet seconds
+    expect(release.tick()).toBe(true); // six: released
+    expect(p.collections).toBe(1);
+    // Quiet for a minute: nothing more to give back.
+    for (let i = 0; i < 60; i++) expect(release.tick()).toBe(false);
+    // Light load (2 % of a core, 20 ms a second) for a minute: quiet seconds, but not a
+    // second of CPU in all since the last release until the 50th (then six quiet seconds more).
+    let released = 0;
+    p.probe.grow();
+    for (let i = 0; i < 60; i++) {
+      p.work(20_000);
+      if (release.tick()) released++;
+    }
+    expect(released).toBe(1);
+    expect(release.stats().releases).toBe(2);
+  });
+
+  it('never collects while the process stays busy', () => {
+    const p = fakeProcess();
+    const release = new IdleMemoryRelease(p.probe, quiet);
+    for (let i = 0; i < 120; i++) {
+      p.work(i % 2 === 0 ? 500_000 : 40_000); // every other second busy, the others just over quiet
+      expect(release.tick()).toBe(false);
+    }
+    expect(p.collections).toBe(0);
+  });
+
+  it('tries again after more quiet seconds when a collection left the young generation as large, twice at most', () => {
+    const p = fakeProcess(2);
+    const release = new IdleMemoryRelease(p.probe, quiet);
+    p.work(1_500_000);
+    const ticks: number[] = [];
+    for (let i = 1; i <= 40; i++) if (release.tick()) ticks.push(i);
+    // The first after six quiet seconds did not shrink it; the next, six seconds later, did; then no more.
+    expect(ticks).toEqual([7, 13]);
+    expect(p.probe.sizes().newSpaceBytes).toBe(1 << 20);
+
+    const never = fakeProcess(Number.POSITIVE_INFINITY);
+    const stubborn = new IdleMemoryRelease(never.probe, quiet);
+    never.work(1_500_000);
+    let count = 0;
+    for (let i = 0; i < 120; i++) if (stubborn.tick()) count++;
+    expect(count).toBe(3);
+  });
+});
