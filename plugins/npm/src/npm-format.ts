@@ -17,7 +17,7 @@ import { MAX_AUDIT_BYTES, audit } from './audit.js';
 import { authChallenge, clientConfig, clientSettings, localNpmRegistry, npmDefaultUpstreams } from './client-config.js';
 import { npmInstallLines, npmPackageView } from './package-view.js';
 import { encodedName, parseName, type PackageName } from './names.js';
-import type { Packument } from './packument.js';
+import { wantsAbbreviated, type Packument } from './packument.js';
 import { checkEncodedSlashes, parseNpmPath } from './paths.js';
 import { changeDistTag, deleteTarball, publish, unpublishPackage, updateDocument } from './publish.js';
 import { MAX_PACKUMENT_BYTES, type PackumentSource, distTagsResponse, getHostedTarball, getUpstreamTarball, packumentDocument, packumentResponse, versionResponse } from './reads.js';
@@ -64,6 +64,9 @@ const packumentRead = packumentDocument(
     const path = readTarget(ctx);
     return path.kind === 'version' ? versionResponse(ctx, path.name, path.spec, loaded) : packumentResponse(ctx, loaded);
   },
+  // An installer's read of a proxy takes the upstream's abbreviated document; a version's
+  // document (`/<name>/<version>`) is the full one's.
+  (ctx) => (readTarget(ctx).kind === 'packument' && wantsAbbreviated(ctx.headers['accept']) ? 'abbreviated' : 'full'),
 );
 
 const servePackument = serveDocument(packumentRead, (ctx) => notIn(ctx, readTarget(ctx).name));
@@ -75,7 +78,8 @@ function distTagsName(ctx: FormatRequestContext): PackageName {
   return name;
 }
 
-const distTagsRead = packumentDocument(distTagsName, (_ctx, loaded) => distTagsResponse(loaded));
+// The dist-tags are the same in both documents: the smaller is read.
+const distTagsRead = packumentDocument(distTagsName, (_ctx, loaded) => distTagsResponse(loaded), () => 'abbreviated');
 
 const notIn = (ctx: FormatRequestContext, name: PackageName) => new NotFoundError(`${name.name} is not in ${ctx.repository.name}`);
 

@@ -37,8 +37,21 @@ import { keepParsedUpstream, parsedUpstream, renderPackument } from './render-ca
 
 /** Document key of a hosted packument. */
 export const packumentKey = (name: PackageName): string => `packument/${name.name}`;
+/**
+ * Which of the upstream's documents a proxy reads: the full packument, or the abbreviated
+ * ("corgi") one installers ask for, a fraction of its size (what an install straight from
+ * the upstream downloads).
+ */
+export type PackumentForm = 'full' | 'abbreviated';
+
 /** Asset path of a proxied packument; `-/` keeps it apart from every tarball path (`<name>/-/<file>`). */
-export const proxyPackumentPath = (name: PackageName): string => `-/packument/${name.name}`;
+export const proxyPackumentPath = (name: PackageName, form: PackumentForm = 'full'): string => `-/${form === 'full' ? 'packument' : 'corgi'}/${name.name}`;
+
+/** What a proxy asks its upstream for, by form: an upstream without abbreviated documents answers the full one, which serves as well. */
+const UPSTREAM_ACCEPT: Record<PackumentForm, string> = {
+  full: 'application/json',
+  abbreviated: `${ABBREVIATED_TYPE}; q=1.0, application/json; q=0.8`,
+};
 /** Request header naming a dist-tag that `latest` should point at (environments). */
 export const ENVIRONMENT_HEADER = 'registry-environment';
 
@@ -87,8 +100,8 @@ export class PackumentSource {
  * parsed-document cache: never mutate it. Its revision names the stored bytes, the name
  * and the base URL, which decide the parsed document.
  */
-export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: PackageName, baseUrl: string): Promise<LoadedDocument<Packument> | undefined> {
-  const lazy = await upstreamPackumentSource(repo, name, baseUrl);
+export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: PackageName, baseUrl: string, form: PackumentForm = 'full'): Promise<LoadedDocument<Packument> | undefined> {
+  const lazy = await upstreamPackumentSource(repo, name, baseUrl, form);
   return lazy && { ...lazy, value: await lazy.value.get() };
 }
 
@@ -96,13 +109,18 @@ export async function loadUpstreamPackument(repo: ProxyRepositoryHandle, name: P
  * {@link loadUpstreamPackument} without reading the document: the upstream is asked (or the
  * cached copy found fresh) and the revision named, the parse waits for {@link PackumentSource.get}.
  */
-export async function upstreamPackumentSource(repo: ProxyRepositoryHandle, name: PackageName, baseUrl: string): Promise<LoadedDocument<PackumentSource> | undefined> {
-  const upstream = repo.upstream;
-  const result = await upstream.fetch({
-    path: proxyPackumentPath(name),
+export async function upstreamPackumentSource(repo: ProxyRepositoryHandle, name: PackageName, baseUrl: string, form: PackumentForm = 'full'): Promise<LoadedDocument<PackumentSource> | undefined> {
+  // An abbreviated read where only the full document is cached takes the full one (npm 11
+  // reads the full documents of an install first, then the abbreviated ones): one upstream
+  // document per package, not two. With the upstream gone that is also what serves it. Never
+  // the other way: a full read (`npm install --before` needs `time`) is not answered with
+  // the abbreviated document.
+  const which = form === 'abbreviated' && !(await repo.assets.get(proxyPackumentPath(name, 'abbreviated'))) && (await repo.assets.get(proxyPackumentPath(name, 'full'))) ? 'full' : form;
+  const result = await repo.upstream.fetch({
+    path: proxyPackumentPath(name, which),
     upstreamUrl: encodedName(name),
     kind: 'metadata',
-    headers: { accept: 'application/json' },
+    headers: { accept: UPSTREAM_ACCEPT[which] },
     contentType: 'application/json',
     maxBytes: repo.limits.maxMetadataBytes,
   });
@@ -123,7 +141,7 @@ export async function upstreamPackumentSource(repo: ProxyRepositoryHandle, name:
     }
     const doc = await sanitizeUpstreamPackument(parsed, name);
     await rewriteTarballs(doc, baseUrl, name);
-    keepParsedUpstream(repo.derived, key, doc, result.asset.size, `${name.name}\u0000${baseUrl}`);
+    keepParsedUpstream(repo.derived, key, doc, result.asset.size, `${name.name}\u0000${baseUrl}\u0000${which}`);
     return doc;
   };
   return { value: new PackumentSource(name.name, read), cache: result.cache, revision };
@@ -162,10 +180,12 @@ function readableName(ctx: FormatRequestContext, nameOf: (ctx: FormatRequestCont
 export function packumentDocument(
   nameOf: (ctx: FormatRequestContext) => PackageName,
   render: (ctx: FormatRequestContext, document: LoadedDocument<PackumentSource>) => FormatResponse | Promise<FormatResponse>,
+  /** Which upstream document a proxy reads for the request (a hosted one always has the full one). */
+  formOf: (ctx: FormatRequestContext) => PackumentForm = () => 'full',
 ): MergeableDocument<PackumentSource> {
   return {
     hosted: (ctx, repo) => loadHostedPackument(ctx, repo, readableName(ctx, nameOf)),
-    proxy: (ctx, repo) => upstreamPackumentSource(repo, readableName(ctx, nameOf), ctx.baseUrl),
+    proxy: (ctx, repo) => upstreamPackumentSource(repo, readableName(ctx, nameOf), ctx.baseUrl, formOf(ctx)),
     merge(documents) {
       const first = documents[0];
       if (!first) throw new NotFoundError('no document to merge');
@@ -268,9 +288,10 @@ export async function getUpstreamTarball(ctx: FormatRequestContext, repo: ProxyR
   const upstream = repo.upstream;
   const path = tarballPath(name, file);
   // The upstream's document says which version the file is, where it is and what it must
-  // hash to; it is read only on a miss (a hit is served straight from storage).
+  // hash to; it is read only on a miss (a hit is served straight from storage). The
+  // abbreviated one says all that: it is the one an install has just read.
   const prepare = async (): Promise<UpstreamPreparation> => {
-    const loaded = await loadUpstreamPackument(repo, name, ctx.baseUrl);
+    const loaded = await loadUpstreamPackument(repo, name, ctx.baseUrl, 'abbreviated');
     const version = loaded && (await findVersion(loaded.value, (v) => servedTarballFile(name, v) === file));
     if (!version) throw new NotFoundError(`${name.name}/-/${file} is not a tarball the upstream lists`);
     const expect = expectedFromDist(version.dist);
