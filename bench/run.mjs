@@ -33,7 +33,7 @@ const cli = path.join(root, 'cli', 'bin', 'registry-core.js');
 const rawPlugin = path.join(root, 'examples', 'raw-format-plugin');
 const verdaccioBin = path.join(benchDir, 'node_modules', 'verdaccio', 'bin', 'verdaccio');
 
-const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'publish', 'stream', 'formats', 'analytics', 'workers'];
+const ALL = ['tarball', 'packument', 'memory', 'memory-tuned', 'cold', 'install', 'pnpm-install', 'publish', 'stream', 'formats', 'analytics', 'workers'];
 const OPTIONAL = ['drivers'];
 const only = new Set((flag('only', ALL.join(',')) ?? '').split(',').filter(Boolean));
 const duration = Number(flag('duration', '8'));
@@ -425,6 +425,50 @@ function npmInstall(registry, label) {
   rmSync(dir, { recursive: true, force: true });
   rmSync(cache, { recursive: true, force: true });
   return { seconds, packages };
+}
+
+/** The same project installed by pnpm, with an empty store and metadata cache. */
+function pnpmInstall(registry) {
+  const dir = temp('pnpm-project');
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'bench', version: '1.0.0', private: true, dependencies: { express: '^4.21.0', webpack: '^5.90.0', eslint: '^8.57.0', jest: '^29.7.0' } }));
+  const store = temp('pnpm-store');
+  const cache = temp('pnpm-cache');
+  const started = performance.now();
+  execFileSync('pnpm', ['install', '--ignore-scripts', `--registry=${registry}`, `--store-dir=${store}`, `--cache-dir=${cache}`, '--reporter=silent'], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, npm_config_userconfig: path.join(dir, '.npmrc-none'), COREPACK_ENABLE_STRICT: '0' },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  // Each package of the lockfile has one resolution line.
+  const packages = (readFileSync(path.join(dir, 'pnpm-lock.yaml'), 'utf8').match(/resolution: \{integrity/g) ?? []).length;
+  for (const folder of [dir, store, cache]) rmSync(folder, { recursive: true, force: true });
+  return { seconds, packages };
+}
+
+/**
+ * pnpm reads only abbreviated documents (npm 11 reads full ones first): what an npm proxy
+ * that fetches the upstream's abbreviated documents saves on a cold install.
+ */
+async function pnpmInstalls() {
+  const direct = pnpmInstall(upstream);
+  row('pnpm install (the same project), straight from the upstream', `${fmt(direct.seconds, 1)} s, ${direct.packages} packages`);
+  const rc = await startRegistryCore();
+  const vd = await startVerdaccio(upstream);
+  for (const [label, url, pid] of [
+    ['registry-core group', `${rc.url}/npm/`, rc.pid],
+    ['Verdaccio', `${vd.url}/`, vd.pid],
+  ]) {
+    const cold = pnpmInstall(url);
+    const afterCold = memory(pid);
+    const reset = resetPeak(pid);
+    const warm = pnpmInstall(url);
+    const afterWarm = memory(pid);
+    row(`pnpm install through ${label}, cold`, `${fmt(cold.seconds, 1)} s (${fmt(cold.seconds / direct.seconds, 2)}x direct); server peak ${fmt(afterCold.peakMb)} MB, ${fmt(afterCold.rssMb)} MB after it`);
+    row(`pnpm install through ${label}, warm`, `${fmt(warm.seconds, 1)} s (${fmt(warm.seconds / direct.seconds, 2)}x direct); server peak${reset ? ' during it' : ''} ${fmt(afterWarm.peakMb)} MB`);
+  }
+  await rc.stop();
+  await vd.stop?.();
 }
 
 async function installs() {
@@ -860,6 +904,7 @@ try {
   if (only.has('publish')) await publishes();
   if (only.has('stream')) await streaming();
   if (only.has('install')) await installs();
+  if (only.has('pnpm-install')) await pnpmInstalls();
   if (only.has('formats')) await formatReads();
   if (only.has('drivers')) await drivers();
   if (only.has('analytics')) await analyticsCost();
