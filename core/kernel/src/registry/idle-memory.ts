@@ -45,8 +45,9 @@ const RETRIES = 2;
  * used at least a second of CPU since the last, lets V8 shrink it (and return free old-space
  * pages). It costs a pause of the collection's length (tens of milliseconds for a heap of
  * this registry's usual size) when nothing is waiting: the process is quiet. Measured with
- * the bench's read load: the young generation held at 4 MB instead of 32, the server's peak
- * resident memory 128 MB instead of 150 (bench/README.md).
+ * the bench's read load started some seconds after the start: the young generation held at
+ * 4 MB instead of 32, the server's peak resident memory 128 MB instead of 150
+ * (bench/README.md, "Reading it").
  */
 export class IdleMemoryRelease {
   private timer: NodeJS.Timeout | undefined;
