@@ -32,9 +32,13 @@ export function slowStream(data: Buffer, chunkSize = 1024): Readable {
   );
 }
 
-/** A stream that sends `data` and then fails with `error` instead of ending. */
-export function failingStream(data: Buffer, error: Error): Readable {
-  return breakingStream(data, error);
+/**
+ * A stream that sends `data` and then fails with `error` instead of ending: 5 ms after it is
+ * asked for more, or once `when` resolves (a failure that must come after something the
+ * reader does with the data, however loaded the machine).
+ */
+export function failingStream(data: Buffer, error: Error, when?: () => Promise<void>): Readable {
+  return breakingStream(data, error, when);
 }
 
 /** A stream that sends `data` and then is destroyed without an error (a dropped client). */
@@ -43,7 +47,7 @@ export function truncatedStream(data: Buffer): Readable {
 }
 
 /** Sends `data`, then is destroyed (with `error` when given) instead of ending. */
-function breakingStream(data: Buffer, error?: Error): Readable {
+function breakingStream(data: Buffer, error?: Error, when: () => Promise<void> = () => new Promise((resolve) => setTimeout(resolve, 5))): Readable {
   let sent = false;
   return new Readable({
     read() {
@@ -52,7 +56,7 @@ function breakingStream(data: Buffer, error?: Error): Readable {
         this.push(data);
         return;
       }
-      setTimeout(() => this.destroy(error), 5);
+      void when().then(() => this.destroy(error));
     },
   });
 }

@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Logger } from '@registry-core/api';
-import { describeStorageDriverConformance, pseudoRandomBytes, readAll, serviceAccountToken, sha256Hex, startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from '@registry-core/testing';
+import { describeStorageDriverConformance, failingStream, pseudoRandomBytes, readAll, serviceAccountToken, sha256Hex, startGcsJsonApiServer, type GcsServiceAccount, type TestGcs } from '@registry-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDriver, gcsStorageDriverDefinition, parseOptions } from './index.js';
 
@@ -92,26 +92,13 @@ async function requestsSince(from: number): Promise<string[]> {
 const CHUNK_PUT = /^PUT \/upload\/.*Content-Range: bytes \d/;
 
 /**
- * Sends `data`, then fails with `error` once the server has taken a chunk of it: a put that
- * fails after some chunks however loaded the machine (a fixed delay failed the put before its
- * first chunk went up when the machine was busy).
+ * Resolves once the server has taken a chunk uploaded since request `since` (or after 30 s):
+ * a put made to fail then fails after some chunks however loaded the machine (a fixed delay
+ * failed it before its first chunk went up when the machine was busy).
  */
-function failingAfterAChunk(data: Buffer, error: Error, since: number): Readable {
-  let sent = false;
-  return new Readable({
-    read() {
-      if (!sent) {
-        sent = true;
-        this.push(data);
-        return;
-      }
-      void (async () => {
-        const until = Date.now() + 30_000;
-        while (Date.now() < until && !(await requestsSince(since)).some((r) => CHUNK_PUT.test(r))) await new Promise((resolve) => setTimeout(resolve, 20));
-        this.destroy(error);
-      })();
-    },
-  });
+async function chunkTaken(since: number): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (Date.now() < until && !(await requestsSince(since)).some((r) => CHUNK_PUT.test(r))) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 describe('GCS driver against the GCS JSON API test server', () => {
@@ -154,7 +141,7 @@ describe('GCS driver against the GCS JSON API test server', () => {
   it('cancels the resumable session of a put that fails after some chunks, and nothing appears', async () => {
     const driver = await freshDriver();
     const before = (await gcs.requests()).length;
-    await expect(driver.put('broken.bin', failingAfterAChunk(pattern(3 * MiB, 6), new Error('client went away'), before))).rejects.toThrow('client went away');
+    await expect(driver.put('broken.bin', failingStream(pattern(3 * MiB, 6), new Error('client went away'), () => chunkTaken(before)))).rejects.toThrow('client went away');
     const sent = await requestsSince(before);
     expect(sent.filter((r) => CHUNK_PUT.test(r)).length).toBeGreaterThan(0);
     expect(sent.filter((r) => r.startsWith('DELETE /upload/'))).toHaveLength(1);

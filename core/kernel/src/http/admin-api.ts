@@ -4,6 +4,7 @@ import { parseSince, type AuditLog } from '../auth/audit-log.js';
 import type { Authentication } from '../auth/authentication.js';
 import type { DerivedMemoryStats } from '../engine/derived-cache.js';
 import type { MetadataMemoryStats } from '../engine/metadata-memory.js';
+import type { IdleMemoryStats } from '../registry/idle-memory.js';
 import type { Authorization } from '../auth/authorization.js';
 import type { PackageOwnership } from '../auth/package-owners.js';
 import type { TtlOverrides } from '../engine/ttl-overrides.js';
@@ -29,7 +30,7 @@ export interface AdminApiOptions {
   /** The other in-memory caches' sizes (blob memory cache, content rows, replayed answers); absent: not shown. */
   readonly caches?: () => Record<string, unknown>;
   /** The process's memory and idle releases (registry/idle-memory.ts); absent: not shown. */
-  readonly memory?: () => Record<string, unknown>;
+  readonly memory?: () => IdleMemoryStats;
   /** Download analytics totals of the last 30 days (all repositories, per format); absent: not shown. */
   readonly analytics?: () => Promise<unknown>;
   readonly logger: Logger;

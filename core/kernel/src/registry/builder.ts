@@ -248,7 +248,7 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
     metadataMemory: () => resolve(c, K.MetadataMemory).stats(),
     derived: () => resolve(c, K.DerivedMemory).stats(),
     caches: () => ({ blobs: resolve(c, K.BlobMemory).stats(), contentRows: resolve(c, K.MetadataStore).contentRowCount, hotAnswers: resolve(c, K.HotAnswers).size }),
-    memory: () => ({ ...idleMemoryStats() }),
+    memory: idleMemoryStats,
     logger: logger.child({ component: 'http' }),
     ...(config.analytics.enabled
       ? {

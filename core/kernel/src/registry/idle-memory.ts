@@ -140,18 +140,21 @@ function processProbe(): IdleMemoryProbe | undefined {
       return user + system;
     },
     collect,
-    sizes: () => ({
-      newSpaceBytes: v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0,
-      rssBytes: process.memoryUsage.rss(),
-    }),
+    sizes: processSizes,
+  };
+}
+
+/** V8's young generation and the process's resident memory, in bytes. */
+function processSizes(): { readonly newSpaceBytes: number; readonly rssBytes: number } {
+  return {
+    newSpaceBytes: v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0,
+    rssBytes: process.memoryUsage.rss(),
   };
 }
 
 /** The releaser's counters, or the sizes alone when none runs (for `/-/stats`). */
 export function idleMemoryStats(): IdleMemoryStats {
-  if (shared) return shared.release.stats();
-  const heap = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
-  return { releases: 0, newSpaceBytes: heap?.space_size ?? 0, rssBytes: process.memoryUsage.rss() };
+  return shared ? shared.release.stats() : { releases: 0, ...processSizes() };
 }
 
 /** The process's one releaser, shared by every registry it runs (tests run several). */
