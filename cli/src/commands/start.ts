@@ -33,6 +33,8 @@ export function registerStartCommand(program: Command): void {
 async function startServer(loaded: LoadedConfig, options: StartOptions): Promise<void> {
   const worker = WorkerLink.current();
   const registry = await createRegistry(loaded, { server: true });
+  // What loading it allocated goes back before traffic arrives (server.releaseMemoryWhenIdle).
+  await registry.releaseStartMemory();
   const address = await registry.start();
   const { dataDir, server } = registry.config;
   // `status` and `setup` find this server through its data folder, whatever its port.

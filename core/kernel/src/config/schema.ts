@@ -128,7 +128,7 @@ export const configSchema = {
         releaseMemoryWhenIdle: {
           type: 'boolean',
           default: true,
-          description: 'Run one full garbage collection when the process goes quiet after work, so V8 shrinks its young generation and returns free pages to the system.',
+          description: 'Before `start` takes traffic, and when the process goes quiet after work, run garbage collections that let V8 shrink its young generation and return free pages to the system.',
         },
         memoryCacheSize: { ...size, default: '32mb' },
         derivedCacheSize: { ...size, default: '64mb' },

@@ -140,7 +140,7 @@ export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'h
   readonly workers: number;
   /** Hot answers written straight to the socket (`server.directReplies`, default true); see http/direct-replies.ts. */
   readonly directReplies: boolean;
-  /** One full garbage collection when the process goes quiet after work (`server.releaseMemoryWhenIdle`, default true); see registry/idle-memory.ts. */
+  /** Garbage collections that give memory back before `start` takes traffic and when the process goes quiet after work (`server.releaseMemoryWhenIdle`, default true); see registry/idle-memory.ts. */
   readonly releaseMemoryWhenIdle: boolean;
   /** Bytes of small stored files (up to 1 MiB each) kept in memory; 0 turns it off. */
   readonly memoryCacheBytes: number;

@@ -11,7 +11,8 @@ function fakeProcess(shrinksFrom = 1) {
   return {
     probe: {
       cpuMicros: () => cpu,
-      collect: () => {
+      collect: (kind: 'major' | 'minor') => {
+        if (kind === 'minor') return;
         collections++;
         cpu += 40_000; // the collection's own CPU
         // As V8: a collection shrinks the young generation only once the allocation rate it
@@ -78,5 +79,63 @@ describe('idle memory release', () => {
     let count = 0;
     for (let i = 0; i < 120; i++) if (stubborn.tick()) count++;
     expect(count).toBe(3);
+  });
+
+  describe('settle (before the server takes traffic)', () => {
+    /**
+     * As V8: a full collection shrinks the young generation only when its record of
+     * allocation rates is quiet: at least ten young-generation collections since the last full
+     * one, and not the first full collection (whose record still holds the whole start).
+     */
+    function v8Like(shrinks = true) {
+      const calls: string[] = [];
+      let newSpace = 32 << 20;
+      let minorsSinceMajor = 0;
+      let majors = 0;
+      let cpu = 1_500_000;
+      return {
+        calls,
+        probe: {
+          cpuMicros: () => cpu,
+          collect: (kind: 'major' | 'minor') => {
+            calls.push(kind);
+            cpu += kind === 'major' ? 30_000 : 500;
+            if (kind === 'minor') return void minorsSinceMajor++;
+            if (shrinks && majors > 0 && minorsSinceMajor >= 10) newSpace = 1 << 20;
+            majors++;
+            minorsSinceMajor = 0;
+          },
+          sizes: () => ({ newSpaceBytes: newSpace, rssBytes: 2 }),
+        },
+      };
+    }
+
+    it('shrinks the young generation in one round (a full collection, twelve young ones, a pause, a full one), and the quiet seconds after call for none', async () => {
+      const v8 = v8Like();
+      const release = new IdleMemoryRelease(v8.probe, quiet);
+      expect(await release.settle(1)).toBe(true);
+      expect(v8.calls).toEqual(['major', ...Array<string>(12).fill('minor'), 'major']);
+      expect(v8.probe.sizes().newSpaceBytes).toBe(1 << 20);
+      expect(release.stats().releases).toBe(1);
+      // The start's CPU was released: quiet seconds after it do not collect again.
+      for (let i = 0; i < 20; i++) expect(release.tick()).toBe(false);
+    });
+
+    it('does nothing when the young generation is small already', async () => {
+      const v8 = v8Like();
+      const release = new IdleMemoryRelease(v8.probe, quiet);
+      await release.settle(1);
+      v8.calls.length = 0;
+      expect(await release.settle(1)).toBe(true);
+      expect(v8.calls).toEqual([]);
+    });
+
+    it('gives up after three rounds when V8 keeps the young generation', async () => {
+      const v8 = v8Like(false);
+      const release = new IdleMemoryRelease(v8.probe, quiet);
+      expect(await release.settle(1)).toBe(false);
+      expect(v8.calls.filter((kind) => kind === 'major')).toHaveLength(6);
+      expect(v8.probe.sizes().newSpaceBytes).toBe(32 << 20);
+    });
   });
 });

@@ -6,14 +6,14 @@ import type { Logger } from '@registry-core/api';
 export interface IdleMemoryProbe {
   /** CPU time the process has used, in microseconds (every thread: I/O and GC count as work). */
   cpuMicros(): number;
-  /** Run a full garbage collection. */
-  collect(): void;
+  /** Run a garbage collection: a full one, or one of the young generation alone. */
+  collect(kind: 'major' | 'minor'): void;
   /** Bytes of V8's young generation and resident memory, for the log and `/-/stats`. */
   sizes(): { readonly newSpaceBytes: number; readonly rssBytes: number };
 }
 
 export interface IdleMemoryStats {
-  /** Full collections run because the process had gone quiet after work. */
+  /** Full collections run to give memory back: before the server took traffic, and when it had gone quiet after work. */
   readonly releases: number;
   /** V8's young generation (both semi-spaces) now, in bytes. */
   readonly newSpaceBytes: number;
@@ -34,6 +34,15 @@ const TICK_MS = 1000;
 const SMALL_NEW_SPACE = 4 * 1024 * 1024;
 /** Further collections after one that left the young generation as large (see {@link IdleMemoryRelease.tick}). */
 const RETRIES = 2;
+/**
+ * Young-generation collections in a row that fill V8's record of allocation rates (its last
+ * ten collections) with quiet ones (see {@link IdleMemoryRelease.settle}).
+ */
+const QUIET_RECORD_COLLECTIONS = 12;
+/** The pause between those and the full collection: the quiet time V8 then measures. */
+const SETTLE_PAUSE_MS = 150;
+/** Rounds {@link IdleMemoryRelease.settle} tries before it gives up. */
+const SETTLE_ROUNDS = 3;
 
 /**
  * Gives memory back when the process goes quiet after work, as browsers do in idle time and
@@ -88,7 +97,7 @@ export class IdleMemoryRelease {
     this.retries = worked ? RETRIES : this.retries - 1;
     const before = this.probe.sizes();
     const started = performance.now();
-    this.probe.collect();
+    this.probe.collect('major');
     const after = this.probe.sizes();
     this.count++;
     this.quiet = 0;
@@ -107,6 +116,49 @@ export class IdleMemoryRelease {
     return true;
   }
 
+  /**
+   * Release now, before the server takes traffic (the CLI's `start`), not after quiet seconds:
+   * loading the registry grows the young generation to its 32 MB, and a server whose traffic
+   * starts at once is never quiet. V8 records an allocation rate at each collection (the bytes
+   * and time since the one before) and judges the rate by its last ten records within five
+   * seconds; a full collection shrinks the young generation only when that rate is low. Twelve
+   * young-generation collections in a row (a fraction of a millisecond each, the generation
+   * being nearly empty after the first) leave only records of nothing allocated; the full
+   * collection after a pause of 150 ms then finds a low rate. Up to three rounds (something
+   * else may allocate in the pause); resolves whether the young generation shrank (or was
+   * small already).
+   */
+  async settle(pauseMs = SETTLE_PAUSE_MS): Promise<boolean> {
+    const first = this.probe.sizes();
+    const started = performance.now();
+    for (let round = 0; round < SETTLE_ROUNDS; round++) {
+      const before = this.probe.sizes();
+      if (before.newSpaceBytes <= SMALL_NEW_SPACE) return true;
+      // A full collection first: V8 judges the old generation's allocation rate too, by what
+      // was promoted since its last full collection (on the first round: all of the start).
+      this.probe.collect('major');
+      for (let i = 0; i < QUIET_RECORD_COLLECTIONS; i++) this.probe.collect('minor');
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      this.probe.collect('major');
+      this.count++;
+      const after = this.probe.sizes();
+      if (after.newSpaceBytes < before.newSpaceBytes || after.newSpaceBytes <= SMALL_NEW_SPACE) {
+        // Released: the quiet seconds that follow call for no other collection.
+        this.lastCpu = this.cpuAtRelease = this.probe.cpuMicros();
+        this.quiet = 0;
+        this.retries = 0;
+        this.logger?.debug('released memory before taking traffic', {
+          ms: Math.round(performance.now() - started),
+          rounds: round + 1,
+          newSpaceBytes: [first.newSpaceBytes, after.newSpaceBytes],
+          rssBytes: [first.rssBytes, after.rssBytes],
+        });
+        return true;
+      }
+    }
+    return false;
+  }
+
   stats(): IdleMemoryStats {
     return { releases: this.count, ...this.probe.sizes() };
   }
@@ -117,13 +169,15 @@ export class IdleMemoryRelease {
  * one a context created while the flag is briefly on gets (the flag is turned off again, so
  * no other code sees a `gc`). Undefined where neither works.
  */
-function collector(): (() => void) | undefined {
-  const exposed = (globalThis as { gc?: () => void }).gc;
-  if (typeof exposed === 'function') return () => exposed();
+type Gc = (options?: { type: 'major' | 'minor' }) => void;
+
+function collector(): ((kind: 'major' | 'minor') => void) | undefined {
+  const exposed = (globalThis as { gc?: Gc }).gc;
+  if (typeof exposed === 'function') return (kind) => exposed({ type: kind });
   try {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? () => (gc as () => void)() : undefined;
+    return typeof gc === 'function' ? (kind) => (gc as Gc)({ type: kind }) : undefined;
   } catch {
     return undefined;
   } finally {

@@ -42,7 +42,7 @@ export class Registry {
   readonly admin: AdminService;
   private readonly scheduler: Scheduler;
   /** This registry's hold on the process's idle memory release (`server.releaseMemoryWhenIdle`). */
-  private idleMemory: { stop(): void } | undefined;
+  private idleMemory: ReturnType<typeof startIdleMemoryRelease>;
 
   private constructor(
     /** The registry's root container: every kernel service, by {@link K}. */
@@ -66,6 +66,17 @@ export class Registry {
   }
 
   /**
+   * Give back what building the registry allocated, before {@link start} takes traffic
+   * (`server.releaseMemoryWhenIdle`; the CLI's `start` calls it): a few garbage collections,
+   * about 0.2 s. See `IdleMemoryRelease.settle`.
+   */
+  async releaseStartMemory(): Promise<void> {
+    if (!this.config.server.releaseMemoryWhenIdle) return;
+    this.idleMemory ??= startIdleMemoryRelease(this.logger);
+    await this.idleMemory?.release.settle();
+  }
+
+  /**
    * Listen, start the schedule, tell formats their repositories are ready; resolves the
    * bound address. A proxy whose upstream is this very server (a client config that points
    * here, copied into the config) is refused: the registry stops again and this throws a
@@ -82,7 +93,7 @@ export class Registry {
     // With `server.workers`, one worker (slot 1) runs the periodic tasks for all.
     if (WorkerLink.current()?.leader ?? true) this.scheduler.start();
     if (this.config.analytics.enabled) resolve(this.container, K.Downloads).start();
-    if (this.config.server.releaseMemoryWhenIdle) this.idleMemory = startIdleMemoryRelease(this.logger);
+    if (this.config.server.releaseMemoryWhenIdle) this.idleMemory ??= startIdleMemoryRelease(this.logger);
     for (const runtime of this.repositories.values()) {
       await runtime.format.onRepositoryReady?.(runtime.handle);
     }
