@@ -13,7 +13,7 @@ export interface IdleMemoryProbe {
 }
 
 export interface IdleMemoryStats {
-  /** Full collections run to give memory back: before the server took traffic, and when it had gone quiet after work. */
+  /** Releases run (one or two full collections each): before the server took traffic, and when it had gone quiet after work. */
   readonly releases: number;
   /** V8's young generation (both semi-spaces) now, in bytes. */
   readonly newSpaceBytes: number;
@@ -156,6 +156,7 @@ export class IdleMemoryRelease {
         return true;
       }
     }
+    this.logger?.debug('V8 kept its young generation after the release before taking traffic', { rounds: SETTLE_ROUNDS, newSpaceBytes: this.probe.sizes().newSpaceBytes });
     return false;
   }
 
@@ -164,13 +165,14 @@ export class IdleMemoryRelease {
   }
 }
 
+/** The `gc` V8's `--expose-gc` makes: a full collection, or the young generation's alone with `{ type: 'minor' }`. */
+type Gc = (options?: { type: 'major' | 'minor' }) => void;
+
 /**
  * V8's collector: `globalThis.gc` when Node was started with `--expose-gc`; otherwise the
  * one a context created while the flag is briefly on gets (the flag is turned off again, so
  * no other code sees a `gc`). Undefined where neither works.
  */
-type Gc = (options?: { type: 'major' | 'minor' }) => void;
-
 function collector(): ((kind: 'major' | 'minor') => void) | undefined {
   const exposed = (globalThis as { gc?: Gc }).gc;
   if (typeof exposed === 'function') return (kind) => exposed({ type: kind });
