@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './lib.mjs';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
 const runs = Number(args.runs);
@@ -43,7 +44,6 @@ function packument(versionCount) {
   return { _id: 'bench-package', name: 'bench-package', 'dist-tags': { latest: Object.keys(versions).at(-1) }, versions, time, readme: 'r'.repeat(20_000) };
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 async function timeOf(fn) {
   await fn();
   const times = [];

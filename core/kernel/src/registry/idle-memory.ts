@@ -100,14 +100,12 @@ export class IdleMemoryRelease {
     this.probe.collect('major');
     const after = this.probe.sizes();
     this.count++;
-    this.quiet = 0;
     // V8 judges the allocation rate by what it saw between its last collections of each
     // generation: the first collection after a start (the old generation's first since it
     // was loaded) may still see the burst and keep the young generation. One more after
     // further quiet seconds sees only the quiet.
-    if (after.newSpaceBytes < before.newSpaceBytes || after.newSpaceBytes <= SMALL_NEW_SPACE) this.retries = 0;
-    // The collection's own CPU is not work that calls for the next one.
-    this.lastCpu = this.cpuAtRelease = this.probe.cpuMicros();
+    if (shrank(before, after)) this.retries = 0;
+    this.rested();
     this.logger?.debug('released memory while idle', {
       ms: Math.round(performance.now() - started),
       newSpaceBytes: [before.newSpaceBytes, after.newSpaceBytes],
@@ -142,10 +140,9 @@ export class IdleMemoryRelease {
       this.probe.collect('major');
       this.count++;
       const after = this.probe.sizes();
-      if (after.newSpaceBytes < before.newSpaceBytes || after.newSpaceBytes <= SMALL_NEW_SPACE) {
+      if (shrank(before, after)) {
         // Released: the quiet seconds that follow call for no other collection.
-        this.lastCpu = this.cpuAtRelease = this.probe.cpuMicros();
-        this.quiet = 0;
+        this.rested();
         this.retries = 0;
         this.logger?.debug('released memory before taking traffic', {
           ms: Math.round(performance.now() - started),
@@ -160,9 +157,20 @@ export class IdleMemoryRelease {
     return false;
   }
 
+  /** After a release: quiet seconds are counted afresh, and the collections' own CPU is not work that calls for the next one. */
+  private rested(): void {
+    this.quiet = 0;
+    this.lastCpu = this.cpuAtRelease = this.probe.cpuMicros();
+  }
+
   stats(): IdleMemoryStats {
     return { releases: this.count, ...this.probe.sizes() };
   }
+}
+
+/** Whether a release left the young generation smaller, or small enough. */
+function shrank(before: { readonly newSpaceBytes: number }, after: { readonly newSpaceBytes: number }): boolean {
+  return after.newSpaceBytes < before.newSpaceBytes || after.newSpaceBytes <= SMALL_NEW_SPACE;
 }
 
 /** The `gc` V8's `--expose-gc` makes: a full collection, or the young generation's alone with `{ type: 'minor' }`. */

@@ -71,9 +71,13 @@ export class Registry {
    * about 0.2 s. See `IdleMemoryRelease.settle`.
    */
   async releaseStartMemory(): Promise<void> {
-    if (!this.config.server.releaseMemoryWhenIdle) return;
-    this.idleMemory ??= startIdleMemoryRelease(this.logger);
-    await this.idleMemory?.release.settle();
+    await this.idleMemoryRelease()?.release.settle();
+  }
+
+  /** The process's releaser, joined once (`server.releaseMemoryWhenIdle`); undefined when off or unavailable. */
+  private idleMemoryRelease(): ReturnType<typeof startIdleMemoryRelease> {
+    if (this.config.server.releaseMemoryWhenIdle) this.idleMemory ??= startIdleMemoryRelease(this.logger);
+    return this.idleMemory;
   }
 
   /**
@@ -93,7 +97,8 @@ export class Registry {
     // With `server.workers`, one worker (slot 1) runs the periodic tasks for all.
     if (WorkerLink.current()?.leader ?? true) this.scheduler.start();
     if (this.config.analytics.enabled) resolve(this.container, K.Downloads).start();
-    if (this.config.server.releaseMemoryWhenIdle) this.idleMemory ??= startIdleMemoryRelease(this.logger);
+    // The process's releaser joined here when `releaseStartMemory` has not.
+    this.idleMemoryRelease();
     for (const runtime of this.repositories.values()) {
       await runtime.format.onRepositoryReady?.(runtime.handle);
     }
