@@ -127,6 +127,7 @@ export function normalizeConfig(
     workers: c.server.workers === 'auto' ? availableParallelism() : c.server.workers,
     directReplies: c.server.directReplies,
     releaseMemoryWhenIdle: c.server.releaseMemoryWhenIdle,
+    heapGrowthPercent: c.server.heapGrowthPercent,
     memoryCacheBytes: parseSize(c.server.memoryCacheSize)!,
     derivedCacheBytes: parseSize(c.server.derivedCacheSize)!,
     metadataMemoryBytes: parseSize(c.server.metadataMemory)!,

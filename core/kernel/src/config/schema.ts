@@ -130,6 +130,13 @@ export const configSchema = {
           default: true,
           description: 'Before `start` takes traffic, and when the process goes quiet after work, run garbage collections that let V8 shrink its young generation and return free pages to the system.',
         },
+        heapGrowthPercent: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 1000,
+          default: 100,
+          description: 'How far V8 lets its heap grow past what its last full garbage collection kept before it runs the next, in percent (100: to twice that). With a heap limit of 2 GB or more V8 itself allows up to four times, which the resident memory pays for. Set by `start` for the whole process; 0 leaves it to V8.',
+        },
         memoryCacheSize: { ...size, default: '32mb' },
         derivedCacheSize: { ...size, default: '64mb' },
         metadataMemory: {

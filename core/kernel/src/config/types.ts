@@ -142,6 +142,8 @@ export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'h
   readonly directReplies: boolean;
   /** Garbage collections that give memory back before `start` takes traffic and when the process goes quiet after work (`server.releaseMemoryWhenIdle`, default true); see registry/idle-memory.ts. */
   readonly releaseMemoryWhenIdle: boolean;
+  /** How far V8's heap grows past what its last full collection kept, in percent (`server.heapGrowthPercent`, default 100; 0: V8's own choice); set by `start` for the process, see registry/idle-memory.ts. */
+  readonly heapGrowthPercent: number;
   /** Bytes of small stored files (up to 1 MiB each) kept in memory; 0 turns it off. */
   readonly memoryCacheBytes: number;
   /** Bytes of values formats derive from stored data (parsed indexes, rendered answers) kept in memory. */
