@@ -43,6 +43,27 @@ describe('DerivedMemory', () => {
     expect(a.get('rendered19')).toBeDefined();
     expect(a.get('rendered0')).toBeUndefined();
   });
+
+  it('keeps values within a quarter of its budget, with room to spare for renderings', async () => {
+    const memory = new DerivedMemory(40_000);
+    const a = memory.forRepository('a');
+    const rendering = await a.renderJson('rendered', () => ({ list: 'x'.repeat(1000) }));
+    for (let i = 0; i < 10; i++) a.set(`parsed${i}`, { i }, 2000);
+    const stats = memory.stats();
+    // Four values of about 2 KB each would fit a quarter; ten did not, though the whole budget had room.
+    expect(stats.valueBytes).toBeLessThanOrEqual(10_000);
+    expect(stats.valueBytes).toBeGreaterThan(6000);
+    expect(stats.bytes).toBeLessThan(20_000);
+    expect(a.get('parsed0')).toBeUndefined();
+    expect(a.get('parsed5')).toBeUndefined();
+    expect(a.get('parsed9')).toEqual({ i: 9 });
+    expect(await a.renderJson('rendered', () => ({ n: 1 }))).toBe(rendering);
+    // Replacing and dropping keep the account: a value under a slot replaced leaves its bytes.
+    a.set('slotted', 'one', 2000, 'slot');
+    a.set('slotted2', 'two', 2000, 'slot');
+    expect(a.get('slotted')).toBeUndefined();
+    expect(memory.stats().valueBytes).toBeLessThanOrEqual(10_000);
+  });
 });
 
 describe('DerivedMemory.renderJson', () => {

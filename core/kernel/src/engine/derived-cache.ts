@@ -6,10 +6,24 @@ import { renderJsonYielding } from './yielding-stringify.js';
 /** A kept rendering's object, its list of chunks and its ETag string's header, beside the entry's. */
 const RENDERED_OVERHEAD_BYTES = 160;
 
+/**
+ * The share of the budget values may take (see {@link DerivedMemory}). A parsed document is
+ * used again mostly within the same install (npm 11 reads a package's full document, and the
+ * abbreviated rendering is made from the same parse); after that the renderings answer. Kept
+ * longer, a few hundred parsed documents were most of V8's live old generation after a cold
+ * install, which V8 lets grow to twice its size before collecting (`server.heapGrowthPercent`).
+ * Measured with the bench's cold and then warm `npm install` (four runs each): the server's
+ * peak 269–284 MB with a quarter, 282–305 MB without a share (values could take the whole
+ * budget), for 90 more parses in the cold install (732 against 642).
+ */
+const VALUES_SHARE = 0.25;
+
 /** What `/-/stats` shows of the derived memory (`derived`). */
 export interface DerivedMemoryStats {
   readonly entries: number;
   readonly bytes: number;
+  /** Of {@link bytes}, the values' (parsed documents, indexes), at most a quarter of {@link maxBytes}. */
+  readonly valueBytes: number;
   readonly maxBytes: number;
   readonly hits: number;
   readonly misses: number;
@@ -29,7 +43,7 @@ export interface DerivedMemoryStats {
  * hold a whole slab.
  *
  * Past the budget, values (`set`: a parsed upstream document, an index) go before renderings,
- * each kind least recently used first. A rendering answers a request with no other work; a
+ * each kind least recently used first; values also go past a quarter of the budget. A rendering answers a request with no other work; a
  * value is only what renderings and lookups are made from, larger (a parsed packument costs
  * 1.5 times its JSON text, its abbreviated rendering a fraction of it) and made again from
  * stored bytes. In one LRU the parsed documents of an install's few hundred packages pushed
@@ -38,6 +52,8 @@ export interface DerivedMemoryStats {
 export class DerivedMemory {
   /** Values kept with `set`, least recently used first. */
   private readonly values = new Map<string, Entry>();
+  /** Bytes the values account for (part of {@link total}), at most {@link VALUES_SHARE} of the budget. */
+  private valueBytes = 0;
   /** Renderings (`renderJson`, `renderText`), least recently used first. */
   private readonly renderings = new Map<string, Entry>();
   /** The key kept under each slot (see {@link DerivedCache}): one value per slot. */
@@ -137,6 +153,14 @@ export class DerivedMemory {
     map.set(key, slot === undefined ? { value, bytes: cost } : { value, bytes: cost, slot });
     if (slot !== undefined) this.slots.set(slot, key);
     this.total += cost;
+    if (map === this.values) {
+      this.valueBytes += cost;
+      // The one just kept is the most recently used: it stays (it is under an eighth of the budget).
+      for (const [k] of this.values) {
+        if (this.valueBytes <= this.maxBytes * VALUES_SHARE) break;
+        this.drop(k);
+      }
+    }
     for (const from of [this.values, this.renderings]) {
       for (const [k] of from) {
         if (this.total <= this.maxBytes) return;
@@ -151,12 +175,13 @@ export class DerivedMemory {
     if (!entry) return;
     map.delete(key);
     this.total -= entry.bytes;
+    if (map === this.values) this.valueBytes -= entry.bytes;
     if (entry.slot !== undefined && this.slots.get(entry.slot) === key) this.slots.delete(entry.slot);
   }
 
   /** Entries, bytes, hit counts and renderings, for `/-/stats`. */
   stats(): DerivedMemoryStats {
-    return { entries: this.values.size + this.renderings.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, renders: this.renders, renderYields: this.renderYields };
+    return { entries: this.values.size + this.renderings.size, bytes: this.total, valueBytes: this.valueBytes, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, renders: this.renders, renderYields: this.renderYields };
   }
 }
 
