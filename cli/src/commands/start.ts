@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { ClusterPrimary, MetadataStore, StructuredLogger, WorkerLink, setHeapGrowth, type LoadedConfig } from '@registry-core/kernel';
+import { ClusterPrimary, MetadataStore, StructuredLogger, WorkerLink, capYoungGeneration, setHeapGrowth, type LoadedConfig } from '@registry-core/kernel';
 import { bannerLines } from '../client-setup.js';
 import { port } from '../arguments.js';
 import { createRegistry, load, version } from '../runtime.js';
@@ -32,8 +32,10 @@ export function registerStartCommand(program: Command): void {
 /** One process serving (the default), or one worker of `server.workers` (its primary writes the server record). */
 async function startServer(loaded: LoadedConfig, options: StartOptions): Promise<void> {
   const worker = WorkerLink.current();
-  // Before building the registry, whose loading is the first burst of allocation (server.heapGrowthPercent).
+  // Before building the registry, whose loading is the first burst of allocation
+  // (server.heapGrowthPercent, server.youngGenerationSize).
   setHeapGrowth(loaded.config.server.heapGrowthPercent);
+  capYoungGeneration(loaded.config.server.youngGenerationBytes);
   const registry = await createRegistry(loaded, { server: true });
   // What loading it allocated goes back before traffic arrives (server.releaseMemoryWhenIdle).
   await registry.releaseStartMemory();

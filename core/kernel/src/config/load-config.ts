@@ -128,6 +128,7 @@ export function normalizeConfig(
     directReplies: c.server.directReplies,
     releaseMemoryWhenIdle: c.server.releaseMemoryWhenIdle,
     heapGrowthPercent: c.server.heapGrowthPercent,
+    youngGenerationBytes: parseSize(c.server.youngGenerationSize)!,
     memoryCacheBytes: parseSize(c.server.memoryCacheSize)!,
     derivedCacheBytes: parseSize(c.server.derivedCacheSize)!,
     metadataMemoryBytes: parseSize(c.server.metadataMemory)!,

@@ -137,6 +137,11 @@ export const configSchema = {
           default: 100,
           description: 'How far V8 lets its heap grow past what its last full garbage collection kept before it runs the next, in percent (100: to twice that). With a heap limit of 2 GB or more V8 itself allows up to four times, which the resident memory pays for. Set by `start` for the whole process; 0 leaves it to V8.',
         },
+        youngGenerationSize: {
+          ...size,
+          default: '8mb',
+          description: 'Where `start` stops V8 from growing its young generation (both semi-spaces; V8 doubles it under load up to 32 MB, all of it resident). 0 leaves it to V8.',
+        },
         memoryCacheSize: { ...size, default: '32mb' },
         derivedCacheSize: { ...size, default: '64mb' },
         metadataMemory: {

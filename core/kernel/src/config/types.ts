@@ -144,6 +144,8 @@ export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'h
   readonly releaseMemoryWhenIdle: boolean;
   /** How far V8's heap grows past what its last full collection kept, in percent (`server.heapGrowthPercent`, default 100; 0: V8's own choice); set by `start` for the process, see registry/idle-memory.ts. */
   readonly heapGrowthPercent: number;
+  /** Where `start` stops V8's young generation growing (`server.youngGenerationSize`, default 8 MB; 0: V8's own, up to 32 MB); see registry/idle-memory.ts. */
+  readonly youngGenerationBytes: number;
   /** Bytes of small stored files (up to 1 MiB each) kept in memory; 0 turns it off. */
   readonly memoryCacheBytes: number;
   /** Bytes of values formats derive from stored data (parsed indexes, rendered answers) kept in memory. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IdleMemoryRelease } from './idle-memory.js';
+import { IdleMemoryRelease, YoungGenerationCap, type YoungGenerationProbe } from './idle-memory.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
@@ -137,5 +137,68 @@ describe('idle memory release', () => {
       expect(v8.calls.filter((kind) => kind === 'major')).toHaveLength(6);
       expect(v8.probe.sizes().newSpaceBytes).toBe(32 << 20);
     });
+  });
+});
+
+/** A young generation that doubles at each collection by the factor set, up to V8's 32 MB. */
+function fakeYoungGeneration() {
+  let newSpace = 2 << 20;
+  let factor = 2;
+  let check: (() => void) | undefined;
+  const factors: number[] = [];
+  const probe: YoungGenerationProbe = {
+    newSpaceBytes: () => newSpace,
+    afterCollections(c) {
+      check = c;
+      return () => (check = undefined);
+    },
+    setGrowthFactor(f) {
+      factor = f;
+      factors.push(f);
+    },
+  };
+  return {
+    probe,
+    factors,
+    /** A collection that grows the space (a burst of surviving objects), then its report. */
+    grow: () => {
+      newSpace = Math.min(32 << 20, newSpace * factor);
+      check?.();
+    },
+    /** A full collection that shrinks it to its first size (the idle release), then its report. */
+    shrink: () => {
+      newSpace = 2 << 20;
+      check?.();
+    },
+    size: () => newSpace,
+    observed: () => check !== undefined,
+  };
+}
+
+describe('YoungGenerationCap', () => {
+  it('stops the growth at the cap, lets it grow again after a shrink, and gives V8 its factor back when stopped', () => {
+    const young = fakeYoungGeneration();
+    const cap = new YoungGenerationCap(8 << 20, young.probe).start();
+    for (let i = 0; i < 6; i++) young.grow();
+    expect(young.size()).toBe(8 << 20);
+    expect(young.factors).toEqual([1]);
+    young.shrink();
+    expect(young.factors).toEqual([1, 2]);
+    for (let i = 0; i < 6; i++) young.grow();
+    expect(young.size()).toBe(8 << 20);
+    cap.stop();
+    expect(young.factors).toEqual([1, 2, 1, 2]);
+    expect(young.observed()).toBe(false);
+    for (let i = 0; i < 3; i++) young.grow();
+    expect(young.size()).toBe(32 << 20);
+  });
+
+  it('does nothing with 0 (V8 grows it to its own maximum)', () => {
+    const young = fakeYoungGeneration();
+    new YoungGenerationCap(0, young.probe).start();
+    for (let i = 0; i < 6; i++) young.grow();
+    expect(young.size()).toBe(32 << 20);
+    expect(young.factors).toEqual([]);
+    expect(young.observed()).toBe(false);
   });
 });
