@@ -70,6 +70,34 @@ describe('FsStorageDriver on disk', () => {
     expect(await readdir(driver.tempDir)).toEqual([]);
   });
 
+  it('reads a small object in one read of its own size, and ranges and empty objects to their ends', async () => {
+    const body = Buffer.alloc(10_000, 7);
+    await driver.put('small', Readable.from([body]));
+    await driver.put('empty', Readable.from([]));
+    // Node's file stream allocates each read's size before it reads: one read of the object's
+    // size, not 1 MiB and a shorter copy, then another 1 MiB to learn of the end.
+    const slow = Buffer.allocUnsafeSlow;
+    const sizes: number[] = [];
+    Buffer.allocUnsafeSlow = (size: number) => {
+      sizes.push(size);
+      return slow(size);
+    };
+    let whole: Buffer;
+    try {
+      whole = await readAll((await driver.get('small'))!);
+    } finally {
+      Buffer.allocUnsafeSlow = slow;
+    }
+    expect(whole.equals(body)).toBe(true);
+    expect(sizes).toEqual([10_000]);
+    expect((await readAll((await driver.get('small', { start: 9_990 }))!)).length).toBe(10);
+    expect((await readAll((await driver.get('small', { start: 100, end: 199 }))!)).length).toBe(100);
+    expect((await readAll((await driver.get('small', { start: 9_000, end: 20_000 }))!)).length).toBe(1_000);
+    expect((await readAll((await driver.get('small', { start: 10_000 }))!)).length).toBe(0);
+    expect((await readAll((await driver.get('small', { start: 20_000, end: 30_000 }))!)).length).toBe(0);
+    expect((await readAll((await driver.get('empty'))!)).length).toBe(0);
+  });
+
   it('stops reading once more bytes arrive than announced', async () => {
     let produced = 0;
     const endless = new Readable({
