@@ -134,8 +134,8 @@ export const configSchema = {
           type: 'integer',
           minimum: 0,
           maximum: 1000,
-          default: 100,
-          description: 'How far V8 lets its heap grow past what its last full garbage collection kept before it runs the next, in percent (100: to twice that). With a heap limit of 2 GB or more V8 itself allows up to four times, which the resident memory pays for. Set by `start` for the whole process; 0 leaves it to V8.',
+          default: 50,
+          description: 'How far V8 lets its heap grow past what its last full garbage collection kept before it runs the next, in percent (50: to one and a half times that). With a heap limit of 2 GB or more V8 itself allows up to four times, which the resident memory pays for. Set by `start` for the whole process; 0 leaves it to V8.',
         },
         youngGenerationSize: {
           ...size,

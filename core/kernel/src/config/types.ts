@@ -142,7 +142,7 @@ export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'h
   readonly directReplies: boolean;
   /** Garbage collections that give memory back before `start` takes traffic and when the process goes quiet after work (`server.releaseMemoryWhenIdle`, default true); see registry/idle-memory.ts. */
   readonly releaseMemoryWhenIdle: boolean;
-  /** How far V8's heap grows past what its last full collection kept, in percent (`server.heapGrowthPercent`, default 100; 0: V8's own choice); set by `start` for the process, see registry/idle-memory.ts. */
+  /** How far V8's heap grows past what its last full collection kept, in percent (`server.heapGrowthPercent`, default 50; 0: V8's own choice); set by `start` for the process, see registry/idle-memory.ts. */
   readonly heapGrowthPercent: number;
   /** Where `start` stops V8's young generation growing (`server.youngGenerationSize`, default 8 MB; 0: V8's own, up to 32 MB); see registry/idle-memory.ts. */
   readonly youngGenerationBytes: number;

@@ -11,7 +11,7 @@ const RENDERED_OVERHEAD_BYTES = 160;
  * used again mostly within the same install (npm 11 reads a package's full document, and the
  * abbreviated rendering is made from the same parse); after that the renderings answer. Kept
  * longer, a few hundred parsed documents were most of V8's live old generation after a cold
- * install, which V8 lets grow to twice its size before collecting (`server.heapGrowthPercent`).
+ * install, which V8 lets grow by `server.heapGrowthPercent` before collecting.
  * Measured with the bench's cold and then warm `npm install` (four runs each): the server's
  * peak 269–284 MB with a quarter, 282–305 MB without a share (values could take the whole
  * budget), for 90 more parses in the cold install (732 against 642).

@@ -261,11 +261,14 @@ export function startIdleMemoryRelease(logger: Logger): { readonly release: Idle
  * to 4 GB, so on any host with 8 GB or more), 1.3 to 2 below. A fast collector and a burst of
  * allocation (a cold install parses and renders a few hundred documents) reach the 4: an old
  * generation that keeps 60 MB grows to 240 MB before its next collection, and that is resident.
- * A fixed factor of 2, what V8 itself allows a heap limit just under 2 GB, measured on a cold
- * and then warm `npm install` of the bench's 453 packages: the server's peak 282–297 MB
- * instead of 310–353 MB in three runs of each, with 12–14 full collections in the two installs instead of 27–40
- * (bench/README.md, "Reading it"). V8 reads the flag at each collection, so it applies from
- * the next one.
+ * Measured with a cold and then warm `npm install` of the bench's 453 packages (server peak):
+ * - V8's own factor: 310–353 MB in three runs, 27–40 full collections in the two installs;
+ * - a fixed factor of 2 (what V8 itself allows a heap limit just under 2 GB): 282–297 MB in
+ *   three runs, 12–14 collections; later, with the young generation held at 8 MB
+ *   ({@link YoungGenerationCap}) and small files read at their size: 250 and 259 MB, 9–10;
+ * - 1.5 (the default) with those: 222 and 231 MB, 18–19 collections (about 0.1 s more CPU);
+ * - 1.25: 218 and 224 MB, 33 collections.
+ * V8 reads the flag at each collection, so it applies from the next one.
  */
 export function setHeapGrowth(percent: number): void {
   v8.setFlagsFromString(`--heap-growing-percent=${Math.max(0, Math.round(percent))}`);
