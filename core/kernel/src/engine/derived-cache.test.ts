@@ -4,7 +4,7 @@ import { DerivedMemory } from './derived-cache.js';
 
 describe('DerivedMemory', () => {
   it('keeps each repository\'s keys apart and evicts the least recently used past its budget', () => {
-    const memory = new DerivedMemory(8000);
+    const memory = new DerivedMemory(16_000);
     const a = memory.forRepository('a');
     const b = memory.forRepository('b');
     a.set('k', 'from a', 500);
@@ -14,7 +14,7 @@ describe('DerivedMemory', () => {
     for (let i = 0; i < 20; i++) a.set(`fill${i}`, i, 500);
     // `k` of b was used least recently: gone; the budget holds.
     expect(b.get('k')).toBeUndefined();
-    expect(memory.stats().bytes).toBeLessThanOrEqual(8000);
+    expect(memory.stats().bytes).toBeLessThanOrEqual(16_000);
     // An entry over an eighth of the budget is not kept.
     a.set('huge', 'x', 2000);
     expect(a.get('huge')).toBeUndefined();
@@ -44,13 +44,13 @@ describe('DerivedMemory', () => {
     expect(a.get('rendered0')).toBeUndefined();
   });
 
-  it('keeps values within a quarter of its budget, with room to spare for renderings', async () => {
-    const memory = new DerivedMemory(40_000);
+  it('keeps values within an eighth of its budget, with room to spare for renderings', async () => {
+    const memory = new DerivedMemory(80_000);
     const a = memory.forRepository('a');
     const rendering = await a.renderJson('rendered', () => ({ list: 'x'.repeat(1000) }));
     for (let i = 0; i < 10; i++) a.set(`parsed${i}`, { i }, 2000);
     const stats = memory.stats();
-    // Four values of about 2 KB each would fit a quarter; ten did not, though the whole budget had room.
+    // Four values of about 2 KB each would fit an eighth; ten did not, though the whole budget had room.
     expect(stats.valueBytes).toBeLessThanOrEqual(10_000);
     expect(stats.valueBytes).toBeGreaterThan(6000);
     expect(stats.bytes).toBeLessThan(20_000);

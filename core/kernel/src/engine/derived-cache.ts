@@ -12,17 +12,19 @@ const RENDERED_OVERHEAD_BYTES = 160;
  * abbreviated rendering is made from the same parse); after that the renderings answer. Kept
  * longer, a few hundred parsed documents were most of V8's live old generation after a cold
  * install, which V8 lets grow by `server.heapGrowthPercent` before collecting.
- * Measured with the bench's cold and then warm `npm install` (four runs each): the server's
- * peak 269–284 MB with a quarter, 282–305 MB without a share (values could take the whole
- * budget), for 90 more parses in the cold install (732 against 642).
+ * Measured with the bench's cold and then warm `npm install` (server peak): 282–305 MB in four
+ * runs without a share (values could take the whole budget), 269–284 MB in four with a
+ * quarter (90 more parses in the cold install: 732 against 642); later, with the young
+ * generation capped and a heap growing factor of 1.5, 222 and 231 MB with a quarter, 214 and
+ * 219 MB with an eighth.
  */
-const VALUES_SHARE = 0.25;
+const VALUES_SHARE = 0.125;
 
 /** What `/-/stats` shows of the derived memory (`derived`). */
 export interface DerivedMemoryStats {
   readonly entries: number;
   readonly bytes: number;
-  /** Of {@link bytes}, the values' (parsed documents, indexes), at most a quarter of {@link maxBytes}. */
+  /** Of {@link bytes}, the values' (parsed documents, indexes), at most an eighth of {@link maxBytes}. */
   readonly valueBytes: number;
   readonly maxBytes: number;
   readonly hits: number;
@@ -43,7 +45,7 @@ export interface DerivedMemoryStats {
  * hold a whole slab.
  *
  * Past the budget, values (`set`: a parsed upstream document, an index) go before renderings,
- * each kind least recently used first; values also go past a quarter of the budget. A rendering answers a request with no other work; a
+ * each kind least recently used first; values also go past an eighth of the budget. A rendering answers a request with no other work; a
  * value is only what renderings and lookups are made from, larger (a parsed packument costs
  * 1.5 times its JSON text, its abbreviated rendering a fraction of it) and made again from
  * stored bytes. In one LRU the parsed documents of an install's few hundred packages pushed
