@@ -211,10 +211,12 @@ function processProbe(): IdleMemoryProbe | undefined {
 
 /** V8's young generation and the process's resident memory, in bytes. */
 function processSizes(): { readonly newSpaceBytes: number; readonly rssBytes: number } {
-  return {
-    newSpaceBytes: v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0,
-    rssBytes: process.memoryUsage.rss(),
-  };
+  return { newSpaceBytes: newSpaceBytes(), rssBytes: process.memoryUsage.rss() };
+}
+
+/** V8's young generation (both semi-spaces), in bytes. */
+function newSpaceBytes(): number {
+  return v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
 }
 
 /** The releaser's counters, or the sizes alone when none runs (for `/-/stats`). */
@@ -334,7 +336,8 @@ export class YoungGenerationCap {
 }
 
 const processYoungGeneration: YoungGenerationProbe = {
-  newSpaceBytes: () => processSizes().newSpaceBytes,
+  // After every collection: the young generation alone (the resident memory is a read of /proc).
+  newSpaceBytes,
   afterCollections(check) {
     const observer = new PerformanceObserver(check);
     observer.observe({ entryTypes: ['gc'] });
