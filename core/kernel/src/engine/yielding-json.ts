@@ -44,11 +44,11 @@ interface Frame {
 /** `JSON.parse` of `bytes` as UTF-8, yielding to the event loop; see the module comment. */
 export async function parseJsonYielding(bytes: Uint8Array, options: YieldingParseOptions = {}): Promise<unknown> {
   const slice = Math.max(16, options.sliceBytes ?? 32 * 1024);
-  const whole = options.wholeBytes ?? options.sliceBytes ?? 256 * 1024;
+  const whole = Math.max(slice, options.wholeBytes ?? options.sliceBytes ?? 256 * 1024);
   const budgetMs = options.budgetMs ?? 4;
   const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = b.length;
-  if (n <= Math.max(slice, whole)) return JSON.parse(b.toString('utf8'));
+  if (n <= whole) return JSON.parse(b.toString('utf8'));
 
   const fail = (at: number, what: string): never => {
     throw new SyntaxError(`${what} in JSON at position ${at}`);
