@@ -131,6 +131,7 @@ export function normalizeConfig(
     youngGenerationBytes: parseSize(c.server.youngGenerationSize)!,
     memoryCacheBytes: parseSize(c.server.memoryCacheSize)!,
     derivedCacheBytes: parseSize(c.server.derivedCacheSize)!,
+    derivedDiskBytes: parseSize(c.server.derivedDiskSize)!,
     metadataMemoryBytes: parseSize(c.server.metadataMemory)!,
     metadataMemoryWaitMs: Math.round(c.server.metadataMemoryWaitSeconds * 1000),
     minBodyRate: parseSize(c.server.minBodyRate)!,

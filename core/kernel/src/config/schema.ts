@@ -144,6 +144,11 @@ export const configSchema = {
         },
         memoryCacheSize: { ...size, default: '32mb' },
         derivedCacheSize: { ...size, default: '64mb' },
+        derivedDiskSize: {
+          ...size,
+          default: '256mb',
+          description: 'Disk (under dataDir/tmp, a folder per process, removed at stop) for rendered answers the derived memory lets go: read back instead of parsed and rendered again. 0 turns it off.',
+        },
         metadataMemory: {
           ...size,
           default: '512mb',

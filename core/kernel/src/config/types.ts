@@ -150,6 +150,8 @@ export interface ServerConfig extends DeepReadonly<Pick<ConfigFile['server'], 'h
   readonly memoryCacheBytes: number;
   /** Bytes of values formats derive from stored data (parsed indexes, rendered answers) kept in memory. */
   readonly derivedCacheBytes: number;
+  /** Bytes of files for rendered answers the derived memory lets go (`server.derivedDiskSize`, default 256 MB; 0: none); see engine/derived-disk.ts. */
+  readonly derivedDiskBytes: number;
   /** Bytes all requests' metadata documents may take while read and parsed (0: no limit). */
   readonly metadataMemoryBytes: number;
   /** Milliseconds a request waits for {@link metadataMemoryBytes} before a 503. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DerivedCache, RenderedJson } from '@registry-core/api';
 import { ENTRY_OVERHEAD_BYTES, buffersEntryCost, keyCost, ownMemory } from './cache-costs.js';
 import { renderJsonYielding } from './yielding-stringify.js';
+import type { DerivedDisk, DerivedDiskStats } from './derived-disk.js';
 
 /** A kept rendering's object, its list of chunks and its ETag string's header, beside the entry's. */
 const RENDERED_OVERHEAD_BYTES = 160;
@@ -31,6 +32,8 @@ export interface DerivedMemoryStats {
   readonly misses: number;
   readonly renders: number;
   readonly renderYields: number;
+  /** The renderings kept in files past the memory (`server.derivedDiskSize`); absent when off. */
+  readonly disk?: DerivedDiskStats;
 }
 
 /**
@@ -58,8 +61,10 @@ export class DerivedMemory {
   private valueBytes = 0;
   /** Renderings (`renderJson`, `renderText`), least recently used first. */
   private readonly renderings = new Map<string, Entry>();
-  /** The key kept under each slot (see {@link DerivedCache}): one value per slot. */
+  /** The key kept under each slot (see {@link DerivedCache}): one value per slot, in memory or on disk. */
   private readonly slots = new Map<string, string>();
+  /** The slot of each key kept under one (the reverse of {@link slots}). */
+  private readonly slotOf = new Map<string, string>();
   private total = 0;
   /** Renderings under way, by key: concurrent requests for one answer share one. */
   private readonly rendering = new Map<string, Promise<RenderedJson>>();
@@ -69,7 +74,17 @@ export class DerivedMemory {
   renders = 0;
   renderYields = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    /** Where renderings go when the memory lets them go, read back on a miss (see {@link DerivedDisk}). */
+    private readonly disk?: DerivedDisk,
+  ) {
+    if (disk) {
+      disk.onForget = (key) => {
+        if (!this.values.has(key) && !this.renderings.has(key)) this.unslot(key);
+      };
+    }
+  }
 
   /** The cache of one repository: its keys live apart from every other repository's. */
   forRepository(repository: string): DerivedCache {
@@ -109,7 +124,7 @@ export class DerivedMemory {
     if (under) return under;
     const rendering = (async () => {
       try {
-        const rendered = await render();
+        const rendered = (this.disk?.has(key) ? await this.disk.read(key) : undefined) ?? (await render());
         const own: RenderedJson = { chunks: rendered.chunks.map(ownMemory), size: rendered.size, etag: rendered.etag };
         this.keep(this.renderings, key, own, buffersEntryCost(key, own.chunks) + RENDERED_OVERHEAD_BYTES + own.etag.length, slot);
         return own;
@@ -151,9 +166,12 @@ export class DerivedMemory {
     }
     const cost = slot === undefined ? size : size + ENTRY_OVERHEAD_BYTES + keyCost(slot);
     if (cost > this.maxBytes / 8) return;
-    this.drop(key);
-    map.set(key, slot === undefined ? { value, bytes: cost } : { value, bytes: cost, slot });
-    if (slot !== undefined) this.slots.set(slot, key);
+    this.remove(key);
+    map.set(key, { value, bytes: cost });
+    if (slot !== undefined) {
+      this.slots.set(slot, key);
+      this.slotOf.set(key, slot);
+    }
     this.total += cost;
     if (map === this.values) {
       this.valueBytes += cost;
@@ -163,32 +181,59 @@ export class DerivedMemory {
         this.drop(k);
       }
     }
-    for (const from of [this.values, this.renderings]) {
-      for (const [k] of from) {
-        if (this.total <= this.maxBytes) return;
-        this.drop(k);
-      }
+    for (const [k] of this.values) {
+      if (this.total <= this.maxBytes) return;
+      this.drop(k);
+    }
+    for (const [k] of this.renderings) {
+      if (this.total <= this.maxBytes) return;
+      this.letGo(k);
     }
   }
 
-  private drop(key: string): void {
+  /** Remove `key` from memory only; what it held, if anything. */
+  private remove(key: string): Entry | undefined {
     const map = this.values.has(key) ? this.values : this.renderings;
     const entry = map.get(key);
-    if (!entry) return;
+    if (!entry) return undefined;
     map.delete(key);
     this.total -= entry.bytes;
     if (map === this.values) this.valueBytes -= entry.bytes;
-    if (entry.slot !== undefined && this.slots.get(entry.slot) === key) this.slots.delete(entry.slot);
+    return entry;
+  }
+
+  /** Forget `key` everywhere (memory, disk, its slot): a newer value replaced it, or a value aged out. */
+  private drop(key: string): void {
+    this.remove(key);
+    this.disk?.drop(key);
+    this.unslot(key);
+  }
+
+  /** A rendering out of memory, past the budget: to the disk when there is one (its slot stays), else forgotten. */
+  private letGo(key: string): void {
+    const entry = this.remove(key);
+    if (!entry || !this.disk?.keep(key, entry.value as RenderedJson)) this.unslot(key);
+  }
+
+  private unslot(key: string): void {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) return;
+    this.slotOf.delete(key);
+    if (this.slots.get(slot) === key) this.slots.delete(slot);
+  }
+
+  /** Remove the disk's files: the process is stopping. */
+  async close(): Promise<void> {
+    await this.disk?.close();
   }
 
   /** Entries, bytes, hit counts and renderings, for `/-/stats`. */
   stats(): DerivedMemoryStats {
-    return { entries: this.values.size + this.renderings.size, bytes: this.total, valueBytes: this.valueBytes, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, renders: this.renders, renderYields: this.renderYields };
+    return { entries: this.values.size + this.renderings.size, bytes: this.total, valueBytes: this.valueBytes, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, renders: this.renders, renderYields: this.renderYields, ...(this.disk ? { disk: this.disk.stats() } : {}) };
   }
 }
 
 interface Entry {
   readonly value: unknown;
   readonly bytes: number;
-  readonly slot?: string;
 }

@@ -16,6 +16,7 @@ import type { LoadedConfig } from '../config/types.js';
 import { BlobStore } from '../engine/blob-store.js';
 import { ConnectionSlots } from '../engine/connection-slots.js';
 import { DerivedMemory } from '../engine/derived-cache.js';
+import { DerivedDisk } from '../engine/derived-disk.js';
 import { MetadataMemory } from '../engine/metadata-memory.js';
 import { BlobMemoryCache } from '../engine/memory-cache.js';
 import { LoopMarker } from '../engine/self-upstream.js';
@@ -141,7 +142,17 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
       }
     });
     await prepareTmpDir(path.join(config.dataDir, 'tmp'), logger, config.cleanup.tmpFileGraceSeconds);
-    registerServices(root, metrics);
+    let diskFailed = false;
+    const derivedDisk =
+      config.server.derivedDiskBytes > 0
+        ? await DerivedDisk.create(path.join(config.dataDir, 'tmp'), config.server.derivedDiskBytes, (error) => {
+            // Once: every later failure is counted in /-/stats (derived.disk.failures); answers are rendered again meanwhile.
+            if (diskFailed) return;
+            diskFailed = true;
+            logger.warn('could not keep a rendered answer on disk (server.derivedDiskSize); rendering again instead', { error: String(error) });
+          })
+        : undefined;
+    registerServices(root, metrics, derivedDisk);
     // Build everything now: a registry that cannot be served fails at creation.
     resolve(root, K.HttpHost);
     resolve(root, K.Scheduler);
@@ -155,7 +166,7 @@ export async function buildRegistryContainer(loaded: LoadedConfig, options: Regi
 }
 
 /** The services built from what {@link buildRegistryContainer} opened, each once per registry. */
-function registerServices(root: DependencyContainer, metrics: RegistryMetrics | undefined): void {
+function registerServices(root: DependencyContainer, metrics: RegistryMetrics | undefined, derivedDisk: DerivedDisk | undefined): void {
   const once = <T>(build: (c: DependencyContainer) => T) => ({ useFactory: instanceCachingFactory<T>(build) });
   const config = resolve(root, K.Config);
   const logger = root.resolve<Logger>(Tokens.Logger);
@@ -179,7 +190,7 @@ function registerServices(root: DependencyContainer, metrics: RegistryMetrics | 
   root.register(K.AuditLog, once((c) => resolve(c, K.Auth).audit));
 
   root.register(K.TtlOverrides, once((c) => new TtlOverrides(resolve(c, K.MetadataStore))));
-  root.register(K.DerivedMemory, once(() => new DerivedMemory(config.server.derivedCacheBytes)));
+  root.register(K.DerivedMemory, once(() => new DerivedMemory(config.server.derivedCacheBytes, derivedDisk)));
   root.register(K.MetadataMemory, once(() => new MetadataMemory(config.server.metadataMemoryBytes, config.server.metadataMemoryWaitMs)));
   root.register(K.LoopMarker, { useValue: new LoopMarker() });
   root.register(K.UpstreamSlots, { useValue: new ConnectionSlots(config.server.maxUpstreamConnections, 'server.maxUpstreamConnections') });

@@ -1,0 +1,187 @@
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { mkdir, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import type { RenderedJson } from '@registry-core/api';
+
+/** What `/-/stats` shows of the derived memory's files (`derived.disk`). */
+export interface DerivedDiskStats {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly maxBytes: number;
+  /** Renderings written when the memory let them go, and read back instead of rendered again. */
+  readonly writes: number;
+  readonly reads: number;
+  /** Writes and reads that failed (the rendering is made again instead). */
+  readonly failures: number;
+}
+
+interface Spilled {
+  readonly file: string;
+  readonly size: number;
+  readonly etag: string;
+}
+
+/** The folder name's prefix: `derived-<host>-<pid>-<random>` under the data folder's `tmp`. */
+const PREFIX = 'derived-';
+
+/**
+ * Renderings the derived memory let go, kept in files of this process (one folder of its own,
+ * removed at stop): a memory miss reads one back instead of parsing and rendering its document
+ * again. An install of a few hundred packages asks for more renderings than the memory keeps
+ * (64 MB by default); each is written once, when the memory first lets it go, and read back
+ * as often as asked.
+ *
+ * Files are named by a counter, never by a key (keys carry names from clients and upstreams).
+ * Entries go least recently used first past `maxBytes`; a file is written before its entry is
+ * listed, so a read never sees a partial one; a read that fails (the file removed, short) drops the entry
+ * and the caller renders again. Keys never go stale (see `DerivedMemory`), so neither do files.
+ */
+export class DerivedDisk {
+  /** Kept files by key, least recently used first. */
+  private readonly entries = new Map<string, Spilled>();
+  /** Renderings being written: served from memory until their file is listed. */
+  private readonly writing = new Map<string, RenderedJson>();
+  private total = 0;
+  private counter = 0;
+  private folder: Promise<void> | undefined;
+  private writes = 0;
+  private reads = 0;
+  private failures = 0;
+  private closed = false;
+
+  /** Called with a key whose file went (evicted, or failed): its owner forgets what it keeps for it. */
+  onForget: (key: string) => void = () => {};
+
+  constructor(
+    /** This process's folder (created on first write). */
+    readonly dir: string,
+    private readonly maxBytes: number,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
+
+  /**
+   * A folder for this process under `parent` (the data folder's `tmp`), after removing those
+   * other processes of this host left behind (their process is gone, or it had this one's id).
+   */
+  static async create(parent: string, maxBytes: number, onError?: (error: unknown) => void): Promise<DerivedDisk> {
+    const host = hostname().replace(/[^A-Za-z0-9.-]/g, '_');
+    const mine = `${PREFIX}${host}-`;
+    for (const name of await readdir(parent).catch(() => [] as string[])) {
+      if (!name.startsWith(mine)) continue;
+      const pid = Number(/^(\d+)-/.exec(name.slice(mine.length))?.[1]);
+      if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) continue;
+      await rm(path.join(parent, name), { recursive: true, force: true }).catch(() => {});
+    }
+    const dir = path.join(parent, `${mine}${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+    return new DerivedDisk(dir, maxBytes, onError);
+  }
+
+  /** Whether `key` has a file (or one being written). */
+  has(key: string): boolean {
+    return this.entries.has(key) || this.writing.has(key);
+  }
+
+  /**
+   * Write `rendered` under `key`, the memory letting it go (nothing when kept already, too
+   * large or closed). Whether `key` is kept (or being written) now.
+   */
+  keep(key: string, rendered: RenderedJson): boolean {
+    if (this.closed || this.has(key)) return !this.closed;
+    if (rendered.size > this.maxBytes / 8) return false;
+    this.writing.set(key, rendered);
+    void this.write(key, rendered);
+    return true;
+  }
+
+  private async write(key: string, rendered: RenderedJson): Promise<void> {
+    const file = path.join(this.dir, String(++this.counter));
+    try {
+      this.folder ??= mkdir(this.dir, { recursive: true }).then(() => {});
+      await this.folder;
+      await writeFile(file, rendered.chunks);
+    } catch (error) {
+      if (this.closed) return;
+      this.failures++;
+      this.onError(error);
+      if (this.writing.get(key) === rendered) {
+        this.writing.delete(key);
+        this.onForget(key);
+      }
+      await unlink(file).catch(() => {});
+      return;
+    }
+    // Dropped while being written (its slot replaced), or the process stopping.
+    if (this.writing.get(key) !== rendered || this.closed) {
+      await unlink(file).catch(() => {});
+      return;
+    }
+    this.writing.delete(key);
+    this.writes++;
+    this.entries.set(key, { file, size: rendered.size, etag: rendered.etag });
+    this.total += rendered.size;
+    for (const [oldest] of this.entries) {
+      if (this.total <= this.maxBytes) break;
+      this.drop(oldest);
+      this.onForget(oldest);
+    }
+  }
+
+  /** The rendering kept under `key`, read back; `undefined` when none is (or it could not be read). */
+  async read(key: string): Promise<RenderedJson | undefined> {
+    const pending = this.writing.get(key);
+    if (pending) return pending;
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(entry.file);
+      if (bytes.length !== entry.size) throw new Error(`${entry.file} holds ${bytes.length} bytes, not ${entry.size}`);
+    } catch (error) {
+      this.failures++;
+      if (this.entries.get(key) === entry) {
+        this.drop(key);
+        this.onForget(key);
+      }
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.onError(error);
+      return undefined;
+    }
+    this.reads++;
+    return { chunks: [bytes], size: entry.size, etag: entry.etag };
+  }
+
+  /** Remove what is kept under `key` (a slot's newer value replaced it). */
+  drop(key: string): void {
+    this.writing.delete(key);
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.total -= entry.size;
+    void unlink(entry.file).catch(() => {});
+  }
+
+  stats(): DerivedDiskStats {
+    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, writes: this.writes, reads: this.reads, failures: this.failures };
+  }
+
+  /** Remove the folder: the process is stopping. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.entries.clear();
+    this.writing.clear();
+    this.total = 0;
+    await this.folder?.catch(() => {});
+    await rm(this.dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: a process of another user has that id, so it is alive.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
