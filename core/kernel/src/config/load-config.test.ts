@@ -256,7 +256,7 @@ describe('defaults come from the schema', () => {
       breakerThreshold: 5,
       breakerOpenMs: 30_000,
     });
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 4000, trustProxy: false, shutdownTimeoutSeconds: 10, workers: 1, directReplies: true, releaseMemoryWhenIdle: true, heapGrowthPercent: 50, youngGenerationBytes: 8 * 1024 * 1024, memoryCacheBytes: 32 * 1024 * 1024, derivedCacheBytes: 64 * 1024 * 1024, derivedDiskBytes: 256 * 1024 * 1024, metadataMemoryBytes: 512 * 1024 * 1024, metadataMemoryWaitMs: 10_000, minBodyRate: 1024, minBodyRateWindowSeconds: 30, maxConnectionsPerClient: 256, maxUpstreamConnections: 256 });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 4000, trustProxy: false, shutdownTimeoutSeconds: 10, workers: 1, directReplies: true, releaseMemoryWhenIdle: true, heapGrowthPercent: 50, youngGenerationBytes: 8 * 1024 * 1024, memoryCacheBytes: 32 * 1024 * 1024, derivedCacheBytes: 16 * 1024 * 1024, derivedDiskBytes: 256 * 1024 * 1024, metadataMemoryBytes: 512 * 1024 * 1024, metadataMemoryWaitMs: 10_000, minBodyRate: 1024, minBodyRateWindowSeconds: 30, maxConnectionsPerClient: 256, maxUpstreamConnections: 256 });
     expect(config.auth).toEqual({ anonymousRead: true, allowRegistration: false, tokenTtlSeconds: 0, cacheSeconds: 5, users: {}, providers: [{ id: 'builtin' }], permissions: [] });
     expect(config.limits).toEqual({ maxUploadBytes: 100 * 1024 * 1024, maxSearchResults: 250 });
     expect(config.cleanup).toEqual({ intervalHours: 24, unusedDays: 90, uploadExpiryHours: 24, tmpFileGraceSeconds: 3600, maxCacheBytes: {} });

@@ -143,7 +143,7 @@ export const configSchema = {
           description: 'Where `start` stops V8 from growing its young generation (both semi-spaces; V8 doubles it under load up to 32 MB, all of it resident). 0 leaves it to V8.',
         },
         memoryCacheSize: { ...size, default: '32mb' },
-        derivedCacheSize: { ...size, default: '64mb' },
+        derivedCacheSize: { ...size, default: '16mb' },
         derivedDiskSize: {
           ...size,
           default: '256mb',

@@ -165,7 +165,15 @@ export class DerivedMemory {
       if (replaced !== undefined && replaced !== key) this.drop(replaced);
     }
     const cost = slot === undefined ? size : size + ENTRY_OVERHEAD_BYTES + keyCost(slot);
-    if (cost > this.maxBytes / 8) return;
+    if (cost > this.maxBytes / 8) {
+      // Too large for the memory: a rendering goes to the disk at once (a popular package's
+      // full packument is several megabytes), a value is not kept.
+      if (map === this.renderings && this.disk?.keep(key, value as RenderedJson) && slot !== undefined) {
+        this.slots.set(slot, key);
+        this.slotOf.set(key, slot);
+      }
+      return;
+    }
     this.remove(key);
     map.set(key, { value, bytes: cost });
     if (slot !== undefined) {

@@ -18,11 +18,6 @@ async function parent(): Promise<string> {
   return folder;
 }
 
-/** Until the disk's writes under way are done (they run after the memory lets a rendering go). */
-async function settled(disk: DerivedDisk, writes: number): Promise<void> {
-  for (let i = 0; i < 200 && disk.stats().writes + disk.stats().failures < writes; i++) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
 /** About 3 kB rendered: some thirteen fit in the memory of 40 kB below. */
 const document = (n: number) => ({ name: `p${n}`, list: 'x'.repeat(3000) });
 
@@ -36,7 +31,7 @@ describe('DerivedDisk under DerivedMemory', () => {
     // Past the budget k0 goes to disk, once.
     for (let n = 1; n < 20; n++) await a.renderJson(`k${n}`, () => document(n));
     expect(memory.stats().bytes).toBeLessThanOrEqual(40_000);
-    await settled(disk, 1);
+    await disk.settled();
     expect(disk.stats().writes).toBeGreaterThanOrEqual(1);
     expect((await readdir(disk.dir)).length).toBe(disk.stats().entries);
     let produced = 0;
@@ -52,7 +47,7 @@ describe('DerivedDisk under DerivedMemory', () => {
     // Back in memory, and still on disk: letting it go again writes nothing.
     const writes = disk.stats().writes;
     for (let n = 20; n < 40; n++) await a.renderJson(`k${n}`, () => document(n));
-    await settled(disk, writes + 20);
+    await disk.settled();
     expect(await a.renderJson('k0', () => ({ produced: ++produced }))).toMatchObject({ etag: first.etag });
     expect(produced).toBe(0);
     // Every key rendered was written at most once.
@@ -61,12 +56,34 @@ describe('DerivedDisk under DerivedMemory', () => {
     expect(existsSync(disk.dir)).toBe(false);
   });
 
+  it('writes a rendering too large for the memory at once, and a slot\'s newer one replaces it', async () => {
+    const disk = await DerivedDisk.create(await parent(), 1 << 20);
+    const memory = new DerivedMemory(40_000, disk);
+    const a = memory.forRepository('a');
+    const large = (rev: number) => ({ rev, list: 'x'.repeat(20_000) });
+    const first = await a.renderJson('big@1', () => large(1), 'big');
+    expect(memory.stats().entries).toBe(0);
+    await disk.settled();
+    expect(disk.stats().entries).toBe(1);
+    let produced = 0;
+    const again = await a.renderJson('big@1', () => large(++produced), 'big');
+    expect(produced).toBe(0);
+    expect(again.etag).toBe(first.etag);
+    await a.renderJson('big@2', () => large(2), 'big');
+    await disk.settled();
+    expect(disk.stats().entries).toBe(1);
+    expect((await readdir(disk.dir)).length).toBe(1);
+    await a.renderJson('big@1', () => large(++produced));
+    expect(produced).toBe(1);
+    await memory.close();
+  });
+
   it('keeps another repository\'s key apart on disk too', async () => {
     const disk = await DerivedDisk.create(await parent(), 1 << 20);
     const memory = new DerivedMemory(40_000, disk);
     await memory.forRepository('a').renderJson('k', () => ({ from: 'a', pad: 'x'.repeat(3000) }));
     for (let n = 0; n < 20; n++) await memory.forRepository('a').renderJson(`fill${n}`, () => document(n));
-    await settled(disk, 1);
+    await disk.settled();
     const b = await memory.forRepository('b').renderJson('k', () => ({ from: 'b' }));
     expect(JSON.parse(Buffer.concat(b.chunks as Buffer[]).toString())).toEqual({ from: 'b' });
     await memory.close();
@@ -78,7 +95,7 @@ describe('DerivedDisk under DerivedMemory', () => {
     const a = memory.forRepository('a');
     await a.renderJson('pkg@1', () => ({ rev: 1, pad: 'x'.repeat(3000) }), 'pkg');
     for (let n = 0; n < 20; n++) await a.renderJson(`k${n}`, () => document(n));
-    await settled(disk, 1);
+    await disk.settled();
     const files = (await readdir(disk.dir)).length;
     expect(disk.stats().entries).toBe(files);
     // A publish: the package's next revision replaces the one on disk.
@@ -95,7 +112,7 @@ describe('DerivedDisk under DerivedMemory', () => {
     const memory = new DerivedMemory(40_000, disk);
     const a = memory.forRepository('a');
     for (let n = 0; n < 60; n++) await a.renderJson(`k${n}`, () => document(n));
-    await settled(disk, 40);
+    await disk.settled();
     expect(disk.stats().bytes).toBeLessThanOrEqual(40_000);
     expect((await readdir(disk.dir)).length).toBe(disk.stats().entries);
     let produced = 0;
@@ -113,7 +130,7 @@ describe('DerivedDisk under DerivedMemory', () => {
     const a = memory.forRepository('a');
     const first = await a.renderJson('k0', () => document(0));
     for (let n = 1; n < 20; n++) await a.renderJson(`k${n}`, () => document(n));
-    await settled(disk, 1);
+    await disk.settled();
     for (const name of await readdir(disk.dir)) await unlink(path.join(disk.dir, name));
     // A file cut short is not served either.
     let produced = 0;
@@ -133,7 +150,7 @@ describe('DerivedDisk under DerivedMemory', () => {
     const a = memory.forRepository('a');
     await a.renderJson('k0', () => document(0));
     for (let n = 1; n < 20; n++) await a.renderJson(`k${n}`, () => document(n));
-    await settled(disk, 1);
+    await disk.settled();
     for (const name of await readdir(disk.dir)) await writeFile(path.join(disk.dir, name), '{"cut":');
     let produced = 0;
     const again = await a.renderJson('k0', () => ({ n: ++produced }));

@@ -28,7 +28,7 @@ const PREFIX = 'derived-';
  * Renderings the derived memory let go, kept in files of this process (one folder of its own,
  * removed at stop): a memory miss reads one back instead of parsing and rendering its document
  * again. An install of a few hundred packages asks for more renderings than the memory keeps
- * (64 MB by default); each is written once, when the memory first lets it go, and read back
+ * (16 MB by default); each is written once, when the memory first lets it go, and read back
  * as often as asked.
  *
  * Files are named by a counter, never by a key (keys carry names from clients and upstreams).
@@ -48,6 +48,8 @@ export class DerivedDisk {
   private reads = 0;
   private failures = 0;
   private closed = false;
+  /** Writes and removals under way (see {@link settled}). */
+  private readonly pending = new Set<Promise<unknown>>();
 
   /** Called with a key whose file went (evicted, or failed): its owner forgets what it keeps for it. */
   onForget: (key: string) => void = () => {};
@@ -89,7 +91,7 @@ export class DerivedDisk {
     if (this.closed || this.has(key)) return !this.closed;
     if (rendered.size > this.maxBytes / 8) return false;
     this.writing.set(key, rendered);
-    void this.write(key, rendered);
+    this.track(this.write(key, rendered));
     return true;
   }
 
@@ -158,7 +160,17 @@ export class DerivedDisk {
     if (!entry) return;
     this.entries.delete(key);
     this.total -= entry.size;
-    void unlink(entry.file).catch(() => {});
+    this.track(unlink(entry.file).catch(() => {}));
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+  }
+
+  /** When the writes and removals under way are done. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   stats(): DerivedDiskStats {
@@ -171,7 +183,7 @@ export class DerivedDisk {
     this.entries.clear();
     this.writing.clear();
     this.total = 0;
-    await this.folder?.catch(() => {});
+    await this.settled();
     await rm(this.dir, { recursive: true, force: true }).catch(() => {});
   }
 }
