@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,6 +34,9 @@ describe('DerivedDisk under DerivedMemory', () => {
     await disk.settled();
     expect(disk.stats().writes).toBeGreaterThanOrEqual(1);
     expect((await readdir(disk.dir)).length).toBe(disk.stats().entries);
+    // Only the process's user reads them (private packages' documents are among them).
+    expect((await stat(disk.dir)).mode & 0o777).toBe(0o700);
+    for (const name of await readdir(disk.dir)) expect((await stat(path.join(disk.dir, name))).mode & 0o777).toBe(0o600);
     let produced = 0;
     const again = await a.renderJson('k0', () => {
       produced++;

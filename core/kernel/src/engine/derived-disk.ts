@@ -98,9 +98,10 @@ export class DerivedDisk {
   private async write(key: string, rendered: RenderedJson): Promise<void> {
     const file = path.join(this.dir, String(++this.counter));
     try {
-      this.folder ??= mkdir(this.dir, { recursive: true }).then(() => {});
+      // The process's user alone: renderings of private packages are in there.
+      this.folder ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => {});
       await this.folder;
-      await writeFile(file, rendered.chunks);
+      await writeFile(file, rendered.chunks, { mode: 0o600 });
     } catch (error) {
       if (this.closed) return;
       this.failures++;
