@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RegistryConfig } from '@registry-core/kernel';
+import { processAlive, type RegistryConfig } from '@registry-core/kernel';
 
 /**
  * What a running `registry-core start` writes to `<dataDir>/server.json`, so that `status`
@@ -47,14 +47,7 @@ function readServerRecord(dataDir: string): ServerRecord | undefined {
 /** The server recorded in the data folder, if its process is still alive. */
 export function runningServer(dataDir: string): ServerRecord | undefined {
   const record = readServerRecord(dataDir);
-  if (!record) return undefined;
-  try {
-    process.kill(record.pid, 0);
-    return record;
-  } catch (error) {
-    // EPERM: alive, owned by another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM' ? record : undefined;
-  }
+  return record && processAlive(record.pid) ? record : undefined;
 }
 
 /** The address of the server of `config`: the one recorded in its data folder, else the config's own. */

@@ -1,5 +1,6 @@
 export { Registry, type RegistryOptions, type UnavailableRepository } from './registry/registry.js';
 export { capYoungGeneration, setHeapGrowth } from './registry/idle-memory.js';
+export { processAlive } from './engine/process-alive.js';
 export { AdminService } from './registry/admin-service.js';
 export { KernelTokens, type KernelToken } from './registry/kernel-tokens.js';
 export { loadConfig, normalizeConfig, defaultRepository, ConfigError, DATA_DIR_ENV, type LoadConfigOptions } from './config/load-config.js';

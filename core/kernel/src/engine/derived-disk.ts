@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { mkdir, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import type { RenderedJson } from '@registry-core/api';
+import { processAlive } from './process-alive.js';
 
 /** What `/-/stats` shows of the derived memory's files (`derived.disk`). */
 export interface DerivedDiskStats {
@@ -71,7 +72,7 @@ export class DerivedDisk {
     for (const name of await readdir(parent).catch(() => [] as string[])) {
       if (!name.startsWith(mine)) continue;
       const pid = Number(/^(\d+)-/.exec(name.slice(mine.length))?.[1]);
-      if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) continue;
+      if (Number.isInteger(pid) && pid !== process.pid && processAlive(pid)) continue;
       await rm(path.join(parent, name), { recursive: true, force: true }).catch(() => {});
     }
     const dir = path.join(parent, `${mine}${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
@@ -186,15 +187,5 @@ export class DerivedDisk {
     this.total = 0;
     await this.settled();
     await rm(this.dir, { recursive: true, force: true }).catch(() => {});
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: a process of another user has that id, so it is alive.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -131,8 +131,8 @@ export class Registry {
     ]);
     clearTimeout(timer);
     await Promise.all([...this.repositories.values()].map((r) => r.proxy?.close()));
-    // Counts of the requests just drained (and of downloads just stored) are written before the database closes.
     await resolve(this.container, K.DerivedMemory).close();
+    // Counts of the requests just drained (and of downloads just stored) are written before the database closes.
     await resolve(this.container, K.Downloads).close().catch((error: unknown) => this.logger.warn('could not write the last download counts', { error: String(error) }));
     await this.plugins.deactivateAll();
     for (const store of resolve(this.container, K.BlobStores).values()) await store.driver.close?.();
