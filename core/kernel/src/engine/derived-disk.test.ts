@@ -127,6 +127,23 @@ describe('DerivedDisk under DerivedMemory', () => {
     await memory.close();
   });
 
+  it('lets renderings go in the order it was given them, however their writes finish', async () => {
+    const disk = await DerivedDisk.create(await parent(), 1000);
+    const forgotten: string[] = [];
+    disk.onForget = (key) => forgotten.push(key);
+    // Twenty of 100 bytes, all handed over before any write finishes: ten fit.
+    for (let n = 0; n < 20; n++) disk.keep(`k${n}`, { chunks: [Buffer.alloc(100, n)], size: 100, etag: `"${n}"` });
+    expect(forgotten).toEqual(Array.from({ length: 10 }, (_, n) => `k${n}`));
+    expect(disk.has('k0')).toBe(false);
+    expect(disk.has('k19')).toBe(true);
+    await disk.settled();
+    expect(disk.stats()).toMatchObject({ entries: 10, bytes: 1000, writes: 10 });
+    expect((await readdir(disk.dir)).length).toBe(10);
+    expect(await disk.read('k0')).toBeUndefined();
+    expect(Buffer.concat((await disk.read('k10'))!.chunks as Buffer[])).toEqual(Buffer.alloc(100, 10));
+    await disk.close();
+  });
+
   it('renders again when a file went behind its back, and counts the failure', async () => {
     const disk = await DerivedDisk.create(await parent(), 1 << 20);
     const memory = new DerivedMemory(40_000, disk);

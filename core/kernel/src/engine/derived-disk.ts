@@ -20,6 +20,8 @@ interface Spilled {
   readonly file: string;
   readonly size: number;
   readonly etag: string;
+  /** The rendering while its file is being written (served from memory until then). */
+  writing?: RenderedJson;
 }
 
 /** The folder name's prefix: `derived-<host>-<pid>-<random>` under the data folder's `tmp`. */
@@ -33,15 +35,15 @@ const PREFIX = 'derived-';
  * as often as asked.
  *
  * Files are named by a counter, never by a key (keys carry names from clients and upstreams).
- * Entries go least recently used first past `maxBytes`; a file is written before its entry is
- * listed, so a read never sees a partial one; a read that fails (the file removed, short) drops the entry
- * and the caller renders again. Keys never go stale (see `DerivedMemory`), so neither do files.
+ * An entry is listed (and counted) when the memory lets its rendering go, in that order however
+ * the writes finish, and entries go least recently used first past `maxBytes`; until its file is
+ * written an entry is read from the rendering it holds, so a read never sees a partial file. A
+ * read that fails (the file removed, short) drops the entry and the caller renders again. Keys
+ * never go stale (see `DerivedMemory`), so neither do files.
  */
 export class DerivedDisk {
-  /** Kept files by key, least recently used first. */
+  /** Kept files (and those being written) by key, least recently used first. */
   private readonly entries = new Map<string, Spilled>();
-  /** Renderings being written: served from memory until their file is listed. */
-  private readonly writing = new Map<string, RenderedJson>();
   private total = 0;
   private counter = 0;
   private folder: Promise<void> | undefined;
@@ -81,7 +83,7 @@ export class DerivedDisk {
 
   /** Whether `key` has a file (or one being written). */
   has(key: string): boolean {
-    return this.entries.has(key) || this.writing.has(key);
+    return this.entries.has(key);
   }
 
   /**
@@ -91,53 +93,51 @@ export class DerivedDisk {
   keep(key: string, rendered: RenderedJson): boolean {
     if (this.closed || this.has(key)) return !this.closed;
     if (rendered.size > this.maxBytes / 8) return false;
-    this.writing.set(key, rendered);
-    this.track(this.write(key, rendered));
-    return true;
-  }
-
-  private async write(key: string, rendered: RenderedJson): Promise<void> {
-    const file = path.join(this.dir, String(++this.counter));
-    try {
-      // The process's user alone: renderings of private packages are in there.
-      this.folder ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => {});
-      await this.folder;
-      await writeFile(file, rendered.chunks, { mode: 0o600 });
-    } catch (error) {
-      if (this.closed) return;
-      this.failures++;
-      this.onError(error);
-      if (this.writing.get(key) === rendered) {
-        this.writing.delete(key);
-        this.onForget(key);
-      }
-      await unlink(file).catch(() => {});
-      return;
-    }
-    // Dropped while being written (its slot replaced), or the process stopping.
-    if (this.writing.get(key) !== rendered || this.closed) {
-      await unlink(file).catch(() => {});
-      return;
-    }
-    this.writing.delete(key);
-    this.writes++;
-    this.entries.set(key, { file, size: rendered.size, etag: rendered.etag });
-    this.total += rendered.size;
+    const entry: Spilled = { file: path.join(this.dir, String(++this.counter)), size: rendered.size, etag: rendered.etag, writing: rendered };
+    this.entries.set(key, entry);
+    this.total += entry.size;
     for (const [oldest] of this.entries) {
       if (this.total <= this.maxBytes) break;
       this.drop(oldest);
       this.onForget(oldest);
     }
+    this.track(this.write(key, entry, rendered));
+    return true;
+  }
+
+  private async write(key: string, entry: Spilled, rendered: RenderedJson): Promise<void> {
+    try {
+      // The process's user alone: renderings of private packages are in there.
+      this.folder ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => {});
+      await this.folder;
+      await writeFile(entry.file, rendered.chunks, { mode: 0o600 });
+    } catch (error) {
+      if (this.closed) return;
+      this.failures++;
+      this.onError(error);
+      if (this.entries.get(key) === entry) {
+        this.drop(key);
+        this.onForget(key);
+      }
+      await unlink(entry.file).catch(() => {});
+      return;
+    }
+    // Dropped while being written (evicted, its slot replaced), or the process stopping.
+    if (this.entries.get(key) !== entry || this.closed) {
+      await unlink(entry.file).catch(() => {});
+      return;
+    }
+    entry.writing = undefined;
+    this.writes++;
   }
 
   /** The rendering kept under `key`, read back; `undefined` when none is (or it could not be read). */
   async read(key: string): Promise<RenderedJson | undefined> {
-    const pending = this.writing.get(key);
-    if (pending) return pending;
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     this.entries.delete(key);
     this.entries.set(key, entry);
+    if (entry.writing) return entry.writing;
     let bytes: Buffer;
     try {
       bytes = await readFile(entry.file);
@@ -157,12 +157,12 @@ export class DerivedDisk {
 
   /** Remove what is kept under `key` (a slot's newer value replaced it). */
   drop(key: string): void {
-    this.writing.delete(key);
     const entry = this.entries.get(key);
     if (!entry) return;
     this.entries.delete(key);
     this.total -= entry.size;
-    this.track(unlink(entry.file).catch(() => {}));
+    // A file being written is removed by its writer, which finds its entry gone.
+    if (!entry.writing) this.track(unlink(entry.file).catch(() => {}));
   }
 
   private track(work: Promise<unknown>): void {
@@ -183,7 +183,6 @@ export class DerivedDisk {
   async close(): Promise<void> {
     this.closed = true;
     this.entries.clear();
-    this.writing.clear();
     this.total = 0;
     await this.settled();
     await rm(this.dir, { recursive: true, force: true }).catch(() => {});
