@@ -200,6 +200,30 @@ function wrk(url, headers = {}, pid = undefined, threads = 1, seconds = duration
   return { rps, p99ms, requests, cpuUs };
 }
 
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * Targets (`label: [url, headers, pid]`) measured in turns after a short warm load on each (a
+ * server's JIT, nginx's page cache): in the order given, then backwards (a b c, c b a), so that
+ * drift of the machine (these 2-core machines move by half between minutes) falls on all. Each
+ * target's mean req/s and server CPU per request, its worst p99, and each run's req/s.
+ */
+function inTurns(targets) {
+  const labels = Object.keys(targets);
+  for (const [url, headers] of Object.values(targets)) wrk(url, headers, undefined, 1, 2);
+  const runs = Object.fromEntries(labels.map((label) => [label, []]));
+  for (const label of [...labels, ...[...labels].reverse()]) runs[label].push(wrk(...targets[label]));
+  return Object.fromEntries(
+    labels.map((label) => {
+      const r = runs[label];
+      return [label, { rps: mean(r.map((x) => x.rps)), p99ms: Math.max(...r.map((x) => x.p99ms)), cpuUs: r[0].cpuUs === undefined ? undefined : mean(r.map((x) => x.cpuUs)), each: r.map((x) => x.rps) }];
+    }),
+  );
+}
+
+/** A result of {@link wrk} or {@link inTurns} as a row's figure. */
+const rate = (r) => `${fmt(r.rps)} req/s${r.each ? ` (${r.each.map((x) => fmt(x)).join(', ')})` : ''}, p99 ${fmt(r.p99ms, 1)} ms${r.cpuUs === undefined ? '' : `, server CPU ${fmt(r.cpuUs)} µs/request`}`;
+
 const rows = [];
 function row(scenario, figure, target = '', pass = undefined) {
   rows.push({ scenario, figure, target, result: pass === undefined ? '' : pass ? 'PASS' : 'MISS' });
@@ -228,19 +252,10 @@ async function readLoad() {
   console.log(`tarball ${tarballPath}: ${fmt(upstreamTarball.body.length)} bytes; packument ${PACKUMENT}: ${fmt(rcPackument.body.length)} bytes full, ${fmt(rcAbbreviated.body.length)} abbreviated, ${versions} versions`);
   const results = {};
   if (only.has('tarball')) {
-    // Each target warmed with a short load first (a server's JIT, nginx's page cache), then
-    // registry-core and nginx measured in turns (proxy, group, nginx, nginx, group, proxy), so
-    // that drift of the machine (these 2-core machines move by half between minutes) falls on
-    // both; the rows give the mean of the two runs, and each.
-    const targets = { proxy: [`${rc.url}/npm-proxy/${tarballPath}`, rc.pid], group: [`${rc.url}/npm/${tarballPath}`, rc.pid], nginx: [`${nginx.url}/tarball.tgz`, undefined] };
-    for (const [url] of Object.values(targets)) wrk(url, {}, undefined, 1, 2);
-    const turns = { proxy: [], group: [], nginx: [] };
-    for (const label of ['proxy', 'group', 'nginx', 'nginx', 'group', 'proxy']) turns[label].push(wrk(targets[label][0], {}, targets[label][1]));
-    const mean = (runs, field) => runs.reduce((sum, r) => sum + r[field], 0) / runs.length;
-    const averaged = (runs) => ({ rps: mean(runs, 'rps'), p99ms: Math.max(...runs.map((r) => r.p99ms)), cpuUs: runs[0].cpuUs === undefined ? undefined : mean(runs, 'cpuUs'), each: runs.map((r) => r.rps) });
-    results.tarball = { proxy: averaged(turns.proxy), group: averaged(turns.group), verdaccio: wrk(`${vd.url}/${tarballPath}`), nginx: averaged(turns.nginx) };
+    const turns = inTurns({ proxy: [`${rc.url}/npm-proxy/${tarballPath}`, {}, rc.pid], group: [`${rc.url}/npm/${tarballPath}`, {}, rc.pid], nginx: [`${nginx.url}/tarball.tgz`, {}] });
+    results.tarball = { proxy: turns.proxy, group: turns.group, verdaccio: wrk(`${vd.url}/${tarballPath}`), nginx: turns.nginx };
     const t = results.tarball;
-    for (const [label, r] of Object.entries(t)) row(`cached tarball, ${label}`, `${fmt(r.rps)} req/s${r.each ? ` (${r.each.map((x) => fmt(x)).join(', ')})` : ''}, p99 ${fmt(r.p99ms, 1)} ms${r.cpuUs === undefined ? '' : `, server CPU ${fmt(r.cpuUs)} µs/request`}`);
+    for (const [label, r] of Object.entries(t)) row(`cached tarball, ${label}`, rate(r));
     row('cached tarball, proxy / Verdaccio', `${fmt(t.proxy.rps / t.verdaccio.rps, 1)}x`, '>= 5x', t.proxy.rps / t.verdaccio.rps >= 5);
     row('cached tarball, group / Verdaccio', `${fmt(t.group.rps / t.verdaccio.rps, 1)}x`, '>= 5x', t.group.rps / t.verdaccio.rps >= 5);
     // What the direct front buys: the same group read with every request through Node's HTTP server.
@@ -256,17 +271,13 @@ async function readLoad() {
   if (only.has('packument')) {
     const full = { accept: 'application/json' };
     const abbreviated = { accept: 'application/vnd.npm.install-v1+json' };
-    const p = {
-      proxyFull: wrk(`${rc.url}/npm-proxy/${PACKUMENT}`, full, rc.pid),
-      groupFull: wrk(`${rc.url}/npm/${PACKUMENT}`, full, rc.pid),
-      verdaccioFull: wrk(`${vd.url}/${PACKUMENT}`, full),
-      nginxFull: wrk(`${nginx.url}/packument.json`),
-      proxyAbbreviated: wrk(`${rc.url}/npm-proxy/${PACKUMENT}`, abbreviated, rc.pid),
-      groupAbbreviated: wrk(`${rc.url}/npm/${PACKUMENT}`, abbreviated, rc.pid),
-      verdaccioAbbreviated: wrk(`${vd.url}/${PACKUMENT}`, abbreviated),
-      nginxAbbreviated: wrk(`${nginx.url}/abbreviated.json`),
-    };
-    for (const [label, r] of Object.entries(p)) row(`cached packument, ${label}`, `${fmt(r.rps)} req/s, p99 ${fmt(r.p99ms, 1)} ms${r.cpuUs === undefined ? '' : `, server CPU ${fmt(r.cpuUs)} µs/request`}`);
+    // registry-core and nginx in turns (see inTurns), Verdaccio once.
+    const p = {};
+    for (const [form, accept, file] of [['Full', full, 'packument.json'], ['Abbreviated', abbreviated, 'abbreviated.json']]) {
+      const turns = inTurns({ proxy: [`${rc.url}/npm-proxy/${PACKUMENT}`, accept, rc.pid], group: [`${rc.url}/npm/${PACKUMENT}`, accept, rc.pid], nginx: [`${nginx.url}/${file}`, {}] });
+      Object.assign(p, { [`proxy${form}`]: turns.proxy, [`group${form}`]: turns.group, [`verdaccio${form}`]: wrk(`${vd.url}/${PACKUMENT}`, accept), [`nginx${form}`]: turns.nginx });
+    }
+    for (const [label, r] of Object.entries(p)) row(`cached packument, ${label}`, rate(r));
     for (const form of ['Full', 'Abbreviated']) {
       for (const repo of ['proxy', 'group']) {
         const ratio = p[`${repo}${form}`].rps / p[`verdaccio${form}`].rps;
@@ -334,7 +345,6 @@ repositories:
       runs[label].push(result.rps);
       cpu[label].push(((cpuSeconds(servers[label].pid) - before) * 1e6) / result.requests);
     }
-  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   for (const label of ['off', 'on']) row(`cached tarball, group, download counting ${label}`, `${fmt(mean(runs[label]))} req/s (${runs[label].map((r) => fmt(r)).join(', ')}); ${fmt(mean(cpu[label]), 1)} µs server CPU per request (${cpu[label].map((c) => fmt(c, 1)).join(', ')})`);
   const ratio = mean(runs.on) / mean(runs.off);
   row('cached tarball with / without download counting', `${fmt(ratio, 3)}x`, '>= 0.95x', ratio >= 0.95);
@@ -363,7 +373,6 @@ repositories:
   }
   const runs = { one: [], two: [] };
   for (let i = 0; i < 3; i++) for (const label of i % 2 ? ['two', 'one'] : ['one', 'two']) runs[label].push(wrk(`${servers[label].url}/${tarballPath}`, {}, undefined, 2).rps);
-  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   for (const label of ['one', 'two']) row(`cached tarball, group, ${label === 'one' ? '1 worker' : '2 workers'} (wrk -t2 -c${connections * 2})`, `${fmt(mean(runs[label]))} req/s (${runs[label].map((r) => fmt(r)).join(', ')})`);
   row('cached tarball, 2 workers / 1 worker', `${fmt(mean(runs.two) / mean(runs.one), 2)}x`);
   for (const server of Object.values(servers)) await server.stop();
@@ -734,19 +743,17 @@ repositories:
     ['Maven maven-metadata.xml', `${rc.url}${mavenMetadataPath}`, {}, 'maven-metadata.xml', 0.5],
     ['OCI blob', `${rc.url}${blobPath}`, {}, 'blob', 0.5],
   ];
-  const nginxRates = {};
+  // Each read and nginx's serving the same file in turns (see inTurns).
   for (const [label, url, headers, file, target] of cases) {
-    nginxRates[file] ??= wrk(`${nginx.url}/${file}`);
-    const r = wrk(url, headers);
-    const ratio = r.rps / nginxRates[file].rps;
-    row(`${label}, registry-core`, `${fmt(r.rps)} req/s, p99 ${fmt(r.p99ms, 1)} ms; nginx ${fmt(nginxRates[file].rps)} req/s`);
+    const turns = inTurns({ registry: [url, headers, rc.pid], nginx: [`${nginx.url}/${file}`, {}] });
+    const ratio = turns.registry.rps / turns.nginx.rps;
+    row(`${label}, registry-core`, `${rate(turns.registry)}; nginx ${rate(turns.nginx)}`);
     row(`${label}, registry-core / nginx`, `${fmt(ratio, 2)}x`, `>= ${target}x`, ratio >= target);
   }
-  const d = wrk(`${distribution.url}/v2/bench/image/blobs/${layer}`);
-  row('OCI blob, distribution registry', `${fmt(d.rps)} req/s, p99 ${fmt(d.p99ms, 1)} ms`);
   const oci = cases.find((c) => c[0] === 'OCI blob');
-  const rcBlob = wrk(oci[1]);
-  row('OCI blob, registry-core / distribution registry', `${fmt(rcBlob.rps / d.rps, 2)}x`);
+  const blobs = inTurns({ registry: [oci[1], {}, rc.pid], distribution: [`${distribution.url}/v2/bench/image/blobs/${layer}`, {}] });
+  row('OCI blob, distribution registry', rate(blobs.distribution));
+  row('OCI blob, registry-core / distribution registry', `${fmt(blobs.registry.rps / blobs.distribution.rps, 2)}x`);
   await rc.stop();
 }
 
