@@ -36,4 +36,18 @@ describe('BlobMemoryCache', () => {
     cache.set('big', Buffer.alloc(700));
     expect(cache.get('big')).toBeUndefined();
   });
+
+  it('keeps a blob read between insertions however many pass through (reads move it only when it has aged)', () => {
+    const entry = buffersEntryCost('k00', [Buffer.alloc(100)]);
+    const cache = new BlobMemoryCache(8 * entry, 600);
+    for (let n = 0; n < 8; n++) cache.set(`k0${n}`, Buffer.alloc(100, n));
+    for (let n = 10; n < 90; n++) {
+      expect(cache.get('k00')?.[0]).toBe(0);
+      cache.set(`k${n}`, Buffer.alloc(100, n));
+      expect(cache.size.entries).toBe(8);
+    }
+    // The others went oldest first: the newest seven are the last ones set.
+    for (let n = 83; n < 90; n++) expect(cache.get(`k${n}`)).toBeDefined();
+    expect(cache.get('k82')).toBeUndefined();
+  });
 });

@@ -10,8 +10,11 @@ import { buffersEntryCost, ownMemory } from './cache-costs.js';
  * small (checksums, manifests, small packages) and cost more in overhead than in bytes.
  */
 export class BlobMemoryCache {
-  private readonly entries = new Map<string, Buffer>();
+  /** Blobs, least recently used first, each with the {@link moves} count when it last moved to the end. */
+  private readonly entries = new Map<string, { readonly value: Buffer; moved: number }>();
   private bytes = 0;
+  /** Entries moved to the end of the order (set, or refreshed by a read) so far. */
+  private moves = 0;
 
   constructor(
     /** Total bytes kept; 0 turns the cache off. */
@@ -26,12 +29,17 @@ export class BlobMemoryCache {
   }
 
   get(key: string): Buffer | undefined {
-    const value = this.entries.get(key);
-    if (value === undefined) return undefined;
-    // Refresh its place: Map iteration order is insertion order.
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    return value;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    // Refresh its place (Map iteration order is insertion order), unless it is among the
+    // newest quarter already (at most that many moved behind it since): a hot blob read on
+    // every request then costs one lookup, not a delete and an insert each time.
+    if (this.moves - entry.moved > this.entries.size >> 2) {
+      this.entries.delete(key);
+      entry.moved = ++this.moves;
+      this.entries.set(key, entry);
+    }
+    return entry.value;
   }
 
   set(key: string, value: Buffer): void {
@@ -39,20 +47,20 @@ export class BlobMemoryCache {
     this.delete(key);
     const cost = buffersEntryCost(key, [value]);
     if (cost > this.maxBytes) return;
-    this.entries.set(key, ownMemory(value));
+    this.entries.set(key, { value: ownMemory(value), moved: ++this.moves });
     this.bytes += cost;
-    for (const [oldest, buffer] of this.entries) {
+    for (const [oldest, entry] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.entries.delete(oldest);
-      this.bytes -= buffersEntryCost(oldest, [buffer]);
+      this.bytes -= buffersEntryCost(oldest, [entry.value]);
     }
   }
 
   delete(key: string): void {
-    const value = this.entries.get(key);
-    if (value === undefined) return;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
     this.entries.delete(key);
-    this.bytes -= buffersEntryCost(key, [value]);
+    this.bytes -= buffersEntryCost(key, [entry.value]);
   }
 
   get size(): { readonly entries: number; readonly bytes: number } {
