@@ -467,12 +467,22 @@ function pnpmInstall(registry) {
 }
 
 /**
+ * The direct install's time: the mean of `runs`, one before and one right after registry-core's
+ * cold install (whose time rests on the same network: its drift between minutes falls on both
+ * sides); the row says both.
+ */
+function directInstalls(label, runs) {
+  const seconds = mean(runs.map((r) => r.seconds));
+  row(`${label}, straight from the upstream`, `${fmt(seconds, 1)} s (mean of ${runs.map((r) => `${fmt(r.seconds, 1)} s`).join(' before and ')} after registry-core's cold install), ${runs[0].packages} packages`);
+  return { seconds };
+}
+
+/**
  * pnpm reads only abbreviated documents (npm 11 reads full ones first): what an npm proxy
  * that fetches the upstream's abbreviated documents saves on a cold install.
  */
 async function pnpmInstalls() {
-  // Straight from the upstream before and after registry-core's cold install, as for npm.
-  const directRuns = [pnpmInstall(upstream)];
+  const before = pnpmInstall(upstream);
   let direct;
   const rc = await startRegistryCore();
   const vd = await startVerdaccio(upstream);
@@ -482,11 +492,7 @@ async function pnpmInstalls() {
   ]) {
     const cold = pnpmInstall(url);
     const afterCold = memory(pid);
-    if (!direct) {
-      directRuns.push(pnpmInstall(upstream));
-      direct = { seconds: mean(directRuns.map((r) => r.seconds)) };
-      row('pnpm install (the same project), straight from the upstream', `${fmt(direct.seconds, 1)} s (mean of ${directRuns.map((r) => `${fmt(r.seconds, 1)} s`).join(' before and ')} after registry-core's cold install), ${directRuns[0].packages} packages`);
-    }
+    direct ??= directInstalls('pnpm install (the same project)', [before, pnpmInstall(upstream)]);
     const reset = resetPeak(pid);
     const warm = pnpmInstall(url);
     const afterWarm = memory(pid);
@@ -498,9 +504,7 @@ async function pnpmInstalls() {
 }
 
 async function installs() {
-  // Straight from the upstream before and right after registry-core's cold install, whose
-  // time rests on the same network: its drift between minutes falls on both sides.
-  const directRuns = [npmInstall(upstream)];
+  const before = npmInstall(upstream);
   let direct;
   const rc = await startRegistryCore();
   const vd = await startVerdaccio(upstream);
@@ -510,11 +514,7 @@ async function installs() {
   ]) {
     const cold = npmInstall(url);
     const afterCold = memory(pid);
-    if (!direct) {
-      directRuns.push(npmInstall(upstream));
-      direct = { seconds: mean(directRuns.map((r) => r.seconds)) };
-      row('npm install (a few hundred packages), straight from the upstream', `${fmt(direct.seconds, 1)} s (mean of ${directRuns.map((r) => `${fmt(r.seconds, 1)} s`).join(' before and ')} after registry-core's cold install), ${directRuns[0].packages} packages`);
-    }
+    direct ??= directInstalls('npm install (a few hundred packages)', [before, npmInstall(upstream)]);
     // The warm install's own peak: VmHWM reset to the RSS the cold one left (which it starts from).
     const reset = resetPeak(pid);
     const warm = npmInstall(url);

@@ -101,11 +101,12 @@ export class DerivedDisk {
       this.drop(oldest);
       this.onForget(oldest);
     }
-    this.track(this.write(key, entry, rendered));
+    this.track(this.write(key, entry));
     return true;
   }
 
-  private async write(key: string, entry: Spilled, rendered: RenderedJson): Promise<void> {
+  private async write(key: string, entry: Spilled): Promise<void> {
+    const rendered = entry.writing!;
     try {
       // The process's user alone: renderings of private packages are in there.
       this.folder ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => {});
